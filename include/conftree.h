@@ -1,0 +1,53 @@
+/* conftree: parse an nginx-syntax configuration into a tree of directives,
+ * expanding `include` (globs sorted, relative to a prefix directory, cycles
+ * refused) the way nginx does. Sources are files on disk or an `nginx -T`
+ * dump. Every node keeps the file and line it came from.
+ *
+ * The tree owns all its memory (one arena); nodes are read-only to callers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct cf_node {
+	const char *file;        /* path as nginx names it in errors */
+	unsigned line;
+	unsigned argc;           /* argv[0] is the directive name */
+	char **argv;
+	bool block;              /* has a { } body (children may still be NULL) */
+	struct cf_node *children; /* first child */
+	struct cf_node *next;    /* next sibling */
+};
+
+struct cf_tree {
+	struct cf_node *root;    /* virtual node: root->children are the top-level directives */
+	const char *main_file;
+	char **files;            /* every file read, in the order first read */
+	size_t nfiles;
+	char **globs;            /* every include glob pattern (its directory may gain files) */
+	size_t nglobs;
+	struct cf_arena *arena;
+};
+
+/* An `nginx -T` dump split on its "# configuration file PATH:" markers. */
+struct cf_dump;
+int cf_dump_parse(const char *data, size_t len, struct cf_dump **ret);
+void cf_dump_free(struct cf_dump *d);
+/* The first file of the dump: the main configuration file. */
+const char *cf_dump_main(const struct cf_dump *d);
+
+struct cf_options {
+	const char *prefix;          /* relative includes resolve here; NULL = main file's dir */
+	const struct cf_dump *dump;  /* read files from this dump instead of the disk */
+	bool lua_blocks;             /* treat *_by_lua_block bodies as opaque Lua */
+};
+
+/* Errors are written to err as "file:line: message" (or "file: message"). */
+int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **ret, char *err,
+	     size_t errlen);
+void cf_tree_free(struct cf_tree *t);
+
+/* Helpers for walking: first child named name, and the next sibling after
+ * n with the same name. */
+struct cf_node *cf_find(const struct cf_node *block, const char *name);
+struct cf_node *cf_find_next(const struct cf_node *n);

@@ -1,0 +1,168 @@
+/* Unit tests for conftree: nesting, includes with globs, cycles, dumps, errors. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "conftree.h"
+#include "harness.h"
+#include "util.h"
+
+static struct cf_tree *parse(const char *path, const struct cf_options *o, char *err)
+{
+	struct cf_tree *t = NULL;
+	int r = cf_parse(path, o, &t, err, 512);
+	return r < 0 ? NULL : t;
+}
+
+static void test_nested_blocks_keep_file_and_line(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n1/nginx.conf", "user www-data;\nhttp {\n  server {\n    listen 80;\n  }\n}\n");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/n1/nginx.conf", d);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	if (!t)
+		return;
+	struct cf_node *user = cf_find(t->root, "user");
+	CHECK(user && user->argc == 2 && streq(user->argv[1], "www-data") && user->line == 1);
+	struct cf_node *http = cf_find(t->root, "http");
+	CHECK(http && http->block && http->line == 2);
+	struct cf_node *srv = cf_find(http, "server");
+	struct cf_node *listen = srv ? cf_find(srv, "listen") : NULL;
+	CHECK(listen && listen->line == 4 && streq(listen->file, path));
+	cf_tree_free(t);
+}
+
+static void test_include_glob_sorted_relative_to_prefix(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n2/nginx.conf", "http {\n include conf.d/*.conf;\n include none/*.conf;\n}\n");
+	harness_write(d, "n2/conf.d/b.conf", "b;\n");
+	harness_write(d, "n2/conf.d/a.conf", "a1;\n\na2;\n");
+	harness_write(d, "n2/conf.d/skip.txt", "skip;\n");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/n2/nginx.conf", d);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	if (!t)
+		return;
+	struct cf_node *http = cf_find(t->root, "http");
+	struct cf_node *n = http->children;
+	CHECK(n && streq(n->argv[0], "a1") && n->line == 1);
+	n = n ? n->next : NULL;
+	CHECK(n && streq(n->argv[0], "a2") && n->line == 3);
+	n = n ? n->next : NULL;
+	CHECK(n && streq(n->argv[0], "b") && strstr(n->file, "conf.d/b.conf"));
+	CHECK(n && !n->next);
+	CHECK_INT(t->nfiles, 3);
+	CHECK_INT(t->nglobs, 2);
+	cf_tree_free(t);
+}
+
+static void test_missing_plain_include_is_an_error(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n3/nginx.conf", "events {}\n\ninclude missing.conf;\n");
+	char path[512], err[512], want[1024];
+	snprintf(path, sizeof(path), "%s/n3/nginx.conf", d);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:3: open() \"%s/n3/missing.conf\" failed (No such file or directory)",
+		 path, d);
+	CHECK_STR(err, want);
+}
+
+static void test_include_cycle_is_refused(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n4/nginx.conf", "include a.conf;\n");
+	harness_write(d, "n4/a.conf", "x;\ninclude b.conf;\n");
+	harness_write(d, "n4/b.conf", "include a.conf;\n");
+	char path[512], err[512], want[1024];
+	snprintf(path, sizeof(path), "%s/n4/nginx.conf", d);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s/n4/b.conf:1: include cycle: \"%s/n4/a.conf\" includes itself", d, d);
+	CHECK_STR(err, want);
+}
+
+static void test_syntax_errors_name_file_and_line(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], err[512], want[1024];
+	struct {
+		const char *text, *msg;
+	} cases[] = {
+		{ "http {\n  a;\n", "3: unexpected end of file, expecting \"}\"" },
+		{ "a;\n}\n", "2: unexpected \"}\"" },
+		{ "a\n;\n;\n", "3: unexpected \";\"" },
+		{ "a b", "1: unexpected end of file, expecting \";\" or \"}\"" },
+		{ "x {\n y \"q\"z;\n}", "2: unexpected \"z\" after quoted string" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char rel[64];
+		snprintf(rel, sizeof(rel), "n5/e%zu.conf", i);
+		harness_write(d, rel, cases[i].text);
+		snprintf(path, sizeof(path), "%s/%s", d, rel);
+		CHECK(!parse(path, NULL, err));
+		snprintf(want, sizeof(want), "%s:%s", path, cases[i].msg);
+		CHECK_STR(err, want);
+	}
+}
+
+static void test_lua_blocks_are_opaque(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n6/nginx.conf",
+		      "location / {\n content_by_lua_block {\n  ngx.say(\"}\")\n }\n proxy_pass http://a;\n}\n");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/n6/nginx.conf", d);
+	struct cf_options o = { .lua_blocks = true };
+	struct cf_tree *t = parse(path, &o, err);
+	CHECK(t);
+	if (!t)
+		return;
+	struct cf_node *loc = cf_find(t->root, "location");
+	struct cf_node *pp = cf_find(loc, "proxy_pass");
+	CHECK(pp && pp->line == 5);
+	cf_tree_free(t);
+}
+
+static void test_nginx_dump_is_split_into_files(void)
+{
+	const char *dump = "nginx: the configuration file /e/nginx.conf syntax is ok\n"
+			   "# configuration file /e/nginx.conf:\n"
+			   "http {\n    include /e/sites/*;\n}\n\n"
+			   "# configuration file /e/sites/one:\n"
+			   "upstream one { server 127.0.0.1:81; }\n\n"
+			   "# configuration file /e/sites/two:\n"
+			   "\nupstream two { server 127.0.0.1:82; }\n";
+	struct cf_dump *dd;
+	CHECK_INT(cf_dump_parse(dump, strlen(dump), &dd), 0);
+	CHECK_STR(cf_dump_main(dd), "/e/nginx.conf");
+	struct cf_options o = { .dump = dd };
+	char err[512];
+	struct cf_tree *t = parse("/e/nginx.conf", &o, err);
+	CHECK(t);
+	if (t) {
+		struct cf_node *http = cf_find(t->root, "http");
+		struct cf_node *u = cf_find(http, "upstream");
+		CHECK(u && streq(u->argv[1], "one") && u->line == 1 && streq(u->file, "/e/sites/one"));
+		u = u ? cf_find_next(u) : NULL;
+		CHECK(u && streq(u->argv[1], "two") && u->line == 2);
+		CHECK_INT(t->nfiles, 3);
+		cf_tree_free(t);
+	}
+	cf_dump_free(dd);
+	CHECK_INT(cf_dump_parse("no markers", 10, &dd), -ENOENT);
+}
+
+int main(void)
+{
+	RUN(test_nested_blocks_keep_file_and_line);
+	RUN(test_include_glob_sorted_relative_to_prefix);
+	RUN(test_missing_plain_include_is_an_error);
+	RUN(test_include_cycle_is_refused);
+	RUN(test_syntax_errors_name_file_and_line);
+	RUN(test_lua_blocks_are_opaque);
+	RUN(test_nginx_dump_is_split_into_files);
+	return harness_result();
+}
