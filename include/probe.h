@@ -1,0 +1,132 @@
+/* probe: active checks of every peer, on timers and on demand, never blocking
+ * the loop.
+ *
+ * Callback chain per peer (keepalived's checkers are the model):
+ *   timer -> probe_start (tcp | http via curl multi | unix | fastcgi | dns)
+ *         -> completion -> epilog (state up/down, retry counting, re-arm timer)
+ *         -> probe_done_fn.
+ * First runs are spread with a random offset; a global cap bounds probes in
+ * flight; failing peers are retried at retry_ms until they recover or have
+ * failed `retries` times. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ngxconf.h"
+#include "peerkey.h"
+
+struct ev_loop;
+struct cJSON;
+
+enum probe_result_kind {
+	PROBE_OK,
+	PROBE_REFUSED,
+	PROBE_TIMEOUT,
+	PROBE_UNREACHABLE,
+	PROBE_RESET,
+	PROBE_INVALID_HTTP,
+	PROBE_HTTP_STATUS,
+	PROBE_TLS_ERROR,
+	PROBE_DNS_ERROR,
+	PROBE_MISSING,
+	PROBE_NOT_SOCKET,
+	PROBE_PERMISSION,
+	PROBE_STALE,
+	PROBE_OVERLOADED,
+	PROBE_ERROR,
+	PROBE__COUNT
+};
+
+enum peer_state {
+	PEER_UNKNOWN,
+	PEER_UP,
+	PEER_DOWN,
+};
+
+struct probe_result {
+	enum probe_result_kind result;
+	int64_t time_ms;         /* wall clock at completion, 0 = never probed */
+	uint32_t latency_ms;
+	int err;                 /* errno behind the result, 0 when none */
+	char detail[256];        /* one human line: "connect() refused", "HTTP 503", ... */
+	/* http(s) */
+	int http_status;         /* 0 = no valid status line */
+	uint32_t connect_ms, ttfb_ms, total_ms;
+	uint32_t header_bytes;
+	/* tls */
+	int64_t cert_not_after;  /* epoch seconds, 0 = unknown */
+	char cert_subject[160], cert_issuer[160];
+	char tls_error[160];     /* verify error or handshake failure text */
+	/* dns */
+	char dns_answers[160];   /* "127.0.0.1 ::1" */
+	/* unix socket */
+	bool unix_checked;
+	uid_t sock_uid;
+	gid_t sock_gid;
+	mode_t sock_mode;
+	char sock_owner[32], sock_group[32];
+	char denied_path[256];   /* the file or directory that denies the worker user */
+	char denied_why[96];     /* "no search (x) permission for nobody", ... */
+};
+
+/* The worker identity unix-socket checks are made for. */
+struct probe_identity {
+	char user[32];
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[32];
+	size_t ngroups;
+	bool from_proc;          /* read from running worker processes, not the config */
+};
+
+struct probe_target {
+	char key[PEERKEY_MAX];
+	struct peerkey addr;
+	enum ngx_proto proto;
+	bool enabled;            /* `probe off` */
+	uint64_t interval_ms, timeout_ms, retry_ms;
+	unsigned retries;        /* fast retries before falling back to interval */
+	const char *health_uri;  /* default "/" */
+	const char *host_header; /* NULL: the peer's host */
+	int expect_lo, expect_hi;    /* accepted statuses, default 200-399 */
+	bool tls_verify, tls_sni;
+	const char *tls_trusted;     /* CA file, NULL = system default */
+	const char *tls_name;        /* name to verify / send as SNI */
+};
+
+struct prober;
+
+/* Called for every completed probe (scheduled or on demand). */
+typedef void (*probe_done_fn)(void *userdata, const char *key, const struct probe_result *r,
+			      enum peer_state state);
+
+struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn,
+			  void *userdata);
+void prober_free(struct prober *p);
+
+/* Worker identity for unix socket permission checks. */
+void prober_set_identity(struct prober *p, const struct probe_identity *id);
+
+/* Make the target set exactly targets[0..n) (copied). Peers that stay keep
+ * their state and last result; new ones start at a random offset. */
+int prober_set_targets(struct prober *p, const struct probe_target *targets, size_t n);
+
+/* Probe key now, at most once per second per peer: a probe already in flight
+ * is joined; a result younger than 1 s is returned at once. once (may be NULL)
+ * is called with the result in addition to the global callback. Returns
+ * -ENOENT for an unknown key. */
+int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void *userdata);
+
+const struct probe_result *prober_last(const struct prober *p, const char *key);
+enum peer_state prober_state(const struct prober *p, const char *key);
+
+/* {"sent", "failed", "by_result": {...}} */
+void prober_stats_json(const struct prober *p, struct cJSON *obj);
+
+const char *probe_result_name(enum probe_result_kind r);
+const char *peer_state_name(enum peer_state s);
+/* {"time", "result", "latency_ms", "detail", ...} */
+struct cJSON *probe_result_json(const struct probe_result *r);

@@ -1,0 +1,56 @@
+/* tail: follow nginx error logs with inotify, losing no line.
+ *
+ * Follows rename+create (reads the old file to its end until it has been
+ * quiet for a grace period), copytruncate (counts lines provably lost in the
+ * race), delete+recreate, symlink swaps and files that appear later. File
+ * identity is device + inode + a fingerprint of the first bytes. Offsets are
+ * saved in the state directory (atomically, at most once a second and at
+ * stop) so a restart resumes where it stopped.
+ *
+ * Each complete line is passed to the callback without its '\n'; a line
+ * longer than TAIL_LINE_MAX is cut there (counted as lines_cut) and the rest
+ * up to the newline is skipped. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct cJSON;
+
+#define TAIL_LINE_MAX 8192
+
+enum tail_start {
+	TAIL_START_SAVED,     /* saved offset if any, else the end */
+	TAIL_START_END,
+	TAIL_START_BEGINNING,
+};
+
+struct tail_stats {
+	uint64_t lines, bytes, rotations, truncations, lines_cut, lines_unparsed, lines_lost;
+};
+
+struct tail;
+
+/* A complete line from log `path`. The callback returns false when the line
+ * was not an nginx error-log line, which tail counts as lines_unparsed. */
+typedef bool (*tail_line_fn)(void *userdata, const char *path, const char *line, size_t len);
+
+/* state_dir may be NULL (no offsets saved). */
+struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
+		      tail_line_fn fn, void *userdata);
+/* Saves offsets, closes everything. NULL is fine. */
+void tail_free(struct tail *t);
+
+/* Make the set of followed files exactly paths[0..n) (reload-friendly: files
+ * already followed keep their position and counters). */
+int tail_set_files(struct tail *t, const char *const *paths, size_t n);
+
+/* Append {"path", "lines", "bytes", ...} per file to the JSON array. */
+void tail_stats_json(const struct tail *t, struct cJSON *array);
+/* Counters of one file, or NULL when not followed. */
+const struct tail_stats *tail_stats(const struct tail *t, const char *path);
+
+/* Write offsets now (also done by tail_free and by a 1 s timer when dirty). */
+int tail_save(struct tail *t);
