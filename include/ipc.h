@@ -1,0 +1,51 @@
+/* ipc: the local JSON socket. Newline-delimited JSON over a unix stream
+ * socket: one request line, one response line; subscribers then receive one
+ * line per event.
+ *
+ * Callback chain: listen fd readable -> accept (credentials checked) ->
+ * client readable -> split lines (64 KiB max) -> parse -> handler; the
+ * handler answers now or later with ipc_reply() (a client's further requests
+ * wait until then, so answers stay in order). A client whose unread output
+ * passes IPC_OUTPUT_MAX is disconnected and counted as dropped. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct cJSON;
+struct ipc;
+struct ipc_client;
+
+#define IPC_LINE_MAX (64 * 1024)
+#define IPC_OUTPUT_MAX (1024 * 1024)
+
+/* req is a JSON object with a string "cmd". The handler must call ipc_reply()
+ * exactly once, now or later (take a reference with ipc_client_ref to answer
+ * later). */
+typedef void (*ipc_request_fn)(void *userdata, struct ipc_client *c, const char *cmd,
+			       const struct cJSON *req);
+
+/* Listen on the socket systemd passed (sd_listen_fds) or bind path (mode
+ * 0660, parent directory created). */
+int ipc_new(struct ev_loop *loop, const char *path, ipc_request_fn fn, void *userdata,
+	    struct ipc **ret);
+/* Close every client and the listener; remove the socket file if we made it. */
+void ipc_free(struct ipc *ipc);
+
+/* Send resp (consumed) as the answer to the pending request. A client that
+ * has gone away is fine: the answer is dropped. */
+void ipc_reply(struct ipc_client *c, struct cJSON *resp);
+void ipc_reply_error(struct ipc_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct ipc_client *ipc_client_ref(struct ipc_client *c);
+void ipc_client_unref(struct ipc_client *c);
+
+/* Make c a subscriber: ipc_publish() lines go to it from now on. */
+void ipc_subscribe(struct ipc_client *c);
+/* Send obj (not consumed) as one line to every subscriber. */
+void ipc_publish(struct ipc *ipc, const struct cJSON *obj);
+
+unsigned ipc_clients(const struct ipc *ipc);
+uint64_t ipc_dropped(const struct ipc *ipc);
+bool ipc_socket_activated(const struct ipc *ipc);
