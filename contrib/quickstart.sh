@@ -1,0 +1,82 @@
+#!/bin/bash
+# upwatch quick start on Debian 12, as root:
+#   contrib/quickstart.sh demo   install packages, build, run the live demo
+#   contrib/quickstart.sh test   install packages, build, run the whole test suite
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+# Everything the build, the demo and the tests use, from Debian 12.
+packages=(
+    gcc meson ninja-build pkg-config
+    libev-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
+    nginx php-fpm curl openssl iproute2 procps
+    python3 python3-pytest
+    clang-14 libclang-rt-14-dev
+    systemd scdoc jq bash-completion
+)
+
+install_packages() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "quickstart: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # Debian starts nginx and php-fpm on install where it can; the tests run their own.
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+build() {
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@"
+    fi
+    ninja -C "$dir"
+}
+
+run_tests() {
+    local status=0
+    build build-ci -Dwerror=true
+    meson test -C build-ci --print-errorlogs --suite unit || status=1
+    meson test -C build-ci --print-errorlogs --suite system || status=1
+    meson test -C build-ci --print-errorlogs --suite integration || status=1
+
+    echo "== unit tests under AddressSanitizer + UBSan"
+    build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-asan --print-errorlogs --suite unit || status=1
+
+    echo "== fuzz targets (bounded)"
+    CC=clang-14 build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+    tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-30}" || status=1
+
+    if [ $status -eq 0 ]; then
+        echo "quickstart: all tests passed"
+    else
+        echo "quickstart: TESTS FAILED"
+    fi
+    return $status
+}
+
+case "${1:-}" in
+demo)
+    install_packages
+    build build
+    exec contrib/demo/run.sh build
+    ;;
+test)
+    install_packages
+    run_tests
+    ;;
+*)
+    echo "usage: $0 demo|test" >&2
+    exit 2
+    ;;
+esac
