@@ -1,0 +1,147 @@
+/* Unit tests for alert: fire, refresh, resolve after hold, flap damping, history. */
+#include <cjson/cJSON.h>
+
+#include "alert.h"
+#include "harness.h"
+#include "util.h"
+
+static int changes;
+static const struct alert *last_change;
+
+static void on_change(void *ud, const struct alert *a)
+{
+	(void)ud;
+	changes++;
+	last_change = a;
+}
+
+static struct alert_report report(enum cause c, const char *peer, int64_t t)
+{
+	static const char *const ev[] = { "log: connect() failed (111: Connection refused)",
+					  "probe: refused" };
+	return (struct alert_report){ .cause = c, .severity = ALERT_CRITICAL, .peer = peer,
+				      .upstream = "backend", .summary = "127.0.0.1:8080 refuses",
+				      .explanation = "x", .fix = "y", .config_ref = "/n.conf:3",
+				      .evidence = ev, .nevidence = 2, .time_ms = t,
+				      .occurrences = 1 };
+}
+
+static void test_fires_once_refreshes_and_resolves_after_hold(void)
+{
+	struct alert_store *s = alert_store_new(30000, on_change, NULL);
+	changes = 0;
+	struct alert_report r = report(CAUSE_BACKEND_DOWN, "127.0.0.1:8080", 1000);
+	const struct alert *a = alert_report(s, &r, 1000);
+	CHECK_INT(changes, 1);
+	CHECK(a->firing);
+	CHECK_INT(a->count, 1);
+	r.time_ms = 5000;
+	const struct alert *b = alert_report(s, &r, 5000);
+	CHECK(a == b);
+	CHECK_INT(changes, 1); /* a refresh is not a change */
+	CHECK_INT(a->count, 2);
+	CHECK_INT(a->first_seen, 1000);
+	CHECK_INT(a->last_seen, 5000);
+	CHECK_INT(alert_firing_count(s), 1);
+	alert_tick(s, 34999);
+	CHECK(a->firing);
+	alert_tick(s, 35000);
+	CHECK(!a->firing);
+	CHECK_INT(changes, 2);
+	CHECK_INT(a->resolved_at, 35000);
+	CHECK_INT(alert_firing_count(s), 0);
+	CHECK_INT(alert_resolved_count(s), 1);
+	CHECK(alert_find(s, CAUSE_BACKEND_DOWN, "127.0.0.1:8080") == NULL);
+	alert_store_free(s);
+}
+
+static void test_one_alert_per_cause_and_peer(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_report r1 = report(CAUSE_BACKEND_DOWN, "127.0.0.1:1", 1);
+	struct alert_report r2 = report(CAUSE_BACKEND_DOWN, "127.0.0.1:2", 1);
+	struct alert_report r3 = report(CAUSE_BACKEND_SLOW, "127.0.0.1:1", 1);
+	const struct alert *a1 = alert_report(s, &r1, 1);
+	const struct alert *a2 = alert_report(s, &r2, 1);
+	const struct alert *a3 = alert_report(s, &r3, 1);
+	CHECK(a1 != a2 && a1 != a3);
+	CHECK(strcmp(a1->id, a2->id) != 0);
+	CHECK_INT(alert_firing_count(s), 3);
+	CHECK(alert_peer_firing(s, "127.0.0.1:1", CAUSE_BACKEND_DOWN));
+	CHECK(!alert_peer_firing(s, "127.0.0.1:2", CAUSE_BACKEND_DOWN));
+	alert_supersede(s, CAUSE_BACKEND_SLOW, "127.0.0.1:1", 2);
+	CHECK(!a3->firing);
+	alert_store_free(s);
+}
+
+static void test_flapping_keeps_the_id_and_doubles_the_hold(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_report r = report(CAUSE_BACKEND_RESET, "unix:/run/a.sock", 0);
+	const struct alert *a = alert_report(s, &r, 0);
+	char id[17];
+	memcpy(id, a->id, sizeof(id));
+	alert_tick(s, 1000);
+	CHECK(!a->firing);
+	const struct alert *b = alert_report(s, &r, 2000);
+	CHECK(a == b);
+	CHECK_STR(b->id, id);
+	CHECK(b->firing);
+	CHECK_INT(b->flaps, 1);
+	CHECK_INT(b->hold_ms, 2000);
+	alert_tick(s, 3999);
+	CHECK(b->firing);
+	alert_tick(s, 4000);
+	CHECK(!b->firing);
+	/* long after: a new incident with a new id */
+	const struct alert *c = alert_report(s, &r, 4000 + ALERT_FLAP_WINDOW_MS);
+	CHECK(c != b || strcmp(c->id, id) != 0);
+	CHECK_INT(c->flaps, 0);
+	alert_store_free(s);
+}
+
+static void test_history_is_bounded(void)
+{
+	struct alert_store *s = alert_store_new(0, NULL, NULL);
+	char peer[32];
+	for (int i = 0; i < ALERT_HISTORY_MAX * 3; i++) {
+		snprintf(peer, sizeof(peer), "127.0.0.1:%d", i + 1);
+		struct alert_report r = report(CAUSE_BACKEND_DOWN, peer, i);
+		alert_report(s, &r, i);
+		alert_tick(s, i);
+	}
+	size_t n = 0;
+	for (const struct alert *a = alert_first(s); a; a = a->next)
+		n++;
+	CHECK_INT(n, ALERT_HISTORY_MAX);
+	CHECK_INT(alert_resolved_count(s), ALERT_HISTORY_MAX * 3);
+	alert_store_free(s);
+}
+
+static void test_json_has_the_design_fields(void)
+{
+	struct alert_store *s = alert_store_new(1000, NULL, NULL);
+	struct alert_report r = report(CAUSE_SOCKET_MISSING, "unix:/run/app.sock", 1700000000000);
+	cJSON *o = alert_json(alert_report(s, &r, 1700000000000));
+	const char *fields[] = { "id", "cause", "severity", "state", "upstream", "peer",
+				 "first_seen", "last_seen", "count", "summary", "explanation",
+				 "fix", "config_ref", "evidence" };
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		CHECK(cJSON_GetObjectItemCaseSensitive(o, fields[i]) != NULL);
+	CHECK_STR(cJSON_GetObjectItem(o, "cause")->valuestring, "socket_missing");
+	CHECK_STR(cJSON_GetObjectItem(o, "state")->valuestring, "firing");
+	CHECK_STR(cJSON_GetObjectItem(o, "first_seen")->valuestring, "2023-11-14T22:13:20.000Z");
+	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(o, "evidence")), 2);
+	cJSON_Delete(o);
+	alert_store_free(s);
+}
+
+int main(void)
+{
+	RUN(test_fires_once_refreshes_and_resolves_after_hold);
+	RUN(test_one_alert_per_cause_and_peer);
+	RUN(test_flapping_keeps_the_id_and_doubles_the_hold);
+	RUN(test_history_is_bounded);
+	RUN(test_json_has_the_design_fields);
+	return harness_result();
+}
