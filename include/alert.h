@@ -1,4 +1,5 @@
-/* alert: one alert per (cause, peer) and its lifecycle.
+/* alert: one alert per (cause, subject) and its lifecycle; the subject is the
+ * peer, or the upstream block for block-level causes.
  *
  * Diagnosis reports what the evidence supports now (alert_report); an alert
  * fires on its first report and resolves when no report has refreshed it for
@@ -68,13 +69,14 @@ void alert_store_set_hold(struct alert_store *s, uint64_t hold_ms);
 
 /* Raise or refresh (cause, peer). */
 const struct alert *alert_report(struct alert_store *s, const struct alert_report *r, int64_t now);
-/* Resolve (cause, peer) now: a better diagnosis superseded it. */
-void alert_supersede(struct alert_store *s, enum cause cause, const char *peer, int64_t now);
+/* Resolve (cause, subject) now: a better diagnosis superseded it. The subject
+ * is the peer key, or the upstream name for alerts without a peer. */
+void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now);
 /* Resolve alerts not refreshed for their hold time. */
 void alert_tick(struct alert_store *s, int64_t now);
 
-/* The firing alert for (cause, peer), or NULL. */
-const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *peer);
+/* The firing alert for (cause, subject), or NULL. */
+const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *subject);
 /* Whether any alert for peer fires (optionally other than `except`, -1 = none). */
 bool alert_peer_firing(const struct alert_store *s, const char *peer, int except);
 

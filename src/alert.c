@@ -21,9 +21,10 @@ struct alert_store {
 	uint64_t raised, resolved, seq;
 };
 
-static void make_key(char *buf, size_t len, enum cause cause, const char *peer)
+/* An alert's subject is its peer, or its upstream block for block-level causes. */
+static void make_key(char *buf, size_t len, enum cause cause, const char *subject)
 {
-	snprintf(buf, len, "%s|%s", cause_name(cause), peer ? peer : "");
+	snprintf(buf, len, "%s|%s", cause_name(cause), subject ? subject : "");
 }
 
 struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *userdata)
@@ -97,7 +98,7 @@ static void trim_history(struct alert_store *s)
 		if (a->firing)
 			continue;
 		char key[400];
-		make_key(key, sizeof(key), a->cause, a->peer);
+		make_key(key, sizeof(key), a->cause, a->peer ? a->peer : a->upstream);
 		if (strmap_get(&s->by_key, key) == a)
 			strmap_remove(&s->by_key, key);
 		unlink_alert(s, a);
@@ -135,7 +136,7 @@ static void changed(struct alert_store *s, const struct alert *a)
 const struct alert *alert_report(struct alert_store *s, const struct alert_report *r, int64_t now)
 {
 	char key[400];
-	make_key(key, sizeof(key), r->cause, r->peer);
+	make_key(key, sizeof(key), r->cause, r->peer ? r->peer : r->upstream);
 	struct alert *a = strmap_get(&s->by_key, key);
 	int64_t seen = r->time_ms ? r->time_ms : now;
 
@@ -193,10 +194,10 @@ static void resolve(struct alert_store *s, struct alert *a, int64_t now)
 	changed(s, a);
 }
 
-void alert_supersede(struct alert_store *s, enum cause cause, const char *peer, int64_t now)
+void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now)
 {
 	char key[400];
-	make_key(key, sizeof(key), cause, peer);
+	make_key(key, sizeof(key), cause, subject);
 	struct alert *a = strmap_get(&s->by_key, key);
 	if (a && a->firing) {
 		resolve(s, a, now);
@@ -212,10 +213,10 @@ void alert_tick(struct alert_store *s, int64_t now)
 	trim_history(s);
 }
 
-const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *peer)
+const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *subject)
 {
 	char key[400];
-	make_key(key, sizeof(key), cause, peer);
+	make_key(key, sizeof(key), cause, subject);
 	const struct alert *a = strmap_get(&s->by_key, key);
 	return a && a->firing ? a : NULL;
 }
