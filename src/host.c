@@ -35,18 +35,18 @@
 #include "util.h"
 
 /* Bounds on what an outsider (many sockets, many processes) can make us do. */
-#define MAX_LISTENERS    8192
-#define MAX_TABLE_LINES  262144
-#define MAX_PROCS        8192
+#define MAX_LISTENERS	 8192
+#define MAX_TABLE_LINES	 262144
+#define MAX_PROCS	 8192
 #define MAX_FDS_PER_PROC 65536
-#define MAX_FDS_TOTAL    1000000
-#define MAX_WANTED       16
+#define MAX_FDS_TOTAL	 1000000
+#define MAX_WANTED	 16
 
 #define TCP_STATE_LISTEN 10
-#define UNIX_ACCEPTCON   0x10000 /* __SO_ACCEPTCON in /proc/net/unix Flags */
+#define UNIX_ACCEPTCON	 0x10000 /* __SO_ACCEPTCON in /proc/net/unix Flags */
 
 struct lsock {
-	int family;       /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
 	unsigned port;
 	unsigned long inode;
@@ -74,12 +74,12 @@ static int diag_dump(int fd, int family, struct ltable *t)
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
 	} req = {
-		.nlh = {.nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-		.r = {.sdiag_family = (uint8_t)family,
-		      .sdiag_protocol = IPPROTO_TCP,
-		      .idiag_states = 1u << TCP_STATE_LISTEN},
+	    .nlh = {.nlmsg_len = sizeof(req),
+		    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+	    .r = {.sdiag_family = (uint8_t)family,
+		  .sdiag_protocol = IPPROTO_TCP,
+		  .idiag_states = 1u << TCP_STATE_LISTEN},
 	};
 	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
 
@@ -490,7 +490,8 @@ int host_tcp_listener(const struct peerkey *addr, struct host_listener *ret)
 	size_t n = 0;
 	for (int want = MATCH_EXACT; want >= MATCH_WILDCARD; want--)
 		for (size_t i = 0; i < t.n && n < MAX_WANTED; i++)
-			if (t.v[i].port == addr->port && (int)match_addr(&t.v[i], family, a) == want)
+			if (t.v[i].port == addr->port &&
+			    (int)match_addr(&t.v[i], family, a) == want)
 				inodes[n++] = t.v[i].inode;
 	free(t.v);
 
