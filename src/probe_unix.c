@@ -132,23 +132,23 @@ static void deny(struct probe_result *r, const char *path, const struct stat *st
 	r->err = EACCES;
 }
 
-/* Every directory from / down to the socket's needs search (x) for id. The
- * walk follows the resolved path: that is the one the kernel traverses. */
-static bool walk_permitted(const char *real, const struct probe_identity *id,
+/* Every directory from / down to the socket's needs search (x) for id.
+ * stat() follows a symlinked component to the directory actually searched. */
+static bool walk_permitted(const char *path, const struct probe_identity *id,
 			   struct probe_result *r)
 {
 	char prefix[PATH_MAX];
-	size_t len = strlen(real);
-	const char *slash = strrchr(real, '/');
-	size_t dirs_end = slash ? (size_t)(slash - real) : 0;
+	size_t len = strlen(path);
+	const char *slash = strrchr(path, '/');
+	size_t dirs_end = slash ? (size_t)(slash - path) : 0;
 	if (len >= sizeof(prefix))
 		return true;
 	/* "/", then every prefix that ends before a '/': "/srv", "/srv/app". */
 	for (size_t i = 0; i <= dirs_end; i++) {
-		if (i != 0 && real[i] != '/')
+		if (i != 0 && path[i] != '/')
 			continue;
 		size_t pl = i == 0 ? 1 : i;
-		memcpy(prefix, real, pl);
+		memcpy(prefix, path, pl);
 		prefix[pl] = '\0';
 		struct stat st;
 		if (stat(prefix, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -181,12 +181,6 @@ static const char *file_kind(mode_t m)
 	return "not a socket";
 }
 
-static void finish(struct probe_result *r, struct probe_result *ret)
-{
-	r->time_ms = now_wall_ms();
-	*ret = *r;
-}
-
 void probe_unix_check(const struct probe_target *t, const struct probe_identity *id,
 		      struct probe_result *ret)
 {
@@ -198,7 +192,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		r.result = PROBE_ERROR;
 		r.err = EINVAL;
 		fmt_into(r.detail, sizeof(r.detail), "not a unix socket peer");
-		return finish(&r, ret);
+		goto done;
 	}
 	/* lstat first so a dangling symlink reads as "missing", then follow: nginx's
 	 * connect() follows a symlink to a socket. */
@@ -215,7 +209,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 			fmt_into(r.detail, sizeof(r.detail), "cannot stat %s: %s", path,
 				 strerror(r.err));
 		}
-		return finish(&r, ret);
+		goto done;
 	}
 	r.sock_uid = st.st_uid;
 	r.sock_gid = st.st_gid;
@@ -226,17 +220,19 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		r.result = PROBE_NOT_SOCKET;
 		fmt_into(r.detail, sizeof(r.detail), "%s is %s, not a socket", path,
 			 file_kind(st.st_mode));
-		return finish(&r, ret);
+		goto done;
 	}
 
+	/* The directories as written (/var/run/...) and as resolved (/run/...):
+	 * the kernel needs search permission on both on its way. */
 	char real[PATH_MAX];
-	if (!realpath(path, real))
-		snprintf(real, sizeof(real), "%s", path);
-	if (!walk_permitted(real, id, &r))
-		return finish(&r, ret);
+	if (!walk_permitted(path, id, &r))
+		goto done;
+	if (realpath(path, real) && !streq(real, path) && !walk_permitted(real, id, &r))
+		goto done;
 	if (!permitted(&st, id, S_IWOTH)) {
-		deny(&r, real, &st, id, "write (w)");
-		return finish(&r, ret);
+		deny(&r, path, &st, id, "write (w)");
+		goto done;
 	}
 
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -245,7 +241,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		r.err = ENAMETOOLONG;
 		fmt_into(r.detail, sizeof(r.detail), "socket path longer than %zu bytes",
 			 sizeof(sun.sun_path) - 1);
-		return finish(&r, ret);
+		goto done;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -253,7 +249,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		r.result = PROBE_ERROR;
 		r.err = errno;
 		fmt_into(r.detail, sizeof(r.detail), "socket(): %s", strerror(r.err));
-		return finish(&r, ret);
+		goto done;
 	}
 	int64_t t0 = mono_us();
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
@@ -289,7 +285,9 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 			 strerror(r.err));
 		break;
 	}
-	finish(&r, ret);
+done:
+	r.time_ms = now_wall_ms();
+	*ret = r;
 }
 
 /* ---- identities ---- */

@@ -169,6 +169,33 @@ static void test_parent_dir_0700_denies_nobody(void)
 	close(fd);
 }
 
+static void test_symlinked_directory_is_followed(void)
+{
+	char real[256];
+	snprintf(real, sizeof(real), "%s", tmp_path("real"));
+	CHECK_INT(mkdir(real, 0755), 0);
+	chmod(real, 0755);
+	CHECK_INT(symlink(real, tmp_path("alias")), 0);
+	int fd = unix_socket(tmp_path("real/app.sock"), 4);
+	chmod(tmp_path("real/app.sock"), 0666);
+
+	const char *p = tmp_path("alias/app.sock");
+	struct probe_result r = check(p, &nobody);
+	CHECK_INT(r.result, PROBE_OK);
+
+	/* The directory searched is the link's target: its mode decides. */
+	CHECK_INT(chmod(real, 0700), 0);
+	r = check(p, &nobody);
+	CHECK_INT(r.result, PROBE_PERMISSION);
+	const char *alias = tmp_path("alias");
+	CHECK_STR(r.denied_path, alias);
+	char want[400];
+	snprintf(want, sizeof(want), "no search (x) permission on %s (root:root 0700) for nobody",
+		 alias);
+	CHECK_STR(r.denied_why, want);
+	close(fd);
+}
+
 static void test_stale_socket_refuses(void)
 {
 	const char *p = tmp_path("stale.sock");
@@ -293,6 +320,7 @@ int main(void)
 	RUN(test_regular_file_is_not_socket);
 	RUN(test_socket_root_0600_denies_nobody);
 	RUN(test_parent_dir_0700_denies_nobody);
+	RUN(test_symlinked_directory_is_followed);
 	RUN(test_stale_socket_refuses);
 	RUN(test_full_backlog_is_overloaded);
 	RUN(test_listening_socket_is_ok);
