@@ -89,7 +89,7 @@ static int diag_dump(int fd, int family, struct ltable *t)
 	/* The kernel fills the next batch of a dump while we read the previous
 	 * one, so MSG_DONTWAIT never starves a dump that is in progress; an
 	 * empty queue means something is wrong and we fall back to /proc. */
-	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	static char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
 	for (unsigned rounds = 0; rounds < 4096; rounds++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
