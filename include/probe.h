@@ -69,7 +69,8 @@ struct probe_result {
 	mode_t sock_mode;
 	char sock_owner[32], sock_group[32];
 	char denied_path[256];   /* the file or directory that denies the worker user */
-	char denied_why[96];     /* "no search (x) permission for nobody", ... */
+	char denied_why[400];    /* "no search (x) permission on /srv/app (root:root 0700)
+				  * for nobody": holds denied_path, hence the size */
 };
 
 /* The worker identity unix-socket checks are made for. */

@@ -1,0 +1,70 @@
+/* bench_host: what one host_tcp_listener / host_unix_listener call costs
+ * (it runs synchronously in the loop), with N extra listening sockets held
+ * by this process: bench_host [N] (default 2000). Prints ms per call for the
+ * netlink path and the /proc fallback. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "util.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static unsigned listen_loopback(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(in);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&in, len) < 0 || listen(fd, 1) < 0) {
+		perror("listen");
+		exit(1);
+	}
+	getsockname(fd, (struct sockaddr *)&in, &len);
+	return ntohs(in.sin_port);
+}
+
+static void bench(const char *what, const struct peerkey *k, int rounds)
+{
+	struct host_listener l;
+	double t0 = now_s();
+	for (int i = 0; i < rounds; i++)
+		host_tcp_listener(k, &l);
+	double per = (now_s() - t0) * 1000.0 / rounds;
+	printf("%-28s %8.3f ms/call (listening=%d pid=%d)\n", what, per, l.listening, (int)l.pid);
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 2000;
+	struct rlimit rl = {(rlim_t)n + 64, (rlim_t)n + 64};
+	setrlimit(RLIMIT_NOFILE, &rl);
+	unsigned port = 0;
+	for (int i = 0; i < n; i++)
+		port = listen_loopback();
+	char key[64];
+	snprintf(key, sizeof(key), "127.0.0.1:%u", port);
+	struct peerkey k;
+	peerkey_parse(key, strlen(key), 0, &k);
+	printf("%d listening sockets held by this process\n", n);
+	bench("netlink sock_diag", &k, 20);
+	host_disable_netlink(true);
+	bench("/proc/net/tcp fallback", &k, 20);
+	host_disable_netlink(false);
+	unsigned ports[16];
+	double t0 = now_s();
+	int np = host_tcp_ports_nearby(&k, ports, 16);
+	printf("%-28s %8.3f ms/call (%d ports)\n", "ports_nearby", (now_s() - t0) * 1000.0, np);
+	return 0;
+}
