@@ -56,6 +56,11 @@ void diag_tick(struct diag *d, int64_t now);
 void diag_events_json(const struct diag *d, struct cJSON *obj);
 uint64_t diag_events_count(const struct diag *d, enum errlog_kind kind);
 
+/* Lifetime event counts by kind of every peer that logged any. */
+void diag_foreach_peer(const struct diag *d,
+		       void (*fn)(void *ud, const char *key, const uint64_t kinds[EV__COUNT]),
+		       void *ud);
+
 /* Peer keys learned from log lines that the model does not name, in the
  * order first seen (the daemon may add them to the prober). */
 size_t diag_learned_peers(const struct diag *d, const char ***ret_keys);

@@ -33,6 +33,7 @@ struct peer_ev {
 	struct peerkey addr;
 	bool addr_ok;
 	char block[128];              /* block-level pseudo peer: the upstream name */
+	uint64_t kinds[EV__COUNT];    /* lifetime event counts, for metrics */
 	uint32_t by_cause[CAUSE__COUNT];
 	int64_t first_error_ms, last_error_ms;
 	int last_err;
@@ -563,6 +564,7 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	}
 	if (block[0])
 		snprintf(pe->block, sizeof(pe->block), "%s", block);
+	pe->kinds[ev->kind]++;
 	remember_line(pe, line, len);
 	if (ev->kind == EV_PEER_DISABLED || ev->kind == EV_FASTCGI_STDERR)
 		return; /* evidence for other causes, not a cause of its own */
@@ -718,4 +720,15 @@ size_t diag_learned_peers(const struct diag *d, const char ***ret_keys)
 {
 	*ret_keys = d->learned;
 	return d->nlearned;
+}
+
+void diag_foreach_peer(const struct diag *d,
+		       void (*fn)(void *ud, const char *key, const uint64_t kinds[EV__COUNT]),
+		       void *ud)
+{
+	size_t it = 0;
+	struct peer_ev *pe;
+	while (strmap_next(&d->peers, &it, NULL, (void **)&pe))
+		if (!pe->block[0] && pe->addr_ok)
+			fn(ud, pe->key, pe->kinds);
 }

@@ -1,0 +1,29 @@
+/* metrics: upwatch's state as Prometheus text exposition (format 0.0.4),
+ * for `upwatchctl metrics` and the metrics_file node_exporter reads. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ngx_model;
+struct prober;
+struct diag;
+struct alert_store;
+struct tail;
+struct ipc;
+
+struct metrics_sources {
+	const struct ngx_model *model;
+	const struct prober *prober;
+	const struct diag *diag;
+	const struct alert_store *alerts;
+	const struct tail *tail;
+	const struct ipc *ipc;
+	const char *const *extra_peers; /* peers learned from logs */
+	size_t nextra_peers;
+	unsigned reloads, reload_failures;
+	long rss_bytes;
+};
+
+/* The whole exposition, malloc'd. */
+char *metrics_render(const struct metrics_sources *s);
