@@ -378,7 +378,8 @@ static void format_listener(const struct peer_ev *pe, const struct host_listener
 }
 
 struct facts {
-	const struct probe_result *probe;
+	const struct probe_result *probe; /* points at probe_copy or is NULL */
+	struct probe_result probe_copy;   /* last_probe() results do not stay valid */
 	struct host_listener listener;
 	bool listener_known;
 	unsigned nearby[NEARBY_MAX];
@@ -387,10 +388,12 @@ struct facts {
 
 static void gather_facts(struct diag *d, const struct peer_ev *pe, struct facts *f)
 {
-	*f = (struct facts){ 0 };
-	f->probe = d->host.last_probe(d->host.ud, pe->key);
-	if (f->probe && f->probe->time_ms == 0)
-		f->probe = NULL;
+	const struct probe_result *r = d->host.last_probe(d->host.ud, pe->key);
+	memset(f, 0, sizeof(*f));
+	if (r && r->time_ms) {
+		f->probe_copy = *r;
+		f->probe = &f->probe_copy;
+	}
 	if (!pe->addr_ok || pe->addr.kind == PEERKEY_HOST || !peerkey_is_local(&pe->addr))
 		return;
 	f->listener_known = d->host.listener(d->host.ud, &pe->addr, &f->listener);
@@ -625,9 +628,12 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 		d->host.probe_now(d->host.ud, key);
 }
 
-void diag_probe_result(struct diag *d, const char *key, const struct probe_result *r, int64_t now)
+void diag_probe_result(struct diag *d, const char *key, const struct probe_result *result,
+		       int64_t now)
 {
 	struct peer_ev *pe = peer_get(d, key, false);
+	/* the prober's result buffer may be reused by the lookups below */
+	const struct probe_result copy = *result, *r = &copy;
 	struct context ctx;
 	struct facts f;
 
