@@ -3,6 +3,7 @@
  * Each handler answers its client exactly once; `probe` answers from the
  * prober's completion callback, holding a reference to the client. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
