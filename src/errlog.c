@@ -26,19 +26,81 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util.h"
 
 #define LIT(s) (s), (sizeof(s) - 1)
 
+/* memcmp(a, b, n) == 0 for the short constant n of a literal: once inlined
+ * the loop unrolls into a few 8-byte loads, where a libc memcmp call would
+ * cost more than the comparison (this runs a dozen times per line). */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		/* the last 8 bytes, overlapping the loop's: no byte-wise tail */
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return false;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 static inline bool has_prefix(const char *p, size_t n, const char *lit, size_t litlen)
 {
-	return n >= litlen && memcmp(p, lit, litlen) == 0;
+	return n >= litlen && same(p, lit, litlen);
 }
 
 static inline bool has_suffix(const char *p, size_t n, const char *lit, size_t litlen)
 {
-	return n >= litlen && memcmp(p + n - litlen, lit, litlen) == 0;
+	return n >= litlen && same(p + n - litlen, lit, litlen);
+}
+
+/* memchr() for the short distances of this parser (a field value, an
+ * address): inline SSE2 16 bytes at a time, never loading past e, beats a
+ * libc call. */
+static inline const char *scan(const char *p, const char *e, char c)
+{
+#ifdef __SSE2__
+	__m128i n = _mm_set1_epi8(c);
+	for (; e - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
+	for (; p < e; p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
+
+static inline const char *find_space(const char *p, const char *e)
+{
+	return scan(p, e, ' ');
 }
 
 static inline struct errlog_span span(const char *b, const char *e)
@@ -97,9 +159,21 @@ static inline unsigned dig2(const char *p)
 	return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
 }
 
+/* The last stamp seen: a busy log repeats the same second many times. */
+static _Thread_local char last_stamp[19];
+static _Thread_local time_t last_time;
+static _Thread_local bool last_set;
+
 /* "YYYY/MM/DD HH:MM:SS" at p (19 bytes, length checked by the caller). */
 static int parse_time(const char *p, time_t *ret)
 {
+	if (last_set && same(p, last_stamp, 17)) {
+		/* same minute: only the seconds are new */
+		if (!is_digit(p[17]) || !is_digit(p[18]) || dig2(p + 17) > 60)
+			return -EINVAL;
+		*ret = last_time - (time_t)dig2(last_stamp + 17) + (time_t)dig2(p + 17);
+		return 0;
+	}
 	static const char shape[] = "dddd/dd/dd dd:dd:dd";
 	for (size_t i = 0; i < 19; i++) {
 		if (shape[i] == 'd' ? !is_digit(p[i]) : p[i] != shape[i])
@@ -110,7 +184,9 @@ static int parse_time(const char *p, time_t *ret)
 		 s = dig2(p + 17);
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return -EINVAL;
-	*ret = local_to_epoch(y, mo, d, h, mi, s);
+	*ret = last_time = local_to_epoch(y, mo, d, h, mi, s);
+	memcpy(last_stamp, p, 19);
+	last_set = true;
 	return 0;
 }
 
@@ -119,33 +195,75 @@ static int parse_time(const char *p, time_t *ret)
 /* peerkey_parse() goes through inet_pton/inet_ntop/snprintf: far more than
  * the rest of a line costs. A log names few peers, so remember them by their
  * raw spelling (and default port), failures included. */
-#define PEER_SLOTS 32
+#define PEER_SLOTS 64
 #define PEER_RAW_MAX 128
 struct peer_slot {
 	uint16_t rawlen; /* 0 = empty */
 	uint16_t defport;
+	uint16_t keylen, hostlen;
 	int rc;
 	char raw[PEER_RAW_MAX];
 	struct peerkey key;
 };
 static _Thread_local struct peer_slot peer_cache[PEER_SLOTS];
 
+/* A cheap hash of a short string (collisions only cost a miss: the slot
+ * compares the raw text). */
+static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
+{
+	uint64_t a = 0, b = 0;
+	if (len >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + len - 8, 8);
+	} else {
+		for (size_t i = 0; i < len; i++)
+			a = a << 8 | (unsigned char)s[i];
+	}
+	uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len << 16) ^ defport;
+	return (uint32_t)(h >> 32);
+}
+
+static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, unsigned defport)
+{
+	return slot->rawlen == len && slot->defport == defport && memcmp(slot->raw, s, len) == 0;
+}
+
+/* Copy the used part of a peerkey: the whole struct is 560 bytes, a key is
+ * twenty. The strings stay NUL-terminated. */
+static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
+{
+	ret->kind = slot->key.kind;
+	ret->port = slot->key.port;
+	memcpy(ret->key, slot->key.key, slot->keylen + 1u);
+	memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
+}
+
 static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
 	if (len == 0 || len >= PEER_RAW_MAX)
 		return peerkey_parse(s, len, defport, ret);
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	struct peer_slot *slot = &peer_cache[(h ^ defport) % PEER_SLOTS];
-	if (slot->rawlen != len || slot->defport != defport || memcmp(slot->raw, s, len) != 0) {
-		slot->rc = peerkey_parse(s, len, defport, &slot->key);
-		slot->rawlen = (uint16_t)len;
-		slot->defport = (uint16_t)defport;
-		memcpy(slot->raw, s, len);
+	uint32_t h = peer_hash(s, len, defport);
+	struct peer_slot *slot = &peer_cache[h % PEER_SLOTS];
+	if (!slot_holds(slot, s, len, defport)) {
+		struct peer_slot *alt = &peer_cache[(h >> 8) % PEER_SLOTS];
+		if (slot_holds(alt, s, len, defport)) {
+			slot = alt;
+		} else {
+			/* two-way: replace the slot not used last */
+			if (slot->rawlen && !alt->rawlen)
+				slot = alt;
+			else if (slot->rawlen && alt->rawlen && (h & 1))
+				slot = alt;
+			slot->rc = peerkey_parse(s, len, defport, &slot->key);
+			slot->rawlen = (uint16_t)len;
+			slot->defport = (uint16_t)defport;
+			memcpy(slot->raw, s, len);
+			slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
+			slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+		}
 	}
 	if (slot->rc == 0)
-		*ret = slot->key;
+		copy_peer(slot, ret);
 	return slot->rc;
 }
 
@@ -190,8 +308,9 @@ static struct errlog_span split_upstream(struct errlog_event *ev)
 		const char *close = memchr(end, ']', (size_t)(e - end));
 		end = close ? close + 1 : e;
 	}
-	while (end < e && *end != '/' && *end != '?')
-		end++;
+	const char *slash = scan(end, e, '/');
+	const char *qm = scan(end, slash ? slash : e, '?');
+	end = qm ? qm : slash ? slash : e;
 	if (end < e)
 		ev->upstream_uri = span(end, e);
 	return span(b, end);
@@ -201,95 +320,118 @@ static struct errlog_span split_upstream(struct errlog_event *ev)
 
 enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT };
 
-struct context {
-	struct errlog_span client, server, f[F__COUNT];
-};
-
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
 static int match_key(const char *p, const char *e, int after, size_t *ret_len)
 {
-	static const struct {
-		const char *s;
-		size_t len;
-	} keys[F__COUNT] = {
-		[F_REQUEST] = { LIT("request: \"") },	   [F_SUBREQUEST] = { LIT("subrequest: \"") },
-		[F_UPSTREAM] = { LIT("upstream: \"") },	   [F_HOST] = { LIT("host: \"") },
-		[F_REFERRER] = { LIT("referrer: \"") },
-	};
-	for (int f = after + 1; f < F__COUNT; f++) {
-		if (has_prefix(p, (size_t)(e - p), keys[f].s, keys[f].len)) {
-			*ret_len = keys[f].len;
-			return f;
-		}
+	size_t n = (size_t)(e - p);
+	int f = -1;
+	if (n == 0)
+		return -1;
+	switch (p[0]) {
+	case 'r':
+		if (has_prefix(p, n, LIT("request: \"")))
+			f = F_REQUEST, *ret_len = 10;
+		else if (has_prefix(p, n, LIT("referrer: \"")))
+			f = F_REFERRER, *ret_len = 11;
+		break;
+	case 's':
+		if (has_prefix(p, n, LIT("subrequest: \"")))
+			f = F_SUBREQUEST, *ret_len = 13;
+		break;
+	case 'u':
+		if (has_prefix(p, n, LIT("upstream: \"")))
+			f = F_UPSTREAM, *ret_len = 11;
+		break;
+	case 'h':
+		if (has_prefix(p, n, LIT("host: \"")))
+			f = F_HOST, *ret_len = 7;
+		break;
 	}
-	return -1;
+	return f > after ? f : -1;
 }
 
-/* Parse the context after ", client: " at p. Returns true when it is
- * complete: every field well-formed and the line ends exactly where the last
- * field does. A line cut at 2047 bytes is not complete but keeps what is
- * there.
+static struct errlog_span *field(struct errlog_event *ev, int f)
+{
+	switch (f) {
+	case F_REQUEST:
+		return &ev->request;
+	case F_SUBREQUEST:
+		return &ev->subrequest;
+	case F_UPSTREAM:
+		return &ev->upstream;
+	case F_HOST:
+		return &ev->host;
+	default:
+		return &ev->referrer;
+	}
+}
+
+/* Parse the context after ", client: " at p into ev. Returns true when it
+ * is complete: every field well-formed and the line ends exactly where the
+ * last field does. A line cut at 2047 bytes is not complete but keeps what
+ * is there.
  *
  * Field ends: client, server, request, upstream and host values never hold
- * a space (nginx ≥ 1.21.1 rejects spaces in the request line; host cannot
+ * a space (nginx >= 1.21.1 rejects spaces in the request line; host cannot
  * hold one; the upstream URI is the request URI or an escaped one), so a
  * value ends at the first `", ` + space that is followed by the key of a
  * later field. The subrequest URI is decoded and may hold spaces; the same
  * rule finds its end unless it spoofs a later key. The referrer is last and
  * taken greedily to the end of the line: whatever it contains, including a
  * fake `", host: "` (§1.3), stays inside it. */
-static bool parse_context(const char *p, const char *e, struct context *c)
+static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 {
-	memset(c, 0, sizeof(*c));
-	const char *sp = memchr(p, ' ', (size_t)(e - p));
+	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
+		ev->referrer = (struct errlog_span){ NULL, 0 };
+	const char *sp = find_space(p, e);
 	if (!sp) {
-		c->client = span(p, e);
+		ev->client = span(p, e);
 		return false;
 	}
 	if (sp[-1] != ',' || sp - 1 == p || !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
 		return false;
-	c->client = span(p, sp - 1);
+	ev->client = span(p, sp - 1);
 	p = sp + 1 + 8;
 
-	sp = memchr(p, ' ', (size_t)(e - p));
+	sp = find_space(p, e);
 	if (!sp) {
-		c->server = span(p, e); /* "server: NAME" ends the line: no request */
+		ev->server = span(p, e); /* "server: NAME" ends the line: no request */
 		return true;
 	}
 	size_t klen;
 	int f = sp[-1] == ',' ? match_key(sp + 1, e, -1, &klen) : -1;
 	if (f < 0)
 		return false;
-	c->server = span(p, sp - 1);
+	ev->server = span(p, sp - 1);
 
 	for (;;) {
 		const char *v = sp + 1 + klen;
+		bool closed = e > v && e[-1] == '"';
 		if (f == F_REFERRER) {
-			c->f[f] = span(v, e > v && e[-1] == '"' ? e - 1 : e);
-			return e > v && e[-1] == '"';
+			ev->referrer = span(v, closed ? e - 1 : e);
+			return closed;
 		}
 		int next = -1;
 		size_t nklen = 0;
-		for (sp = memchr(v, ' ', (size_t)(e - v)); sp; sp = memchr(sp + 1, ' ', (size_t)(e - sp - 1))) {
+		for (sp = find_space(v, e); sp; sp = find_space(sp + 1, e)) {
 			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
 			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
 				break;
 		}
 		if (!sp) {
-			bool closed = e > v && e[-1] == '"';
-			c->f[f] = span(v, closed ? e - 1 : e);
+			*field(ev, f) = span(v, closed ? e - 1 : e);
 			return closed;
 		}
-		c->f[f] = span(v, sp - 2);
+		*field(ev, f) = span(v, sp - 2);
 		f = next;
 		klen = nklen;
 	}
 }
 
-/* Find the real ", client: " in [p, e) and parse the context after it.
- * Candidates are tried left to right and the first whose context is
+/* Find the real ", client: " in [p, e) and parse the context after it into
+ * ev. Candidates are tried left to right and the first whose context is
  * complete wins; if none is (a cut line), the first candidate is used as far
  * as it goes. Why leftmost: anything a client sends ends up right of the real
  * anchor (request, host, referrer), and the referrer is greedy, so a fake
@@ -297,47 +439,81 @@ static bool parse_context(const char *p, const char *e, struct context *c)
  * to come from the upstream's own text (a crafted stderr or header) and form
  * a complete context that swallows the real one, which we accept as
  * ambiguous (§1.3). Returns the anchor or NULL. */
-static const char *find_context(const char *p, const char *e, struct context *c)
+static const char *find_context(const char *p, const char *e, struct errlog_event *ev)
 {
 	const char *first = NULL;
-	struct context tmp;
-	for (const char *q = p; (q = memchr(q, ',', (size_t)(e - q))); q++) {
+	for (const char *q = p; (q = scan(q, e, ',')); q++) {
 		if (!has_prefix(q, (size_t)(e - q), LIT(", client: ")))
 			continue;
-		if (parse_context(q + 10, e, &tmp)) {
-			*c = tmp;
+		if (parse_context(q + 10, e, ev))
 			return q;
-		}
-		if (!first && tmp.client.p)
+		if (!first && ev->client.p)
 			first = q;
 	}
 	if (first)
-		parse_context(first + 10, e, c);
+		parse_context(first + 10, e, ev);
+	else
+		ev->client = (struct errlog_span){ NULL, 0 };
 	return first;
 }
 
 /* ---- message ------------------------------------------------------------- */
 
+static const struct {
+	const char *s;
+	size_t len;
+	enum errlog_phase phase;
+} actions[] = {
+	{ LIT("connecting to upstream"), PHASE_CONNECTING },
+	{ LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE },
+	{ LIT("sending request to upstream"), PHASE_SENDING_REQUEST },
+	{ LIT("reading response header from upstream"), PHASE_READING_HEADER },
+	{ LIT("reading upstream"), PHASE_READING_UPSTREAM },
+	{ LIT("sending to client"), PHASE_SENDING_TO_CLIENT },
+	{ LIT("proxying upgraded connection"), PHASE_UPGRADED },
+	{ LIT("resolving"), PHASE_RESOLVING },
+};
+
 static enum errlog_phase phase_of(const char *a, size_t n)
 {
-	static const struct {
-		const char *s;
-		size_t len;
-		enum errlog_phase phase;
-	} actions[] = {
-		{ LIT("connecting to upstream"), PHASE_CONNECTING },
-		{ LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE },
-		{ LIT("sending request to upstream"), PHASE_SENDING_REQUEST },
-		{ LIT("reading response header from upstream"), PHASE_READING_HEADER },
-		{ LIT("reading upstream"), PHASE_READING_UPSTREAM },
-		{ LIT("sending to client"), PHASE_SENDING_TO_CLIENT },
-		{ LIT("proxying upgraded connection"), PHASE_UPGRADED },
-		{ LIT("resolving"), PHASE_RESOLVING },
-	};
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
-		if (n == actions[i].len && memcmp(a, actions[i].s, n) == 0)
+		if (n == actions[i].len && same(a, actions[i].s, n))
 			return actions[i].phase;
 	return PHASE_OTHER;
+}
+
+/* The common case first: [p, me) ends in " while " + a known action. Returns
+ * the action's start and its phase, or NULL. */
+static const char *known_action(const char *p, const char *me, enum errlog_phase *ret)
+{
+	size_t n = (size_t)(me - p), first, last;
+	if (n < 16)
+		return NULL;
+	switch (me[-1]) {
+	case 'm':
+		first = 0, last = 4;
+		break;
+	case 't':
+		first = last = 5;
+		break;
+	case 'n':
+		first = last = 6;
+		break;
+	case 'g':
+		first = last = 7;
+		break;
+	default:
+		return NULL;
+	}
+	for (size_t i = first; i <= last; i++) {
+		size_t len = actions[i].len;
+		if (n >= len + 7 && same(me - len, actions[i].s, len) &&
+		    same(me - len - 7, " while ", 7)) {
+			*ret = actions[i].phase;
+			return me - len;
+		}
+	}
+	return NULL;
 }
 
 /* Phases in which nginx is talking to an upstream (or the resolver). The same
@@ -579,16 +755,13 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
 
 /* ---- header -------------------------------------------------------------- */
 
+/* At most maxdig (<= 19: no overflow) digits; more digits is an error. */
 static const char *parse_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
 {
 	uint64_t v = 0;
-	const char *b = p;
-	while (p < e && is_digit(*p) && (unsigned)(p - b) < maxdig) {
-		uint64_t d = (uint64_t)(*p++ - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return NULL;
-		v = v * 10 + d;
-	}
+	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
+	while (p < lim && is_digit(*p))
+		v = v * 10 + (uint64_t)(*p++ - '0');
 	if (p == b || (p < e && is_digit(*p)))
 		return NULL;
 	*ret = v;
@@ -597,15 +770,40 @@ static const char *parse_uint(const char *p, const char *e, unsigned maxdig, uin
 
 static int parse_level(const char *p, size_t n)
 {
-	static const char *const levels[] = { "emerg", "alert", "crit",	  "error",
-					      "warn",  "notice", "info", "debug" };
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		if (strlen(levels[i]) == n && memcmp(levels[i], p, n) == 0)
-			return (int)i; /* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
+	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
+	switch (n) {
+	case 4:
+		return same(p, "crit", 4) ? 2 : same(p, "warn", 4) ? 4 : same(p, "info", 4) ? 6 : -1;
+	case 5:
+		return same(p, "error", 5)   ? 3
+		       : same(p, "emerg", 5) ? 0
+		       : same(p, "alert", 5) ? 1
+		       : same(p, "debug", 5) ? 7
+					     : -1;
+	case 6:
+		return same(p, "notice", 6) ? 5 : -1;
+	}
 	return -1;
 }
 
 /* ---- entry point --------------------------------------------------------- */
+
+/* memset(ev, 0, offsetof(peer)): gcc emits "rep stos" for this size, whose
+ * start-up cost is a tenth of a whole line's parse (and turns this loop back
+ * into that memset unless told not to). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static inline void zero_event(struct errlog_event *ev)
+{
+	size_t n = offsetof(struct errlog_event, peer), i = 0;
+#ifdef __SSE2__
+	__m128i z = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16)
+		_mm_storeu_si128((__m128i *)(void *)((char *)ev + i), z);
+#endif
+	memset((char *)ev + i, 0, n - i);
+}
 
 int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 {
@@ -632,7 +830,7 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	if (p < e && *p == ' ')
 		p++;
 	if (p < e && *p == '*') {
-		const char *q = parse_uint(p + 1, e, 20, &conn);
+		const char *q = parse_uint(p + 1, e, 19, &conn);
 		if (q && (q == e || *q == ' '))
 			p = q < e ? q + 1 : q;
 		else
@@ -640,7 +838,7 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	}
 
 	struct errlog_event *ev = ret;
-	memset(ev, 0, offsetof(struct errlog_event, peer));
+	zero_event(ev);
 	ev->peer.key[0] = '\0';
 	ev->time = t;
 	ev->level = (uint8_t)level;
@@ -649,17 +847,8 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	ev->conn = conn;
 
 	/* Context, then the resolver's ", resolver: A:P" when there is none. */
-	struct context c;
-	const char *me = find_context(p, e, &c);
-	if (me) {
-		ev->client = c.client;
-		ev->server = c.server;
-		ev->request = c.f[F_REQUEST];
-		ev->subrequest = c.f[F_SUBREQUEST];
-		ev->upstream = c.f[F_UPSTREAM];
-		ev->host = c.f[F_HOST];
-		ev->referrer = c.f[F_REFERRER];
-	} else {
+	const char *me = find_context(p, e, ev);
+	if (!me) {
 		me = e;
 		const char *sp = memrchr(p, ' ', (size_t)(e - p));
 		if (sp && sp - p >= 11 && memcmp(sp - 11, ", resolver:", 11) == 0) {
@@ -676,15 +865,24 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	 * split. */
 	bool stderr_msg = has_prefix(p, (size_t)(me - p), LIT("FastCGI sent in stderr: \""));
 	const char *ae = me;
-	for (const char *w = me; w - p >= 7;) {
+	const char *a = known_action(p, me, &ev->phase);
+	if (a && (!stderr_msg || (a - p >= 8 && a[-8] == '"'))) {
+		ev->action = span(a, me);
+		ae = a - 7;
+	} else {
+		ev->phase = PHASE_NONE;
+		a = NULL;
+	}
+	for (const char *w = me; !a && w - p >= 7;) {
 		w = memrchr(p, 'w', (size_t)(w - p));
 		if (!w || w == p)
 			break;
 		if (w[-1] == ' ' && me - w >= 6 && memcmp(w, "while ", 6) == 0) {
-			const char *a = w + 6;
-			if (!memchr(a, '"', (size_t)(me - a)) && (!stderr_msg || (w - p >= 2 && w[-2] == '"'))) {
-				ev->action = span(a, me);
-				ev->phase = phase_of(a, (size_t)(me - a));
+			const char *act = w + 6;
+			if (!memchr(act, '"', (size_t)(me - act)) &&
+			    (!stderr_msg || (w - p >= 2 && w[-2] == '"'))) {
+				ev->action = span(act, me);
+				ev->phase = phase_of(act, (size_t)(me - act));
 				ae = w - 1;
 			}
 			break;
@@ -711,10 +909,10 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 
 	if (ev->request.p) {
 		const char *rb = ev->request.p, *re = rb + ev->request.len;
-		const char *s1 = memchr(rb, ' ', ev->request.len);
+		const char *s1 = find_space(rb, re);
 		ev->method = span(rb, s1 ? s1 : re);
 		if (s1) {
-			const char *s2 = memchr(s1 + 1, ' ', (size_t)(re - s1 - 1));
+			const char *s2 = find_space(s1 + 1, re);
 			ev->uri = span(s1 + 1, s2 ? s2 : re);
 		}
 	}

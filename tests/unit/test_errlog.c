@@ -752,8 +752,8 @@ static void test_minimal_and_debug_entries_parse(void)
 	CHECK_INT(ev.level, LOG_NOTICE);
 	CHECK_INT(ev.tid, 2);
 	CHECK_INT(ev.message.len, 0);
-	CHECK_INT(parse("2025/03/14 09:12:01 [info] 1#1: *18446744073709551615 x", &ev), 0);
-	CHECK(ev.conn == UINT64_MAX);
+	CHECK_INT(parse("2025/03/14 09:12:01 [info] 1#1: *9999999999999999999 x", &ev), 0);
+	CHECK(ev.conn == 9999999999999999999ull);
 	CHECK_SPAN(ev.message, "x");
 	/* Thread-pool lines carry another tid. */
 	CHECK_INT(parse("2025/03/14 09:12:01 [alert] 23817#23830: *5 pread() failed", &ev), 0);
