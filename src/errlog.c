@@ -225,7 +225,7 @@ static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
 
 static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, unsigned defport)
 {
-	return slot->rawlen == len && slot->defport == defport && memcmp(slot->raw, s, len) == 0;
+	return slot->rawlen == len && slot->defport == defport && same(slot->raw, s, len);
 }
 
 /* Copy the used part of a peerkey: the whole struct is 560 bytes, a key is
@@ -368,7 +368,14 @@ static struct errlog_span *field(struct errlog_event *ev, int f)
 	}
 }
 
-/* Parse the context after ", client: " at p into ev. Returns true when it
+static void clear_context(struct errlog_event *ev)
+{
+	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
+		ev->referrer = ev->method = ev->uri = (struct errlog_span){ NULL, 0 };
+}
+
+/* Parse the context after ", client: " at p into ev, whose context fields
+ * are clear. Returns true when it
  * is complete: every field well-formed and the line ends exactly where the
  * last field does. A line cut at 2047 bytes is not complete but keeps what
  * is there.
@@ -383,8 +390,6 @@ static struct errlog_span *field(struct errlog_event *ev, int f)
  * fake `", host: "` (§1.3), stays inside it. */
 static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 {
-	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
-		ev->referrer = (struct errlog_span){ NULL, 0 };
 	const char *sp = find_space(p, e);
 	if (!sp) {
 		ev->client = span(p, e);
@@ -415,10 +420,26 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 		}
 		int next = -1;
 		size_t nklen = 0;
+		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
 		for (sp = find_space(v, e); sp; sp = find_space(sp + 1, e)) {
 			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
 			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
 				break;
+			if (!s1)
+				s1 = sp;
+			else if (!s2)
+				s2 = sp;
+		}
+		if (f == F_REQUEST) {
+			/* "METHOD URI[ PROTO]", maybe cut anywhere */
+			const char *re = sp ? sp - 2 : closed ? e - 1 : e;
+			if (s1 && s1 >= re)
+				s1 = s2 = NULL;
+			if (s2 && s2 >= re)
+				s2 = NULL;
+			ev->method = span(v, s1 ? s1 : re);
+			if (s1)
+				ev->uri = span(s1 + 1, s2 ? s2 : re);
 		}
 		if (!sp) {
 			*field(ev, f) = span(v, closed ? e - 1 : e);
@@ -442,18 +463,22 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 static const char *find_context(const char *p, const char *e, struct errlog_event *ev)
 {
 	const char *first = NULL;
+	bool dirty = false;
 	for (const char *q = p; (q = scan(q, e, ',')); q++) {
 		if (!has_prefix(q, (size_t)(e - q), LIT(", client: ")))
 			continue;
+		if (dirty)
+			clear_context(ev);
+		dirty = true;
 		if (parse_context(q + 10, e, ev))
 			return q;
 		if (!first && ev->client.p)
 			first = q;
 	}
+	if (dirty)
+		clear_context(ev);
 	if (first)
 		parse_context(first + 10, e, ev);
-	else
-		ev->client = (struct errlog_span){ NULL, 0 };
 	return first;
 }
 
@@ -755,11 +780,43 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
 
 /* ---- header -------------------------------------------------------------- */
 
-/* At most maxdig (<= 19: no overflow) digits; more digits is an error. */
-static const char *parse_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
+/* Bit 7 of each byte of x that is not an ASCII digit. A carry out of a byte
+ * >= 0xfa only disturbs the bytes after it, and only the first non-digit
+ * counts. */
+static inline uint64_t nondigits(uint64_t x)
+{
+	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull, hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
+	/* non-zero byte -> bit 7 set */
+	return (((bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | bad) & 0x8080808080808080ull;
+}
+
+/* At most maxdig (<= 19: no overflow) digits; more digits is an error.
+ * pid, tid and *N are read for every line: eight bytes at a time when the
+ * line has them (little-endian only). */
+static inline const char *parse_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
 {
 	uint64_t v = 0;
 	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (lim - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		uint64_t nd = nondigits(x);
+		unsigned n = nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
+		if (n > 0 && n < 8) {
+			/* the n digits, most significant first, in the low bytes */
+			x -= 0x3030303030303030ull;
+			x <<= 8 * (8 - n);
+			x = (x * 10) + (x >> 8);
+			x = (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+			     (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+			    32;
+			*ret = x;
+			return p + n;
+		}
+	}
+#endif
 	while (p < lim && is_digit(*p))
 		v = v * 10 + (uint64_t)(*p++ - '0');
 	if (p == b || (p < e && is_digit(*p)))
@@ -905,16 +962,6 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
 			ev->kind = EV_TOO_MANY_FILES;
-	}
-
-	if (ev->request.p) {
-		const char *rb = ev->request.p, *re = rb + ev->request.len;
-		const char *s1 = find_space(rb, re);
-		ev->method = span(rb, s1 ? s1 : re);
-		if (s1) {
-			const char *s2 = find_space(s1 + 1, re);
-			ev->uri = span(s1 + 1, s2 ? s2 : re);
-		}
 	}
 
 	struct errlog_span peer = { NULL, 0 };

@@ -755,6 +755,26 @@ static void test_minimal_and_debug_entries_parse(void)
 	CHECK_INT(parse("2025/03/14 09:12:01 [info] 1#1: *9999999999999999999 x", &ev), 0);
 	CHECK(ev.conn == 9999999999999999999ull);
 	CHECK_SPAN(ev.message, "x");
+	/* Numbers of every length, at the end of the line and before text. */
+	uint64_t v = 0;
+	for (int digits = 1; digits <= 19; digits++) {
+		v = v * 10 + (uint64_t)(digits % 10);
+		char line[128];
+		snprintf(line, sizeof(line), "2025/03/14 09:12:01 [info] %u#%u: *%llu x",
+			 (unsigned)(v % 4294967296u), (unsigned)((v / 3) % 4294967296u),
+			 (unsigned long long)v);
+		CHECK_INT(parse(line, &ev), 0);
+		CHECK_INT(ev.pid, v % 4294967296u);
+		CHECK_INT(ev.tid, (v / 3) % 4294967296u);
+		CHECK(ev.conn == v);
+		snprintf(line, sizeof(line), "2025/03/14 09:12:01 [info] 1#1: *%llu",
+			 (unsigned long long)v);
+		CHECK_INT(parse(line, &ev), 0);
+		CHECK(ev.conn == v);
+	}
+	CHECK_INT(parse("2025/03/14 09:12:01 [info] 4294967296#1: x", &ev), -EINVAL);
+	CHECK_INT(parse("2025/03/14 09:12:01 [info] 1#4294967295: x", &ev), 0);
+	CHECK_INT(ev.tid, 4294967295u);
 	/* Thread-pool lines carry another tid. */
 	CHECK_INT(parse("2025/03/14 09:12:01 [alert] 23817#23830: *5 pread() failed", &ev), 0);
 	CHECK_INT(ev.pid, 23817);
