@@ -71,17 +71,26 @@ struct errlog_event {
 	struct errlog_span message;  /* the message text before " (errno: ...)" / " while" */
 	struct errlog_span errtext;  /* the strerror text */
 	struct errlog_span action;   /* the raw text after " while " */
-	struct errlog_span detail;   /* kind-specific: SSL reason, the bad header, the
-	                              * unresolved name, the FastCGI stderr text, ... */
+	struct errlog_span detail;   /* kind-specific: the SSL reason after "(SSL: " (also on
+	                              * SSL_read/SSL_write lines), the bad header, status or
+	                              * value (invalid_header, invalid_body), "N:text" of a
+	                              * verify error, the name of DNS kinds (as in name), the
+	                              * FastCGI stderr text, the worker_connections number,
+	                              * what closed (premature_close), the A of "connect() to
+	                              * A failed" */
 	struct errlog_span client, server, request, method, uri;
+	struct errlog_span subrequest; /* ", subrequest: "URI"" (SSI and other subrequests) */
 	struct errlog_span upstream;  /* the whole upstream: "..." value */
 	struct errlog_span scheme;    /* "http", "https", "fastcgi", ... */
 	struct errlog_span upstream_uri;
 	struct errlog_span host, referrer;
 	struct errlog_span name;      /* a host name the message is about (DNS, upstream "x") */
 	struct errlog_span resolver;  /* ", resolver: A:P" */
-	int has_peer;                 /* peer below is valid */
-	struct peerkey peer;          /* normalised peer from upstream: */
+	int has_peer;                 /* peer below is valid (otherwise only peer.key[0] == '\0') */
+	struct peerkey peer;          /* normalised peer from upstream: (or from "connect() to
+	                               * A failed" when a cut line lost upstream:); not set for
+	                               * "no live upstreams", whose upstream: is the group
+	                               * name (in name) unless it is an address with a port */
 };
 
 /* Parse one line (without its '\n'). Returns 0 and fills *ret, or -EINVAL

@@ -1,0 +1,1036 @@
+/* errlog: one nginx error-log line → one struct errlog_event (see errlog.h).
+ *
+ * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1 and the
+ * mapping of nginx messages to event kinds (§4). No allocation: text fields
+ * are spans into the caller's line; only the normalised peer is copied.
+ *
+ *   HEADER  "YYYY/MM/DD HH:MM:SS [level] PID#TID: [*CONN ]"     fixed offsets
+ *   MESSAGE "text[ (SSL: ...)][ (ERRNO: strerror)]"
+ *   ACTION  "[ while ACTION]"
+ *   CONTEXT "[, client: A, server: S[, request: "R"][, subrequest: "U"]
+ *            [, upstream: "UP"][, host: "H"][, referrer: "REF"]]"
+ *           or "[, resolver: A:P]" (resolver log handler, §1.4)
+ *
+ * The context is located before the message is looked at, because the
+ * message may carry anything (FastCGI stderr, a bad header, a host name from
+ * a variable) and so may the request and referrer (nginx escapes nothing,
+ * §1.3). See find_context() for how the real ", client: " is told apart.
+ *
+ * Speed matters (the daemon may replay a large log at start): the header is
+ * read at fixed offsets, the scanning uses memchr/memrchr, local time is
+ * converted arithmetically with the timezone offset cached per hour, and
+ * normalised peer keys are cached by their raw text. Both caches are
+ * per thread. */
+#include "errlog.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include "util.h"
+
+#define LIT(s) (s), (sizeof(s) - 1)
+
+/* memcmp(a, b, n) == 0 for the short constant n of a literal: once inlined
+ * the loop unrolls into a few 8-byte loads, where a libc memcmp call would
+ * cost more than the comparison (this runs a dozen times per line). */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	uint32_t u, v;
+	if (n >= 8) {
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, a + i, 8);
+			memcpy(&y, b + i, 8);
+			if (x != y)
+				return false;
+		}
+		/* the last 8 bytes, overlapping the loop's: no byte-wise tail */
+		memcpy(&x, a + n - 8, 8);
+		memcpy(&y, b + n - 8, 8);
+		return x == y;
+	}
+	if (n >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return false;
+		memcpy(&u, a + n - 4, 4);
+		memcpy(&v, b + n - 4, 4);
+		return u == v;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+static inline bool has_prefix(const char *p, size_t n, const char *lit, size_t litlen)
+{
+	return n >= litlen && same(p, lit, litlen);
+}
+
+static inline bool has_suffix(const char *p, size_t n, const char *lit, size_t litlen)
+{
+	return n >= litlen && same(p + n - litlen, lit, litlen);
+}
+
+/* memchr() for the short distances of this parser (a field value, an
+ * address): inline SSE2 16 bytes at a time, never loading past e, beats a
+ * libc call. */
+static inline const char *scan(const char *p, const char *e, char c)
+{
+#ifdef __SSE2__
+	__m128i n = _mm_set1_epi8(c);
+	for (; e - p >= 16; p += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
+	for (; p < e; p++)
+		if (*p == c)
+			return p;
+	return NULL;
+}
+
+static inline const char *find_space(const char *p, const char *e)
+{
+	return scan(p, e, ' ');
+}
+
+static inline struct errlog_span span(const char *b, const char *e)
+{
+	return (struct errlog_span){ b, (uint32_t)(e - b) };
+}
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ---- time ---------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): pure arithmetic, so a line costs no mktime(). */
+static int64_t days_from_civil(int y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* UTC offset of local time, per local hour: DST changes on hour boundaries
+ * in every zone that matters here (a zone switching at :30 or :45, like
+ * Chatham, is off for less than an hour once a year). Direct-mapped so that
+ * lines of several logs, or a replay of old lines, keep hitting. */
+#define TZ_SLOTS 64
+struct tz_slot {
+	int64_t hour; /* naive local seconds / 3600 */
+	int64_t off;  /* naive local seconds - epoch seconds */
+	bool set;
+};
+static _Thread_local struct tz_slot tz_cache[TZ_SLOTS];
+
+static time_t local_to_epoch(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
+{
+	int64_t naive_hour = days_from_civil(y, mo, d) * 24 + h;
+	struct tz_slot *slot = &tz_cache[(uint64_t)naive_hour % TZ_SLOTS];
+	if (!slot->set || slot->hour != naive_hour) {
+		struct tm tm = { .tm_year = y - 1900, .tm_mon = (int)mo - 1, .tm_mday = (int)d,
+				 .tm_hour = (int)h, .tm_isdst = -1 };
+		time_t t = mktime(&tm);
+		slot->hour = naive_hour;
+		slot->off = t == (time_t)-1 ? 0 : naive_hour * 3600 - (int64_t)t;
+		slot->set = true;
+	}
+	return (time_t)(naive_hour * 3600 + mi * 60 + s - slot->off);
+}
+
+static inline unsigned dig2(const char *p)
+{
+	return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+}
+
+/* The last stamp seen: a busy log repeats the same second many times. */
+static _Thread_local char last_stamp[19];
+static _Thread_local time_t last_time;
+static _Thread_local bool last_set;
+
+/* "YYYY/MM/DD HH:MM:SS" at p (19 bytes, length checked by the caller). */
+static int parse_time(const char *p, time_t *ret)
+{
+	if (last_set && same(p, last_stamp, 17)) {
+		/* same minute: only the seconds are new */
+		if (!is_digit(p[17]) || !is_digit(p[18]) || dig2(p + 17) > 60)
+			return -EINVAL;
+		*ret = last_time - (time_t)dig2(last_stamp + 17) + (time_t)dig2(p + 17);
+		return 0;
+	}
+	static const char shape[] = "dddd/dd/dd dd:dd:dd";
+	for (size_t i = 0; i < 19; i++) {
+		if (shape[i] == 'd' ? !is_digit(p[i]) : p[i] != shape[i])
+			return -EINVAL;
+	}
+	int y = (int)(dig2(p) * 100 + dig2(p + 2));
+	unsigned mo = dig2(p + 5), d = dig2(p + 8), h = dig2(p + 11), mi = dig2(p + 14),
+		 s = dig2(p + 17);
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return -EINVAL;
+	*ret = last_time = local_to_epoch(y, mo, d, h, mi, s);
+	memcpy(last_stamp, p, 19);
+	last_set = true;
+	return 0;
+}
+
+/* ---- peers --------------------------------------------------------------- */
+
+/* peerkey_parse() goes through inet_pton/inet_ntop/snprintf: far more than
+ * the rest of a line costs. A log names few peers, so remember them by their
+ * raw spelling (and default port), failures included. */
+#define PEER_SLOTS 64
+#define PEER_RAW_MAX 128
+struct peer_slot {
+	uint16_t rawlen; /* 0 = empty */
+	uint16_t defport;
+	uint16_t keylen, hostlen;
+	int rc;
+	char raw[PEER_RAW_MAX];
+	struct peerkey key;
+};
+static _Thread_local struct peer_slot peer_cache[PEER_SLOTS];
+
+/* A cheap hash of a short string (collisions only cost a miss: the slot
+ * compares the raw text). */
+static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
+{
+	uint64_t a = 0, b = 0;
+	if (len >= 8) {
+		memcpy(&a, s, 8);
+		memcpy(&b, s + len - 8, 8);
+	} else {
+		for (size_t i = 0; i < len; i++)
+			a = a << 8 | (unsigned char)s[i];
+	}
+	uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len << 16) ^ defport;
+	return (uint32_t)(h >> 32);
+}
+
+static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, unsigned defport)
+{
+	return slot->rawlen == len && slot->defport == defport && same(slot->raw, s, len);
+}
+
+/* Copy the used part of a peerkey: the whole struct is 560 bytes, a key is
+ * twenty. The strings stay NUL-terminated. */
+static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
+{
+	ret->kind = slot->key.kind;
+	ret->port = slot->key.port;
+	memcpy(ret->key, slot->key.key, slot->keylen + 1u);
+	memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
+}
+
+static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
+{
+	if (len == 0 || len >= PEER_RAW_MAX)
+		return peerkey_parse(s, len, defport, ret);
+	uint32_t h = peer_hash(s, len, defport);
+	struct peer_slot *slot = &peer_cache[h % PEER_SLOTS];
+	if (!slot_holds(slot, s, len, defport)) {
+		struct peer_slot *alt = &peer_cache[(h >> 8) % PEER_SLOTS];
+		if (slot_holds(alt, s, len, defport)) {
+			slot = alt;
+		} else {
+			/* two-way: replace the slot not used last */
+			if (slot->rawlen && !alt->rawlen)
+				slot = alt;
+			else if (slot->rawlen && alt->rawlen && (h & 1))
+				slot = alt;
+			slot->rc = peerkey_parse(s, len, defport, &slot->key);
+			slot->rawlen = (uint16_t)len;
+			slot->defport = (uint16_t)defport;
+			memcpy(slot->raw, s, len);
+			slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
+			slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+		}
+	}
+	if (slot->rc == 0)
+		copy_peer(slot, ret);
+	return slot->rc;
+}
+
+/* Default port of an upstream scheme; 0 where nginx requires one (the
+ * address in an upstream: field always carries its port anyway, except the
+ * group name of "no live upstreams"). */
+static unsigned scheme_port(struct errlog_span sc)
+{
+	if (sc.len == 4 && memcmp(sc.p, "http", 4) == 0)
+		return 80;
+	if (sc.len == 5 && memcmp(sc.p, "https", 5) == 0)
+		return 443;
+	if (sc.len == 4 && memcmp(sc.p, "grpc", 4) == 0)
+		return 80;
+	if (sc.len == 5 && memcmp(sc.p, "grpcs", 5) == 0)
+		return 443;
+	return 0;
+}
+
+/* upstream: "SCHEME://PEER[URI]" (§3). PEER is "unix:/path" followed by the
+ * ":" separator nginx adds for AF_UNIX, "[v6]:port", "addr:port", or the
+ * group name for "no live upstreams". Returns the peer text. */
+static struct errlog_span split_upstream(struct errlog_event *ev)
+{
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q = p;
+	while (q < e && q - p < 16 && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
+		q++;
+	if (q == p || e - q < 3 || memcmp(q, "://", 3) != 0)
+		return (struct errlog_span){ NULL, 0 };
+	ev->scheme = span(p, q);
+	const char *b = q + 3, *end;
+	if (has_prefix(b, (size_t)(e - b), LIT("unix:"))) {
+		end = memchr(b + 5, ':', (size_t)(e - b - 5));
+		if (!end)
+			end = e;
+		if (end + 1 < e)
+			ev->upstream_uri = span(end + 1, e);
+		return span(b, end);
+	}
+	end = b;
+	if (end < e && *end == '[') {
+		const char *close = memchr(end, ']', (size_t)(e - end));
+		end = close ? close + 1 : e;
+	}
+	const char *slash = scan(end, e, '/');
+	const char *qm = scan(end, slash ? slash : e, '?');
+	end = qm ? qm : slash ? slash : e;
+	if (end < e)
+		ev->upstream_uri = span(end, e);
+	return span(b, end);
+}
+
+/* ---- context ------------------------------------------------------------- */
+
+enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT };
+
+/* At p (just after ", "): is this `KEY: "` of a field that may follow field
+ * `after` in nginx's order? Returns the field and sets *ret_len to the key's
+ * length, or -1. */
+static int match_key(const char *p, const char *e, int after, size_t *ret_len)
+{
+	size_t n = (size_t)(e - p);
+	int f = -1;
+	if (n == 0)
+		return -1;
+	switch (p[0]) {
+	case 'r':
+		if (has_prefix(p, n, LIT("request: \"")))
+			f = F_REQUEST, *ret_len = 10;
+		else if (has_prefix(p, n, LIT("referrer: \"")))
+			f = F_REFERRER, *ret_len = 11;
+		break;
+	case 's':
+		if (has_prefix(p, n, LIT("subrequest: \"")))
+			f = F_SUBREQUEST, *ret_len = 13;
+		break;
+	case 'u':
+		if (has_prefix(p, n, LIT("upstream: \"")))
+			f = F_UPSTREAM, *ret_len = 11;
+		break;
+	case 'h':
+		if (has_prefix(p, n, LIT("host: \"")))
+			f = F_HOST, *ret_len = 7;
+		break;
+	}
+	return f > after ? f : -1;
+}
+
+static struct errlog_span *field(struct errlog_event *ev, int f)
+{
+	switch (f) {
+	case F_REQUEST:
+		return &ev->request;
+	case F_SUBREQUEST:
+		return &ev->subrequest;
+	case F_UPSTREAM:
+		return &ev->upstream;
+	case F_HOST:
+		return &ev->host;
+	default:
+		return &ev->referrer;
+	}
+}
+
+static void clear_context(struct errlog_event *ev)
+{
+	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
+		ev->referrer = ev->method = ev->uri = (struct errlog_span){ NULL, 0 };
+}
+
+/* Parse the context after ", client: " at p into ev, whose context fields
+ * are clear. Returns true when it
+ * is complete: every field well-formed and the line ends exactly where the
+ * last field does. A line cut at 2047 bytes is not complete but keeps what
+ * is there.
+ *
+ * Field ends: client, server, request, upstream and host values never hold
+ * a space (nginx >= 1.21.1 rejects spaces in the request line; host cannot
+ * hold one; the upstream URI is the request URI or an escaped one), so a
+ * value ends at the first `", ` + space that is followed by the key of a
+ * later field. The subrequest URI is decoded and may hold spaces; the same
+ * rule finds its end unless it spoofs a later key. The referrer is last and
+ * taken greedily to the end of the line: whatever it contains, including a
+ * fake `", host: "` (§1.3), stays inside it. */
+static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
+{
+	const char *sp = find_space(p, e);
+	if (!sp) {
+		ev->client = span(p, e);
+		return false;
+	}
+	if (sp[-1] != ',' || sp - 1 == p || !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
+		return false;
+	ev->client = span(p, sp - 1);
+	p = sp + 1 + 8;
+
+	sp = find_space(p, e);
+	if (!sp) {
+		ev->server = span(p, e); /* "server: NAME" ends the line: no request */
+		return true;
+	}
+	size_t klen;
+	int f = sp[-1] == ',' ? match_key(sp + 1, e, -1, &klen) : -1;
+	if (f < 0)
+		return false;
+	ev->server = span(p, sp - 1);
+
+	for (;;) {
+		const char *v = sp + 1 + klen;
+		bool closed = e > v && e[-1] == '"';
+		if (f == F_REFERRER) {
+			ev->referrer = span(v, closed ? e - 1 : e);
+			return closed;
+		}
+		int next = -1;
+		size_t nklen = 0;
+		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
+		for (sp = find_space(v, e); sp; sp = find_space(sp + 1, e)) {
+			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
+			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
+				break;
+			if (!s1)
+				s1 = sp;
+			else if (!s2)
+				s2 = sp;
+		}
+		if (f == F_REQUEST) {
+			/* "METHOD URI[ PROTO]", maybe cut anywhere */
+			const char *re = sp ? sp - 2 : closed ? e - 1 : e;
+			if (s1 && s1 >= re)
+				s1 = s2 = NULL;
+			if (s2 && s2 >= re)
+				s2 = NULL;
+			ev->method = span(v, s1 ? s1 : re);
+			if (s1)
+				ev->uri = span(s1 + 1, s2 ? s2 : re);
+		}
+		if (!sp) {
+			*field(ev, f) = span(v, closed ? e - 1 : e);
+			return closed;
+		}
+		*field(ev, f) = span(v, sp - 2);
+		f = next;
+		klen = nklen;
+	}
+}
+
+/* Find the real ", client: " in [p, e) and parse the context after it into
+ * ev. Candidates are tried left to right and the first whose context is
+ * complete wins; if none is (a cut line), the first candidate is used as far
+ * as it goes. Why leftmost: anything a client sends ends up right of the real
+ * anchor (request, host, referrer), and the referrer is greedy, so a fake
+ * context inside it is never preferred; a fake left of the anchor would have
+ * to come from the upstream's own text (a crafted stderr or header) and form
+ * a complete context that swallows the real one, which we accept as
+ * ambiguous (§1.3). Returns the anchor or NULL. */
+static const char *find_context(const char *p, const char *e, struct errlog_event *ev)
+{
+	const char *first = NULL;
+	bool dirty = false;
+	for (const char *q = p; (q = scan(q, e, ',')); q++) {
+		if (!has_prefix(q, (size_t)(e - q), LIT(", client: ")))
+			continue;
+		if (dirty)
+			clear_context(ev);
+		dirty = true;
+		if (parse_context(q + 10, e, ev))
+			return q;
+		if (!first && ev->client.p)
+			first = q;
+	}
+	if (dirty)
+		clear_context(ev);
+	if (first)
+		parse_context(first + 10, e, ev);
+	return first;
+}
+
+/* ---- message ------------------------------------------------------------- */
+
+static const struct {
+	const char *s;
+	size_t len;
+	enum errlog_phase phase;
+} actions[] = {
+	{ LIT("connecting to upstream"), PHASE_CONNECTING },
+	{ LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE },
+	{ LIT("sending request to upstream"), PHASE_SENDING_REQUEST },
+	{ LIT("reading response header from upstream"), PHASE_READING_HEADER },
+	{ LIT("reading upstream"), PHASE_READING_UPSTREAM },
+	{ LIT("sending to client"), PHASE_SENDING_TO_CLIENT },
+	{ LIT("proxying upgraded connection"), PHASE_UPGRADED },
+	{ LIT("resolving"), PHASE_RESOLVING },
+};
+
+static enum errlog_phase phase_of(const char *a, size_t n)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
+		if (n == actions[i].len && same(a, actions[i].s, n))
+			return actions[i].phase;
+	return PHASE_OTHER;
+}
+
+/* The common case first: [p, me) ends in " while " + a known action. Returns
+ * the action's start and its phase, or NULL. */
+static const char *known_action(const char *p, const char *me, enum errlog_phase *ret)
+{
+	size_t n = (size_t)(me - p), first, last;
+	if (n < 16)
+		return NULL;
+	switch (me[-1]) {
+	case 'm':
+		first = 0, last = 4;
+		break;
+	case 't':
+		first = last = 5;
+		break;
+	case 'n':
+		first = last = 6;
+		break;
+	case 'g':
+		first = last = 7;
+		break;
+	default:
+		return NULL;
+	}
+	for (size_t i = first; i <= last; i++) {
+		size_t len = actions[i].len;
+		if (n >= len + 7 && same(me - len, actions[i].s, len) &&
+		    same(me - len - 7, " while ", 7)) {
+			*ret = actions[i].phase;
+			return me - len;
+		}
+	}
+	return NULL;
+}
+
+/* Phases in which nginx is talking to an upstream (or the resolver). The same
+ * "recv() failed" or "SSL_do_handshake() failed" is also logged for client
+ * connections ("while reading client request line", "while SSL handshaking",
+ * "while sending to client"); those are not upstream events. */
+static bool upstream_phase(enum errlog_phase ph, bool has_upstream)
+{
+	switch (ph) {
+	case PHASE_CONNECTING:
+	case PHASE_SSL_HANDSHAKE:
+	case PHASE_SENDING_REQUEST:
+	case PHASE_READING_HEADER:
+	case PHASE_READING_UPSTREAM:
+	case PHASE_UPGRADED:
+	case PHASE_RESOLVING:
+		return true;
+	case PHASE_NONE:
+		return has_upstream;
+	default:
+		return false;
+	}
+}
+
+/* Text between the first '"' after off and the last '"' of the message (or
+ * its end when the line was cut). */
+static struct errlog_span quoted(const char *m, size_t n, size_t off)
+{
+	if (off >= n)
+		return (struct errlog_span){ NULL, 0 };
+	const char *b = memchr(m + off, '"', n - off);
+	if (!b)
+		return (struct errlog_span){ NULL, 0 };
+	b++;
+	const char *e = m + n;
+	const char *q = e > b ? memrchr(b, '"', (size_t)(e - b)) : NULL;
+	return span(b, q ? q : e);
+}
+
+/* Kind of an "upstream sent ..." message (after the prefix). Tolerated
+ * oddities logged at warn with a 200 (duplicate header "ignored", more data
+ * than Content-Length, data after the final chunk) are not failures: other.
+ * Everything else nginx rejects; the gRPC/FastCGI framing errors go with
+ * invalid_header, which is how nginx counts them (FT_INVALID_HEADER, §4.4). */
+static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_event *ev)
+{
+	const char *s = m + 14; /* "upstream sent " */
+	size_t sn = n - 14;
+	if (has_prefix(s, sn, LIT("too big header")))
+		return EV_TOO_BIG_HEADER;
+	if (has_prefix(s, sn, LIT("no valid HTTP/1.0 header")))
+		return EV_NO_VALID_HEADER;
+	if (has_prefix(s, sn, LIT("invalid chunked response")) ||
+	    has_prefix(s, sn, LIT("response body larger than")) ||
+	    has_prefix(s, sn, LIT("\"Content-Length\" and \"Transfer-Encoding\"")))
+		return EV_INVALID_BODY;
+	if (has_prefix(s, sn, LIT("invalid \"Content-Length\" header: ")) ||
+	    has_prefix(s, sn, LIT("unknown \"Transfer-Encoding\": "))) {
+		ev->detail = quoted(m, n, (size_t)((const char *)memchr(s, ':', sn) - m));
+		return EV_INVALID_BODY;
+	}
+	if (has_prefix(s, sn, LIT("more data than specified")) ||
+	    has_prefix(s, sn, LIT("data after final chunk")) ||
+	    has_prefix(s, sn, LIT("data after trailers")) || has_suffix(m, n, LIT("\", ignored")))
+		return EV_OTHER;
+	if (has_prefix(s, sn, LIT("duplicate header line: \""))) {
+		const char *b = s + 24, *e = m + n;
+		const char *q = memmem(b, (size_t)(e - b), LIT("\", previous value: \""));
+		ev->detail = span(b, q ? q : e);
+	} else if (has_prefix(s, sn, LIT("invalid header: \"")) ||
+		   has_prefix(s, sn, LIT("invalid status \"")) ||
+		   has_prefix(s, sn, LIT("invalid :status \"")) ||
+		   has_prefix(s, sn, LIT("invalid trailer \"")) ||
+		   has_prefix(s, sn, LIT("invalid header \""))) {
+		ev->detail = quoted(m, n, 14);
+	} else if (has_prefix(s, sn, LIT("too large http2 frame: "))) {
+		ev->detail = span(s + 23, m + n);
+	}
+	return EV_INVALID_HEADER;
+}
+
+/* The kind of a message (errno and " (SSL: ...)" already stripped). The
+ * comments name the catalog rows (§4) each branch covers. */
+static enum errlog_kind classify(const char *m, size_t n, struct errlog_event *ev, bool up_io)
+{
+	/* R1, R9: "%V could not be resolved", "service %V of %V could not be resolved" */
+	if (has_suffix(m, n, LIT(" could not be resolved"))) {
+		const char *e = m + n - 22;
+		if (has_prefix(m, n, LIT("service "))) {
+			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
+			ev->name = of ? span(of + 4, e) : span(m, e);
+		} else {
+			ev->name = span(m, e);
+		}
+		return EV_RESOLVE_FAILED;
+	}
+	if (n == 0)
+		return EV_OTHER;
+	switch (m[0]) {
+	case 'c':
+		if (has_prefix(m, n, LIT("connect() failed"))) /* C1 */
+			return EV_CONNECT_FAILED;
+		if (has_prefix(m, n, LIT("connect() to ")) && has_suffix(m, n, LIT(" failed"))) {
+			ev->detail = span(m + 13, m + n - 7); /* C2, R5: the address tried */
+			return EV_CONNECT_FAILED;
+		}
+		break;
+	case 'u':
+		if (has_prefix(m, n, LIT("upstream timed out"))) /* C3, T5, S1, H1, B2, B8 */
+			return EV_TIMED_OUT;
+		if (has_prefix(m, n, LIT("upstream prematurely closed "))) { /* H2, B1, B6, H14 */
+			ev->detail = span(m + 28, m + n);
+			return EV_PREMATURE_CLOSE;
+		}
+		if (has_prefix(m, n, LIT("upstream sent ")))
+			return upstream_sent(m, n, ev);
+		if (has_prefix(m, n, LIT("upstream server temporarily disabled"))) /* C5 */
+			return EV_PEER_DISABLED;
+		if (has_prefix(m, n, LIT("upstream SSL certificate verify error: ("))) { /* T3 */
+			const char *b = m + 40, *e = m + n;
+			if (e > b && e[-1] == ')')
+				e--;
+			ev->detail = span(b, e);
+			return EV_SSL_VERIFY_FAILED;
+		}
+		if (has_prefix(m, n, LIT("upstream SSL certificate does not match \""))) { /* T4 */
+			ev->name = quoted(m, n, 39);
+			return EV_SSL_NAME_MISMATCH;
+		}
+		if (has_prefix(m, n, LIT("upstream rejected request with error ")) ||
+		    has_prefix(m, n, LIT("upstream violated "))) /* H14, gRPC */
+			return EV_INVALID_HEADER;
+		break;
+	case 'r': /* H3, B3, B4, R4 */
+		if (has_prefix(m, n, LIT("recv() failed")) || has_prefix(m, n, LIT("readv() failed")))
+			return up_io ? EV_RECV_FAILED : EV_OTHER;
+		break;
+	case 's': /* S3, S4, R4 */
+		if (has_prefix(m, n, LIT("send() failed")) || has_prefix(m, n, LIT("sendfile() failed")) ||
+		    has_prefix(m, n, LIT("sendmsg() failed")))
+			return up_io ? EV_SEND_FAILED : EV_OTHER;
+		break;
+	case 'w': /* S2 */
+		if (has_prefix(m, n, LIT("writev() failed")))
+			return up_io ? EV_SEND_FAILED : EV_OTHER;
+		break;
+	case 'S': /* T1, T6 */
+		if (has_prefix(m, n, LIT("SSL_do_handshake() failed")))
+			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
+		if (has_prefix(m, n, LIT("SSL_read() failed")) ||
+		    has_prefix(m, n, LIT("SSL_read_early_data() failed")))
+			return up_io ? EV_RECV_FAILED : EV_OTHER;
+		if (has_prefix(m, n, LIT("SSL_write() failed")) ||
+		    has_prefix(m, n, LIT("SSL_write_early_data() failed")) ||
+		    has_prefix(m, n, LIT("SSL_sendfile() failed")))
+			return up_io ? EV_SEND_FAILED : EV_OTHER;
+		break;
+	case 'p': /* T2 */
+		if (has_prefix(m, n, LIT("peer closed connection in SSL handshake")))
+			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
+		break;
+	case 'k': /* C10 and its event-pipe sibling: BSD spellings */
+		if (has_prefix(m, n, LIT("kevent() reported that connect() failed")))
+			return EV_CONNECT_FAILED;
+		if (has_prefix(m, n, LIT("kevent() reported that upstream closed connection")))
+			return EV_PREMATURE_CLOSE;
+		break;
+	case 'n':
+		if (has_prefix(m, n, LIT("no live upstreams"))) /* C4 */
+			return EV_NO_LIVE_UPSTREAMS;
+		if (has_prefix(m, n, LIT("no resolver defined to resolve "))) { /* R2 */
+			ev->name = span(m + 31, m + n);
+			return EV_NO_RESOLVER;
+		}
+		if (has_prefix(m, n, LIT("no port in upstream \""))) /* R3: a config error, 500 */
+			ev->name = quoted(m, n, 19);
+		break;
+	case 'h': /* R7, R8: also " in FILE:LINE" after the name */
+		if (has_prefix(m, n, LIT("host not found in upstream \""))) {
+			const char *b = m + 28;
+			const char *q = memchr(b, '"', n - 28);
+			ev->name = span(b, q ? q : m + n);
+			return EV_HOST_NOT_FOUND;
+		}
+		break;
+	case 'i': /* §4.7: FastCGI record errors count as invalid header */
+		if (has_prefix(m, n, LIT("invalid header after joining FastCGI records")))
+			return EV_INVALID_HEADER;
+		break;
+	default:
+		/* C6, C7: "%ui worker_connections are not enough[, reusing connections]".
+		 * The warn variant (C7) is the same exhaustion caught one step earlier. */
+		if (is_digit(m[0])) {
+			const char *d = m;
+			while (d < m + n && is_digit(*d))
+				d++;
+			if (has_prefix(d, (size_t)(m + n - d), LIT(" worker_connections are not enough"))) {
+				ev->detail = span(m, d);
+				return EV_WORKER_CONNECTIONS;
+			}
+		}
+		break;
+	}
+	return EV_OTHER;
+}
+
+/* " (N: text)" at the end of [m, *e): ngx_log_errno's format. */
+static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
+{
+	const char *end = *e;
+	if (end - m < 5 || end[-1] != ')')
+		return;
+	const char *open = memrchr(m, '(', (size_t)(end - m));
+	if (!open || open == m || open[-1] != ' ')
+		return;
+	const char *d = open + 1;
+	int v = 0;
+	while (d < end && is_digit(*d) && d - open <= 9)
+		v = v * 10 + (*d++ - '0');
+	if (d == open + 1 || end - d < 3 || d[0] != ':' || d[1] != ' ')
+		return;
+	ev->err = v;
+	ev->errtext = span(d + 2, end - 1);
+	*e = open - 1;
+}
+
+/* " (SSL: ...)" at the end of [m, *e): ngx_ssl_error's format (T1, T6). */
+static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
+{
+	const char *end = *e;
+	if (end - m < 8 || end[-1] != ')')
+		return;
+	const char *q = memmem(m, (size_t)(end - m), LIT(" (SSL: "));
+	if (!q)
+		return;
+	ev->detail = span(q + 7, end - 1);
+	*e = q;
+}
+
+/* ---- header -------------------------------------------------------------- */
+
+/* Bit 7 of each byte of x that is not an ASCII digit. A carry out of a byte
+ * >= 0xfa only disturbs the bytes after it, and only the first non-digit
+ * counts. */
+static inline uint64_t nondigits(uint64_t x)
+{
+	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull, hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
+	/* non-zero byte -> bit 7 set */
+	return (((bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | bad) & 0x8080808080808080ull;
+}
+
+/* At most maxdig (<= 19: no overflow) digits; more digits is an error.
+ * pid, tid and *N are read for every line: eight bytes at a time when the
+ * line has them (little-endian only). */
+static inline const char *parse_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
+{
+	uint64_t v = 0;
+	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (lim - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		uint64_t nd = nondigits(x);
+		unsigned n = nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
+		if (n > 0 && n < 8) {
+			/* the n digits, most significant first, in the low bytes */
+			x -= 0x3030303030303030ull;
+			x <<= 8 * (8 - n);
+			x = (x * 10) + (x >> 8);
+			x = (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+			     (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+			    32;
+			*ret = x;
+			return p + n;
+		}
+	}
+#endif
+	while (p < lim && is_digit(*p))
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	if (p == b || (p < e && is_digit(*p)))
+		return NULL;
+	*ret = v;
+	return p;
+}
+
+static int parse_level(const char *p, size_t n)
+{
+	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
+	switch (n) {
+	case 4:
+		return same(p, "crit", 4) ? 2 : same(p, "warn", 4) ? 4 : same(p, "info", 4) ? 6 : -1;
+	case 5:
+		return same(p, "error", 5)   ? 3
+		       : same(p, "emerg", 5) ? 0
+		       : same(p, "alert", 5) ? 1
+		       : same(p, "debug", 5) ? 7
+					     : -1;
+	case 6:
+		return same(p, "notice", 6) ? 5 : -1;
+	}
+	return -1;
+}
+
+/* ---- entry point --------------------------------------------------------- */
+
+/* memset(ev, 0, offsetof(peer)): gcc emits "rep stos" for this size, whose
+ * start-up cost is a tenth of a whole line's parse (and turns this loop back
+ * into that memset unless told not to). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static inline void zero_event(struct errlog_event *ev)
+{
+	size_t n = offsetof(struct errlog_event, peer), i = 0;
+#ifdef __SSE2__
+	__m128i z = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16)
+		_mm_storeu_si128((__m128i *)(void *)((char *)ev + i), z);
+#endif
+	memset((char *)ev + i, 0, n - i);
+}
+
+int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
+{
+	const char *e = line + len, *p;
+	time_t t;
+	uint64_t pid, tid, conn = 0;
+
+	/* Header: everything that can reject the line is checked before *ret is
+	 * touched. */
+	if (len < 29 || line[19] != ' ' || line[20] != '[' || parse_time(line, &t) < 0)
+		return -EINVAL;
+	const char *lb = line + 21;
+	const char *le = memchr(lb, ']', (size_t)MIN(8, e - lb));
+	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
+	if (level < 0 || e - le < 4 || le[1] != ' ')
+		return -EINVAL;
+	p = parse_uint(le + 2, e, 10, &pid);
+	if (!p || pid > UINT32_MAX || p == e || *p != '#')
+		return -EINVAL;
+	p = parse_uint(p + 1, e, 10, &tid);
+	if (!p || tid > UINT32_MAX || p == e || *p != ':')
+		return -EINVAL;
+	p++;
+	if (p < e && *p == ' ')
+		p++;
+	if (p < e && *p == '*') {
+		const char *q = parse_uint(p + 1, e, 19, &conn);
+		if (q && (q == e || *q == ' '))
+			p = q < e ? q + 1 : q;
+		else
+			conn = 0;
+	}
+
+	struct errlog_event *ev = ret;
+	zero_event(ev);
+	ev->peer.key[0] = '\0';
+	ev->time = t;
+	ev->level = (uint8_t)level;
+	ev->pid = (uint32_t)pid;
+	ev->tid = (uint32_t)tid;
+	ev->conn = conn;
+
+	/* Context, then the resolver's ", resolver: A:P" when there is none. */
+	const char *me = find_context(p, e, ev);
+	if (!me) {
+		me = e;
+		const char *sp = memrchr(p, ' ', (size_t)(e - p));
+		if (sp && sp - p >= 11 && memcmp(sp - 11, ", resolver:", 11) == 0) {
+			ev->resolver = span(sp + 1, e);
+			me = sp - 11;
+		}
+	}
+
+	/* " while ACTION": the last " while " before the context. An action is
+	 * nginx's own text and holds no '"'; a quote after the last " while "
+	 * means it sits inside a quoted message (stderr, header) and there is
+	 * no action. After a FastCGI stderr text it must follow the closing
+	 * quote directly, so that a cut stderr containing " while " is not
+	 * split. */
+	bool stderr_msg = has_prefix(p, (size_t)(me - p), LIT("FastCGI sent in stderr: \""));
+	const char *ae = me;
+	const char *a = known_action(p, me, &ev->phase);
+	if (a && (!stderr_msg || (a - p >= 8 && a[-8] == '"'))) {
+		ev->action = span(a, me);
+		ae = a - 7;
+	} else {
+		ev->phase = PHASE_NONE;
+		a = NULL;
+	}
+	for (const char *w = me; !a && w - p >= 7;) {
+		w = memrchr(p, 'w', (size_t)(w - p));
+		if (!w || w == p)
+			break;
+		if (w[-1] == ' ' && me - w >= 6 && memcmp(w, "while ", 6) == 0) {
+			const char *act = w + 6;
+			if (!memchr(act, '"', (size_t)(me - act)) &&
+			    (!stderr_msg || (w - p >= 2 && w[-2] == '"'))) {
+				ev->action = span(act, me);
+				ev->phase = phase_of(act, (size_t)(me - act));
+				ae = w - 1;
+			}
+			break;
+		}
+	}
+
+	const char *mend = ae;
+	if (stderr_msg) {
+		/* §4.7, B7: opaque text, possibly with its own parentheses; no errno. */
+		ev->message = span(p, mend);
+		const char *b = p + 25;
+		ev->detail = span(b, mend > b && mend[-1] == '"' ? mend - 1 : mend);
+		ev->kind = EV_FASTCGI_STDERR;
+	} else {
+		strip_errno(p, &mend, ev);
+		strip_ssl(p, &mend, ev);
+		ev->message = span(p, mend);
+		ev->kind = classify(p, (size_t)(mend - p), ev,
+				    upstream_phase(ev->phase, ev->upstream.p != NULL));
+		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
+		if (ev->err == EMFILE || ev->err == ENFILE)
+			ev->kind = EV_TOO_MANY_FILES;
+	}
+
+	struct errlog_span peer = { NULL, 0 };
+	if (ev->upstream.p) {
+		peer = split_upstream(ev);
+	} else if (ev->kind == EV_CONNECT_FAILED && ev->phase == PHASE_CONNECTING && ev->detail.p) {
+		peer = ev->detail; /* "connect() to A failed" on a line cut before upstream: */
+	}
+	if (ev->name.p && !ev->detail.p &&
+	    (ev->kind == EV_RESOLVE_FAILED || ev->kind == EV_NO_RESOLVER ||
+	     ev->kind == EV_HOST_NOT_FOUND))
+		ev->detail = ev->name;
+
+	if (peer.p) {
+		/* "no live upstreams" names the group, not a peer (§3): keep it as
+		 * the name, and as a peer only when it is an address with a port
+		 * (an implicit upstream from proxy_pass host:port). */
+		unsigned defport = ev->kind == EV_NO_LIVE_UPSTREAMS ? 0 : scheme_port(ev->scheme);
+		if (ev->kind == EV_NO_LIVE_UPSTREAMS)
+			ev->name = peer;
+		if (peer_lookup(peer.p, peer.len, defport, &ev->peer) == 0)
+			ev->has_peer = 1;
+		else
+			ev->peer.key[0] = '\0';
+	}
+	return 0;
+}
+
+const char *errlog_kind_name(enum errlog_kind kind)
+{
+	static const char *const names[EV__COUNT] = {
+		[EV_CONNECT_FAILED] = "connect_failed",
+		[EV_TIMED_OUT] = "timed_out",
+		[EV_RECV_FAILED] = "recv_failed",
+		[EV_SEND_FAILED] = "send_failed",
+		[EV_PREMATURE_CLOSE] = "premature_close",
+		[EV_INVALID_HEADER] = "invalid_header",
+		[EV_NO_VALID_HEADER] = "no_valid_header",
+		[EV_TOO_BIG_HEADER] = "too_big_header",
+		[EV_INVALID_BODY] = "invalid_body",
+		[EV_NO_LIVE_UPSTREAMS] = "no_live_upstreams",
+		[EV_PEER_DISABLED] = "peer_disabled",
+		[EV_SSL_HANDSHAKE_FAILED] = "ssl_handshake_failed",
+		[EV_SSL_VERIFY_FAILED] = "ssl_verify_failed",
+		[EV_SSL_NAME_MISMATCH] = "ssl_name_mismatch",
+		[EV_RESOLVE_FAILED] = "resolve_failed",
+		[EV_NO_RESOLVER] = "no_resolver",
+		[EV_HOST_NOT_FOUND] = "host_not_found",
+		[EV_WORKER_CONNECTIONS] = "worker_connections",
+		[EV_TOO_MANY_FILES] = "too_many_files",
+		[EV_FASTCGI_STDERR] = "fastcgi_stderr",
+		[EV_OTHER] = "other",
+	};
+	return (unsigned)kind < EV__COUNT ? names[kind] : "unknown";
+}
+
+const char *errlog_phase_name(enum errlog_phase phase)
+{
+	static const char *const names[PHASE__COUNT] = {
+		[PHASE_NONE] = "none",
+		[PHASE_CONNECTING] = "connecting",
+		[PHASE_SSL_HANDSHAKE] = "ssl_handshake",
+		[PHASE_SENDING_REQUEST] = "sending_request",
+		[PHASE_READING_HEADER] = "reading_header",
+		[PHASE_READING_UPSTREAM] = "reading_upstream",
+		[PHASE_SENDING_TO_CLIENT] = "sending_to_client",
+		[PHASE_UPGRADED] = "upgraded",
+		[PHASE_RESOLVING] = "resolving",
+		[PHASE_OTHER] = "other",
+	};
+	return (unsigned)phase < PHASE__COUNT ? names[phase] : "unknown";
+}
