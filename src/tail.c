@@ -395,15 +395,27 @@ static uint64_t src_resume_offset(const struct tsrc *s)
 static void src_remember(struct tsrc *s)
 {
 	struct tfile *tf = s->tf;
-	tf->hist[tf->hist_next] = (struct thist){
+	size_t slot = tf->hist_next;
+	bool found = false;
+
+	/* One entry per inode: an older one has a stale offset. */
+	for (size_t i = 0; i < tf->n_hist && !found; i++) {
+		if (tf->hist[i].dev == s->dev && tf->hist[i].ino == s->ino) {
+			slot = i;
+			found = true;
+		}
+	}
+	if (!found) {
+		tf->hist_next = (tf->hist_next + 1) % TAIL_HISTORY;
+		tf->n_hist = MIN(tf->n_hist + 1, (size_t)TAIL_HISTORY);
+	}
+	tf->hist[slot] = (struct thist){
 		.dev = s->dev,
 		.ino = s->ino,
 		.offset = s->offset,
 		.fp_hash = tailstate_hash(s->head, s->head_len),
 		.fp_len = (uint32_t)s->head_len,
 	};
-	tf->hist_next = (tf->hist_next + 1) % TAIL_HISTORY;
-	tf->n_hist = MIN(tf->n_hist + 1, (size_t)TAIL_HISTORY);
 }
 
 /* Close a source. finished: nobody writes it any more, so a partial last
