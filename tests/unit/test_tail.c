@@ -673,6 +673,8 @@ static void solo_free(struct solo *s)
 	tail_free(s->tail);
 	s->tail = NULL;
 	ev_loop_destroy(s->loop);
+	free(s->rec.seen);
+	s->rec.seen = NULL;
 }
 
 static void append_lines(const char *path, unsigned from, unsigned to)
@@ -779,14 +781,12 @@ static void test_start_beginning_and_end(void)
 	solo_run(&s, 20);
 	CHECK_INT(s.rec.unique, 10);
 	solo_free(&s);
-	free(s.rec.seen);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
 	append_lines(path, 10, 12);
 	solo_run(&s, 20);
 	CHECK_INT(s.rec.unique, 2);
 	CHECK_INT(count_range(&s.rec, 10, 12, 1), 2);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(path);
 }
 
@@ -829,8 +829,6 @@ static void test_restart_resumes_at_saved_offset(void)
 	solo_run(&b, 30);
 	CHECK_INT(count_range(&b.rec, 300, 310, 1), 10);
 	solo_free(&b);
-	free(a.rec.seen);
-	free(b.rec.seen);
 	free(path);
 	free(dir);
 	free(state);
@@ -862,8 +860,6 @@ static void test_restart_after_rotation_reads_both_files(void)
 	CHECK_INT(b.rec.dups + b.rec.malformed, 0);
 	CHECK_INT(tail_stats(b.tail, path)->rotations, 1);
 	solo_free(&b);
-	free(a.rec.seen);
-	free(b.rec.seen);
 	free(path);
 	free(old);
 	free(dir);
@@ -907,7 +903,6 @@ static void restart_with_state(const char *name, bool same_content, unsigned exp
 	CHECK_INT(s.rec.unique, 20 - expect_from);
 	CHECK_INT(count_range(&s.rec, expect_from, 20, 1), 20 - expect_from);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(sf);
 	free(path);
 	free(state);
@@ -962,7 +957,6 @@ static void test_copytruncate_reader_behind_recovers_from_copy(void)
 	CHECK_INT(st->truncations, 1);
 	CHECK_INT(st->lines_lost, 0);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(path);
 	free(copy);
 	free(dir);
@@ -997,7 +991,6 @@ static void test_copytruncate_lost_line_end_is_counted(void)
 	CHECK_INT(st->lines_lost, 1);
 	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(path);
 	free(copy);
 	free(dir);
@@ -1030,7 +1023,6 @@ static void test_copytruncate_unread_backlog_counts_a_loss(void)
 	CHECK_INT(count_range(&s.rec, 5000, 5010, 1), 10);
 	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(path);
 	free(copy);
 	free(dir);
@@ -1068,7 +1060,7 @@ static void test_queue_overflow_rescans_everything(void)
 	write_str(a, "", O_TRUNC);
 	write_str(b, "", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, paths, 2);
-	free(s.rec.seen);
+	free(s.rec.seen); /* a bigger one */
 	rec_init(&s.rec, q + 2000);
 	int fa = open(a, O_WRONLY | O_APPEND | O_CLOEXEC), fb = open(b, O_WRONLY | O_APPEND | O_CLOEXEC);
 	unsigned n = 0;
@@ -1090,7 +1082,6 @@ static void test_queue_overflow_rescans_everything(void)
 	CHECK_INT(s.rec.dups, 0);
 	CHECK_INT(tail_stats(s.tail, a)->lines + tail_stats(s.tail, b)->lines, n);
 	solo_free(&s);
-	free(s.rec.seen);
 out:
 	free(a);
 	free(b);
@@ -1146,7 +1137,6 @@ static void test_set_files_keeps_position_and_counters(void)
 	CHECK_INT(cJSON_GetArraySize(o), 8);
 	cJSON_Delete(arr);
 	solo_free(&s);
-	free(s.rec.seen);
 	free(a);
 	free(b);
 	free(dir);
