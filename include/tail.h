@@ -54,3 +54,10 @@ const struct tail_stats *tail_stats(const struct tail *t, const char *path);
 
 /* Write offsets now (also done by tail_free and by a 1 s timer when dirty). */
 int tail_save(struct tail *t);
+
+/* How long a rotated-away file must be quiet before it is closed (default
+ * 2000 ms: nginx workers write to the renamed file until they reopen). */
+void tail_set_grace_ms(struct tail *t, unsigned ms);
+
+/* Re-stat every path and read every source: what IN_Q_OVERFLOW does. */
+void tail_rescan(struct tail *t);

@@ -1,0 +1,1069 @@
+/* tail: follow nginx error logs with inotify (see tail.h).
+ *
+ * Owns one inotify fd for every followed path and, per path, a struct tfile:
+ * the "current" source (the file the path names now), the retired sources
+ * still being drained after a rotation, a short history of closed sources,
+ * and the directory watches that say when the path changes.
+ *
+ * A source is an open fd plus its read position, identity (st_dev, st_ino,
+ * first bytes) and line buffer. Holding the fd pins the inode, so while a
+ * source is open its inode number cannot be reused; the first-bytes
+ * fingerprint matters when a file comes back after we closed it (history,
+ * saved state) and to notice a truncation that was followed by enough new
+ * writes to hide the shrink.
+ *
+ * Callback chain:
+ *   ev_io(inotify) → inotify_cb: drain events; mark sources to read (file
+ *     watches) and paths to check (directory watches, move/delete/attrib)
+ *     → src_read: one chunk of at most TAIL_CHUNK → feed → user callback
+ *     → file_check: stat the path. Same file: read. Gone: retire the current
+ *       source. Another file: retire it and open the new one.
+ *   ev_idle → idle_cb: sources with more than one chunk waiting
+ *   ev_timer per retired source → grace_cb: close it once it was quiet for
+ *     the grace period (nginx workers write to the renamed file until they
+ *     get SIGUSR1 and reopen)
+ *   ev_timer (1 s) → save_cb: write the offsets file when something moved
+ * IN_Q_OVERFLOW (or tail_rescan) marks every path and every source.
+ *
+ * The user callback must not call tail_set_files or tail_free. */
+#include "tail.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tailstate.h"
+#include "util.h"
+
+#define TAIL_CHUNK (64 * 1024)         /* read per source per wakeup */
+#define TAIL_FP_MAX 64                 /* fingerprint: first bytes of a file */
+#define TAIL_LAST_MAX 64               /* bytes before the offset, to recognise a copy */
+#define TAIL_HISTORY 8                 /* closed sources remembered per path */
+#define TAIL_MAX_RETIRED 8             /* rotated files drained at once per path */
+#define TAIL_SCAN_MAX 256              /* directory entries looked at for a rotated file */
+#define TAIL_COPY_MAX (2u << 20)       /* bytes read from a copytruncate copy */
+#define TAIL_FINISH_MAX (1u << 20)     /* bytes read from a source closed early */
+#define TAIL_GRACE_MS_DEFAULT 2000
+#define TAIL_STATE_FILE "tail.state"
+
+#define DIR_MASK                                                                             \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |    \
+	 IN_ONLYDIR)
+#define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+
+struct tfile;
+
+struct tsrc {
+	struct tfile *tf;
+	int fd, wd;
+	uint64_t dev, ino;
+	uint64_t offset;    /* next byte to read */
+	uint64_t seen_size; /* largest verified size of this content */
+	unsigned char head[TAIL_FP_MAX];
+	size_t head_len;
+	unsigned char last[TAIL_LAST_MAX]; /* the bytes just before offset */
+	size_t last_len;
+	char *line; /* TAIL_LINE_MAX bytes, the partial line held */
+	size_t line_len;
+	bool skipping; /* inside a cut line, dropping bytes up to its newline */
+	bool need_read, more, retired;
+	ev_timer grace;
+};
+
+struct thist {
+	uint64_t dev, ino, offset, fp_hash;
+	uint32_t fp_len;
+};
+
+struct tfile {
+	struct tail *t;
+	char *path;
+	struct tail_stats stats;
+	struct tsrc *cur;
+	struct tsrc *retired[TAIL_MAX_RETIRED];
+	size_t n_retired;
+	struct thist hist[TAIL_HISTORY];
+	size_t n_hist, hist_next;
+	int dwd[2]; /* nearest existing directory of the path, and of a symlink's target */
+	bool need_check;
+	bool initial;  /* the first look at the path: tail_start applies */
+	bool had_file; /* a later file at the path is a rotation */
+};
+
+struct twatch {
+	int wd;
+	unsigned refs;
+};
+
+struct tail {
+	struct ev_loop *loop;
+	char *state_file;
+	enum tail_start start;
+	tail_line_fn fn;
+	void *userdata;
+	int ifd;
+	ev_io io;
+	ev_idle idle;
+	ev_timer save_timer;
+	struct tfile **files;
+	size_t n_files, cap_files;
+	struct twatch *watches;
+	size_t n_watches, cap_watches;
+	struct tailstate saved;
+	double grace_s;
+	bool dirty;
+	char *buf; /* TAIL_CHUNK */
+};
+
+static void src_close(struct tsrc *s, bool finished);
+static int64_t src_read(struct tsrc *s);
+
+/* ---- inotify watches, shared and reference counted (one wd per inode) ---- */
+
+static int watch_add(struct tail *t, const char *path, uint32_t mask)
+{
+	int wd = inotify_add_watch(t->ifd, path, mask);
+	if (wd < 0)
+		return -errno;
+	for (size_t i = 0; i < t->n_watches; i++) {
+		if (t->watches[i].wd == wd) {
+			t->watches[i].refs++;
+			return wd;
+		}
+	}
+	t->watches = grow_array(t->watches, &t->cap_watches, t->n_watches + 1, sizeof(*t->watches));
+	t->watches[t->n_watches++] = (struct twatch){ .wd = wd, .refs = 1 };
+	return wd;
+}
+
+static void watch_del(struct tail *t, int wd)
+{
+	if (wd < 0)
+		return;
+	for (size_t i = 0; i < t->n_watches; i++) {
+		if (t->watches[i].wd != wd)
+			continue;
+		if (--t->watches[i].refs == 0) {
+			inotify_rm_watch(t->ifd, wd);
+			t->watches[i] = t->watches[--t->n_watches];
+		}
+		return;
+	}
+}
+
+/* Every source of a path, current first. */
+static size_t tfile_sources(struct tfile *tf, struct tsrc **v)
+{
+	size_t n = 0;
+	if (tf->cur)
+		v[n++] = tf->cur;
+	for (size_t i = 0; i < tf->n_retired; i++)
+		v[n++] = tf->retired[i];
+	return n;
+}
+
+/* IN_IGNORED: the kernel dropped the watch (directory removed, unmount). */
+static void watch_forget(struct tail *t, int wd)
+{
+	size_t i;
+	for (i = 0; i < t->n_watches && t->watches[i].wd != wd; i++)
+		;
+	if (i == t->n_watches)
+		return; /* we removed it ourselves */
+	t->watches[i] = t->watches[--t->n_watches];
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tfile *tf = t->files[f];
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		for (int d = 0; d < 2; d++) {
+			if (tf->dwd[d] == wd) {
+				tf->dwd[d] = -1;
+				tf->need_check = true;
+			}
+		}
+		for (size_t k = tfile_sources(tf, v); k-- > 0;) {
+			if (v[k]->wd == wd) {
+				v[k]->wd = -1;
+				tf->need_check = true;
+			}
+		}
+	}
+}
+
+/* ---- directories to watch ---- */
+
+/* The nearest existing directory above path: its parent when that exists,
+ * so a file or a whole directory tree that appears later is noticed without
+ * polling. */
+static void nearest_dir(const char *path, char *out, size_t size)
+{
+	struct stat st;
+
+	snprintf(out, size, "%s", path);
+	for (;;) {
+		char *slash = strrchr(out, '/');
+		if (!slash) {
+			snprintf(out, size, ".");
+			return;
+		}
+		if (slash == out) {
+			out[1] = '\0';
+			return;
+		}
+		*slash = '\0';
+		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+			return;
+	}
+}
+
+/* Watch the path's directory and, for a symlink, its target's directory, so
+ * re-pointing the link and rotating the target are both seen. Only the first
+ * link of a chain is followed. */
+static void dirs_update(struct tfile *tf)
+{
+	struct tail *t = tf->t;
+	char want[2][PATH_MAX], target[PATH_MAX];
+	struct stat st;
+	int wd[2] = { -1, -1 };
+
+	nearest_dir(tf->path, want[0], sizeof(want[0]));
+	want[1][0] = '\0';
+	if (lstat(tf->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		ssize_t n = readlink(tf->path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			char joined[PATH_MAX * 2];
+			if (target[0] == '/') {
+				snprintf(joined, sizeof(joined), "%s", target);
+			} else {
+				const char *slash = strrchr(tf->path, '/');
+				int dlen = slash ? (int)(slash - tf->path) : 1;
+				snprintf(joined, sizeof(joined), "%.*s/%s", dlen,
+					 slash ? tf->path : ".", target);
+			}
+			nearest_dir(joined, want[1], sizeof(want[1]));
+			if (streq(want[1], want[0]))
+				want[1][0] = '\0';
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (want[i][0])
+			wd[i] = watch_add(t, want[i], DIR_MASK);
+	for (int i = 0; i < 2; i++) {
+		watch_del(t, tf->dwd[i]);
+		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
+	}
+}
+
+/* ---- lines ---- */
+
+static void mark_dirty(struct tail *t)
+{
+	t->dirty = true;
+	if (t->state_file && !ev_is_active(&t->save_timer)) {
+		ev_timer_set(&t->save_timer, 1.0, 0.);
+		ev_timer_start(t->loop, &t->save_timer);
+	}
+}
+
+static void emit(struct tfile *tf, const char *line, size_t len)
+{
+	tf->stats.lines++;
+	if (!tf->t->fn(tf->t->userdata, tf->path, line, len))
+		tf->stats.lines_unparsed++;
+}
+
+/* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
+ * and the rest dropped up to its newline, so the buffer never grows. */
+static void feed(struct tsrc *s, const char *data, size_t len)
+{
+	struct tfile *tf = s->tf;
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t seg = (size_t)((nl ? nl : end) - p);
+
+		if (s->skipping) {
+			if (nl)
+				s->skipping = false;
+		} else if (s->line_len + seg > TAIL_LINE_MAX) {
+			size_t room = TAIL_LINE_MAX - s->line_len;
+			memcpy(s->line + s->line_len, p, room);
+			tf->stats.lines_cut++;
+			emit(tf, s->line, TAIL_LINE_MAX);
+			s->line_len = 0;
+			s->skipping = !nl;
+		} else if (nl && s->line_len == 0) {
+			emit(tf, p, seg); /* the common case: no copy */
+		} else {
+			memcpy(s->line + s->line_len, p, seg);
+			s->line_len += seg;
+			if (nl) {
+				emit(tf, s->line, s->line_len);
+				s->line_len = 0;
+			}
+		}
+		p += seg + (nl ? 1 : 0);
+	}
+}
+
+/* Bytes just read at [offset - n, offset): keep the head (fingerprint) and
+ * the last bytes (to recognise a copy of this content later). */
+static void track(struct tsrc *s, uint64_t at, const char *data, size_t n)
+{
+	if (at < TAIL_FP_MAX && at == s->head_len) {
+		size_t k = MIN(n, TAIL_FP_MAX - (size_t)at);
+		memcpy(s->head + at, data, k);
+		s->head_len += k;
+	}
+	if (n >= TAIL_LAST_MAX) {
+		memcpy(s->last, data + n - TAIL_LAST_MAX, TAIL_LAST_MAX);
+		s->last_len = TAIL_LAST_MAX;
+	} else {
+		size_t keep = MIN(s->last_len, TAIL_LAST_MAX - n);
+		memmove(s->last, s->last + s->last_len - keep, keep);
+		memcpy(s->last + keep, data, n);
+		s->last_len = keep + n;
+	}
+}
+
+/* ---- sources ---- */
+
+static bool head_matches(int fd, const unsigned char *head, size_t len)
+{
+	unsigned char buf[TAIL_FP_MAX];
+	if (len == 0)
+		return true;
+	return pread(fd, buf, len, 0) == (ssize_t)len && memcmp(buf, head, len) == 0;
+}
+
+static bool fp_matches(int fd, uint64_t hash, uint32_t len)
+{
+	unsigned char buf[TAIL_FP_MAX];
+	if (len > TAIL_FP_MAX)
+		return false;
+	return pread(fd, buf, len, 0) == (ssize_t)len && tailstate_hash(buf, len) == hash;
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
+			    bool skipping)
+{
+	struct tsrc *s = xcalloc(1, sizeof(*s));
+	char proc[64];
+
+	s->tf = tf;
+	s->fd = fd;
+	s->dev = st->st_dev;
+	s->ino = st->st_ino;
+	s->offset = offset;
+	s->seen_size = offset;
+	s->skipping = skipping;
+	s->line = xmalloc(TAIL_LINE_MAX);
+	/* Watch the inode we opened, not whatever the path names by now. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	s->wd = watch_add(tf->t, proc, FILE_MASK);
+	if (s->wd < 0)
+		s->wd = -1;
+	ssize_t n = pread(fd, s->head, MIN(offset, (uint64_t)TAIL_FP_MAX), 0);
+	s->head_len = n > 0 ? (size_t)n : 0;
+	if (offset > 0) {
+		size_t k = (size_t)MIN(offset, (uint64_t)TAIL_LAST_MAX);
+		n = pread(fd, s->last, k, (off_t)(offset - k));
+		s->last_len = n > 0 ? (size_t)n : 0;
+	}
+	ev_init(&s->grace, grace_cb);
+	return s;
+}
+
+/* The position to save: the start of the line not yet delivered. */
+static uint64_t src_resume_offset(const struct tsrc *s)
+{
+	return s->skipping ? s->offset : s->offset - s->line_len;
+}
+
+static void src_remember(struct tsrc *s)
+{
+	struct tfile *tf = s->tf;
+	size_t slot = tf->hist_next;
+	bool found = false;
+
+	/* One entry per inode: an older one has a stale offset. */
+	for (size_t i = 0; i < tf->n_hist && !found; i++) {
+		if (tf->hist[i].dev == s->dev && tf->hist[i].ino == s->ino) {
+			slot = i;
+			found = true;
+		}
+	}
+	if (!found) {
+		tf->hist_next = (tf->hist_next + 1) % TAIL_HISTORY;
+		tf->n_hist = MIN(tf->n_hist + 1, (size_t)TAIL_HISTORY);
+	}
+	tf->hist[slot] = (struct thist){
+		.dev = s->dev,
+		.ino = s->ino,
+		.offset = s->offset,
+		.fp_hash = tailstate_hash(s->head, s->head_len),
+		.fp_len = (uint32_t)s->head_len,
+	};
+}
+
+/* Close a source. finished: nobody writes it any more, so a partial last
+ * line is still a line (deliver it rather than drop it) and the file is
+ * remembered in case the path names it again. Otherwise (stop, path
+ * dropped) the partial line stays unread for the saved offset. */
+static void src_close(struct tsrc *s, bool finished)
+{
+	struct tfile *tf = s->tf;
+	if (finished) {
+		if (s->line_len > 0 && !s->skipping) {
+			emit(tf, s->line, s->line_len);
+			s->line_len = 0;
+		}
+		src_remember(s);
+	}
+	ev_timer_stop(tf->t->loop, &s->grace);
+	watch_del(tf->t, s->wd);
+	close(s->fd);
+	free(s->line);
+	free(s);
+	mark_dirty(tf->t);
+}
+
+static void retired_remove(struct tfile *tf, struct tsrc *s)
+{
+	for (size_t i = 0; i < tf->n_retired; i++) {
+		if (tf->retired[i] == s) {
+			memmove(&tf->retired[i], &tf->retired[i + 1],
+				(tf->n_retired - i - 1) * sizeof(tf->retired[0]));
+			tf->n_retired--;
+			return;
+		}
+	}
+}
+
+/* Read what is left, bounded, then close: for a source pushed out early. */
+static void src_finish(struct tsrc *s)
+{
+	uint64_t start = s->offset;
+	while (src_read(s) > 0 && s->offset - start < TAIL_FINISH_MAX)
+		;
+	src_close(s, true);
+}
+
+/* Keep reading a source the path no longer names until it is quiet. */
+static void src_retire(struct tsrc *s)
+{
+	struct tfile *tf = s->tf;
+	struct tail *t = tf->t;
+
+	if (tf->cur == s)
+		tf->cur = NULL;
+	if (tf->n_retired == TAIL_MAX_RETIRED) {
+		struct tsrc *oldest = tf->retired[0];
+		retired_remove(tf, oldest);
+		src_finish(oldest);
+	}
+	s->retired = true;
+	tf->retired[tf->n_retired++] = s;
+	s->grace.repeat = t->grace_s;
+	ev_timer_again(t->loop, &s->grace);
+	src_read(s);
+}
+
+/* Recover lines from the copy that copytruncate made: a sibling named
+ * PATH<suffix> holding the same first bytes and, at our offset, the same
+ * bytes we read last. Returns the end of what is now delivered. */
+static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size);
+
+/* The content at s was replaced in place (copytruncate or a writer's own
+ * truncate): count it, recover what the copy holds, account for loss and
+ * start again at 0.
+ *
+ * Loss rule. Lines are lost when they were written after what we read and
+ * after what the copy holds, before the truncate. We cannot count lines we
+ * never saw, so we count what is provable: one line when we hold the start
+ * of a line whose end is gone, or when we saw (fstat) bytes beyond
+ * everything delivered, which must begin at least one line. Lines written
+ * and truncated away entirely between two of our reads leave no trace, so
+ * lines_lost is a lower bound, exact whenever the loss was observable. */
+static void src_truncated(struct tsrc *s)
+{
+	struct tfile *tf = s->tf;
+	uint64_t known_end = s->seen_size, delivered = s->offset;
+
+	tf->stats.truncations++;
+	if (s->offset > 0 && s->head_len > 0) {
+		uint64_t copy_size = 0;
+		delivered = copy_recover(s, &copy_size);
+		known_end = MAX(known_end, copy_size);
+	}
+	if (!s->skipping && (s->line_len > 0 || known_end > delivered))
+		tf->stats.lines_lost++;
+	s->offset = s->seen_size = 0;
+	s->line_len = s->head_len = s->last_len = 0;
+	s->skipping = false;
+	mark_dirty(tf->t);
+}
+
+static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size)
+{
+	struct tfile *tf = s->tf;
+	const char *slash = strrchr(tf->path, '/');
+	const char *base = slash ? slash + 1 : tf->path;
+	size_t blen = strlen(base);
+	char dir[PATH_MAX];
+	unsigned char buf[TAIL_LAST_MAX];
+	uint64_t delivered = s->offset;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
+		 slash ? tf->path : ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		return delivered;
+	struct dirent *de;
+	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
+		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		size_t k = s->last_len;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    ((uint64_t)st.st_dev == s->dev && (uint64_t)st.st_ino == s->ino) ||
+		    (uint64_t)st.st_size < s->offset || !head_matches(fd, s->head, s->head_len) ||
+		    pread(fd, buf, k, (off_t)(s->offset - k)) != (ssize_t)k ||
+		    memcmp(buf, s->last, k) != 0) {
+			close(fd);
+			continue;
+		}
+		/* Found it. Read it now, bounded: rotation is rare and the copy is
+		 * not watched. */
+		uint64_t end = MIN((uint64_t)st.st_size, s->offset + TAIL_COPY_MAX);
+		*ret_copy_size = (uint64_t)st.st_size;
+		while (delivered < end) {
+			ssize_t n = pread(fd, tf->t->buf, (size_t)MIN(end - delivered, (uint64_t)TAIL_CHUNK),
+					  (off_t)delivered);
+			if (n <= 0)
+				break;
+			tf->stats.bytes += (uint64_t)n;
+			feed(s, tf->t->buf, (size_t)n);
+			delivered += (uint64_t)n;
+		}
+		close(fd);
+		break;
+	}
+	closedir(d);
+	return delivered;
+}
+
+/* Read one chunk. Returns the bytes read (0 at the end), < 0 on error.
+ *
+ * The head check runs after the read: if the first bytes are still ours
+ * then, the content was not replaced before the read either, so the chunk
+ * belongs to it; otherwise the chunk may be new content at an old offset
+ * and is thrown away. */
+static int64_t src_read(struct tsrc *s)
+{
+	struct tfile *tf = s->tf;
+	struct tail *t = tf->t;
+	struct stat st;
+
+	s->more = false;
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < s->offset)
+		src_truncated(s);
+	ssize_t n = pread(s->fd, t->buf, TAIL_CHUNK, (off_t)s->offset);
+	if (n < 0)
+		return -errno;
+	if (!head_matches(s->fd, s->head, s->head_len)) {
+		src_truncated(s);
+		s->more = true; /* read the new content from 0 soon */
+		ev_idle_start(t->loop, &t->idle);
+		return 0;
+	}
+	s->seen_size = MAX(s->seen_size, (uint64_t)st.st_size);
+	if (n == 0)
+		return 0;
+	track(s, s->offset, t->buf, (size_t)n);
+	s->offset += (uint64_t)n;
+	s->seen_size = MAX(s->seen_size, s->offset);
+	tf->stats.bytes += (uint64_t)n;
+	feed(s, t->buf, (size_t)n);
+	if (n == TAIL_CHUNK) {
+		s->more = true;
+		ev_idle_start(t->loop, &t->idle);
+	}
+	if (s->retired)
+		ev_timer_again(t->loop, &s->grace);
+	mark_dirty(t);
+	return n;
+}
+
+static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tsrc *s = container_of(w, struct tsrc, grace);
+	struct tfile *tf = s->tf;
+
+	int64_t n = src_read(s);
+	if (n > 0 || s->more) {
+		ev_timer_again(loop, w); /* still being written */
+		return;
+	}
+	retired_remove(tf, s);
+	src_close(s, true);
+}
+
+/* ---- paths ---- */
+
+/* A sibling (same directory, name starting with the path's name) that is
+ * the file e describes: a file rotated while we were not running. */
+static int sibling_open(struct tfile *tf, const struct tailstate_entry *e, struct stat *ret_st)
+{
+	const char *slash = strrchr(tf->path, '/');
+	const char *base = slash ? slash + 1 : tf->path;
+	size_t blen = strlen(base);
+	char dir[PATH_MAX];
+	int found = -ENOENT;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
+		 slash ? tf->path : ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
+		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_dev == e->dev &&
+		    (uint64_t)st.st_ino == e->ino && (uint64_t)st.st_size >= e->offset &&
+		    fp_matches(fd, e->fp_hash, e->fp_len)) {
+			*ret_st = st;
+			found = fd;
+			break;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
+static bool entry_is(const struct tailstate_entry *e, int fd, const struct stat *st)
+{
+	return (uint64_t)st->st_dev == e->dev && (uint64_t)st->st_ino == e->ino &&
+	       (uint64_t)st->st_size >= e->offset && fp_matches(fd, e->fp_hash, e->fp_len);
+}
+
+/* Where to start reading a file newly found at the path. */
+static uint64_t first_offset(struct tfile *tf, int fd, const struct stat *st, bool *ret_skipping)
+{
+	struct tail *t = tf->t;
+	uint64_t size = (uint64_t)st->st_size;
+
+	*ret_skipping = false;
+	if (tf->initial) {
+		tf->initial = false;
+		if (t->start == TAIL_START_BEGINNING)
+			return 0;
+		if (t->start == TAIL_START_END)
+			return size;
+		bool known = false;
+		for (size_t i = 0; i < t->saved.n; i++) {
+			const struct tailstate_entry *e = &t->saved.v[i];
+			if (!streq(e->path, tf->path))
+				continue;
+			known = true;
+			if (entry_is(e, fd, st)) {
+				*ret_skipping = e->skipping;
+				return e->offset;
+			}
+		}
+		/* Seen before but replaced while we were down: all of it is new. */
+		return known ? 0 : size;
+	}
+	for (size_t i = 0; i < tf->n_hist; i++) {
+		const struct thist *h = &tf->hist[i];
+		if (h->dev == (uint64_t)st->st_dev && h->ino == (uint64_t)st->st_ino &&
+		    h->offset <= size && fp_matches(fd, h->fp_hash, h->fp_len))
+			return h->offset; /* a file we had closed came back */
+	}
+	return 0; /* a new file, or a reused inode with other content */
+}
+
+/* Saved sources of this path that are not the file it names now were
+ * rotated while we were down: drain their remainder. */
+static void recover_rotated(struct tfile *tf)
+{
+	struct tail *t = tf->t;
+	struct stat cur;
+	int curfd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool have_cur = curfd >= 0 && fstat(curfd, &cur) == 0;
+
+	for (size_t i = 0; i < t->saved.n && tf->n_retired < TAIL_MAX_RETIRED; i++) {
+		const struct tailstate_entry *e = &t->saved.v[i];
+		struct stat st;
+		if (!streq(e->path, tf->path) || (have_cur && entry_is(e, curfd, &cur)))
+			continue;
+		int fd = sibling_open(tf, e, &st);
+		if (fd < 0)
+			continue;
+		struct tsrc *s = src_new(tf, fd, &st, e->offset, e->skipping);
+		tf->had_file = true;
+		src_retire(s);
+	}
+	if (curfd >= 0)
+		close(curfd);
+}
+
+static void file_check(struct tfile *tf)
+{
+	struct stat st;
+	bool skipping;
+
+	tf->need_check = false;
+	dirs_update(tf);
+	if (stat(tf->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (tf->cur)
+			src_retire(tf->cur);
+		tf->initial = false;
+		return;
+	}
+	if (tf->cur && tf->cur->dev == (uint64_t)st.st_dev && tf->cur->ino == (uint64_t)st.st_ino) {
+		src_read(tf->cur);
+		return;
+	}
+	int fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		if (tf->cur)
+			src_retire(tf->cur);
+		return;
+	}
+	if (tf->cur && tf->cur->dev == (uint64_t)st.st_dev && tf->cur->ino == (uint64_t)st.st_ino) {
+		close(fd); /* the path changed back between stat and open */
+		src_read(tf->cur);
+		return;
+	}
+	if (tf->cur)
+		src_retire(tf->cur);
+	for (size_t i = 0; i < tf->n_retired; i++) {
+		struct tsrc *s = tf->retired[i];
+		if (s->dev == (uint64_t)st.st_dev && s->ino == (uint64_t)st.st_ino) {
+			/* Back to a file still open (a symlink pointed back). */
+			close(fd);
+			retired_remove(tf, s);
+			ev_timer_stop(tf->t->loop, &s->grace);
+			s->retired = false;
+			tf->cur = s;
+			tf->stats.rotations++;
+			src_read(s);
+			return;
+		}
+	}
+	uint64_t offset = first_offset(tf, fd, &st, &skipping);
+	if (tf->had_file)
+		tf->stats.rotations++;
+	tf->had_file = true;
+	tf->cur = src_new(tf, fd, &st, offset, skipping);
+	mark_dirty(tf->t);
+	src_read(tf->cur);
+}
+
+static struct tfile *tfile_new(struct tail *t, const char *path)
+{
+	struct tfile *tf = xcalloc(1, sizeof(*tf));
+	tf->t = t;
+	tf->path = xstrdup(path);
+	tf->dwd[0] = tf->dwd[1] = -1;
+	tf->initial = true;
+	return tf;
+}
+
+static void tfile_free(struct tfile *tf)
+{
+	if (tf->cur)
+		src_close(tf->cur, false);
+	while (tf->n_retired > 0)
+		src_close(tf->retired[--tf->n_retired], false);
+	watch_del(tf->t, tf->dwd[0]);
+	watch_del(tf->t, tf->dwd[1]);
+	free(tf->path);
+	free(tf);
+}
+
+/* ---- the loop ---- */
+
+static void process(struct tail *t)
+{
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tfile *tf = t->files[f];
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		size_t n = tfile_sources(tf, v);
+		for (size_t i = 0; i < n; i++) {
+			if (v[i]->need_read) {
+				v[i]->need_read = false;
+				src_read(v[i]);
+			}
+		}
+		if (tf->need_check)
+			file_check(tf);
+	}
+}
+
+static void mark_all(struct tail *t)
+{
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tfile *tf = t->files[f];
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		tf->need_check = true;
+		for (size_t i = tfile_sources(tf, v); i-- > 0;)
+			v[i]->need_read = true;
+	}
+}
+
+static void mark(struct tail *t, int wd, uint32_t mask)
+{
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tfile *tf = t->files[f];
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		if (tf->dwd[0] == wd || tf->dwd[1] == wd)
+			tf->need_check = true;
+		for (size_t i = tfile_sources(tf, v); i-- > 0;) {
+			if (v[i]->wd != wd)
+				continue;
+			v[i]->need_read = true;
+			if (mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_ATTRIB))
+				tf->need_check = true;
+		}
+	}
+}
+
+static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tail *t = container_of(w, struct tail, io);
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool overflow = false;
+
+	/* Bounded per wakeup; the watcher is level-triggered. */
+	for (int round = 0; round < 16; round++) {
+		ssize_t n = read(t->ifd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW)
+				overflow = true;
+			else if (ev->mask & IN_IGNORED)
+				watch_forget(t, ev->wd);
+			else
+				mark(t, ev->wd, ev->mask);
+		}
+		if ((size_t)n < sizeof(buf) / 2)
+			break;
+	}
+	if (overflow)
+		mark_all(t);
+	process(t);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct tail *t = container_of(w, struct tail, idle);
+	bool more = false;
+
+	ev_idle_stop(loop, w);
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		size_t n = tfile_sources(t->files[f], v);
+		for (size_t i = 0; i < n; i++) {
+			if (v[i]->more) {
+				src_read(v[i]);
+				more |= v[i]->more;
+			}
+		}
+	}
+	if (more)
+		ev_idle_start(loop, w);
+}
+
+static void save_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct tail *t = container_of(w, struct tail, save_timer);
+	if (t->dirty && tail_save(t) < 0) {
+		/* retry later; the next change re-arms the timer */
+	}
+}
+
+/* ---- public ---- */
+
+struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
+		      tail_line_fn fn, void *userdata)
+{
+	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (ifd < 0)
+		return NULL;
+
+	struct tail *t = xcalloc(1, sizeof(*t));
+	t->loop = loop;
+	t->start = start;
+	t->fn = fn;
+	t->userdata = userdata;
+	t->ifd = ifd;
+	t->grace_s = TAIL_GRACE_MS_DEFAULT / 1000.0;
+	t->buf = xmalloc(TAIL_CHUNK);
+	tailstate_init(&t->saved);
+	if (state_dir) {
+		t->state_file = xasprintf("%s/%s", state_dir, TAIL_STATE_FILE);
+		if (tailstate_load(&t->saved, t->state_file) < 0) {
+			/* unreadable state = first start; offsets are rebuilt */
+		}
+	}
+	ev_io_init(&t->io, inotify_cb, ifd, EV_READ);
+	ev_io_start(loop, &t->io);
+	ev_idle_init(&t->idle, idle_cb);
+	ev_init(&t->save_timer, save_cb);
+	return t;
+}
+
+void tail_free(struct tail *t)
+{
+	if (!t)
+		return;
+	tail_save(t);
+	for (size_t i = 0; i < t->n_files; i++)
+		tfile_free(t->files[i]);
+	free(t->files);
+	ev_io_stop(t->loop, &t->io);
+	ev_idle_stop(t->loop, &t->idle);
+	ev_timer_stop(t->loop, &t->save_timer);
+	close(t->ifd);
+	free(t->watches);
+	tailstate_done(&t->saved);
+	free(t->state_file);
+	free(t->buf);
+	free(t);
+}
+
+void tail_set_grace_ms(struct tail *t, unsigned ms)
+{
+	t->grace_s = ms / 1000.0;
+}
+
+void tail_rescan(struct tail *t)
+{
+	mark_all(t);
+	process(t);
+}
+
+int tail_set_files(struct tail *t, const char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!paths[i] || !paths[i][0] || strlen(paths[i]) >= PATH_MAX)
+			return -EINVAL;
+
+	/* Drop the paths no longer wanted. */
+	for (size_t f = 0; f < t->n_files;) {
+		bool keep = false;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = streq(paths[i], t->files[f]->path);
+		if (keep) {
+			f++;
+			continue;
+		}
+		tfile_free(t->files[f]);
+		t->files[f] = t->files[--t->n_files];
+	}
+	/* Add the new ones. */
+	for (size_t i = 0; i < n; i++) {
+		bool have = false;
+		for (size_t f = 0; f < t->n_files && !have; f++)
+			have = streq(paths[i], t->files[f]->path);
+		if (have)
+			continue;
+		struct tfile *tf = tfile_new(t, paths[i]);
+		t->files = grow_array(t->files, &t->cap_files, t->n_files + 1, sizeof(*t->files));
+		t->files[t->n_files++] = tf;
+		if (t->start == TAIL_START_SAVED)
+			recover_rotated(tf);
+		file_check(tf);
+	}
+	mark_dirty(t);
+	return 0;
+}
+
+static const char *const stat_names[] = {
+	"lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
+};
+
+void tail_stats_json(const struct tail *t, struct cJSON *array)
+{
+	for (size_t f = 0; f < t->n_files; f++) {
+		const struct tfile *tf = t->files[f];
+		const uint64_t v[] = {
+			tf->stats.lines,	  tf->stats.bytes,     tf->stats.rotations,
+			tf->stats.truncations,	  tf->stats.lines_cut, tf->stats.lines_unparsed,
+			tf->stats.lines_lost,
+		};
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "path", tf->path);
+		for (size_t i = 0; i < ARRAY_SIZE(stat_names); i++)
+			cJSON_AddNumberToObject(o, stat_names[i], (double)v[i]);
+		cJSON_AddItemToArray(array, o);
+	}
+}
+
+const struct tail_stats *tail_stats(const struct tail *t, const char *path)
+{
+	for (size_t f = 0; f < t->n_files; f++)
+		if (streq(t->files[f]->path, path))
+			return &t->files[f]->stats;
+	return NULL;
+}
+
+int tail_save(struct tail *t)
+{
+	struct tailstate st;
+
+	if (!t->state_file)
+		return 0;
+	tailstate_init(&st);
+	for (size_t f = 0; f < t->n_files; f++) {
+		struct tfile *tf = t->files[f];
+		struct tsrc *v[TAIL_MAX_RETIRED + 1];
+		for (size_t i = 0, n = tfile_sources(tf, v); i < n; i++) {
+			struct tailstate_entry e = {
+				.path = tf->path,
+				.dev = v[i]->dev,
+				.ino = v[i]->ino,
+				.offset = src_resume_offset(v[i]),
+				.fp_hash = tailstate_hash(v[i]->head, v[i]->head_len),
+				.fp_len = (uint32_t)v[i]->head_len,
+				.skipping = v[i]->skipping,
+			};
+			tailstate_add(&st, &e);
+		}
+	}
+	int r = tailstate_save(&st, t->state_file);
+	tailstate_done(&st);
+	if (r >= 0)
+		t->dirty = false;
+	return r;
+}
