@@ -308,14 +308,15 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	size_t hostlen;
 	unsigned port = 0;
 	int r = 0;
-	if (strncasecmp(s, "unix:", 5) == 0) {
+	size_t slen = strlen(s);
+	if (slen >= 5 && strncasecmp(s, "unix:", 5) == 0) {
 		/* "unix:/path:/uri": the path ends at the first ':' */
-		end = uri_part ? strchr(s + 5, ':') : NULL;
-		hostlen = end ? (size_t)(end - s) : strlen(s);
+		end = uri_part ? memchr(s + 5, ':', slen - 5) : NULL;
+		hostlen = end ? (size_t)(end - s) : slen;
 		uri = end ? end + 1 : NULL;
 		end = s + hostlen;
 	} else {
-		end = s + strlen(s);
+		end = s + slen;
 		if (uri_part) {
 			const char *slash = strchr(s, '/'), *q = strchr(s, '?'), *v = uri_var(s);
 			if (q && (!slash || q < slash))
