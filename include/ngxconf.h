@@ -11,10 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "peerkey.h"
 
 struct cf_dump;
+struct cJSON;
+struct strmap;
 
 struct ngx_ref {
 	const char *file;
@@ -94,6 +97,14 @@ struct ngx_pass {               /* one *_pass directive */
 	struct ngx_timeouts t;
 	char *host_header;       /* Host nginx sends when knowable (proxy_set_header Host, or the pass host) */
 	struct ngx_ref ref;
+	/* The address part as written (added): scheme "http", "https", "grpc",
+	 * "grpcs", "uwsgi", "suwsgi" or NULL; host without port ("backend",
+	 * "[::1]", "unix:/run/x.sock"), NULL when it holds variables; port as
+	 * written, 0 when none. A dynamic pass whose host part is literal still
+	 * names its upstream or key (only its URI varies). */
+	char *scheme;
+	char *host;
+	unsigned port;
 };
 
 struct ngx_peer {               /* a distinct probe target */
@@ -133,6 +144,20 @@ struct ngx_model {
 	size_t npeers;
 	struct ngx_ref *stub_status; /* locations with stub_status */
 	size_t nstub_status;
+
+	struct strmap *peer_index;   /* private: key → index into peers */
+};
+
+/* What nginx was built with and started as; what `nginx -V` prints. */
+#define NGXCONF_DEFAULT_PREFIX "/usr/share/nginx"
+/* Debian 12 builds nginx with --error-log-path=stderr (changelog of
+ * 1.22.1-6: "default error-log-path is stderr"); older packages used
+ * /var/log/nginx/error.log. */
+#define NGXCONF_DEFAULT_ERROR_LOG "stderr"
+
+struct ngxconf_options {
+	const char *prefix;            /* nginx -p: relative error_log paths; NULL = default */
+	const char *default_error_log; /* --error-log-path, for no main-level error_log; NULL = default */
 };
 
 /* Parse the configuration rooted at path (or the dump, when non-NULL; then
@@ -140,8 +165,26 @@ struct ngx_model {
  * "file:line: message" in err. */
 int ngxconf_load(const char *path, const struct cf_dump *dump, struct ngx_model **ret, char *err,
 		 size_t errlen);
+/* The same with explicit options (NULL = defaults above). */
+int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
+		      const struct ngxconf_options *opts, struct ngx_model **ret, char *err,
+		      size_t errlen);
 void ngxconf_free(struct ngx_model *m);
 
 const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key);
 const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name);
 const char *ngxconf_proto_name(enum ngx_proto p);
+
+/* Human-readable target list for `upwatchd --check-config`. 0 or -errno of
+ * the failed write. */
+int ngxconf_print(const struct ngx_model *m, FILE *out);
+
+/* The static part of DESIGN.md's peer object: {"peer", "protocol",
+ * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]}.
+ * The caller owns the result. */
+struct cJSON *ngxconf_peer_json(const struct ngx_model *m, const struct ngx_peer *p);
+
+/* nginx's time and size syntax: "500ms", "30s", "1m30s", "1h 30m", bare
+ * number = seconds; "4k", "1m", bare number = bytes. -EINVAL / -ERANGE. */
+int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms);
+int ngxconf_parse_size(const char *s, uint64_t *ret);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "lex.h"
 #include "util.h"
@@ -141,6 +140,12 @@ struct parser {
 	unsigned nstack;
 	unsigned depth;
 	size_t files_cap, globs_cap;
+	/* Words of the directive being read. One array serves every nested
+	 * parse_block(): a frame recurses only once its words are copied into a
+	 * node, so no two frames use it at once (a CF_MAX_ARGS array per frame
+	 * would put 32 KiB per nesting level on the stack). */
+	char **args;
+	size_t args_cap;
 };
 
 static int perr(struct parser *ps, const char *file, unsigned line, const char *fmt, ...)
@@ -169,6 +174,11 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && streq(s + a - b, suffix);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int include_one(struct parser *ps, const char *pattern, struct cf_node *parent,
 		       struct cf_node ***tail, const char *file, unsigned line)
 {
@@ -176,7 +186,8 @@ static int include_one(struct parser *ps, const char *pattern, struct cf_node *p
 	if (pattern[0] == '/')
 		snprintf(full, sizeof(full), "%s", pattern);
 	else
-		snprintf(full, sizeof(full), "%s/%s", ps->prefix, pattern);
+		snprintf(full, sizeof(full), "%s%s%s", ps->prefix,
+			 ends_with(ps->prefix, "/") ? "" : "/", pattern);
 
 	if (!strpbrk(full, "*?["))
 		return parse_file(ps, full, parent, tail, file, line);
@@ -187,16 +198,20 @@ static int include_one(struct parser *ps, const char *pattern, struct cf_node *p
 
 	if (ps->opts->dump) {
 		const struct cf_dump *d = ps->opts->dump;
-		/* The dump lists files in the order nginx read them, which for one
-		 * glob is glob(3)'s sorted order. */
-		for (size_t i = 0; i < d->nfiles; i++) {
-			if (fnmatch(full, d->files[i].path, FNM_PATHNAME) != 0)
-				continue;
-			int r = parse_file(ps, d->files[i].path, parent, tail, file, line);
-			if (r < 0)
-				return r;
-		}
-		return 0;
+		/* What glob(3) would have matched: sorted, no leading dots. A file
+		 * the dump shows once may have been read earlier by another include,
+		 * so the dump's order is not the glob's. */
+		const char **match = xcalloc(d->nfiles + 1, sizeof(*match));
+		size_t n = 0;
+		for (size_t i = 0; i < d->nfiles; i++)
+			if (fnmatch(full, d->files[i].path, FNM_PATHNAME | FNM_PERIOD) == 0)
+				match[n++] = d->files[i].path;
+		qsort(match, n, sizeof(*match), cmp_str);
+		int r = 0;
+		for (size_t i = 0; i < n && r >= 0; i++)
+			r = parse_file(ps, match[i], parent, tail, file, line);
+		free(match);
+		return r < 0 ? r : 0;
 	}
 
 	glob_t g;
@@ -205,13 +220,10 @@ static int include_one(struct parser *ps, const char *pattern, struct cf_node *p
 		return 0;
 	if (r != 0)
 		return perr(ps, file, line, "include \"%s\": glob failed", pattern);
-	for (size_t i = 0; i < g.gl_pathc && r >= 0; i++) {
-		struct stat st;
-		/* nginx skips directories matched by a glob */
-		if (stat(g.gl_pathv[i], &st) == 0 && S_ISDIR(st.st_mode))
-			continue;
+	/* A directory matched by the glob is read like a file and fails, as in
+	 * nginx ("pread() ... failed (21: Is a directory)"). */
+	for (size_t i = 0; i < g.gl_pathc && r >= 0; i++)
 		r = parse_file(ps, g.gl_pathv[i], parent, tail, file, line);
-	}
 	globfree(&g);
 	return r < 0 ? r : 0;
 }
@@ -222,7 +234,6 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 		       struct cf_node ***tail, bool in_block)
 {
 	struct cf_arena *a = ps->tree->arena;
-	char *args[CF_MAX_ARGS];
 	unsigned argc = 0, first_line = 0;
 
 	for (;;) {
@@ -235,6 +246,8 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 				first_line = lx->tok_line;
 			if (argc == CF_MAX_ARGS)
 				return perr(ps, file, lx->tok_line, "too many arguments");
+			ps->args = grow_array(ps->args, &ps->args_cap, argc + 1, sizeof(char *));
+			char **args = ps->args;
 			args[argc++] = arena_strdup(a, lx->word, lx->word_len);
 			continue;
 		}
@@ -257,6 +270,7 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 			return perr(ps, file, lx->tok_line, "unexpected \"%c\"",
 				    tok == LEX_SEMICOLON ? ';' : '{');
 
+		char **args = ps->args;
 		if (tok == LEX_SEMICOLON && streq(args[0], "include")) {
 			if (argc != 2)
 				return perr(ps, file, first_line,
@@ -316,6 +330,9 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 		if (r < 0) {
 			if (r == -ENOENT)
 				goto missing;
+			if (r == -EISDIR && from_file)
+				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)", path,
+					    strerror(-r));
 			if (from_file)
 				return perr(ps, from_file, from_line, "open() \"%s\" failed (%s)", path,
 					    strerror(-r));
@@ -389,6 +406,7 @@ int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **r
 
 	struct cf_node **tail = &t->root->children;
 	int r = parse_file(&ps, path, t->root, &tail, NULL, 0);
+	free(ps.args);
 	if (r < 0) {
 		cf_tree_free(t);
 		return r;

@@ -1,7 +1,9 @@
 /* strmap: open-addressing hash map with FNV-1a (see strmap.h). */
 #include "strmap.h"
 
+#include <ctype.h>
 #include <stdint.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,17 +12,27 @@
 static char tombstone_marker;
 #define STRMAP_TOMBSTONE (&tombstone_marker)
 
-static uint64_t hash(const char *s)
+static uint64_t hash(const struct strmap *m, const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+		h = (h ^ (unsigned char)(m->nocase ? tolower((unsigned char)*s) : *s)) * 1099511628211ULL;
 	return h;
+}
+
+static bool same(const struct strmap *m, const char *a, const char *b)
+{
+	return m->nocase ? strcasecmp(a, b) == 0 : streq(a, b);
 }
 
 void strmap_init(struct strmap *m)
 {
 	*m = (struct strmap){ 0 };
+}
+
+void strmap_init_nocase(struct strmap *m)
+{
+	*m = (struct strmap){ .nocase = true };
 }
 
 void strmap_done(struct strmap *m)
@@ -29,18 +41,18 @@ void strmap_done(struct strmap *m)
 		if (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE)
 			free(m->slots[i].key);
 	free(m->slots);
-	*m = (struct strmap){ 0 };
+	*m = (struct strmap){ .nocase = m->nocase };
 }
 
 static struct strmap_slot *find(const struct strmap *m, const char *key)
 {
 	if (m->cap == 0)
 		return NULL;
-	for (size_t i = hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+	for (size_t i = hash(m, key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		struct strmap_slot *s = &m->slots[i];
 		if (!s->key)
 			return NULL;
-		if (s->key != STRMAP_TOMBSTONE && streq(s->key, key))
+		if (s->key != STRMAP_TOMBSTONE && same(m, s->key, key))
 			return s;
 	}
 }
@@ -55,7 +67,7 @@ static void rehash(struct strmap *m, size_t cap)
 		struct strmap_slot *s = &old.slots[i];
 		if (!s->key || s->key == STRMAP_TOMBSTONE)
 			continue;
-		size_t j = hash(s->key) & (cap - 1);
+		size_t j = hash(m, s->key) & (cap - 1);
 		while (m->slots[j].key)
 			j = (j + 1) & (cap - 1);
 		m->slots[j] = *s;
@@ -81,7 +93,7 @@ void *strmap_put(struct strmap *m, const char *key, void *value)
 	}
 	if ((m->used + 1) * 4 >= m->cap * 3)
 		rehash(m, m->cap ? (m->len * 2 >= m->cap ? m->cap * 2 : m->cap) : 16);
-	size_t i = hash(key) & (m->cap - 1);
+	size_t i = hash(m, key) & (m->cap - 1);
 	while (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE)
 		i = (i + 1) & (m->cap - 1);
 	if (!m->slots[i].key)

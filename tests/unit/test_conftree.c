@@ -1,6 +1,7 @@
 /* Unit tests for conftree: nesting, includes with globs, cycles, dumps, errors. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "conftree.h"
 #include "harness.h"
@@ -155,6 +156,78 @@ static void test_nginx_dump_is_split_into_files(void)
 	CHECK_INT(cf_dump_parse("no markers", 10, &dd), -ENOENT);
 }
 
+static void test_glob_matching_a_directory_fails_like_nginx(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "n7/nginx.conf", "http {\n\n include conf.d/*.conf;\n}\n");
+	harness_write(d, "n7/conf.d/a.conf", "a;\n");
+	harness_write(d, "n7/conf.d/sub.conf/x", "x;\n");
+	char path[512], err[512], want[1024];
+	snprintf(path, sizeof(path), "%s/n7/nginx.conf", d);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:3: pread() \"%s/n7/conf.d/sub.conf\" failed (Is a directory)",
+		 path, d);
+	CHECK_STR(err, want);
+}
+
+static void test_dump_glob_is_sorted_and_skips_hidden_files(void)
+{
+	/* b.conf was read first through a plain include, so the dump lists it
+	 * before a.conf; the glob still reads a.conf first. */
+	const char *dump = "# configuration file /e/nginx.conf:\n"
+			   "include /e/c/b.conf;\ninclude /e/c/*.conf;\n\n"
+			   "# configuration file /e/c/b.conf:\nb;\n\n"
+			   "# configuration file /e/c/.h.conf:\nh;\n\n"
+			   "# configuration file /e/c/a.conf:\na;\n\n";
+	struct cf_dump *dd;
+	CHECK_INT(cf_dump_parse(dump, strlen(dump), &dd), 0);
+	struct cf_options o = { .dump = dd };
+	char err[512];
+	struct cf_tree *t = parse("/e/nginx.conf", &o, err);
+	CHECK(t);
+	if (t) {
+		const char *want[] = { "b", "a", "b" };
+		size_t i = 0;
+		for (struct cf_node *n = t->root->children; n; n = n->next, i++)
+			CHECK(i < 3 && streq(n->argv[0], want[i]));
+		CHECK_INT(i, 3);
+		CHECK_INT(t->nfiles, 3);
+		cf_tree_free(t);
+	}
+	cf_dump_free(dd);
+}
+
+static void test_deep_nesting_with_many_words_stays_bounded(void)
+{
+	/* 64 levels of blocks, each directive with 1000 words: fine; one more
+	 * level is refused. */
+	size_t cap = 64 * 4200 + 1024, len = 0;
+	char *text = xmalloc(cap);
+	for (int lvl = 0; lvl < 65; lvl++) {
+		for (int w = 0; w < 1000; w++)
+			len += (size_t)snprintf(text + len, cap - len, "w ");
+		len += (size_t)snprintf(text + len, cap - len, "{\n");
+	}
+	for (int lvl = 0; lvl < 65; lvl++)
+		len += (size_t)snprintf(text + len, cap - len, "}\n");
+	const char *d = harness_tmpdir();
+	harness_write(d, "n8/nginx.conf", text);
+	char path[512], err[512], want[1024];
+	snprintf(path, sizeof(path), "%s/n8/nginx.conf", d);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:65: blocks nested too deeply", path);
+	CHECK_STR(err, want);
+	/* drop the outermost level: 64 deep parses */
+	char *inner = strchr(text, '\n') + 1;
+	inner[strlen(inner) - 2] = '\0';
+	harness_write(d, "n8/ok.conf", inner);
+	snprintf(path, sizeof(path), "%s/n8/ok.conf", d);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	cf_tree_free(t);
+	free(text);
+}
+
 int main(void)
 {
 	RUN(test_nested_blocks_keep_file_and_line);
@@ -164,5 +237,8 @@ int main(void)
 	RUN(test_syntax_errors_name_file_and_line);
 	RUN(test_lua_blocks_are_opaque);
 	RUN(test_nginx_dump_is_split_into_files);
+	RUN(test_glob_matching_a_directory_fails_like_nginx);
+	RUN(test_dump_glob_is_sorted_and_skips_hidden_files);
+	RUN(test_deep_nesting_with_many_words_stays_bounded);
 	return harness_result();
 }
