@@ -53,13 +53,15 @@ struct probe_result {
 	int err;                 /* errno behind the result, 0 when none */
 	char detail[256];        /* one human line: "connect() refused", "HTTP 503", ... */
 	/* http(s) */
+	bool http_checked;       /* an HTTP request was made: the fields below mean something */
 	int http_status;         /* 0 = no valid status line */
 	uint32_t connect_ms, ttfb_ms, total_ms;
 	uint32_t header_bytes;
 	/* tls */
 	int64_t cert_not_after;  /* epoch seconds, 0 = unknown */
 	char cert_subject[160], cert_issuer[160];
-	char tls_error[160];     /* verify error or handshake failure text */
+	char tls_error[160];     /* verify error or handshake failure text; with result ok:
+				  * "verify off: ..." = what a verifying client would refuse */
 	/* dns */
 	char dns_answers[160];   /* "127.0.0.1 ::1" */
 	/* unix socket */
@@ -118,16 +120,27 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 /* Probe key now, at most once per second per peer: a probe already in flight
  * is joined; a result younger than 1 s is returned at once. once (may be NULL)
  * is called with the result in addition to the global callback. Returns
- * -ENOENT for an unknown key. */
+ * -ENOENT for an unknown key, 1 when once was already called (cached result,
+ * before returning; the global callback is not called again), 0 when the
+ * result will come from the loop. On-demand probes do not wait for the
+ * in-flight cap. Callbacks may call prober_probe_now and prober_set_targets,
+ * never prober_free. */
 int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void *userdata);
 
+/* NULL when key is unknown or was never probed. The pointer is valid until the
+ * next prober_last call or until the loop runs again (results are stored
+ * compactly and expanded on demand). */
 const struct probe_result *prober_last(const struct prober *p, const char *key);
 enum peer_state prober_state(const struct prober *p, const char *key);
 
-/* {"sent", "failed", "by_result": {...}} */
+/* {"sent", "failed", "by_result": {every result name: N}, "in_flight", "queued", "peers"} */
 void prober_stats_json(const struct prober *p, struct cJSON *obj);
 
 const char *probe_result_name(enum probe_result_kind r);
 const char *peer_state_name(enum peer_state s);
-/* {"time", "result", "latency_ms", "detail", ...} */
+/* {"time", "result", "latency_ms", "detail"} plus, when set: "errno";
+ * HTTP: "http_status" (null when no valid status line), "connect_ms", "ttfb_ms",
+ * "total_ms", "header_bytes"; TLS: "cert_not_after" (RFC 3339), "cert_subject",
+ * "cert_issuer", "tls_error"; DNS: "dns_answers" (array); unix: "sock_owner",
+ * "sock_group", "sock_uid", "sock_gid", "sock_mode" ("0660"), "denied_path", "denied_why". */
 struct cJSON *probe_result_json(const struct probe_result *r);

@@ -1,0 +1,922 @@
+/* probe: the scheduler of active checks (see probe.h for the contract).
+ *
+ * Owns: every peer (sorted by key, with its ev_timer, state and last result),
+ * the queue of peers waiting for an in-flight slot, the runs in flight, the
+ * curl multi driver (probe_http) and the resolver threads (probe_dns, made
+ * on first use).
+ *
+ * Chain of one run (keepalived's checkers are the model):
+ *   peer_timer_cb -> (queue while max_inflight runs are out) -> run_start
+ *     -> [host name: probe_dns -> run_dns_cb] -> [unix: probe_unix_check]
+ *     -> probe_http | probe_fcgi | probe_tcp -> *_done callbacks
+ *     -> run_complete (ev_feed_event: the epilog always runs from the loop,
+ *        never inside a start function or a curl callback)
+ *     -> run_epilog: last result, state, failure count, re-arm the timer
+ *        (retry_ms while failing and fails < retries, else interval_ms,
+ *        counted from the start of the run), start queued peers,
+ *        probe_done_fn + the waiters of prober_probe_now.
+ *
+ * State: PEER_UNKNOWN until the first result, then PEER_UP after ok and
+ * PEER_DOWN after any failure (no hysteresis here: the diagnoser weighs
+ * evidence windows; `fails` is kept for retry pacing).
+ *
+ * Memory: 10,000 peers must fit in a few MB, so a peer keeps its last
+ * result compactly (the fixed part, a heap detail string, and a full struct
+ * probe_result only when it carries TLS, DNS or unix-socket facts). */
+#include "probe.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ev.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "probe_dns.h"
+#include "probe_fcgi.h"
+#include "probe_http.h"
+#include "probe_tcp.h"
+#include "probe_unix.h"
+#include "util.h"
+
+#define DEFAULT_INTERVAL_MS 5000
+#define DEFAULT_TIMEOUT_MS  2000
+#define DEFAULT_RETRY_MS    1000
+#define PROBE_NOW_MIN_MS    1000
+
+struct run;
+
+struct waiter {
+	struct waiter *next;
+	probe_done_fn fn;
+	void *userdata;
+};
+
+/* The last result without the big optional parts. */
+struct last_small {
+	enum probe_result_kind result;
+	int64_t time_ms;
+	uint32_t latency_ms;
+	int err;
+	bool http_checked;
+	int http_status;
+	uint32_t connect_ms, ttfb_ms, total_ms, header_bytes;
+};
+
+struct peer {
+	char *key;
+	struct prober *p;
+	enum peerkey_kind kind;
+	enum ngx_proto proto;
+	char *host; /* address, host name, or unix path */
+	unsigned port;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} sa;
+	socklen_t salen;
+
+	bool enabled, tls_verify, tls_sni;
+	uint32_t interval_ms, timeout_ms, retry_ms;
+	unsigned retries;
+	int expect_lo, expect_hi;
+	char *health_uri, *host_header, *tls_trusted, *tls_name;
+
+	ev_timer timer;
+	enum peer_state state;
+	unsigned fails;
+	bool queued, kept;
+	struct peer *qnext, *qprev;
+	struct run *run;
+
+	bool have_last;
+	int64_t last_done_mono;
+	struct last_small last;
+	char *detail;
+	struct probe_result *full;
+};
+
+struct run {
+	struct prober *p;
+	struct peer *peer;
+	char key[PEERKEY_MAX];
+	int64_t start_mono;
+	uint64_t timeout_ms;
+	struct probe_result r;
+	struct waiter *waiters;
+	/* stages */
+	struct probe_tcp tcp;
+	struct probe_fcgi fcgi;
+	struct probe_http_req *http;
+	struct probe_dns_job *dns;
+	ev_timer dns_timer;
+	ev_timer donew; /* never started, only fed: completion from the loop */
+	bool completing;
+	char connect_ip[INET6_ADDRSTRLEN];
+	union {
+		struct sockaddr sa;
+		struct sockaddr_storage ss;
+		struct sockaddr_un sun;
+	} addr;
+	socklen_t addrlen;
+};
+
+struct prober {
+	struct ev_loop *loop;
+	unsigned max_inflight, inflight;
+	probe_done_fn fn;
+	void *userdata;
+	struct probe_identity identity;
+
+	struct peer **peers; /* sorted by key */
+	size_t npeers;
+	struct peer *qhead, *qtail;
+	size_t nqueued;
+
+	struct probe_http *http;
+	struct probe_dns *dns;
+	uint64_t rng;
+
+	uint64_t sent, failed, by_result[PROBE__COUNT];
+	struct probe_result scratch;
+};
+
+static const char *const result_names[PROBE__COUNT] = {
+	[PROBE_OK] = "ok",
+	[PROBE_REFUSED] = "refused",
+	[PROBE_TIMEOUT] = "timeout",
+	[PROBE_UNREACHABLE] = "unreachable",
+	[PROBE_RESET] = "reset",
+	[PROBE_INVALID_HTTP] = "invalid_http",
+	[PROBE_HTTP_STATUS] = "http_status",
+	[PROBE_TLS_ERROR] = "tls_error",
+	[PROBE_DNS_ERROR] = "dns_error",
+	[PROBE_MISSING] = "missing",
+	[PROBE_NOT_SOCKET] = "not_socket",
+	[PROBE_PERMISSION] = "permission",
+	[PROBE_STALE] = "stale",
+	[PROBE_OVERLOADED] = "overloaded",
+	[PROBE_ERROR] = "error",
+};
+
+const char *probe_result_name(enum probe_result_kind r)
+{
+	if ((unsigned)r >= PROBE__COUNT)
+		return "error";
+	return result_names[r];
+}
+
+const char *peer_state_name(enum peer_state s)
+{
+	switch (s) {
+	case PEER_UP:
+		return "up";
+	case PEER_DOWN:
+		return "down";
+	default:
+		return "unknown";
+	}
+}
+
+static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void run_start(struct peer *pe);
+
+/* xorshift64*: only spreads first runs; no need for quality or secrecy. */
+static uint64_t rng_next(struct prober *p)
+{
+	p->rng ^= p->rng >> 12;
+	p->rng ^= p->rng << 25;
+	p->rng ^= p->rng >> 27;
+	return p->rng * 2685821657736338717ULL;
+}
+
+/* ---- peer lookup ---- */
+
+static int peer_cmp_key(const void *key, const void *elem)
+{
+	return strcmp(key, (*(struct peer *const *)elem)->key);
+}
+
+static struct peer *peer_find(const struct prober *p, const char *key)
+{
+	if (p->npeers == 0)
+		return NULL;
+	struct peer **pp = bsearch(key, p->peers, p->npeers, sizeof(*p->peers), peer_cmp_key);
+	return pp ? *pp : NULL;
+}
+
+/* ---- queue of peers waiting for a slot ---- */
+
+static void queue_remove(struct prober *p, struct peer *pe)
+{
+	if (!pe->queued)
+		return;
+	if (pe->qprev)
+		pe->qprev->qnext = pe->qnext;
+	else
+		p->qhead = pe->qnext;
+	if (pe->qnext)
+		pe->qnext->qprev = pe->qprev;
+	else
+		p->qtail = pe->qprev;
+	pe->qnext = pe->qprev = NULL;
+	pe->queued = false;
+	p->nqueued--;
+}
+
+static void queue_push(struct prober *p, struct peer *pe)
+{
+	if (pe->queued)
+		return;
+	pe->qprev = p->qtail;
+	pe->qnext = NULL;
+	if (p->qtail)
+		p->qtail->qnext = pe;
+	else
+		p->qhead = pe;
+	p->qtail = pe;
+	pe->queued = true;
+	p->nqueued++;
+}
+
+static void queue_kick(struct prober *p)
+{
+	while (p->qhead && p->inflight < p->max_inflight) {
+		struct peer *pe = p->qhead;
+		queue_remove(p, pe);
+		run_start(pe);
+	}
+}
+
+/* ---- last result storage ---- */
+
+static bool result_is_rich(const struct probe_result *r)
+{
+	return r->cert_not_after || r->cert_subject[0] || r->cert_issuer[0] || r->tls_error[0] ||
+	       r->dns_answers[0] || r->unix_checked;
+}
+
+static void last_store(struct peer *pe, const struct probe_result *r)
+{
+	pe->have_last = true;
+	pe->last_done_mono = now_mono_ms();
+	if (result_is_rich(r)) {
+		if (!pe->full)
+			pe->full = xmalloc(sizeof(*pe->full));
+		*pe->full = *r;
+		free(pe->detail);
+		pe->detail = NULL;
+		return;
+	}
+	free(pe->full);
+	pe->full = NULL;
+	pe->last = (struct last_small){
+		.result = r->result,
+		.time_ms = r->time_ms,
+		.latency_ms = r->latency_ms,
+		.err = r->err,
+		.http_checked = r->http_checked,
+		.http_status = r->http_status,
+		.connect_ms = r->connect_ms,
+		.ttfb_ms = r->ttfb_ms,
+		.total_ms = r->total_ms,
+		.header_bytes = r->header_bytes,
+	};
+	/* Most details repeat from probe to probe: keep the copy when equal. */
+	if (!pe->detail || !streq(pe->detail, r->detail)) {
+		free(pe->detail);
+		pe->detail = r->detail[0] ? xstrdup(r->detail) : NULL;
+	}
+}
+
+static const struct probe_result *last_view(const struct peer *pe, struct probe_result *scratch)
+{
+	if (!pe->have_last)
+		return NULL;
+	if (pe->full)
+		return pe->full;
+	memset(scratch, 0, sizeof(*scratch));
+	scratch->result = pe->last.result;
+	scratch->time_ms = pe->last.time_ms;
+	scratch->latency_ms = pe->last.latency_ms;
+	scratch->err = pe->last.err;
+	scratch->http_checked = pe->last.http_checked;
+	scratch->http_status = pe->last.http_status;
+	scratch->connect_ms = pe->last.connect_ms;
+	scratch->ttfb_ms = pe->last.ttfb_ms;
+	scratch->total_ms = pe->last.total_ms;
+	scratch->header_bytes = pe->last.header_bytes;
+	if (pe->detail)
+		snprintf(scratch->detail, sizeof(scratch->detail), "%s", pe->detail);
+	return scratch;
+}
+
+/* ---- runs ---- */
+
+static void run_free(struct run *run)
+{
+	struct ev_loop *loop = run->p->loop;
+
+	probe_tcp_close(&run->tcp);
+	probe_fcgi_cancel(&run->fcgi);
+	if (run->http)
+		probe_http_cancel(run->p->http, run->http);
+	if (run->dns)
+		probe_dns_cancel(run->p->dns, run->dns);
+	ev_timer_stop(loop, &run->dns_timer);
+	ev_clear_pending(loop, &run->dns_timer);
+	ev_clear_pending(loop, &run->donew);
+	while (run->waiters) {
+		struct waiter *w = run->waiters;
+		run->waiters = w->next;
+		free(w);
+	}
+	free(run);
+}
+
+static void run_complete(struct run *run)
+{
+	if (run->completing)
+		return;
+	run->completing = true;
+	ev_feed_event(run->p->loop, &run->donew, EV_CUSTOM);
+}
+
+static uint32_t next_delay_ms(const struct peer *pe, bool ok)
+{
+	if (!ok && pe->fails < pe->retries)
+		return pe->retry_ms;
+	return pe->interval_ms;
+}
+
+static void peer_arm(struct peer *pe, double after_s)
+{
+	struct ev_loop *loop = pe->p->loop;
+
+	ev_timer_stop(loop, &pe->timer);
+	if (!pe->enabled)
+		return;
+	ev_timer_set(&pe->timer, MAX(after_s, 0.0), 0);
+	ev_timer_start(loop, &pe->timer);
+}
+
+static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run *run = container_of(w, struct run, donew);
+	struct prober *p = run->p;
+	struct peer *pe = run->peer;
+	struct probe_result *r = &run->r;
+	enum peer_state state = PEER_UNKNOWN;
+	int64_t now = now_mono_ms();
+
+	r->time_ms = now_wall_ms();
+	r->latency_ms = (uint32_t)MAX(now - run->start_mono, 0);
+	p->inflight--;
+	p->by_result[r->result]++;
+	if (r->result != PROBE_OK)
+		p->failed++;
+
+	if (pe) {
+		bool ok = r->result == PROBE_OK;
+		pe->run = NULL;
+		last_store(pe, r);
+		if (ok) {
+			pe->fails = 0;
+			pe->state = PEER_UP;
+		} else {
+			pe->fails++;
+			pe->state = PEER_DOWN;
+		}
+		state = pe->state;
+		int64_t elapsed = now - run->start_mono;
+		peer_arm(pe, ((int64_t)next_delay_ms(pe, ok) - elapsed) / 1000.0);
+	}
+	queue_kick(p);
+
+	/* Callbacks last: they may change the target set (this run is already
+	 * detached from its peer) or probe again. */
+	if (p->fn)
+		p->fn(p->userdata, run->key, r, state);
+	for (struct waiter *wt = run->waiters; wt; wt = wt->next)
+		wt->fn(wt->userdata, run->key, r, state);
+	run_free(run);
+}
+
+static void run_fail(struct run *run, enum probe_result_kind kind, int err, const char *detail)
+{
+	run->r.result = kind;
+	run->r.err = err;
+	snprintf(run->r.detail, sizeof(run->r.detail), "%s", detail);
+	run_complete(run);
+}
+
+static void run_tcp_done(struct probe_tcp *c, int err)
+{
+	struct run *run = container_of(c, struct run, tcp);
+
+	probe_tcp_classify(err, run->addr.sa.sa_family == AF_UNIX, run->timeout_ms, &run->r);
+	probe_tcp_close(c);
+	run_complete(run);
+}
+
+static void run_fcgi_done(struct probe_fcgi *f)
+{
+	struct run *run = container_of(f, struct run, fcgi);
+	run_complete(run);
+}
+
+static void run_http_done(void *userdata)
+{
+	struct run *run = userdata;
+	run->http = NULL;
+	run_complete(run);
+}
+
+/* A probe_target view of a peer, for the stage functions that take one. */
+static void peer_target(const struct peer *pe, struct probe_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->key, sizeof(t->key), "%s", pe->key);
+	t->addr.kind = pe->kind;
+	snprintf(t->addr.key, sizeof(t->addr.key), "%s", pe->key);
+	snprintf(t->addr.host, sizeof(t->addr.host), "%s", pe->host);
+	t->addr.port = pe->port;
+	t->proto = pe->proto;
+	t->enabled = pe->enabled;
+	t->interval_ms = pe->interval_ms;
+	t->timeout_ms = pe->timeout_ms;
+	t->retry_ms = pe->retry_ms;
+	t->retries = pe->retries;
+	t->health_uri = pe->health_uri;
+	t->host_header = pe->host_header;
+	t->expect_lo = pe->expect_lo;
+	t->expect_hi = pe->expect_hi;
+	t->tls_verify = pe->tls_verify;
+	t->tls_sni = pe->tls_sni;
+	t->tls_trusted = pe->tls_trusted;
+	t->tls_name = pe->tls_name;
+}
+
+/* The protocol stage, once there is an address (run->addr). */
+static void run_proto(struct run *run)
+{
+	struct peer *pe = run->peer;
+	struct prober *p = run->p;
+	uint64_t left = run->timeout_ms;
+	int64_t spent = now_mono_ms() - run->start_mono;
+	bool is_unix = run->addr.sa.sa_family == AF_UNIX;
+	int r;
+
+	left = spent > 0 && (uint64_t)spent < left ? left - (uint64_t)spent : spent > 0 ? 1 : left;
+
+	switch (pe->proto) {
+	case NGX_PROTO_HTTP:
+	case NGX_PROTO_HTTPS: {
+		struct probe_target t;
+		peer_target(pe, &t);
+		run->http = probe_http_start(p->http, &t, run->connect_ip[0] ? run->connect_ip : NULL,
+					     left, &run->r, run_http_done, run);
+		if (!run->http)
+			run_complete(run);
+		return;
+	}
+	case NGX_PROTO_FASTCGI:
+		r = probe_fcgi_start(&run->fcgi, p->loop, &run->addr.sa, run->addrlen, left, &run->r,
+				     run_fcgi_done);
+		break;
+	default:
+		if (is_unix) {
+			/* probe_unix_check has connected already: that is the check. */
+			run_complete(run);
+			return;
+		}
+		r = probe_tcp_start(&run->tcp, p->loop, &run->addr.sa, run->addrlen, left,
+				    run_tcp_done);
+		break;
+	}
+	if (r < 0) {
+		probe_tcp_classify(-r, is_unix, left, &run->r);
+		run_complete(run);
+	}
+}
+
+static void run_dns_cb(void *userdata, const struct probe_dns_answer *a)
+{
+	struct run *run = userdata;
+
+	run->dns = NULL;
+	ev_timer_stop(run->p->loop, &run->dns_timer);
+	if (a->err) {
+		char buf[200];
+		snprintf(buf, sizeof(buf), "cannot resolve %s: %s", run->peer->host,
+			 a->err == EAI_SYSTEM ? strerror(a->sys_errno) : gai_strerror(a->err));
+		run_fail(run, PROBE_DNS_ERROR, a->err == EAI_SYSTEM ? a->sys_errno : 0, buf);
+		return;
+	}
+	probe_dns_format(a, run->r.dns_answers, sizeof(run->r.dns_answers));
+	memcpy(&run->addr.ss, &a->addrs[0], a->addrlens[0]);
+	run->addrlen = a->addrlens[0];
+	const void *src = run->addr.sa.sa_family == AF_INET6
+				  ? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
+				  : (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
+	inet_ntop(run->addr.sa.sa_family, src, run->connect_ip, sizeof(run->connect_ip));
+	run_proto(run);
+}
+
+static void run_dns_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct run *run = container_of(w, struct run, dns_timer);
+	char buf[200];
+
+	probe_dns_cancel(run->p->dns, run->dns);
+	run->dns = NULL;
+	snprintf(buf, sizeof(buf), "cannot resolve %s: no answer within %llu ms", run->peer->host,
+		 (unsigned long long)run->timeout_ms);
+	run_fail(run, PROBE_DNS_ERROR, ETIMEDOUT, buf);
+}
+
+static void run_start(struct peer *pe)
+{
+	struct prober *p = pe->p;
+	struct run *run = xcalloc(1, sizeof(*run));
+
+	run->p = p;
+	run->peer = pe;
+	snprintf(run->key, sizeof(run->key), "%s", pe->key);
+	run->start_mono = now_mono_ms();
+	run->timeout_ms = pe->timeout_ms;
+	probe_tcp_init(&run->tcp);
+	probe_fcgi_init(&run->fcgi);
+	ev_timer_init(&run->dns_timer, run_dns_timeout_cb, run->timeout_ms / 1000.0, 0);
+	ev_init(&run->donew, run_epilog);
+	pe->run = run;
+	ev_timer_stop(p->loop, &pe->timer);
+	p->inflight++;
+	p->sent++;
+
+	switch (pe->kind) {
+	case PEERKEY_HOST:
+		if (!p->dns)
+			p->dns = probe_dns_new(p->loop);
+		run->dns = probe_dns_resolve(p->dns, pe->host, pe->port, run_dns_cb, run);
+		ev_timer_start(p->loop, &run->dns_timer);
+		return;
+	case PEERKEY_UNIX: {
+		struct probe_target t;
+		peer_target(pe, &t);
+		probe_unix_check(&t, &p->identity, &run->r);
+		if (run->r.result != PROBE_OK) {
+			run_complete(run);
+			return;
+		}
+		run->addr.sun.sun_family = AF_UNIX;
+		snprintf(run->addr.sun.sun_path, sizeof(run->addr.sun.sun_path), "%s", pe->host);
+		run->addrlen = sizeof(run->addr.sun);
+		break;
+	}
+	default:
+		memcpy(&run->addr.ss, &pe->sa, pe->salen);
+		run->addrlen = pe->salen;
+		break;
+	}
+	run_proto(run);
+}
+
+static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct peer *pe = container_of(w, struct peer, timer);
+	struct prober *p = pe->p;
+
+	if (pe->run)
+		return; /* an on-demand run is out; its epilog re-arms */
+	if (p->inflight < p->max_inflight)
+		run_start(pe);
+	else
+		queue_push(p, pe);
+}
+
+/* ---- the target set ---- */
+
+static char *dup_or_null(const char *s)
+{
+	return s && s[0] ? xstrdup(s) : NULL;
+}
+
+static void peer_set_options(struct peer *pe, const struct probe_target *t)
+{
+	pe->proto = t->proto;
+	pe->enabled = t->enabled;
+	pe->interval_ms = (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2)
+						    : DEFAULT_INTERVAL_MS);
+	pe->timeout_ms = (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2)
+						  : DEFAULT_TIMEOUT_MS);
+	pe->retry_ms = (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
+	pe->retries = t->retries;
+	pe->expect_lo = t->expect_lo;
+	pe->expect_hi = t->expect_hi;
+	pe->tls_verify = t->tls_verify;
+	pe->tls_sni = t->tls_sni;
+	free(pe->health_uri);
+	free(pe->host_header);
+	free(pe->tls_trusted);
+	free(pe->tls_name);
+	pe->health_uri = dup_or_null(t->health_uri);
+	pe->host_header = dup_or_null(t->host_header);
+	pe->tls_trusted = dup_or_null(t->tls_trusted);
+	pe->tls_name = dup_or_null(t->tls_name);
+}
+
+static struct peer *peer_new(struct prober *p, const struct probe_target *t, const char *key)
+{
+	struct peer *pe = xcalloc(1, sizeof(*pe));
+
+	pe->p = p;
+	pe->key = xstrdup(key);
+	pe->kind = t->addr.kind;
+	pe->host = xstrdup(t->addr.host);
+	pe->port = t->addr.port;
+	if (pe->kind == PEERKEY_IPV4) {
+		pe->sa.sin.sin_family = AF_INET;
+		pe->sa.sin.sin_port = htons((uint16_t)pe->port);
+		inet_pton(AF_INET, pe->host, &pe->sa.sin.sin_addr);
+		pe->salen = sizeof(pe->sa.sin);
+	} else if (pe->kind == PEERKEY_IPV6) {
+		pe->sa.sin6.sin6_family = AF_INET6;
+		pe->sa.sin6.sin6_port = htons((uint16_t)pe->port);
+		inet_pton(AF_INET6, pe->host, &pe->sa.sin6.sin6_addr);
+		pe->salen = sizeof(pe->sa.sin6);
+	}
+	ev_init(&pe->timer, peer_timer_cb);
+	peer_set_options(pe, t);
+	return pe;
+}
+
+static void peer_free(struct prober *p, struct peer *pe)
+{
+	ev_timer_stop(p->loop, &pe->timer);
+	queue_remove(p, pe);
+	if (pe->run) {
+		/* Dropped from the set mid-probe: nobody wants the answer. */
+		p->inflight--;
+		run_free(pe->run);
+	}
+	free(pe->key);
+	free(pe->host);
+	free(pe->health_uri);
+	free(pe->host_header);
+	free(pe->tls_trusted);
+	free(pe->tls_name);
+	free(pe->detail);
+	free(pe->full);
+	free(pe);
+}
+
+static bool target_valid(const struct probe_target *t)
+{
+	switch (t->addr.kind) {
+	case PEERKEY_IPV4: {
+		struct in_addr a;
+		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET, t->addr.host, &a) == 1;
+	}
+	case PEERKEY_IPV6: {
+		struct in6_addr a;
+		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET6, t->addr.host, &a) == 1;
+	}
+	case PEERKEY_HOST:
+		return t->addr.port > 0 && t->addr.port < 65536 && t->addr.host[0];
+	case PEERKEY_UNIX:
+		return t->addr.host[0] == '/' && strlen(t->addr.host) < sizeof(((struct sockaddr_un *)0)->sun_path);
+	}
+	return false;
+}
+
+static const char *target_key(const struct probe_target *t)
+{
+	return t->key[0] ? t->key : t->addr.key;
+}
+
+static int cmp_target_ptr(const void *a, const void *b)
+{
+	const struct probe_target *ta = *(const struct probe_target *const *)a;
+	const struct probe_target *tb = *(const struct probe_target *const *)b;
+	return strcmp(target_key(ta), target_key(tb));
+}
+
+int prober_set_targets(struct prober *p, const struct probe_target *targets, size_t n)
+{
+	const struct probe_target **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	size_t ns = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!target_valid(&targets[i]) || !target_key(&targets[i])[0]) {
+			free(sorted);
+			return -EINVAL;
+		}
+		sorted[ns++] = &targets[i];
+	}
+	qsort(sorted, ns, sizeof(*sorted), cmp_target_ptr);
+
+	struct peer **peers = xcalloc(ns ? ns : 1, sizeof(*peers));
+	size_t np = 0;
+	for (size_t i = 0; i < ns; i++) {
+		const struct probe_target *t = sorted[i];
+		const char *key = target_key(t);
+		if (np > 0 && streq(peers[np - 1]->key, key))
+			continue; /* a duplicate key: the first one wins */
+		struct peer *pe = peer_find(p, key);
+		if (pe && pe->kind == t->addr.kind && streq(pe->host, t->addr.host) &&
+		    pe->port == t->addr.port) {
+			bool was_enabled = pe->enabled;
+			peer_set_options(pe, t);
+			pe->kept = true;
+			if (!pe->enabled) {
+				ev_timer_stop(p->loop, &pe->timer);
+				queue_remove(p, pe);
+			} else if (!was_enabled && !pe->run) {
+				peer_arm(pe, (double)(rng_next(p) % pe->interval_ms) / 1000.0);
+			}
+		} else {
+			pe = peer_new(p, t, key);
+			pe->kept = true;
+			if (pe->enabled)
+				peer_arm(pe, (double)(rng_next(p) % pe->interval_ms) / 1000.0);
+		}
+		peers[np++] = pe;
+	}
+	free(sorted);
+
+	for (size_t i = 0; i < p->npeers; i++) {
+		if (!p->peers[i]->kept)
+			peer_free(p, p->peers[i]);
+	}
+	for (size_t i = 0; i < np; i++)
+		peers[i]->kept = false;
+	free(p->peers);
+	p->peers = peers;
+	p->npeers = np;
+	queue_kick(p);
+	return 0;
+}
+
+/* ---- public ---- */
+
+struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn,
+			  void *userdata)
+{
+	struct prober *p = xcalloc(1, sizeof(*p));
+
+	p->loop = loop;
+	p->max_inflight = max_inflight ? max_inflight : 1;
+	p->fn = fn;
+	p->userdata = userdata;
+	p->http = probe_http_new(loop);
+	p->rng = (uint64_t)now_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
+		 (uint64_t)(uintptr_t)p;
+	if (!p->rng)
+		p->rng = 1;
+	/* Until told otherwise, judge unix sockets for our own identity. */
+	p->identity.uid = geteuid();
+	p->identity.gid = getegid();
+	return p;
+}
+
+void prober_free(struct prober *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->npeers; i++)
+		peer_free(p, p->peers[i]);
+	free(p->peers);
+	probe_http_free(p->http);
+	probe_dns_free(p->dns);
+	free(p);
+}
+
+void prober_set_identity(struct prober *p, const struct probe_identity *id)
+{
+	p->identity = *id;
+	if (p->identity.ngroups > ARRAY_SIZE(p->identity.groups))
+		p->identity.ngroups = ARRAY_SIZE(p->identity.groups);
+}
+
+int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void *userdata)
+{
+	struct peer *pe = peer_find(p, key);
+
+	if (!pe)
+		return -ENOENT;
+	if (!pe->run && pe->have_last && now_mono_ms() - pe->last_done_mono < PROBE_NOW_MIN_MS) {
+		if (once)
+			once(userdata, pe->key, last_view(pe, &p->scratch), pe->state);
+		return 1;
+	}
+	if (!pe->run) {
+		queue_remove(p, pe);
+		run_start(pe);
+	}
+	if (once && pe->run) {
+		struct waiter *w = xcalloc(1, sizeof(*w));
+		w->fn = once;
+		w->userdata = userdata;
+		w->next = pe->run->waiters;
+		pe->run->waiters = w;
+	}
+	return 0;
+}
+
+const struct probe_result *prober_last(const struct prober *p, const char *key)
+{
+	struct peer *pe = peer_find(p, key);
+
+	if (!pe)
+		return NULL;
+	/* The scratch is a cache of the expansion, not state. */
+	return last_view(pe, (struct probe_result *)&p->scratch);
+}
+
+enum peer_state prober_state(const struct prober *p, const char *key)
+{
+	struct peer *pe = peer_find(p, key);
+	return pe ? pe->state : PEER_UNKNOWN;
+}
+
+void prober_stats_json(const struct prober *p, struct cJSON *obj)
+{
+	cJSON_AddNumberToObject(obj, "sent", (double)p->sent);
+	cJSON_AddNumberToObject(obj, "failed", (double)p->failed);
+	cJSON *by = cJSON_AddObjectToObject(obj, "by_result");
+	for (int i = 0; i < PROBE__COUNT; i++)
+		cJSON_AddNumberToObject(by, result_names[i], (double)p->by_result[i]);
+	cJSON_AddNumberToObject(obj, "in_flight", p->inflight);
+	cJSON_AddNumberToObject(obj, "queued", (double)p->nqueued);
+	cJSON_AddNumberToObject(obj, "peers", (double)p->npeers);
+}
+
+static void add_time(cJSON *o, const char *name, int64_t ms)
+{
+	char buf[32];
+	format_time_ms(ms, buf);
+	cJSON_AddStringToObject(o, name, buf);
+}
+
+struct cJSON *probe_result_json(const struct probe_result *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (r->time_ms)
+		add_time(o, "time", r->time_ms);
+	else
+		cJSON_AddNullToObject(o, "time");
+	cJSON_AddStringToObject(o, "result", probe_result_name(r->result));
+	cJSON_AddNumberToObject(o, "latency_ms", r->latency_ms);
+	cJSON_AddStringToObject(o, "detail", r->detail);
+	if (r->err)
+		cJSON_AddNumberToObject(o, "errno", r->err);
+	if (r->http_checked) {
+		if (r->http_status)
+			cJSON_AddNumberToObject(o, "http_status", r->http_status);
+		else
+			cJSON_AddNullToObject(o, "http_status");
+		cJSON_AddNumberToObject(o, "connect_ms", r->connect_ms);
+		cJSON_AddNumberToObject(o, "ttfb_ms", r->ttfb_ms);
+		cJSON_AddNumberToObject(o, "total_ms", r->total_ms);
+		cJSON_AddNumberToObject(o, "header_bytes", r->header_bytes);
+	}
+	if (r->cert_not_after)
+		add_time(o, "cert_not_after", r->cert_not_after * 1000);
+	if (r->cert_subject[0])
+		cJSON_AddStringToObject(o, "cert_subject", r->cert_subject);
+	if (r->cert_issuer[0])
+		cJSON_AddStringToObject(o, "cert_issuer", r->cert_issuer);
+	if (r->tls_error[0])
+		cJSON_AddStringToObject(o, "tls_error", r->tls_error);
+	if (r->dns_answers[0]) {
+		cJSON *a = cJSON_AddArrayToObject(o, "dns_answers");
+		char buf[sizeof(r->dns_answers)], *save = NULL;
+		snprintf(buf, sizeof(buf), "%s", r->dns_answers);
+		for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			cJSON_AddItemToArray(a, cJSON_CreateString(tok));
+	}
+	if (r->unix_checked) {
+		char mode[8];
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)(r->sock_mode & 07777));
+		if (r->sock_owner[0])
+			cJSON_AddStringToObject(o, "sock_owner", r->sock_owner);
+		if (r->sock_group[0])
+			cJSON_AddStringToObject(o, "sock_group", r->sock_group);
+		cJSON_AddNumberToObject(o, "sock_uid", r->sock_uid);
+		cJSON_AddNumberToObject(o, "sock_gid", r->sock_gid);
+		cJSON_AddStringToObject(o, "sock_mode", mode);
+		if (r->denied_path[0])
+			cJSON_AddStringToObject(o, "denied_path", r->denied_path);
+		if (r->denied_why[0])
+			cJSON_AddStringToObject(o, "denied_why", r->denied_why);
+	}
+	return o;
+}

@@ -1,0 +1,1136 @@
+/* Unit tests for probe: every result against a real local server that
+ * misbehaves in that one way, and the scheduler's timing rules.
+ *
+ * Servers are loopback only: listening sockets that never accept (in this
+ * process), fork()ed children that answer in one scripted way, `openssl
+ * s_server` for TLS and php-fpm for FastCGI (skipped when not installed).
+ * Every wait is bounded. */
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "peerkey.h"
+#include "probe.h"
+#include "util.h"
+
+/* ---- servers ---- */
+
+enum srv_mode {
+	SRV_OK,        /* HTTP 200 "ok" */
+	SRV_503,       /* HTTP 503 */
+	SRV_RESET,     /* read the request, then RST (SO_LINGER 0) */
+	SRV_EMPTY,     /* read the request, then a clean close */
+	SRV_GARBAGE,   /* "HELLO\r\n\r\n" */
+	SRV_BIGHDR,    /* 200 with one 64 KiB header */
+	SRV_SLOW,      /* 200 after SLOW_MS */
+};
+
+#define SLOW_MS 400
+static char bighdr_response[70 * 1024];
+
+static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_port)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, addr, &s6->sin6_addr);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, addr, &s4->sin_addr);
+		len = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	getsockname(fd, (struct sockaddr *)&ss, &len);
+	*ret_port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					     : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+static int listen_unix(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%.107s", path);
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
+		perror(path);
+		exit(2);
+	}
+	return fd;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read what the client sends: an HTTP request up to its blank line, or
+ * whatever a first read brings for anything else (FastCGI). */
+static void read_request(int c)
+{
+	char buf[8192];
+	size_t got = 0;
+	while (got < sizeof(buf) - 1) {
+		ssize_t n = read(c, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			return;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strncmp(buf, "GET ", 4) != 0 || strstr(buf, "\r\n\r\n"))
+			return;
+	}
+}
+
+static void serve_one(int c, enum srv_mode mode)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+	static const char unavailable[] =
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct linger lg = { 1, 0 };
+
+	read_request(c);
+	switch (mode) {
+	case SRV_OK:
+		write_all(c, ok, sizeof(ok) - 1);
+		break;
+	case SRV_503:
+		write_all(c, unavailable, sizeof(unavailable) - 1);
+		break;
+	case SRV_RESET:
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		break;
+	case SRV_EMPTY:
+		break;
+	case SRV_GARBAGE:
+		write_all(c, "HELLO\r\n\r\n", 9);
+		break;
+	case SRV_BIGHDR:
+		write_all(c, bighdr_response, strlen(bighdr_response));
+		break;
+	case SRV_SLOW: {
+		struct timespec ts = { 0, SLOW_MS * 1000000L };
+		nanosleep(&ts, NULL);
+		write_all(c, ok, sizeof(ok) - 1);
+		break;
+	}
+	}
+	/* Let the client see the whole answer before the FIN. */
+	if (mode != SRV_RESET)
+		shutdown(c, SHUT_WR);
+	close(c);
+}
+
+/* Fork a child that serves lfd in mode until killed (or the test dies). */
+static pid_t serve(int lfd, enum srv_mode mode)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;) {
+			int c = accept(lfd, NULL, NULL);
+			if (c >= 0)
+				serve_one(c, mode);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* ---- probing ---- */
+
+static struct probe_target target(const char *addr, enum ngx_proto proto)
+{
+	struct probe_target t = { 0 };
+	if (peerkey_parse(addr, strlen(addr), 0, &t.addr) < 0) {
+		fprintf(stderr, "bad test address %s\n", addr);
+		exit(2);
+	}
+	snprintf(t.key, sizeof(t.key), "%s", t.addr.key);
+	t.proto = proto;
+	t.enabled = true;
+	t.interval_ms = 60000;
+	t.timeout_ms = 2000;
+	t.retry_ms = 1000;
+	return t;
+}
+
+struct one {
+	struct ev_loop *loop;
+	struct probe_result r;
+	enum peer_state state;
+	int calls;
+};
+
+static void one_done(void *userdata, const char *key, const struct probe_result *r,
+		     enum peer_state state)
+{
+	struct one *o = userdata;
+	o->r = *r;
+	o->state = state;
+	o->calls++;
+	ev_break(o->loop, EVBREAK_ALL);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* One on-demand probe of t in a fresh loop and prober; bounded at 10 s. */
+static struct probe_result probe_once(const struct probe_target *t)
+{
+	struct one o = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(o.loop, 16, NULL, NULL);
+	ev_timer deadline;
+
+	ev_timer_init(&deadline, deadline_cb, 10.0, 0);
+	ev_timer_start(o.loop, &deadline);
+	CHECK_INT(prober_set_targets(p, t, 1), 0);
+	CHECK_INT(prober_probe_now(p, t->key, one_done, &o), 0);
+	ev_run(o.loop, 0);
+	CHECK_INT(o.calls, 1);
+	CHECK_INT(prober_state(p, t->key), o.r.result == PROBE_OK ? PEER_UP : PEER_DOWN);
+	prober_free(p);
+	ev_timer_stop(o.loop, &deadline);
+	ev_loop_destroy(o.loop);
+	return o.r;
+}
+
+static struct probe_result probe_mode(enum srv_mode mode, enum ngx_proto proto, uint64_t timeout)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	CHECK(lfd >= 0);
+	pid_t pid = serve(lfd, mode);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, proto);
+	t.timeout_ms = timeout;
+	struct probe_result r = probe_once(&t);
+	stop(pid);
+	return r;
+}
+
+/* ---- connect level ---- */
+
+static void test_closed_port_is_refused(void)
+{
+	unsigned port;
+	int fd = listen_inet(AF_INET, "127.0.0.1", 1, &port);
+	close(fd);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "refused");
+	CHECK_INT(r.err, ECONNREFUSED);
+	CHECK_STR(r.detail, "connect() refused");
+
+	t.proto = NGX_PROTO_HTTP;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "refused");
+	CHECK_INT(r.http_status, 0);
+}
+
+static void test_tcp_listener_is_ok_and_json_has_fields(void)
+{
+	unsigned port;
+	int fd = listen_inet(AF_INET, "127.0.0.1", 4, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_result r = probe_once(&t);
+	close(fd);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "connected");
+	CHECK(r.time_ms > 1700000000000LL);
+
+	cJSON *j = probe_result_json(&r);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")), "ok");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "detail")), "connected");
+	const char *time = cJSON_GetStringValue(cJSON_GetObjectItem(j, "time"));
+	CHECK(time && strlen(time) == 24 && time[10] == 'T' && time[23] == 'Z');
+	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "latency_ms")));
+	CHECK(!cJSON_GetObjectItem(j, "http_status"));
+	cJSON_Delete(j);
+}
+
+static void test_ipv6_loopback(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET6, "::1", 16, &port);
+	if (lfd < 0) {
+		printf("skip: no ::1 (%s)\n", strerror(-lfd));
+		return;
+	}
+	pid_t pid = serve(lfd, SRV_OK);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "[::1]:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	t.proto = NGX_PROTO_HTTP;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	stop(pid);
+
+	/* And a closed IPv6 port. */
+	lfd = listen_inet(AF_INET6, "::1", 1, &port);
+	close(lfd);
+	snprintf(addr, sizeof(addr), "[::1]:%u", port);
+	t = target(addr, NGX_PROTO_TCP);
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "refused");
+}
+
+/* ---- HTTP ---- */
+
+static void test_http_200_is_ok_with_timings(void)
+{
+	struct probe_result r = probe_mode(SRV_OK, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	CHECK_STR(r.detail, "HTTP 200");
+	CHECK(r.http_checked);
+	CHECK(r.header_bytes > 30 && r.header_bytes < 200);
+	CHECK(r.ttfb_ms >= r.connect_ms);
+
+	cJSON *j = probe_result_json(&r);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "http_status")), 200);
+	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "connect_ms")));
+	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "ttfb_ms")));
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "header_bytes")), r.header_bytes);
+	cJSON_Delete(j);
+}
+
+static void test_http_accepts_never_answers_is_timeout(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	t.timeout_ms = 300;
+	struct probe_result r = probe_once(&t);
+	close(lfd);
+	CHECK_STR(probe_result_name(r.result), "timeout");
+	CHECK_STR(r.detail, "no response header within 300 ms");
+	CHECK(r.latency_ms >= 290 && r.latency_ms < 1500);
+	CHECK_INT(r.http_status, 0);
+}
+
+static void test_http_reset_after_request_is_reset(void)
+{
+	struct probe_result r = probe_mode(SRV_RESET, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "reset");
+	CHECK_INT(r.err, ECONNRESET);
+	CHECK_STR(r.detail, "before a response: connection reset by peer");
+}
+
+static void test_http_empty_reply_is_reset(void)
+{
+	struct probe_result r = probe_mode(SRV_EMPTY, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "reset");
+	CHECK_STR(r.detail, "empty reply: connection closed without a response");
+}
+
+static void test_http_garbage_is_invalid_http(void)
+{
+	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK(startswith(r.detail, "not a valid HTTP response: "));
+	CHECK_INT(r.http_status, 0);
+}
+
+static void test_http_64k_header_is_ok_and_counted(void)
+{
+	struct probe_result r = probe_mode(SRV_BIGHDR, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	CHECK(r.header_bytes >= 65536 && r.header_bytes < 66000);
+}
+
+static void test_http_slow_first_byte_is_measured(void)
+{
+	struct probe_result r = probe_mode(SRV_SLOW, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK(r.ttfb_ms >= SLOW_MS && r.ttfb_ms < SLOW_MS + 500);
+	CHECK(r.connect_ms < 100);
+	CHECK(r.latency_ms >= SLOW_MS);
+}
+
+static void test_http_503_is_http_status(void)
+{
+	struct probe_result r = probe_mode(SRV_503, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "http_status");
+	CHECK_INT(r.http_status, 503);
+	CHECK_STR(r.detail, "HTTP 503 (expected 200-399)");
+}
+
+static void test_http_expect_range_is_honoured(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_503);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	t.expect_lo = 500;
+	t.expect_hi = 503;
+	t.health_uri = "/healthz";
+	t.host_header = "app.example";
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 503);
+	stop(pid);
+}
+
+static void test_http_over_unix_socket(void)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/http.sock", harness_tmpdir());
+	pid_t pid = serve(listen_unix(path), SRV_OK);
+	char addr[300];
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	CHECK(r.unix_checked);
+	stop(pid);
+
+	unlink(path);
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "missing");
+	CHECK_INT(r.http_status, 0);
+}
+
+/* ---- DNS ---- */
+
+static void test_unresolvable_name_is_dns_error(void)
+{
+	struct probe_target t = target("does-not-exist.invalid:80", NGX_PROTO_HTTP);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "dns_error");
+	CHECK(startswith(r.detail, "cannot resolve does-not-exist.invalid: "));
+	CHECK_STR(r.dns_answers, "");
+}
+
+static void test_localhost_name_resolves_then_connects(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_OK);
+	char addr[64];
+	/* "localhost" comes from /etc/hosts: no query leaves the host. */
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK(strstr(r.dns_answers, "127.0.0.1") != NULL);
+	cJSON *j = probe_result_json(&r);
+	cJSON *a = cJSON_GetObjectItem(j, "dns_answers");
+	CHECK(cJSON_IsArray(a) && cJSON_GetArraySize(a) >= 1);
+	cJSON_Delete(j);
+
+	t.proto = NGX_PROTO_TCP;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	stop(pid);
+}
+
+/* ---- TLS ---- */
+
+static char tls_dir[300];
+
+static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	if (r != 0)
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
+	return r == 0;
+}
+
+/* A CA, and leaves signed by it: good (localhost + 127.0.0.1), wrong name,
+ * expired; plus a self-signed one. EC keys: fast to make. */
+static bool make_certs(void)
+{
+	static int made = -1;
+	if (made >= 0)
+		return made;
+	snprintf(tls_dir, sizeof(tls_dir), "%s/tls", harness_tmpdir());
+	mkdir(tls_dir, 0700);
+	const char *key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+	bool ok = sh("cd %s && openssl req -x509 %s -keyout ca.key -out ca.pem -days 2 "
+		     "-subj /CN=upwatch-test-ca >openssl.log 2>&1",
+		     tls_dir, key);
+	struct {
+		const char *name, *cn, *san, *days;
+	} leaves[] = {
+		{ "good", "localhost", "IP:127.0.0.1,DNS:localhost", "2" },
+		{ "wrongname", "other.example", "DNS:other.example", "2" },
+		/* -1 is the least x509 -days takes: expired since yesterday */
+		{ "expired", "localhost", "IP:127.0.0.1,DNS:localhost", "-1" },
+	};
+	for (size_t i = 0; ok && i < ARRAY_SIZE(leaves); i++) {
+		ok = sh("cd %s && echo subjectAltName=%s >%s.ext && "
+			"openssl req %s -keyout %s.key -out %s.csr -subj /CN=%s >>openssl.log 2>&1 && "
+			"openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+			"-out %s.pem -days %s -extfile %s.ext >>openssl.log 2>&1",
+			tls_dir, leaves[i].san, leaves[i].name, key, leaves[i].name, leaves[i].name,
+			leaves[i].cn, leaves[i].name, leaves[i].name, leaves[i].days, leaves[i].name);
+	}
+	if (ok)
+		ok = sh("cd %s && openssl req -x509 %s -keyout self.key -out self.pem -days 2 "
+			"-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >>openssl.log 2>&1",
+			tls_dir, key);
+	made = ok;
+	return ok;
+}
+
+static bool wait_connectable(unsigned port, int ms)
+{
+	for (int waited = 0; waited < ms; waited += 20) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+		int r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		close(fd);
+		if (r == 0)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* `openssl s_server -www` with the named certificate on 127.0.0.1. */
+static pid_t tls_server(const char *name, unsigned *ret_port)
+{
+	unsigned port;
+	int fd = listen_inet(AF_INET, "127.0.0.1", 1, &port);
+	close(fd);
+	char accept_arg[64], cert[400], keyf[400];
+	snprintf(accept_arg, sizeof(accept_arg), "127.0.0.1:%u", port);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", tls_dir, name);
+	snprintf(keyf, sizeof(keyf), "%s/%s.key", tls_dir, name);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", accept_arg, "-cert", cert,
+		       "-key", keyf, "-www", "-quiet", (char *)NULL);
+		_exit(127);
+	}
+	if (!wait_connectable(port, 5000)) {
+		stop(pid);
+		return -1;
+	}
+	*ret_port = port;
+	return pid;
+}
+
+static struct probe_result probe_tls(const char *cert, bool verify, const char *trusted,
+				     const char *tls_name)
+{
+	struct probe_result r = { .result = PROBE__COUNT };
+	unsigned port;
+	pid_t pid = tls_server(cert, &port);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return r;
+	char addr[64], ca[400];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(ca, sizeof(ca), "%s/%s", tls_dir, trusted ? trusted : "");
+	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	t.tls_verify = verify;
+	t.tls_trusted = trusted ? ca : NULL;
+	t.tls_name = tls_name;
+	r = probe_once(&t);
+	stop(pid);
+	return r;
+}
+
+static void test_tls_good_certificate_is_ok(void)
+{
+	if (!make_certs())
+		return;
+	struct probe_result r = probe_tls("good", true, "ca.pem", NULL);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	CHECK_STR(r.tls_error, "");
+	/* The name travels as SNI and is verified; the address is connected to. */
+	r = probe_tls("good", true, "ca.pem", "localhost");
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK(strstr(r.cert_subject, "localhost") != NULL);
+	CHECK(strstr(r.cert_issuer, "upwatch-test-ca") != NULL);
+	int64_t now = time(NULL);
+	CHECK(r.cert_not_after > now + 86400 && r.cert_not_after < now + 3 * 86400);
+}
+
+static void test_tls_expired_certificate_is_tls_error(void)
+{
+	if (!make_certs())
+		return;
+	struct probe_result r = probe_tls("expired", true, "ca.pem", NULL);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	CHECK_STR(r.tls_error, "certificate has expired");
+	CHECK_STR(r.detail, "TLS: certificate has expired");
+
+	/* Verification off (nginx's default): ok, but the expiry is on record. */
+	r = probe_tls("expired", false, NULL, NULL);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.tls_error, "verify off: certificate has expired");
+	CHECK(r.cert_not_after > 0 && r.cert_not_after < time(NULL));
+}
+
+static void test_tls_self_signed_with_verify_is_tls_error(void)
+{
+	if (!make_certs())
+		return;
+	struct probe_result r = probe_tls("self", true, NULL, NULL);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	CHECK_STR(r.tls_error, "self-signed certificate");
+
+	r = probe_tls("self", false, NULL, NULL);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.tls_error, "verify off: self-signed certificate");
+	cJSON *j = probe_result_json(&r);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "tls_error")),
+		  "verify off: self-signed certificate");
+	CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "cert_not_after")));
+	cJSON_Delete(j);
+}
+
+static void test_tls_wrong_name_is_tls_error(void)
+{
+	if (!make_certs())
+		return;
+	struct probe_result r = probe_tls("wrongname", true, "ca.pem", NULL);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	CHECK_STR(r.tls_error, "certificate name mismatch");
+	r = probe_tls("good", true, "ca.pem", "app.example");
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	CHECK_STR(r.tls_error, "certificate name mismatch");
+}
+
+static void test_tls_against_plain_http_is_tls_error(void)
+{
+	struct probe_result r = probe_mode(SRV_OK, NGX_PROTO_HTTPS, 2000);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	CHECK(r.tls_error[0] != '\0');
+}
+
+/* ---- FastCGI ---- */
+
+static const char *find_php_fpm(void)
+{
+	static const char *cands[] = { "/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.3",
+				       "/usr/sbin/php-fpm8.1", "/usr/sbin/php-fpm" };
+	for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
+		if (access(cands[i], X_OK) == 0)
+			return cands[i];
+	return NULL;
+}
+
+static void test_fastcgi_php_fpm_answers_get_values(void)
+{
+	const char *fpm = find_php_fpm();
+	if (!fpm) {
+		printf("skip: php-fpm is not installed\n");
+		return;
+	}
+	char dir[300], conf[400], sock[400], content[2048];
+	snprintf(dir, sizeof(dir), "%s/fpm", harness_tmpdir());
+	snprintf(sock, sizeof(sock), "%s/fpm.sock", dir);
+	snprintf(conf, sizeof(conf), "%s/fpm.conf", dir);
+	bool root = geteuid() == 0;
+	snprintf(content, sizeof(content),
+		 "[global]\npid = %s/fpm.pid\nerror_log = %s/fpm.log\ndaemonize = no\n"
+		 "[www]\nlisten = %s\nlisten.mode = 0666\npm = static\npm.max_children = 1\n%s",
+		 dir, dir, sock, root ? "user = root\ngroup = root\n" : "");
+	harness_write(harness_tmpdir(), "fpm/fpm.conf", content);
+
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (root)
+			execl(fpm, fpm, "-n", "-y", conf, "-F", "-R", (char *)NULL);
+		else
+			execl(fpm, fpm, "-n", "-y", conf, "-F", (char *)NULL);
+		_exit(127);
+	}
+	struct stat st;
+	int waited = 0;
+	while (stat(sock, &st) < 0 && waited < 5000) {
+		usleep(20000);
+		waited += 20;
+	}
+	CHECK(waited < 5000);
+
+	char addr[500];
+	snprintf(addr, sizeof(addr), "unix:%s", sock);
+	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	/* php-fpm knows only this one of the three names asked for. */
+	CHECK_STR(r.detail, "FastCGI: FCGI_GET_VALUES_RESULT FCGI_MPXS_CONNS=0");
+	CHECK(r.unix_checked);
+
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	/* php-fpm removes its socket on a clean stop: now it is missing. */
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "missing");
+}
+
+static void test_fastcgi_garbage_and_close(void)
+{
+	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK_STR(r.detail, "not a FastCGI reply (first bytes 48 45 4c 4c)");
+	r = probe_mode(SRV_EMPTY, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "reset");
+	CHECK_STR(r.detail, "FastCGI: connection closed after 0 reply bytes");
+	r = probe_mode(SRV_RESET, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "reset");
+	CHECK_INT(r.err, ECONNRESET);
+
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	t.timeout_ms = 300;
+	r = probe_once(&t);
+	close(lfd);
+	CHECK_STR(probe_result_name(r.result), "timeout");
+	CHECK_STR(r.detail, "FastCGI: no reply within 300 ms");
+}
+
+/* ---- scheduler ---- */
+
+struct sched {
+	struct ev_loop *loop;
+	int calls;
+	int64_t times[64];
+	enum probe_result_kind last;
+	int once_calls;
+};
+
+static void sched_done(void *userdata, const char *key, const struct probe_result *r,
+		       enum peer_state state)
+{
+	struct sched *s = userdata;
+	if (s->calls < (int)ARRAY_SIZE(s->times))
+		s->times[s->calls] = now_mono_ms();
+	s->calls++;
+	s->last = r->result;
+}
+
+static void sched_once(void *userdata, const char *key, const struct probe_result *r,
+		       enum peer_state state)
+{
+	struct sched *s = userdata;
+	s->once_calls++;
+}
+
+static void run_for(struct ev_loop *loop, double seconds)
+{
+	ev_timer t;
+	ev_timer_init(&t, deadline_cb, seconds, 0);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &t);
+}
+
+static void test_interval_is_honoured(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	t.interval_ms = 200;
+	prober_set_targets(p, &t, 1);
+	run_for(s.loop, 1.1);
+	/* First run within one interval (random offset), then every 200 ms. */
+	CHECK(s.calls >= 5 && s.calls <= 6);
+	CHECK(s.times[0] > 0);
+	for (int i = 1; i < s.calls && i < 6; i++) {
+		int64_t gap = s.times[i] - s.times[i - 1];
+		CHECK(gap >= 190 && gap <= 260);
+	}
+	CHECK_INT(prober_state(p, t.key), PEER_UP);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+static void test_failing_peer_retries_then_falls_back_to_interval(void)
+{
+	unsigned port;
+	int fd = listen_inet(AF_INET, "127.0.0.1", 1, &port);
+	close(fd);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	t.interval_ms = 10000;
+	t.retry_ms = 100;
+	t.retries = 3;
+	prober_set_targets(p, &t, 1);
+	CHECK_INT(prober_state(p, t.key), PEER_UNKNOWN);
+	CHECK(prober_last(p, t.key) == NULL);
+	/* Start now instead of at the random offset; then retries take over. */
+	CHECK_INT(prober_probe_now(p, t.key, NULL, NULL), 0);
+	run_for(s.loop, 1.0);
+	CHECK_INT(s.calls, 3);
+	for (int i = 1; i < s.calls && i < 3; i++) {
+		int64_t gap = s.times[i] - s.times[i - 1];
+		CHECK(gap >= 95 && gap <= 160);
+	}
+	CHECK_INT(s.last, PROBE_REFUSED);
+	CHECK_INT(prober_state(p, t.key), PEER_DOWN);
+	const struct probe_result *r = prober_last(p, t.key);
+	CHECK(r && r->result == PROBE_REFUSED);
+	CHECK(r && streq(r->detail, "connect() refused"));
+
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "sent")), 3);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "failed")), 3);
+	cJSON *by = cJSON_GetObjectItem(st, "by_result");
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(by, "refused")), 3);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(by, "ok")), 0);
+	CHECK_INT(cJSON_GetArraySize(by), PROBE__COUNT);
+	cJSON_Delete(st);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+}
+
+struct capwatch {
+	struct prober *p;
+	int max_inflight, max_queued;
+	ev_timer t;
+};
+
+static void capwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct capwatch *c = container_of(w, struct capwatch, t);
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(c->p, st);
+	c->max_inflight = MAX(c->max_inflight,
+			      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
+	c->max_queued = MAX(c->max_queued,
+			    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "queued")));
+	cJSON_Delete(st);
+}
+
+static void test_inflight_cap_is_respected(void)
+{
+	enum { N = 20, CAP = 5 };
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never answers */
+	struct probe_target ts[N];
+	for (int i = 0; i < N; i++) {
+		char addr[64];
+		/* distinct keys, one listener: the HTTP probes all wait for it */
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, NGX_PROTO_HTTP);
+		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
+		ts[i].interval_ms = 100;
+		ts[i].timeout_ms = 300;
+	}
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct capwatch c = { .p = prober_new(s.loop, CAP, sched_done, &s) };
+	CHECK_INT(prober_set_targets(c.p, ts, N), 0);
+	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
+	ev_timer_start(s.loop, &c.t);
+	run_for(s.loop, 1.4);
+	ev_timer_stop(s.loop, &c.t);
+	CHECK_INT(c.max_inflight, CAP);
+	CHECK(c.max_queued >= N - CAP - 2);
+	/* 4 waves of 5 at 300 ms each fit in 1.4 s. */
+	CHECK(s.calls >= N && s.calls <= N + CAP);
+	CHECK_INT(s.last, PROBE_TIMEOUT);
+	prober_free(c.p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+static void test_probe_now_is_limited_to_one_per_second(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_SLOW);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	prober_set_targets(p, &t, 1);
+	CHECK_INT(prober_probe_now(p, "no-such-peer:1", sched_once, &s), -ENOENT);
+	/* The second call joins the probe in flight. */
+	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
+	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
+	run_for(s.loop, (SLOW_MS + 300) / 1000.0);
+	CHECK_INT(s.calls, 1);
+	CHECK_INT(s.once_calls, 2);
+	/* Within a second of that result: answered at once from the record. */
+	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 1);
+	CHECK_INT(s.once_calls, 3);
+	CHECK_INT(s.calls, 1);
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "sent")), 1);
+	cJSON_Delete(st);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	stop(pid);
+}
+
+static void test_set_targets_keeps_state_of_kept_keys(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	char a1[64], a2[64], a3[64];
+	snprintf(a1, sizeof(a1), "127.0.0.1:%u", port);
+	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
+	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target ts[3] = { target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
+				      target(a3, NGX_PROTO_TCP) };
+	CHECK_INT(prober_set_targets(p, ts, 2), 0);
+	prober_probe_now(p, ts[0].key, NULL, NULL);
+	prober_probe_now(p, ts[1].key, NULL, NULL);
+	run_for(s.loop, 0.3);
+	CHECK_INT(s.calls, 2);
+	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
+	CHECK_INT(prober_state(p, ts[1].key), PEER_DOWN);
+	int64_t t0 = prober_last(p, ts[0].key)->time_ms;
+
+	/* Keep a1, drop a2, add a3. */
+	struct probe_target next[2] = { ts[2], ts[0] };
+	next[1].interval_ms = 30000;
+	CHECK_INT(prober_set_targets(p, next, 2), 0);
+	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
+	CHECK_INT(prober_last(p, ts[0].key)->time_ms, t0);
+	CHECK_INT(prober_state(p, ts[1].key), PEER_UNKNOWN);
+	CHECK(prober_last(p, ts[1].key) == NULL);
+	CHECK_INT(prober_probe_now(p, ts[1].key, NULL, NULL), -ENOENT);
+	CHECK_INT(prober_state(p, ts[2].key), PEER_UNKNOWN);
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
+	cJSON_Delete(st);
+
+	/* An invalid target leaves the set as it was. */
+	struct probe_target bad = target("127.0.0.9:1", NGX_PROTO_TCP);
+	bad.addr.port = 0;
+	CHECK_INT(prober_set_targets(p, &bad, 1), -EINVAL);
+	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
+
+	/* Removing a peer with a probe in flight drops that probe quietly. */
+	int before = s.calls;
+	prober_probe_now(p, ts[2].key, NULL, NULL);
+	CHECK_INT(prober_set_targets(p, &next[1], 1), 0);
+	run_for(s.loop, 0.1);
+	CHECK_INT(s.calls, before);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+static void test_disabled_peer_is_not_scheduled(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	t.interval_ms = 50;
+	t.enabled = false;
+	prober_set_targets(p, &t, 1);
+	run_for(s.loop, 0.3);
+	CHECK_INT(s.calls, 0);
+	CHECK_INT(prober_state(p, t.key), PEER_UNKNOWN);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* ---- the loop never blocks ---- */
+
+struct ticker {
+	ev_timer t;
+	double last, max_gap;
+};
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ticker *tk = container_of(w, struct ticker, t);
+	ev_now_update(loop);
+	double now = ev_now(loop);
+	if (tk->last > 0 && now - tk->last > tk->max_gap)
+		tk->max_gap = now - tk->last;
+	tk->last = now;
+}
+
+static void test_200_hanging_peers_do_not_block_the_loop(void)
+{
+	enum { N = 200 };
+	int fds[N];
+	struct probe_target *ts = xcalloc(N, sizeof(*ts));
+	for (int i = 0; i < N; i++) {
+		unsigned port;
+		fds[i] = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never accepts */
+		char addr[64];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, i % 4 == 0 ? NGX_PROTO_FASTCGI : NGX_PROTO_HTTP);
+		ts[i].interval_ms = 500;
+		ts[i].timeout_ms = 1000;
+	}
+	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct prober *p = prober_new(s.loop, 256, sched_done, &s);
+	struct ticker tk = { 0 };
+	ev_timer_init(&tk.t, tick_cb, 0.01, 0.01);
+	ev_timer_start(s.loop, &tk.t);
+	CHECK_INT(prober_set_targets(p, ts, N), 0);
+	run_for(s.loop, 2.5);
+	ev_timer_stop(s.loop, &tk.t);
+	printf("  200 hanging peers: %d probes done, max tick gap %.1f ms\n", s.calls,
+	       tk.max_gap * 1000);
+	CHECK(tk.max_gap < 0.100);
+	CHECK(s.calls >= N);
+	CHECK_INT(s.last, PROBE_TIMEOUT);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	free(ts);
+}
+
+static void test_result_names(void)
+{
+	static const char *names[] = { "ok",           "refused",     "timeout",   "unreachable",
+				       "reset",        "invalid_http", "http_status", "tls_error",
+				       "dns_error",    "missing",     "not_socket", "permission",
+				       "stale",        "overloaded",  "error" };
+	CHECK_INT(ARRAY_SIZE(names), PROBE__COUNT);
+	for (int i = 0; i < PROBE__COUNT; i++)
+		CHECK_STR(probe_result_name((enum probe_result_kind)i), names[i]);
+	CHECK_STR(peer_state_name(PEER_UP), "up");
+	CHECK_STR(peer_state_name(PEER_DOWN), "down");
+	CHECK_STR(peer_state_name(PEER_UNKNOWN), "unknown");
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	/* 64 KiB of header in one line: under curl's 100 KiB per-line limit. */
+	size_t n = (size_t)snprintf(bighdr_response, sizeof(bighdr_response),
+				    "HTTP/1.1 200 OK\r\nX-Big: ");
+	memset(bighdr_response + n, 'a', 65536);
+	n += 65536;
+	snprintf(bighdr_response + n, sizeof(bighdr_response) - n,
+		 "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+
+	RUN(test_result_names);
+	RUN(test_closed_port_is_refused);
+	RUN(test_tcp_listener_is_ok_and_json_has_fields);
+	RUN(test_ipv6_loopback);
+	RUN(test_http_200_is_ok_with_timings);
+	RUN(test_http_accepts_never_answers_is_timeout);
+	RUN(test_http_reset_after_request_is_reset);
+	RUN(test_http_empty_reply_is_reset);
+	RUN(test_http_garbage_is_invalid_http);
+	RUN(test_http_64k_header_is_ok_and_counted);
+	RUN(test_http_slow_first_byte_is_measured);
+	RUN(test_http_503_is_http_status);
+	RUN(test_http_expect_range_is_honoured);
+	RUN(test_http_over_unix_socket);
+	RUN(test_unresolvable_name_is_dns_error);
+	RUN(test_localhost_name_resolves_then_connects);
+	RUN(test_tls_good_certificate_is_ok);
+	RUN(test_tls_expired_certificate_is_tls_error);
+	RUN(test_tls_self_signed_with_verify_is_tls_error);
+	RUN(test_tls_wrong_name_is_tls_error);
+	RUN(test_tls_against_plain_http_is_tls_error);
+	RUN(test_fastcgi_php_fpm_answers_get_values);
+	RUN(test_fastcgi_garbage_and_close);
+	RUN(test_interval_is_honoured);
+	RUN(test_failing_peer_retries_then_falls_back_to_interval);
+	RUN(test_inflight_cap_is_respected);
+	RUN(test_probe_now_is_limited_to_one_per_second);
+	RUN(test_set_targets_keeps_state_of_kept_keys);
+	RUN(test_disabled_peer_is_not_scheduled);
+	RUN(test_200_hanging_peers_do_not_block_the_loop);
+	return harness_result();
+}
