@@ -104,8 +104,8 @@ static void observed_log(struct writer *w, const char *what)
 	if (in->events == 0)
 		return;
 	format_time_ms(in->first_error_ms, t);
-	add(&w->expl, "Observed: nginx logged %u %s%s since %s.", in->events, what,
-	    in->events == 1 ? "" : " errors", t);
+	add(&w->expl, "Observed: nginx logged %s %u time%s since %s.", what, in->events,
+	    in->events == 1 ? "" : "s", t);
 }
 
 static void observed_probe(struct writer *w)
@@ -182,7 +182,7 @@ static void write_down(struct writer *w)
 	char b[300];
 	const struct host_listener *l = in->listener;
 	add(&w->summary, "%s refuses connections: nothing accepts on it", in->peer);
-	observed_log(w, "connect() failures (111: Connection refused)");
+	observed_log(w, "\"connect() failed (111: Connection refused)\"");
 	observed_probe(w);
 	observed_listener(w);
 	add(&w->expl, " Inferred: the backend is not running, or listens on another port or address.");
@@ -194,14 +194,24 @@ static void write_down(struct writer *w)
 	else
 		add(&w->fix, "Start the service that should listen on %s and check its log.\n",
 		    in->peer);
-	if (in->nnearby && in->addr) {
+	/* a listener a few ports away is likely the backend on a port nginx does not use */
+	unsigned near = 0, best = 101;
+	for (size_t i = 0; in->addr && i < in->nnearby; i++) {
+		unsigned dist = in->nearby[i] > in->addr->port ? in->nearby[i] - in->addr->port
+							      : in->addr->port - in->nearby[i];
+		if (dist < best) {
+			best = dist;
+			near = in->nearby[i];
+		}
+	}
+	if (near) {
 		char target[320];
 		if (in->addr->kind == PEERKEY_IPV6)
-			snprintf(target, sizeof(target), "[%s]:%u", in->addr->host, in->nearby[0]);
+			snprintf(target, sizeof(target), "[%s]:%u", in->addr->host, near);
 		else
-			snprintf(target, sizeof(target), "%s:%u", in->addr->host, in->nearby[0]);
-		add(&w->fix, "If the backend now listens on port %u, point nginx there (%s):\n",
-		    in->nearby[0], ref(peer_ref(in), b, sizeof(b)));
+			snprintf(target, sizeof(target), "%s:%u", in->addr->host, near);
+		add(&w->fix, "If the backend now listens on port %u, point nginx there (%s):\n", near,
+		    ref(peer_ref(in), b, sizeof(b)));
 		if (in->server)
 			add(&w->fix, "    server %s;\n", target);
 		else if (in->pass)
@@ -250,12 +260,11 @@ static void write_unreachable(struct writer *w)
 	add(&w->summary, "%s does not answer connection attempts", in->peer);
 	if (in->phase == PHASE_CONNECTING && in->err == 110 && in->pass) {
 		format_ms(in->pass->t.connect_ms, to, sizeof(to));
-		observed_log(w, "");
-		add(&w->expl, " nginx's connect() timed out after %s_connect_timeout %s.",
-		    module_prefix(in), to);
+		observed_log(w, "\"upstream timed out (110: Connection timed out) while connecting\"");
+		add(&w->expl, " nginx gave up after %s_connect_timeout %s.", module_prefix(in), to);
 	} else if (in->err && errno_text(in->err)) {
 		char what[96];
-		snprintf(what, sizeof(what), "connect() failures (%s)", errno_text(in->err));
+		snprintf(what, sizeof(what), "\"connect() failed (%s)\"", errno_text(in->err));
 		observed_log(w, what);
 	} else {
 		observed_log(w, "connect failures");
@@ -318,7 +327,7 @@ static void write_reset(struct writer *w)
 	add(&w->summary, "%s closes or resets connections in the middle of a request", in->peer);
 	if (in->err && errno_text(in->err)) {
 		char what[96];
-		snprintf(what, sizeof(what), "recv()/send() failures (%s)", errno_text(in->err));
+		snprintf(what, sizeof(what), "\"recv() failed (%s)\"", errno_text(in->err));
 		observed_log(w, what);
 	} else {
 		observed_log(w, "\"upstream prematurely closed connection\"");
@@ -341,7 +350,7 @@ static void write_invalid(struct writer *w)
 	const struct advice_in *in = w->in;
 	char b[300];
 	add(&w->summary, "%s answers with something that is not valid HTTP", in->peer);
-	observed_log(w, "invalid-response");
+	observed_log(w, "invalid responses");
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
@@ -403,7 +412,7 @@ static void write_missing(struct writer *w)
 	char b[300];
 	bool not_sock = in->probe && in->probe->result == PROBE_NOT_SOCKET;
 	add(&w->summary, "unix socket %s %s", sock_path(in), not_sock ? "is not a socket" : "does not exist");
-	observed_log(w, "connect() failures (2: No such file or directory)");
+	observed_log(w, "\"connect() failed (2: No such file or directory)\"");
 	observed_probe(w);
 	add(&w->expl, " Inferred: the backend that should create the socket is not running, or it "
 		      "listens on another path.");
@@ -423,7 +432,7 @@ static void write_permission(struct writer *w)
 	const char *user = worker_user(in);
 	const char *group = in->model && in->model->group ? in->model->group : user;
 	add(&w->summary, "nginx worker user %s may not connect to unix socket %s", user, sock_path(in));
-	observed_log(w, "connect() failures (13: Permission denied)");
+	observed_log(w, "\"connect() failed (13: Permission denied)\"");
 	if (r && r->unix_checked)
 		add(&w->expl, " The socket is %s:%s %04o.", r->sock_owner, r->sock_group,
 		    (unsigned)(r->sock_mode & 07777));
@@ -460,7 +469,7 @@ static void write_stale(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	add(&w->summary, "unix socket %s exists but nobody accepts on it (stale)", sock_path(in));
-	observed_log(w, "connect() failures (111: Connection refused)");
+	observed_log(w, "\"connect() failed (111: Connection refused)\"");
 	observed_probe(w);
 	add(&w->expl, " Inferred: the process that created the socket has exited and left the file "
 		      "behind.");
@@ -476,7 +485,7 @@ static void write_overloaded(struct writer *w)
 	const struct advice_in *in = w->in;
 	add(&w->summary, "%s is overloaded: its listen queue is full", in->peer);
 	if (in->err == 11)
-		observed_log(w, "connect() failures (11: Resource temporarily unavailable)");
+		observed_log(w, "\"connect() failed (11: Resource temporarily unavailable)\"");
 	else
 		observed_log(w, "connect timeouts");
 	observed_probe(w);
@@ -497,7 +506,7 @@ static void write_dns(struct writer *w)
 	char b[300];
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	add(&w->summary, "nginx cannot resolve %s", name ? name : "a host name");
-	observed_log(w, "name resolution");
+	observed_log(w, "name resolution errors");
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
@@ -525,7 +534,7 @@ static void write_tls(struct writer *w)
 	const char *why = r && r->tls_error[0] ? r->tls_error : (in->detail ? in->detail : "");
 	char b[300];
 	add(&w->summary, "TLS to %s fails%s%s", in->peer, why[0] ? ": " : "", why);
-	observed_log(w, "TLS");
+	observed_log(w, "TLS errors");
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
@@ -591,7 +600,7 @@ static void write_worker_connections(struct writer *w)
 	unsigned have = in->model && in->model->worker_connections ? in->model->worker_connections
 								     : 512;
 	add(&w->summary, "nginx ran out of worker connections (worker_connections %u)", have);
-	observed_log(w, "\"worker_connections are not enough\" / \"Too many open files\"");
+	observed_log(w, "\"worker_connections are not enough\" or \"Too many open files\"");
 	add(&w->expl, " Inferred: each worker holds a client and an upstream connection per request; "
 		      "the limit is reached under this load or with slow upstreams.");
 	if (in->model)
