@@ -55,8 +55,19 @@ class Client:
         self.sock.close()
 
 
+MINIMAL_NGINX = """\
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ }}
+http {{ }}
+"""
+
+
 class Daemon:
-    def __init__(self, workdir, config_text="", args=()):
+    """upwatchd on a socket in workdir. Without nginx_conf it reads a minimal
+    nginx configuration of its own, so the host's /etc/nginx never matters."""
+
+    def __init__(self, workdir, config_text="", args=(), nginx_conf=None):
         self.dir = workdir
         self.sock = os.path.join(workdir, "upwatch.sock")
         self.config = os.path.join(workdir, "upwatch.conf")
@@ -65,7 +76,12 @@ class Daemon:
         if not os.path.exists(self.config) or config_text:
             with open(self.config, "w") as f:
                 f.write(config_text)
-        self.args = list(args)
+        if nginx_conf is None:
+            nginx_conf = os.path.join(workdir, "nginx.conf")
+            with open(nginx_conf, "w") as f:
+                f.write(MINIMAL_NGINX.format(dir=workdir))
+        self.nginx_conf = nginx_conf
+        self.args = ["--nginx-conf", nginx_conf] + list(args)
         self.proc = None
         self.log = open(os.path.join(workdir, "upwatchd.log"), "w+")
 
