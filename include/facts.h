@@ -2,7 +2,8 @@
  * or socket, and that process's systemd unit state.
  *
  * The listener is looked up (host.c, synchronous /proc and netlink reads)
- * at most once per FACTS_TTL_MS per peer; the unit state is asked over the
+ * at most once per FACTS_TTL_MS per peer, from host tables read at most once
+ * per FACTS_SNAPSHOT_MS, so that many failing peers cannot stall the loop; the unit state is asked over the
  * bus (unitbus.c, asynchronous) and merged into the cache when it arrives. */
 #pragma once
 
@@ -11,7 +12,8 @@
 
 #include "host.h"
 
-#define FACTS_TTL_MS 1000
+#define FACTS_TTL_MS 5000
+#define FACTS_SNAPSHOT_MS 1000 /* host tables are read at most once per this */
 #define FACTS_MAX 8192
 
 struct ev_loop;

@@ -58,6 +58,11 @@ int host_unit_from_cgroup(const char *content, char *ret_unit, size_t size, bool
 /* Tests: read /proc/net/tcp{,6} as if netlink sock_diag were refused. */
 void host_disable_netlink(bool disable);
 
+/* Share one read of the listener table and of the socket owners (/proc/PID/fd)
+ * between lookups for ms milliseconds; 0 (the default) reads afresh for every
+ * call. The daemon sets this so that many failing peers cost one scan. */
+void host_set_snapshot_ttl(unsigned ms);
+
 /* {"pid", "process", "started", "unit", "active_state", "sub_state", "result",
  * "restarts"}: only the fields that are known. */
 struct cJSON *host_listener_json(const struct host_listener *l);

@@ -23,6 +23,8 @@ struct facts *facts_new(struct ev_loop *loop)
 	struct facts *f = xcalloc(1, sizeof(*f));
 	strmap_init(&f->peers);
 	f->bus = unitbus_new(loop, NULL);
+	/* many peers failing at once cost one scan of the host's sockets */
+	host_set_snapshot_ttl(FACTS_SNAPSHOT_MS);
 	return f;
 }
 

@@ -41,6 +41,7 @@
 #define MAX_FDS_PER_PROC 16384
 #define MAX_FDS_TOTAL	 1000000
 #define MAX_WANTED	 16
+#define MAX_OWNERS	 262144 /* socket inodes remembered from one /proc walk */
 
 #define TCP_STATE_LISTEN 10
 #define UNIX_ACCEPTCON	 0x10000 /* __SO_ACCEPTCON in /proc/net/unix Flags */
@@ -208,12 +209,53 @@ void host_disable_netlink(bool disable)
 	netlink_disabled = disable;
 }
 
-static int table_load(struct ltable *t)
+/* The daemon looks up many peers at once when many fail: with a snapshot TTL
+ * the listener table and the socket owners are read once per TTL and shared
+ * by every lookup, so the cost no longer grows with the number of peers.
+ * TTL 0 (the default) reads afresh for every call. */
+static unsigned snapshot_ttl_ms;
+static struct ltable snap_table;
+static int64_t snap_table_at = -1;
+
+struct inode_pid {
+	unsigned long inode;
+	pid_t pid;
+};
+static struct inode_pid *snap_owners;
+static size_t snap_nowners, snap_owners_cap;
+static int64_t snap_owners_at = -1;
+
+void host_set_snapshot_ttl(unsigned ms)
 {
-	if (!netlink_disabled && table_from_netlink(t) >= 0)
-		return 0;
-	t->n = 0;
-	return table_from_proc(t);
+	snapshot_ttl_ms = ms;
+	snap_table_at = snap_owners_at = -1;
+}
+
+static bool fresh(int64_t at)
+{
+	return at >= 0 && snapshot_ttl_ms && now_mono_ms() - at < snapshot_ttl_ms;
+}
+
+static int table_get(const struct ltable **ret)
+{
+	struct ltable *t = &snap_table;
+	if (!fresh(snap_table_at)) {
+		t->n = 0;
+		int r = -1;
+		if (!netlink_disabled)
+			r = table_from_netlink(t);
+		if (r < 0) {
+			t->n = 0;
+			r = table_from_proc(t);
+		}
+		if (r < 0) {
+			snap_table_at = -1;
+			return r;
+		}
+		snap_table_at = now_mono_ms();
+	}
+	*ret = t;
+	return 0;
 }
 
 /* ---- matching a peer address against the table ---- */
@@ -290,21 +332,27 @@ static bool is_pid_name(const char *s)
 	return true;
 }
 
-/* Scan /proc/PID/fd once for any of the wanted socket inodes. Processes are
- * walked in /proc order (ascending pids), so of several holders of a shared
- * listening socket (a master and its workers) the oldest, usually the
- * parent, wins. Processes we may not inspect are skipped silently: pid stays
- * unknown, which the caller reports as "not permitted to know". */
-static pid_t pid_of_inodes(const unsigned long *inodes, size_t n)
+static int cmp_owner(const void *a, const void *b)
 {
+	const struct inode_pid *x = a, *y = b;
+	if (x->inode != y->inode)
+		return x->inode < y->inode ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Every socket inode with the processes holding it, from one walk over
+ * /proc/PID/fd, sorted by inode then pid. Processes we may not inspect are
+ * skipped silently: their sockets stay ownerless ("not permitted to know"). */
+static void owners_load(void)
+{
+	snap_nowners = 0;
 	DIR *proc = opendir("/proc");
 	if (!proc)
-		return 0;
-	pid_t found = 0;
+		return;
 	unsigned procs = 0;
 	unsigned long fds_total = 0;
 	struct dirent *de;
-	while (!found && (de = readdir(proc)) && procs < MAX_PROCS) {
+	while ((de = readdir(proc)) && procs < MAX_PROCS && fds_total < MAX_FDS_TOTAL) {
 		if (!is_pid_name(de->d_name))
 			continue;
 		procs++;
@@ -318,6 +366,7 @@ static pid_t pid_of_inodes(const unsigned long *inodes, size_t n)
 			close(dfd);
 			continue;
 		}
+		pid_t pid = (pid_t)atoi(de->d_name);
 		struct dirent *fe;
 		unsigned fds = 0;
 		while ((fe = readdir(fdd)) && fds < MAX_FDS_PER_PROC && fds_total < MAX_FDS_TOTAL) {
@@ -330,21 +379,43 @@ static pid_t pid_of_inodes(const unsigned long *inodes, size_t n)
 			if (l < 9)
 				continue;
 			link[l] = '\0';
-			if (!startswith(link, "socket:["))
+			if (!startswith(link, "socket:[") || snap_nowners >= MAX_OWNERS)
 				continue;
-			unsigned long ino = strtoul(link + 8, NULL, 10);
-			for (size_t i = 0; i < n; i++)
-				if (inodes[i] == ino) {
-					found = (pid_t)atoi(de->d_name);
-					break;
-				}
-			if (found)
-				break;
+			snap_owners = grow_array(snap_owners, &snap_owners_cap, snap_nowners + 1,
+						 sizeof(*snap_owners));
+			snap_owners[snap_nowners++] =
+				(struct inode_pid){ strtoul(link + 8, NULL, 10), pid };
 		}
 		closedir(fdd);
 	}
 	closedir(proc);
-	return found;
+	qsort(snap_owners, snap_nowners, sizeof(*snap_owners), cmp_owner);
+}
+
+/* The lowest pid holding any of the inodes (of a master and its workers
+ * sharing a listening socket, usually the master), 0 when unknown. */
+static pid_t pid_of_inodes(const unsigned long *inodes, size_t n)
+{
+	if (!fresh(snap_owners_at)) {
+		owners_load();
+		snap_owners_at = now_mono_ms();
+	}
+	pid_t best = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct inode_pid key = { inodes[i], 0 };
+		size_t lo = 0, hi = snap_nowners;
+		while (lo < hi) { /* first entry >= (inode, 0) */
+			size_t mid = (lo + hi) / 2;
+			if (cmp_owner(&snap_owners[mid], &key) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < snap_nowners && snap_owners[lo].inode == inodes[i] &&
+		    (!best || snap_owners[lo].pid < best))
+			best = snap_owners[lo].pid;
+	}
+	return best;
 }
 
 /* ---- process facts ---- */
@@ -479,21 +550,18 @@ int host_tcp_listener(const struct peerkey *addr, struct host_listener *ret)
 	if (r < 0)
 		return r;
 
-	struct ltable t = {0};
-	r = table_load(&t);
-	if (r < 0) {
-		free(t.v);
+	const struct ltable *t;
+	r = table_get(&t);
+	if (r < 0)
 		return r;
-	}
 	/* Exact binds come first: they win over a wildcard on the same port. */
 	unsigned long inodes[MAX_WANTED];
 	size_t n = 0;
 	for (int want = MATCH_EXACT; want >= MATCH_WILDCARD; want--)
-		for (size_t i = 0; i < t.n && n < MAX_WANTED; i++)
-			if (t.v[i].port == addr->port &&
-			    (int)match_addr(&t.v[i], family, a) == want)
-				inodes[n++] = t.v[i].inode;
-	free(t.v);
+		for (size_t i = 0; i < t->n && n < MAX_WANTED; i++)
+			if (t->v[i].port == addr->port &&
+			    (int)match_addr(&t->v[i], family, a) == want)
+				inodes[n++] = t->v[i].inode;
 
 	struct host_listener l = {0};
 	if (n > 0) {
@@ -519,18 +587,15 @@ int host_tcp_ports_nearby(const struct peerkey *addr, unsigned *ports, size_t ma
 	int r = peer_addr(addr, &family, a);
 	if (r < 0)
 		return r;
-	struct ltable t = {0};
-	r = table_load(&t);
-	if (r < 0) {
-		free(t.v);
+	const struct ltable *t;
+	r = table_get(&t);
+	if (r < 0)
 		return r;
-	}
-	unsigned *all = xcalloc(t.n + 1, sizeof(*all));
+	unsigned *all = xcalloc(t->n + 1, sizeof(*all));
 	size_t n = 0;
-	for (size_t i = 0; i < t.n; i++)
-		if (t.v[i].port != addr->port && match_addr(&t.v[i], family, a) != MATCH_NONE)
-			all[n++] = t.v[i].port;
-	free(t.v);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].port != addr->port && match_addr(&t->v[i], family, a) != MATCH_NONE)
+			all[n++] = t->v[i].port;
 	qsort(all, n, sizeof(*all), cmp_unsigned);
 	size_t out = 0;
 	for (size_t i = 0; i < n && out < max; i++)
