@@ -1,0 +1,385 @@
+/* Unit tests for diagnose (and advice through it): real log lines, a real
+ * nginx model, and a fake host whose probe results and listeners the test sets. */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alert.h"
+#include "config.h"
+#include "diagnose.h"
+#include "errlog.h"
+#include "harness.h"
+#include "ngxconf.h"
+#include "util.h"
+
+#define T0 1700000000000LL
+
+static struct {
+	struct probe_result probe[8];
+	char probe_key[8][PEERKEY_MAX];
+	size_t nprobe;
+	struct host_listener listener;
+	bool listener_known;
+	unsigned nearby[4];
+	int nnearby;
+	int probes_asked;
+} fake;
+
+static const struct probe_result *fake_last_probe(void *ud, const char *key)
+{
+	(void)ud;
+	for (size_t i = 0; i < fake.nprobe; i++)
+		if (streq(fake.probe_key[i], key))
+			return &fake.probe[i];
+	return NULL;
+}
+
+static bool fake_listener(void *ud, const struct peerkey *k, struct host_listener *ret)
+{
+	(void)ud;
+	(void)k;
+	*ret = fake.listener;
+	return fake.listener_known;
+}
+
+static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
+{
+	(void)ud;
+	(void)k;
+	for (int i = 0; i < fake.nnearby && (size_t)i < max; i++)
+		ports[i] = fake.nearby[i];
+	return fake.nnearby;
+}
+
+static void fake_probe_now(void *ud, const char *key)
+{
+	(void)ud;
+	(void)key;
+	fake.probes_asked++;
+}
+
+static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
+{
+	size_t i;
+	for (i = 0; i < fake.nprobe && !streq(fake.probe_key[i], key); i++)
+		;
+	if (i == fake.nprobe)
+		fake.nprobe++;
+	snprintf(fake.probe_key[i], PEERKEY_MAX, "%s", key);
+	fake.probe[i] = (struct probe_result){ .result = res, .time_ms = t, .latency_ms = 1 };
+	snprintf(fake.probe[i].detail, sizeof(fake.probe[i].detail), "%s", probe_result_name(res));
+}
+
+static const char *NGINX =
+	"user www-data;\n"                                         /* 1 */
+	"events { worker_connections 256; }\n"                     /* 2 */
+	"http {\n"                                                 /* 3 */
+	"  upstream app { server 127.0.0.1:8081; }\n"              /* 4 */
+	"  upstream pool {\n"                                      /* 5 */
+	"    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n" /* 6 */
+	"    server 127.0.0.1:9002;\n"                             /* 7 */
+	"  }\n"                                                    /* 8 */
+	"  server {\n"                                             /* 9 */
+	"    server_name diag.test;\n"                             /* 10 */
+	"    location / { proxy_pass http://app; }\n"              /* 11 */
+	"    location /slow/ {\n"                                  /* 12 */
+	"      proxy_read_timeout 30s;\n"                          /* 13 */
+	"      proxy_pass http://app;\n"                           /* 14 */
+	"    }\n"                                                  /* 15 */
+	"    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
+	"    location /pool { proxy_pass http://pool; }\n"         /* 17 */
+	"  }\n"                                                    /* 18 */
+	"}\n";
+
+static char conf_path[512];
+static struct ngx_model *model;
+static struct config *cfg;
+static struct alert_store *alerts;
+static struct diag *diag;
+
+static void setup(void)
+{
+	memset(&fake, 0, sizeof(fake));
+	alerts = alert_store_new(30000, NULL, NULL);
+	const struct diag_host host = { fake_last_probe, fake_listener, fake_nearby, fake_probe_now,
+					NULL };
+	diag = diag_new(alerts, &host);
+	diag_set_model(diag, model, cfg);
+}
+
+static void teardown(void)
+{
+	diag_free(diag);
+	alert_store_free(alerts);
+}
+
+static void feed(int64_t now, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void feed(int64_t now, const char *fmt, ...)
+{
+	char line[2048];
+	struct errlog_event ev;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	int r = errlog_parse(line, strlen(line), &ev);
+	CHECK_INT(r, 0);
+	if (r == 0)
+		diag_log_event(diag, &ev, line, strlen(line), now);
+}
+
+#define REFUSED                                                                              \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "  \
+	"connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "       \
+	"HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"diag.test\""
+
+static void expect_alert(enum cause c, const char *peer, const char *upstream, const char *ref,
+			 enum alert_severity sev)
+{
+	const struct alert *a = alert_find(alerts, c, peer ? peer : upstream);
+	CHECK(a != NULL);
+	if (!a) {
+		for (a = alert_first(alerts); a; a = a->next)
+			fprintf(stderr, "  have: %s %s firing=%d\n", cause_name(a->cause),
+				a->peer ? a->peer : "-", a->firing);
+		return;
+	}
+	if (peer)
+		CHECK_STR(a->peer, peer);
+	else
+		CHECK(a->peer == NULL);
+	if (upstream)
+		CHECK_STR(a->upstream, upstream);
+	else
+		CHECK(a->upstream == NULL);
+	char want[600];
+	snprintf(want, sizeof(want), "%s:%s", conf_path, ref);
+	CHECK_STR(a->config_ref, want);
+	CHECK_INT(a->severity, sev);
+	CHECK(a->summary && a->explanation && a->fix && a->fix[0]);
+	CHECK(a->nevidence >= 1);
+}
+
+static void test_refused_raises_backend_down_with_the_server_line(void)
+{
+	setup();
+	fake.listener_known = true; /* nothing listens; 8080 does */
+	fake.nearby[0] = 8080;
+	fake.nnearby = 1;
+	feed(T0, REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "server 127.0.0.1:8080;"));
+	CHECK(a && strstr(a->explanation, "Nothing listens on 127.0.0.1:8081"));
+	CHECK_INT(fake.probes_asked, 1); /* the event asks for a fresh probe */
+	feed(T0 + 10, REFUSED, "/");
+	CHECK(a && a->count == 2);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+static void test_probe_alone_predicts_then_traffic_upgrades(void)
+{
+	setup();
+	set_probe("127.0.0.1:8081", PROBE_REFUSED, T0);
+	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0);
+	expect_alert(CAUSE_PEER_FAILING, "127.0.0.1:8081", "app", "4", ALERT_WARNING);
+	feed(T0 + 1000, REFUSED, "/");
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:8081") == NULL);
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
+	teardown();
+}
+
+static void test_listener_started_after_errors_means_restarted(void)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){ .listening = true, .pid = 42,
+						.started_ms = T0 + 5000 };
+	snprintf(fake.listener.process, sizeof(fake.listener.process), "app");
+	set_probe("127.0.0.1:8081", PROBE_OK, T0 + 6000);
+	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0 + 6000);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") == NULL);
+	expect_alert(CAUSE_BACKEND_RESTARTED, "127.0.0.1:8081", "app", "4", ALERT_WARNING);
+	teardown();
+}
+
+static void test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold(void)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){ .listening = true, .pid = 42, .started_ms = T0 - 60000 };
+	set_probe("127.0.0.1:8081", PROBE_OK, T0 + 1000);
+	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0 + 1000);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_RESTARTED, "127.0.0.1:8081") == NULL);
+	diag_tick(diag, T0 + 29999);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL);
+	diag_tick(diag, T0 + 30000);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") == NULL);
+	teardown();
+}
+
+static void test_read_timeout_names_the_location_timeout(void)
+{
+	setup();
+	set_probe("127.0.0.1:8081", PROBE_TIMEOUT, T0 - 1);
+	fake.probe[0].ttfb_ms = 45000;
+	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "
+	     "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\"", "/slow/x");
+	expect_alert(CAUSE_BACKEND_SLOW, "127.0.0.1:8081", "app", "13", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
+	CHECK(a && strstr(a->summary, "proxy_read_timeout 30s"));
+	CHECK(a && strstr(a->fix, "proxy_read_timeout 68s;")); /* 45 s measured x 1.5 */
+	teardown();
+}
+
+static void test_unix_errnos_map_to_socket_causes(void)
+{
+	static const struct {
+		int err;
+		enum cause cause;
+	} cases[] = {
+		{ 2, CAUSE_SOCKET_MISSING },
+		{ 13, CAUSE_SOCKET_PERMISSION },
+		{ 111, CAUSE_SOCKET_STALE },
+		{ 11, CAUSE_BACKEND_OVERLOADED },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		setup();
+		feed(T0,
+		     "2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock "
+		     "failed (%d: x) while connecting to upstream, client: 127.0.0.1, server: "
+		     "diag.test, request: \"GET /php HTTP/1.1\", upstream: "
+		     "\"fastcgi://unix:/run/php/fpm.sock:\", host: \"d\"",
+		     cases[i].err);
+		expect_alert(cases[i].cause, "unix:/run/php/fpm.sock", NULL, "16", ALERT_CRITICAL);
+		teardown();
+	}
+}
+
+static void test_permission_fix_names_the_worker_user(void)
+{
+	setup();
+	set_probe("unix:/run/php/fpm.sock", PROBE_PERMISSION, T0 - 1);
+	struct probe_result *r = &fake.probe[0];
+	r->unix_checked = true;
+	r->sock_mode = 0660;
+	snprintf(r->sock_owner, sizeof(r->sock_owner), "nginx");
+	snprintf(r->sock_group, sizeof(r->sock_group), "nginx");
+	snprintf(r->denied_path, sizeof(r->denied_path), "/run/php/fpm.sock");
+	snprintf(r->denied_why, sizeof(r->denied_why), "no write (w) permission for www-data");
+	feed(T0, "2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (13: "
+	     "Permission denied) while connecting to upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", "
+	     "host: \"d\"", "/php");
+	const struct alert *a = alert_find(alerts, CAUSE_SOCKET_PERMISSION, "unix:/run/php/fpm.sock");
+	CHECK(a && strstr(a->summary, "www-data"));
+	CHECK(a && strstr(a->explanation, "nginx:nginx 0660"));
+	CHECK(a && strstr(a->fix, "listen.owner = www-data"));
+	CHECK(a && strstr(a->fix, "listen.group = www-data"));
+	teardown();
+}
+
+static void test_no_live_upstreams_names_the_block_and_its_peers(void)
+{
+	setup();
+	set_probe("127.0.0.1:9001", PROBE_REFUSED, T0);
+	set_probe("127.0.0.1:9002", PROBE_REFUSED, T0);
+	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *9 no live upstreams while connecting to upstream, "
+	     "client: 127.0.0.1, server: diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+	     "\"http://pool/pool\", host: \"d\"", "/pool");
+	expect_alert(CAUSE_NO_LIVE_UPSTREAMS, NULL, "pool", "5", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool");
+	CHECK(a && strstr(a->explanation, "127.0.0.1:9001 down (refused)"));
+	CHECK(a && strstr(a->fix, "server 127.0.0.1:9001 max_fails=3 fail_timeout=10s;"));
+	CHECK_INT(fake.probes_asked, 2); /* each peer of the block */
+	/* the peers' own probes now name their causes */
+	diag_probe_result(diag, "127.0.0.1:9001", &fake.probe[0], T0 + 100);
+	diag_probe_result(diag, "127.0.0.1:9002", &fake.probe[1], T0 + 100);
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9001", "pool", "6", ALERT_CRITICAL);
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9002", "pool", "7", ALERT_CRITICAL);
+	teardown();
+}
+
+static void test_one_failing_peer_of_a_healthy_pool_is_a_warning(void)
+{
+	setup();
+	set_probe("127.0.0.1:9002", PROBE_OK, T0);
+	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+	     "connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "
+	     "HTTP/1.1\", upstream: \"http://127.0.0.1:9001/pool\", host: \"d\"", "/pool");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9001", "pool", "6", ALERT_WARNING);
+	teardown();
+}
+
+static void test_worker_connections_exhausted(void)
+{
+	setup();
+	feed(T0, "2026/11/21 10:00:00 [alert] 7#7: *9 256 worker_connections are not enough while "
+	     "connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "
+	     "HTTP/1.1\", host: \"d\"", "/");
+	expect_alert(CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL, NULL, "2", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
+	CHECK(a && strstr(a->fix, "worker_connections 512;"));
+	teardown();
+}
+
+static void test_unresolvable_name_is_dns_failure(void)
+{
+	setup();
+	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *2 %s could not be resolved (3: Host not found), "
+	     "client: 127.0.0.1, server: diag.test, request: \"GET / HTTP/1.1\", host: \"d\"",
+	     "gone.invalid");
+	const struct alert *a = alert_find(alerts, CAUSE_DNS_FAILURE, "gone.invalid");
+	CHECK(a != NULL);
+	CHECK(a && a->firing && strstr(a->summary, "cannot resolve gone.invalid"));
+	teardown();
+}
+
+static void test_other_lines_raise_nothing(void)
+{
+	setup();
+	feed(T0, "2026/11/21 10:00:00 [notice] 7#7: %s", "signal process started");
+	CHECK_INT(alert_firing_count(alerts), 0);
+	cJSON *o = cJSON_CreateObject();
+	diag_events_json(diag, o);
+	CHECK_INT(cJSON_GetObjectItem(o, "other")->valueint, 1);
+	CHECK_INT(cJSON_GetObjectItem(o, "connect_failed")->valueint, 0);
+	cJSON_Delete(o);
+	teardown();
+}
+
+int main(void)
+{
+	char err[512];
+	snprintf(conf_path, sizeof(conf_path), "%s/diag/nginx.conf", harness_tmpdir());
+	harness_write(harness_tmpdir(), "diag/nginx.conf", NGINX);
+	if (ngxconf_load(conf_path, NULL, &model, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	cfg = config_new();
+
+	RUN(test_refused_raises_backend_down_with_the_server_line);
+	RUN(test_probe_alone_predicts_then_traffic_upgrades);
+	RUN(test_listener_started_after_errors_means_restarted);
+	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
+	RUN(test_read_timeout_names_the_location_timeout);
+	RUN(test_unix_errnos_map_to_socket_causes);
+	RUN(test_permission_fix_names_the_worker_user);
+	RUN(test_no_live_upstreams_names_the_block_and_its_peers);
+	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
+	RUN(test_worker_connections_exhausted);
+	RUN(test_unresolvable_name_is_dns_failure);
+	RUN(test_other_lines_raise_nothing);
+
+	config_free(cfg);
+	ngxconf_free(model);
+	return harness_result();
+}
