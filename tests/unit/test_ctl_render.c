@@ -1,0 +1,97 @@
+/* Unit tests for ctl_render: the human tables and the Nagios verdict. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl_render.h"
+#include "harness.h"
+
+static char *render(const char *cmd, const char *json, bool verbose)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cJSON *o = cJSON_Parse(json);
+	ctl_render(cmd, o, verbose, f);
+	cJSON_Delete(o);
+	fclose(f);
+	return buf;
+}
+
+static int check(const char *json, char **out)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+	cJSON *o = cJSON_Parse(json);
+	int code = ctl_check(o, f);
+	cJSON_Delete(o);
+	fclose(f);
+	return code;
+}
+
+#define ALERT                                                                              \
+	"{\"id\":\"1\",\"cause\":\"backend_down\",\"severity\":\"%s\",\"state\":\"firing\","
+	"\"upstream\":\"app\",\"peer\":\"127.0.0.1:8081\",\"first_seen\":\"2026-11-21T10:00:00.000Z\","
+	"\"count\":3,\"summary\":\"127.0.0.1:8081 refuses connections\",\"explanation\":\"E.\","
+	"\"fix\":\"line one\\nline two\",\"config_ref\":\"/n.conf:4\",\"evidence\":[\"log: x\"]}"
+
+static void test_alerts_table_and_verbose_details(void)
+{
+	char json[2048], alert[1024];
+	snprintf(alert, sizeof(alert), ALERT, "critical");
+	snprintf(json, sizeof(json), "{\"ok\":true,\"alerts\":[%s]}", alert);
+	char *s = render("alerts", json, false);
+	CHECK(strstr(s, "CAUSE") && strstr(s, "backend_down") && strstr(s, "127.0.0.1:8081"));
+	CHECK(!strstr(s, "explanation"));
+	free(s);
+	s = render("alerts", json, true);
+	CHECK(strstr(s, "config:      /n.conf:4"));
+	CHECK(strstr(s, "      line one\n      line two\n"));
+	CHECK(strstr(s, "      - log: x\n"));
+	free(s);
+	s = render("alerts", "{\"ok\":true,\"alerts\":[]}", false);
+	CHECK_STR(s, "no alerts\n");
+	free(s);
+}
+
+static void test_check_codes_follow_the_worst_alert(void)
+{
+	char json[4096], a1[1024], a2[1024], *out;
+	CHECK_INT(check("{\"ok\":true,\"alerts\":[]}", &out), CHECK_OK);
+	CHECK_STR(out, "UPWATCH OK - no firing alerts | critical=0;;1 warning=0;1\n");
+	free(out);
+	snprintf(a1, sizeof(a1), ALERT, "warning");
+	snprintf(json, sizeof(json), "{\"ok\":true,\"alerts\":[%s]}", a1);
+	CHECK_INT(check(json, &out), CHECK_WARNING);
+	free(out);
+	snprintf(a2, sizeof(a2), ALERT, "critical");
+	snprintf(json, sizeof(json), "{\"ok\":true,\"alerts\":[%s,%s]}", a1, a2);
+	CHECK_INT(check(json, &out), CHECK_CRITICAL);
+	CHECK(strstr(out, "UPWATCH CRITICAL - 1 critical, 1 warning: 127.0.0.1:8081 refuses") == out);
+	CHECK(strstr(out, "| critical=1;;1 warning=1;1\n"));
+	free(out);
+	CHECK_INT(check("{\"ok\":false,\"error\":\"nope\"}", &out), CHECK_UNKNOWN);
+	free(out);
+}
+
+static void test_missing_fields_do_not_crash(void)
+{
+	const char *cmds[] = { "status", "stats", "upstreams", "alerts", "probe", "metrics", "reload" };
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		free(render(cmds[i], "{\"ok\":true}", true));
+		free(render(cmds[i], "{\"ok\":true,\"alerts\":[1,\"x\",{}],\"peers\":[null,{}],"
+				     "\"logs\":[{}],\"last_probe\":7}",
+			    true));
+	}
+	char *out;
+	check("{\"ok\":true,\"alerts\":[1,{\"state\":\"firing\"}]}", &out);
+	free(out);
+}
+
+int main(void)
+{
+	RUN(test_alerts_table_and_verbose_details);
+	RUN(test_check_codes_follow_the_worst_alert);
+	RUN(test_missing_fields_do_not_crash);
+	return harness_result();
+}
