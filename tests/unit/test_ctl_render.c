@@ -29,10 +29,11 @@ static int check(const char *json, char **out)
 	return code;
 }
 
-#define ALERT                                                                              \
-	"{\"id\":\"1\",\"cause\":\"backend_down\",\"severity\":\"%s\",\"state\":\"firing\","
-	"\"upstream\":\"app\",\"peer\":\"127.0.0.1:8081\",\"first_seen\":\"2026-11-21T10:00:00.000Z\","
-	"\"count\":3,\"summary\":\"127.0.0.1:8081 refuses connections\",\"explanation\":\"E.\","
+#define ALERT                                                                                  \
+	"{\"id\":\"1\",\"cause\":\"backend_down\",\"severity\":\"%s\",\"state\":\"firing\","     \
+	"\"upstream\":\"app\",\"peer\":\"127.0.0.1:8081\","                                    \
+	"\"first_seen\":\"2026-11-21T10:00:00.000Z\",\"count\":3,"                             \
+	"\"summary\":\"127.0.0.1:8081 refuses connections\",\"explanation\":\"E.\","             \
 	"\"fix\":\"line one\\nline two\",\"config_ref\":\"/n.conf:4\",\"evidence\":[\"log: x\"]}"
 
 static void test_alerts_table_and_verbose_details(void)
