@@ -157,7 +157,8 @@ struct ngx_model {
 
 struct ngxconf_options {
 	const char *prefix;            /* nginx -p: relative error_log paths; NULL = default */
-	const char *default_error_log; /* --error-log-path, for no main-level error_log; NULL = default */
+	/* --error-log-path, used when no main-level error_log; NULL = default */
+	const char *default_error_log;
 };
 
 /* Parse the configuration rooted at path (or the dump, when non-NULL; then

@@ -331,8 +331,8 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 			if (r == -ENOENT)
 				goto missing;
 			if (r == -EISDIR && from_file)
-				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)", path,
-					    strerror(-r));
+				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)",
+					    path, strerror(-r));
 			if (from_file)
 				return perr(ps, from_file, from_line, "open() \"%s\" failed (%s)", path,
 					    strerror(-r));

@@ -160,7 +160,8 @@ static int dir_uint(struct build *b, const struct cf_node *n, unsigned *ret)
 	if (r < 0)
 		return r;
 	if (parse_uint(n->argv[1], ret) < 0)
-		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1], n->argv[0]);
+		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1],
+			    n->argv[0]);
 	return 0;
 }
 
@@ -190,12 +191,12 @@ static void set_log_target(struct build *b, struct ngx_error_log *e, const char 
 		e->path = xstrdup(target);
 	} else {
 		e->target = NGX_LOG_FILE;
+		size_t plen = strlen(b->prefix);
+		bool slash = plen > 0 && b->prefix[plen - 1] == '/';
 		if (target[0] == '/')
 			e->path = xstrdup(target);
 		else
-			e->path = xasprintf("%s%s%s", b->prefix,
-					    b->prefix[0] && b->prefix[strlen(b->prefix) - 1] == '/' ? "" : "/",
-					    target);
+			e->path = xasprintf("%s%s%s", b->prefix, slash ? "" : "/", target);
 		/* a character device, nothing to follow */
 		e->followable = !streq(e->path, "/dev/null");
 	}
@@ -324,7 +325,8 @@ static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
 	for (const struct cf_node *c = n->children; c; c = c->next) {
 		int r = 0;
 		if (streq(c->argv[0], "server") && !c->block) {
-			u->servers = grow_array(u->servers, &cap, u->nservers + 1, sizeof(*u->servers));
+			u->servers = grow_array(u->servers, &cap, u->nservers + 1,
+						sizeof(*u->servers));
 			r = parse_server(b, c, stream, &u->servers[u->nservers]);
 			if (r == 0)
 				u->nservers++;
@@ -516,9 +518,9 @@ const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const cha
 const char *ngxconf_proto_name(enum ngx_proto p)
 {
 	static const char *const names[] = {
-		[NGX_PROTO_HTTP] = "http",   [NGX_PROTO_HTTPS] = "https", [NGX_PROTO_FASTCGI] = "fastcgi",
-		[NGX_PROTO_UWSGI] = "uwsgi", [NGX_PROTO_SCGI] = "scgi",	  [NGX_PROTO_GRPC] = "grpc",
-		[NGX_PROTO_TCP] = "tcp",
+		[NGX_PROTO_HTTP] = "http", [NGX_PROTO_HTTPS] = "https",
+		[NGX_PROTO_FASTCGI] = "fastcgi", [NGX_PROTO_UWSGI] = "uwsgi",
+		[NGX_PROTO_SCGI] = "scgi", [NGX_PROTO_GRPC] = "grpc", [NGX_PROTO_TCP] = "tcp",
 	};
 	return (unsigned)p < ARRAY_SIZE(names) ? names[p] : "unknown";
 }

@@ -99,7 +99,8 @@ static int block_peers(struct peers *ps)
 			/* the key is already normalised: this cannot fail */
 			if (peerkey_parse(u->servers[j].key, strlen(u->servers[j].key), 0, &k) < 0)
 				continue;
-			struct ngx_peer *p = get_peer(ps, &k, u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP);
+			enum ngx_proto proto = u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP;
+			struct ngx_peer *p = get_peer(ps, &k, proto);
 			add_upstream_name(p, u->name);
 			add_ref(p, u->servers[j].ref);
 		}
@@ -129,7 +130,8 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 		}
 		/* at run time a port never matches a block: an implicit upstream */
 		if (!p->dynamic)
-			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host, p->port);
+			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host,
+				    p->port);
 	}
 
 	/* proxy_pass has its scheme's port; every other *_pass needs one */
@@ -145,7 +147,8 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	if (peerkey_parse(addr, strlen(addr), dflt, &k) < 0) {
 		if (p->dynamic)
 			return 0;
-		if (!p->port && !startswith(addr, "unix:") && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
+		bool unix_path = startswith(addr, "unix:");
+		if (!p->port && !unix_path && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return perr(ps, &p->ref, "no port in upstream \"%s\"", p->host);
 		return perr(ps, &p->ref, "invalid host in upstream \"%s\"", p->raw);
 	}
@@ -237,7 +240,8 @@ int ngxpeer_print(const struct ngx_model *m, FILE *out)
 	for (size_t i = 0; i < m->npasses; i++)
 		ndynamic += m->passes[i].dynamic && !m->passes[i].host;
 
-	fprintf(out, "nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
+	fprintf(out,
+		"nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
 		m->main_file, m->nfiles, m->nupstreams, m->npeers, m->npasses);
 	fprintf(out, "worker user %s, group %s (", m->user, m->group);
 	print_ref(out, &m->user_ref);
@@ -251,8 +255,8 @@ int ngxpeer_print(const struct ngx_model *m, FILE *out)
 	fprintf(out, "\nerror logs:\n");
 	for (size_t i = 0; i < m->nerror_logs; i++) {
 		const struct ngx_error_log *e = &m->error_logs[i];
-		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target), e->level,
-			e->followable ? "followed" : "not followable");
+		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target),
+			e->level, e->followable ? "followed" : "not followable");
 		print_ref(out, &e->ref);
 		fputc('\n', out);
 	}
