@@ -60,8 +60,17 @@ static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum
 	return p;
 }
 
+static bool same_ref(const struct ngx_ref *a, const struct ngx_ref *b)
+{
+	return a->line == b->line && a->file == b->file; /* files are interned */
+}
+
+/* A line read twice (a snippet included in two locations) is one ref. */
 static void add_ref(struct ngx_peer *p, struct ngx_ref ref)
 {
+	for (size_t i = p->nrefs; i-- > 0;)
+		if (same_ref(&p->refs[i], &ref))
+			return;
 	p->refs = xreallocarray(p->refs, p->nrefs + 1, sizeof(*p->refs));
 	p->refs[p->nrefs++] = ref;
 }
@@ -322,6 +331,11 @@ struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p)
 	cJSON *locs = cJSON_AddArrayToObject(o, "locations");
 	for (size_t i = 0; i < p->npasses; i++) {
 		const struct ngx_ref *r = &m->passes[p->passes[i]].ref;
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = same_ref(&m->passes[p->passes[j]].ref, r);
+		if (dup)
+			continue;
 		char buf[4200];
 		snprintf(buf, sizeof(buf), "%s:%u", r->file, r->line);
 		cJSON_AddItemToArray(locs, cJSON_CreateString(buf));

@@ -674,6 +674,28 @@ static void test_host_header_expansion(void)
 	ngxconf_free(m);
 }
 
+static void test_snippet_included_twice_is_one_ref(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "twice/php.conf", "fastcgi_pass unix:/run/php.sock;\n");
+	char err[1024];
+	struct ngx_model *m = load_text("twice",
+					"http {\n server {\n  location /a { include php.conf; }\n"
+					"  location /b { include php.conf; }\n }\n}\n",
+					err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_INT(m->nfiles, 2);
+	CHECK_INT(m->npasses, 2);
+	CHECK_PEER(m, "unix:/run/php.sock",
+		   "fastcgi upstreams= refs=php.conf:1 passes=php.conf:1 php.conf:1");
+	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "unix:/run/php.sock"));
+	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "locations")), 1);
+	cJSON_Delete(j);
+	ngxconf_free(m);
+}
+
 static void test_time_and_size_syntax(void)
 {
 	static const struct {
@@ -917,6 +939,7 @@ int main(void)
 	RUN(test_error_log_targets);
 	RUN(test_default_error_log_and_prefix_options);
 	RUN(test_host_header_expansion);
+	RUN(test_snippet_included_twice_is_one_ref);
 	RUN(test_time_and_size_syntax);
 	RUN(test_peer_json_and_print);
 	RUN(test_nginx_reads_the_same_files_and_peers);
