@@ -339,6 +339,22 @@ static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
 	return 0;
 }
 
+/* mail {} proxies no upstream upwatch probes, but logs like the rest. */
+static int mail_error_logs(struct build *b, const struct cf_node *mail)
+{
+	int r = 0;
+	for (const struct cf_node *n = mail->children; n && r >= 0; n = n->next) {
+		if (streq(n->argv[0], "error_log") && !n->block) {
+			r = add_error_log(b, n);
+		} else if (streq(n->argv[0], "server") && n->block) {
+			for (const struct cf_node *c = n->children; c && r >= 0; c = c->next)
+				if (streq(c->argv[0], "error_log") && !c->block)
+					r = add_error_log(b, c);
+		}
+	}
+	return r;
+}
+
 static int walk_main(struct build *b, const struct cf_node *root)
 {
 	struct ngx_model *m = b->m;
@@ -391,6 +407,8 @@ static int walk_main(struct build *b, const struct cf_node *root)
 		bool stream = streq(n->argv[0], "stream");
 		if (n->block && (stream || streq(n->argv[0], "http")))
 			r = ngxpass_walk(&b->pass, n, stream);
+		else if (n->block && streq(n->argv[0], "mail"))
+			r = mail_error_logs(b, n);
 	}
 	return r;
 }

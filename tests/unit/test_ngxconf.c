@@ -591,13 +591,14 @@ static void test_error_log_targets(void)
 					"error_log /dev/null crit;\n"
 					"error_log rel.log debug_http;\n"
 					"http {\n error_log /var/log/a.log info;\n error_log /var/log/b.log;\n"
-					" server { location / { error_log /var/log/c.log alert; } }\n}\n",
+					" server { location / { error_log /var/log/c.log alert; } }\n}\n"
+					"mail {\n server { error_log /var/log/mail.log; }\n}\n",
 					err);
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_INT(m->nerror_logs, 8);
-	if (m->nerror_logs == 8) {
+	CHECK_INT(m->nerror_logs, 9);
+	if (m->nerror_logs == 9) {
 		const struct ngx_error_log *e = m->error_logs;
 		CHECK(e[0].target == NGX_LOG_STDERR && !e[0].followable);
 		CHECK(e[1].target == NGX_LOG_SYSLOG && !e[1].followable);
@@ -612,6 +613,7 @@ static void test_error_log_targets(void)
 		CHECK_STR(e[6].level, "error");
 		CHECK_STR(e[7].level, "alert");
 		CHECK_STR(REF(e[7].ref), "nginx.conf:9");
+		CHECK_STR(REF(e[8].ref), "nginx.conf:12");
 	}
 	ngxconf_free(m);
 }
