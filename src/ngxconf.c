@@ -304,7 +304,7 @@ static int parse_server(struct build *b, const struct cf_node *n, bool stream,
 		free(s->service);
 		if (stream && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return berr(b, n, "no port in upstream \"%s\"", addr);
-		return berr(b, n, "invalid address \"%s\" in upstream", addr);
+		return berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
 	}
 	s->addr = xstrdup(addr);
 	s->key = xstrdup(k.key);

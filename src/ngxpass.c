@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "conftree.h"
+#include "ngxpeer.h"
 #include "util.h"
 
 /* The modules whose *_pass has connect/read/send settings. */
@@ -347,8 +348,12 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	bool host_vars = memchr(host, '$', (size_t)(end - host)) != NULL;
 	if (host_vars || (p->dynamic && r < 0))
 		return 0;
-	if (r < 0)
-		return berr(b, n, "invalid host in \"%s\"", p->raw);
+	if (r < 0) {
+		char *addr = xstrndup(host, (size_t)(end - host));
+		r = berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
+		free(addr);
+		return r;
+	}
 	if (uri && !uri_part)
 		return berr(b, n, "invalid host in \"%s\"", p->raw);
 	p->host = xstrndup(host, hostlen);

@@ -117,6 +117,18 @@ static int block_peers(struct peers *ps)
 	return 0;
 }
 
+const char *ngxpeer_addr_error(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	if (startswith(addr, "unix:") || !colon || colon[1] == '\0' ||
+	    (addr[0] == '[' && !strchr(addr, ']')))
+		return "invalid host";
+	for (const char *c = colon + 1; *c; c++)
+		if (*c < '0' || *c > '9')
+			return "invalid host";
+	return "invalid port";
+}
+
 /* One pass: its upstream block, or its own address. */
 static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 {
@@ -159,7 +171,7 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 		bool unix_path = startswith(addr, "unix:");
 		if (!p->port && !unix_path && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return perr(ps, &p->ref, "no port in upstream \"%s\"", p->host);
-		return perr(ps, &p->ref, "invalid host in upstream \"%s\"", p->raw);
+		return perr(ps, &p->ref, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
 	}
 	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);

@@ -561,14 +561,16 @@ static void test_errors_nginx_would_raise(void)
 		{ "http {\n upstream u {\n  server 127.0.0.1:1 weight=0;\n }\n}\n",
 		  "3: invalid parameter \"weight=0\"" },
 		{ "http {\n upstream u {\n  server 127.0.0.1:99999;\n }\n}\n",
-		  "3: invalid address \"127.0.0.1:99999\" in upstream" },
+		  "3: invalid port in upstream \"127.0.0.1:99999\"" },
 		{ "error_log x.log loud;\n", "1: invalid log level \"loud\"" },
 		{ "events {\n worker_connections many;\n}\n",
 		  "2: invalid value \"many\" in \"worker_connections\" directive" },
 		{ "http {\n server { location / {\n grpc_pass grpc://127.0.0.1; } }\n}\n",
 		  "3: no port in upstream \"127.0.0.1\"" },
 		{ "http {\n server { location / {\n proxy_pass http://[::1:80; } }\n}\n",
-		  "3: invalid host in upstream \"http://[::1:80\"" },
+		  "3: invalid host in upstream \"[::1:80\"" },
+		{ "http {\n server { location / {\n proxy_pass http://127.0.0.1:0; } }\n}\n",
+		  "3: invalid port in upstream \"127.0.0.1:0\"" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char name[32], err[1024], want[2048];
