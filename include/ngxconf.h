@@ -70,12 +70,13 @@ struct ngx_upstream {           /* upstream NAME { } in http or stream */
 
 /* Effective per-location settings of the module a *_pass belongs to. */
 struct ngx_timeouts {
-	uint64_t connect_ms, read_ms, send_ms;  /* defaults 60s */
+	/* defaults 60s; stream: read = send = proxy_timeout (default 10m) */
+	uint64_t connect_ms, read_ms, send_ms;
 	struct ngx_ref connect_ref, read_ref, send_ref; /* where set; file NULL = default */
-	char *next_upstream;     /* "error timeout" by default */
+	char *next_upstream;     /* "error timeout" by default (stream: "on") */
 	unsigned next_upstream_tries;      /* 0 = unlimited */
 	uint64_t next_upstream_timeout_ms; /* 0 = unlimited */
-	uint64_t buffer_size;    /* proxy_buffer_size etc.; default 4k (page size) */
+	uint64_t buffer_size;    /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
 	struct ngx_ref buffer_size_ref;
 	bool ssl_verify, ssl_server_name;
 	char *ssl_trusted_certificate, *ssl_name;
@@ -107,6 +108,9 @@ struct ngx_pass {               /* one *_pass directive */
 	unsigned port;
 };
 
+/* A peer's protocol is that of the first *_pass reaching it (in config
+ * order); a block no pass uses gives http (stream: tcp). A line read twice
+ * (a snippet included in two places) is one ref. */
 struct ngx_peer {               /* a distinct probe target */
 	char *key;
 	struct peerkey addr;
@@ -157,7 +161,8 @@ struct ngx_model {
 
 struct ngxconf_options {
 	const char *prefix;            /* nginx -p: relative error_log paths; NULL = default */
-	const char *default_error_log; /* --error-log-path, for no main-level error_log; NULL = default */
+	/* --error-log-path, used when no main-level error_log; NULL = default */
+	const char *default_error_log;
 };
 
 /* Parse the configuration rooted at path (or the dump, when non-NULL; then

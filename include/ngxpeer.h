@@ -19,6 +19,9 @@ struct ngx_peer;
 int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen);
 /* Free m->peers and the index. */
 void ngxpeer_free(struct ngx_model *m);
+/* nginx's word for what is wrong with an address: "invalid port" or
+ * "invalid host" (as in "invalid port in upstream \"...\""). */
+const char *ngxpeer_addr_error(const char *addr);
 const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key);
 int ngxpeer_print(const struct ngx_model *m, FILE *out);
 struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lex.h"
+#include "strmap.h"
 #include "util.h"
 
 #define CF_MAX_FILE_BYTES (64u << 20) /* one configuration file */
@@ -146,6 +147,7 @@ struct parser {
 	 * would put 32 KiB per nesting level on the stack). */
 	char **args;
 	size_t args_cap;
+	struct strmap seen; /* file name → index in tree->files */
 };
 
 static int perr(struct parser *ps, const char *file, unsigned line, const char *fmt, ...)
@@ -331,8 +333,8 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 			if (r == -ENOENT)
 				goto missing;
 			if (r == -EISDIR && from_file)
-				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)", path,
-					    strerror(-r));
+				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)",
+					    path, strerror(-r));
 			if (from_file)
 				return perr(ps, from_file, from_line, "open() \"%s\" failed (%s)", path,
 					    strerror(-r));
@@ -354,10 +356,9 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 	}
 
 	name = arena_strdup(t->arena, path, strlen(path));
-	bool seen = false;
-	for (size_t i = 0; i < t->nfiles && !seen; i++)
-		seen = streq(t->files[i], name);
-	if (!seen) {
+	/* files read more than once (fastcgi_params in every PHP location) are
+	 * listed once; a map keeps that linear for trees of many files */
+	if (strmap_put(&ps->seen, name, t->nfiles) == t->nfiles) {
 		t->files = grow_array(t->files, &ps->files_cap, t->nfiles + 1, sizeof(char *));
 		t->files[t->nfiles++] = (char *)name;
 	}
@@ -405,8 +406,10 @@ int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **r
 	ps.tree = t;
 
 	struct cf_node **tail = &t->root->children;
+	strmap_init(&ps.seen, false);
 	int r = parse_file(&ps, path, t->root, &tail, NULL, 0);
 	free(ps.args);
+	strmap_done(&ps.seen);
 	if (r < 0) {
 		cf_tree_free(t);
 		return r;

@@ -160,7 +160,8 @@ static int dir_uint(struct build *b, const struct cf_node *n, unsigned *ret)
 	if (r < 0)
 		return r;
 	if (parse_uint(n->argv[1], ret) < 0)
-		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1], n->argv[0]);
+		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1],
+			    n->argv[0]);
 	return 0;
 }
 
@@ -190,12 +191,12 @@ static void set_log_target(struct build *b, struct ngx_error_log *e, const char 
 		e->path = xstrdup(target);
 	} else {
 		e->target = NGX_LOG_FILE;
+		size_t plen = strlen(b->prefix);
+		bool slash = plen > 0 && b->prefix[plen - 1] == '/';
 		if (target[0] == '/')
 			e->path = xstrdup(target);
 		else
-			e->path = xasprintf("%s%s%s", b->prefix,
-					    b->prefix[0] && b->prefix[strlen(b->prefix) - 1] == '/' ? "" : "/",
-					    target);
+			e->path = xasprintf("%s%s%s", b->prefix, slash ? "" : "/", target);
 		/* a character device, nothing to follow */
 		e->followable = !streq(e->path, "/dev/null");
 	}
@@ -303,7 +304,7 @@ static int parse_server(struct build *b, const struct cf_node *n, bool stream,
 		free(s->service);
 		if (stream && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return berr(b, n, "no port in upstream \"%s\"", addr);
-		return berr(b, n, "invalid address \"%s\" in upstream", addr);
+		return berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
 	}
 	s->addr = xstrdup(addr);
 	s->key = xstrdup(k.key);
@@ -324,7 +325,8 @@ static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
 	for (const struct cf_node *c = n->children; c; c = c->next) {
 		int r = 0;
 		if (streq(c->argv[0], "server") && !c->block) {
-			u->servers = grow_array(u->servers, &cap, u->nservers + 1, sizeof(*u->servers));
+			u->servers = grow_array(u->servers, &cap, u->nservers + 1,
+						sizeof(*u->servers));
 			r = parse_server(b, c, stream, &u->servers[u->nservers]);
 			if (r == 0)
 				u->nservers++;
@@ -335,6 +337,22 @@ static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
 			return r;
 	}
 	return 0;
+}
+
+/* mail {} proxies no upstream upwatch probes, but logs like the rest. */
+static int mail_error_logs(struct build *b, const struct cf_node *mail)
+{
+	int r = 0;
+	for (const struct cf_node *n = mail->children; n && r >= 0; n = n->next) {
+		if (streq(n->argv[0], "error_log") && !n->block) {
+			r = add_error_log(b, n);
+		} else if (streq(n->argv[0], "server") && n->block) {
+			for (const struct cf_node *c = n->children; c && r >= 0; c = c->next)
+				if (streq(c->argv[0], "error_log") && !c->block)
+					r = add_error_log(b, c);
+		}
+	}
+	return r;
 }
 
 static int walk_main(struct build *b, const struct cf_node *root)
@@ -389,6 +407,8 @@ static int walk_main(struct build *b, const struct cf_node *root)
 		bool stream = streq(n->argv[0], "stream");
 		if (n->block && (stream || streq(n->argv[0], "http")))
 			r = ngxpass_walk(&b->pass, n, stream);
+		else if (n->block && streq(n->argv[0], "mail"))
+			r = mail_error_logs(b, n);
 	}
 	return r;
 }
@@ -516,9 +536,9 @@ const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const cha
 const char *ngxconf_proto_name(enum ngx_proto p)
 {
 	static const char *const names[] = {
-		[NGX_PROTO_HTTP] = "http",   [NGX_PROTO_HTTPS] = "https", [NGX_PROTO_FASTCGI] = "fastcgi",
-		[NGX_PROTO_UWSGI] = "uwsgi", [NGX_PROTO_SCGI] = "scgi",	  [NGX_PROTO_GRPC] = "grpc",
-		[NGX_PROTO_TCP] = "tcp",
+		[NGX_PROTO_HTTP] = "http", [NGX_PROTO_HTTPS] = "https",
+		[NGX_PROTO_FASTCGI] = "fastcgi", [NGX_PROTO_UWSGI] = "uwsgi",
+		[NGX_PROTO_SCGI] = "scgi", [NGX_PROTO_GRPC] = "grpc", [NGX_PROTO_TCP] = "tcp",
 	};
 	return (unsigned)p < ARRAY_SIZE(names) ? names[p] : "unknown";
 }

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "conftree.h"
+#include "ngxpeer.h"
 #include "util.h"
 
 /* The modules whose *_pass has connect/read/send settings. */
@@ -138,8 +139,8 @@ static int dir_flag(struct ngxpass_ctx *b, const struct cf_node *n, bool *ret)
 	else if (strcasecmp(n->argv[1], "off") == 0)
 		*ret = false;
 	else
-		return berr(b, n,
-			    "invalid value \"%s\" in \"%s\" directive, it must be \"on\" or \"off\"",
+		return berr(b, n, "invalid value \"%s\" in \"%s\" directive, "
+				  "it must be \"on\" or \"off\"",
 			    n->argv[1], n->argv[0]);
 	return 0;
 }
@@ -248,7 +249,8 @@ static int parse_port(const char *s, size_t len, unsigned *ret)
 
 static bool isalnum_or_us(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
 }
 
 /* In "http://backend$request_uri" the variable can only be the URI: these
@@ -270,7 +272,8 @@ static const char *uri_var(const char *s)
 
 /* Split a *_pass argument into scheme, host, port and URI the way
  * ngx_parse_url() does; a host part holding variables stays NULL. */
-static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod mod, struct ngx_pass *p)
+static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod mod,
+		      struct ngx_pass *p)
 {
 	static const struct {
 		enum mod mod;
@@ -345,8 +348,12 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	bool host_vars = memchr(host, '$', (size_t)(end - host)) != NULL;
 	if (host_vars || (p->dynamic && r < 0))
 		return 0;
-	if (r < 0)
-		return berr(b, n, "invalid host in \"%s\"", p->raw);
+	if (r < 0) {
+		char *addr = xstrndup(host, (size_t)(end - host));
+		r = berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
+		free(addr);
+		return r;
+	}
 	if (uri && !uri_part)
 		return berr(b, n, "invalid host in \"%s\"", p->raw);
 	p->host = xstrndup(host, hostlen);
@@ -479,7 +486,8 @@ static void fill_settings(struct ngxpass_ctx *b, const struct scope *sc, enum mo
 	}
 }
 
-static int add_pass(struct ngxpass_ctx *b, const struct cf_node *n, const struct scope *sc, enum mod mod)
+static int add_pass(struct ngxpass_ctx *b, const struct cf_node *n, const struct scope *sc,
+		    enum mod mod)
 {
 	int r = check_args(b, n, 2, 2);
 	if (r < 0)
@@ -537,8 +545,8 @@ static int scope_settings(struct ngxpass_ctx *b, const struct cf_node *block, st
 			sc->server_name = n->argv[1];
 		} else if (!sc->stream && streq(name, "stub_status")) {
 			struct ngx_model *m = b->m;
-			m->stub_status = grow_array(m->stub_status, &b->stub_cap, m->nstub_status + 1,
-						    sizeof(*m->stub_status));
+			m->stub_status = grow_array(m->stub_status, &b->stub_cap,
+						    m->nstub_status + 1, sizeof(*m->stub_status));
 			m->stub_status[m->nstub_status++] = ref_of(b, n);
 		} else if (match_setting(name, sc->stream, &mod, &set)) {
 			r = check_setting(b, n, set_info[set].kind);
@@ -553,8 +561,8 @@ static int scope_settings(struct ngxpass_ctx *b, const struct cf_node *block, st
 	return 0;
 }
 
-static int walk_scope(struct ngxpass_ctx *b, const struct cf_node *block, const struct scope *parent,
-		      unsigned depth)
+static int walk_scope(struct ngxpass_ctx *b, const struct cf_node *block,
+		      const struct scope *parent, unsigned depth)
 {
 	struct scope sc = *parent;
 	int r = scope_settings(b, block, &sc);

@@ -60,8 +60,17 @@ static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum
 	return p;
 }
 
+static bool same_ref(const struct ngx_ref *a, const struct ngx_ref *b)
+{
+	return a->line == b->line && a->file == b->file; /* files are interned */
+}
+
+/* A line read twice (a snippet included in two locations) is one ref. */
 static void add_ref(struct ngx_peer *p, struct ngx_ref ref)
 {
+	for (size_t i = p->nrefs; i-- > 0;)
+		if (same_ref(&p->refs[i], &ref))
+			return;
 	p->refs = xreallocarray(p->refs, p->nrefs + 1, sizeof(*p->refs));
 	p->refs[p->nrefs++] = ref;
 }
@@ -99,12 +108,25 @@ static int block_peers(struct peers *ps)
 			/* the key is already normalised: this cannot fail */
 			if (peerkey_parse(u->servers[j].key, strlen(u->servers[j].key), 0, &k) < 0)
 				continue;
-			struct ngx_peer *p = get_peer(ps, &k, u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP);
+			enum ngx_proto proto = u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP;
+			struct ngx_peer *p = get_peer(ps, &k, proto);
 			add_upstream_name(p, u->name);
 			add_ref(p, u->servers[j].ref);
 		}
 	}
 	return 0;
+}
+
+const char *ngxpeer_addr_error(const char *addr)
+{
+	const char *colon = strrchr(addr, ':');
+	if (startswith(addr, "unix:") || !colon || colon[1] == '\0' ||
+	    (addr[0] == '[' && !strchr(addr, ']')))
+		return "invalid host";
+	for (const char *c = colon + 1; *c; c++)
+		if (*c < '0' || *c > '9')
+			return "invalid host";
+	return "invalid port";
 }
 
 /* One pass: its upstream block, or its own address. */
@@ -129,7 +151,8 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 		}
 		/* at run time a port never matches a block: an implicit upstream */
 		if (!p->dynamic)
-			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host, p->port);
+			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host,
+				    p->port);
 	}
 
 	/* proxy_pass has its scheme's port; every other *_pass needs one */
@@ -145,9 +168,10 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	if (peerkey_parse(addr, strlen(addr), dflt, &k) < 0) {
 		if (p->dynamic)
 			return 0;
-		if (!p->port && !startswith(addr, "unix:") && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
+		bool unix_path = startswith(addr, "unix:");
+		if (!p->port && !unix_path && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return perr(ps, &p->ref, "no port in upstream \"%s\"", p->host);
-		return perr(ps, &p->ref, "invalid host in upstream \"%s\"", p->raw);
+		return perr(ps, &p->ref, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
 	}
 	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);
@@ -237,7 +261,8 @@ int ngxpeer_print(const struct ngx_model *m, FILE *out)
 	for (size_t i = 0; i < m->npasses; i++)
 		ndynamic += m->passes[i].dynamic && !m->passes[i].host;
 
-	fprintf(out, "nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
+	fprintf(out,
+		"nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
 		m->main_file, m->nfiles, m->nupstreams, m->npeers, m->npasses);
 	fprintf(out, "worker user %s, group %s (", m->user, m->group);
 	print_ref(out, &m->user_ref);
@@ -251,8 +276,8 @@ int ngxpeer_print(const struct ngx_model *m, FILE *out)
 	fprintf(out, "\nerror logs:\n");
 	for (size_t i = 0; i < m->nerror_logs; i++) {
 		const struct ngx_error_log *e = &m->error_logs[i];
-		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target), e->level,
-			e->followable ? "followed" : "not followable");
+		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target),
+			e->level, e->followable ? "followed" : "not followable");
 		print_ref(out, &e->ref);
 		fputc('\n', out);
 	}
@@ -318,6 +343,11 @@ struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p)
 	cJSON *locs = cJSON_AddArrayToObject(o, "locations");
 	for (size_t i = 0; i < p->npasses; i++) {
 		const struct ngx_ref *r = &m->passes[p->passes[i]].ref;
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = same_ref(&m->passes[p->passes[j]].ref, r);
+		if (dup)
+			continue;
 		char buf[4200];
 		snprintf(buf, sizeof(buf), "%s:%u", r->file, r->line);
 		cJSON_AddItemToArray(locs, cJSON_CreateString(buf));

@@ -561,14 +561,16 @@ static void test_errors_nginx_would_raise(void)
 		{ "http {\n upstream u {\n  server 127.0.0.1:1 weight=0;\n }\n}\n",
 		  "3: invalid parameter \"weight=0\"" },
 		{ "http {\n upstream u {\n  server 127.0.0.1:99999;\n }\n}\n",
-		  "3: invalid address \"127.0.0.1:99999\" in upstream" },
+		  "3: invalid port in upstream \"127.0.0.1:99999\"" },
 		{ "error_log x.log loud;\n", "1: invalid log level \"loud\"" },
 		{ "events {\n worker_connections many;\n}\n",
 		  "2: invalid value \"many\" in \"worker_connections\" directive" },
 		{ "http {\n server { location / {\n grpc_pass grpc://127.0.0.1; } }\n}\n",
 		  "3: no port in upstream \"127.0.0.1\"" },
 		{ "http {\n server { location / {\n proxy_pass http://[::1:80; } }\n}\n",
-		  "3: invalid host in upstream \"http://[::1:80\"" },
+		  "3: invalid host in upstream \"[::1:80\"" },
+		{ "http {\n server { location / {\n proxy_pass http://127.0.0.1:0; } }\n}\n",
+		  "3: invalid port in upstream \"127.0.0.1:0\"" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char name[32], err[1024], want[2048];
@@ -591,13 +593,14 @@ static void test_error_log_targets(void)
 					"error_log /dev/null crit;\n"
 					"error_log rel.log debug_http;\n"
 					"http {\n error_log /var/log/a.log info;\n error_log /var/log/b.log;\n"
-					" server { location / { error_log /var/log/c.log alert; } }\n}\n",
+					" server { location / { error_log /var/log/c.log alert; } }\n}\n"
+					"mail {\n server { error_log /var/log/mail.log; }\n}\n",
 					err);
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_INT(m->nerror_logs, 8);
-	if (m->nerror_logs == 8) {
+	CHECK_INT(m->nerror_logs, 9);
+	if (m->nerror_logs == 9) {
 		const struct ngx_error_log *e = m->error_logs;
 		CHECK(e[0].target == NGX_LOG_STDERR && !e[0].followable);
 		CHECK(e[1].target == NGX_LOG_SYSLOG && !e[1].followable);
@@ -612,6 +615,7 @@ static void test_error_log_targets(void)
 		CHECK_STR(e[6].level, "error");
 		CHECK_STR(e[7].level, "alert");
 		CHECK_STR(REF(e[7].ref), "nginx.conf:9");
+		CHECK_STR(REF(e[8].ref), "nginx.conf:12");
 	}
 	ngxconf_free(m);
 }
@@ -671,6 +675,28 @@ static void test_host_header_expansion(void)
 		/* a location setting other headers still sends the default Host */
 		CHECK_STR(m->passes[5].host_header, "127.0.0.1");
 	}
+	ngxconf_free(m);
+}
+
+static void test_snippet_included_twice_is_one_ref(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(d, "twice/php.conf", "fastcgi_pass unix:/run/php.sock;\n");
+	char err[1024];
+	struct ngx_model *m = load_text("twice",
+					"http {\n server {\n  location /a { include php.conf; }\n"
+					"  location /b { include php.conf; }\n }\n}\n",
+					err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_INT(m->nfiles, 2);
+	CHECK_INT(m->npasses, 2);
+	CHECK_PEER(m, "unix:/run/php.sock",
+		   "fastcgi upstreams= refs=php.conf:1 passes=php.conf:1 php.conf:1");
+	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "unix:/run/php.sock"));
+	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "locations")), 1);
+	cJSON_Delete(j);
 	ngxconf_free(m);
 }
 
@@ -917,6 +943,7 @@ int main(void)
 	RUN(test_error_log_targets);
 	RUN(test_default_error_log_and_prefix_options);
 	RUN(test_host_header_expansion);
+	RUN(test_snippet_included_twice_is_one_ref);
 	RUN(test_time_and_size_syntax);
 	RUN(test_peer_json_and_print);
 	RUN(test_nginx_reads_the_same_files_and_peers);
