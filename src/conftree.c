@@ -358,7 +358,7 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 	name = arena_strdup(t->arena, path, strlen(path));
 	/* files read more than once (fastcgi_params in every PHP location) are
 	 * listed once; a map keeps that linear for trees of many files */
-	if (strmap_put(&ps->seen, name, t->nfiles) == t->nfiles) {
+	if (strmap_put_index(&ps->seen, name, t->nfiles) == t->nfiles) {
 		t->files = grow_array(t->files, &ps->files_cap, t->nfiles + 1, sizeof(char *));
 		t->files[t->nfiles++] = (char *)name;
 	}
@@ -406,7 +406,7 @@ int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **r
 	ps.tree = t;
 
 	struct cf_node **tail = &t->root->children;
-	strmap_init(&ps.seen, false);
+	strmap_init(&ps.seen);
 	int r = parse_file(&ps, path, t->root, &tail, NULL, 0);
 	free(ps.args);
 	strmap_done(&ps.seen);

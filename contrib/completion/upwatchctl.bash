@@ -1,0 +1,64 @@
+# bash completion for upwatchctl(1)                        -*- shell-script -*-
+# Installed as bash-completion's completions/upwatchctl (loaded on demand).
+
+_upwatchctl_peers()
+{
+    # Ask the daemon for its peers; quietly nothing when it is not reachable.
+    local sock=$1
+    timeout 2 upwatchctl ${sock:+--socket "$sock"} --json upstreams 2>/dev/null |
+        grep -o '"peer": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'
+}
+
+_upwatchctl()
+{
+    local cur prev words cword
+    _init_completion -n : || return
+
+    local commands='status upstreams alerts stats probe reload watch check metrics'
+    local opts='--socket --json --version --help'
+
+    if [[ $prev == @(-s|--socket) ]]; then
+        _filedir
+        return
+    fi
+
+    # Find the command word and the --socket value given so far.
+    local i cmd= sock=
+    for ((i = 1; i < cword; i++)); do
+        case ${words[i]} in
+            -s | --socket) sock=${words[i + 1]}; ((i++)) ;;
+            --socket=*) sock=${words[i]#--socket=} ;;
+            -*) ;;
+            *) [[ -z $cmd ]] && cmd=${words[i]} ;;
+        esac
+    done
+
+    if [[ -z $cmd ]]; then
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        fi
+        return
+    fi
+
+    case $cmd in
+        alerts)
+            COMPREPLY=($(compgen -W '--all -v --json' -- "$cur"))
+            ;;
+        probe)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W '--json' -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$(_upwatchctl_peers "$sock")" -- "$cur"))
+                __ltrim_colon_completions "$cur"
+            fi
+            ;;
+        *)
+            COMPREPLY=($(compgen -W '--json' -- "$cur"))
+            ;;
+    esac
+} &&
+    complete -F _upwatchctl upwatchctl
+
+# ex: filetype=sh
