@@ -14,7 +14,7 @@ packages=(
     nginx php-fpm curl openssl iproute2 procps
     python3 python3-pytest
     clang-14 libclang-rt-14-dev
-    systemd scdoc jq bash-completion prometheus
+    systemd scdoc jq bash-completion prometheus prometheus-alertmanager
 )
 
 install_packages() {
