@@ -98,6 +98,24 @@ static inline const char *scan(const char *p, const char *e, char c)
 	return NULL;
 }
 
+/* memrchr() likewise: the last c in [p, e). */
+static inline const char *rscan(const char *p, const char *e, char c)
+{
+#ifdef __SSE2__
+	__m128i n = _mm_set1_epi8(c);
+	for (; e - p >= 16; e -= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
+		if (m)
+			return e - 16 + (31 - __builtin_clz(m));
+	}
+#endif
+	while (e > p)
+		if (*--e == c)
+			return e;
+	return NULL;
+}
+
 static inline const char *find_space(const char *p, const char *e)
 {
 	return scan(p, e, ' ');
@@ -195,8 +213,9 @@ static int parse_time(const char *p, time_t *ret)
 /* peerkey_parse() goes through inet_pton/inet_ntop/snprintf: far more than
  * the rest of a line costs. A log names few peers, so remember them by their
  * raw spelling (and default port), failures included. */
-#define PEER_SLOTS 64
-#define PEER_RAW_MAX 128
+#define PEER_SETS 16
+#define PEER_WAYS 4
+#define PEER_RAW_MAX 96
 struct peer_slot {
 	uint16_t rawlen; /* 0 = empty */
 	uint16_t defport;
@@ -205,11 +224,12 @@ struct peer_slot {
 	char raw[PEER_RAW_MAX];
 	struct peerkey key;
 };
-static _Thread_local struct peer_slot peer_cache[PEER_SLOTS];
+static _Thread_local struct peer_slot peer_cache[PEER_SETS][PEER_WAYS];
+static _Thread_local uint8_t peer_victim[PEER_SETS];
 
-/* A cheap hash of a short string (collisions only cost a miss: the slot
+/* A cheap hash of a short string (a collision only costs a miss: the slot
  * compares the raw text). */
-static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
+static unsigned peer_set(const char *s, size_t len, unsigned defport)
 {
 	uint64_t a = 0, b = 0;
 	if (len >= 8) {
@@ -219,8 +239,11 @@ static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
 		for (size_t i = 0; i < len; i++)
 			a = a << 8 | (unsigned char)s[i];
 	}
-	uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len << 16) ^ defport;
-	return (uint32_t)(h >> 32);
+	uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)len << 48) ^ defport;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (unsigned)(h % PEER_SETS);
 }
 
 static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, unsigned defport)
@@ -234,33 +257,39 @@ static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
 {
 	ret->kind = slot->key.kind;
 	ret->port = slot->key.port;
-	memcpy(ret->key, slot->key.key, slot->keylen + 1u);
-	memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
+	/* a fixed 32 bytes is two moves; a variable memcpy is a call */
+	if (slot->keylen < 32)
+		memcpy(ret->key, slot->key.key, 32);
+	else
+		memcpy(ret->key, slot->key.key, slot->keylen + 1u);
+	if (slot->hostlen < 32)
+		memcpy(ret->host, slot->key.host, 32);
+	else
+		memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
 }
 
+/* peerkey_parse() through a small set-associative cache (round-robin
+ * replacement within a set). */
 static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
 	if (len == 0 || len >= PEER_RAW_MAX)
 		return peerkey_parse(s, len, defport, ret);
-	uint32_t h = peer_hash(s, len, defport);
-	struct peer_slot *slot = &peer_cache[h % PEER_SLOTS];
-	if (!slot_holds(slot, s, len, defport)) {
-		struct peer_slot *alt = &peer_cache[(h >> 8) % PEER_SLOTS];
-		if (slot_holds(alt, s, len, defport)) {
-			slot = alt;
-		} else {
-			/* two-way: replace the slot not used last */
-			if (slot->rawlen && !alt->rawlen)
-				slot = alt;
-			else if (slot->rawlen && alt->rawlen && (h & 1))
-				slot = alt;
-			slot->rc = peerkey_parse(s, len, defport, &slot->key);
-			slot->rawlen = (uint16_t)len;
-			slot->defport = (uint16_t)defport;
-			memcpy(slot->raw, s, len);
-			slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
-			slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+	unsigned set = peer_set(s, len, defport);
+	struct peer_slot *slot = NULL;
+	for (unsigned w = 0; w < PEER_WAYS; w++) {
+		if (slot_holds(&peer_cache[set][w], s, len, defport)) {
+			slot = &peer_cache[set][w];
+			break;
 		}
+	}
+	if (!slot) {
+		slot = &peer_cache[set][peer_victim[set]++ % PEER_WAYS];
+		slot->rc = peerkey_parse(s, len, defport, &slot->key);
+		slot->rawlen = (uint16_t)len;
+		slot->defport = (uint16_t)defport;
+		memcpy(slot->raw, s, len);
+		slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
+		slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
 	}
 	if (slot->rc == 0)
 		copy_peer(slot, ret);
@@ -288,11 +317,13 @@ static unsigned scheme_port(struct errlog_span sc)
  * group name for "no live upstreams". Returns the peer text. */
 static struct errlog_span split_upstream(struct errlog_event *ev)
 {
-	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q = p;
-	while (q < e && q - p < 16 && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
-		q++;
-	if (q == p || e - q < 3 || memcmp(q, "://", 3) != 0)
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len;
+	const char *q = scan(p, e - p > 16 ? p + 16 : e, ':');
+	if (!q || q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
 		return (struct errlog_span){ NULL, 0 };
+	for (const char *c = p; c < q; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+			return (struct errlog_span){ NULL, 0 };
 	ev->scheme = span(p, q);
 	const char *b = q + 3, *end;
 	if (has_prefix(b, (size_t)(e - b), LIT("unix:"))) {
@@ -751,7 +782,7 @@ static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 	const char *end = *e;
 	if (end - m < 5 || end[-1] != ')')
 		return;
-	const char *open = memrchr(m, '(', (size_t)(end - m));
+	const char *open = rscan(m, end, '(');
 	if (!open || open == m || open[-1] != ' ')
 		return;
 	const char *d = open + 1;

@@ -8,7 +8,7 @@
  * connection numbers and varying client addresses, so the parser sees what a
  * busy, failing nginx writes (the multi-line FastCGI entry included: its
  * continuation lines count as unparsed, as in the daemon). "run" reads the
- * file in 4 MiB chunks as the tail follower does and splits lines itself;
+ * file in 256 KiB chunks as the tail follower does and splits lines itself;
  * the time includes the reads. */
 #include <errno.h>
 #include <fcntl.h>
