@@ -24,7 +24,7 @@
 #define FIXTURES "tests/fixtures"
 #endif
 
-#define CHUNK (256u << 10)
+#define CHUNK (1024u << 10)
 #define MAX_LINE (1u << 20)
 
 struct entry {

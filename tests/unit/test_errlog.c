@@ -1004,6 +1004,11 @@ static void test_catalog_messages_map_to_kinds(void)
 		  EV_CONNECT_FAILED, 111, "127.0.0.53:53" },
 		{ "recv() failed (111: Connection refused) while resolving", EV_RECV_FAILED, 111,
 		  NULL },
+		/* the two halves of "connect() to A failed" overlapping (fuzz) */
+		{ "connect() to failed (101: Network is unreachable) while connecting to upstream",
+		  EV_OTHER, 101, NULL },
+		{ "connect() to x failed (101: Network is unreachable) while connecting to upstream",
+		  EV_CONNECT_FAILED, 101, "x" },
 		/* client-side I/O: not upstream events */
 		{ "recv() failed (104: Connection reset by peer) while reading client request line",
 		  EV_OTHER, 104, NULL },
