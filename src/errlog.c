@@ -1,8 +1,8 @@
 /* errlog: one nginx error-log line → one struct errlog_event (see errlog.h).
  *
- * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1 and the
- * mapping of nginx messages to event kinds (§4). No allocation: text fields
- * are spans into the caller's line; only the normalised peer is copied.
+ * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1; which
+ * kind a message is (§4) is errlog_kind.c's. No allocation: text fields are
+ * spans into the caller's line; only the normalised peer is copied.
  *
  *   HEADER  "YYYY/MM/DD HH:MM:SS [level] PID#TID: [*CONN ]"     fixed offsets
  *   MESSAGE "text[ (SSL: ...)][ (ERRNO: strerror)]"
@@ -16,11 +16,12 @@
  * a variable) and so may the request and referrer (nginx escapes nothing,
  * §1.3). See find_context() for how the real ", client: " is told apart.
  *
- * Speed matters (the daemon may replay a large log at start): the header is
- * read at fixed offsets, the scanning uses memchr/memrchr, local time is
- * converted arithmetically with the timezone offset cached per hour, and
- * normalised peer keys are cached by their raw text. Both caches are
- * per thread. */
+ * Speed matters (the daemon may replay a large log at start; target: 40% of
+ * `wc -l` on the same file, tests/bench/errlog.sh): the header is read at
+ * fixed offsets (pid, tid and *N eight digits at a time), searches are
+ * inline SSE2 (textscan.h), local time is converted arithmetically with the
+ * UTC offset cached per hour and the last stamp remembered, and normalised
+ * peer keys are cached by their raw text. The caches are per thread. */
 #include "errlog.h"
 
 #include <errno.h>
@@ -29,110 +30,28 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include <time.h>
 
+#include "errlog_kind.h"
+#include "textscan.h"
 #include "util.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
+#define LIT TEXTSCAN_LIT
+#define same textscan_same
+#define has_prefix textscan_prefix
+#define has_suffix textscan_suffix
 
-/* memcmp(a, b, n) == 0 for the short constant n of a literal: once inlined
- * the loop unrolls into a few 8-byte loads, where a libc memcmp call would
- * cost more than the comparison (this runs a dozen times per line). */
-static inline bool same(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y;
-	uint32_t u, v;
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		/* the last 8 bytes, overlapping the loop's: no byte-wise tail */
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		memcpy(&u, a, 4);
-		memcpy(&v, b, 4);
-		if (u != v)
-			return false;
-		memcpy(&u, a + n - 4, 4);
-		memcpy(&v, b + n - 4, 4);
-		return u == v;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
-
-static inline bool has_prefix(const char *p, size_t n, const char *lit, size_t litlen)
-{
-	return n >= litlen && same(p, lit, litlen);
-}
-
-static inline bool has_suffix(const char *p, size_t n, const char *lit, size_t litlen)
-{
-	return n >= litlen && same(p + n - litlen, lit, litlen);
-}
-
-/* The line being parsed: scan() and rscan() may load any 16 bytes inside it,
- * which turns the last partial block of a search into one overlapping load
- * instead of a byte loop. */
+/* The line being parsed: the scans may load any 16 bytes inside it. */
 static _Thread_local const char *line_lo, *line_hi;
 
-/* memchr() for the short distances of this parser (a field value, an
- * address): inline SSE2 16 bytes at a time, never loading outside the line,
- * beats a libc call. */
 static inline const char *scan(const char *p, const char *e, char c)
 {
-#ifdef __SSE2__
-	__m128i n = _mm_set1_epi8(c);
-	for (; e - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
-		if (m)
-			return p + __builtin_ctz(m);
-	}
-	if (p < e && e - line_lo >= 16) {
-		/* the 16 bytes ending at e, of which the last e - p are ours */
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
-		m >>= 16 - (e - p);
-		return m ? p + __builtin_ctz(m) : NULL;
-	}
-#endif
-	for (; p < e; p++)
-		if (*p == c)
-			return p;
-	return NULL;
+	return textscan_chr(p, e, c, line_lo);
 }
 
-/* memrchr() likewise: the last c in [p, e). */
 static inline const char *rscan(const char *p, const char *e, char c)
 {
-#ifdef __SSE2__
-	__m128i n = _mm_set1_epi8(c);
-	for (; e - p >= 16; e -= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(e - 16));
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
-		if (m)
-			return e - 16 + (31 - __builtin_clz(m));
-	}
-	if (p < e && line_hi - p >= 16) {
-		/* the 16 bytes starting at p, of which the first e - p are ours */
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
-		m &= (1u << (e - p)) - 1;
-		return m ? p + (31 - __builtin_clz(m)) : NULL;
-	}
-#endif
-	while (e > p)
-		if (*--e == c)
-			return e;
-	return NULL;
+	return textscan_rchr(p, e, c, line_hi);
 }
 
 static inline const char *find_space(const char *p, const char *e)
@@ -611,189 +530,6 @@ static bool upstream_phase(enum errlog_phase ph, bool has_upstream)
 	}
 }
 
-/* Text between the first '"' after off and the last '"' of the message (or
- * its end when the line was cut). */
-static struct errlog_span quoted(const char *m, size_t n, size_t off)
-{
-	if (off >= n)
-		return (struct errlog_span){ NULL, 0 };
-	const char *b = memchr(m + off, '"', n - off);
-	if (!b)
-		return (struct errlog_span){ NULL, 0 };
-	b++;
-	const char *e = m + n;
-	const char *q = e > b ? memrchr(b, '"', (size_t)(e - b)) : NULL;
-	return span(b, q ? q : e);
-}
-
-/* Kind of an "upstream sent ..." message (after the prefix). Tolerated
- * oddities logged at warn with a 200 (duplicate header "ignored", more data
- * than Content-Length, data after the final chunk) are not failures: other.
- * Everything else nginx rejects; the gRPC/FastCGI framing errors go with
- * invalid_header, which is how nginx counts them (FT_INVALID_HEADER, §4.4). */
-static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_event *ev)
-{
-	const char *s = m + 14; /* "upstream sent " */
-	size_t sn = n - 14;
-	if (has_prefix(s, sn, LIT("too big header")))
-		return EV_TOO_BIG_HEADER;
-	if (has_prefix(s, sn, LIT("no valid HTTP/1.0 header")))
-		return EV_NO_VALID_HEADER;
-	if (has_prefix(s, sn, LIT("invalid chunked response")) ||
-	    has_prefix(s, sn, LIT("response body larger than")) ||
-	    has_prefix(s, sn, LIT("\"Content-Length\" and \"Transfer-Encoding\"")))
-		return EV_INVALID_BODY;
-	if (has_prefix(s, sn, LIT("invalid \"Content-Length\" header: ")) ||
-	    has_prefix(s, sn, LIT("unknown \"Transfer-Encoding\": "))) {
-		ev->detail = quoted(m, n, (size_t)((const char *)memchr(s, ':', sn) - m));
-		return EV_INVALID_BODY;
-	}
-	if (has_prefix(s, sn, LIT("more data than specified")) ||
-	    has_prefix(s, sn, LIT("data after final chunk")) ||
-	    has_prefix(s, sn, LIT("data after trailers")) || has_suffix(m, n, LIT("\", ignored")))
-		return EV_OTHER;
-	if (has_prefix(s, sn, LIT("duplicate header line: \""))) {
-		const char *b = s + 24, *e = m + n;
-		const char *q = memmem(b, (size_t)(e - b), LIT("\", previous value: \""));
-		ev->detail = span(b, q ? q : e);
-	} else if (has_prefix(s, sn, LIT("invalid header: \"")) ||
-		   has_prefix(s, sn, LIT("invalid status \"")) ||
-		   has_prefix(s, sn, LIT("invalid :status \"")) ||
-		   has_prefix(s, sn, LIT("invalid trailer \"")) ||
-		   has_prefix(s, sn, LIT("invalid header \""))) {
-		ev->detail = quoted(m, n, 14);
-	} else if (has_prefix(s, sn, LIT("too large http2 frame: "))) {
-		ev->detail = span(s + 23, m + n);
-	}
-	return EV_INVALID_HEADER;
-}
-
-/* The kind of a message (errno and " (SSL: ...)" already stripped). The
- * comments name the catalog rows (§4) each branch covers. */
-static enum errlog_kind classify(const char *m, size_t n, struct errlog_event *ev, bool up_io)
-{
-	/* R1, R9: "%V could not be resolved", "service %V of %V could not be resolved" */
-	if (has_suffix(m, n, LIT(" could not be resolved"))) {
-		const char *e = m + n - 22;
-		if (has_prefix(m, n, LIT("service "))) {
-			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
-			ev->name = of ? span(of + 4, e) : span(m, e);
-		} else {
-			ev->name = span(m, e);
-		}
-		return EV_RESOLVE_FAILED;
-	}
-	if (n == 0)
-		return EV_OTHER;
-	switch (m[0]) {
-	case 'c':
-		if (has_prefix(m, n, LIT("connect() failed"))) /* C1 */
-			return EV_CONNECT_FAILED;
-		if (n > 20 && has_prefix(m, n, LIT("connect() to ")) &&
-		    has_suffix(m, n, LIT(" failed"))) {
-			ev->detail = span(m + 13, m + n - 7); /* C2, R5: the address tried */
-			return EV_CONNECT_FAILED;
-		}
-		break;
-	case 'u':
-		if (has_prefix(m, n, LIT("upstream timed out"))) /* C3, T5, S1, H1, B2, B8 */
-			return EV_TIMED_OUT;
-		if (has_prefix(m, n, LIT("upstream prematurely closed "))) { /* H2, B1, B6, H14 */
-			ev->detail = span(m + 28, m + n);
-			return EV_PREMATURE_CLOSE;
-		}
-		if (has_prefix(m, n, LIT("upstream sent ")))
-			return upstream_sent(m, n, ev);
-		if (has_prefix(m, n, LIT("upstream server temporarily disabled"))) /* C5 */
-			return EV_PEER_DISABLED;
-		if (has_prefix(m, n, LIT("upstream SSL certificate verify error: ("))) { /* T3 */
-			const char *b = m + 40, *e = m + n;
-			if (e > b && e[-1] == ')')
-				e--;
-			ev->detail = span(b, e);
-			return EV_SSL_VERIFY_FAILED;
-		}
-		if (has_prefix(m, n, LIT("upstream SSL certificate does not match \""))) { /* T4 */
-			ev->name = quoted(m, n, 39);
-			return EV_SSL_NAME_MISMATCH;
-		}
-		if (has_prefix(m, n, LIT("upstream rejected request with error ")) ||
-		    has_prefix(m, n, LIT("upstream violated "))) /* H14, gRPC */
-			return EV_INVALID_HEADER;
-		break;
-	case 'r': /* H3, B3, B4, R4 */
-		if (has_prefix(m, n, LIT("recv() failed")) || has_prefix(m, n, LIT("readv() failed")))
-			return up_io ? EV_RECV_FAILED : EV_OTHER;
-		break;
-	case 's': /* S3, S4, R4 */
-		if (has_prefix(m, n, LIT("send() failed")) || has_prefix(m, n, LIT("sendfile() failed")) ||
-		    has_prefix(m, n, LIT("sendmsg() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'w': /* S2 */
-		if (has_prefix(m, n, LIT("writev() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'S': /* T1, T6 */
-		if (has_prefix(m, n, LIT("SSL_do_handshake() failed")))
-			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
-		if (has_prefix(m, n, LIT("SSL_read() failed")) ||
-		    has_prefix(m, n, LIT("SSL_read_early_data() failed")))
-			return up_io ? EV_RECV_FAILED : EV_OTHER;
-		if (has_prefix(m, n, LIT("SSL_write() failed")) ||
-		    has_prefix(m, n, LIT("SSL_write_early_data() failed")) ||
-		    has_prefix(m, n, LIT("SSL_sendfile() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'p': /* T2 */
-		if (has_prefix(m, n, LIT("peer closed connection in SSL handshake")))
-			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
-		break;
-	case 'k': /* C10 and its event-pipe sibling: BSD spellings */
-		if (has_prefix(m, n, LIT("kevent() reported that connect() failed")))
-			return EV_CONNECT_FAILED;
-		if (has_prefix(m, n, LIT("kevent() reported that upstream closed connection")))
-			return EV_PREMATURE_CLOSE;
-		break;
-	case 'n':
-		if (has_prefix(m, n, LIT("no live upstreams"))) /* C4 */
-			return EV_NO_LIVE_UPSTREAMS;
-		if (has_prefix(m, n, LIT("no resolver defined to resolve "))) { /* R2 */
-			ev->name = span(m + 31, m + n);
-			return EV_NO_RESOLVER;
-		}
-		if (has_prefix(m, n, LIT("no port in upstream \""))) /* R3: a config error, 500 */
-			ev->name = quoted(m, n, 19);
-		break;
-	case 'h': /* R7, R8: also " in FILE:LINE" after the name */
-		if (has_prefix(m, n, LIT("host not found in upstream \""))) {
-			const char *b = m + 28;
-			const char *q = memchr(b, '"', n - 28);
-			ev->name = span(b, q ? q : m + n);
-			return EV_HOST_NOT_FOUND;
-		}
-		break;
-	case 'i': /* §4.7: FastCGI record errors count as invalid header */
-		if (has_prefix(m, n, LIT("invalid header after joining FastCGI records")))
-			return EV_INVALID_HEADER;
-		break;
-	default:
-		/* C6, C7: "%ui worker_connections are not enough[, reusing connections]".
-		 * The warn variant (C7) is the same exhaustion caught one step earlier. */
-		if (is_digit(m[0])) {
-			const char *d = m;
-			while (d < m + n && is_digit(*d))
-				d++;
-			if (has_prefix(d, (size_t)(m + n - d), LIT(" worker_connections are not enough"))) {
-				ev->detail = span(m, d);
-				return EV_WORKER_CONNECTIONS;
-			}
-		}
-		break;
-	}
-	return EV_OTHER;
-}
-
 /* " (N: text)" at the end of [m, *e): ngx_log_errno's format. */
 static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 {
@@ -1011,7 +747,7 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 		strip_errno(p, &mend, ev);
 		strip_ssl(p, &mend, ev);
 		ev->message = span(p, mend);
-		ev->kind = classify(p, (size_t)(mend - p), ev,
+		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
 				    upstream_phase(ev->phase, ev->upstream.p != NULL));
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
