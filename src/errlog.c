@@ -289,7 +289,7 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT }
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
-static int match_key(const char *p, const char *e, int after, size_t *ret_len)
+static inline int match_key(const char *p, const char *e, int after, size_t *ret_len)
 {
 	size_t n = (size_t)(e - p);
 	int f = -1;
@@ -361,7 +361,8 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 		ev->client = span(p, e);
 		return false;
 	}
-	if (sp[-1] != ',' || sp - 1 == p || !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
+	if (sp[-1] != ',' || sp - 1 == p ||
+	    !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
 		return false;
 	ev->client = span(p, sp - 1);
 	p = sp + 1 + 8;
@@ -572,10 +573,12 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
  * counts. */
 static inline uint64_t nondigits(uint64_t x)
 {
-	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull, hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
 	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
 	/* non-zero byte -> bit 7 set */
-	return (((bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | bad) & 0x8080808080808080ull;
+	uint64_t lo7 = (bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full;
+	return (lo7 | bad) & 0x8080808080808080ull;
 }
 
 /* At most maxdig (<= 19: no overflow) digits; more digits is an error.
@@ -617,7 +620,10 @@ static int parse_level(const char *p, size_t n)
 	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
 	switch (n) {
 	case 4:
-		return same(p, "crit", 4) ? 2 : same(p, "warn", 4) ? 4 : same(p, "info", 4) ? 6 : -1;
+		return same(p, "crit", 4)   ? 2
+		       : same(p, "warn", 4) ? 4
+		       : same(p, "info", 4) ? 6
+					    : -1;
 	case 5:
 		return same(p, "error", 5)   ? 3
 		       : same(p, "emerg", 5) ? 0

@@ -152,11 +152,13 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			return EV_INVALID_HEADER;
 		break;
 	case 'r': /* H3, B3, B4, R4 */
-		if (has_prefix(m, n, LIT("recv() failed")) || has_prefix(m, n, LIT("readv() failed")))
+		if (has_prefix(m, n, LIT("recv() failed")) ||
+		    has_prefix(m, n, LIT("readv() failed")))
 			return up_io ? EV_RECV_FAILED : EV_OTHER;
 		break;
 	case 's': /* S3, S4, R4 */
-		if (has_prefix(m, n, LIT("send() failed")) || has_prefix(m, n, LIT("sendfile() failed")) ||
+		if (has_prefix(m, n, LIT("send() failed")) ||
+		    has_prefix(m, n, LIT("sendfile() failed")) ||
 		    has_prefix(m, n, LIT("sendmsg() failed")))
 			return up_io ? EV_SEND_FAILED : EV_OTHER;
 		break;
@@ -214,7 +216,8 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			const char *d = m;
 			while (d < m + n && is_digit(*d))
 				d++;
-			if (has_prefix(d, (size_t)(m + n - d), LIT(" worker_connections are not enough"))) {
+			if (has_prefix(d, (size_t)(m + n - d),
+				       LIT(" worker_connections are not enough"))) {
 				ev->detail = span(m, d);
 				return EV_WORKER_CONNECTIONS;
 			}

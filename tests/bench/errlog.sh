@@ -42,7 +42,8 @@ parse_ns=$(best_of "$bin" run "$file")
 
 awk -v b="$bytes" -v l="$lines" -v w="$wc_ns" -v p="$parse_ns" 'BEGIN {
     printf "file: %.1f MB, %d lines (%.0f bytes/line)\n", b / 1e6, l, b / l
-    printf "%-14s %7.3f s %12.0f lines/s %8.0f MB/s\n", "wc -l", w / 1e9, l / (w / 1e9), b / 1e6 / (w / 1e9)
-    printf "%-14s %7.3f s %12.0f lines/s %8.0f MB/s\n", "errlog_parse", p / 1e9, l / (p / 1e9), b / 1e6 / (p / 1e9)
+    f = "%-14s %7.3f s %12.0f lines/s %8.0f MB/s\n"
+    printf f, "wc -l", w / 1e9, l / (w / 1e9), b / 1e6 / (w / 1e9)
+    printf f, "errlog_parse", p / 1e9, l / (p / 1e9), b / 1e6 / (p / 1e9)
     printf "ratio: errlog_parse runs at %.0f%% of wc -l throughput (target >= 40%%)\n", 100 * w / p
 }'
