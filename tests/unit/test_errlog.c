@@ -660,7 +660,8 @@ static void test_referrer_spoofing_host_stays_in_referrer(void)
 
 	/* A referrer faking the whole context, upstream included. */
 	CHECK_INT(parse(HDR "connect() failed (111: Connection refused) while connecting to "
-			    "upstream, client: 10.0.0.1, server: shop, request: \"GET / HTTP/1.1\", "
+			    "upstream, client: 10.0.0.1, server: shop, "
+			    "request: \"GET / HTTP/1.1\", "
 			    "upstream: \"http://127.0.0.1:8080/\", host: \"shop\", "
 			    "referrer: \"x\", "
 			    "client: 6.6.6.6, server: evil, request: \"GET /evil HTTP/1.1\", "
