@@ -1,8 +1,8 @@
 /* errlog: one nginx error-log line → one struct errlog_event (see errlog.h).
  *
- * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1 and the
- * mapping of nginx messages to event kinds (§4). No allocation: text fields
- * are spans into the caller's line; only the normalised peer is copied.
+ * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1; which
+ * kind a message is (§4) is errlog_kind.c's. No allocation: text fields are
+ * spans into the caller's line; only the normalised peer is copied.
  *
  *   HEADER  "YYYY/MM/DD HH:MM:SS [level] PID#TID: [*CONN ]"     fixed offsets
  *   MESSAGE "text[ (SSL: ...)][ (ERRNO: strerror)]"
@@ -16,11 +16,12 @@
  * a variable) and so may the request and referrer (nginx escapes nothing,
  * §1.3). See find_context() for how the real ", client: " is told apart.
  *
- * Speed matters (the daemon may replay a large log at start): the header is
- * read at fixed offsets, the scanning uses memchr/memrchr, local time is
- * converted arithmetically with the timezone offset cached per hour, and
- * normalised peer keys are cached by their raw text. Both caches are
- * per thread. */
+ * Speed matters (the daemon may replay a large log at start; target: 40% of
+ * `wc -l` on the same file, tests/bench/errlog.sh): the header is read at
+ * fixed offsets (pid, tid and *N eight digits at a time), searches are
+ * inline SSE2 (textscan.h), local time is converted arithmetically with the
+ * UTC offset cached per hour and the last stamp remembered, and normalised
+ * peer keys are cached by their raw text. The caches are per thread. */
 #include "errlog.h"
 
 #include <errno.h>
@@ -29,73 +30,28 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include <time.h>
 
+#include "errlog_kind.h"
+#include "textscan.h"
 #include "util.h"
 
-#define LIT(s) (s), (sizeof(s) - 1)
+#define LIT TEXTSCAN_LIT
+#define same textscan_same
+#define has_prefix textscan_prefix
+#define has_suffix textscan_suffix
 
-/* memcmp(a, b, n) == 0 for the short constant n of a literal: once inlined
- * the loop unrolls into a few 8-byte loads, where a libc memcmp call would
- * cost more than the comparison (this runs a dozen times per line). */
-static inline bool same(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y;
-	uint32_t u, v;
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		/* the last 8 bytes, overlapping the loop's: no byte-wise tail */
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		memcpy(&u, a, 4);
-		memcpy(&v, b, 4);
-		if (u != v)
-			return false;
-		memcpy(&u, a + n - 4, 4);
-		memcpy(&v, b + n - 4, 4);
-		return u == v;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (a[i] != b[i])
-			return false;
-	return true;
-}
+/* The line being parsed: the scans may load any 16 bytes inside it. */
+static _Thread_local const char *line_lo, *line_hi;
 
-static inline bool has_prefix(const char *p, size_t n, const char *lit, size_t litlen)
-{
-	return n >= litlen && same(p, lit, litlen);
-}
-
-static inline bool has_suffix(const char *p, size_t n, const char *lit, size_t litlen)
-{
-	return n >= litlen && same(p + n - litlen, lit, litlen);
-}
-
-/* memchr() for the short distances of this parser (a field value, an
- * address): inline SSE2 16 bytes at a time, never loading past e, beats a
- * libc call. */
 static inline const char *scan(const char *p, const char *e, char c)
 {
-#ifdef __SSE2__
-	__m128i n = _mm_set1_epi8(c);
-	for (; e - p >= 16; p += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
-		if (m)
-			return p + __builtin_ctz(m);
-	}
-#endif
-	for (; p < e; p++)
-		if (*p == c)
-			return p;
-	return NULL;
+	return textscan_chr(p, e, c, line_lo);
+}
+
+static inline const char *rscan(const char *p, const char *e, char c)
+{
+	return textscan_rchr(p, e, c, line_hi);
 }
 
 static inline const char *find_space(const char *p, const char *e)
@@ -195,8 +151,9 @@ static int parse_time(const char *p, time_t *ret)
 /* peerkey_parse() goes through inet_pton/inet_ntop/snprintf: far more than
  * the rest of a line costs. A log names few peers, so remember them by their
  * raw spelling (and default port), failures included. */
-#define PEER_SLOTS 64
-#define PEER_RAW_MAX 128
+#define PEER_SETS 16
+#define PEER_WAYS 4
+#define PEER_RAW_MAX 96
 struct peer_slot {
 	uint16_t rawlen; /* 0 = empty */
 	uint16_t defport;
@@ -205,11 +162,12 @@ struct peer_slot {
 	char raw[PEER_RAW_MAX];
 	struct peerkey key;
 };
-static _Thread_local struct peer_slot peer_cache[PEER_SLOTS];
+static _Thread_local struct peer_slot peer_cache[PEER_SETS][PEER_WAYS];
+static _Thread_local uint8_t peer_victim[PEER_SETS];
 
-/* A cheap hash of a short string (collisions only cost a miss: the slot
+/* A cheap hash of a short string (a collision only costs a miss: the slot
  * compares the raw text). */
-static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
+static unsigned peer_set(const char *s, size_t len, unsigned defport)
 {
 	uint64_t a = 0, b = 0;
 	if (len >= 8) {
@@ -219,8 +177,11 @@ static uint32_t peer_hash(const char *s, size_t len, unsigned defport)
 		for (size_t i = 0; i < len; i++)
 			a = a << 8 | (unsigned char)s[i];
 	}
-	uint64_t h = (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full) ^ (len << 16) ^ defport;
-	return (uint32_t)(h >> 32);
+	uint64_t h = a ^ (b * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)len << 48) ^ defport;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return (unsigned)(h % PEER_SETS);
 }
 
 static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, unsigned defport)
@@ -234,33 +195,39 @@ static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
 {
 	ret->kind = slot->key.kind;
 	ret->port = slot->key.port;
-	memcpy(ret->key, slot->key.key, slot->keylen + 1u);
-	memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
+	/* a fixed 32 bytes is two moves; a variable memcpy is a call */
+	if (slot->keylen < 32)
+		memcpy(ret->key, slot->key.key, 32);
+	else
+		memcpy(ret->key, slot->key.key, slot->keylen + 1u);
+	if (slot->hostlen < 32)
+		memcpy(ret->host, slot->key.host, 32);
+	else
+		memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
 }
 
+/* peerkey_parse() through a small set-associative cache (round-robin
+ * replacement within a set). */
 static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
 	if (len == 0 || len >= PEER_RAW_MAX)
 		return peerkey_parse(s, len, defport, ret);
-	uint32_t h = peer_hash(s, len, defport);
-	struct peer_slot *slot = &peer_cache[h % PEER_SLOTS];
-	if (!slot_holds(slot, s, len, defport)) {
-		struct peer_slot *alt = &peer_cache[(h >> 8) % PEER_SLOTS];
-		if (slot_holds(alt, s, len, defport)) {
-			slot = alt;
-		} else {
-			/* two-way: replace the slot not used last */
-			if (slot->rawlen && !alt->rawlen)
-				slot = alt;
-			else if (slot->rawlen && alt->rawlen && (h & 1))
-				slot = alt;
-			slot->rc = peerkey_parse(s, len, defport, &slot->key);
-			slot->rawlen = (uint16_t)len;
-			slot->defport = (uint16_t)defport;
-			memcpy(slot->raw, s, len);
-			slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
-			slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+	unsigned set = peer_set(s, len, defport);
+	struct peer_slot *slot = NULL;
+	for (unsigned w = 0; w < PEER_WAYS; w++) {
+		if (slot_holds(&peer_cache[set][w], s, len, defport)) {
+			slot = &peer_cache[set][w];
+			break;
 		}
+	}
+	if (!slot) {
+		slot = &peer_cache[set][peer_victim[set]++ % PEER_WAYS];
+		slot->rc = peerkey_parse(s, len, defport, &slot->key);
+		slot->rawlen = (uint16_t)len;
+		slot->defport = (uint16_t)defport;
+		memcpy(slot->raw, s, len);
+		slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
+		slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
 	}
 	if (slot->rc == 0)
 		copy_peer(slot, ret);
@@ -288,10 +255,9 @@ static unsigned scheme_port(struct errlog_span sc)
  * group name for "no live upstreams". Returns the peer text. */
 static struct errlog_span split_upstream(struct errlog_event *ev)
 {
-	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q = p;
-	while (q < e && q - p < 16 && ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z')))
-		q++;
-	if (q == p || e - q < 3 || memcmp(q, "://", 3) != 0)
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len;
+	const char *q = scan(p, e - p > 16 ? p + 16 : e, ':');
+	if (!q || q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
 		return (struct errlog_span){ NULL, 0 };
 	ev->scheme = span(p, q);
 	const char *b = q + 3, *end;
@@ -323,7 +289,7 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT }
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
-static int match_key(const char *p, const char *e, int after, size_t *ret_len)
+static inline int match_key(const char *p, const char *e, int after, size_t *ret_len)
 {
 	size_t n = (size_t)(e - p);
 	int f = -1;
@@ -395,7 +361,8 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 		ev->client = span(p, e);
 		return false;
 	}
-	if (sp[-1] != ',' || sp - 1 == p || !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
+	if (sp[-1] != ',' || sp - 1 == p ||
+	    !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
 		return false;
 	ev->client = span(p, sp - 1);
 	p = sp + 1 + 8;
@@ -532,7 +499,8 @@ static const char *known_action(const char *p, const char *me, enum errlog_phase
 	}
 	for (size_t i = first; i <= last; i++) {
 		size_t len = actions[i].len;
-		if (n >= len + 7 && same(me - len, actions[i].s, len) &&
+		if (n >= len + 7 && me[-(ptrdiff_t)len] == actions[i].s[0] &&
+		    same(me - len, actions[i].s, len) &&
 		    same(me - len - 7, " while ", 7)) {
 			*ret = actions[i].phase;
 			return me - len;
@@ -563,195 +531,13 @@ static bool upstream_phase(enum errlog_phase ph, bool has_upstream)
 	}
 }
 
-/* Text between the first '"' after off and the last '"' of the message (or
- * its end when the line was cut). */
-static struct errlog_span quoted(const char *m, size_t n, size_t off)
-{
-	if (off >= n)
-		return (struct errlog_span){ NULL, 0 };
-	const char *b = memchr(m + off, '"', n - off);
-	if (!b)
-		return (struct errlog_span){ NULL, 0 };
-	b++;
-	const char *e = m + n;
-	const char *q = e > b ? memrchr(b, '"', (size_t)(e - b)) : NULL;
-	return span(b, q ? q : e);
-}
-
-/* Kind of an "upstream sent ..." message (after the prefix). Tolerated
- * oddities logged at warn with a 200 (duplicate header "ignored", more data
- * than Content-Length, data after the final chunk) are not failures: other.
- * Everything else nginx rejects; the gRPC/FastCGI framing errors go with
- * invalid_header, which is how nginx counts them (FT_INVALID_HEADER, §4.4). */
-static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_event *ev)
-{
-	const char *s = m + 14; /* "upstream sent " */
-	size_t sn = n - 14;
-	if (has_prefix(s, sn, LIT("too big header")))
-		return EV_TOO_BIG_HEADER;
-	if (has_prefix(s, sn, LIT("no valid HTTP/1.0 header")))
-		return EV_NO_VALID_HEADER;
-	if (has_prefix(s, sn, LIT("invalid chunked response")) ||
-	    has_prefix(s, sn, LIT("response body larger than")) ||
-	    has_prefix(s, sn, LIT("\"Content-Length\" and \"Transfer-Encoding\"")))
-		return EV_INVALID_BODY;
-	if (has_prefix(s, sn, LIT("invalid \"Content-Length\" header: ")) ||
-	    has_prefix(s, sn, LIT("unknown \"Transfer-Encoding\": "))) {
-		ev->detail = quoted(m, n, (size_t)((const char *)memchr(s, ':', sn) - m));
-		return EV_INVALID_BODY;
-	}
-	if (has_prefix(s, sn, LIT("more data than specified")) ||
-	    has_prefix(s, sn, LIT("data after final chunk")) ||
-	    has_prefix(s, sn, LIT("data after trailers")) || has_suffix(m, n, LIT("\", ignored")))
-		return EV_OTHER;
-	if (has_prefix(s, sn, LIT("duplicate header line: \""))) {
-		const char *b = s + 24, *e = m + n;
-		const char *q = memmem(b, (size_t)(e - b), LIT("\", previous value: \""));
-		ev->detail = span(b, q ? q : e);
-	} else if (has_prefix(s, sn, LIT("invalid header: \"")) ||
-		   has_prefix(s, sn, LIT("invalid status \"")) ||
-		   has_prefix(s, sn, LIT("invalid :status \"")) ||
-		   has_prefix(s, sn, LIT("invalid trailer \"")) ||
-		   has_prefix(s, sn, LIT("invalid header \""))) {
-		ev->detail = quoted(m, n, 14);
-	} else if (has_prefix(s, sn, LIT("too large http2 frame: "))) {
-		ev->detail = span(s + 23, m + n);
-	}
-	return EV_INVALID_HEADER;
-}
-
-/* The kind of a message (errno and " (SSL: ...)" already stripped). The
- * comments name the catalog rows (§4) each branch covers. */
-static enum errlog_kind classify(const char *m, size_t n, struct errlog_event *ev, bool up_io)
-{
-	/* R1, R9: "%V could not be resolved", "service %V of %V could not be resolved" */
-	if (has_suffix(m, n, LIT(" could not be resolved"))) {
-		const char *e = m + n - 22;
-		if (has_prefix(m, n, LIT("service "))) {
-			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
-			ev->name = of ? span(of + 4, e) : span(m, e);
-		} else {
-			ev->name = span(m, e);
-		}
-		return EV_RESOLVE_FAILED;
-	}
-	if (n == 0)
-		return EV_OTHER;
-	switch (m[0]) {
-	case 'c':
-		if (has_prefix(m, n, LIT("connect() failed"))) /* C1 */
-			return EV_CONNECT_FAILED;
-		if (has_prefix(m, n, LIT("connect() to ")) && has_suffix(m, n, LIT(" failed"))) {
-			ev->detail = span(m + 13, m + n - 7); /* C2, R5: the address tried */
-			return EV_CONNECT_FAILED;
-		}
-		break;
-	case 'u':
-		if (has_prefix(m, n, LIT("upstream timed out"))) /* C3, T5, S1, H1, B2, B8 */
-			return EV_TIMED_OUT;
-		if (has_prefix(m, n, LIT("upstream prematurely closed "))) { /* H2, B1, B6, H14 */
-			ev->detail = span(m + 28, m + n);
-			return EV_PREMATURE_CLOSE;
-		}
-		if (has_prefix(m, n, LIT("upstream sent ")))
-			return upstream_sent(m, n, ev);
-		if (has_prefix(m, n, LIT("upstream server temporarily disabled"))) /* C5 */
-			return EV_PEER_DISABLED;
-		if (has_prefix(m, n, LIT("upstream SSL certificate verify error: ("))) { /* T3 */
-			const char *b = m + 40, *e = m + n;
-			if (e > b && e[-1] == ')')
-				e--;
-			ev->detail = span(b, e);
-			return EV_SSL_VERIFY_FAILED;
-		}
-		if (has_prefix(m, n, LIT("upstream SSL certificate does not match \""))) { /* T4 */
-			ev->name = quoted(m, n, 39);
-			return EV_SSL_NAME_MISMATCH;
-		}
-		if (has_prefix(m, n, LIT("upstream rejected request with error ")) ||
-		    has_prefix(m, n, LIT("upstream violated "))) /* H14, gRPC */
-			return EV_INVALID_HEADER;
-		break;
-	case 'r': /* H3, B3, B4, R4 */
-		if (has_prefix(m, n, LIT("recv() failed")) || has_prefix(m, n, LIT("readv() failed")))
-			return up_io ? EV_RECV_FAILED : EV_OTHER;
-		break;
-	case 's': /* S3, S4, R4 */
-		if (has_prefix(m, n, LIT("send() failed")) || has_prefix(m, n, LIT("sendfile() failed")) ||
-		    has_prefix(m, n, LIT("sendmsg() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'w': /* S2 */
-		if (has_prefix(m, n, LIT("writev() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'S': /* T1, T6 */
-		if (has_prefix(m, n, LIT("SSL_do_handshake() failed")))
-			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
-		if (has_prefix(m, n, LIT("SSL_read() failed")) ||
-		    has_prefix(m, n, LIT("SSL_read_early_data() failed")))
-			return up_io ? EV_RECV_FAILED : EV_OTHER;
-		if (has_prefix(m, n, LIT("SSL_write() failed")) ||
-		    has_prefix(m, n, LIT("SSL_write_early_data() failed")) ||
-		    has_prefix(m, n, LIT("SSL_sendfile() failed")))
-			return up_io ? EV_SEND_FAILED : EV_OTHER;
-		break;
-	case 'p': /* T2 */
-		if (has_prefix(m, n, LIT("peer closed connection in SSL handshake")))
-			return up_io ? EV_SSL_HANDSHAKE_FAILED : EV_OTHER;
-		break;
-	case 'k': /* C10 and its event-pipe sibling: BSD spellings */
-		if (has_prefix(m, n, LIT("kevent() reported that connect() failed")))
-			return EV_CONNECT_FAILED;
-		if (has_prefix(m, n, LIT("kevent() reported that upstream closed connection")))
-			return EV_PREMATURE_CLOSE;
-		break;
-	case 'n':
-		if (has_prefix(m, n, LIT("no live upstreams"))) /* C4 */
-			return EV_NO_LIVE_UPSTREAMS;
-		if (has_prefix(m, n, LIT("no resolver defined to resolve "))) { /* R2 */
-			ev->name = span(m + 31, m + n);
-			return EV_NO_RESOLVER;
-		}
-		if (has_prefix(m, n, LIT("no port in upstream \""))) /* R3: a config error, 500 */
-			ev->name = quoted(m, n, 19);
-		break;
-	case 'h': /* R7, R8: also " in FILE:LINE" after the name */
-		if (has_prefix(m, n, LIT("host not found in upstream \""))) {
-			const char *b = m + 28;
-			const char *q = memchr(b, '"', n - 28);
-			ev->name = span(b, q ? q : m + n);
-			return EV_HOST_NOT_FOUND;
-		}
-		break;
-	case 'i': /* §4.7: FastCGI record errors count as invalid header */
-		if (has_prefix(m, n, LIT("invalid header after joining FastCGI records")))
-			return EV_INVALID_HEADER;
-		break;
-	default:
-		/* C6, C7: "%ui worker_connections are not enough[, reusing connections]".
-		 * The warn variant (C7) is the same exhaustion caught one step earlier. */
-		if (is_digit(m[0])) {
-			const char *d = m;
-			while (d < m + n && is_digit(*d))
-				d++;
-			if (has_prefix(d, (size_t)(m + n - d), LIT(" worker_connections are not enough"))) {
-				ev->detail = span(m, d);
-				return EV_WORKER_CONNECTIONS;
-			}
-		}
-		break;
-	}
-	return EV_OTHER;
-}
-
 /* " (N: text)" at the end of [m, *e): ngx_log_errno's format. */
 static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 {
 	const char *end = *e;
 	if (end - m < 5 || end[-1] != ')')
 		return;
-	const char *open = memrchr(m, '(', (size_t)(end - m));
+	const char *open = rscan(m, end, '(');
 	if (!open || open == m || open[-1] != ' ')
 		return;
 	const char *d = open + 1;
@@ -771,11 +557,13 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
 	const char *end = *e;
 	if (end - m < 8 || end[-1] != ')')
 		return;
-	const char *q = memmem(m, (size_t)(end - m), LIT(" (SSL: "));
-	if (!q)
-		return;
-	ev->detail = span(q + 7, end - 1);
-	*e = q;
+	for (const char *q = m + 1; (q = scan(q, end, '(')); q++) {
+		if (q[-1] == ' ' && has_prefix(q, (size_t)(end - q), LIT("(SSL: "))) {
+			ev->detail = span(q + 6, end - 1);
+			*e = q - 1;
+			return;
+		}
+	}
 }
 
 /* ---- header -------------------------------------------------------------- */
@@ -785,10 +573,12 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
  * counts. */
 static inline uint64_t nondigits(uint64_t x)
 {
-	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull, hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
 	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
 	/* non-zero byte -> bit 7 set */
-	return (((bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full) | bad) & 0x8080808080808080ull;
+	uint64_t lo7 = (bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full;
+	return (lo7 | bad) & 0x8080808080808080ull;
 }
 
 /* At most maxdig (<= 19: no overflow) digits; more digits is an error.
@@ -830,7 +620,10 @@ static int parse_level(const char *p, size_t n)
 	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
 	switch (n) {
 	case 4:
-		return same(p, "crit", 4) ? 2 : same(p, "warn", 4) ? 4 : same(p, "info", 4) ? 6 : -1;
+		return same(p, "crit", 4)   ? 2
+		       : same(p, "warn", 4) ? 4
+		       : same(p, "info", 4) ? 6
+					    : -1;
 	case 5:
 		return same(p, "error", 5)   ? 3
 		       : same(p, "emerg", 5) ? 0
@@ -856,6 +649,7 @@ static inline void zero_event(struct errlog_event *ev)
 	size_t n = offsetof(struct errlog_event, peer), i = 0;
 #ifdef __SSE2__
 	__m128i z = _mm_setzero_si128();
+#pragma GCC unroll 32
 	for (; i + 16 <= n; i += 16)
 		_mm_storeu_si128((__m128i *)(void *)((char *)ev + i), z);
 #endif
@@ -894,6 +688,8 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 			conn = 0;
 	}
 
+	line_lo = line;
+	line_hi = e;
 	struct errlog_event *ev = ret;
 	zero_event(ev);
 	ev->peer.key[0] = '\0';
@@ -957,7 +753,7 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 		strip_errno(p, &mend, ev);
 		strip_ssl(p, &mend, ev);
 		ev->message = span(p, mend);
-		ev->kind = classify(p, (size_t)(mend - p), ev,
+		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
 				    upstream_phase(ev->phase, ev->upstream.p != NULL));
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)

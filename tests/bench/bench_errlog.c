@@ -8,7 +8,8 @@
  * connection numbers and varying client addresses, so the parser sees what a
  * busy, failing nginx writes (the multi-line FastCGI entry included: its
  * continuation lines count as unparsed, as in the daemon). "run" reads the
- * file in 4 MiB chunks as the tail follower does and splits lines itself;
+ * file in 256 KiB chunks as the tail follower does and splits lines itself
+ * (SIMD newline masks, as wc -l counts them);
  * the time includes the reads. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "errlog.h"
 
@@ -155,6 +159,30 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+#ifdef __SSE2__
+static inline uint64_t newlines64(const char *p)
+{
+	__m128i nl = _mm_set1_epi8('\n');
+	uint64_t m = 0;
+	for (int i = 0; i < 4; i++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+		m |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)) << (16 * i);
+	}
+	return m;
+}
+#endif
+
+static inline void one(const char *p, const char *nl, struct errlog_event *ev, uint64_t *kinds,
+		       uint64_t *with_peer, uint64_t *unparsed)
+{
+	if (errlog_parse(p, (size_t)(nl - p), ev) == 0) {
+		kinds[ev->kind]++;
+		*with_peer += (uint64_t)ev->has_peer;
+	} else {
+		(*unparsed)++;
+	}
+}
+
 static int run(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -178,15 +206,25 @@ static int run(const char *path)
 		bytes += (uint64_t)r;
 		have += (size_t)r;
 		char *p = buf, *e = buf + have, *nl;
-		while ((nl = memchr(p, '\n', (size_t)(e - p)))) {
-			lines++;
-			if (errlog_parse(p, (size_t)(nl - p), &ev) == 0) {
-				kinds[ev.kind]++;
-				with_peer += (uint64_t)ev.has_peer;
-			} else {
-				unparsed++;
+		size_t off = 0;
+#ifdef __SSE2__
+		/* Line ends by 64-byte blocks of SSE2 compares, as wc -l counts
+		 * them: no call and no mispredicted loop exit per line. */
+		for (; off + 64 <= have; off += 64) {
+			uint64_t m = newlines64(buf + off);
+			for (; m; m &= m - 1) {
+				nl = buf + off + __builtin_ctzll(m);
+				lines++;
+				one(p, nl, &ev, kinds, &with_peer, &unparsed);
+				p = nl + 1;
 			}
+		}
+#endif
+		while ((nl = memchr(buf + off, '\n', (size_t)(e - buf - off)))) {
+			lines++;
+			one(p, nl, &ev, kinds, &with_peer, &unparsed);
 			p = nl + 1;
+			off = (size_t)(p - buf);
 		}
 		have = (size_t)(e - p);
 		if (have > MAX_LINE)

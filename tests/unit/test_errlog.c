@@ -111,11 +111,13 @@ static const struct expect corpus[] = {
 	  "php-fpm", "php-fpm", NULL, 0 },
 	{ 3, LOG_ERR, 1184, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "127.0.12.21:8080",
 	  "203.0.113.45", "shop.example.com", "GET /api/v2/orders?page=3 HTTP/1.1",
-	  "http://127.0.12.21:8080/api/v2/orders?page=3", "shop.example.com", "https://shop.example.com/account/orders",
+	  "http://127.0.12.21:8080/api/v2/orders?page=3", "shop.example.com",
+	  "https://shop.example.com/account/orders",
 	  NULL, NULL, "connecting to upstream", 0 },
 	{ 4, LOG_WARNING, 1184, EV_PEER_DISABLED, 0, PHASE_CONNECTING, "127.0.12.21:8080",
 	  "203.0.113.45", "shop.example.com", "GET /api/v2/orders?page=3 HTTP/1.1",
-	  "http://127.0.12.21:8080/api/v2/orders?page=3", "shop.example.com", "https://shop.example.com/account/orders",
+	  "http://127.0.12.21:8080/api/v2/orders?page=3", "shop.example.com",
+	  "https://shop.example.com/account/orders",
 	  NULL, NULL, "connecting to upstream", 0 },
 	{ 5, LOG_ERR, 1191, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "127.0.12.22:8080",
 	  "198.51.100.7", "shop.example.com", "POST /api/v2/cart HTTP/1.1",
@@ -127,7 +129,8 @@ static const struct expect corpus[] = {
 	  NULL, NULL, "connecting to upstream", 0 },
 	{ 7, LOG_ERR, 1195, EV_NO_LIVE_UPSTREAMS, 0, PHASE_CONNECTING, NULL,
 	  "203.0.113.45", "shop.example.com", "GET /api/v2/products/1432 HTTP/1.1",
-	  "http://app_backend/api/v2/products/1432", "shop.example.com", "https://shop.example.com/p/1432",
+	  "http://app_backend/api/v2/products/1432", "shop.example.com",
+	  "https://shop.example.com/p/1432",
 	  NULL, "app_backend", "connecting to upstream", 0 },
 	{ 8, LOG_ERR, 1198, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "127.0.12.25:8080",
 	  "198.51.100.12", "shop.example.com", "GET /api/v2/products/1433 HTTP/1.1",
@@ -169,19 +172,25 @@ static const struct expect corpus[] = {
 	  "198.51.100.41", "shop.example.com", "GET /search?q=hats HTTP/1.1",
 	  "http://127.0.12.21:8080/search?q=hats", "shop.example.com", NULL,
 	  NULL, NULL, "connecting to upstream", 0 },
-	{ 18, LOG_CRIT, 2001, EV_CONNECT_FAILED, 2, PHASE_CONNECTING, "unix:/run/php/php8.2-fpm.sock",
+	{ 18, LOG_CRIT, 2001, EV_CONNECT_FAILED, 2, PHASE_CONNECTING,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "203.0.113.9", "blog.example.org", "GET /index.php HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", NULL,
 	  "unix:/run/php/php8.2-fpm.sock", NULL, "connecting to upstream", 0 },
-	{ 19, LOG_CRIT, 2004, EV_CONNECT_FAILED, 13, PHASE_CONNECTING, "unix:/run/php/php8.2-fpm.sock",
+	{ 19, LOG_CRIT, 2004, EV_CONNECT_FAILED, 13, PHASE_CONNECTING,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "203.0.113.9", "blog.example.org", "GET /wp-admin/ HTTP/1.1",
-	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", "https://blog.example.org/wp-login.php",
+	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org",
+	  "https://blog.example.org/wp-login.php",
 	  "unix:/run/php/php8.2-fpm.sock", NULL, "connecting to upstream", 0 },
-	{ 20, LOG_ERR, 2007, EV_CONNECT_FAILED, 11, PHASE_CONNECTING, "unix:/run/php/php8.2-fpm.sock",
+	{ 20, LOG_ERR, 2007, EV_CONNECT_FAILED, 11, PHASE_CONNECTING,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "198.51.100.77", "blog.example.org", "POST /wp-admin/admin-ajax.php HTTP/1.1",
-	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", "https://blog.example.org/wp-admin/post.php?post=88&action=edit",
+	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org",
+	  "https://blog.example.org/wp-admin/post.php?post=88&action=edit",
 	  "unix:/run/php/php8.2-fpm.sock", NULL, "connecting to upstream", 0 },
-	{ 21, LOG_ERR, 2009, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "unix:/run/php/php8.2-fpm.sock",
+	{ 21, LOG_ERR, 2009, EV_CONNECT_FAILED, 111, PHASE_CONNECTING,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "203.0.113.9", "blog.example.org", "GET /feed/ HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", NULL,
 	  "unix:/run/php/php8.2-fpm.sock", NULL, "connecting to upstream", 0 },
@@ -189,9 +198,11 @@ static const struct expect corpus[] = {
 	  "192.0.2.60", "blog.example.org", "GET /?p=42 HTTP/1.1",
 	  "fastcgi://127.0.0.1:9000", "blog.example.org", NULL,
 	  NULL, NULL, "connecting to upstream", 0 },
-	{ 23, LOG_ERR, 2015, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "unix:/run/gunicorn/app.sock",
+	{ 23, LOG_ERR, 2015, EV_CONNECT_FAILED, 111, PHASE_CONNECTING,
+	  "unix:/run/gunicorn/app.sock",
 	  "192.0.2.61", "app.example.org", "GET /accounts/login/?next=/dashboard/ HTTP/1.1",
-	  "http://unix:/run/gunicorn/app.sock:/accounts/login/?next=/dashboard/", "app.example.org", NULL,
+	  "http://unix:/run/gunicorn/app.sock:/accounts/login/?next=/dashboard/", "app.example.org",
+	  NULL,
 	  "unix:/run/gunicorn/app.sock", NULL, "connecting to upstream", 0 },
 	{ 24, LOG_ERR, 2016, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "127.0.0.1:3031",
 	  "192.0.2.62", "app.example.org", "GET /legacy/report HTTP/1.1",
@@ -212,15 +223,19 @@ static const struct expect corpus[] = {
 	{ 28, LOG_ERR, 4001, EV_SSL_HANDSHAKE_FAILED, 0, PHASE_SSL_HANDSHAKE, "127.0.12.21:8080",
 	  "203.0.113.17", "pay.example.com", "GET /checkout HTTP/1.1",
 	  "https://127.0.12.21:8080/checkout", "pay.example.com", NULL,
-	  "error:0A00010B:SSL routines::wrong version number", NULL, "SSL handshaking to upstream", 0 },
+	  "error:0A00010B:SSL routines::wrong version number", NULL, "SSL handshaking to upstream",
+	  0 },
 	{ 29, LOG_ERR, 4003, EV_SSL_HANDSHAKE_FAILED, 0, PHASE_SSL_HANDSHAKE, "127.203.113.250:443",
 	  "203.0.113.17", "pay.example.com", "POST /v1/charges HTTP/1.1",
 	  "https://127.203.113.250:443/v1/charges", "pay.example.com", NULL,
-	  "error:0A000410:SSL routines::sslv3 alert handshake failure:SSL alert number 40", NULL, "SSL handshaking to upstream", 0 },
-	{ 30, LOG_CRIT, 4005, EV_SSL_HANDSHAKE_FAILED, 0, PHASE_SSL_HANDSHAKE, "127.203.113.251:443",
+	  "error:0A000410:SSL routines::sslv3 alert handshake failure:SSL "
+	    "alert number 40", NULL, "SSL handshaking to upstream", 0 },
+	{ 30, LOG_CRIT, 4005, EV_SSL_HANDSHAKE_FAILED, 0, PHASE_SSL_HANDSHAKE,
+	  "127.203.113.251:443",
 	  "203.0.113.18", "pay.example.com", "POST /v1/refunds HTTP/1.1",
 	  "https://127.203.113.251:443/v1/refunds", "pay.example.com", NULL,
-	  "error:0A000458:SSL routines::tlsv1 unrecognized name:SSL alert number 112", NULL, "SSL handshaking to upstream", 0 },
+	  "error:0A000458:SSL routines::tlsv1 unrecognized name:SSL alert "
+	    "number 112", NULL, "SSL handshaking to upstream", 0 },
 	{ 31, LOG_ERR, 4007, EV_SSL_HANDSHAKE_FAILED, 0, PHASE_SSL_HANDSHAKE, "127.0.12.30:443",
 	  "203.0.113.19", "pay.example.com", "GET /status HTTP/1.1",
 	  "https://127.0.12.30:443/status", "pay.example.com", NULL,
@@ -252,7 +267,8 @@ static const struct expect corpus[] = {
 	{ 38, LOG_CRIT, 4019, EV_RECV_FAILED, 0, PHASE_READING_HEADER, "127.0.12.37:443",
 	  "203.0.113.24", "pay.example.com", "GET /v1/payouts HTTP/1.1",
 	  "https://127.0.12.37:443/v1/payouts", "pay.example.com", NULL,
-	  "error:0A00045C:SSL routines::tlsv13 alert certificate required:SSL alert number 116", NULL, "reading response header from upstream", 0 },
+	  "error:0A00045C:SSL routines::tlsv13 alert certificate required:SSL "
+	    "alert number 116", NULL, "reading response header from upstream", 0 },
 	{ 39, LOG_WARNING, 5001, EV_OTHER, 0, PHASE_NONE, NULL,
 	  "198.51.100.90", "upload.example.com", "POST /upload/video HTTP/1.1",
 	  NULL, "upload.example.com", NULL,
@@ -267,7 +283,8 @@ static const struct expect corpus[] = {
 	  NULL, NULL, "sending request to upstream", 0 },
 	{ 42, LOG_ERR, 1302, EV_TIMED_OUT, 110, PHASE_READING_HEADER, "127.0.12.22:8080",
 	  "203.0.113.45", "shop.example.com", "GET /api/v2/reports/annual?year=2024 HTTP/1.1",
-	  "http://127.0.12.22:8080/api/v2/reports/annual?year=2024", "shop.example.com", "https://shop.example.com/admin/reports",
+	  "http://127.0.12.22:8080/api/v2/reports/annual?year=2024", "shop.example.com",
+	  "https://shop.example.com/admin/reports",
 	  NULL, NULL, "reading response header from upstream", 0 },
 	{ 43, LOG_WARNING, 1305, EV_PEER_DISABLED, 0, PHASE_READING_HEADER, "127.0.12.21:8080",
 	  "198.51.100.7", "shop.example.com", "GET /api/v2/recommendations HTTP/1.1",
@@ -321,18 +338,26 @@ static const struct expect corpus[] = {
 	  "203.0.113.48", "shop.example.com", "GET /api/v2/catalog HTTP/1.1",
 	  "http://127.0.12.21:8080/api/v2/catalog", "shop.example.com", NULL,
 	  NULL, NULL, "reading response header from upstream", 0 },
-	{ 56, LOG_ERR, 2101, EV_FASTCGI_STDERR, 0, PHASE_READING_HEADER, "unix:/run/php/php8.2-fpm.sock",
-	  "192.0.2.200", "blog.example.org", "GET /wp-content/plugins/revslider/temp/update_extract/shell.php HTTP/1.1",
+	{ 56, LOG_ERR, 2101, EV_FASTCGI_STDERR, 0, PHASE_READING_HEADER,
+	  "unix:/run/php/php8.2-fpm.sock",
+	  "192.0.2.200", "blog.example.org",
+	  "GET /wp-content/plugins/revslider/temp/update_extract/shell.php "
+	    "HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", NULL,
 	  "Primary script unknown", NULL, "reading response header from upstream", 0 },
-	{ 57, LOG_ERR, 2104, EV_FASTCGI_STDERR, 0, PHASE_READING_HEADER, "unix:/run/php/php8.2-fpm.sock",
+	{ 57, LOG_ERR, 2104, EV_FASTCGI_STDERR, 0, PHASE_READING_HEADER,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "203.0.113.9", "blog.example.org", "GET /2025/03/hello-world/ HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", "https://www.google.com/",
-	  "PHP message: PHP Warning:  Undefined variable $post in /var/www/blog/wp-content/themes/zen/single.php on line 41; PHP message: PHP Warning:  Undefined array key \"sidebar\" in /var/www/blog/wp-content/themes/zen/functions.php on line 212", NULL, "reading response header from upstream", 0 },
+	  "PHP message: PHP Warning:  Undefined variable $post in /var/www/blog/wp-co"
+	    "ntent/themes/zen/single.php on line 41; PHP message: PHP Warning: "
+	    " Undefined array key \"sidebar\" in /var/www/blog/wp-content/themes/zen/fu"
+	    "nctions.php on line 212", NULL, "reading response header from upstream", 0 },
 	{ 58, LOG_ERR, 2106, EV_FASTCGI_STDERR, 0, PHASE_NONE, NULL,
 	  NULL, NULL, NULL,
 	  NULL, NULL, NULL,
-	  "PHP message: PHP Fatal error:  Uncaught Error: Call to undefined function mysql_connect() in /var/www/blog/legacy/db.php:12", NULL, NULL, 0 },
+	  "PHP message: PHP Fatal error:  Uncaught Error: Call to undefined "
+	    "function mysql_connect() in /var/www/blog/legacy/db.php:12", NULL, NULL, 0 },
 	{ 59, .unparsed = 1 },
 	{ 60, .unparsed = 1 },
 	{ 61, .unparsed = 1 },
@@ -340,22 +365,28 @@ static const struct expect corpus[] = {
 	{ 63, LOG_ERR, 2108, EV_FASTCGI_STDERR, 0, PHASE_READING_HEADER, "127.0.0.1:9000",
 	  "198.51.100.6", "blog.example.org", "GET /info.php HTTP/1.1",
 	  "fastcgi://127.0.0.1:9000", "blog.example.org", NULL,
-	  "Unable to open primary script: /var/www/blog/info.php (No such file or directory)", NULL, "reading response header from upstream", 0 },
-	{ 64, LOG_ERR, 2110, EV_PREMATURE_CLOSE, 0, PHASE_READING_HEADER, "unix:/run/php/php8.2-fpm.sock",
+	  "Unable to open primary script: /var/www/blog/info.php (No such "
+	    "file or directory)", NULL, "reading response header from upstream", 0 },
+	{ 64, LOG_ERR, 2110, EV_PREMATURE_CLOSE, 0, PHASE_READING_HEADER,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "203.0.113.9", "blog.example.org", "POST /wp-admin/async-upload.php HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", NULL,
 	  "connection", NULL, "reading response header from upstream", 0 },
-	{ 65, LOG_ERR, 2112, EV_PREMATURE_CLOSE, 0, PHASE_READING_HEADER, "unix:/run/php/php8.2-fpm.sock",
-	  "203.0.113.9", "blog.example.org", "GET /wp-cron.php?doing_wp_cron=1741943826.1234 HTTP/1.1",
+	{ 65, LOG_ERR, 2112, EV_PREMATURE_CLOSE, 0, PHASE_READING_HEADER,
+	  "unix:/run/php/php8.2-fpm.sock",
+	  "203.0.113.9", "blog.example.org",
+	  "GET /wp-cron.php?doing_wp_cron=1741943826.1234 HTTP/1.1",
 	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", NULL,
 	  "FastCGI stdout", NULL, "reading response header from upstream", 0 },
 	{ 66, LOG_ERR, 2114, EV_INVALID_HEADER, 0, PHASE_READING_HEADER, "127.0.0.1:9000",
 	  "203.0.113.10", "blog.example.org", "GET /shop/cart.php HTTP/1.1",
 	  "fastcgi://127.0.0.1:9000", "blog.example.org", NULL,
 	  "abc", NULL, "reading response header from upstream", 0 },
-	{ 67, LOG_ERR, 2116, EV_TIMED_OUT, 110, PHASE_READING_HEADER, "unix:/run/php/php8.2-fpm.sock",
+	{ 67, LOG_ERR, 2116, EV_TIMED_OUT, 110, PHASE_READING_HEADER,
+	  "unix:/run/php/php8.2-fpm.sock",
 	  "198.51.100.5", "blog.example.org", "POST /wp-admin/admin-ajax.php HTTP/1.1",
-	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org", "https://blog.example.org/wp-admin/",
+	  "fastcgi://unix:/run/php/php8.2-fpm.sock:", "blog.example.org",
+	  "https://blog.example.org/wp-admin/",
 	  NULL, NULL, "reading response header from upstream", 0 },
 	{ 68, LOG_ERR, 1401, EV_PREMATURE_CLOSE, 0, PHASE_READING_UPSTREAM, "127.0.12.21:8080",
 	  "203.0.113.60", "shop.example.com", "GET /downloads/catalog-2025.pdf HTTP/1.1",
@@ -419,7 +450,8 @@ static const struct expect corpus[] = {
 	  NULL, NULL, "connecting to upstream", 0 },
 	{ 83, LOG_ERR, 7003, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, "127.0.0.1:8080",
 	  "203.0.113.72", "www.example.com", "GET /search?q=\"shoes\"&lang=café HTTP/1.1",
-	  "http://127.0.0.1:8080/search?q=\"shoes\"&lang=café", "www.example.com", "https://evil.example/?x=\"a\", host: \"spoof\"",
+	  "http://127.0.0.1:8080/search?q=\"shoes\"&lang=café", "www.example.com",
+	  "https://evil.example/?x=\"a\", host: \"spoof\"",
 	  NULL, NULL, "connecting to upstream", 0 },
 	{ 84, LOG_ERR, 7004, EV_CONNECT_FAILED, 111, PHASE_CONNECTING, NULL,
 	  "203.0.113.73", "www.example.com", "*",
@@ -628,8 +660,10 @@ static void test_referrer_spoofing_host_stays_in_referrer(void)
 
 	/* A referrer faking the whole context, upstream included. */
 	CHECK_INT(parse(HDR "connect() failed (111: Connection refused) while connecting to "
-			    "upstream, client: 10.0.0.1, server: shop, request: \"GET / HTTP/1.1\", "
-			    "upstream: \"http://127.0.0.1:8080/\", host: \"shop\", referrer: \"x\", "
+			    "upstream, client: 10.0.0.1, server: shop, "
+			    "request: \"GET / HTTP/1.1\", "
+			    "upstream: \"http://127.0.0.1:8080/\", host: \"shop\", "
+			    "referrer: \"x\", "
 			    "client: 6.6.6.6, server: evil, request: \"GET /evil HTTP/1.1\", "
 			    "upstream: \"http://127.6.6.6:1/\", host: \"evil\"",
 			&ev),
@@ -655,7 +689,8 @@ static void test_referrer_spoofing_host_stays_in_referrer(void)
 	/* A request line with quotes and a fake field name in its URI. */
 	CHECK_INT(parse(HDR "connect() failed (111: Connection refused) while connecting to "
 			    "upstream, client: 10.0.0.1, server: a, request: \"GET /a\",host:\"b "
-			    "HTTP/1.1\", upstream: \"http://127.0.0.1:8080/a\",host:\"b\", host: \"h\"",
+			    "HTTP/1.1\", upstream: \"http://127.0.0.1:8080/a\",host:\"b\", "
+			      "host: \"h\"",
 			&ev),
 		  0);
 	CHECK_SPAN(ev.request, "GET /a\",host:\"b HTTP/1.1");
@@ -714,10 +749,12 @@ static void test_garbage_lines_are_rejected(void)
 		"2025/03/14T09:12:01 [error] 1#1: message",
 		"2025/03/14 09:12:01 [error] 99999999999#1: message",
 		"nginx: [emerg] host not found in upstream \"app:3000\" in /etc/nginx/x.conf:14",
-		"127.0.0.1 - - [14/Mar/2025:09:12:01 +0000] \"GET / HTTP/1.1\" 502 157 \"-\" \"curl\"",
+		"127.0.0.1 - - [14/Mar/2025:09:12:01 +0000] \"GET / HTTP/1.1\" "
+		  "502 157 \"-\" \"curl\"",
 		"Stack trace:",
 		"#0 /var/www/blog/legacy/index.php(3): require()",
-		"  thrown in /var/www/blog/legacy/db.php on line 12\" while reading response header",
+		"  thrown in /var/www/blog/legacy/db.php on line 12\" while reading "
+		  "response header",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct errlog_event ev;
@@ -828,7 +865,8 @@ static void test_ipv6_client_and_upstream(void)
 
 	CHECK_INT(parse(HDR "connect() failed (113: No route to host) while connecting to "
 			    "upstream, client: ::ffff:10.0.0.1, server: a, request: \"GET /v6 "
-			    "HTTP/1.1\", upstream: \"https://[2001:DB8:0::10]:8443/v6\", host: \"a\"",
+			    "HTTP/1.1\", upstream: \"https://[2001:DB8:0::10]:8443/v6\", "
+			      "host: \"a\"",
 			&ev),
 		  0);
 	CHECK_SPAN(ev.client, "::ffff:10.0.0.1");
@@ -877,7 +915,8 @@ static void test_schemes_and_default_ports(void)
 		{ "http://Backend.Example/x?y=1", "http", "backend.example:80", "/x?y=1" },
 		{ "https://api.example/", "https", "api.example:443", "/" },
 		{ "grpcs://127.0.0.1:18090", "grpcs", "127.0.0.1:18090", NULL },
-		{ "grpc://unix:/srv/lab/run/grpc.sock:", "grpc", "unix:/srv/lab/run/grpc.sock", NULL },
+		{ "grpc://unix:/srv/lab/run/grpc.sock:", "grpc", "unix:/srv/lab/run/grpc.sock",
+		  NULL },
 		{ "uwsgi://unix:/srv/lab/run/uwsgi.sock:", "uwsgi", "unix:/srv/lab/run/uwsgi.sock",
 		  NULL },
 		{ "scgi://127.0.0.1:4000", "scgi", "127.0.0.1:4000", NULL },
@@ -889,7 +928,8 @@ static void test_schemes_and_default_ports(void)
 		char line[512];
 		snprintf(line, sizeof(line),
 			 HDR "upstream prematurely closed connection while reading response header "
-			     "from upstream, client: 10.0.0.1, server: a, request: \"GET / HTTP/1.1\", "
+			     "from upstream, client: 10.0.0.1, server: a, request: \"GET / "
+			       "HTTP/1.1\", "
 			     "upstream: \"%s\", host: \"a\"",
 			 cases[i].up);
 		struct errlog_event ev;
@@ -976,7 +1016,8 @@ static void test_catalog_messages_map_to_kinds(void)
 		  EV_PREMATURE_CLOSE, 0, "stream" },
 		{ "kevent() reported that upstream closed connection while reading upstream",
 		  EV_PREMATURE_CLOSE, 0, NULL },
-		{ "upstream sent invalid header \"X: y\" while reading response header from upstream",
+		{ "upstream sent invalid header \"X: y\" while reading response "
+		  "header from upstream",
 		  EV_INVALID_HEADER, 0, "X: y" },
 		{ "upstream sent unexpected FastCGI record: 3 while reading response header from "
 		  "upstream", EV_INVALID_HEADER, 0, NULL },
@@ -990,9 +1031,11 @@ static void test_catalog_messages_map_to_kinds(void)
 		  "upstream", EV_INVALID_BODY, 0, NULL },
 		{ "upstream sent more data than specified in \"Content-Length\" header while "
 		  "reading upstream", EV_OTHER, 0, NULL },
-		{ "upstream sent data after final chunk while reading upstream", EV_OTHER, 0, NULL },
+		{ "upstream sent data after final chunk while reading upstream", EV_OTHER, 0,
+		  NULL },
 		{ "accept4() failed (24: Too many open files)", EV_TOO_MANY_FILES, 24, NULL },
-		{ "socket() failed (23: Too many open files in system) while connecting to upstream",
+		{ "socket() failed (23: Too many open files in system) while connecting "
+		  "to upstream",
 		  EV_TOO_MANY_FILES, 23, NULL },
 		{ "open() \"/var/www/x\" failed (24: No file descriptors available)",
 		  EV_TOO_MANY_FILES, 24, NULL },
@@ -1004,16 +1047,25 @@ static void test_catalog_messages_map_to_kinds(void)
 		  EV_CONNECT_FAILED, 111, "127.0.0.53:53" },
 		{ "recv() failed (111: Connection refused) while resolving", EV_RECV_FAILED, 111,
 		  NULL },
+		/* the two halves of "connect() to A failed" overlapping (fuzz) */
+		{ "connect() to failed (101: Network is unreachable) while connecting to upstream",
+		  EV_OTHER, 101, NULL },
+		{ "connect() to x failed (101: Network is unreachable) while connecting "
+		  "to upstream",
+		  EV_CONNECT_FAILED, 101, "x" },
 		/* client-side I/O: not upstream events */
 		{ "recv() failed (104: Connection reset by peer) while reading client request line",
 		  EV_OTHER, 104, NULL },
-		{ "writev() failed (104: Connection reset by peer) while sending to client", EV_OTHER,
+		{ "writev() failed (104: Connection reset by peer) while sending "
+		  "to client", EV_OTHER,
 		  104, NULL },
 		{ "SSL_do_handshake() failed (SSL: error:0A00006C:SSL routines::bad key share) "
-		  "while SSL handshaking", EV_OTHER, 0, "error:0A00006C:SSL routines::bad key share" },
+		  "while SSL handshaking", EV_OTHER, 0,
+		  "error:0A00006C:SSL routines::bad key share" },
 		{ "client timed out (110: Connection timed out) while sending to client", EV_OTHER,
 		  110, NULL },
-		{ "client prematurely closed connection, so upstream connection is closed too while "
+		{ "client prematurely closed connection, so upstream connection "
+		  "is closed too while "
 		  "reading upstream", EV_OTHER, 0, NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
