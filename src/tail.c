@@ -224,39 +224,57 @@ static void nearest_dir(const char *path, char *out, size_t size)
 	}
 }
 
-/* Watch the path's directory and, for a symlink, its target's directory, so
- * re-pointing the link and rotating the target are both seen. Only the first
- * link of a chain is followed. */
+/* The directories to watch: the path's (nearest existing) directory and,
+ * for a symlink, its target's, so re-pointing the link and rotating the
+ * target are both seen. Only the first link of a chain is followed. */
+static void dirs_wanted(const char *path, char want[2][PATH_MAX])
+{
+	char target[PATH_MAX], joined[PATH_MAX * 2];
+	struct stat st;
+
+	nearest_dir(path, want[0], PATH_MAX);
+	want[1][0] = '\0';
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+		return;
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	const char *slash = strrchr(path, '/');
+	if (target[0] == '/' || !slash)
+		snprintf(joined, sizeof(joined), "%s", target);
+	else
+		snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path), path, target);
+	nearest_dir(joined, want[1], PATH_MAX);
+	if (streq(want[1], want[0]))
+		want[1][0] = '\0';
+}
+
+/* Watch what dirs_wanted says. A directory can appear or vanish between
+ * looking and adding the watch, so look again after adding: once the answer
+ * is the same, every later change is reported by a watch. */
 static void dirs_update(struct tfile *tf)
 {
 	struct tail *t = tf->t;
-	char want[2][PATH_MAX], target[PATH_MAX];
-	struct stat st;
+	char want[2][PATH_MAX], again[2][PATH_MAX];
 	int wd[2] = { -1, -1 };
 
-	nearest_dir(tf->path, want[0], sizeof(want[0]));
-	want[1][0] = '\0';
-	if (lstat(tf->path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(tf->path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			char joined[PATH_MAX * 2];
-			if (target[0] == '/') {
-				snprintf(joined, sizeof(joined), "%s", target);
-			} else {
-				const char *slash = strrchr(tf->path, '/');
-				int dlen = slash ? (int)(slash - tf->path) : 1;
-				snprintf(joined, sizeof(joined), "%.*s/%s", dlen,
-					 slash ? tf->path : ".", target);
-			}
-			nearest_dir(joined, want[1], sizeof(want[1]));
-			if (streq(want[1], want[0]))
-				want[1][0] = '\0';
+	dirs_wanted(tf->path, want);
+	for (int tries = 0; tries < 8; tries++) {
+		bool failed = false;
+		for (int i = 0; i < 2; i++) {
+			wd[i] = want[i][0] ? watch_add(t, want[i], DIR_MASK) : -1;
+			failed |= want[i][0] && wd[i] < 0;
 		}
+		dirs_wanted(tf->path, again);
+		if (!failed && streq(want[0], again[0]) && streq(want[1], again[1]))
+			break;
+		if (tries == 7)
+			break; /* keep what we have; the next event retries */
+		for (int i = 0; i < 2; i++)
+			watch_del(t, wd[i]);
+		memcpy(want, again, sizeof(want));
 	}
-	for (int i = 0; i < 2; i++)
-		if (want[i][0])
-			wd[i] = watch_add(t, want[i], DIR_MASK);
 	for (int i = 0; i < 2; i++) {
 		watch_del(t, tf->dwd[i]);
 		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
