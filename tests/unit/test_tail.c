@@ -668,6 +668,59 @@ static void solo_run(struct solo *s, unsigned ms)
 	ev_timer_stop(s->loop, &t);
 }
 
+/* What a test waits for before it checks: the loop runs until it holds
+ * (at most 5 s, so a slow machine only slows the test), then 10 ms more so
+ * a duplicate would show. */
+struct until {
+	unsigned unique;   /* distinct lines read */
+	long line;         /* this line read (-1: no condition) */
+	const char *path;  /* and this many bytes read from path */
+	uint64_t bytes;
+};
+
+struct waiter {
+	struct solo *s;
+	struct until u;
+	int64_t deadline;
+	ev_timer t;
+};
+
+static bool until_holds(const struct waiter *w)
+{
+	const struct rec *r = &w->s->rec;
+	const struct tail_stats *st = w->u.path ? tail_stats(w->s->tail, w->u.path) : NULL;
+	return r->unique >= w->u.unique && (w->u.line < 0 || r->seen[w->u.line]) &&
+	       (!w->u.path || (st && st->bytes >= w->u.bytes));
+}
+
+static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct waiter *w = container_of(t, struct waiter, t);
+	if (until_holds(w) || now_mono_ms() > w->deadline)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void solo_wait(struct solo *s, struct until u)
+{
+	struct waiter w = { .s = s, .u = u, .deadline = now_mono_ms() + 5000 };
+	ev_timer_init(&w.t, wait_cb, 0.001, 0.001);
+	ev_timer_start(s->loop, &w.t);
+	ev_run(s->loop, 0);
+	ev_timer_stop(s->loop, &w.t);
+	CHECK(until_holds(&w));
+	solo_run(s, 10);
+}
+
+#define UNIQUE(n) ((struct until){ .unique = (n), .line = -1 })
+#define LINE(n) ((struct until){ .line = (n) })
+#define BYTES(p, n) ((struct until){ .line = -1, .path = (p), .bytes = (n) })
+
+static uint64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
 static void solo_free(struct solo *s)
 {
 	tail_free(s->tail);
@@ -708,7 +761,7 @@ static void test_partial_line_is_held_until_newline(void)
 	solo_run(&s, 30);
 	CHECK_INT(tail_stats(s.tail, path)->lines, 0);
 	write_str(path, "\n", O_APPEND);
-	solo_run(&s, 30);
+	solo_wait(&s, UNIQUE(1));
 	CHECK_INT(tail_stats(s.tail, path)->lines, 1);
 	CHECK_INT(s.rec.seen[7], 1);
 	CHECK_INT(s.rec.malformed, 0);
@@ -736,7 +789,7 @@ static void test_long_line_is_cut_and_counted(void)
 	write_str(path, line, O_APPEND); /* exactly TAIL_LINE_MAX: not cut */
 	write_str(path, "\n", O_APPEND);
 	append_lines(path, 1, 3);
-	solo_run(&s, 50);
+	solo_wait(&s, UNIQUE(2));
 
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	/* long line (cut, includes "00000000 " only after its end? no: line 0 is
@@ -762,7 +815,7 @@ static void test_unparsed_lines_are_counted(void)
 	write_str(path, "# not nginx\n", O_APPEND);
 	append_lines(path, 0, 3);
 	write_str(path, "# again\n", O_APPEND);
-	solo_run(&s, 30);
+	solo_wait(&s, BYTES(path, file_size(path) - 15));
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	CHECK_INT(st->lines, 5);
 	CHECK_INT(st->lines_unparsed, 2);
@@ -778,12 +831,12 @@ static void test_start_beginning_and_end(void)
 	struct solo s;
 	append_lines(path, 0, 10);
 	solo_new(&s, NULL, TAIL_START_BEGINNING, paths, 1);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(10));
 	CHECK_INT(s.rec.unique, 10);
 	solo_free(&s);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
 	append_lines(path, 10, 12);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(2));
 	CHECK_INT(s.rec.unique, 2);
 	CHECK_INT(count_range(&s.rec, 10, 12, 1), 2);
 	solo_free(&s);
@@ -811,7 +864,7 @@ static void test_restart_resumes_at_saved_offset(void)
 	append_lines(path, 100, 200);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	xwrite(fd, line, 12); /* a partial line when we stop */
-	solo_run(&a, 30);
+	solo_wait(&a, UNIQUE(100));
 	CHECK_INT(a.rec.unique, 100);
 	CHECK_INT(count_range(&a.rec, 100, 200, 1), 100);
 	solo_free(&a); /* saves */
@@ -820,13 +873,13 @@ static void test_restart_resumes_at_saved_offset(void)
 	close(fd);
 	append_lines(path, 258, 300);
 	solo_new(&b, state, TAIL_START_SAVED, paths, 1);
-	solo_run(&b, 30);
+	solo_wait(&b, UNIQUE(43));
 	CHECK_INT(b.rec.unique, 43);
 	CHECK_INT(count_range(&b.rec, 257, 300, 1), 43);
 	CHECK_INT(b.rec.dups + b.rec.malformed, 0);
 	/* and it goes on following */
 	append_lines(path, 300, 310);
-	solo_run(&b, 30);
+	solo_wait(&b, UNIQUE(53));
 	CHECK_INT(count_range(&b.rec, 300, 310, 1), 10);
 	solo_free(&b);
 	free(path);
@@ -846,7 +899,7 @@ static void test_restart_after_rotation_reads_both_files(void)
 	write_str(path, "", O_TRUNC);
 	solo_new(&a, state, TAIL_START_SAVED, paths, 1);
 	append_lines(path, 0, 100);
-	solo_run(&a, 30);
+	solo_wait(&a, UNIQUE(100));
 	CHECK_INT(a.rec.unique, 100);
 	solo_free(&a);
 
@@ -854,6 +907,7 @@ static void test_restart_after_rotation_reads_both_files(void)
 	CHECK_INT(rename(path, old), 0);
 	append_lines(path, 150, 200);
 	solo_new(&b, state, TAIL_START_SAVED, paths, 1);
+	solo_wait(&b, UNIQUE(100));
 	solo_run(&b, 100); /* past the grace period: the old file is closed */
 	CHECK_INT(b.rec.unique, 100);
 	CHECK_INT(count_range(&b.rec, 100, 200, 1), 100);
@@ -899,7 +953,7 @@ static void restart_with_state(const char *name, bool same_content, unsigned exp
 	tailstate_done(&ts);
 
 	solo_new(&s, state, TAIL_START_SAVED, paths, 1);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(20 - expect_from));
 	CHECK_INT(s.rec.unique, 20 - expect_from);
 	CHECK_INT(count_range(&s.rec, expect_from, 20, 1), 20 - expect_from);
 	solo_free(&s);
@@ -945,12 +999,12 @@ static void test_copytruncate_reader_behind_recovers_from_copy(void)
 	write_str(path, "", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
 	append_lines(path, 0, 100);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(100));
 	append_lines(path, 100, 1000); /* not read yet */
 	copy_path(path, copy);
 	CHECK_INT(truncate(path, 0), 0);
 	append_lines(path, 1000, 1010);
-	solo_run(&s, 30);
+	solo_wait(&s, UNIQUE(1010));
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	CHECK_INT(count_range(&s.rec, 0, 1010, 1), 1010);
 	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
@@ -978,13 +1032,13 @@ static void test_copytruncate_lost_line_end_is_counted(void)
 	append_lines(path, 0, 10);
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	xwrite(fd, line, 12);
-	solo_run(&s, 20);
+	solo_wait(&s, BYTES(path, file_size(path)));
 	copy_path(path, copy);
 	xwrite(fd, line + 12, len - 12); /* between the copy and the truncate */
 	CHECK_INT(truncate(path, 0), 0);
 	close(fd);
 	append_lines(path, 11, 20);
-	solo_run(&s, 30);
+	solo_wait(&s, UNIQUE(19));
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	CHECK_INT(rec_missing(&s.rec, 20), 1);
 	CHECK_INT(s.rec.seen[10], 0);
@@ -1009,14 +1063,14 @@ static void test_copytruncate_unread_backlog_counts_a_loss(void)
 	write_str(path, "", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
 	append_lines(path, 0, 100);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(100));
 	copy_path(path, copy);
 	append_lines(path, 100, 5000); /* ~170 KB: more than one read chunk */
 	ev_run(s.loop, EVRUN_NOWAIT);  /* exactly one chunk is read */
 	CHECK(s.rec.unique > 100 && s.rec.unique < 5000);
 	CHECK_INT(truncate(path, 0), 0);
 	append_lines(path, 5000, 5010);
-	solo_run(&s, 30);
+	solo_wait(&s, LINE(5009));
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	CHECK_INT(st->lines_lost, 1);
 	CHECK(rec_missing(&s.rec, 5010) >= 1);
@@ -1073,7 +1127,7 @@ static void test_queue_overflow_rescans_everything(void)
 	CHECK_INT(rename(a, a1), 0);
 	append_lines(a, n, n + 100);
 	n += 100;
-	solo_run(&s, 200);
+	solo_wait(&s, UNIQUE(n));
 	CHECK_INT(count_range(&s.rec, 0, n, 1), n);
 	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
 	CHECK_INT(tail_stats(s.tail, a)->rotations, 1);
@@ -1102,12 +1156,12 @@ static void test_set_files_keeps_position_and_counters(void)
 	write_str(b, "", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, one, 1);
 	append_lines(a, 0, 5);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(5));
 	CHECK(tail_stats(s.tail, b) == NULL);
 	CHECK_INT(tail_set_files(s.tail, two, 3), 0);
 	append_lines(a, 5, 10);
 	append_lines(b, 10, 12);
-	solo_run(&s, 20);
+	solo_wait(&s, UNIQUE(12));
 	CHECK_INT(tail_stats(s.tail, a)->lines, 10);
 	CHECK_INT(tail_stats(s.tail, b)->lines, 2);
 	CHECK_INT(count_range(&s.rec, 0, 12, 1), 12);
