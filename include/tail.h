@@ -22,7 +22,7 @@ struct cJSON;
 #define TAIL_LINE_MAX 8192
 
 enum tail_start {
-	TAIL_START_SAVED,     /* saved offset if any, else the end */
+	TAIL_START_SAVED, /* saved offset if any, else the end */
 	TAIL_START_END,
 	TAIL_START_BEGINNING,
 };

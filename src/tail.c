@@ -44,19 +44,19 @@
 #include "tailstate.h"
 #include "util.h"
 
-#define TAIL_CHUNK (64 * 1024)         /* read per source per wakeup */
-#define TAIL_FP_MAX 64                 /* fingerprint: first bytes of a file */
-#define TAIL_LAST_MAX 64               /* bytes before the offset, to recognise a copy */
-#define TAIL_HISTORY 8                 /* closed sources remembered per path */
-#define TAIL_MAX_RETIRED 8             /* rotated files drained at once per path */
-#define TAIL_SCAN_MAX 256              /* directory entries looked at for a rotated file */
-#define TAIL_COPY_MAX (2u << 20)       /* bytes read from a copytruncate copy */
-#define TAIL_FINISH_MAX (1u << 20)     /* bytes read from a source closed early */
+#define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
+#define TAIL_FP_MAX	      64	  /* fingerprint: first bytes of a file */
+#define TAIL_LAST_MAX	      64	  /* bytes before the offset, to recognise a copy */
+#define TAIL_HISTORY	      8		  /* closed sources remembered per path */
+#define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
+#define TAIL_SCAN_MAX	      256	  /* directory entries looked at for a rotated file */
+#define TAIL_COPY_MAX	      (2u << 20)  /* bytes read from a copytruncate copy */
+#define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
 #define TAIL_GRACE_MS_DEFAULT 2000
-#define TAIL_STATE_FILE "tail.state"
+#define TAIL_STATE_FILE	      "tail.state"
 
-#define DIR_MASK                                                                             \
-	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |    \
+#define DIR_MASK                                                                                   \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |     \
 	 IN_ONLYDIR)
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
@@ -141,7 +141,7 @@ static int watch_add(struct tail *t, const char *path, uint32_t mask)
 		}
 	}
 	t->watches = grow_array(t->watches, &t->cap_watches, t->n_watches + 1, sizeof(*t->watches));
-	t->watches[t->n_watches++] = (struct twatch){ .wd = wd, .refs = 1 };
+	t->watches[t->n_watches++] = (struct twatch){.wd = wd, .refs = 1};
 	return wd;
 }
 
@@ -257,7 +257,7 @@ static void dirs_update(struct tfile *tf)
 {
 	struct tail *t = tf->t;
 	char want[2][PATH_MAX], again[2][PATH_MAX];
-	int wd[2] = { -1, -1 };
+	int wd[2] = {-1, -1};
 
 	dirs_wanted(tf->path, want);
 	for (int tries = 0; tries < 8; tries++) {
@@ -428,11 +428,11 @@ static void src_remember(struct tsrc *s)
 		tf->n_hist = MIN(tf->n_hist + 1, (size_t)TAIL_HISTORY);
 	}
 	tf->hist[slot] = (struct thist){
-		.dev = s->dev,
-		.ino = s->ino,
-		.offset = s->offset,
-		.fp_hash = tailstate_hash(s->head, s->head_len),
-		.fp_len = (uint32_t)s->head_len,
+	    .dev = s->dev,
+	    .ino = s->ino,
+	    .offset = s->offset,
+	    .fp_hash = tailstate_hash(s->head, s->head_len),
+	    .fp_len = (uint32_t)s->head_len,
 	};
 }
 
@@ -544,8 +544,8 @@ static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size)
 	unsigned char buf[TAIL_LAST_MAX];
 	uint64_t delivered = s->offset;
 
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
-		 slash ? tf->path : ".");
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash - tf->path) + (slash == tf->path) : 1, slash ? tf->path : ".");
 	DIR *d = opendir(dir);
 	if (!d)
 		return delivered;
@@ -553,7 +553,8 @@ static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size)
 	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
 		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
 			continue;
-		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		int fd =
+		    openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
 		struct stat st;
@@ -571,7 +572,8 @@ static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size)
 		uint64_t end = MIN((uint64_t)st.st_size, s->offset + TAIL_COPY_MAX);
 		*ret_copy_size = (uint64_t)st.st_size;
 		while (delivered < end) {
-			ssize_t n = pread(fd, tf->t->buf, (size_t)MIN(end - delivered, (uint64_t)TAIL_CHUNK),
+			ssize_t n = pread(fd, tf->t->buf,
+					  (size_t)MIN(end - delivered, (uint64_t)TAIL_CHUNK),
 					  (off_t)delivered);
 			if (n <= 0)
 				break;
@@ -656,8 +658,8 @@ static int sibling_open(struct tfile *tf, const struct tailstate_entry *e, struc
 	char dir[PATH_MAX];
 	int found = -ENOENT;
 
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
-		 slash ? tf->path : ".");
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash - tf->path) + (slash == tf->path) : 1, slash ? tf->path : ".");
 	DIR *d = opendir(dir);
 	if (!d)
 		return -errno;
@@ -665,7 +667,8 @@ static int sibling_open(struct tfile *tf, const struct tailstate_entry *e, struc
 	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
 		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
 			continue;
-		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		int fd =
+		    openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
 		struct stat st;
@@ -1028,7 +1031,7 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 }
 
 static const char *const stat_names[] = {
-	"lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
+    "lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
 };
 
 void tail_stats_json(const struct tail *t, struct cJSON *array)
@@ -1036,9 +1039,9 @@ void tail_stats_json(const struct tail *t, struct cJSON *array)
 	for (size_t f = 0; f < t->n_files; f++) {
 		const struct tfile *tf = t->files[f];
 		const uint64_t v[] = {
-			tf->stats.lines,	  tf->stats.bytes,     tf->stats.rotations,
-			tf->stats.truncations,	  tf->stats.lines_cut, tf->stats.lines_unparsed,
-			tf->stats.lines_lost,
+		    tf->stats.lines,	   tf->stats.bytes,	tf->stats.rotations,
+		    tf->stats.truncations, tf->stats.lines_cut, tf->stats.lines_unparsed,
+		    tf->stats.lines_lost,
 		};
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", tf->path);
@@ -1068,13 +1071,13 @@ int tail_save(struct tail *t)
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
 		for (size_t i = 0, n = tfile_sources(tf, v); i < n; i++) {
 			struct tailstate_entry e = {
-				.path = tf->path,
-				.dev = v[i]->dev,
-				.ino = v[i]->ino,
-				.offset = src_resume_offset(v[i]),
-				.fp_hash = tailstate_hash(v[i]->head, v[i]->head_len),
-				.fp_len = (uint32_t)v[i]->head_len,
-				.skipping = v[i]->skipping,
+			    .path = tf->path,
+			    .dev = v[i]->dev,
+			    .ino = v[i]->ino,
+			    .offset = src_resume_offset(v[i]),
+			    .fp_hash = tailstate_hash(v[i]->head, v[i]->head_len),
+			    .fp_len = (uint32_t)v[i]->head_len,
+			    .skipping = v[i]->skipping,
 			};
 			tailstate_add(&st, &e);
 		}

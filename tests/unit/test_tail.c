@@ -28,7 +28,7 @@
 #include "tailstate.h"
 #include "util.h"
 
-#define ROUNDS 20
+#define ROUNDS	  20
 #define PER_ROUND 2000
 
 /* ---- lines ---- */
@@ -92,7 +92,7 @@ struct rec {
 
 static void rec_init(struct rec *r, unsigned cap)
 {
-	*r = (struct rec){ .seen = xcalloc(cap, 1), .cap = cap, .ack_fd = -1, .want = -1 };
+	*r = (struct rec){.seen = xcalloc(cap, 1), .cap = cap, .ack_fd = -1, .want = -1};
 }
 
 static void rec_ack(struct rec *r)
@@ -216,19 +216,31 @@ static void copy_file(const char *from, const char *to)
 	close(out);
 }
 
+/* logrotate's copytruncate with "rotate 4": older copies move up first. */
+static void copytruncate(const struct wctx *w)
+{
+	for (int k = 3; k >= 1; k--) {
+		char *from = xasprintf("%s.%d", w->path, k), *to = xasprintf("%s.%d", w->path, k + 1);
+		rename(from, to);
+		free(from);
+		free(to);
+	}
+	char *copy = sibling(w, ".1");
+	copy_file(w->path, copy);
+	if (truncate(w->path, 0) < 0)
+		_exit(2);
+	free(copy);
+}
+
 static void writer_copytruncate(struct wctx *w)
 {
-	char *copy = sibling(w, ".1");
 	int fd = wopen(w->path, 0);
 	for (unsigned r = 0; r < w->rounds; r++) {
 		round_start(w, fd);
-		copy_file(w->path, copy);
-		if (truncate(w->path, 0) < 0)
-			_exit(2);
+		copytruncate(w);
 	}
 	round_start(w, fd);
 	close(fd);
-	free(copy);
 }
 
 /* Writer and rotator as two processes: lines land between the copy and
@@ -245,14 +257,10 @@ static void writer_continuous(struct wctx *w)
 
 static void rotator_copytruncate(struct wctx *w)
 {
-	char *copy = sibling(w, ".1");
 	for (unsigned r = 0; r < w->rounds; r++) {
 		usleep(8000);
-		copy_file(w->path, copy);
-		if (truncate(w->path, 0) < 0)
-			_exit(2);
+		copytruncate(w);
 	}
-	free(copy);
 }
 
 /* rm + create; the writer keeps its fd to the deleted file for a while. */
@@ -360,8 +368,8 @@ struct run {
 	int req_fd;
 	ev_io req;
 	ev_timer tick;
-	unsigned expect;       /* lines expected, 0: unknown (stop when quiet) */
-	unsigned settle_ms;    /* run on after the end, to catch duplicates */
+	unsigned expect;    /* lines expected, 0: unknown (stop when quiet) */
+	unsigned settle_ms; /* run on after the end, to catch duplicates */
 	int64_t start_ms, done_ms, progress_ms;
 	unsigned last_unique;
 	bool timed_out;
@@ -400,7 +408,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		r->progress_ms = now;
 	}
 	if (r->alive == 0 && r->done_ms == 0 &&
-	    ((r->expect && r->rec.unique >= r->expect) || (!r->expect && now - r->progress_ms > 300)))
+	    ((r->expect && r->rec.unique >= r->expect) ||
+	     (!r->expect && now - r->progress_ms > 300)))
 		r->done_ms = now;
 	if (r->done_ms && now - r->done_ms >= r->settle_ms)
 		ev_break(loop, EVBREAK_ALL);
@@ -444,7 +453,7 @@ static void run_writers(struct run *r, struct wctx *w, void (*fn)(struct wctx *)
 	r->tail = tail_new(r->loop, NULL, start, on_line, &r->rec);
 	CHECK(r->tail != NULL);
 	tail_set_grace_ms(r->tail, grace_ms);
-	const char *paths[] = { w->path };
+	const char *paths[] = {w->path};
 	CHECK_INT(tail_set_files(r->tail, paths, 1), 0);
 
 	run_spawn(r, w, fn, req[1], ack[0]);
@@ -482,7 +491,7 @@ static void run_done(struct run *r)
 
 static struct wctx wctx_new(const char *sub, const char *rel)
 {
-	struct wctx w = { .rounds = ROUNDS, .per_round = PER_ROUND };
+	struct wctx w = {.rounds = ROUNDS, .per_round = PER_ROUND};
 	snprintf(w.dir, sizeof(w.dir), "%s/%s", harness_tmpdir(), sub);
 	mkdir(w.dir, 0755);
 	snprintf(w.path, sizeof(w.path), "%s/%s", w.dir, rel);
@@ -516,7 +525,7 @@ static void check_stats(struct run *r, const char *path, unsigned total, uint64_
 static void test_rotation_rename_create_reads_old_file_to_its_end(void)
 {
 	struct wctx w = wctx_new("rename", "error.log");
-	struct run r = { .expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 200 };
+	struct run r = {.expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 200};
 	write_str(w.path, "", O_TRUNC);
 	run_writers(&r, &w, writer_rename_create, NULL, 150, TAIL_START_END);
 	expect_all_once(&r, r.expect);
@@ -528,7 +537,7 @@ static void test_rotation_rename_create_reads_old_file_to_its_end(void)
 static void test_rotation_copytruncate_loses_nothing(void)
 {
 	struct wctx w = wctx_new("copytrunc", "error.log");
-	struct run r = { .expect = (ROUNDS + 1) * PER_ROUND };
+	struct run r = {.expect = (ROUNDS + 1) * PER_ROUND};
 	write_str(w.path, "", O_TRUNC);
 	run_writers(&r, &w, writer_copytruncate, NULL, 150, TAIL_START_END);
 	expect_all_once(&r, r.expect);
@@ -539,7 +548,7 @@ static void test_rotation_copytruncate_loses_nothing(void)
 static void test_rotation_copytruncate_concurrent_counts_only_real_losses(void)
 {
 	struct wctx w = wctx_new("copytrunc2", "error.log");
-	struct run r = { .expect = 0 };
+	struct run r = {.expect = 0};
 	unsigned total = ROUNDS * PER_ROUND;
 	write_str(w.path, "", O_TRUNC);
 	run_writers(&r, &w, writer_continuous, rotator_copytruncate, 150, TAIL_START_END);
@@ -548,7 +557,9 @@ static void test_rotation_copytruncate_concurrent_counts_only_real_losses(void)
 	CHECK_INT(r.rec.dups, 0);
 	CHECK_INT(r.rec.malformed, 0);
 	CHECK_INT(r.rec.unique + missing, total);
-	CHECK_INT(st->truncations, ROUNDS);
+	/* two truncates with nothing read in between are one truncation to a
+	 * reader (and a truncate of an empty file none), so no exact count */
+	CHECK(st->truncations >= 1 && st->truncations <= ROUNDS);
 	CHECK(st->lines_lost <= missing);
 	CHECK_INT(st->lines, r.rec.unique);
 	printf("     copytruncate under concurrent writes: %u of %u lines missing, %llu provably "
@@ -560,7 +571,7 @@ static void test_rotation_copytruncate_concurrent_counts_only_real_losses(void)
 static void test_rotation_delete_recreate_loses_nothing(void)
 {
 	struct wctx w = wctx_new("delete", "error.log");
-	struct run r = { .expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 100 };
+	struct run r = {.expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 100};
 	write_str(w.path, "", O_TRUNC);
 	run_writers(&r, &w, writer_delete_recreate, NULL, 150, TAIL_START_END);
 	expect_all_once(&r, r.expect);
@@ -571,7 +582,7 @@ static void test_rotation_delete_recreate_loses_nothing(void)
 static void symlink_swap(unsigned grace_ms, unsigned pause_ms)
 {
 	struct wctx w = wctx_new(pause_ms ? "symlink-closed" : "symlink-open", "current.log");
-	struct run r = { .expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 100 };
+	struct run r = {.expect = (ROUNDS + 1) * PER_ROUND + ROUNDS * 100};
 	char *targets = xasprintf("%s/targets", w.dir);
 	mkdir(targets, 0755);
 	harness_write(w.dir, "targets/t0.log", "");
@@ -600,7 +611,7 @@ static void test_rotation_symlink_swap_back_to_closed_file(void)
 static void test_file_appearing_later_is_read_from_start(void)
 {
 	struct wctx w = wctx_new("appear", "error.log");
-	struct run r = { .expect = ROUNDS * PER_ROUND };
+	struct run r = {.expect = ROUNDS * PER_ROUND};
 	w.pause_ms = 2;
 	run_writers(&r, &w, writer_file_appears, NULL, 100, TAIL_START_END);
 	expect_all_once(&r, r.expect);
@@ -611,7 +622,7 @@ static void test_file_appearing_later_is_read_from_start(void)
 static void test_directory_appearing_later_is_followed(void)
 {
 	struct wctx w = wctx_new("dirs", "a/b/error.log");
-	struct run r = { .expect = ROUNDS * PER_ROUND };
+	struct run r = {.expect = ROUNDS * PER_ROUND};
 	run_writers(&r, &w, writer_dir_appears, NULL, 100, TAIL_START_END);
 	expect_all_once(&r, r.expect);
 	check_stats(&r, w.path, r.expect, ROUNDS - 1, 0);
@@ -621,7 +632,7 @@ static void test_directory_appearing_later_is_followed(void)
 static void test_reused_inode_is_a_new_file(void)
 {
 	struct wctx w = wctx_new("inode", "error.log");
-	struct run r = { .expect = ROUNDS * PER_ROUND };
+	struct run r = {.expect = ROUNDS * PER_ROUND};
 	w.pause_ms = 60;
 	run_writers(&r, &w, writer_inode_reuse, NULL, 15, TAIL_START_END);
 	expect_all_once(&r, r.expect);
@@ -672,9 +683,9 @@ static void solo_run(struct solo *s, unsigned ms)
  * (at most 5 s, so a slow machine only slows the test), then 10 ms more so
  * a duplicate would show. */
 struct until {
-	unsigned unique;   /* distinct lines read */
-	long line;         /* this line read (-1: no condition) */
-	const char *path;  /* and this many bytes read from path */
+	unsigned unique;  /* distinct lines read */
+	long line;	  /* this line read (-1: no condition) */
+	const char *path; /* and this many bytes read from path */
 	uint64_t bytes;
 };
 
@@ -702,7 +713,7 @@ static void wait_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 static void solo_wait(struct solo *s, struct until u)
 {
-	struct waiter w = { .s = s, .u = u, .deadline = now_mono_ms() + 5000 };
+	struct waiter w = {.s = s, .u = u, .deadline = now_mono_ms() + 5000};
 	ev_timer_init(&w.t, wait_cb, 0.001, 0.001);
 	ev_timer_start(s->loop, &w.t);
 	ev_run(s->loop, 0);
@@ -711,9 +722,9 @@ static void solo_wait(struct solo *s, struct until u)
 	solo_run(s, 10);
 }
 
-#define UNIQUE(n) ((struct until){ .unique = (n), .line = -1 })
-#define LINE(n) ((struct until){ .line = (n) })
-#define BYTES(p, n) ((struct until){ .line = -1, .path = (p), .bytes = (n) })
+#define UNIQUE(n)   ((struct until){.unique = (n), .line = -1})
+#define LINE(n)	    ((struct until){.line = (n)})
+#define BYTES(p, n) ((struct until){.line = -1, .path = (p), .bytes = (n)})
 
 static uint64_t file_size(const char *path)
 {
@@ -750,7 +761,7 @@ static unsigned count_range(const struct rec *r, unsigned from, unsigned to, uns
 static void test_partial_line_is_held_until_newline(void)
 {
 	char *path = xasprintf("%s/partial.log", harness_tmpdir());
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 	write_str(path, "", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
@@ -772,7 +783,7 @@ static void test_partial_line_is_held_until_newline(void)
 static void test_long_line_is_cut_and_counted(void)
 {
 	char *path = xasprintf("%s/long.log", harness_tmpdir());
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 	size_t big = 200000; /* spans several read chunks */
 	char *line = xmalloc(big + 1);
@@ -808,7 +819,7 @@ static void test_long_line_is_cut_and_counted(void)
 static void test_unparsed_lines_are_counted(void)
 {
 	char *path = xasprintf("%s/unparsed.log", harness_tmpdir());
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 	write_str(path, "# before start\n", O_TRUNC);
 	solo_new(&s, NULL, TAIL_START_END, paths, 1);
@@ -827,7 +838,7 @@ static void test_unparsed_lines_are_counted(void)
 static void test_start_beginning_and_end(void)
 {
 	char *path = xasprintf("%s/start.log", harness_tmpdir());
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 	append_lines(path, 0, 10);
 	solo_new(&s, NULL, TAIL_START_BEGINNING, paths, 1);
@@ -854,7 +865,7 @@ static void test_restart_resumes_at_saved_offset(void)
 {
 	char *dir = fresh_dir("restart"), *state = fresh_dir("restart-state");
 	char *path = xasprintf("%s/error.log", dir);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo a, b;
 	char line[128];
 	size_t len = fmt_line(line, 257); /* 59 bytes */
@@ -893,7 +904,7 @@ static void test_restart_after_rotation_reads_both_files(void)
 {
 	char *dir = fresh_dir("restart-rot"), *state = fresh_dir("restart-rot-state");
 	char *path = xasprintf("%s/error.log", dir), *old = xasprintf("%s/error.log.1", dir);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo a, b;
 
 	write_str(path, "", O_TRUNC);
@@ -927,7 +938,7 @@ static void restart_with_state(const char *name, bool same_content, unsigned exp
 {
 	char *dir = fresh_dir(name), *state = xasprintf("%s/%s-state", harness_tmpdir(), name);
 	char *path = xasprintf("%s/error.log", dir), *sf = xasprintf("%s/tail.state", state);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct tailstate ts;
 	struct stat st;
 	unsigned char head[64];
@@ -945,9 +956,12 @@ static void restart_with_state(const char *name, bool same_content, unsigned exp
 	if (!same_content)
 		head[3] ^= 1;
 	tailstate_init(&ts);
-	struct tailstate_entry e = { .path = path, .dev = st.st_dev, .ino = st.st_ino,
-				     .offset = offset, .fp_hash = tailstate_hash(head, 64),
-				     .fp_len = 64 };
+	struct tailstate_entry e = {.path = path,
+				    .dev = st.st_dev,
+				    .ino = st.st_ino,
+				    .offset = offset,
+				    .fp_hash = tailstate_hash(head, 64),
+				    .fp_len = 64};
 	tailstate_add(&ts, &e);
 	CHECK_INT(tailstate_save(&ts, sf), 0);
 	tailstate_done(&ts);
@@ -993,7 +1007,7 @@ static void test_copytruncate_reader_behind_recovers_from_copy(void)
 {
 	char *dir = fresh_dir("ct-behind");
 	char *path = xasprintf("%s/error.log", dir), *copy = xasprintf("%s/error.log.1", dir);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 
 	write_str(path, "", O_TRUNC);
@@ -1022,7 +1036,7 @@ static void test_copytruncate_lost_line_end_is_counted(void)
 {
 	char *dir = fresh_dir("ct-partial");
 	char *path = xasprintf("%s/error.log", dir), *copy = xasprintf("%s/error.log.1", dir);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 	char line[128];
 	size_t len = fmt_line(line, 10);
@@ -1057,7 +1071,7 @@ static void test_copytruncate_unread_backlog_counts_a_loss(void)
 {
 	char *dir = fresh_dir("ct-backlog");
 	char *path = xasprintf("%s/error.log", dir), *copy = xasprintf("%s/error.log.1", dir);
-	const char *paths[] = { path };
+	const char *paths[] = {path};
 	struct solo s;
 
 	write_str(path, "", O_TRUNC);
@@ -1103,7 +1117,7 @@ static void test_queue_overflow_rescans_everything(void)
 	char *dir = fresh_dir("overflow");
 	char *a = xasprintf("%s/a.log", dir), *b = xasprintf("%s/b.log", dir);
 	char *a1 = xasprintf("%s/a.log.1", dir);
-	const char *paths[] = { a, b };
+	const char *paths[] = {a, b};
 	unsigned q = read_uint("/proc/sys/fs/inotify/max_queued_events");
 	struct solo s;
 
@@ -1116,7 +1130,8 @@ static void test_queue_overflow_rescans_everything(void)
 	solo_new(&s, NULL, TAIL_START_END, paths, 2);
 	free(s.rec.seen); /* a bigger one */
 	rec_init(&s.rec, q + 2000);
-	int fa = open(a, O_WRONLY | O_APPEND | O_CLOEXEC), fb = open(b, O_WRONLY | O_APPEND | O_CLOEXEC);
+	int fa = open(a, O_WRONLY | O_APPEND | O_CLOEXEC),
+	    fb = open(b, O_WRONLY | O_APPEND | O_CLOEXEC);
 	unsigned n = 0;
 	while (n < q + 100) {
 		write_lines(fa, &n, 1);
@@ -1149,7 +1164,7 @@ static void test_set_files_keeps_position_and_counters(void)
 {
 	char *dir = fresh_dir("setfiles");
 	char *a = xasprintf("%s/a.log", dir), *b = xasprintf("%s/b.log", dir);
-	const char *one[] = { a }, *two[] = { b, a, a };
+	const char *one[] = {a}, *two[] = {b, a, a};
 	struct solo s;
 
 	write_str(a, "", O_TRUNC);
@@ -1167,7 +1182,7 @@ static void test_set_files_keeps_position_and_counters(void)
 	CHECK_INT(count_range(&s.rec, 0, 12, 1), 12);
 	CHECK_INT(tail_set_files(s.tail, one, 1), 0);
 	CHECK(tail_stats(s.tail, b) == NULL);
-	const char *bad[] = { "" };
+	const char *bad[] = {""};
 	CHECK_INT(tail_set_files(s.tail, bad, 1), -EINVAL);
 
 	cJSON *arr = cJSON_CreateArray();
@@ -1181,8 +1196,8 @@ static void test_set_files_keeps_position_and_counters(void)
 	for (unsigned i = 0; i < 10; i++)
 		bytes += fmt_line(line, i);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes")), bytes);
-	static const char *const keys[] = { "rotations", "truncations", "lines_cut",
-					    "lines_unparsed", "lines_lost" };
+	static const char *const keys[] = {"rotations", "truncations", "lines_cut",
+					   "lines_unparsed", "lines_lost"};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		cJSON *v = cJSON_GetObjectItem(o, keys[i]);
 		CHECK(cJSON_IsNumber(v));
@@ -1203,9 +1218,13 @@ static void test_state_file_round_trip_and_garbage(void)
 	struct tailstate st, back;
 	char *text;
 	size_t len;
-	struct tailstate_entry e = { .path = (char *)"/var/log/nginx/error.log", .dev = 2049,
-				     .ino = 123456, .offset = 99, .fp_hash = 0xdeadbeef00112233ull,
-				     .fp_len = 64, .skipping = true };
+	struct tailstate_entry e = {.path = (char *)"/var/log/nginx/error.log",
+				    .dev = 2049,
+				    .ino = 123456,
+				    .offset = 99,
+				    .fp_hash = 0xdeadbeef00112233ull,
+				    .fp_len = 64,
+				    .skipping = true};
 
 	tailstate_init(&st);
 	tailstate_add(&st, &e);
@@ -1224,13 +1243,13 @@ static void test_state_file_round_trip_and_garbage(void)
 	tailstate_done(&st);
 
 	static const char *const garbage[] = {
-		"",
-		"upwatch-tail-state 2\n1 2 3 0000000000000000 0 0 /x\n",
-		"upwatch-tail-state 1\n1 2 3 0000000000000000 0 0 /x", /* torn */
-		"upwatch-tail-state 1\n1 2 x 0000000000000000 0 0 /x\n",
-		"upwatch-tail-state 1\n1 2 3 0000000000000000 0 2 /x\n",
-		"upwatch-tail-state 1\n99999999999999999999 2 3 0000000000000000 0 0 /x\n",
-		"upwatch-tail-state 1\n1 2 3 0000000000000000 0 0 \n",
+	    "",
+	    "upwatch-tail-state 2\n1 2 3 0000000000000000 0 0 /x\n",
+	    "upwatch-tail-state 1\n1 2 3 0000000000000000 0 0 /x", /* torn */
+	    "upwatch-tail-state 1\n1 2 x 0000000000000000 0 0 /x\n",
+	    "upwatch-tail-state 1\n1 2 3 0000000000000000 0 2 /x\n",
+	    "upwatch-tail-state 1\n99999999999999999999 2 3 0000000000000000 0 0 /x\n",
+	    "upwatch-tail-state 1\n1 2 3 0000000000000000 0 0 \n",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(garbage); i++) {
 		tailstate_init(&back);
@@ -1240,10 +1259,10 @@ static void test_state_file_round_trip_and_garbage(void)
 }
 
 /* An argument runs only the tests whose name contains it. */
-#define RUN_IF(fn)                                                                           \
-	do {                                                                                 \
-		if (!filter || strstr(#fn, filter))                                          \
-			RUN(fn);                                                             \
+#define RUN_IF(fn)                                                                                 \
+	do {                                                                                       \
+		if (!filter || strstr(#fn, filter))                                                \
+			RUN(fn);                                                                   \
 	} while (0)
 
 int main(int argc, char **argv)
