@@ -293,6 +293,8 @@ static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uin
 	/* Watch the inode we opened, not whatever the path names by now. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	s->wd = watch_add(tf->t, proc, FILE_MASK);
+	if (s->wd < 0) /* no /proc: the path, which names this file nearly always */
+		s->wd = watch_add(tf->t, tf->path, FILE_MASK);
 	if (s->wd < 0)
 		s->wd = -1;
 	ev_init(&s->grace, grace_cb);
@@ -473,7 +475,8 @@ static void recover_rotated(struct tfile *tf)
 	for (size_t i = 0; i < t->saved.n && tf->n_retired < TAIL_MAX_RETIRED; i++) {
 		const struct tailstate_entry *e = &t->saved.v[i];
 		struct stat st;
-		if (!streq(e->path, tf->path) || (have_cur && entry_is(e, curfd, &cur)))
+		if (!streq(e->path, tf->path) || e->ino == 0 ||
+		    (have_cur && entry_is(e, curfd, &cur)))
 			continue;
 		int fd = tailsrc_find_sibling(tf->path, entry_match, (void *)e, &st);
 		if (fd < 0)
@@ -807,7 +810,8 @@ int tail_save(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (size_t i = 0, n = tfile_sources(tf, v); i < n; i++) {
+		size_t n = tfile_sources(tf, v);
+		for (size_t i = 0; i < n; i++) {
 			struct tailstate_entry e = {
 			    .path = tf->path,
 			    .dev = v[i]->src.dev,
@@ -817,6 +821,12 @@ int tail_save(struct tail *t)
 			    .fp_len = tailsrc_fp_len(&v[i]->src),
 			    .skipping = v[i]->src.skipping,
 			};
+			tailstate_add(&st, &e);
+		}
+		if (n == 0) {
+			/* No file now: remember the path was followed, so a file
+			 * created while we are down is read from its start. */
+			struct tailstate_entry e = {.path = tf->path};
 			tailstate_add(&st, &e);
 		}
 	}

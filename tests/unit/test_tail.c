@@ -220,7 +220,8 @@ static void copy_file(const char *from, const char *to)
 static void copytruncate(const struct wctx *w)
 {
 	for (int k = 3; k >= 1; k--) {
-		char *from = xasprintf("%s.%d", w->path, k), *to = xasprintf("%s.%d", w->path, k + 1);
+		char *from = xasprintf("%s.%d", w->path, k),
+		     *to = xasprintf("%s.%d", w->path, k + 1);
 		rename(from, to);
 		free(from);
 		free(to);
@@ -898,6 +899,34 @@ static void test_restart_resumes_at_saved_offset(void)
 	free(state);
 }
 
+/* The file was gone when we stopped and was created while we were down:
+ * every line of it is new. */
+static void test_restart_file_created_while_down_is_read_from_start(void)
+{
+	char *dir = fresh_dir("restart-gone"), *state = fresh_dir("restart-gone-state");
+	char *path = xasprintf("%s/error.log", dir);
+	const char *paths[] = {path};
+	struct solo a, b;
+
+	append_lines(path, 0, 10);
+	solo_new(&a, state, TAIL_START_SAVED, paths, 1);
+	append_lines(path, 10, 20);
+	solo_wait(&a, UNIQUE(10));
+	CHECK_INT(unlink(path), 0);
+	solo_run(&a, 100); /* the grace period ends, the file is closed */
+	solo_free(&a);
+
+	append_lines(path, 20, 30);
+	solo_new(&b, state, TAIL_START_SAVED, paths, 1);
+	solo_wait(&b, UNIQUE(10));
+	CHECK_INT(count_range(&b.rec, 20, 30, 1), 10);
+	CHECK_INT(b.rec.dups + b.rec.malformed, 0);
+	solo_free(&b);
+	free(path);
+	free(dir);
+	free(state);
+}
+
 /* Rotated (rename + create) while upwatchd was down: the rest of the old
  * file is found by identity next to the path, the new file is read from 0. */
 static void test_restart_after_rotation_reads_both_files(void)
@@ -1282,6 +1311,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_queue_overflow_rescans_everything);
 	RUN_IF(test_restart_resumes_at_saved_offset);
 	RUN_IF(test_restart_after_rotation_reads_both_files);
+	RUN_IF(test_restart_file_created_while_down_is_read_from_start);
 	RUN_IF(test_restart_reused_inode_reads_from_start);
 	RUN_IF(test_restart_same_identity_resumes);
 	RUN_IF(test_rotation_rename_create_reads_old_file_to_its_end);
