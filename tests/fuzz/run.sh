@@ -6,7 +6,7 @@ secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
-    [ -x "$bin" ] || continue
+    [ -f "$bin" ] && [ -x "$bin" ] || continue  # skip meson's *.p object dirs
     name=${bin##*/fuzz_}
     work=$(mktemp -d)
     [ -d "$here/corpus/$name" ] && cp -r "$here/corpus/$name/." "$work/"
