@@ -22,7 +22,7 @@ struct cJSON;
 #define TAIL_LINE_MAX 8192
 
 enum tail_start {
-	TAIL_START_SAVED,     /* saved offset if any, else the end */
+	TAIL_START_SAVED, /* saved offset if any, else the end */
 	TAIL_START_END,
 	TAIL_START_BEGINNING,
 };
@@ -37,14 +37,20 @@ struct tail;
  * was not an nginx error-log line, which tail counts as lines_unparsed. */
 typedef bool (*tail_line_fn)(void *userdata, const char *path, const char *line, size_t len);
 
-/* state_dir may be NULL (no offsets saved). */
+/* state_dir may be NULL (no offsets saved); the offsets file is
+ * STATE_DIR/tail.state. Returns NULL with errno set when no inotify
+ * instance can be had (EMFILE, ENOSYS). Lines are delivered from the loop's
+ * callbacks and also from within tail_set_files and tail_rescan; the
+ * callback must not call tail_set_files or tail_free. */
 struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
 		      tail_line_fn fn, void *userdata);
 /* Saves offsets, closes everything. NULL is fine. */
 void tail_free(struct tail *t);
 
 /* Make the set of followed files exactly paths[0..n) (reload-friendly: files
- * already followed keep their position and counters). */
+ * already followed keep their position and counters). A path that does not
+ * exist yet is followed from when it appears (read from its start), however
+ * many of its directories are still missing. -EINVAL for an empty path. */
 int tail_set_files(struct tail *t, const char *const *paths, size_t n);
 
 /* Append {"path", "lines", "bytes", ...} per file to the JSON array. */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TAILSTATE_MAX_BYTES (1u << 20)
+#define TAILSTATE_MAX_BYTES   (1u << 20)
 #define TAILSTATE_MAX_ENTRIES 4096
 
 struct tailstate_entry {

@@ -5,17 +5,17 @@
  * still being drained after a rotation, a short history of closed sources,
  * and the directory watches that say when the path changes.
  *
- * A source is an open fd plus its read position, identity (st_dev, st_ino,
- * first bytes) and line buffer. Holding the fd pins the inode, so while a
- * source is open its inode number cannot be reused; the first-bytes
- * fingerprint matters when a file comes back after we closed it (history,
- * saved state) and to notice a truncation that was followed by enough new
- * writes to hide the shrink.
+ * A source (struct tsrc) is a tailsrc (fd, position, identity, line
+ * buffer; it handles truncation) plus its file watch and grace timer.
+ * Holding the fd pins the inode, so while a source is open its inode number
+ * cannot be reused; the first-bytes fingerprint matters when a file comes
+ * back after we closed it (history, saved state).
  *
  * Callback chain:
  *   ev_io(inotify) → inotify_cb: drain events; mark sources to read (file
  *     watches) and paths to check (directory watches, move/delete/attrib)
- *     → src_read: one chunk of at most TAIL_CHUNK → feed → user callback
+ *     → src_read → tailsrc_read: one chunk of at most TAIL_CHUNK → lines →
+ *       user callback
  *     → file_check: stat the path. Same file: read. Gone: retire the current
  *       source. Another file: retire it and open the new one.
  *   ev_idle → idle_cb: sources with more than one chunk waiting
@@ -29,7 +29,6 @@
 #include "tail.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -41,41 +40,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tailsrc.h"
 #include "tailstate.h"
 #include "util.h"
 
-#define TAIL_CHUNK (64 * 1024)         /* read per source per wakeup */
-#define TAIL_FP_MAX 64                 /* fingerprint: first bytes of a file */
-#define TAIL_LAST_MAX 64               /* bytes before the offset, to recognise a copy */
-#define TAIL_HISTORY 8                 /* closed sources remembered per path */
-#define TAIL_MAX_RETIRED 8             /* rotated files drained at once per path */
-#define TAIL_SCAN_MAX 256              /* directory entries looked at for a rotated file */
-#define TAIL_COPY_MAX (2u << 20)       /* bytes read from a copytruncate copy */
-#define TAIL_FINISH_MAX (1u << 20)     /* bytes read from a source closed early */
+#define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
+#define TAIL_HISTORY	      8		  /* closed sources remembered per path */
+#define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
+#define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
 #define TAIL_GRACE_MS_DEFAULT 2000
-#define TAIL_STATE_FILE "tail.state"
+#define TAIL_STATE_FILE	      "tail.state"
 
-#define DIR_MASK                                                                             \
-	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |    \
+#define DIR_MASK                                                                                   \
+	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |     \
 	 IN_ONLYDIR)
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
 struct tfile;
 
 struct tsrc {
+	struct tailsrc src;
 	struct tfile *tf;
-	int fd, wd;
-	uint64_t dev, ino;
-	uint64_t offset;    /* next byte to read */
-	uint64_t seen_size; /* largest verified size of this content */
-	unsigned char head[TAIL_FP_MAX];
-	size_t head_len;
-	unsigned char last[TAIL_LAST_MAX]; /* the bytes just before offset */
-	size_t last_len;
-	char *line; /* TAIL_LINE_MAX bytes, the partial line held */
-	size_t line_len;
-	bool skipping; /* inside a cut line, dropping bytes up to its newline */
-	bool need_read, more, retired;
+	int wd;
+	bool need_read, retired;
 	ev_timer grace;
 };
 
@@ -88,6 +75,7 @@ struct tfile {
 	struct tail *t;
 	char *path;
 	struct tail_stats stats;
+	struct tailsrc_sink sink; /* path, stats and the user callback */
 	struct tsrc *cur;
 	struct tsrc *retired[TAIL_MAX_RETIRED];
 	size_t n_retired;
@@ -141,7 +129,7 @@ static int watch_add(struct tail *t, const char *path, uint32_t mask)
 		}
 	}
 	t->watches = grow_array(t->watches, &t->cap_watches, t->n_watches + 1, sizeof(*t->watches));
-	t->watches[t->n_watches++] = (struct twatch){ .wd = wd, .refs = 1 };
+	t->watches[t->n_watches++] = (struct twatch){.wd = wd, .refs = 1};
 	return wd;
 }
 
@@ -224,39 +212,57 @@ static void nearest_dir(const char *path, char *out, size_t size)
 	}
 }
 
-/* Watch the path's directory and, for a symlink, its target's directory, so
- * re-pointing the link and rotating the target are both seen. Only the first
- * link of a chain is followed. */
+/* The directories to watch: the path's (nearest existing) directory and,
+ * for a symlink, its target's, so re-pointing the link and rotating the
+ * target are both seen. Only the first link of a chain is followed. */
+static void dirs_wanted(const char *path, char want[2][PATH_MAX])
+{
+	char target[PATH_MAX], joined[PATH_MAX * 2];
+	struct stat st;
+
+	nearest_dir(path, want[0], PATH_MAX);
+	want[1][0] = '\0';
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+		return;
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	const char *slash = strrchr(path, '/');
+	if (target[0] == '/' || !slash)
+		snprintf(joined, sizeof(joined), "%s", target);
+	else
+		snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path), path, target);
+	nearest_dir(joined, want[1], PATH_MAX);
+	if (streq(want[1], want[0]))
+		want[1][0] = '\0';
+}
+
+/* Watch what dirs_wanted says. A directory can appear or vanish between
+ * looking and adding the watch, so look again after adding: once the answer
+ * is the same, every later change is reported by a watch. */
 static void dirs_update(struct tfile *tf)
 {
 	struct tail *t = tf->t;
-	char want[2][PATH_MAX], target[PATH_MAX];
-	struct stat st;
-	int wd[2] = { -1, -1 };
+	char want[2][PATH_MAX], again[2][PATH_MAX];
+	int wd[2] = {-1, -1};
 
-	nearest_dir(tf->path, want[0], sizeof(want[0]));
-	want[1][0] = '\0';
-	if (lstat(tf->path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(tf->path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			char joined[PATH_MAX * 2];
-			if (target[0] == '/') {
-				snprintf(joined, sizeof(joined), "%s", target);
-			} else {
-				const char *slash = strrchr(tf->path, '/');
-				int dlen = slash ? (int)(slash - tf->path) : 1;
-				snprintf(joined, sizeof(joined), "%.*s/%s", dlen,
-					 slash ? tf->path : ".", target);
-			}
-			nearest_dir(joined, want[1], sizeof(want[1]));
-			if (streq(want[1], want[0]))
-				want[1][0] = '\0';
+	dirs_wanted(tf->path, want);
+	for (int tries = 0; tries < 8; tries++) {
+		bool failed = false;
+		for (int i = 0; i < 2; i++) {
+			wd[i] = want[i][0] ? watch_add(t, want[i], DIR_MASK) : -1;
+			failed |= want[i][0] && wd[i] < 0;
 		}
+		dirs_wanted(tf->path, again);
+		if (!failed && streq(want[0], again[0]) && streq(want[1], again[1]))
+			break;
+		if (tries == 7)
+			break; /* keep what we have; the next event retries */
+		for (int i = 0; i < 2; i++)
+			watch_del(t, wd[i]);
+		memcpy(want, again, sizeof(want));
 	}
-	for (int i = 0; i < 2; i++)
-		if (want[i][0])
-			wd[i] = watch_add(t, want[i], DIR_MASK);
 	for (int i = 0; i < 2; i++) {
 		watch_del(t, tf->dwd[i]);
 		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
@@ -274,86 +280,6 @@ static void mark_dirty(struct tail *t)
 	}
 }
 
-static void emit(struct tfile *tf, const char *line, size_t len)
-{
-	tf->stats.lines++;
-	if (!tf->t->fn(tf->t->userdata, tf->path, line, len))
-		tf->stats.lines_unparsed++;
-}
-
-/* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
- * and the rest dropped up to its newline, so the buffer never grows. */
-static void feed(struct tsrc *s, const char *data, size_t len)
-{
-	struct tfile *tf = s->tf;
-	const char *p = data, *end = data + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t seg = (size_t)((nl ? nl : end) - p);
-
-		if (s->skipping) {
-			if (nl)
-				s->skipping = false;
-		} else if (s->line_len + seg > TAIL_LINE_MAX) {
-			size_t room = TAIL_LINE_MAX - s->line_len;
-			memcpy(s->line + s->line_len, p, room);
-			tf->stats.lines_cut++;
-			emit(tf, s->line, TAIL_LINE_MAX);
-			s->line_len = 0;
-			s->skipping = !nl;
-		} else if (nl && s->line_len == 0) {
-			emit(tf, p, seg); /* the common case: no copy */
-		} else {
-			memcpy(s->line + s->line_len, p, seg);
-			s->line_len += seg;
-			if (nl) {
-				emit(tf, s->line, s->line_len);
-				s->line_len = 0;
-			}
-		}
-		p += seg + (nl ? 1 : 0);
-	}
-}
-
-/* Bytes just read at [offset - n, offset): keep the head (fingerprint) and
- * the last bytes (to recognise a copy of this content later). */
-static void track(struct tsrc *s, uint64_t at, const char *data, size_t n)
-{
-	if (at < TAIL_FP_MAX && at == s->head_len) {
-		size_t k = MIN(n, TAIL_FP_MAX - (size_t)at);
-		memcpy(s->head + at, data, k);
-		s->head_len += k;
-	}
-	if (n >= TAIL_LAST_MAX) {
-		memcpy(s->last, data + n - TAIL_LAST_MAX, TAIL_LAST_MAX);
-		s->last_len = TAIL_LAST_MAX;
-	} else {
-		size_t keep = MIN(s->last_len, TAIL_LAST_MAX - n);
-		memmove(s->last, s->last + s->last_len - keep, keep);
-		memcpy(s->last + keep, data, n);
-		s->last_len = keep + n;
-	}
-}
-
-/* ---- sources ---- */
-
-static bool head_matches(int fd, const unsigned char *head, size_t len)
-{
-	unsigned char buf[TAIL_FP_MAX];
-	if (len == 0)
-		return true;
-	return pread(fd, buf, len, 0) == (ssize_t)len && memcmp(buf, head, len) == 0;
-}
-
-static bool fp_matches(int fd, uint64_t hash, uint32_t len)
-{
-	unsigned char buf[TAIL_FP_MAX];
-	if (len > TAIL_FP_MAX)
-		return false;
-	return pread(fd, buf, len, 0) == (ssize_t)len && tailstate_hash(buf, len) == hash;
-}
-
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
@@ -362,34 +288,17 @@ static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uin
 	struct tsrc *s = xcalloc(1, sizeof(*s));
 	char proc[64];
 
+	tailsrc_init(&s->src, &tf->sink, fd, st, offset, skipping);
 	s->tf = tf;
-	s->fd = fd;
-	s->dev = st->st_dev;
-	s->ino = st->st_ino;
-	s->offset = offset;
-	s->seen_size = offset;
-	s->skipping = skipping;
-	s->line = xmalloc(TAIL_LINE_MAX);
 	/* Watch the inode we opened, not whatever the path names by now. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	s->wd = watch_add(tf->t, proc, FILE_MASK);
+	if (s->wd < 0) /* no /proc: the path, which names this file nearly always */
+		s->wd = watch_add(tf->t, tf->path, FILE_MASK);
 	if (s->wd < 0)
 		s->wd = -1;
-	ssize_t n = pread(fd, s->head, MIN(offset, (uint64_t)TAIL_FP_MAX), 0);
-	s->head_len = n > 0 ? (size_t)n : 0;
-	if (offset > 0) {
-		size_t k = (size_t)MIN(offset, (uint64_t)TAIL_LAST_MAX);
-		n = pread(fd, s->last, k, (off_t)(offset - k));
-		s->last_len = n > 0 ? (size_t)n : 0;
-	}
 	ev_init(&s->grace, grace_cb);
 	return s;
-}
-
-/* The position to save: the start of the line not yet delivered. */
-static uint64_t src_resume_offset(const struct tsrc *s)
-{
-	return s->skipping ? s->offset : s->offset - s->line_len;
 }
 
 static void src_remember(struct tsrc *s)
@@ -400,7 +309,7 @@ static void src_remember(struct tsrc *s)
 
 	/* One entry per inode: an older one has a stale offset. */
 	for (size_t i = 0; i < tf->n_hist && !found; i++) {
-		if (tf->hist[i].dev == s->dev && tf->hist[i].ino == s->ino) {
+		if (tf->hist[i].dev == s->src.dev && tf->hist[i].ino == s->src.ino) {
 			slot = i;
 			found = true;
 		}
@@ -410,11 +319,11 @@ static void src_remember(struct tsrc *s)
 		tf->n_hist = MIN(tf->n_hist + 1, (size_t)TAIL_HISTORY);
 	}
 	tf->hist[slot] = (struct thist){
-		.dev = s->dev,
-		.ino = s->ino,
-		.offset = s->offset,
-		.fp_hash = tailstate_hash(s->head, s->head_len),
-		.fp_len = (uint32_t)s->head_len,
+	    .dev = s->src.dev,
+	    .ino = s->src.ino,
+	    .offset = s->src.offset,
+	    .fp_hash = tailsrc_fp_hash(&s->src),
+	    .fp_len = tailsrc_fp_len(&s->src),
 	};
 }
 
@@ -425,17 +334,11 @@ static void src_remember(struct tsrc *s)
 static void src_close(struct tsrc *s, bool finished)
 {
 	struct tfile *tf = s->tf;
-	if (finished) {
-		if (s->line_len > 0 && !s->skipping) {
-			emit(tf, s->line, s->line_len);
-			s->line_len = 0;
-		}
+	if (finished)
 		src_remember(s);
-	}
+	tailsrc_done(&s->src, finished);
 	ev_timer_stop(tf->t->loop, &s->grace);
 	watch_del(tf->t, s->wd);
-	close(s->fd);
-	free(s->line);
 	free(s);
 	mark_dirty(tf->t);
 }
@@ -455,8 +358,8 @@ static void retired_remove(struct tfile *tf, struct tsrc *s)
 /* Read what is left, bounded, then close: for a source pushed out early. */
 static void src_finish(struct tsrc *s)
 {
-	uint64_t start = s->offset;
-	while (src_read(s) > 0 && s->offset - start < TAIL_FINISH_MAX)
+	uint64_t start = s->src.offset;
+	while (src_read(s) > 0 && s->src.offset - start < TAIL_FINISH_MAX)
 		;
 	src_close(s, true);
 }
@@ -481,134 +384,19 @@ static void src_retire(struct tsrc *s)
 	src_read(s);
 }
 
-/* Recover lines from the copy that copytruncate made: a sibling named
- * PATH<suffix> holding the same first bytes and, at our offset, the same
- * bytes we read last. Returns the end of what is now delivered. */
-static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size);
-
-/* The content at s was replaced in place (copytruncate or a writer's own
- * truncate): count it, recover what the copy holds, account for loss and
- * start again at 0.
- *
- * Loss rule. Lines are lost when they were written after what we read and
- * after what the copy holds, before the truncate. We cannot count lines we
- * never saw, so we count what is provable: one line when we hold the start
- * of a line whose end is gone, or when we saw (fstat) bytes beyond
- * everything delivered, which must begin at least one line. Lines written
- * and truncated away entirely between two of our reads leave no trace, so
- * lines_lost is a lower bound, exact whenever the loss was observable. */
-static void src_truncated(struct tsrc *s)
-{
-	struct tfile *tf = s->tf;
-	uint64_t known_end = s->seen_size, delivered = s->offset;
-
-	tf->stats.truncations++;
-	if (s->offset > 0 && s->head_len > 0) {
-		uint64_t copy_size = 0;
-		delivered = copy_recover(s, &copy_size);
-		known_end = MAX(known_end, copy_size);
-	}
-	if (!s->skipping && (s->line_len > 0 || known_end > delivered))
-		tf->stats.lines_lost++;
-	s->offset = s->seen_size = 0;
-	s->line_len = s->head_len = s->last_len = 0;
-	s->skipping = false;
-	mark_dirty(tf->t);
-}
-
-static uint64_t copy_recover(struct tsrc *s, uint64_t *ret_copy_size)
-{
-	struct tfile *tf = s->tf;
-	const char *slash = strrchr(tf->path, '/');
-	const char *base = slash ? slash + 1 : tf->path;
-	size_t blen = strlen(base);
-	char dir[PATH_MAX];
-	unsigned char buf[TAIL_LAST_MAX];
-	uint64_t delivered = s->offset;
-
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
-		 slash ? tf->path : ".");
-	DIR *d = opendir(dir);
-	if (!d)
-		return delivered;
-	struct dirent *de;
-	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
-		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
-			continue;
-		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		struct stat st;
-		size_t k = s->last_len;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    ((uint64_t)st.st_dev == s->dev && (uint64_t)st.st_ino == s->ino) ||
-		    (uint64_t)st.st_size < s->offset || !head_matches(fd, s->head, s->head_len) ||
-		    pread(fd, buf, k, (off_t)(s->offset - k)) != (ssize_t)k ||
-		    memcmp(buf, s->last, k) != 0) {
-			close(fd);
-			continue;
-		}
-		/* Found it. Read it now, bounded: rotation is rare and the copy is
-		 * not watched. */
-		uint64_t end = MIN((uint64_t)st.st_size, s->offset + TAIL_COPY_MAX);
-		*ret_copy_size = (uint64_t)st.st_size;
-		while (delivered < end) {
-			ssize_t n = pread(fd, tf->t->buf, (size_t)MIN(end - delivered, (uint64_t)TAIL_CHUNK),
-					  (off_t)delivered);
-			if (n <= 0)
-				break;
-			tf->stats.bytes += (uint64_t)n;
-			feed(s, tf->t->buf, (size_t)n);
-			delivered += (uint64_t)n;
-		}
-		close(fd);
-		break;
-	}
-	closedir(d);
-	return delivered;
-}
-
-/* Read one chunk. Returns the bytes read (0 at the end), < 0 on error.
- *
- * The head check runs after the read: if the first bytes are still ours
- * then, the content was not replaced before the read either, so the chunk
- * belongs to it; otherwise the chunk may be new content at an old offset
- * and is thrown away. */
+/* One chunk, then what the loop must do about it. */
 static int64_t src_read(struct tsrc *s)
 {
-	struct tfile *tf = s->tf;
-	struct tail *t = tf->t;
-	struct stat st;
+	struct tail *t = s->tf->t;
+	uint64_t truncations = s->tf->stats.truncations;
+	int64_t n = tailsrc_read(&s->src, t->buf, TAIL_CHUNK);
 
-	s->more = false;
-	if (fstat(s->fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size < s->offset)
-		src_truncated(s);
-	ssize_t n = pread(s->fd, t->buf, TAIL_CHUNK, (off_t)s->offset);
-	if (n < 0)
-		return -errno;
-	if (!head_matches(s->fd, s->head, s->head_len)) {
-		src_truncated(s);
-		s->more = true; /* read the new content from 0 soon */
+	if (s->src.more)
 		ev_idle_start(t->loop, &t->idle);
-		return 0;
-	}
-	s->seen_size = MAX(s->seen_size, (uint64_t)st.st_size);
-	if (n == 0)
-		return 0;
-	track(s, s->offset, t->buf, (size_t)n);
-	s->offset += (uint64_t)n;
-	s->seen_size = MAX(s->seen_size, s->offset);
-	tf->stats.bytes += (uint64_t)n;
-	feed(s, t->buf, (size_t)n);
-	if (n == TAIL_CHUNK) {
-		s->more = true;
-		ev_idle_start(t->loop, &t->idle);
-	}
-	if (s->retired)
+	if (n > 0 && s->retired)
 		ev_timer_again(t->loop, &s->grace);
-	mark_dirty(t);
+	if (n > 0 || s->tf->stats.truncations != truncations)
+		mark_dirty(t);
 	return n;
 }
 
@@ -618,7 +406,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct tfile *tf = s->tf;
 
 	int64_t n = src_read(s);
-	if (n > 0 || s->more) {
+	if (n > 0 || s->src.more) {
 		ev_timer_again(loop, w); /* still being written */
 		return;
 	}
@@ -628,46 +416,15 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- paths ---- */
 
-/* A sibling (same directory, name starting with the path's name) that is
- * the file e describes: a file rotated while we were not running. */
-static int sibling_open(struct tfile *tf, const struct tailstate_entry *e, struct stat *ret_st)
-{
-	const char *slash = strrchr(tf->path, '/');
-	const char *base = slash ? slash + 1 : tf->path;
-	size_t blen = strlen(base);
-	char dir[PATH_MAX];
-	int found = -ENOENT;
-
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - tf->path) + (slash == tf->path) : 1,
-		 slash ? tf->path : ".");
-	DIR *d = opendir(dir);
-	if (!d)
-		return -errno;
-	struct dirent *de;
-	for (int seen = 0; (de = readdir(d)) && seen < TAIL_SCAN_MAX; seen++) {
-		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
-			continue;
-		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
-		if (fd < 0)
-			continue;
-		struct stat st;
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_dev == e->dev &&
-		    (uint64_t)st.st_ino == e->ino && (uint64_t)st.st_size >= e->offset &&
-		    fp_matches(fd, e->fp_hash, e->fp_len)) {
-			*ret_st = st;
-			found = fd;
-			break;
-		}
-		close(fd);
-	}
-	closedir(d);
-	return found;
-}
-
 static bool entry_is(const struct tailstate_entry *e, int fd, const struct stat *st)
 {
 	return (uint64_t)st->st_dev == e->dev && (uint64_t)st->st_ino == e->ino &&
-	       (uint64_t)st->st_size >= e->offset && fp_matches(fd, e->fp_hash, e->fp_len);
+	       (uint64_t)st->st_size >= e->offset && tailsrc_fp_matches(fd, e->fp_hash, e->fp_len);
+}
+
+static bool entry_match(int fd, const struct stat *st, void *ctx)
+{
+	return entry_is(ctx, fd, st);
 }
 
 /* Where to start reading a file newly found at the path. */
@@ -700,7 +457,7 @@ static uint64_t first_offset(struct tfile *tf, int fd, const struct stat *st, bo
 	for (size_t i = 0; i < tf->n_hist; i++) {
 		const struct thist *h = &tf->hist[i];
 		if (h->dev == (uint64_t)st->st_dev && h->ino == (uint64_t)st->st_ino &&
-		    h->offset <= size && fp_matches(fd, h->fp_hash, h->fp_len))
+		    h->offset <= size && tailsrc_fp_matches(fd, h->fp_hash, h->fp_len))
 			return h->offset; /* a file we had closed came back */
 	}
 	return 0; /* a new file, or a reused inode with other content */
@@ -718,9 +475,10 @@ static void recover_rotated(struct tfile *tf)
 	for (size_t i = 0; i < t->saved.n && tf->n_retired < TAIL_MAX_RETIRED; i++) {
 		const struct tailstate_entry *e = &t->saved.v[i];
 		struct stat st;
-		if (!streq(e->path, tf->path) || (have_cur && entry_is(e, curfd, &cur)))
+		if (!streq(e->path, tf->path) || e->ino == 0 ||
+		    (have_cur && entry_is(e, curfd, &cur)))
 			continue;
-		int fd = sibling_open(tf, e, &st);
+		int fd = tailsrc_find_sibling(tf->path, entry_match, (void *)e, &st);
 		if (fd < 0)
 			continue;
 		struct tsrc *s = src_new(tf, fd, &st, e->offset, e->skipping);
@@ -744,7 +502,8 @@ static void file_check(struct tfile *tf)
 		tf->initial = false;
 		return;
 	}
-	if (tf->cur && tf->cur->dev == (uint64_t)st.st_dev && tf->cur->ino == (uint64_t)st.st_ino) {
+	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
+	    tf->cur->src.ino == (uint64_t)st.st_ino) {
 		src_read(tf->cur);
 		return;
 	}
@@ -756,7 +515,8 @@ static void file_check(struct tfile *tf)
 			src_retire(tf->cur);
 		return;
 	}
-	if (tf->cur && tf->cur->dev == (uint64_t)st.st_dev && tf->cur->ino == (uint64_t)st.st_ino) {
+	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
+	    tf->cur->src.ino == (uint64_t)st.st_ino) {
 		close(fd); /* the path changed back between stat and open */
 		src_read(tf->cur);
 		return;
@@ -765,7 +525,7 @@ static void file_check(struct tfile *tf)
 		src_retire(tf->cur);
 	for (size_t i = 0; i < tf->n_retired; i++) {
 		struct tsrc *s = tf->retired[i];
-		if (s->dev == (uint64_t)st.st_dev && s->ino == (uint64_t)st.st_ino) {
+		if (s->src.dev == (uint64_t)st.st_dev && s->src.ino == (uint64_t)st.st_ino) {
 			/* Back to a file still open (a symlink pointed back). */
 			close(fd);
 			retired_remove(tf, s);
@@ -791,6 +551,8 @@ static struct tfile *tfile_new(struct tail *t, const char *path)
 	struct tfile *tf = xcalloc(1, sizeof(*tf));
 	tf->t = t;
 	tf->path = xstrdup(path);
+	tf->sink = (struct tailsrc_sink){
+	    .path = tf->path, .stats = &tf->stats, .fn = t->fn, .userdata = t->userdata};
 	tf->dwd[0] = tf->dwd[1] = -1;
 	tf->initial = true;
 	return tf;
@@ -894,9 +656,9 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
 		size_t n = tfile_sources(t->files[f], v);
 		for (size_t i = 0; i < n; i++) {
-			if (v[i]->more) {
+			if (v[i]->src.more) {
 				src_read(v[i]);
-				more |= v[i]->more;
+				more |= v[i]->src.more;
 			}
 		}
 	}
@@ -1010,7 +772,7 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 }
 
 static const char *const stat_names[] = {
-	"lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
+    "lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
 };
 
 void tail_stats_json(const struct tail *t, struct cJSON *array)
@@ -1018,9 +780,9 @@ void tail_stats_json(const struct tail *t, struct cJSON *array)
 	for (size_t f = 0; f < t->n_files; f++) {
 		const struct tfile *tf = t->files[f];
 		const uint64_t v[] = {
-			tf->stats.lines,	  tf->stats.bytes,     tf->stats.rotations,
-			tf->stats.truncations,	  tf->stats.lines_cut, tf->stats.lines_unparsed,
-			tf->stats.lines_lost,
+		    tf->stats.lines,	   tf->stats.bytes,	tf->stats.rotations,
+		    tf->stats.truncations, tf->stats.lines_cut, tf->stats.lines_unparsed,
+		    tf->stats.lines_lost,
 		};
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", tf->path);
@@ -1048,16 +810,23 @@ int tail_save(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (size_t i = 0, n = tfile_sources(tf, v); i < n; i++) {
+		size_t n = tfile_sources(tf, v);
+		for (size_t i = 0; i < n; i++) {
 			struct tailstate_entry e = {
-				.path = tf->path,
-				.dev = v[i]->dev,
-				.ino = v[i]->ino,
-				.offset = src_resume_offset(v[i]),
-				.fp_hash = tailstate_hash(v[i]->head, v[i]->head_len),
-				.fp_len = (uint32_t)v[i]->head_len,
-				.skipping = v[i]->skipping,
+			    .path = tf->path,
+			    .dev = v[i]->src.dev,
+			    .ino = v[i]->src.ino,
+			    .offset = tailsrc_resume_offset(&v[i]->src),
+			    .fp_hash = tailsrc_fp_hash(&v[i]->src),
+			    .fp_len = tailsrc_fp_len(&v[i]->src),
+			    .skipping = v[i]->src.skipping,
 			};
+			tailstate_add(&st, &e);
+		}
+		if (n == 0) {
+			/* No file now: remember the path was followed, so a file
+			 * created while we are down is read from its start. */
+			struct tailstate_entry e = {.path = tf->path};
 			tailstate_add(&st, &e);
 		}
 	}

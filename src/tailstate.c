@@ -17,7 +17,7 @@
 
 void tailstate_init(struct tailstate *st)
 {
-	*st = (struct tailstate){ 0 };
+	*st = (struct tailstate){0};
 }
 
 void tailstate_done(struct tailstate *st)
@@ -25,7 +25,7 @@ void tailstate_done(struct tailstate *st)
 	for (size_t i = 0; i < st->n; i++)
 		free(st->v[i].path);
 	free(st->v);
-	*st = (struct tailstate){ 0 };
+	*st = (struct tailstate){0};
 }
 
 void tailstate_add(struct tailstate *st, const struct tailstate_entry *e)
@@ -83,14 +83,15 @@ int tailstate_parse(struct tailstate *st, const char *data, size_t len)
 	const char *p = data, *end = data + len;
 	int added = 0;
 
-	if (len < strlen(TAILSTATE_HEADER) || memcmp(data, TAILSTATE_HEADER, strlen(TAILSTATE_HEADER)))
+	if (len < strlen(TAILSTATE_HEADER) ||
+	    memcmp(data, TAILSTATE_HEADER, strlen(TAILSTATE_HEADER)))
 		return 0;
 	p += strlen(TAILSTATE_HEADER);
 	while (p < end && st->n < TAILSTATE_MAX_ENTRIES) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			break; /* a torn last line is not trusted */
-		struct tailstate_entry e = { 0 };
+		struct tailstate_entry e = {0};
 		if (parse_line(p, nl, &e)) {
 			st->v = grow_array(st->v, &st->cap, st->n + 1, sizeof(*st->v));
 			st->v[st->n++] = e;
@@ -115,7 +116,8 @@ void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_l
 		if (strchr(e->path, '\n') || !e->path[0])
 			continue;
 		fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
-			e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0, e->path);
+			e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0,
+			e->path);
 	}
 	if (fclose(f) != 0)
 		abort();
