@@ -33,6 +33,11 @@ int probe_tcp_start(struct probe_tcp *c, struct ev_loop *loop, const struct sock
 /* Stop watchers and close the fd (if any). Safe to call twice. */
 void probe_tcp_close(struct probe_tcp *c);
 
+/* Close with a RST (SO_LINGER 0) instead of a FIN: a connect-only check has
+ * nothing to say, and this leaves no TIME_WAIT socket per probe on the host
+ * (HAProxy closes its TCP checks the same way). */
+void probe_tcp_abort(struct probe_tcp *c);
+
 /* Fill r->result/err/detail for a connect outcome (err as given to cb, or
  * the positive errno of a failed start). unix selects the unix-socket
  * vocabulary (missing, stale, permission, overloaded). */

@@ -98,21 +98,21 @@ struct peer {
 	bool have_last;
 	int64_t last_done_mono;
 	struct last_small last;
-	char *detail;
+	const char *detail; /* heap, or one of common_details */
 	struct probe_result *full;
+	char strings[];     /* key and host live here: one allocation per peer */
 };
 
 struct run {
 	struct prober *p;
 	struct peer *peer;
-	char key[PEERKEY_MAX];
 	int64_t start_mono;
 	uint64_t timeout_ms;
 	struct probe_result r;
 	struct waiter *waiters;
 	/* stages */
 	struct probe_tcp tcp;
-	struct probe_fcgi fcgi;
+	struct run_fcgi *fcgi; /* only for FastCGI: keeps the common run small */
 	struct probe_http_req *http;
 	struct probe_dns_job *dns;
 	ev_timer dns_timer;
@@ -125,6 +125,11 @@ struct run {
 		struct sockaddr_un sun;
 	} addr;
 	socklen_t addrlen;
+};
+
+struct run_fcgi {
+	struct probe_fcgi f;
+	struct run *run;
 };
 
 struct prober {
@@ -196,6 +201,19 @@ static uint64_t rng_next(struct prober *p)
 	return p->rng * 2685821657736338717ULL;
 }
 
+/* First runs are spread over one interval at random, in SLOT_MS steps: peers
+ * sharing a slot start in one loop iteration, so 10,000 peers cost 100
+ * wake-ups a second instead of 10,000. Re-arming counts from the start of a
+ * run, so a peer keeps its slot. */
+#define SLOT_MS 10
+static double first_offset_s(struct prober *p, const struct peer *pe)
+{
+	uint64_t slots = pe->interval_ms / SLOT_MS;
+	if (slots < 2)
+		return (double)(rng_next(p) % pe->interval_ms) / 1000.0;
+	return (double)(rng_next(p) % slots * SLOT_MS) / 1000.0;
+}
+
 /* ---- peer lookup ---- */
 
 static int peer_cmp_key(const void *key, const void *elem)
@@ -262,6 +280,39 @@ static bool result_is_rich(const struct probe_result *r)
 	       r->dns_answers[0] || r->unix_checked;
 }
 
+/* Details most peers repeat: shared instead of one heap copy per peer. */
+static const char *const common_details[] = {
+	"connected",
+	"connect() refused",
+	"HTTP 200",
+};
+
+static void detail_release(struct peer *pe)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(common_details); i++)
+		if (pe->detail == common_details[i])
+			goto out;
+	free((char *)pe->detail);
+out:
+	pe->detail = NULL;
+}
+
+static void detail_set(struct peer *pe, const char *detail)
+{
+	if (pe->detail && streq(pe->detail, detail))
+		return;
+	detail_release(pe);
+	if (!detail[0])
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(common_details); i++) {
+		if (streq(detail, common_details[i])) {
+			pe->detail = common_details[i];
+			return;
+		}
+	}
+	pe->detail = xstrdup(detail);
+}
+
 static void last_store(struct peer *pe, const struct probe_result *r)
 {
 	pe->have_last = true;
@@ -270,8 +321,7 @@ static void last_store(struct peer *pe, const struct probe_result *r)
 		if (!pe->full)
 			pe->full = xmalloc(sizeof(*pe->full));
 		*pe->full = *r;
-		free(pe->detail);
-		pe->detail = NULL;
+		detail_release(pe);
 		return;
 	}
 	free(pe->full);
@@ -288,11 +338,7 @@ static void last_store(struct peer *pe, const struct probe_result *r)
 		.total_ms = r->total_ms,
 		.header_bytes = r->header_bytes,
 	};
-	/* Most details repeat from probe to probe: keep the copy when equal. */
-	if (!pe->detail || !streq(pe->detail, r->detail)) {
-		free(pe->detail);
-		pe->detail = r->detail[0] ? xstrdup(r->detail) : NULL;
-	}
+	detail_set(pe, r->detail);
 }
 
 static const struct probe_result *last_view(const struct peer *pe, struct probe_result *scratch)
@@ -324,7 +370,10 @@ static void run_free(struct run *run)
 	struct ev_loop *loop = run->p->loop;
 
 	probe_tcp_close(&run->tcp);
-	probe_fcgi_cancel(&run->fcgi);
+	if (run->fcgi) {
+		probe_fcgi_cancel(&run->fcgi->f);
+		free(run->fcgi);
+	}
 	if (run->http)
 		probe_http_cancel(run->p->http, run->http);
 	if (run->dns)
@@ -372,8 +421,9 @@ static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
 	struct prober *p = run->p;
 	struct peer *pe = run->peer;
 	struct probe_result *r = &run->r;
-	enum peer_state state = PEER_UNKNOWN;
 	int64_t now = now_mono_ms();
+	bool ok = r->result == PROBE_OK;
+	char key[PEERKEY_MAX];
 
 	r->time_ms = now_wall_ms();
 	r->latency_ms = (uint32_t)MAX(now - run->start_mono, 0);
@@ -382,29 +432,27 @@ static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
 	if (r->result != PROBE_OK)
 		p->failed++;
 
-	if (pe) {
-		bool ok = r->result == PROBE_OK;
-		pe->run = NULL;
-		last_store(pe, r);
-		if (ok) {
-			pe->fails = 0;
-			pe->state = PEER_UP;
-		} else {
-			pe->fails++;
-			pe->state = PEER_DOWN;
-		}
-		state = pe->state;
-		int64_t elapsed = now - run->start_mono;
-		peer_arm(pe, ((int64_t)next_delay_ms(pe, ok) - elapsed) / 1000.0);
+	/* A copy: a callback may free the peer. */
+	snprintf(key, sizeof(key), "%s", pe->key);
+	pe->run = NULL;
+	last_store(pe, r);
+	if (ok) {
+		pe->fails = 0;
+		pe->state = PEER_UP;
+	} else {
+		pe->fails++;
+		pe->state = PEER_DOWN;
 	}
+	enum peer_state state = pe->state;
+	peer_arm(pe, ((int64_t)next_delay_ms(pe, ok) - (now - run->start_mono)) / 1000.0);
 	queue_kick(p);
 
 	/* Callbacks last: they may change the target set (this run is already
 	 * detached from its peer) or probe again. */
 	if (p->fn)
-		p->fn(p->userdata, run->key, r, state);
+		p->fn(p->userdata, key, r, state);
 	for (struct waiter *wt = run->waiters; wt; wt = wt->next)
-		wt->fn(wt->userdata, run->key, r, state);
+		wt->fn(wt->userdata, key, r, state);
 	run_free(run);
 }
 
@@ -421,13 +469,13 @@ static void run_tcp_done(struct probe_tcp *c, int err)
 	struct run *run = container_of(c, struct run, tcp);
 
 	probe_tcp_classify(err, run->addr.sa.sa_family == AF_UNIX, run->timeout_ms, &run->r);
-	probe_tcp_close(c);
+	probe_tcp_abort(c);
 	run_complete(run);
 }
 
 static void run_fcgi_done(struct probe_fcgi *f)
 {
-	struct run *run = container_of(f, struct run, fcgi);
+	struct run *run = container_of(f, struct run_fcgi, f)->run;
 	run_complete(run);
 }
 
@@ -487,7 +535,10 @@ static void run_proto(struct run *run)
 		return;
 	}
 	case NGX_PROTO_FASTCGI:
-		r = probe_fcgi_start(&run->fcgi, p->loop, &run->addr.sa, run->addrlen, left, &run->r,
+		run->fcgi = xmalloc(sizeof(*run->fcgi));
+		probe_fcgi_init(&run->fcgi->f);
+		run->fcgi->run = run;
+		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left, &run->r,
 				     run_fcgi_done);
 		break;
 	default:
@@ -548,11 +599,9 @@ static void run_start(struct peer *pe)
 
 	run->p = p;
 	run->peer = pe;
-	snprintf(run->key, sizeof(run->key), "%s", pe->key);
 	run->start_mono = now_mono_ms();
 	run->timeout_ms = pe->timeout_ms;
 	probe_tcp_init(&run->tcp);
-	probe_fcgi_init(&run->fcgi);
 	ev_timer_init(&run->dns_timer, run_dns_timeout_cb, run->timeout_ms / 1000.0, 0);
 	ev_init(&run->donew, run_epilog);
 	pe->run = run;
@@ -634,12 +683,14 @@ static void peer_set_options(struct peer *pe, const struct probe_target *t)
 
 static struct peer *peer_new(struct prober *p, const struct probe_target *t, const char *key)
 {
-	struct peer *pe = xcalloc(1, sizeof(*pe));
+	struct peer *pe;
 
-	pe->p = p;
-	pe->key = xstrdup(key);
+	size_t klen = strlen(key), hlen = strlen(t->addr.host);
+	pe = xcalloc(1, sizeof(*pe) + klen + hlen + 2);
+	pe->key = memcpy(pe->strings, key, klen + 1);
+	pe->host = memcpy(pe->strings + klen + 1, t->addr.host, hlen + 1);
 	pe->kind = t->addr.kind;
-	pe->host = xstrdup(t->addr.host);
+	pe->p = p;
 	pe->port = t->addr.port;
 	if (pe->kind == PEERKEY_IPV4) {
 		pe->sa.sin.sin_family = AF_INET;
@@ -666,13 +717,11 @@ static void peer_free(struct prober *p, struct peer *pe)
 		p->inflight--;
 		run_free(pe->run);
 	}
-	free(pe->key);
-	free(pe->host);
+	detail_release(pe);
 	free(pe->health_uri);
 	free(pe->host_header);
 	free(pe->tls_trusted);
 	free(pe->tls_name);
-	free(pe->detail);
 	free(pe->full);
 	free(pe);
 }
@@ -739,13 +788,13 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 				ev_timer_stop(p->loop, &pe->timer);
 				queue_remove(p, pe);
 			} else if (!was_enabled && !pe->run) {
-				peer_arm(pe, (double)(rng_next(p) % pe->interval_ms) / 1000.0);
+				peer_arm(pe, first_offset_s(p, pe));
 			}
 		} else {
 			pe = peer_new(p, t, key);
 			pe->kept = true;
 			if (pe->enabled)
-				peer_arm(pe, (double)(rng_next(p) % pe->interval_ms) / 1000.0);
+				peer_arm(pe, first_offset_s(p, pe));
 		}
 		peers[np++] = pe;
 	}

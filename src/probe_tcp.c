@@ -86,6 +86,15 @@ void probe_tcp_close(struct probe_tcp *c)
 	}
 }
 
+void probe_tcp_abort(struct probe_tcp *c)
+{
+	if (c->fd >= 0) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	probe_tcp_close(c);
+}
+
 void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct probe_result *r)
 {
 	r->err = err;
