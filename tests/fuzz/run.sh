@@ -7,7 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 status=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
     [ -f "$bin" ] && [ -x "$bin" ] || continue  # skip meson's fuzz_NAME.p object dirs
-    [ -f "$bin" ] && [ -x "$bin" ] || continue  # skip meson's *.p object dirs
     name=${bin##*/fuzz_}
     work=$(mktemp -d)
     [ -d "$here/corpus/$name" ] && cp -r "$here/corpus/$name/." "$work/"
