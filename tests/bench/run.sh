@@ -1,0 +1,20 @@
+#!/bin/sh
+# Every benchmark, one after the other; each prints its figures next to a
+# reference measured in the same run. By hand, never in CI's pass/fail:
+#   tests/bench/run.sh BUILD_DIR [short]
+# "short" shrinks the durations for a quick look.
+set -eu
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+short=${2:-}
+
+echo "== errlog: parse throughput vs wc -l (target >= 40%)"
+if [ -n "$short" ]; then "$here/errlog.sh" "$build" 20 2; else "$here/errlog.sh" "$build"; fi
+echo "== tail: line appended -> callback latency (target p99 < 2 ms)"
+"$build/tests/bench/bench_tail" ${short:+2000}
+echo "== ngxconf: 10k servers, 10k upstreams, 1k files vs nginx -t"
+"$here/ngxconf.sh" "$build" ${short:+1}
+echo "== probe: 10k TCP peers at 1 s (target <= 25% CPU, RSS < 16 MB), HTTP probes/s"
+"$here/probe.sh" "$build" "$([ -n "$short" ] && echo 10 || echo 60)"
+echo "== alerts: log line -> alert on the socket (target p99 < 10 ms)"
+/usr/bin/python3 "$here/alert_latency.py" "$build" "$([ -n "$short" ] && echo 200 || echo 1000)"
