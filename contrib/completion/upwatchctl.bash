@@ -44,7 +44,7 @@ _upwatchctl()
 
     case $cmd in
         alerts)
-            COMPREPLY=($(compgen -W '--all -v --json' -- "$cur"))
+            COMPREPLY=($(compgen -W '--all -v --verbose --json' -- "$cur"))
             ;;
         probe)
             if [[ $cur == -* ]]; then
