@@ -1,5 +1,6 @@
 # bash completion for upwatchctl(1)                        -*- shell-script -*-
 # Installed as bash-completion's completions/upwatchctl (loaded on demand).
+# shellcheck disable=SC2207 # COMPREPLY=($(compgen ...)) is the completion idiom
 
 _upwatchctl_peers()
 {
@@ -23,7 +24,7 @@ _upwatchctl()
     fi
 
     # Find the command word and the --socket value given so far.
-    local i cmd= sock=
+    local i cmd='' sock=''
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             -s | --socket) sock=${words[i + 1]}; ((i++)) ;;
@@ -44,7 +45,7 @@ _upwatchctl()
 
     case $cmd in
         alerts)
-            COMPREPLY=($(compgen -W '--all -v --json' -- "$cur"))
+            COMPREPLY=($(compgen -W '--all -v --verbose --json' -- "$cur"))
             ;;
         probe)
             if [[ $cur == -* ]]; then

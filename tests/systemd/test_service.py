@@ -1,4 +1,5 @@
-"""upwatchd as systemd runs it: socket activation and the sd_notify protocol.
+"""upwatchd as systemd runs it: socket activation, the sd_notify protocol, and
+the system calls and address families upwatch.service allows.
 
 Socket activation goes through systemd-socket-activate (what upwatch.socket
 does: the listening socket is passed with LISTEN_FDS). The notify tests point
@@ -223,3 +224,112 @@ def test_watchdog_pings_at_half_the_interval_and_only_while_the_loop_runs(workdi
     finally:
         stop(proc)
         notify.close()
+
+
+# --- the unit's seccomp filter and address families ----------------------------
+
+UNIT_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "systemd",
+                       "upwatch.service.in")
+
+BUSY_NGINX_CONF = """\
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    upstream app { server 127.0.0.1:9; server [::1]:9; }
+    upstream named { server localhost:9; }
+    server {
+        listen 127.0.0.1:8;
+        error_log %(dir)s/error.log;
+        location / { proxy_pass http://app; }
+        location /tls { proxy_pass https://named; }
+        location /php { fastcgi_pass unix:%(dir)s/php-fpm.sock; }
+    }
+}
+"""
+
+ERROR_LINE = ('2026/11/21 11:00:00 [error] 123#123: *1 connect() failed (111: Connection '
+              'refused) while connecting to upstream, client: 127.0.0.1, server: , request: '
+              '"GET / HTTP/1.1", upstream: "http://127.0.0.1:9/", host: "x"\n')
+
+
+def unit_directives(name):
+    with open(UNIT_IN) as f:
+        return [line.split("=", 1)[1].strip() for line in f
+                if line.startswith(name + "=")]
+
+
+def syscall_group(name, cache={}):
+    """The system calls of a seccomp group, nested groups expanded."""
+    if name not in cache:
+        out = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True,
+                             text=True, check=True).stdout
+        calls = set()
+        for line in out.splitlines()[1:]:
+            word = line.split("#", 1)[0].strip()
+            if word:
+                calls |= syscall_group(word) if word.startswith("@") else {word}
+        cache[name] = calls
+    return cache[name]
+
+
+def unit_syscall_filter():
+    """What SystemCallFilter= lines of upwatch.service allow, as a set."""
+    allowed = set()
+    for value in unit_directives("SystemCallFilter"):
+        deny = value.startswith("~")
+        calls = set()
+        for word in value.lstrip("~").split():
+            calls |= syscall_group(word) if word.startswith("@") else {word}
+        allowed = allowed - calls if deny else allowed | calls
+    return allowed
+
+
+@pytest.mark.skipif(not shutil.which("strace") or not shutil.which("systemd-analyze"),
+                    reason="needs strace and systemd-analyze")
+def test_daemon_stays_inside_the_units_syscall_filter_and_address_families(workdir):
+    d = workdir
+    (d / "nginx.conf").write_text(BUSY_NGINX_CONF % {"dir": d})
+    (d / "upwatch.conf").write_text(
+        "probe_interval 1s;\nprobe_timeout 500ms;\nprobe_retry_interval 500ms;\n"
+        "metrics_file %s/upwatch.prom;\nmetrics_interval 1s;\n" % d)
+    (d / "error.log").write_text("")
+    sock = d / "upwatch.sock"
+    trace = d / "trace"
+    proc = subprocess.Popen(["strace", "-f", "-qq", "-o", str(trace)] + daemon_args(d, sock),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if request(sock, {"cmd": "status"}, timeout=2)["ok"]:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "upwatchd did not start"
+            time.sleep(0.1)
+        with open(d / "error.log", "a") as f:
+            f.write(ERROR_LINE)
+        for cmd in ({"cmd": "upstreams"}, {"cmd": "stats"}, {"cmd": "alerts", "all": True},
+                    {"cmd": "probe", "peer": "127.0.0.1:9"},
+                    {"cmd": "probe", "peer": "unix:%s/php-fpm.sock" % d}):
+            request(sock, cmd)
+        time.sleep(2.5)  # a few probe rounds, metrics writes, the log line
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        request(sock, {"cmd": "reload"})
+    finally:
+        stop(proc)
+
+    used, families = set(), set()
+    for line in trace.read_text().splitlines():
+        parts = line.split(None, 1)
+        if len(parts) < 2 or "(" not in parts[1] or parts[1].startswith(("<...", "+++", "---")):
+            continue
+        name, args = parts[1].split("(", 1)
+        used.add(name)
+        if name == "socket":
+            families.add(args.split(",", 1)[0].strip())
+    assert used, "strace saw no system call"
+    assert sorted(used - unit_syscall_filter()) == []
+    allowed_families = set(" ".join(unit_directives("RestrictAddressFamilies")).split())
+    assert families and sorted(families - allowed_families) == []
