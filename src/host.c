@@ -35,7 +35,7 @@
 #include "util.h"
 
 /* Bounds on what an outsider (many sockets, many processes) can make us do. */
-#define MAX_LISTENERS	 8192
+#define MAX_LISTENERS	 65536
 #define MAX_TABLE_LINES	 262144
 #define MAX_PROCS	 8192
 #define MAX_FDS_PER_PROC 16384

@@ -275,9 +275,13 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		break;
 	case EACCES:
 	case EPERM:
-		r.result = PROBE_PERMISSION;
-		fmt_into(r.detail, sizeof(r.detail), "connect() denied (%d): %s", r.err,
-			 strerror(r.err));
+		/* the worker identity passed the checks above: it is upwatch itself
+		 * that may not connect, which says nothing about nginx */
+		r.result = PROBE_ERROR;
+		fmt_into(r.detail, sizeof(r.detail),
+			 "upwatch itself may not connect (%d: %s); nginx's worker user may: add "
+			 "upwatch to the socket's group to probe it",
+			 r.err, strerror(r.err));
 		break;
 	default:
 		r.result = PROBE_ERROR;

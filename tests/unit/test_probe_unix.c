@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -196,6 +197,31 @@ static void test_symlinked_directory_is_followed(void)
 	close(fd);
 }
 
+/* upwatch runs as its own user: when the worker may connect and upwatch may
+ * not, that is not nginx's permission problem. */
+static void test_upwatch_denied_where_the_worker_is_allowed_is_not_permission(void)
+{
+	const char *p = tmp_path("worker-only.sock");
+	int fd = unix_socket(p, 4);
+	CHECK_INT(chown(p, 0, 0), 0);
+	CHECK_INT(chmod(p, 0600), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgid(nogroup_gid) < 0 || setuid(nobody.uid) < 0)
+			_exit(2);
+		struct probe_target t = target(p);
+		struct probe_result r;
+		probe_unix_check(&t, &root, &r);
+		_exit(r.result == PROBE_ERROR && strstr(r.detail, "upwatch itself may not connect")
+			      ? 0
+			      : 1);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+}
+
 static void test_stale_socket_refuses(void)
 {
 	const char *p = tmp_path("stale.sock");
@@ -321,6 +347,7 @@ int main(void)
 	RUN(test_socket_root_0600_denies_nobody);
 	RUN(test_parent_dir_0700_denies_nobody);
 	RUN(test_symlinked_directory_is_followed);
+	RUN(test_upwatch_denied_where_the_worker_is_allowed_is_not_permission);
 	RUN(test_stale_socket_refuses);
 	RUN(test_full_backlog_is_overloaded);
 	RUN(test_listening_socket_is_ok);
