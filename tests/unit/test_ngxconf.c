@@ -415,6 +415,36 @@ static void test_deep_include_chain(void)
 	ngxconf_free(m);
 }
 
+/* `nginx -T -p /srv/x/deep/ -c /srv/x/deep/nginx.conf` of the deep fixture,
+ * stored: the dump path works without nginx installed. */
+static void test_stored_nginx_dump_of_deep_tree(void)
+{
+	char *data = NULL, err[1024];
+	size_t len = 0;
+	CHECK_INT(read_file(FIXTURES "/nginx-dump/deep.txt", 1 << 20, &data, &len), 0);
+	struct cf_dump *d = NULL;
+	CHECK_INT(cf_dump_parse(data, len, &d), 0);
+	free(data);
+	if (!d)
+		return;
+	struct ngx_model *m = NULL;
+	struct ngxconf_options o = { .prefix = "/srv/x/deep/" };
+	snprintf(fixdir, sizeof(fixdir), "/srv/x/deep");
+	CHECK_INT(ngxconf_load_opts(NULL, d, &o, &m, err, sizeof(err)), 0);
+	cf_dump_free(d);
+	if (!m)
+		return;
+	CHECK_STR(m->main_file, "/srv/x/deep/nginx.conf");
+	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024),
+		  "nginx.conf l1/http.conf l1/l2/servers.conf l1/l2/l3/l4/locations.conf "
+		  "l1/l2/l3/a.conf l1/l2/l3/l4/l5/upstream.conf l1/l2/l3/b.conf");
+	CHECK_PEER(m, "127.0.0.1:9002",
+		   "http upstreams=deep_pool,other_pool refs=l1/l2/l3/l4/l5/upstream.conf:3 "
+		   "l1/l2/l3/b.conf:2 passes=l1/l2/servers.conf:5 l1/l2/l3/l4/locations.conf:2");
+	CHECK_STR(m->error_logs[0].path, "/srv/x/deep/logs/error.log");
+	ngxconf_free(m);
+}
+
 static void test_include_cycle_is_an_error(void)
 {
 	char err[1024], want[2048];
@@ -933,6 +963,7 @@ int main(void)
 	RUN(test_lua_blocks_are_skipped);
 	RUN(test_quoted_paths_with_spaces);
 	RUN(test_deep_include_chain);
+	RUN(test_stored_nginx_dump_of_deep_tree);
 	RUN(test_include_cycle_is_an_error);
 	RUN(test_missing_include_is_an_error);
 	RUN(test_ipv6_peers);
