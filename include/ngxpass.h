@@ -17,6 +17,9 @@
 
 struct cf_node;
 
+/* The largest number nginx's ngx_atoi accepts in a directive. */
+#define NGX_UINT_MAX 0x7fffffff
+
 /* What the model builder lends the walk. */
 struct ngxpass_ctx {
 	struct ngx_model *m;

@@ -30,6 +30,9 @@ struct peerkey {
  * Returns 0, or -EINVAL when s is not a peer address. */
 int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerkey *ret);
 
+/* A port number 1..65535 of exactly len digits. */
+int peerkey_parse_port(const char *s, size_t len, unsigned *ret);
+
 /* Whether an IP key is a loopback address (127.0.0.0/8, ::1). Unix keys count
  * as local too. Host names are not local (they are not resolved here). */
 bool peerkey_is_local(const struct peerkey *k);

@@ -42,6 +42,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/* A decimal number of at most max, digits only. -EINVAL / -ERANGE. */
+int parse_uint(const char *s, unsigned max, unsigned *ret);
+
 /* "500ms", "5s", "1m", "1h", "2d", bare number = seconds. */
 int parse_duration_ms(const char *s, uint64_t *ret_ms);
 

@@ -584,7 +584,7 @@ static inline uint64_t nondigits(uint64_t x)
 /* At most maxdig (<= 19: no overflow) digits; more digits is an error.
  * pid, tid and *N are read for every line: eight bytes at a time when the
  * line has them (little-endian only). */
-static inline const char *parse_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
+static inline const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
 {
 	uint64_t v = 0;
 	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
@@ -671,17 +671,17 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
 	if (level < 0 || e - le < 4 || le[1] != ' ')
 		return -EINVAL;
-	p = parse_uint(le + 2, e, 10, &pid);
+	p = scan_uint(le + 2, e, 10, &pid);
 	if (!p || pid > UINT32_MAX || p == e || *p != '#')
 		return -EINVAL;
-	p = parse_uint(p + 1, e, 10, &tid);
+	p = scan_uint(p + 1, e, 10, &tid);
 	if (!p || tid > UINT32_MAX || p == e || *p != ':')
 		return -EINVAL;
 	p++;
 	if (p < e && *p == ' ')
 		p++;
 	if (p < e && *p == '*') {
-		const char *q = parse_uint(p + 1, e, 19, &conn);
+		const char *q = scan_uint(p + 1, e, 19, &conn);
 		if (q && (q == e || *q == ' '))
 			p = q < e ? q + 1 : q;
 		else

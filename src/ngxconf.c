@@ -131,22 +131,6 @@ int ngxconf_parse_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static int parse_uint(const char *s, unsigned *ret)
-{
-	unsigned long v = 0;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > 0x7fffffff)
-			return -ERANGE;
-	}
-	if (*s)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
-}
-
 static int check_args(struct build *b, const struct cf_node *n, unsigned min, unsigned max)
 {
 	if (n->argc < min || n->argc > max)
@@ -159,7 +143,7 @@ static int dir_uint(struct build *b, const struct cf_node *n, unsigned *ret)
 	int r = check_args(b, n, 2, 2);
 	if (r < 0)
 		return r;
-	if (parse_uint(n->argv[1], ret) < 0)
+	if (parse_uint(n->argv[1], NGX_UINT_MAX, ret) < 0)
 		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1],
 			    n->argv[0]);
 	return 0;
@@ -271,11 +255,11 @@ static int parse_server(struct build *b, const struct cf_node *n, bool stream,
 		v = v ? v + 1 : NULL;
 		r = 0;
 		if (v && klen == 6 && startswith(a, "weight"))
-			r = parse_uint(v, &s->weight) < 0 || s->weight == 0 ? -EINVAL : 0;
+			r = parse_uint(v, NGX_UINT_MAX, &s->weight) < 0 || s->weight == 0 ? -EINVAL : 0;
 		else if (v && klen == 9 && startswith(a, "max_fails"))
-			r = parse_uint(v, &s->max_fails);
+			r = parse_uint(v, NGX_UINT_MAX, &s->max_fails);
 		else if (v && klen == 9 && startswith(a, "max_conns"))
-			r = parse_uint(v, &s->max_conns);
+			r = parse_uint(v, NGX_UINT_MAX, &s->max_conns);
 		else if (v && klen == 12 && startswith(a, "fail_timeout"))
 			r = ngxconf_parse_time_ms(v, &s->fail_timeout_ms);
 		else if (v && klen == 10 && startswith(a, "slow_start"))

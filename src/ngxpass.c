@@ -106,22 +106,6 @@ static struct ngx_ref ref_of(struct ngxpass_ctx *b, const struct cf_node *n)
 	return b->ref(b->opaque, n);
 }
 
-static int parse_uint(const char *s, unsigned *ret)
-{
-	unsigned long v = 0;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > 0x7fffffff)
-			return -ERANGE;
-	}
-	if (*s)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
-}
-
 static int check_args(struct ngxpass_ctx *b, const struct cf_node *n, unsigned min, unsigned max)
 {
 	if (n->argc < min || n->argc > max)
@@ -200,7 +184,7 @@ static int check_setting(struct ngxpass_ctx *b, const struct cf_node *n, enum ki
 		r = ngxconf_parse_time_ms(n->argv[1], &v64);
 		break;
 	case K_UINT:
-		r = parse_uint(n->argv[1], &u);
+		r = parse_uint(n->argv[1], NGX_UINT_MAX, &u);
 		break;
 	case K_SIZE:
 		r = ngxconf_parse_size(n->argv[1], &v64);
@@ -229,22 +213,6 @@ static bool is_pass(const char *name, bool stream, enum mod *ret)
 		}
 	}
 	return false;
-}
-
-static int parse_port(const char *s, size_t len, unsigned *ret)
-{
-	unsigned v = 0;
-	if (len == 0 || len > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*ret = v;
-	return 0;
 }
 
 static bool isalnum_or_us(char c)
@@ -340,7 +308,7 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 		}
 		hostlen = colon ? (size_t)(colon - s) : (size_t)(end - s);
 		if (colon && !memchr(colon, '$', (size_t)(end - colon)) &&
-		    parse_port(colon + 1, (size_t)(end - colon - 1), &port) < 0)
+		    peerkey_parse_port(colon + 1, (size_t)(end - colon - 1), &port) < 0)
 			r = -EINVAL;
 		if (hostlen == 0)
 			r = -EINVAL;
@@ -456,7 +424,7 @@ static void fill_settings(struct ngxpass_ctx *b, const struct scope *sc, enum mo
 	t->next_upstream = set[SET_NEXT] ? join_args(set[SET_NEXT], 1)
 					 : xstrdup(mod == MOD_STREAM ? "on" : "error timeout");
 	if (set[SET_TRIES])
-		parse_uint(set[SET_TRIES]->argv[1], &t->next_upstream_tries);
+		parse_uint(set[SET_TRIES]->argv[1], NGX_UINT_MAX, &t->next_upstream_tries);
 	if (set[SET_NEXT_TIMEOUT])
 		ngxconf_parse_time_ms(set[SET_NEXT_TIMEOUT]->argv[1], &t->next_upstream_timeout_ms);
 	t->buffer_size = mod == MOD_STREAM ? 16384 : 4096;

@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-static int parse_port(const char *s, size_t len, unsigned *ret)
+int peerkey_parse_port(const char *s, size_t len, unsigned *ret)
 {
 	unsigned v = 0;
 	if (len == 0 || len > 5)
@@ -63,7 +63,7 @@ int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerk
 		hostlen = (size_t)(close - host);
 		size_t rest = len - (size_t)(close + 1 - s);
 		if (rest > 0) {
-			if (close[1] != ':' || parse_port(close + 2, rest - 1, &port) < 0)
+			if (close[1] != ':' || peerkey_parse_port(close + 2, rest - 1, &port) < 0)
 				return -EINVAL;
 		}
 		char buf[INET6_ADDRSTRLEN + 1];
@@ -85,7 +85,7 @@ int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerk
 			return -EINVAL;
 		host = s;
 		hostlen = colon ? (size_t)(colon - s) : len;
-		if (colon && parse_port(colon + 1, len - hostlen - 1, &port) < 0)
+		if (colon && peerkey_parse_port(colon + 1, len - hostlen - 1, &port) < 0)
 			return -EINVAL;
 		if (!valid_hostname(host, hostlen))
 			return -EINVAL;

@@ -183,6 +183,22 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 	return 0;
 }
 
+int parse_uint(const char *s, unsigned max, unsigned *ret)
+{
+	unsigned long v = 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return -ERANGE;
+	}
+	if (*s)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
 int parse_duration_ms(const char *s, uint64_t *ret_ms)
 {
 	static const struct {
