@@ -93,9 +93,14 @@ struct errlog_event {
 	                               * name (in name) unless it is an address with a port */
 };
 
-/* Parse one line (without its '\n'). Returns 0 and fills *ret, or -EINVAL
- * when the line is not an nginx error-log entry (counted as unparsed). An
- * entry whose message is not upstream-related parses as EV_OTHER. */
+/* Parse one line (without its '\n'; not NUL-terminated, never read past
+ * len). Returns 0 and fills *ret, or -EINVAL when the line is not an nginx
+ * error-log entry (counted as unparsed; continuation lines of a multi-line
+ * FastCGI stderr entry are not entries). An entry whose message is not
+ * upstream-related parses as EV_OTHER. *ret is written only on success.
+ * Local time is converted with the timezone in effect when its hour is
+ * first seen: the UTC offset, the last stamp and normalised peers are
+ * cached per thread. */
 int errlog_parse(const char *line, size_t len, struct errlog_event *ret);
 
 const char *errlog_kind_name(enum errlog_kind kind);

@@ -664,7 +664,8 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 
 	/* Header: everything that can reject the line is checked before *ret is
 	 * touched. */
-	if (len < 29 || line[19] != ' ' || line[20] != '[' || parse_time(line, &t) < 0)
+	if (len < 29 || len > UINT32_MAX || line[19] != ' ' || line[20] != '[' ||
+	    parse_time(line, &t) < 0)
 		return -EINVAL;
 	const char *lb = line + 21;
 	const char *le = memchr(lb, ']', (size_t)MIN(8, e - lb));
