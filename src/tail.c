@@ -19,9 +19,10 @@
  *     → file_check: stat the path. Same file: read. Gone: retire the current
  *       source. Another file: retire it and open the new one.
  *   ev_idle → idle_cb: sources with more than one chunk waiting
- *   ev_timer per retired source → grace_cb: close it once it was quiet for
- *     the grace period (nginx workers write to the renamed file until they
- *     get SIGUSR1 and reopen)
+ *   ev_timer per retired source → grace_cb: close it once a new file is at
+ *     the path and it was quiet for the grace period (nginx workers write to
+ *     the renamed file until SIGUSR1 makes them reopen, which creates the
+ *     new file)
  *   ev_timer (1 s) → save_cb: write the offsets file when something moved
  * IN_Q_OVERFLOW (or tail_rescan) marks every path and every source.
  *
@@ -48,6 +49,7 @@
 #define TAIL_HISTORY	      8		  /* closed sources remembered per path */
 #define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
 #define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
+#define TAIL_DIRS	      4		  /* directories watched per path */
 #define TAIL_GRACE_MS_DEFAULT 2000
 #define TAIL_STATE_FILE	      "tail.state"
 
@@ -81,7 +83,7 @@ struct tfile {
 	size_t n_retired;
 	struct thist hist[TAIL_HISTORY];
 	size_t n_hist, hist_next;
-	int dwd[2]; /* nearest existing directory of the path, and of a symlink's target */
+	int dwd[TAIL_DIRS]; /* see dirs_wanted */
 	bool need_check;
 	bool initial;  /* the first look at the path: tail_start applies */
 	bool had_file; /* a later file at the path is a rotation */
@@ -171,7 +173,7 @@ static void watch_forget(struct tail *t, int wd)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (int d = 0; d < 2; d++) {
+		for (int d = 0; d < TAIL_DIRS; d++) {
 			if (tf->dwd[d] == wd) {
 				tf->dwd[d] = -1;
 				tf->need_check = true;
@@ -212,30 +214,58 @@ static void nearest_dir(const char *path, char *out, size_t size)
 	}
 }
 
-/* The directories to watch: the path's (nearest existing) directory and,
- * for a symlink, its target's, so re-pointing the link and rotating the
- * target are both seen. Only the first link of a chain is followed. */
-static void dirs_wanted(const char *path, char want[2][PATH_MAX])
+/* The parent of a directory ("" for the root). */
+static void parent_dir(const char *dir, char *out, size_t size)
+{
+	const char *slash = strrchr(dir, '/');
+	if (streq(dir, "/"))
+		out[0] = '\0';
+	else if (!slash)
+		snprintf(out, size, "%s", streq(dir, ".") ? ".." : ".");
+	else
+		snprintf(out, size, "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
+}
+
+/* The directories to watch: the nearest existing directory of the path and
+ * its parent, and the same for a symlink's target (only the first link of
+ * a chain is followed), so re-pointing the link and rotating the target
+ * are both seen. The parent is watched because a directory's own
+ * IN_DELETE_SELF comes only when its last user is gone, and a deleted log
+ * we still drain keeps its directories in use. */
+static void dirs_wanted(const char *path, char want[TAIL_DIRS][PATH_MAX])
 {
 	char target[PATH_MAX], joined[PATH_MAX * 2];
 	struct stat st;
 
+	memset(want, 0, sizeof(want[0]) * TAIL_DIRS);
 	nearest_dir(path, want[0], PATH_MAX);
-	want[1][0] = '\0';
-	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
-		return;
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return;
-	target[n] = '\0';
-	const char *slash = strrchr(path, '/');
-	if (target[0] == '/' || !slash)
-		snprintf(joined, sizeof(joined), "%s", target);
-	else
-		snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path), path, target);
-	nearest_dir(joined, want[1], PATH_MAX);
-	if (streq(want[1], want[0]))
-		want[1][0] = '\0';
+	parent_dir(want[0], want[1], PATH_MAX);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			const char *slash = strrchr(path, '/');
+			if (target[0] == '/' || !slash)
+				snprintf(joined, sizeof(joined), "%s", target);
+			else
+				snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path),
+					 path, target);
+			nearest_dir(joined, want[2], PATH_MAX);
+			parent_dir(want[2], want[3], PATH_MAX);
+		}
+	}
+	for (int i = 1; i < TAIL_DIRS; i++)
+		for (int k = 0; k < i; k++)
+			if (streq(want[i], want[k]))
+				want[i][0] = '\0';
+}
+
+static bool dirs_same(char a[TAIL_DIRS][PATH_MAX], char b[TAIL_DIRS][PATH_MAX])
+{
+	for (int i = 0; i < TAIL_DIRS; i++)
+		if (!streq(a[i], b[i]))
+			return false;
+	return true;
 }
 
 /* Watch what dirs_wanted says. A directory can appear or vanish between
@@ -244,26 +274,24 @@ static void dirs_wanted(const char *path, char want[2][PATH_MAX])
 static void dirs_update(struct tfile *tf)
 {
 	struct tail *t = tf->t;
-	char want[2][PATH_MAX], again[2][PATH_MAX];
-	int wd[2] = {-1, -1};
+	char want[TAIL_DIRS][PATH_MAX], again[TAIL_DIRS][PATH_MAX];
+	int wd[TAIL_DIRS];
 
 	dirs_wanted(tf->path, want);
 	for (int tries = 0; tries < 8; tries++) {
 		bool failed = false;
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < TAIL_DIRS; i++) {
 			wd[i] = want[i][0] ? watch_add(t, want[i], DIR_MASK) : -1;
 			failed |= want[i][0] && wd[i] < 0;
 		}
 		dirs_wanted(tf->path, again);
-		if (!failed && streq(want[0], again[0]) && streq(want[1], again[1]))
-			break;
-		if (tries == 7)
-			break; /* keep what we have; the next event retries */
-		for (int i = 0; i < 2; i++)
+		if ((!failed && dirs_same(want, again)) || tries == 7)
+			break; /* after 8 tries keep what we have; the next event retries */
+		for (int i = 0; i < TAIL_DIRS; i++)
 			watch_del(t, wd[i]);
 		memcpy(want, again, sizeof(want));
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < TAIL_DIRS; i++) {
 		watch_del(t, tf->dwd[i]);
 		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
 	}
@@ -400,6 +428,15 @@ static int64_t src_read(struct tsrc *s)
 	return n;
 }
 
+/* A new file is at the path: writers have reopened (nginx creates the file
+ * when it reopens on SIGUSR1), so the retired sources can now run out
+ * their grace period. */
+static void retired_rearm(struct tfile *tf)
+{
+	for (size_t i = 0; i < tf->n_retired; i++)
+		ev_timer_again(tf->t->loop, &tf->retired[i]->grace);
+}
+
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tsrc *s = container_of(w, struct tsrc, grace);
@@ -408,6 +445,13 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t n = src_read(s);
 	if (n > 0 || s->src.more) {
 		ev_timer_again(loop, w); /* still being written */
+		return;
+	}
+	if (!tf->cur) {
+		/* No new file yet, so nginx has not reopened: it may still
+		 * write here, however rarely (error logs are sparse). The
+		 * countdown starts again when a file appears (retired_rearm). */
+		ev_timer_stop(loop, w);
 		return;
 	}
 	retired_remove(tf, s);
@@ -533,6 +577,7 @@ static void file_check(struct tfile *tf)
 			s->retired = false;
 			tf->cur = s;
 			tf->stats.rotations++;
+			retired_rearm(tf);
 			src_read(s);
 			return;
 		}
@@ -542,6 +587,7 @@ static void file_check(struct tfile *tf)
 		tf->stats.rotations++;
 	tf->had_file = true;
 	tf->cur = src_new(tf, fd, &st, offset, skipping);
+	retired_rearm(tf);
 	mark_dirty(tf->t);
 	src_read(tf->cur);
 }
@@ -553,7 +599,8 @@ static struct tfile *tfile_new(struct tail *t, const char *path)
 	tf->path = xstrdup(path);
 	tf->sink = (struct tailsrc_sink){
 	    .path = tf->path, .stats = &tf->stats, .fn = t->fn, .userdata = t->userdata};
-	tf->dwd[0] = tf->dwd[1] = -1;
+	for (int i = 0; i < TAIL_DIRS; i++)
+		tf->dwd[i] = -1;
 	tf->initial = true;
 	return tf;
 }
@@ -564,8 +611,8 @@ static void tfile_free(struct tfile *tf)
 		src_close(tf->cur, false);
 	while (tf->n_retired > 0)
 		src_close(tf->retired[--tf->n_retired], false);
-	watch_del(tf->t, tf->dwd[0]);
-	watch_del(tf->t, tf->dwd[1]);
+	for (int i = 0; i < TAIL_DIRS; i++)
+		watch_del(tf->t, tf->dwd[i]);
 	free(tf->path);
 	free(tf);
 }
@@ -605,8 +652,9 @@ static void mark(struct tail *t, int wd, uint32_t mask)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		if (tf->dwd[0] == wd || tf->dwd[1] == wd)
-			tf->need_check = true;
+		for (int i = 0; i < TAIL_DIRS; i++)
+			if (tf->dwd[i] == wd)
+				tf->need_check = true;
 		for (size_t i = tfile_sources(tf, v); i-- > 0;) {
 			if (v[i]->wd != wd)
 				continue;
