@@ -31,6 +31,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -56,7 +57,7 @@ class Scenario:
     """One way a backend fails, behind its own location."""
 
     def __init__(self, name, path, cause, backend=None, upstream=None, npeers=1, unix=None,
-                 start=True, about=""):
+                 start=True, demo=True, about=""):
         self.name = name
         self.path = path          # the location nginx serves it under
         self.cause = cause        # the cause upwatchd must name (None: no alert)
@@ -65,6 +66,7 @@ class Scenario:
         self.npeers = npeers
         self.unix = unix          # socket file name for unix-socket peers
         self.start = start        # start the backend with the lab
+        self.demo = demo          # part of the CLI demo (else a spare for the tests)
         self.about = about
         self.peers = []           # peer keys as upwatchd names them
         self.ports = []
@@ -110,6 +112,8 @@ def scenarios():
                  about="killed with no traffic: predicted before nginx hits it"),
         Scenario("recover", "/recover/", "backend_down", "ok", upstream="recover_app",
                  about="goes down under traffic and comes back"),
+        Scenario("subscribe", "/subscribe/", "header_too_big", "huge", demo=False,
+                 about="a 64 KiB header at the default proxy_buffer_size"),
     ]
 
 
@@ -124,11 +128,32 @@ def _set_pdeathsig():
         pass
 
 
+_taken = set()
+
+
 def free_port(kind=socket.SOCK_STREAM):
-    """A loopback port nothing uses now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing uses now, below the kernel's ephemeral range: no
+    outgoing connection and no bind(0) elsewhere on the machine can take it
+    while the lab holds it free (a down peer) or restarts a backend on it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 12000)
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(10000, low)
+        if port in _taken:
+            continue
+        try:
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _taken.add(port)
+        return port
+    raise RuntimeError("no free loopback port below %d" % low)
 
 
 class ConfigText:
@@ -702,7 +727,8 @@ def demo(build_dir):
     with Lab() as lab:
         print(f"lab: nginx on 127.0.0.1:{lab.port}, sandbox {lab.dir}")
         for s in lab.scenarios.values():
-            print(f"  {s.path:<16} {s.name:<13} {s.about}")
+            if s.demo:
+                print(f"  {s.path:<16} {s.name:<13} {s.about}")
         lab.start_daemon(build_dir)
         print("lab: upwatchd runs; sending traffic to every scenario")
 
@@ -720,14 +746,14 @@ def demo(build_dir):
         lab.kill_backend("pool")
         lab.kill_backend("recover")
         for s in lab.scenarios.values():
-            if s.name in ("healthy", "predict", "restarted"):
+            if s.name in ("healthy", "predict", "restarted") or not s.demo:
                 continue
             n = 2 if s.name == "slow" else 4
             codes = lab.traffic(s.path, n, timeout=5, concurrency=n)
             print(f"  {s.path:<16} {' '.join(str(x) for x in codes)}")
         # users keep hitting the broken locations, so what nginx logs stays current
         failing = [s.path for s in lab.scenarios.values()
-                   if s.cause and s.name not in ("predict", "restarted")]
+                   if s.cause and s.demo and s.name not in ("predict", "restarted")]
         keep = threading.Event()
 
         def keep_failing():
@@ -741,7 +767,8 @@ def demo(build_dir):
         t.join()
         lab.kill_backend("predict")  # no traffic: upwatchd predicts it
         try:
-            want = {(s.cause, s.peer, s.upstream) for s in lab.scenarios.values() if s.cause}
+            want = {(s.cause, s.peer, s.upstream) for s in lab.scenarios.values()
+                    if s.cause and s.demo}
             _, settled = wait_alerts(lab, want, timeout=20)
             print(f"lab: alerts {'settled' if settled else 'still incomplete after 20 s'}\n",
                   flush=True)
