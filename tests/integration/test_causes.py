@@ -215,10 +215,21 @@ TRAFFIC = {
 }
 
 
+# the probe cannot see these: a 64 KiB header is fine for upwatch's own probe,
+# and a name only a variable holds is not probed
+PROBE_PASSES = ("huge", "dns")
+
+
 @pytest.mark.parametrize("name", list(TRAFFIC))
 def test_cause_from_traffic(lab, upwatchd, journal, name):
     s = lab.scenarios[name]
     n, status = TRAFFIC[name]
+    if name not in PROBE_PASSES:
+        # before any traffic the probe already fails, and names what will go
+        # wrong (a slow local backend connects in microseconds: still slow)
+        pf = wait_alert(upwatchd, "peer_failing", s.peer, timeout=10)
+        assert (pf["upstream"], pf["severity"]) == (s.upstream, "warning")
+        assert f"will fail with {s.cause}." in pf["explanation"], pf["explanation"]
     assert lab.traffic(s.path, n, concurrency=n) == [status] * n
 
     a = wait_alert(upwatchd, s.cause, s.peer)
@@ -228,15 +239,12 @@ def test_cause_from_traffic(lab, upwatchd, journal, name):
     assert any(s.path in ev for ev in a["evidence"]), a["evidence"]
     # nginx has hit the peer: a prediction for it is superseded
     assert [x["cause"] for x in firing_for(upwatchd, s.peer)] == [s.cause]
+    pf = find(upwatchd, "peer_failing", s.peer)
+    if name in PROBE_PASSES:
+        assert pf is None
+    else:
+        assert pf["state"] == "resolved"
     check_journal(journal, a)
-
-
-def test_slow_peer_is_predicted_slow_before_traffic(lab, upwatchd):
-    """The probe connects and then waits for the header: a slow backend, not
-    an unreachable one, even when the connect took less than 1 ms."""
-    s = lab.scenarios["slow"]
-    a = wait_alert(upwatchd, "peer_failing", s.peer, state=None)
-    assert "fail with backend_slow" in a["explanation"], a["explanation"]
 
 
 # --- causes that need a backend to change state ---
@@ -393,13 +401,13 @@ def test_subscriber_gets_one_line_per_alert_change(lab, upwatchd):
 
 def _many_missing_sockets_conf(workdir, n):
     """nginx.conf naming n unix sockets that do not exist (long paths make big alerts)."""
-    sockdir = os.path.join(workdir, "run", "x" * 60)
+    sockdir = os.path.join(workdir, "run")
     lines = [f"error_log {workdir}/error.log;", "events {}", "http {"]
     per = 20
     for b in range(0, n, per):
         lines.append(f"    upstream pool{b // per} {{")
         for i in range(b, min(b + per, n)):
-            lines.append(f"        server unix:{sockdir}/application-backend-{i:05d}.sock;")
+            lines.append(f"        server unix:{sockdir}/application-backend-for-the-lazy-test-{i:05d}.sock;")
         lines.append("    }")
     lines.append("    server {\n        listen 127.0.0.1:1;")
     for b in range(0, n, per):
