@@ -309,6 +309,25 @@ static void find_context(struct diag *d, const char *key, const char *block, con
 			best_server = same_server;
 		}
 	}
+	if (ret->pass || ret->npeer || ret->up)
+		return;
+
+	/* A peer the model does not name (a host name from a variable, a DNS
+	 * failure) comes from a *_pass with variables: the one in the logging
+	 * server whose location matches the request. */
+	best = 0;
+	for (size_t i = 0; i < d->model->npasses; i++) {
+		const struct ngx_pass *p = &d->model->passes[i];
+		if (!p->dynamic || p->key || p->upstream)
+			continue;
+		if (server_name && p->server_name && !streq(p->server_name, server_name))
+			continue;
+		size_t score = location_match(p->location, uri);
+		if (score > best) {
+			ret->pass = p;
+			best = score;
+		}
+	}
 }
 
 static enum alert_severity severity(struct diag *d, const struct peer_ev *pe, enum cause c,

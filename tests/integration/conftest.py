@@ -155,3 +155,7 @@ def daemon(workdir):
     d = Daemon(workdir, config_text="probe_interval 1s;\nprobe_timeout 500ms;\n")
     yield d
     d.stop()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long test (runs by default; -m 'not slow' skips it)")
