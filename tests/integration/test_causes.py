@@ -198,6 +198,27 @@ class Traffic:
         self.t.join()
 
 
+def test_lab_config_refs_name_the_directive_each_cause_points_at(lab):
+    """The lab computes config_refs from its own nginx.conf text: check them
+    against that text, so the alert assertions below hold real line numbers."""
+    lines = lab.nginx_conf_text.split("\n")
+
+    def at(ref):
+        path, line = ref.rsplit(":", 1)
+        assert path == lab.nginx_conf
+        return lines[int(line) - 1].strip()
+    sc = lab.scenarios
+    assert at(sc["slow"].config_ref) == "proxy_read_timeout 1s;"
+    assert at(sc["huge"].config_ref) == "proxy_buffer_size 4k;"
+    assert at(sc["dns"].config_ref).startswith("resolver 127.0.0.1:")
+    assert at(sc["pool"].config_ref) == "upstream pool_app {"
+    for name in ("garbage", "tls", "sock_perm", "subscribe"):
+        assert at(sc[name].config_ref).startswith("proxy_pass http"), name
+        assert sc[name].peer.split(":", 1)[-1] in at(sc[name].config_ref), name
+    for name in ("down", "restarted", "reset", "sock_missing", "sock_stale", "predict", "recover"):
+        assert at(sc[name].config_ref) == f"server {sc[name].peer};", name
+
+
 # --- one cause per scenario, from traffic alone ---
 
 # scenario -> (requests, the status every request gets)
