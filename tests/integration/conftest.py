@@ -63,9 +63,13 @@ http {{ }}
 """
 
 
+_running = []  # every Daemon started, so that none outlives its test
+
+
 class Daemon:
-    """upwatchd on a socket in workdir. Without nginx_conf it reads a minimal
-    nginx configuration of its own, so the host's /etc/nginx never matters."""
+    """upwatchd on a socket in workdir. When neither nginx_conf nor the config
+    text names an nginx configuration, it reads a minimal one of its own, so
+    the host's /etc/nginx never matters."""
 
     def __init__(self, workdir, config_text="", args=(), nginx_conf=None):
         self.dir = workdir
@@ -76,12 +80,15 @@ class Daemon:
         if not os.path.exists(self.config) or config_text:
             with open(self.config, "w") as f:
                 f.write(config_text)
-        if nginx_conf is None:
+        flags = []
+        if nginx_conf is None and "nginx_conf" not in config_text:
             nginx_conf = os.path.join(workdir, "nginx.conf")
             with open(nginx_conf, "w") as f:
                 f.write(MINIMAL_NGINX.format(dir=workdir))
+        if nginx_conf is not None:
+            flags = ["--nginx-conf", nginx_conf]
         self.nginx_conf = nginx_conf
-        self.args = ["--nginx-conf", nginx_conf] + list(args)
+        self.args = flags + list(args)
         self.proc = None
         self.log = open(os.path.join(workdir, "upwatchd.log"), "w+")
 
@@ -90,6 +97,7 @@ class Daemon:
                "--state-dir", self.state] + self.args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env if env is not None else os.environ.copy())
+        _running.append(self)
         if wait:
             wait_for(lambda: self._answers() or self._died(), what="upwatchd socket")
             assert self.proc.poll() is None, "upwatchd exited:\n" + self.output()
@@ -141,6 +149,17 @@ class Daemon:
         self.log.flush()
         self.log.seek(0)
         return self.log.read()
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_daemons():
+    """A test that fails (or forgets) before stopping its daemon must not
+    leave it running: stop every daemon the test itself started. Daemons of
+    module- or session-scoped fixtures were started before and stay."""
+    before = len(_running)
+    yield
+    while len(_running) > before:
+        _running.pop().stop()
 
 
 @pytest.fixture
