@@ -26,8 +26,9 @@ struct cJSON;
 /* What diagnosis asks of the rest of the daemon (fakes in unit tests). */
 struct diag_host {
 	const struct probe_result *(*last_probe)(void *ud, const char *key);
-	/* Fill ret and return true when something is known about the listener. */
-	bool (*listener)(void *ud, const struct peerkey *k, struct host_listener *ret);
+	/* Fill ret and return true when something is known about the listener;
+	 * fresh: read now rather than from a cache. */
+	bool (*listener)(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret);
 	int (*ports_nearby)(void *ud, const struct peerkey *k, unsigned *ports, size_t max);
 	/* Probe key soon (the callee rate-limits and checks it may be probed). */
 	void (*probe_now)(void *ud, const char *key);

@@ -25,5 +25,8 @@ void facts_free(struct facts *f);
 /* Listener facts for a local peer (loopback or unix). Returns false when the
  * peer is not local or the host tables cannot be read. */
 bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listener *ret);
+/* The same, read now, past every cache (for decisions that need the facts of
+ * this moment, such as "the listener started after the errors"). */
+bool facts_listener_now(struct facts *f, const struct peerkey *k, struct host_listener *ret);
 /* Cached facts only (no lookup); false when none are cached. */
 bool facts_cached(const struct facts *f, const char *key, struct host_listener *ret);

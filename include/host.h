@@ -62,6 +62,8 @@ void host_disable_netlink(bool disable);
  * between lookups for ms milliseconds; 0 (the default) reads afresh for every
  * call. The daemon sets this so that many failing peers cost one scan. */
 void host_set_snapshot_ttl(unsigned ms);
+/* Forget the current snapshot: the next lookup reads afresh. */
+void host_invalidate_snapshot(void);
 
 /* {"pid", "process", "started", "unit", "active_state", "sub_state", "result",
  * "restarts"}: only the fields that are known. */

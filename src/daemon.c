@@ -347,10 +347,10 @@ static const struct probe_result *host_last_probe(void *ud, const char *key)
 	return prober_last(d->prober, key);
 }
 
-static bool host_listener(void *ud, const struct peerkey *k, struct host_listener *ret)
+static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
 {
 	struct daemon *d = ud;
-	return facts_listener(d->facts, k, ret);
+	return fresh ? facts_listener_now(d->facts, k, ret) : facts_listener(d->facts, k, ret);
 }
 
 static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)

@@ -405,7 +405,7 @@ struct facts {
 	size_t nnearby;
 };
 
-static void gather_facts(struct diag *d, const struct peer_ev *pe, struct facts *f)
+static void gather_facts(struct diag *d, const struct peer_ev *pe, bool fresh, struct facts *f)
 {
 	const struct probe_result *r = d->host.last_probe(d->host.ud, pe->key);
 	memset(f, 0, sizeof(*f));
@@ -415,7 +415,7 @@ static void gather_facts(struct diag *d, const struct peer_ev *pe, struct facts 
 	}
 	if (!pe->addr_ok || pe->addr.kind == PEERKEY_HOST || !peerkey_is_local(&pe->addr))
 		return;
-	f->listener_known = d->host.listener(d->host.ud, &pe->addr, &f->listener);
+	f->listener_known = d->host.listener(d->host.ud, &pe->addr, fresh, &f->listener);
 	if (f->listener_known && !f->listener.listening && pe->addr.kind != PEERKEY_UNIX) {
 		int n = d->host.ports_nearby(d->host.ud, &pe->addr, f->nearby, NEARBY_MAX);
 		f->nnearby = n > 0 ? (size_t)n : 0;
@@ -595,7 +595,7 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	copy_span(server_name, sizeof(server_name), ev->server);
 	copy_span(uri, sizeof(uri), ev->uri);
 	find_context(d, block[0] ? NULL : key, block[0] ? block : NULL, server_name, uri, &ctx);
-	gather_facts(d, pe, &f);
+	gather_facts(d, pe, false, &f);
 
 	bool is_unix = pe->addr_ok && pe->addr.kind == PEERKEY_UNIX;
 	int c = classify_event(ev, is_unix, f.listener_known && f.listener.listening);
@@ -667,7 +667,7 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 				    alert_find(d->alerts, CAUSE_SOCKET_MISSING, key);
 		if (!after_errors)
 			return;
-		gather_facts(d, pe, &f);
+		gather_facts(d, pe, true, &f);
 		if (!f.listener_known || !f.listener.listening || !f.listener.started_ms ||
 		    f.listener.started_ms < pe->first_error_ms - 1000)
 			return;
@@ -689,7 +689,7 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 	int pc = classify_probe(r, is_unix);
 
 	find_context(d, key, NULL, pe->last_server, pe->last_uri, &ctx);
-	gather_facts(d, pe, &f);
+	gather_facts(d, pe, false, &f);
 	if (hit) {
 		/* alerts from the logs stay while the probe still agrees */
 		bool refreshed = false;

@@ -95,6 +95,15 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 	return true;
 }
 
+bool facts_listener_now(struct facts *f, const struct peerkey *k, struct host_listener *ret)
+{
+	struct entry *e = strmap_get(&f->peers, k->key);
+	if (e)
+		e->fetched_ms = -FACTS_TTL_MS;
+	host_invalidate_snapshot();
+	return facts_listener(f, k, ret);
+}
+
 bool facts_cached(const struct facts *f, const char *key, struct host_listener *ret)
 {
 	const struct entry *e = strmap_get(&f->peers, key);

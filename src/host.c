@@ -231,6 +231,11 @@ void host_set_snapshot_ttl(unsigned ms)
 	snap_table_at = snap_owners_at = -1;
 }
 
+void host_invalidate_snapshot(void)
+{
+	snap_table_at = snap_owners_at = -1;
+}
+
 static bool fresh(int64_t at)
 {
 	return at >= 0 && snapshot_ttl_ms && now_mono_ms() - at < snapshot_ttl_ms;

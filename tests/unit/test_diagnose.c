@@ -35,10 +35,11 @@ static const struct probe_result *fake_last_probe(void *ud, const char *key)
 	return NULL;
 }
 
-static bool fake_listener(void *ud, const struct peerkey *k, struct host_listener *ret)
+static bool fake_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
 {
 	(void)ud;
 	(void)k;
+	(void)fresh;
 	*ret = fake.listener;
 	return fake.listener_known;
 }
