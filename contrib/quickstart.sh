@@ -44,25 +44,52 @@ build() {
 run_tests() {
     local status=0
     build build-ci -Dwerror=true
-    meson test -C build-ci --print-errorlogs --suite unit || status=1
-    meson test -C build-ci --print-errorlogs --suite system || status=1
-    meson test -C build-ci --print-errorlogs --suite integration || status=1
+    for suite in unit system integration; do
+        meson test -C build-ci --print-errorlogs --suite $suite || status=1
+        cp build-ci/meson-logs/testlog.json "build-ci/meson-logs/testlog-$suite.json"
+    done
 
     echo "== unit tests under AddressSanitizer + UBSan"
     build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --print-errorlogs --suite unit || status=1
+    cp build-asan/meson-logs/testlog.json build-asan/meson-logs/testlog-unit.json
 
     echo "== fuzz targets (bounded)"
     CC=clang-14 build build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
     tests/fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-30}" || status=1
+    [ $status -eq 0 ] || echo "quickstart: TESTS FAILED"
 
-    if [ $status -eq 0 ]; then
-        echo "quickstart: all tests passed"
-    else
-        echo "quickstart: TESTS FAILED"
-    fi
+    summarize build-ci/meson-logs/testlog-*.json build-asan/meson-logs/testlog-unit.json \
+        build-fuzz/fuzz-results.txt
     return $status
+}
+
+# One closing line over every test run: "tests: N passed, N failed", from
+# meson's JSON test logs and the fuzz runner's "NAME OK|FAIL" lines.
+summarize() {
+    python3 - "$@" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1  # a stage that did not run
+        continue
+    for line in lines:
+        if path.endswith(".json"):
+            result = json.loads(line).get("result")
+        else:
+            result = line.split()[-1]
+        if result == "SKIP":
+            skipped += 1
+        elif result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        else:
+            failed += 1
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
 }
 
 case "${1:-}" in

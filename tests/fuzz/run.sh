@@ -5,6 +5,8 @@ build=$1
 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 status=0
+results="$build/fuzz-results.txt"
+: >"$results"
 for bin in "$build"/tests/fuzz/fuzz_*; do
     [ -f "$bin" ] && [ -x "$bin" ] || continue  # skip meson's fuzz_NAME.p object dirs
     name=${bin##*/fuzz_}
@@ -16,6 +18,9 @@ for bin in "$build"/tests/fuzz/fuzz_*; do
         echo "fuzz: $name FAILED (see $build/fuzz-$name.log)"
         tail -n 40 "$build/fuzz-$name.log"
         status=1
+        echo "$name FAIL" >>"$results"
+    else
+        echo "$name OK" >>"$results"
     fi
     rm -rf "$work"
 done
