@@ -23,7 +23,7 @@
 
 #define DIAG_LINES 4             /* raw log lines kept per peer */
 #define DIAG_LINE_MAX 300        /* ...each cut to this many bytes */
-#define DIAG_PEERS_MAX 4096      /* peers learned from logs */
+#define DIAG_PEERS_MAX 4096      /* peers tracked that the configuration does not name */
 #define DIAG_EPISODE_MS (5 * 60 * 1000) /* log errors this recent make a peer "hit by nginx" */
 #define DIAG_USERS_NOW_MS (60 * 1000)   /* errors this recent mean users see them now */
 #define NEARBY_MAX 8
@@ -51,7 +51,7 @@ struct diag {
 	const struct ngx_model *model;
 	const struct config *cfg;
 	struct strmap peers;          /* key -> struct peer_ev */
-	size_t npeers;
+	size_t nunconfigured;         /* peers not in the model (learned, blocks, host) */
 	uint64_t kinds[EV__COUNT];
 	uint64_t untracked;           /* events for peers beyond DIAG_PEERS_MAX */
 	const char **learned;
@@ -93,13 +93,15 @@ static struct peer_ev *peer_get(struct diag *d, const char *key, bool create)
 	struct peer_ev *pe = strmap_get(&d->peers, key);
 	if (pe || !create)
 		return pe;
-	if (d->npeers >= DIAG_PEERS_MAX)
+	/* the configuration bounds its own peers; what the logs name is capped */
+	bool configured = d->model && ngxconf_peer(d->model, key);
+	if (!configured && d->nunconfigured >= DIAG_PEERS_MAX)
 		return NULL;
+	d->nunconfigured += !configured;
 	pe = xcalloc(1, sizeof(*pe));
 	snprintf(pe->key, sizeof(pe->key), "%s", key);
 	pe->addr_ok = peerkey_parse(key, strlen(key), 0, &pe->addr) == 0;
 	strmap_put(&d->peers, pe->key, pe);
-	d->npeers++;
 	return pe;
 }
 
