@@ -343,6 +343,22 @@ static void test_unresolvable_name_is_dns_failure(void)
 	teardown();
 }
 
+static void test_peers_from_logs_are_capped_but_configured_ones_never(void)
+{
+	setup();
+	for (int i = 0; i < 4200; i++)
+		feed(T0 + i,
+		     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) "
+		     "while connecting to upstream, client: 127.0.0.1, server: x, request: \"GET / "
+		     "HTTP/1.1\", upstream: \"http://127.0.%d.%d:80/\", host: \"x\"",
+		     2 + i / 250, i % 250 + 1);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.2.1:80") != NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.18.200:80") == NULL); /* the 4200th */
+	feed(T0 + 5000, REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -378,6 +394,7 @@ int main(void)
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
 	RUN(test_worker_connections_exhausted);
 	RUN(test_unresolvable_name_is_dns_failure);
+	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
 	RUN(test_other_lines_raise_nothing);
 
 	config_free(cfg);
