@@ -54,6 +54,7 @@ struct probe_http_req {
 	int expect_lo, expect_hi;
 	size_t header_bytes, body_bytes;
 	bool header_capped, body_capped;
+	bool connected, tls_done;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -310,8 +311,12 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 	case CURLE_OPERATION_TIMEDOUT:
 		r->result = PROBE_TIMEOUT;
 		r->err = ETIMEDOUT;
-		if (!r->connect_ms && !r->http_status && strstr(msg, "onnect"))
+		if (!req->connected)
 			snprintf(r->detail, sizeof(r->detail), "connect() timed out after %llu ms",
+				 (unsigned long long)req->timeout_ms);
+		else if (req->tls && !req->tls_done)
+			snprintf(r->detail, sizeof(r->detail),
+				 "TLS handshake not done within %llu ms",
 				 (unsigned long long)req->timeout_ms);
 		else if (!r->http_status)
 			snprintf(r->detail, sizeof(r->detail),
@@ -321,6 +326,11 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 			snprintf(r->detail, sizeof(r->detail),
 				 "HTTP %d but the body did not end within %llu ms", r->http_status,
 				 (unsigned long long)req->timeout_ms);
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		/* Names are resolved before curl sees them; kept for safety. */
+		r->result = PROBE_DNS_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "%.250s", msg);
 		return;
 	case CURLE_GOT_NOTHING:
 		r->result = PROBE_RESET;
@@ -372,15 +382,22 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 static void req_finish(struct probe_http_req *req, CURLcode code)
 {
 	struct probe_result *r = req->r;
-	curl_off_t t_connect = 0, t_first = 0, t_total = 0;
+	curl_off_t t_connect = 0, t_app = 0, t_first = 0, t_total = 0;
 	long status = 0, header_size = 0;
 
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(req->easy, CURLINFO_CONNECT_TIME_T, &t_connect);
+	curl_easy_getinfo(req->easy, CURLINFO_APPCONNECT_TIME_T, &t_app);
 	curl_easy_getinfo(req->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
 	curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &t_total);
 	curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
 
+	/* With TLS, curl counts "connected" only after the handshake; a local
+	 * port is recorded once TCP itself is up. */
+	long local_port = 0;
+	curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local_port);
+	req->connected = t_connect > 0 || local_port > 0;
+	req->tls_done = t_app > 0;
 	r->http_checked = true;
 	r->http_status = (int)status;
 	r->connect_ms = usec_to_ms(t_connect);
