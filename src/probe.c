@@ -100,7 +100,7 @@ struct peer {
 	struct last_small last;
 	const char *detail; /* heap, or one of common_details */
 	struct probe_result *full;
-	char strings[];     /* key and host live here: one allocation per peer */
+	char strings[]; /* key and host live here: one allocation per peer */
 };
 
 struct run {
@@ -153,21 +153,21 @@ struct prober {
 };
 
 static const char *const result_names[PROBE__COUNT] = {
-	[PROBE_OK] = "ok",
-	[PROBE_REFUSED] = "refused",
-	[PROBE_TIMEOUT] = "timeout",
-	[PROBE_UNREACHABLE] = "unreachable",
-	[PROBE_RESET] = "reset",
-	[PROBE_INVALID_HTTP] = "invalid_http",
-	[PROBE_HTTP_STATUS] = "http_status",
-	[PROBE_TLS_ERROR] = "tls_error",
-	[PROBE_DNS_ERROR] = "dns_error",
-	[PROBE_MISSING] = "missing",
-	[PROBE_NOT_SOCKET] = "not_socket",
-	[PROBE_PERMISSION] = "permission",
-	[PROBE_STALE] = "stale",
-	[PROBE_OVERLOADED] = "overloaded",
-	[PROBE_ERROR] = "error",
+    [PROBE_OK] = "ok",
+    [PROBE_REFUSED] = "refused",
+    [PROBE_TIMEOUT] = "timeout",
+    [PROBE_UNREACHABLE] = "unreachable",
+    [PROBE_RESET] = "reset",
+    [PROBE_INVALID_HTTP] = "invalid_http",
+    [PROBE_HTTP_STATUS] = "http_status",
+    [PROBE_TLS_ERROR] = "tls_error",
+    [PROBE_DNS_ERROR] = "dns_error",
+    [PROBE_MISSING] = "missing",
+    [PROBE_NOT_SOCKET] = "not_socket",
+    [PROBE_PERMISSION] = "permission",
+    [PROBE_STALE] = "stale",
+    [PROBE_OVERLOADED] = "overloaded",
+    [PROBE_ERROR] = "error",
 };
 
 const char *probe_result_name(enum probe_result_kind r)
@@ -282,9 +282,9 @@ static bool result_is_rich(const struct probe_result *r)
 
 /* Details most peers repeat: shared instead of one heap copy per peer. */
 static const char *const common_details[] = {
-	"connected",
-	"connect() refused",
-	"HTTP 200",
+    "connected",
+    "connect() refused",
+    "HTTP 200",
 };
 
 static void detail_release(struct peer *pe)
@@ -327,16 +327,16 @@ static void last_store(struct peer *pe, const struct probe_result *r)
 	free(pe->full);
 	pe->full = NULL;
 	pe->last = (struct last_small){
-		.result = r->result,
-		.time_ms = r->time_ms,
-		.latency_ms = r->latency_ms,
-		.err = r->err,
-		.http_checked = r->http_checked,
-		.http_status = r->http_status,
-		.connect_ms = r->connect_ms,
-		.ttfb_ms = r->ttfb_ms,
-		.total_ms = r->total_ms,
-		.header_bytes = r->header_bytes,
+	    .result = r->result,
+	    .time_ms = r->time_ms,
+	    .latency_ms = r->latency_ms,
+	    .err = r->err,
+	    .http_checked = r->http_checked,
+	    .http_status = r->http_status,
+	    .connect_ms = r->connect_ms,
+	    .ttfb_ms = r->ttfb_ms,
+	    .total_ms = r->total_ms,
+	    .header_bytes = r->header_bytes,
 	};
 	detail_set(pe, r->detail);
 }
@@ -528,8 +528,9 @@ static void run_proto(struct run *run)
 	case NGX_PROTO_HTTPS: {
 		struct probe_target t;
 		peer_target(pe, &t);
-		run->http = probe_http_start(p->http, &t, run->connect_ip[0] ? run->connect_ip : NULL,
-					     left, &run->r, run_http_done, run);
+		run->http =
+		    probe_http_start(p->http, &t, run->connect_ip[0] ? run->connect_ip : NULL, left,
+				     &run->r, run_http_done, run);
 		if (!run->http)
 			run_complete(run);
 		return;
@@ -538,8 +539,8 @@ static void run_proto(struct run *run)
 		run->fcgi = xmalloc(sizeof(*run->fcgi));
 		probe_fcgi_init(&run->fcgi->f);
 		run->fcgi->run = run;
-		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left, &run->r,
-				     run_fcgi_done);
+		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left,
+				     &run->r, run_fcgi_done);
 		break;
 	default:
 		if (is_unix) {
@@ -574,8 +575,8 @@ static void run_dns_cb(void *userdata, const struct probe_dns_answer *a)
 	memcpy(&run->addr.ss, &a->addrs[0], a->addrlens[0]);
 	run->addrlen = a->addrlens[0];
 	const void *src = run->addr.sa.sa_family == AF_INET6
-				  ? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
-				  : (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
+			      ? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
+			      : (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
 	inet_ntop(run->addr.sa.sa_family, src, run->connect_ip, sizeof(run->connect_ip));
 	run_proto(run);
 }
@@ -661,11 +662,12 @@ static void peer_set_options(struct peer *pe, const struct probe_target *t)
 {
 	pe->proto = t->proto;
 	pe->enabled = t->enabled;
-	pe->interval_ms = (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2)
-						    : DEFAULT_INTERVAL_MS);
-	pe->timeout_ms = (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2)
-						  : DEFAULT_TIMEOUT_MS);
-	pe->retry_ms = (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
+	pe->interval_ms =
+	    (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2) : DEFAULT_INTERVAL_MS);
+	pe->timeout_ms =
+	    (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2) : DEFAULT_TIMEOUT_MS);
+	pe->retry_ms =
+	    (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
 	pe->retries = t->retries;
 	pe->expect_lo = t->expect_lo;
 	pe->expect_hi = t->expect_hi;
@@ -731,16 +733,19 @@ static bool target_valid(const struct probe_target *t)
 	switch (t->addr.kind) {
 	case PEERKEY_IPV4: {
 		struct in_addr a;
-		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET, t->addr.host, &a) == 1;
+		return t->addr.port > 0 && t->addr.port < 65536 &&
+		       inet_pton(AF_INET, t->addr.host, &a) == 1;
 	}
 	case PEERKEY_IPV6: {
 		struct in6_addr a;
-		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET6, t->addr.host, &a) == 1;
+		return t->addr.port > 0 && t->addr.port < 65536 &&
+		       inet_pton(AF_INET6, t->addr.host, &a) == 1;
 	}
 	case PEERKEY_HOST:
 		return t->addr.port > 0 && t->addr.port < 65536 && t->addr.host[0];
 	case PEERKEY_UNIX:
-		return t->addr.host[0] == '/' && strlen(t->addr.host) < sizeof(((struct sockaddr_un *)0)->sun_path);
+		return t->addr.host[0] == '/' &&
+		       strlen(t->addr.host) < sizeof(((struct sockaddr_un *)0)->sun_path);
 	}
 	return false;
 }

@@ -18,11 +18,11 @@
 
 #include "util.h"
 
-#define FCGI_VERSION_1          1
-#define FCGI_GET_VALUES         9
-#define FCGI_GET_VALUES_RESULT  10
-#define FCGI_UNKNOWN_TYPE       11
-#define FCGI_HEADER_LEN         8
+#define FCGI_VERSION_1	       1
+#define FCGI_GET_VALUES	       9
+#define FCGI_GET_VALUES_RESULT 10
+#define FCGI_UNKNOWN_TYPE      11
+#define FCGI_HEADER_LEN	       8
 
 static void fcgi_stop(struct probe_fcgi *f)
 {
@@ -89,7 +89,8 @@ static bool check_reply(struct probe_fcgi *f)
 		return false;
 	unsigned type = h[1];
 	size_t clen = ((size_t)h[4] << 8) | h[5];
-	if (h[0] != FCGI_VERSION_1 || (type != FCGI_GET_VALUES_RESULT && type != FCGI_UNKNOWN_TYPE)) {
+	if (h[0] != FCGI_VERSION_1 ||
+	    (type != FCGI_GET_VALUES_RESULT && type != FCGI_UNKNOWN_TYPE)) {
 		r->result = PROBE_INVALID_HTTP;
 		snprintf(r->detail, sizeof(r->detail),
 			 "not a FastCGI reply (first bytes %02x %02x %02x %02x)", h[0], h[1], h[2],
@@ -210,10 +211,9 @@ static size_t put_pair(unsigned char *p, const char *name)
 }
 
 int probe_fcgi_start(struct probe_fcgi *f, struct ev_loop *loop, const struct sockaddr *sa,
-		     socklen_t salen, uint64_t timeout_ms, struct probe_result *r,
-		     probe_fcgi_fn cb)
+		     socklen_t salen, uint64_t timeout_ms, struct probe_result *r, probe_fcgi_fn cb)
 {
-	static const char *names[] = { "FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS" };
+	static const char *names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"};
 	unsigned char *p = f->out + FCGI_HEADER_LEN;
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)

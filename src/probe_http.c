@@ -100,7 +100,8 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socke
 		ev_io_init(&s->io, io_cb, fd, 0);
 		curl_multi_assign(h->multi, fd, s);
 	}
-	int events = ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	int events =
+	    ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	ev_io_stop(h->loop, &s->io);
 	ev_io_set(&s->io, fd, events);
 	ev_io_start(h->loop, &s->io);
@@ -213,7 +214,7 @@ static uint32_t usec_to_ms(curl_off_t us)
 /* "Nov 21 11:00:00 2027 GMT" (OpenSSL's ASN1_TIME_print) -> epoch seconds. */
 static int64_t parse_cert_time(const char *s)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *end = strptime(s, "%b %d %H:%M:%S %Y", &tm);
 	if (!end)
 		return 0;
@@ -319,8 +320,7 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 				 "TLS handshake not done within %llu ms",
 				 (unsigned long long)req->timeout_ms);
 		else if (!r->http_status)
-			snprintf(r->detail, sizeof(r->detail),
-				 "no response header within %llu ms",
+			snprintf(r->detail, sizeof(r->detail), "no response header within %llu ms",
 				 (unsigned long long)req->timeout_ms);
 		else
 			snprintf(r->detail, sizeof(r->detail),

@@ -89,7 +89,7 @@ void probe_tcp_close(struct probe_tcp *c)
 void probe_tcp_abort(struct probe_tcp *c)
 {
 	if (c->fd >= 0) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	probe_tcp_close(c);

@@ -33,15 +33,15 @@
 /* ---- servers ---- */
 
 enum srv_mode {
-	SRV_OK,        /* HTTP 200 "ok" */
-	SRV_503,       /* HTTP 503 */
-	SRV_RESET,     /* read the request, then RST (SO_LINGER 0) */
-	SRV_EMPTY,     /* read the request, then a clean close */
-	SRV_GARBAGE,   /* "HELLO\r\n\r\n" */
-	SRV_BIGHDR,    /* 200 with one 64 KiB header */
-	SRV_SLOW,      /* 200 after SLOW_MS */
-	SRV_HUGEHDR,   /* 200 with 5 x 60 KiB of headers: over the 256 KiB cap */
-	SRV_BIGBODY,   /* 200 with a 1 MiB body: over the 64 KiB body cap */
+	SRV_OK,	     /* HTTP 200 "ok" */
+	SRV_503,     /* HTTP 503 */
+	SRV_RESET,   /* read the request, then RST (SO_LINGER 0) */
+	SRV_EMPTY,   /* read the request, then a clean close */
+	SRV_GARBAGE, /* "HELLO\r\n\r\n" */
+	SRV_BIGHDR,  /* 200 with one 64 KiB header */
+	SRV_SLOW,    /* 200 after SLOW_MS */
+	SRV_HUGEHDR, /* 200 with 5 x 60 KiB of headers: over the 256 KiB cap */
+	SRV_BIGBODY, /* 200 with a 1 MiB body: over the 64 KiB body cap */
 };
 
 #define SLOW_MS 400
@@ -56,7 +56,7 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -83,7 +83,7 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 static int listen_unix(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%.107s", path);
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
@@ -123,10 +123,11 @@ static void read_request(int c)
 
 static void serve_one(int c, enum srv_mode mode)
 {
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+	static const char ok[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 	static const char unavailable[] =
-		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-	struct linger lg = { 1, 0 };
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct linger lg = {1, 0};
 
 	read_request(c);
 	switch (mode) {
@@ -154,7 +155,7 @@ static void serve_one(int c, enum srv_mode mode)
 		write_all(c, bigbody_response, strlen(bigbody_response));
 		break;
 	case SRV_SLOW: {
-		struct timespec ts = { 0, SLOW_MS * 1000000L };
+		struct timespec ts = {0, SLOW_MS * 1000000L};
 		nanosleep(&ts, NULL);
 		write_all(c, ok, sizeof(ok) - 1);
 		break;
@@ -198,7 +199,7 @@ static void stop(pid_t pid)
 
 static struct probe_target target(const char *addr, enum ngx_proto proto)
 {
-	struct probe_target t = { 0 };
+	struct probe_target t = {0};
 	if (peerkey_parse(addr, strlen(addr), 0, &t.addr) < 0) {
 		fprintf(stderr, "bad test address %s\n", addr);
 		exit(2);
@@ -237,7 +238,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* One on-demand probe of t in a fresh loop and prober; bounded at 10 s. */
 static struct probe_result probe_once(const struct probe_target *t)
 {
-	struct one o = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(o.loop, 16, NULL, NULL);
 	ev_timer deadline;
 
@@ -551,23 +552,25 @@ static bool make_certs(void)
 	struct {
 		const char *name, *cn, *san, *days;
 	} leaves[] = {
-		{ "good", "localhost", "IP:127.0.0.1,DNS:localhost", "2" },
-		{ "wrongname", "other.example", "DNS:other.example", "2" },
-		/* -1 is the least x509 -days takes: expired since yesterday */
-		{ "expired", "localhost", "IP:127.0.0.1,DNS:localhost", "-1" },
+	    {"good", "localhost", "IP:127.0.0.1,DNS:localhost", "2"},
+	    {"wrongname", "other.example", "DNS:other.example", "2"},
+	    /* -1 is the least x509 -days takes: expired since yesterday */
+	    {"expired", "localhost", "IP:127.0.0.1,DNS:localhost", "-1"},
 	};
 	for (size_t i = 0; ok && i < ARRAY_SIZE(leaves); i++) {
-		ok = sh("cd %s && echo subjectAltName=%s >%s.ext && "
-			"openssl req %s -keyout %s.key -out %s.csr -subj /CN=%s >>openssl.log 2>&1 && "
-			"openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-			"-out %s.pem -days %s -extfile %s.ext >>openssl.log 2>&1",
-			tls_dir, leaves[i].san, leaves[i].name, key, leaves[i].name, leaves[i].name,
-			leaves[i].cn, leaves[i].name, leaves[i].name, leaves[i].days, leaves[i].name);
+		ok = sh(
+		    "cd %s && echo subjectAltName=%s >%s.ext && "
+		    "openssl req %s -keyout %s.key -out %s.csr -subj /CN=%s >>openssl.log 2>&1 && "
+		    "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		    "-out %s.pem -days %s -extfile %s.ext >>openssl.log 2>&1",
+		    tls_dir, leaves[i].san, leaves[i].name, key, leaves[i].name, leaves[i].name,
+		    leaves[i].cn, leaves[i].name, leaves[i].name, leaves[i].days, leaves[i].name);
 	}
 	if (ok)
-		ok = sh("cd %s && openssl req -x509 %s -keyout self.key -out self.pem -days 2 "
-			"-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >>openssl.log 2>&1",
-			tls_dir, key);
+		ok =
+		    sh("cd %s && openssl req -x509 %s -keyout self.key -out self.pem -days 2 "
+		       "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >>openssl.log 2>&1",
+		       tls_dir, key);
 	made = ok;
 	return ok;
 }
@@ -576,7 +579,7 @@ static bool wait_connectable(unsigned port, int ms)
 {
 	for (int waited = 0; waited < ms; waited += 20) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 		int r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 		close(fd);
@@ -619,7 +622,7 @@ static pid_t tls_server(const char *name, unsigned *ret_port)
 static struct probe_result probe_tls(const char *cert, bool verify, const char *trusted,
 				     const char *tls_name)
 {
-	struct probe_result r = { .result = PROBE__COUNT };
+	struct probe_result r = {.result = PROBE__COUNT};
 	unsigned port;
 	pid_t pid = tls_server(cert, &port);
 	CHECK(pid > 0);
@@ -725,8 +728,8 @@ static void test_tls_against_plain_http_is_tls_error(void)
 
 static const char *find_php_fpm(void)
 {
-	static const char *cands[] = { "/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.3",
-				       "/usr/sbin/php-fpm8.1", "/usr/sbin/php-fpm" };
+	static const char *cands[] = {"/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.3",
+				      "/usr/sbin/php-fpm8.1", "/usr/sbin/php-fpm"};
 	for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
 		if (access(cands[i], X_OK) == 0)
 			return cands[i];
@@ -854,7 +857,7 @@ static void test_interval_is_honoured(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 200;
@@ -880,7 +883,7 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	close(fd);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 10000;
@@ -927,10 +930,10 @@ static void capwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct capwatch *c = container_of(w, struct capwatch, t);
 	cJSON *st = cJSON_CreateObject();
 	prober_stats_json(c->p, st);
-	c->max_inflight = MAX(c->max_inflight,
-			      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
-	c->max_queued = MAX(c->max_queued,
-			    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "queued")));
+	c->max_inflight =
+	    MAX(c->max_inflight, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
+	c->max_queued =
+	    MAX(c->max_queued, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "queued")));
 	cJSON_Delete(st);
 }
 
@@ -949,8 +952,8 @@ static void test_inflight_cap_is_respected(void)
 		ts[i].interval_ms = 100;
 		ts[i].timeout_ms = 300;
 	}
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
-	struct capwatch c = { .p = prober_new(s.loop, CAP, sched_done, &s) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct capwatch c = {.p = prober_new(s.loop, CAP, sched_done, &s)};
 	CHECK_INT(prober_set_targets(c.p, ts, N), 0);
 	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
 	ev_timer_start(s.loop, &c.t);
@@ -973,7 +976,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	pid_t pid = serve(lfd, SRV_SLOW);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_HTTP);
 	prober_set_targets(p, &t, 1);
@@ -1005,10 +1008,10 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", port);
 	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
 	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target ts[3] = { target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
-				      target(a3, NGX_PROTO_TCP) };
+	struct probe_target ts[3] = {target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
+				     target(a3, NGX_PROTO_TCP)};
 	CHECK_INT(prober_set_targets(p, ts, 2), 0);
 	prober_probe_now(p, ts[0].key, NULL, NULL);
 	prober_probe_now(p, ts[1].key, NULL, NULL);
@@ -1019,7 +1022,7 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	int64_t t0 = prober_last(p, ts[0].key)->time_ms;
 
 	/* Keep a1, drop a2, add a3. */
-	struct probe_target next[2] = { ts[2], ts[0] };
+	struct probe_target next[2] = {ts[2], ts[0]};
 	next[1].interval_ms = 30000;
 	CHECK_INT(prober_set_targets(p, next, 2), 0);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
@@ -1056,7 +1059,7 @@ static void test_disabled_peer_is_not_scheduled(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 50;
@@ -1118,9 +1121,9 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 		ts[i].interval_ms = 500;
 		ts[i].timeout_ms = 1000;
 	}
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 256, sched_done, &s);
-	struct ticker tk = { 0 };
+	struct ticker tk = {0};
 	ev_timer_init(&tk.t, tick_cb, 0.01, 0.01);
 	ev_timer_start(s.loop, &tk.t);
 	CHECK_INT(prober_set_targets(p, ts, N), 0);
@@ -1149,26 +1152,26 @@ static void test_connect_errors_map_to_results(void)
 		bool unix_sock;
 		const char *result;
 	} cases[] = {
-		{ 0, false, "ok" },
-		{ ECONNREFUSED, false, "refused" },
-		{ ECONNREFUSED, true, "stale" },
-		{ ETIMEDOUT, false, "timeout" },
-		{ EHOSTUNREACH, false, "unreachable" },
-		{ ENETUNREACH, false, "unreachable" },
-		{ ECONNRESET, false, "reset" },
-		{ EAGAIN, true, "overloaded" },
-		{ ENOENT, true, "missing" },
-		{ EACCES, true, "permission" },
-		{ ENOTSOCK, true, "not_socket" },
-		{ EADDRNOTAVAIL, false, "error" },
+	    {0, false, "ok"},
+	    {ECONNREFUSED, false, "refused"},
+	    {ECONNREFUSED, true, "stale"},
+	    {ETIMEDOUT, false, "timeout"},
+	    {EHOSTUNREACH, false, "unreachable"},
+	    {ENETUNREACH, false, "unreachable"},
+	    {ECONNRESET, false, "reset"},
+	    {EAGAIN, true, "overloaded"},
+	    {ENOENT, true, "missing"},
+	    {EACCES, true, "permission"},
+	    {ENOTSOCK, true, "not_socket"},
+	    {EADDRNOTAVAIL, false, "error"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		struct probe_result r = { 0 };
+		struct probe_result r = {0};
 		probe_tcp_classify(cases[i].err, cases[i].unix_sock, 1500, &r);
 		CHECK_STR(probe_result_name(r.result), cases[i].result);
 		CHECK_INT(r.err, cases[i].err);
 	}
-	struct probe_result r = { 0 };
+	struct probe_result r = {0};
 	probe_tcp_classify(ENETUNREACH, false, 1500, &r);
 	CHECK_STR(r.detail, "connect() failed: Network is unreachable");
 	probe_tcp_classify(ETIMEDOUT, false, 1500, &r);
@@ -1194,10 +1197,11 @@ static void test_unix_socket_nobody_listens_is_stale(void)
 
 static void test_result_names(void)
 {
-	static const char *names[] = { "ok",           "refused",     "timeout",   "unreachable",
-				       "reset",        "invalid_http", "http_status", "tls_error",
-				       "dns_error",    "missing",     "not_socket", "permission",
-				       "stale",        "overloaded",  "error" };
+	static const char *names[] = {
+	    "ok",	    "refused",	   "timeout",	"unreachable", "reset",
+	    "invalid_http", "http_status", "tls_error", "dns_error",   "missing",
+	    "not_socket",   "permission",  "stale",	"overloaded",  "error",
+	};
 	CHECK_INT(ARRAY_SIZE(names), PROBE__COUNT);
 	for (int i = 0; i < PROBE__COUNT; i++)
 		CHECK_STR(probe_result_name((enum probe_result_kind)i), names[i]);
@@ -1218,7 +1222,8 @@ int main(void)
 		 "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
 	n = (size_t)snprintf(hugehdr_response, sizeof(hugehdr_response), "HTTP/1.1 200 OK\r\n");
 	for (int i = 0; i < 5; i++) {
-		n += (size_t)snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n, "X-Big-%d: ", i);
+		n += (size_t)snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n,
+				      "X-Big-%d: ", i);
 		memset(hugehdr_response + n, 'b', 60 * 1024);
 		n += 60 * 1024;
 		n += (size_t)snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n, "\r\n");
