@@ -468,6 +468,8 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	if (req->expect_lo <= 0 && req->expect_hi <= 0) {
 		req->expect_lo = 200;
 		req->expect_hi = 399;
+	} else if (req->expect_hi < req->expect_lo) {
+		req->expect_hi = req->expect_lo; /* "expect_status 204;" */
 	}
 
 	e = h->ncache ? h->cache[--h->ncache] : curl_easy_init();
@@ -481,7 +483,12 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	/* The name in the URL is what SNI and certificate checks use; where it
 	 * is not the address, CURLOPT_CONNECT_TO sends the connection to it. */
 	const char *name = is_unix ? "localhost" : t->addr.host;
-	bool use_tls_name = tls && t->tls_name && t->tls_name[0] && !is_unix;
+	/* curl sends SNI for any name in the URL and cannot verify a name it
+	 * did not send: with proxy_ssl_server_name off and verification off the
+	 * address is used (no SNI, as nginx); with verification on, the name
+	 * is sent even when nginx would not. */
+	bool use_tls_name = tls && t->tls_name && t->tls_name[0] && !is_unix &&
+			    (t->tls_sni || t->tls_verify);
 	if (use_tls_name)
 		name = t->tls_name;
 	url_host(name, host, sizeof(host));

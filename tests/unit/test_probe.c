@@ -461,6 +461,14 @@ static void test_http_expect_range_is_honoured(void)
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 503);
+	/* One status alone ("expect_status 503;") */
+	t.expect_lo = 503;
+	t.expect_hi = 0;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	t.expect_lo = 200;
+	r = probe_once(&t);
+	CHECK_STR(r.detail, "HTTP 503 (expected 200-200)");
 	stop(pid);
 }
 
