@@ -13,7 +13,7 @@
  *        never inside a start function or a curl callback)
  *     -> run_epilog: last result, state, failure count, re-arm the timer
  *        (retry_ms while failing and fails < retries, else interval_ms,
- *        counted from the start of the run), start queued peers,
+ *        counted from when the run was due), start queued peers,
  *        probe_done_fn + the waiters of prober_probe_now.
  *
  * State: PEER_UNKNOWN until the first result, then PEER_UP after ok and
@@ -95,6 +95,7 @@ struct peer {
 	char *health_uri, *host_header, *tls_trusted, *tls_name;
 
 	ev_timer timer;
+	int64_t due_mono; /* when the current or next run is due */
 	enum peer_state state;
 	unsigned fails;
 	bool queued, kept;
@@ -209,15 +210,16 @@ static uint64_t rng_next(struct prober *p)
 
 /* First runs are spread over one interval at random, in SLOT_MS steps: peers
  * sharing a slot start in one loop iteration, so 10,000 peers cost 100
- * wake-ups a second instead of 10,000. Re-arming counts from the start of a
- * run, so a peer keeps its slot. */
+ * wake-ups a second instead of 10,000. Later runs are due a whole interval
+ * after the previous due time (not after the actual start), so a peer keeps
+ * its slot and a late loop or the queue does not stretch the interval. */
 #define SLOT_MS 10
-static double first_offset_s(struct prober *p, const struct peer *pe)
+static int64_t first_offset_ms(struct prober *p, const struct peer *pe)
 {
 	uint64_t slots = pe->interval_ms / SLOT_MS;
 	if (slots < 2)
-		return (double)(rng_next(p) % pe->interval_ms) / 1000.0;
-	return (double)(rng_next(p) % slots * SLOT_MS) / 1000.0;
+		return (int64_t)(rng_next(p) % pe->interval_ms);
+	return (int64_t)(rng_next(p) % slots * SLOT_MS);
 }
 
 /* ---- peer lookup ---- */
@@ -410,15 +412,27 @@ static uint32_t next_delay_ms(const struct peer *pe, bool ok)
 	return pe->interval_ms;
 }
 
-static void peer_arm(struct peer *pe, double after_s)
+/* Arm the timer for the monotonic time due (ms). */
+static void peer_arm_at(struct peer *pe, int64_t due)
 {
 	struct ev_loop *loop = pe->p->loop;
 
 	ev_timer_stop(loop, &pe->timer);
+	pe->due_mono = due;
 	if (!pe->enabled)
 		return;
-	ev_timer_set(&pe->timer, MAX(after_s, 0.0), 0);
+	ev_timer_set(&pe->timer, MAX(due - now_mono_ms(), 0) / 1000.0, 0);
 	ev_timer_start(loop, &pe->timer);
+}
+
+/* The next due time after a run that was due at pe->due_mono: skip whole
+ * periods already missed (a stalled host) instead of running them all. */
+static int64_t next_due(const struct peer *pe, uint32_t delay, int64_t now)
+{
+	int64_t next = pe->due_mono + delay;
+	if (next <= now)
+		next += ((now - next) / delay + 1) * (int64_t)delay;
+	return next;
 }
 
 static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
@@ -450,7 +464,7 @@ static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
 		pe->state = PEER_DOWN;
 	}
 	enum peer_state state = pe->state;
-	peer_arm(pe, ((int64_t)next_delay_ms(pe, ok) - (now - run->start_mono)) / 1000.0);
+	peer_arm_at(pe, next_due(pe, next_delay_ms(pe, ok), now));
 	queue_kick(p);
 
 	/* Callbacks last: they may change the target set (this run is already
@@ -771,12 +785,13 @@ static int cmp_target_ptr(const void *a, const void *b)
 int prober_set_targets(struct prober *p, const struct probe_target *targets, size_t n)
 {
 	const struct probe_target **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
-	size_t ns = 0;
+	size_t ns = 0, invalid = 0;
 
+	/* One unusable target must not stop the probing of all the others. */
 	for (size_t i = 0; i < n; i++) {
 		if (!target_valid(&targets[i]) || !target_key(&targets[i])[0]) {
-			free(sorted);
-			return -EINVAL;
+			invalid++;
+			continue;
 		}
 		sorted[ns++] = &targets[i];
 	}
@@ -799,13 +814,13 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 				ev_timer_stop(p->loop, &pe->timer);
 				queue_remove(p, pe);
 			} else if (!was_enabled && !pe->run) {
-				peer_arm(pe, first_offset_s(p, pe));
+				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
 			}
 		} else {
 			pe = peer_new(p, t, key);
 			pe->kept = true;
 			if (pe->enabled)
-				peer_arm(pe, first_offset_s(p, pe));
+				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
 		}
 		peers[np++] = pe;
 	}
@@ -821,7 +836,7 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 	p->peers = peers;
 	p->npeers = np;
 	queue_kick(p);
-	return 0;
+	return invalid ? -EINVAL : 0;
 }
 
 /* ---- public ---- */
@@ -878,6 +893,7 @@ int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void
 	}
 	if (!pe->run) {
 		queue_remove(p, pe);
+		pe->due_mono = now_mono_ms(); /* the next periodic run counts from now */
 		run_start(pe);
 	}
 	if (once && pe->run) {

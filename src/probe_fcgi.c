@@ -5,9 +5,9 @@
  *        (fcgi_io_cb on EV_READ) until the 8-byte record header and up to
  *        sizeof(in) of content -> fcgi_finish -> cb. fcgi_timeout_cb bounds
  *        everything after connect; probe_tcp bounds the connect.
- * A reply of type FCGI_GET_VALUES_RESULT (10) or FCGI_UNKNOWN_TYPE (11) from
- * a version-1 record proves a FastCGI server answers; anything else is not
- * FastCGI (reported as invalid_http, the same cause for nginx). */
+ * A version-1 record of a known type (1..11; normally FCGI_GET_VALUES_RESULT)
+ * proves a FastCGI server answers; anything else is not FastCGI (reported as
+ * invalid_http: for nginx it is the same cause). */
 #include "probe_fcgi.h"
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define FCGI_VERSION_1	       1
+#define FCGI_BEGIN_REQUEST     1
 #define FCGI_GET_VALUES	       9
 #define FCGI_GET_VALUES_RESULT 10
 #define FCGI_UNKNOWN_TYPE      11
@@ -89,8 +90,10 @@ static bool check_reply(struct probe_fcgi *f)
 		return false;
 	unsigned type = h[1];
 	size_t clen = ((size_t)h[4] << 8) | h[5];
-	if (h[0] != FCGI_VERSION_1 ||
-	    (type != FCGI_GET_VALUES_RESULT && type != FCGI_UNKNOWN_TYPE)) {
+	/* Any well-formed record proves a FastCGI peer (some answer a
+	 * management record with FCGI_END_REQUEST or stderr); only a bad
+	 * version or type byte is "not FastCGI". */
+	if (h[0] != FCGI_VERSION_1 || type < FCGI_BEGIN_REQUEST || type > FCGI_UNKNOWN_TYPE) {
 		r->result = PROBE_INVALID_HTTP;
 		snprintf(r->detail, sizeof(r->detail),
 			 "not a FastCGI reply (first bytes %02x %02x %02x %02x)", h[0], h[1], h[2],
@@ -101,8 +104,9 @@ static bool check_reply(struct probe_fcgi *f)
 	if (f->got < want && f->got < sizeof(f->in))
 		return false;
 	r->result = PROBE_OK;
-	if (type == FCGI_UNKNOWN_TYPE) {
-		snprintf(r->detail, sizeof(r->detail), "FastCGI: FCGI_UNKNOWN_TYPE (server alive)");
+	if (type != FCGI_GET_VALUES_RESULT) {
+		snprintf(r->detail, sizeof(r->detail), "FastCGI: record type %u (server alive)",
+			 type);
 	} else {
 		char values[200] = "";
 		describe_values(h + FCGI_HEADER_LEN, MIN(clen, f->got - FCGI_HEADER_LEN), values,

@@ -1044,11 +1044,16 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
 	cJSON_Delete(st);
 
-	/* An invalid target leaves the set as it was. */
-	struct probe_target bad = target("127.0.0.9:1", NGX_PROTO_TCP);
-	bad.addr.port = 0;
-	CHECK_INT(prober_set_targets(p, &bad, 1), -EINVAL);
+	/* An invalid target is left out; the others still apply. */
+	struct probe_target three[3] = {target("127.0.0.9:1", NGX_PROTO_TCP), next[0], next[1]};
+	three[0].addr.port = 0;
+	CHECK_INT(prober_set_targets(p, three, 3), -EINVAL);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
+	CHECK_INT(prober_state(p, ts[2].key), PEER_UNKNOWN);
+	st = cJSON_CreateObject();
+	prober_stats_json(p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
+	cJSON_Delete(st);
 
 	/* Removing a peer with a probe in flight drops that probe quietly. */
 	int before = s.calls;
