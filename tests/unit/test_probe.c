@@ -1066,6 +1066,54 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	close(lfd);
 }
 
+struct reentrant {
+	struct prober *p;
+	int calls;
+};
+
+static void clear_on_first_result(void *userdata, const char *key, const struct probe_result *r,
+				  enum peer_state state)
+{
+	struct reentrant *re = userdata;
+	if (re->calls++ == 0) {
+		/* The peer reporting and every other one (with probes in flight,
+		 * some with results already queued) leave the set here. */
+		CHECK_INT(prober_set_targets(re->p, NULL, 0), 0);
+		CHECK_INT(prober_probe_now(re->p, key, NULL, NULL), -ENOENT);
+	}
+}
+
+static void test_callback_may_clear_the_target_set(void)
+{
+	enum { N = 20 };
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
+	struct probe_target ts[N];
+	for (int i = 0; i < N; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, i % 2 ? NGX_PROTO_HTTP : NGX_PROTO_TCP);
+		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
+		ts[i].timeout_ms = 300;
+	}
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct reentrant re = {0};
+	re.p = prober_new(loop, 64, clear_on_first_result, &re);
+	CHECK_INT(prober_set_targets(re.p, ts, N), 0);
+	for (int i = 0; i < N; i++)
+		prober_probe_now(re.p, ts[i].key, NULL, NULL);
+	run_for(loop, 0.5);
+	CHECK_INT(re.calls, 1);
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(re.p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 0);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")), 0);
+	cJSON_Delete(st);
+	prober_free(re.p);
+	ev_loop_destroy(loop);
+	close(lfd);
+}
+
 static void test_disabled_peer_is_not_scheduled(void)
 {
 	unsigned port;
@@ -1281,6 +1329,7 @@ int main(void)
 	RUN(test_inflight_cap_is_respected);
 	RUN(test_probe_now_is_limited_to_one_per_second);
 	RUN(test_set_targets_keeps_state_of_kept_keys);
+	RUN(test_callback_may_clear_the_target_set);
 	RUN(test_disabled_peer_is_not_scheduled);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
 	return harness_result();
