@@ -33,15 +33,17 @@
 /* ---- servers ---- */
 
 enum srv_mode {
-	SRV_OK,	     /* HTTP 200 "ok" */
-	SRV_503,     /* HTTP 503 */
-	SRV_RESET,   /* read the request, then RST (SO_LINGER 0) */
-	SRV_EMPTY,   /* read the request, then a clean close */
-	SRV_GARBAGE, /* "HELLO\r\n\r\n" */
-	SRV_BIGHDR,  /* 200 with one 64 KiB header */
-	SRV_SLOW,    /* 200 after SLOW_MS */
-	SRV_HUGEHDR, /* 200 with 5 x 60 KiB of headers: over the 256 KiB cap */
-	SRV_BIGBODY, /* 200 with a 1 MiB body: over the 64 KiB body cap */
+	SRV_OK,	      /* HTTP 200 "ok" */
+	SRV_503,      /* HTTP 503 */
+	SRV_RESET,    /* read the request, then RST (SO_LINGER 0) */
+	SRV_EMPTY,    /* read the request, then a clean close */
+	SRV_GARBAGE,  /* "HELLO\r\n\r\n" */
+	SRV_BIGHDR,   /* 200 with one 64 KiB header */
+	SRV_SLOW,     /* 200 after SLOW_MS */
+	SRV_HUGEHDR,  /* 200 with 5 x 60 KiB of headers: over the 256 KiB cap */
+	SRV_BIGBODY,  /* 200 with a 1 MiB body: over the 64 KiB body cap */
+	SRV_FCGI_ODD, /* GET_VALUES_RESULT whose pair lengths overrun the record */
+	SRV_FCGI_END, /* FCGI_END_REQUEST instead of GET_VALUES_RESULT */
 };
 
 #define SLOW_MS 400
@@ -154,6 +156,20 @@ static void serve_one(int c, enum srv_mode mode)
 	case SRV_BIGBODY:
 		write_all(c, bigbody_response, strlen(bigbody_response));
 		break;
+	case SRV_FCGI_ODD: {
+		/* version 1, type 10, id 0, 12 content bytes: a pair "A"="1", then a
+		 * name length of 0x7fffffff (4-byte form) with nothing behind it */
+		static const unsigned char odd[] = {1, 10, 0,	0,   0,		  12,	0,    0,
+						    1, 1,  'A', '1', 0x80 | 0x7f, 0xff, 0xff, 0xff,
+						    0, 0,  0,	0};
+		write_all(c, (const char *)odd, sizeof(odd));
+		break;
+	}
+	case SRV_FCGI_END: {
+		static const unsigned char end[] = {1, 3, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
+		write_all(c, (const char *)end, sizeof(end));
+		break;
+	}
 	case SRV_SLOW: {
 		struct timespec ts = {0, SLOW_MS * 1000000L};
 		nanosleep(&ts, NULL);
@@ -804,6 +820,12 @@ static void test_fastcgi_garbage_and_close(void)
 	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
 	CHECK_STR(r.detail, "not a FastCGI reply (first bytes 48 45 4c 4c)");
+	r = probe_mode(SRV_FCGI_ODD, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "FastCGI: FCGI_GET_VALUES_RESULT A=1");
+	r = probe_mode(SRV_FCGI_END, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "FastCGI: record type 3 (server alive)");
 	r = probe_mode(SRV_EMPTY, NGX_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_STR(r.detail, "FastCGI: connection closed after 0 reply bytes");
