@@ -881,6 +881,15 @@ static void run_for(struct ev_loop *loop, double seconds)
 	ev_timer_stop(loop, &t);
 }
 
+/* Run until *counter reaches want, at most max_s seconds (a loaded CI
+ * machine gets time; a hang still ends). */
+static void run_until(struct ev_loop *loop, const int *counter, int want, double max_s)
+{
+	int64_t end = now_mono_ms() + (int64_t)(max_s * 1000);
+	while (*counter < want && now_mono_ms() < end)
+		run_for(loop, 0.02);
+}
+
 static void test_interval_is_honoured(void)
 {
 	unsigned port;
@@ -891,14 +900,17 @@ static void test_interval_is_honoured(void)
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 200;
+	int64_t t0 = now_mono_ms();
 	prober_set_targets(p, &t, 1);
-	run_for(s.loop, 1.1);
-	/* First run within one interval (random offset), then every 200 ms. */
-	CHECK(s.calls >= 5 && s.calls <= 6);
-	CHECK(s.times[0] > 0);
-	for (int i = 1; i < s.calls && i < 6; i++) {
+	run_until(s.loop, &s.calls, 6, 5.0);
+	CHECK_INT(s.calls, 6);
+	/* First run within one interval (random offset), then every 200 ms:
+	 * runs are due on a fixed grid, so a late one does not shift the rest. */
+	CHECK(s.times[0] - t0 < 260);
+	CHECK((s.times[5] - s.times[0]) / 5 >= 190 && (s.times[5] - s.times[0]) / 5 <= 215);
+	for (int i = 1; i < 6; i++) {
 		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 190 && gap <= 260);
+		CHECK(gap >= 100 && gap <= 300);
 	}
 	CHECK_INT(prober_state(p, t.key), PEER_UP);
 	prober_free(p);
@@ -924,11 +936,12 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	CHECK(prober_last(p, t.key) == NULL);
 	/* Start now instead of at the random offset; then retries take over. */
 	CHECK_INT(prober_probe_now(p, t.key, NULL, NULL), 0);
-	run_for(s.loop, 1.0);
+	run_until(s.loop, &s.calls, 3, 5.0);
+	run_for(s.loop, 0.5); /* the fourth is an interval (10 s) away */
 	CHECK_INT(s.calls, 3);
 	for (int i = 1; i < s.calls && i < 3; i++) {
 		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 95 && gap <= 160);
+		CHECK(gap >= 90 && gap <= 250);
 	}
 	CHECK_INT(s.last, PROBE_REFUSED);
 	CHECK_INT(prober_state(p, t.key), PEER_DOWN);
@@ -987,12 +1000,12 @@ static void test_inflight_cap_is_respected(void)
 	CHECK_INT(prober_set_targets(c.p, ts, N), 0);
 	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
 	ev_timer_start(s.loop, &c.t);
-	run_for(s.loop, 1.4);
+	/* 4 waves of 5 at 300 ms each */
+	run_until(s.loop, &s.calls, N, 10.0);
 	ev_timer_stop(s.loop, &c.t);
 	CHECK_INT(c.max_inflight, CAP);
 	CHECK(c.max_queued >= N - CAP - 2);
-	/* 4 waves of 5 at 300 ms each fit in 1.4 s. */
-	CHECK(s.calls >= N && s.calls <= N + CAP);
+	CHECK(s.calls >= N);
 	CHECK_INT(s.last, PROBE_TIMEOUT);
 	prober_free(c.p);
 	ev_loop_destroy(s.loop);
@@ -1014,7 +1027,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	/* The second call joins the probe in flight. */
 	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
 	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
-	run_for(s.loop, (SLOW_MS + 300) / 1000.0);
+	run_until(s.loop, &s.once_calls, 2, 5.0);
 	CHECK_INT(s.calls, 1);
 	CHECK_INT(s.once_calls, 2);
 	/* Within a second of that result: answered at once from the record. */
@@ -1045,7 +1058,7 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	CHECK_INT(prober_set_targets(p, ts, 2), 0);
 	prober_probe_now(p, ts[0].key, NULL, NULL);
 	prober_probe_now(p, ts[1].key, NULL, NULL);
-	run_for(s.loop, 0.3);
+	run_until(s.loop, &s.calls, 2, 5.0);
 	CHECK_INT(s.calls, 2);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
 	CHECK_INT(prober_state(p, ts[1].key), PEER_DOWN);
