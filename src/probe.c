@@ -26,7 +26,8 @@
  * facts); key and host share the peer's allocation.
  *
  * CPU: first runs fall on 10 ms slots so peers due together start in one
- * loop iteration; connect-only checks close with a RST (probe_tcp_abort).
+ * loop iteration; connect-only checks end with a RST and reuse their socket
+ * (probe_tcp_abort, probe_tcp_pool).
  * At 10,000 TCP peers a second nearly all the cost is the kernel's loopback
  * handshake (tests/bench/probe.sh measures it beside a bare connect loop). */
 #include "probe.h"
@@ -153,6 +154,7 @@ struct prober {
 
 	struct probe_http *http;
 	struct probe_dns *dns;
+	struct probe_tcp_pool pool;
 	uint64_t rng;
 
 	uint64_t sent, failed, by_result[PROBE__COUNT];
@@ -568,7 +570,7 @@ static void run_proto(struct run *run)
 			run_complete(run);
 			return;
 		}
-		r = probe_tcp_start(&run->tcp, p->loop, &run->addr.sa, run->addrlen, left,
+		r = probe_tcp_start(&run->tcp, p->loop, &p->pool, &run->addr.sa, run->addrlen, left,
 				    run_tcp_done);
 		break;
 	}
@@ -851,6 +853,7 @@ struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_don
 	p->fn = fn;
 	p->userdata = userdata;
 	p->http = probe_http_new(loop);
+	probe_tcp_pool_init(&p->pool);
 	p->rng = (uint64_t)now_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
 		 (uint64_t)(uintptr_t)p;
 	if (!p->rng)
@@ -870,6 +873,7 @@ void prober_free(struct prober *p)
 	free(p->peers);
 	probe_http_free(p->http);
 	probe_dns_free(p->dns);
+	probe_tcp_pool_done(&p->pool);
 	free(p);
 }
 

@@ -240,7 +240,7 @@ int probe_fcgi_start(struct probe_fcgi *f, struct ev_loop *loop, const struct so
 	f->timeout_ms = timeout_ms;
 	f->unix_sock = sa->sa_family == AF_UNIX;
 	f->started = ev_now(loop);
-	return probe_tcp_start(&f->conn, loop, sa, salen, timeout_ms, fcgi_connected);
+	return probe_tcp_start(&f->conn, loop, NULL, sa, salen, timeout_ms, fcgi_connected);
 }
 
 void probe_fcgi_cancel(struct probe_fcgi *f)
