@@ -408,9 +408,11 @@ static void req_finish(struct probe_http_req *req, CURLcode code)
 	req->tls_done = t_app > 0;
 	r->http_checked = true;
 	r->http_status = (int)status;
-	r->connect_ms = usec_to_ms(t_connect);
-	r->ttfb_ms = status ? usec_to_ms(t_first) : 0;
-	r->total_ms = usec_to_ms(t_total);
+	/* at least 1 once connected: diagnosis reads connect_ms 0 as "never
+	 * connected" (unreachable), and loopback connects take microseconds */
+	r->connect_ms = t_connect > 0 ? MAX(usec_to_ms(t_connect), 1u) : 0;
+	r->ttfb_ms = status ? MAX(usec_to_ms(t_first), r->connect_ms) : 0;
+	r->total_ms = MAX(usec_to_ms(t_total), r->ttfb_ms);
 	r->header_bytes = (uint32_t)MAX((size_t)MAX(header_size, 0), req->header_bytes);
 	if (req->tls)
 		read_certinfo(req);
