@@ -497,8 +497,8 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	 * did not send: with proxy_ssl_server_name off and verification off the
 	 * address is used (no SNI, as nginx); with verification on, the name
 	 * is sent even when nginx would not. */
-	bool use_tls_name = tls && t->tls_name && t->tls_name[0] && !is_unix &&
-			    (t->tls_sni || t->tls_verify);
+	bool use_tls_name =
+	    tls && t->tls_name && t->tls_name[0] && !is_unix && (t->tls_sni || t->tls_verify);
 	if (use_tls_name)
 		name = t->tls_name;
 	url_host(name, host, sizeof(host));
@@ -517,7 +517,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	}
 
 	/* Host: what the caller says nginx sends; else the peer as written. */
-	if (t->host_header && t->host_header[0]) {
+	if (t->host_header && t->host_header[0] && !strpbrk(t->host_header, "\r\n")) {
 		snprintf(buf, sizeof(buf), "Host: %s", t->host_header);
 		req->headers = curl_slist_append(req->headers, buf);
 	} else if (use_tls_name) {
