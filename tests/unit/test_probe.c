@@ -1149,6 +1149,40 @@ static void test_callback_may_clear_the_target_set(void)
 	close(lfd);
 }
 
+/* Connect-only checks reuse their socket: a reused one must report the
+ * next peer's outcome, not the last one's. */
+static void test_reused_socket_reports_each_peer(void)
+{
+	unsigned up, down;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &up);
+	close(listen_inet(AF_INET, "127.0.0.1", 1, &down));
+	char a[64], b[64];
+	snprintf(a, sizeof(a), "127.0.0.1:%u", up);
+	snprintf(b, sizeof(b), "127.0.0.1:%u", down);
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target ts[2] = {target(a, NGX_PROTO_TCP), target(b, NGX_PROTO_TCP)};
+	prober_set_targets(p, ts, 2);
+	enum probe_result_kind want[4] = {PROBE_OK, PROBE_REFUSED, PROBE_OK, PROBE_REFUSED};
+	for (int i = 0; i < 4; i++) {
+		if (i == 2) {
+			/* a second round: both results are younger than 1 s */
+			struct probe_target again[2] = {ts[0], ts[1]};
+			snprintf(again[0].key, sizeof(again[0].key), "again-a");
+			snprintf(again[1].key, sizeof(again[1].key), "again-b");
+			prober_set_targets(p, again, 2);
+			memcpy(ts, again, sizeof(again));
+		}
+		prober_probe_now(p, ts[i % 2].key, NULL, NULL);
+		run_until(s.loop, &s.calls, i + 1, 5.0);
+		CHECK_INT(s.calls, i + 1);
+		CHECK_STR(probe_result_name(s.last), probe_result_name(want[i]));
+	}
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
 static void test_disabled_peer_is_not_scheduled(void)
 {
 	unsigned port;
@@ -1365,6 +1399,7 @@ int main(void)
 	RUN(test_probe_now_is_limited_to_one_per_second);
 	RUN(test_set_targets_keeps_state_of_kept_keys);
 	RUN(test_callback_may_clear_the_target_set);
+	RUN(test_reused_socket_reports_each_peer);
 	RUN(test_disabled_peer_is_not_scheduled);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
 	return harness_result();
