@@ -235,7 +235,7 @@ struct probe_dns_job *probe_dns_resolve(struct probe_dns *d, const char *name, u
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&attr, 256 * 1024);
+		pthread_attr_setstacksize(&attr, 1024 * 1024); /* NSS modules want room */
 		d->nthreads++;
 		d->refs++;
 		if (pthread_create(&tid, &attr, dns_thread, d) != 0) {

@@ -27,6 +27,7 @@
 #include "harness.h"
 #include "peerkey.h"
 #include "probe.h"
+#include "probe_dns.h"
 #include "probe_tcp.h"
 #include "util.h"
 
@@ -249,6 +250,15 @@ static void one_done(void *userdata, const char *key, const struct probe_result 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
+}
+
+static void run_for(struct ev_loop *loop, double seconds)
+{
+	ev_timer t;
+	ev_timer_init(&t, deadline_cb, seconds, 0);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &t);
 }
 
 /* One on-demand probe of t in a fresh loop and prober; bounded at 10 s. */
@@ -540,6 +550,47 @@ static void test_localhost_name_resolves_then_connects(void)
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	stop(pid);
+}
+
+struct dns_count {
+	int answers, errors;
+};
+
+static void dns_count_cb(void *userdata, const struct probe_dns_answer *a)
+{
+	struct dns_count *c = userdata;
+	if (a->err)
+		c->errors++;
+	else
+		c->answers++;
+}
+
+static void test_resolver_cancel_and_free_with_jobs_out(void)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct probe_dns *d = probe_dns_new(loop);
+	struct dns_count c = {0};
+	struct probe_dns_job *jobs[20];
+	for (int i = 0; i < 20; i++)
+		jobs[i] =
+		    probe_dns_resolve(d, i % 5 ? "localhost" : "x.invalid", 80, dns_count_cb, &c);
+	for (int i = 0; i < 20; i += 2)
+		probe_dns_cancel(d, jobs[i]); /* queued, running or done: never answered */
+	int64_t end = now_mono_ms() + 5000;
+	while (c.answers + c.errors < 10 && now_mono_ms() < end)
+		run_for(loop, 0.02);
+	run_for(loop, 0.1);
+	CHECK_INT(c.answers + c.errors, 10);
+	CHECK_INT(c.errors, 2); /* jobs 5 and 15 (odd, .invalid) */
+
+	/* Freed with work queued and threads busy: nothing is answered, and
+	 * the threads clean up after themselves. */
+	for (int i = 0; i < 20; i++)
+		probe_dns_resolve(d, "localhost", 80, dns_count_cb, &c);
+	probe_dns_free(d);
+	run_for(loop, 0.2);
+	CHECK_INT(c.answers + c.errors, 10);
+	ev_loop_destroy(loop);
 }
 
 /* ---- TLS ---- */
@@ -870,15 +921,6 @@ static void sched_once(void *userdata, const char *key, const struct probe_resul
 {
 	struct sched *s = userdata;
 	s->once_calls++;
-}
-
-static void run_for(struct ev_loop *loop, double seconds)
-{
-	ev_timer t;
-	ev_timer_init(&t, deadline_cb, seconds, 0);
-	ev_timer_start(loop, &t);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &t);
 }
 
 /* Run until *counter reaches want, at most max_s seconds (a loaded CI
@@ -1385,6 +1427,7 @@ int main(void)
 	RUN(test_http_over_unix_socket);
 	RUN(test_unresolvable_name_is_dns_error);
 	RUN(test_localhost_name_resolves_then_connects);
+	RUN(test_resolver_cancel_and_free_with_jobs_out);
 	RUN(test_tls_good_certificate_is_ok);
 	RUN(test_tls_expired_certificate_is_tls_error);
 	RUN(test_tls_self_signed_with_verify_is_tls_error);
