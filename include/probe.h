@@ -40,6 +40,8 @@ enum probe_result_kind {
 	PROBE__COUNT
 };
 
+/* UNKNOWN until the first result, then UP after an ok probe and DOWN after
+ * any failed one: no hysteresis here, the diagnoser weighs evidence. */
 enum peer_state {
 	PEER_UNKNOWN,
 	PEER_UP,
