@@ -126,7 +126,8 @@ struct run {
 	ev_timer dns_timer;
 	ev_timer donew; /* never started, only fed: completion from the loop */
 	bool completing;
-	char connect_ip[INET6_ADDRSTRLEN];
+	struct probe_dns_answer *answers; /* host-name peers: every address */
+	size_t next_addr;		  /* the next one to try if this fails */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_storage ss;
@@ -396,6 +397,7 @@ static void run_free(struct run *run)
 		run->waiters = w->next;
 		free(w);
 	}
+	free(run->answers);
 	free(run);
 }
 
@@ -486,11 +488,38 @@ static void run_fail(struct run *run, enum probe_result_kind kind, int err, cons
 	run_complete(run);
 }
 
+static int64_t run_left_ms(const struct run *run)
+{
+	return (int64_t)run->timeout_ms - (now_mono_ms() - run->start_mono);
+}
+
 static void run_tcp_done(struct probe_tcp *c, int err)
 {
 	struct run *run = container_of(c, struct run, tcp);
+	struct probe_dns_answer *a = run->answers;
 
+	/* A name with several addresses: like nginx and curl, go on to the
+	 * next one while time is left; the result is the last attempt's. */
+	while (err && a && run->next_addr < a->naddrs && run_left_ms(run) > 0) {
+		size_t i = run->next_addr++;
+		memcpy(&run->addr.ss, &a->addrs[i], a->addrlens[i]);
+		run->addrlen = a->addrlens[i];
+		int rc = probe_tcp_start(c, run->p->loop, &run->p->pool, &run->addr.sa,
+					 run->addrlen, (uint64_t)run_left_ms(run), run_tcp_done);
+		if (rc == 0)
+			return;
+		err = -rc;
+	}
 	probe_tcp_classify(err, run->addr.sa.sa_family == AF_UNIX, run->timeout_ms, &run->r);
+	if (!err && a && a->naddrs > 1) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		const void *src =
+		    run->addr.sa.sa_family == AF_INET6
+			? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
+			: (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
+		inet_ntop(run->addr.sa.sa_family, src, ip, sizeof(ip));
+		snprintf(run->r.detail, sizeof(run->r.detail), "connected to %s", ip);
+	}
 	probe_tcp_abort(c);
 	run_complete(run);
 }
@@ -550,9 +579,9 @@ static void run_proto(struct run *run)
 	case NGX_PROTO_HTTPS: {
 		struct probe_target t;
 		peer_target(pe, &t);
-		run->http =
-		    probe_http_start(p->http, &t, run->connect_ip[0] ? run->connect_ip : NULL, left,
-				     &run->r, run_http_done, run);
+		run->http = probe_http_start(p->http, &t,
+					     pe->kind == PEERKEY_HOST ? run->r.dns_answers : NULL,
+					     left, &run->r, run_http_done, run);
 		if (!run->http)
 			run_complete(run);
 		return;
@@ -572,7 +601,9 @@ static void run_proto(struct run *run)
 		}
 		r = probe_tcp_start(&run->tcp, p->loop, &p->pool, &run->addr.sa, run->addrlen, left,
 				    run_tcp_done);
-		break;
+		if (r < 0)
+			run_tcp_done(&run->tcp, -r); /* may go on to the next address */
+		return;
 	}
 	if (r < 0) {
 		probe_tcp_classify(-r, is_unix, left, &run->r);
@@ -594,12 +625,11 @@ static void run_dns_cb(void *userdata, const struct probe_dns_answer *a)
 		return;
 	}
 	probe_dns_format(a, run->r.dns_answers, sizeof(run->r.dns_answers));
+	run->answers = xmalloc(sizeof(*run->answers));
+	*run->answers = *a;
 	memcpy(&run->addr.ss, &a->addrs[0], a->addrlens[0]);
 	run->addrlen = a->addrlens[0];
-	const void *src = run->addr.sa.sa_family == AF_INET6
-			      ? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
-			      : (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
-	inet_ntop(run->addr.sa.sa_family, src, run->connect_ip, sizeof(run->connect_ip));
+	run->next_addr = 1;
 	run_proto(run);
 }
 

@@ -13,6 +13,7 @@
  * are off (CURLOPT_NOSIGNAL); proxies from the environment are ignored. */
 #include "probe_http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <ev.h>
@@ -46,7 +47,7 @@ struct probe_http_req {
 	struct probe_http *h;
 	struct probe_http_req *next, *prev;
 	CURL *easy;
-	struct curl_slist *headers, *connect_to;
+	struct curl_slist *headers, *connect_to, *resolve;
 	struct probe_result *r;
 	probe_http_fn fn;
 	void *userdata;
@@ -190,6 +191,7 @@ static void req_release(struct probe_http_req *req)
 	}
 	curl_slist_free_all(req->headers);
 	curl_slist_free_all(req->connect_to);
+	curl_slist_free_all(req->resolve);
 	free(req);
 }
 
@@ -456,7 +458,7 @@ static void fail_start(struct probe_result *r, const char *what)
 }
 
 struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe_target *t,
-					const char *connect_ip, uint64_t timeout_ms,
+					const char *resolved, uint64_t timeout_ms,
 					struct probe_result *r, probe_http_fn fn, void *userdata)
 {
 	struct probe_http_req *req = xcalloc(1, sizeof(*req));
@@ -508,11 +510,25 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	else
 		snprintf(url, sizeof(url), "%s://%s:%u%s", tls ? "https" : "http", host, port, uri);
 
-	const char *to = connect_ip ? connect_ip : use_tls_name ? t->addr.host : NULL;
-	if (!is_unix && to && !streq(to, name)) {
-		char ip[270];
-		url_host(to, ip, sizeof(ip));
-		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, ip, port);
+	if (!is_unix && resolved && resolved[0]) {
+		/* A host-name peer: curl gets the caller's answers (all of them,
+		 * tried in order) instead of resolving again. */
+		size_t n = (size_t)snprintf(buf, sizeof(buf), "%s:%u:", t->addr.host, port);
+		char list[sizeof(buf)], *save = NULL;
+		snprintf(list, sizeof(list), "%s", resolved);
+		for (char *a = strtok_r(list, " ", &save); a && n < sizeof(buf);
+		     a = strtok_r(NULL, " ", &save)) {
+			char ip[INET6_ADDRSTRLEN + 3];
+			url_host(a, ip, sizeof(ip));
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+					      buf[n - 1] == ':' ? "" : ",", ip);
+		}
+		req->resolve = curl_slist_append(NULL, buf);
+	}
+	if (use_tls_name && !streq(name, t->addr.host)) {
+		char to[270];
+		url_host(t->addr.host, to, sizeof(to));
+		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, to, port);
 		req->connect_to = curl_slist_append(NULL, buf);
 	}
 
@@ -548,6 +564,8 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	if (req->connect_to)
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, req->connect_to);
+	if (req->resolve)
+		curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
 	if (is_unix)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, t->addr.host);
 	if (tls) {
@@ -564,6 +582,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 		curl_easy_cleanup(e);
 		curl_slist_free_all(req->headers);
 		curl_slist_free_all(req->connect_to);
+		curl_slist_free_all(req->resolve);
 		free(req);
 		fail_start(r, "curl_multi_add_handle failed");
 		return NULL;

@@ -593,6 +593,25 @@ static void test_resolver_cancel_and_free_with_jobs_out(void)
 	ev_loop_destroy(loop);
 }
 
+static void test_dns_answers_format_in_order_without_repeats(void)
+{
+	struct probe_dns_answer a = {.naddrs = 3};
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.addrs[0];
+	s6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &s6->sin6_addr);
+	for (int i = 1; i < 3; i++) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&a.addrs[i];
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, "127.0.0.1", &s4->sin_addr);
+	}
+	char buf[160];
+	probe_dns_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "::1 127.0.0.1");
+	char tiny[8];
+	probe_dns_format(&a, tiny, sizeof(tiny)); /* whole addresses only */
+	CHECK_STR(tiny, "::1");
+}
+
 /* ---- TLS ---- */
 
 static char tls_dir[300];
@@ -730,6 +749,24 @@ static void test_tls_good_certificate_is_ok(void)
 	CHECK(strstr(r.cert_issuer, "upwatch-test-ca") != NULL);
 	int64_t now = time(NULL);
 	CHECK(r.cert_not_after > now + 86400 && r.cert_not_after < now + 3 * 86400);
+
+	/* A host-name peer: resolved by the prober, verified by that name. */
+	unsigned port;
+	pid_t pid = tls_server("good", &port);
+	CHECK(pid > 0);
+	char addr[64], ca[400];
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
+	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.dns_answers, "127.0.0.1");
+	t.tls_name = "other.example"; /* verified against a name the cert lacks */
+	r = probe_once(&t);
+	CHECK_STR(r.tls_error, "certificate name mismatch");
+	stop(pid);
 }
 
 static void test_tls_expired_certificate_is_tls_error(void)
@@ -1428,6 +1465,7 @@ int main(void)
 	RUN(test_unresolvable_name_is_dns_error);
 	RUN(test_localhost_name_resolves_then_connects);
 	RUN(test_resolver_cancel_and_free_with_jobs_out);
+	RUN(test_dns_answers_format_in_order_without_repeats);
 	RUN(test_tls_good_certificate_is_ok);
 	RUN(test_tls_expired_certificate_is_tls_error);
 	RUN(test_tls_self_signed_with_verify_is_tls_error);
