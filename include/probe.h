@@ -40,6 +40,8 @@ enum probe_result_kind {
 	PROBE__COUNT
 };
 
+/* UNKNOWN until the first result, then UP after an ok probe and DOWN after
+ * any failed one: no hysteresis here, the diagnoser weighs evidence. */
 enum peer_state {
 	PEER_UNKNOWN,
 	PEER_UP,
@@ -114,7 +116,9 @@ void prober_free(struct prober *p);
 void prober_set_identity(struct prober *p, const struct probe_identity *id);
 
 /* Make the target set exactly targets[0..n) (copied). Peers that stay keep
- * their state and last result; new ones start at a random offset. */
+ * their state and last result; new ones start at a random offset. Targets
+ * with an unusable address (or no key) are left out and the others applied;
+ * then -EINVAL is returned. A repeated key: the first one counts. */
 int prober_set_targets(struct prober *p, const struct probe_target *targets, size_t n);
 
 /* Probe key now, at most once per second per peer: a probe already in flight

@@ -17,8 +17,8 @@ struct probe_dns_job;
 #define PROBE_DNS_MAX_ADDRS 8
 
 struct probe_dns_answer {
-	int err;                 /* 0, or a getaddrinfo EAI_* code */
-	int sys_errno;           /* errno behind EAI_SYSTEM */
+	int err;       /* 0, or a getaddrinfo EAI_* code */
+	int sys_errno; /* errno behind EAI_SYSTEM */
 	size_t naddrs;
 	struct sockaddr_storage addrs[PROBE_DNS_MAX_ADDRS]; /* in getaddrinfo order */
 	socklen_t addrlens[PROBE_DNS_MAX_ADDRS];

@@ -24,11 +24,12 @@ struct probe_http *probe_http_new(struct ev_loop *loop);
 /* Cancels requests still running (their fn is not called). */
 void probe_http_free(struct probe_http *h);
 
-/* GET t->health_uri from the peer of t. connect_ip (may be NULL) is the
- * address to use for a host-name peer (resolved by the caller). Unix peers
- * go over CURLOPT_UNIX_SOCKET_PATH. Returns the request, or NULL with r
- * filled (result PROBE_ERROR) when curl refused it; fn is then not called. */
+/* GET t->health_uri from the peer of t. For a host-name peer, resolved is
+ * the caller's answer ("127.0.0.1 ::1", tried in order; curl does not
+ * resolve again). Unix peers go over CURLOPT_UNIX_SOCKET_PATH. Returns the
+ * request, or NULL with r filled (result PROBE_ERROR) when curl refused it;
+ * fn is then not called. */
 struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe_target *t,
-					const char *connect_ip, uint64_t timeout_ms,
+					const char *resolved, uint64_t timeout_ms,
 					struct probe_result *r, probe_http_fn fn, void *userdata);
 void probe_http_cancel(struct probe_http *h, struct probe_http_req *req);

@@ -13,7 +13,7 @@
  *        never inside a start function or a curl callback)
  *     -> run_epilog: last result, state, failure count, re-arm the timer
  *        (retry_ms while failing and fails < retries, else interval_ms,
- *        counted from the start of the run), start queued peers,
+ *        counted from when the run was due), start queued peers,
  *        probe_done_fn + the waiters of prober_probe_now.
  *
  * State: PEER_UNKNOWN until the first result, then PEER_UP after ok and
@@ -21,8 +21,15 @@
  * evidence windows; `fails` is kept for retry pacing).
  *
  * Memory: 10,000 peers must fit in a few MB, so a peer keeps its last
- * result compactly (the fixed part, a heap detail string, and a full struct
- * probe_result only when it carries TLS, DNS or unix-socket facts). */
+ * result compactly (the fixed part, a shared or heap detail string, and a
+ * full struct probe_result only when it carries TLS, DNS or unix-socket
+ * facts); key and host share the peer's allocation.
+ *
+ * CPU: first runs fall on 10 ms slots so peers due together start in one
+ * loop iteration; connect-only checks end with a RST and reuse their socket
+ * (probe_tcp_abort, probe_tcp_pool).
+ * At 10,000 TCP peers a second nearly all the cost is the kernel's loopback
+ * handshake (tests/bench/probe.sh measures it beside a bare connect loop). */
 #include "probe.h"
 
 #include <arpa/inet.h>
@@ -89,6 +96,7 @@ struct peer {
 	char *health_uri, *host_header, *tls_trusted, *tls_name;
 
 	ev_timer timer;
+	int64_t due_mono; /* when the current or next run is due */
 	enum peer_state state;
 	unsigned fails;
 	bool queued, kept;
@@ -100,7 +108,7 @@ struct peer {
 	struct last_small last;
 	const char *detail; /* heap, or one of common_details */
 	struct probe_result *full;
-	char strings[];     /* key and host live here: one allocation per peer */
+	char strings[]; /* key and host live here: one allocation per peer */
 };
 
 struct run {
@@ -118,7 +126,8 @@ struct run {
 	ev_timer dns_timer;
 	ev_timer donew; /* never started, only fed: completion from the loop */
 	bool completing;
-	char connect_ip[INET6_ADDRSTRLEN];
+	struct probe_dns_answer *answers; /* host-name peers: every address */
+	size_t next_addr;		  /* the next one to try if this fails */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_storage ss;
@@ -146,6 +155,7 @@ struct prober {
 
 	struct probe_http *http;
 	struct probe_dns *dns;
+	struct probe_tcp_pool pool;
 	uint64_t rng;
 
 	uint64_t sent, failed, by_result[PROBE__COUNT];
@@ -153,21 +163,21 @@ struct prober {
 };
 
 static const char *const result_names[PROBE__COUNT] = {
-	[PROBE_OK] = "ok",
-	[PROBE_REFUSED] = "refused",
-	[PROBE_TIMEOUT] = "timeout",
-	[PROBE_UNREACHABLE] = "unreachable",
-	[PROBE_RESET] = "reset",
-	[PROBE_INVALID_HTTP] = "invalid_http",
-	[PROBE_HTTP_STATUS] = "http_status",
-	[PROBE_TLS_ERROR] = "tls_error",
-	[PROBE_DNS_ERROR] = "dns_error",
-	[PROBE_MISSING] = "missing",
-	[PROBE_NOT_SOCKET] = "not_socket",
-	[PROBE_PERMISSION] = "permission",
-	[PROBE_STALE] = "stale",
-	[PROBE_OVERLOADED] = "overloaded",
-	[PROBE_ERROR] = "error",
+    [PROBE_OK] = "ok",
+    [PROBE_REFUSED] = "refused",
+    [PROBE_TIMEOUT] = "timeout",
+    [PROBE_UNREACHABLE] = "unreachable",
+    [PROBE_RESET] = "reset",
+    [PROBE_INVALID_HTTP] = "invalid_http",
+    [PROBE_HTTP_STATUS] = "http_status",
+    [PROBE_TLS_ERROR] = "tls_error",
+    [PROBE_DNS_ERROR] = "dns_error",
+    [PROBE_MISSING] = "missing",
+    [PROBE_NOT_SOCKET] = "not_socket",
+    [PROBE_PERMISSION] = "permission",
+    [PROBE_STALE] = "stale",
+    [PROBE_OVERLOADED] = "overloaded",
+    [PROBE_ERROR] = "error",
 };
 
 const char *probe_result_name(enum probe_result_kind r)
@@ -203,15 +213,16 @@ static uint64_t rng_next(struct prober *p)
 
 /* First runs are spread over one interval at random, in SLOT_MS steps: peers
  * sharing a slot start in one loop iteration, so 10,000 peers cost 100
- * wake-ups a second instead of 10,000. Re-arming counts from the start of a
- * run, so a peer keeps its slot. */
+ * wake-ups a second instead of 10,000. Later runs are due a whole interval
+ * after the previous due time (not after the actual start), so a peer keeps
+ * its slot and a late loop or the queue does not stretch the interval. */
 #define SLOT_MS 10
-static double first_offset_s(struct prober *p, const struct peer *pe)
+static int64_t first_offset_ms(struct prober *p, const struct peer *pe)
 {
 	uint64_t slots = pe->interval_ms / SLOT_MS;
 	if (slots < 2)
-		return (double)(rng_next(p) % pe->interval_ms) / 1000.0;
-	return (double)(rng_next(p) % slots * SLOT_MS) / 1000.0;
+		return (int64_t)(rng_next(p) % pe->interval_ms);
+	return (int64_t)(rng_next(p) % slots * SLOT_MS);
 }
 
 /* ---- peer lookup ---- */
@@ -282,9 +293,9 @@ static bool result_is_rich(const struct probe_result *r)
 
 /* Details most peers repeat: shared instead of one heap copy per peer. */
 static const char *const common_details[] = {
-	"connected",
-	"connect() refused",
-	"HTTP 200",
+    "connected",
+    "connect() refused",
+    "HTTP 200",
 };
 
 static void detail_release(struct peer *pe)
@@ -327,16 +338,16 @@ static void last_store(struct peer *pe, const struct probe_result *r)
 	free(pe->full);
 	pe->full = NULL;
 	pe->last = (struct last_small){
-		.result = r->result,
-		.time_ms = r->time_ms,
-		.latency_ms = r->latency_ms,
-		.err = r->err,
-		.http_checked = r->http_checked,
-		.http_status = r->http_status,
-		.connect_ms = r->connect_ms,
-		.ttfb_ms = r->ttfb_ms,
-		.total_ms = r->total_ms,
-		.header_bytes = r->header_bytes,
+	    .result = r->result,
+	    .time_ms = r->time_ms,
+	    .latency_ms = r->latency_ms,
+	    .err = r->err,
+	    .http_checked = r->http_checked,
+	    .http_status = r->http_status,
+	    .connect_ms = r->connect_ms,
+	    .ttfb_ms = r->ttfb_ms,
+	    .total_ms = r->total_ms,
+	    .header_bytes = r->header_bytes,
 	};
 	detail_set(pe, r->detail);
 }
@@ -386,6 +397,7 @@ static void run_free(struct run *run)
 		run->waiters = w->next;
 		free(w);
 	}
+	free(run->answers);
 	free(run);
 }
 
@@ -404,15 +416,27 @@ static uint32_t next_delay_ms(const struct peer *pe, bool ok)
 	return pe->interval_ms;
 }
 
-static void peer_arm(struct peer *pe, double after_s)
+/* Arm the timer for the monotonic time due (ms). */
+static void peer_arm_at(struct peer *pe, int64_t due)
 {
 	struct ev_loop *loop = pe->p->loop;
 
 	ev_timer_stop(loop, &pe->timer);
+	pe->due_mono = due;
 	if (!pe->enabled)
 		return;
-	ev_timer_set(&pe->timer, MAX(after_s, 0.0), 0);
+	ev_timer_set(&pe->timer, MAX(due - now_mono_ms(), 0) / 1000.0, 0);
 	ev_timer_start(loop, &pe->timer);
+}
+
+/* The next due time after a run that was due at pe->due_mono: skip whole
+ * periods already missed (a stalled host) instead of running them all. */
+static int64_t next_due(const struct peer *pe, uint32_t delay, int64_t now)
+{
+	int64_t next = pe->due_mono + delay;
+	if (next <= now)
+		next += ((now - next) / delay + 1) * (int64_t)delay;
+	return next;
 }
 
 static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
@@ -444,7 +468,7 @@ static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
 		pe->state = PEER_DOWN;
 	}
 	enum peer_state state = pe->state;
-	peer_arm(pe, ((int64_t)next_delay_ms(pe, ok) - (now - run->start_mono)) / 1000.0);
+	peer_arm_at(pe, next_due(pe, next_delay_ms(pe, ok), now));
 	queue_kick(p);
 
 	/* Callbacks last: they may change the target set (this run is already
@@ -464,11 +488,38 @@ static void run_fail(struct run *run, enum probe_result_kind kind, int err, cons
 	run_complete(run);
 }
 
+static int64_t run_left_ms(const struct run *run)
+{
+	return (int64_t)run->timeout_ms - (now_mono_ms() - run->start_mono);
+}
+
 static void run_tcp_done(struct probe_tcp *c, int err)
 {
 	struct run *run = container_of(c, struct run, tcp);
+	struct probe_dns_answer *a = run->answers;
 
+	/* A name with several addresses: like nginx and curl, go on to the
+	 * next one while time is left; the result is the last attempt's. */
+	while (err && a && run->next_addr < a->naddrs && run_left_ms(run) > 0) {
+		size_t i = run->next_addr++;
+		memcpy(&run->addr.ss, &a->addrs[i], a->addrlens[i]);
+		run->addrlen = a->addrlens[i];
+		int rc = probe_tcp_start(c, run->p->loop, &run->p->pool, &run->addr.sa,
+					 run->addrlen, (uint64_t)run_left_ms(run), run_tcp_done);
+		if (rc == 0)
+			return;
+		err = -rc;
+	}
 	probe_tcp_classify(err, run->addr.sa.sa_family == AF_UNIX, run->timeout_ms, &run->r);
+	if (!err && a && a->naddrs > 1) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		const void *src =
+		    run->addr.sa.sa_family == AF_INET6
+			? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
+			: (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
+		inet_ntop(run->addr.sa.sa_family, src, ip, sizeof(ip));
+		snprintf(run->r.detail, sizeof(run->r.detail), "connected to %s", ip);
+	}
 	probe_tcp_abort(c);
 	run_complete(run);
 }
@@ -528,7 +579,8 @@ static void run_proto(struct run *run)
 	case NGX_PROTO_HTTPS: {
 		struct probe_target t;
 		peer_target(pe, &t);
-		run->http = probe_http_start(p->http, &t, run->connect_ip[0] ? run->connect_ip : NULL,
+		run->http = probe_http_start(p->http, &t,
+					     pe->kind == PEERKEY_HOST ? run->r.dns_answers : NULL,
 					     left, &run->r, run_http_done, run);
 		if (!run->http)
 			run_complete(run);
@@ -538,8 +590,8 @@ static void run_proto(struct run *run)
 		run->fcgi = xmalloc(sizeof(*run->fcgi));
 		probe_fcgi_init(&run->fcgi->f);
 		run->fcgi->run = run;
-		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left, &run->r,
-				     run_fcgi_done);
+		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left,
+				     &run->r, run_fcgi_done);
 		break;
 	default:
 		if (is_unix) {
@@ -547,9 +599,11 @@ static void run_proto(struct run *run)
 			run_complete(run);
 			return;
 		}
-		r = probe_tcp_start(&run->tcp, p->loop, &run->addr.sa, run->addrlen, left,
+		r = probe_tcp_start(&run->tcp, p->loop, &p->pool, &run->addr.sa, run->addrlen, left,
 				    run_tcp_done);
-		break;
+		if (r < 0)
+			run_tcp_done(&run->tcp, -r); /* may go on to the next address */
+		return;
 	}
 	if (r < 0) {
 		probe_tcp_classify(-r, is_unix, left, &run->r);
@@ -571,12 +625,11 @@ static void run_dns_cb(void *userdata, const struct probe_dns_answer *a)
 		return;
 	}
 	probe_dns_format(a, run->r.dns_answers, sizeof(run->r.dns_answers));
+	run->answers = xmalloc(sizeof(*run->answers));
+	*run->answers = *a;
 	memcpy(&run->addr.ss, &a->addrs[0], a->addrlens[0]);
 	run->addrlen = a->addrlens[0];
-	const void *src = run->addr.sa.sa_family == AF_INET6
-				  ? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
-				  : (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
-	inet_ntop(run->addr.sa.sa_family, src, run->connect_ip, sizeof(run->connect_ip));
+	run->next_addr = 1;
 	run_proto(run);
 }
 
@@ -661,11 +714,12 @@ static void peer_set_options(struct peer *pe, const struct probe_target *t)
 {
 	pe->proto = t->proto;
 	pe->enabled = t->enabled;
-	pe->interval_ms = (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2)
-						    : DEFAULT_INTERVAL_MS);
-	pe->timeout_ms = (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2)
-						  : DEFAULT_TIMEOUT_MS);
-	pe->retry_ms = (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
+	pe->interval_ms =
+	    (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2) : DEFAULT_INTERVAL_MS);
+	pe->timeout_ms =
+	    (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2) : DEFAULT_TIMEOUT_MS);
+	pe->retry_ms =
+	    (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
 	pe->retries = t->retries;
 	pe->expect_lo = t->expect_lo;
 	pe->expect_hi = t->expect_hi;
@@ -731,16 +785,19 @@ static bool target_valid(const struct probe_target *t)
 	switch (t->addr.kind) {
 	case PEERKEY_IPV4: {
 		struct in_addr a;
-		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET, t->addr.host, &a) == 1;
+		return t->addr.port > 0 && t->addr.port < 65536 &&
+		       inet_pton(AF_INET, t->addr.host, &a) == 1;
 	}
 	case PEERKEY_IPV6: {
 		struct in6_addr a;
-		return t->addr.port > 0 && t->addr.port < 65536 && inet_pton(AF_INET6, t->addr.host, &a) == 1;
+		return t->addr.port > 0 && t->addr.port < 65536 &&
+		       inet_pton(AF_INET6, t->addr.host, &a) == 1;
 	}
 	case PEERKEY_HOST:
 		return t->addr.port > 0 && t->addr.port < 65536 && t->addr.host[0];
 	case PEERKEY_UNIX:
-		return t->addr.host[0] == '/' && strlen(t->addr.host) < sizeof(((struct sockaddr_un *)0)->sun_path);
+		return t->addr.host[0] == '/' &&
+		       strlen(t->addr.host) < sizeof(((struct sockaddr_un *)0)->sun_path);
 	}
 	return false;
 }
@@ -760,12 +817,13 @@ static int cmp_target_ptr(const void *a, const void *b)
 int prober_set_targets(struct prober *p, const struct probe_target *targets, size_t n)
 {
 	const struct probe_target **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
-	size_t ns = 0;
+	size_t ns = 0, invalid = 0;
 
+	/* One unusable target must not stop the probing of all the others. */
 	for (size_t i = 0; i < n; i++) {
 		if (!target_valid(&targets[i]) || !target_key(&targets[i])[0]) {
-			free(sorted);
-			return -EINVAL;
+			invalid++;
+			continue;
 		}
 		sorted[ns++] = &targets[i];
 	}
@@ -788,13 +846,13 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 				ev_timer_stop(p->loop, &pe->timer);
 				queue_remove(p, pe);
 			} else if (!was_enabled && !pe->run) {
-				peer_arm(pe, first_offset_s(p, pe));
+				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
 			}
 		} else {
 			pe = peer_new(p, t, key);
 			pe->kept = true;
 			if (pe->enabled)
-				peer_arm(pe, first_offset_s(p, pe));
+				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
 		}
 		peers[np++] = pe;
 	}
@@ -810,7 +868,7 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 	p->peers = peers;
 	p->npeers = np;
 	queue_kick(p);
-	return 0;
+	return invalid ? -EINVAL : 0;
 }
 
 /* ---- public ---- */
@@ -825,6 +883,7 @@ struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_don
 	p->fn = fn;
 	p->userdata = userdata;
 	p->http = probe_http_new(loop);
+	probe_tcp_pool_init(&p->pool);
 	p->rng = (uint64_t)now_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
 		 (uint64_t)(uintptr_t)p;
 	if (!p->rng)
@@ -844,6 +903,7 @@ void prober_free(struct prober *p)
 	free(p->peers);
 	probe_http_free(p->http);
 	probe_dns_free(p->dns);
+	probe_tcp_pool_done(&p->pool);
 	free(p);
 }
 
@@ -867,6 +927,7 @@ int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void
 	}
 	if (!pe->run) {
 		queue_remove(p, pe);
+		pe->due_mono = now_mono_ms(); /* the next periodic run counts from now */
 		run_start(pe);
 	}
 	if (once && pe->run) {

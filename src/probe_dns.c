@@ -25,7 +25,7 @@
 #include "util.h"
 
 #define DNS_MAX_THREADS 4
-#define DNS_IDLE_S      30
+#define DNS_IDLE_S	30
 
 struct probe_dns_job {
 	struct probe_dns_job *next;
@@ -34,7 +34,7 @@ struct probe_dns_job {
 	probe_dns_fn fn;
 	void *userdata;
 	bool cancelled; /* only touched by the loop thread */
-	bool queued;    /* still in the pending queue (under the lock) */
+	bool queued;	/* still in the pending queue (under the lock) */
 	struct probe_dns_answer ans;
 };
 
@@ -80,7 +80,7 @@ static bool is_invalid_tld(const char *name)
 
 static void resolve_one(struct probe_dns_job *j)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
 	char port[8];
 
@@ -95,7 +95,8 @@ static void resolve_one(struct probe_dns_job *j)
 		j->ans.sys_errno = r == EAI_SYSTEM ? errno : 0;
 		return;
 	}
-	for (struct addrinfo *ai = res; ai && j->ans.naddrs < PROBE_DNS_MAX_ADDRS; ai = ai->ai_next) {
+	for (struct addrinfo *ai = res; ai && j->ans.naddrs < PROBE_DNS_MAX_ADDRS;
+	     ai = ai->ai_next) {
 		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
 		    ai->ai_addrlen > sizeof(struct sockaddr_storage))
 			continue;
@@ -234,7 +235,7 @@ struct probe_dns_job *probe_dns_resolve(struct probe_dns *d, const char *name, u
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&attr, 256 * 1024);
+		pthread_attr_setstacksize(&attr, 1024 * 1024); /* NSS modules want room */
 		d->nthreads++;
 		d->refs++;
 		if (pthread_create(&tid, &attr, dns_thread, d) != 0) {
@@ -291,8 +292,8 @@ void probe_dns_format(const struct probe_dns_answer *a, char *buf, size_t len)
 		char ip[INET6_ADDRSTRLEN];
 		const struct sockaddr *sa = (const struct sockaddr *)&a->addrs[i];
 		const void *src = sa->sa_family == AF_INET6
-					  ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-					  : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+				      ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+				      : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 		if (!inet_ntop(sa->sa_family, src, ip, sizeof(ip)))
 			continue;
 		/* getaddrinfo repeats an address per socket type on some setups. */

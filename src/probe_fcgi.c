@@ -5,9 +5,9 @@
  *        (fcgi_io_cb on EV_READ) until the 8-byte record header and up to
  *        sizeof(in) of content -> fcgi_finish -> cb. fcgi_timeout_cb bounds
  *        everything after connect; probe_tcp bounds the connect.
- * A reply of type FCGI_GET_VALUES_RESULT (10) or FCGI_UNKNOWN_TYPE (11) from
- * a version-1 record proves a FastCGI server answers; anything else is not
- * FastCGI (reported as invalid_http, the same cause for nginx). */
+ * A version-1 record of a known type (1..11; normally FCGI_GET_VALUES_RESULT)
+ * proves a FastCGI server answers; anything else is not FastCGI (reported as
+ * invalid_http: for nginx it is the same cause). */
 #include "probe_fcgi.h"
 
 #include <errno.h>
@@ -18,11 +18,12 @@
 
 #include "util.h"
 
-#define FCGI_VERSION_1          1
-#define FCGI_GET_VALUES         9
-#define FCGI_GET_VALUES_RESULT  10
-#define FCGI_UNKNOWN_TYPE       11
-#define FCGI_HEADER_LEN         8
+#define FCGI_VERSION_1	       1
+#define FCGI_BEGIN_REQUEST     1
+#define FCGI_GET_VALUES	       9
+#define FCGI_GET_VALUES_RESULT 10
+#define FCGI_UNKNOWN_TYPE      11
+#define FCGI_HEADER_LEN	       8
 
 static void fcgi_stop(struct probe_fcgi *f)
 {
@@ -89,7 +90,10 @@ static bool check_reply(struct probe_fcgi *f)
 		return false;
 	unsigned type = h[1];
 	size_t clen = ((size_t)h[4] << 8) | h[5];
-	if (h[0] != FCGI_VERSION_1 || (type != FCGI_GET_VALUES_RESULT && type != FCGI_UNKNOWN_TYPE)) {
+	/* Any well-formed record proves a FastCGI peer (some answer a
+	 * management record with FCGI_END_REQUEST or stderr); only a bad
+	 * version or type byte is "not FastCGI". */
+	if (h[0] != FCGI_VERSION_1 || type < FCGI_BEGIN_REQUEST || type > FCGI_UNKNOWN_TYPE) {
 		r->result = PROBE_INVALID_HTTP;
 		snprintf(r->detail, sizeof(r->detail),
 			 "not a FastCGI reply (first bytes %02x %02x %02x %02x)", h[0], h[1], h[2],
@@ -100,8 +104,9 @@ static bool check_reply(struct probe_fcgi *f)
 	if (f->got < want && f->got < sizeof(f->in))
 		return false;
 	r->result = PROBE_OK;
-	if (type == FCGI_UNKNOWN_TYPE) {
-		snprintf(r->detail, sizeof(r->detail), "FastCGI: FCGI_UNKNOWN_TYPE (server alive)");
+	if (type != FCGI_GET_VALUES_RESULT) {
+		snprintf(r->detail, sizeof(r->detail), "FastCGI: record type %u (server alive)",
+			 type);
 	} else {
 		char values[200] = "";
 		describe_values(h + FCGI_HEADER_LEN, MIN(clen, f->got - FCGI_HEADER_LEN), values,
@@ -210,10 +215,9 @@ static size_t put_pair(unsigned char *p, const char *name)
 }
 
 int probe_fcgi_start(struct probe_fcgi *f, struct ev_loop *loop, const struct sockaddr *sa,
-		     socklen_t salen, uint64_t timeout_ms, struct probe_result *r,
-		     probe_fcgi_fn cb)
+		     socklen_t salen, uint64_t timeout_ms, struct probe_result *r, probe_fcgi_fn cb)
 {
-	static const char *names[] = { "FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS" };
+	static const char *names[] = {"FCGI_MAX_CONNS", "FCGI_MAX_REQS", "FCGI_MPXS_CONNS"};
 	unsigned char *p = f->out + FCGI_HEADER_LEN;
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
@@ -236,7 +240,7 @@ int probe_fcgi_start(struct probe_fcgi *f, struct ev_loop *loop, const struct so
 	f->timeout_ms = timeout_ms;
 	f->unix_sock = sa->sa_family == AF_UNIX;
 	f->started = ev_now(loop);
-	return probe_tcp_start(&f->conn, loop, sa, salen, timeout_ms, fcgi_connected);
+	return probe_tcp_start(&f->conn, loop, NULL, sa, salen, timeout_ms, fcgi_connected);
 }
 
 void probe_fcgi_cancel(struct probe_fcgi *f)

@@ -13,12 +13,14 @@
  * are off (CURLOPT_NOSIGNAL); proxies from the environment are ignored. */
 #include "probe_http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "build-config.h"
@@ -45,7 +47,7 @@ struct probe_http_req {
 	struct probe_http *h;
 	struct probe_http_req *next, *prev;
 	CURL *easy;
-	struct curl_slist *headers, *connect_to;
+	struct curl_slist *headers, *connect_to, *resolve;
 	struct probe_result *r;
 	probe_http_fn fn;
 	void *userdata;
@@ -54,6 +56,7 @@ struct probe_http_req {
 	int expect_lo, expect_hi;
 	size_t header_bytes, body_bytes;
 	bool header_capped, body_capped;
+	bool connected, tls_done;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -99,7 +102,8 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socke
 		ev_io_init(&s->io, io_cb, fd, 0);
 		curl_multi_assign(h->multi, fd, s);
 	}
-	int events = ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	int events =
+	    ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
 	ev_io_stop(h->loop, &s->io);
 	ev_io_set(&s->io, fd, events);
 	ev_io_start(h->loop, &s->io);
@@ -142,6 +146,13 @@ static size_t body_cb(char *data, size_t size, size_t n, void *userdata)
 	return n;
 }
 
+/* Every fd O_CLOEXEC, curl's too. */
+static curl_socket_t open_socket_cb(void *userdata, curlsocktype purpose,
+				    struct curl_sockaddr *addr)
+{
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
 struct probe_http *probe_http_new(struct ev_loop *loop)
 {
 	struct probe_http *h = xcalloc(1, sizeof(*h));
@@ -180,6 +191,7 @@ static void req_release(struct probe_http_req *req)
 	}
 	curl_slist_free_all(req->headers);
 	curl_slist_free_all(req->connect_to);
+	curl_slist_free_all(req->resolve);
 	free(req);
 }
 
@@ -212,7 +224,7 @@ static uint32_t usec_to_ms(curl_off_t us)
 /* "Nov 21 11:00:00 2027 GMT" (OpenSSL's ASN1_TIME_print) -> epoch seconds. */
 static int64_t parse_cert_time(const char *s)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *end = strptime(s, "%b %d %H:%M:%S %Y", &tm);
 	if (!end)
 		return 0;
@@ -310,17 +322,25 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 	case CURLE_OPERATION_TIMEDOUT:
 		r->result = PROBE_TIMEOUT;
 		r->err = ETIMEDOUT;
-		if (!r->connect_ms && !r->http_status && strstr(msg, "onnect"))
+		if (!req->connected)
 			snprintf(r->detail, sizeof(r->detail), "connect() timed out after %llu ms",
 				 (unsigned long long)req->timeout_ms);
-		else if (!r->http_status)
+		else if (req->tls && !req->tls_done)
 			snprintf(r->detail, sizeof(r->detail),
-				 "no response header within %llu ms",
+				 "TLS handshake not done within %llu ms",
+				 (unsigned long long)req->timeout_ms);
+		else if (!r->http_status)
+			snprintf(r->detail, sizeof(r->detail), "no response header within %llu ms",
 				 (unsigned long long)req->timeout_ms);
 		else
 			snprintf(r->detail, sizeof(r->detail),
 				 "HTTP %d but the body did not end within %llu ms", r->http_status,
 				 (unsigned long long)req->timeout_ms);
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		/* Names are resolved before curl sees them; kept for safety. */
+		r->result = PROBE_DNS_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "%.250s", msg);
 		return;
 	case CURLE_GOT_NOTHING:
 		r->result = PROBE_RESET;
@@ -372,15 +392,22 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 static void req_finish(struct probe_http_req *req, CURLcode code)
 {
 	struct probe_result *r = req->r;
-	curl_off_t t_connect = 0, t_first = 0, t_total = 0;
+	curl_off_t t_connect = 0, t_app = 0, t_first = 0, t_total = 0;
 	long status = 0, header_size = 0;
 
 	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(req->easy, CURLINFO_CONNECT_TIME_T, &t_connect);
+	curl_easy_getinfo(req->easy, CURLINFO_APPCONNECT_TIME_T, &t_app);
 	curl_easy_getinfo(req->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
 	curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &t_total);
 	curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
 
+	/* With TLS, curl counts "connected" only after the handshake; a local
+	 * port is recorded once TCP itself is up. */
+	long local_port = 0;
+	curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local_port);
+	req->connected = t_connect > 0 || local_port > 0;
+	req->tls_done = t_app > 0;
 	r->http_checked = true;
 	r->http_status = (int)status;
 	/* at least 1 once connected: diagnosis reads connect_ms 0 as "never
@@ -431,7 +458,7 @@ static void fail_start(struct probe_result *r, const char *what)
 }
 
 struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe_target *t,
-					const char *connect_ip, uint64_t timeout_ms,
+					const char *resolved, uint64_t timeout_ms,
 					struct probe_result *r, probe_http_fn fn, void *userdata)
 {
 	struct probe_http_req *req = xcalloc(1, sizeof(*req));
@@ -453,6 +480,8 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	if (req->expect_lo <= 0 && req->expect_hi <= 0) {
 		req->expect_lo = 200;
 		req->expect_hi = 399;
+	} else if (req->expect_hi < req->expect_lo) {
+		req->expect_hi = req->expect_lo; /* "expect_status 204;" */
 	}
 
 	e = h->ncache ? h->cache[--h->ncache] : curl_easy_init();
@@ -466,7 +495,12 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	/* The name in the URL is what SNI and certificate checks use; where it
 	 * is not the address, CURLOPT_CONNECT_TO sends the connection to it. */
 	const char *name = is_unix ? "localhost" : t->addr.host;
-	bool use_tls_name = tls && t->tls_name && t->tls_name[0] && !is_unix;
+	/* curl sends SNI for any name in the URL and cannot verify a name it
+	 * did not send: with proxy_ssl_server_name off and verification off the
+	 * address is used (no SNI, as nginx); with verification on, the name
+	 * is sent even when nginx would not. */
+	bool use_tls_name =
+	    tls && t->tls_name && t->tls_name[0] && !is_unix && (t->tls_sni || t->tls_verify);
 	if (use_tls_name)
 		name = t->tls_name;
 	url_host(name, host, sizeof(host));
@@ -476,16 +510,30 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	else
 		snprintf(url, sizeof(url), "%s://%s:%u%s", tls ? "https" : "http", host, port, uri);
 
-	const char *to = connect_ip ? connect_ip : use_tls_name ? t->addr.host : NULL;
-	if (!is_unix && to && !streq(to, name)) {
-		char ip[270];
-		url_host(to, ip, sizeof(ip));
-		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, ip, port);
+	if (!is_unix && resolved && resolved[0]) {
+		/* A host-name peer: curl gets the caller's answers (all of them,
+		 * tried in order) instead of resolving again. */
+		size_t n = (size_t)snprintf(buf, sizeof(buf), "%s:%u:", t->addr.host, port);
+		char list[sizeof(buf)], *save = NULL;
+		snprintf(list, sizeof(list), "%s", resolved);
+		for (char *a = strtok_r(list, " ", &save); a && n < sizeof(buf);
+		     a = strtok_r(NULL, " ", &save)) {
+			char ip[INET6_ADDRSTRLEN + 3];
+			url_host(a, ip, sizeof(ip));
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+					      buf[n - 1] == ':' ? "" : ",", ip);
+		}
+		req->resolve = curl_slist_append(NULL, buf);
+	}
+	if (use_tls_name && !streq(name, t->addr.host)) {
+		char to[270];
+		url_host(t->addr.host, to, sizeof(to));
+		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, to, port);
 		req->connect_to = curl_slist_append(NULL, buf);
 	}
 
 	/* Host: what the caller says nginx sends; else the peer as written. */
-	if (t->host_header && t->host_header[0]) {
+	if (t->host_header && t->host_header[0] && !strpbrk(t->host_header, "\r\n")) {
 		snprintf(buf, sizeof(buf), "Host: %s", t->host_header);
 		req->headers = curl_slist_append(req->headers, buf);
 	} else if (use_tls_name) {
@@ -499,6 +547,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -515,6 +564,8 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	if (req->connect_to)
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, req->connect_to);
+	if (req->resolve)
+		curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
 	if (is_unix)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, t->addr.host);
 	if (tls) {
@@ -531,6 +582,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 		curl_easy_cleanup(e);
 		curl_slist_free_all(req->headers);
 		curl_slist_free_all(req->connect_to);
+		curl_slist_free_all(req->resolve);
 		free(req);
 		fail_start(r, "curl_multi_add_handle failed");
 		return NULL;

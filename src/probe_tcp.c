@@ -1,13 +1,16 @@
 /* probe_tcp: non-blocking connect() watched by an ev_io, bounded by an ev_timer.
  *
- * Chain: probe_tcp_start -> socket(NONBLOCK|CLOEXEC) + connect() -> EINPROGRESS
+ * Chain: probe_tcp_start -> pooled socket or socket(NONBLOCK|CLOEXEC) + connect()
+ *        -> EINPROGRESS
  *        -> tcp_io_cb (writable: SO_ERROR) | tcp_timeout_cb -> cb(c, err).
- * A connect that completes inside connect() itself (unix sockets, sometimes
- * loopback) is still reported through the loop (ev_feed_event), so the
- * owner's callback never runs inside probe_tcp_start. */
+ * A connect that completes inside connect() itself (unix sockets, loopback)
+ * is seen by a zero-timeout poll() and still reported through the loop
+ * (ev_feed_event), so the owner's callback never runs inside
+ * probe_tcp_start. */
 #include "probe_tcp.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,10 +53,35 @@ void probe_tcp_init(struct probe_tcp *c)
 	ev_timer_init(&c->timer, tcp_timeout_cb, 0, 0);
 }
 
-int probe_tcp_start(struct probe_tcp *c, struct ev_loop *loop, const struct sockaddr *sa,
-		    socklen_t salen, uint64_t timeout_ms, probe_tcp_fn cb)
+static int pool_slot(int family)
 {
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return family == AF_INET ? 0 : family == AF_INET6 ? 1 : -1;
+}
+
+void probe_tcp_pool_init(struct probe_tcp_pool *pool)
+{
+	memset(pool, 0, sizeof(*pool));
+}
+
+void probe_tcp_pool_done(struct probe_tcp_pool *pool)
+{
+	for (int f = 0; f < 2; f++) {
+		while (pool->n[f] > 0)
+			close(pool->fds[f][--pool->n[f]]);
+	}
+}
+
+int probe_tcp_start(struct probe_tcp *c, struct ev_loop *loop, struct probe_tcp_pool *pool,
+		    const struct sockaddr *sa, socklen_t salen, uint64_t timeout_ms,
+		    probe_tcp_fn cb)
+{
+	int slot = pool_slot(sa->sa_family);
+	int fd;
+
+	if (pool && slot >= 0 && pool->n[slot] > 0)
+		fd = pool->fds[slot][--pool->n[slot]];
+	else
+		fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
@@ -63,9 +91,18 @@ int probe_tcp_start(struct probe_tcp *c, struct ev_loop *loop, const struct sock
 	}
 	c->loop = loop;
 	c->fd = fd;
+	c->family = sa->sa_family;
+	c->pool = slot >= 0 ? pool : NULL;
 	c->cb = cb;
-	/* Even when connect() returned 0, writability is immediate: one path. */
 	ev_io_set(&c->io, fd, EV_WRITE);
+	/* On loopback the handshake has usually run inside connect() already: a
+	 * zero-timeout poll() then saves registering the fd with epoll at all.
+	 * The result still arrives through the loop (ev_feed_event). */
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	if (poll(&pfd, 1, 0) == 1) {
+		ev_feed_event(loop, &c->io, EV_WRITE);
+		return 0;
+	}
 	ev_io_start(loop, &c->io);
 	ev_timer_set(&c->timer, timeout_ms / 1000.0, 0);
 	ev_timer_start(loop, &c->timer);
@@ -88,10 +125,29 @@ void probe_tcp_close(struct probe_tcp *c)
 
 void probe_tcp_abort(struct probe_tcp *c)
 {
-	if (c->fd >= 0) {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	struct probe_tcp_pool *pool = c->pool;
+	int slot = pool_slot(c->family);
+
+	if (c->fd < 0)
+		return;
+	if (pool && slot >= 0 && pool->n[slot] < PROBE_TCP_POOL_MAX) {
+		/* Disconnecting an established TCP socket sends a RST and leaves
+		 * it unbound and reusable. */
+		struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+		if (c->loop) {
+			ev_io_stop(c->loop, &c->io);
+			ev_timer_stop(c->loop, &c->timer);
+			ev_clear_pending(c->loop, &c->io);
+			ev_clear_pending(c->loop, &c->timer);
+		}
+		if (connect(c->fd, &unspec, sizeof(unspec)) == 0) {
+			pool->fds[slot][pool->n[slot]++] = c->fd;
+			c->fd = -1;
+			return;
+		}
 	}
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	probe_tcp_close(c);
 }
 

@@ -37,7 +37,7 @@
 #include "probe.h"
 #include "util.h"
 
-#define NADDRS 10
+#define NADDRS	10
 #define TCP_CAP 256 /* in-flight cap, as the daemon would set it */
 
 static double now_s(void)
@@ -91,7 +91,7 @@ static void raise_nofile(void)
 static int listen_on(const char *ip, unsigned port, int backlog, unsigned *ret_port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	socklen_t len = sizeof(sin);
 	int one = 1;
 	if (fd < 0)
@@ -115,7 +115,7 @@ static void accept_server(const int *fds, size_t n)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	for (size_t i = 0; i < n; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev);
 	}
 	for (;;) {
@@ -136,7 +136,7 @@ static void http_server(int lfd)
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
 				   "Connection: close\r\n\r\nok";
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
 	for (;;) {
 		struct epoll_event evs[256];
@@ -145,9 +145,9 @@ static void http_server(int lfd)
 			int fd = evs[i].data.fd;
 			if (fd == lfd) {
 				int c;
-				while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-				       0) {
-					struct epoll_event cev = { .events = EPOLLIN, .data.fd = c };
+				while ((c = accept4(lfd, NULL, NULL,
+						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+					struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
 					epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
 				}
 				continue;
@@ -229,26 +229,31 @@ static void print_stats(struct prober *p)
 }
 
 /* The kernel's share, measured the same way: the same connects at the same
- * rate from a bare loop (socket, connect, epoll until writable, SO_ERROR,
- * close with RST), no scheduler, no bookkeeping. */
-static double raw_connect_floor(const struct sockaddr_in *addrs, unsigned n, double seconds)
+ * rate from a bare loop (connect, epoll until writable, SO_ERROR, reset), no
+ * scheduler and no bookkeeping; with a fresh socket per connect (close with
+ * RST) or one reused socket (connect(AF_UNSPEC)), as the prober does. */
+static void raw_connect_floor(const struct sockaddr_in *addrs, unsigned n, double seconds,
+			      bool reuse)
 {
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	unsigned per_tick = n / 100, next = 0;
 	double t0 = now_s(), c0 = cpu_s(), tick = t0;
 	uint64_t done = 0;
-	int pending = 0;
+	int pending = 0, pool[1024], npool = 0;
 
 	while (now_s() - t0 < seconds) {
 		for (unsigned i = 0; i < per_tick; i++, next = (next + 1) % n) {
-			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-			if (connect(fd, (const struct sockaddr *)&addrs[next], sizeof(addrs[next])) <
-				    0 &&
+			int fd =
+			    reuse && npool > 0
+				? pool[--npool]
+				: socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (connect(fd, (const struct sockaddr *)&addrs[next],
+				    sizeof(addrs[next])) < 0 &&
 			    errno != EINPROGRESS) {
 				close(fd);
 				continue;
 			}
-			struct epoll_event ev = { .events = EPOLLOUT, .data.fd = fd };
+			struct epoll_event ev = {.events = EPOLLOUT, .data.fd = fd};
 			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 			pending++;
 		}
@@ -260,10 +265,17 @@ static double raw_connect_floor(const struct sockaddr_in *addrs, unsigned n, dou
 			for (int i = 0; i < k; i++) {
 				int fd = evs[i].data.fd, err = 0;
 				socklen_t len = sizeof(err);
-				struct linger lg = { 1, 0 };
 				getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-				setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-				close(fd);
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+				if (reuse && npool < (int)ARRAY_SIZE(pool) &&
+				    connect(fd, &unspec, sizeof(unspec)) == 0) {
+					pool[npool++] = fd;
+				} else {
+					struct linger lg = {1, 0};
+					setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+					close(fd);
+				}
 				pending--;
 				done++;
 			}
@@ -272,11 +284,13 @@ static double raw_connect_floor(const struct sockaddr_in *addrs, unsigned n, dou
 		}
 	}
 	double wall = now_s() - t0;
+	while (npool > 0)
+		close(pool[--npool]);
 	close(ep);
-	printf("  reference, bare connect loop at the same rate: %.0f connects/s, CPU %.1f%% of "
-	       "one core\n",
-	       done / wall, 100.0 * (cpu_s() - c0) / wall);
-	return done / wall;
+	printf("  reference, bare connect loop at the same rate, %s: %.0f connects/s, CPU %.1f%% "
+	       "of one core\n",
+	       reuse ? "sockets reused" : "socket per connect", done / wall,
+	       100.0 * (cpu_s() - c0) / wall);
 }
 
 static int bench_tcp(unsigned npeers, double duration)
@@ -323,7 +337,7 @@ static int bench_tcp(unsigned npeers, double duration)
 	free(fds);
 
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct counter c = { 0 };
+	struct counter c = {0};
 	long rss_start = status_kb("VmRSS");
 	struct prober *p = prober_new(loop, TCP_CAP, count_cb, &c);
 	if (prober_set_targets(p, ts, n) < 0) {
@@ -358,7 +372,8 @@ static int bench_tcp(unsigned npeers, double duration)
 	print_stats(p);
 	prober_free(p);
 	ev_loop_destroy(loop);
-	raw_connect_floor(addrs, n, MIN(duration, 10.0));
+	raw_connect_floor(addrs, n, MIN(duration, 10.0), false);
+	raw_connect_floor(addrs, n, MIN(duration, 10.0), true);
 	free(addrs);
 	stop_child(server);
 	return 0;
@@ -427,7 +442,7 @@ static int bench_http(double seconds, unsigned port_arg, unsigned curl_requests)
 		ts[i].timeout_ms = 2000;
 	}
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct counter c = { 0 };
+	struct counter c = {0};
 	struct prober *p = prober_new(loop, PEERS, count_cb, &c);
 	prober_set_targets(p, ts, PEERS);
 	run_loop(loop, 0.5);
@@ -476,10 +491,11 @@ int main(int argc, char **argv)
 		else if (streq(a, "--skip-http"))
 			http = false;
 		else {
-			fprintf(stderr,
-				"usage: %s [--duration S] [--peers N] [--http-seconds S] "
-				"[--http-port PORT] [--curl-requests M] [--skip-tcp] [--skip-http]\n",
-				argv[0]);
+			fprintf(
+			    stderr,
+			    "usage: %s [--duration S] [--peers N] [--http-seconds S] "
+			    "[--http-port PORT] [--curl-requests M] [--skip-tcp] [--skip-http]\n",
+			    argv[0]);
 			return 2;
 		}
 	}

@@ -27,22 +27,30 @@
 #include "harness.h"
 #include "peerkey.h"
 #include "probe.h"
+#include "probe_dns.h"
+#include "probe_tcp.h"
 #include "util.h"
 
 /* ---- servers ---- */
 
 enum srv_mode {
-	SRV_OK,        /* HTTP 200 "ok" */
-	SRV_503,       /* HTTP 503 */
-	SRV_RESET,     /* read the request, then RST (SO_LINGER 0) */
-	SRV_EMPTY,     /* read the request, then a clean close */
-	SRV_GARBAGE,   /* "HELLO\r\n\r\n" */
-	SRV_BIGHDR,    /* 200 with one 64 KiB header */
-	SRV_SLOW,      /* 200 after SLOW_MS */
+	SRV_OK,	      /* HTTP 200 "ok" */
+	SRV_503,      /* HTTP 503 */
+	SRV_RESET,    /* read the request, then RST (SO_LINGER 0) */
+	SRV_EMPTY,    /* read the request, then a clean close */
+	SRV_GARBAGE,  /* "HELLO\r\n\r\n" */
+	SRV_BIGHDR,   /* 200 with one 64 KiB header */
+	SRV_SLOW,     /* 200 after SLOW_MS */
+	SRV_HUGEHDR,  /* 200 with 5 x 60 KiB of headers: over the 256 KiB cap */
+	SRV_BIGBODY,  /* 200 with a 1 MiB body: over the 64 KiB body cap */
+	SRV_FCGI_ODD, /* GET_VALUES_RESULT whose pair lengths overrun the record */
+	SRV_FCGI_END, /* FCGI_END_REQUEST instead of GET_VALUES_RESULT */
 };
 
 #define SLOW_MS 400
 static char bighdr_response[70 * 1024];
+static char hugehdr_response[310 * 1024];
+static char bigbody_response[1100 * 1024];
 
 static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_port)
 {
@@ -51,7 +59,7 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 		return -errno;
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	socklen_t len;
 	if (family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -78,7 +86,7 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 static int listen_unix(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%.107s", path);
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, 16) < 0) {
@@ -118,10 +126,11 @@ static void read_request(int c)
 
 static void serve_one(int c, enum srv_mode mode)
 {
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+	static const char ok[] =
+	    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 	static const char unavailable[] =
-		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-	struct linger lg = { 1, 0 };
+	    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct linger lg = {1, 0};
 
 	read_request(c);
 	switch (mode) {
@@ -142,8 +151,28 @@ static void serve_one(int c, enum srv_mode mode)
 	case SRV_BIGHDR:
 		write_all(c, bighdr_response, strlen(bighdr_response));
 		break;
+	case SRV_HUGEHDR:
+		write_all(c, hugehdr_response, strlen(hugehdr_response));
+		break;
+	case SRV_BIGBODY:
+		write_all(c, bigbody_response, strlen(bigbody_response));
+		break;
+	case SRV_FCGI_ODD: {
+		/* version 1, type 10, id 0, 12 content bytes: a pair "A"="1", then a
+		 * name length of 0x7fffffff (4-byte form) with nothing behind it */
+		static const unsigned char odd[] = {1, 10, 0,	0,   0,		  12,	0,    0,
+						    1, 1,  'A', '1', 0x80 | 0x7f, 0xff, 0xff, 0xff,
+						    0, 0,  0,	0};
+		write_all(c, (const char *)odd, sizeof(odd));
+		break;
+	}
+	case SRV_FCGI_END: {
+		static const unsigned char end[] = {1, 3, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
+		write_all(c, (const char *)end, sizeof(end));
+		break;
+	}
 	case SRV_SLOW: {
-		struct timespec ts = { 0, SLOW_MS * 1000000L };
+		struct timespec ts = {0, SLOW_MS * 1000000L};
 		nanosleep(&ts, NULL);
 		write_all(c, ok, sizeof(ok) - 1);
 		break;
@@ -187,7 +216,7 @@ static void stop(pid_t pid)
 
 static struct probe_target target(const char *addr, enum ngx_proto proto)
 {
-	struct probe_target t = { 0 };
+	struct probe_target t = {0};
 	if (peerkey_parse(addr, strlen(addr), 0, &t.addr) < 0) {
 		fprintf(stderr, "bad test address %s\n", addr);
 		exit(2);
@@ -223,10 +252,19 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void run_for(struct ev_loop *loop, double seconds)
+{
+	ev_timer t;
+	ev_timer_init(&t, deadline_cb, seconds, 0);
+	ev_timer_start(loop, &t);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &t);
+}
+
 /* One on-demand probe of t in a fresh loop and prober; bounded at 10 s. */
 static struct probe_result probe_once(const struct probe_target *t)
 {
-	struct one o = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(o.loop, 16, NULL, NULL);
 	ev_timer deadline;
 
@@ -398,6 +436,25 @@ static void test_http_64k_header_is_ok_and_counted(void)
 	CHECK(r.header_bytes >= 65536 && r.header_bytes < 66000);
 }
 
+static void test_http_header_over_256k_is_cut_and_counted(void)
+{
+	struct probe_result r = probe_mode(SRV_HUGEHDR, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	/* curl hands over whole lines: the count stops after the line that
+	 * crossed the cap (status line + 5 lines of 61,451 bytes). */
+	CHECK_INT(r.header_bytes, 17 + 5 * 61451);
+	CHECK_STR(r.detail, "HTTP 200, response header over 256 KiB, stopped reading");
+}
+
+static void test_http_big_body_is_cut_and_ok(void)
+{
+	struct probe_result r = probe_mode(SRV_BIGBODY, NGX_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 200);
+	CHECK_STR(r.detail, "HTTP 200");
+}
+
 static void test_http_slow_first_byte_is_measured(void)
 {
 	struct probe_result r = probe_mode(SRV_SLOW, NGX_PROTO_HTTP, 2000);
@@ -430,6 +487,14 @@ static void test_http_expect_range_is_honoured(void)
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 503);
+	/* One status alone ("expect_status 503;") */
+	t.expect_lo = 503;
+	t.expect_hi = 0;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	t.expect_lo = 200;
+	r = probe_once(&t);
+	CHECK_STR(r.detail, "HTTP 503 (expected 200-200)");
 	stop(pid);
 }
 
@@ -487,6 +552,66 @@ static void test_localhost_name_resolves_then_connects(void)
 	stop(pid);
 }
 
+struct dns_count {
+	int answers, errors;
+};
+
+static void dns_count_cb(void *userdata, const struct probe_dns_answer *a)
+{
+	struct dns_count *c = userdata;
+	if (a->err)
+		c->errors++;
+	else
+		c->answers++;
+}
+
+static void test_resolver_cancel_and_free_with_jobs_out(void)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct probe_dns *d = probe_dns_new(loop);
+	struct dns_count c = {0};
+	struct probe_dns_job *jobs[20];
+	for (int i = 0; i < 20; i++)
+		jobs[i] =
+		    probe_dns_resolve(d, i % 5 ? "localhost" : "x.invalid", 80, dns_count_cb, &c);
+	for (int i = 0; i < 20; i += 2)
+		probe_dns_cancel(d, jobs[i]); /* queued, running or done: never answered */
+	int64_t end = now_mono_ms() + 5000;
+	while (c.answers + c.errors < 10 && now_mono_ms() < end)
+		run_for(loop, 0.02);
+	run_for(loop, 0.1);
+	CHECK_INT(c.answers + c.errors, 10);
+	CHECK_INT(c.errors, 2); /* jobs 5 and 15 (odd, .invalid) */
+
+	/* Freed with work queued and threads busy: nothing is answered, and
+	 * the threads clean up after themselves. */
+	for (int i = 0; i < 20; i++)
+		probe_dns_resolve(d, "localhost", 80, dns_count_cb, &c);
+	probe_dns_free(d);
+	run_for(loop, 0.2);
+	CHECK_INT(c.answers + c.errors, 10);
+	ev_loop_destroy(loop);
+}
+
+static void test_dns_answers_format_in_order_without_repeats(void)
+{
+	struct probe_dns_answer a = {.naddrs = 3};
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.addrs[0];
+	s6->sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "::1", &s6->sin6_addr);
+	for (int i = 1; i < 3; i++) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&a.addrs[i];
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, "127.0.0.1", &s4->sin_addr);
+	}
+	char buf[160];
+	probe_dns_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "::1 127.0.0.1");
+	char tiny[8];
+	probe_dns_format(&a, tiny, sizeof(tiny)); /* whole addresses only */
+	CHECK_STR(tiny, "::1");
+}
+
 /* ---- TLS ---- */
 
 static char tls_dir[300];
@@ -521,23 +646,25 @@ static bool make_certs(void)
 	struct {
 		const char *name, *cn, *san, *days;
 	} leaves[] = {
-		{ "good", "localhost", "IP:127.0.0.1,DNS:localhost", "2" },
-		{ "wrongname", "other.example", "DNS:other.example", "2" },
-		/* -1 is the least x509 -days takes: expired since yesterday */
-		{ "expired", "localhost", "IP:127.0.0.1,DNS:localhost", "-1" },
+	    {"good", "localhost", "IP:127.0.0.1,DNS:localhost", "2"},
+	    {"wrongname", "other.example", "DNS:other.example", "2"},
+	    /* -1 is the least x509 -days takes: expired since yesterday */
+	    {"expired", "localhost", "IP:127.0.0.1,DNS:localhost", "-1"},
 	};
 	for (size_t i = 0; ok && i < ARRAY_SIZE(leaves); i++) {
-		ok = sh("cd %s && echo subjectAltName=%s >%s.ext && "
-			"openssl req %s -keyout %s.key -out %s.csr -subj /CN=%s >>openssl.log 2>&1 && "
-			"openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-			"-out %s.pem -days %s -extfile %s.ext >>openssl.log 2>&1",
-			tls_dir, leaves[i].san, leaves[i].name, key, leaves[i].name, leaves[i].name,
-			leaves[i].cn, leaves[i].name, leaves[i].name, leaves[i].days, leaves[i].name);
+		ok = sh(
+		    "cd %s && echo subjectAltName=%s >%s.ext && "
+		    "openssl req %s -keyout %s.key -out %s.csr -subj /CN=%s >>openssl.log 2>&1 && "
+		    "openssl x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+		    "-out %s.pem -days %s -extfile %s.ext >>openssl.log 2>&1",
+		    tls_dir, leaves[i].san, leaves[i].name, key, leaves[i].name, leaves[i].name,
+		    leaves[i].cn, leaves[i].name, leaves[i].name, leaves[i].days, leaves[i].name);
 	}
 	if (ok)
-		ok = sh("cd %s && openssl req -x509 %s -keyout self.key -out self.pem -days 2 "
-			"-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >>openssl.log 2>&1",
-			tls_dir, key);
+		ok =
+		    sh("cd %s && openssl req -x509 %s -keyout self.key -out self.pem -days 2 "
+		       "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >>openssl.log 2>&1",
+		       tls_dir, key);
 	made = ok;
 	return ok;
 }
@@ -546,7 +673,7 @@ static bool wait_connectable(unsigned port, int ms)
 {
 	for (int waited = 0; waited < ms; waited += 20) {
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 		int r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 		close(fd);
@@ -589,7 +716,7 @@ static pid_t tls_server(const char *name, unsigned *ret_port)
 static struct probe_result probe_tls(const char *cert, bool verify, const char *trusted,
 				     const char *tls_name)
 {
-	struct probe_result r = { .result = PROBE__COUNT };
+	struct probe_result r = {.result = PROBE__COUNT};
 	unsigned port;
 	pid_t pid = tls_server(cert, &port);
 	CHECK(pid > 0);
@@ -622,6 +749,24 @@ static void test_tls_good_certificate_is_ok(void)
 	CHECK(strstr(r.cert_issuer, "upwatch-test-ca") != NULL);
 	int64_t now = time(NULL);
 	CHECK(r.cert_not_after > now + 86400 && r.cert_not_after < now + 3 * 86400);
+
+	/* A host-name peer: resolved by the prober, verified by that name. */
+	unsigned port;
+	pid_t pid = tls_server("good", &port);
+	CHECK(pid > 0);
+	char addr[64], ca[400];
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
+	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.dns_answers, "127.0.0.1");
+	t.tls_name = "other.example"; /* verified against a name the cert lacks */
+	r = probe_once(&t);
+	CHECK_STR(r.tls_error, "certificate name mismatch");
+	stop(pid);
 }
 
 static void test_tls_expired_certificate_is_tls_error(void)
@@ -670,6 +815,20 @@ static void test_tls_wrong_name_is_tls_error(void)
 	CHECK_STR(r.tls_error, "certificate name mismatch");
 }
 
+static void test_tls_handshake_never_answered_is_timeout(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	t.timeout_ms = 300;
+	struct probe_result r = probe_once(&t);
+	close(lfd);
+	CHECK_STR(probe_result_name(r.result), "timeout");
+	CHECK_STR(r.detail, "TLS handshake not done within 300 ms");
+}
+
 static void test_tls_against_plain_http_is_tls_error(void)
 {
 	struct probe_result r = probe_mode(SRV_OK, NGX_PROTO_HTTPS, 2000);
@@ -681,8 +840,8 @@ static void test_tls_against_plain_http_is_tls_error(void)
 
 static const char *find_php_fpm(void)
 {
-	static const char *cands[] = { "/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.3",
-				       "/usr/sbin/php-fpm8.1", "/usr/sbin/php-fpm" };
+	static const char *cands[] = {"/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm8.3",
+				      "/usr/sbin/php-fpm8.1", "/usr/sbin/php-fpm"};
 	for (size_t i = 0; i < ARRAY_SIZE(cands); i++)
 		if (access(cands[i], X_OK) == 0)
 			return cands[i];
@@ -749,6 +908,12 @@ static void test_fastcgi_garbage_and_close(void)
 	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
 	CHECK_STR(r.detail, "not a FastCGI reply (first bytes 48 45 4c 4c)");
+	r = probe_mode(SRV_FCGI_ODD, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "FastCGI: FCGI_GET_VALUES_RESULT A=1");
+	r = probe_mode(SRV_FCGI_END, NGX_PROTO_FASTCGI, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "FastCGI: record type 3 (server alive)");
 	r = probe_mode(SRV_EMPTY, NGX_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_STR(r.detail, "FastCGI: connection closed after 0 reply bytes");
@@ -795,13 +960,13 @@ static void sched_once(void *userdata, const char *key, const struct probe_resul
 	s->once_calls++;
 }
 
-static void run_for(struct ev_loop *loop, double seconds)
+/* Run until *counter reaches want, at most max_s seconds (a loaded CI
+ * machine gets time; a hang still ends). */
+static void run_until(struct ev_loop *loop, const int *counter, int want, double max_s)
 {
-	ev_timer t;
-	ev_timer_init(&t, deadline_cb, seconds, 0);
-	ev_timer_start(loop, &t);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &t);
+	int64_t end = now_mono_ms() + (int64_t)(max_s * 1000);
+	while (*counter < want && now_mono_ms() < end)
+		run_for(loop, 0.02);
 }
 
 static void test_interval_is_honoured(void)
@@ -810,18 +975,21 @@ static void test_interval_is_honoured(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 200;
+	int64_t t0 = now_mono_ms();
 	prober_set_targets(p, &t, 1);
-	run_for(s.loop, 1.1);
-	/* First run within one interval (random offset), then every 200 ms. */
-	CHECK(s.calls >= 5 && s.calls <= 6);
-	CHECK(s.times[0] > 0);
-	for (int i = 1; i < s.calls && i < 6; i++) {
+	run_until(s.loop, &s.calls, 6, 5.0);
+	CHECK_INT(s.calls, 6);
+	/* First run within one interval (random offset), then every 200 ms:
+	 * runs are due on a fixed grid, so a late one does not shift the rest. */
+	CHECK(s.times[0] - t0 < 260);
+	CHECK((s.times[5] - s.times[0]) / 5 >= 190 && (s.times[5] - s.times[0]) / 5 <= 215);
+	for (int i = 1; i < 6; i++) {
 		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 190 && gap <= 260);
+		CHECK(gap >= 100 && gap <= 300);
 	}
 	CHECK_INT(prober_state(p, t.key), PEER_UP);
 	prober_free(p);
@@ -836,7 +1004,7 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	close(fd);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 10000;
@@ -847,11 +1015,12 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	CHECK(prober_last(p, t.key) == NULL);
 	/* Start now instead of at the random offset; then retries take over. */
 	CHECK_INT(prober_probe_now(p, t.key, NULL, NULL), 0);
-	run_for(s.loop, 1.0);
+	run_until(s.loop, &s.calls, 3, 5.0);
+	run_for(s.loop, 0.5); /* the fourth is an interval (10 s) away */
 	CHECK_INT(s.calls, 3);
 	for (int i = 1; i < s.calls && i < 3; i++) {
 		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 95 && gap <= 160);
+		CHECK(gap >= 90 && gap <= 250);
 	}
 	CHECK_INT(s.last, PROBE_REFUSED);
 	CHECK_INT(prober_state(p, t.key), PEER_DOWN);
@@ -883,10 +1052,10 @@ static void capwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct capwatch *c = container_of(w, struct capwatch, t);
 	cJSON *st = cJSON_CreateObject();
 	prober_stats_json(c->p, st);
-	c->max_inflight = MAX(c->max_inflight,
-			      (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
-	c->max_queued = MAX(c->max_queued,
-			    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "queued")));
+	c->max_inflight =
+	    MAX(c->max_inflight, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
+	c->max_queued =
+	    MAX(c->max_queued, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "queued")));
 	cJSON_Delete(st);
 }
 
@@ -905,17 +1074,17 @@ static void test_inflight_cap_is_respected(void)
 		ts[i].interval_ms = 100;
 		ts[i].timeout_ms = 300;
 	}
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
-	struct capwatch c = { .p = prober_new(s.loop, CAP, sched_done, &s) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct capwatch c = {.p = prober_new(s.loop, CAP, sched_done, &s)};
 	CHECK_INT(prober_set_targets(c.p, ts, N), 0);
 	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
 	ev_timer_start(s.loop, &c.t);
-	run_for(s.loop, 1.4);
+	/* 4 waves of 5 at 300 ms each */
+	run_until(s.loop, &s.calls, N, 10.0);
 	ev_timer_stop(s.loop, &c.t);
 	CHECK_INT(c.max_inflight, CAP);
 	CHECK(c.max_queued >= N - CAP - 2);
-	/* 4 waves of 5 at 300 ms each fit in 1.4 s. */
-	CHECK(s.calls >= N && s.calls <= N + CAP);
+	CHECK(s.calls >= N);
 	CHECK_INT(s.last, PROBE_TIMEOUT);
 	prober_free(c.p);
 	ev_loop_destroy(s.loop);
@@ -929,7 +1098,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	pid_t pid = serve(lfd, SRV_SLOW);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_HTTP);
 	prober_set_targets(p, &t, 1);
@@ -937,7 +1106,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	/* The second call joins the probe in flight. */
 	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
 	CHECK_INT(prober_probe_now(p, t.key, sched_once, &s), 0);
-	run_for(s.loop, (SLOW_MS + 300) / 1000.0);
+	run_until(s.loop, &s.once_calls, 2, 5.0);
 	CHECK_INT(s.calls, 1);
 	CHECK_INT(s.once_calls, 2);
 	/* Within a second of that result: answered at once from the record. */
@@ -961,21 +1130,21 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", port);
 	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
 	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target ts[3] = { target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
-				      target(a3, NGX_PROTO_TCP) };
+	struct probe_target ts[3] = {target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
+				     target(a3, NGX_PROTO_TCP)};
 	CHECK_INT(prober_set_targets(p, ts, 2), 0);
 	prober_probe_now(p, ts[0].key, NULL, NULL);
 	prober_probe_now(p, ts[1].key, NULL, NULL);
-	run_for(s.loop, 0.3);
+	run_until(s.loop, &s.calls, 2, 5.0);
 	CHECK_INT(s.calls, 2);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
 	CHECK_INT(prober_state(p, ts[1].key), PEER_DOWN);
 	int64_t t0 = prober_last(p, ts[0].key)->time_ms;
 
 	/* Keep a1, drop a2, add a3. */
-	struct probe_target next[2] = { ts[2], ts[0] };
+	struct probe_target next[2] = {ts[2], ts[0]};
 	next[1].interval_ms = 30000;
 	CHECK_INT(prober_set_targets(p, next, 2), 0);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
@@ -989,11 +1158,16 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
 	cJSON_Delete(st);
 
-	/* An invalid target leaves the set as it was. */
-	struct probe_target bad = target("127.0.0.9:1", NGX_PROTO_TCP);
-	bad.addr.port = 0;
-	CHECK_INT(prober_set_targets(p, &bad, 1), -EINVAL);
+	/* An invalid target is left out; the others still apply. */
+	struct probe_target three[3] = {target("127.0.0.9:1", NGX_PROTO_TCP), next[0], next[1]};
+	three[0].addr.port = 0;
+	CHECK_INT(prober_set_targets(p, three, 3), -EINVAL);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
+	CHECK_INT(prober_state(p, ts[2].key), PEER_UNKNOWN);
+	st = cJSON_CreateObject();
+	prober_stats_json(p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
+	cJSON_Delete(st);
 
 	/* Removing a peer with a probe in flight drops that probe quietly. */
 	int before = s.calls;
@@ -1006,13 +1180,95 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	close(lfd);
 }
 
+struct reentrant {
+	struct prober *p;
+	int calls;
+};
+
+static void clear_on_first_result(void *userdata, const char *key, const struct probe_result *r,
+				  enum peer_state state)
+{
+	struct reentrant *re = userdata;
+	if (re->calls++ == 0) {
+		/* The peer reporting and every other one (with probes in flight,
+		 * some with results already queued) leave the set here. */
+		CHECK_INT(prober_set_targets(re->p, NULL, 0), 0);
+		CHECK_INT(prober_probe_now(re->p, key, NULL, NULL), -ENOENT);
+	}
+}
+
+static void test_callback_may_clear_the_target_set(void)
+{
+	enum { N = 20 };
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
+	struct probe_target ts[N];
+	for (int i = 0; i < N; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, i % 2 ? NGX_PROTO_HTTP : NGX_PROTO_TCP);
+		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
+		ts[i].timeout_ms = 300;
+	}
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct reentrant re = {0};
+	re.p = prober_new(loop, 64, clear_on_first_result, &re);
+	CHECK_INT(prober_set_targets(re.p, ts, N), 0);
+	for (int i = 0; i < N; i++)
+		prober_probe_now(re.p, ts[i].key, NULL, NULL);
+	run_for(loop, 0.5);
+	CHECK_INT(re.calls, 1);
+	cJSON *st = cJSON_CreateObject();
+	prober_stats_json(re.p, st);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 0);
+	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")), 0);
+	cJSON_Delete(st);
+	prober_free(re.p);
+	ev_loop_destroy(loop);
+	close(lfd);
+}
+
+/* Connect-only checks reuse their socket: a reused one must report the
+ * next peer's outcome, not the last one's. */
+static void test_reused_socket_reports_each_peer(void)
+{
+	unsigned up, down;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &up);
+	close(listen_inet(AF_INET, "127.0.0.1", 1, &down));
+	char a[64], b[64];
+	snprintf(a, sizeof(a), "127.0.0.1:%u", up);
+	snprintf(b, sizeof(b), "127.0.0.1:%u", down);
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
+	struct probe_target ts[2] = {target(a, NGX_PROTO_TCP), target(b, NGX_PROTO_TCP)};
+	prober_set_targets(p, ts, 2);
+	enum probe_result_kind want[4] = {PROBE_OK, PROBE_REFUSED, PROBE_OK, PROBE_REFUSED};
+	for (int i = 0; i < 4; i++) {
+		if (i == 2) {
+			/* a second round: both results are younger than 1 s */
+			struct probe_target again[2] = {ts[0], ts[1]};
+			snprintf(again[0].key, sizeof(again[0].key), "again-a");
+			snprintf(again[1].key, sizeof(again[1].key), "again-b");
+			prober_set_targets(p, again, 2);
+			memcpy(ts, again, sizeof(again));
+		}
+		prober_probe_now(p, ts[i % 2].key, NULL, NULL);
+		run_until(s.loop, &s.calls, i + 1, 5.0);
+		CHECK_INT(s.calls, i + 1);
+		CHECK_STR(probe_result_name(s.last), probe_result_name(want[i]));
+	}
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
 static void test_disabled_peer_is_not_scheduled(void)
 {
 	unsigned port;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
 	struct probe_target t = target(addr, NGX_PROTO_TCP);
 	t.interval_ms = 50;
@@ -1030,17 +1286,34 @@ static void test_disabled_peer_is_not_scheduled(void)
 
 struct ticker {
 	ev_timer t;
-	double last, max_gap;
+	double last, max_gap, last_wait, max_own_gap;
 };
+
+/* Seconds this thread spent runnable but waiting for a CPU (schedstat's
+ * run_delay): time the machine took from us, not time the loop blocked. */
+static double runqueue_wait(void)
+{
+	char buf[128];
+	unsigned long long oncpu, wait;
+	FILE *f = fopen("/proc/thread-self/schedstat", "re");
+	bool ok = f && fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu %llu", &oncpu, &wait) == 2;
+	if (f)
+		fclose(f);
+	return ok ? wait / 1e9 : 0;
+}
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ticker *tk = container_of(w, struct ticker, t);
 	ev_now_update(loop);
-	double now = ev_now(loop);
-	if (tk->last > 0 && now - tk->last > tk->max_gap)
-		tk->max_gap = now - tk->last;
+	double now = ev_now(loop), wait = runqueue_wait();
+	if (tk->last > 0) {
+		double gap = now - tk->last;
+		tk->max_gap = MAX(tk->max_gap, gap);
+		tk->max_own_gap = MAX(tk->max_own_gap, gap - (wait - tk->last_wait));
+	}
 	tk->last = now;
+	tk->last_wait = wait;
 }
 
 static void test_200_hanging_peers_do_not_block_the_loop(void)
@@ -1057,17 +1330,21 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 		ts[i].interval_ms = 500;
 		ts[i].timeout_ms = 1000;
 	}
-	struct sched s = { .loop = ev_loop_new(EVFLAG_AUTO) };
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = prober_new(s.loop, 256, sched_done, &s);
-	struct ticker tk = { 0 };
+	struct ticker tk = {0};
 	ev_timer_init(&tk.t, tick_cb, 0.01, 0.01);
 	ev_timer_start(s.loop, &tk.t);
 	CHECK_INT(prober_set_targets(p, ts, N), 0);
 	run_for(s.loop, 2.5);
 	ev_timer_stop(s.loop, &tk.t);
-	printf("  200 hanging peers: %d probes done, max tick gap %.1f ms\n", s.calls,
-	       tk.max_gap * 1000);
-	CHECK(tk.max_gap < 0.100);
+	printf("  200 hanging peers: %d probes done, max tick gap %.1f ms, %.1f ms without "
+	       "the time other processes held the CPU\n",
+	       s.calls, tk.max_gap * 1000, tk.max_own_gap * 1000);
+	/* On a loaded CI machine the raw gap includes waits for a CPU that no
+	 * event loop can avoid; a blocking call in the loop would not show up
+	 * as such a wait and still fail this. */
+	CHECK(tk.max_own_gap < 0.100);
 	CHECK(s.calls >= N);
 	CHECK_INT(s.last, PROBE_TIMEOUT);
 	prober_free(p);
@@ -1077,12 +1354,63 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 	free(ts);
 }
 
+static void test_connect_errors_map_to_results(void)
+{
+	static const struct {
+		int err;
+		bool unix_sock;
+		const char *result;
+	} cases[] = {
+	    {0, false, "ok"},
+	    {ECONNREFUSED, false, "refused"},
+	    {ECONNREFUSED, true, "stale"},
+	    {ETIMEDOUT, false, "timeout"},
+	    {EHOSTUNREACH, false, "unreachable"},
+	    {ENETUNREACH, false, "unreachable"},
+	    {ECONNRESET, false, "reset"},
+	    {EAGAIN, true, "overloaded"},
+	    {ENOENT, true, "missing"},
+	    {EACCES, true, "permission"},
+	    {ENOTSOCK, true, "not_socket"},
+	    {EADDRNOTAVAIL, false, "error"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct probe_result r = {0};
+		probe_tcp_classify(cases[i].err, cases[i].unix_sock, 1500, &r);
+		CHECK_STR(probe_result_name(r.result), cases[i].result);
+		CHECK_INT(r.err, cases[i].err);
+	}
+	struct probe_result r = {0};
+	probe_tcp_classify(ENETUNREACH, false, 1500, &r);
+	CHECK_STR(r.detail, "connect() failed: Network is unreachable");
+	probe_tcp_classify(ETIMEDOUT, false, 1500, &r);
+	CHECK_STR(r.detail, "connect() timed out after 1500 ms");
+}
+
+static void test_unix_socket_nobody_listens_is_stale(void)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/stale.sock", harness_tmpdir());
+	close(listen_unix(path)); /* the file stays, the listener is gone */
+	char addr[300];
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "stale");
+	CHECK(r.unix_checked);
+	cJSON *j = probe_result_json(&r);
+	CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "sock_mode")));
+	cJSON_Delete(j);
+	unlink(path);
+}
+
 static void test_result_names(void)
 {
-	static const char *names[] = { "ok",           "refused",     "timeout",   "unreachable",
-				       "reset",        "invalid_http", "http_status", "tls_error",
-				       "dns_error",    "missing",     "not_socket", "permission",
-				       "stale",        "overloaded",  "error" };
+	static const char *names[] = {
+	    "ok",	    "refused",	   "timeout",	"unreachable", "reset",
+	    "invalid_http", "http_status", "tls_error", "dns_error",   "missing",
+	    "not_socket",   "permission",  "stale",	"overloaded",  "error",
+	};
 	CHECK_INT(ARRAY_SIZE(names), PROBE__COUNT);
 	for (int i = 0; i < PROBE__COUNT; i++)
 		CHECK_STR(probe_result_name((enum probe_result_kind)i), names[i]);
@@ -1101,8 +1429,24 @@ int main(void)
 	n += 65536;
 	snprintf(bighdr_response + n, sizeof(bighdr_response) - n,
 		 "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+	n = (size_t)snprintf(hugehdr_response, sizeof(hugehdr_response), "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 5; i++) {
+		n += (size_t)snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n,
+				      "X-Big-%d: ", i);
+		memset(hugehdr_response + n, 'b', 60 * 1024);
+		n += 60 * 1024;
+		n += (size_t)snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n, "\r\n");
+	}
+	snprintf(hugehdr_response + n, sizeof(hugehdr_response) - n,
+		 "Content-Length: 2\r\nConnection: close\r\n\r\nok");
+	n = (size_t)snprintf(bigbody_response, sizeof(bigbody_response),
+			     "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+			     1024 * 1024);
+	memset(bigbody_response + n, 'x', 1024 * 1024);
 
 	RUN(test_result_names);
+	RUN(test_connect_errors_map_to_results);
+	RUN(test_unix_socket_nobody_listens_is_stale);
 	RUN(test_closed_port_is_refused);
 	RUN(test_tcp_listener_is_ok_and_json_has_fields);
 	RUN(test_ipv6_loopback);
@@ -1112,16 +1456,21 @@ int main(void)
 	RUN(test_http_empty_reply_is_reset);
 	RUN(test_http_garbage_is_invalid_http);
 	RUN(test_http_64k_header_is_ok_and_counted);
+	RUN(test_http_header_over_256k_is_cut_and_counted);
+	RUN(test_http_big_body_is_cut_and_ok);
 	RUN(test_http_slow_first_byte_is_measured);
 	RUN(test_http_503_is_http_status);
 	RUN(test_http_expect_range_is_honoured);
 	RUN(test_http_over_unix_socket);
 	RUN(test_unresolvable_name_is_dns_error);
 	RUN(test_localhost_name_resolves_then_connects);
+	RUN(test_resolver_cancel_and_free_with_jobs_out);
+	RUN(test_dns_answers_format_in_order_without_repeats);
 	RUN(test_tls_good_certificate_is_ok);
 	RUN(test_tls_expired_certificate_is_tls_error);
 	RUN(test_tls_self_signed_with_verify_is_tls_error);
 	RUN(test_tls_wrong_name_is_tls_error);
+	RUN(test_tls_handshake_never_answered_is_timeout);
 	RUN(test_tls_against_plain_http_is_tls_error);
 	RUN(test_fastcgi_php_fpm_answers_get_values);
 	RUN(test_fastcgi_garbage_and_close);
@@ -1130,6 +1479,8 @@ int main(void)
 	RUN(test_inflight_cap_is_respected);
 	RUN(test_probe_now_is_limited_to_one_per_second);
 	RUN(test_set_targets_keeps_state_of_kept_keys);
+	RUN(test_callback_may_clear_the_target_set);
+	RUN(test_reused_socket_reports_each_peer);
 	RUN(test_disabled_peer_is_not_scheduled);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
 	return harness_result();
