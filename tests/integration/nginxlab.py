@@ -68,7 +68,7 @@ class Backend(threading.Thread):
 
 
 class Nginx:
-    def __init__(self, workdir, http_body, user="nobody nogroup"):
+    def __init__(self, workdir, http_body, user="nobody nogroup", worker_connections=128):
         self.dir = workdir
         self.port = free_port()
         self.error_log = os.path.join(workdir, "error.log")
@@ -80,7 +80,9 @@ class Nginx:
 worker_processes 1;
 pid {workdir}/nginx.pid;
 error_log {self.error_log} info;
-events {{ worker_connections 128; }}
+events {{
+    worker_connections {worker_connections};
+}}
 http {{
     access_log off;
     client_body_temp_path {tmp};
