@@ -297,11 +297,14 @@ def test_daemon_stays_inside_the_units_syscall_filter_and_address_families(workd
     trace = d / "trace"
     proc = subprocess.Popen(["strace", "-f", "-qq", "-o", str(trace)] + daemon_args(d, sock),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    daemon_pid = None
     try:
         deadline = time.monotonic() + 15
         while True:
             try:
-                if request(sock, {"cmd": "status"}, timeout=2)["ok"]:
+                st = request(sock, {"cmd": "status"}, timeout=2)
+                if st["ok"]:
+                    daemon_pid = st["pid"]
                     break
             except OSError:
                 pass
@@ -318,6 +321,12 @@ def test_daemon_stays_inside_the_units_syscall_filter_and_address_families(workd
         time.sleep(0.5)
         request(sock, {"cmd": "reload"})
     finally:
+        # SIGTERM to strace only detaches it: stop the traced daemon itself
+        if daemon_pid:
+            try:
+                os.kill(daemon_pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         stop(proc)
 
     used, families = set(), set()
