@@ -274,6 +274,7 @@ static struct errlog_span split_upstream(struct errlog_event *ev)
 		const char *close = memchr(end, ']', (size_t)(e - end));
 		end = close ? close + 1 : e;
 	}
+	/* the URI starts at the first '/' (or a '?' before any '/') */
 	const char *slash = scan(end, e, '/');
 	const char *qm = scan(end, slash ? slash : e, '?');
 	end = qm ? qm : slash ? slash : e;
@@ -668,7 +669,8 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	    parse_time(line, &t) < 0)
 		return -EINVAL;
 	const char *lb = line + 21;
-	const char *le = memchr(lb, ']', (size_t)MIN(8, e - lb));
+	/* len >= 29: lb[4..6] are inside the line */
+	const char *le = lb[4] == ']' ? lb + 4 : lb[5] == ']' ? lb + 5 : lb[6] == ']' ? lb + 6 : NULL;
 	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
 	if (level < 0 || e - le < 4 || le[1] != ' ')
 		return -EINVAL;
