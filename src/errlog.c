@@ -153,14 +153,19 @@ static int parse_time(const char *p, time_t *ret)
  * raw spelling (and default port), failures included. */
 #define PEER_SETS 16
 #define PEER_WAYS 4
-#define PEER_RAW_MAX 96
+#define PEER_RAW_MAX 64
+#define PEER_STR_MAX 64
+/* Compact (192 bytes, 12 KiB in all, so lookups stay in L1): a peer whose
+ * raw text, key or host is longer is not cached. */
 struct peer_slot {
 	uint16_t rawlen; /* 0 = empty */
 	uint16_t defport;
-	uint16_t keylen, hostlen;
 	int rc;
+	enum peerkey_kind kind;
+	unsigned port;
 	char raw[PEER_RAW_MAX];
-	struct peerkey key;
+	char key[PEER_STR_MAX];
+	char host[PEER_STR_MAX - 16];
 };
 static _Thread_local struct peer_slot peer_cache[PEER_SETS][PEER_WAYS];
 static _Thread_local uint8_t peer_victim[PEER_SETS];
@@ -189,25 +194,9 @@ static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, 
 	return slot->rawlen == len && slot->defport == defport && same(slot->raw, s, len);
 }
 
-/* Copy the used part of a peerkey: the whole struct is 560 bytes, a key is
- * twenty. The strings stay NUL-terminated. */
-static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
-{
-	ret->kind = slot->key.kind;
-	ret->port = slot->key.port;
-	/* a fixed 32 bytes is two moves; a variable memcpy is a call */
-	if (slot->keylen < 32)
-		memcpy(ret->key, slot->key.key, 32);
-	else
-		memcpy(ret->key, slot->key.key, slot->keylen + 1u);
-	if (slot->hostlen < 32)
-		memcpy(ret->host, slot->key.host, 32);
-	else
-		memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
-}
-
 /* peerkey_parse() through a small set-associative cache (round-robin
- * replacement within a set). */
+ * replacement within a set). Only the used part of a peerkey is copied: the
+ * struct is 560 bytes, a key twenty; the strings stay NUL-terminated. */
 static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
 	if (len == 0 || len >= PEER_RAW_MAX)
@@ -221,16 +210,31 @@ static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerk
 		}
 	}
 	if (!slot) {
+		struct peerkey k;
+		int rc = peerkey_parse(s, len, defport, &k);
+		if (rc == 0 && (strlen(k.key) >= sizeof(slot->key) ||
+				strlen(k.host) >= sizeof(slot->host))) {
+			*ret = k;
+			return 0;
+		}
 		slot = &peer_cache[set][peer_victim[set]++ % PEER_WAYS];
-		slot->rc = peerkey_parse(s, len, defport, &slot->key);
+		slot->rc = rc;
 		slot->rawlen = (uint16_t)len;
 		slot->defport = (uint16_t)defport;
 		memcpy(slot->raw, s, len);
-		slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
-		slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+		if (rc == 0) {
+			slot->kind = k.kind;
+			slot->port = k.port;
+			memcpy(slot->key, k.key, sizeof(slot->key));
+			memcpy(slot->host, k.host, sizeof(slot->host));
+		}
 	}
-	if (slot->rc == 0)
-		copy_peer(slot, ret);
+	if (slot->rc == 0) {
+		ret->kind = slot->kind;
+		ret->port = slot->port;
+		memcpy(ret->key, slot->key, sizeof(slot->key));
+		memcpy(ret->host, slot->host, sizeof(slot->host));
+	}
 	return slot->rc;
 }
 
