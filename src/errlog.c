@@ -294,7 +294,8 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT }
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
-static inline int match_key(const char *p, const char *e, int after, size_t *ret_len)
+__attribute__((always_inline)) static inline int match_key(const char *p, const char *e,
+							     int after, size_t *ret_len)
 {
 	size_t n = (size_t)(e - p);
 	int f = -1;
