@@ -259,9 +259,15 @@ static unsigned scheme_port(struct errlog_span sc)
  * group name for "no live upstreams". Returns the peer text. */
 static struct errlog_span split_upstream(struct errlog_event *ev)
 {
-	const char *p = ev->upstream.p, *e = p + ev->upstream.len;
-	const char *q = scan(p, e - p > 16 ? p + 16 : e, ':');
-	if (!q || q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q;
+	size_t n = ev->upstream.len;
+	if (has_prefix(p, n, LIT("http://")))
+		q = p + 4;
+	else if (has_prefix(p, n, LIT("fastcgi://")))
+		q = p + 7;
+	else if (!(q = scan(p, n > 16 ? p + 16 : e, ':')))
+		return (struct errlog_span){ NULL, 0 };
+	if (q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
 		return (struct errlog_span){ NULL, 0 };
 	ev->scheme = span(p, q);
 	const char *b = q + 3, *end;
@@ -324,20 +330,18 @@ __attribute__((always_inline)) static inline int match_key(const char *p, const 
 	return f > after ? f : -1;
 }
 
-static struct errlog_span *field(struct errlog_event *ev, int f)
+/* Where field f goes: a table, not a switch (an indirect jump per field). */
+static const size_t field_off[F__COUNT] = {
+	[F_REQUEST] = offsetof(struct errlog_event, request),
+	[F_SUBREQUEST] = offsetof(struct errlog_event, subrequest),
+	[F_UPSTREAM] = offsetof(struct errlog_event, upstream),
+	[F_HOST] = offsetof(struct errlog_event, host),
+	[F_REFERRER] = offsetof(struct errlog_event, referrer),
+};
+
+static inline struct errlog_span *field(struct errlog_event *ev, int f)
 {
-	switch (f) {
-	case F_REQUEST:
-		return &ev->request;
-	case F_SUBREQUEST:
-		return &ev->subrequest;
-	case F_UPSTREAM:
-		return &ev->upstream;
-	case F_HOST:
-		return &ev->host;
-	default:
-		return &ev->referrer;
-	}
+	return (struct errlog_span *)(void *)((char *)ev + field_off[f]);
 }
 
 static void clear_context(struct errlog_event *ev)
@@ -484,33 +488,43 @@ static enum errlog_phase phase_of(const char *a, size_t n)
  * the action's start and its phase, or NULL. */
 static const char *known_action(const char *p, const char *me, enum errlog_phase *ret)
 {
-	size_t n = (size_t)(me - p), first, last;
+	size_t n = (size_t)(me - p), i;
 	if (n < 16)
 		return NULL;
+	/* one candidate from the last letters, then one comparison (the bytes
+	 * looked at may precede p, never the line: the header is longer) */
 	switch (me[-1]) {
-	case 'm':
-		first = 0, last = 4;
+	case 'm': /* "... upstream": the letter before " upstream" */
+		switch (me[-10]) {
+		case 'g':
+			i = 4; /* reading upstream */
+			break;
+		case 'm':
+			i = 3; /* reading response header from upstream */
+			break;
+		case 'o': /* "... to upstream" */
+			i = me[-13] == 't' ? 2 : me[-13] == 'g' && me[-14] == 'n' && me[-22] == 'c' ? 0 : 1;
+			break;
+		default:
+			return NULL;
+		}
 		break;
 	case 't':
-		first = last = 5;
+		i = 5;
 		break;
 	case 'n':
-		first = last = 6;
+		i = 6;
 		break;
 	case 'g':
-		first = last = 7;
+		i = 7;
 		break;
 	default:
 		return NULL;
 	}
-	for (size_t i = first; i <= last; i++) {
-		size_t len = actions[i].len;
-		if (n >= len + 7 && me[-(ptrdiff_t)len] == actions[i].s[0] &&
-		    same(me - len, actions[i].s, len) &&
-		    same(me - len - 7, " while ", 7)) {
-			*ret = actions[i].phase;
-			return me - len;
-		}
+	size_t len = actions[i].len;
+	if (n >= len + 7 && same(me - len, actions[i].s, len) && same(me - len - 7, " while ", 7)) {
+		*ret = actions[i].phase;
+		return me - len;
 	}
 	return NULL;
 }
