@@ -351,10 +351,9 @@ static void clear_context(struct errlog_event *ev)
 }
 
 /* Parse the context after ", client: " at p into ev, whose context fields
- * are clear. Returns true when it
- * is complete: every field well-formed and the line ends exactly where the
- * last field does. A line cut at 2047 bytes is not complete but keeps what
- * is there.
+ * are clear. Returns true when it is complete: every field well-formed and
+ * the line ends exactly where the last field does. A line cut at 2047 bytes
+ * is not complete but keeps what is there.
  *
  * Field ends: client, server, request, upstream and host values never hold
  * a space (nginx >= 1.21.1 rejects spaces in the request line; host cannot
