@@ -66,11 +66,20 @@ static inline const char *textscan_chr(const char *p, const char *e, char c, con
 {
 #ifdef __SSE2__
 	__m128i n = _mm_set1_epi8(c);
-	for (; e - p >= 16; p += 16) {
+	/* 32 bytes a round: half the loop overhead on long fields */
+	for (; e - p >= 32; p += 32) {
+		__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), n);
+		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), n);
+		unsigned m = (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << 16;
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+	if (e - p >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, n));
 		if (m)
 			return p + __builtin_ctz(m);
+		p += 16;
 	}
 	if (p < e && e - lo >= 16) {
 		/* the 16 bytes ending at e, of which the last e - p are ours */

@@ -153,14 +153,19 @@ static int parse_time(const char *p, time_t *ret)
  * raw spelling (and default port), failures included. */
 #define PEER_SETS 16
 #define PEER_WAYS 4
-#define PEER_RAW_MAX 96
+#define PEER_RAW_MAX 64
+#define PEER_STR_MAX 64
+/* Compact (192 bytes, 12 KiB in all, so lookups stay in L1): a peer whose
+ * raw text, key or host is longer is not cached. */
 struct peer_slot {
 	uint16_t rawlen; /* 0 = empty */
 	uint16_t defport;
-	uint16_t keylen, hostlen;
 	int rc;
+	enum peerkey_kind kind;
+	unsigned port;
 	char raw[PEER_RAW_MAX];
-	struct peerkey key;
+	char key[PEER_STR_MAX];
+	char host[PEER_STR_MAX - 16];
 };
 static _Thread_local struct peer_slot peer_cache[PEER_SETS][PEER_WAYS];
 static _Thread_local uint8_t peer_victim[PEER_SETS];
@@ -189,25 +194,9 @@ static bool slot_holds(const struct peer_slot *slot, const char *s, size_t len, 
 	return slot->rawlen == len && slot->defport == defport && same(slot->raw, s, len);
 }
 
-/* Copy the used part of a peerkey: the whole struct is 560 bytes, a key is
- * twenty. The strings stay NUL-terminated. */
-static void copy_peer(const struct peer_slot *slot, struct peerkey *ret)
-{
-	ret->kind = slot->key.kind;
-	ret->port = slot->key.port;
-	/* a fixed 32 bytes is two moves; a variable memcpy is a call */
-	if (slot->keylen < 32)
-		memcpy(ret->key, slot->key.key, 32);
-	else
-		memcpy(ret->key, slot->key.key, slot->keylen + 1u);
-	if (slot->hostlen < 32)
-		memcpy(ret->host, slot->key.host, 32);
-	else
-		memcpy(ret->host, slot->key.host, slot->hostlen + 1u);
-}
-
 /* peerkey_parse() through a small set-associative cache (round-robin
- * replacement within a set). */
+ * replacement within a set). Only the used part of a peerkey is copied: the
+ * struct is 560 bytes, a key twenty; the strings stay NUL-terminated. */
 static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
 	if (len == 0 || len >= PEER_RAW_MAX)
@@ -221,16 +210,31 @@ static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerk
 		}
 	}
 	if (!slot) {
+		struct peerkey k;
+		int rc = peerkey_parse(s, len, defport, &k);
+		if (rc == 0 && (strlen(k.key) >= sizeof(slot->key) ||
+				strlen(k.host) >= sizeof(slot->host))) {
+			*ret = k;
+			return 0;
+		}
 		slot = &peer_cache[set][peer_victim[set]++ % PEER_WAYS];
-		slot->rc = peerkey_parse(s, len, defport, &slot->key);
+		slot->rc = rc;
 		slot->rawlen = (uint16_t)len;
 		slot->defport = (uint16_t)defport;
 		memcpy(slot->raw, s, len);
-		slot->keylen = slot->rc == 0 ? (uint16_t)strlen(slot->key.key) : 0;
-		slot->hostlen = slot->rc == 0 ? (uint16_t)strlen(slot->key.host) : 0;
+		if (rc == 0) {
+			slot->kind = k.kind;
+			slot->port = k.port;
+			memcpy(slot->key, k.key, sizeof(slot->key));
+			memcpy(slot->host, k.host, sizeof(slot->host));
+		}
 	}
-	if (slot->rc == 0)
-		copy_peer(slot, ret);
+	if (slot->rc == 0) {
+		ret->kind = slot->kind;
+		ret->port = slot->port;
+		memcpy(ret->key, slot->key, sizeof(slot->key));
+		memcpy(ret->host, slot->host, sizeof(slot->host));
+	}
 	return slot->rc;
 }
 
@@ -255,9 +259,15 @@ static unsigned scheme_port(struct errlog_span sc)
  * group name for "no live upstreams". Returns the peer text. */
 static struct errlog_span split_upstream(struct errlog_event *ev)
 {
-	const char *p = ev->upstream.p, *e = p + ev->upstream.len;
-	const char *q = scan(p, e - p > 16 ? p + 16 : e, ':');
-	if (!q || q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q;
+	size_t n = ev->upstream.len;
+	if (has_prefix(p, n, LIT("http://")))
+		q = p + 4;
+	else if (has_prefix(p, n, LIT("fastcgi://")))
+		q = p + 7;
+	else if (!(q = scan(p, n > 16 ? p + 16 : e, ':')))
+		return (struct errlog_span){ NULL, 0 };
+	if (q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
 		return (struct errlog_span){ NULL, 0 };
 	ev->scheme = span(p, q);
 	const char *b = q + 3, *end;
@@ -274,6 +284,7 @@ static struct errlog_span split_upstream(struct errlog_event *ev)
 		const char *close = memchr(end, ']', (size_t)(e - end));
 		end = close ? close + 1 : e;
 	}
+	/* the URI starts at the first '/' (or a '?' before any '/') */
 	const char *slash = scan(end, e, '/');
 	const char *qm = scan(end, slash ? slash : e, '?');
 	end = qm ? qm : slash ? slash : e;
@@ -289,7 +300,8 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT }
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
-static inline int match_key(const char *p, const char *e, int after, size_t *ret_len)
+__attribute__((always_inline)) static inline int match_key(const char *p, const char *e,
+							     int after, size_t *ret_len)
 {
 	size_t n = (size_t)(e - p);
 	int f = -1;
@@ -318,20 +330,18 @@ static inline int match_key(const char *p, const char *e, int after, size_t *ret
 	return f > after ? f : -1;
 }
 
-static struct errlog_span *field(struct errlog_event *ev, int f)
+/* Where field f goes: a table, not a switch (an indirect jump per field). */
+static const size_t field_off[F__COUNT] = {
+	[F_REQUEST] = offsetof(struct errlog_event, request),
+	[F_SUBREQUEST] = offsetof(struct errlog_event, subrequest),
+	[F_UPSTREAM] = offsetof(struct errlog_event, upstream),
+	[F_HOST] = offsetof(struct errlog_event, host),
+	[F_REFERRER] = offsetof(struct errlog_event, referrer),
+};
+
+static inline struct errlog_span *field(struct errlog_event *ev, int f)
 {
-	switch (f) {
-	case F_REQUEST:
-		return &ev->request;
-	case F_SUBREQUEST:
-		return &ev->subrequest;
-	case F_UPSTREAM:
-		return &ev->upstream;
-	case F_HOST:
-		return &ev->host;
-	default:
-		return &ev->referrer;
-	}
+	return (struct errlog_span *)(void *)((char *)ev + field_off[f]);
 }
 
 static void clear_context(struct errlog_event *ev)
@@ -341,10 +351,9 @@ static void clear_context(struct errlog_event *ev)
 }
 
 /* Parse the context after ", client: " at p into ev, whose context fields
- * are clear. Returns true when it
- * is complete: every field well-formed and the line ends exactly where the
- * last field does. A line cut at 2047 bytes is not complete but keeps what
- * is there.
+ * are clear. Returns true when it is complete: every field well-formed and
+ * the line ends exactly where the last field does. A line cut at 2047 bytes
+ * is not complete but keeps what is there.
  *
  * Field ends: client, server, request, upstream and host values never hold
  * a space (nginx >= 1.21.1 rejects spaces in the request line; host cannot
@@ -478,33 +487,43 @@ static enum errlog_phase phase_of(const char *a, size_t n)
  * the action's start and its phase, or NULL. */
 static const char *known_action(const char *p, const char *me, enum errlog_phase *ret)
 {
-	size_t n = (size_t)(me - p), first, last;
+	size_t n = (size_t)(me - p), i;
 	if (n < 16)
 		return NULL;
+	/* one candidate from the last letters, then one comparison (the bytes
+	 * looked at may precede p, never the line: the header is longer) */
 	switch (me[-1]) {
-	case 'm':
-		first = 0, last = 4;
+	case 'm': /* "... upstream": the letter before " upstream" */
+		switch (me[-10]) {
+		case 'g':
+			i = 4; /* reading upstream */
+			break;
+		case 'm':
+			i = 3; /* reading response header from upstream */
+			break;
+		case 'o': /* "... to upstream" */
+			i = me[-13] == 't' ? 2 : me[-13] == 'g' && me[-14] == 'n' && me[-22] == 'c' ? 0 : 1;
+			break;
+		default:
+			return NULL;
+		}
 		break;
 	case 't':
-		first = last = 5;
+		i = 5;
 		break;
 	case 'n':
-		first = last = 6;
+		i = 6;
 		break;
 	case 'g':
-		first = last = 7;
+		i = 7;
 		break;
 	default:
 		return NULL;
 	}
-	for (size_t i = first; i <= last; i++) {
-		size_t len = actions[i].len;
-		if (n >= len + 7 && me[-(ptrdiff_t)len] == actions[i].s[0] &&
-		    same(me - len, actions[i].s, len) &&
-		    same(me - len - 7, " while ", 7)) {
-			*ret = actions[i].phase;
-			return me - len;
-		}
+	size_t len = actions[i].len;
+	if (n >= len + 7 && same(me - len, actions[i].s, len) && same(me - len - 7, " while ", 7)) {
+		*ret = actions[i].phase;
+		return me - len;
 	}
 	return NULL;
 }
@@ -668,7 +687,8 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 	    parse_time(line, &t) < 0)
 		return -EINVAL;
 	const char *lb = line + 21;
-	const char *le = memchr(lb, ']', (size_t)MIN(8, e - lb));
+	/* len >= 29: lb[4..6] are inside the line */
+	const char *le = lb[4] == ']' ? lb + 4 : lb[5] == ']' ? lb + 5 : lb[6] == ']' ? lb + 6 : NULL;
 	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
 	if (level < 0 || e - le < 4 || le[1] != ' ')
 		return -EINVAL;

@@ -103,7 +103,7 @@ static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_eve
 enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev, bool up_io)
 {
 	/* R1, R9: "%V could not be resolved", "service %V of %V could not be resolved" */
-	if (has_suffix(m, n, LIT(" could not be resolved"))) {
+	if (n > 22 && m[n - 8] == 'r' && has_suffix(m, n, LIT(" could not be resolved"))) {
 		const char *e = m + n - 22;
 		if (has_prefix(m, n, LIT("service "))) {
 			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
