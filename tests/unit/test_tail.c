@@ -1054,6 +1054,85 @@ static void test_rotated_file_is_read_until_a_new_file_appears(void)
 	free(dir);
 }
 
+/* A log with a big backlog is read a chunk per turn of the loop: a line in
+ * another log is delivered long before the backlog is done. */
+struct fair {
+	struct rec rec;
+	unsigned a_seen_when_b;
+	bool b_seen;
+};
+
+static bool fair_line(void *userdata, const char *path, const char *line, size_t len)
+{
+	struct fair *f = userdata;
+	if (!f->b_seen && strstr(path, "b.log")) {
+		f->b_seen = true;
+		f->a_seen_when_b = f->rec.unique;
+	}
+	return on_line(&f->rec, path, line, len);
+}
+
+static void test_big_backlog_does_not_starve_other_files(void)
+{
+	char *dir = fresh_dir("fair");
+	char *a = xasprintf("%s/a.log", dir), *b = xasprintf("%s/b.log", dir);
+	const char *paths[] = {a, b};
+	const unsigned total = 200000; /* about 7 MB */
+	struct fair f;
+	struct solo s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+
+	write_str(a, "", O_TRUNC);
+	write_str(b, "", O_TRUNC);
+	rec_init(&f.rec, total + 1);
+	f.b_seen = false;
+	s.tail = tail_new(s.loop, NULL, TAIL_START_END, fair_line, &f);
+	CHECK_INT(tail_set_files(s.tail, paths, 2), 0);
+	append_lines(a, 0, total);
+	append_lines(b, total, total + 1);
+	ev_run(s.loop, EVRUN_ONCE);
+	CHECK(f.b_seen);
+	CHECK(f.a_seen_when_b < total / 10);
+	for (int64_t end = now_mono_ms() + 5000; f.rec.unique < total + 1 && now_mono_ms() < end;)
+		ev_run(s.loop, EVRUN_NOWAIT);
+	CHECK_INT(f.rec.unique, total + 1);
+	CHECK_INT(f.rec.dups + f.rec.malformed, 0);
+	tail_free(s.tail);
+	ev_loop_destroy(s.loop);
+	free(f.rec.seen);
+	free(a);
+	free(b);
+	free(dir);
+}
+
+/* The path is a symlink into another directory, and the target itself is
+ * rotated there (rename + create): the target's directory is watched. */
+static void test_symlink_target_rotation_is_followed(void)
+{
+	char *dir = fresh_dir("link-target"), *tdir = fresh_dir("link-target/real");
+	char *path = xasprintf("%s/error.log", dir), *target = xasprintf("%s/x.log", tdir);
+	char *old = xasprintf("%s/x.log.1", tdir);
+	const char *paths[] = {path};
+	struct solo s;
+
+	write_str(target, "", O_TRUNC);
+	CHECK_INT(symlink("real/x.log", path), 0);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(target, 0, 10);
+	solo_wait(&s, UNIQUE(10));
+	CHECK_INT(rename(target, old), 0);
+	solo_run(&s, 10);
+	append_lines(target, 10, 20);
+	solo_wait(&s, UNIQUE(20));
+	CHECK_INT(count_range(&s.rec, 0, 20, 1), 20);
+	CHECK_INT(tail_stats(s.tail, path)->rotations, 1);
+	solo_free(&s);
+	free(path);
+	free(target);
+	free(old);
+	free(tdir);
+	free(dir);
+}
+
 /* ---- copytruncate, step by step ---- */
 
 static void copy_path(const char *from, const char *to)
@@ -1353,6 +1432,8 @@ int main(int argc, char **argv)
 	RUN_IF(test_restart_reused_inode_reads_from_start);
 	RUN_IF(test_restart_same_identity_resumes);
 	RUN_IF(test_rotated_file_is_read_until_a_new_file_appears);
+	RUN_IF(test_big_backlog_does_not_starve_other_files);
+	RUN_IF(test_symlink_target_rotation_is_followed);
 	RUN_IF(test_rotation_rename_create_reads_old_file_to_its_end);
 	RUN_IF(test_rotation_copytruncate_loses_nothing);
 	RUN_IF(test_rotation_copytruncate_concurrent_counts_only_real_losses);
