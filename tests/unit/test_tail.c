@@ -870,6 +870,39 @@ static char *fresh_dir(const char *name)
 	return d;
 }
 
+/* Offsets reach the state file within a second, without a stop. */
+static void test_offsets_are_saved_within_a_second(void)
+{
+	char *dir = fresh_dir("saved"), *state = fresh_dir("saved-state");
+	char *path = xasprintf("%s/error.log", dir), *sf = xasprintf("%s/tail.state", state);
+	const char *paths[] = {path};
+	struct tailstate ts;
+	struct stat st;
+	struct solo s;
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, state, TAIL_START_SAVED, paths, 1);
+	append_lines(path, 0, 50);
+	solo_wait(&s, UNIQUE(50));
+	solo_run(&s, 1100);
+	tailstate_init(&ts);
+	CHECK_INT(tailstate_load(&ts, sf), 0);
+	CHECK_INT(ts.n, 1);
+	CHECK_INT(stat(path, &st), 0);
+	if (ts.n == 1) {
+		CHECK_STR(ts.v[0].path, path);
+		CHECK_INT(ts.v[0].ino, st.st_ino);
+		CHECK_INT(ts.v[0].offset, st.st_size);
+		CHECK_INT(ts.v[0].fp_len, 64);
+	}
+	tailstate_done(&ts);
+	solo_free(&s);
+	free(sf);
+	free(path);
+	free(dir);
+	free(state);
+}
+
 static void test_restart_resumes_at_saved_offset(void)
 {
 	char *dir = fresh_dir("restart"), *state = fresh_dir("restart-state");
@@ -1432,6 +1465,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_copytruncate_lost_line_end_is_counted);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
+	RUN_IF(test_offsets_are_saved_within_a_second);
 	RUN_IF(test_restart_resumes_at_saved_offset);
 	RUN_IF(test_restart_after_rotation_reads_both_files);
 	RUN_IF(test_restart_file_created_while_down_is_read_from_start);
