@@ -84,6 +84,7 @@ static void write_str(const char *path, const char *s, int flags)
 struct rec {
 	uint8_t *seen;
 	unsigned cap, unique, dups, malformed;
+	unsigned at_max; /* lines of exactly TAIL_LINE_MAX bytes */
 	int ack_fd;
 	long want; /* a writer waits until this line was read */
 	char last[TAIL_LINE_MAX + 1];
@@ -110,6 +111,7 @@ static bool on_line(void *userdata, const char *path, const char *line, size_t l
 
 	memcpy(r->last, line, MIN(len, (size_t)TAIL_LINE_MAX));
 	r->last_len = len;
+	r->at_max += len == TAIL_LINE_MAX;
 	if (len > 0 && line[0] == '#')
 		return false;
 	if (len < 9 || line[8] != ' ')
@@ -802,7 +804,7 @@ static void test_long_line_is_cut_and_counted(void)
 	memset(line, 'x', big);
 	line[big] = '\0';
 	write_str(path, line, O_APPEND);
-	append_lines(path, 0, 1); /* the newline ends the long line: "\n" then line 0 */
+	append_lines(path, 0, 1); /* its newline ends the long line */
 	write_str(path, "\n", O_APPEND);
 	memset(line, 'y', TAIL_LINE_MAX);
 	line[TAIL_LINE_MAX] = '\0';
@@ -812,13 +814,14 @@ static void test_long_line_is_cut_and_counted(void)
 	solo_wait(&s, UNIQUE(2));
 
 	const struct tail_stats *st = tail_stats(s.tail, path);
-	/* long line (cut, includes "00000000 " only after its end? no: line 0 is
-	 * glued to it), the empty line, the 8192-byte line, lines 1 and 2 */
+	/* the long line with line 0 glued to its end (cut: line 0 is in the
+	 * skipped part), an empty line, the 8192-byte line, lines 1 and 2 */
 	CHECK_INT(st->lines_cut, 1);
 	CHECK_INT(st->lines, 5);
 	CHECK_INT(s.rec.seen[1], 1);
 	CHECK_INT(s.rec.seen[2], 1);
 	CHECK_INT(s.rec.seen[0], 0); /* it was the tail of the cut line */
+	CHECK_INT(s.rec.at_max, 2);  /* the cut line and the 8192-byte one */
 	CHECK_INT(st->bytes, big + 10 + 1 + TAIL_LINE_MAX + 1 + 17 + 24);
 	solo_free(&s);
 	free(line);
