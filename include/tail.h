@@ -27,6 +27,13 @@ enum tail_start {
 	TAIL_START_BEGINNING,
 };
 
+/* lines: delivered to the callback; bytes: read (also from a copytruncate
+ * copy); rotations: the path named another file (rename/delete + create,
+ * symlink re-pointed); truncations: a file shrank or was rewritten in
+ * place; lines_lost: lines provably lost to a truncation (the end of a line
+ * we held, or bytes we saw and could not read). It is a lower bound: lines
+ * written and truncated away between two reads, and not in logrotate's
+ * copy, leave no trace anyone could count. */
 struct tail_stats {
 	uint64_t lines, bytes, rotations, truncations, lines_cut, lines_unparsed, lines_lost;
 };

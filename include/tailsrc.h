@@ -70,6 +70,7 @@ bool tailsrc_fp_matches(int fd, uint64_t hash, uint32_t len);
 
 /* Open the sibling of path (same directory, name = path's name + a suffix,
  * like error.log.1 or error.log-20261121) for which match() says yes; at
- * most 256 directory entries are looked at. Returns the fd, -ENOENT. */
+ * most 4096 directory entries are looked at and 64 siblings opened.
+ * Returns the fd, or -ENOENT. */
 int tailsrc_find_sibling(const char *path, bool (*match)(int fd, const struct stat *st, void *ctx),
 			 void *ctx, struct stat *ret_st);

@@ -17,7 +17,8 @@
 #include "tailstate.h"
 #include "util.h"
 
-#define TAILSRC_SCAN_MAX 256	    /* directory entries looked at for a sibling */
+#define TAILSRC_SCAN_MAX 4096	    /* directory entries looked at for a sibling */
+#define TAILSRC_OPEN_MAX 64	    /* siblings opened and compared */
 #define TAILSRC_COPY_MAX (2u << 20) /* bytes read from a copytruncate copy */
 
 static void emit(struct tailsrc *s, const char *line, size_t len)
@@ -159,9 +160,12 @@ int tailsrc_find_sibling(const char *path, bool (*match)(int fd, const struct st
 	if (!d)
 		return -errno;
 	struct dirent *de;
-	for (int seen = 0; (de = readdir(d)) && seen < TAILSRC_SCAN_MAX; seen++) {
+	int opened = 0;
+	for (int seen = 0;
+	     (de = readdir(d)) && seen < TAILSRC_SCAN_MAX && opened < TAILSRC_OPEN_MAX; seen++) {
 		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
 			continue;
+		opened++;
 		int fd =
 		    openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
 		if (fd < 0)

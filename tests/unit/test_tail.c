@@ -84,6 +84,7 @@ static void write_str(const char *path, const char *s, int flags)
 struct rec {
 	uint8_t *seen;
 	unsigned cap, unique, dups, malformed;
+	unsigned at_max; /* lines of exactly TAIL_LINE_MAX bytes */
 	int ack_fd;
 	long want; /* a writer waits until this line was read */
 	char last[TAIL_LINE_MAX + 1];
@@ -110,6 +111,7 @@ static bool on_line(void *userdata, const char *path, const char *line, size_t l
 
 	memcpy(r->last, line, MIN(len, (size_t)TAIL_LINE_MAX));
 	r->last_len = len;
+	r->at_max += len == TAIL_LINE_MAX;
 	if (len > 0 && line[0] == '#')
 		return false;
 	if (len < 9 || line[8] != ' ')
@@ -564,10 +566,16 @@ static void test_rotation_copytruncate_concurrent_counts_only_real_losses(void)
 	 * reader (and a truncate of an empty file none), so no exact count */
 	CHECK(st->truncations >= 1 && st->truncations <= ROUNDS);
 	CHECK(st->lines_lost <= missing);
+	/* each truncate can lose one run of consecutive lines (those written
+	 * after the copy and before the truncate), nothing else */
+	unsigned runs = 0;
+	for (unsigned i = 0; i < total; i++)
+		runs += !r.rec.seen[i] && (i == 0 || r.rec.seen[i - 1]);
+	CHECK(runs <= st->truncations);
 	CHECK_INT(st->lines, r.rec.unique);
-	printf("     copytruncate under concurrent writes: %u of %u lines missing, %llu provably "
-	       "lost\n",
-	       missing, total, (unsigned long long)st->lines_lost);
+	printf("     copytruncate under concurrent writes: %u of %u lines missing in %u runs, %llu "
+	       "provably lost\n",
+	       missing, total, runs, (unsigned long long)st->lines_lost);
 	run_done(&r);
 }
 
@@ -796,7 +804,7 @@ static void test_long_line_is_cut_and_counted(void)
 	memset(line, 'x', big);
 	line[big] = '\0';
 	write_str(path, line, O_APPEND);
-	append_lines(path, 0, 1); /* the newline ends the long line: "\n" then line 0 */
+	append_lines(path, 0, 1); /* its newline ends the long line */
 	write_str(path, "\n", O_APPEND);
 	memset(line, 'y', TAIL_LINE_MAX);
 	line[TAIL_LINE_MAX] = '\0';
@@ -806,13 +814,14 @@ static void test_long_line_is_cut_and_counted(void)
 	solo_wait(&s, UNIQUE(2));
 
 	const struct tail_stats *st = tail_stats(s.tail, path);
-	/* long line (cut, includes "00000000 " only after its end? no: line 0 is
-	 * glued to it), the empty line, the 8192-byte line, lines 1 and 2 */
+	/* the long line with line 0 glued to its end (cut: line 0 is in the
+	 * skipped part), an empty line, the 8192-byte line, lines 1 and 2 */
 	CHECK_INT(st->lines_cut, 1);
 	CHECK_INT(st->lines, 5);
 	CHECK_INT(s.rec.seen[1], 1);
 	CHECK_INT(s.rec.seen[2], 1);
 	CHECK_INT(s.rec.seen[0], 0); /* it was the tail of the cut line */
+	CHECK_INT(s.rec.at_max, 2);  /* the cut line and the 8192-byte one */
 	CHECK_INT(st->bytes, big + 10 + 1 + TAIL_LINE_MAX + 1 + 17 + 24);
 	solo_free(&s);
 	free(line);
@@ -862,6 +871,39 @@ static char *fresh_dir(const char *name)
 	char *d = xasprintf("%s/%s", harness_tmpdir(), name);
 	mkdir(d, 0755);
 	return d;
+}
+
+/* Offsets reach the state file within a second, without a stop. */
+static void test_offsets_are_saved_within_a_second(void)
+{
+	char *dir = fresh_dir("saved"), *state = fresh_dir("saved-state");
+	char *path = xasprintf("%s/error.log", dir), *sf = xasprintf("%s/tail.state", state);
+	const char *paths[] = {path};
+	struct tailstate ts;
+	struct stat st;
+	struct solo s;
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, state, TAIL_START_SAVED, paths, 1);
+	append_lines(path, 0, 50);
+	solo_wait(&s, UNIQUE(50));
+	solo_run(&s, 1100);
+	tailstate_init(&ts);
+	CHECK_INT(tailstate_load(&ts, sf), 0);
+	CHECK_INT(ts.n, 1);
+	CHECK_INT(stat(path, &st), 0);
+	if (ts.n == 1) {
+		CHECK_STR(ts.v[0].path, path);
+		CHECK_INT(ts.v[0].ino, st.st_ino);
+		CHECK_INT(ts.v[0].offset, st.st_size);
+		CHECK_INT(ts.v[0].fp_len, 64);
+	}
+	tailstate_done(&ts);
+	solo_free(&s);
+	free(sf);
+	free(path);
+	free(dir);
+	free(state);
 }
 
 static void test_restart_resumes_at_saved_offset(void)
@@ -1051,6 +1093,85 @@ static void test_rotated_file_is_read_until_a_new_file_appears(void)
 	solo_free(&s);
 	free(path);
 	free(old);
+	free(dir);
+}
+
+/* A log with a big backlog is read a chunk per turn of the loop: a line in
+ * another log is delivered long before the backlog is done. */
+struct fair {
+	struct rec rec;
+	unsigned a_seen_when_b;
+	bool b_seen;
+};
+
+static bool fair_line(void *userdata, const char *path, const char *line, size_t len)
+{
+	struct fair *f = userdata;
+	if (!f->b_seen && strstr(path, "b.log")) {
+		f->b_seen = true;
+		f->a_seen_when_b = f->rec.unique;
+	}
+	return on_line(&f->rec, path, line, len);
+}
+
+static void test_big_backlog_does_not_starve_other_files(void)
+{
+	char *dir = fresh_dir("fair");
+	char *a = xasprintf("%s/a.log", dir), *b = xasprintf("%s/b.log", dir);
+	const char *paths[] = {a, b};
+	const unsigned total = 200000; /* about 7 MB */
+	struct fair f;
+	struct solo s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+
+	write_str(a, "", O_TRUNC);
+	write_str(b, "", O_TRUNC);
+	rec_init(&f.rec, total + 1);
+	f.b_seen = false;
+	s.tail = tail_new(s.loop, NULL, TAIL_START_END, fair_line, &f);
+	CHECK_INT(tail_set_files(s.tail, paths, 2), 0);
+	append_lines(a, 0, total);
+	append_lines(b, total, total + 1);
+	ev_run(s.loop, EVRUN_ONCE);
+	CHECK(f.b_seen);
+	CHECK(f.a_seen_when_b < total / 10);
+	for (int64_t end = now_mono_ms() + 5000; f.rec.unique < total + 1 && now_mono_ms() < end;)
+		ev_run(s.loop, EVRUN_NOWAIT);
+	CHECK_INT(f.rec.unique, total + 1);
+	CHECK_INT(f.rec.dups + f.rec.malformed, 0);
+	tail_free(s.tail);
+	ev_loop_destroy(s.loop);
+	free(f.rec.seen);
+	free(a);
+	free(b);
+	free(dir);
+}
+
+/* The path is a symlink into another directory, and the target itself is
+ * rotated there (rename + create): the target's directory is watched. */
+static void test_symlink_target_rotation_is_followed(void)
+{
+	char *dir = fresh_dir("link-target"), *tdir = fresh_dir("link-target/real");
+	char *path = xasprintf("%s/error.log", dir), *target = xasprintf("%s/x.log", tdir);
+	char *old = xasprintf("%s/x.log.1", tdir);
+	const char *paths[] = {path};
+	struct solo s;
+
+	write_str(target, "", O_TRUNC);
+	CHECK_INT(symlink("real/x.log", path), 0);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(target, 0, 10);
+	solo_wait(&s, UNIQUE(10));
+	CHECK_INT(rename(target, old), 0);
+	solo_run(&s, 10);
+	append_lines(target, 10, 20);
+	solo_wait(&s, UNIQUE(20));
+	CHECK_INT(count_range(&s.rec, 0, 20, 1), 20);
+	CHECK_INT(tail_stats(s.tail, path)->rotations, 1);
+	solo_free(&s);
+	free(path);
+	free(target);
+	free(old);
+	free(tdir);
 	free(dir);
 }
 
@@ -1347,12 +1468,15 @@ int main(int argc, char **argv)
 	RUN_IF(test_copytruncate_lost_line_end_is_counted);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
+	RUN_IF(test_offsets_are_saved_within_a_second);
 	RUN_IF(test_restart_resumes_at_saved_offset);
 	RUN_IF(test_restart_after_rotation_reads_both_files);
 	RUN_IF(test_restart_file_created_while_down_is_read_from_start);
 	RUN_IF(test_restart_reused_inode_reads_from_start);
 	RUN_IF(test_restart_same_identity_resumes);
 	RUN_IF(test_rotated_file_is_read_until_a_new_file_appears);
+	RUN_IF(test_big_backlog_does_not_starve_other_files);
+	RUN_IF(test_symlink_target_rotation_is_followed);
 	RUN_IF(test_rotation_rename_create_reads_old_file_to_its_end);
 	RUN_IF(test_rotation_copytruncate_loses_nothing);
 	RUN_IF(test_rotation_copytruncate_concurrent_counts_only_real_losses);
