@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 struct cf_node {
@@ -46,6 +47,11 @@ struct cf_options {
 int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **ret, char *err,
 	     size_t errlen);
 void cf_tree_free(struct cf_tree *t);
+
+/* Write "file:line: message" about node n into err; returns -EINVAL, so
+ * callers can `return cf_node_verror(...)`. */
+int cf_node_verror(char *err, size_t errlen, const struct cf_node *n, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /* Helpers for walking: first child named name, and the next sibling after
  * n with the same name. */

@@ -85,13 +85,11 @@ static int bad(struct loader *ld, const struct cf_node *n, const char *fmt, ...)
 
 static int bad(struct loader *ld, const struct cf_node *n, const char *fmt, ...)
 {
-	char msg[384];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = cf_node_verror(ld->err, ld->errlen, n, fmt, ap);
 	va_end(ap);
-	snprintf(ld->err, ld->errlen, "%s:%u: %s", n->file, n->line, msg);
-	return -EINVAL;
+	return r;
 }
 
 static int want_args(struct loader *ld, const struct cf_node *n, unsigned min, unsigned max)

@@ -435,6 +435,14 @@ void cf_tree_free(struct cf_tree *t)
 	free(t);
 }
 
+int cf_node_verror(char *err, size_t errlen, const struct cf_node *n, const char *fmt, va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(err, errlen, "%s:%u: %s", n->file, n->line, msg);
+	return -EINVAL;
+}
+
 struct cf_node *cf_find(const struct cf_node *block, const char *name)
 {
 	for (struct cf_node *n = block->children; n; n = n->next)

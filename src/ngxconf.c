@@ -36,13 +36,11 @@ static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
 
 static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = cf_node_verror(b->err, b->errlen, n, fmt, ap);
 	va_end(ap);
-	snprintf(b->err, b->errlen, "%s:%u: %s", n->file, n->line, msg);
-	return -EINVAL;
+	return r;
 }
 
 /* The model's own copy of a node's file name, so refs outlive the tree. */

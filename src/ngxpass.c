@@ -92,13 +92,11 @@ static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt,
 
 static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int r = cf_node_verror(b->err, b->errlen, n, fmt, ap);
 	va_end(ap);
-	snprintf(b->err, b->errlen, "%s:%u: %s", n->file, n->line, msg);
-	return -EINVAL;
+	return r;
 }
 
 static struct ngx_ref ref_of(struct ngxpass_ctx *b, const struct cf_node *n)
