@@ -71,7 +71,7 @@ class Daemon:
     text names an nginx configuration, it reads a minimal one of its own, so
     the host's /etc/nginx never matters."""
 
-    def __init__(self, workdir, config_text="", args=(), nginx_conf=None):
+    def __init__(self, workdir, config_text="", args=(), nginx_conf=None, wrap=()):
         self.dir = workdir
         self.sock = os.path.join(workdir, "upwatch.sock")
         self.config = os.path.join(workdir, "upwatch.conf")
@@ -89,11 +89,12 @@ class Daemon:
             flags = ["--nginx-conf", nginx_conf]
         self.nginx_conf = nginx_conf
         self.args = flags + list(args)
+        self.wrap = list(wrap)  # e.g. ["ip", "netns", "exec", NAME]
         self.proc = None
         self.log = open(os.path.join(workdir, "upwatchd.log"), "w+")
 
     def start(self, env=None, wait=True):
-        cmd = [UPWATCHD, "--foreground", "--config", self.config, "--socket", self.sock,
+        cmd = self.wrap + [UPWATCHD, "--foreground", "--config", self.config, "--socket", self.sock,
                "--state-dir", self.state] + self.args
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=env if env is not None else os.environ.copy())

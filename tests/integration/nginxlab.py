@@ -68,7 +68,9 @@ class Backend(threading.Thread):
 
 
 class Nginx:
-    def __init__(self, workdir, http_body, user="nobody nogroup", worker_connections=128):
+    def __init__(self, workdir, http_body, user="nobody nogroup", worker_connections=128,
+                 wrap=()):
+        self.wrap = list(wrap)  # run nginx and curl through this, e.g. ip netns exec
         self.dir = workdir
         self.port = free_port()
         self.error_log = os.path.join(workdir, "error.log")
@@ -93,14 +95,14 @@ http {{
 {http_body.replace('@PORT@', str(self.port))}
 }}
 """)
-        subprocess.run(["nginx", "-t", "-q", "-c", self.conf], check=True)
-        subprocess.run(["nginx", "-c", self.conf], check=True)
+        subprocess.run(self.wrap + ["nginx", "-t", "-q", "-c", self.conf], check=True)
+        subprocess.run(self.wrap + ["nginx", "-c", self.conf], check=True)
         self.pid = int(open(os.path.join(workdir, "nginx.pid")).read())
 
     def get(self, path, n=1, timeout=10):
         codes = []
         for _ in range(n):
-            r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-m", str(timeout), "-w",
+            r = subprocess.run(self.wrap + ["curl", "-s", "-o", "/dev/null", "-m", str(timeout), "-w",
                                 "%{http_code}", f"http://127.0.0.1:{self.port}{path}"],
                                capture_output=True, text=True)
             codes.append(int(r.stdout or 0))
@@ -110,7 +112,7 @@ http {{
         os.kill(self.pid, signal.SIGUSR1)
 
     def stop(self):
-        subprocess.run(["nginx", "-c", self.conf, "-s", "stop"], capture_output=True)
+        subprocess.run(self.wrap + ["nginx", "-c", self.conf, "-s", "stop"], capture_output=True)
         for _ in range(100):
             if not os.path.exists(os.path.join(self.dir, "nginx.pid")):
                 break

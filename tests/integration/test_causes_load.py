@@ -126,3 +126,45 @@ def test_too_few_worker_connections_is_worker_connections_exhausted(workdir, jou
         stop.set()
         t.join(timeout=2)
         slow.close()
+
+
+@pytest.fixture
+def netns():
+    """A network namespace with only loopback: a connect to any other address
+    fails at once with ENETUNREACH, and nothing can leave the machine."""
+    name = f"upwatch-t{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"],
+                       check=True)
+        yield ["ip", "netns", "exec", name]
+    finally:
+        subprocess.run(["ip", "netns", "delete", name])
+
+
+def test_unroutable_peer_is_backend_unreachable(workdir, journal, netns):  # noqa: F811
+    # 192.0.2.0/24 is TEST-NET-1; inside the namespace there is no route at all
+    body = """
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name load.test;
+        location /far/ { proxy_pass http://192.0.2.10:8080; }
+    }"""
+    ngx = Nginx(workdir, body, wrap=netns)
+    d = Daemon(workdir, config_text="probe_interval 1s;\nprobe_timeout 500ms;\nstart_at end;\n",
+               nginx_conf=ngx.conf, wrap=netns)
+    d.start()
+    try:
+        assert ngx.get("/far/", n=3) == [502, 502, 502]
+        a = wait_for(lambda: firing(d, "backend_unreachable"), what="backend_unreachable")[0]
+        assert a["peer"] == "192.0.2.10:8080"
+        assert a["upstream"] is None
+        assert a["config_ref"] == line_of(ngx.conf, "proxy_pass http://192.0.2.10:8080;")
+        assert "101: Network is unreachable" in a["explanation"]
+        check_journal(journal, a)
+        lp = next(p for p in d.request({"cmd": "upstreams"})["peers"]
+                  if p["peer"] == "192.0.2.10:8080")["last_probe"]
+        assert lp["result"] == "unreachable"
+    finally:
+        d.stop()
+        ngx.stop()
