@@ -162,7 +162,7 @@ void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct pro
 	case ECONNREFUSED:
 		r->result = unix_sock ? PROBE_STALE : PROBE_REFUSED;
 		snprintf(r->detail, sizeof(r->detail), "%s",
-			 unix_sock ? "connect() refused: socket file exists but nobody accepts"
+			 unix_sock ? "connect() refused (111): the socket file exists but nobody accepts"
 				   : "connect() refused");
 		return;
 	case ETIMEDOUT:
@@ -183,7 +183,7 @@ void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct pro
 		/* unix sockets: the listen backlog is full. */
 		r->result = unix_sock ? PROBE_OVERLOADED : PROBE_ERROR;
 		snprintf(r->detail, sizeof(r->detail), "%s",
-			 unix_sock ? "connect() failed: listen backlog full (EAGAIN)"
+			 unix_sock ? "connect() would block (11): the listen backlog is full"
 				   : "connect() failed: resource temporarily unavailable");
 		return;
 	case ENOENT:

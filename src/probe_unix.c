@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "host.h"
+#include "probe_tcp.h"
 #include "util.h"
 
 /* snprintf that truncates on purpose: detail lines are bounded by design. */
@@ -258,23 +259,10 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 	r.latency_ms = (uint32_t)((us + 999) / 1000);
 	close(fd);
 
-	switch (r.err) {
-	case 0:
+	if (r.err == 0) {
 		r.result = PROBE_OK;
 		fmt_into(r.detail, sizeof(r.detail), "connected in %lld us", (long long)us);
-		break;
-	case ECONNREFUSED:
-		r.result = PROBE_STALE;
-		fmt_into(r.detail, sizeof(r.detail),
-			 "connect() refused (111): the socket file exists but nobody accepts");
-		break;
-	case EAGAIN:
-		r.result = PROBE_OVERLOADED;
-		fmt_into(r.detail, sizeof(r.detail),
-			 "connect() would block (11): the listen backlog is full");
-		break;
-	case EACCES:
-	case EPERM:
+	} else if (r.err == EACCES || r.err == EPERM) {
 		/* the worker identity passed the checks above: it is upwatch itself
 		 * that may not connect, which says nothing about nginx */
 		r.result = PROBE_ERROR;
@@ -282,12 +270,8 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 			 "upwatch itself may not connect (%d: %s); nginx's worker user may: add "
 			 "upwatch to the socket's group to probe it",
 			 r.err, strerror(r.err));
-		break;
-	default:
-		r.result = PROBE_ERROR;
-		fmt_into(r.detail, sizeof(r.detail), "connect() failed (%d): %s", r.err,
-			 strerror(r.err));
-		break;
+	} else {
+		probe_tcp_classify(r.err, true, 0, &r);
 	}
 done:
 	r.time_ms = now_wall_ms();
