@@ -42,6 +42,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
 
+/* The leading decimal digits of *s as a number; *s is advanced past them.
+ * -EINVAL when *s does not start with a digit, -ERANGE when it overflows. */
+int parse_u64_prefix(const char **s, uint64_t *ret);
+
 /* A decimal number of at most max, digits only. -EINVAL / -ERANGE. */
 int parse_uint(const char *s, unsigned max, unsigned *ret);
 

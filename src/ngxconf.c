@@ -74,14 +74,10 @@ int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms)
 	if (!*p)
 		return -EINVAL;
 	while (*p) {
-		uint64_t v = 0;
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (v > (UINT64_MAX - 9) / 10)
-				return -ERANGE;
-			v = v * 10 + (uint64_t)(*p - '0');
-		}
+		uint64_t v;
+		int rc = parse_u64_prefix(&p, &v);
+		if (rc < 0)
+			return rc;
 		uint64_t scale = 1000;
 		unsigned r = 7;
 		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
@@ -108,15 +104,11 @@ int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms)
 
 int ngxconf_parse_size(const char *s, uint64_t *ret)
 {
-	uint64_t v = 0, scale = 1;
+	uint64_t v, scale = 1;
 	const char *p = s;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
+	int r = parse_u64_prefix(&p, &v);
+	if (r < 0)
+		return r;
 	if (*p == 'k' || *p == 'K')
 		scale = 1024, p++;
 	else if (*p == 'm' || *p == 'M')

@@ -183,16 +183,30 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 	return 0;
 }
 
+int parse_u64_prefix(const char **s, uint64_t *ret)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*s = p;
+	*ret = v;
+	return 0;
+}
+
 int parse_uint(const char *s, unsigned max, unsigned *ret)
 {
-	unsigned long v = 0;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		v = v * 10 + (unsigned long)(*s - '0');
-		if (v > max)
-			return -ERANGE;
-	}
+	uint64_t v;
+	int r = parse_u64_prefix(&s, &v);
+	if (r < 0)
+		return r;
+	if (v > max)
+		return -ERANGE;
 	if (*s)
 		return -EINVAL;
 	*ret = (unsigned)v;
@@ -207,16 +221,11 @@ int parse_duration_ms(const char *s, uint64_t *ret_ms)
 	} units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 },
 	};
-	uint64_t v = 0;
+	uint64_t v;
 	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
+	int r = parse_u64_prefix(&p, &v);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (streq(p, units[i].unit)) {
 			if (v > UINT64_MAX / units[i].ms)
