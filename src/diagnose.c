@@ -293,11 +293,15 @@ static void find_context(struct diag *d, const char *key, const char *block, con
 	if (key)
 		ret->server = server_in(ret->up, key);
 
-	/* the *_pass that logged: same server_name, longest matching location */
+	/* the *_pass that logged: same server_name, longest matching location.
+	 * A peer lists the passes that reach it (in model order); only a block
+	 * without a peer (no_live_upstreams) needs to look at them all. */
 	size_t best = 0;
 	bool best_server = false;
-	for (size_t i = 0; i < d->model->npasses; i++) {
-		const struct ngx_pass *p = &d->model->passes[i];
+	bool all = !ret->npeer && ret->up;
+	size_t n = ret->npeer ? ret->npeer->npasses : all ? d->model->npasses : 0;
+	for (size_t j = 0; j < n; j++) {
+		const struct ngx_pass *p = &d->model->passes[all ? j : ret->npeer->passes[j]];
 		bool reaches = (ret->up && p->upstream && streq(p->upstream, ret->up->name)) ||
 			       (key && p->key && streq(p->key, key));
 		if (!reaches)
