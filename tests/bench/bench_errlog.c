@@ -22,7 +22,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "errlog.h"
+#include "log/errlog.h"
 
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures"

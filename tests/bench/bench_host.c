@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host.h"
-#include "util.h"
+#include "host/host.h"
+#include "core/util.h"
 
 static double now_s(void)
 {

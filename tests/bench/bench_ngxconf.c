@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ngxconf.h"
-#include "util.h"
+#include "nginx/ngxconf.h"
+#include "core/util.h"
 
 static int cmp_i64(const void *a, const void *b)
 {

@@ -33,9 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "peerkey.h"
-#include "probe.h"
-#include "util.h"
+#include "core/peerkey.h"
+#include "probe/probe.h"
+#include "core/util.h"
 
 #define NADDRS	10
 #define TCP_CAP 256 /* in-flight cap, as the daemon would set it */

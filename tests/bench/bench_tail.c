@@ -19,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tail.h"
-#include "util.h"
+#include "log/tail.h"
+#include "core/util.h"
 
 struct bench {
 	uint64_t *lat_ns;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errlog.h"
+#include "log/errlog.h"
 
 static int inside(struct errlog_span s, const char *b, size_t n)
 {

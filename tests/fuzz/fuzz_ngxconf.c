@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conftree.h"
-#include "ngxconf.h"
+#include "conf/conftree.h"
+#include "nginx/ngxconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tailstate.h"
+#include "log/tailstate.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -42,7 +42,7 @@ TIMEOUT_S = 0.5
 # --- message ids: src/cause.c owns them, the catalog documents them ---
 
 def _message_ids():
-    with open(os.path.join(ROOT, "src", "cause.c")) as f:
+    with open(os.path.join(ROOT, "src", "diagnose", "cause.c")) as f:
         src = f.read()
     ids = dict(re.findall(r'\[CAUSE_\w+\]\s*=\s*\{\s*"(\w+)",\s*"([0-9a-f]{32})"', src))
     with open(os.path.join(ROOT, "systemd", "upwatch.catalog")) as f:

@@ -1,9 +1,9 @@
 /* Unit tests for alert: fire, refresh, resolve after hold, flap damping, history. */
 #include <cjson/cJSON.h>
 
-#include "alert.h"
+#include "diagnose/alert.h"
 #include "harness.h"
-#include "util.h"
+#include "core/util.h"
 
 static int changes;
 static const struct alert *last_change;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <syslog.h>
 
-#include "cause.h"
+#include "diagnose/cause.h"
 #include "harness.h"
-#include "util.h"
+#include "core/util.h"
 
 /* DESIGN.md's table, in its order. */
 /* clang-format off */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "cfgwatch.h"
+#include "conf/cfgwatch.h"
 #include "harness.h"
 
 static int fired;

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "config.h"
+#include "conf/config.h"
 #include "harness.h"
-#include "util.h"
+#include "core/util.h"
 
 static struct config *load(const char *text, char *err)
 {

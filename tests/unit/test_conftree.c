@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "conftree.h"
+#include "conf/conftree.h"
 #include "harness.h"
-#include "util.h"
+#include "core/util.h"
 
 static struct cf_tree *parse(const char *path, const struct cf_options *o, char *err)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ctl_render.h"
+#include "ctl/ctl_render.h"
 #include "harness.h"
 
 static char *render(const char *cmd, const char *json, bool verbose)

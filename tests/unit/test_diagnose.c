@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "alert.h"
-#include "config.h"
-#include "diagnose.h"
-#include "errlog.h"
+#include "diagnose/alert.h"
+#include "conf/config.h"
+#include "diagnose/diagnose.h"
+#include "log/errlog.h"
 #include "harness.h"
-#include "ngxconf.h"
-#include "util.h"
+#include "nginx/ngxconf.h"
+#include "core/util.h"
 
 #define T0 1700000000000LL
 

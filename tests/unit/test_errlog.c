@@ -7,7 +7,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "errlog.h"
+#include "log/errlog.h"
 #include "harness.h"
 
 /* The span as a NUL-terminated string (NULL when absent), for CHECK_STR. */

@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "facts.h"
+#include "host/facts.h"
 #include "harness.h"
 
 static void test_local_listener_is_found_then_cached_until_read_now(void)

@@ -20,8 +20,8 @@
 #include <cjson/cJSON.h>
 
 #include "harness.h"
-#include "host.h"
-#include "util.h"
+#include "host/host.h"
+#include "core/util.h"
 
 static char self_comm[64];
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "ipc.h"
-#include "util.h"
+#include "output/ipc.h"
+#include "core/util.h"
 
 static char sock_path[256];
 static struct ipc *server;

@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "harness.h"
-#include "lex.h"
+#include "conf/lex.h"
 
 static int next(struct lex *lx)
 {

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "alert.h"
-#include "diagnose.h"
+#include "diagnose/alert.h"
+#include "diagnose/diagnose.h"
 #include "harness.h"
-#include "metrics.h"
-#include "probe.h"
+#include "output/metrics.h"
+#include "probe/probe.h"
 
 static const struct probe_result *no_probe(void *ud, const char *key)
 {

@@ -10,10 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "conftree.h"
+#include "conf/conftree.h"
 #include "harness.h"
-#include "ngxconf.h"
-#include "util.h"
+#include "nginx/ngxconf.h"
+#include "core/util.h"
 
 #define FIX FIXTURES "/nginx"
 

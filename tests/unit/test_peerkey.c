@@ -2,7 +2,7 @@
 #include <errno.h>
 
 #include "harness.h"
-#include "peerkey.h"
+#include "core/peerkey.h"
 
 static void expect(const char *in, unsigned defport, const char *key)
 {

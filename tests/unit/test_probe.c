@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "peerkey.h"
-#include "probe.h"
-#include "probe_dns.h"
-#include "probe_tcp.h"
-#include "util.h"
+#include "core/peerkey.h"
+#include "probe/probe.h"
+#include "probe/probe_dns.h"
+#include "probe/probe_tcp.h"
+#include "core/util.h"
 
 /* ---- servers ---- */
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "probe_unix.h"
-#include "util.h"
+#include "probe/probe_unix.h"
+#include "core/util.h"
 
 static const char *dir;
 static struct probe_identity nobody, root;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "harness.h"
-#include "strmap.h"
+#include "core/strmap.h"
 
 static void test_put_get_replace_remove_many(void)
 {

@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "tail.h"
-#include "tailstate.h"
-#include "util.h"
+#include "log/tail.h"
+#include "log/tailstate.h"
+#include "core/util.h"
 
 #define ROUNDS	  20
 #define PER_ROUND 2000

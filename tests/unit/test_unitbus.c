@@ -15,9 +15,9 @@
 #include <systemd/sd-bus.h>
 
 #include "harness.h"
-#include "host.h"
-#include "unitbus.h"
-#include "util.h"
+#include "host/host.h"
+#include "host/unitbus.h"
+#include "core/util.h"
 
 static const char *UNIT_PREFIX = "/org/freedesktop/systemd1/unit";
 

@@ -1,0 +1,45 @@
+/* advice: the words of an alert — summary, explanation, fix and the config
+ * reference — from the facts diagnosis gathered. Pure text generation: what
+ * was observed (log lines, probe results, host facts) is worded apart from
+ * what is inferred, and every fix names a directive with its file:line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diagnose/cause.h"
+#include "log/errlog.h"
+#include "host/host.h"
+#include "nginx/ngxconf.h"
+#include "probe/probe.h"
+
+struct advice_in {
+	enum cause cause;
+	enum cause implied;              /* peer_failing: what the probe points at, or -1 */
+	const char *peer;                /* key; NULL for block- and host-level causes */
+	const struct peerkey *addr;
+	const struct ngx_model *model;   /* may be NULL */
+	const struct ngx_upstream *up;   /* block the peer or alert belongs to */
+	const struct ngx_server *server; /* the peer's `server` line in that block */
+	const struct ngx_pass *pass;     /* the *_pass that reached the peer */
+	int err;                         /* errno of the last event (0 = none) */
+	enum errlog_phase phase;
+	const char *detail;              /* kind-specific detail of the last event */
+	uint32_t events;                 /* log events behind this cause */
+	int64_t first_error_ms;
+	const struct probe_result *probe; /* NULL = never probed */
+	const struct host_listener *listener; /* NULL = unknown */
+	const unsigned *nearby;          /* ports that do listen on the address */
+	size_t nnearby;
+	const char *block_states;        /* no_live_upstreams: "a: down (refused); b: ..." */
+};
+
+struct advice {
+	char summary[320];
+	char explanation[1400];
+	char fix[1400];
+	char config_ref[300];
+};
+
+void advice_write(const struct advice_in *in, struct advice *out);

@@ -1,0 +1,91 @@
+/* alert: one alert per (cause, subject) and its lifecycle; the subject is the
+ * peer, or the upstream block for block-level causes.
+ *
+ * Diagnosis reports what the evidence supports now (alert_report); an alert
+ * fires on its first report and resolves when no report has refreshed it for
+ * the hold time (alert_tick). An alert that fires again soon after resolving
+ * is the same incident flapping: it keeps its id and its hold time doubles,
+ * so a flapping peer does not flood. Resolved alerts stay in a bounded
+ * history. Every state change (fired, resolved, severity changed) goes to
+ * the change callback. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diagnose/cause.h"
+
+struct cJSON;
+
+#define ALERT_HISTORY_MAX 256
+#define ALERT_EVIDENCE_MAX 12
+#define ALERT_FLAP_WINDOW_MS (10 * 60 * 1000)
+
+enum alert_severity {
+	ALERT_WARNING,
+	ALERT_CRITICAL,
+};
+
+/* What diagnosis says about (cause, peer) now. Strings are copied. */
+struct alert_report {
+	enum cause cause;
+	enum alert_severity severity;
+	const char *peer;        /* peer key; NULL for block- or host-level causes */
+	const char *upstream;    /* block name or NULL */
+	const char *summary;     /* one line */
+	const char *explanation;
+	const char *fix;
+	const char *config_ref;  /* "file:line" or NULL */
+	const char *const *evidence;
+	size_t nevidence;
+	int64_t time_ms;         /* when the supporting evidence was seen */
+	unsigned occurrences;    /* events this report adds to the count (0 for probes) */
+};
+
+struct alert {
+	char id[17];
+	enum cause cause;
+	enum alert_severity severity;
+	bool firing;
+	char *peer, *upstream;
+	int64_t first_seen, last_seen, resolved_at;
+	uint64_t count;
+	char *summary, *explanation, *fix, *config_ref;
+	char *evidence[ALERT_EVIDENCE_MAX];
+	size_t nevidence;
+	unsigned flaps;
+	uint64_t hold_ms;        /* this alert's hold time (grows while it flaps) */
+	struct alert *prev, *next;
+};
+
+struct alert_store;
+
+typedef void (*alert_change_fn)(void *userdata, const struct alert *a);
+
+struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *userdata);
+void alert_store_free(struct alert_store *s);
+void alert_store_set_hold(struct alert_store *s, uint64_t hold_ms);
+
+/* Raise or refresh (cause, peer). */
+const struct alert *alert_report(struct alert_store *s, const struct alert_report *r, int64_t now);
+/* Resolve (cause, subject) now: a better diagnosis superseded it. The subject
+ * is the peer key, or the upstream name for alerts without a peer. */
+void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now);
+/* Resolve alerts not refreshed for their hold time. */
+void alert_tick(struct alert_store *s, int64_t now);
+
+/* The firing alert for (cause, subject), or NULL. */
+const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *subject);
+/* Whether any alert for peer fires (optionally other than `except`, -1 = none). */
+bool alert_peer_firing(const struct alert_store *s, const char *peer, int except);
+
+/* Iterate newest first: for (a = alert_first(s); a; a = a->next) */
+const struct alert *alert_first(const struct alert_store *s);
+
+unsigned alert_firing_count(const struct alert_store *s);
+uint64_t alert_raised_count(const struct alert_store *s);
+uint64_t alert_resolved_count(const struct alert_store *s);
+
+const char *alert_severity_name(enum alert_severity sev);
+struct cJSON *alert_json(const struct alert *a);

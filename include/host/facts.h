@@ -1,0 +1,32 @@
+/* facts: host facts about peers, cached: who listens on a local peer's port
+ * or socket, and that process's systemd unit state.
+ *
+ * The listener is looked up (host.c, synchronous /proc and netlink reads)
+ * at most once per FACTS_TTL_MS per peer, from host tables read at most once
+ * per FACTS_SNAPSHOT_MS, so that many failing peers cannot stall the loop; the unit state is asked over the
+ * bus (unitbus.c, asynchronous) and merged into the cache when it arrives. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "host/host.h"
+
+#define FACTS_TTL_MS 5000
+#define FACTS_SNAPSHOT_MS 1000 /* host tables are read at most once per this */
+#define FACTS_MAX 8192
+
+struct ev_loop;
+struct facts;
+
+struct facts *facts_new(struct ev_loop *loop);
+void facts_free(struct facts *f);
+
+/* Listener facts for a local peer (loopback or unix). Returns false when the
+ * peer is not local or the host tables cannot be read. */
+bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listener *ret);
+/* The same, read now, past every cache (for decisions that need the facts of
+ * this moment, such as "the listener started after the errors"). */
+bool facts_listener_now(struct facts *f, const struct peerkey *k, struct host_listener *ret);
+/* Cached facts only (no lookup); false when none are cached. */
+bool facts_cached(const struct facts *f, const char *key, struct host_listener *ret);

@@ -1,0 +1,195 @@
+/* ngxconf: the nginx configuration model upwatch watches.
+ *
+ * Built from a conftree (files on disk or an `nginx -T` dump): the worker
+ * user, worker limits, every error_log, every http/stream upstream block and
+ * its servers, every *_pass with the effective (inherited) timeouts of its
+ * location, and the distinct peers derived from them. Every element carries
+ * the file:line of the directive it comes from. Host names stay names:
+ * nothing is resolved here. The model owns all its memory. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/peerkey.h"
+
+struct cf_dump;
+struct cJSON;
+struct strmap;
+
+struct ngx_ref {
+	const char *file;
+	unsigned line;
+};
+
+enum ngx_proto {
+	NGX_PROTO_HTTP,
+	NGX_PROTO_HTTPS,
+	NGX_PROTO_FASTCGI,
+	NGX_PROTO_UWSGI,
+	NGX_PROTO_SCGI,
+	NGX_PROTO_GRPC,
+	NGX_PROTO_TCP, /* stream proxy_pass, memcached_pass */
+};
+
+enum ngx_log_target {
+	NGX_LOG_FILE,
+	NGX_LOG_STDERR,
+	NGX_LOG_SYSLOG,
+	NGX_LOG_MEMORY,
+};
+
+struct ngx_error_log {
+	char *path;              /* file path, or the raw target when not a file */
+	char *level;             /* "error" when not given */
+	enum ngx_log_target target;
+	bool followable;         /* a plain file upwatch can tail */
+	struct ngx_ref ref;      /* NULL file: nginx's compiled-in default */
+};
+
+struct ngx_server {             /* `server` inside upstream {} */
+	char *addr;              /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
+	char *key;               /* normalised peer key (default port applied) */
+	unsigned weight, max_fails, max_conns;
+	uint64_t fail_timeout_ms, slow_start_ms;
+	bool backup, down, resolve;
+	char *service;
+	struct ngx_ref ref;
+};
+
+struct ngx_upstream {           /* upstream NAME { } in http or stream */
+	char *name;
+	bool stream;
+	struct ngx_server *servers;
+	size_t nservers;
+	unsigned keepalive;      /* 0 when not set */
+	struct ngx_ref ref;
+};
+
+/* Effective per-location settings of the module a *_pass belongs to. */
+struct ngx_timeouts {
+	/* defaults 60s; stream: read = send = proxy_timeout (default 10m) */
+	uint64_t connect_ms, read_ms, send_ms;
+	struct ngx_ref connect_ref, read_ref, send_ref; /* where set; file NULL = default */
+	char *next_upstream;     /* "error timeout" by default (stream: "on") */
+	unsigned next_upstream_tries;      /* 0 = unlimited */
+	uint64_t next_upstream_timeout_ms; /* 0 = unlimited */
+	uint64_t buffer_size;    /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
+	struct ngx_ref buffer_size_ref;
+	bool ssl_verify, ssl_server_name;
+	char *ssl_trusted_certificate, *ssl_name;
+	char *resolver;          /* first resolver address, NULL when none */
+	struct ngx_ref resolver_ref;
+};
+
+struct ngx_pass {               /* one *_pass directive */
+	char *directive;         /* "proxy_pass", "fastcgi_pass", ... */
+	char *raw;               /* the argument as written */
+	enum ngx_proto proto;
+	bool stream;             /* proxy_pass inside stream {} */
+	bool dynamic;            /* contains variables: target known only from logs */
+	char *upstream;          /* names an upstream block, else NULL */
+	char *key;               /* literal peer key when not an upstream and not dynamic */
+	char *uri;               /* URI part ("/v1/"), NULL when none */
+	char *location;          /* location argument(s), "" for server level */
+	char *server_name;       /* first server_name of the enclosing server */
+	struct ngx_timeouts t;
+	char *host_header;       /* Host nginx sends when knowable (proxy_set_header Host, or the pass host) */
+	struct ngx_ref ref;
+	/* The address part as written (added): scheme "http", "https", "grpc",
+	 * "grpcs", "uwsgi", "suwsgi" or NULL; host without port ("backend",
+	 * "[::1]", "unix:/run/x.sock"), NULL when it holds variables; port as
+	 * written, 0 when none. A dynamic pass whose host part is literal still
+	 * names its upstream or key (only its URI varies). */
+	char *scheme;
+	char *host;
+	unsigned port;
+};
+
+/* A peer's protocol is that of the first *_pass reaching it (in config
+ * order); a block no pass uses gives http (stream: tcp). A line read twice
+ * (a snippet included in two places) is one ref. */
+struct ngx_peer {               /* a distinct probe target */
+	char *key;
+	struct peerkey addr;
+	enum ngx_proto proto;
+	char **upstreams;        /* names of blocks that list it */
+	size_t nupstreams;
+	struct ngx_ref *refs;    /* the `server` and *_pass lines that name it */
+	size_t nrefs;
+	size_t *passes;          /* indexes into model->passes that reach it */
+	size_t npasses;
+};
+
+struct ngx_model {
+	char *main_file;
+	char **files;            /* every file read */
+	size_t nfiles;
+	char **globs;            /* every include glob (directories to watch) */
+	size_t nglobs;
+
+	char *user, *group;      /* worker user; "nobody"/"nogroup" when not set */
+	bool user_default;       /* no `user` directive: compiled-in default */
+	struct ngx_ref user_ref;
+	unsigned worker_processes;   /* 0 = auto */
+	unsigned worker_connections; /* default 512 */
+	unsigned worker_rlimit_nofile;
+	struct ngx_ref worker_connections_ref;
+
+	struct ngx_error_log *error_logs;
+	size_t nerror_logs;
+	struct ngx_upstream *upstreams;
+	size_t nupstreams;
+	struct ngx_pass *passes;
+	size_t npasses;
+	struct ngx_peer *peers;
+	size_t npeers;
+	struct ngx_ref *stub_status; /* locations with stub_status */
+	size_t nstub_status;
+
+	struct strmap *peer_index;   /* private: key → index into peers */
+};
+
+/* What nginx was built with and started as; what `nginx -V` prints. */
+#define NGXCONF_DEFAULT_PREFIX "/usr/share/nginx"
+/* Debian 12 builds nginx with --error-log-path=stderr (changelog of
+ * 1.22.1-6: "default error-log-path is stderr"); older packages used
+ * /var/log/nginx/error.log. */
+#define NGXCONF_DEFAULT_ERROR_LOG "stderr"
+
+struct ngxconf_options {
+	const char *prefix;            /* nginx -p: relative error_log paths; NULL = default */
+	/* --error-log-path, used when no main-level error_log; NULL = default */
+	const char *default_error_log;
+};
+
+/* Parse the configuration rooted at path (or the dump, when non-NULL; then
+ * path may be NULL and the dump's first file is the main file). Errors are
+ * "file:line: message" in err. */
+int ngxconf_load(const char *path, const struct cf_dump *dump, struct ngx_model **ret, char *err,
+		 size_t errlen);
+/* The same with explicit options (NULL = defaults above). */
+int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
+		      const struct ngxconf_options *opts, struct ngx_model **ret, char *err,
+		      size_t errlen);
+void ngxconf_free(struct ngx_model *m);
+
+const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key);
+const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name);
+const char *ngxconf_proto_name(enum ngx_proto p);
+
+/* Human-readable target list for `upwatchd --check-config`. 0 or -errno of
+ * the failed write. */
+int ngxconf_print(const struct ngx_model *m, FILE *out);
+
+/* The static part of DESIGN.md's peer object: {"peer", "protocol",
+ * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]}.
+ * The caller owns the result. */
+struct cJSON *ngxconf_peer_json(const struct ngx_model *m, const struct ngx_peer *p);
+
+/* nginx's time and size syntax: "500ms", "30s", "1m30s", "1h 30m", bare
+ * number = seconds; "4k", "1m", bare number = bytes. -EINVAL / -ERANGE. */
+int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms);
+int ngxconf_parse_size(const char *s, uint64_t *ret);

@@ -1,0 +1,22 @@
+/* probe_unix: the unix-socket probe, judged for nginx's worker identity.
+ *
+ * lstat the path, check every directory on the way for search (x) and the
+ * socket for write (w) permission as the worker user would be checked (not as
+ * upwatch), then a non-blocking connect(). Used by the prober; synchronous
+ * but never waits (local file system calls and a non-blocking connect). */
+#pragma once
+
+#include "probe/probe.h"
+
+/* Fill ret (unix_checked, sock_*, denied_*, result, err, latency_ms,
+ * time_ms, detail) for the unix peer t->addr.host as seen by id. */
+void probe_unix_check(const struct probe_target *t, const struct probe_identity *id,
+		      struct probe_result *ret);
+
+/* Identity of a user name: getpwnam_r + getgrouplist (may consult NSS).
+ * Returns 0, -ENOENT for an unknown user, or -errno. */
+int probe_identity_from_user(const char *user, struct probe_identity *ret);
+
+/* Identity of the running nginx workers (host_nginx_worker), from_proc set.
+ * Returns 0 or -ENOENT when no worker runs. */
+int probe_identity_from_worker(struct probe_identity *ret);

@@ -1,0 +1,329 @@
+/* upwatchctl: the command-line client of upwatchd's JSON socket.
+ *
+ * One request line, one response line (watch: then a line per event).
+ * Human output by default, the raw JSON with --json. Exit codes: 0 ok,
+ * 1 the daemon said no, 2 the daemon cannot be reached; `check` uses the
+ * Nagios codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "ctl/ctl_render.h"
+#include "core/util.h"
+
+#define EXIT_NO 1
+#define EXIT_UNREACHABLE 2
+#define REPLY_TIMEOUT_MS 30000
+#define REPLY_MAX (64u << 20)
+
+struct conn {
+	int fd;
+	const char *path;
+	char *buf;
+	size_t len, cap;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: upwatchctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		"Ask upwatchd why nginx returns 502/504.\n"
+		"\n"
+		"Commands:\n"
+		"  status             daemon state\n"
+		"  upstreams          every peer: protocol, state, last probe, listener\n"
+		"  alerts [--all] [-v]  firing alerts (--all: resolved too; -v: explanation,\n"
+		"                     evidence and fix)\n"
+		"  stats              counters: logs, events, probes, alerts, clients\n"
+		"  probe PEER         probe PEER now (e.g. 127.0.0.1:8080, unix:/run/app.sock)\n"
+		"  reload             re-read upwatch.conf and the nginx configuration\n"
+		"  watch              print alert changes as they happen (until interrupted)\n"
+		"  check              Nagios/Icinga plugin: one status line with perfdata\n"
+		"  metrics            Prometheus text exposition\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH  daemon socket (default /run/upwatch/upwatch.sock)\n"
+		"  -j, --json         print the daemon's JSON answer as is\n"
+		"  -V, --version      print the version\n"
+		"  -h, --help         print this help\n"
+		"\n"
+		"Exit status: 0 ok; 1 the daemon answered with an error; 2 the daemon could\n"
+		"not be reached. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
+}
+
+static int conn_open(struct conn *c, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	c->path = path;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "upwatchctl: socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		fprintf(stderr, "upwatchctl: cannot reach upwatchd at %s: %s\n", path, strerror(e));
+		if (c->fd >= 0)
+			close(c->fd);
+		return -e;
+	}
+	return 0;
+}
+
+static int conn_send(struct conn *c, const cJSON *req)
+{
+	char *s = cJSON_PrintUnformatted(req);
+	size_t len = strlen(s), off = 0;
+	s = xrealloc(s, len + 2);
+	s[len++] = '\n';
+	while (off < len) {
+		ssize_t w = send(c->fd, s + off, len - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			fprintf(stderr, "upwatchctl: writing to %s: %s\n", c->path, strerror(e));
+			free(s);
+			return -e;
+		}
+		off += (size_t)w;
+	}
+	free(s);
+	return 0;
+}
+
+/* Next line from the daemon (NUL-terminated in c->buf, returned length), or
+ * < 0. timeout_ms < 0 waits forever. */
+static long conn_line(struct conn *c, int timeout_ms)
+{
+	for (;;) {
+		char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+		if (nl) {
+			*nl = '\0';
+			return nl - c->buf;
+		}
+		if (c->len + 4096 > REPLY_MAX) {
+			fprintf(stderr, "upwatchctl: answer from %s too long\n", c->path);
+			return -EMSGSIZE;
+		}
+		c->buf = grow_array(c->buf, &c->cap, c->len + 4096, 1);
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int r = poll(&p, 1, timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			fprintf(stderr, "upwatchctl: no answer from %s\n", c->path);
+			return -ETIMEDOUT;
+		}
+		ssize_t n = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "upwatchctl: upwatchd at %s closed the connection\n", c->path);
+			return -EPIPE;
+		}
+		c->len += (size_t)n;
+	}
+}
+
+static void conn_consume(struct conn *c, long linelen)
+{
+	size_t used = (size_t)linelen + 1;
+	memmove(c->buf, c->buf + used, c->len - used);
+	c->len -= used;
+}
+
+/* Send req and read the one answer. */
+static int request(struct conn *c, const cJSON *req, cJSON **ret)
+{
+	int r = conn_send(c, req);
+	if (r < 0)
+		return r;
+	long n = conn_line(c, REPLY_TIMEOUT_MS);
+	if (n < 0)
+		return (int)n;
+	cJSON *resp = cJSON_Parse(c->buf);
+	conn_consume(c, n);
+	if (!cJSON_IsObject(resp)) {
+		cJSON_Delete(resp);
+		fprintf(stderr, "upwatchctl: upwatchd at %s sent an unreadable answer\n", c->path);
+		return -EPROTO;
+	}
+	*ret = resp;
+	return 0;
+}
+
+static bool answer_ok(const cJSON *resp)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok"));
+}
+
+static int print_answer(const char *cmd, const cJSON *resp, bool json, bool verbose)
+{
+	if (json) {
+		char *s = cJSON_PrintUnformatted(resp);
+		puts(s);
+		free(s);
+	} else if (answer_ok(resp)) {
+		ctl_render(cmd, resp, verbose, stdout);
+	}
+	if (!answer_ok(resp)) {
+		const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp, "error");
+		if (!json)
+			fprintf(stderr, "upwatchctl: %s\n",
+				cJSON_IsString(e) ? e->valuestring : "the daemon refused");
+		return EXIT_NO;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int cmd_watch(struct conn *c, bool json)
+{
+	cJSON *req = cJSON_CreateObject(), *resp;
+	cJSON_AddStringToObject(req, "cmd", "subscribe");
+	int r = request(c, req, &resp);
+	cJSON_Delete(req);
+	if (r < 0)
+		return EXIT_UNREACHABLE;
+	if (!answer_ok(resp))
+		return print_answer("subscribe", resp, json, false);
+	cJSON_Delete(resp);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (!stop) {
+		long n = conn_line(c, -1);
+		if (n < 0)
+			return stop ? 0 : EXIT_UNREACHABLE;
+		if (json) {
+			puts(c->buf);
+		} else {
+			cJSON *ev = cJSON_Parse(c->buf);
+			if (ev)
+				ctl_render_event(ev, stdout);
+			cJSON_Delete(ev);
+		}
+		conn_consume(c, n);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const char *const commands[] = { "status", "upstreams", "alerts", "stats",
+						"probe",  "reload",    "watch",  "check",
+						"metrics" };
+	const char *path = "/run/upwatch/upwatch.sock";
+	bool json = false, all = false, verbose = false;
+	int opt;
+
+	/* "+" would stop at the command; options may follow it (alerts --all -v) */
+	while ((opt = getopt_long(argc, argv, "s:javVh", options, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("upwatchctl %s\n", UPWATCH_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_NO;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_NO;
+	}
+	const char *cmd = argv[optind++];
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		known |= streq(cmd, commands[i]);
+	if (!known) {
+		fprintf(stderr, "upwatchctl: unknown command \"%s\" (see --help)\n", cmd);
+		return EXIT_NO;
+	}
+	const char *peer = NULL;
+	if (streq(cmd, "probe")) {
+		if (optind >= argc) {
+			fprintf(stderr, "upwatchctl: probe needs a PEER (e.g. 127.0.0.1:8080)\n");
+			return EXIT_NO;
+		}
+		peer = argv[optind++];
+	}
+	if (optind < argc) {
+		fprintf(stderr, "upwatchctl: unexpected argument \"%s\"\n", argv[optind]);
+		return EXIT_NO;
+	}
+
+	struct conn c = { .fd = -1 };
+	if (conn_open(&c, path) < 0)
+		return streq(cmd, "check") ? ctl_check_unreachable(path) : EXIT_UNREACHABLE;
+
+	int status;
+	if (streq(cmd, "watch")) {
+		status = cmd_watch(&c, json);
+	} else {
+		cJSON *req = cJSON_CreateObject(), *resp = NULL;
+		const char *wire = streq(cmd, "check") ? "alerts" : cmd;
+		cJSON_AddStringToObject(req, "cmd", wire);
+		if (all)
+			cJSON_AddTrueToObject(req, "all");
+		if (peer)
+			cJSON_AddStringToObject(req, "peer", peer);
+		int r = request(&c, req, &resp);
+		cJSON_Delete(req);
+		if (r < 0)
+			status = streq(cmd, "check") ? ctl_check_unreachable(path) : EXIT_UNREACHABLE;
+		else if (streq(cmd, "check"))
+			status = ctl_check(resp, stdout);
+		else
+			status = print_answer(cmd, resp, json, verbose);
+		cJSON_Delete(resp);
+	}
+	free(c.buf);
+	close(c.fd);
+	return status;
+}

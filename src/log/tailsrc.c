@@ -1,0 +1,285 @@
+/* tailsrc: one open file read line by line (see tailsrc.h).
+ *
+ * Kept apart from tail.c, which decides what to follow and when to read:
+ * this is the part that must never deliver a line twice or a torn line,
+ * and the only part that has to reason about truncation races. */
+#include "log/tailsrc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log/tailstate.h"
+#include "core/util.h"
+
+#define TAILSRC_SCAN_MAX 4096	    /* directory entries looked at for a sibling */
+#define TAILSRC_OPEN_MAX 64	    /* siblings opened and compared */
+#define TAILSRC_COPY_MAX (2u << 20) /* bytes read from a copytruncate copy */
+
+static void emit(struct tailsrc *s, const char *line, size_t len)
+{
+	const struct tailsrc_sink *k = s->sink;
+	k->stats->lines++;
+	if (!k->fn(k->userdata, k->path, line, len))
+		k->stats->lines_unparsed++;
+}
+
+/* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
+ * and the rest dropped up to its newline, so the buffer never grows. */
+static void feed(struct tailsrc *s, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t seg = (size_t)((nl ? nl : end) - p);
+
+		if (s->skipping) {
+			if (nl)
+				s->skipping = false;
+		} else if (s->line_len + seg > TAIL_LINE_MAX) {
+			size_t room = TAIL_LINE_MAX - s->line_len;
+			memcpy(s->line + s->line_len, p, room);
+			s->sink->stats->lines_cut++;
+			emit(s, s->line, TAIL_LINE_MAX);
+			s->line_len = 0;
+			s->skipping = !nl;
+		} else if (nl && s->line_len == 0) {
+			emit(s, p, seg); /* the common case: no copy */
+		} else {
+			memcpy(s->line + s->line_len, p, seg);
+			s->line_len += seg;
+			if (nl) {
+				emit(s, s->line, s->line_len);
+				s->line_len = 0;
+			}
+		}
+		p += seg + (nl ? 1 : 0);
+	}
+}
+
+/* Bytes just read at [at, at + n): keep the head (fingerprint) and the
+ * last bytes (to recognise a copy of this content later). */
+static void track(struct tailsrc *s, uint64_t at, const char *data, size_t n)
+{
+	if (at < TAILSRC_FP_MAX && at == s->head_len) {
+		size_t k = MIN(n, TAILSRC_FP_MAX - (size_t)at);
+		memcpy(s->head + at, data, k);
+		s->head_len += k;
+	}
+	if (n >= TAILSRC_LAST_MAX) {
+		memcpy(s->last, data + n - TAILSRC_LAST_MAX, TAILSRC_LAST_MAX);
+		s->last_len = TAILSRC_LAST_MAX;
+	} else {
+		size_t keep = MIN(s->last_len, TAILSRC_LAST_MAX - n);
+		memmove(s->last, s->last + s->last_len - keep, keep);
+		memcpy(s->last + keep, data, n);
+		s->last_len = keep + n;
+	}
+}
+
+static bool head_matches(int fd, const unsigned char *head, size_t len)
+{
+	unsigned char buf[TAILSRC_FP_MAX];
+	if (len == 0)
+		return true;
+	return pread(fd, buf, len, 0) == (ssize_t)len && memcmp(buf, head, len) == 0;
+}
+
+bool tailsrc_fp_matches(int fd, uint64_t hash, uint32_t len)
+{
+	unsigned char buf[TAILSRC_FP_MAX];
+	if (len > TAILSRC_FP_MAX)
+		return false;
+	return pread(fd, buf, len, 0) == (ssize_t)len && tailstate_hash(buf, len) == hash;
+}
+
+uint64_t tailsrc_fp_hash(const struct tailsrc *s)
+{
+	return tailstate_hash(s->head, s->head_len);
+}
+
+uint64_t tailsrc_resume_offset(const struct tailsrc *s)
+{
+	return s->skipping ? s->offset : s->offset - s->line_len;
+}
+
+void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, const struct stat *st,
+		  uint64_t offset, bool skipping)
+{
+	*s = (struct tailsrc){
+	    .sink = sink,
+	    .fd = fd,
+	    .dev = st->st_dev,
+	    .ino = st->st_ino,
+	    .offset = offset,
+	    .seen_size = offset,
+	    .skipping = skipping,
+	    .line = xmalloc(TAIL_LINE_MAX),
+	};
+	ssize_t n = pread(fd, s->head, MIN(offset, (uint64_t)TAILSRC_FP_MAX), 0);
+	s->head_len = n > 0 ? (size_t)n : 0;
+	if (offset > 0) {
+		size_t k = (size_t)MIN(offset, (uint64_t)TAILSRC_LAST_MAX);
+		n = pread(fd, s->last, k, (off_t)(offset - k));
+		s->last_len = n > 0 ? (size_t)n : 0;
+	}
+}
+
+void tailsrc_done(struct tailsrc *s, bool finished)
+{
+	if (finished && s->line_len > 0 && !s->skipping)
+		emit(s, s->line, s->line_len);
+	s->line_len = 0;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->line);
+	s->line = NULL;
+}
+
+int tailsrc_find_sibling(const char *path, bool (*match)(int fd, const struct stat *st, void *ctx),
+			 void *ctx, struct stat *ret_st)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t blen = strlen(base);
+	char dir[PATH_MAX];
+	int found = -ENOENT;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) + (slash == path), path);
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *de;
+	int opened = 0;
+	for (int seen = 0;
+	     (de = readdir(d)) && seen < TAILSRC_SCAN_MAX && opened < TAILSRC_OPEN_MAX; seen++) {
+		if (strncmp(de->d_name, base, blen) != 0 || de->d_name[blen] == '\0')
+			continue;
+		opened++;
+		int fd =
+		    openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && match(fd, &st, ctx)) {
+			*ret_st = st;
+			found = fd;
+			break;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A copy of s's content as it was up to s->offset at least: another file
+ * with the same first bytes and, just before s->offset, the same bytes we
+ * read last. */
+static bool is_copy(int fd, const struct stat *st, void *ctx)
+{
+	const struct tailsrc *s = ctx;
+	unsigned char buf[TAILSRC_LAST_MAX];
+	size_t k = s->last_len;
+
+	return !((uint64_t)st->st_dev == s->dev && (uint64_t)st->st_ino == s->ino) &&
+	       (uint64_t)st->st_size >= s->offset && head_matches(fd, s->head, s->head_len) &&
+	       pread(fd, buf, k, (off_t)(s->offset - k)) == (ssize_t)k &&
+	       memcmp(buf, s->last, k) == 0;
+}
+
+/* Deliver what logrotate's copy holds beyond our position. Read now and
+ * bounded: rotation is rare and the copy is not watched. Returns the end
+ * of what is delivered; *ret_copy_size is the copy's size (0: none). */
+static uint64_t copy_recover(struct tailsrc *s, char *buf, size_t size, uint64_t *ret_copy_size)
+{
+	struct stat st;
+	uint64_t delivered = s->offset;
+	int fd = tailsrc_find_sibling(s->sink->path, is_copy, s, &st);
+
+	*ret_copy_size = 0;
+	if (fd < 0)
+		return delivered;
+	uint64_t end = MIN((uint64_t)st.st_size, s->offset + TAILSRC_COPY_MAX);
+	*ret_copy_size = (uint64_t)st.st_size;
+	while (delivered < end) {
+		ssize_t n =
+		    pread(fd, buf, (size_t)MIN(end - delivered, (uint64_t)size), (off_t)delivered);
+		if (n <= 0)
+			break;
+		s->sink->stats->bytes += (uint64_t)n;
+		feed(s, buf, (size_t)n);
+		delivered += (uint64_t)n;
+	}
+	close(fd);
+	return delivered;
+}
+
+/* The content was replaced in place (copytruncate, or a writer's own
+ * truncate): count it, finish from the copy, account for loss, restart at 0.
+ *
+ * Loss rule. Lines are lost when they were written after what we read and
+ * after what the copy holds, before the truncate. Lines never seen cannot
+ * be counted, so we count what is provable: one line when we hold the start
+ * of a line whose end is gone, or when we saw (fstat) bytes beyond all we
+ * delivered, which must begin at least one line. Lines written and truncated
+ * away between two of our reads leave no trace: lines_lost is a lower
+ * bound, exact when the loss was observable (never an over-count). */
+static void truncated(struct tailsrc *s, char *buf, size_t size)
+{
+	uint64_t known_end = s->seen_size, delivered = s->offset;
+
+	s->sink->stats->truncations++;
+	if (s->offset > 0 && s->head_len > 0) {
+		uint64_t copy_size;
+		delivered = copy_recover(s, buf, size, &copy_size);
+		known_end = MAX(known_end, copy_size);
+	}
+	if (!s->skipping && (s->line_len > 0 || known_end > delivered))
+		s->sink->stats->lines_lost++;
+	s->offset = s->seen_size = 0;
+	s->line_len = s->head_len = s->last_len = 0;
+	s->skipping = false;
+}
+
+/* The head check runs after the read: if the first bytes are still ours
+ * then, the content was not replaced before the read either, so the chunk
+ * belongs to it; otherwise it may be new content at an old offset and is
+ * thrown away. */
+int64_t tailsrc_read(struct tailsrc *s, char *buf, size_t size)
+{
+	struct stat st;
+
+	s->more = false;
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < s->offset)
+		truncated(s, buf, size);
+	ssize_t n = pread(s->fd, buf, size, (off_t)s->offset);
+	if (n < 0)
+		return -errno;
+	if (!head_matches(s->fd, s->head, s->head_len)) {
+		truncated(s, buf, size);
+		s->more = true; /* read the new content from 0 */
+		return 0;
+	}
+	s->seen_size = MAX(s->seen_size, (uint64_t)st.st_size);
+	if (n == 0)
+		return 0;
+	track(s, s->offset, buf, (size_t)n);
+	s->offset += (uint64_t)n;
+	s->seen_size = MAX(s->seen_size, s->offset);
+	s->sink->stats->bytes += (uint64_t)n;
+	feed(s, buf, (size_t)n);
+	s->more = (size_t)n == size;
+	return n;
+}

@@ -1,0 +1,164 @@
+/* tailstate: tail's offsets file (see tailstate.h).
+ *
+ * Kept apart from tail.c so the parser of a file that survives restarts can
+ * be tested and fuzzed without an event loop. A text format rather than JSON
+ * because every field is a number except the path, which goes last. */
+#include "log/tailstate.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define TAILSTATE_HEADER "upwatch-tail-state 1\n"
+
+void tailstate_init(struct tailstate *st)
+{
+	*st = (struct tailstate){0};
+}
+
+void tailstate_done(struct tailstate *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->v[i].path);
+	free(st->v);
+	*st = (struct tailstate){0};
+}
+
+void tailstate_add(struct tailstate *st, const struct tailstate_entry *e)
+{
+	st->v = grow_array(st->v, &st->cap, st->n + 1, sizeof(*st->v));
+	st->v[st->n] = *e;
+	st->v[st->n].path = xstrdup(e->path);
+	st->n++;
+}
+
+/* Parse a decimal or hex unsigned number; *p advances past it and one space. */
+static bool parse_u64(const char **p, const char *end, int base, uint64_t *ret)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+	int digits = 0;
+
+	for (; s < end && *s != ' '; s++, digits++) {
+		unsigned d;
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else
+			return false;
+		if (v > (UINT64_MAX - d) / (uint64_t)base)
+			return false;
+		v = v * (uint64_t)base + d;
+	}
+	if (digits == 0 || s >= end)
+		return false;
+	*p = s + 1;
+	*ret = v;
+	return true;
+}
+
+static bool parse_line(const char *s, const char *end, struct tailstate_entry *e)
+{
+	uint64_t fplen, skip;
+
+	if (!parse_u64(&s, end, 10, &e->dev) || !parse_u64(&s, end, 10, &e->ino) ||
+	    !parse_u64(&s, end, 10, &e->offset) || !parse_u64(&s, end, 16, &e->fp_hash) ||
+	    !parse_u64(&s, end, 10, &fplen) || !parse_u64(&s, end, 10, &skip))
+		return false;
+	if (fplen > 4096 || skip > 1 || s >= end || memchr(s, '\0', (size_t)(end - s)))
+		return false;
+	e->fp_len = (uint32_t)fplen;
+	e->skipping = skip;
+	e->path = xstrndup(s, (size_t)(end - s));
+	return true;
+}
+
+int tailstate_parse(struct tailstate *st, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+	int added = 0;
+
+	if (len < strlen(TAILSTATE_HEADER) ||
+	    memcmp(data, TAILSTATE_HEADER, strlen(TAILSTATE_HEADER)))
+		return 0;
+	p += strlen(TAILSTATE_HEADER);
+	while (p < end && st->n < TAILSTATE_MAX_ENTRIES) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break; /* a torn last line is not trusted */
+		struct tailstate_entry e = {0};
+		if (parse_line(p, nl, &e)) {
+			st->v = grow_array(st->v, &st->cap, st->n + 1, sizeof(*st->v));
+			st->v[st->n++] = e;
+			added++;
+		}
+		p = nl + 1;
+	}
+	return added;
+}
+
+void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_len)
+{
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		abort(); /* only fails on allocation */
+	fputs(TAILSTATE_HEADER, f);
+	for (size_t i = 0; i < st->n; i++) {
+		const struct tailstate_entry *e = &st->v[i];
+		if (strchr(e->path, '\n') || !e->path[0])
+			continue;
+		fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
+			e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0,
+			e->path);
+	}
+	if (fclose(f) != 0)
+		abort();
+	*ret_data = buf;
+	*ret_len = len;
+}
+
+int tailstate_load(struct tailstate *st, const char *file)
+{
+	char *data;
+	size_t len;
+	int r = read_file(file, TAILSTATE_MAX_BYTES, &data, &len);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	tailstate_parse(st, data, len);
+	free(data);
+	return 0;
+}
+
+int tailstate_save(const struct tailstate *st, const char *file)
+{
+	char *data;
+	size_t len;
+
+	tailstate_format(st, &data, &len);
+	int r = write_file_atomic(file, data, len, 0600);
+	free(data);
+	return r;
+}
+
+uint64_t tailstate_hash(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}

@@ -1,0 +1,223 @@
+/* commands: the JSON socket's commands (DESIGN.md "JSON socket").
+ *
+ * Each handler answers its client exactly once; `probe` answers from the
+ * prober's completion callback, holding a reference to the client. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "diagnose/alert.h"
+#include "build-config.h"
+#include "conf/config.h"
+#include "daemon/daemon.h"
+#include "diagnose/diagnose.h"
+#include "host/facts.h"
+#include "output/ipc.h"
+#include "nginx/ngxconf.h"
+#include "probe/probe.h"
+#include "log/tail.h"
+#include "core/util.h"
+
+static cJSON *ok_object(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddTrueToObject(o, "ok");
+	return o;
+}
+
+static size_t peers_down(struct daemon *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->model->npeers; i++)
+		n += prober_state(d->prober, d->model->peers[i].key) == PEER_DOWN;
+	return n;
+}
+
+static void cmd_status(struct daemon *d, struct ipc_client *c)
+{
+	cJSON *o = ok_object();
+	cJSON_AddStringToObject(o, "version", UPWATCH_VERSION);
+	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddNumberToObject(o, "uptime_s", (double)(now_wall_ms() - d->started_ms) / 1000.0);
+	cJSON_AddStringToObject(o, "config", d->cfg->file ? d->cfg->file : "(defaults)");
+	cJSON_AddStringToObject(o, "nginx_conf",
+				d->cfg->nginx_dump ? d->cfg->nginx_dump : d->cfg->nginx_conf);
+	cJSON_AddNumberToObject(o, "peers", (double)d->model->npeers);
+	cJSON_AddNumberToObject(o, "peers_down", (double)peers_down(d));
+	cJSON_AddNumberToObject(o, "upstreams", (double)d->model->nupstreams);
+	cJSON *logs = cJSON_CreateArray();
+	tail_stats_json(d->tail, logs);
+	cJSON_AddNumberToObject(o, "logs", cJSON_GetArraySize(logs));
+	cJSON_Delete(logs);
+	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
+	cJSON_AddNumberToObject(o, "reloads", d->reloads);
+	cJSON_AddNumberToObject(o, "reload_failures", d->reload_failures);
+	if (d->last_error[0])
+		cJSON_AddStringToObject(o, "last_reload_error", d->last_error);
+	else
+		cJSON_AddNullToObject(o, "last_reload_error");
+	ipc_reply(c, o);
+}
+
+static void cmd_stats(struct daemon *d, struct ipc_client *c)
+{
+	cJSON *o = ok_object();
+	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
+	prober_stats_json(d->prober, cJSON_AddObjectToObject(o, "probes"));
+	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");
+	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
+	cJSON_AddNumberToObject(alerts, "raised", (double)alert_raised_count(d->alerts));
+	cJSON_AddNumberToObject(alerts, "resolved", (double)alert_resolved_count(d->alerts));
+	cJSON *ipcs = cJSON_AddObjectToObject(o, "ipc");
+	cJSON_AddNumberToObject(ipcs, "clients", ipc_clients(d->ipc));
+	cJSON_AddNumberToObject(ipcs, "dropped", (double)ipc_dropped(d->ipc));
+	cJSON_AddNumberToObject(o, "rss_bytes", (double)daemon_rss_bytes());
+	ipc_reply(c, o);
+}
+
+/* The dynamic part of a peer object: state, last_probe, listener. */
+static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struct peerkey *addr)
+{
+	struct host_listener l;
+	cJSON_AddStringToObject(o, "state", peer_state_name(prober_state(d->prober, key)));
+	const struct probe_result *r = prober_last(d->prober, key);
+	if (r && r->time_ms)
+		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	else
+		cJSON_AddNullToObject(o, "last_probe");
+	if (addr && facts_listener(d->facts, addr, &l) && (l.listening || l.pid))
+		cJSON_AddItemToObject(o, "listener", host_listener_json(&l));
+	else
+		cJSON_AddNullToObject(o, "listener");
+}
+
+static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
+{
+	cJSON *o = ok_object();
+	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
+	for (size_t i = 0; i < d->model->npeers; i++) {
+		const struct ngx_peer *p = &d->model->peers[i];
+		cJSON *po = ngxconf_peer_json(d->model, p);
+		add_runtime(d, po, p->key, &p->addr);
+		cJSON_AddItemToArray(peers, po);
+	}
+	const char **learned;
+	size_t n = diag_learned_peers(d->diag, &learned);
+	for (size_t i = 0; i < n; i++) {
+		struct peerkey k;
+		if (peerkey_parse(learned[i], strlen(learned[i]), 0, &k) < 0)
+			continue;
+		cJSON *po = cJSON_CreateObject();
+		cJSON_AddStringToObject(po, "peer", k.key);
+		cJSON_AddStringToObject(po, "protocol", "http");
+		cJSON_AddArrayToObject(po, "upstreams");
+		cJSON_AddArrayToObject(po, "locations");
+		cJSON_AddTrueToObject(po, "learned_from_logs");
+		add_runtime(d, po, k.key, &k);
+		cJSON_AddItemToArray(peers, po);
+	}
+	cJSON *blocks = cJSON_AddArrayToObject(o, "upstreams");
+	for (size_t i = 0; i < d->model->nupstreams; i++) {
+		const struct ngx_upstream *u = &d->model->upstreams[i];
+		cJSON *uo = cJSON_CreateObject();
+		char ref[300];
+		cJSON_AddStringToObject(uo, "name", u->name);
+		snprintf(ref, sizeof(ref), "%s:%u", u->ref.file, u->ref.line);
+		cJSON_AddStringToObject(uo, "config_ref", ref);
+		cJSON *servers = cJSON_AddArrayToObject(uo, "peers");
+		for (size_t s = 0; s < u->nservers; s++)
+			cJSON_AddItemToArray(servers, cJSON_CreateString(u->servers[s].key
+										 ? u->servers[s].key
+										 : u->servers[s].addr));
+		cJSON_AddItemToArray(blocks, uo);
+	}
+	ipc_reply(c, o);
+}
+
+static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
+{
+	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
+	cJSON *o = ok_object();
+	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
+	for (const struct alert *a = alert_first(d->alerts); a; a = a->next)
+		if (all || a->firing)
+			cJSON_AddItemToArray(arr, alert_json(a));
+	ipc_reply(c, o);
+}
+
+static void probe_answer(void *userdata, const char *key, const struct probe_result *r,
+			 enum peer_state state)
+{
+	struct ipc_client *c = userdata;
+	cJSON *o = ok_object();
+	cJSON_AddStringToObject(o, "peer", key);
+	cJSON_AddStringToObject(o, "state", peer_state_name(state));
+	cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	ipc_reply(c, o);
+	ipc_client_unref(c);
+}
+
+static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
+{
+	const cJSON *peer = cJSON_GetObjectItemCaseSensitive(req, "peer");
+	struct peerkey k;
+	if (!cJSON_IsString(peer)) {
+		ipc_reply_error(c, "probe needs \"peer\": a peer such as \"127.0.0.1:8080\"");
+		return;
+	}
+	if (peerkey_parse(peer->valuestring, strlen(peer->valuestring), 0, &k) < 0) {
+		ipc_reply_error(c, "not a peer: \"%.200s\" (use ADDR:PORT, [V6]:PORT or unix:/path)",
+				peer->valuestring);
+		return;
+	}
+	ipc_client_ref(c);
+	int r = prober_probe_now(d->prober, k.key, probe_answer, c);
+	if (r < 0) {
+		ipc_client_unref(c);
+		ipc_reply_error(c, "unknown peer \"%s\": not in the nginx configuration or not probed",
+				k.key);
+	}
+}
+
+static void cmd_metrics(struct daemon *d, struct ipc_client *c)
+{
+	char *text = daemon_metrics(d);
+	cJSON *o = ok_object();
+	cJSON_AddStringToObject(o, "text", text);
+	free(text);
+	ipc_reply(c, o);
+}
+
+void commands_handle(void *userdata, struct ipc_client *c, const char *cmd, const cJSON *req)
+{
+	struct daemon *d = userdata;
+
+	if (streq(cmd, "status")) {
+		cmd_status(d, c);
+	} else if (streq(cmd, "stats")) {
+		cmd_stats(d, c);
+	} else if (streq(cmd, "upstreams")) {
+		cmd_upstreams(d, c);
+	} else if (streq(cmd, "alerts")) {
+		cmd_alerts(d, c, req);
+	} else if (streq(cmd, "probe")) {
+		cmd_probe(d, c, req);
+	} else if (streq(cmd, "metrics")) {
+		cmd_metrics(d, c);
+	} else if (streq(cmd, "reload")) {
+		char err[512];
+		if (daemon_reload(d, err, sizeof(err)) < 0)
+			ipc_reply_error(c, "reload failed, running configuration kept: %s", err);
+		else
+			ipc_reply(c, ok_object());
+	} else if (streq(cmd, "subscribe")) {
+		ipc_subscribe(c);
+		cJSON *o = ok_object();
+		cJSON_AddTrueToObject(o, "subscribed");
+		ipc_reply(c, o);
+	} else {
+		ipc_reply_error(c, "unknown command \"%.64s\"", cmd);
+	}
+}

@@ -1,0 +1,204 @@
+/* metrics: Prometheus text exposition of peers, events, alerts and counters. */
+#include "output/metrics.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diagnose/alert.h"
+#include "diagnose/diagnose.h"
+#include "output/ipc.h"
+#include "nginx/ngxconf.h"
+#include "probe/probe.h"
+#include "log/tail.h"
+#include "core/util.h"
+
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		t->p = grow_array(t->p, &t->cap, t->len + (size_t)(n > 0 ? n : 0) + 4096, 1);
+	}
+}
+
+/* Label values escape backslash, double quote and newline. */
+static void put_label(struct text *t, const char *name, const char *value)
+{
+	put(t, "%s=\"", name);
+	for (const char *p = value ? value : ""; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			put(t, "\\%c", *p);
+		else if (*p == '\n')
+			put(t, "\\n");
+		else
+			put(t, "%c", *p);
+	}
+	put(t, "\"");
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void peer_sample(struct text *t, const char *metric, const char *key, const char *proto,
+			double v)
+{
+	put(t, "%s{", metric);
+	put_label(t, "peer", key);
+	if (proto) {
+		put(t, ",");
+		put_label(t, "protocol", proto);
+	}
+	put(t, "} %.17g\n", v);
+}
+
+static void peers(struct text *t, const struct metrics_sources *s)
+{
+	size_t n = s->model ? s->model->npeers : 0;
+	family(t, "upwatch_peer_up", "gauge", "1 when the last probe of the peer succeeded, 0 when it failed.");
+	for (size_t i = 0; i < n + s->nextra_peers; i++) {
+		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
+		const char *proto = i < n ? ngxconf_proto_name(s->model->peers[i].proto) : NULL;
+		enum peer_state st = prober_state(s->prober, key);
+		if (st != PEER_UNKNOWN)
+			peer_sample(t, "upwatch_peer_up", key, proto, st == PEER_UP);
+	}
+	family(t, "upwatch_peer_probe_latency_seconds", "gauge", "Duration of the last probe of the peer.");
+	for (size_t i = 0; i < n + s->nextra_peers; i++) {
+		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
+		const struct probe_result *r = prober_last(s->prober, key);
+		if (r && r->time_ms)
+			peer_sample(t, "upwatch_peer_probe_latency_seconds", key, NULL,
+				    r->latency_ms / 1000.0);
+	}
+}
+
+
+static void peer_events(void *ud, const char *key, const uint64_t kinds[EV__COUNT])
+{
+	struct text *t = ud;
+	for (int k = 0; k < EV__COUNT; k++) {
+		if (!kinds[k])
+			continue;
+		put(t, "upwatch_peer_log_events_total{");
+		put_label(t, "peer", key);
+		put(t, ",");
+		put_label(t, "kind", errlog_kind_name((enum errlog_kind)k));
+		put(t, "} %llu\n", (unsigned long long)kinds[k]);
+	}
+}
+
+static void events(struct text *t, const struct metrics_sources *s)
+{
+	family(t, "upwatch_log_events_total", "counter", "nginx error-log events by kind.");
+	for (int k = 0; k < EV__COUNT; k++) {
+		put(t, "upwatch_log_events_total{");
+		put_label(t, "kind", errlog_kind_name((enum errlog_kind)k));
+		put(t, "} %llu\n", (unsigned long long)diag_events_count(s->diag, (enum errlog_kind)k));
+	}
+	family(t, "upwatch_peer_log_events_total", "counter", "nginx error-log events by peer and kind.");
+	diag_foreach_peer(s->diag, peer_events, t);
+}
+
+static void alerts(struct text *t, const struct metrics_sources *s)
+{
+	unsigned firing[CAUSE__COUNT] = { 0 };
+	for (const struct alert *a = alert_first(s->alerts); a; a = a->next)
+		if (a->firing)
+			firing[a->cause]++;
+	family(t, "upwatch_alerts_firing", "gauge", "Firing alerts by cause.");
+	for (int c = 0; c < CAUSE__COUNT; c++) {
+		put(t, "upwatch_alerts_firing{");
+		put_label(t, "cause", cause_name((enum cause)c));
+		put(t, "} %u\n", firing[c]);
+	}
+	family(t, "upwatch_alerts_raised_total", "counter", "Alerts raised.");
+	put(t, "upwatch_alerts_raised_total %llu\n", (unsigned long long)alert_raised_count(s->alerts));
+	family(t, "upwatch_alerts_resolved_total", "counter", "Alerts resolved.");
+	put(t, "upwatch_alerts_resolved_total %llu\n",
+	    (unsigned long long)alert_resolved_count(s->alerts));
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void counters(struct text *t, const struct metrics_sources *s)
+{
+	static const struct {
+		const char *field, *metric, *help;
+	} log_fields[] = {
+		{ "lines", "upwatch_log_lines_total", "Lines read from the error log." },
+		{ "bytes", "upwatch_log_bytes_total", "Bytes read from the error log." },
+		{ "rotations", "upwatch_log_rotations_total", "Rotations of the error log followed." },
+		{ "truncations", "upwatch_log_truncations_total", "Truncations of the error log seen." },
+		{ "lines_cut", "upwatch_log_lines_cut_total", "Over-long lines cut." },
+		{ "lines_unparsed", "upwatch_log_lines_unparsed_total", "Lines that are not nginx error-log entries." },
+		{ "lines_lost", "upwatch_log_lines_lost_total", "Lines provably lost in a copytruncate race." },
+	};
+	cJSON *logs = cJSON_CreateArray();
+	if (s->tail)
+		tail_stats_json(s->tail, logs);
+	for (size_t f = 0; f < ARRAY_SIZE(log_fields); f++) {
+		family(t, log_fields[f].metric, "counter", log_fields[f].help);
+		const cJSON *l;
+		cJSON_ArrayForEach(l, logs)
+		{
+			const cJSON *path = cJSON_GetObjectItemCaseSensitive(l, "path");
+			put(t, "%s{", log_fields[f].metric);
+			put_label(t, "path", cJSON_IsString(path) ? path->valuestring : "");
+			put(t, "} %.17g\n", json_num(l, log_fields[f].field));
+		}
+	}
+	cJSON_Delete(logs);
+
+	cJSON *probes = cJSON_CreateObject();
+	prober_stats_json(s->prober, probes);
+	family(t, "upwatch_probes_sent_total", "counter", "Probes sent.");
+	put(t, "upwatch_probes_sent_total %.17g\n", json_num(probes, "sent"));
+	family(t, "upwatch_probes_failed_total", "counter", "Probes that failed.");
+	put(t, "upwatch_probes_failed_total %.17g\n", json_num(probes, "failed"));
+	cJSON_Delete(probes);
+
+	family(t, "upwatch_ipc_clients", "gauge", "Clients connected to the JSON socket.");
+	put(t, "upwatch_ipc_clients %u\n", s->ipc ? ipc_clients(s->ipc) : 0);
+	family(t, "upwatch_ipc_dropped_total", "counter", "Clients cut off for not reading.");
+	put(t, "upwatch_ipc_dropped_total %llu\n",
+	    (unsigned long long)(s->ipc ? ipc_dropped(s->ipc) : 0));
+	family(t, "upwatch_reloads_total", "counter", "Successful configuration reloads.");
+	put(t, "upwatch_reloads_total %u\n", s->reloads);
+	family(t, "upwatch_reload_failures_total", "counter", "Reloads refused for a bad configuration.");
+	put(t, "upwatch_reload_failures_total %u\n", s->reload_failures);
+	family(t, "upwatch_resident_memory_bytes", "gauge", "upwatchd's resident memory.");
+	put(t, "upwatch_resident_memory_bytes %ld\n", s->rss_bytes);
+}
+
+char *metrics_render(const struct metrics_sources *s)
+{
+	struct text t = { 0 };
+	t.p = grow_array(NULL, &t.cap, 16384, 1);
+	peers(&t, s);
+	events(&t, s);
+	alerts(&t, s);
+	counters(&t, s);
+	return t.p;
+}

@@ -1,0 +1,595 @@
+/* probe_http: libcurl multi + libev (curl's "multi_socket" API).
+ *
+ * Owns: the CURLM handle, one ev_io per socket curl asks us to watch, one
+ * ev_timer for curl's timeout, a small cache of reset easy handles, and each
+ * request's slists and error buffer.
+ *
+ * Chain: probe_http_start -> curl_multi_add_handle -> (timer_cb | io_cb)
+ *        -> curl_multi_socket_action -> drain_done (curl_multi_info_read,
+ *        every time) -> req_finish: read timings, map CURLcode to a probe
+ *        result -> fn(userdata).
+ * Pitfalls handled: curl's ms timeout is converted with / 1000.0 (an integer
+ * division turns every sub-second timer into 0 and spins the loop); signals
+ * are off (CURLOPT_NOSIGNAL); proxies from the environment are ignored. */
+#include "probe/probe_http.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "probe/probe_tcp.h"
+#include "core/util.h"
+
+#define EASY_CACHE 32
+
+struct probe_http {
+	struct ev_loop *loop;
+	CURLM *multi;
+	ev_timer timer;
+	CURL *cache[EASY_CACHE];
+	size_t ncache;
+	struct probe_http_req *reqs; /* running, for probe_http_free */
+};
+
+struct http_sock {
+	ev_io io;
+	struct probe_http *h;
+};
+
+struct probe_http_req {
+	struct probe_http *h;
+	struct probe_http_req *next, *prev;
+	CURL *easy;
+	struct curl_slist *headers, *connect_to, *resolve;
+	struct probe_result *r;
+	probe_http_fn fn;
+	void *userdata;
+	uint64_t timeout_ms;
+	bool tls, verify;
+	int expect_lo, expect_hi;
+	size_t header_bytes, body_bytes;
+	bool header_capped, body_capped;
+	bool connected, tls_done;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static void drain_done(struct probe_http *h);
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct http_sock *s = container_of(w, struct http_sock, io);
+	struct probe_http *h = s->h; /* s may be freed inside socket_action */
+	int action = ((revents & EV_READ) ? CURL_CSELECT_IN : 0) |
+		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	int running;
+
+	curl_multi_socket_action(h->multi, w->fd, action, &running);
+	drain_done(h);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct probe_http *h = container_of(w, struct probe_http, timer);
+	int running;
+
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	drain_done(h);
+}
+
+static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct probe_http *h = userp;
+	struct http_sock *s = socketp;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			ev_io_stop(h->loop, &s->io);
+			curl_multi_assign(h->multi, fd, NULL);
+			free(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = xcalloc(1, sizeof(*s));
+		s->h = h;
+		ev_io_init(&s->io, io_cb, fd, 0);
+		curl_multi_assign(h->multi, fd, s);
+	}
+	int events =
+	    ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+	ev_io_stop(h->loop, &s->io);
+	ev_io_set(&s->io, fd, events);
+	ev_io_start(h->loop, &s->io);
+	return 0;
+}
+
+static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct probe_http *h = userp;
+
+	ev_timer_stop(h->loop, &h->timer);
+	if (timeout_ms >= 0) {
+		ev_timer_set(&h->timer, timeout_ms / 1000.0, 0);
+		ev_timer_start(h->loop, &h->timer);
+	}
+	return 0;
+}
+
+static size_t header_cb(char *data, size_t size, size_t n, void *userdata)
+{
+	struct probe_http_req *req = userdata;
+
+	req->header_bytes += n;
+	if (req->header_bytes > PROBE_HTTP_HEADER_MAX) {
+		req->header_capped = true;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+static size_t body_cb(char *data, size_t size, size_t n, void *userdata)
+{
+	struct probe_http_req *req = userdata;
+
+	req->body_bytes += n;
+	if (req->body_bytes > PROBE_HTTP_BODY_MAX) {
+		req->body_capped = true;
+		return 0;
+	}
+	return n;
+}
+
+/* Every fd O_CLOEXEC, curl's too. */
+static curl_socket_t open_socket_cb(void *userdata, curlsocktype purpose,
+				    struct curl_sockaddr *addr)
+{
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+struct probe_http *probe_http_new(struct ev_loop *loop)
+{
+	struct probe_http *h = xcalloc(1, sizeof(*h));
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	h->loop = loop;
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		fprintf(stderr, "upwatch: curl_multi_init failed\n");
+		abort();
+	}
+	ev_timer_init(&h->timer, timer_cb, 0, 0);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+static void req_release(struct probe_http_req *req)
+{
+	struct probe_http *h = req->h;
+
+	if (req->prev)
+		req->prev->next = req->next;
+	else
+		h->reqs = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	curl_multi_remove_handle(h->multi, req->easy);
+	if (h->ncache < EASY_CACHE) {
+		curl_easy_reset(req->easy);
+		h->cache[h->ncache++] = req->easy;
+	} else {
+		curl_easy_cleanup(req->easy);
+	}
+	curl_slist_free_all(req->headers);
+	curl_slist_free_all(req->connect_to);
+	curl_slist_free_all(req->resolve);
+	free(req);
+}
+
+void probe_http_free(struct probe_http *h)
+{
+	if (!h)
+		return;
+	while (h->reqs)
+		req_release(h->reqs);
+	for (size_t i = 0; i < h->ncache; i++)
+		curl_easy_cleanup(h->cache[i]);
+	curl_multi_cleanup(h->multi);
+	ev_timer_stop(h->loop, &h->timer);
+	curl_global_cleanup();
+	free(h);
+}
+
+void probe_http_cancel(struct probe_http *h, struct probe_http_req *req)
+{
+	req_release(req);
+}
+
+static uint32_t usec_to_ms(curl_off_t us)
+{
+	if (us <= 0)
+		return 0;
+	return (uint32_t)((us + 500) / 1000);
+}
+
+/* "Nov 21 11:00:00 2027 GMT" (OpenSSL's ASN1_TIME_print) -> epoch seconds. */
+static int64_t parse_cert_time(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = strptime(s, "%b %d %H:%M:%S %Y", &tm);
+	if (!end)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static void read_certinfo(struct probe_http_req *req)
+{
+	struct curl_certinfo *ci = NULL;
+	struct probe_result *r = req->r;
+
+	if (curl_easy_getinfo(req->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+	    ci->num_of_certs < 1)
+		return;
+	/* certinfo[0] is the server's own certificate. */
+	for (struct curl_slist *l = ci->certinfo[0]; l; l = l->next) {
+		if (startswith(l->data, "Subject:"))
+			snprintf(r->cert_subject, sizeof(r->cert_subject), "%s", l->data + 8);
+		else if (startswith(l->data, "Issuer:"))
+			snprintf(r->cert_issuer, sizeof(r->cert_issuer), "%s", l->data + 7);
+		else if (startswith(l->data, "Expire date:"))
+			r->cert_not_after = parse_cert_time(l->data + 12);
+	}
+	if (!req->verify && !r->tls_error[0]) {
+		/* Verification is off (as in nginx's default): still say what a
+		 * verifying client would have objected to. */
+		if (r->cert_not_after && r->cert_not_after < (int64_t)time(NULL))
+			snprintf(r->tls_error, sizeof(r->tls_error),
+				 "verify off: certificate has expired");
+		else if (ci->num_of_certs == 1 && r->cert_subject[0] &&
+			 streq(r->cert_subject, r->cert_issuer))
+			snprintf(r->tls_error, sizeof(r->tls_error),
+				 "verify off: self-signed certificate");
+	}
+}
+
+/* curl's message for a verify failure, reduced to OpenSSL's verify text. */
+static void set_tls_error(struct probe_http_req *req, CURLcode code)
+{
+	struct probe_result *r = req->r;
+	const char *msg = req->errbuf[0] ? req->errbuf : curl_easy_strerror(code);
+	static const char problem[] = "SSL certificate problem: ";
+
+	if (strstr(msg, "subject name") && strstr(msg, "match"))
+		snprintf(r->tls_error, sizeof(r->tls_error), "certificate name mismatch");
+	else if (startswith(msg, problem))
+		snprintf(r->tls_error, sizeof(r->tls_error), "%s", msg + strlen(problem));
+	else
+		snprintf(r->tls_error, sizeof(r->tls_error), "%.159s", msg);
+	r->result = PROBE_TLS_ERROR;
+	snprintf(r->detail, sizeof(r->detail), "TLS: %s", r->tls_error);
+}
+
+static void check_status(struct probe_http_req *req)
+{
+	struct probe_result *r = req->r;
+
+	if (r->http_status >= req->expect_lo && r->http_status <= req->expect_hi) {
+		r->result = PROBE_OK;
+		snprintf(r->detail, sizeof(r->detail), "HTTP %d", r->http_status);
+	} else {
+		r->result = PROBE_HTTP_STATUS;
+		snprintf(r->detail, sizeof(r->detail), "HTTP %d (expected %d-%d)", r->http_status,
+			 req->expect_lo, req->expect_hi);
+	}
+	if (req->header_capped) {
+		size_t n = strlen(r->detail);
+		snprintf(r->detail + n, sizeof(r->detail) - n,
+			 ", response header over %d KiB, stopped reading",
+			 PROBE_HTTP_HEADER_MAX / 1024);
+	}
+}
+
+static void map_code(struct probe_http_req *req, CURLcode code)
+{
+	struct probe_result *r = req->r;
+	long os_errno = 0;
+	const char *msg = req->errbuf[0] ? req->errbuf : curl_easy_strerror(code);
+
+	curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
+	switch (code) {
+	case CURLE_OK:
+		check_status(req);
+		return;
+	case CURLE_WRITE_ERROR:
+		if ((req->body_capped || req->header_capped) && r->http_status) {
+			check_status(req);
+			return;
+		}
+		break;
+	case CURLE_COULDNT_CONNECT:
+		probe_tcp_classify(os_errno ? (int)os_errno : ECONNREFUSED, false, req->timeout_ms,
+				   r);
+		return;
+	case CURLE_OPERATION_TIMEDOUT:
+		r->result = PROBE_TIMEOUT;
+		r->err = ETIMEDOUT;
+		if (!req->connected)
+			snprintf(r->detail, sizeof(r->detail), "connect() timed out after %llu ms",
+				 (unsigned long long)req->timeout_ms);
+		else if (req->tls && !req->tls_done)
+			snprintf(r->detail, sizeof(r->detail),
+				 "TLS handshake not done within %llu ms",
+				 (unsigned long long)req->timeout_ms);
+		else if (!r->http_status)
+			snprintf(r->detail, sizeof(r->detail), "no response header within %llu ms",
+				 (unsigned long long)req->timeout_ms);
+		else
+			snprintf(r->detail, sizeof(r->detail),
+				 "HTTP %d but the body did not end within %llu ms", r->http_status,
+				 (unsigned long long)req->timeout_ms);
+		return;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		/* Names are resolved before curl sees them; kept for safety. */
+		r->result = PROBE_DNS_ERROR;
+		snprintf(r->detail, sizeof(r->detail), "%.250s", msg);
+		return;
+	case CURLE_GOT_NOTHING:
+		r->result = PROBE_RESET;
+		snprintf(r->detail, sizeof(r->detail),
+			 "empty reply: connection closed without a response");
+		return;
+	case CURLE_PARTIAL_FILE:
+		r->result = PROBE_RESET;
+		snprintf(r->detail, sizeof(r->detail),
+			 "connection closed before the end of the response");
+		return;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		if (os_errno == ECONNRESET || os_errno == EPIPE) {
+			r->result = PROBE_RESET;
+			r->err = (int)os_errno;
+			snprintf(r->detail, sizeof(r->detail), "%s: connection reset by peer",
+				 r->http_status ? "reading the response" : "before a response");
+			return;
+		}
+		break;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP3:
+		r->result = PROBE_INVALID_HTTP;
+		snprintf(r->detail, sizeof(r->detail), "not a valid HTTP response: %.200s", msg);
+		return;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		set_tls_error(req, code);
+		return;
+	default:
+		break;
+	}
+	r->result = PROBE_ERROR;
+	r->err = (int)os_errno;
+	snprintf(r->detail, sizeof(r->detail), "%s", msg);
+}
+
+static void req_finish(struct probe_http_req *req, CURLcode code)
+{
+	struct probe_result *r = req->r;
+	curl_off_t t_connect = 0, t_app = 0, t_first = 0, t_total = 0;
+	long status = 0, header_size = 0;
+
+	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(req->easy, CURLINFO_CONNECT_TIME_T, &t_connect);
+	curl_easy_getinfo(req->easy, CURLINFO_APPCONNECT_TIME_T, &t_app);
+	curl_easy_getinfo(req->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+	curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &t_total);
+	curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
+
+	/* With TLS, curl counts "connected" only after the handshake; a local
+	 * port is recorded once TCP itself is up. */
+	long local_port = 0;
+	curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local_port);
+	req->connected = t_connect > 0 || local_port > 0;
+	req->tls_done = t_app > 0;
+	r->http_checked = true;
+	r->http_status = (int)status;
+	/* at least 1 once connected: diagnosis reads connect_ms 0 as "never
+	 * connected" (unreachable), and loopback connects take microseconds */
+	r->connect_ms = t_connect > 0 ? MAX(usec_to_ms(t_connect), 1u) : 0;
+	r->ttfb_ms = status ? MAX(usec_to_ms(t_first), r->connect_ms) : 0;
+	r->total_ms = MAX(usec_to_ms(t_total), r->ttfb_ms);
+	r->header_bytes = (uint32_t)MAX((size_t)MAX(header_size, 0), req->header_bytes);
+	if (req->tls)
+		read_certinfo(req);
+	map_code(req, code);
+
+	probe_http_fn fn = req->fn;
+	void *userdata = req->userdata;
+	req_release(req);
+	fn(userdata);
+}
+
+static void drain_done(struct probe_http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct probe_http_req *req = NULL;
+		CURLcode code = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+		if (req)
+			req_finish(req, code);
+	}
+}
+
+/* "[::1]" for IPv6 literals, as URLs and CURLOPT_CONNECT_TO want them. */
+static void url_host(const char *host, char *buf, size_t len)
+{
+	if (strchr(host, ':'))
+		snprintf(buf, len, "[%s]", host);
+	else
+		snprintf(buf, len, "%s", host);
+}
+
+static void fail_start(struct probe_result *r, const char *what)
+{
+	r->result = PROBE_ERROR;
+	snprintf(r->detail, sizeof(r->detail), "cannot start the HTTP probe: %s", what);
+}
+
+struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe_target *t,
+					const char *resolved, uint64_t timeout_ms,
+					struct probe_result *r, probe_http_fn fn, void *userdata)
+{
+	struct probe_http_req *req = xcalloc(1, sizeof(*req));
+	bool tls = t->proto == NGX_PROTO_HTTPS;
+	bool is_unix = t->addr.kind == PEERKEY_UNIX;
+	const char *uri = t->health_uri && t->health_uri[0] == '/' ? t->health_uri : "/";
+	char host[270], url[1400], buf[700];
+	CURL *e;
+
+	req->h = h;
+	req->r = r;
+	req->fn = fn;
+	req->userdata = userdata;
+	req->timeout_ms = timeout_ms;
+	req->tls = tls;
+	req->verify = t->tls_verify;
+	req->expect_lo = t->expect_lo;
+	req->expect_hi = t->expect_hi;
+	if (req->expect_lo <= 0 && req->expect_hi <= 0) {
+		req->expect_lo = 200;
+		req->expect_hi = 399;
+	} else if (req->expect_hi < req->expect_lo) {
+		req->expect_hi = req->expect_lo; /* "expect_status 204;" */
+	}
+
+	e = h->ncache ? h->cache[--h->ncache] : curl_easy_init();
+	if (!e) {
+		free(req);
+		fail_start(r, "curl_easy_init failed");
+		return NULL;
+	}
+	req->easy = e;
+
+	/* The name in the URL is what SNI and certificate checks use; where it
+	 * is not the address, CURLOPT_CONNECT_TO sends the connection to it. */
+	const char *name = is_unix ? "localhost" : t->addr.host;
+	/* curl sends SNI for any name in the URL and cannot verify a name it
+	 * did not send: with proxy_ssl_server_name off and verification off the
+	 * address is used (no SNI, as nginx); with verification on, the name
+	 * is sent even when nginx would not. */
+	bool use_tls_name =
+	    tls && t->tls_name && t->tls_name[0] && !is_unix && (t->tls_sni || t->tls_verify);
+	if (use_tls_name)
+		name = t->tls_name;
+	url_host(name, host, sizeof(host));
+	unsigned port = t->addr.port;
+	if (is_unix)
+		snprintf(url, sizeof(url), "%s://%s%s", tls ? "https" : "http", host, uri);
+	else
+		snprintf(url, sizeof(url), "%s://%s:%u%s", tls ? "https" : "http", host, port, uri);
+
+	if (!is_unix && resolved && resolved[0]) {
+		/* A host-name peer: curl gets the caller's answers (all of them,
+		 * tried in order) instead of resolving again. */
+		size_t n = (size_t)snprintf(buf, sizeof(buf), "%s:%u:", t->addr.host, port);
+		char list[sizeof(buf)], *save = NULL;
+		snprintf(list, sizeof(list), "%s", resolved);
+		for (char *a = strtok_r(list, " ", &save); a && n < sizeof(buf);
+		     a = strtok_r(NULL, " ", &save)) {
+			char ip[INET6_ADDRSTRLEN + 3];
+			url_host(a, ip, sizeof(ip));
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
+					      buf[n - 1] == ':' ? "" : ",", ip);
+		}
+		req->resolve = curl_slist_append(NULL, buf);
+	}
+	if (use_tls_name && !streq(name, t->addr.host)) {
+		char to[270];
+		url_host(t->addr.host, to, sizeof(to));
+		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, to, port);
+		req->connect_to = curl_slist_append(NULL, buf);
+	}
+
+	/* Host: what the caller says nginx sends; else the peer as written. */
+	if (t->host_header && t->host_header[0] && !strpbrk(t->host_header, "\r\n")) {
+		snprintf(buf, sizeof(buf), "Host: %s", t->host_header);
+		req->headers = curl_slist_append(req->headers, buf);
+	} else if (use_tls_name) {
+		char ph[270];
+		url_host(t->addr.host, ph, sizeof(ph));
+		snprintf(buf, sizeof(buf), "Host: %s:%u", ph, port);
+		req->headers = curl_slist_append(req->headers, buf);
+	}
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "upwatch/" UPWATCH_VERSION " (health probe)");
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	if (req->headers)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	if (req->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, req->connect_to);
+	if (req->resolve)
+		curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
+	if (is_unix)
+		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, t->addr.host);
+	if (tls) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+		if (t->tls_trusted && t->tls_trusted[0])
+			curl_easy_setopt(e, CURLOPT_CAINFO, t->tls_trusted);
+		/* Every probe does a full handshake and sees the certificate. */
+		curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+		curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+	}
+
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+		curl_easy_cleanup(e);
+		curl_slist_free_all(req->headers);
+		curl_slist_free_all(req->connect_to);
+		curl_slist_free_all(req->resolve);
+		free(req);
+		fail_start(r, "curl_multi_add_handle failed");
+		return NULL;
+	}
+	req->next = h->reqs;
+	if (h->reqs)
+		h->reqs->prev = req;
+	h->reqs = req;
+	return req;
+}
