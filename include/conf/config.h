@@ -16,23 +16,23 @@
 
 /* Settings for one nginx upstream block or one peer; unset fields are 0/NULL/-1. */
 struct config_override {
-	char *name;               /* upstream block name or peer key */
+	char *name; /* upstream block name or peer key */
 	char *health_uri;
 	int expect_lo, expect_hi; /* 0 = unset */
-	int probe;                /* -1 unset, 0 off, 1 on */
+	int probe;		  /* -1 unset, 0 off, 1 on */
 	uint64_t interval_ms, timeout_ms;
-	char *host;               /* Host header for HTTP probes */
-	char *ref;                /* "file:line" */
+	char *host; /* Host header for HTTP probes */
+	char *ref;  /* "file:line" */
 };
 
 struct config_net {
-	int family;               /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
 	unsigned prefix;
 };
 
 struct config {
-	char *file;               /* NULL: built-in defaults only */
+	char *file; /* NULL: built-in defaults only */
 	char *nginx_conf;
 	char *nginx_dump;
 	char *socket_path;
@@ -48,7 +48,7 @@ struct config {
 	uint64_t alert_hold_ms;
 	char *metrics_file;
 	uint64_t metrics_interval_ms;
-	int log_level;            /* syslog priority */
+	int log_level; /* syslog priority */
 	struct config_override *upstreams, *peers;
 	size_t nupstreams, npeers;
 };

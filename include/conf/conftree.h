@@ -11,21 +11,21 @@
 #include <stddef.h>
 
 struct cf_node {
-	const char *file;        /* path as nginx names it in errors */
+	const char *file; /* path as nginx names it in errors */
 	unsigned line;
-	unsigned argc;           /* argv[0] is the directive name */
+	unsigned argc; /* argv[0] is the directive name */
 	char **argv;
-	bool block;              /* has a { } body (children may still be NULL) */
+	bool block;		  /* has a { } body (children may still be NULL) */
 	struct cf_node *children; /* first child */
-	struct cf_node *next;    /* next sibling */
+	struct cf_node *next;	  /* next sibling */
 };
 
 struct cf_tree {
-	struct cf_node *root;    /* virtual node: root->children are the top-level directives */
+	struct cf_node *root; /* virtual node: root->children are the top-level directives */
 	const char *main_file;
-	char **files;            /* every file read, in the order first read */
+	char **files; /* every file read, in the order first read */
 	size_t nfiles;
-	char **globs;            /* every include glob pattern (its directory may gain files) */
+	char **globs; /* every include glob pattern (its directory may gain files) */
 	size_t nglobs;
 	struct cf_arena *arena;
 };
@@ -38,9 +38,9 @@ void cf_dump_free(struct cf_dump *d);
 const char *cf_dump_main(const struct cf_dump *d);
 
 struct cf_options {
-	const char *prefix;          /* relative includes resolve here; NULL = main file's dir */
-	const struct cf_dump *dump;  /* read files from this dump instead of the disk */
-	bool lua_blocks;             /* treat *_by_lua_block bodies as opaque Lua */
+	const char *prefix;	    /* relative includes resolve here; NULL = main file's dir */
+	const struct cf_dump *dump; /* read files from this dump instead of the disk */
+	bool lua_blocks;	    /* treat *_by_lua_block bodies as opaque Lua */
 };
 
 /* Errors are written to err as "file:line: message" (or "file: message"). */
@@ -51,7 +51,7 @@ void cf_tree_free(struct cf_tree *t);
 /* Write "file:line: message" about node n into err; returns -EINVAL, so
  * callers can `return cf_node_verror(...)`. */
 int cf_node_verror(char *err, size_t errlen, const struct cf_node *n, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+    __attribute__((format(printf, 4, 0)));
 
 /* Helpers for walking: first child named name, and the next sibling after
  * n with the same name. */

@@ -21,12 +21,12 @@ enum lex_token {
 
 struct lex {
 	const char *p, *end;
-	unsigned line;     /* line of the read position, from 1 */
+	unsigned line;	   /* line of the read position, from 1 */
 	unsigned tok_line; /* line where the last token started */
-	char *word;        /* unescaped text of the last LEX_WORD, NUL-terminated */
+	char *word;	   /* unescaped text of the last LEX_WORD, NUL-terminated */
 	size_t word_len, word_cap;
-	bool quoted;       /* the last word was quoted */
-	char error[160];   /* what went wrong when a call returned < 0 */
+	bool quoted;	 /* the last word was quoted */
+	char error[160]; /* what went wrong when a call returned < 0 */
 };
 
 void lex_init(struct lex *lx, const char *data, size_t len);

@@ -14,11 +14,11 @@ int log_get_max_priority(void);
 bool log_to_journal(void);
 
 void log_emit(int prio, const char *file, int line, const char *func, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 #define log_full(prio, ...) log_emit((prio), __FILE__, __LINE__, __func__, __VA_ARGS__)
-#define log_debug(...) log_full(LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) log_full(LOG_INFO, __VA_ARGS__)
-#define log_notice(...) log_full(LOG_NOTICE, __VA_ARGS__)
-#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
-#define log_error(...) log_full(LOG_ERR, __VA_ARGS__)
+#define log_debug(...)	    log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)	    log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)	    log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...)    log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...)	    log_full(LOG_ERR, __VA_ARGS__)

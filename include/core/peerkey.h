@@ -20,9 +20,9 @@ enum peerkey_kind {
 
 struct peerkey {
 	enum peerkey_kind kind;
-	char key[PEERKEY_MAX];   /* normalised key */
-	char host[256];          /* address or host name without brackets; unix: the path */
-	unsigned port;           /* 0 for unix */
+	char key[PEERKEY_MAX]; /* normalised key */
+	char host[256];	       /* address or host name without brackets; unix: the path */
+	unsigned port;	       /* 0 for unix */
 };
 
 /* Normalise "addr[:port]", "[v6][:port]" or "unix:/path" of length len.

@@ -10,11 +10,11 @@
 struct strmap {
 	struct strmap_slot *slots;
 	size_t cap, len, used; /* used counts tombstones too */
-	bool nocase;           /* ASCII case-insensitive keys (nginx's upstream names) */
+	bool nocase;	       /* ASCII case-insensitive keys (nginx's upstream names) */
 };
 
 struct strmap_slot {
-	char *key;             /* NULL empty; STRMAP_TOMBSTONE deleted */
+	char *key; /* NULL empty; STRMAP_TOMBSTONE deleted */
 	void *value;
 };
 

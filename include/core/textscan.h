@@ -69,7 +69,8 @@ static inline const char *textscan_chr(const char *p, const char *e, char c, con
 	/* 32 bytes a round: half the loop overhead on long fields */
 	for (; e - p >= 32; p += 32) {
 		__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), n);
-		__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), n);
+		__m128i b =
+		    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), n);
 		unsigned m = (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << 16;
 		if (m)
 			return p + __builtin_ctz(m);

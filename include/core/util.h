@@ -6,11 +6,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define streq(a, b) (strcmp((a), (b)) == 0)
+#define ARRAY_SIZE(a)			(sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+#define MIN(a, b)			((a) < (b) ? (a) : (b))
+#define MAX(a, b)			((a) > (b) ? (a) : (b))
+#define streq(a, b)			(strcmp((a), (b)) == 0)
 
 /* Allocation failure of small bookkeeping structs is not recoverable for a
  * daemon of this size: these abort with a message instead of returning NULL,

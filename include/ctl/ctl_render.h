@@ -7,10 +7,10 @@
 
 struct cJSON;
 
-#define CHECK_OK 0
-#define CHECK_WARNING 1
+#define CHECK_OK       0
+#define CHECK_WARNING  1
 #define CHECK_CRITICAL 2
-#define CHECK_UNKNOWN 3
+#define CHECK_UNKNOWN  3
 
 void ctl_render(const char *cmd, const struct cJSON *resp, bool verbose, FILE *out);
 /* One line per alert change from `watch`. */

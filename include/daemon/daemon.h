@@ -52,7 +52,7 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog, tick;
 	int64_t started_ms, metrics_written_ms;
-	size_t learned_probed;   /* learned peers already handed to the prober */
+	size_t learned_probed; /* learned peers already handed to the prober */
 	unsigned reloads, reload_failures;
 	char last_error[512];
 };
@@ -71,5 +71,6 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen);
 char *daemon_metrics(struct daemon *d);
 
 /* Socket commands (commands.c). */
-void commands_handle(void *userdata, struct ipc_client *c, const char *cmd, const struct cJSON *req);
+void commands_handle(void *userdata, struct ipc_client *c, const char *cmd,
+		     const struct cJSON *req);
 long daemon_rss_bytes(void);

@@ -16,23 +16,23 @@
 
 struct advice_in {
 	enum cause cause;
-	enum cause implied;              /* peer_failing: what the probe points at, or -1 */
-	const char *peer;                /* key; NULL for block- and host-level causes */
+	enum cause implied; /* peer_failing: what the probe points at, or -1 */
+	const char *peer;   /* key; NULL for block- and host-level causes */
 	const struct peerkey *addr;
-	const struct ngx_model *model;   /* may be NULL */
-	const struct ngx_upstream *up;   /* block the peer or alert belongs to */
+	const struct ngx_model *model;	 /* may be NULL */
+	const struct ngx_upstream *up;	 /* block the peer or alert belongs to */
 	const struct ngx_server *server; /* the peer's `server` line in that block */
-	const struct ngx_pass *pass;     /* the *_pass that reached the peer */
-	int err;                         /* errno of the last event (0 = none) */
+	const struct ngx_pass *pass;	 /* the *_pass that reached the peer */
+	int err;			 /* errno of the last event (0 = none) */
 	enum errlog_phase phase;
-	const char *detail;              /* kind-specific detail of the last event */
-	uint32_t events;                 /* log events behind this cause */
+	const char *detail; /* kind-specific detail of the last event */
+	uint32_t events;    /* log events behind this cause */
 	int64_t first_error_ms;
-	const struct probe_result *probe; /* NULL = never probed */
+	const struct probe_result *probe;     /* NULL = never probed */
 	const struct host_listener *listener; /* NULL = unknown */
-	const unsigned *nearby;          /* ports that do listen on the address */
+	const unsigned *nearby;		      /* ports that do listen on the address */
 	size_t nnearby;
-	const char *block_states;        /* no_live_upstreams: "a: down (refused); b: ..." */
+	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
 };
 
 struct advice {

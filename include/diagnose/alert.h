@@ -18,8 +18,8 @@
 
 struct cJSON;
 
-#define ALERT_HISTORY_MAX 256
-#define ALERT_EVIDENCE_MAX 12
+#define ALERT_HISTORY_MAX    256
+#define ALERT_EVIDENCE_MAX   12
 #define ALERT_FLAP_WINDOW_MS (10 * 60 * 1000)
 
 enum alert_severity {
@@ -31,16 +31,16 @@ enum alert_severity {
 struct alert_report {
 	enum cause cause;
 	enum alert_severity severity;
-	const char *peer;        /* peer key; NULL for block- or host-level causes */
-	const char *upstream;    /* block name or NULL */
-	const char *summary;     /* one line */
+	const char *peer;     /* peer key; NULL for block- or host-level causes */
+	const char *upstream; /* block name or NULL */
+	const char *summary;  /* one line */
 	const char *explanation;
 	const char *fix;
-	const char *config_ref;  /* "file:line" or NULL */
+	const char *config_ref; /* "file:line" or NULL */
 	const char *const *evidence;
 	size_t nevidence;
-	int64_t time_ms;         /* when the supporting evidence was seen */
-	unsigned occurrences;    /* events this report adds to the count (0 for probes) */
+	int64_t time_ms;      /* when the supporting evidence was seen */
+	unsigned occurrences; /* events this report adds to the count (0 for probes) */
 };
 
 struct alert {
@@ -55,7 +55,7 @@ struct alert {
 	char *evidence[ALERT_EVIDENCE_MAX];
 	size_t nevidence;
 	unsigned flaps;
-	uint64_t hold_ms;        /* this alert's hold time (grows while it flaps) */
+	uint64_t hold_ms; /* this alert's hold time (grows while it flaps) */
 	struct alert *prev, *next;
 };
 

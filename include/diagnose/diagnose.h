@@ -48,8 +48,7 @@ void diag_set_model(struct diag *d, const struct ngx_model *m, const struct conf
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now);
 /* One completed probe. */
-void diag_probe_result(struct diag *d, const char *key, const struct probe_result *r,
-		       int64_t now);
+void diag_probe_result(struct diag *d, const char *key, const struct probe_result *r, int64_t now);
 /* Periodic: resolve alerts past their hold time. */
 void diag_tick(struct diag *d, int64_t now);
 

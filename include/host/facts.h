@@ -3,8 +3,8 @@
  *
  * The listener is looked up (host.c, synchronous /proc and netlink reads)
  * at most once per FACTS_TTL_MS per peer, from host tables read at most once
- * per FACTS_SNAPSHOT_MS, so that many failing peers cannot stall the loop; the unit state is asked over the
- * bus (unitbus.c, asynchronous) and merged into the cache when it arrives. */
+ * per FACTS_SNAPSHOT_MS, so that many failing peers cannot stall the loop; the unit state is asked
+ * over the bus (unitbus.c, asynchronous) and merged into the cache when it arrives. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,9 +12,9 @@
 
 #include "host/host.h"
 
-#define FACTS_TTL_MS 5000
+#define FACTS_TTL_MS	  5000
 #define FACTS_SNAPSHOT_MS 1000 /* host tables are read at most once per this */
-#define FACTS_MAX 8192
+#define FACTS_MAX	  8192
 
 struct ev_loop;
 struct facts;

@@ -19,16 +19,16 @@
 struct cJSON;
 
 struct host_listener {
-	bool listening;          /* something listens / has the socket open */
-	pid_t pid;               /* 0 = not permitted to know */
+	bool listening; /* something listens / has the socket open */
+	pid_t pid;	/* 0 = not permitted to know */
 	char process[64];
-	int64_t started_ms;      /* process start, epoch ms; 0 = unknown */
-	char unit[128];          /* "" = not in a systemd unit */
+	int64_t started_ms; /* process start, epoch ms; 0 = unknown */
+	char unit[128];	    /* "" = not in a systemd unit */
 	char active_state[24], sub_state[24], result[24];
 	unsigned nrestarts;
-	bool unit_known;         /* unit state came from the bus */
-	bool unit_user;          /* unit runs under a user manager (user@UID.service), not
-				  * the system manager: the system bus does not know it */
+	bool unit_known; /* unit state came from the bus */
+	bool unit_user;	 /* unit runs under a user manager (user@UID.service), not
+			  * the system manager: the system bus does not know it */
 };
 
 /* Listener of a TCP peer on a local address. Returns 0 (ret->listening tells),

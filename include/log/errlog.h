@@ -42,15 +42,15 @@ enum errlog_kind {
 /* The `while ...` action: what nginx was doing with the upstream. */
 enum errlog_phase {
 	PHASE_NONE,
-	PHASE_CONNECTING,        /* connecting to upstream */
-	PHASE_SSL_HANDSHAKE,     /* SSL handshaking to upstream */
-	PHASE_SENDING_REQUEST,   /* sending request to upstream */
-	PHASE_READING_HEADER,    /* reading response header from upstream */
-	PHASE_READING_UPSTREAM,  /* reading upstream */
+	PHASE_CONNECTING,	 /* connecting to upstream */
+	PHASE_SSL_HANDSHAKE,	 /* SSL handshaking to upstream */
+	PHASE_SENDING_REQUEST,	 /* sending request to upstream */
+	PHASE_READING_HEADER,	 /* reading response header from upstream */
+	PHASE_READING_UPSTREAM,	 /* reading upstream */
 	PHASE_SENDING_TO_CLIENT, /* sending to client */
-	PHASE_UPGRADED,          /* proxying upgraded connection */
-	PHASE_RESOLVING,         /* resolving */
-	PHASE_OTHER,             /* any other action text */
+	PHASE_UPGRADED,		 /* proxying upgraded connection */
+	PHASE_RESOLVING,	 /* resolving */
+	PHASE_OTHER,		 /* any other action text */
 	PHASE__COUNT
 };
 
@@ -60,37 +60,37 @@ struct errlog_span {
 };
 
 struct errlog_event {
-	time_t time;          /* the line's local time, as epoch seconds */
-	uint8_t level;        /* syslog priority: LOG_EMERG .. LOG_DEBUG */
+	time_t time;   /* the line's local time, as epoch seconds */
+	uint8_t level; /* syslog priority: LOG_EMERG .. LOG_DEBUG */
 	uint32_t pid, tid;
-	uint64_t conn;        /* *N connection number, 0 when absent */
+	uint64_t conn; /* *N connection number, 0 when absent */
 	enum errlog_kind kind;
 	enum errlog_phase phase;
-	int err;              /* errno from "(N: text)", 0 when absent; for
-	                       * "could not be resolved (N: ...)" the resolver code */
-	struct errlog_span message;  /* the message text before " (errno: ...)" / " while" */
-	struct errlog_span errtext;  /* the strerror text */
-	struct errlog_span action;   /* the raw text after " while " */
-	struct errlog_span detail;   /* kind-specific: the SSL reason after "(SSL: " (also on
-	                              * SSL_read/SSL_write lines), the bad header, status or
-	                              * value (invalid_header, invalid_body), "N:text" of a
-	                              * verify error, the name of DNS kinds (as in name), the
-	                              * FastCGI stderr text, the worker_connections number,
-	                              * what closed (premature_close), the A of "connect() to
-	                              * A failed" */
+	int err;		    /* errno from "(N: text)", 0 when absent; for
+				     * "could not be resolved (N: ...)" the resolver code */
+	struct errlog_span message; /* the message text before " (errno: ...)" / " while" */
+	struct errlog_span errtext; /* the strerror text */
+	struct errlog_span action;  /* the raw text after " while " */
+	struct errlog_span detail;  /* kind-specific: the SSL reason after "(SSL: " (also on
+				     * SSL_read/SSL_write lines), the bad header, status or
+				     * value (invalid_header, invalid_body), "N:text" of a
+				     * verify error, the name of DNS kinds (as in name), the
+				     * FastCGI stderr text, the worker_connections number,
+				     * what closed (premature_close), the A of "connect() to
+				     * A failed" */
 	struct errlog_span client, server, request, method, uri;
 	struct errlog_span subrequest; /* ", subrequest: "URI"" (SSI and other subrequests) */
-	struct errlog_span upstream;  /* the whole upstream: "..." value */
-	struct errlog_span scheme;    /* "http", "https", "fastcgi", ... */
+	struct errlog_span upstream;   /* the whole upstream: "..." value */
+	struct errlog_span scheme;     /* "http", "https", "fastcgi", ... */
 	struct errlog_span upstream_uri;
 	struct errlog_span host, referrer;
-	struct errlog_span name;      /* a host name the message is about (DNS, upstream "x") */
-	struct errlog_span resolver;  /* ", resolver: A:P" */
-	int has_peer;                 /* peer below is valid (otherwise only peer.key[0] == '\0') */
-	struct peerkey peer;          /* normalised peer from upstream: (or from "connect() to
-	                               * A failed" when a cut line lost upstream:); not set for
-	                               * "no live upstreams", whose upstream: is the group
-	                               * name (in name) unless it is an address with a port */
+	struct errlog_span name;     /* a host name the message is about (DNS, upstream "x") */
+	struct errlog_span resolver; /* ", resolver: A:P" */
+	int has_peer;		     /* peer below is valid (otherwise only peer.key[0] == '\0') */
+	struct peerkey peer;	     /* normalised peer from upstream: (or from "connect() to
+				      * A failed" when a cut line lost upstream:); not set for
+				      * "no live upstreams", whose upstream: is the group
+				      * name (in name) unless it is an address with a port */
 };
 
 /* Parse one line (without its '\n'; not NUL-terminated, never read past

@@ -42,16 +42,16 @@ enum ngx_log_target {
 };
 
 struct ngx_error_log {
-	char *path;              /* file path, or the raw target when not a file */
-	char *level;             /* "error" when not given */
+	char *path;  /* file path, or the raw target when not a file */
+	char *level; /* "error" when not given */
 	enum ngx_log_target target;
-	bool followable;         /* a plain file upwatch can tail */
-	struct ngx_ref ref;      /* NULL file: nginx's compiled-in default */
+	bool followable;    /* a plain file upwatch can tail */
+	struct ngx_ref ref; /* NULL file: nginx's compiled-in default */
 };
 
-struct ngx_server {             /* `server` inside upstream {} */
-	char *addr;              /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
-	char *key;               /* normalised peer key (default port applied) */
+struct ngx_server { /* `server` inside upstream {} */
+	char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
+	char *key;  /* normalised peer key (default port applied) */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
@@ -59,12 +59,12 @@ struct ngx_server {             /* `server` inside upstream {} */
 	struct ngx_ref ref;
 };
 
-struct ngx_upstream {           /* upstream NAME { } in http or stream */
+struct ngx_upstream { /* upstream NAME { } in http or stream */
 	char *name;
 	bool stream;
 	struct ngx_server *servers;
 	size_t nservers;
-	unsigned keepalive;      /* 0 when not set */
+	unsigned keepalive; /* 0 when not set */
 	struct ngx_ref ref;
 };
 
@@ -73,30 +73,31 @@ struct ngx_timeouts {
 	/* defaults 60s; stream: read = send = proxy_timeout (default 10m) */
 	uint64_t connect_ms, read_ms, send_ms;
 	struct ngx_ref connect_ref, read_ref, send_ref; /* where set; file NULL = default */
-	char *next_upstream;     /* "error timeout" by default (stream: "on") */
-	unsigned next_upstream_tries;      /* 0 = unlimited */
+	char *next_upstream;		   /* "error timeout" by default (stream: "on") */
+	unsigned next_upstream_tries;	   /* 0 = unlimited */
 	uint64_t next_upstream_timeout_ms; /* 0 = unlimited */
-	uint64_t buffer_size;    /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
+	uint64_t buffer_size; /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
 	struct ngx_ref buffer_size_ref;
 	bool ssl_verify, ssl_server_name;
 	char *ssl_trusted_certificate, *ssl_name;
-	char *resolver;          /* first resolver address, NULL when none */
+	char *resolver; /* first resolver address, NULL when none */
 	struct ngx_ref resolver_ref;
 };
 
-struct ngx_pass {               /* one *_pass directive */
-	char *directive;         /* "proxy_pass", "fastcgi_pass", ... */
-	char *raw;               /* the argument as written */
+struct ngx_pass {	 /* one *_pass directive */
+	char *directive; /* "proxy_pass", "fastcgi_pass", ... */
+	char *raw;	 /* the argument as written */
 	enum ngx_proto proto;
-	bool stream;             /* proxy_pass inside stream {} */
-	bool dynamic;            /* contains variables: target known only from logs */
-	char *upstream;          /* names an upstream block, else NULL */
-	char *key;               /* literal peer key when not an upstream and not dynamic */
-	char *uri;               /* URI part ("/v1/"), NULL when none */
-	char *location;          /* location argument(s), "" for server level */
-	char *server_name;       /* first server_name of the enclosing server */
+	bool stream;	   /* proxy_pass inside stream {} */
+	bool dynamic;	   /* contains variables: target known only from logs */
+	char *upstream;	   /* names an upstream block, else NULL */
+	char *key;	   /* literal peer key when not an upstream and not dynamic */
+	char *uri;	   /* URI part ("/v1/"), NULL when none */
+	char *location;	   /* location argument(s), "" for server level */
+	char *server_name; /* first server_name of the enclosing server */
 	struct ngx_timeouts t;
-	char *host_header;       /* Host nginx sends when knowable (proxy_set_header Host, or the pass host) */
+	char *host_header; /* Host nginx sends when knowable (proxy_set_header Host, or the pass
+			      host) */
 	struct ngx_ref ref;
 	/* The address part as written (added): scheme "http", "https", "grpc",
 	 * "grpcs", "uwsgi", "suwsgi" or NULL; host without port ("backend",
@@ -111,27 +112,27 @@ struct ngx_pass {               /* one *_pass directive */
 /* A peer's protocol is that of the first *_pass reaching it (in config
  * order); a block no pass uses gives http (stream: tcp). A line read twice
  * (a snippet included in two places) is one ref. */
-struct ngx_peer {               /* a distinct probe target */
+struct ngx_peer { /* a distinct probe target */
 	char *key;
 	struct peerkey addr;
 	enum ngx_proto proto;
-	char **upstreams;        /* names of blocks that list it */
+	char **upstreams; /* names of blocks that list it */
 	size_t nupstreams;
-	struct ngx_ref *refs;    /* the `server` and *_pass lines that name it */
+	struct ngx_ref *refs; /* the `server` and *_pass lines that name it */
 	size_t nrefs;
-	size_t *passes;          /* indexes into model->passes that reach it */
+	size_t *passes; /* indexes into model->passes that reach it */
 	size_t npasses;
 };
 
 struct ngx_model {
 	char *main_file;
-	char **files;            /* every file read */
+	char **files; /* every file read */
 	size_t nfiles;
-	char **globs;            /* every include glob (directories to watch) */
+	char **globs; /* every include glob (directories to watch) */
 	size_t nglobs;
 
-	char *user, *group;      /* worker user; "nobody"/"nogroup" when not set */
-	bool user_default;       /* no `user` directive: compiled-in default */
+	char *user, *group; /* worker user; "nobody"/"nogroup" when not set */
+	bool user_default;  /* no `user` directive: compiled-in default */
 	struct ngx_ref user_ref;
 	unsigned worker_processes;   /* 0 = auto */
 	unsigned worker_connections; /* default 512 */
@@ -149,7 +150,7 @@ struct ngx_model {
 	struct ngx_ref *stub_status; /* locations with stub_status */
 	size_t nstub_status;
 
-	struct strmap *peer_index;   /* private: key → index into peers */
+	struct strmap *peer_index; /* private: key → index into peers */
 };
 
 /* What nginx was built with and started as; what `nginx -V` prints. */
@@ -160,7 +161,7 @@ struct ngx_model {
 #define NGXCONF_DEFAULT_ERROR_LOG "stderr"
 
 struct ngxconf_options {
-	const char *prefix;            /* nginx -p: relative error_log paths; NULL = default */
+	const char *prefix; /* nginx -p: relative error_log paths; NULL = default */
 	/* --error-log-path, used when no main-level error_log; NULL = default */
 	const char *default_error_log;
 };

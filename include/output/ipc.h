@@ -17,7 +17,7 @@ struct cJSON;
 struct ipc;
 struct ipc_client;
 
-#define IPC_LINE_MAX (64 * 1024)
+#define IPC_LINE_MAX   (64 * 1024)
 #define IPC_OUTPUT_MAX (1024 * 1024)
 
 /* req is a JSON object with a string "cmd". The handler must call ipc_reply()
@@ -36,7 +36,8 @@ void ipc_free(struct ipc *ipc);
 /* Send resp (consumed) as the answer to the pending request. A client that
  * has gone away is fine: the answer is dropped. */
 void ipc_reply(struct ipc_client *c, struct cJSON *resp);
-void ipc_reply_error(struct ipc_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ipc_reply_error(struct ipc_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 struct ipc_client *ipc_client_ref(struct ipc_client *c);
 void ipc_client_unref(struct ipc_client *c);

@@ -29,22 +29,22 @@ struct probe_identity {
 	gid_t gid;
 	gid_t groups[32];
 	size_t ngroups;
-	bool from_proc;          /* read from running worker processes, not the config */
+	bool from_proc; /* read from running worker processes, not the config */
 };
 
 struct probe_target {
 	char key[PEERKEY_MAX];
 	struct peerkey addr;
 	enum ngx_proto proto;
-	bool enabled;            /* `probe off` */
+	bool enabled; /* `probe off` */
 	uint64_t interval_ms, timeout_ms, retry_ms;
-	unsigned retries;        /* fast retries before falling back to interval */
-	const char *health_uri;  /* default "/" */
-	const char *host_header; /* NULL: the peer's host */
-	int expect_lo, expect_hi;    /* accepted statuses, default 200-399 */
+	unsigned retries;	  /* fast retries before falling back to interval */
+	const char *health_uri;	  /* default "/" */
+	const char *host_header;  /* NULL: the peer's host */
+	int expect_lo, expect_hi; /* accepted statuses, default 200-399 */
 	bool tls_verify, tls_sni;
-	const char *tls_trusted;     /* CA file, NULL = system default */
-	const char *tls_name;        /* name to verify / send as SNI */
+	const char *tls_trusted; /* CA file, NULL = system default */
+	const char *tls_name;	 /* name to verify / send as SNI */
 };
 
 struct prober;

@@ -38,33 +38,32 @@ enum peer_state {
 
 struct probe_result {
 	enum probe_result_kind result;
-	int64_t time_ms;         /* wall clock at completion, 0 = never probed */
+	int64_t time_ms; /* wall clock at completion, 0 = never probed */
 	uint32_t latency_ms;
-	int err;                 /* errno behind the result, 0 when none */
-	char detail[256];        /* one human line: "connect() refused", "HTTP 503", ... */
+	int err;	  /* errno behind the result, 0 when none */
+	char detail[256]; /* one human line: "connect() refused", "HTTP 503", ... */
 	/* http(s) */
-	bool http_checked;       /* an HTTP request was made: the fields below mean something */
-	int http_status;         /* 0 = no valid status line */
+	bool http_checked; /* an HTTP request was made: the fields below mean something */
+	int http_status;   /* 0 = no valid status line */
 	uint32_t connect_ms, ttfb_ms, total_ms;
 	uint32_t header_bytes;
 	/* tls */
-	int64_t cert_not_after;  /* epoch seconds, 0 = unknown */
+	int64_t cert_not_after; /* epoch seconds, 0 = unknown */
 	char cert_subject[160], cert_issuer[160];
-	char tls_error[160];     /* verify error or handshake failure text; with result ok:
-				  * "verify off: ..." = what a verifying client would refuse */
+	char tls_error[160]; /* verify error or handshake failure text; with result ok:
+			      * "verify off: ..." = what a verifying client would refuse */
 	/* dns */
-	char dns_answers[160];   /* "127.0.0.1 ::1" */
+	char dns_answers[160]; /* "127.0.0.1 ::1" */
 	/* unix socket */
 	bool unix_checked;
 	uid_t sock_uid;
 	gid_t sock_gid;
 	mode_t sock_mode;
 	char sock_owner[32], sock_group[32];
-	char denied_path[256];   /* the file or directory that denies the worker user */
-	char denied_why[400];    /* "no search (x) permission on /srv/app (root:root 0700)
-				  * for nobody": holds denied_path, hence the size */
+	char denied_path[256]; /* the file or directory that denies the worker user */
+	char denied_why[400];  /* "no search (x) permission on /srv/app (root:root 0700)
+				* for nobody": holds denied_path, hence the size */
 };
-
 
 const char *probe_result_name(enum probe_result_kind r);
 const char *peer_state_name(enum peer_state s);

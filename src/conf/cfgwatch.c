@@ -16,8 +16,8 @@
 
 #include "core/util.h"
 
-#define WATCH_MASK                                                                           \
-	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |     \
+#define WATCH_MASK                                                                                 \
+	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |        \
 	 IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct dir_watch {
@@ -34,7 +34,7 @@ struct cfgwatch {
 	void *userdata;
 	struct dir_watch *dirs;
 	size_t ndirs, dirs_cap;
-	char **paths;   /* full paths of files and glob patterns */
+	char **paths; /* full paths of files and glob patterns */
 	size_t npaths, paths_cap;
 };
 
@@ -156,7 +156,7 @@ static void add_path(struct cfgwatch *w, const char *path)
 	if (wd < 0 || dir_by_wd(w, wd))
 		return; /* a missing directory: the next reload watches it again */
 	w->dirs = grow_array(w->dirs, &w->dirs_cap, w->ndirs + 1, sizeof(*w->dirs));
-	w->dirs[w->ndirs++] = (struct dir_watch){ .wd = wd, .dir = xstrdup(dir) };
+	w->dirs[w->ndirs++] = (struct dir_watch){.wd = wd, .dir = xstrdup(dir)};
 }
 
 int cfgwatch_set(struct cfgwatch *w, const char *const *files, size_t nfiles,

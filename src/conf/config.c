@@ -35,8 +35,9 @@ struct config *config_new(void)
 	c->log_level = LOG_INFO;
 	/* probe_allow defaults to loopback only */
 	c->probe_allow = xcalloc(2, sizeof(*c->probe_allow));
-	c->probe_allow[0] = (struct config_net){ .family = AF_INET, .addr = { 127 }, .prefix = 8 };
-	c->probe_allow[1] = (struct config_net){ .family = AF_INET6, .addr = { [15] = 1 }, .prefix = 128 };
+	c->probe_allow[0] = (struct config_net){.family = AF_INET, .addr = {127}, .prefix = 8};
+	c->probe_allow[1] =
+	    (struct config_net){.family = AF_INET6, .addr = {[15] = 1}, .prefix = 128};
 	c->nprobe_allow = 2;
 	return c;
 }
@@ -81,7 +82,7 @@ struct loader {
 };
 
 static int bad(struct loader *ld, const struct cf_node *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int bad(struct loader *ld, const struct cf_node *n, const char *fmt, ...)
 {
@@ -136,8 +137,8 @@ static int set_uint(struct loader *ld, const struct cf_node *n, unsigned *dst, u
 	errno = 0;
 	unsigned long v = strtoul(n->argv[1], &end, 10);
 	if (errno || *end || end == n->argv[1] || n->argv[1][0] == '-' || v < min || v > max)
-		return bad(ld, n, "invalid number \"%s\" in \"%s\" (%u to %u)", n->argv[1], n->argv[0],
-			   min, max);
+		return bad(ld, n, "invalid number \"%s\" in \"%s\" (%u to %u)", n->argv[1],
+			   n->argv[0], min, max);
 	*dst = (unsigned)v;
 	return 0;
 }
@@ -162,7 +163,7 @@ static int parse_net(const char *s, struct config_net *ret)
 	char buf[64];
 	const char *slash = strchr(s, '/');
 	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	struct config_net net = { 0 };
+	struct config_net net = {0};
 
 	if (alen == 0 || alen >= sizeof(buf))
 		return -EINVAL;
@@ -214,8 +215,10 @@ static int load_override(struct loader *ld, const struct cf_node *block, struct 
 				r = bad(ld, n, "health_uri must start with \"/\"");
 		} else if (streq(d, "expect_status")) {
 			r = want_args(ld, n, 1, 1);
-			if (r == 0 && parse_status_range(n->argv[1], &o->expect_lo, &o->expect_hi) < 0)
-				r = bad(ld, n, "invalid status range \"%s\" (e.g. 200-399)", n->argv[1]);
+			if (r == 0 &&
+			    parse_status_range(n->argv[1], &o->expect_lo, &o->expect_hi) < 0)
+				r = bad(ld, n, "invalid status range \"%s\" (e.g. 200-399)",
+					n->argv[1]);
 		} else if (streq(d, "probe")) {
 			r = set_onoff(ld, n, &o->probe);
 		} else if (streq(d, "probe_interval")) {
@@ -225,7 +228,8 @@ static int load_override(struct loader *ld, const struct cf_node *block, struct 
 		} else if (streq(d, "host")) {
 			r = set_string(ld, n, &o->host);
 		} else {
-			r = bad(ld, n, "unknown directive \"%s\" in \"%s\" block", d, block->argv[0]);
+			r = bad(ld, n, "unknown directive \"%s\" in \"%s\" block", d,
+				block->argv[0]);
 		}
 		if (r < 0)
 			return r;
@@ -246,7 +250,8 @@ static int add_override(struct loader *ld, const struct cf_node *n, struct confi
 	if (streq(n->argv[0], "peer")) {
 		struct peerkey k;
 		if (peerkey_parse(n->argv[1], strlen(n->argv[1]), 0, &k) < 0)
-			return bad(ld, n, "invalid peer \"%s\" (use ADDR:PORT, [V6]:PORT or unix:/path)",
+			return bad(ld, n,
+				   "invalid peer \"%s\" (use ADDR:PORT, [V6]:PORT or unix:/path)",
 				   n->argv[1]);
 		snprintf(name, sizeof(name), "%s", k.key);
 	}
@@ -256,8 +261,8 @@ static int add_override(struct loader *ld, const struct cf_node *n, struct confi
 
 	*arr = grow_array(*arr, cap, *count + 1, sizeof(**arr));
 	struct config_override *o = &(*arr)[(*count)++];
-	*o = (struct config_override){ .name = xstrdup(name), .probe = -1,
-				       .ref = xasprintf("%s:%u", n->file, n->line) };
+	*o = (struct config_override){
+	    .name = xstrdup(name), .probe = -1, .ref = xasprintf("%s:%u", n->file, n->line)};
 	return load_override(ld, n, o);
 }
 
@@ -328,7 +333,7 @@ static int load_directive(struct loader *ld, const struct cf_node *n)
 		return 0;
 	}
 	if (streq(d, "start_at")) {
-		static const char *const names[] = { "saved", "end", "beginning" };
+		static const char *const names[] = {"saved", "end", "beginning"};
 		r = want_args(ld, n, 1, 1);
 		if (r < 0)
 			return r;
@@ -338,12 +343,14 @@ static int load_directive(struct loader *ld, const struct cf_node *n)
 				return 0;
 			}
 		}
-		return bad(ld, n, "invalid value \"%s\" in \"start_at\", expecting saved, end or beginning",
-			   n->argv[1]);
+		return bad(
+		    ld, n,
+		    "invalid value \"%s\" in \"start_at\", expecting saved, end or beginning",
+		    n->argv[1]);
 	}
 	if (streq(d, "log_level")) {
-		static const char *const names[] = { "emerg", "alert", "crit", "error",
-						     "warning", "notice", "info", "debug" };
+		static const char *const names[] = {"emerg",   "alert",	 "crit", "error",
+						    "warning", "notice", "info", "debug"};
 		r = want_args(ld, n, 1, 1);
 		if (r < 0)
 			return r;
@@ -374,13 +381,14 @@ int config_load(const char *path, bool missing_ok, struct config **ret, char *er
 		return r;
 	}
 
-	struct loader ld = { .c = config_new(), .err = err, .errlen = errlen };
+	struct loader ld = {.c = config_new(), .err = err, .errlen = errlen};
 	ld.c->file = xstrdup(path);
 	for (const struct cf_node *n = t->root->children; n && r >= 0; n = n->next)
 		r = load_directive(&ld, n);
 	if (r >= 0 && ld.c->probe_timeout_ms > ld.c->probe_interval_ms) {
-		snprintf(err, errlen, "%s: probe_timeout (%llums) is longer than probe_interval (%llums)",
-			 path, (unsigned long long)ld.c->probe_timeout_ms,
+		snprintf(err, errlen,
+			 "%s: probe_timeout (%llums) is longer than probe_interval (%llums)", path,
+			 (unsigned long long)ld.c->probe_timeout_ms,
 			 (unsigned long long)ld.c->probe_interval_ms);
 		r = -EINVAL;
 	}

@@ -20,8 +20,8 @@
 #include "core/util.h"
 
 #define CF_MAX_FILE_BYTES (64u << 20) /* one configuration file */
-#define CF_MAX_DEPTH 64               /* nested blocks + includes */
-#define CF_MAX_ARGS 4096
+#define CF_MAX_DEPTH	  64	      /* nested blocks + includes */
+#define CF_MAX_ARGS	  4096
 
 struct cf_chunk {
 	struct cf_chunk *next;
@@ -151,7 +151,7 @@ struct parser {
 };
 
 static int perr(struct parser *ps, const char *file, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int perr(struct parser *ps, const char *file, unsigned line, const char *fmt, ...)
 {
@@ -258,7 +258,8 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 				return perr(ps, file, lx->line,
 					    "unexpected end of file, expecting \";\" or \"}\"");
 			if (in_block)
-				return perr(ps, file, lx->line, "unexpected end of file, expecting \"}\"");
+				return perr(ps, file, lx->line,
+					    "unexpected end of file, expecting \"}\"");
 			return 0;
 		}
 		if (tok == LEX_BLOCK_CLOSE) {
@@ -285,7 +286,7 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 		}
 
 		struct cf_node *n = arena_alloc(a, sizeof(*n));
-		*n = (struct cf_node){ .file = file, .line = first_line, .argc = argc };
+		*n = (struct cf_node){.file = file, .line = first_line, .argc = argc};
 		n->argv = arena_alloc(a, sizeof(char *) * (argc + 1));
 		memcpy(n->argv, args, sizeof(char *) * argc);
 		n->argv[argc] = NULL;
@@ -336,8 +337,8 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)",
 					    path, strerror(-r));
 			if (from_file)
-				return perr(ps, from_file, from_line, "open() \"%s\" failed (%s)", path,
-					    strerror(-r));
+				return perr(ps, from_file, from_line, "open() \"%s\" failed (%s)",
+					    path, strerror(-r));
 			return perr(ps, path, 0, "cannot read: %s", strerror(-r));
 		}
 		data_ro = data;
@@ -346,8 +347,8 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 	for (unsigned i = 0; i < ps->nstack; i++) {
 		if (streq(ps->stack[i], path)) {
 			free(data);
-			return perr(ps, from_file, from_line, "include cycle: \"%s\" includes itself",
-				    path);
+			return perr(ps, from_file, from_line,
+				    "include cycle: \"%s\" includes itself", path);
 		}
 	}
 	if (ps->nstack == CF_MAX_DEPTH) {
@@ -374,17 +375,17 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 
 missing:
 	if (from_file)
-		return perr(ps, from_file, from_line, "open() \"%s\" failed (No such file or directory)",
-			    path);
+		return perr(ps, from_file, from_line,
+			    "open() \"%s\" failed (No such file or directory)", path);
 	return perr(ps, path, 0, "No such file or directory");
 }
 
 int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **ret, char *err,
 	     size_t errlen)
 {
-	static const struct cf_options defaults = { 0 };
+	static const struct cf_options defaults = {0};
 	char prefix[PATH_MAX];
-	struct parser ps = { .opts = opts ? opts : &defaults, .err = err, .errlen = errlen };
+	struct parser ps = {.opts = opts ? opts : &defaults, .err = err, .errlen = errlen};
 
 	if (ps.opts->prefix) {
 		snprintf(prefix, sizeof(prefix), "%s", ps.opts->prefix);
@@ -402,7 +403,7 @@ int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **r
 	struct cf_tree *t = xcalloc(1, sizeof(*t));
 	t->arena = xcalloc(1, sizeof(*t->arena));
 	t->root = arena_alloc(t->arena, sizeof(*t->root));
-	*t->root = (struct cf_node){ .file = "", .block = true };
+	*t->root = (struct cf_node){.file = "", .block = true};
 	ps.tree = t;
 
 	struct cf_node **tail = &t->root->children;

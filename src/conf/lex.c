@@ -9,7 +9,7 @@
 
 void lex_init(struct lex *lx, const char *data, size_t len)
 {
-	*lx = (struct lex){ .p = data, .end = data + len, .line = 1, .tok_line = 1 };
+	*lx = (struct lex){.p = data, .end = data + len, .line = 1, .tok_line = 1};
 }
 
 void lex_done(struct lex *lx)
@@ -82,10 +82,10 @@ static int lex_quoted(struct lex *lx)
 			lx->p++;
 			lx->quoted = true;
 			/* nginx wants a separator right after the closing quote */
-			if (lx->p < lx->end && !is_space(*lx->p) && *lx->p != ';' && *lx->p != '{' &&
-			    *lx->p != '}') {
-				snprintf(lx->error, sizeof(lx->error), "unexpected \"%c\" after quoted string",
-					 *lx->p);
+			if (lx->p < lx->end && !is_space(*lx->p) && *lx->p != ';' &&
+			    *lx->p != '{' && *lx->p != '}') {
+				snprintf(lx->error, sizeof(lx->error),
+					 "unexpected \"%c\" after quoted string", *lx->p);
 				return -EINVAL;
 			}
 			return LEX_WORD;
@@ -189,7 +189,8 @@ int lex_skip_lua_block(struct lex *lx)
 			lx->line++;
 			p++;
 		} else if (c == '-' && p + 1 < lx->end && p[1] == '-') {
-			const char *lb = (p + 2 < lx->end && p[2] == '[') ? skip_long_bracket(lx, p + 2) : NULL;
+			const char *lb =
+			    (p + 2 < lx->end && p[2] == '[') ? skip_long_bracket(lx, p + 2) : NULL;
 			if (lb) {
 				p = lb;
 			} else {

@@ -36,8 +36,8 @@ bool log_to_journal(void)
 
 void log_emit(int prio, const char *file, int line, const char *func, const char *fmt, ...)
 {
-	static const char *const names[] = { "emerg", "alert", "crit",	 "error",
-					     "warning", "notice", "info", "debug" };
+	static const char *const names[] = {"emerg",   "alert",	 "crit", "error",
+					    "warning", "notice", "info", "debug"};
 	char msg[2048];
 	va_list ap;
 
@@ -52,7 +52,8 @@ void log_emit(int prio, const char *file, int line, const char *func, const char
 		snprintf(code_file, sizeof(code_file), "CODE_FILE=%s", file);
 		snprintf(code_line, sizeof(code_line), "CODE_LINE=%d", line);
 		sd_journal_send_with_location(code_file, code_line, func, "MESSAGE=%s", msg,
-					      "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=upwatchd", NULL);
+					      "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=upwatchd",
+					      NULL);
 		return;
 	}
 	fprintf(stderr, "upwatchd: %s: %s\n", names[prio & 7], msg);

@@ -39,7 +39,7 @@ static bool valid_hostname(const char *s, size_t len)
 
 int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerkey *ret)
 {
-	struct peerkey k = { 0 };
+	struct peerkey k = {0};
 	const char *host;
 	size_t hostlen;
 	unsigned port = default_port;
@@ -80,7 +80,8 @@ int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerk
 		const char *colon = NULL;
 		for (size_t i = 0; i < len; i++)
 			if (s[i] == ':')
-				colon = colon ? s + len : s + i; /* two colons: bare v6, not allowed */
+				colon =
+				    colon ? s + len : s + i; /* two colons: bare v6, not allowed */
 		if (colon == s + len && len > 0)
 			return -EINVAL;
 		host = s;

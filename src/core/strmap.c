@@ -16,7 +16,8 @@ static uint64_t hash(const struct strmap *m, const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (; *s; s++)
-		h = (h ^ (unsigned char)(m->nocase ? tolower((unsigned char)*s) : *s)) * 1099511628211ULL;
+		h = (h ^ (unsigned char)(m->nocase ? tolower((unsigned char)*s) : *s)) *
+		    1099511628211ULL;
 	return h;
 }
 
@@ -27,12 +28,12 @@ static bool same(const struct strmap *m, const char *a, const char *b)
 
 void strmap_init(struct strmap *m)
 {
-	*m = (struct strmap){ 0 };
+	*m = (struct strmap){0};
 }
 
 void strmap_init_nocase(struct strmap *m)
 {
-	*m = (struct strmap){ .nocase = true };
+	*m = (struct strmap){.nocase = true};
 }
 
 void strmap_done(struct strmap *m)
@@ -41,7 +42,7 @@ void strmap_done(struct strmap *m)
 		if (m->slots[i].key && m->slots[i].key != STRMAP_TOMBSTONE)
 			free(m->slots[i].key);
 	free(m->slots);
-	*m = (struct strmap){ .nocase = m->nocase };
+	*m = (struct strmap){.nocase = m->nocase};
 }
 
 static struct strmap_slot *find(const struct strmap *m, const char *key)

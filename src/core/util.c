@@ -219,7 +219,7 @@ int parse_duration_ms(const char *s, uint64_t *ret_ms)
 		const char *unit;
 		uint64_t ms;
 	} units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "", 1000 },
+	    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000},
 	};
 	uint64_t v;
 	const char *p = s;

@@ -21,10 +21,10 @@
 #include "ctl/ctl_render.h"
 #include "core/util.h"
 
-#define EXIT_NO 1
+#define EXIT_NO		 1
 #define EXIT_UNREACHABLE 2
 #define REPLY_TIMEOUT_MS 30000
-#define REPLY_MAX (64u << 20)
+#define REPLY_MAX	 (64u << 20)
 
 struct conn {
 	int fd;
@@ -63,7 +63,7 @@ static void usage(FILE *out)
 
 static int conn_open(struct conn *c, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	c->path = path;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "upwatchctl: socket path too long: %s\n", path);
@@ -118,7 +118,7 @@ static long conn_line(struct conn *c, int timeout_ms)
 			return -EMSGSIZE;
 		}
 		c->buf = grow_array(c->buf, &c->cap, c->len + 4096, 1);
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int r = poll(&p, 1, timeout_ms);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -130,7 +130,8 @@ static long conn_line(struct conn *c, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "upwatchctl: upwatchd at %s closed the connection\n", c->path);
+			fprintf(stderr, "upwatchctl: upwatchd at %s closed the connection\n",
+				c->path);
 			return -EPIPE;
 		}
 		c->len += (size_t)n;
@@ -208,7 +209,7 @@ static int cmd_watch(struct conn *c, bool json)
 		return print_answer("subscribe", resp, json, false);
 	cJSON_Delete(resp);
 
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -232,17 +233,16 @@ static int cmd_watch(struct conn *c, bool json)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	static const char *const commands[] = { "status", "upstreams", "alerts", "stats",
-						"probe",  "reload",    "watch",  "check",
-						"metrics" };
+	static const char *const commands[] = {"status", "upstreams", "alerts", "stats",  "probe",
+					       "reload", "watch",     "check",	"metrics"};
 	const char *path = "/run/upwatch/upwatch.sock";
 	bool json = false, all = false, verbose = false;
 	int opt;
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 		return EXIT_NO;
 	}
 
-	struct conn c = { .fd = -1 };
+	struct conn c = {.fd = -1};
 	if (conn_open(&c, path) < 0)
 		return streq(cmd, "check") ? ctl_check_unreachable(path) : EXIT_UNREACHABLE;
 
@@ -316,7 +316,8 @@ int main(int argc, char **argv)
 		int r = request(&c, req, &resp);
 		cJSON_Delete(req);
 		if (r < 0)
-			status = streq(cmd, "check") ? ctl_check_unreachable(path) : EXIT_UNREACHABLE;
+			status =
+			    streq(cmd, "check") ? ctl_check_unreachable(path) : EXIT_UNREACHABLE;
 		else if (streq(cmd, "check"))
 			status = ctl_check(resp, stdout);
 		else

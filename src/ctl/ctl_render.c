@@ -67,10 +67,10 @@ static void render_stats(const cJSON *r, FILE *out)
 		"trunc", "cut", "unpar", "lost");
 	cJSON_ArrayForEach(l, item(r, "logs"))
 	{
-		fprintf(out, "%-40s %10.0f %12.0f %5.0f %5.0f %5.0f %5.0f %5.0f\n", str(l, "path", "?"),
-			num(l, "lines", 0), num(l, "bytes", 0), num(l, "rotations", 0),
-			num(l, "truncations", 0), num(l, "lines_cut", 0), num(l, "lines_unparsed", 0),
-			num(l, "lines_lost", 0));
+		fprintf(out, "%-40s %10.0f %12.0f %5.0f %5.0f %5.0f %5.0f %5.0f\n",
+			str(l, "path", "?"), num(l, "lines", 0), num(l, "bytes", 0),
+			num(l, "rotations", 0), num(l, "truncations", 0), num(l, "lines_cut", 0),
+			num(l, "lines_unparsed", 0), num(l, "lines_lost", 0));
 	}
 	render_counts("events", item(r, "events"), out);
 	const cJSON *p = item(r, "probes");
@@ -137,7 +137,7 @@ static void render_since(double epoch_s, char *buf, size_t len)
 static double alert_time(const cJSON *a, const char *key)
 {
 	const char *s = str(a, key, NULL);
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
 		return 0;
 	return (double)timegm(&tm);
@@ -184,8 +184,7 @@ static void render_alerts(const cJSON *r, bool verbose, FILE *out)
 	}
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5s  %s\n", "SEVERITY", "STATE", "CAUSE", "PEER",
 		"SINCE", "COUNT", "SUMMARY");
-	cJSON_ArrayForEach(a, alerts)
-		render_alert(a, verbose, out);
+	cJSON_ArrayForEach(a, alerts) render_alert(a, verbose, out);
 }
 
 static void render_probe(const cJSON *r, FILE *out)
@@ -255,12 +254,12 @@ int ctl_check(const cJSON *resp, FILE *out)
 			worst = a;
 	}
 	int code = crit ? CHECK_CRITICAL : warn ? CHECK_WARNING : CHECK_OK;
-	static const char *const names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 	if (code == CHECK_OK)
 		fprintf(out, "UPWATCH OK - no firing alerts");
 	else
-		fprintf(out, "UPWATCH %s - %d critical, %d warning: %s (%s)", names[code], crit, warn,
-			str(worst, "summary", ""), str(worst, "peer", "-"));
+		fprintf(out, "UPWATCH %s - %d critical, %d warning: %s (%s)", names[code], crit,
+			warn, str(worst, "summary", ""), str(worst, "peer", "-"));
 	fprintf(out, " | critical=%d;;1 warning=%d;1\n", crit, warn);
 	return code;
 }

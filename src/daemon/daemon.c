@@ -64,8 +64,8 @@ static int load_config(const struct daemon_flags *f, struct config **ret, char *
 	replace(&c->socket_path, f->socket_path);
 	replace(&c->state_dir, f->state_dir);
 	if (f->nerror_logs) {
-		c->error_logs = xreallocarray(c->error_logs, c->nerror_logs + f->nerror_logs,
-					      sizeof(char *));
+		c->error_logs =
+		    xreallocarray(c->error_logs, c->nerror_logs + f->nerror_logs, sizeof(char *));
 		for (size_t i = 0; i < f->nerror_logs; i++)
 			c->error_logs[c->nerror_logs++] = xstrdup(f->error_logs[i]);
 	}
@@ -85,8 +85,8 @@ static int load_model(const struct config *c, struct ngx_model **ret, char *err,
 	size_t len = 0;
 	int r;
 	if (streq(c->nginx_dump, "-")) {
-		if (!stdin_dump && (r = read_file("/dev/stdin", NGINX_DUMP_MAX, &stdin_dump,
-						  &stdin_len)) < 0) {
+		if (!stdin_dump &&
+		    (r = read_file("/dev/stdin", NGINX_DUMP_MAX, &stdin_dump, &stdin_len)) < 0) {
 			snprintf(err, errlen, "cannot read the nginx dump from standard input: %s",
 				 strerror(-r));
 			return r;
@@ -100,7 +100,8 @@ static int load_model(const struct config *c, struct ngx_model **ret, char *err,
 	struct cf_dump *dump;
 	r = cf_dump_parse(data, len, &dump);
 	if (r < 0)
-		snprintf(err, errlen, "%s: not `nginx -T` output (no \"# configuration file\" line)",
+		snprintf(err, errlen,
+			 "%s: not `nginx -T` output (no \"# configuration file\" line)",
 			 c->nginx_dump);
 	else
 		r = ngxconf_load(NULL, dump, ret, err, errlen);
@@ -197,7 +198,8 @@ static void set_identity(struct daemon *d)
 	if (probe_identity_from_worker(&id) < 0 &&
 	    probe_identity_from_user(d->model->user ? d->model->user : "nobody", &id) < 0) {
 		memset(&id, 0, sizeof(id));
-		snprintf(id.user, sizeof(id.user), "%s", d->model->user ? d->model->user : "nobody");
+		snprintf(id.user, sizeof(id.user), "%s",
+			 d->model->user ? d->model->user : "nobody");
 		id.uid = id.gid = 65534;
 	}
 	prober_set_identity(d->prober, &id);
@@ -271,7 +273,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		   (unsigned long long)ts.tv_sec * 1000000ULL +
+		       (unsigned long long)ts.tv_nsec / 1000);
 	int r = load_config(d->flags, &c, err, errlen);
 	if (r >= 0) {
 		r = load_model(c, &m, err, errlen);
@@ -301,7 +304,8 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 
 	d->reloads++;
 	d->last_error[0] = '\0';
-	log_notice("configuration reloaded: %zu peers, %zu upstream blocks", m->npeers, m->nupstreams);
+	log_notice("configuration reloaded: %zu peers, %zu upstream blocks", m->npeers,
+		   m->nupstreams);
 	sd_notify(0, "READY=1");
 	notify_status(d);
 	return 0;
@@ -419,17 +423,17 @@ char *daemon_metrics(struct daemon *d)
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
 	struct metrics_sources s = {
-		.model = d->model,
-		.prober = d->prober,
-		.diag = d->diag,
-		.alerts = d->alerts,
-		.tail = d->tail,
-		.ipc = d->ipc,
-		.extra_peers = learned,
-		.nextra_peers = nlearned,
-		.reloads = d->reloads,
-		.reload_failures = d->reload_failures,
-		.rss_bytes = daemon_rss_bytes(),
+	    .model = d->model,
+	    .prober = d->prober,
+	    .diag = d->diag,
+	    .alerts = d->alerts,
+	    .tail = d->tail,
+	    .ipc = d->ipc,
+	    .extra_peers = learned,
+	    .nextra_peers = nlearned,
+	    .reloads = d->reloads,
+	    .reload_failures = d->reload_failures,
+	    .rss_bytes = daemon_rss_bytes(),
 	};
 	return metrics_render(&s);
 }
@@ -445,7 +449,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	diag_tick(d->diag, now);
 	if (diag_learned_peers(d->diag, &learned) > d->learned_probed)
 		set_targets(d);
-	if (d->cfg->metrics_file && now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
+	if (d->cfg->metrics_file &&
+	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
 		char *text = daemon_metrics(d);
 		int r = write_file_atomic(d->cfg->metrics_file, text, strlen(text), 0644);
 		if (r < 0)
@@ -457,7 +462,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 int daemon_run(const struct daemon_flags *flags)
 {
-	struct daemon d = { .flags = flags, .started_ms = now_wall_ms() };
+	struct daemon d = {.flags = flags, .started_ms = now_wall_ms()};
 	char err[512];
 	uint64_t wd_usec = 0;
 	int status = 1, r;
@@ -483,11 +488,11 @@ int daemon_run(const struct daemon_flags *flags)
 			    d.cfg->state_dir);
 
 	const struct diag_host host = {
-		.last_probe = host_last_probe,
-		.listener = host_listener,
-		.ports_nearby = host_ports_nearby,
-		.probe_now = host_probe_now,
-		.ud = &d,
+	    .last_probe = host_last_probe,
+	    .listener = host_listener,
+	    .ports_nearby = host_ports_nearby,
+	    .probe_now = host_probe_now,
+	    .ud = &d,
 	};
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
@@ -511,8 +516,8 @@ int daemon_run(const struct daemon_flags *flags)
 		ev_timer_start(d.loop, &d.watchdog);
 	}
 
-	log_notice("upwatchd %s started: %zu peers, %zu upstream blocks, socket %s", UPWATCH_VERSION,
-		   d.model->npeers, d.model->nupstreams, d.cfg->socket_path);
+	log_notice("upwatchd %s started: %zu peers, %zu upstream blocks, socket %s",
+		   UPWATCH_VERSION, d.model->npeers, d.model->nupstreams, d.cfg->socket_path);
 	sd_notify(0, "READY=1");
 	notify_status(&d);
 	ev_run(d.loop, 0);

@@ -17,7 +17,8 @@ static void usage(FILE *out)
 		"peer, and raise one alert per root cause to journald and a JSON socket.\n"
 		"\n"
 		"  -c, --config FILE       upwatch configuration (default %s)\n"
-		"  -n, --nginx-conf FILE   nginx configuration to read (default /etc/nginx/nginx.conf)\n"
+		"  -n, --nginx-conf FILE   nginx configuration to read (default "
+		"/etc/nginx/nginx.conf)\n"
 		"      --nginx-dump FILE   read the nginx configuration from `nginx -T` output\n"
 		"                          instead (- for standard input)\n"
 		"  -e, --error-log PATH    also follow this error log (repeatable)\n"
@@ -37,19 +38,19 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "nginx-conf", required_argument, NULL, 'n' },
-		{ "nginx-dump", required_argument, NULL, 'D' },
-		{ "error-log", required_argument, NULL, 'e' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "state-dir", required_argument, NULL, 'd' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "check-config", no_argument, NULL, 't' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"nginx-conf", required_argument, NULL, 'n'},
+	    {"nginx-dump", required_argument, NULL, 'D'},
+	    {"error-log", required_argument, NULL, 'e'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 't'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
-	struct daemon_flags flags = { .config_path = CONFIG_DEFAULT_PATH };
+	struct daemon_flags flags = {.config_path = CONFIG_DEFAULT_PATH};
 	bool check = false;
 	int c;
 

@@ -94,7 +94,8 @@ static void where(struct writer *w)
 		    in->pass->directive, in->pass->raw,
 		    in->pass->location && in->pass->location[0] ? in->pass->location : "(server)",
 		    in->pass->server_name && in->pass->server_name[0] ? " of server " : "",
-		    in->pass->server_name ? in->pass->server_name : "", ref(&in->pass->ref, b, sizeof(b)));
+		    in->pass->server_name ? in->pass->server_name : "",
+		    ref(&in->pass->ref, b, sizeof(b)));
 }
 
 static void observed_log(struct writer *w, const char *what)
@@ -185,7 +186,8 @@ static void write_down(struct writer *w)
 	observed_log(w, "\"connect() failed (111: Connection refused)\"");
 	observed_probe(w);
 	observed_listener(w);
-	add(&w->expl, " Inferred: the backend is not running, or listens on another port or address.");
+	add(&w->expl,
+	    " Inferred: the backend is not running, or listens on another port or address.");
 	where(w);
 	set_ref(w, peer_ref(in));
 	if (l && l->unit[0] && l->unit_known && !streq(l->active_state, "active"))
@@ -198,7 +200,7 @@ static void write_down(struct writer *w)
 	unsigned near = 0, best = 101;
 	for (size_t i = 0; in->addr && i < in->nnearby; i++) {
 		unsigned dist = in->nearby[i] > in->addr->port ? in->nearby[i] - in->addr->port
-							      : in->addr->port - in->nearby[i];
+							       : in->addr->port - in->nearby[i];
 		if (dist < best) {
 			best = dist;
 			near = in->nearby[i];
@@ -210,14 +212,15 @@ static void write_down(struct writer *w)
 			snprintf(target, sizeof(target), "[%s]:%u", in->addr->host, near);
 		else
 			snprintf(target, sizeof(target), "%s:%u", in->addr->host, near);
-		add(&w->fix, "If the backend now listens on port %u, point nginx there (%s):\n", near,
-		    ref(peer_ref(in), b, sizeof(b)));
+		add(&w->fix, "If the backend now listens on port %u, point nginx there (%s):\n",
+		    near, ref(peer_ref(in), b, sizeof(b)));
 		if (in->server)
 			add(&w->fix, "    server %s;\n", target);
 		else if (in->pass)
 			add(&w->fix, "    %s %s%s%s;\n", in->pass->directive,
-			    in->pass->proto == NGX_PROTO_HTTPS ? "https://" :
-			    in->pass->proto == NGX_PROTO_HTTP ? "http://" : "",
+			    in->pass->proto == NGX_PROTO_HTTPS	? "https://"
+			    : in->pass->proto == NGX_PROTO_HTTP ? "http://"
+								: "",
 			    target, in->pass->uri ? in->pass->uri : "");
 	}
 }
@@ -242,14 +245,16 @@ static void write_restarted(struct writer *w)
 	where(w);
 	set_ref(w, peer_ref(in));
 	if (l && l->unit[0])
-		add(&w->fix, "Find out why it restarted: journalctl -u %s --since '%.19s'%s\n", l->unit,
-		    t, l->unit_known ? "" : "");
+		add(&w->fix, "Find out why it restarted: journalctl -u %s --since '%.19s'%s\n",
+		    l->unit, t, l->unit_known ? "" : "");
 	else
-		add(&w->fix, "Find out why it restarted: check the backend's own log around %.19s.\n", t);
+		add(&w->fix,
+		    "Find out why it restarted: check the backend's own log around %.19s.\n", t);
 	if (l && l->unit_known && l->nrestarts)
 		add(&w->fix, "systemd restarted %s %u times so far.\n", l->unit, l->nrestarts);
-	add(&w->fix, "To keep restarts away from users, give upstream %s a second peer and retry "
-		     "on errors:\n    %s_next_upstream error timeout;\n",
+	add(&w->fix,
+	    "To keep restarts away from users, give upstream %s a second peer and retry "
+	    "on errors:\n    %s_next_upstream error timeout;\n",
 	    in->up ? in->up->name : "the block", module_prefix(in));
 }
 
@@ -260,7 +265,8 @@ static void write_unreachable(struct writer *w)
 	add(&w->summary, "%s does not answer connection attempts", in->peer);
 	if (in->phase == PHASE_CONNECTING && in->err == 110 && in->pass) {
 		format_ms(in->pass->t.connect_ms, to, sizeof(to));
-		observed_log(w, "\"upstream timed out (110: Connection timed out) while connecting\"");
+		observed_log(w,
+			     "\"upstream timed out (110: Connection timed out) while connecting\"");
 		add(&w->expl, " nginx gave up after %s_connect_timeout %s.", module_prefix(in), to);
 	} else if (in->err && errno_text(in->err)) {
 		char what[96];
@@ -270,14 +276,19 @@ static void write_unreachable(struct writer *w)
 		observed_log(w, "connect failures");
 	}
 	observed_probe(w);
-	add(&w->expl, " Inferred: packets to %s are dropped or cannot be routed: a firewall, a host "
-		      "that is down, or a wrong address.", in->peer);
+	add(&w->expl,
+	    " Inferred: packets to %s are dropped or cannot be routed: a firewall, a host "
+	    "that is down, or a wrong address.",
+	    in->peer);
 	where(w);
 	set_ref(w, peer_ref(in));
 	if (in->addr && in->addr->kind != PEERKEY_UNIX)
-		add(&w->fix, "Check the path to the backend: ip route get %s; and the firewall on both "
-			     "hosts.\n", in->addr->host);
-	add(&w->fix, "If the address is wrong, correct it at %s.\n", ref(peer_ref(in), b, sizeof(b)));
+		add(&w->fix,
+		    "Check the path to the backend: ip route get %s; and the firewall on both "
+		    "hosts.\n",
+		    in->addr->host);
+	add(&w->fix, "If the address is wrong, correct it at %s.\n",
+	    ref(peer_ref(in), b, sizeof(b)));
 	add(&w->fix, "Fail faster meanwhile:\n    %s_connect_timeout 5s;\n", module_prefix(in));
 }
 
@@ -289,7 +300,7 @@ static void write_slow(struct writer *w)
 	const char *dir = sending ? "send" : "read";
 	uint64_t limit = in->pass ? (sending ? in->pass->t.send_ms : in->pass->t.read_ms) : 60000;
 	const struct ngx_ref *lref =
-		in->pass ? (sending ? &in->pass->t.send_ref : &in->pass->t.read_ref) : NULL;
+	    in->pass ? (sending ? &in->pass->t.send_ref : &in->pass->t.read_ref) : NULL;
 	char lim[32], b[300], b2[300];
 	format_ms(limit, lim, sizeof(lim));
 
@@ -314,10 +325,12 @@ static void write_slow(struct writer *w)
 	if (r && r->ttfb_ms && (uint64_t)r->ttfb_ms * 3 / 2 > want)
 		want = (uint64_t)r->ttfb_ms * 3 / 2;
 	want = (want + 999) / 1000;
-	add(&w->fix, "If such responses are expected, wait longer in location %s (%s):\n"
-		     "    %s_%s_timeout %llus;\n",
+	add(&w->fix,
+	    "If such responses are expected, wait longer in location %s (%s):\n"
+	    "    %s_%s_timeout %llus;\n",
 	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
-	    in->pass ? ref(&in->pass->ref, b2, sizeof(b2)) : "?", pfx, dir, (unsigned long long)want);
+	    in->pass ? ref(&in->pass->ref, b2, sizeof(b2)) : "?", pfx, dir,
+	    (unsigned long long)want);
 	add(&w->fix, "Otherwise find what blocks the backend (slow log, worker pool size).\n");
 }
 
@@ -333,15 +346,17 @@ static void write_reset(struct writer *w)
 		observed_log(w, "\"upstream prematurely closed connection\"");
 	}
 	observed_probe(w);
-	add(&w->expl, " Inferred: the backend process handling the request died or was killed "
-		      "(crash, OOM, a request time limit), or it closed a keepalive connection nginx "
-		      "was reusing.");
+	add(&w->expl,
+	    " Inferred: the backend process handling the request died or was killed "
+	    "(crash, OOM, a request time limit), or it closed a keepalive connection nginx "
+	    "was reusing.");
 	where(w);
 	set_ref(w, peer_ref(in));
-	add(&w->fix, "Look in the backend's log for crashes or killed workers at those times.\n"
-		     "php-fpm: raise request_terminate_timeout; gunicorn: raise --timeout.\n"
-		     "If the backend closes idle keepalive connections first, keep nginx's shorter "
-		     "(in upstream %s):\n    keepalive_timeout 30s;\n",
+	add(&w->fix,
+	    "Look in the backend's log for crashes or killed workers at those times.\n"
+	    "php-fpm: raise request_terminate_timeout; gunicorn: raise --timeout.\n"
+	    "If the backend closes idle keepalive connections first, keep nginx's shorter "
+	    "(in upstream %s):\n    keepalive_timeout 30s;\n",
 	    in->up ? in->up->name : "the block");
 }
 
@@ -360,8 +375,9 @@ static void write_invalid(struct writer *w)
 	where(w);
 	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
 	add(&w->fix, "Check what answers: curl -sv http://%s/ \n", in->peer ? in->peer : "");
-	add(&w->fix, "If it is php-fpm or uwsgi, use fastcgi_pass or uwsgi_pass at %s; if it "
-		     "speaks TLS, use https://; otherwise correct the port.\n",
+	add(&w->fix,
+	    "If it is php-fpm or uwsgi, use fastcgi_pass or uwsgi_pass at %s; if it "
+	    "speaks TLS, use https://; otherwise correct the port.\n",
 	    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)));
 }
 
@@ -379,19 +395,22 @@ static void write_too_big(struct writer *w)
 		add(&w->expl, " The probe received %u bytes of headers.", r->header_bytes);
 	add(&w->expl, " The effective %s_buffer_size is %llu bytes (%s).", pfx,
 	    (unsigned long long)have,
-	    in->pass && in->pass->t.buffer_size_ref.file ? ref(&in->pass->t.buffer_size_ref, b, sizeof(b))
-							 : "default");
-	add(&w->expl, " Inferred: big Set-Cookie or token headers do not fit nginx's header buffer.");
+	    in->pass && in->pass->t.buffer_size_ref.file
+		? ref(&in->pass->t.buffer_size_ref, b, sizeof(b))
+		: "default");
+	add(&w->expl,
+	    " Inferred: big Set-Cookie or token headers do not fit nginx's header buffer.");
 	where(w);
-	set_ref(w, in->pass && in->pass->t.buffer_size_ref.file ? &in->pass->t.buffer_size_ref
-								: (in->pass ? &in->pass->ref : NULL));
+	set_ref(w, in->pass && in->pass->t.buffer_size_ref.file
+		       ? &in->pass->t.buffer_size_ref
+		       : (in->pass ? &in->pass->ref : NULL));
 	uint64_t need = MAX(have * 2, (uint64_t)(r ? r->header_bytes : 0) + 1024);
 	uint64_t k = 4;
 	while (k * 1024 < need)
 		k *= 2;
 	add(&w->fix, "In location %s:\n    %s_buffer_size %lluk;\n    %s_buffers 8 %lluk;\n",
-	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
-	    pfx, (unsigned long long)k, pfx, (unsigned long long)k);
+	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/", pfx,
+	    (unsigned long long)k, pfx, (unsigned long long)k);
 	if (streq(pfx, "proxy"))
 		add(&w->fix, "    proxy_busy_buffers_size %lluk;\n", (unsigned long long)k * 2);
 }
@@ -403,7 +422,8 @@ static const char *worker_user(const struct advice_in *in)
 
 static const char *sock_path(const struct advice_in *in)
 {
-	return in->addr && in->addr->kind == PEERKEY_UNIX ? in->addr->host : (in->peer ? in->peer : "");
+	return in->addr && in->addr->kind == PEERKEY_UNIX ? in->addr->host
+							  : (in->peer ? in->peer : "");
 }
 
 static void write_missing(struct writer *w)
@@ -411,15 +431,17 @@ static void write_missing(struct writer *w)
 	const struct advice_in *in = w->in;
 	char b[300];
 	bool not_sock = in->probe && in->probe->result == PROBE_NOT_SOCKET;
-	add(&w->summary, "unix socket %s %s", sock_path(in), not_sock ? "is not a socket" : "does not exist");
+	add(&w->summary, "unix socket %s %s", sock_path(in),
+	    not_sock ? "is not a socket" : "does not exist");
 	observed_log(w, "\"connect() failed (2: No such file or directory)\"");
 	observed_probe(w);
 	add(&w->expl, " Inferred: the backend that should create the socket is not running, or it "
 		      "listens on another path.");
 	where(w);
 	set_ref(w, peer_ref(in));
-	add(&w->fix, "Start the backend that creates %s (e.g. systemctl start php8.2-fpm), or "
-		     "correct the path at %s.\n",
+	add(&w->fix,
+	    "Start the backend that creates %s (e.g. systemctl start php8.2-fpm), or "
+	    "correct the path at %s.\n",
 	    sock_path(in), ref(peer_ref(in), b, sizeof(b)));
 	add(&w->fix, "Sockets under /run vanish at reboot: let the service create its directory "
 		     "(RuntimeDirectory= in its unit).\n");
@@ -431,7 +453,8 @@ static void write_permission(struct writer *w)
 	const struct probe_result *r = in->probe;
 	const char *user = worker_user(in);
 	const char *group = in->model && in->model->group ? in->model->group : user;
-	add(&w->summary, "nginx worker user %s may not connect to unix socket %s", user, sock_path(in));
+	add(&w->summary, "nginx worker user %s may not connect to unix socket %s", user,
+	    sock_path(in));
 	observed_log(w, "\"connect() failed (13: Permission denied)\"");
 	if (r && r->unix_checked)
 		add(&w->expl, " The socket is %s:%s %04o.", r->sock_owner, r->sock_group,
@@ -440,26 +463,31 @@ static void write_permission(struct writer *w)
 		add(&w->expl, " Denied at %s: %s.", r->denied_path, r->denied_why);
 	else
 		observed_probe(w);
-	add(&w->expl, " Inferred: nginx workers run as %s%s and the socket's owner, group or mode "
-		      "(or a directory above it) shuts them out.",
-	    user, in->model && in->model->user_default ? " (nginx's default: no user directive)" : "");
+	add(&w->expl,
+	    " Inferred: nginx workers run as %s%s and the socket's owner, group or mode "
+	    "(or a directory above it) shuts them out.",
+	    user,
+	    in->model && in->model->user_default ? " (nginx's default: no user directive)" : "");
 	where(w);
 	set_ref(w, peer_ref(in));
 	bool dir_denied = r && r->denied_path[0] && !streq(r->denied_path, sock_path(in));
 	if (dir_denied) {
-		add(&w->fix, "Let %s through the directory:\n    chmod o+x %s\n"
-			     "or give it the directory's group and g+x.\n",
+		add(&w->fix,
+		    "Let %s through the directory:\n    chmod o+x %s\n"
+		    "or give it the directory's group and g+x.\n",
 		    user, r->denied_path);
 	} else if (strstr(sock_path(in), "php") || strstr(sock_path(in), "fpm")) {
-		add(&w->fix, "In the php-fpm pool (e.g. /etc/php/8.2/fpm/pool.d/www.conf):\n"
-			     "    listen.owner = %s\n    listen.group = %s\n    listen.mode = 0660\n"
-			     "then: systemctl reload php8.2-fpm\n",
+		add(&w->fix,
+		    "In the php-fpm pool (e.g. /etc/php/8.2/fpm/pool.d/www.conf):\n"
+		    "    listen.owner = %s\n    listen.group = %s\n    listen.mode = 0660\n"
+		    "then: systemctl reload php8.2-fpm\n",
 		    user, group);
 	} else {
-		add(&w->fix, "Make the socket writable by %s, where the backend creates it:\n"
-			     "    chown %s:%s %s && chmod 0660 %s\n"
-			     "(gunicorn: --user/--group or --umask 007; systemd socket units: "
-			     "SocketUser=/SocketGroup=/SocketMode=0660).\n",
+		add(&w->fix,
+		    "Make the socket writable by %s, where the backend creates it:\n"
+		    "    chown %s:%s %s && chmod 0660 %s\n"
+		    "(gunicorn: --user/--group or --umask 007; systemd socket units: "
+		    "SocketUser=/SocketGroup=/SocketMode=0660).\n",
 		    user, r && r->sock_owner[0] ? r->sock_owner : "APP", group, sock_path(in),
 		    sock_path(in));
 	}
@@ -475,8 +503,9 @@ static void write_stale(struct writer *w)
 		      "behind.");
 	where(w);
 	set_ref(w, peer_ref(in));
-	add(&w->fix, "Restart the backend so that it binds the socket again; if it refuses to start "
-		     "because the file exists, remove it first:\n    rm %s\n",
+	add(&w->fix,
+	    "Restart the backend so that it binds the socket again; if it refuses to start "
+	    "because the file exists, remove it first:\n    rm %s\n",
 	    sock_path(in));
 }
 
@@ -494,9 +523,10 @@ static void write_overloaded(struct writer *w)
 		      "the kernel drops or refuses new ones.");
 	where(w);
 	set_ref(w, peer_ref(in));
-	add(&w->fix, "Give the backend more workers (php-fpm pm.max_children, gunicorn --workers) "
-		     "and a longer queue (listen.backlog / --backlog, sysctl net.core.somaxconn).\n"
-		     "Limit what nginx sends it (in upstream %s):\n    server %s max_conns=100;\n",
+	add(&w->fix,
+	    "Give the backend more workers (php-fpm pm.max_children, gunicorn --workers) "
+	    "and a longer queue (listen.backlog / --backlog, sysctl net.core.somaxconn).\n"
+	    "Limit what nginx sends it (in upstream %s):\n    server %s max_conns=100;\n",
 	    in->up ? in->up->name : "the block", in->peer ? in->peer : "ADDR");
 }
 
@@ -513,17 +543,19 @@ static void write_dns(struct writer *w)
 	add(&w->expl, " Inferred: the name does not exist, or the resolver nginx uses does not "
 		      "answer for it.");
 	where(w);
-	const struct ngx_ref *rr = in->pass && in->pass->t.resolver_ref.file ? &in->pass->t.resolver_ref
-									     : NULL;
+	const struct ngx_ref *rr =
+	    in->pass && in->pass->t.resolver_ref.file ? &in->pass->t.resolver_ref : NULL;
 	set_ref(w, rr ? rr : (in->pass ? &in->pass->ref : peer_ref(in)));
 	if (in->pass && !in->pass->t.resolver)
-		add(&w->fix, "nginx has no resolver for names in variables; in the http or server "
-			     "block (%s):\n    resolver 127.0.0.53 valid=30s;\n",
+		add(&w->fix,
+		    "nginx has no resolver for names in variables; in the http or server "
+		    "block (%s):\n    resolver 127.0.0.53 valid=30s;\n",
 		    ref(&in->pass->ref, b, sizeof(b)));
 	add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
-	add(&w->fix, "When the address behind the name changes, let nginx re-resolve it:\n"
-		     "    resolver 127.0.0.53 valid=30s;\n    set $backend %s;\n"
-		     "    %s_pass http://$backend;\n",
+	add(&w->fix,
+	    "When the address behind the name changes, let nginx re-resolve it:\n"
+	    "    resolver 127.0.0.53 valid=30s;\n    set $backend %s;\n"
+	    "    %s_pass http://$backend;\n",
 	    name ? name : "NAME", module_prefix(in));
 }
 
@@ -539,12 +571,13 @@ static void write_tls(struct writer *w)
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
 	if (r && r->cert_subject[0])
-		add(&w->expl, " Certificate: subject %s, issuer %s.", r->cert_subject, r->cert_issuer);
+		add(&w->expl, " Certificate: subject %s, issuer %s.", r->cert_subject,
+		    r->cert_issuer);
 	if (r && r->cert_not_after) {
 		char t[32];
 		format_time_ms(r->cert_not_after * 1000, t);
-		add(&w->expl, " It expires%s %s.", r->cert_not_after * 1000 < now_wall_ms() ? "d" : "",
-		    t);
+		add(&w->expl, " It expires%s %s.",
+		    r->cert_not_after * 1000 < now_wall_ms() ? "d" : "", t);
 	}
 	add(&w->expl, " Inferred: nginx and the backend do not agree on TLS.");
 	where(w);
@@ -553,19 +586,22 @@ static void write_tls(struct writer *w)
 	if (strstr(why, "expired"))
 		add(&w->fix, "Renew the backend's certificate; it has expired.\n");
 	else if (strstr(why, "self") || strstr(why, "issuer") || strstr(why, "unable to get"))
-		add(&w->fix, "Trust the backend's CA in location %s (%s):\n"
-			     "    proxy_ssl_trusted_certificate /etc/nginx/backend-ca.pem;\n"
-			     "    proxy_ssl_verify on;\n",
+		add(&w->fix,
+		    "Trust the backend's CA in location %s (%s):\n"
+		    "    proxy_ssl_trusted_certificate /etc/nginx/backend-ca.pem;\n"
+		    "    proxy_ssl_verify on;\n",
 		    in->pass && in->pass->location ? in->pass->location : "/", at);
 	else if (strstr(why, "match") || strstr(why, "name"))
-		add(&w->fix, "Verify the name the certificate carries (%s):\n"
-			     "    proxy_ssl_name CERT_NAME;\n    proxy_ssl_server_name on;\n",
+		add(&w->fix,
+		    "Verify the name the certificate carries (%s):\n"
+		    "    proxy_ssl_name CERT_NAME;\n    proxy_ssl_server_name on;\n",
 		    at);
 	else if (strstr(why, "wrong version"))
 		add(&w->fix, "The backend speaks plain HTTP: use http:// in %s.\n", at);
 	else
-		add(&w->fix, "Send SNI and check the protocols (%s):\n    proxy_ssl_server_name on;\n"
-			     "    proxy_ssl_protocols TLSv1.2 TLSv1.3;\n",
+		add(&w->fix,
+		    "Send SNI and check the protocols (%s):\n    proxy_ssl_server_name on;\n"
+		    "    proxy_ssl_protocols TLSv1.2 TLSv1.3;\n",
 		    at);
 }
 
@@ -587,8 +623,9 @@ static void write_no_live(struct writer *w)
 	for (size_t i = 0; in->up && i < in->up->nservers; i++) {
 		const struct ngx_server *s = &in->up->servers[i];
 		if (s->max_fails == 1 && s->fail_timeout_ms >= 30000)
-			add(&w->fix, "One error takes %s out for %llus; tolerate a few (%s):\n"
-				     "    server %s max_fails=3 fail_timeout=10s;\n",
+			add(&w->fix,
+			    "One error takes %s out for %llus; tolerate a few (%s):\n"
+			    "    server %s max_fails=3 fail_timeout=10s;\n",
 			    s->addr, (unsigned long long)(s->fail_timeout_ms / 1000),
 			    ref(&s->ref, b, sizeof(b)), s->addr);
 	}
@@ -597,16 +634,18 @@ static void write_no_live(struct writer *w)
 static void write_worker_connections(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	unsigned have = in->model && in->model->worker_connections ? in->model->worker_connections
-								     : 512;
+	unsigned have =
+	    in->model && in->model->worker_connections ? in->model->worker_connections : 512;
 	add(&w->summary, "nginx ran out of worker connections (worker_connections %u)", have);
 	observed_log(w, "\"worker_connections are not enough\" or \"Too many open files\"");
-	add(&w->expl, " Inferred: each worker holds a client and an upstream connection per request; "
-		      "the limit is reached under this load or with slow upstreams.");
+	add(&w->expl,
+	    " Inferred: each worker holds a client and an upstream connection per request; "
+	    "the limit is reached under this load or with slow upstreams.");
 	if (in->model)
 		set_ref(w, &in->model->worker_connections_ref);
-	add(&w->fix, "In the events block:\n    worker_connections %u;\nand at the top level:\n"
-		     "    worker_rlimit_nofile %u;\n",
+	add(&w->fix,
+	    "In the events block:\n    worker_connections %u;\nand at the top level:\n"
+	    "    worker_rlimit_nofile %u;\n",
 	    have * 2, have * 4);
 }
 
@@ -629,33 +668,33 @@ static void write_peer_failing(struct writer *w)
 typedef void (*writer_fn)(struct writer *w);
 
 static const writer_fn writers[CAUSE__COUNT] = {
-	[CAUSE_BACKEND_DOWN] = write_down,
-	[CAUSE_BACKEND_RESTARTED] = write_restarted,
-	[CAUSE_BACKEND_UNREACHABLE] = write_unreachable,
-	[CAUSE_BACKEND_SLOW] = write_slow,
-	[CAUSE_BACKEND_RESET] = write_reset,
-	[CAUSE_INVALID_RESPONSE] = write_invalid,
-	[CAUSE_HEADER_TOO_BIG] = write_too_big,
-	[CAUSE_SOCKET_MISSING] = write_missing,
-	[CAUSE_SOCKET_PERMISSION] = write_permission,
-	[CAUSE_SOCKET_STALE] = write_stale,
-	[CAUSE_BACKEND_OVERLOADED] = write_overloaded,
-	[CAUSE_DNS_FAILURE] = write_dns,
-	[CAUSE_TLS_FAILURE] = write_tls,
-	[CAUSE_NO_LIVE_UPSTREAMS] = write_no_live,
-	[CAUSE_WORKER_CONNECTIONS_EXHAUSTED] = write_worker_connections,
-	[CAUSE_PEER_FAILING] = write_peer_failing,
+    [CAUSE_BACKEND_DOWN] = write_down,
+    [CAUSE_BACKEND_RESTARTED] = write_restarted,
+    [CAUSE_BACKEND_UNREACHABLE] = write_unreachable,
+    [CAUSE_BACKEND_SLOW] = write_slow,
+    [CAUSE_BACKEND_RESET] = write_reset,
+    [CAUSE_INVALID_RESPONSE] = write_invalid,
+    [CAUSE_HEADER_TOO_BIG] = write_too_big,
+    [CAUSE_SOCKET_MISSING] = write_missing,
+    [CAUSE_SOCKET_PERMISSION] = write_permission,
+    [CAUSE_SOCKET_STALE] = write_stale,
+    [CAUSE_BACKEND_OVERLOADED] = write_overloaded,
+    [CAUSE_DNS_FAILURE] = write_dns,
+    [CAUSE_TLS_FAILURE] = write_tls,
+    [CAUSE_NO_LIVE_UPSTREAMS] = write_no_live,
+    [CAUSE_WORKER_CONNECTIONS_EXHAUSTED] = write_worker_connections,
+    [CAUSE_PEER_FAILING] = write_peer_failing,
 };
 
 void advice_write(const struct advice_in *in, struct advice *out)
 {
 	struct writer w = {
-		.in = in,
-		.summary = { out->summary, sizeof(out->summary), 0 },
-		.expl = { out->explanation, sizeof(out->explanation), 0 },
-		.fix = { out->fix, sizeof(out->fix), 0 },
-		.ref = out->config_ref,
-		.reflen = sizeof(out->config_ref),
+	    .in = in,
+	    .summary = {out->summary, sizeof(out->summary), 0},
+	    .expl = {out->explanation, sizeof(out->explanation), 0},
+	    .fix = {out->fix, sizeof(out->fix), 0},
+	    .ref = out->config_ref,
+	    .reflen = sizeof(out->config_ref),
 	};
 	out->summary[0] = out->explanation[0] = out->fix[0] = out->config_ref[0] = '\0';
 	writers[in->cause](&w);

@@ -14,7 +14,7 @@ struct alert_store {
 	uint64_t hold_ms;
 	alert_change_fn fn;
 	void *userdata;
-	struct strmap by_key;    /* "cause|peer" -> newest alert of that key */
+	struct strmap by_key;	   /* "cause|peer" -> newest alert of that key */
 	struct alert *head, *tail; /* newest first */
 	size_t nresolved;
 	unsigned firing;

@@ -21,19 +21,19 @@
 #include "core/strmap.h"
 #include "core/util.h"
 
-#define DIAG_LINES 4             /* raw log lines kept per peer */
-#define DIAG_LINE_MAX 300        /* ...each cut to this many bytes */
-#define DIAG_PEERS_MAX 4096      /* peers tracked that the configuration does not name */
-#define DIAG_EPISODE_MS (5 * 60 * 1000) /* log errors this recent make a peer "hit by nginx" */
-#define DIAG_USERS_NOW_MS (60 * 1000)   /* errors this recent mean users see them now */
-#define NEARBY_MAX 8
+#define DIAG_LINES	  4		  /* raw log lines kept per peer */
+#define DIAG_LINE_MAX	  300		  /* ...each cut to this many bytes */
+#define DIAG_PEERS_MAX	  4096		  /* peers tracked that the configuration does not name */
+#define DIAG_EPISODE_MS	  (5 * 60 * 1000) /* log errors this recent make a peer "hit by nginx" */
+#define DIAG_USERS_NOW_MS (60 * 1000)	  /* errors this recent mean users see them now */
+#define NEARBY_MAX	  8
 
 struct peer_ev {
 	char key[PEERKEY_MAX];
 	struct peerkey addr;
 	bool addr_ok;
-	char block[128];              /* block-level pseudo peer: the upstream name */
-	uint64_t kinds[EV__COUNT];    /* lifetime event counts, for metrics */
+	char block[128];	   /* block-level pseudo peer: the upstream name */
+	uint64_t kinds[EV__COUNT]; /* lifetime event counts, for metrics */
 	uint32_t by_cause[CAUSE__COUNT];
 	int64_t first_error_ms, last_error_ms;
 	int last_err;
@@ -50,10 +50,10 @@ struct diag {
 	struct diag_host host;
 	const struct ngx_model *model;
 	const struct config *cfg;
-	struct strmap peers;          /* key -> struct peer_ev */
-	size_t nunconfigured;         /* peers not in the model (learned, blocks, host) */
+	struct strmap peers;  /* key -> struct peer_ev */
+	size_t nunconfigured; /* peers not in the model (learned, blocks, host) */
 	uint64_t kinds[EV__COUNT];
-	uint64_t untracked;           /* events for peers beyond DIAG_PEERS_MAX */
+	uint64_t untracked; /* events for peers beyond DIAG_PEERS_MAX */
 	const char **learned;
 	size_t nlearned, learned_cap;
 };
@@ -278,10 +278,10 @@ static size_t location_match(const char *loc, const char *uri)
 	return strncmp(loc, uri, n) == 0 ? n + 1 : 0;
 }
 
-static void find_context(struct diag *d, const char *key, const char *block, const char *server_name,
-			 const char *uri, struct context *ret)
+static void find_context(struct diag *d, const char *key, const char *block,
+			 const char *server_name, const char *uri, struct context *ret)
 {
-	*ret = (struct context){ 0 };
+	*ret = (struct context){0};
 	if (!d->model)
 		return;
 	if (key)
@@ -306,7 +306,8 @@ static void find_context(struct diag *d, const char *key, const char *block, con
 			       (key && p->key && streq(p->key, key));
 		if (!reaches)
 			continue;
-		bool same_server = server_name && p->server_name && streq(p->server_name, server_name);
+		bool same_server =
+		    server_name && p->server_name && streq(p->server_name, server_name);
 		size_t score = location_match(p->location, uri);
 		if (!ret->pass || (same_server && !best_server) ||
 		    (same_server == best_server && score > best)) {
@@ -356,7 +357,7 @@ static enum alert_severity severity(struct diag *d, const struct peer_ev *pe, en
 		return ALERT_CRITICAL;
 	}
 	return pe->last_error_ms && now - pe->last_error_ms < DIAG_USERS_NOW_MS ? ALERT_CRITICAL
-										 : ALERT_WARNING;
+										: ALERT_WARNING;
 }
 
 /* --- reporting --- */
@@ -379,8 +380,8 @@ static void format_listener(const struct peer_ev *pe, const struct host_listener
 	if (!l->listening) {
 		n += (size_t)snprintf(buf, len, "host: nothing listens on %s", pe->key);
 		if (nnearby && n < len) {
-			n += (size_t)snprintf(buf + n, len - n, "; on %s these ports listen:",
-					      pe->addr.host);
+			n += (size_t)snprintf(buf + n, len - n,
+					      "; on %s these ports listen:", pe->addr.host);
 			for (size_t i = 0; i < nnearby && n < len; i++)
 				n += (size_t)snprintf(buf + n, len - n, " %u", nearby[i]);
 		}
@@ -392,9 +393,10 @@ static void format_listener(const struct peer_ev *pe, const struct host_listener
 	else if (n < len)
 		n += (size_t)snprintf(buf + n, len - n, " a process upwatch may not inspect");
 	if (l->unit[0] && n < len)
-		n += (size_t)snprintf(buf + n, len - n, ", unit %s%s%s%s%s", l->unit,
-				      l->unit_known ? " " : "", l->unit_known ? l->active_state : "",
-				      l->unit_known ? "/" : "", l->unit_known ? l->sub_state : "");
+		n +=
+		    (size_t)snprintf(buf + n, len - n, ", unit %s%s%s%s%s", l->unit,
+				     l->unit_known ? " " : "", l->unit_known ? l->active_state : "",
+				     l->unit_known ? "/" : "", l->unit_known ? l->sub_state : "");
 	if (l->started_ms && n < len) {
 		char t[32];
 		format_time_ms(l->started_ms, t);
@@ -404,7 +406,7 @@ static void format_listener(const struct peer_ev *pe, const struct host_listener
 
 struct facts {
 	const struct probe_result *probe; /* points at probe_copy or is NULL */
-	struct probe_result probe_copy;   /* last_probe() results do not stay valid */
+	struct probe_result probe_copy;	  /* last_probe() results do not stay valid */
 	struct host_listener listener;
 	bool listener_known;
 	unsigned nearby[NEARBY_MAX];
@@ -434,24 +436,24 @@ static void report(struct diag *d, struct peer_ev *pe, enum cause c, int implied
 {
 	struct advice adv;
 	struct advice_in in = {
-		.cause = c,
-		.implied = (enum cause)implied,
-		.peer = pe->block[0] || streq(pe->key, "host:") ? NULL : pe->key,
-		.addr = pe->addr_ok ? &pe->addr : NULL,
-		.model = d->model,
-		.up = ctx->up,
-		.server = ctx->server,
-		.pass = ctx->pass,
-		.err = pe->last_err,
-		.phase = pe->last_phase,
-		.detail = pe->last_detail,
-		.events = pe->by_cause[c],
-		.first_error_ms = pe->first_error_ms,
-		.probe = f->probe,
-		.listener = f->listener_known ? &f->listener : NULL,
-		.nearby = f->nearby,
-		.nnearby = f->nnearby,
-		.block_states = block_states,
+	    .cause = c,
+	    .implied = (enum cause)implied,
+	    .peer = pe->block[0] || streq(pe->key, "host:") ? NULL : pe->key,
+	    .addr = pe->addr_ok ? &pe->addr : NULL,
+	    .model = d->model,
+	    .up = ctx->up,
+	    .server = ctx->server,
+	    .pass = ctx->pass,
+	    .err = pe->last_err,
+	    .phase = pe->last_phase,
+	    .detail = pe->last_detail,
+	    .events = pe->by_cause[c],
+	    .first_error_ms = pe->first_error_ms,
+	    .probe = f->probe,
+	    .listener = f->listener_known ? &f->listener : NULL,
+	    .nearby = f->nearby,
+	    .nnearby = f->nnearby,
+	    .block_states = block_states,
 	};
 	advice_write(&in, &adv);
 
@@ -474,18 +476,18 @@ static void report(struct diag *d, struct peer_ev *pe, enum cause c, int implied
 		evidence[nev++] = block_states;
 
 	struct alert_report r = {
-		.cause = c,
-		.severity = severity(d, pe, c, ctx, now),
-		.peer = in.peer,
-		.upstream = ctx->up ? ctx->up->name : (pe->block[0] ? pe->block : NULL),
-		.summary = adv.summary,
-		.explanation = adv.explanation,
-		.fix = adv.fix,
-		.config_ref = adv.config_ref[0] ? adv.config_ref : NULL,
-		.evidence = evidence,
-		.nevidence = nev,
-		.time_ms = now,
-		.occurrences = occurrences,
+	    .cause = c,
+	    .severity = severity(d, pe, c, ctx, now),
+	    .peer = in.peer,
+	    .upstream = ctx->up ? ctx->up->name : (pe->block[0] ? pe->block : NULL),
+	    .summary = adv.summary,
+	    .explanation = adv.explanation,
+	    .fix = adv.fix,
+	    .config_ref = adv.config_ref[0] ? adv.config_ref : NULL,
+	    .evidence = evidence,
+	    .nevidence = nev,
+	    .time_ms = now,
+	    .occurrences = occurrences,
 	};
 	alert_report(d->alerts, &r, now);
 }
@@ -501,7 +503,8 @@ static void block_states(struct diag *d, const struct ngx_upstream *up, char *bu
 		const char *state = "unknown";
 		const char *why = "";
 		for (int c = 0; c < CAUSE__COUNT && s->key; c++) {
-			if (c != CAUSE_NO_LIVE_UPSTREAMS && alert_find(d->alerts, (enum cause)c, k)) {
+			if (c != CAUSE_NO_LIVE_UPSTREAMS &&
+			    alert_find(d->alerts, (enum cause)c, k)) {
 				state = "failing";
 				why = cause_name((enum cause)c);
 				break;
@@ -563,8 +566,10 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 
 	/* the subject: a block, the host, or one peer */
 	if (ev->kind == EV_NO_LIVE_UPSTREAMS) {
-		copy_span(block, sizeof(block), ev->has_peer ? (struct errlog_span){ ev->peer.host,
-					 (uint32_t)strlen(ev->peer.host) } : ev->name);
+		copy_span(block, sizeof(block),
+			  ev->has_peer
+			      ? (struct errlog_span){ev->peer.host, (uint32_t)strlen(ev->peer.host)}
+			      : ev->name);
 		if (!block[0])
 			return;
 		snprintf(key, sizeof(key), "upstream:%s", block);
@@ -635,8 +640,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 				d->host.probe_now(d->host.ud, k);
 			}
 		} else {
-			snprintf(states, sizeof(states), "upstream %s is not in the nginx configuration",
-				 block);
+			snprintf(states, sizeof(states),
+				 "upstream %s is not in the nginx configuration", block);
 		}
 		report(d, pe, CAUSE_NO_LIVE_UPSTREAMS, -1, &ctx, &f, states, 1, now);
 		return;
@@ -708,7 +713,8 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 			}
 		}
 		if (!refreshed && pc >= 0) {
-			if (pc == CAUSE_BACKEND_OVERLOADED && f.listener_known && !f.listener.listening)
+			if (pc == CAUSE_BACKEND_OVERLOADED && f.listener_known &&
+			    !f.listener.listening)
 				pc = CAUSE_BACKEND_DOWN;
 			report(d, pe, (enum cause)pc, -1, &ctx, &f, NULL, 0, now);
 		}

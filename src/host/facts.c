@@ -71,7 +71,8 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 	}
 
 	struct host_listener l;
-	int r = k->kind == PEERKEY_UNIX ? host_unix_listener(k->host, &l) : host_tcp_listener(k, &l);
+	int r =
+	    k->kind == PEERKEY_UNIX ? host_unix_listener(k->host, &l) : host_tcp_listener(k, &l);
 	if (r < 0)
 		return false;
 	if (!e) {

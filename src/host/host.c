@@ -389,7 +389,7 @@ static void owners_load(void)
 			snap_owners = grow_array(snap_owners, &snap_owners_cap, snap_nowners + 1,
 						 sizeof(*snap_owners));
 			snap_owners[snap_nowners++] =
-				(struct inode_pid){ strtoul(link + 8, NULL, 10), pid };
+			    (struct inode_pid){strtoul(link + 8, NULL, 10), pid};
 		}
 		closedir(fdd);
 	}
@@ -407,7 +407,7 @@ static pid_t pid_of_inodes(const unsigned long *inodes, size_t n)
 	}
 	pid_t best = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct inode_pid key = { inodes[i], 0 };
+		struct inode_pid key = {inodes[i], 0};
 		size_t lo = 0, hi = snap_nowners;
 		while (lo < hi) { /* first entry >= (inode, 0) */
 			size_t mid = (lo + hi) / 2;

@@ -36,8 +36,8 @@
 #include "core/textscan.h"
 #include "core/util.h"
 
-#define LIT TEXTSCAN_LIT
-#define same textscan_same
+#define LIT	   TEXTSCAN_LIT
+#define same	   textscan_same
 #define has_prefix textscan_prefix
 #define has_suffix textscan_suffix
 
@@ -61,7 +61,7 @@ static inline const char *find_space(const char *p, const char *e)
 
 static inline struct errlog_span span(const char *b, const char *e)
 {
-	return (struct errlog_span){ b, (uint32_t)(e - b) };
+	return (struct errlog_span){b, (uint32_t)(e - b)};
 }
 
 static inline bool is_digit(char c)
@@ -100,8 +100,11 @@ static time_t local_to_epoch(int y, unsigned mo, unsigned d, unsigned h, unsigne
 	int64_t naive_hour = days_from_civil(y, mo, d) * 24 + h;
 	struct tz_slot *slot = &tz_cache[(uint64_t)naive_hour % TZ_SLOTS];
 	if (!slot->set || slot->hour != naive_hour) {
-		struct tm tm = { .tm_year = y - 1900, .tm_mon = (int)mo - 1, .tm_mday = (int)d,
-				 .tm_hour = (int)h, .tm_isdst = -1 };
+		struct tm tm = {.tm_year = y - 1900,
+				.tm_mon = (int)mo - 1,
+				.tm_mday = (int)d,
+				.tm_hour = (int)h,
+				.tm_isdst = -1};
 		time_t t = mktime(&tm);
 		slot->hour = naive_hour;
 		slot->off = t == (time_t)-1 ? 0 : naive_hour * 3600 - (int64_t)t;
@@ -151,8 +154,8 @@ static int parse_time(const char *p, time_t *ret)
 /* peerkey_parse() goes through inet_pton/inet_ntop/snprintf: far more than
  * the rest of a line costs. A log names few peers, so remember them by their
  * raw spelling (and default port), failures included. */
-#define PEER_SETS 16
-#define PEER_WAYS 4
+#define PEER_SETS    16
+#define PEER_WAYS    4
 #define PEER_RAW_MAX 64
 #define PEER_STR_MAX 64
 /* Compact (192 bytes, 12 KiB in all, so lookups stay in L1): a peer whose
@@ -212,8 +215,8 @@ static int peer_lookup(const char *s, size_t len, unsigned defport, struct peerk
 	if (!slot) {
 		struct peerkey k;
 		int rc = peerkey_parse(s, len, defport, &k);
-		if (rc == 0 && (strlen(k.key) >= sizeof(slot->key) ||
-				strlen(k.host) >= sizeof(slot->host))) {
+		if (rc == 0 &&
+		    (strlen(k.key) >= sizeof(slot->key) || strlen(k.host) >= sizeof(slot->host))) {
 			*ret = k;
 			return 0;
 		}
@@ -266,9 +269,9 @@ static struct errlog_span split_upstream(struct errlog_event *ev)
 	else if (has_prefix(p, n, LIT("fastcgi://")))
 		q = p + 7;
 	else if (!(q = scan(p, n > 16 ? p + 16 : e, ':')))
-		return (struct errlog_span){ NULL, 0 };
+		return (struct errlog_span){NULL, 0};
 	if (q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
-		return (struct errlog_span){ NULL, 0 };
+		return (struct errlog_span){NULL, 0};
 	ev->scheme = span(p, q);
 	const char *b = q + 3, *end;
 	if (has_prefix(b, (size_t)(e - b), LIT("unix:"))) {
@@ -300,8 +303,8 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT }
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. */
-__attribute__((always_inline)) static inline int match_key(const char *p, const char *e,
-							     int after, size_t *ret_len)
+__attribute__((always_inline)) static inline int match_key(const char *p, const char *e, int after,
+							   size_t *ret_len)
 {
 	size_t n = (size_t)(e - p);
 	int f = -1;
@@ -332,11 +335,11 @@ __attribute__((always_inline)) static inline int match_key(const char *p, const 
 
 /* Where field f goes: a table, not a switch (an indirect jump per field). */
 static const size_t field_off[F__COUNT] = {
-	[F_REQUEST] = offsetof(struct errlog_event, request),
-	[F_SUBREQUEST] = offsetof(struct errlog_event, subrequest),
-	[F_UPSTREAM] = offsetof(struct errlog_event, upstream),
-	[F_HOST] = offsetof(struct errlog_event, host),
-	[F_REFERRER] = offsetof(struct errlog_event, referrer),
+    [F_REQUEST] = offsetof(struct errlog_event, request),
+    [F_SUBREQUEST] = offsetof(struct errlog_event, subrequest),
+    [F_UPSTREAM] = offsetof(struct errlog_event, upstream),
+    [F_HOST] = offsetof(struct errlog_event, host),
+    [F_REFERRER] = offsetof(struct errlog_event, referrer),
 };
 
 static inline struct errlog_span *field(struct errlog_event *ev, int f)
@@ -347,7 +350,7 @@ static inline struct errlog_span *field(struct errlog_event *ev, int f)
 static void clear_context(struct errlog_event *ev)
 {
 	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
-		ev->referrer = ev->method = ev->uri = (struct errlog_span){ NULL, 0 };
+	    ev->referrer = ev->method = ev->uri = (struct errlog_span){NULL, 0};
 }
 
 /* Parse the context after ", client: " at p into ev, whose context fields
@@ -465,14 +468,14 @@ static const struct {
 	size_t len;
 	enum errlog_phase phase;
 } actions[] = {
-	{ LIT("connecting to upstream"), PHASE_CONNECTING },
-	{ LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE },
-	{ LIT("sending request to upstream"), PHASE_SENDING_REQUEST },
-	{ LIT("reading response header from upstream"), PHASE_READING_HEADER },
-	{ LIT("reading upstream"), PHASE_READING_UPSTREAM },
-	{ LIT("sending to client"), PHASE_SENDING_TO_CLIENT },
-	{ LIT("proxying upgraded connection"), PHASE_UPGRADED },
-	{ LIT("resolving"), PHASE_RESOLVING },
+    {LIT("connecting to upstream"), PHASE_CONNECTING},
+    {LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE},
+    {LIT("sending request to upstream"), PHASE_SENDING_REQUEST},
+    {LIT("reading response header from upstream"), PHASE_READING_HEADER},
+    {LIT("reading upstream"), PHASE_READING_UPSTREAM},
+    {LIT("sending to client"), PHASE_SENDING_TO_CLIENT},
+    {LIT("proxying upgraded connection"), PHASE_UPGRADED},
+    {LIT("resolving"), PHASE_RESOLVING},
 };
 
 static enum errlog_phase phase_of(const char *a, size_t n)
@@ -502,7 +505,9 @@ static const char *known_action(const char *p, const char *me, enum errlog_phase
 			i = 3; /* reading response header from upstream */
 			break;
 		case 'o': /* "... to upstream" */
-			i = me[-13] == 't' ? 2 : me[-13] == 'g' && me[-14] == 'n' && me[-22] == 'c' ? 0 : 1;
+			i = me[-13] == 't'					 ? 2
+			    : me[-13] == 'g' && me[-14] == 'n' && me[-22] == 'c' ? 0
+										 : 1;
 			break;
 		default:
 			return NULL;
@@ -663,7 +668,8 @@ static int parse_level(const char *p, size_t n)
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
-static inline void zero_event(struct errlog_event *ev)
+static inline void
+zero_event(struct errlog_event *ev)
 {
 	size_t n = offsetof(struct errlog_event, peer), i = 0;
 #ifdef __SSE2__
@@ -688,7 +694,10 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 		return -EINVAL;
 	const char *lb = line + 21;
 	/* len >= 29: lb[4..6] are inside the line */
-	const char *le = lb[4] == ']' ? lb + 4 : lb[5] == ']' ? lb + 5 : lb[6] == ']' ? lb + 6 : NULL;
+	const char *le = lb[4] == ']'	? lb + 4
+			 : lb[5] == ']' ? lb + 5
+			 : lb[6] == ']' ? lb + 6
+					: NULL;
 	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
 	if (level < 0 || e - le < 4 || le[1] != ' ')
 		return -EINVAL;
@@ -775,13 +784,13 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 		strip_ssl(p, &mend, ev);
 		ev->message = span(p, mend);
 		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
-				    upstream_phase(ev->phase, ev->upstream.p != NULL));
+					  upstream_phase(ev->phase, ev->upstream.p != NULL));
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
 			ev->kind = EV_TOO_MANY_FILES;
 	}
 
-	struct errlog_span peer = { NULL, 0 };
+	struct errlog_span peer = {NULL, 0};
 	if (ev->upstream.p) {
 		peer = split_upstream(ev);
 	} else if (ev->kind == EV_CONNECT_FAILED && ev->phase == PHASE_CONNECTING && ev->detail.p) {
@@ -810,27 +819,27 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 const char *errlog_kind_name(enum errlog_kind kind)
 {
 	static const char *const names[EV__COUNT] = {
-		[EV_CONNECT_FAILED] = "connect_failed",
-		[EV_TIMED_OUT] = "timed_out",
-		[EV_RECV_FAILED] = "recv_failed",
-		[EV_SEND_FAILED] = "send_failed",
-		[EV_PREMATURE_CLOSE] = "premature_close",
-		[EV_INVALID_HEADER] = "invalid_header",
-		[EV_NO_VALID_HEADER] = "no_valid_header",
-		[EV_TOO_BIG_HEADER] = "too_big_header",
-		[EV_INVALID_BODY] = "invalid_body",
-		[EV_NO_LIVE_UPSTREAMS] = "no_live_upstreams",
-		[EV_PEER_DISABLED] = "peer_disabled",
-		[EV_SSL_HANDSHAKE_FAILED] = "ssl_handshake_failed",
-		[EV_SSL_VERIFY_FAILED] = "ssl_verify_failed",
-		[EV_SSL_NAME_MISMATCH] = "ssl_name_mismatch",
-		[EV_RESOLVE_FAILED] = "resolve_failed",
-		[EV_NO_RESOLVER] = "no_resolver",
-		[EV_HOST_NOT_FOUND] = "host_not_found",
-		[EV_WORKER_CONNECTIONS] = "worker_connections",
-		[EV_TOO_MANY_FILES] = "too_many_files",
-		[EV_FASTCGI_STDERR] = "fastcgi_stderr",
-		[EV_OTHER] = "other",
+	    [EV_CONNECT_FAILED] = "connect_failed",
+	    [EV_TIMED_OUT] = "timed_out",
+	    [EV_RECV_FAILED] = "recv_failed",
+	    [EV_SEND_FAILED] = "send_failed",
+	    [EV_PREMATURE_CLOSE] = "premature_close",
+	    [EV_INVALID_HEADER] = "invalid_header",
+	    [EV_NO_VALID_HEADER] = "no_valid_header",
+	    [EV_TOO_BIG_HEADER] = "too_big_header",
+	    [EV_INVALID_BODY] = "invalid_body",
+	    [EV_NO_LIVE_UPSTREAMS] = "no_live_upstreams",
+	    [EV_PEER_DISABLED] = "peer_disabled",
+	    [EV_SSL_HANDSHAKE_FAILED] = "ssl_handshake_failed",
+	    [EV_SSL_VERIFY_FAILED] = "ssl_verify_failed",
+	    [EV_SSL_NAME_MISMATCH] = "ssl_name_mismatch",
+	    [EV_RESOLVE_FAILED] = "resolve_failed",
+	    [EV_NO_RESOLVER] = "no_resolver",
+	    [EV_HOST_NOT_FOUND] = "host_not_found",
+	    [EV_WORKER_CONNECTIONS] = "worker_connections",
+	    [EV_TOO_MANY_FILES] = "too_many_files",
+	    [EV_FASTCGI_STDERR] = "fastcgi_stderr",
+	    [EV_OTHER] = "other",
 	};
 	return (unsigned)kind < EV__COUNT ? names[kind] : "unknown";
 }
@@ -838,16 +847,16 @@ const char *errlog_kind_name(enum errlog_kind kind)
 const char *errlog_phase_name(enum errlog_phase phase)
 {
 	static const char *const names[PHASE__COUNT] = {
-		[PHASE_NONE] = "none",
-		[PHASE_CONNECTING] = "connecting",
-		[PHASE_SSL_HANDSHAKE] = "ssl_handshake",
-		[PHASE_SENDING_REQUEST] = "sending_request",
-		[PHASE_READING_HEADER] = "reading_header",
-		[PHASE_READING_UPSTREAM] = "reading_upstream",
-		[PHASE_SENDING_TO_CLIENT] = "sending_to_client",
-		[PHASE_UPGRADED] = "upgraded",
-		[PHASE_RESOLVING] = "resolving",
-		[PHASE_OTHER] = "other",
+	    [PHASE_NONE] = "none",
+	    [PHASE_CONNECTING] = "connecting",
+	    [PHASE_SSL_HANDSHAKE] = "ssl_handshake",
+	    [PHASE_SENDING_REQUEST] = "sending_request",
+	    [PHASE_READING_HEADER] = "reading_header",
+	    [PHASE_READING_UPSTREAM] = "reading_upstream",
+	    [PHASE_SENDING_TO_CLIENT] = "sending_to_client",
+	    [PHASE_UPGRADED] = "upgraded",
+	    [PHASE_RESOLVING] = "resolving",
+	    [PHASE_OTHER] = "other",
 	};
 	return (unsigned)phase < PHASE__COUNT ? names[phase] : "unknown";
 }

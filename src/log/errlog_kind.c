@@ -27,13 +27,13 @@
 
 #include "core/textscan.h"
 
-#define LIT TEXTSCAN_LIT
+#define LIT	   TEXTSCAN_LIT
 #define has_prefix textscan_prefix
 #define has_suffix textscan_suffix
 
 static inline struct errlog_span span(const char *b, const char *e)
 {
-	return (struct errlog_span){ b, (uint32_t)(e - b) };
+	return (struct errlog_span){b, (uint32_t)(e - b)};
 }
 
 static inline bool is_digit(char c)
@@ -46,10 +46,10 @@ static inline bool is_digit(char c)
 static struct errlog_span quoted(const char *m, size_t n, size_t off)
 {
 	if (off >= n)
-		return (struct errlog_span){ NULL, 0 };
+		return (struct errlog_span){NULL, 0};
 	const char *b = memchr(m + off, '"', n - off);
 	if (!b)
-		return (struct errlog_span){ NULL, 0 };
+		return (struct errlog_span){NULL, 0};
 	b++;
 	const char *e = m + n;
 	const char *q = e > b ? memrchr(b, '"', (size_t)(e - b)) : NULL;

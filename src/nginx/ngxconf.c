@@ -32,7 +32,7 @@ struct build {
 };
 
 static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
 {
@@ -51,7 +51,7 @@ static struct ngx_ref ref_of(struct build *b, const struct cf_node *n)
 		b->last_in = n->file;
 		b->last_out = strmap_get_index(&b->files, n->file, &i) ? b->m->files[i] : NULL;
 	}
-	return (struct ngx_ref){ .file = b->last_out, .line = n->line };
+	return (struct ngx_ref){.file = b->last_out, .line = n->line};
 }
 
 /* --- values --- */
@@ -64,9 +64,9 @@ int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms)
 	static const struct {
 		const char *unit;
 		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "w", 604800000 }, { "d", 86400000 }, { "h", 3600000 },
-		      { "m", 60000 }, { "s", 1000 } };
-	static const unsigned rank[] = { 6, 1, 2, 3, 4, 5 }; /* order units must come in */
+	} units[] = {{"ms", 1},	     {"w", 604800000}, {"d", 86400000},
+		     {"h", 3600000}, {"m", 60000},     {"s", 1000}};
+	static const unsigned rank[] = {6, 1, 2, 3, 4, 5}; /* order units must come in */
 	uint64_t total = 0;
 	unsigned last = 0;
 	const char *p = s;
@@ -143,8 +143,8 @@ static int dir_uint(struct build *b, const struct cf_node *n, unsigned *ret)
 
 static bool is_level(const char *s)
 {
-	static const char *const levels[] = { "debug", "info",	"notice", "warn",
-					      "error", "crit", "alert",	"emerg" };
+	static const char *const levels[] = {"debug", "info", "notice", "warn",
+					     "error", "crit", "alert",	"emerg"};
 	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
 		if (streq(s, levels[i]))
 			return true;
@@ -195,10 +195,10 @@ static int add_error_log(struct build *b, const struct cf_node *n)
 		}
 	}
 	struct ngx_model *m = b->m;
-	m->error_logs = grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1,
-				   sizeof(*m->error_logs));
+	m->error_logs =
+	    grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1, sizeof(*m->error_logs));
 	struct ngx_error_log *e = &m->error_logs[m->nerror_logs++];
-	*e = (struct ngx_error_log){ .ref = ref_of(b, n) };
+	*e = (struct ngx_error_log){.ref = ref_of(b, n)};
 	e->level = xstrdup(level ? level : debug ? "debug" : "error");
 	set_log_target(b, e, n->argv[1]);
 	return 0;
@@ -219,25 +219,24 @@ static int pass_error_log(void *opaque, const struct cf_node *n)
 static void add_default_error_log(struct build *b)
 {
 	struct ngx_model *m = b->m;
-	m->error_logs = grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1,
-				   sizeof(*m->error_logs));
+	m->error_logs =
+	    grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1, sizeof(*m->error_logs));
 	memmove(m->error_logs + 1, m->error_logs, m->nerror_logs * sizeof(*m->error_logs));
 	m->nerror_logs++;
 	struct ngx_error_log *e = &m->error_logs[0];
-	*e = (struct ngx_error_log){ .level = xstrdup("error") };
+	*e = (struct ngx_error_log){.level = xstrdup("error")};
 	set_log_target(b, e, b->default_error_log);
 }
 
 /* --- upstream blocks --- */
 
-static int parse_server(struct build *b, const struct cf_node *n, bool stream,
-			struct ngx_server *s)
+static int parse_server(struct build *b, const struct cf_node *n, bool stream, struct ngx_server *s)
 {
 	int r = check_args(b, n, 2, 64);
 	if (r < 0)
 		return r;
-	*s = (struct ngx_server){ .weight = 1, .max_fails = 1, .fail_timeout_ms = 10000,
-				  .ref = ref_of(b, n) };
+	*s = (struct ngx_server){
+	    .weight = 1, .max_fails = 1, .fail_timeout_ms = 10000, .ref = ref_of(b, n)};
 	for (unsigned i = 2; i < n->argc; i++) {
 		const char *a = n->argv[i];
 		const char *v = strchr(a, '=');
@@ -245,7 +244,8 @@ static int parse_server(struct build *b, const struct cf_node *n, bool stream,
 		v = v ? v + 1 : NULL;
 		r = 0;
 		if (v && klen == 6 && startswith(a, "weight"))
-			r = parse_uint(v, NGX_UINT_MAX, &s->weight) < 0 || s->weight == 0 ? -EINVAL : 0;
+			r = parse_uint(v, NGX_UINT_MAX, &s->weight) < 0 || s->weight == 0 ? -EINVAL
+											  : 0;
 		else if (v && klen == 9 && startswith(a, "max_fails"))
 			r = parse_uint(v, NGX_UINT_MAX, &s->max_fails);
 		else if (v && klen == 9 && startswith(a, "max_conns"))
@@ -290,17 +290,17 @@ static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
 	if (!n->block || n->argc != 2)
 		return berr(b, n, "invalid number of arguments in \"upstream\" directive");
 	struct ngx_model *m = b->m;
-	m->upstreams = grow_array(m->upstreams, &b->ups_cap, m->nupstreams + 1,
-				  sizeof(*m->upstreams));
+	m->upstreams =
+	    grow_array(m->upstreams, &b->ups_cap, m->nupstreams + 1, sizeof(*m->upstreams));
 	struct ngx_upstream *u = &m->upstreams[m->nupstreams++];
-	*u = (struct ngx_upstream){ .name = xstrdup(n->argv[1]), .stream = stream,
-				    .ref = ref_of(b, n) };
+	*u = (struct ngx_upstream){
+	    .name = xstrdup(n->argv[1]), .stream = stream, .ref = ref_of(b, n)};
 	size_t cap = 0;
 	for (const struct cf_node *c = n->children; c; c = c->next) {
 		int r = 0;
 		if (streq(c->argv[0], "server") && !c->block) {
-			u->servers = grow_array(u->servers, &cap, u->nservers + 1,
-						sizeof(*u->servers));
+			u->servers =
+			    grow_array(u->servers, &cap, u->nservers + 1, sizeof(*u->servers));
 			r = parse_server(b, c, stream, &u->servers[u->nservers]);
 			if (r == 0)
 				u->nservers++;
@@ -393,7 +393,7 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 		      const struct ngxconf_options *opts, struct ngx_model **ret, char *err,
 		      size_t errlen)
 {
-	struct cf_options co = { .dump = dump, .lua_blocks = true };
+	struct cf_options co = {.dump = dump, .lua_blocks = true};
 	struct cf_tree *t = NULL;
 	if (!path && !dump)
 		return -EINVAL;
@@ -405,15 +405,19 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 
 	struct ngx_model *m = xcalloc(1, sizeof(*m));
 	struct build b = {
-		.m = m,
-		.prefix = opts && opts->prefix ? opts->prefix : NGXCONF_DEFAULT_PREFIX,
-		.default_error_log = opts && opts->default_error_log ? opts->default_error_log
-								     : NGXCONF_DEFAULT_ERROR_LOG,
-		.err = err,
-		.errlen = errlen,
+	    .m = m,
+	    .prefix = opts && opts->prefix ? opts->prefix : NGXCONF_DEFAULT_PREFIX,
+	    .default_error_log = opts && opts->default_error_log ? opts->default_error_log
+								 : NGXCONF_DEFAULT_ERROR_LOG,
+	    .err = err,
+	    .errlen = errlen,
 	};
-	b.pass = (struct ngxpass_ctx){ .m = m, .err = err, .errlen = errlen, .opaque = &b,
-				       .ref = pass_ref, .error_log = pass_error_log };
+	b.pass = (struct ngxpass_ctx){.m = m,
+				      .err = err,
+				      .errlen = errlen,
+				      .opaque = &b,
+				      .ref = pass_ref,
+				      .error_log = pass_error_log};
 	strmap_init(&b.files);
 	m->main_file = xstrdup(t->main_file);
 	m->files = xcalloc(t->nfiles + 1, sizeof(char *));
@@ -510,9 +514,10 @@ const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const cha
 const char *ngxconf_proto_name(enum ngx_proto p)
 {
 	static const char *const names[] = {
-		[NGX_PROTO_HTTP] = "http", [NGX_PROTO_HTTPS] = "https",
-		[NGX_PROTO_FASTCGI] = "fastcgi", [NGX_PROTO_UWSGI] = "uwsgi",
-		[NGX_PROTO_SCGI] = "scgi", [NGX_PROTO_GRPC] = "grpc", [NGX_PROTO_TCP] = "tcp",
+	    [NGX_PROTO_HTTP] = "http",	     [NGX_PROTO_HTTPS] = "https",
+	    [NGX_PROTO_FASTCGI] = "fastcgi", [NGX_PROTO_UWSGI] = "uwsgi",
+	    [NGX_PROTO_SCGI] = "scgi",	     [NGX_PROTO_GRPC] = "grpc",
+	    [NGX_PROTO_TCP] = "tcp",
 	};
 	return (unsigned)p < ARRAY_SIZE(names) ? names[p] : "unknown";
 }

@@ -34,12 +34,12 @@ enum mod {
 };
 
 static const char *const mod_prefix[MOD_N] = {
-	"proxy_", "fastcgi_", "uwsgi_", "scgi_", "grpc_", "memcached_", "proxy_",
+    "proxy_", "fastcgi_", "uwsgi_", "scgi_", "grpc_", "memcached_", "proxy_",
 };
 
 static const char *const mod_pass[MOD_N] = {
-	"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass",
-	"proxy_pass",
+    "proxy_pass", "fastcgi_pass",   "uwsgi_pass", "scgi_pass",
+    "grpc_pass",  "memcached_pass", "proxy_pass",
 };
 
 enum set {
@@ -63,17 +63,17 @@ static const struct {
 	const char *suffix;
 	enum kind kind;
 } set_info[SET_N] = {
-	[SET_CONNECT] = { "connect_timeout", K_TIME },
-	[SET_READ] = { "read_timeout", K_TIME },
-	[SET_SEND] = { "send_timeout", K_TIME },
-	[SET_NEXT] = { "next_upstream", K_LIST },
-	[SET_TRIES] = { "next_upstream_tries", K_UINT },
-	[SET_NEXT_TIMEOUT] = { "next_upstream_timeout", K_TIME },
-	[SET_BUFFER] = { "buffer_size", K_SIZE },
-	[SET_SSL_VERIFY] = { "ssl_verify", K_FLAG },
-	[SET_SSL_TRUSTED] = { "ssl_trusted_certificate", K_STR },
-	[SET_SSL_NAME] = { "ssl_name", K_STR },
-	[SET_SSL_SERVER_NAME] = { "ssl_server_name", K_FLAG },
+    [SET_CONNECT] = {"connect_timeout", K_TIME},
+    [SET_READ] = {"read_timeout", K_TIME},
+    [SET_SEND] = {"send_timeout", K_TIME},
+    [SET_NEXT] = {"next_upstream", K_LIST},
+    [SET_TRIES] = {"next_upstream_tries", K_UINT},
+    [SET_NEXT_TIMEOUT] = {"next_upstream_timeout", K_TIME},
+    [SET_BUFFER] = {"buffer_size", K_SIZE},
+    [SET_SSL_VERIFY] = {"ssl_verify", K_FLAG},
+    [SET_SSL_TRUSTED] = {"ssl_trusted_certificate", K_STR},
+    [SET_SSL_NAME] = {"ssl_name", K_STR},
+    [SET_SSL_SERVER_NAME] = {"ssl_server_name", K_FLAG},
 };
 
 /* Settings in effect in one scope: the nodes that set them, NULL = default. */
@@ -81,14 +81,14 @@ struct scope {
 	const struct cf_node *set[MOD_N][SET_N];
 	const struct cf_node *resolver;
 	const struct cf_node *host_header; /* proxy_set_header Host in effect */
-	const char *location;              /* "" outside locations */
+	const char *location;		   /* "" outside locations */
 	const char *server_name;
 	bool stream;
 	bool in_server;
 };
 
 static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt, ...)
 {
@@ -121,8 +121,9 @@ static int dir_flag(struct ngxpass_ctx *b, const struct cf_node *n, bool *ret)
 	else if (strcasecmp(n->argv[1], "off") == 0)
 		*ret = false;
 	else
-		return berr(b, n, "invalid value \"%s\" in \"%s\" directive, "
-				  "it must be \"on\" or \"off\"",
+		return berr(b, n,
+			    "invalid value \"%s\" in \"%s\" directive, "
+			    "it must be \"on\" or \"off\"",
 			    n->argv[1], n->argv[0]);
 	return 0;
 }
@@ -138,8 +139,6 @@ static char *join_args(const struct cf_node *n, unsigned from)
 		p += sprintf(p, "%s%s", i > from ? " " : "", n->argv[i]);
 	return s;
 }
-
-
 
 /* --- scopes and passes --- */
 
@@ -223,8 +222,8 @@ static bool isalnum_or_us(char c)
  * variables start with '/' or '?' (or are empty). */
 static const char *uri_var(const char *s)
 {
-	static const char *const vars[] = { "$request_uri", "$uri", "$document_uri", "$is_args",
-					     "${request_uri}", "${uri}", "${document_uri}" };
+	static const char *const vars[] = {"$request_uri",   "$uri",   "$document_uri",	 "$is_args",
+					   "${request_uri}", "${uri}", "${document_uri}"};
 	const char *v = strchr(s, '$');
 	if (!v || v == s)
 		return NULL;
@@ -246,16 +245,16 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 		const char *prefix, *scheme;
 		enum ngx_proto proto;
 	} schemes[] = {
-		{ MOD_PROXY, "http://", "http", NGX_PROTO_HTTP },
-		{ MOD_PROXY, "https://", "https", NGX_PROTO_HTTPS },
-		{ MOD_GRPC, "grpc://", "grpc", NGX_PROTO_GRPC },
-		{ MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPC },
-		{ MOD_UWSGI, "uwsgi://", "uwsgi", NGX_PROTO_UWSGI },
-		{ MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_UWSGI },
+	    {MOD_PROXY, "http://", "http", NGX_PROTO_HTTP},
+	    {MOD_PROXY, "https://", "https", NGX_PROTO_HTTPS},
+	    {MOD_GRPC, "grpc://", "grpc", NGX_PROTO_GRPC},
+	    {MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPC},
+	    {MOD_UWSGI, "uwsgi://", "uwsgi", NGX_PROTO_UWSGI},
+	    {MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_UWSGI},
 	};
 	static const enum ngx_proto protos[MOD_N] = {
-		NGX_PROTO_HTTP, NGX_PROTO_FASTCGI, NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
-		NGX_PROTO_GRPC, NGX_PROTO_TCP,	   NGX_PROTO_TCP,
+	    NGX_PROTO_HTTP, NGX_PROTO_FASTCGI, NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
+	    NGX_PROTO_GRPC, NGX_PROTO_TCP,     NGX_PROTO_TCP,
 	};
 	const char *s = p->raw;
 	bool uri_part = mod == MOD_PROXY;
@@ -329,7 +328,6 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	return 0;
 }
 
-
 /* $proxy_host and $proxy_port of ngx_http_proxy_set_vars(). */
 static void proxy_host_port(const struct ngx_pass *p, char *host, size_t hostlen, char *port,
 			    size_t portlen)
@@ -400,7 +398,7 @@ static void fill_settings(struct ngxpass_ctx *b, const struct scope *sc, enum mo
 	uint64_t dflt = 60000;
 	bool flag;
 
-	*t = (struct ngx_timeouts){ .connect_ms = dflt, .read_ms = dflt, .send_ms = dflt };
+	*t = (struct ngx_timeouts){.connect_ms = dflt, .read_ms = dflt, .send_ms = dflt};
 	if (set[SET_CONNECT]) {
 		ngxconf_parse_time_ms(set[SET_CONNECT]->argv[1], &t->connect_ms);
 		t->connect_ref = ref_of(b, set[SET_CONNECT]);
@@ -459,13 +457,13 @@ static int add_pass(struct ngxpass_ctx *b, const struct cf_node *n, const struct
 	if (r < 0)
 		return r;
 	struct ngx_pass p = {
-		.directive = xstrdup(n->argv[0]),
-		.raw = xstrdup(n->argv[1]),
-		.stream = sc->stream,
-		.dynamic = strchr(n->argv[1], '$') != NULL,
-		.location = xstrdup(sc->location),
-		.server_name = sc->server_name ? xstrdup(sc->server_name) : NULL,
-		.ref = ref_of(b, n),
+	    .directive = xstrdup(n->argv[0]),
+	    .raw = xstrdup(n->argv[1]),
+	    .stream = sc->stream,
+	    .dynamic = strchr(n->argv[1], '$') != NULL,
+	    .location = xstrdup(sc->location),
+	    .server_name = sc->server_name ? xstrdup(sc->server_name) : NULL,
+	    .ref = ref_of(b, n),
 	};
 	r = split_pass(b, n, mod, &p);
 	struct ngx_model *m = b->m;
@@ -563,7 +561,7 @@ static int walk_scope(struct ngxpass_ctx *b, const struct cf_node *block,
 
 int ngxpass_walk(struct ngxpass_ctx *c, const struct cf_node *block, bool stream)
 {
-	struct scope top = { .stream = stream, .location = "" };
+	struct scope top = {.stream = stream, .location = ""};
 	return walk_scope(c, block, &top, 0);
 }
 

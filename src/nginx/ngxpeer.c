@@ -30,7 +30,7 @@ struct peers {
 };
 
 static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
 {
@@ -53,7 +53,7 @@ static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum
 	ps->from_pass = grow_array(ps->from_pass, &ps->from_cap, m->npeers + 1, sizeof(bool));
 	ps->from_pass[m->npeers] = false;
 	struct ngx_peer *p = &m->peers[m->npeers];
-	*p = (struct ngx_peer){ .addr = *k, .proto = proto };
+	*p = (struct ngx_peer){.addr = *k, .proto = proto};
 	p->key = xstrdup(k->key);
 	strmap_put_index(m->peer_index, p->key, m->npeers); /* p->key stays put when peers moves */
 	m->npeers++;
@@ -182,7 +182,7 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 
 int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen)
 {
-	struct peers ps = { .m = m, .err = err, .errlen = errlen };
+	struct peers ps = {.m = m, .err = err, .errlen = errlen};
 	struct strmap blocks[2]; /* http, stream: names compared case-insensitively */
 	int r = 0;
 

@@ -129,8 +129,8 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 		cJSON *servers = cJSON_AddArrayToObject(uo, "peers");
 		for (size_t s = 0; s < u->nservers; s++)
 			cJSON_AddItemToArray(servers, cJSON_CreateString(u->servers[s].key
-										 ? u->servers[s].key
-										 : u->servers[s].addr));
+									     ? u->servers[s].key
+									     : u->servers[s].addr));
 		cJSON_AddItemToArray(blocks, uo);
 	}
 	ipc_reply(c, o);
@@ -168,7 +168,8 @@ static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
 		return;
 	}
 	if (peerkey_parse(peer->valuestring, strlen(peer->valuestring), 0, &k) < 0) {
-		ipc_reply_error(c, "not a peer: \"%.200s\" (use ADDR:PORT, [V6]:PORT or unix:/path)",
+		ipc_reply_error(c,
+				"not a peer: \"%.200s\" (use ADDR:PORT, [V6]:PORT or unix:/path)",
 				peer->valuestring);
 		return;
 	}
@@ -176,8 +177,8 @@ static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	int r = prober_probe_now(d->prober, k.key, probe_answer, c);
 	if (r < 0) {
 		ipc_client_unref(c);
-		ipc_reply_error(c, "unknown peer \"%s\": not in the nginx configuration or not probed",
-				k.key);
+		ipc_reply_error(
+		    c, "unknown peer \"%s\": not in the nginx configuration or not probed", k.key);
 	}
 }
 

@@ -22,16 +22,16 @@ struct ipc_client {
 	struct ipc *ipc;
 	struct ipc_client *prev, *next;
 	unsigned refs;
-	int fd;               /* -1 once closed */
+	int fd; /* -1 once closed */
 	ev_io io;
 	char in[IPC_LINE_MAX];
 	size_t in_len;
 	char *out;
 	size_t out_len, out_cap, out_off;
-	bool busy;            /* a request awaits its reply */
-	bool processing;      /* inside process_lines(): replies must not re-enter it */
+	bool busy;	 /* a request awaits its reply */
+	bool processing; /* inside process_lines(): replies must not re-enter it */
 	bool subscriber;
-	bool closing;         /* close once the output is flushed */
+	bool closing; /* close once the output is flushed */
 	pid_t pid;
 	uid_t uid;
 };
@@ -40,7 +40,7 @@ struct ipc {
 	struct ev_loop *loop;
 	int fd;
 	ev_io io;
-	char *path;           /* the file we bound, NULL when socket-activated */
+	char *path; /* the file we bound, NULL when socket-activated */
 	bool activated;
 	ipc_request_fn fn;
 	void *userdata;
@@ -299,9 +299,10 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 				log_warning("ipc: accept: %m");
 			return;
 		}
-		struct ucred cred = { 0 };
+		struct ucred cred = {0};
 		if (!peer_allowed(ipc, fd, &cred)) {
-			log_warning("ipc: refused client pid %d uid %d", (int)cred.pid, (int)cred.uid);
+			log_warning("ipc: refused client pid %d uid %d", (int)cred.pid,
+				    (int)cred.uid);
 			close(fd);
 			continue;
 		}
@@ -325,7 +326,7 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static int bind_socket(const char *path, int *ret_fd)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);

@@ -52,7 +52,7 @@ int journal_send_alert(const struct alert *a)
 #undef FIELD
 
 	for (size_t i = 0; i < n; i++)
-		iov[i] = (struct iovec){ .iov_base = fields[i], .iov_len = strlen(fields[i]) };
+		iov[i] = (struct iovec){.iov_base = fields[i], .iov_len = strlen(fields[i])};
 	int r = sd_journal_sendv(iov, (int)n);
 	for (size_t i = 0; i < n; i++)
 		free(fields[i]);

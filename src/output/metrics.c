@@ -72,7 +72,8 @@ static void peer_sample(struct text *t, const char *metric, const char *key, con
 static void peers(struct text *t, const struct metrics_sources *s)
 {
 	size_t n = s->model ? s->model->npeers : 0;
-	family(t, "upwatch_peer_up", "gauge", "1 when the last probe of the peer succeeded, 0 when it failed.");
+	family(t, "upwatch_peer_up", "gauge",
+	       "1 when the last probe of the peer succeeded, 0 when it failed.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
 		const char *proto = i < n ? ngxconf_proto_name(s->model->peers[i].proto) : NULL;
@@ -80,7 +81,8 @@ static void peers(struct text *t, const struct metrics_sources *s)
 		if (st != PEER_UNKNOWN)
 			peer_sample(t, "upwatch_peer_up", key, proto, st == PEER_UP);
 	}
-	family(t, "upwatch_peer_probe_latency_seconds", "gauge", "Duration of the last probe of the peer.");
+	family(t, "upwatch_peer_probe_latency_seconds", "gauge",
+	       "Duration of the last probe of the peer.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
 		const struct probe_result *r = prober_last(s->prober, key);
@@ -89,7 +91,6 @@ static void peers(struct text *t, const struct metrics_sources *s)
 				    r->latency_ms / 1000.0);
 	}
 }
-
 
 static void peer_events(void *ud, const char *key, const uint64_t kinds[EV__COUNT])
 {
@@ -111,15 +112,17 @@ static void events(struct text *t, const struct metrics_sources *s)
 	for (int k = 0; k < EV__COUNT; k++) {
 		put(t, "upwatch_log_events_total{");
 		put_label(t, "kind", errlog_kind_name((enum errlog_kind)k));
-		put(t, "} %llu\n", (unsigned long long)diag_events_count(s->diag, (enum errlog_kind)k));
+		put(t, "} %llu\n",
+		    (unsigned long long)diag_events_count(s->diag, (enum errlog_kind)k));
 	}
-	family(t, "upwatch_peer_log_events_total", "counter", "nginx error-log events by peer and kind.");
+	family(t, "upwatch_peer_log_events_total", "counter",
+	       "nginx error-log events by peer and kind.");
 	diag_foreach_peer(s->diag, peer_events, t);
 }
 
 static void alerts(struct text *t, const struct metrics_sources *s)
 {
-	unsigned firing[CAUSE__COUNT] = { 0 };
+	unsigned firing[CAUSE__COUNT] = {0};
 	for (const struct alert *a = alert_first(s->alerts); a; a = a->next)
 		if (a->firing)
 			firing[a->cause]++;
@@ -130,7 +133,8 @@ static void alerts(struct text *t, const struct metrics_sources *s)
 		put(t, "} %u\n", firing[c]);
 	}
 	family(t, "upwatch_alerts_raised_total", "counter", "Alerts raised.");
-	put(t, "upwatch_alerts_raised_total %llu\n", (unsigned long long)alert_raised_count(s->alerts));
+	put(t, "upwatch_alerts_raised_total %llu\n",
+	    (unsigned long long)alert_raised_count(s->alerts));
 	family(t, "upwatch_alerts_resolved_total", "counter", "Alerts resolved.");
 	put(t, "upwatch_alerts_resolved_total %llu\n",
 	    (unsigned long long)alert_resolved_count(s->alerts));
@@ -147,13 +151,15 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	static const struct {
 		const char *field, *metric, *help;
 	} log_fields[] = {
-		{ "lines", "upwatch_log_lines_total", "Lines read from the error log." },
-		{ "bytes", "upwatch_log_bytes_total", "Bytes read from the error log." },
-		{ "rotations", "upwatch_log_rotations_total", "Rotations of the error log followed." },
-		{ "truncations", "upwatch_log_truncations_total", "Truncations of the error log seen." },
-		{ "lines_cut", "upwatch_log_lines_cut_total", "Over-long lines cut." },
-		{ "lines_unparsed", "upwatch_log_lines_unparsed_total", "Lines that are not nginx error-log entries." },
-		{ "lines_lost", "upwatch_log_lines_lost_total", "Lines provably lost in a copytruncate race." },
+	    {"lines", "upwatch_log_lines_total", "Lines read from the error log."},
+	    {"bytes", "upwatch_log_bytes_total", "Bytes read from the error log."},
+	    {"rotations", "upwatch_log_rotations_total", "Rotations of the error log followed."},
+	    {"truncations", "upwatch_log_truncations_total", "Truncations of the error log seen."},
+	    {"lines_cut", "upwatch_log_lines_cut_total", "Over-long lines cut."},
+	    {"lines_unparsed", "upwatch_log_lines_unparsed_total",
+	     "Lines that are not nginx error-log entries."},
+	    {"lines_lost", "upwatch_log_lines_lost_total",
+	     "Lines provably lost in a copytruncate race."},
 	};
 	cJSON *logs = cJSON_CreateArray();
 	if (s->tail)
@@ -186,7 +192,8 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	    (unsigned long long)(s->ipc ? ipc_dropped(s->ipc) : 0));
 	family(t, "upwatch_reloads_total", "counter", "Successful configuration reloads.");
 	put(t, "upwatch_reloads_total %u\n", s->reloads);
-	family(t, "upwatch_reload_failures_total", "counter", "Reloads refused for a bad configuration.");
+	family(t, "upwatch_reload_failures_total", "counter",
+	       "Reloads refused for a bad configuration.");
 	put(t, "upwatch_reload_failures_total %u\n", s->reload_failures);
 	family(t, "upwatch_resident_memory_bytes", "gauge", "upwatchd's resident memory.");
 	put(t, "upwatch_resident_memory_bytes %ld\n", s->rss_bytes);
@@ -194,7 +201,7 @@ static void counters(struct text *t, const struct metrics_sources *s)
 
 char *metrics_render(const struct metrics_sources *s)
 {
-	struct text t = { 0 };
+	struct text t = {0};
 	t.p = grow_array(NULL, &t.cap, 16384, 1);
 	peers(&t, s);
 	events(&t, s);

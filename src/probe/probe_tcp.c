@@ -162,8 +162,9 @@ void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct pro
 	case ECONNREFUSED:
 		r->result = unix_sock ? PROBE_STALE : PROBE_REFUSED;
 		snprintf(r->detail, sizeof(r->detail), "%s",
-			 unix_sock ? "connect() refused (111): the socket file exists but nobody accepts"
-				   : "connect() refused");
+			 unix_sock
+			     ? "connect() refused (111): the socket file exists but nobody accepts"
+			     : "connect() refused");
 		return;
 	case ETIMEDOUT:
 		r->result = PROBE_TIMEOUT;

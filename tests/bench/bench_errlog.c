@@ -28,7 +28,7 @@
 #define FIXTURES "tests/fixtures"
 #endif
 
-#define CHUNK (128u << 10)
+#define CHUNK	 (128u << 10)
 #define MAX_LINE (1u << 20)
 
 struct entry {
@@ -191,7 +191,7 @@ static int run(const char *path)
 		return 1;
 	}
 	char *buf = malloc(CHUNK + MAX_LINE);
-	uint64_t lines = 0, bytes = 0, unparsed = 0, with_peer = 0, kinds[EV__COUNT] = { 0 };
+	uint64_t lines = 0, bytes = 0, unparsed = 0, with_peer = 0, kinds[EV__COUNT] = {0};
 	size_t have = 0;
 	struct errlog_event ev;
 	double t0 = now_s();

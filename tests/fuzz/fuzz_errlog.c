@@ -21,10 +21,10 @@ static int inside(struct errlog_span s, const char *b, size_t n)
 static void check(const struct errlog_event *ev, const char *b, size_t n)
 {
 	const struct errlog_span *s[] = {
-		&ev->message, &ev->errtext, &ev->action,  &ev->detail,	 &ev->client,
-		&ev->server,  &ev->request, &ev->method,  &ev->uri,	 &ev->subrequest,
-		&ev->upstream, &ev->scheme, &ev->upstream_uri, &ev->host, &ev->referrer,
-		&ev->name,    &ev->resolver,
+	    &ev->message,  &ev->errtext,  &ev->action,	     &ev->detail, &ev->client,
+	    &ev->server,   &ev->request,  &ev->method,	     &ev->uri,	  &ev->subrequest,
+	    &ev->upstream, &ev->scheme,	  &ev->upstream_uri, &ev->host,	  &ev->referrer,
+	    &ev->name,	   &ev->resolver,
 	};
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (!inside(*s[i], b, n))

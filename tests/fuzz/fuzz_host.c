@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	char unit[128];
 	bool user;
-	if (host_unit_from_cgroup(s, unit, sizeof(unit), &user) == 0 && strlen(unit) >= sizeof(unit))
+	if (host_unit_from_cgroup(s, unit, sizeof(unit), &user) == 0 &&
+	    strlen(unit) >= sizeof(unit))
 		abort();
 	free(s);
 	return 0;

@@ -17,13 +17,20 @@ static void on_change(void *ud, const struct alert *a)
 
 static struct alert_report report(enum cause c, const char *peer, int64_t t)
 {
-	static const char *const ev[] = { "log: connect() failed (111: Connection refused)",
-					  "probe: refused" };
-	return (struct alert_report){ .cause = c, .severity = ALERT_CRITICAL, .peer = peer,
-				      .upstream = "backend", .summary = "127.0.0.1:8080 refuses",
-				      .explanation = "x", .fix = "y", .config_ref = "/n.conf:3",
-				      .evidence = ev, .nevidence = 2, .time_ms = t,
-				      .occurrences = 1 };
+	static const char *const ev[] = {"log: connect() failed (111: Connection refused)",
+					 "probe: refused"};
+	return (struct alert_report){.cause = c,
+				     .severity = ALERT_CRITICAL,
+				     .peer = peer,
+				     .upstream = "backend",
+				     .summary = "127.0.0.1:8080 refuses",
+				     .explanation = "x",
+				     .fix = "y",
+				     .config_ref = "/n.conf:3",
+				     .evidence = ev,
+				     .nevidence = 2,
+				     .time_ms = t,
+				     .occurrences = 1};
 }
 
 static void test_fires_once_refreshes_and_resolves_after_hold(void)
@@ -123,9 +130,9 @@ static void test_json_has_the_design_fields(void)
 	struct alert_store *s = alert_store_new(1000, NULL, NULL);
 	struct alert_report r = report(CAUSE_SOCKET_MISSING, "unix:/run/app.sock", 1700000000000);
 	cJSON *o = alert_json(alert_report(s, &r, 1700000000000));
-	const char *fields[] = { "id", "cause", "severity", "state", "upstream", "peer",
-				 "first_seen", "last_seen", "count", "summary", "explanation",
-				 "fix", "config_ref", "evidence" };
+	const char *fields[] = {"id",	       "cause",	     "severity",   "state",   "upstream",
+				"peer",	       "first_seen", "last_seen",  "count",   "summary",
+				"explanation", "fix",	     "config_ref", "evidence"};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 		CHECK(cJSON_GetObjectItemCaseSensitive(o, fields[i]) != NULL);
 	CHECK_STR(cJSON_GetObjectItem(o, "cause")->valuestring, "socket_missing");

@@ -41,8 +41,8 @@ static void test_file_and_glob_changes_fire_once_per_burst(void)
 	harness_write(d, "w/unrelated.txt", "x\n");
 	snprintf(main_conf, sizeof(main_conf), "%s/w/nginx.conf", d);
 	snprintf(glob, sizeof(glob), "%s/w/conf.d/*.conf", d);
-	const char *files[] = { main_conf };
-	const char *globs[] = { glob };
+	const char *files[] = {main_conf};
+	const char *globs[] = {glob};
 
 	loop = ev_default_loop(0);
 	struct cfgwatch *w = cfgwatch_new(loop, 0.1, on_change, NULL);

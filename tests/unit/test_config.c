@@ -77,22 +77,23 @@ static void test_defaults(void)
 static void test_design_example_loads(void)
 {
 	char err[512];
-	struct config *c = load("nginx_conf /etc/nginx/nginx.conf;\n"
-				"socket /run/upwatch/upwatch.sock;\n"
-				"probe_interval 5s;\n"
-				"probe_timeout 2s;\n"
-				"upstream backend {            # overrides for one nginx upstream block\n"
-				"    health_uri /healthz;\n"
-				"    expect_status 200-399;\n"
-				"}\n"
-				"peer unix:/run/php/php8.2-fpm.sock { probe off; }\n"
-				"error_log /var/log/nginx/extra-error.log;\n"
-				"start_at saved;\n"
-				"probe_allow 10.1.0.0/16 ::1;\n"
-				"metrics_file /run/upwatch/metrics.prom;\n"
-				"alert_hold 0;\n"
-				"log_level debug;\n",
-				err);
+	struct config *c =
+	    load("nginx_conf /etc/nginx/nginx.conf;\n"
+		 "socket /run/upwatch/upwatch.sock;\n"
+		 "probe_interval 5s;\n"
+		 "probe_timeout 2s;\n"
+		 "upstream backend {            # overrides for one nginx upstream block\n"
+		 "    health_uri /healthz;\n"
+		 "    expect_status 200-399;\n"
+		 "}\n"
+		 "peer unix:/run/php/php8.2-fpm.sock { probe off; }\n"
+		 "error_log /var/log/nginx/extra-error.log;\n"
+		 "start_at saved;\n"
+		 "probe_allow 10.1.0.0/16 ::1;\n"
+		 "metrics_file /run/upwatch/metrics.prom;\n"
+		 "alert_hold 0;\n"
+		 "log_level debug;\n",
+		 err);
 	CHECK(c);
 	if (!c) {
 		fprintf(stderr, "%s\n", err);
@@ -118,11 +119,13 @@ static void test_design_example_loads(void)
 static void test_errors_name_file_and_line(void)
 {
 	expect_error("probe_interval 5s;\nbogus 1;\n", "2: unknown directive \"bogus\"");
-	expect_error("\nprobe_interval 5x;\n",
-		     "2: invalid duration \"5x\" in \"probe_interval\" (use e.g. 500ms, 5s, 1m, 1h)");
+	expect_error(
+	    "\nprobe_interval 5x;\n",
+	    "2: invalid duration \"5x\" in \"probe_interval\" (use e.g. 500ms, 5s, 1m, 1h)");
 	expect_error("probe_timeout;\n", "1: invalid number of arguments in \"probe_timeout\"");
-	expect_error("start_at middle;\n",
-		     "1: invalid value \"middle\" in \"start_at\", expecting saved, end or beginning");
+	expect_error(
+	    "start_at middle;\n",
+	    "1: invalid value \"middle\" in \"start_at\", expecting saved, end or beginning");
 	expect_error("upstream b {\n  expect_status 99;\n}\n",
 		     "2: invalid status range \"99\" (e.g. 200-399)");
 	expect_error("upstream b {\n  frobnicate;\n}\n",
@@ -132,7 +135,8 @@ static void test_errors_name_file_and_line(void)
 	expect_error("peer 127.0.0.1:80 { probe maybe; }\n",
 		     "1: invalid value \"maybe\" in \"probe\", expecting \"on\" or \"off\"");
 	expect_error("upstream a { }\nupstream a { }\n", "2: duplicate \"upstream a\"");
-	expect_error("probe_allow 300.1.1.1;\n", "1: invalid network \"300.1.1.1\" in \"probe_allow\"");
+	expect_error("probe_allow 300.1.1.1;\n",
+		     "1: invalid network \"300.1.1.1\" in \"probe_allow\"");
 	expect_error("error_log relative.log;\n", "1: error_log needs an absolute path");
 	expect_error("probe_max_inflight 0;\n",
 		     "1: invalid number \"0\" in \"probe_max_inflight\" (1 to 65536)");

@@ -17,7 +17,8 @@ static struct cf_tree *parse(const char *path, const struct cf_options *o, char 
 static void test_nested_blocks_keep_file_and_line(void)
 {
 	const char *d = harness_tmpdir();
-	harness_write(d, "n1/nginx.conf", "user www-data;\nhttp {\n  server {\n    listen 80;\n  }\n}\n");
+	harness_write(d, "n1/nginx.conf",
+		      "user www-data;\nhttp {\n  server {\n    listen 80;\n  }\n}\n");
 	char path[512], err[512];
 	snprintf(path, sizeof(path), "%s/n1/nginx.conf", d);
 	struct cf_tree *t = parse(path, NULL, err);
@@ -37,7 +38,8 @@ static void test_nested_blocks_keep_file_and_line(void)
 static void test_include_glob_sorted_relative_to_prefix(void)
 {
 	const char *d = harness_tmpdir();
-	harness_write(d, "n2/nginx.conf", "http {\n include conf.d/*.conf;\n include none/*.conf;\n}\n");
+	harness_write(d, "n2/nginx.conf",
+		      "http {\n include conf.d/*.conf;\n include none/*.conf;\n}\n");
 	harness_write(d, "n2/conf.d/b.conf", "b;\n");
 	harness_write(d, "n2/conf.d/a.conf", "a1;\n\na2;\n");
 	harness_write(d, "n2/conf.d/skip.txt", "skip;\n");
@@ -67,8 +69,8 @@ static void test_missing_plain_include_is_an_error(void)
 	char path[512], err[512], want[1024];
 	snprintf(path, sizeof(path), "%s/n3/nginx.conf", d);
 	CHECK(!parse(path, NULL, err));
-	snprintf(want, sizeof(want), "%s:3: open() \"%s/n3/missing.conf\" failed (No such file or directory)",
-		 path, d);
+	snprintf(want, sizeof(want),
+		 "%s:3: open() \"%s/n3/missing.conf\" failed (No such file or directory)", path, d);
 	CHECK_STR(err, want);
 }
 
@@ -81,7 +83,8 @@ static void test_include_cycle_is_refused(void)
 	char path[512], err[512], want[1024];
 	snprintf(path, sizeof(path), "%s/n4/nginx.conf", d);
 	CHECK(!parse(path, NULL, err));
-	snprintf(want, sizeof(want), "%s/n4/b.conf:1: include cycle: \"%s/n4/a.conf\" includes itself", d, d);
+	snprintf(want, sizeof(want),
+		 "%s/n4/b.conf:1: include cycle: \"%s/n4/a.conf\" includes itself", d, d);
 	CHECK_STR(err, want);
 }
 
@@ -92,11 +95,11 @@ static void test_syntax_errors_name_file_and_line(void)
 	struct {
 		const char *text, *msg;
 	} cases[] = {
-		{ "http {\n  a;\n", "3: unexpected end of file, expecting \"}\"" },
-		{ "a;\n}\n", "2: unexpected \"}\"" },
-		{ "a\n;\n;\n", "3: unexpected \";\"" },
-		{ "a b", "1: unexpected end of file, expecting \";\" or \"}\"" },
-		{ "x {\n y \"q\"z;\n}", "2: unexpected \"z\" after quoted string" },
+	    {"http {\n  a;\n", "3: unexpected end of file, expecting \"}\""},
+	    {"a;\n}\n", "2: unexpected \"}\""},
+	    {"a\n;\n;\n", "3: unexpected \";\""},
+	    {"a b", "1: unexpected end of file, expecting \";\" or \"}\""},
+	    {"x {\n y \"q\"z;\n}", "2: unexpected \"z\" after quoted string"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char rel[64];
@@ -113,10 +116,11 @@ static void test_lua_blocks_are_opaque(void)
 {
 	const char *d = harness_tmpdir();
 	harness_write(d, "n6/nginx.conf",
-		      "location / {\n content_by_lua_block {\n  ngx.say(\"}\")\n }\n proxy_pass http://a;\n}\n");
+		      "location / {\n content_by_lua_block {\n  ngx.say(\"}\")\n }\n proxy_pass "
+		      "http://a;\n}\n");
 	char path[512], err[512];
 	snprintf(path, sizeof(path), "%s/n6/nginx.conf", d);
-	struct cf_options o = { .lua_blocks = true };
+	struct cf_options o = {.lua_blocks = true};
 	struct cf_tree *t = parse(path, &o, err);
 	CHECK(t);
 	if (!t)
@@ -139,14 +143,15 @@ static void test_nginx_dump_is_split_into_files(void)
 	struct cf_dump *dd;
 	CHECK_INT(cf_dump_parse(dump, strlen(dump), &dd), 0);
 	CHECK_STR(cf_dump_main(dd), "/e/nginx.conf");
-	struct cf_options o = { .dump = dd };
+	struct cf_options o = {.dump = dd};
 	char err[512];
 	struct cf_tree *t = parse("/e/nginx.conf", &o, err);
 	CHECK(t);
 	if (t) {
 		struct cf_node *http = cf_find(t->root, "http");
 		struct cf_node *u = cf_find(http, "upstream");
-		CHECK(u && streq(u->argv[1], "one") && u->line == 1 && streq(u->file, "/e/sites/one"));
+		CHECK(u && streq(u->argv[1], "one") && u->line == 1 &&
+		      streq(u->file, "/e/sites/one"));
 		u = u ? cf_find_next(u) : NULL;
 		CHECK(u && streq(u->argv[1], "two") && u->line == 2);
 		CHECK_INT(t->nfiles, 3);
@@ -165,8 +170,8 @@ static void test_glob_matching_a_directory_fails_like_nginx(void)
 	char path[512], err[512], want[1024];
 	snprintf(path, sizeof(path), "%s/n7/nginx.conf", d);
 	CHECK(!parse(path, NULL, err));
-	snprintf(want, sizeof(want), "%s:3: pread() \"%s/n7/conf.d/sub.conf\" failed (Is a directory)",
-		 path, d);
+	snprintf(want, sizeof(want),
+		 "%s:3: pread() \"%s/n7/conf.d/sub.conf\" failed (Is a directory)", path, d);
 	CHECK_STR(err, want);
 }
 
@@ -181,12 +186,12 @@ static void test_dump_glob_is_sorted_and_skips_hidden_files(void)
 			   "# configuration file /e/c/a.conf:\na;\n\n";
 	struct cf_dump *dd;
 	CHECK_INT(cf_dump_parse(dump, strlen(dump), &dd), 0);
-	struct cf_options o = { .dump = dd };
+	struct cf_options o = {.dump = dd};
 	char err[512];
 	struct cf_tree *t = parse("/e/nginx.conf", &o, err);
 	CHECK(t);
 	if (t) {
-		const char *want[] = { "b", "a", "b" };
+		const char *want[] = {"b", "a", "b"};
 		size_t i = 0;
 		for (struct cf_node *n = t->root->children; n; n = n->next, i++)
 			CHECK(i < 3 && streq(n->argv[0], want[i]));

@@ -29,11 +29,11 @@ static int check(const char *json, char **out)
 	return code;
 }
 
-#define ALERT                                                                                  \
-	"{\"id\":\"1\",\"cause\":\"backend_down\",\"severity\":\"%s\",\"state\":\"firing\","     \
-	"\"upstream\":\"app\",\"peer\":\"127.0.0.1:8081\","                                    \
-	"\"first_seen\":\"2026-11-21T10:00:00.000Z\",\"count\":3,"                             \
-	"\"summary\":\"127.0.0.1:8081 refuses connections\",\"explanation\":\"E.\","             \
+#define ALERT                                                                                      \
+	"{\"id\":\"1\",\"cause\":\"backend_down\",\"severity\":\"%s\",\"state\":\"firing\","       \
+	"\"upstream\":\"app\",\"peer\":\"127.0.0.1:8081\","                                        \
+	"\"first_seen\":\"2026-11-21T10:00:00.000Z\",\"count\":3,"                                 \
+	"\"summary\":\"127.0.0.1:8081 refuses connections\",\"explanation\":\"E.\","               \
 	"\"fix\":\"line one\\nline two\",\"config_ref\":\"/n.conf:4\",\"evidence\":[\"log: x\"]}"
 
 static void test_alerts_table_and_verbose_details(void)
@@ -68,7 +68,8 @@ static void test_check_codes_follow_the_worst_alert(void)
 	snprintf(a2, sizeof(a2), ALERT, "critical");
 	snprintf(json, sizeof(json), "{\"ok\":true,\"alerts\":[%s,%s]}", a1, a2);
 	CHECK_INT(check(json, &out), CHECK_CRITICAL);
-	CHECK(strstr(out, "UPWATCH CRITICAL - 1 critical, 1 warning: 127.0.0.1:8081 refuses") == out);
+	CHECK(strstr(out, "UPWATCH CRITICAL - 1 critical, 1 warning: 127.0.0.1:8081 refuses") ==
+	      out);
 	CHECK(strstr(out, "| critical=1;;1 warning=1;1\n"));
 	free(out);
 	CHECK_INT(check("{\"ok\":false,\"error\":\"nope\"}", &out), CHECK_UNKNOWN);
@@ -77,11 +78,13 @@ static void test_check_codes_follow_the_worst_alert(void)
 
 static void test_missing_fields_do_not_crash(void)
 {
-	const char *cmds[] = { "status", "stats", "upstreams", "alerts", "probe", "metrics", "reload" };
+	const char *cmds[] = {"status", "stats",   "upstreams", "alerts",
+			      "probe",	"metrics", "reload"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		free(render(cmds[i], "{\"ok\":true}", true));
-		free(render(cmds[i], "{\"ok\":true,\"alerts\":[1,\"x\",{}],\"peers\":[null,{}],"
-				     "\"logs\":[{}],\"last_probe\":7}",
+		free(render(cmds[i],
+			    "{\"ok\":true,\"alerts\":[1,\"x\",{}],\"peers\":[null,{}],"
+			    "\"logs\":[{}],\"last_probe\":7}",
 			    true));
 	}
 	char *out;

@@ -68,30 +68,29 @@ static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
 	if (i == fake.nprobe)
 		fake.nprobe++;
 	snprintf(fake.probe_key[i], PEERKEY_MAX, "%s", key);
-	fake.probe[i] = (struct probe_result){ .result = res, .time_ms = t, .latency_ms = 1 };
+	fake.probe[i] = (struct probe_result){.result = res, .time_ms = t, .latency_ms = 1};
 	snprintf(fake.probe[i].detail, sizeof(fake.probe[i].detail), "%s", probe_result_name(res));
 }
 
-static const char *NGINX =
-	"user www-data;\n"                                         /* 1 */
-	"events { worker_connections 256; }\n"                     /* 2 */
-	"http {\n"                                                 /* 3 */
-	"  upstream app { server 127.0.0.1:8081; }\n"              /* 4 */
-	"  upstream pool {\n"                                      /* 5 */
-	"    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n" /* 6 */
-	"    server 127.0.0.1:9002;\n"                             /* 7 */
-	"  }\n"                                                    /* 8 */
-	"  server {\n"                                             /* 9 */
-	"    server_name diag.test;\n"                             /* 10 */
-	"    location / { proxy_pass http://app; }\n"              /* 11 */
-	"    location /slow/ {\n"                                  /* 12 */
-	"      proxy_read_timeout 30s;\n"                          /* 13 */
-	"      proxy_pass http://app;\n"                           /* 14 */
-	"    }\n"                                                  /* 15 */
-	"    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
-	"    location /pool { proxy_pass http://pool; }\n"         /* 17 */
-	"  }\n"                                                    /* 18 */
-	"}\n";
+static const char *NGINX = "user www-data;\n"						  /* 1 */
+			   "events { worker_connections 256; }\n"			  /* 2 */
+			   "http {\n"							  /* 3 */
+			   "  upstream app { server 127.0.0.1:8081; }\n"		  /* 4 */
+			   "  upstream pool {\n"					  /* 5 */
+			   "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	  /* 6 */
+			   "    server 127.0.0.1:9002;\n"				  /* 7 */
+			   "  }\n"							  /* 8 */
+			   "  server {\n"						  /* 9 */
+			   "    server_name diag.test;\n"				  /* 10 */
+			   "    location / { proxy_pass http://app; }\n"		  /* 11 */
+			   "    location /slow/ {\n"					  /* 12 */
+			   "      proxy_read_timeout 30s;\n"				  /* 13 */
+			   "      proxy_pass http://app;\n"				  /* 14 */
+			   "    }\n"							  /* 15 */
+			   "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
+			   "    location /pool { proxy_pass http://pool; }\n"		  /* 17 */
+			   "  }\n"							  /* 18 */
+			   "}\n";
 
 static char conf_path[512];
 static struct ngx_model *model;
@@ -103,8 +102,8 @@ static void setup(void)
 {
 	memset(&fake, 0, sizeof(fake));
 	alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = { fake_last_probe, fake_listener, fake_nearby, fake_probe_now,
-					NULL };
+	const struct diag_host host = {fake_last_probe, fake_listener, fake_nearby, fake_probe_now,
+				       NULL};
 	diag = diag_new(alerts, &host);
 	diag_set_model(diag, model, cfg);
 }
@@ -131,9 +130,9 @@ static void feed(int64_t now, const char *fmt, ...)
 		diag_log_event(diag, &ev, line, strlen(line), now);
 }
 
-#define REFUSED                                                                              \
-	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "  \
-	"connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "       \
+#define REFUSED                                                                                    \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
+	"connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "         \
 	"HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"diag.test\""
 
 static void expect_alert(enum cause c, const char *peer, const char *upstream, const char *ref,
@@ -198,8 +197,8 @@ static void test_listener_started_after_errors_means_restarted(void)
 	setup();
 	feed(T0, REFUSED, "/");
 	fake.listener_known = true;
-	fake.listener = (struct host_listener){ .listening = true, .pid = 42,
-						.started_ms = T0 + 5000 };
+	fake.listener =
+	    (struct host_listener){.listening = true, .pid = 42, .started_ms = T0 + 5000};
 	snprintf(fake.listener.process, sizeof(fake.listener.process), "app");
 	set_probe("127.0.0.1:8081", PROBE_OK, T0 + 6000);
 	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0 + 6000);
@@ -213,7 +212,8 @@ static void test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold(void)
 	setup();
 	feed(T0, REFUSED, "/");
 	fake.listener_known = true;
-	fake.listener = (struct host_listener){ .listening = true, .pid = 42, .started_ms = T0 - 60000 };
+	fake.listener =
+	    (struct host_listener){.listening = true, .pid = 42, .started_ms = T0 - 60000};
 	set_probe("127.0.0.1:8081", PROBE_OK, T0 + 1000);
 	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0 + 1000);
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL);
@@ -230,9 +230,12 @@ static void test_read_timeout_names_the_location_timeout(void)
 	setup();
 	set_probe("127.0.0.1:8081", PROBE_TIMEOUT, T0 - 1);
 	fake.probe[0].ttfb_ms = 45000;
-	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "
-	     "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
-	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\"", "/slow/x");
+	feed(
+	    T0,
+	    "2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "
+	    "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	    "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\"",
+	    "/slow/x");
 	expect_alert(CAUSE_BACKEND_SLOW, "127.0.0.1:8081", "app", "13", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
 	CHECK(a && strstr(a->summary, "proxy_read_timeout 30s"));
@@ -246,10 +249,10 @@ static void test_unix_errnos_map_to_socket_causes(void)
 		int err;
 		enum cause cause;
 	} cases[] = {
-		{ 2, CAUSE_SOCKET_MISSING },
-		{ 13, CAUSE_SOCKET_PERMISSION },
-		{ 111, CAUSE_SOCKET_STALE },
-		{ 11, CAUSE_BACKEND_OVERLOADED },
+	    {2, CAUSE_SOCKET_MISSING},
+	    {13, CAUSE_SOCKET_PERMISSION},
+	    {111, CAUSE_SOCKET_STALE},
+	    {11, CAUSE_BACKEND_OVERLOADED},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		setup();
@@ -275,11 +278,15 @@ static void test_permission_fix_names_the_worker_user(void)
 	snprintf(r->sock_group, sizeof(r->sock_group), "nginx");
 	snprintf(r->denied_path, sizeof(r->denied_path), "/run/php/fpm.sock");
 	snprintf(r->denied_why, sizeof(r->denied_why), "no write (w) permission for www-data");
-	feed(T0, "2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (13: "
-	     "Permission denied) while connecting to upstream, client: 127.0.0.1, server: diag.test, "
+	feed(T0,
+	     "2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (13: "
+	     "Permission denied) while connecting to upstream, client: 127.0.0.1, server: "
+	     "diag.test, "
 	     "request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", "
-	     "host: \"d\"", "/php");
-	const struct alert *a = alert_find(alerts, CAUSE_SOCKET_PERMISSION, "unix:/run/php/fpm.sock");
+	     "host: \"d\"",
+	     "/php");
+	const struct alert *a =
+	    alert_find(alerts, CAUSE_SOCKET_PERMISSION, "unix:/run/php/fpm.sock");
 	CHECK(a && strstr(a->summary, "www-data"));
 	CHECK(a && strstr(a->explanation, "nginx:nginx 0660"));
 	CHECK(a && strstr(a->fix, "listen.owner = www-data"));
@@ -292,9 +299,11 @@ static void test_no_live_upstreams_names_the_block_and_its_peers(void)
 	setup();
 	set_probe("127.0.0.1:9001", PROBE_REFUSED, T0);
 	set_probe("127.0.0.1:9002", PROBE_REFUSED, T0);
-	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *9 no live upstreams while connecting to upstream, "
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *9 no live upstreams while connecting to upstream, "
 	     "client: 127.0.0.1, server: diag.test, request: \"GET %s HTTP/1.1\", upstream: "
-	     "\"http://pool/pool\", host: \"d\"", "/pool");
+	     "\"http://pool/pool\", host: \"d\"",
+	     "/pool");
 	expect_alert(CAUSE_NO_LIVE_UPSTREAMS, NULL, "pool", "5", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool");
 	CHECK(a && strstr(a->explanation, "127.0.0.1:9001 down (refused)"));
@@ -312,9 +321,11 @@ static void test_one_failing_peer_of_a_healthy_pool_is_a_warning(void)
 {
 	setup();
 	set_probe("127.0.0.1:9002", PROBE_OK, T0);
-	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
 	     "connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "
-	     "HTTP/1.1\", upstream: \"http://127.0.0.1:9001/pool\", host: \"d\"", "/pool");
+	     "HTTP/1.1\", upstream: \"http://127.0.0.1:9001/pool\", host: \"d\"",
+	     "/pool");
 	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9001", "pool", "6", ALERT_WARNING);
 	teardown();
 }
@@ -322,9 +333,11 @@ static void test_one_failing_peer_of_a_healthy_pool_is_a_warning(void)
 static void test_worker_connections_exhausted(void)
 {
 	setup();
-	feed(T0, "2026/11/21 10:00:00 [alert] 7#7: *9 256 worker_connections are not enough while "
+	feed(T0,
+	     "2026/11/21 10:00:00 [alert] 7#7: *9 256 worker_connections are not enough while "
 	     "connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "
-	     "HTTP/1.1\", host: \"d\"", "/");
+	     "HTTP/1.1\", host: \"d\"",
+	     "/");
 	expect_alert(CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL, NULL, "2", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
 	CHECK(a && strstr(a->fix, "worker_connections 512;"));
@@ -334,7 +347,8 @@ static void test_worker_connections_exhausted(void)
 static void test_unresolvable_name_is_dns_failure(void)
 {
 	setup();
-	feed(T0, "2026/11/21 10:00:00 [error] 7#7: *2 %s could not be resolved (3: Host not found), "
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *2 %s could not be resolved (3: Host not found), "
 	     "client: 127.0.0.1, server: diag.test, request: \"GET / HTTP/1.1\", host: \"d\"",
 	     "gone.invalid");
 	const struct alert *a = alert_find(alerts, CAUSE_DNS_FAILURE, "gone.invalid");
@@ -348,7 +362,8 @@ static void test_peers_from_logs_are_capped_but_configured_ones_never(void)
 	setup();
 	for (int i = 0; i < 4200; i++)
 		feed(T0 + i,
-		     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) "
+		     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection "
+		     "refused) "
 		     "while connecting to upstream, client: 127.0.0.1, server: x, request: \"GET / "
 		     "HTTP/1.1\", upstream: \"http://127.0.%d.%d:80/\", host: \"x\"",
 		     2 + i / 250, i % 250 + 1);

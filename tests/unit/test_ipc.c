@@ -65,12 +65,12 @@ static void handler(void *ud, struct ipc_client *c, const char *cmd, const cJSON
 
 static int client_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	strcpy(sa.sun_path, sock_path);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		_exit(90);
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
 }
@@ -97,8 +97,9 @@ static size_t read_lines(int fd, char *buf, size_t cap, int n)
 static void child_validation(void)
 {
 	int fd = client_connect();
-	const char *req = "garbage\n[1,2]\n{\"x\":1}\n{\"cmd\":5}\n{\"cmd\":\"nope\"}\n\n{\"cmd\":\"later\"}\n"
-			  "{\"cmd\":\"echo\"}\n";
+	const char *req =
+	    "garbage\n[1,2]\n{\"x\":1}\n{\"cmd\":5}\n{\"cmd\":\"nope\"}\n\n{\"cmd\":\"later\"}\n"
+	    "{\"cmd\":\"echo\"}\n";
 	if (write(fd, req, strlen(req)) < 0)
 		_exit(91);
 	char buf[4096];
@@ -219,7 +220,7 @@ static void run_children(void (*fns[])(void), size_t n, bool publish)
 
 static void test_malformed_requests_get_error_lines_in_order(void)
 {
-	void (*fns[])(void) = { child_validation };
+	void (*fns[])(void) = {child_validation};
 	run_children(fns, 1, false);
 	CHECK_INT(failures_in_children, 0);
 }
@@ -227,7 +228,7 @@ static void test_malformed_requests_get_error_lines_in_order(void)
 static void test_oversized_line_is_refused_and_closed(void)
 {
 	failures_in_children = 0;
-	void (*fns[])(void) = { child_oversized };
+	void (*fns[])(void) = {child_oversized};
 	run_children(fns, 1, false);
 	CHECK_INT(failures_in_children, 0);
 }
@@ -235,7 +236,7 @@ static void test_oversized_line_is_refused_and_closed(void)
 static void test_subscriber_that_never_reads_is_cut_off(void)
 {
 	failures_in_children = 0;
-	void (*fns[])(void) = { child_lazy_subscriber, child_reader_subscriber };
+	void (*fns[])(void) = {child_lazy_subscriber, child_reader_subscriber};
 	run_children(fns, 2, true);
 	CHECK_INT(failures_in_children, 0);
 	CHECK_INT(ipc_dropped(server), 1);

@@ -45,24 +45,31 @@ static void test_exposition_counts_events_and_alerts(void)
 	struct ev_loop *loop = ev_default_loop(0);
 	struct prober *p = prober_new(loop, 4, NULL, NULL);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = { no_probe, no_listener, no_ports, no_probe_now, NULL };
+	const struct diag_host host = {no_probe, no_listener, no_ports, no_probe_now, NULL};
 	struct diag *d = diag_new(alerts, &host);
 
-	const char *line = "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection "
-			   "refused) while connecting to upstream, client: 127.0.0.1, server: x, "
-			   "request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:81/\", host: \"x\"";
+	const char *line =
+	    "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection "
+	    "refused) while connecting to upstream, client: 127.0.0.1, server: x, "
+	    "request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:81/\", host: \"x\"";
 	struct errlog_event ev;
 	CHECK_INT(errlog_parse(line, strlen(line), &ev), 0);
 	diag_log_event(d, &ev, line, strlen(line), 1700000000000);
 
-	const char *learned[] = { "weird\"peer\\x" };
-	struct metrics_sources s = { .prober = p, .diag = d, .alerts = alerts,
-				     .extra_peers = learned, .nextra_peers = 1, .reloads = 2,
-				     .rss_bytes = 4096 };
+	const char *learned[] = {"weird\"peer\\x"};
+	struct metrics_sources s = {.prober = p,
+				    .diag = d,
+				    .alerts = alerts,
+				    .extra_peers = learned,
+				    .nextra_peers = 1,
+				    .reloads = 2,
+				    .rss_bytes = 4096};
 	char *text = metrics_render(&s);
 	CHECK(strstr(text, "# TYPE upwatch_log_events_total counter\n"));
 	CHECK(strstr(text, "upwatch_log_events_total{kind=\"connect_failed\"} 1\n"));
-	CHECK(strstr(text, "upwatch_peer_log_events_total{peer=\"127.0.0.1:81\",kind=\"connect_failed\"} 1\n"));
+	CHECK(strstr(
+	    text,
+	    "upwatch_peer_log_events_total{peer=\"127.0.0.1:81\",kind=\"connect_failed\"} 1\n"));
 	CHECK(strstr(text, "upwatch_alerts_firing{cause=\"backend_down\"} 1\n"));
 	CHECK(strstr(text, "upwatch_alerts_firing{cause=\"socket_missing\"} 0\n"));
 	CHECK(strstr(text, "upwatch_reloads_total 2\n"));

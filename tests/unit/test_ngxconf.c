@@ -25,7 +25,7 @@ static struct ngx_model *load_in(const char *dir, char *err)
 {
 	char path[1200];
 	struct ngx_model *m = NULL;
-	struct ngxconf_options o = { .prefix = dir };
+	struct ngxconf_options o = {.prefix = dir};
 	snprintf(fixdir, sizeof(fixdir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/nginx.conf", dir);
 	err[0] = '\0';
@@ -59,7 +59,7 @@ static const char *ref_str(const struct ngx_ref *r, char *buf, size_t len)
 	return buf;
 }
 
-#define REF(r) ref_str(&(r), (char[1200]){ 0 }, 1200)
+#define REF(r) ref_str(&(r), (char[1200]){0}, 1200)
 
 /* Peer summary: "proto upstreams=a,b refs=f:1 f:2 passes=f:3" */
 static const char *peer_str(const struct ngx_model *m, const char *key, char *out, size_t len)
@@ -82,7 +82,7 @@ static const char *peer_str(const struct ngx_model *m, const char *key, char *ou
 	return out;
 }
 
-#define CHECK_PEER(m, key, want) CHECK_STR(peer_str(m, key, (char[4096]){ 0 }, 4096), want)
+#define CHECK_PEER(m, key, want) CHECK_STR(peer_str(m, key, (char[4096]){0}, 4096), want)
 
 static const char *keys_str(const struct ngx_model *m, char *out, size_t len)
 {
@@ -93,7 +93,7 @@ static const char *keys_str(const struct ngx_model *m, char *out, size_t len)
 	return out;
 }
 
-#define CHECK_KEYS(m, want) CHECK_STR(keys_str(m, (char[4096]){ 0 }, 4096), want)
+#define CHECK_KEYS(m, want) CHECK_STR(keys_str(m, (char[4096]){0}, 4096), want)
 
 static const char *files_str(const struct ngx_model *m, char *out, size_t len)
 {
@@ -111,7 +111,8 @@ static void test_debian_default_tree(void)
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024), "nginx.conf mime.types sites-enabled/default");
+	CHECK_STR(files_str(m, (char[1024]){0}, 1024),
+		  "nginx.conf mime.types sites-enabled/default");
 	CHECK_INT(m->nglobs, 3);
 	CHECK_STR(rel(m->globs[2]), "sites-enabled/*");
 	CHECK_STR(m->user, "www-data");
@@ -139,7 +140,7 @@ static void test_php_fpm_over_unix_socket(void)
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024),
+	CHECK_STR(files_str(m, (char[1024]){0}, 1024),
 		  "nginx.conf mime.types sites-enabled/php snippets/fastcgi-php.conf fastcgi.conf");
 	CHECK_KEYS(m, "unix:/run/php/php8.2-fpm.sock");
 	CHECK_PEER(m, "unix:/run/php/php8.2-fpm.sock",
@@ -291,7 +292,8 @@ static void test_stream_block(void)
 	CHECK_PEER(m, "127.0.0.1:5432", "tcp upstreams=db refs=nginx.conf:11 passes=nginx.conf:17");
 	CHECK_PEER(m, "unix:/run/postgresql/.s.PGSQL.5432",
 		   "tcp upstreams=db refs=nginx.conf:12 passes=nginx.conf:17");
-	CHECK_PEER(m, "127.0.0.1:8090", "http upstreams=db refs=nginx.conf:35 passes=nginx.conf:41");
+	CHECK_PEER(m, "127.0.0.1:8090",
+		   "http upstreams=db refs=nginx.conf:35 passes=nginx.conf:41");
 	CHECK_PEER(m, "127.0.0.1:6379", "tcp upstreams= refs=nginx.conf:23 passes=nginx.conf:23");
 	CHECK_PEER(m, "[::1]:53", "tcp upstreams= refs=nginx.conf:28 passes=nginx.conf:28");
 	CHECK_INT(m->npasses, 4);
@@ -323,7 +325,8 @@ static void test_variables_make_passes_dynamic(void)
 	if (!m)
 		return;
 	CHECK_KEYS(m, "127.0.0.1:9000");
-	CHECK_PEER(m, "127.0.0.1:9000", "http upstreams=backend refs=nginx.conf:20 passes=nginx.conf:32");
+	CHECK_PEER(m, "127.0.0.1:9000",
+		   "http upstreams=backend refs=nginx.conf:20 passes=nginx.conf:32");
 	CHECK_INT(m->npasses, 4);
 	if (m->npasses == 4) {
 		const struct ngx_pass *p = m->passes;
@@ -357,7 +360,8 @@ static void test_map_geo_types_blocks_are_skipped(void)
 		return;
 	/* the map's "server" and "proxy_pass" keys are not directives */
 	CHECK_KEYS(m, "127.0.0.1:3000");
-	CHECK_PEER(m, "127.0.0.1:3000", "http upstreams=ws refs=nginx.conf:38 passes=nginx.conf:45");
+	CHECK_PEER(m, "127.0.0.1:3000",
+		   "http upstreams=ws refs=nginx.conf:38 passes=nginx.conf:45");
 	CHECK_INT(m->npasses, 1);
 	ngxconf_free(m);
 }
@@ -370,7 +374,8 @@ static void test_lua_blocks_are_skipped(void)
 	if (!m)
 		return;
 	CHECK_KEYS(m, "127.0.0.1:7000");
-	CHECK_PEER(m, "127.0.0.1:7000", "http upstreams=lua_app refs=nginx.conf:14 passes=nginx.conf:35");
+	CHECK_PEER(m, "127.0.0.1:7000",
+		   "http upstreams=lua_app refs=nginx.conf:14 passes=nginx.conf:35");
 	CHECK_INT(m->npasses, 1);
 	ngxconf_free(m);
 }
@@ -382,7 +387,7 @@ static void test_quoted_paths_with_spaces(void)
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024), "nginx.conf conf.d/my site.conf");
+	CHECK_STR(files_str(m, (char[1024]){0}, 1024), "nginx.conf conf.d/my site.conf");
 	CHECK_KEYS(m, "unix:/run/php/php fpm.sock 127.0.0.1:8000");
 	CHECK_PEER(m, "unix:/run/php/php fpm.sock",
 		   "fastcgi upstreams= refs=conf.d/my site.conf:6 passes=conf.d/my site.conf:6");
@@ -402,7 +407,7 @@ static void test_deep_include_chain(void)
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024),
+	CHECK_STR(files_str(m, (char[1024]){0}, 1024),
 		  "nginx.conf l1/http.conf l1/l2/servers.conf l1/l2/l3/l4/locations.conf "
 		  "l1/l2/l3/a.conf l1/l2/l3/l4/l5/upstream.conf l1/l2/l3/b.conf");
 	CHECK_KEYS(m, "127.0.0.1:9001 127.0.0.1:9002");
@@ -428,14 +433,14 @@ static void test_stored_nginx_dump_of_deep_tree(void)
 	if (!d)
 		return;
 	struct ngx_model *m = NULL;
-	struct ngxconf_options o = { .prefix = "/srv/x/deep/" };
+	struct ngxconf_options o = {.prefix = "/srv/x/deep/"};
 	snprintf(fixdir, sizeof(fixdir), "/srv/x/deep");
 	CHECK_INT(ngxconf_load_opts(NULL, d, &o, &m, err, sizeof(err)), 0);
 	cf_dump_free(d);
 	if (!m)
 		return;
 	CHECK_STR(m->main_file, "/srv/x/deep/nginx.conf");
-	CHECK_STR(files_str(m, (char[1024]){ 0 }, 1024),
+	CHECK_STR(files_str(m, (char[1024]){0}, 1024),
 		  "nginx.conf l1/http.conf l1/l2/servers.conf l1/l2/l3/l4/locations.conf "
 		  "l1/l2/l3/a.conf l1/l2/l3/l4/l5/upstream.conf l1/l2/l3/b.conf");
 	CHECK_PEER(m, "127.0.0.1:9002",
@@ -449,9 +454,10 @@ static void test_include_cycle_is_an_error(void)
 {
 	char err[1024], want[2048];
 	CHECK(!load_fixture("cycle", err));
-	snprintf(want, sizeof(want),
-		 "%s/cycle/conf.d/b.conf:2: include cycle: \"%s/cycle/conf.d/a.conf\" includes itself",
-		 FIX, FIX);
+	snprintf(
+	    want, sizeof(want),
+	    "%s/cycle/conf.d/b.conf:2: include cycle: \"%s/cycle/conf.d/a.conf\" includes itself",
+	    FIX, FIX);
 	CHECK_STR(err, want);
 }
 
@@ -474,8 +480,9 @@ static void test_ipv6_peers(void)
 	if (!m)
 		return;
 	CHECK_KEYS(m, "[::1]:8080 [::1]:8081 [::1]:80 [::1]:9000 [::1]:50051");
-	CHECK_PEER(m, "[::1]:8080",
-		   "http upstreams=v6 refs=nginx.conf:8 nginx.conf:24 passes=nginx.conf:17 nginx.conf:24");
+	CHECK_PEER(
+	    m, "[::1]:8080",
+	    "http upstreams=v6 refs=nginx.conf:8 nginx.conf:24 passes=nginx.conf:17 nginx.conf:24");
 	CHECK_PEER(m, "[::1]:80", "http upstreams=v6 refs=nginx.conf:10 passes=nginx.conf:17");
 	CHECK_PEER(m, "[::1]:9000", "http upstreams= refs=nginx.conf:20 passes=nginx.conf:20");
 	CHECK_PEER(m, "[::1]:50051", "grpc upstreams= refs=nginx.conf:27 passes=nginx.conf:27");
@@ -498,16 +505,21 @@ static void test_default_ports(void)
 		      "unix:/run/scgi.sock 127.0.0.1:11211 127.0.0.1:50051 127.0.0.1:50052 "
 		      "unix:/run/app.sock");
 	/* an http upstream server's default port is 80 even behind https:// */
-	CHECK_PEER(m, "127.0.0.3:80", "https upstreams=tls_pool refs=nginx.conf:8 passes=nginx.conf:28");
-	CHECK_PEER(m, "127.0.0.1:80",
-		   "http upstreams= refs=nginx.conf:16 nginx.conf:19 passes=nginx.conf:16 nginx.conf:19");
-	CHECK_PEER(m, "127.0.0.2:443",
-		   "https upstreams= refs=nginx.conf:22 nginx.conf:34 passes=nginx.conf:22 nginx.conf:34");
+	CHECK_PEER(m, "127.0.0.3:80",
+		   "https upstreams=tls_pool refs=nginx.conf:8 passes=nginx.conf:28");
+	CHECK_PEER(
+	    m, "127.0.0.1:80",
+	    "http upstreams= refs=nginx.conf:16 nginx.conf:19 passes=nginx.conf:16 nginx.conf:19");
+	CHECK_PEER(
+	    m, "127.0.0.2:443",
+	    "https upstreams= refs=nginx.conf:22 nginx.conf:34 passes=nginx.conf:22 nginx.conf:34");
 	CHECK_PEER(m, "127.0.0.1:3031", "uwsgi upstreams= refs=nginx.conf:37 passes=nginx.conf:37");
-	CHECK_PEER(m, "unix:/run/scgi.sock", "scgi upstreams= refs=nginx.conf:40 passes=nginx.conf:40");
+	CHECK_PEER(m, "unix:/run/scgi.sock",
+		   "scgi upstreams= refs=nginx.conf:40 passes=nginx.conf:40");
 	CHECK_PEER(m, "127.0.0.1:11211", "tcp upstreams= refs=nginx.conf:43 passes=nginx.conf:43");
 	CHECK_PEER(m, "127.0.0.1:50052", "grpc upstreams= refs=nginx.conf:49 passes=nginx.conf:49");
-	CHECK_PEER(m, "unix:/run/app.sock", "http upstreams= refs=nginx.conf:52 passes=nginx.conf:52");
+	CHECK_PEER(m, "unix:/run/app.sock",
+		   "http upstreams= refs=nginx.conf:52 passes=nginx.conf:52");
 	CHECK_INT(m->npasses, 12);
 	if (m->npasses == 12) {
 		const struct ngx_pass *p = m->passes;
@@ -536,8 +548,10 @@ static void test_host_names_stay_names(void)
 	if (!m)
 		return;
 	CHECK_KEYS(m, "app1.invalid:8080 app2.invalid:80 backend.test:8443");
-	CHECK_PEER(m, "app2.invalid:80", "http upstreams=Named refs=nginx.conf:7 passes=nginx.conf:14");
-	CHECK_PEER(m, "backend.test:8443", "https upstreams= refs=nginx.conf:17 passes=nginx.conf:17");
+	CHECK_PEER(m, "app2.invalid:80",
+		   "http upstreams=Named refs=nginx.conf:7 passes=nginx.conf:14");
+	CHECK_PEER(m, "backend.test:8443",
+		   "https upstreams= refs=nginx.conf:17 passes=nginx.conf:17");
 	CHECK_STR(m->passes[0].upstream, "Named");
 	CHECK_STR(m->passes[1].host_header, "Backend.Test:8443");
 	CHECK(m->user_default);
@@ -555,7 +569,8 @@ static void test_fastcgi_pass_without_port_is_refused(void)
 {
 	char err[1024], want[2048];
 	CHECK(!load_fixture("noport", err));
-	snprintf(want, sizeof(want), "%s/noport/nginx.conf:7: no port in upstream \"127.0.0.1\"", FIX);
+	snprintf(want, sizeof(want), "%s/noport/nginx.conf:7: no port in upstream \"127.0.0.1\"",
+		 FIX);
 	CHECK_STR(err, want);
 }
 
@@ -576,31 +591,33 @@ static void test_errors_nginx_would_raise(void)
 	static const struct {
 		const char *text, *msg;
 	} cases[] = {
-		{ "stream {\n upstream s {\n  server 127.0.0.1;\n }\n}\n",
-		  "3: no port in upstream \"127.0.0.1\"" },
-		{ "stream {\n server {\n  proxy_pass 127.0.0.1;\n }\n}\n",
-		  "3: no port in upstream \"127.0.0.1\"" },
-		{ "http {\n upstream b { server 127.0.0.1:1; }\n server { location / {\n"
-		  "  proxy_pass http://b:8080; } }\n}\n",
-		  "4: upstream \"b\" may not have port 8080" },
-		{ "http {\n upstream b { server 127.0.0.1:1; }\n upstream B { server 127.0.0.1:2; }\n}\n",
-		  "3: duplicate upstream \"B\"" },
-		{ "http {\n server { location / {\n proxy_pass 127.0.0.1:80; } }\n}\n",
-		  "3: invalid URL prefix in \"127.0.0.1:80\"" },
-		{ "http {\n proxy_read_timeout 5x;\n}\n", "2: \"proxy_read_timeout\" directive invalid value" },
-		{ "http {\n upstream u {\n  server 127.0.0.1:1 weight=0;\n }\n}\n",
-		  "3: invalid parameter \"weight=0\"" },
-		{ "http {\n upstream u {\n  server 127.0.0.1:99999;\n }\n}\n",
-		  "3: invalid port in upstream \"127.0.0.1:99999\"" },
-		{ "error_log x.log loud;\n", "1: invalid log level \"loud\"" },
-		{ "events {\n worker_connections many;\n}\n",
-		  "2: invalid value \"many\" in \"worker_connections\" directive" },
-		{ "http {\n server { location / {\n grpc_pass grpc://127.0.0.1; } }\n}\n",
-		  "3: no port in upstream \"127.0.0.1\"" },
-		{ "http {\n server { location / {\n proxy_pass http://[::1:80; } }\n}\n",
-		  "3: invalid host in upstream \"[::1:80\"" },
-		{ "http {\n server { location / {\n proxy_pass http://127.0.0.1:0; } }\n}\n",
-		  "3: invalid port in upstream \"127.0.0.1:0\"" },
+	    {"stream {\n upstream s {\n  server 127.0.0.1;\n }\n}\n",
+	     "3: no port in upstream \"127.0.0.1\""},
+	    {"stream {\n server {\n  proxy_pass 127.0.0.1;\n }\n}\n",
+	     "3: no port in upstream \"127.0.0.1\""},
+	    {"http {\n upstream b { server 127.0.0.1:1; }\n server { location / {\n"
+	     "  proxy_pass http://b:8080; } }\n}\n",
+	     "4: upstream \"b\" may not have port 8080"},
+	    {"http {\n upstream b { server 127.0.0.1:1; }\n upstream B { server 127.0.0.1:2; "
+	     "}\n}\n",
+	     "3: duplicate upstream \"B\""},
+	    {"http {\n server { location / {\n proxy_pass 127.0.0.1:80; } }\n}\n",
+	     "3: invalid URL prefix in \"127.0.0.1:80\""},
+	    {"http {\n proxy_read_timeout 5x;\n}\n",
+	     "2: \"proxy_read_timeout\" directive invalid value"},
+	    {"http {\n upstream u {\n  server 127.0.0.1:1 weight=0;\n }\n}\n",
+	     "3: invalid parameter \"weight=0\""},
+	    {"http {\n upstream u {\n  server 127.0.0.1:99999;\n }\n}\n",
+	     "3: invalid port in upstream \"127.0.0.1:99999\""},
+	    {"error_log x.log loud;\n", "1: invalid log level \"loud\""},
+	    {"events {\n worker_connections many;\n}\n",
+	     "2: invalid value \"many\" in \"worker_connections\" directive"},
+	    {"http {\n server { location / {\n grpc_pass grpc://127.0.0.1; } }\n}\n",
+	     "3: no port in upstream \"127.0.0.1\""},
+	    {"http {\n server { location / {\n proxy_pass http://[::1:80; } }\n}\n",
+	     "3: invalid host in upstream \"[::1:80\""},
+	    {"http {\n server { location / {\n proxy_pass http://127.0.0.1:0; } }\n}\n",
+	     "3: invalid port in upstream \"127.0.0.1:0\""},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char name[32], err[1024], want[2048];
@@ -616,16 +633,17 @@ static void test_errors_nginx_would_raise(void)
 static void test_error_log_targets(void)
 {
 	char err[1024];
-	struct ngx_model *m = load_text("logs",
-					"error_log stderr;\n"
-					"error_log syslog:server=unix:/dev/log,tag=nginx warn;\n"
-					"error_log memory:32m debug;\n"
-					"error_log /dev/null crit;\n"
-					"error_log rel.log debug_http;\n"
-					"http {\n error_log /var/log/a.log info;\n error_log /var/log/b.log;\n"
-					" server { location / { error_log /var/log/c.log alert; } }\n}\n"
-					"mail {\n server { error_log /var/log/mail.log; }\n}\n",
-					err);
+	struct ngx_model *m =
+	    load_text("logs",
+		      "error_log stderr;\n"
+		      "error_log syslog:server=unix:/dev/log,tag=nginx warn;\n"
+		      "error_log memory:32m debug;\n"
+		      "error_log /dev/null crit;\n"
+		      "error_log rel.log debug_http;\n"
+		      "http {\n error_log /var/log/a.log info;\n error_log /var/log/b.log;\n"
+		      " server { location / { error_log /var/log/c.log alert; } }\n}\n"
+		      "mail {\n server { error_log /var/log/mail.log; }\n}\n",
+		      err);
 	CHECK_STR(err, "");
 	if (!m)
 		return;
@@ -666,7 +684,8 @@ static void test_default_error_log_and_prefix_options(void)
 		ngxconf_free(m);
 	}
 	/* an nginx built with --error-log-path=/var/log/nginx/error.log, run with -p /srv/ */
-	struct ngxconf_options o = { .prefix = "/srv/", .default_error_log = "/var/log/nginx/error.log" };
+	struct ngxconf_options o = {.prefix = "/srv/",
+				    .default_error_log = "/var/log/nginx/error.log"};
 	m = NULL;
 	CHECK_INT(ngxconf_load_opts(path, NULL, &o, &m, err, sizeof(err)), 0);
 	if (m) {
@@ -681,17 +700,18 @@ static void test_host_header_expansion(void)
 {
 	char err[1024];
 	struct ngx_model *m = load_text(
-		"host",
-		"http {\n proxy_set_header X-Real-IP $remote_addr;\n"
-		" server {\n"
-		"  location /a { proxy_pass http://127.0.0.1:81; }\n"
-		"  location /b { proxy_set_header Host $proxy_host:$proxy_port; proxy_pass http://127.0.0.1; }\n"
-		"  location /c { proxy_set_header host ${proxy_host}.x; proxy_pass https://h.test; }\n"
-		"  location /d { proxy_set_header Host \"\"; proxy_pass http://127.0.0.1; }\n"
-		"  location /e { proxy_set_header Host $host; proxy_pass http://127.0.0.1; }\n"
-		"  location /f { proxy_set_header X-Y z; proxy_pass http://127.0.0.1; }\n"
-		" }\n}\n",
-		err);
+	    "host",
+	    "http {\n proxy_set_header X-Real-IP $remote_addr;\n"
+	    " server {\n"
+	    "  location /a { proxy_pass http://127.0.0.1:81; }\n"
+	    "  location /b { proxy_set_header Host $proxy_host:$proxy_port; proxy_pass "
+	    "http://127.0.0.1; }\n"
+	    "  location /c { proxy_set_header host ${proxy_host}.x; proxy_pass https://h.test; }\n"
+	    "  location /d { proxy_set_header Host \"\"; proxy_pass http://127.0.0.1; }\n"
+	    "  location /e { proxy_set_header Host $host; proxy_pass http://127.0.0.1; }\n"
+	    "  location /f { proxy_set_header X-Y z; proxy_pass http://127.0.0.1; }\n"
+	    " }\n}\n",
+	    err);
 	CHECK_STR(err, "");
 	if (!m)
 		return;
@@ -737,17 +757,18 @@ static void test_time_and_size_syntax(void)
 		int r;
 		uint64_t ms;
 	} times[] = {
-		{ "500ms", 0, 500 },	{ "30s", 0, 30000 },	  { "30", 0, 30000 },
-		{ "1m30s", 0, 90000 },	{ "1h 30m", 0, 5400000 }, { "2d", 0, 172800000 },
-		{ "1w", 0, 604800000 }, { "1s500ms", 0, 1500 },	  { "30s1m", -EINVAL, 0 },
-		{ "1y", -EINVAL, 0 },	{ "1M", -EINVAL, 0 },	  { "", -EINVAL, 0 },
-		{ "5x", -EINVAL, 0 },	{ "1s 2", 0, 3000 },	  { "m", -EINVAL, 0 },
+	    {"500ms", 0, 500},	  {"30s", 0, 30000},	  {"30", 0, 30000},
+	    {"1m30s", 0, 90000},  {"1h 30m", 0, 5400000}, {"2d", 0, 172800000},
+	    {"1w", 0, 604800000}, {"1s500ms", 0, 1500},	  {"30s1m", -EINVAL, 0},
+	    {"1y", -EINVAL, 0},	  {"1M", -EINVAL, 0},	  {"", -EINVAL, 0},
+	    {"5x", -EINVAL, 0},	  {"1s 2", 0, 3000},	  {"m", -EINVAL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
 		uint64_t v = 0;
 		int r = ngxconf_parse_time_ms(times[i].s, &v);
 		if (r != times[i].r || v != times[i].ms)
-			fprintf(stderr, "time \"%s\": %d %llu\n", times[i].s, r, (unsigned long long)v);
+			fprintf(stderr, "time \"%s\": %d %llu\n", times[i].s, r,
+				(unsigned long long)v);
 		CHECK_INT(r, times[i].r);
 		CHECK_INT(v, times[i].ms);
 	}
@@ -756,8 +777,8 @@ static void test_time_and_size_syntax(void)
 		int r;
 		uint64_t v;
 	} sizes[] = {
-		{ "4k", 0, 4096 }, { "16K", 0, 16384 }, { "1m", 0, 1048576 }, { "512", 0, 512 },
-		{ "1g", -EINVAL, 0 }, { "k", -EINVAL, 0 },
+	    {"4k", 0, 4096}, {"16K", 0, 16384},	 {"1m", 0, 1048576},
+	    {"512", 0, 512}, {"1g", -EINVAL, 0}, {"k", -EINVAL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint64_t v = 0;
@@ -793,7 +814,8 @@ static void test_peer_json_and_print(void)
 	CHECK(strstr(buf, want));
 	CHECK(strstr(buf, "  127.0.0.2:8003 http upstream pool\n"));
 	CHECK(strstr(buf, "(file, level notice, followed)"));
-	snprintf(want, sizeof(want), "      via proxy_pass http://pool at %s/nginx.conf:30\n", fixdir);
+	snprintf(want, sizeof(want), "      via proxy_pass http://pool at %s/nginx.conf:30\n",
+		 fixdir);
 	CHECK(strstr(buf, want));
 	free(buf);
 	CHECK(ngxconf_peer(m, "127.0.0.9:1") == NULL);
@@ -811,13 +833,14 @@ static bool has_nginx(void)
 
 /* Run `nginx -T` on a copy of the fixture (nginx creates its logs there).
  * Returns the dump, or NULL when nginx refused the configuration. */
-static char *nginx_dump(const char *dir, bool add_pid, size_t *ret_len, char *errfile, size_t errlen)
+static char *nginx_dump(const char *dir, bool add_pid, size_t *ret_len, char *errfile,
+			size_t errlen)
 {
 	char cmd[4096];
 	snprintf(errfile, errlen, "%s.nginx-err", dir);
-	snprintf(cmd, sizeof(cmd), "/usr/sbin/nginx -T -p '%s/' -c '%s/nginx.conf' %s%s%s 2>'%s'", dir,
-		 dir, add_pid ? "-g 'pid " : "", add_pid ? dir : "", add_pid ? "/nginx.pid;'" : "",
-		 errfile);
+	snprintf(cmd, sizeof(cmd), "/usr/sbin/nginx -T -p '%s/' -c '%s/nginx.conf' %s%s%s 2>'%s'",
+		 dir, dir, add_pid ? "-g 'pid " : "", add_pid ? dir : "",
+		 add_pid ? "/nginx.pid;'" : "", errfile);
 	FILE *p = popen(cmd, "r");
 	if (!p)
 		return NULL;
@@ -846,7 +869,8 @@ static bool same_peers(const struct ngx_model *a, const struct ngx_model *b)
 		peer_str(a, a->peers[i].key, x, sizeof(x));
 		peer_str(b, a->peers[i].key, y, sizeof(y));
 		if (!streq(x, y)) {
-			fprintf(stderr, "peer %s: disk \"%s\" dump \"%s\"\n", a->peers[i].key, x, y);
+			fprintf(stderr, "peer %s: disk \"%s\" dump \"%s\"\n", a->peers[i].key, x,
+				y);
 			return false;
 		}
 	}
@@ -875,7 +899,7 @@ static void crosscheck(const char *name, bool add_pid)
 	struct cf_dump *cd = NULL;
 	CHECK_INT(cf_dump_parse(dump, len, &cd), 0);
 	struct ngx_model *fromdump = NULL;
-	struct ngxconf_options o = { .prefix = dir };
+	struct ngxconf_options o = {.prefix = dir};
 	if (cd)
 		CHECK_INT(ngxconf_load_opts(NULL, cd, &o, &fromdump, err, sizeof(err)), 0);
 	if (disk && fromdump) {
@@ -889,7 +913,7 @@ static void crosscheck(const char *name, bool add_pid)
 		}
 		if (!same)
 			fprintf(stderr, "%s: files differ: disk %s\n", name,
-				files_str(disk, (char[4096]){ 0 }, 4096));
+				files_str(disk, (char[4096]){0}, 4096));
 		CHECK(same);
 		CHECK(same_peers(disk, fromdump));
 		CHECK_INT(disk->npasses, fromdump->npasses);
@@ -925,9 +949,9 @@ static void test_nginx_reads_the_same_files_and_peers(void)
 		const char *name;
 		bool add_pid;
 	} ok[] = {
-		{ "debian", false }, { "php-fpm", false }, { "gunicorn", true }, { "pool", true },
-		{ "dynamic", true }, { "map", true },	   { "spaces", true },	 { "deep", true },
-		{ "ipv6", true },    { "ports", true },
+	    {"debian", false}, {"php-fpm", false}, {"gunicorn", true}, {"pool", true},
+	    {"dynamic", true}, {"map", true},	   {"spaces", true},   {"deep", true},
+	    {"ipv6", true},    {"ports", true},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
 		crosscheck(ok[i].name, ok[i].add_pid);
@@ -937,13 +961,13 @@ static void test_nginx_refuses_what_the_model_refuses(void)
 {
 	if (!has_nginx() || geteuid() != 0)
 		return;
-	const char *names[] = { "noport", "cycle", "missing" };
+	const char *names[] = {"noport", "cycle", "missing"};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		char dir[1024], cmd[4096], errfile[1200];
 		size_t len;
 		snprintf(dir, sizeof(dir), "%s/refuse-%s", harness_tmpdir(), names[i]);
-		snprintf(cmd, sizeof(cmd), "cp -a '%s/%s' '%s' && mkdir -p '%s/logs'", FIX, names[i], dir,
-			 dir);
+		snprintf(cmd, sizeof(cmd), "cp -a '%s/%s' '%s' && mkdir -p '%s/logs'", FIX,
+			 names[i], dir, dir);
 		CHECK_INT(system(cmd), 0);
 		char *dump = nginx_dump(dir, true, &len, errfile, sizeof(errfile));
 		CHECK(!dump);

@@ -213,8 +213,8 @@ static void test_upwatch_denied_where_the_worker_is_allowed_is_not_permission(vo
 		struct probe_result r;
 		probe_unix_check(&t, &root, &r);
 		_exit(r.result == PROBE_ERROR && strstr(r.detail, "upwatch itself may not connect")
-			      ? 0
-			      : 1);
+			  ? 0
+			  : 1);
 	}
 	int status = 0;
 	waitpid(pid, &status, 0);
