@@ -44,7 +44,7 @@ build() {
 run_tests() {
     local status=0
     build build-ci -Dwerror=true
-    for suite in unit system integration; do
+    for suite in lint unit system integration; do
         meson test -C build-ci --print-errorlogs --suite $suite || status=1
         cp build-ci/meson-logs/testlog.json "build-ci/meson-logs/testlog-$suite.json"
     done

@@ -10,9 +10,15 @@
 #include <stdint.h>
 
 #include "core/peerkey.h"
-#include "log/tail.h"
 
 #define CONFIG_DEFAULT_PATH UPWATCH_SYSCONFDIR "/upwatch/upwatch.conf"
+
+/* Where the log follower starts in a file it has not read before (start_at). */
+enum tail_start {
+	TAIL_START_SAVED, /* saved offset if any, else the end */
+	TAIL_START_END,
+	TAIL_START_BEGINNING,
+};
 
 /* Settings for one nginx upstream block or one peer; unset fields are 0/NULL/-1. */
 struct config_override {

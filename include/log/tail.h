@@ -16,16 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/config.h"
+
 struct ev_loop;
 struct cJSON;
 
 #define TAIL_LINE_MAX 8192
-
-enum tail_start {
-	TAIL_START_SAVED, /* saved offset if any, else the end */
-	TAIL_START_END,
-	TAIL_START_BEGINNING,
-};
 
 /* lines: delivered to the callback; bytes: read (also from a copytruncate
  * copy); rotations: the path named another file (rename/delete + create,

@@ -33,6 +33,7 @@
 #include "output/metrics.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
+#include "host/host.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
 #include "core/util.h"
@@ -192,10 +193,24 @@ static void set_targets(struct daemon *d)
 	free(t);
 }
 
+/* The nginx worker's identity, read from a running worker; else the user the
+ * configuration names. */
+static int identity_from_worker(struct probe_identity *ret)
+{
+	uid_t uid;
+	gid_t gid, groups[64];
+	size_t n = ARRAY_SIZE(groups);
+	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	if (r < 0)
+		return r;
+	probe_identity_from_ids(uid, gid, groups, n, ret);
+	return 0;
+}
+
 static void set_identity(struct daemon *d)
 {
 	struct probe_identity id;
-	if (probe_identity_from_worker(&id) < 0 &&
+	if (identity_from_worker(&id) < 0 &&
 	    probe_identity_from_user(d->model->user ? d->model->user : "nobody", &id) < 0) {
 		memset(&id, 0, sizeof(id));
 		snprintf(id.user, sizeof(id.user), "%s",

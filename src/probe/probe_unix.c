@@ -27,7 +27,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host/host.h"
 #include "probe/probe_tcp.h"
 #include "core/util.h"
 
@@ -306,15 +305,12 @@ int probe_identity_from_user(const char *user, struct probe_identity *ret)
 	return 0;
 }
 
-int probe_identity_from_worker(struct probe_identity *ret)
+void probe_identity_from_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
+			     struct probe_identity *ret)
 {
-	struct probe_identity id = {.from_proc = true};
-	size_t n = ARRAY_SIZE(id.groups);
-	int r = host_nginx_worker(&id.uid, &id.gid, id.groups, &n);
-	if (r < 0)
-		return r;
-	id.ngroups = n;
+	struct probe_identity id = {.uid = uid, .gid = gid, .from_proc = true};
+	id.ngroups = MIN(ngroups, ARRAY_SIZE(id.groups));
+	memcpy(id.groups, groups, id.ngroups * sizeof(*groups));
 	snprintf(id.user, sizeof(id.user), "%s", cached_name(false, id.uid));
 	*ret = id;
-	return 0;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "host/host.h"
 #include "probe/probe_unix.h"
 #include "core/util.h"
 
@@ -315,7 +316,12 @@ static void test_identity_from_user(void)
 static void test_identity_from_worker(void)
 {
 	struct probe_identity id;
-	int r = probe_identity_from_worker(&id);
+	uid_t uid;
+	gid_t gid, groups[64];
+	size_t n = ARRAY_SIZE(groups);
+	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	if (r == 0)
+		probe_identity_from_ids(uid, gid, groups, n, &id);
 	/* test_host runs a real nginx; here only the shape (another test may
 	 * have a worker running at this moment). */
 	if (r == 0) {
