@@ -11,6 +11,7 @@
 
 /* Order is not part of the interface; names and message ids are. */
 enum cause {
+	CAUSE_NONE = -1, /* no cause (yet): never a table index */
 	CAUSE_BACKEND_DOWN,
 	CAUSE_BACKEND_RESTARTED,
 	CAUSE_BACKEND_UNREACHABLE,
@@ -27,6 +28,8 @@ enum cause {
 	CAUSE_NO_LIVE_UPSTREAMS,
 	CAUSE_WORKER_CONNECTIONS_EXHAUSTED,
 	CAUSE_PEER_FAILING,
+	CAUSE_LOCAL_PORTS_EXHAUSTED,
+	CAUSE_DNS_STALE,
 	CAUSE__COUNT,
 };
 

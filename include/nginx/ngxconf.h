@@ -31,7 +31,11 @@ enum ngx_proto {
 	NGX_PROTO_UWSGI,
 	NGX_PROTO_SCGI,
 	NGX_PROTO_GRPC,
-	NGX_PROTO_TCP, /* stream proxy_pass, memcached_pass */
+	NGX_PROTO_TCP, /* stream proxy_pass */
+	NGX_PROTO_SUWSGI,
+	NGX_PROTO_GRPCS,
+	NGX_PROTO_MEMCACHED,
+	NGX_PROTO_UDP, /* stream server with listen ... udp */
 };
 
 enum ngx_log_target {

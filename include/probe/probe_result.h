@@ -24,6 +24,8 @@ enum probe_result_kind {
 	PROBE_PERMISSION,
 	PROBE_STALE,
 	PROBE_OVERLOADED,
+	PROBE_LOCAL_ERROR, /* upwatch's own resource failure (no fd, no memory): never a
+			    * verdict about the peer */
 	PROBE_ERROR,
 	PROBE__COUNT
 };

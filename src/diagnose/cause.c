@@ -58,6 +58,10 @@ static const struct cause_info causes[CAUSE__COUNT] = {
 		LOG_CRIT},
 	[CAUSE_PEER_FAILING] = {"peer_failing", "56b05138ab534203bc598cd0455da75b",
 		"Peer fails probes before nginx uses it", LOG_WARNING},
+	[CAUSE_LOCAL_PORTS_EXHAUSTED] = {"local_ports_exhausted", "ac410e54dff444cfa3cb557906525989",
+		"nginx ran out of local ports", LOG_ERR},
+	[CAUSE_DNS_STALE] = {"dns_stale", "a60533ab5fa342f4958464c2994c47fb",
+		"nginx connects to a stale address", LOG_ERR},
 };
 /* clang-format on */
 

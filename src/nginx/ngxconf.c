@@ -517,7 +517,9 @@ const char *ngxconf_proto_name(enum ngx_proto p)
 	    [NGX_PROTO_HTTP] = "http",	     [NGX_PROTO_HTTPS] = "https",
 	    [NGX_PROTO_FASTCGI] = "fastcgi", [NGX_PROTO_UWSGI] = "uwsgi",
 	    [NGX_PROTO_SCGI] = "scgi",	     [NGX_PROTO_GRPC] = "grpc",
-	    [NGX_PROTO_TCP] = "tcp",
+	    [NGX_PROTO_TCP] = "tcp",	     [NGX_PROTO_SUWSGI] = "suwsgi",
+	    [NGX_PROTO_GRPCS] = "grpcs",     [NGX_PROTO_MEMCACHED] = "memcached",
+	    [NGX_PROTO_UDP] = "udp",
 	};
 	return (unsigned)p < ARRAY_SIZE(names) ? names[p] : "unknown";
 }

@@ -22,6 +22,7 @@ static const char *const result_names[PROBE__COUNT] = {
     [PROBE_PERMISSION] = "permission",
     [PROBE_STALE] = "stale",
     [PROBE_OVERLOADED] = "overloaded",
+    [PROBE_LOCAL_ERROR] = "local_error",
     [PROBE_ERROR] = "error",
 };
 

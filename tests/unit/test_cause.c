@@ -28,6 +28,8 @@ static const char *const design_names[] = {
 	"no_live_upstreams",
 	"worker_connections_exhausted",
 	"peer_failing",
+	"local_ports_exhausted",
+	"dns_stale",
 };
 /* clang-format on */
 

@@ -1407,9 +1407,9 @@ static void test_unix_socket_nobody_listens_is_stale(void)
 static void test_result_names(void)
 {
 	static const char *names[] = {
-	    "ok",	    "refused",	   "timeout",	"unreachable", "reset",
-	    "invalid_http", "http_status", "tls_error", "dns_error",   "missing",
-	    "not_socket",   "permission",  "stale",	"overloaded",  "error",
+	    "ok",	   "refused",	 "timeout",	"unreachable", "reset",	     "invalid_http",
+	    "http_status", "tls_error",	 "dns_error",	"missing",     "not_socket", "permission",
+	    "stale",	   "overloaded", "local_error", "error",
 	};
 	CHECK_INT(ARRAY_SIZE(names), PROBE__COUNT);
 	for (int i = 0; i < PROBE__COUNT; i++)
