@@ -17,6 +17,7 @@ struct config;
 struct diag;
 struct facts;
 struct ipc;
+struct journal;
 struct ipc_client;
 struct ngx_model;
 struct prober;
@@ -49,7 +50,12 @@ struct daemon {
 	struct alert_store *alerts;
 	struct diag *diag;
 	struct cfgwatch *watch;
+	struct journal *journal;
 	ev_signal sigterm, sigint, sighup;
+	ev_timer reload_timer; /* a requested reload runs from here, once */
+	struct daemon_reload_waiter *waiters;
+	size_t nwaiters, waiters_cap;
+	bool journal_failing;
 	ev_timer watchdog, tick;
 	int64_t started_ms, metrics_written_ms;
 	size_t learned_probed; /* learned peers already handed to the prober */
@@ -66,6 +72,16 @@ int daemon_check_config(const struct daemon_flags *flags);
 
 /* Reload everything; on failure keep the running state and write why to err. */
 int daemon_reload(struct daemon *d, char *err, size_t errlen);
+
+/* Reload soon, from the loop: requests that arrive while one is pending join
+ * it (at most one pending), and each requester's done is called with its
+ * outcome. SIGHUP and configuration changes come through here too. */
+typedef void (*daemon_reload_fn)(void *userdata, int r, const char *err);
+struct daemon_reload_waiter {
+	daemon_reload_fn done;
+	void *userdata;
+};
+void daemon_request_reload(struct daemon *d, daemon_reload_fn done, void *userdata);
 
 /* Prometheus text of the current state (malloc'd). */
 char *daemon_metrics(struct daemon *d);

@@ -21,6 +21,7 @@ struct metrics_sources {
 	const struct ipc *ipc;
 	const char *const *extra_peers; /* peers learned from logs */
 	size_t nextra_peers;
+	uint64_t journal_dropped; /* alerts and log entries journald did not take */
 	unsigned reloads, reload_failures;
 	long rss_bytes;
 };

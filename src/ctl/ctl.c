@@ -307,8 +307,7 @@ int main(int argc, char **argv)
 		status = cmd_watch(&c, json);
 	} else {
 		cJSON *req = cJSON_CreateObject(), *resp = NULL;
-		const char *wire = streq(cmd, "check") ? "alerts" : cmd;
-		cJSON_AddStringToObject(req, "cmd", wire);
+		cJSON_AddStringToObject(req, "cmd", cmd);
 		if (all)
 			cJSON_AddTrueToObject(req, "all");
 		if (peer)

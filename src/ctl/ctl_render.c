@@ -242,16 +242,23 @@ int ctl_check(const cJSON *resp, FILE *out)
 	}
 	const cJSON *a, *worst = NULL;
 	int crit = 0, warn = 0;
-	cJSON_ArrayForEach(a, item(resp, "alerts"))
-	{
-		if (!streq(str(a, "state", ""), "firing"))
-			continue;
-		bool is_crit = streq(str(a, "severity", ""), "critical");
-		crit += is_crit;
-		warn += !is_crit;
-		/* name the first critical alert, else the first warning */
-		if (!worst || (is_crit && crit == 1))
-			worst = a;
+	if (cJSON_IsNumber(item(resp, "critical"))) {
+		/* a `check` answer: the daemon counted */
+		crit = (int)num(resp, "critical", 0);
+		warn = (int)num(resp, "warning", 0);
+		worst = item(resp, "worst");
+	} else {
+		cJSON_ArrayForEach(a, item(resp, "alerts"))
+		{
+			if (!streq(str(a, "state", ""), "firing"))
+				continue;
+			bool is_crit = streq(str(a, "severity", ""), "critical");
+			crit += is_crit;
+			warn += !is_crit;
+			/* name the first critical alert, else the first warning */
+			if (!worst || (is_crit && crit == 1))
+				worst = a;
+		}
 	}
 	int code = crit ? CHECK_CRITICAL : warn ? CHECK_WARNING : CHECK_OK;
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};

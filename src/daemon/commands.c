@@ -14,6 +14,8 @@
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/journal.h"
+#include "core/log.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -70,9 +72,17 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "raised", (double)alert_raised_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "resolved", (double)alert_resolved_count(d->alerts));
+	struct ipc_stats is;
+	ipc_get_stats(d->ipc, &is);
 	cJSON *ipcs = cJSON_AddObjectToObject(o, "ipc");
-	cJSON_AddNumberToObject(ipcs, "clients", ipc_clients(d->ipc));
-	cJSON_AddNumberToObject(ipcs, "dropped", (double)ipc_dropped(d->ipc));
+	cJSON_AddNumberToObject(ipcs, "clients", is.clients);
+	cJSON_AddNumberToObject(ipcs, "dropped", (double)is.dropped);
+	cJSON_AddNumberToObject(ipcs, "refused", (double)is.refused);
+	cJSON_AddNumberToObject(ipcs, "accept_errors", (double)is.accept_errors);
+	cJSON *js = cJSON_AddObjectToObject(o, "journal");
+	cJSON_AddNumberToObject(js, "queued", (double)journal_queued(d->journal));
+	cJSON_AddNumberToObject(js, "dropped", (double)journal_dropped(d->journal));
+	cJSON_AddNumberToObject(js, "log_dropped", (double)log_journal_dropped());
 	cJSON_AddNumberToObject(o, "rss_bytes", (double)daemon_rss_bytes());
 	ipc_reply(c, o);
 }
@@ -147,6 +157,38 @@ static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	ipc_reply(c, o);
 }
 
+/* The Nagios verdict's inputs without the alert list: counts by severity and
+ * the alert to name (the first critical, else the first warning). */
+static void cmd_check(struct daemon *d, struct ipc_client *c)
+{
+	const struct alert *worst = NULL;
+	unsigned crit = 0, warn = 0;
+	for (const struct alert *a = alert_first(d->alerts); a; a = a->next) {
+		if (!a->firing)
+			continue;
+		bool is_crit = a->severity == ALERT_CRITICAL;
+		crit += is_crit;
+		warn += !is_crit;
+		if (!worst || (is_crit && crit == 1))
+			worst = a;
+	}
+	cJSON *o = ok_object();
+	cJSON_AddNumberToObject(o, "critical", crit);
+	cJSON_AddNumberToObject(o, "warning", warn);
+	cJSON_AddItemToObject(o, "worst", worst ? alert_json(worst) : cJSON_CreateNull());
+	ipc_reply(c, o);
+}
+
+static void reload_answer(void *userdata, int r, const char *err)
+{
+	struct ipc_client *c = userdata;
+	if (r < 0)
+		ipc_reply_error(c, "reload failed, running configuration kept: %s", err);
+	else
+		ipc_reply(c, ok_object());
+	ipc_client_unref(c);
+}
+
 static void probe_answer(void *userdata, const char *key, const struct probe_result *r,
 			 enum peer_state state)
 {
@@ -207,12 +249,10 @@ void commands_handle(void *userdata, struct ipc_client *c, const char *cmd, cons
 		cmd_probe(d, c, req);
 	} else if (streq(cmd, "metrics")) {
 		cmd_metrics(d, c);
+	} else if (streq(cmd, "check")) {
+		cmd_check(d, c);
 	} else if (streq(cmd, "reload")) {
-		char err[512];
-		if (daemon_reload(d, err, sizeof(err)) < 0)
-			ipc_reply_error(c, "reload failed, running configuration kept: %s", err);
-		else
-			ipc_reply(c, ok_object());
+		daemon_request_reload(d, reload_answer, ipc_client_ref(c));
 	} else if (streq(cmd, "subscribe")) {
 		ipc_subscribe(c);
 		cJSON *o = ok_object();

@@ -326,6 +326,32 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = container_of(w, struct daemon, reload_timer);
+	char err[512] = "";
+	(void)loop;
+	(void)revents;
+	/* requests arriving from the callbacks below start a new round */
+	struct daemon_reload_waiter *waiters = d->waiters;
+	size_t n = d->nwaiters;
+	d->waiters = NULL;
+	d->nwaiters = d->waiters_cap = 0;
+	int r = daemon_reload(d, err, sizeof(err));
+	for (size_t i = 0; i < n; i++)
+		if (waiters[i].done)
+			waiters[i].done(waiters[i].userdata, r, err);
+	free(waiters);
+}
+
+void daemon_request_reload(struct daemon *d, daemon_reload_fn done, void *userdata)
+{
+	d->waiters = grow_array(d->waiters, &d->waiters_cap, d->nwaiters + 1, sizeof(*d->waiters));
+	d->waiters[d->nwaiters++] = (struct daemon_reload_waiter){done, userdata};
+	if (!ev_is_active(&d->reload_timer))
+		ev_timer_start(d->loop, &d->reload_timer);
+}
+
 /* --- module callbacks --- */
 
 static bool on_log_line(void *userdata, const char *path, const char *line, size_t len)
@@ -350,7 +376,13 @@ static void on_probe_done(void *userdata, const char *key, const struct probe_re
 static void on_alert_change(void *userdata, const struct alert *a)
 {
 	struct daemon *d = userdata;
-	journal_send_alert(a);
+	int r = journal_send_alert(d->journal, a);
+	if (r < 0 && !d->journal_failing)
+		log_warning("journald does not take alerts (%s); counting them as dropped",
+			    strerror(-r));
+	else if (r >= 0 && d->journal_failing)
+		log_notice("journald takes alerts again");
+	d->journal_failing = r < 0;
 	cJSON *o = alert_json(a);
 	ipc_publish(d->ipc, o);
 	cJSON_Delete(o);
@@ -387,9 +419,8 @@ static void host_probe_now(void *ud, const char *key)
 static void on_config_changed(void *userdata)
 {
 	struct daemon *d = userdata;
-	char err[512];
 	log_info("configuration files changed, reloading");
-	daemon_reload(d, err, sizeof(err));
+	daemon_request_reload(d, NULL, NULL);
 }
 
 /* --- signals and timers --- */
@@ -405,10 +436,9 @@ static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = container_of(w, struct daemon, sighup);
-	char err[512];
 	(void)loop;
 	(void)revents;
-	daemon_reload(d, err, sizeof(err));
+	daemon_request_reload(d, NULL, NULL);
 }
 
 /* Fires only while the loop runs, so a stalled loop stops the pings and
@@ -446,6 +476,7 @@ char *daemon_metrics(struct daemon *d)
 	    .ipc = d->ipc,
 	    .extra_peers = learned,
 	    .nextra_peers = nlearned,
+	    .journal_dropped = journal_dropped(d->journal) + log_journal_dropped(),
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
 	    .rss_bytes = daemon_rss_bytes(),
@@ -509,6 +540,8 @@ int daemon_run(const struct daemon_flags *flags)
 	    .probe_now = host_probe_now,
 	    .ud = &d,
 	};
+	journal_new(d.loop, &d.journal);
+	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
 	d.facts = facts_new(d.loop);
@@ -544,7 +577,13 @@ int daemon_run(const struct daemon_flags *flags)
 	facts_free(d.facts);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
+	ev_timer_stop(d.loop, &d.reload_timer);
+	for (size_t i = 0; i < d.nwaiters; i++)
+		if (d.waiters[i].done)
+			d.waiters[i].done(d.waiters[i].userdata, -ECANCELED, "stopping");
+	free(d.waiters);
 	ipc_free(d.ipc);
+	journal_free(d.journal);
 	log_notice("stopped");
 out:
 	ngxconf_free(d.model);

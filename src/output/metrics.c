@@ -185,11 +185,23 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	put(t, "upwatch_probes_failed_total %.17g\n", json_num(probes, "failed"));
 	cJSON_Delete(probes);
 
+	struct ipc_stats is = {0};
+	if (s->ipc)
+		ipc_get_stats(s->ipc, &is);
 	family(t, "upwatch_ipc_clients", "gauge", "Clients connected to the JSON socket.");
-	put(t, "upwatch_ipc_clients %u\n", s->ipc ? ipc_clients(s->ipc) : 0);
-	family(t, "upwatch_ipc_dropped_total", "counter", "Clients cut off for not reading.");
-	put(t, "upwatch_ipc_dropped_total %llu\n",
-	    (unsigned long long)(s->ipc ? ipc_dropped(s->ipc) : 0));
+	put(t, "upwatch_ipc_clients %u\n", is.clients);
+	family(t, "upwatch_ipc_dropped_total", "counter",
+	       "Clients cut off for not reading or idling.");
+	put(t, "upwatch_ipc_dropped_total %llu\n", (unsigned long long)is.dropped);
+	family(t, "upwatch_ipc_refused_total", "counter",
+	       "Clients turned away: credentials or the client cap.");
+	put(t, "upwatch_ipc_refused_total %llu\n", (unsigned long long)is.refused);
+	family(t, "upwatch_ipc_accept_errors_total", "counter",
+	       "Clients that could not be accepted for lack of descriptors or memory.");
+	put(t, "upwatch_ipc_accept_errors_total %llu\n", (unsigned long long)is.accept_errors);
+	family(t, "upwatch_journal_dropped_total", "counter",
+	       "Alerts and log entries journald did not take.");
+	put(t, "upwatch_journal_dropped_total %llu\n", (unsigned long long)s->journal_dropped);
 	family(t, "upwatch_reloads_total", "counter", "Successful configuration reloads.");
 	put(t, "upwatch_reloads_total %u\n", s->reloads);
 	family(t, "upwatch_reload_failures_total", "counter",
