@@ -6,12 +6,49 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/escape.h"
 #include "core/util.h"
+
+/* Every string from the daemon reaches the terminal through here: control
+ * characters shown visibly (escape_terminal), so a log-derived path cannot
+ * retitle or clear the terminal. The copies live in a small ring, enough for
+ * the strings of one printf. */
+static const char *vis(const char *s)
+{
+	static char *ring[16];
+	static size_t next;
+	if (!s)
+		return NULL;
+	free(ring[next]);
+	ring[next] = escape_terminal(s);
+	const char *r = ring[next];
+	next = (next + 1) % ARRAY_SIZE(ring);
+	return r;
+}
 
 static const char *str(const cJSON *o, const char *key, const char *dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : dflt;
+	return cJSON_IsString(v) ? vis(v->valuestring) : dflt;
+}
+
+/* Multi-line text, each line made terminal-safe on its own. */
+static void put_lines(FILE *out, const char *indent, const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		fprintf(out, "%s%s\n", indent, vis(line));
+		free(line);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+static const char *raw(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static double num(const cJSON *o, const char *key, double dflt)
@@ -53,7 +90,7 @@ static void render_counts(const char *title, const cJSON *obj, FILE *out)
 	cJSON_ArrayForEach(v, obj)
 	{
 		if (cJSON_IsNumber(v)) {
-			fprintf(out, " %s=%.0f", v->string, v->valuedouble);
+			fprintf(out, " %s=%.0f", vis(v->string), v->valuedouble);
 			any = true;
 		}
 	}
@@ -162,16 +199,10 @@ static void render_alert(const cJSON *a, bool verbose, FILE *out)
 	cJSON_ArrayForEach(e, item(a, "evidence"))
 	{
 		if (cJSON_IsString(e))
-			fprintf(out, "      - %s\n", e->valuestring);
+			fprintf(out, "      - %s\n", vis(e->valuestring));
 	}
 	fprintf(out, "    fix:\n");
-	const char *fix = str(a, "fix", "");
-	for (const char *p = fix; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		fprintf(out, "      %.*s\n", (int)n, p);
-		p += n + (nl ? 1 : 0);
-	}
+	put_lines(out, "      ", raw(a, "fix"));
 	fputc('\n', out);
 }
 
@@ -200,9 +231,9 @@ static void render_probe(const cJSON *r, FILE *out)
 		    streq(v->string, "latency_ms"))
 			continue;
 		if (cJSON_IsString(v))
-			fprintf(out, "  %-14s %s\n", v->string, v->valuestring);
+			fprintf(out, "  %-14s %s\n", vis(v->string), vis(v->valuestring));
 		else if (cJSON_IsNumber(v))
-			fprintf(out, "  %-14s %.0f\n", v->string, v->valuedouble);
+			fprintf(out, "  %-14s %.0f\n", vis(v->string), v->valuedouble);
 	}
 }
 
@@ -219,7 +250,7 @@ void ctl_render(const char *cmd, const cJSON *resp, bool verbose, FILE *out)
 	else if (streq(cmd, "probe"))
 		render_probe(resp, out);
 	else if (streq(cmd, "metrics"))
-		fputs(str(resp, "text", ""), out);
+		put_lines(out, "", raw(resp, "text"));
 	else if (streq(cmd, "reload"))
 		fprintf(out, "reloaded\n");
 }

@@ -13,6 +13,7 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
+#include "core/escape.h"
 #include "core/util.h"
 
 struct text {
@@ -37,19 +38,14 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-/* Label values escape backslash, double quote and newline. */
+/* Label values per the exposition format (escape_prom_label): \\, \" and \n
+ * escaped, invalid UTF-8 made valid, so one odd unix path cannot make
+ * promtool or node_exporter reject the whole file. */
 static void put_label(struct text *t, const char *name, const char *value)
 {
-	put(t, "%s=\"", name);
-	for (const char *p = value ? value : ""; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			put(t, "\\%c", *p);
-		else if (*p == '\n')
-			put(t, "\\n");
-		else
-			put(t, "%c", *p);
-	}
-	put(t, "\"");
+	char *v = escape_prom_label(value ? value : "");
+	put(t, "%s=\"%s\"", name, v);
+	free(v);
 }
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
