@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "output/problems.h"
+
 struct alert_store;
 struct cfgwatch;
 struct config;
@@ -56,6 +58,11 @@ struct daemon {
 	struct daemon_reload_waiter *waiters;
 	size_t nwaiters, waiters_cap;
 	bool journal_failing;
+	struct problems problems;
+	char **log_paths; /* the logs handed to tail */
+	size_t nlog_paths;
+	char metrics_error[256];
+	int64_t problems_checked_ms;
 	ev_timer watchdog, tick;
 	int64_t started_ms, metrics_written_ms;
 	size_t learned_probed; /* learned peers already handed to the prober */

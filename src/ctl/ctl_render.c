@@ -80,6 +80,12 @@ static void render_status(const cJSON *r, FILE *out)
 	const char *e = str(r, "last_reload_error", NULL);
 	if (e)
 		fprintf(out, "last reload: FAILED: %s\n", e);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, item(r, "problems"))
+	{
+		fprintf(out, "problem:     %s: %s (%s)\n", str(p, "subject", "?"),
+			str(p, "message", "?"), str(p, "kind", "?"));
+	}
 }
 
 static void render_counts(const char *title, const cJSON *obj, FILE *out)

@@ -59,6 +59,7 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 		cJSON_AddStringToObject(o, "last_reload_error", d->last_error);
 	else
 		cJSON_AddNullToObject(o, "last_reload_error");
+	cJSON_AddItemToObject(o, "problems", problems_json(&d->problems));
 	ipc_reply(c, o);
 }
 

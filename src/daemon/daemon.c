@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "output/journal.h"
 #include "core/log.h"
 #include "output/metrics.h"
+#include "output/problems.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "host/host.h"
@@ -38,7 +40,8 @@
 #include "log/tail.h"
 #include "core/util.h"
 
-#define NGINX_DUMP_MAX (256u << 20)
+#define NGINX_DUMP_MAX	  (256u << 20)
+#define PROBLEMS_CHECK_MS 30000 /* problems that appear while running (EIO, chmod) */
 
 static void replace(char **dst, const char *src)
 {
@@ -241,6 +244,12 @@ static void set_logs(struct daemon *d)
 			paths[n++] = p;
 	}
 	tail_set_files(d->tail, paths, n);
+	for (size_t i = 0; i < d->nlog_paths; i++)
+		free(d->log_paths[i]);
+	d->log_paths = xreallocarray(d->log_paths, n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		d->log_paths[i] = xstrdup(paths[i]);
+	d->nlog_paths = n;
 	free(paths);
 }
 
@@ -261,6 +270,61 @@ static void set_watch(struct daemon *d)
 	free(files);
 }
 
+/* What would keep us from the whole job, checked without blocking: the
+ * state directory must take files, every log must open and read as a
+ * regular file (a missing one is fine: followed from when it appears). */
+static void collect_problems(const struct config *c, const char *const *logs, size_t nlogs,
+			     const char *metrics_error, struct problems *p)
+{
+	struct stat st;
+	if (stat(c->state_dir, &st) < 0)
+		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
+			     "cannot use the state directory: %s; log offsets will not be saved "
+			     "and lines written while upwatchd is down are lost",
+			     strerror(errno));
+	else if (!S_ISDIR(st.st_mode) || access(c->state_dir, W_OK | X_OK) < 0)
+		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
+			     "cannot write the state directory: %s; log offsets will not be saved "
+			     "and lines written while upwatchd is down are lost",
+			     S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+	for (size_t i = 0; i < nlogs; i++) {
+		int fd = open(logs[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		char b;
+		if (fd < 0) {
+			if (errno != ENOENT)
+				problems_add(p, PROBLEM_ERROR_LOG, logs[i], "cannot open: %s",
+					     strerror(errno));
+			continue;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			problems_add(p, PROBLEM_ERROR_LOG, logs[i], "not a regular file");
+		else if (pread(fd, &b, 1, 0) < 0)
+			problems_add(p, PROBLEM_ERROR_LOG, logs[i], "cannot read: %s",
+				     strerror(errno));
+		close(fd);
+	}
+	if (metrics_error)
+		problems_add(p, PROBLEM_METRICS_FILE, c->metrics_file, "%s", metrics_error);
+}
+
+static void problem_gone(void *ud, const struct problem *pr)
+{
+	(void)ud;
+	log_notice("resolved: %s %s", problem_kind_name(pr->kind), pr->subject);
+}
+
+/* Rebuild the problem list; each new problem is a warning once. */
+static void check_problems(struct daemon *d)
+{
+	problems_begin(&d->problems);
+	collect_problems(d->cfg, (const char *const *)d->log_paths, d->nlog_paths,
+			 d->metrics_error[0] ? d->metrics_error : NULL, &d->problems);
+	problems_end(&d->problems, problem_gone, d);
+	for (size_t i = 0; i < d->problems.n; i++)
+		if (d->problems.v[i].is_new)
+			log_warning("%s: %s", d->problems.v[i].subject, d->problems.v[i].message);
+}
+
 /* Hand the freshly loaded configuration to every module. */
 static void apply(struct daemon *d)
 {
@@ -271,6 +335,7 @@ static void apply(struct daemon *d)
 	set_logs(d);
 	if (d->watch)
 		set_watch(d);
+	check_problems(d);
 }
 
 static void notify_status(struct daemon *d)
@@ -477,6 +542,7 @@ char *daemon_metrics(struct daemon *d)
 	    .extra_peers = learned,
 	    .nextra_peers = nlearned,
 	    .journal_dropped = journal_dropped(d->journal) + log_journal_dropped(),
+	    .problems = &d->problems,
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
 	    .rss_bytes = daemon_rss_bytes(),
@@ -499,10 +565,20 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
 		char *text = daemon_metrics(d);
 		int r = write_file_atomic(d->cfg->metrics_file, text, strlen(text), 0644);
+		bool was = d->metrics_error[0];
 		if (r < 0)
-			log_warning("cannot write %s: %s", d->cfg->metrics_file, strerror(-r));
+			snprintf(d->metrics_error, sizeof(d->metrics_error), "cannot write: %s",
+				 strerror(-r));
+		else
+			d->metrics_error[0] = '\0';
 		free(text);
 		d->metrics_written_ms = now;
+		if (was != (r < 0))
+			check_problems(d);
+	}
+	if (now - d->problems_checked_ms >= PROBLEMS_CHECK_MS) {
+		d->problems_checked_ms = now;
+		check_problems(d);
 	}
 }
 
@@ -530,8 +606,8 @@ int daemon_run(const struct daemon_flags *flags)
 		goto out;
 	}
 	if (mkdir(d.cfg->state_dir, 0750) < 0 && errno != EEXIST)
-		log_warning("cannot create state directory %s: %m; offsets will not be saved",
-			    d.cfg->state_dir);
+		log_debug("cannot create state directory %s: %m", d.cfg->state_dir);
+	problems_init(&d.problems);
 
 	const struct diag_host host = {
 	    .last_probe = host_last_probe,
@@ -584,6 +660,10 @@ int daemon_run(const struct daemon_flags *flags)
 	free(d.waiters);
 	ipc_free(d.ipc);
 	journal_free(d.journal);
+	problems_done(&d.problems);
+	for (size_t i = 0; i < d.nlog_paths; i++)
+		free(d.log_paths[i]);
+	free(d.log_paths);
 	log_notice("stopped");
 out:
 	ngxconf_free(d.model);
@@ -611,6 +691,20 @@ int daemon_check_config(const struct daemon_flags *flags)
 	ngxconf_print(m, stdout);
 	for (size_t i = 0; i < c->nerror_logs; i++)
 		printf("error log (upwatch.conf/--error-log): %s\n", c->error_logs[i]);
+	struct problems p;
+	const char **logs = xcalloc(m->nerror_logs + c->nerror_logs + 1, sizeof(char *));
+	size_t nlogs = 0;
+	for (size_t i = 0; i < m->nerror_logs; i++)
+		if (m->error_logs[i].followable)
+			logs[nlogs++] = m->error_logs[i].path;
+	for (size_t i = 0; i < c->nerror_logs; i++)
+		logs[nlogs++] = c->error_logs[i];
+	problems_init(&p);
+	collect_problems(c, logs, nlogs, NULL, &p);
+	for (size_t i = 0; i < p.n; i++)
+		printf("warning: %s: %s\n", p.v[i].subject, p.v[i].message);
+	problems_done(&p);
+	free(logs);
 	printf("upwatchd: configuration ok\n");
 	ngxconf_free(m);
 	config_free(c);

@@ -10,6 +10,7 @@
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "output/ipc.h"
+#include "output/problems.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -198,6 +199,14 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	family(t, "upwatch_journal_dropped_total", "counter",
 	       "Alerts and log entries journald did not take.");
 	put(t, "upwatch_journal_dropped_total %llu\n", (unsigned long long)s->journal_dropped);
+	family(t, "upwatch_problems", "gauge",
+	       "Problems keeping upwatchd from its whole job (see `upwatchctl status`).");
+	for (int k = 0; k < PROBLEM__COUNT; k++) {
+		put(t, "upwatch_problems{");
+		put_label(t, "kind", problem_kind_name((enum problem_kind)k));
+		put(t, "} %zu\n",
+		    s->problems ? problems_count(s->problems, (enum problem_kind)k) : 0);
+	}
 	family(t, "upwatch_reloads_total", "counter", "Successful configuration reloads.");
 	put(t, "upwatch_reloads_total %u\n", s->reloads);
 	family(t, "upwatch_reload_failures_total", "counter",

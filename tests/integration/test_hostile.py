@@ -1,0 +1,160 @@
+"""The daemon under hostile clients, descriptor exhaustion and odd bytes
+(issue 15): it refuses clearly, never spins or stalls, keeps every output
+valid (JSON UTF-8, terminal without raw controls) and says what it cannot do."""
+import json
+import os
+import socket
+import subprocess
+
+from conftest import Client, Daemon, UPWATCHCTL, UPWATCHD, wait_for
+
+BAD_PATH = b"/run/app/\x1b]0;PWNED\x07\x1b[2J.sock"
+
+
+def error_line(path, request=b'{"cmd":"status"}\n'):
+    """Connect, send, return the first line parsed (or None on EOF)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    try:
+        s.sendall(request)
+    except OSError:
+        pass
+    buf = b""
+    while b"\n" not in buf:
+        try:
+            chunk = s.recv(4096)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    return json.loads(buf.split(b"\n")[0]) if b"\n" in buf else None
+
+
+def test_descriptor_exhaustion_refuses_clients_and_logs_once(workdir):
+    d = Daemon(workdir, config_text="probe off;\n", wrap=["prlimit", "--nofile=40:40"])
+    d.start()
+    held = []
+    try:
+        # more clients than descriptors: the later ones are refused with a line
+        answers = []
+        for _ in range(60):
+            c = Client(d.sock)
+            held.append(c)
+            c.send_raw(b'{"cmd":"status"}\n')
+        for c in held:
+            try:
+                answers.append(c.line())
+            except (ConnectionError, OSError):
+                answers.append(None)
+        ok = [a for a in answers if a and a.get("ok")]
+        refused = [a for a in answers if a and not a.get("ok")]
+        assert ok and refused, answers
+        assert all("out of file descriptors" in a["error"] for a in refused), refused
+        assert None not in answers
+    finally:
+        for c in held:
+            c.close()
+    # served again once the clients are gone; the failure was logged rate-limited
+    wait_for(lambda: d.request({"cmd": "status"}).get("ok"), what="status after exhaustion")
+    out = d.output()
+    assert out.count("accept: Too many open files") == 1, out
+    st = d.request({"cmd": "stats"})
+    assert st["ipc"]["accept_errors"] == len(refused)
+    d.stop()
+
+
+def test_pipelined_reloads_are_answered_and_the_loop_keeps_serving(workdir):
+    d = Daemon(workdir, config_text="probe off;\n")
+    d.start()
+    r = d.client()
+    r.send_raw(b'{"cmd":"reload"}\n' * 300)
+    assert d.request({"cmd": "status"})["ok"]  # another client is served meanwhile
+    answers = [r.line() for _ in range(300)]
+    assert all(a == {"ok": True} for a in answers)
+    r.close()
+    st = d.request({"cmd": "status"})
+    assert 1 <= st["reloads"] <= 300
+    d.stop()
+
+
+def test_socket_activation_lets_the_socket_group_in(workdir):
+    sock = os.path.join(workdir, "act.sock")
+    d = Daemon(workdir, config_text="probe off;\n",
+               wrap=["systemd-socket-activate", "-l", sock])
+    d.sock = sock
+    d.start(wait=False)
+    wait_for(lambda: os.path.exists(sock), what="activation socket")
+    os.chown(sock, 0, 65534)  # group nogroup, as SocketGroup= would set it
+    os.chmod(sock, 0o660)
+    as_member = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    as_stranger = ["setpriv", "--reuid", "65534", "--regid", "65533", "--clear-groups"]
+    # root first, so the daemon runs (socket activation starts it on connect)
+    wait_for(lambda: d._answers(), what="activated daemon")
+    os.chmod(sock, 0o666)  # looser than it should be: the credential check still holds
+    r = subprocess.run(as_member + [UPWATCHCTL, "--socket", sock, "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(as_stranger + [UPWATCHCTL, "--socket", sock, "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "permission denied" in r.stderr
+    d.stop()
+
+
+def test_odd_bytes_stay_valid_json_and_inert_on_a_terminal(workdir):
+    log = os.path.join(workdir, "error.log")
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n")
+    with open(log, "wb") as f:
+        f.write(b"2026/11/21 10:00:00 [crit] 7#7: *1 connect() to unix:" + BAD_PATH +
+                b" failed (2: No such file or directory) while connecting to upstream, "
+                b"client: 127.0.0.1, server: x, request: \"GET /caf\xe9\xff HTTP/1.1\", "
+                b"upstream: \"http://unix:" + BAD_PATH + b":/\", host: \"x\"\n")
+    d.start()
+    wait_for(lambda: d.request({"cmd": "alerts"})["alerts"], what="an alert")
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.settimeout(10)
+    raw.connect(d.sock)
+    raw.sendall(b'{"cmd":"alerts"}\n')
+    buf = b""
+    while not buf.endswith(b"\n"):
+        buf += raw.recv(65536)
+    raw.close()
+    text = buf.decode("utf-8")  # strict: raises on invalid UTF-8
+    reply = json.loads(text)
+    assert any("\x1b]0;PWNED" in (a["peer"] or "") for a in reply["alerts"])
+    r = subprocess.run([UPWATCHCTL, "--socket", d.sock, "alerts", "-v"], capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0
+    assert b"\x1b" not in r.stdout and b"\x07" not in r.stdout
+    assert b"\\x1b]0;PWNED\\x07\\x1b[2J.sock" in r.stdout
+    out = d.output()  # the foreground log is a terminal's too
+    assert "\x1b" not in out and "\x07" not in out
+    d.stop()
+
+
+def test_unusable_state_dir_and_log_are_problems(workdir):
+    log = os.path.join(workdir, "fifo.log")
+    os.mkfifo(log)
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\n")
+    os.rmdir(d.state)
+    with open(d.state, "w") as f:
+        f.write("not a directory\n")
+    r = subprocess.run([UPWATCHD, "--check-config", "--config", d.config,
+                        "--state-dir", d.state] + d.args,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert f"warning: {log}: not a regular file" in r.stdout
+    assert f"warning: {d.state}: cannot write the state directory: not a directory" in r.stdout
+    d.start()
+    st = d.request({"cmd": "status"})
+    kinds = sorted((p["kind"], p["subject"]) for p in st["problems"])
+    assert kinds == [("error_log", log), ("state_dir", d.state)]
+    m = d.ctl("metrics", check=True).stdout
+    assert 'upwatch_problems{kind="error_log"} 1' in m
+    assert 'upwatch_problems{kind="state_dir"} 1' in m
+    s = d.ctl("status", check=True).stdout
+    assert f"problem:     {log}: not a regular file (error_log)" in s
+    d.stop()
