@@ -67,6 +67,4 @@ void ipc_subscribe(struct ipc_client *c);
 /* Send obj (not consumed) as one line to every subscriber. */
 void ipc_publish(struct ipc *ipc, const struct cJSON *obj);
 
-unsigned ipc_clients(const struct ipc *ipc);
-uint64_t ipc_dropped(const struct ipc *ipc);
 void ipc_get_stats(const struct ipc *ipc, struct ipc_stats *ret);

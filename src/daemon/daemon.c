@@ -8,6 +8,8 @@
  *   SIGTERM -> STOPPING=1 -> everything freed, offsets saved, socket removed */
 #include "daemon/daemon.h"
 
+#include <ev.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,8 @@
 #include "conf/cfgwatch.h"
 #include "conf/config.h"
 #include "conf/conftree.h"
+#include "daemon/commands.h"
+#include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "log/errlog.h"
 #include "host/facts.h"
@@ -42,6 +46,40 @@
 
 #define NGINX_DUMP_MAX	  (256u << 20)
 #define PROBLEMS_CHECK_MS 30000 /* problems that appear while running (EIO, chmod) */
+
+struct daemon {
+	struct ev_loop *loop;
+	const struct daemon_flags *flags;
+	struct config *cfg;
+	struct ngx_model *model;
+	struct ipc *ipc;
+	struct tail *tail;
+	struct prober *prober;
+	struct facts *facts;
+	struct alert_store *alerts;
+	struct diag *diag;
+	struct cfgwatch *watch;
+	struct journal *journal;
+	struct commands_host commands;
+	ev_signal sigterm, sigint, sighup;
+	ev_timer watchdog, tick;
+	ev_timer reload_timer; /* a requested reload runs from here, once */
+	struct reload_waiter {
+		commands_reload_fn done;
+		void *userdata;
+	} * waiters;
+	size_t nwaiters, waiters_cap;
+	int64_t started_ms, metrics_written_ms, problems_checked_ms;
+	size_t learned_probed; /* learned peers already handed to the prober */
+	unsigned reloads, reload_failures;
+	char last_error[512];
+	struct problems problems;
+	char **log_paths; /* the logs handed to tail */
+	size_t nlog_paths;
+	char metrics_error[256];
+	/* each failing call is logged when it starts failing, not every time */
+	int tail_error, prober_error, watch_error, journal_error;
+};
 
 static void replace(char **dst, const char *src)
 {
@@ -115,84 +153,27 @@ static int load_model(const struct config *c, struct ngx_model **ret, char *err,
 	return r;
 }
 
-/* --- what to probe and follow, from the model and upwatch.conf --- */
+/* --- what to probe and follow (planned by plan.c), handed to each module --- */
 
-static void apply_override(struct probe_target *t, const struct config_override *o)
+/* Log a failing setup call once when it starts failing, and its recovery. */
+static void outcome(int *state, int r, const char *what)
 {
-	if (!o)
-		return;
-	if (o->probe >= 0)
-		t->enabled = t->enabled && o->probe;
-	if (o->interval_ms)
-		t->interval_ms = o->interval_ms;
-	if (o->timeout_ms)
-		t->timeout_ms = o->timeout_ms;
-	if (o->health_uri)
-		t->health_uri = o->health_uri;
-	if (o->host)
-		t->host_header = o->host;
-	if (o->expect_lo) {
-		t->expect_lo = o->expect_lo;
-		t->expect_hi = o->expect_hi;
-	}
-}
-
-static void target_defaults(const struct config *c, struct probe_target *t)
-{
-	t->enabled = c->probe_enabled;
-	t->interval_ms = c->probe_interval_ms;
-	t->timeout_ms = c->probe_timeout_ms;
-	t->retry_ms = c->probe_retry_ms;
-	t->retries = c->probe_retries;
-	t->health_uri = "/";
-	t->expect_lo = 200;
-	t->expect_hi = 399;
-	if (t->timeout_ms > t->interval_ms)
-		t->timeout_ms = t->interval_ms;
+	if (r < 0 && r != *state)
+		log_warning("%s: %s", what, strerror(-r));
+	else if (r >= 0 && *state < 0)
+		log_notice("%s: working again", what);
+	*state = r < 0 ? r : 0;
 }
 
 static void set_targets(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
-	struct probe_target *t = xcalloc(m->npeers + nlearned + 1, sizeof(*t));
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->npeers; i++) {
-		const struct ngx_peer *p = &m->peers[i];
-		struct probe_target *pt = &t[n++];
-		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		pt->addr = p->addr;
-		pt->proto = p->proto;
-		target_defaults(d->cfg, pt);
-		if (p->npasses > 0) {
-			const struct ngx_pass *pass = &m->passes[p->passes[0]];
-			pt->host_header = pass->host_header;
-			pt->tls_verify = pass->t.ssl_verify;
-			pt->tls_sni = pass->t.ssl_server_name;
-			pt->tls_trusted = pass->t.ssl_trusted_certificate;
-			pt->tls_name = pass->t.ssl_name;
-		}
-		for (size_t u = 0; u < p->nupstreams; u++)
-			apply_override(pt, config_upstream(d->cfg, p->upstreams[u]));
-		apply_override(pt, config_peer(d->cfg, p->key));
-	}
-	/* peers named only by log lines: probed only inside probe_allow */
-	for (size_t i = 0; i < nlearned; i++) {
-		struct peerkey k;
-		if (peerkey_parse(learned[i], strlen(learned[i]), 0, &k) < 0 ||
-		    !config_probe_allowed(d->cfg, &k))
-			continue;
-		struct probe_target *pt = &t[n++];
-		snprintf(pt->key, sizeof(pt->key), "%s", k.key);
-		pt->addr = k;
-		pt->proto = NGX_PROTO_TCP;
-		target_defaults(d->cfg, pt);
-		apply_override(pt, config_peer(d->cfg, k.key));
-	}
+	struct probe_target *t;
+	size_t n = plan_targets(d->cfg, d->model, learned, nlearned, &t);
 	d->learned_probed = nlearned;
-	prober_set_targets(d->prober, t, n);
+	outcome(&d->prober_error, prober_set_targets(d->prober, t, n),
+		"some peers cannot be probed (unusable address)");
 	free(t);
 }
 
@@ -225,25 +206,9 @@ static void set_identity(struct daemon *d)
 
 static void set_logs(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
-	const char **paths = xcalloc(m->nerror_logs + d->cfg->nerror_logs + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < m->nerror_logs + d->cfg->nerror_logs; i++) {
-		const char *p;
-		if (i < m->nerror_logs) {
-			if (!m->error_logs[i].followable)
-				continue;
-			p = m->error_logs[i].path;
-		} else {
-			p = d->cfg->error_logs[i - m->nerror_logs];
-		}
-		bool dup = false;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = streq(paths[j], p);
-		if (!dup)
-			paths[n++] = p;
-	}
-	tail_set_files(d->tail, paths, n);
+	const char **paths;
+	size_t n = plan_logs(d->cfg, d->model, &paths);
+	outcome(&d->tail_error, tail_set_files(d->tail, paths, n), "following the error logs");
 	for (size_t i = 0; i < d->nlog_paths; i++)
 		free(d->log_paths[i]);
 	d->log_paths = xreallocarray(d->log_paths, n + 1, sizeof(char *));
@@ -255,18 +220,12 @@ static void set_logs(struct daemon *d)
 
 static void set_watch(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
-	const char **files = xcalloc(m->nfiles + 2, sizeof(char *));
-	size_t n = 0;
-	if (d->cfg->file)
-		files[n++] = d->cfg->file;
-	if (d->cfg->nginx_dump && !streq(d->cfg->nginx_dump, "-"))
-		files[n++] = d->cfg->nginx_dump;
-	else
-		for (size_t i = 0; i < m->nfiles; i++)
-			files[n++] = m->files[i];
-	cfgwatch_set(d->watch, files, n, (const char *const *)m->globs,
-		     d->cfg->nginx_dump ? 0 : m->nglobs);
+	const char **files;
+	size_t nglobs;
+	size_t n = plan_watch(d->cfg, d->model, &files, &nglobs);
+	outcome(&d->watch_error,
+		cfgwatch_set(d->watch, files, n, (const char *const *)d->model->globs, nglobs),
+		"watching the configuration files for changes");
 	free(files);
 }
 
@@ -345,7 +304,7 @@ static void notify_status(struct daemon *d)
 		   d->last_error);
 }
 
-int daemon_reload(struct daemon *d, char *err, size_t errlen)
+static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct config *c;
 	struct ngx_model *m = NULL;
@@ -398,7 +357,7 @@ static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	/* requests arriving from the callbacks below start a new round */
-	struct daemon_reload_waiter *waiters = d->waiters;
+	struct reload_waiter *waiters = d->waiters;
 	size_t n = d->nwaiters;
 	d->waiters = NULL;
 	d->nwaiters = d->waiters_cap = 0;
@@ -409,10 +368,15 @@ static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	free(waiters);
 }
 
-void daemon_request_reload(struct daemon *d, daemon_reload_fn done, void *userdata)
+/* Reload soon, from the loop: requests that arrive while one is pending join
+ * it (at most one pending) and each requester hears the outcome. A reload
+ * never runs inside a client's read callback, so pipelined requests cannot
+ * hold the loop. */
+static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 {
+	struct daemon *d = ud;
 	d->waiters = grow_array(d->waiters, &d->waiters_cap, d->nwaiters + 1, sizeof(*d->waiters));
-	d->waiters[d->nwaiters++] = (struct daemon_reload_waiter){done, userdata};
+	d->waiters[d->nwaiters++] = (struct reload_waiter){done, userdata};
 	if (!ev_is_active(&d->reload_timer))
 		ev_timer_start(d->loop, &d->reload_timer);
 }
@@ -441,13 +405,8 @@ static void on_probe_done(void *userdata, const char *key, const struct probe_re
 static void on_alert_change(void *userdata, const struct alert *a)
 {
 	struct daemon *d = userdata;
-	int r = journal_send_alert(d->journal, a);
-	if (r < 0 && !d->journal_failing)
-		log_warning("journald does not take alerts (%s); counting them as dropped",
-			    strerror(-r));
-	else if (r >= 0 && d->journal_failing)
-		log_notice("journald takes alerts again");
-	d->journal_failing = r < 0;
+	outcome(&d->journal_error, journal_send_alert(d->journal, a),
+		"sending alerts to journald (counted as dropped)");
 	cJSON *o = alert_json(a);
 	ipc_publish(d->ipc, o);
 	cJSON_Delete(o);
@@ -466,6 +425,8 @@ static const struct probe_result *host_last_probe(void *ud, const char *key)
 static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
 {
 	struct daemon *d = ud;
+	if (!ngxconf_peer(d->model, k->key) && !plan_learned_allowed(d->cfg, d->model, k))
+		return false; /* a path a log line named is not ours to stat */
 	return fresh ? facts_listener_now(d->facts, k, ret) : facts_listener(d->facts, k, ret);
 }
 
@@ -485,7 +446,7 @@ static void on_config_changed(void *userdata)
 {
 	struct daemon *d = userdata;
 	log_info("configuration files changed, reloading");
-	daemon_request_reload(d, NULL, NULL);
+	request_reload(d, NULL, NULL);
 }
 
 /* --- signals and timers --- */
@@ -503,7 +464,7 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	struct daemon *d = container_of(w, struct daemon, sighup);
 	(void)loop;
 	(void)revents;
-	daemon_request_reload(d, NULL, NULL);
+	request_reload(d, NULL, NULL);
 }
 
 /* Fires only while the loop runs, so a stalled loop stops the pings and
@@ -516,20 +477,9 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-long daemon_rss_bytes(void)
+static char *metrics(void *ud)
 {
-	FILE *f = fopen("/proc/self/statm", "re");
-	long pages = 0, rss = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(f);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
-}
-
-char *daemon_metrics(struct daemon *d)
-{
+	struct daemon *d = ud;
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
 	struct metrics_sources s = {
@@ -541,13 +491,41 @@ char *daemon_metrics(struct daemon *d)
 	    .ipc = d->ipc,
 	    .extra_peers = learned,
 	    .nextra_peers = nlearned,
-	    .journal_dropped = journal_dropped(d->journal) + log_journal_dropped(),
+	    .extra_proto = ngxconf_proto_name(PLAN_LEARNED_PROTO),
 	    .problems = &d->problems,
+	    .journal_dropped = journal_dropped(d->journal) + log_journal_dropped(),
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
-	    .rss_bytes = daemon_rss_bytes(),
+	    .rss_bytes = commands_rss_bytes(),
 	};
 	return metrics_render(&s);
+}
+
+static void view(void *ud, struct commands_view *ret)
+{
+	struct daemon *d = ud;
+	*ret = (struct commands_view){
+	    .cfg = d->cfg,
+	    .model = d->model,
+	    .prober = d->prober,
+	    .diag = d->diag,
+	    .alerts = d->alerts,
+	    .tail = d->tail,
+	    .ipc = d->ipc,
+	    .facts = d->facts,
+	    .journal = d->journal,
+	    .problems = &d->problems,
+	    .started_ms = d->started_ms,
+	    .reloads = d->reloads,
+	    .reload_failures = d->reload_failures,
+	    .last_error = d->last_error,
+	};
+}
+
+static bool learned_allowed(void *ud, const struct peerkey *k)
+{
+	struct daemon *d = ud;
+	return plan_learned_allowed(d->cfg, d->model, k);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -563,7 +541,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		set_targets(d);
 	if (d->cfg->metrics_file &&
 	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
-		char *text = daemon_metrics(d);
+		char *text = metrics(d);
 		int r = write_file_atomic(d->cfg->metrics_file, text, strlen(text), 0644);
 		bool was = d->metrics_error[0];
 		if (r < 0)
@@ -599,7 +577,14 @@ int daemon_run(const struct daemon_flags *flags)
 	log_set_max_priority(d.cfg->log_level);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d, &d.ipc);
+	d.commands = (struct commands_host){
+	    .view = view,
+	    .reload = request_reload,
+	    .metrics = metrics,
+	    .learned_allowed = learned_allowed,
+	    .ud = &d,
+	};
+	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d.commands, &d.ipc);
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", d.cfg->socket_path,
 			  r == -EADDRINUSE ? "another upwatchd is answering there" : strerror(-r));
@@ -623,6 +608,10 @@ int daemon_run(const struct daemon_flags *flags)
 	d.facts = facts_new(d.loop);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
 	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
+	if (!d.tail) {
+		log_error("cannot follow logs: %m");
+		goto stop;
+	}
 	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
 	apply(&d);
 
@@ -646,7 +635,7 @@ int daemon_run(const struct daemon_flags *flags)
 	notify_status(&d);
 	ev_run(d.loop, 0);
 	status = 0;
-
+stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
@@ -692,13 +681,8 @@ int daemon_check_config(const struct daemon_flags *flags)
 	for (size_t i = 0; i < c->nerror_logs; i++)
 		printf("error log (upwatch.conf/--error-log): %s\n", c->error_logs[i]);
 	struct problems p;
-	const char **logs = xcalloc(m->nerror_logs + c->nerror_logs + 1, sizeof(char *));
-	size_t nlogs = 0;
-	for (size_t i = 0; i < m->nerror_logs; i++)
-		if (m->error_logs[i].followable)
-			logs[nlogs++] = m->error_logs[i].path;
-	for (size_t i = 0; i < c->nerror_logs; i++)
-		logs[nlogs++] = c->error_logs[i];
+	const char **logs;
+	size_t nlogs = plan_logs(c, m, &logs);
 	problems_init(&p);
 	collect_problems(c, logs, nlogs, NULL, &p);
 	for (size_t i = 0; i < p.n; i++)

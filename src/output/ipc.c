@@ -631,13 +631,3 @@ void ipc_get_stats(const struct ipc *ipc, struct ipc_stats *ret)
 	    .accept_errors = ipc->accept_errors,
 	};
 }
-
-unsigned ipc_clients(const struct ipc *ipc)
-{
-	return ipc->nclients;
-}
-
-uint64_t ipc_dropped(const struct ipc *ipc)
-{
-	return ipc->dropped;
-}

@@ -73,7 +73,8 @@ static void peers(struct text *t, const struct metrics_sources *s)
 	       "1 when the last probe of the peer succeeded, 0 when it failed.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
-		const char *proto = i < n ? ngxconf_proto_name(s->model->peers[i].proto) : NULL;
+		const char *proto =
+		    i < n ? ngxconf_proto_name(s->model->peers[i].proto) : s->extra_proto;
 		enum peer_state st = prober_state(s->prober, key);
 		if (st != PEER_UNKNOWN)
 			peer_sample(t, "upwatch_peer_up", key, proto, st == PEER_UP);

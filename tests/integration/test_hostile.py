@@ -158,3 +158,66 @@ def test_unusable_state_dir_and_log_are_problems(workdir):
     s = d.ctl("status", check=True).stdout
     assert f"problem:     {log}: not a regular file (error_log)" in s
     d.stop()
+
+
+def _listener():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    s.setblocking(False)
+    return s
+
+
+def _accepted(s):
+    n = 0
+    while True:
+        try:
+            c, _ = s.accept()
+        except BlockingIOError:
+            return n
+        c.close()
+        n += 1
+
+
+def _errline(port):
+    return (f"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) "
+            f"while connecting to upstream, client: 127.0.0.1, server: x, request: "
+            f"\"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:{port}/\", host: \"x\"\n")
+
+
+def _probe_off_case(workdir, upwatch_conf, configured, learned):
+    log = os.path.join(workdir, "error.log")
+    conf = os.path.join(workdir, "nginx-p.conf")
+    with open(conf, "w") as f:
+        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\n"
+                f"http {{ upstream app {{ server 127.0.0.1:{configured}; }}\n"
+                f"  server {{ location / {{ proxy_pass http://app; }} }} }}\n")
+    with open(log, "w") as f:
+        f.write(_errline(configured) + _errline(learned))
+    d = Daemon(workdir, config_text=upwatch_conf + "start_at beginning;\n", nginx_conf=conf)
+    d.start()
+    wait_for(lambda: len(d.request({"cmd": "alerts"})["alerts"]) >= 2, what="both alerts")
+    return d
+
+
+def test_probe_off_globally_means_no_connection_even_on_demand(workdir):
+    a, b = _listener(), _listener()
+    pa, pb = a.getsockname()[1], b.getsockname()[1]
+    d = _probe_off_case(workdir, "probe off;\n", pa, pb)
+    # diagnosis asked for on-demand probes of both peers: none may start
+    assert d.request({"cmd": "stats"})["probes"]["sent"] == 0
+    peers = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+    assert peers[f"127.0.0.1:{pb}"]["protocol"] == "tcp"  # learned: probed as tcp
+    d.stop()
+    assert _accepted(a) == 0 and _accepted(b) == 0
+
+
+def test_probe_off_for_one_peer_spares_only_that_peer(workdir):
+    a, b = _listener(), _listener()
+    pa, pb = a.getsockname()[1], b.getsockname()[1]
+    d = _probe_off_case(workdir, f"probe_interval 1s;\nprobe_timeout 500ms;\n"
+                        f"peer 127.0.0.1:{pa} {{ probe off; }}\n", pa, pb)
+    wait_for(lambda: d.request({"cmd": "stats"})["probes"]["sent"] >= 1, what="a probe")
+    wait_for(lambda: _accepted(b) >= 1 or None, what="the learned peer probed")
+    d.stop()
+    assert _accepted(a) == 0
