@@ -221,3 +221,51 @@ def test_probe_off_for_one_peer_spares_only_that_peer(workdir):
     wait_for(lambda: _accepted(b) >= 1 or None, what="the learned peer probed")
     d.stop()
     assert _accepted(a) == 0
+
+
+FAKE_JOURNALD = r"""
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind("/run/systemd/journal/socket")
+with open(sys.argv[1], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(600)  # never reads; the test kills it
+"""
+
+
+def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
+    """A private /run/systemd/journal (mount namespace) whose socket nobody
+    reads: alerts queue up to the bound, then count as dropped, and the
+    socket keeps answering."""
+    if subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        import pytest
+        pytest.skip("no mount namespaces here")
+    log = os.path.join(workdir, "error.log")
+    with open(log, "w") as f:
+        for i in range(400):
+            f.write(_errline(20000 + i))
+    fake = os.path.join(workdir, "fake_journald.py")
+    with open(fake, "w") as f:
+        f.write(FAKE_JOURNALD)
+    ready = os.path.join(workdir, "journald.ready")
+    script = (f"mount -t tmpfs tmpfs /run/systemd/journal || exit 1; "
+              f"python3 {fake} {ready} & "
+              f"while [ ! -e {ready} ]; do sleep 0.01; done; exec \"$@\"")
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n",
+               wrap=["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"])
+    try:
+        d.start()
+        wait_for(lambda: d.request({"cmd": "status"})["alerts_firing"] >= 400,
+                 what="400 alerts")
+        j = d.request({"cmd": "stats"})["journal"]
+        assert j["queued"] == 256
+        assert j["dropped"] >= 100  # a few entries fit in the socket before it filled
+        m = d.ctl("metrics", check=True).stdout
+        assert "upwatch_journal_dropped_total " in m
+        d.stop()
+    finally:
+        if os.path.exists(ready):
+            pid = open(ready).read().strip()
+            if pid:
+                os.kill(int(pid), 9)
