@@ -126,8 +126,10 @@ void log_emit(int prio, const char *file, int line, const char *func, const char
 	if (prio > max_prio)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) /* truncated: not in the middle of a character */
+		msg[utf8_cut(msg, sizeof(msg) - 1)] = '\0';
 
 	if (use_journal) {
 		journal_log(prio, file, line, func, msg);

@@ -250,8 +250,10 @@ void ipc_reply_error(struct ipc_client *c, const char *fmt, ...)
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) /* truncated: not in the middle of a character */
+		msg[utf8_cut(msg, sizeof(msg) - 1)] = '\0';
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddFalseToObject(o, "ok");
 	cJSON_AddStringToObject(o, "error", msg);
