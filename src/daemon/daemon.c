@@ -229,13 +229,39 @@ static void set_watch(struct daemon *d)
 	free(files);
 }
 
+/* An include glob's directory we cannot list makes the glob match nothing,
+ * silently ("configuration ok" with 0 peers): a problem. */
+static void check_globs(const struct config *c, const struct ngx_model *m, struct problems *p)
+{
+	for (size_t i = 0; !c->nginx_dump && i < m->nglobs; i++) {
+		const char *g = m->globs[i];
+		size_t wild = strcspn(g, "*?[");
+		size_t end = wild;
+		while (end > 0 && g[end - 1] != '/')
+			end--;
+		char *dir = xstrndup(g, end > 1 ? end - 1 : end);
+		if (access(dir, R_OK | X_OK) < 0 && errno != ENOENT)
+			problems_add(
+			    p, PROBLEM_CONFIG, dir,
+			    "cannot read the directory of \"include %s\": %s; its files are "
+			    "not in the model",
+			    g, strerror(errno));
+		free(dir);
+	}
+}
+
 /* What would keep us from the whole job, checked without blocking: the
  * state directory must take files, every log must open and read as a
- * regular file (a missing one is fine: followed from when it appears). */
-static void collect_problems(const struct config *c, const char *const *logs, size_t nlogs,
-			     const char *metrics_error, struct problems *p)
+ * regular file (a missing one is fine: followed from when it appears),
+ * include directories must be listable. The configuration loaders'
+ * warnings (PROBLEM_CONFIG) and tail's per-log faults (PROBLEM_ERROR_LOG:
+ * EIO on a read, a failed offsets save) join here once they report them. */
+static void collect_problems(const struct config *c, const struct ngx_model *m,
+			     const char *const *logs, size_t nlogs, const char *metrics_error,
+			     struct problems *p)
 {
 	struct stat st;
+	check_globs(c, m, p);
 	if (stat(c->state_dir, &st) < 0)
 		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
 			     "cannot use the state directory: %s; log offsets will not be saved "
@@ -276,7 +302,7 @@ static void problem_gone(void *ud, const struct problem *pr)
 static void check_problems(struct daemon *d)
 {
 	problems_begin(&d->problems);
-	collect_problems(d->cfg, (const char *const *)d->log_paths, d->nlog_paths,
+	collect_problems(d->cfg, d->model, (const char *const *)d->log_paths, d->nlog_paths,
 			 d->metrics_error[0] ? d->metrics_error : NULL, &d->problems);
 	problems_end(&d->problems, problem_gone, d);
 	for (size_t i = 0; i < d->problems.n; i++)
@@ -684,7 +710,7 @@ int daemon_check_config(const struct daemon_flags *flags)
 	const char **logs;
 	size_t nlogs = plan_logs(c, m, &logs);
 	problems_init(&p);
-	collect_problems(c, logs, nlogs, NULL, &p);
+	collect_problems(c, m, logs, nlogs, NULL, &p);
 	for (size_t i = 0; i < p.n; i++)
 		printf("warning: %s: %s\n", p.v[i].subject, p.v[i].message);
 	problems_done(&p);

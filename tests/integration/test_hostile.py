@@ -269,3 +269,34 @@ def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
             pid = open(ready).read().strip()
             if pid:
                 os.kill(int(pid), 9)
+
+
+def test_what_the_service_user_cannot_read_is_a_warning(workdir):
+    """As an unprivileged user: an unreadable error log and an include
+    directory it cannot list are warnings of --check-config (not a silent
+    "configuration ok" with 0 peers)."""
+    secret = os.path.join(workdir, "secret")
+    os.makedirs(secret)
+    with open(os.path.join(secret, "app.conf"), "w") as f:
+        f.write("upstream app { server 127.0.0.1:9; }\n")
+    os.chmod(secret, 0o700)
+    log = os.path.join(workdir, "error.log")
+    with open(log, "w") as f:
+        f.write("")
+    os.chmod(log, 0o600)
+    conf = os.path.join(workdir, "nginx-u.conf")
+    with open(conf, "w") as f:
+        f.write(f"error_log {log};\nevents {{}}\nhttp {{ include {secret}/*.conf; }}\n")
+    state = os.path.join(workdir, "ustate")
+    os.makedirs(state)
+    os.chown(state, 65534, 65534)
+    up = os.path.join(workdir, "u.conf")
+    with open(up, "w") as f:
+        f.write("probe off;\n")
+    r = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                        UPWATCHD, "--check-config", "--config", up, "--nginx-conf", conf,
+                        "--state-dir", state], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert f"warning: {log}: cannot open: Permission denied" in r.stdout
+    assert (f"warning: {secret}: cannot read the directory of \"include {secret}/*.conf\": "
+            f"Permission denied") in r.stdout
