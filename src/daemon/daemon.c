@@ -69,6 +69,9 @@ struct daemon {
 		void *userdata;
 	} * waiters;
 	size_t nwaiters, waiters_cap;
+	bool answering_reload; /* inside reload_cb's answers: the outcome below */
+	int reload_r;
+	const char *reload_err;
 	int64_t started_ms, metrics_written_ms, problems_checked_ms;
 	size_t learned_probed; /* learned peers already handed to the prober */
 	unsigned reloads, reload_failures;
@@ -388,9 +391,13 @@ static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	d->waiters = NULL;
 	d->nwaiters = d->waiters_cap = 0;
 	int r = daemon_reload(d, err, sizeof(err));
+	d->answering_reload = true;
+	d->reload_r = r;
+	d->reload_err = err;
 	for (size_t i = 0; i < n; i++)
 		if (waiters[i].done)
 			waiters[i].done(waiters[i].userdata, r, err);
+	d->answering_reload = false;
 	free(waiters);
 }
 
@@ -401,6 +408,14 @@ static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 {
 	struct daemon *d = ud;
+	/* Asked while the answers of a reload go out: the request was read
+	 * before that reload started (no client is read meanwhile), so the
+	 * reload that just ran satisfies it. Pipelined reloads cost one. */
+	if (d->answering_reload) {
+		if (done)
+			done(userdata, d->reload_r, d->reload_err);
+		return;
+	}
 	d->waiters = grow_array(d->waiters, &d->waiters_cap, d->nwaiters + 1, sizeof(*d->waiters));
 	d->waiters[d->nwaiters++] = (struct reload_waiter){done, userdata};
 	if (!ev_is_active(&d->reload_timer))

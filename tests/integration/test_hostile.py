@@ -76,7 +76,10 @@ def test_pipelined_reloads_are_answered_and_the_loop_keeps_serving(workdir):
     assert all(a == {"ok": True} for a in answers)
     r.close()
     st = d.request({"cmd": "status"})
-    assert 1 <= st["reloads"] <= 300
+    # requests read before a reload started are answered by it: a handful of
+    # reloads at most (the 300 lines may arrive in a few reads)
+    print("reloads for 300 pipelined requests:", st["reloads"])
+    assert 1 <= st["reloads"] <= 5, st["reloads"]
     d.stop()
 
 
