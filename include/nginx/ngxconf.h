@@ -5,7 +5,12 @@
  * its servers, every *_pass with the effective (inherited) timeouts of its
  * location, and the distinct peers derived from them. Every element carries
  * the file:line of the directive it comes from. Host names stay names:
- * nothing is resolved here. The model owns all its memory. */
+ * nothing is resolved here. The model owns all its memory.
+ *
+ * This header is the folder's public face: the model's types, loading it,
+ * its lookups and its --check-config text. The build's parts (ngxbuild,
+ * ngxupstream, ngxpass, ngxpeer) are private to src/nginx/; nginx's value
+ * syntax is nginx/ngxvalue.h; the peer object's JSON is output/json.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,7 +21,6 @@
 #include "core/peerkey.h"
 
 struct cf_dump;
-struct cJSON;
 struct strmap;
 
 struct ngx_ref {
@@ -188,13 +192,3 @@ const char *ngxconf_proto_name(enum ngx_proto p);
 /* Human-readable target list for `upwatchd --check-config`. 0 or -errno of
  * the failed write. */
 int ngxconf_print(const struct ngx_model *m, FILE *out);
-
-/* The static part of DESIGN.md's peer object: {"peer", "protocol",
- * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]}.
- * The caller owns the result. */
-struct cJSON *ngxconf_peer_json(const struct ngx_model *m, const struct ngx_peer *p);
-
-/* nginx's time and size syntax: "500ms", "30s", "1m30s", "1h 30m", bare
- * number = seconds; "4k", "1m", bare number = bytes. -EINVAL / -ERANGE. */
-int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms);
-int ngxconf_parse_size(const char *s, uint64_t *ret);

@@ -9,39 +9,23 @@
  * reaching it; peers of a block no pass uses count as http (stream: tcp). */
 #include "nginx/ngxpeer.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nginx/ngxconf.h"
 #include "core/strmap.h"
 #include "core/util.h"
+#include "nginx/ngxbuild.h"
+#include "nginx/ngxvalue.h"
 
 struct peers {
+	struct ngxbuild *b;
 	struct ngx_model *m;
 	size_t cap;
 	bool *from_pass; /* protocol set by a pass, per peer */
 	size_t from_cap;
-	char *err;
-	size_t errlen;
 };
-
-static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ps->err, ps->errlen, "%s:%u: %s", ref->file ? ref->file : "?", ref->line, msg);
-	return -EINVAL;
-}
 
 static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum ngx_proto proto)
 {
@@ -117,18 +101,6 @@ static int block_peers(struct peers *ps)
 	return 0;
 }
 
-const char *ngxpeer_addr_error(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-	if (startswith(addr, "unix:") || !colon || colon[1] == '\0' ||
-	    (addr[0] == '[' && !strchr(addr, ']')))
-		return "invalid host";
-	for (const char *c = colon + 1; *c; c++)
-		if (*c < '0' || *c > '9')
-			return "invalid host";
-	return "invalid port";
-}
-
 /* One pass: its upstream block, or its own address. */
 static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 {
@@ -151,8 +123,9 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 		}
 		/* at run time a port never matches a block: an implicit upstream */
 		if (!p->dynamic)
-			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host,
-				    p->port);
+			return ngxbuild_err_at(ps->b, &p->ref,
+					       "upstream \"%s\" may not have port %u", p->host,
+					       p->port);
 	}
 
 	/* proxy_pass has its scheme's port; every other *_pass needs one */
@@ -170,8 +143,10 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 			return 0;
 		bool unix_path = startswith(addr, "unix:");
 		if (!p->port && !unix_path && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
-			return perr(ps, &p->ref, "no port in upstream \"%s\"", p->host);
-		return perr(ps, &p->ref, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
+			return ngxbuild_err_at(ps->b, &p->ref, "no port in upstream \"%s\"",
+					       p->host);
+		return ngxbuild_err_at(ps->b, &p->ref, "%s in upstream \"%s\"",
+				       ngxvalue_addr_error(addr), addr);
 	}
 	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);
@@ -180,9 +155,10 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	return 0;
 }
 
-int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen)
+int ngxpeer_build(struct ngxbuild *b)
 {
-	struct peers ps = {.m = m, .err = err, .errlen = errlen};
+	struct ngx_model *m = b->m;
+	struct peers ps = {.b = b, .m = m};
 	struct strmap blocks[2]; /* http, stream: names compared case-insensitively */
 	int r = 0;
 
@@ -193,7 +169,7 @@ int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen)
 	for (size_t i = 0; i < m->nupstreams && r >= 0; i++) {
 		const struct ngx_upstream *u = &m->upstreams[i];
 		if (strmap_put_index(&blocks[u->stream], u->name, i) != i)
-			r = perr(&ps, &u->ref, "duplicate upstream \"%s\"", u->name);
+			r = ngxbuild_err_at(b, &u->ref, "duplicate upstream \"%s\"", u->name);
 	}
 	if (r >= 0)
 		r = block_peers(&ps);
@@ -228,129 +204,4 @@ const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key)
 	if (!m->peer_index || !strmap_get_index(m->peer_index, key, &i))
 		return NULL;
 	return &m->peers[i];
-}
-
-/* --- presentation --- */
-
-static void print_ref(FILE *out, const struct ngx_ref *r)
-{
-	if (r->file)
-		fprintf(out, "%s:%u", r->file, r->line);
-	else
-		fputs("nginx's compiled-in default", out);
-}
-
-static const char *log_target_name(enum ngx_log_target t)
-{
-	switch (t) {
-	case NGX_LOG_FILE:
-		return "file";
-	case NGX_LOG_STDERR:
-		return "stderr";
-	case NGX_LOG_SYSLOG:
-		return "syslog";
-	case NGX_LOG_MEMORY:
-		return "memory";
-	}
-	return "?";
-}
-
-int ngxpeer_print(const struct ngx_model *m, FILE *out)
-{
-	size_t ndynamic = 0;
-	for (size_t i = 0; i < m->npasses; i++)
-		ndynamic += m->passes[i].dynamic && !m->passes[i].host;
-
-	fprintf(out,
-		"nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
-		m->main_file, m->nfiles, m->nupstreams, m->npeers, m->npasses);
-	fprintf(out, "worker user %s, group %s (", m->user, m->group);
-	print_ref(out, &m->user_ref);
-	fprintf(out, ")\n");
-	fprintf(out, "worker_processes %s%.0u, worker_connections %u",
-		m->worker_processes ? "" : "auto", m->worker_processes, m->worker_connections);
-	if (m->worker_rlimit_nofile)
-		fprintf(out, ", worker_rlimit_nofile %u", m->worker_rlimit_nofile);
-	fputc('\n', out);
-
-	fprintf(out, "\nerror logs:\n");
-	for (size_t i = 0; i < m->nerror_logs; i++) {
-		const struct ngx_error_log *e = &m->error_logs[i];
-		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target),
-			e->level, e->followable ? "followed" : "not followable");
-		print_ref(out, &e->ref);
-		fputc('\n', out);
-	}
-
-	fprintf(out, "\npeers:\n");
-	for (size_t i = 0; i < m->npeers; i++) {
-		const struct ngx_peer *p = &m->peers[i];
-		fprintf(out, "  %s %s", p->key, ngxconf_proto_name(p->proto));
-		if (p->nupstreams) {
-			fprintf(out, " upstream");
-			for (size_t j = 0; j < p->nupstreams; j++)
-				fprintf(out, "%s%s", j ? ", " : " ", p->upstreams[j]);
-		}
-		fputc('\n', out);
-		for (size_t j = 0; j < p->nrefs; j++) {
-			fputs("      ", out);
-			print_ref(out, &p->refs[j]);
-			fputc('\n', out);
-		}
-		for (size_t j = 0; j < p->npasses; j++) {
-			const struct ngx_pass *ps = &m->passes[p->passes[j]];
-			if (!ps->upstream)
-				continue;
-			fprintf(out, "      via %s %s at ", ps->directive, ps->raw);
-			print_ref(out, &ps->ref);
-			fputc('\n', out);
-		}
-	}
-	if (ndynamic) {
-		fprintf(out, "\ndynamic passes (dynamic: learned from logs):\n");
-		for (size_t i = 0; i < m->npasses; i++) {
-			const struct ngx_pass *ps = &m->passes[i];
-			if (!ps->dynamic || ps->host)
-				continue;
-			fprintf(out, "  %s %s at ", ps->directive, ps->raw);
-			print_ref(out, &ps->ref);
-			if (ps->t.resolver)
-				fprintf(out, " (resolver %s)", ps->t.resolver);
-			fputc('\n', out);
-		}
-	}
-	if (m->nstub_status) {
-		fprintf(out, "\nstub_status:\n");
-		for (size_t i = 0; i < m->nstub_status; i++) {
-			fputs("  ", out);
-			print_ref(out, &m->stub_status[i]);
-			fputc('\n', out);
-		}
-	}
-	if (fflush(out) != 0 || ferror(out))
-		return -EIO;
-	return 0;
-}
-
-struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "peer", p->key);
-	cJSON_AddStringToObject(o, "protocol", ngxconf_proto_name(p->proto));
-	cJSON *ups = cJSON_AddArrayToObject(o, "upstreams");
-	for (size_t i = 0; i < p->nupstreams; i++)
-		cJSON_AddItemToArray(ups, cJSON_CreateString(p->upstreams[i]));
-	cJSON *locs = cJSON_AddArrayToObject(o, "locations");
-	for (size_t i = 0; i < p->npasses; i++) {
-		const struct ngx_ref *r = &m->passes[p->passes[i]].ref;
-		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = same_ref(&m->passes[p->passes[j]].ref, r);
-		if (dup)
-			continue;
-		char buf[4200];
-		snprintf(buf, sizeof(buf), "%s:%u", r->file, r->line);
-		cJSON_AddItemToArray(locs, cJSON_CreateString(buf));
-	}
-	return o;
 }

@@ -13,6 +13,8 @@
 #include "conf/conftree.h"
 #include "harness.h"
 #include "nginx/ngxconf.h"
+#include "nginx/ngxvalue.h"
+#include "output/json.h"
 #include "core/util.h"
 
 #define FIX FIXTURES "/nginx"
@@ -744,7 +746,7 @@ static void test_snippet_included_twice_is_one_ref(void)
 	CHECK_INT(m->npasses, 2);
 	CHECK_PEER(m, "unix:/run/php.sock",
 		   "fastcgi upstreams= refs=php.conf:1 passes=php.conf:1 php.conf:1");
-	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "unix:/run/php.sock"));
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "unix:/run/php.sock"));
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "locations")), 1);
 	cJSON_Delete(j);
 	ngxconf_free(m);
@@ -765,7 +767,7 @@ static void test_time_and_size_syntax(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
 		uint64_t v = 0;
-		int r = ngxconf_parse_time_ms(times[i].s, &v);
+		int r = ngxvalue_time_ms(times[i].s, &v);
 		if (r != times[i].r || v != times[i].ms)
 			fprintf(stderr, "time \"%s\": %d %llu\n", times[i].s, r,
 				(unsigned long long)v);
@@ -782,7 +784,7 @@ static void test_time_and_size_syntax(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint64_t v = 0;
-		CHECK_INT(ngxconf_parse_size(sizes[i].s, &v), sizes[i].r);
+		CHECK_INT(ngxvalue_size(sizes[i].s, &v), sizes[i].r);
 		CHECK_INT(v, sizes[i].v);
 	}
 }
@@ -793,7 +795,7 @@ static void test_peer_json_and_print(void)
 	struct ngx_model *m = load_fixture("pool", err);
 	if (!m)
 		return;
-	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "127.0.0.2:8003"));
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.2:8003"));
 	char *s = cJSON_PrintUnformatted(j);
 	char want[4096];
 	snprintf(want, sizeof(want),
