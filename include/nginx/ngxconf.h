@@ -63,7 +63,7 @@ struct ngx_server { /* `server` inside upstream {} */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
-	char *service;
+	char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
 	struct ngx_ref ref;
 };
 
@@ -73,6 +73,9 @@ struct ngx_upstream { /* upstream NAME { } in http or stream */
 	struct ngx_server *servers;
 	size_t nservers;
 	unsigned keepalive; /* 0 when not set */
+	/* balancer_by_lua*: openresty's Lua picks the peer; the servers are
+	 * placeholders nginx never connects to (`server 0.0.0.1;`) */
+	bool balancer_lua;
 	struct ngx_ref ref;
 };
 
@@ -96,6 +99,7 @@ struct ngx_pass {	 /* one *_pass directive */
 	char *directive; /* "proxy_pass", "fastcgi_pass", ... */
 	char *raw;	 /* the argument as written */
 	enum ngx_proto proto;
+	bool tls;	   /* speaks TLS: https, grpcs, suwsgi, stream proxy_ssl on */
 	bool stream;	   /* proxy_pass inside stream {} */
 	bool dynamic;	   /* contains variables: target known only from logs */
 	char *upstream;	   /* names an upstream block, else NULL */
@@ -118,12 +122,22 @@ struct ngx_pass {	 /* one *_pass directive */
 };
 
 /* A peer's protocol is that of the first *_pass reaching it (in config
- * order); a block no pass uses gives http (stream: tcp). A line read twice
- * (a snippet included in two places) is one ref. */
+ * order); a block no pass uses gives http (stream: tcp); a stream server
+ * listening with `udp` makes its peers udp. A line read twice (a snippet
+ * included in two places) is one ref.
+ *
+ * probed is false for a peer nginx never connects to through any line that
+ * names it: `server ... down;`, the placeholder servers of a balancer_by_lua*
+ * block, `service=` (SRV) servers; and for udp peers, which have no probe.
+ * backup: every `server` line naming it says `backup` and no *_pass names it
+ * directly (nginx uses it only when the primaries fail). */
 struct ngx_peer { /* a distinct probe target */
 	char *key;
 	struct peerkey addr;
 	enum ngx_proto proto;
+	bool tls; /* that first *_pass speaks TLS */
+	bool probed;
+	bool backup;
 	char **upstreams; /* names of blocks that list it */
 	size_t nupstreams;
 	struct ngx_ref *refs; /* the `server` and *_pass lines that name it */

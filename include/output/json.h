@@ -9,5 +9,7 @@ struct cJSON;
 struct ngx_model;
 struct ngx_peer;
 /* The static part of DESIGN.md's peer object: {"peer", "protocol",
- * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]}. */
+ * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]},
+ * plus "probed": false for a peer nginx never connects to, "backup": true
+ * for a backup-only peer and "tls": true for a stream peer with proxy_ssl. */
 struct cJSON *json_nginx_peer(const struct ngx_model *m, const struct ngx_peer *p);

@@ -265,6 +265,11 @@ int ngxconf_print(const struct ngx_model *m, FILE *out)
 				fprintf(out, "%s%s", j ? ", " : " ", p->upstreams[j]);
 		}
 		fputc('\n', out);
+		if (!p->probed)
+			fprintf(out, "      not probed: %s\n",
+				p->proto == NGX_PROTO_UDP ? "udp" : "nginx never connects to it");
+		if (p->backup)
+			fputs("      backup: used when the primary peers fail\n", out);
 		for (size_t j = 0; j < p->nrefs; j++) {
 			fputs("      ", out);
 			print_ref(out, &p->refs[j]);

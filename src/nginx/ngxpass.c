@@ -86,6 +86,8 @@ struct scope {
 	const char *server_name;
 	bool stream;
 	bool in_server;
+	bool udp;	/* stream server listening with `udp` */
+	bool proxy_ssl; /* stream: proxy_ssl on */
 };
 
 static char *join_args(const struct cf_node *n, unsigned from)
@@ -207,13 +209,13 @@ static int split_pass(struct ngxbuild *b, const struct cf_node *n, enum mod mod,
 	    {MOD_PROXY, "http://", "http", NGX_PROTO_HTTP},
 	    {MOD_PROXY, "https://", "https", NGX_PROTO_HTTPS},
 	    {MOD_GRPC, "grpc://", "grpc", NGX_PROTO_GRPC},
-	    {MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPC},
+	    {MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPCS},
 	    {MOD_UWSGI, "uwsgi://", "uwsgi", NGX_PROTO_UWSGI},
-	    {MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_UWSGI},
+	    {MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_SUWSGI},
 	};
 	static const enum ngx_proto protos[MOD_N] = {
-	    NGX_PROTO_HTTP, NGX_PROTO_FASTCGI, NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
-	    NGX_PROTO_GRPC, NGX_PROTO_TCP,     NGX_PROTO_TCP,
+	    NGX_PROTO_HTTP, NGX_PROTO_FASTCGI,	 NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
+	    NGX_PROTO_GRPC, NGX_PROTO_MEMCACHED, NGX_PROTO_TCP,
 	};
 	const char *s = p->raw;
 	bool uri_part = mod == MOD_PROXY;
@@ -425,6 +427,10 @@ static int add_pass(struct ngxbuild *b, const struct cf_node *n, const struct sc
 	    .ref = ngxbuild_ref(b, n),
 	};
 	r = split_pass(b, n, mod, &p);
+	if (sc->stream && sc->udp)
+		p.proto = NGX_PROTO_UDP;
+	p.tls = p.proto == NGX_PROTO_HTTPS || p.proto == NGX_PROTO_GRPCS ||
+		p.proto == NGX_PROTO_SUWSGI || (p.proto == NGX_PROTO_TCP && sc->proxy_ssl);
 	struct ngx_model *m = b->m;
 	m->passes = grow_array(m->passes, &b->passes_cap, m->npasses + 1, sizeof(*m->passes));
 	m->passes[m->npasses++] = p; /* freed with the model even on error */
@@ -464,6 +470,11 @@ static int scope_settings(struct ngxbuild *b, const struct cf_node *block, struc
 			headers = true;
 			if (!host && r == 0 && strcasecmp(n->argv[1], "Host") == 0)
 				host = n;
+		} else if (sc->stream && sc->in_server && streq(name, "listen")) {
+			for (unsigned i = 2; i < n->argc; i++)
+				sc->udp |= streq(n->argv[i], "udp");
+		} else if (sc->stream && streq(name, "proxy_ssl")) {
+			r = ngxbuild_flag(b, n, &sc->proxy_ssl);
 		} else if (streq(name, "server_name") && sc->in_server && n->argc > 1) {
 			sc->server_name = n->argv[1];
 		} else if (!sc->stream && streq(name, "stub_status")) {

@@ -6,7 +6,8 @@
  * equal to a block name, case-insensitively and without a port, is the
  * block; anything else is an implicit upstream of its own address) and
  * reaches the peers it names. A peer's protocol is that of the first pass
- * reaching it; peers of a block no pass uses count as http (stream: tcp). */
+ * reaching it; peers of a block no pass uses count as http (stream: tcp).
+ * Then each peer's probed and backup flags from every line naming it. */
 #include "nginx/ngxpeer.h"
 
 #include <errno.h>
@@ -23,8 +24,15 @@ struct peers {
 	struct ngxbuild *b;
 	struct ngx_model *m;
 	size_t cap;
-	bool *from_pass; /* protocol set by a pass, per peer */
-	size_t from_cap;
+	struct seen *seen; /* per peer, while building */
+	size_t seen_cap;
+};
+
+/* What the lines naming a peer say, gathered before its flags are set. */
+struct seen {
+	bool from_pass;	  /* protocol set by a pass */
+	bool connectable; /* a line nginx connects through */
+	bool primary;	  /* a line that is not `backup` */
 };
 
 static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum ngx_proto proto)
@@ -34,8 +42,8 @@ static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum
 	if (strmap_get_index(m->peer_index, k->key, &i))
 		return &m->peers[i];
 	m->peers = grow_array(m->peers, &ps->cap, m->npeers + 1, sizeof(*m->peers));
-	ps->from_pass = grow_array(ps->from_pass, &ps->from_cap, m->npeers + 1, sizeof(bool));
-	ps->from_pass[m->npeers] = false;
+	ps->seen = grow_array(ps->seen, &ps->seen_cap, m->npeers + 1, sizeof(*ps->seen));
+	ps->seen[m->npeers] = (struct seen){0};
 	struct ngx_peer *p = &m->peers[m->npeers];
 	*p = (struct ngx_peer){.addr = *k, .proto = proto};
 	p->key = xstrdup(k->key);
@@ -72,9 +80,10 @@ static void add_pass(struct peers *ps, struct ngx_peer *p, size_t pass)
 {
 	const struct ngx_pass *ps_pass = &ps->m->passes[pass];
 	size_t idx = (size_t)(p - ps->m->peers);
-	if (!ps->from_pass[idx]) {
+	if (!ps->seen[idx].from_pass) {
 		p->proto = ps_pass->proto;
-		ps->from_pass[idx] = true;
+		p->tls = ps_pass->tls;
+		ps->seen[idx].from_pass = true;
 	}
 	if (p->npasses > 0 && p->passes[p->npasses - 1] == pass)
 		return;
@@ -93,9 +102,13 @@ static int block_peers(struct peers *ps)
 			if (peerkey_parse(u->servers[j].key, strlen(u->servers[j].key), 0, &k) < 0)
 				continue;
 			enum ngx_proto proto = u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP;
+			const struct ngx_server *s = &u->servers[j];
 			struct ngx_peer *p = get_peer(ps, &k, proto);
+			struct seen *seen = &ps->seen[p - m->peers];
+			seen->connectable |= !s->down && !s->service && !u->balancer_lua;
+			seen->primary |= !s->backup;
 			add_upstream_name(p, u->name);
-			add_ref(p, u->servers[j].ref);
+			add_ref(p, s->ref);
 		}
 	}
 	return 0;
@@ -150,6 +163,8 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	}
 	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);
+	ps->seen[peer - m->peers].connectable = true;
+	ps->seen[peer - m->peers].primary = true;
 	add_ref(peer, p->ref);
 	add_pass(ps, peer, i);
 	return 0;
@@ -175,9 +190,14 @@ int ngxpeer_build(struct ngxbuild *b)
 		r = block_peers(&ps);
 	for (size_t i = 0; i < m->npasses && r >= 0; i++)
 		r = resolve_pass(&ps, &blocks[m->passes[i].stream], i);
+	for (size_t i = 0; i < m->npeers && r >= 0; i++) {
+		struct ngx_peer *p = &m->peers[i];
+		p->probed = ps.seen[i].connectable && p->proto != NGX_PROTO_UDP;
+		p->backup = !ps.seen[i].primary;
+	}
 	strmap_done(&blocks[0]);
 	strmap_done(&blocks[1]);
-	free(ps.from_pass);
+	free(ps.seen);
 	return r;
 }
 

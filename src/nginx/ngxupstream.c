@@ -88,6 +88,8 @@ int ngxupstream_add(struct ngxbuild *b, const struct cf_node *n, bool stream)
 				u->nservers++;
 		} else if (streq(c->argv[0], "keepalive") && !c->block) {
 			r = ngxbuild_uint(b, c, &u->keepalive);
+		} else if (startswith(c->argv[0], "balancer_by_lua")) {
+			u->balancer_lua = true; /* _block, _file, or the old form */
 		}
 		if (r < 0)
 			return r;

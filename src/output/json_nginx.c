@@ -11,6 +11,13 @@ cJSON *json_nginx_peer(const struct ngx_model *m, const struct ngx_peer *p)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "peer", p->key);
 	cJSON_AddStringToObject(o, "protocol", ngxconf_proto_name(p->proto));
+	/* only the exceptions: most peers are probed primaries */
+	if (!p->probed)
+		cJSON_AddFalseToObject(o, "probed");
+	if (p->backup)
+		cJSON_AddTrueToObject(o, "backup");
+	if (p->tls && p->proto == NGX_PROTO_TCP)
+		cJSON_AddTrueToObject(o, "tls"); /* stream proxy_ssl: the protocol does not say */
 	cJSON *ups = cJSON_AddArrayToObject(o, "upstreams");
 	for (size_t i = 0; i < p->nupstreams; i++)
 		cJSON_AddItemToArray(ups, cJSON_CreateString(p->upstreams[i]));

@@ -95,6 +95,20 @@ static const char *keys_str(const struct ngx_model *m, char *out, size_t len)
 	return out;
 }
 
+/* A peer's protocol and flags: "udp tls=0 probed=0 backup=1" */
+static const char *flags_str(const struct ngx_model *m, const char *key, char *out, size_t len)
+{
+	const struct ngx_peer *p = ngxconf_peer(m, key);
+	if (!p)
+		snprintf(out, len, "(no peer)");
+	else
+		snprintf(out, len, "%s tls=%d probed=%d backup=%d", ngxconf_proto_name(p->proto),
+			 p->tls, p->probed, p->backup);
+	return out;
+}
+
+#define CHECK_FLAGS(m, key, want) CHECK_STR(flags_str(m, key, (char[256]){0}, 256), want)
+
 #define CHECK_KEYS(m, want) CHECK_STR(keys_str(m, (char[4096]){0}, 4096), want)
 
 static const char *files_str(const struct ngx_model *m, char *out, size_t len)
@@ -297,7 +311,8 @@ static void test_stream_block(void)
 	CHECK_PEER(m, "127.0.0.1:8090",
 		   "http upstreams=db refs=nginx.conf:35 passes=nginx.conf:41");
 	CHECK_PEER(m, "127.0.0.1:6379", "tcp upstreams= refs=nginx.conf:23 passes=nginx.conf:23");
-	CHECK_PEER(m, "[::1]:53", "tcp upstreams= refs=nginx.conf:28 passes=nginx.conf:28");
+	/* listen [::1]:10053 udp */
+	CHECK_PEER(m, "[::1]:53", "udp upstreams= refs=nginx.conf:28 passes=nginx.conf:28");
 	CHECK_INT(m->npasses, 4);
 	if (m->npasses == 4) {
 		const struct ngx_pass *p = &m->passes[0];
@@ -518,8 +533,10 @@ static void test_default_ports(void)
 	CHECK_PEER(m, "127.0.0.1:3031", "uwsgi upstreams= refs=nginx.conf:37 passes=nginx.conf:37");
 	CHECK_PEER(m, "unix:/run/scgi.sock",
 		   "scgi upstreams= refs=nginx.conf:40 passes=nginx.conf:40");
-	CHECK_PEER(m, "127.0.0.1:11211", "tcp upstreams= refs=nginx.conf:43 passes=nginx.conf:43");
-	CHECK_PEER(m, "127.0.0.1:50052", "grpc upstreams= refs=nginx.conf:49 passes=nginx.conf:49");
+	CHECK_PEER(m, "127.0.0.1:11211",
+		   "memcached upstreams= refs=nginx.conf:43 passes=nginx.conf:43");
+	CHECK_PEER(m, "127.0.0.1:50052",
+		   "grpcs upstreams= refs=nginx.conf:49 passes=nginx.conf:49");
 	CHECK_PEER(m, "unix:/run/app.sock",
 		   "http upstreams= refs=nginx.conf:52 passes=nginx.conf:52");
 	CHECK_INT(m->npasses, 12);
@@ -799,7 +816,8 @@ static void test_peer_json_and_print(void)
 	char *s = cJSON_PrintUnformatted(j);
 	char want[4096];
 	snprintf(want, sizeof(want),
-		 "{\"peer\":\"127.0.0.2:8003\",\"protocol\":\"http\",\"upstreams\":[\"pool\"],"
+		 "{\"peer\":\"127.0.0.2:8003\",\"protocol\":\"http\",\"backup\":true,"
+		 "\"upstreams\":[\"pool\"],"
 		 "\"locations\":[\"%s/nginx.conf:30\",\"%s/nginx.conf:43\",\"%s/nginx.conf:47\"]}",
 		 fixdir, fixdir, fixdir);
 	CHECK_STR(s, want);
@@ -823,6 +841,110 @@ static void test_peer_json_and_print(void)
 	CHECK(ngxconf_peer(m, "127.0.0.9:1") == NULL);
 	CHECK(ngxconf_upstream(m, "POOL") == &m->upstreams[0]);
 	CHECK(ngxconf_upstream(m, "nope") == NULL);
+	ngxconf_free(m);
+}
+
+static void test_protocols_tls_memcached_udp(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("protocols", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_KEYS(m, "127.0.0.53:53 127.0.0.54:53 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:3031 "
+		      "127.0.0.1:3032 127.0.0.1:11211 127.0.0.1:8443 127.0.0.1:514 127.0.0.1:5516 "
+		      "127.0.0.1:9443");
+	CHECK_FLAGS(m, "127.0.0.1:50051", "grpc tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:50052", "grpcs tls=1 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:3031", "uwsgi tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:3032", "suwsgi tls=1 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:11211", "memcached tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:8443", "https tls=1 probed=1 backup=0");
+	/* a udp server's block and literal peers: udp, never TCP-probed */
+	CHECK_FLAGS(m, "127.0.0.53:53", "udp tls=0 probed=0 backup=0");
+	CHECK_FLAGS(m, "127.0.0.54:53", "udp tls=0 probed=0 backup=1");
+	CHECK_FLAGS(m, "127.0.0.1:514", "udp tls=0 probed=0 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:5516", "tcp tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:9443", "tcp tls=1 probed=1 backup=0");
+	CHECK_PEER(m, "127.0.0.53:53", "udp upstreams=dns refs=nginx.conf:25 passes=nginx.conf:31");
+	CHECK_PEER(m, "127.0.0.1:514", "udp upstreams= refs=nginx.conf:36 passes=nginx.conf:36");
+	CHECK_INT(m->npasses, 10);
+	if (m->npasses == 10) {
+		CHECK(m->passes[3].tls && m->passes[3].proto == NGX_PROTO_SUWSGI);
+		CHECK_STR(m->passes[3].scheme, "suwsgi");
+		CHECK(m->passes[6].stream && m->passes[6].proto == NGX_PROTO_UDP);
+	}
+
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.54:53"));
+	char *s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"127.0.0.54:53\",\"protocol\":\"udp\",\"probed\":false,"
+		     "\"backup\":true,\"upstreams\":[\"dns\"],\"locations\":[\"" FIX
+		     "/protocols/nginx.conf:31\"]}");
+	free(s);
+	cJSON_Delete(j);
+	j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.1:9443"));
+	s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"127.0.0.1:9443\",\"protocol\":\"tcp\",\"tls\":true,"
+		     "\"upstreams\":[],\"locations\":[\"" FIX "/protocols/nginx.conf:47\"]}");
+	free(s);
+	cJSON_Delete(j);
+	ngxconf_free(m);
+}
+
+static void test_peers_nginx_never_connects_to_are_not_probed(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("unprobed", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_KEYS(m, "127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 backend.internal:80 0.0.0.1:80 "
+		      "0.0.0.2:80 127.0.0.1:8004 127.0.0.1:8006");
+	CHECK_FLAGS(m, "127.0.0.1:8001", "http tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:8002", "http tls=0 probed=0 backup=0"); /* down */
+	CHECK_FLAGS(m, "127.0.0.1:8003", "http tls=0 probed=1 backup=1");
+	CHECK_FLAGS(m, "backend.internal:80", "http tls=0 probed=0 backup=0"); /* service= */
+	CHECK_FLAGS(m, "0.0.0.1:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_block */
+	CHECK_FLAGS(m, "0.0.0.2:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_file */
+	/* down in `retired`, live in `current`: nginx connects through current */
+	CHECK_FLAGS(m, "127.0.0.1:8004", "http tls=0 probed=1 backup=0");
+	/* backup in `current`, and a proxy_pass names it directly */
+	CHECK_FLAGS(m, "127.0.0.1:8006", "http tls=0 probed=1 backup=0");
+	CHECK_PEER(m, "127.0.0.1:8004",
+		   "http upstreams=retired,current refs=nginx.conf:35 nginx.conf:39 "
+		   "passes=nginx.conf:48 nginx.conf:49");
+	const struct ngx_upstream *u = ngxconf_upstream(m, "lua_pool");
+	CHECK(u && u->balancer_lua);
+	u = ngxconf_upstream(m, "pool");
+	CHECK(u && !u->balancer_lua && u->nservers == 4);
+	if (u && u->nservers == 4) {
+		CHECK_STR(u->servers[3].service, "http");
+		CHECK(u->servers[3].resolve && u->servers[1].down && u->servers[2].backup);
+	}
+
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "0.0.0.1:80"));
+	char *s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"0.0.0.1:80\",\"protocol\":\"http\",\"probed\":false,"
+		     "\"upstreams\":[\"lua_pool\"],\"locations\":[\"" FIX
+		     "/unprobed/nginx.conf:46\"]}");
+	free(s);
+	cJSON_Delete(j);
+	j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.1:8001"));
+	s = cJSON_PrintUnformatted(j);
+	CHECK(s && !strstr(s, "\"probed\"") && !strstr(s, "\"backup\""));
+	free(s);
+	cJSON_Delete(j);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK_INT(ngxconf_print(m, f), 0);
+	fclose(f);
+	CHECK(strstr(buf, "  0.0.0.1:80 http upstream lua_pool\n      not probed: nginx never "
+			  "connects to it\n"));
+	CHECK(strstr(buf, "  127.0.0.1:8003 http upstream pool\n      backup: used when the "
+			  "primary peers fail\n"));
+	free(buf);
 	ngxconf_free(m);
 }
 
@@ -1003,6 +1125,8 @@ int main(void)
 	RUN(test_snippet_included_twice_is_one_ref);
 	RUN(test_time_and_size_syntax);
 	RUN(test_peer_json_and_print);
+	RUN(test_protocols_tls_memcached_udp);
+	RUN(test_peers_nginx_never_connects_to_are_not_probed);
 	RUN(test_nginx_reads_the_same_files_and_peers);
 	RUN(test_nginx_refuses_what_the_model_refuses);
 	return harness_result();
