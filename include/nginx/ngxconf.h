@@ -21,7 +21,7 @@
 #include "core/peerkey.h"
 
 struct cf_dump;
-struct strmap;
+struct ngxpeer_index;
 
 struct ngx_ref {
 	const char *file;
@@ -76,6 +76,8 @@ struct ngx_upstream { /* upstream NAME { } in http or stream */
 	/* balancer_by_lua*: openresty's Lua picks the peer; the servers are
 	 * placeholders nginx never connects to (`server 0.0.0.1;`) */
 	bool balancer_lua;
+	size_t *passes; /* indexes into model->passes naming this block, in order */
+	size_t npasses;
 	struct ngx_ref ref;
 };
 
@@ -133,12 +135,17 @@ struct ngx_pass {	 /* one *_pass directive */
  * directly (nginx uses it only when the primaries fail). */
 struct ngx_peer { /* a distinct probe target */
 	char *key;
-	struct peerkey addr;
+	/* the key's parts (ngxconf_peer_addr() gives a struct peerkey): the
+	 * address or host name without brackets, or the unix path; port 0 for
+	 * unix. host shares key's allocation. */
+	const char *host;
+	unsigned port;
+	enum peerkey_kind kind;
 	enum ngx_proto proto;
 	bool tls; /* that first *_pass speaks TLS */
 	bool probed;
 	bool backup;
-	char **upstreams; /* names of blocks that list it */
+	const char **upstreams; /* names of blocks that list it (the blocks' own) */
 	size_t nupstreams;
 	struct ngx_ref *refs; /* the `server` and *_pass lines that name it */
 	size_t nrefs;
@@ -172,7 +179,7 @@ struct ngx_model {
 	struct ngx_ref *stub_status; /* locations with stub_status */
 	size_t nstub_status;
 
-	struct strmap *peer_index; /* private: key → index into peers */
+	struct ngxpeer_index *index; /* private to src/nginx/: the lookups' hashes */
 };
 
 /* What nginx was built with and started as; what `nginx -V` prints. */
@@ -199,8 +206,29 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 		      size_t errlen);
 void ngxconf_free(struct ngx_model *m);
 
+/* Lookups the diagnoser makes per log line: O(1) whatever the size of the
+ * configuration (hash tables built with the model). */
+
+/* The peer with this normalised key ("127.0.0.1:8080", "unix:/x.sock"). */
 const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key);
+/* The upstream block of this name, case-insensitively as nginx compares
+ * them; an http block before a stream block of the same name. */
 const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name);
+/* The first peer (in model order) whose key is this host name with any
+ * port, case-insensitively ("Backend.Example" → "backend.example:8443");
+ * NULL when no peer is named so (IP and unix peers are not host names). */
+const struct ngx_peer *ngxconf_peer_by_host(const struct ngx_model *m, const char *name);
+/* The *_pass lines with variables in their address (dynamic, no literal
+ * key, no block) that a line logged by server_name may come from, as
+ * indexes into m->passes in model order: those of servers whose first
+ * server_name is server_name plus those of servers without a server_name;
+ * every dynamic pass when server_name is NULL. Returns the count; *ret
+ * points into the model. */
+size_t ngxconf_dynamic_passes(const struct ngx_model *m, const char *server_name,
+			      const size_t **ret);
+/* The peer's address as a struct peerkey (for the prober and host facts). */
+void ngxconf_peer_addr(const struct ngx_peer *p, struct peerkey *ret);
+
 const char *ngxconf_proto_name(enum ngx_proto p);
 
 /* Human-readable target list for `upwatchd --check-config`. 0 or -errno of

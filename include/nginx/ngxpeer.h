@@ -6,9 +6,28 @@
  * protocol, blocks and config refs, and the index ngxconf's lookups use. */
 #pragma once
 
+#include <stddef.h>
+
+#include "core/strmap.h"
+
 struct ngx_model;
 struct ngx_peer;
 struct ngxbuild;
+
+/* A list of indexes into m->passes. */
+struct ngxpeer_passes {
+	size_t n;
+	size_t v[];
+};
+
+/* The model's hashes (m->index), read by ngxconf's lookups. */
+struct ngxpeer_index {
+	struct strmap peers;	 /* key → index into m->peers */
+	struct strmap blocks[2]; /* http, stream: name (case-insensitive) → index */
+	struct strmap hosts;	 /* host name (case-insensitive) → first peer */
+	struct strmap dynamic;	 /* server_name → struct ngxpeer_passes * */
+	struct ngxpeer_passes *all_dynamic, *nameless_dynamic;
+};
 
 /* Fill m->peers, pass->upstream and pass->key. "file:line: message" in the
  * build's err (no port, port on a block name, duplicate upstream, invalid
@@ -16,4 +35,3 @@ struct ngxbuild;
 int ngxpeer_build(struct ngxbuild *b);
 /* Free m->peers and the index. */
 void ngxpeer_free(struct ngx_model *m);
-const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key);

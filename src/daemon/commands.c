@@ -101,7 +101,9 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 	for (size_t i = 0; i < d->model->npeers; i++) {
 		const struct ngx_peer *p = &d->model->peers[i];
 		cJSON *po = json_nginx_peer(d->model, p);
-		add_runtime(d, po, p->key, &p->addr);
+		struct peerkey addr;
+		ngxconf_peer_addr(p, &addr);
+		add_runtime(d, po, p->key, &addr);
 		cJSON_AddItemToArray(peers, po);
 	}
 	const char **learned;

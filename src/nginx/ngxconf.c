@@ -179,15 +179,52 @@ void ngxconf_free(struct ngx_model *m)
 
 const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key)
 {
-	return ngxpeer_find(m, key);
+	size_t i;
+	if (!m->index || !strmap_get_index(&m->index->peers, key, &i))
+		return NULL;
+	return &m->peers[i];
 }
 
 const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name)
 {
-	for (size_t i = 0; i < m->nupstreams; i++)
-		if (strcasecmp(m->upstreams[i].name, name) == 0)
-			return &m->upstreams[i];
+	size_t i;
+	if (!m->index)
+		return NULL;
+	if (strmap_get_index(&m->index->blocks[0], name, &i) ||
+	    strmap_get_index(&m->index->blocks[1], name, &i))
+		return &m->upstreams[i];
 	return NULL;
+}
+
+const struct ngx_peer *ngxconf_peer_by_host(const struct ngx_model *m, const char *name)
+{
+	size_t i;
+	if (!m->index || !strmap_get_index(&m->index->hosts, name, &i))
+		return NULL;
+	return &m->peers[i];
+}
+
+size_t ngxconf_dynamic_passes(const struct ngx_model *m, const char *server_name,
+			      const size_t **ret)
+{
+	const struct ngxpeer_passes *l;
+	if (!m->index) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!server_name)
+		l = m->index->all_dynamic;
+	else if (!(l = strmap_get(&m->index->dynamic, server_name)))
+		l = m->index->nameless_dynamic;
+	*ret = l->v;
+	return l->n;
+}
+
+void ngxconf_peer_addr(const struct ngx_peer *p, struct peerkey *ret)
+{
+	*ret = (struct peerkey){.kind = p->kind, .port = p->port};
+	snprintf(ret->key, sizeof(ret->key), "%s", p->key);
+	snprintf(ret->host, sizeof(ret->host), "%s", p->host);
 }
 
 const char *ngxconf_proto_name(enum ngx_proto p)

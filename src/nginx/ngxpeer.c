@@ -1,6 +1,6 @@
 /* ngxpeer: peers of the nginx configuration model (see ngxpeer.h).
  *
- * Owns m->peers and m->peer_index. ngxpeer_build() runs once the whole
+ * Owns m->peers and m->index. ngxpeer_build() runs once the whole
  * configuration is read: first every upstream block's servers become peers,
  * then each *_pass is resolved like ngx_http_upstream_add() does (a host
  * equal to a block name, case-insensitively and without a port, is the
@@ -11,6 +11,7 @@
 #include "nginx/ngxpeer.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,15 +40,24 @@ static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum
 {
 	struct ngx_model *m = ps->m;
 	size_t i;
-	if (strmap_get_index(m->peer_index, k->key, &i))
+	if (strmap_get_index(&m->index->peers, k->key, &i))
 		return &m->peers[i];
 	m->peers = grow_array(m->peers, &ps->cap, m->npeers + 1, sizeof(*m->peers));
 	ps->seen = grow_array(ps->seen, &ps->seen_cap, m->npeers + 1, sizeof(*ps->seen));
 	ps->seen[m->npeers] = (struct seen){0};
 	struct ngx_peer *p = &m->peers[m->npeers];
-	*p = (struct ngx_peer){.addr = *k, .proto = proto};
-	p->key = xstrdup(k->key);
-	strmap_put_index(m->peer_index, p->key, m->npeers); /* p->key stays put when peers moves */
+	/* key and host in one allocation: no per-peer maximum-size buffers */
+	size_t klen = strlen(k->key), hlen = strlen(k->host);
+	char *key = xmalloc(klen + hlen + 2);
+	memcpy(key, k->key, klen + 1);
+	*p = (struct ngx_peer){.key = key,
+			       .host = memcpy(key + klen + 1, k->host, hlen + 1),
+			       .port = k->port,
+			       .kind = k->kind,
+			       .proto = proto};
+	strmap_put_index(&m->index->peers, p->key, m->npeers);
+	if (p->kind == PEERKEY_HOST)
+		strmap_put_index(&m->index->hosts, p->host, m->npeers); /* the first one stays */
 	m->npeers++;
 	return p;
 }
@@ -73,7 +83,7 @@ static void add_upstream_name(struct ngx_peer *p, const char *name)
 		if (streq(p->upstreams[i], name))
 			return;
 	p->upstreams = xreallocarray(p->upstreams, p->nupstreams + 1, sizeof(char *));
-	p->upstreams[p->nupstreams++] = xstrdup(name);
+	p->upstreams[p->nupstreams++] = name;
 }
 
 static void add_pass(struct peers *ps, struct ngx_peer *p, size_t pass)
@@ -124,12 +134,14 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	if (!p->host)
 		return 0; /* the address holds variables: known from logs only */
 	if (!startswith(p->host, "unix:") && strmap_get_index(blocks, p->host, &ui)) {
-		const struct ngx_upstream *u = &m->upstreams[ui];
+		struct ngx_upstream *u = &m->upstreams[ui];
 		if (!p->port) {
 			p->upstream = xstrdup(u->name);
+			u->passes = xreallocarray(u->passes, u->npasses + 1, sizeof(size_t));
+			u->passes[u->npasses++] = i;
 			for (size_t j = 0; j < u->nservers; j++) {
 				size_t pi;
-				if (strmap_get_index(m->peer_index, u->servers[j].key, &pi))
+				if (strmap_get_index(&m->index->peers, u->servers[j].key, &pi))
 					add_pass(ps, &m->peers[pi], i);
 			}
 			return 0;
@@ -170,17 +182,85 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	return 0;
 }
 
+static bool is_dynamic(const struct ngx_pass *p)
+{
+	return p->dynamic && !p->key && !p->upstream;
+}
+
+static struct ngxpeer_passes *passes_new(size_t cap)
+{
+	struct ngxpeer_passes *l = xmalloc(sizeof(*l) + cap * sizeof(size_t));
+	l->n = 0;
+	return l;
+}
+
+/* The dynamic passes by server_name, each list merged in model order with
+ * the passes of servers without a name (which any line may come from). */
+static void index_dynamic(struct ngx_model *m)
+{
+	struct ngxpeer_index *ix = m->index;
+	size_t ndyn = 0, nameless = 0;
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (!is_dynamic(p))
+			continue;
+		ndyn++;
+		if (!p->server_name) {
+			nameless++;
+			continue;
+		}
+		/* count per name first: the value is the count until lists exist */
+		uintptr_t c = (uintptr_t)strmap_get(&ix->dynamic, p->server_name);
+		strmap_put(&ix->dynamic, p->server_name, (void *)(c + 1));
+	}
+	ix->all_dynamic = passes_new(ndyn);
+	ix->nameless_dynamic = passes_new(nameless);
+	const char *name;
+	void *v;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);)
+		strmap_put(&ix->dynamic, name, passes_new((uintptr_t)v + nameless));
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (!is_dynamic(p))
+			continue;
+		ix->all_dynamic->v[ix->all_dynamic->n++] = i;
+		if (p->server_name) {
+			struct ngxpeer_passes *l = strmap_get(&ix->dynamic, p->server_name);
+			l->v[l->n++] = i;
+		} else {
+			ix->nameless_dynamic->v[ix->nameless_dynamic->n++] = i;
+		}
+	}
+	/* merge the nameless ones into every named list, keeping model order */
+	if (nameless == 0)
+		return;
+	size_t *tmp = xcalloc(ndyn, sizeof(size_t));
+	const struct ngxpeer_passes *nl = ix->nameless_dynamic;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);) {
+		struct ngxpeer_passes *l = v;
+		size_t a = 0, b = 0, n = 0;
+		while (a < l->n || b < nl->n)
+			tmp[n++] =
+			    b == nl->n || (a < l->n && l->v[a] < nl->v[b]) ? l->v[a++] : nl->v[b++];
+		memcpy(l->v, tmp, n * sizeof(size_t));
+		l->n = n;
+	}
+	free(tmp);
+}
+
 int ngxpeer_build(struct ngxbuild *b)
 {
 	struct ngx_model *m = b->m;
 	struct peers ps = {.b = b, .m = m};
-	struct strmap blocks[2]; /* http, stream: names compared case-insensitively */
 	int r = 0;
 
-	m->peer_index = xcalloc(1, sizeof(*m->peer_index));
-	strmap_init(m->peer_index);
-	strmap_init_nocase(&blocks[0]);
-	strmap_init_nocase(&blocks[1]);
+	struct ngxpeer_index *ix = m->index = xcalloc(1, sizeof(*m->index));
+	strmap_init(&ix->peers);
+	strmap_init_nocase(&ix->blocks[0]);
+	strmap_init_nocase(&ix->blocks[1]);
+	strmap_init_nocase(&ix->hosts);
+	strmap_init(&ix->dynamic);
+	struct strmap *blocks = ix->blocks; /* names compared case-insensitively */
 	for (size_t i = 0; i < m->nupstreams && r >= 0; i++) {
 		const struct ngx_upstream *u = &m->upstreams[i];
 		if (strmap_put_index(&blocks[u->stream], u->name, i) != i)
@@ -195,8 +275,8 @@ int ngxpeer_build(struct ngxbuild *b)
 		p->probed = ps.seen[i].connectable && p->proto != NGX_PROTO_UDP;
 		p->backup = !ps.seen[i].primary;
 	}
-	strmap_done(&blocks[0]);
-	strmap_done(&blocks[1]);
+	if (r >= 0)
+		index_dynamic(m);
 	free(ps.seen);
 	return r;
 }
@@ -206,22 +286,24 @@ void ngxpeer_free(struct ngx_model *m)
 	for (size_t i = 0; i < m->npeers; i++) {
 		struct ngx_peer *p = &m->peers[i];
 		free(p->key);
-		for (size_t j = 0; j < p->nupstreams; j++)
-			free(p->upstreams[j]);
 		free(p->upstreams);
 		free(p->refs);
 		free(p->passes);
 	}
 	free(m->peers);
-	if (m->peer_index)
-		strmap_done(m->peer_index);
-	free(m->peer_index);
-}
-
-const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key)
-{
-	size_t i;
-	if (!m->peer_index || !strmap_get_index(m->peer_index, key, &i))
-		return NULL;
-	return &m->peers[i];
+	struct ngxpeer_index *ix = m->index;
+	if (!ix)
+		return;
+	strmap_done(&ix->peers);
+	strmap_done(&ix->blocks[0]);
+	strmap_done(&ix->blocks[1]);
+	strmap_done(&ix->hosts);
+	const char *name;
+	void *v;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);)
+		free(v);
+	strmap_done(&ix->dynamic);
+	free(ix->all_dynamic);
+	free(ix->nameless_dynamic);
+	free(ix);
 }

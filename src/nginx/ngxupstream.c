@@ -105,5 +105,6 @@ void ngxupstream_done(struct ngx_upstream *u)
 		free(u->servers[j].service);
 	}
 	free(u->servers);
+	free(u->passes);
 	free(u->name);
 }

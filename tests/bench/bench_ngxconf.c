@@ -8,10 +8,10 @@
  * log line (upstream by name, peer by host name, the dynamic passes of a
  * server), with the 10k / 50 ratio. With a path, times ngxconf_load() on it. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,34 +67,26 @@ static int write_conf(const char *path, unsigned n)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-/* The per-line lookups the diagnoser makes. */
+/* The per-line lookups the diagnoser makes. Before the model had hashes for
+ * them (commit 5b6ae14) they were scans over every peer and every pass:
+ *      50 upstreams: upstream 271 ns, host 440 ns, dynamic passes 422 ns
+ *   10000 upstreams: upstream 35750 ns, host 8311 ns, dynamic passes 194358 ns
+ * with sizeof(struct ngx_peer) 624 B and 37.7 MB of model at 10k. */
 static const struct ngx_peer *by_host(const struct ngx_model *m, const char *name)
 {
-	for (size_t i = 0; i < m->npeers; i++) {
-		const struct ngx_peer *p = &m->peers[i];
-		if (p->addr.kind == PEERKEY_HOST && strcasecmp(p->addr.host, name) == 0)
-			return p;
-	}
-	return NULL;
+	return ngxconf_peer_by_host(m, name);
 }
 
 static size_t dynamic_of(const struct ngx_model *m, const char *server_name)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < m->npasses; i++) {
-		const struct ngx_pass *p = &m->passes[i];
-		if (!p->dynamic || p->key || p->upstream)
-			continue;
-		if (server_name && p->server_name && strcmp(p->server_name, server_name) != 0)
-			continue;
-		n++;
-	}
-	return n;
+	const size_t *v;
+	return ngxconf_dynamic_passes(m, server_name, &v);
 }
 
 struct figures {
 	double load_ms, upstream_ns, host_ns, dynamic_ns;
 	long rss_kb;
+	size_t heap_kb; /* bytes the model holds on the heap */
 	size_t npeers;
 };
 
@@ -106,6 +98,7 @@ static int measure(const char *path, unsigned n, struct figures *ret)
 	char err[1024], name[64];
 	struct ngx_model *m;
 	long rss0 = rss_kb();
+	size_t heap0 = (mallinfo2().uordblks + mallinfo2().hblkhd);
 	int64_t t0 = now_ns();
 	if (ngxconf_load(path, NULL, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -113,6 +106,7 @@ static int measure(const char *path, unsigned n, struct figures *ret)
 	}
 	ret->load_ms = (double)(now_ns() - t0) / 1e6;
 	ret->rss_kb = rss_kb() - rss0;
+	ret->heap_kb = ((mallinfo2().uordblks + mallinfo2().hblkhd) - heap0) / 1024;
 	ret->npeers = m->npeers;
 
 	t0 = now_ns();
@@ -153,10 +147,11 @@ static int generated(void)
 	for (int i = 0; i < 2; i++) {
 		if (write_conf(path, sizes[i]) < 0 || measure(path, sizes[i], &f[i]) < 0)
 			return 1;
-		printf("%5u upstreams: load %8.1f ms, model RSS %6ld kB (%zu peers), per lookup: "
+		printf("%5u upstreams: load %8.1f ms, model heap %6zu kB, RSS +%6ld kB (%zu "
+		       "peers), per lookup: "
 		       "upstream %7.0f ns, host %7.0f ns, dynamic passes %7.0f ns\n",
-		       sizes[i], f[i].load_ms, f[i].rss_kb, f[i].npeers, f[i].upstream_ns,
-		       f[i].host_ns, f[i].dynamic_ns);
+		       sizes[i], f[i].load_ms, f[i].heap_kb, f[i].rss_kb, f[i].npeers,
+		       f[i].upstream_ns, f[i].host_ns, f[i].dynamic_ns);
 	}
 	printf("10k/50 ratio per lookup: upstream %.1f, host %.1f, dynamic passes %.1f\n",
 	       f[1].upstream_ns / f[0].upstream_ns, f[1].host_ns / f[0].host_ns,

@@ -948,6 +948,65 @@ static void test_peers_nginx_never_connects_to_are_not_probed(void)
 	ngxconf_free(m);
 }
 
+static const char *passes_str(const struct ngx_model *m, const size_t *v, size_t n, char *out,
+			      size_t len)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k < len; i++)
+		k += (size_t)snprintf(out + k, len - k, "%s%s", i ? " " : "",
+				      REF(m->passes[v[i]].ref));
+	return out;
+}
+
+#define PASSES(m, v, n) passes_str(m, v, n, (char[4096]){0}, 4096)
+
+static void test_lookups_by_name_host_and_server(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("lookups", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	/* block names: case-insensitive, http first */
+	const struct ngx_upstream *u = ngxconf_upstream(m, "sHaReD");
+	CHECK(u && !u->stream && streq(u->name, "shared"));
+	CHECK(ngxconf_upstream(m, "nope") == NULL);
+	CHECK(ngxconf_upstream(m, "STREAM_ONLY_NAME_DIFFERS") == &m->upstreams[2]);
+	if (u)
+		CHECK_STR(PASSES(m, u->passes, u->npasses),
+			  "nginx.conf:26 nginx.conf:39 nginx.conf:40");
+	u = &m->upstreams[0];
+	CHECK(u->stream);
+	CHECK_STR(PASSES(m, u->passes, u->npasses), "nginx.conf:11");
+
+	/* host names: the first peer of that name, any port, any case */
+	const struct ngx_peer *p = ngxconf_peer_by_host(m, "APP.example.test");
+	CHECK(p && streq(p->key, "app.example.test:8443"));
+	CHECK(ngxconf_peer_by_host(m, "127.0.0.1") == NULL); /* not a host name */
+	CHECK(ngxconf_peer_by_host(m, "other.test") == NULL);
+	if (p) {
+		struct peerkey k;
+		ngxconf_peer_addr(p, &k);
+		CHECK_STR(k.key, "app.example.test:8443");
+		CHECK_STR(k.host, "app.example.test");
+		CHECK_INT(k.port, 8443);
+		CHECK_INT(k.kind, PEERKEY_HOST);
+	}
+
+	/* dynamic passes: the server's own plus those of nameless servers */
+	const size_t *v;
+	size_t n = ngxconf_dynamic_passes(m, "a.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:27 nginx.conf:32");
+	n = ngxconf_dynamic_passes(m, "b.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:32 nginx.conf:38");
+	n = ngxconf_dynamic_passes(m, "unknown.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:32");
+	n = ngxconf_dynamic_passes(m, NULL, &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:27 nginx.conf:32 nginx.conf:38");
+	ngxconf_free(m);
+}
+
 /* --- the same trees through nginx itself --- */
 
 static bool has_nginx(void)
@@ -1126,6 +1185,7 @@ int main(void)
 	RUN(test_time_and_size_syntax);
 	RUN(test_peer_json_and_print);
 	RUN(test_protocols_tls_memcached_udp);
+	RUN(test_lookups_by_name_host_and_server);
 	RUN(test_peers_nginx_never_connects_to_are_not_probed);
 	RUN(test_nginx_reads_the_same_files_and_peers);
 	RUN(test_nginx_refuses_what_the_model_refuses);
