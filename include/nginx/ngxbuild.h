@@ -46,6 +46,14 @@ int ngxbuild_args(struct ngxbuild *b, const struct cf_node *n, unsigned min, uns
 int ngxbuild_uint(struct ngxbuild *b, const struct cf_node *n, unsigned *ret);
 int ngxbuild_flag(struct ngxbuild *b, const struct cf_node *n, bool *ret);
 
+/* The model's shared copy of s (NULL for NULL): see ngxstr.h. */
+const char *ngxbuild_str(struct ngxbuild *b, const char *s);
+const char *ngxbuild_str_n(struct ngxbuild *b, const char *s, size_t len);
+
+/* An array grown by doubling, cut to its n elements once complete: the
+ * model lives as long as the configuration (10k upstreams: -9 MB). */
+void *ngxbuild_fit(void *arr, size_t n, size_t size);
+
 /* An error_log directive, at any level. */
 int ngxbuild_error_log(struct ngxbuild *b, const struct cf_node *n);
 /* No main-level error_log: nginx's compiled-in one, first in the list. */

@@ -5,7 +5,8 @@
  * its servers, every *_pass with the effective (inherited) timeouts of its
  * location, and the distinct peers derived from them. Every element carries
  * the file:line of the directive it comes from. Host names stay names:
- * nothing is resolved here. The model owns all its memory.
+ * nothing is resolved here. The model owns all its memory; the strings of
+ * upstream blocks, servers and passes are shared (const), freed with it.
  *
  * This header is the folder's public face: the model's types, loading it,
  * its lookups and its --check-config text. The build's parts (ngxbuild,
@@ -22,6 +23,7 @@
 
 struct cf_dump;
 struct ngxpeer_index;
+struct ngxstr;
 
 struct ngx_ref {
 	const char *file;
@@ -57,18 +59,18 @@ struct ngx_error_log {
 	struct ngx_ref ref; /* NULL file: nginx's compiled-in default */
 };
 
-struct ngx_server { /* `server` inside upstream {} */
-	char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
-	char *key;  /* normalised peer key (default port applied) */
+struct ngx_server {	  /* `server` inside upstream {} */
+	const char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
+	const char *key;  /* normalised peer key (default port applied) */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
-	char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
+	const char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
 	struct ngx_ref ref;
 };
 
 struct ngx_upstream { /* upstream NAME { } in http or stream */
-	char *name;
+	const char *name;
 	bool stream;
 	struct ngx_server *servers;
 	size_t nservers;
@@ -86,40 +88,40 @@ struct ngx_timeouts {
 	/* defaults 60s; stream: read = send = proxy_timeout (default 10m) */
 	uint64_t connect_ms, read_ms, send_ms;
 	struct ngx_ref connect_ref, read_ref, send_ref; /* where set; file NULL = default */
-	char *next_upstream;		   /* "error timeout" by default (stream: "on") */
+	const char *next_upstream;	   /* "error timeout" by default (stream: "on") */
 	unsigned next_upstream_tries;	   /* 0 = unlimited */
 	uint64_t next_upstream_timeout_ms; /* 0 = unlimited */
 	uint64_t buffer_size; /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
 	struct ngx_ref buffer_size_ref;
 	bool ssl_verify, ssl_server_name;
-	char *ssl_trusted_certificate, *ssl_name;
-	char *resolver; /* first resolver address, NULL when none */
+	const char *ssl_trusted_certificate, *ssl_name;
+	const char *resolver; /* first resolver address, NULL when none */
 	struct ngx_ref resolver_ref;
 };
 
-struct ngx_pass {	 /* one *_pass directive */
-	char *directive; /* "proxy_pass", "fastcgi_pass", ... */
-	char *raw;	 /* the argument as written */
+struct ngx_pass {	       /* one *_pass directive */
+	const char *directive; /* "proxy_pass", "fastcgi_pass", ... */
+	const char *raw;       /* the argument as written */
 	enum ngx_proto proto;
-	bool tls;	   /* speaks TLS: https, grpcs, suwsgi, stream proxy_ssl on */
-	bool stream;	   /* proxy_pass inside stream {} */
-	bool dynamic;	   /* contains variables: target known only from logs */
-	char *upstream;	   /* names an upstream block, else NULL */
-	char *key;	   /* literal peer key when not an upstream and not dynamic */
-	char *uri;	   /* URI part ("/v1/"), NULL when none */
-	char *location;	   /* location argument(s), "" for server level */
-	char *server_name; /* first server_name of the enclosing server */
+	bool tls;		 /* speaks TLS: https, grpcs, suwsgi, stream proxy_ssl on */
+	bool stream;		 /* proxy_pass inside stream {} */
+	bool dynamic;		 /* contains variables: target known only from logs */
+	const char *upstream;	 /* names an upstream block, else NULL */
+	const char *key;	 /* literal peer key when not an upstream and not dynamic */
+	const char *uri;	 /* URI part ("/v1/"), NULL when none */
+	const char *location;	 /* location argument(s), "" for server level */
+	const char *server_name; /* first server_name of the enclosing server */
 	struct ngx_timeouts t;
-	char *host_header; /* Host nginx sends when knowable (proxy_set_header Host, or the pass
-			      host) */
+	const char *host_header; /* Host nginx sends when knowable (proxy_set_header Host, or the
+			      pass host) */
 	struct ngx_ref ref;
 	/* The address part as written (added): scheme "http", "https", "grpc",
 	 * "grpcs", "uwsgi", "suwsgi" or NULL; host without port ("backend",
 	 * "[::1]", "unix:/run/x.sock"), NULL when it holds variables; port as
 	 * written, 0 when none. A dynamic pass whose host part is literal still
 	 * names its upstream or key (only its URI varies). */
-	char *scheme;
-	char *host;
+	const char *scheme;
+	const char *host;
 	unsigned port;
 };
 
@@ -180,6 +182,7 @@ struct ngx_model {
 	size_t nstub_status;
 
 	struct ngxpeer_index *index; /* private to src/nginx/: the lookups' hashes */
+	struct ngxstr *strings;	     /* private: the pool every pass/server string lives in */
 };
 
 /* What nginx was built with and started as; what `nginx -V` prints. */

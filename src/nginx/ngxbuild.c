@@ -10,6 +10,7 @@
 
 #include "conf/conftree.h"
 #include "core/util.h"
+#include "nginx/ngxstr.h"
 #include "nginx/ngxvalue.h"
 
 void ngxbuild_init(struct ngxbuild *b, struct ngx_model *m, const struct cf_tree *t,
@@ -24,6 +25,7 @@ void ngxbuild_init(struct ngxbuild *b, struct ngx_model *m, const struct cf_tree
 	    .errlen = errlen,
 	};
 	strmap_init(&b->files);
+	m->strings = ngxstr_new();
 	m->main_file = xstrdup(t->main_file);
 	m->files = xcalloc(t->nfiles + 1, sizeof(char *));
 	for (size_t i = 0; i < t->nfiles; i++) {
@@ -106,6 +108,21 @@ int ngxbuild_flag(struct ngxbuild *b, const struct cf_node *n, bool *ret)
 				    "it must be \"on\" or \"off\"",
 				    n->argv[1], n->argv[0]);
 	return 0;
+}
+
+const char *ngxbuild_str(struct ngxbuild *b, const char *s)
+{
+	return ngxstr_intern(b->m->strings, s);
+}
+
+const char *ngxbuild_str_n(struct ngxbuild *b, const char *s, size_t len)
+{
+	return ngxstr_intern_n(b->m->strings, s, len);
+}
+
+void *ngxbuild_fit(void *arr, size_t n, size_t size)
+{
+	return n ? xreallocarray(arr, n, size) : arr;
 }
 
 /* --- error_log --- */

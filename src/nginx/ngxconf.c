@@ -20,6 +20,7 @@
 #include "nginx/ngxbuild.h"
 #include "nginx/ngxpass.h"
 #include "nginx/ngxpeer.h"
+#include "nginx/ngxstr.h"
 #include "nginx/ngxupstream.h"
 
 /* mail {} proxies no upstream upwatch probes, but logs like the rest. */
@@ -127,6 +128,13 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 	}
 	if (r >= 0)
 		r = ngxpeer_build(&b);
+	if (r >= 0) {
+		m->error_logs = ngxbuild_fit(m->error_logs, m->nerror_logs, sizeof(*m->error_logs));
+		m->upstreams = ngxbuild_fit(m->upstreams, m->nupstreams, sizeof(*m->upstreams));
+		m->passes = ngxbuild_fit(m->passes, m->npasses, sizeof(*m->passes));
+		m->stub_status =
+		    ngxbuild_fit(m->stub_status, m->nstub_status, sizeof(*m->stub_status));
+	}
 	ngxbuild_done(&b);
 	cf_tree_free(t);
 	if (r < 0) {
@@ -168,10 +176,9 @@ void ngxconf_free(struct ngx_model *m)
 	for (size_t i = 0; i < m->nupstreams; i++)
 		ngxupstream_done(&m->upstreams[i]);
 	free(m->upstreams);
-	for (size_t i = 0; i < m->npasses; i++)
-		ngxpass_done(&m->passes[i]);
 	free(m->passes);
 	free(m->stub_status);
+	ngxstr_free(m->strings);
 	free(m);
 }
 

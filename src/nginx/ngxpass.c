@@ -224,7 +224,7 @@ static int split_pass(struct ngxbuild *b, const struct cf_node *n, enum mod mod,
 	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
 		size_t len = strlen(schemes[i].prefix);
 		if (schemes[i].mod == mod && strncasecmp(s, schemes[i].prefix, len) == 0) {
-			p->scheme = xstrdup(schemes[i].scheme);
+			p->scheme = schemes[i].scheme;
 			p->proto = schemes[i].proto;
 			s += len;
 			break;
@@ -282,10 +282,10 @@ static int split_pass(struct ngxbuild *b, const struct cf_node *n, enum mod mod,
 	}
 	if (uri && !uri_part)
 		return ngxbuild_err(b, n, "invalid host in \"%s\"", p->raw);
-	p->host = xstrndup(host, hostlen);
+	p->host = ngxbuild_str_n(b, host, hostlen);
 	p->port = port;
 	if (uri && *uri)
-		p->uri = xstrdup(uri);
+		p->uri = ngxbuild_str(b, uri);
 	return 0;
 }
 
@@ -309,14 +309,14 @@ static void proxy_host_port(const struct ngx_pass *p, char *host, size_t hostlen
 /* The Host header: proxy_set_header Host with $proxy_host/$proxy_port
  * expanded, or nginx's default "$proxy_host". NULL when it depends on the
  * request or is not sent. */
-static char *host_header(const struct scope *sc, const struct ngx_pass *p)
+static const char *host_header(struct ngxbuild *b, const struct scope *sc, const struct ngx_pass *p)
 {
 	char host[320], port[8], out[1024];
 	if (!p->host)
 		return NULL;
 	proxy_host_port(p, host, sizeof(host), port, sizeof(port));
 	if (!sc->host_header)
-		return xstrdup(host);
+		return ngxbuild_str(b, host);
 	const char *v = sc->host_header->argv[2];
 	size_t len = 0;
 	while (*v) {
@@ -348,7 +348,7 @@ static char *host_header(const struct scope *sc, const struct ngx_pass *p)
 	if (len == 0)
 		return NULL; /* an empty value removes the header */
 	out[len] = '\0';
-	return xstrdup(out);
+	return ngxbuild_str(b, out);
 }
 
 static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod mod,
@@ -378,8 +378,13 @@ static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod m
 		ngxvalue_time_ms(set[SET_SEND]->argv[1], &t->send_ms);
 		t->send_ref = ngxbuild_ref(b, set[SET_SEND]);
 	}
-	t->next_upstream = set[SET_NEXT] ? join_args(set[SET_NEXT], 1)
-					 : xstrdup(mod == MOD_STREAM ? "on" : "error timeout");
+	if (set[SET_NEXT]) {
+		char *next = join_args(set[SET_NEXT], 1);
+		t->next_upstream = ngxbuild_str(b, next);
+		free(next);
+	} else {
+		t->next_upstream = mod == MOD_STREAM ? "on" : "error timeout";
+	}
 	if (set[SET_TRIES])
 		parse_uint(set[SET_TRIES]->argv[1], NGX_UINT_MAX, &t->next_upstream_tries);
 	if (set[SET_NEXT_TIMEOUT])
@@ -394,16 +399,16 @@ static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod m
 	if (set[SET_SSL_SERVER_NAME] && ngxbuild_flag(b, set[SET_SSL_SERVER_NAME], &flag) == 0)
 		t->ssl_server_name = flag;
 	if (set[SET_SSL_TRUSTED])
-		t->ssl_trusted_certificate = xstrdup(set[SET_SSL_TRUSTED]->argv[1]);
+		t->ssl_trusted_certificate = ngxbuild_str(b, set[SET_SSL_TRUSTED]->argv[1]);
 	/* default proxy_ssl_name: the pass's host without its port */
 	if (set[SET_SSL_NAME])
-		t->ssl_name = xstrdup(set[SET_SSL_NAME]->argv[1]);
+		t->ssl_name = ngxbuild_str(b, set[SET_SSL_NAME]->argv[1]);
 	else if (p->host && !startswith(p->host, "unix:"))
-		t->ssl_name = xstrdup(p->host);
+		t->ssl_name = p->host;
 	if (sc->resolver) {
 		for (unsigned i = 1; i < sc->resolver->argc; i++) {
 			if (!strchr(sc->resolver->argv[i], '=')) {
-				t->resolver = xstrdup(sc->resolver->argv[i]);
+				t->resolver = ngxbuild_str(b, sc->resolver->argv[i]);
 				break;
 			}
 		}
@@ -418,12 +423,12 @@ static int add_pass(struct ngxbuild *b, const struct cf_node *n, const struct sc
 	if (r < 0)
 		return r;
 	struct ngx_pass p = {
-	    .directive = xstrdup(n->argv[0]),
-	    .raw = xstrdup(n->argv[1]),
+	    .directive = ngxbuild_str(b, n->argv[0]),
+	    .raw = ngxbuild_str(b, n->argv[1]),
 	    .stream = sc->stream,
 	    .dynamic = strchr(n->argv[1], '$') != NULL,
-	    .location = xstrdup(sc->location),
-	    .server_name = sc->server_name ? xstrdup(sc->server_name) : NULL,
+	    .location = ngxbuild_str(b, sc->location),
+	    .server_name = ngxbuild_str(b, sc->server_name),
 	    .ref = ngxbuild_ref(b, n),
 	};
 	r = split_pass(b, n, mod, &p);
@@ -439,7 +444,7 @@ static int add_pass(struct ngxbuild *b, const struct cf_node *n, const struct sc
 	struct ngx_pass *pp = &m->passes[m->npasses - 1];
 	fill_settings(b, sc, mod, pp);
 	if (mod == MOD_PROXY)
-		pp->host_header = host_header(sc, pp);
+		pp->host_header = host_header(b, sc, pp);
 	return 0;
 }
 
@@ -533,22 +538,4 @@ int ngxpass_walk(struct ngxbuild *b, const struct cf_node *block, bool stream)
 {
 	struct scope top = {.stream = stream, .location = ""};
 	return walk_scope(b, block, &top, 0);
-}
-
-void ngxpass_done(struct ngx_pass *p)
-{
-	free(p->directive);
-	free(p->raw);
-	free(p->upstream);
-	free(p->key);
-	free(p->uri);
-	free(p->location);
-	free(p->server_name);
-	free(p->t.next_upstream);
-	free(p->t.ssl_trusted_certificate);
-	free(p->t.ssl_name);
-	free(p->t.resolver);
-	free(p->host_header);
-	free(p->scheme);
-	free(p->host);
 }

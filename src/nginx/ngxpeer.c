@@ -136,7 +136,7 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	if (!startswith(p->host, "unix:") && strmap_get_index(blocks, p->host, &ui)) {
 		struct ngx_upstream *u = &m->upstreams[ui];
 		if (!p->port) {
-			p->upstream = xstrdup(u->name);
+			p->upstream = u->name;
 			u->passes = xreallocarray(u->passes, u->npasses + 1, sizeof(size_t));
 			u->passes[u->npasses++] = i;
 			for (size_t j = 0; j < u->nservers; j++) {
@@ -173,8 +173,8 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 		return ngxbuild_err_at(ps->b, &p->ref, "%s in upstream \"%s\"",
 				       ngxvalue_addr_error(addr), addr);
 	}
-	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);
+	p->key = peer->key;
 	ps->seen[peer - m->peers].connectable = true;
 	ps->seen[peer - m->peers].primary = true;
 	add_ref(peer, p->ref);
@@ -275,8 +275,10 @@ int ngxpeer_build(struct ngxbuild *b)
 		p->probed = ps.seen[i].connectable && p->proto != NGX_PROTO_UDP;
 		p->backup = !ps.seen[i].primary;
 	}
-	if (r >= 0)
+	if (r >= 0) {
 		index_dynamic(m);
+		m->peers = ngxbuild_fit(m->peers, m->npeers, sizeof(*m->peers));
+	}
 	free(ps.seen);
 	return r;
 }

@@ -37,7 +37,7 @@ static int parse_server(struct ngxbuild *b, const struct cf_node *n, bool stream
 		else if (v && klen == 10 && startswith(a, "slow_start"))
 			r = ngxvalue_time_ms(v, &s->slow_start_ms);
 		else if (v && klen == 7 && startswith(a, "service") && *v && !s->service)
-			s->service = xstrdup(v);
+			s->service = ngxbuild_str(b, v);
 		else if (!v && streq(a, "backup"))
 			s->backup = true;
 		else if (!v && streq(a, "down"))
@@ -46,10 +46,8 @@ static int parse_server(struct ngxbuild *b, const struct cf_node *n, bool stream
 			s->resolve = true;
 		else
 			r = -EINVAL;
-		if (r < 0) {
-			free(s->service);
+		if (r < 0)
 			return ngxbuild_err(b, n, "invalid parameter \"%s\"", a);
-		}
 	}
 
 	/* http upstream servers default to port 80 whatever the *_pass using
@@ -57,13 +55,12 @@ static int parse_server(struct ngxbuild *b, const struct cf_node *n, bool stream
 	struct peerkey k;
 	const char *addr = n->argv[1];
 	if (peerkey_parse(addr, strlen(addr), stream ? 0 : 80, &k) < 0) {
-		free(s->service);
 		if (stream && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
 			return ngxbuild_err(b, n, "no port in upstream \"%s\"", addr);
 		return ngxbuild_err(b, n, "%s in upstream \"%s\"", ngxvalue_addr_error(addr), addr);
 	}
-	s->addr = xstrdup(addr);
-	s->key = xstrdup(k.key);
+	s->addr = ngxbuild_str(b, addr);
+	s->key = ngxbuild_str(b, k.key);
 	return 0;
 }
 
@@ -76,7 +73,7 @@ int ngxupstream_add(struct ngxbuild *b, const struct cf_node *n, bool stream)
 	    grow_array(m->upstreams, &b->ups_cap, m->nupstreams + 1, sizeof(*m->upstreams));
 	struct ngx_upstream *u = &m->upstreams[m->nupstreams++];
 	*u = (struct ngx_upstream){
-	    .name = xstrdup(n->argv[1]), .stream = stream, .ref = ngxbuild_ref(b, n)};
+	    .name = ngxbuild_str(b, n->argv[1]), .stream = stream, .ref = ngxbuild_ref(b, n)};
 	size_t cap = 0;
 	for (const struct cf_node *c = n->children; c; c = c->next) {
 		int r = 0;
@@ -94,17 +91,12 @@ int ngxupstream_add(struct ngxbuild *b, const struct cf_node *n, bool stream)
 		if (r < 0)
 			return r;
 	}
+	u->servers = ngxbuild_fit(u->servers, u->nservers, sizeof(*u->servers));
 	return 0;
 }
 
 void ngxupstream_done(struct ngx_upstream *u)
 {
-	for (size_t j = 0; j < u->nservers; j++) {
-		free(u->servers[j].addr);
-		free(u->servers[j].key);
-		free(u->servers[j].service);
-	}
 	free(u->servers);
 	free(u->passes);
-	free(u->name);
 }
