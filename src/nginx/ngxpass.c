@@ -18,6 +18,7 @@
 
 #include "conf/conftree.h"
 #include "core/peerkey.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "nginx/ngxbuild.h"
 #include "nginx/ngxvalue.h"
@@ -92,14 +93,13 @@ struct scope {
 
 static char *join_args(const struct cf_node *n, unsigned from)
 {
-	size_t len = 1;
-	for (unsigned i = from; i < n->argc; i++)
-		len += strlen(n->argv[i]) + 1;
-	char *s = xmalloc(len), *p = s;
-	*p = '\0';
-	for (unsigned i = from; i < n->argc; i++)
-		p += sprintf(p, "%s%s", i > from ? " " : "", n->argv[i]);
-	return s;
+	struct strbuf s = STRBUF_INIT;
+	for (unsigned i = from; i < n->argc; i++) {
+		if (i > from)
+			strbuf_putc(&s, ' ');
+		strbuf_puts(&s, n->argv[i]);
+	}
+	return strbuf_steal(&s);
 }
 
 /* --- scopes and passes --- */
@@ -311,21 +311,20 @@ static void proxy_host_port(const struct ngx_pass *p, char *host, size_t hostlen
  * request or is not sent. */
 static const char *host_header(struct ngxbuild *b, const struct scope *sc, const struct ngx_pass *p)
 {
-	char host[320], port[8], out[1024];
+	enum { HOST_HEADER_MAX = 1024 }; /* longer: nothing a probe should send */
+	char host[320], port[8];
 	if (!p->host)
 		return NULL;
 	proxy_host_port(p, host, sizeof(host), port, sizeof(port));
 	if (!sc->host_header)
 		return ngxbuild_str(b, host);
 	const char *v = sc->host_header->argv[2];
-	size_t len = 0;
+	struct strbuf out = STRBUF_INIT;
 	while (*v) {
 		const char *val = NULL;
 		size_t skip = 0;
 		if (*v != '$') {
-			if (len + 1 >= sizeof(out))
-				return NULL;
-			out[len++] = *v++;
+			strbuf_putc(&out, *v++);
 			continue;
 		}
 		if (startswith(v, "${proxy_host}"))
@@ -337,18 +336,15 @@ static const char *host_header(struct ngxbuild *b, const struct scope *sc, const
 		else if (startswith(v, "$proxy_port") && !isalnum_or_us(v[11]))
 			val = port, skip = 11;
 		else
-			return NULL;
-		size_t n = strlen(val);
-		if (len + n >= sizeof(out))
-			return NULL;
-		memcpy(out + len, val, n);
-		len += n;
+			break; /* a variable of the request: not knowable */
+		strbuf_puts(&out, val);
 		v += skip;
 	}
-	if (len == 0)
-		return NULL; /* an empty value removes the header */
-	out[len] = '\0';
-	return ngxbuild_str(b, out);
+	/* an empty value removes the header */
+	const char *r =
+	    !*v && out.len > 0 && out.len < HOST_HEADER_MAX ? ngxbuild_str(b, out.p) : NULL;
+	strbuf_done(&out);
+	return r;
 }
 
 static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod mod,

@@ -1,6 +1,6 @@
 /* ngxstr: interned strings in chunks (see ngxstr.h).
  *
- * An open-addressing table of pointers into the chunks, FNV-1a, grown at
+ * An open-addressing table of pointers into the chunks, core/hash.h's FNV-1a, grown at
  * half full. Strings longer than a chunk get a chunk of their own. */
 #include "nginx/ngxstr.h"
 
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/util.h"
 
 #define CHUNK 16384
@@ -39,16 +40,6 @@ void ngxstr_free(struct ngxstr *pool)
 	}
 	free(pool->slots);
 	free(pool);
-}
-
-static uint64_t hash(const char *s, size_t len)
-{
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64-bit offset basis */
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 static const char *store(struct ngxstr *pool, const char *s, size_t len)
@@ -83,7 +74,7 @@ static void grow(struct ngxstr *pool)
 		const char *s = pool->slots[i];
 		if (!s)
 			continue;
-		size_t j = hash(s, strlen(s)) & (cap - 1);
+		size_t j = hash_fnv1a64(s, strlen(s)) & (cap - 1);
 		while (slots[j])
 			j = (j + 1) & (cap - 1);
 		slots[j] = s;
@@ -99,7 +90,7 @@ const char *ngxstr_intern_n(struct ngxstr *pool, const char *s, size_t len)
 		return NULL;
 	if ((pool->len + 1) * 2 > pool->cap)
 		grow(pool);
-	size_t j = hash(s, len) & (pool->cap - 1);
+	size_t j = hash_fnv1a64(s, len) & (pool->cap - 1);
 	for (; pool->slots[j]; j = (j + 1) & (pool->cap - 1))
 		if (strncmp(pool->slots[j], s, len) == 0 && pool->slots[j][len] == '\0')
 			return pool->slots[j];
