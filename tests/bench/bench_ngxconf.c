@@ -68,10 +68,12 @@ static int write_conf(const char *path, unsigned n)
 }
 
 /* The per-line lookups the diagnoser makes. Before the model had hashes for
- * them (commit 5b6ae14) they were scans over every peer and every pass:
- *      50 upstreams: upstream 271 ns, host 440 ns, dynamic passes 422 ns
- *   10000 upstreams: upstream 35750 ns, host 8311 ns, dynamic passes 194358 ns
- * with sizeof(struct ngx_peer) 624 B and 37.7 MB of model at 10k. */
+ * them (this bench at commit 5b6ae14, scans over every peer and pass, same
+ * machine, best of 5):
+ *      50 upstreams: upstream 222 ns, host 59 ns, dynamic passes 482 ns
+ *   10000 upstreams: upstream 38301 ns, host 10941 ns, dynamic passes 204748 ns
+ *   sizeof(struct ngx_peer) 632 B; model heap 34.5 MB at 10k; load 115-131 ms.
+ * After: 16-46 ns each at either size, 80 B per peer, 13.4 MB, 62 ms. */
 static const struct ngx_peer *by_host(const struct ngx_model *m, const char *name)
 {
 	return ngxconf_peer_by_host(m, name);
@@ -92,13 +94,28 @@ struct figures {
 
 static volatile size_t sink;
 
+/* The best of five rounds of LOOKUPS calls, in ns per call. */
+#define TIME_LOOKUPS(expr)                                                                         \
+	({                                                                                         \
+		double best_ = 1e18;                                                               \
+		for (int round_ = 0; round_ < 5; round_++) {                                       \
+			int64_t t0_ = now_ns();                                                    \
+			for (unsigned i = 0; i < LOOKUPS; i++) {                                   \
+				expr;                                                              \
+			}                                                                          \
+			double ns_ = (double)(now_ns() - t0_) / LOOKUPS;                           \
+			best_ = ns_ < best_ ? ns_ : best_;                                         \
+		}                                                                                  \
+		best_;                                                                             \
+	})
+
 static int measure(const char *path, unsigned n, struct figures *ret)
 {
 	enum { LOOKUPS = 4000 };
-	char err[1024], name[64];
+	char err[1024];
 	struct ngx_model *m;
 	long rss0 = rss_kb();
-	size_t heap0 = (mallinfo2().uordblks + mallinfo2().hblkhd);
+	size_t heap0 = mallinfo2().uordblks + mallinfo2().hblkhd;
 	int64_t t0 = now_ns();
 	if (ngxconf_load(path, NULL, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -106,30 +123,22 @@ static int measure(const char *path, unsigned n, struct figures *ret)
 	}
 	ret->load_ms = (double)(now_ns() - t0) / 1e6;
 	ret->rss_kb = rss_kb() - rss0;
-	ret->heap_kb = ((mallinfo2().uordblks + mallinfo2().hblkhd) - heap0) / 1024;
+	ret->heap_kb = (mallinfo2().uordblks + mallinfo2().hblkhd - heap0) / 1024;
 	ret->npeers = m->npeers;
 
-	t0 = now_ns();
-	for (unsigned i = 0; i < LOOKUPS; i++) {
-		snprintf(name, sizeof(name), "U%u", (i * 7919u) % n);
-		sink += ngxconf_upstream(m, name) != NULL;
-	}
-	ret->upstream_ns = (double)(now_ns() - t0) / LOOKUPS;
-
-	t0 = now_ns();
-	for (unsigned i = 0; i < LOOKUPS; i++) {
-		snprintf(name, sizeof(name), "H%u.example.internal",
+	/* the names are formatted outside the timed part */
+	char(*names)[64] = xcalloc(LOOKUPS, sizeof(*names));
+	for (unsigned i = 0; i < LOOKUPS; i++)
+		snprintf(names[i], sizeof(names[i]), "U%u", (i * 7919u) % n);
+	ret->upstream_ns = TIME_LOOKUPS(sink += ngxconf_upstream(m, names[i]) != NULL);
+	for (unsigned i = 0; i < LOOKUPS; i++)
+		snprintf(names[i], sizeof(names[i]), "H%u.example.internal",
 			 ((i * 7919u) % (n / 10)) * 10 + 9);
-		sink += by_host(m, name) != NULL;
-	}
-	ret->host_ns = (double)(now_ns() - t0) / LOOKUPS;
-
-	t0 = now_ns();
-	for (unsigned i = 0; i < LOOKUPS; i++) {
-		snprintf(name, sizeof(name), "s%u.example", (i * 7919u) % n);
-		sink += dynamic_of(m, name);
-	}
-	ret->dynamic_ns = (double)(now_ns() - t0) / LOOKUPS;
+	ret->host_ns = TIME_LOOKUPS(sink += by_host(m, names[i]) != NULL);
+	for (unsigned i = 0; i < LOOKUPS; i++)
+		snprintf(names[i], sizeof(names[i]), "s%u.example", (i * 7919u) % n);
+	ret->dynamic_ns = TIME_LOOKUPS(sink += dynamic_of(m, names[i]));
+	free(names);
 	ngxconf_free(m);
 	return 0;
 }
