@@ -13,6 +13,7 @@
 #include "conf/conftree.h"
 #include "harness.h"
 #include "nginx/ngxconf.h"
+#include "nginx/ngxstr.h"
 #include "nginx/ngxvalue.h"
 #include "output/json.h"
 #include "core/util.h"
@@ -1007,6 +1008,39 @@ static void test_lookups_by_name_host_and_server(void)
 	ngxconf_free(m);
 }
 
+static void test_string_pool_stores_each_string_once(void)
+{
+	struct ngxstr *pool = ngxstr_new();
+	const char *a = ngxstr_intern(pool, "proxy_pass");
+	char copy[] = "proxy_pass";
+	CHECK(ngxstr_intern(pool, copy) == a);
+	CHECK(ngxstr_intern_n(pool, "proxy_passXYZ", 10) == a);
+	CHECK(ngxstr_intern(pool, "proxy_pas") != a);
+	CHECK(ngxstr_intern(pool, NULL) == NULL);
+	CHECK_STR(ngxstr_intern(pool, ""), "");
+	/* longer than a chunk, and many: the table grows, pointers stay */
+	char *big = xmalloc(40000);
+	memset(big, 'x', 39999);
+	big[39999] = '\0';
+	const char *b = ngxstr_intern(pool, big);
+	CHECK(b != big && strcmp(b, big) == 0);
+	const char *first = NULL;
+	for (unsigned i = 0; i < 5000; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "s%u.example", i);
+		const char *s = ngxstr_intern(pool, name);
+		if (i == 0)
+			first = s;
+		CHECK_STR(s, name);
+	}
+	CHECK(ngxstr_intern(pool, "s0.example") == first);
+	CHECK(ngxstr_intern(pool, big) == b);
+	CHECK(ngxstr_intern(pool, "proxy_pass") == a);
+	free(big);
+	ngxstr_free(pool);
+	ngxstr_free(NULL);
+}
+
 /* --- the same trees through nginx itself --- */
 
 static bool has_nginx(void)
@@ -1186,6 +1220,7 @@ int main(void)
 	RUN(test_peer_json_and_print);
 	RUN(test_protocols_tls_memcached_udp);
 	RUN(test_lookups_by_name_host_and_server);
+	RUN(test_string_pool_stores_each_string_once);
 	RUN(test_peers_nginx_never_connects_to_are_not_probed);
 	RUN(test_nginx_reads_the_same_files_and_peers);
 	RUN(test_nginx_refuses_what_the_model_refuses);
