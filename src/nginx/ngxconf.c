@@ -10,6 +10,7 @@
 #include "nginx/ngxconf.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,9 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 	}
 	ngxbuild_done(&b);
 	cf_tree_free(t);
+	/* the directive tree was several times the model's size: give it back
+	 * (10k upstreams: RSS +24 MB -> +14 MB after a load) */
+	malloc_trim(0);
 	if (r < 0) {
 		ngxconf_free(m);
 		return r;
