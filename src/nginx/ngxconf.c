@@ -6,7 +6,8 @@
  * then the peers (ngxpeer) once everything is read, because a *_pass may
  * name a block defined after it. Also the model's lookups, its free and
  * the --check-config text. Dependencies run one way:
- * ngxvalue < ngxbuild < ngxupstream, ngxpass, ngxpeer < ngxconf. */
+ * ngxvalue, ngxstr < ngxbuild < ngxupstream, ngxpass, ngxpeer < ngxconf
+ * (no file calls a module listed after it). */
 #include "nginx/ngxconf.h"
 
 #include <errno.h>
