@@ -19,7 +19,9 @@
 struct ev_loop;
 struct facts;
 
-struct facts *facts_new(struct ev_loop *loop);
+/* Owns a struct host (host.h) and a bus connection (unitbus.h). Returns 0
+ * or -errno. */
+int facts_new(struct ev_loop *loop, struct facts **ret);
 void facts_free(struct facts *f);
 
 /* Listener facts for a local peer (loopback or unix). Returns false when the
@@ -30,3 +32,6 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 bool facts_listener_now(struct facts *f, const struct peerkey *k, struct host_listener *ret);
 /* Cached facts only (no lookup); false when none are cached. */
 bool facts_cached(const struct facts *f, const char *key, struct host_listener *ret);
+
+/* Ports that do listen on k's address (host_tcp_ports_nearby). */
+int facts_ports_nearby(struct facts *f, const struct peerkey *k, unsigned *ports, size_t max);

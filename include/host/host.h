@@ -1,12 +1,14 @@
-/* host: who listens on a port or a unix socket, and that process's systemd unit.
+/* host: who listens on a TCP port or a unix socket, and that process's unit.
  *
- * TCP listeners come from netlink sock_diag (as `ss -tlnp`), falling back to
- * /proc/net/tcp{,6}; socket inode -> pid through /proc/PID/fd where permitted;
- * process name and start time from /proc/PID/stat; the unit from
- * /proc/PID/cgroup. All synchronous, all bounded (at most 8192 processes and
- * 200000 fds are looked at per call; beyond that the pid stays unknown).
- * The unit's ActiveState/SubState/Result/NRestarts need the bus and arrive
- * asynchronously through unitbus.h (no bus: unit_known stays false). */
+ * Joins the kernel's socket tables (sockdiag.h: netlink sock_diag, else
+ * /proc/net) with the processes holding the sockets (procfs.h: /proc/PID/fd,
+ * where permitted) and names the process's systemd unit from its cgroup.
+ * All synchronous, all bounded. The unit's ActiveState/SubState/Result/
+ * NRestarts need the bus and arrive asynchronously through unitbus.h (no
+ * bus: unit_known stays false).
+ *
+ * A struct host is owned by its user (facts); it holds the last tables read
+ * so that many lookups within the snapshot TTL cost one read. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,7 +18,7 @@
 
 #include "core/peerkey.h"
 
-struct cJSON;
+struct host;
 
 struct host_listener {
 	bool listening; /* something listens / has the socket open */
@@ -31,40 +33,26 @@ struct host_listener {
 			  * the system manager: the system bus does not know it */
 };
 
+int host_new(struct host **ret);
+void host_free(struct host *h);
+
 /* Listener of a TCP peer on a local address. Returns 0 (ret->listening tells),
- * or -errno when the tables cannot be read. */
-int host_tcp_listener(const struct peerkey *addr, struct host_listener *ret);
+ * -EINVAL for a peer that is no IP address, or -errno when the tables cannot
+ * be read. */
+int host_tcp_listener(struct host *h, const struct peerkey *addr, struct host_listener *ret);
 
 /* Ports that do listen on addr's address (or the wildcard): a likely wrong
- * port. Writes up to max ports, returns how many. */
-int host_tcp_ports_nearby(const struct peerkey *addr, unsigned *ports, size_t max);
+ * port. Writes up to max ports, ascending, returns how many or -errno. */
+int host_tcp_ports_nearby(struct host *h, const struct peerkey *addr, unsigned *ports, size_t max);
 
-/* Process that has the unix socket path open (listening). */
-int host_unix_listener(const char *path, struct host_listener *ret);
+/* Process that listens on the unix socket path. */
+int host_unix_listener(struct host *h, const char *path, struct host_listener *ret);
 
-/* Effective uid, gid and supplementary groups of a running nginx worker
- * process (comm "nginx", cmdline "nginx: worker process"). *ngroups is the
- * capacity of groups on entry and the count written on return (groups and
- * ngroups may be NULL). Returns -ENOENT when none runs. */
-int host_nginx_worker(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroups);
+/* Tests: read /proc/net instead of netlink sock_diag. */
+void host_disable_netlink(struct host *h, bool disable);
 
-/* The systemd unit a process runs in, from the text of /proc/PID/cgroup
- * (cgroup v2 "0::/system.slice/app.service" -> "app.service"; v1 via the
- * name=systemd hierarchy). The deepest .service or .scope wins; *ret_user
- * (may be NULL) tells whether it sits below user@UID.service. Returns 0, or
- * -ENOENT when the process is in no unit (root cgroup, a plain slice). */
-int host_unit_from_cgroup(const char *content, char *ret_unit, size_t size, bool *ret_user);
-
-/* Tests: read /proc/net/tcp{,6} as if netlink sock_diag were refused. */
-void host_disable_netlink(bool disable);
-
-/* Share one read of the listener table and of the socket owners (/proc/PID/fd)
- * between lookups for ms milliseconds; 0 (the default) reads afresh for every
- * call. The daemon sets this so that many failing peers cost one scan. */
-void host_set_snapshot_ttl(unsigned ms);
+/* Share one read of the socket tables and of the socket owners between
+ * lookups for ms milliseconds; 0 (the default) reads afresh for every call. */
+void host_set_snapshot_ttl(struct host *h, unsigned ms);
 /* Forget the current snapshot: the next lookup reads afresh. */
-void host_invalidate_snapshot(void);
-
-/* {"pid", "process", "started", "unit", "active_state", "sub_state", "result",
- * "restarts"}: only the fields that are known. */
-struct cJSON *host_listener_json(const struct host_listener *l);
+void host_invalidate_snapshot(struct host *h);

@@ -14,6 +14,7 @@
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -88,7 +89,7 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 	else
 		cJSON_AddNullToObject(o, "last_probe");
 	if (addr && facts_listener(d->facts, addr, &l) && (l.listening || l.pid))
-		cJSON_AddItemToObject(o, "listener", host_listener_json(&l));
+		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
 	else
 		cJSON_AddNullToObject(o, "listener");
 }

@@ -35,12 +35,12 @@ static unsigned listen_loopback(void)
 	return ntohs(in.sin_port);
 }
 
-static void bench(const char *what, const struct peerkey *k, int rounds)
+static void bench(struct host *h, const char *what, const struct peerkey *k, int rounds)
 {
 	struct host_listener l;
 	double t0 = now_s();
 	for (int i = 0; i < rounds; i++)
-		host_tcp_listener(k, &l);
+		host_tcp_listener(h, k, &l);
 	double per = (now_s() - t0) * 1000.0 / rounds;
 	printf("%-28s %8.3f ms/call (listening=%d pid=%d)\n", what, per, l.listening, (int)l.pid);
 }
@@ -57,14 +57,18 @@ int main(int argc, char **argv)
 	snprintf(key, sizeof(key), "127.0.0.1:%u", port);
 	struct peerkey k;
 	peerkey_parse(key, strlen(key), 0, &k);
+	struct host *h;
+	if (host_new(&h) < 0)
+		return 1;
 	printf("%d listening sockets held by this process\n", n);
-	bench("netlink sock_diag", &k, 20);
-	host_disable_netlink(true);
-	bench("/proc/net/tcp fallback", &k, 20);
-	host_disable_netlink(false);
+	bench(h, "netlink sock_diag", &k, 20);
+	host_disable_netlink(h, true);
+	bench(h, "/proc/net/tcp fallback", &k, 20);
+	host_disable_netlink(h, false);
 	unsigned ports[16];
 	double t0 = now_s();
-	int np = host_tcp_ports_nearby(&k, ports, 16);
+	int np = host_tcp_ports_nearby(h, &k, ports, 16);
 	printf("%-28s %8.3f ms/call (%d ports)\n", "ports_nearby", (now_s() - t0) * 1000.0, np);
+	host_free(h);
 	return 0;
 }

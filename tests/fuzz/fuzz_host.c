@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/host.h"
+#include "host/procfs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	char unit[128];
 	bool user;
-	if (host_unit_from_cgroup(s, unit, sizeof(unit), &user) == 0 &&
+	if (procfs_unit_from_cgroup(s, unit, sizeof(unit), &user) == 0 &&
 	    strlen(unit) >= sizeof(unit))
 		abort();
 	free(s);

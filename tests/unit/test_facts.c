@@ -11,7 +11,8 @@
 static void test_local_listener_is_found_then_cached_until_read_now(void)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct facts *f = facts_new(loop);
+	struct facts *f;
+	CHECK_INT(facts_new(loop, &f), 0);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
 	socklen_t len = sizeof(sa);

@@ -21,9 +21,13 @@
 
 #include "harness.h"
 #include "host/host.h"
+#include "host/ngxworker.h"
+#include "host/procfs.h"
+#include "output/json.h"
 #include "core/util.h"
 
 static char self_comm[64];
+static struct host *H;
 
 /* A listening (or, with backlog < 0, only bound) socket on ip:0; the kernel's port. */
 static int tcp_socket(int family, const char *ip, int backlog, bool v6only, unsigned *ret_port)
@@ -92,11 +96,11 @@ static void test_tcp_listener_is_this_process(void)
 	int fd = tcp_socket(AF_INET, "127.0.0.1", 8, false, &port);
 	struct peerkey k = keyf("127.0.0.1:%u", port);
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 	close(fd);
 	/* Closed: nobody listens any more. */
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	CHECK(!l.listening);
 	CHECK_INT(l.pid, 0);
 }
@@ -106,17 +110,17 @@ static void test_tcp_listener_found_by_proc_fallback(void)
 	unsigned port4, port6;
 	int fd4 = tcp_socket(AF_INET, "127.0.0.1", 8, false, &port4);
 	int fd6 = tcp_socket(AF_INET6, "::1", 8, true, &port6);
-	host_disable_netlink(true);
+	host_disable_netlink(H, true);
 	struct peerkey k4 = keyf("127.0.0.1:%u", port4), k6 = keyf("[::1]:%u", port6);
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k4, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k4, &l), 0);
 	expect_self(&l);
-	CHECK_INT(host_tcp_listener(&k6, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k6, &l), 0);
 	expect_self(&l);
 	struct peerkey other = keyf("127.0.0.2:%u", port4);
-	CHECK_INT(host_tcp_listener(&other, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &other, &l), 0);
 	CHECK(!l.listening);
-	host_disable_netlink(false);
+	host_disable_netlink(H, false);
 	close(fd4);
 	close(fd6);
 }
@@ -127,11 +131,11 @@ static void test_tcp6_loopback_listener(void)
 	int fd = tcp_socket(AF_INET6, "::1", 8, true, &port);
 	struct peerkey k = keyf("[::1]:%u", port);
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 	/* A ::1 listener does not answer 127.0.0.1. */
 	struct peerkey k4 = keyf("127.0.0.1:%u", port);
-	CHECK_INT(host_tcp_listener(&k4, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k4, &l), 0);
 	CHECK(!l.listening);
 	close(fd);
 }
@@ -145,24 +149,24 @@ static void test_wildcard_listeners_match_loopback(void)
 	struct host_listener l;
 
 	struct peerkey k = keyf("127.0.0.5:%u", p4);
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 	k = keyf("[::1]:%u", p4); /* 0.0.0.0 does not answer IPv6 */
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	CHECK(!l.listening);
 
 	k = keyf("127.0.0.1:%u", p6); /* dual-stack [::] answers IPv4 too */
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 	k = keyf("[::1]:%u", p6);
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 
 	k = keyf("127.0.0.1:%u", p6only); /* v6only [::] does not */
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	CHECK(!l.listening);
 	k = keyf("[::1]:%u", p6only);
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
 	close(fd4);
 	close(fd6);
@@ -187,12 +191,12 @@ static void test_nobody_listens_and_nearby_port_is_named(void)
 
 	struct peerkey k = keyf("127.0.0.1:%u", idle_port);
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	CHECK(!l.listening);
 	CHECK_INT(l.pid, 0);
 
 	unsigned ports[256];
-	int n = host_tcp_ports_nearby(&k, ports, ARRAY_SIZE(ports));
+	int n = host_tcp_ports_nearby(H, &k, ports, ARRAY_SIZE(ports));
 	CHECK(n >= 1);
 	CHECK(contains(ports, n, listening_port));
 	CHECK(!contains(ports, n, idle_port));
@@ -200,7 +204,7 @@ static void test_nobody_listens_and_nearby_port_is_named(void)
 	for (int i = 1; i < n; i++)
 		CHECK(ports[i - 1] < ports[i]);
 	/* The cap is honoured. */
-	CHECK_INT(host_tcp_ports_nearby(&k, ports, 0), 0);
+	CHECK_INT(host_tcp_ports_nearby(H, &k, ports, 0), 0);
 	close(lfd);
 	close(idle);
 	close(ofd);
@@ -210,7 +214,7 @@ static void test_host_names_are_not_looked_up(void)
 {
 	struct peerkey k = key("backend.example:80");
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k, &l), -EINVAL);
+	CHECK_INT(host_tcp_listener(H, &k, &l), -EINVAL);
 }
 
 static void test_unix_listener_is_this_process(void)
@@ -223,16 +227,16 @@ static void test_unix_listener_is_this_process(void)
 	CHECK_INT(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 
 	struct host_listener l;
-	CHECK_INT(host_unix_listener(path, &l), 0);
+	CHECK_INT(host_unix_listener(H, path, &l), 0);
 	CHECK(!l.listening); /* bound, not yet listening */
 
 	CHECK_INT(listen(fd, 4), 0);
-	CHECK_INT(host_unix_listener(path, &l), 0);
+	CHECK_INT(host_unix_listener(H, path, &l), 0);
 	expect_self(&l);
 
 	char other[220];
 	snprintf(other, sizeof(other), "%s/none.sock", harness_tmpdir());
-	CHECK_INT(host_unix_listener(other, &l), 0);
+	CHECK_INT(host_unix_listener(H, other, &l), 0);
 	CHECK(!l.listening);
 	close(fd);
 }
@@ -241,7 +245,7 @@ static void expect_unit(const char *cgroup, int rc, const char *unit, bool user)
 {
 	char buf[128] = "";
 	bool u = !user;
-	CHECK_INT(host_unit_from_cgroup(cgroup, buf, sizeof(buf), &u), rc);
+	CHECK_INT(procfs_unit_from_cgroup(cgroup, buf, sizeof(buf), &u), rc);
 	if (rc == 0) {
 		CHECK_STR(buf, unit);
 		CHECK_INT(u, user);
@@ -279,14 +283,15 @@ static void test_unit_from_cgroup(void)
 	expect_unit("", -ENOENT, NULL, false);
 	expect_unit("0::", -ENOENT, NULL, false);
 	char small[8];
-	CHECK_INT(host_unit_from_cgroup("0::/system.slice/app.service", small, sizeof(small), NULL),
-		  -ENAMETOOLONG);
+	CHECK_INT(
+	    procfs_unit_from_cgroup("0::/system.slice/app.service", small, sizeof(small), NULL),
+	    -ENAMETOOLONG);
 }
 
 static void test_listener_json_has_only_known_fields(void)
 {
 	struct host_listener l = {.listening = true};
-	cJSON *o = host_listener_json(&l);
+	cJSON *o = json_host_listener(&l);
 	char *s = cJSON_PrintUnformatted(o);
 	CHECK_STR(s, "{}");
 	free(s);
@@ -296,7 +301,7 @@ static void test_listener_json_has_only_known_fields(void)
 	snprintf(l.process, sizeof(l.process), "gunicorn");
 	l.started_ms = 1795000000123;
 	snprintf(l.unit, sizeof(l.unit), "app.service");
-	o = host_listener_json(&l);
+	o = json_host_listener(&l);
 	s = cJSON_PrintUnformatted(o);
 	CHECK_STR(s, "{\"pid\":4242,\"process\":\"gunicorn\",\"started\":\"2026-11-18T"
 		     "11:06:40.123Z\",\"unit\":\"app.service\"}");
@@ -308,7 +313,7 @@ static void test_listener_json_has_only_known_fields(void)
 	snprintf(l.sub_state, sizeof(l.sub_state), "auto-restart");
 	snprintf(l.result, sizeof(l.result), "exit-code");
 	l.nrestarts = 7;
-	o = host_listener_json(&l);
+	o = json_host_listener(&l);
 	s = cJSON_PrintUnformatted(o);
 	CHECK_STR(s, "{\"pid\":4242,\"process\":\"gunicorn\",\"started\":\"2026-11-18T"
 		     "11:06:40.123Z\",\"unit\":\"app.service\",\"active_state\":\"activating\","
@@ -342,7 +347,7 @@ static void test_nginx_worker_credentials(void)
 	gid_t nogroup = gr->gr_gid;
 	uid_t u;
 	gid_t g;
-	if (host_nginx_worker(&u, &g, NULL, NULL) == 0) {
+	if (ngxworker_find(&u, &g, NULL, NULL) == 0) {
 		printf("skip: an nginx worker already runs on this host\n");
 		return;
 	}
@@ -382,7 +387,7 @@ static void test_nginx_worker_credentials(void)
 	for (int i = 0; i < 100 && r == -ENOENT; i++) {
 		sleep_ms(50);
 		ngroups = ARRAY_SIZE(groups);
-		r = host_nginx_worker(&u, &g, groups, &ngroups);
+		r = ngxworker_find(&u, &g, groups, &ngroups);
 	}
 	CHECK_INT(r, 0);
 	if (r == 0) {
@@ -399,7 +404,7 @@ static void test_nginx_worker_credentials(void)
 	/* The master owns the listening socket; it is our child. */
 	struct peerkey k = keyf("127.0.0.1:%u", port);
 	struct host_listener l;
-	CHECK_INT(host_tcp_listener(&k, &l), 0);
+	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	CHECK(l.listening);
 	CHECK_INT(l.pid, child);
 	CHECK_STR(l.process, "nginx");
@@ -409,7 +414,7 @@ static void test_nginx_worker_credentials(void)
 	CHECK_INT(waitpid(child, &status, 0), child);
 	/* Workers exit with their master; -ENOENT again once they are gone
 	 * (unless another test's nginx came up meanwhile: not asserted). */
-	for (int i = 0; i < 100 && host_nginx_worker(&u, &g, NULL, NULL) == 0; i++)
+	for (int i = 0; i < 100 && ngxworker_find(&u, &g, NULL, NULL) == 0; i++)
 		sleep_ms(20);
 }
 
@@ -420,6 +425,8 @@ int main(void)
 		return 2;
 	fclose(f);
 	self_comm[strcspn(self_comm, "\n")] = '\0';
+	if (host_new(&H) < 0)
+		return 2;
 
 	RUN(test_tcp_listener_is_this_process);
 	RUN(test_tcp_listener_found_by_proc_fallback);
@@ -431,5 +438,6 @@ int main(void)
 	RUN(test_unit_from_cgroup);
 	RUN(test_listener_json_has_only_known_fields);
 	RUN(test_nginx_worker_credentials);
+	host_free(H);
 	return harness_result();
 }

@@ -1,0 +1,59 @@
+/* sockdiag: the kernel's socket tables, read unprivileged.
+ *
+ * Listening TCP sockets (IPv4 and IPv6) come from NETLINK_SOCK_DIAG
+ * (inet_diag), which answers any user with the owning uid, the socket inode
+ * and, for a listener, the accept-queue fill and its limit; when netlink is
+ * refused, /proc/net/tcp{,6} gives address, uid and inode only. Every read is
+ * a bounded dump of an in-kernel table, never of the network. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SOCKDIAG_MAX_LISTENERS 65536
+
+/* One listening TCP socket. */
+struct sockdiag_inet {
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+	unsigned port;
+	unsigned long inode;
+	uid_t uid;
+	unsigned queue;	  /* connections waiting in the accept queue */
+	unsigned backlog; /* the accept queue's limit (listen()'s backlog, capped) */
+	bool queue_known; /* false when read from /proc (it does not say) */
+	bool v6only;
+};
+
+struct sockdiag_inet_table {
+	struct sockdiag_inet *v;
+	size_t n, cap;
+};
+
+void sockdiag_inet_table_done(struct sockdiag_inet_table *t);
+
+/* Replace t's contents with every listening TCP socket, from netlink
+ * (use_netlink) or else /proc/net/tcp{,6}; a refused netlink falls back to
+ * /proc as well. Returns 0 or -errno (t then holds nothing). */
+int sockdiag_inet_listeners(struct sockdiag_inet_table *t, bool use_netlink);
+
+/* One listening unix stream socket. */
+struct sockdiag_unix {
+	unsigned long inode;
+	char path[110];	  /* bound path; "" for unnamed, "@..." for abstract */
+	unsigned queue;	  /* connections waiting in the accept queue */
+	unsigned backlog; /* its limit */
+	bool queue_known;
+};
+
+struct sockdiag_unix_table {
+	struct sockdiag_unix *v;
+	size_t n, cap;
+};
+
+void sockdiag_unix_table_done(struct sockdiag_unix_table *t);
+
+/* Replace t's contents with every listening unix stream socket. */
+int sockdiag_unix_listeners(struct sockdiag_unix_table *t, bool use_netlink);
