@@ -39,13 +39,20 @@ void sockdiag_inet_table_done(struct sockdiag_inet_table *t);
  * /proc as well. Returns 0 or -errno (t then holds nothing). */
 int sockdiag_inet_listeners(struct sockdiag_inet_table *t, bool use_netlink);
 
-/* One listening unix stream socket. */
+/* One listening unix socket (stream or seqpacket). */
 struct sockdiag_unix {
 	unsigned long inode;
 	char path[110];	  /* bound path; "" for unnamed, "@..." for abstract */
 	unsigned queue;	  /* connections waiting in the accept queue */
-	unsigned backlog; /* its limit */
-	bool queue_known;
+	unsigned backlog; /* its limit: the queue is full above it */
+	bool queue_known; /* from netlink (UDIAG_SHOW_RQLEN) */
+	uid_t uid;
+	bool uid_known; /* UDIAG_SHOW_UID, Linux >= 5.3 */
+	/* The file the socket is bound to, as the kernel keeps it (UDIAG_SHOW_VFS):
+	 * tells a listener on this very file from one whose file was unlinked
+	 * and replaced. dev is the kernel's (major << 20 | minor). */
+	uint32_t vfs_ino, vfs_dev;
+	bool vfs_known;
 };
 
 struct sockdiag_unix_table {
@@ -55,5 +62,21 @@ struct sockdiag_unix_table {
 
 void sockdiag_unix_table_done(struct sockdiag_unix_table *t);
 
-/* Replace t's contents with every listening unix stream socket. */
+/* Replace t's contents with every listening unix socket, from netlink
+ * unix_diag (use_netlink) or else /proc/net/unix (path and inode only).
+ * Returns 0 or -errno. */
 int sockdiag_unix_listeners(struct sockdiag_unix_table *t, bool use_netlink);
+
+/* TCP connections from this host to one remote address and port, by state:
+ * what tells "nginx ran out of local ports towards this peer" (errno 99). */
+struct sockdiag_conns {
+	unsigned time_wait;
+	unsigned established;
+	unsigned syn_sent;
+};
+
+/* Count the connections to family/addr/port (addr in network order, 4 or 16
+ * bytes). An AF_INET peer also matches IPv6 sockets connected to its
+ * v4-mapped address. Netlink only (a filtered dump: the kernel sends only
+ * sockets with that remote port). Returns 0 or -errno. */
+int sockdiag_inet_conns(int family, const uint8_t *addr, unsigned port, struct sockdiag_conns *ret);

@@ -6,6 +6,8 @@ struct cJSON;
 
 /* host */
 struct host_listener;
-/* {"pid", "process", "started", "unit", "active_state", "sub_state", "result",
- * "restarts"}: only the fields that are known. */
+/* {"path", "inode", "uid", "accept_queue", "accept_backlog", "pid", "process",
+ * "started", "unit", "active_state", "sub_state", "result", "restarts",
+ * "prev_inode", "prev_seen", "since", "time_wait", "established",
+ * "not_visible": [{"what", "dropin"}]}: only the fields that are known. */
 struct cJSON *json_host_listener(const struct host_listener *l);

@@ -83,6 +83,8 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 					: host_tcp_listener(f->host, k, &l);
 	if (r < 0)
 		return false;
+	if (k->kind != PEERKEY_UNIX)
+		(void)host_tcp_conns(f->host, k, &l); /* conns_known tells */
 	if (!e) {
 		if (f->peers.len >= FACTS_MAX)
 			clear(f);
@@ -125,4 +127,15 @@ bool facts_cached(const struct facts *f, const char *key, struct host_listener *
 int facts_ports_nearby(struct facts *f, const struct peerkey *k, unsigned *ports, size_t max)
 {
 	return host_tcp_ports_nearby(f->host, k, ports, max);
+}
+
+bool facts_conns(struct facts *f, const struct peerkey *k, unsigned *ret_time_wait,
+		 unsigned *ret_established)
+{
+	struct host_listener l = {0};
+	if (host_tcp_conns(f->host, k, &l) < 0)
+		return false;
+	*ret_time_wait = l.time_wait;
+	*ret_established = l.established;
+	return true;
 }

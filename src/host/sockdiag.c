@@ -10,6 +10,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,13 @@
 
 #include "core/util.h"
 
-#define TCP_STATE_LISTEN 10
-#define MAX_TABLE_LINES	 262144
-#define MAX_DUMP_ROUNDS	 4096
-#define DUMP_BUF	 32768
+#define TCP_STATE_ESTABLISHED 1
+#define TCP_STATE_SYN_SENT    2
+#define TCP_STATE_TIME_WAIT   6
+#define TCP_STATE_LISTEN      10
+#define MAX_TABLE_LINES	      262144
+#define MAX_DUMP_ROUNDS	      4096
+#define DUMP_BUF	      32768
 
 void sockdiag_inet_table_done(struct sockdiag_inet_table *t)
 {
@@ -260,12 +264,163 @@ static int unix_from_proc(struct sockdiag_unix_table *t)
 	return 0;
 }
 
+static void on_unix_listener(const struct nlmsghdr *h, void *userdata)
+{
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return;
+	struct sockdiag_unix s = {.inode = m->udiag_ino};
+	int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	for (const struct rtattr *a = (const struct rtattr *)(m + 1); RTA_OK(a, alen);
+	     a = RTA_NEXT(a, alen)) {
+		const void *d = RTA_DATA(a);
+		size_t len = RTA_PAYLOAD(a);
+		if (a->rta_type == UNIX_DIAG_NAME && len > 0 && len < sizeof(s.path)) {
+			/* Not NUL-terminated; an abstract name starts with NUL,
+			 * written "@name" as ss and /proc/net/unix do. */
+			memcpy(s.path, d, len);
+			s.path[len] = '\0';
+			if (s.path[0] == '\0')
+				s.path[0] = '@';
+		} else if (a->rta_type == UNIX_DIAG_RQLEN &&
+			   len >= sizeof(struct unix_diag_rqlen)) {
+			const struct unix_diag_rqlen *q = d;
+			s.queue = q->udiag_rqueue;
+			s.backlog = q->udiag_wqueue;
+			s.queue_known = true;
+		} else if (a->rta_type == UNIX_DIAG_VFS && len >= sizeof(struct unix_diag_vfs)) {
+			const struct unix_diag_vfs *v = d;
+			s.vfs_ino = v->udiag_vfs_ino;
+			s.vfs_dev = v->udiag_vfs_dev;
+			s.vfs_known = true;
+		} else if (a->rta_type == UNIX_DIAG_UID && len >= sizeof(uint32_t)) {
+			s.uid = *(const uint32_t *)d;
+			s.uid_known = true;
+		}
+	}
+	unix_add(userdata, &s);
+}
+
+static int unix_from_netlink(struct sockdiag_unix_table *t)
+{
+	int fd = diag_socket();
+	if (fd < 0)
+		return fd;
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req r;
+	} req = {
+	    .nlh = {.nlmsg_len = sizeof(req),
+		    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+	    .r = {.sdiag_family = AF_UNIX,
+		  .udiag_states = 1u << TCP_STATE_LISTEN,
+		  .udiag_show =
+		      UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID},
+	};
+	int r = dump(fd, &req, sizeof(req), on_unix_listener, t);
+	close(fd);
+	return r;
+}
+
 int sockdiag_unix_listeners(struct sockdiag_unix_table *t, bool use_netlink)
 {
-	(void)use_netlink;
+	int r = -EPERM;
 	t->n = 0;
-	int r = unix_from_proc(t);
+	/* unix_diag is a module of its own: a kernel without it answers
+	 * ENOENT, and /proc/net/unix still has paths and inodes. */
+	if (use_netlink)
+		r = unix_from_netlink(t);
+	if (r < 0) {
+		t->n = 0;
+		r = unix_from_proc(t);
+	}
 	if (r < 0)
 		t->n = 0;
 	return r;
+}
+
+/* ---- connections to one peer ---- */
+
+struct conns_ctx {
+	int family;
+	uint8_t addr[16];
+	struct sockdiag_conns c;
+};
+
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+static void on_conn(const struct nlmsghdr *h, void *userdata)
+{
+	struct conns_ctx *x = userdata;
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return;
+	const uint8_t *dst = (const uint8_t *)m->id.idiag_dst;
+	bool match;
+	if (x->family == AF_INET)
+		match = m->idiag_family == AF_INET
+			    ? memcmp(dst, x->addr, 4) == 0
+			    : memcmp(dst, v4mapped, 12) == 0 && memcmp(dst + 12, x->addr, 4) == 0;
+	else
+		match = m->idiag_family == AF_INET6 && memcmp(dst, x->addr, 16) == 0;
+	if (!match)
+		return;
+	if (m->idiag_state == TCP_STATE_TIME_WAIT)
+		x->c.time_wait++;
+	else if (m->idiag_state == TCP_STATE_ESTABLISHED)
+		x->c.established++;
+	else if (m->idiag_state == TCP_STATE_SYN_SENT)
+		x->c.syn_sent++;
+}
+
+/* A dump of one family's sockets in states whose remote port is port: the
+ * filter is inet_diag bytecode, one "destination port equals" condition
+ * (the port sits in the second op's 'no'; a false condition jumps past the
+ * end, which rejects the socket). */
+static int conns_dump(int fd, int family, unsigned port, struct conns_ctx *x)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+		struct rtattr rta;
+		struct inet_diag_bc_op ops[2];
+	} req = {
+	    .nlh = {.nlmsg_len = sizeof(req),
+		    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+	    .r = {.sdiag_family = (uint8_t)family,
+		  .sdiag_protocol = IPPROTO_TCP,
+		  .idiag_states = 1u << TCP_STATE_TIME_WAIT | 1u << TCP_STATE_ESTABLISHED |
+				  1u << TCP_STATE_SYN_SENT},
+	    .rta = {.rta_len = RTA_LENGTH(sizeof(req.ops)), .rta_type = INET_DIAG_REQ_BYTECODE},
+	    .ops = {{.code = INET_DIAG_BC_D_EQ, .yes = sizeof(req.ops), .no = sizeof(req.ops) + 4},
+		    {.no = (unsigned short)port}},
+	};
+	return dump(fd, &req, sizeof(req), on_conn, x);
+}
+
+int sockdiag_inet_conns(int family, const uint8_t *addr, unsigned port, struct sockdiag_conns *ret)
+{
+	if ((family != AF_INET && family != AF_INET6) || port == 0 || port > 65535)
+		return -EINVAL;
+	struct conns_ctx x = {.family = family};
+	memcpy(x.addr, addr, family == AF_INET ? 4 : 16);
+	int fd = diag_socket();
+	if (fd < 0)
+		return fd;
+	/* An IPv4 peer is reached through AF_INET sockets, or AF_INET6 ones
+	 * connected to its v4-mapped address; a kernel without IPv6 refuses
+	 * the second dump, which is then no failure for an IPv4 peer. */
+	int r = family == AF_INET ? conns_dump(fd, AF_INET, port, &x) : 0;
+	if (r >= 0) {
+		int r6 = conns_dump(fd, AF_INET6, port, &x);
+		if (family == AF_INET6)
+			r = r6;
+	}
+	close(fd);
+	if (r < 0)
+		return r;
+	*ret = x.c;
+	return 0;
 }

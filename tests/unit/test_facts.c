@@ -28,7 +28,17 @@ static void test_local_listener_is_found_then_cached_until_read_now(void)
 	CHECK(facts_listener(f, &k, &l));
 	CHECK(l.listening);
 	CHECK_INT(l.pid, getpid());
+	CHECK(l.inode != 0);
+	CHECK(l.queue_known);
+	CHECK_INT(l.backlog, 4);
+	CHECK(l.conns_known); /* TCP peers carry this host's connections to them */
+	CHECK_INT(l.time_wait, 0);
+	CHECK_INT(l.established, 0);
 	CHECK(facts_cached(f, key, &l) && l.listening);
+	unsigned tw = 1, est = 1;
+	CHECK(facts_conns(f, &k, &tw, &est));
+	CHECK_INT(tw, 0);
+	CHECK_INT(est, 0);
 
 	close(fd);
 	CHECK(facts_listener(f, &k, &l) && l.listening); /* still the cached answer */
@@ -37,7 +47,13 @@ static void test_local_listener_is_found_then_cached_until_read_now(void)
 
 	struct peerkey remote;
 	CHECK_INT(peerkey_parse("192.0.2.1:80", 12, 0, &remote), 0);
-	CHECK(!facts_listener(f, &remote, &l)); /* not local: nothing to know */
+	CHECK(!facts_listener(f, &remote, &l));	   /* not local: nothing to know */
+	CHECK(facts_conns(f, &remote, &tw, &est)); /* but our connections to it */
+	CHECK_INT(tw, 0);
+	CHECK_INT(est, 0);
+	struct peerkey sock;
+	CHECK_INT(peerkey_parse("unix:/run/x.sock", 16, 0, &sock), 0);
+	CHECK(!facts_conns(f, &sock, &tw, &est));
 	facts_free(f);
 }
 
