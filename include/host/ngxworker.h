@@ -10,6 +10,7 @@
 
 /* A running nginx worker (comm "nginx", cmdline "nginx: worker process").
  * *ngroups is the capacity of groups on entry and the count written on
- * return (groups and ngroups may be NULL). Returns 0, or -ENOENT when none
- * runs or none is visible. */
+ * return (groups and ngroups may be NULL). Returns 0, -ENOENT when none
+ * runs, or -EACCES when none is visible because /proc hides other users'
+ * processes (hidepid=2, ProtectProc=invisible: see upwatch-procfs.conf). */
 int ngxworker_find(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroups);

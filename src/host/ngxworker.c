@@ -84,5 +84,8 @@ int ngxworker_find(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroup
 		break;
 	}
 	closedir(proc);
+	/* None seen, and /proc hides other users' processes: unknown, not absent. */
+	if (r == -ENOENT && !procfs_others_visible())
+		r = -EACCES;
 	return r;
 }
