@@ -112,7 +112,8 @@ void procfs_owners_load(struct procfs_owners *o)
 		closedir(fdd);
 	}
 	closedir(proc);
-	qsort(o->v, o->n, sizeof(*o->v), cmp_owner);
+	if (o->n)
+		qsort(o->v, o->n, sizeof(*o->v), cmp_owner);
 }
 
 pid_t procfs_owner_of(const struct procfs_owners *o, const unsigned long *inodes, size_t n)
