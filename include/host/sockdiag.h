@@ -67,6 +67,12 @@ void sockdiag_unix_table_done(struct sockdiag_unix_table *t);
  * Returns 0 or -errno. */
 int sockdiag_unix_listeners(struct sockdiag_unix_table *t, bool use_netlink);
 
+/* One SOCK_DIAG_BY_FAMILY reply (h->nlmsg_len bytes readable) as a listener;
+ * -EBADMSG when it is too short or of another family. Exposed for the fuzzer. */
+struct nlmsghdr;
+int sockdiag_parse_inet(const struct nlmsghdr *h, struct sockdiag_inet *ret);
+int sockdiag_parse_unix(const struct nlmsghdr *h, struct sockdiag_unix *ret);
+
 /* TCP connections from this host to one remote address and port, by state:
  * what tells "nginx ran out of local ports towards this peer" (errno 99). */
 struct sockdiag_conns {

@@ -88,12 +88,12 @@ static int diag_socket(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static void on_inet_listener(const struct nlmsghdr *h, void *userdata)
+int sockdiag_parse_inet(const struct nlmsghdr *h, struct sockdiag_inet *ret)
 {
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
 	    (m->idiag_family != AF_INET && m->idiag_family != AF_INET6))
-		return;
+		return -EBADMSG;
 	/* For a listener the kernel reports the accept queue as rqueue and
 	 * its limit as wqueue (tcp_diag_get_info). */
 	struct sockdiag_inet s = {.family = m->idiag_family,
@@ -109,7 +109,15 @@ static void on_inet_listener(const struct nlmsghdr *h, void *userdata)
 	     a = RTA_NEXT(a, alen))
 		if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1)
 			s.v6only = *(const uint8_t *)RTA_DATA(a) != 0;
-	inet_add(userdata, &s);
+	*ret = s;
+	return 0;
+}
+
+static void on_inet_listener(const struct nlmsghdr *h, void *userdata)
+{
+	struct sockdiag_inet s;
+	if (sockdiag_parse_inet(h, &s) == 0)
+		inet_add(userdata, &s);
 }
 
 static int inet_dump(int fd, int family, uint32_t states, dump_fn fn, void *userdata)
@@ -264,11 +272,11 @@ static int unix_from_proc(struct sockdiag_unix_table *t)
 	return 0;
 }
 
-static void on_unix_listener(const struct nlmsghdr *h, void *userdata)
+int sockdiag_parse_unix(const struct nlmsghdr *h, struct sockdiag_unix *ret)
 {
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
-		return;
+		return -EBADMSG;
 	struct sockdiag_unix s = {.inode = m->udiag_ino};
 	int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 	for (const struct rtattr *a = (const struct rtattr *)(m + 1); RTA_OK(a, alen);
@@ -298,7 +306,15 @@ static void on_unix_listener(const struct nlmsghdr *h, void *userdata)
 			s.uid_known = true;
 		}
 	}
-	unix_add(userdata, &s);
+	*ret = s;
+	return 0;
+}
+
+static void on_unix_listener(const struct nlmsghdr *h, void *userdata)
+{
+	struct sockdiag_unix s;
+	if (sockdiag_parse_unix(h, &s) == 0)
+		unix_add(userdata, &s);
 }
 
 static int unix_from_netlink(struct sockdiag_unix_table *t)
