@@ -63,6 +63,52 @@ static int tcp_socket(int family, const char *ip, int backlog, bool v6only, unsi
 	return fd;
 }
 
+/* Bind the other family's wildcard on port (bound, not listening, no
+ * SO_REUSEADDR), so that no other process on the host can listen there while
+ * a test asserts that nobody does. -1 when the port is taken there. */
+static int hold_other_family(int family, unsigned port)
+{
+	int other = family == AF_INET ? AF_INET6 : AF_INET;
+	int fd = socket(other, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+	if (other == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		*in =
+		    (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		*in6 = (struct sockaddr_in6){.sin6_family = AF_INET6,
+					     .sin6_port = htons((uint16_t)port)};
+		len = sizeof(*in6);
+		int on = 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A listener on ip:0 whose port number is also held in the other family
+ * (hold_other_family), so "the other family does not listen" is a fact
+ * about this test only, not about the other programs on the host. */
+static int tcp_socket_held(int family, const char *ip, bool v6only, unsigned *ret_port,
+			   int *ret_hold)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = tcp_socket(family, ip, 8, v6only, ret_port);
+		*ret_hold = hold_other_family(family, *ret_port);
+		if (*ret_hold >= 0)
+			return fd;
+		close(fd);
+	}
+	fprintf(stderr, "no port free in both families\n");
+	exit(2);
+}
+
 static struct peerkey key(const char *s)
 {
 	struct peerkey k;
@@ -137,7 +183,7 @@ static void test_tcp_listener_found_by_proc_fallback(void)
 static void test_tcp6_loopback_listener(void)
 {
 	unsigned port;
-	int fd = tcp_socket(AF_INET6, "::1", 8, true, &port);
+	int hold, fd = tcp_socket_held(AF_INET6, "::1", true, &port, &hold);
 	struct peerkey k = keyf("[::1]:%u", port);
 	struct host_listener l;
 	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
@@ -146,15 +192,17 @@ static void test_tcp6_loopback_listener(void)
 	struct peerkey k4 = keyf("127.0.0.1:%u", port);
 	CHECK_INT(host_tcp_listener(H, &k4, &l), 0);
 	CHECK(!l.listening);
+	close(hold);
 	close(fd);
 }
 
 static void test_wildcard_listeners_match_loopback(void)
 {
 	unsigned p4, p6, p6only;
-	int fd4 = tcp_socket(AF_INET, "0.0.0.0", 8, false, &p4);
+	int hold4, hold6only;
+	int fd4 = tcp_socket_held(AF_INET, "0.0.0.0", false, &p4, &hold4);
 	int fd6 = tcp_socket(AF_INET6, "::", 8, false, &p6);
-	int fd6only = tcp_socket(AF_INET6, "::", 8, true, &p6only);
+	int fd6only = tcp_socket_held(AF_INET6, "::", true, &p6only, &hold6only);
 	struct host_listener l;
 
 	struct peerkey k = keyf("127.0.0.5:%u", p4);
@@ -177,6 +225,8 @@ static void test_wildcard_listeners_match_loopback(void)
 	k = keyf("[::1]:%u", p6only);
 	CHECK_INT(host_tcp_listener(H, &k, &l), 0);
 	expect_self(&l);
+	close(hold4);
+	close(hold6only);
 	close(fd4);
 	close(fd6);
 	close(fd6only);
