@@ -83,20 +83,25 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 					: host_tcp_listener(f->host, k, &l);
 	if (r < 0)
 		return false;
-	if (k->kind != PEERKEY_UNIX)
-		(void)host_tcp_conns(f->host, k, &l); /* conns_known tells */
 	if (!e) {
 		if (f->peers.len >= FACTS_MAX)
 			clear(f);
 		e = xcalloc(1, sizeof(*e));
 		strmap_put(&f->peers, k->key, e);
-	} else if (streq(e->l.unit, l.unit) && e->l.unit_known) {
-		/* keep the last known unit state until the new answer comes */
-		memcpy(l.active_state, e->l.active_state, sizeof(l.active_state));
-		memcpy(l.sub_state, e->l.sub_state, sizeof(l.sub_state));
-		memcpy(l.result, e->l.result, sizeof(l.result));
-		l.nrestarts = e->l.nrestarts;
-		l.unit_known = true;
+	} else {
+		if (e->l.conns_known) { /* the last count, until asked again */
+			l.time_wait = e->l.time_wait;
+			l.established = e->l.established;
+			l.conns_known = true;
+		}
+		if (streq(e->l.unit, l.unit) && e->l.unit_known) {
+			/* keep the last known unit state until the new answer comes */
+			memcpy(l.active_state, e->l.active_state, sizeof(l.active_state));
+			memcpy(l.sub_state, e->l.sub_state, sizeof(l.sub_state));
+			memcpy(l.result, e->l.result, sizeof(l.result));
+			l.nrestarts = e->l.nrestarts;
+			l.unit_known = true;
+		}
 	}
 	e->l = l;
 	e->fetched_ms = now;
@@ -135,6 +140,12 @@ bool facts_conns(struct facts *f, const struct peerkey *k, unsigned *ret_time_wa
 	struct host_listener l = {0};
 	if (host_tcp_conns(f->host, k, &l) < 0)
 		return false;
+	struct entry *e = strmap_get(&f->peers, k->key);
+	if (e) { /* shown with the listener from now on */
+		e->l.time_wait = l.time_wait;
+		e->l.established = l.established;
+		e->l.conns_known = true;
+	}
 	*ret_time_wait = l.time_wait;
 	*ret_established = l.established;
 	return true;

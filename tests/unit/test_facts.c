@@ -31,14 +31,19 @@ static void test_local_listener_is_found_then_cached_until_read_now(void)
 	CHECK(l.inode != 0);
 	CHECK(l.queue_known);
 	CHECK_INT(l.backlog, 4);
-	CHECK(l.conns_known); /* TCP peers carry this host's connections to them */
-	CHECK_INT(l.time_wait, 0);
-	CHECK_INT(l.established, 0);
+	CHECK(!l.conns_known); /* counted only on demand */
 	CHECK(facts_cached(f, key, &l) && l.listening);
-	unsigned tw = 1, est = 1;
+
+	/* One connection to the peer: counted, and kept with the listener. */
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK_INT(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	unsigned tw = 1, est = 0;
 	CHECK(facts_conns(f, &k, &tw, &est));
 	CHECK_INT(tw, 0);
-	CHECK_INT(est, 0);
+	CHECK_INT(est, 1);
+	CHECK(facts_cached(f, key, &l) && l.conns_known);
+	CHECK_INT(l.established, 1);
+	close(c);
 
 	close(fd);
 	CHECK(facts_listener(f, &k, &l) && l.listening); /* still the cached answer */
