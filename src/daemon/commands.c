@@ -101,8 +101,10 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
 	for (size_t i = 0; i < d->model->npeers; i++) {
 		const struct ngx_peer *p = &d->model->peers[i];
-		cJSON *po = ngxconf_peer_json(d->model, p);
-		add_runtime(d, po, p->key, &p->addr);
+		cJSON *po = json_nginx_peer(d->model, p);
+		struct peerkey addr;
+		ngxconf_peer_addr(p, &addr);
+		add_runtime(d, po, p->key, &addr);
 		cJSON_AddItemToArray(peers, po);
 	}
 	const char **learned;
