@@ -88,8 +88,9 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
 	else
 		cJSON_AddNullToObject(o, "last_probe");
-	if (addr && facts_listener(d->facts, addr, &l) && (l.listening || l.pid))
-		cJSON_AddItemToObject(o, "listener", host_listener_json(&l));
+	if (addr && facts_listener(d->facts, addr, &l) &&
+	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
+		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
 	else
 		cJSON_AddNullToObject(o, "listener");
 }
