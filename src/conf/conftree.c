@@ -241,9 +241,15 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 	for (;;) {
 		int tok = lex_next(lx);
 		if (tok < 0)
-			return perr(ps, file, lx->line, "%s", lx->error);
+			return perr(ps, file, lx->err_line, "%s", lx->error);
 
 		if (tok == LEX_WORD) {
+			/* nginx keeps a NUL inside a word and most directives then
+			 * fail on it; as a C string it would be cut short, so it is
+			 * refused here rather than read as something else */
+			if (memchr(lx->word, '\0', lx->word_len))
+				return perr(ps, file, lx->tok_line,
+					    "NUL byte in parameter \"%s...\"", lx->word);
 			if (argc == 0)
 				first_line = lx->tok_line;
 			if (argc == CF_MAX_ARGS)
@@ -298,7 +304,7 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 			n->block = true;
 			if (ps->opts->lua_blocks && ends_with(n->argv[0], "_by_lua_block")) {
 				if (lex_skip_lua_block(lx) < 0)
-					return perr(ps, file, lx->line, "%s", lx->error);
+					return perr(ps, file, lx->err_line, "%s", lx->error);
 				continue;
 			}
 			if (++ps->depth > CF_MAX_DEPTH)

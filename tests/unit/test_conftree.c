@@ -99,7 +99,9 @@ static void test_syntax_errors_name_file_and_line(void)
 	    {"a;\n}\n", "2: unexpected \"}\""},
 	    {"a\n;\n;\n", "3: unexpected \";\""},
 	    {"a b", "1: unexpected end of file, expecting \";\" or \"}\""},
-	    {"x {\n y \"q\"z;\n}", "2: unexpected \"z\" after quoted string"},
+	    {"x {\n y \"q\"z;\n}", "2: unexpected \"z\""},
+	    {"x {\n y \"q\"}", "2: unexpected \"}\""},
+	    {"x \"open\n\n", "3: unexpected end of file, expecting \";\" or \"}\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char rel[64];
@@ -110,6 +112,55 @@ static void test_syntax_errors_name_file_and_line(void)
 		snprintf(want, sizeof(want), "%s:%s", path, cases[i].msg);
 		CHECK_STR(err, want);
 	}
+}
+
+/* The field's top bug: nginx accepts a ')' right after a quoted string. */
+static void test_if_with_quoted_string_before_paren_parses(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(
+	    d, "n8/nginx.conf",
+	    "server {\n if ($http_host != \"www.example.com\") { return 301 https://x; }\n"
+	    " location / { proxy_pass http://127.0.0.1:8080; }\n}\n");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/n8/nginx.conf", d);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	if (!t)
+		return;
+	struct cf_node *n = cf_find(cf_find(t->root, "server"), "if");
+	CHECK(n && n->block && n->argc == 5);
+	if (n && n->argc == 5) {
+		CHECK_STR(n->argv[3], "www.example.com");
+		CHECK_STR(n->argv[4], ")");
+	}
+	cf_tree_free(t);
+}
+
+/* A NUL inside a word would cut the C string short: refused with file:line.
+ * In a comment nginx and we skip it. */
+static void test_nul_byte_in_a_word_is_refused_with_file_and_line(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], err[512], want[600];
+	static const char text[] = "a;\nproxy_pass http://127.0.0.1:80\0evil;\n";
+	harness_write(d, "n9/x", "");
+	snprintf(path, sizeof(path), "%s/n9/nginx.conf", d);
+	FILE *f = fopen(path, "w");
+	fwrite(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:2: NUL byte in parameter \"http://127.0.0.1:80...\"",
+		 path);
+	CHECK_STR(err, want);
+
+	static const char comment[] = "# a\0b\na;\n";
+	f = fopen(path, "w");
+	fwrite(comment, 1, sizeof(comment) - 1, f);
+	fclose(f);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t && cf_find(t->root, "a"));
+	cf_tree_free(t);
 }
 
 static void test_lua_blocks_are_opaque(void)
@@ -240,6 +291,8 @@ int main(void)
 	RUN(test_missing_plain_include_is_an_error);
 	RUN(test_include_cycle_is_refused);
 	RUN(test_syntax_errors_name_file_and_line);
+	RUN(test_if_with_quoted_string_before_paren_parses);
+	RUN(test_nul_byte_in_a_word_is_refused_with_file_and_line);
 	RUN(test_lua_blocks_are_opaque);
 	RUN(test_nginx_dump_is_split_into_files);
 	RUN(test_glob_matching_a_directory_fails_like_nginx);
