@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf/conftree.h"
 #include "core/peerkey.h"
 
 #define CONFIG_DEFAULT_PATH UPWATCH_SYSCONFDIR "/upwatch/upwatch.conf"
@@ -57,13 +58,15 @@ struct config {
 	int log_level; /* syslog priority */
 	struct config_override *upstreams, *peers;
 	size_t nupstreams, npeers;
+	struct cf_warnings warnings; /* the load went on past these (file:line + text) */
 };
 
 /* Built-in defaults (DESIGN.md). */
 struct config *config_new(void);
 
 /* Load path over the defaults. missing_ok: a missing file gives the defaults
- * (used for the default path only). Errors are "file:line: message". */
+ * (used for the default path only). Errors are "file:line: message";
+ * (*ret)->warnings lists what a successful load went on past. */
 int config_load(const char *path, bool missing_ok, struct config **ret, char *err, size_t errlen);
 void config_free(struct config *c);
 

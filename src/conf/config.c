@@ -70,6 +70,7 @@ void config_free(struct config *c)
 		override_done(&c->peers[i]);
 	free(c->upstreams);
 	free(c->peers);
+	cf_warnings_done(&c->warnings);
 	free(c);
 }
 
@@ -392,6 +393,8 @@ int config_load(const char *path, bool missing_ok, struct config **ret, char *er
 			 (unsigned long long)ld.c->probe_interval_ms);
 		r = -EINVAL;
 	}
+	if (r >= 0)
+		cf_warnings_copy(&ld.c->warnings, &t->warnings);
 	cf_tree_free(t);
 	if (r < 0) {
 		config_free(ld.c);

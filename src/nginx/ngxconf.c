@@ -430,6 +430,7 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 	for (size_t i = 0; i < t->nglobs; i++)
 		m->globs[i] = xstrdup(t->globs[i]);
 	m->nglobs = t->nglobs;
+	cf_warnings_copy(&m->warnings, &t->warnings);
 	m->worker_processes = 1;
 	m->worker_connections = 512;
 
@@ -472,6 +473,7 @@ void ngxconf_free(struct ngx_model *m)
 	free(m->main_file);
 	free_strv(m->files, m->nfiles);
 	free_strv(m->globs, m->nglobs);
+	cf_warnings_done(&m->warnings);
 	free(m->user);
 	free(m->group);
 	for (size_t i = 0; i < m->nerror_logs; i++) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "harness.h"
@@ -172,6 +173,30 @@ static void test_timeout_longer_than_interval_is_refused(void)
 	CHECK(strstr(err, "probe_timeout (2000ms) is longer than probe_interval (1000ms)") != NULL);
 }
 
+/* An include over an unreadable directory: the load succeeds and the
+ * config carries the warning for status and --check-config. */
+static void test_unreadable_include_directory_is_a_load_warning(void)
+{
+	char err[512], loop[600];
+	snprintf(loop, sizeof(loop), "%s/w1/loop", harness_tmpdir());
+	harness_write(harness_tmpdir(), "w1/x", "");
+	CHECK_INT(symlink("loop", loop), 0);
+	struct config *c = NULL;
+	char path[600];
+	harness_write(harness_tmpdir(), "w1/upwatch.conf",
+		      "probe_interval 5s;\ninclude loop/*.conf;\n");
+	snprintf(path, sizeof(path), "%s/w1/upwatch.conf", harness_tmpdir());
+	CHECK_INT(config_load(path, false, &c, err, sizeof(err)), 0);
+	if (!c)
+		return;
+	CHECK_INT(c->warnings.n, 1);
+	if (c->warnings.n == 1) {
+		CHECK_STR(c->warnings.v[0].file, path);
+		CHECK_INT(c->warnings.v[0].line, 2);
+	}
+	config_free(c);
+}
+
 int main(void)
 {
 	RUN(test_durations);
@@ -180,5 +205,6 @@ int main(void)
 	RUN(test_errors_name_file_and_line);
 	RUN(test_include_and_missing_files);
 	RUN(test_timeout_longer_than_interval_is_refused);
+	RUN(test_unreadable_include_directory_is_a_load_warning);
 	return harness_result();
 }
