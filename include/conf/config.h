@@ -14,6 +14,23 @@
 
 #define CONFIG_DEFAULT_PATH UPWATCH_SYSCONFDIR "/upwatch/upwatch.conf"
 
+/* The built-in defaults (DESIGN.md), here and nowhere else: config_new()
+ * puts them in a struct config; other modules read that struct, or these
+ * names where they have no config at hand (upwatchctl's socket path). */
+#define CONFIG_DEFAULT_NGINX_CONF	   "/etc/nginx/nginx.conf"
+#define CONFIG_DEFAULT_SOCKET_PATH	   "/run/upwatch/upwatch.sock"
+#define CONFIG_DEFAULT_STATE_DIR	   "/var/lib/upwatch"
+#define CONFIG_DEFAULT_PROBE_INTERVAL_MS   5000
+#define CONFIG_DEFAULT_PROBE_TIMEOUT_MS	   2000
+#define CONFIG_DEFAULT_PROBE_RETRY_MS	   1000
+#define CONFIG_DEFAULT_PROBE_RETRIES	   5
+#define CONFIG_DEFAULT_PROBE_MAX_INFLIGHT  256
+#define CONFIG_DEFAULT_HEALTH_URI	   "/"
+#define CONFIG_DEFAULT_EXPECT_LO	   200
+#define CONFIG_DEFAULT_EXPECT_HI	   399
+#define CONFIG_DEFAULT_ALERT_HOLD_MS	   30000
+#define CONFIG_DEFAULT_METRICS_INTERVAL_MS 15000
+
 /* Where the log follower starts in a file it has not read before (start_at). */
 enum tail_start {
 	TAIL_START_SAVED, /* saved offset if any, else the end */
@@ -47,6 +64,8 @@ struct config {
 	uint64_t probe_interval_ms, probe_timeout_ms, probe_retry_ms;
 	unsigned probe_retries, probe_max_inflight;
 	bool probe_enabled;
+	char *health_uri;	  /* HTTP probe path where no override sets one */
+	int expect_lo, expect_hi; /* HTTP statuses that count as up, likewise */
 	struct config_net *probe_allow;
 	size_t nprobe_allow;
 	char **error_logs;

@@ -79,7 +79,5 @@ void cf_tree_free(struct cf_tree *t);
 int cf_node_verror(char *err, size_t errlen, const struct cf_node *n, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-/* Helpers for walking: first child named name, and the next sibling after
- * n with the same name. */
+/* The first child of block named name. */
 struct cf_node *cf_find(const struct cf_node *block, const char *name);
-struct cf_node *cf_find_next(const struct cf_node *n);

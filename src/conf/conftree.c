@@ -595,11 +595,3 @@ struct cf_node *cf_find(const struct cf_node *block, const char *name)
 			return n;
 	return NULL;
 }
-
-struct cf_node *cf_find_next(const struct cf_node *n)
-{
-	for (struct cf_node *m = n->next; m; m = m->next)
-		if (streq(m->argv[0], n->argv[0]))
-			return m;
-	return NULL;
-}

@@ -63,6 +63,9 @@ static void test_defaults(void)
 	CHECK_INT(c->probe_timeout_ms, 2000);
 	CHECK_INT(c->start_at, TAIL_START_SAVED);
 	CHECK_INT(c->alert_hold_ms, 30000);
+	CHECK_STR(c->health_uri, "/");
+	CHECK_INT(c->expect_lo, 200);
+	CHECK_INT(c->expect_hi, 399);
 	struct peerkey k;
 	peerkey_parse("127.0.0.9:80", 12, 0, &k);
 	CHECK(config_probe_allowed(c, &k));
@@ -129,6 +132,21 @@ static void test_errors_name_file_and_line(void)
 	    "1: invalid value \"middle\" in \"start_at\", expecting saved, end or beginning");
 	expect_error("upstream b {\n  expect_status 99;\n}\n",
 		     "2: invalid status range \"99\" (e.g. 200-399)");
+	/* one digit parser: no sign, no blanks, no trailing text */
+	expect_error("upstream b {\n  expect_status +200;\n}\n",
+		     "2: invalid status range \"+200\" (e.g. 200-399)");
+	expect_error("upstream b {\n  expect_status 200-;\n}\n",
+		     "2: invalid status range \"200-\" (e.g. 200-399)");
+	expect_error("upstream b {\n  expect_status 399-200;\n}\n",
+		     "2: invalid status range \"399-200\" (e.g. 200-399)");
+	expect_error("probe_retries -1;\n",
+		     "1: invalid number \"-1\" in \"probe_retries\" (0 to 1000)");
+	expect_error("probe_retries 1x;\n",
+		     "1: invalid number \"1x\" in \"probe_retries\" (0 to 1000)");
+	expect_error("probe_allow 10.0.0.0/+8;\n",
+		     "1: invalid network \"10.0.0.0/+8\" in \"probe_allow\"");
+	expect_error("probe_allow 10.0.0.0/33;\n",
+		     "1: invalid network \"10.0.0.0/33\" in \"probe_allow\"");
 	expect_error("upstream b {\n  frobnicate;\n}\n",
 		     "2: unknown directive \"frobnicate\" in \"upstream\" block");
 	expect_error("peer nonsense { probe off; }\n",

@@ -206,7 +206,7 @@ static void test_nginx_dump_is_split_into_files(void)
 		struct cf_node *u = cf_find(http, "upstream");
 		CHECK(u && streq(u->argv[1], "one") && u->line == 1 &&
 		      streq(u->file, "/e/sites/one"));
-		u = u ? cf_find_next(u) : NULL;
+		u = u ? u->next : NULL;
 		CHECK(u && streq(u->argv[1], "two") && u->line == 2);
 		CHECK_INT(t->nfiles, 3);
 		cf_tree_free(t);
