@@ -68,8 +68,8 @@ struct cf_options {
 #define CF_MAX_TREE_BYTES  (256u << 20)
 
 /* Files are opened with O_NONBLOCK and must be regular files (a FIFO named
- * by an include is refused, never waited on). Errors are written to err as
- * "file:line: message" (or "file: message"). */
+ * by an include is refused, never waited on); /dev/null reads as empty. Errors are written to err
+ * as "file:line: message" (or "file: message"). */
 int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **ret, char *err,
 	     size_t errlen);
 void cf_tree_free(struct cf_tree *t);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "conf/lex.h"
@@ -90,7 +91,8 @@ void cf_warnings_done(struct cf_warnings *w)
 
 /* Read a configuration file of at most max bytes. O_NONBLOCK so that opening
  * a FIFO returns at once; anything but a regular file is -ENOEXEC (a
- * directory -EISDIR, as nginx's pread() fails on one); too big is -EFBIG. */
+ * directory -EISDIR, as nginx's pread() fails on one) except /dev/null, read
+ * as empty like nginx does; too big is -EFBIG. */
 static int read_conf_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -101,6 +103,13 @@ static int read_conf_file(const char *path, size_t max, char **ret_data, size_t 
 		int e = -errno;
 		close(fd);
 		return e;
+	}
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
+		/* /dev/null: the usual way to say "an empty configuration" */
+		close(fd);
+		*ret_data = xstrdup("");
+		*ret_len = 0;
+		return 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);

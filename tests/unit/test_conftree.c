@@ -306,6 +306,9 @@ static void test_fifo_include_is_refused_without_blocking(void)
 	CHECK_STR(err, want);
 	CHECK(!parse("/dev/zero", NULL, err));
 	CHECK_STR(err, "/dev/zero: \"/dev/zero\" is not a regular file");
+	struct cf_tree *t = parse("/dev/null", NULL, err); /* "no configuration", as in nginx */
+	CHECK(t && !t->root->children);
+	cf_tree_free(t);
 	alarm(0);
 }
 

@@ -130,6 +130,8 @@ static bool model(const char *text, size_t len, struct sbuf *out)
 	size_t ntypes = 0;
 	enum { IN_TYPES, IN_HTTP, IN_MAIN } where = IN_TYPES;
 	bool ok = false;
+	char **owned = NULL; /* every word, freed at the end: types[] points into them */
+	size_t nowned = 0;
 
 	for (int i = 0; i < 7; i++) /* events { } http { types { */
 		lex_next(&lx);
@@ -143,6 +145,8 @@ static bool model(const char *text, size_t len, struct sbuf *out)
 			if (nargs < 256) {
 				args[nargs].s = malloc(lx.word_len + 1);
 				memcpy(args[nargs].s, lx.word, lx.word_len + 1);
+				owned = realloc(owned, (nowned + 1) * sizeof(*owned));
+				owned[nowned++] = args[nargs].s;
 				args[nargs++].len = lx.word_len;
 			}
 			continue;
@@ -199,10 +203,12 @@ static bool model(const char *text, size_t len, struct sbuf *out)
 				    (struct type_entry){.ext = args[i].s, .ctype = args[0].s};
 			}
 		}
-		/* the words stay alive: types[] points into them */
 		nargs = 0;
 	}
 	lex_done(&lx);
+	for (size_t i = 0; i < nowned; i++)
+		free(owned[i]);
+	free(owned);
 	return ok;
 }
 
