@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "conf/conftree.h"
 #include "core/peerkey.h"
 
 struct cf_dump;
@@ -161,6 +162,7 @@ struct ngx_model {
 	size_t nfiles;
 	char **globs; /* every include glob (directories to watch) */
 	size_t nglobs;
+	struct cf_warnings warnings; /* conftree's load warnings (file:line + text) */
 
 	char *user, *group; /* worker user; "nobody"/"nogroup" when not set */
 	bool user_default;  /* no `user` directive: compiled-in default */

@@ -248,6 +248,8 @@ static void set_logs(struct daemon *d)
 static void set_watch(struct daemon *d)
 {
 	const struct ngx_model *m = d->model;
+	if (!d->watch)
+		return;
 	const char **files = xcalloc(m->nfiles + 2, sizeof(char *));
 	size_t n = 0;
 	if (d->cfg->file)
@@ -519,7 +521,10 @@ int daemon_run(const struct daemon_flags *flags)
 	d.diag = diag_new(d.alerts, &host);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
 	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
-	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
+	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
+	if (r < 0)
+		log_warning("cannot watch configuration files (inotify: %s); reload with SIGHUP",
+			    strerror(-r));
 	apply(&d);
 
 	ev_signal_init(&d.sigterm, on_stop, SIGTERM);

@@ -118,6 +118,7 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 	struct ngx_model *m = xcalloc(1, sizeof(*m));
 	struct ngxbuild b;
 	ngxbuild_init(&b, m, t, opts, err, errlen);
+	cf_warnings_copy(&m->warnings, &t->warnings);
 	m->worker_processes = 1;
 	m->worker_connections = 512;
 
@@ -171,6 +172,7 @@ void ngxconf_free(struct ngx_model *m)
 	free(m->main_file);
 	free_strv(m->files, m->nfiles);
 	free_strv(m->globs, m->nglobs);
+	cf_warnings_done(&m->warnings);
 	free(m->user);
 	free(m->group);
 	for (size_t i = 0; i < m->nerror_logs; i++) {
