@@ -329,22 +329,19 @@ static void test_nginx_worker_credentials(void)
 {
 	const char *nginx = "/usr/sbin/nginx";
 	if (access(nginx, X_OK) != 0) {
-		printf("skip: %s not installed\n", nginx);
-		return;
+		SKIP("%s not installed", nginx);
 	}
 	struct passwd *pw = getpwnam("nobody");
 	struct group *gr = getgrnam("nogroup");
 	if (!pw || !gr || getuid() != 0) { /* only root's nginx can switch to nobody */
-		printf("skip: needs root and nobody/nogroup\n");
-		return;
+		SKIP("needs root and nobody/nogroup");
 	}
 	uid_t nobody = pw->pw_uid;
 	gid_t nogroup = gr->gr_gid;
 	uid_t u;
 	gid_t g;
 	if (host_nginx_worker(&u, &g, NULL, NULL) == 0) {
-		printf("skip: an nginx worker already runs on this host\n");
-		return;
+		SKIP("an nginx worker already runs on this host");
 	}
 
 	char dir[128];
