@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,6 +75,30 @@ def curls(port, path, n, timeout, wrap=()):
 
 
 RUNNING_NGINX = []  # every Nginx not yet stopped (conftest stops a test's leftovers)
+
+
+class Traffic:
+    """Requests in the background, one at a time, until the `with` block ends
+    (at most `limit`): `get(path)` returns a list of status codes."""
+
+    def __init__(self, get, path, pause=0.1, limit=2000):
+        self.get, self.path, self.pause, self.limit = get, path, pause, limit
+        self.codes = []
+        self.stop_ev = threading.Event()
+        self.t = threading.Thread(target=self._run)
+
+    def _run(self):
+        while not self.stop_ev.is_set() and len(self.codes) < self.limit:
+            self.codes += self.get(self.path)
+            self.stop_ev.wait(self.pause)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_ev.set()
+        self.t.join()
 
 
 class Nginx:

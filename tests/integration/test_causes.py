@@ -18,6 +18,7 @@ import pytest
 
 from conftest import (Daemon, all_alerts, check_journal, expect_defect, fields, find, firing_for,
                       wait_alert, wait_for)
+import nginxlab
 from nginxlab import NGINX, Client, demolab as labmod
 
 pytestmark = pytest.mark.skipif(
@@ -53,27 +54,8 @@ def last_probe(d, peer):
     return p["last_probe"] or {}
 
 
-class Traffic:
-    """Background requests to one path, one at a time, until stopped (bounded)."""
-
-    def __init__(self, lab, path, pause=0.1, limit=2000):
-        self.lab, self.path, self.pause, self.limit = lab, path, pause, limit
-        self.codes = []
-        self.stop_ev = threading.Event()
-        self.t = threading.Thread(target=self._run)
-
-    def _run(self):
-        while not self.stop_ev.is_set() and len(self.codes) < self.limit:
-            self.codes += self.lab.traffic(self.path, 1, timeout=5)
-            self.stop_ev.wait(self.pause)
-
-    def __enter__(self):
-        self.t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_ev.set()
-        self.t.join()
+def Traffic(lab, path, pause=0.1, limit=2000):
+    return nginxlab.Traffic(lambda p: lab.traffic(p, 1, timeout=5), path, pause, limit)
 
 
 def test_lab_config_refs_name_the_directive_each_cause_points_at(lab):

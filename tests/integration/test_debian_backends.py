@@ -12,12 +12,13 @@ the defect: they turn into failures the day the defect is fixed, so that the
 mark is removed with the fix."""
 import os
 import tempfile
+import time
 
 import pytest
 
-from conftest import Daemon, all_alerts, fields, wait_alert
+from conftest import Daemon, all_alerts, fields, wait_alert, wait_for
 from debianlab import DebianLab, missing_software
-from nginxlab import IDENTITIES, Identity
+from nginxlab import IDENTITIES, Identity, Traffic
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (nginx and php-fpm masters)"),
@@ -131,6 +132,15 @@ def restore(debian):
 
 SCENARIO_DEFECTS = {
     # (identity, scenario): the defect that makes today's daemon wrong
+    ("service", "uwsgi_killed"): (
+        "socket_stale resolves after alert_hold while uwsgi is still dead: as the service "
+        "user the probe cannot connect to the www-data 0660 socket (EACCES), so no "
+        "observation keeps the cause alive (issue 11: an alert whose cause still holds is "
+        "never resolved)"),
+    ("service", "gunicorn_restarted"): (
+        "backend_restarted is never raised: as the service user upwatchd cannot map the "
+        "listening socket to gunicorn's process (www-data's /proc/PID/fd) and has no other "
+        "sign of the restart (issue 11: tell a restart by the listening socket's inode)"),
 }
 
 
@@ -178,3 +188,40 @@ def test_php_fpm_socket_owned_by_root_is_socket_permission(debian, restore, iden
     a = wait_alert(d, "socket_permission", php.peer)
     assert fields(a) == {"cause": "socket_permission", "peer": php.peer, "upstream": None,
                          "config_ref": debian.config_ref["php"]}
+
+
+@pytest.mark.parametrize("ident", scenario_cases("uwsgi_killed"))
+def test_uwsgi_killed_leaves_a_stale_socket(debian, restore, ident):
+    d = start_daemon(debian, ident)
+    u = debian.services["uwsgi"]
+    u.kill()  # SIGKILL: the socket file stays, nobody accepts on it
+    assert os.path.exists(u.unix)
+    assert debian.get("/uwsgi/", 3) == [502] * 3
+    a = wait_alert(d, "socket_stale", u.peer)
+    assert fields(a) == {"cause": "socket_stale", "peer": u.peer, "upstream": None,
+                         "config_ref": debian.config_ref["uwsgi"]}
+    # uwsgi stays dead: the alert's cause still holds, so it stays firing
+    # past the hold time (5 s), and nothing weaker replaces it
+    until = time.monotonic() + 12
+    while time.monotonic() < until:
+        firing = [x["cause"] for x in all_alerts(d) if x["peer"] == u.peer
+                  and x["state"] == "firing"]
+        assert firing == ["socket_stale"]
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("ident", scenario_cases("gunicorn_restarted"))
+def test_gunicorn_restarted_under_traffic_is_backend_restarted(debian, restore, ident):
+    d = start_daemon(debian, ident)
+    g = debian.services["gunicorn_tcp"]
+    get = lambda p: debian.get(p, 1, timeout=5)  # noqa: E731
+    with Traffic(get, "/gunicorn-tcp/") as tr:
+        wait_for(lambda: tr.codes.count(200) >= 3, what="traffic to pass")
+        g.kill()
+        wait_alert(d, "backend_down", g.peer)
+        g.start()
+        a = wait_alert(d, "backend_restarted", g.peer)
+        wait_for(lambda: tr.codes[-3:] == [200] * 3, what="traffic to pass again")
+    assert 502 in tr.codes
+    assert fields(a) == {"cause": "backend_restarted", "peer": g.peer, "upstream": "gunicorn_tcp",
+                         "config_ref": debian.config_ref["gunicorn_tcp"]}
