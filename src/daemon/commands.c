@@ -14,6 +14,7 @@
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -99,8 +100,10 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
 	for (size_t i = 0; i < d->model->npeers; i++) {
 		const struct ngx_peer *p = &d->model->peers[i];
-		cJSON *po = ngxconf_peer_json(d->model, p);
-		add_runtime(d, po, p->key, &p->addr);
+		cJSON *po = json_nginx_peer(d->model, p);
+		struct peerkey addr;
+		ngxconf_peer_addr(p, &addr);
+		add_runtime(d, po, p->key, &addr);
 		cJSON_AddItemToArray(peers, po);
 	}
 	const char **learned;

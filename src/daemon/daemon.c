@@ -160,7 +160,7 @@ static void set_targets(struct daemon *d)
 		const struct ngx_peer *p = &m->peers[i];
 		struct probe_target *pt = &t[n++];
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		pt->addr = p->addr;
+		ngxconf_peer_addr(p, &pt->addr);
 		pt->proto = p->proto;
 		target_defaults(d->cfg, pt);
 		if (p->npasses > 0) {
