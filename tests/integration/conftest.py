@@ -268,5 +268,13 @@ def daemon(workdir):
     d.stop()
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a long test (runs by default; -m 'not slow' skips it)")
+    # meson's timeout sends SIGTERM: turn it into an interrupt, so that
+    # fixture teardown still stops nginx, backends (in process groups of
+    # their own) and the session journald
+    signal.signal(signal.SIGTERM, _interrupted)
