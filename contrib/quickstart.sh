@@ -13,7 +13,8 @@ packages=(
     libev-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
     nginx php-fpm curl openssl iproute2 procps
     libnginx-mod-stream libnginx-mod-mail
-    python3 python3-pytest
+    gunicorn uwsgi uwsgi-plugin-python3 nodejs
+    python3 python3-pytest libcap2-bin
     clang-14 libclang-rt-14-dev
     systemd scdoc jq bash-completion prometheus prometheus-alertmanager
 )

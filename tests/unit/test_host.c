@@ -604,8 +604,7 @@ static int lookup_as_nobody(bool hide, unsigned port, const char *path, int fd, 
 static void test_unprivileged_sees_socket_facts_not_the_process(void)
 {
 	if (getuid() != 0 || !getpwnam("nobody") || !getgrnam("nogroup")) {
-		printf("skip: needs root and nobody/nogroup\n");
-		return;
+		SKIP("needs root and nobody/nogroup");
 	}
 	unsigned port;
 	int fd = tcp_socket(AF_INET, "127.0.0.1", 3, false, &port);
@@ -636,7 +635,7 @@ static void test_unprivileged_sees_socket_facts_not_the_process(void)
 
 	int r = lookup_as_nobody(true, port, path, fd, ufd, res);
 	if (r == 77) {
-		printf("skip: cannot mount a hidepid=2 /proc here\n");
+		harness_skip("cannot mount a hidepid=2 /proc here");
 	} else {
 		CHECK_INT(r, 0);
 		CHECK(res[0].listening);
@@ -749,22 +748,19 @@ static void test_nginx_worker_credentials(void)
 {
 	const char *nginx = "/usr/sbin/nginx";
 	if (access(nginx, X_OK) != 0) {
-		printf("skip: %s not installed\n", nginx);
-		return;
+		SKIP("%s not installed", nginx);
 	}
 	struct passwd *pw = getpwnam("nobody");
 	struct group *gr = getgrnam("nogroup");
 	if (!pw || !gr || getuid() != 0) { /* only root's nginx can switch to nobody */
-		printf("skip: needs root and nobody/nogroup\n");
-		return;
+		SKIP("needs root and nobody/nogroup");
 	}
 	uid_t nobody = pw->pw_uid;
 	gid_t nogroup = gr->gr_gid;
 	uid_t u;
 	gid_t g;
 	if (ngxworker_find(&u, &g, NULL, NULL) == 0) {
-		printf("skip: an nginx worker already runs on this host\n");
-		return;
+		SKIP("an nginx worker already runs on this host");
 	}
 
 	char dir[128];

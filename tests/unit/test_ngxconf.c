@@ -1154,13 +1154,11 @@ static void crosscheck(const char *name, bool add_pid)
 static void test_nginx_reads_the_same_files_and_peers(void)
 {
 	if (!has_nginx()) {
-		printf("skip: /usr/sbin/nginx not installed\n");
-		return;
+		SKIP("/usr/sbin/nginx not installed");
 	}
 	if (geteuid() != 0) {
 		/* `user` needs root, Debian's tree writes /var/log/nginx */
-		printf("skip: nginx -t of the fixtures needs root\n");
-		return;
+		SKIP("nginx -t of the fixtures needs root");
 	}
 	static const struct {
 		const char *name;
