@@ -12,7 +12,9 @@ packages=(
     gcc meson ninja-build pkg-config
     libev-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
     nginx php-fpm curl openssl iproute2 procps
-    python3 python3-pytest
+    libnginx-mod-stream libnginx-mod-mail
+    gunicorn uwsgi uwsgi-plugin-python3 nodejs
+    python3 python3-pytest libcap2-bin
     clang-14 libclang-rt-14-dev
     systemd scdoc jq bash-completion prometheus prometheus-alertmanager
 )

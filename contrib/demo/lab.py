@@ -183,15 +183,24 @@ def line_of(text, needle):
 
 
 class Client:
-    """Newline-delimited JSON client of upwatchd's socket."""
+    """Newline-delimited JSON client of upwatchd's socket: the only one the
+    demo and the tests use (a subscriber is a Client that sent subscribe)."""
 
-    def __init__(self, path, timeout=10.0):
+    def __init__(self, path, timeout=10.0, rcvbuf=None):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.timeout = timeout
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.buf = b""
 
-    def line(self):
+    def send_raw(self, data: bytes):
+        self.sock.sendall(data)
+
+    def line(self, timeout=None):
+        """The next JSON line; waits at most timeout (the client's default)."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
         while b"\n" not in self.buf:
             chunk = self.sock.recv(65536)
             if not chunk:
@@ -201,8 +210,12 @@ class Client:
         return json.loads(ln)
 
     def request(self, obj):
-        self.sock.sendall((json.dumps(obj) + "\n").encode())
+        self.send_raw((json.dumps(obj) + "\n").encode())
         return self.line()
+
+    def subscribe(self):
+        """Ask for alert changes; returns the acknowledgement line."""
+        return self.request({"cmd": "subscribe"})
 
     def close(self):
         self.sock.close()
@@ -435,18 +448,10 @@ class Lab:
     # --- processes ---
 
     def _spawn(self, kind, addr):
-        argv = [sys.executable, HERE, "backend", kind, addr]
+        cert = key = None
         if kind == "tls":
-            argv += [self.path("tls", "backend.pem"), self.path("tls", "backend.key")]
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             stdin=subprocess.DEVNULL, close_fds=True)
-        r, _, _ = select.select([p.stdout], [], [], 10.0)
-        ready = p.stdout.readline() if r else b""
-        if ready.strip() != b"ready":
-            p.kill()
-            p.wait()
-            raise RuntimeError(f"backend {kind} on {addr} did not start")
-        return p
+            cert, key = self.path("tls", "backend.pem"), self.path("tls", "backend.key")
+        return spawn_backend(kind, addr, cert, key)
 
     def start_backend(self, name, i=0):
         """Start (or start again) peer i of a scenario; returns its pid."""
@@ -610,6 +615,66 @@ class Lab:
 
 # --- backends (run as `lab.py backend KIND ADDR`) ----------------------------------------
 
+# kind: what it does with each connection
+BACKEND_KINDS = {
+    "ok": "reads the request, answers 200",
+    "slow": "reads the request, answers 200 after 3 s",
+    "hang": "accepts, reads, never answers (holds the connection)",
+    "reset": "reads the request, then resets (SO_LINGER 0)",
+    "close": "reads the request, then closes without an answer",
+    "garbage": "answers HELLO, not HTTP",
+    "huge": "answers with a 64 KiB header",
+    "tls": "TLS with the given certificate, then 200",
+    "noaccept": "listen(0) and never accept: the accept queue fills",
+    "dns": "a UDP DNS stub answering NXDOMAIN to everything",
+}
+
+
+def spawn_backend(kind, addr, cert=None, key=None, timeout=10.0):
+    """Start one backend process (`lab.py backend KIND ADDR`); returns its
+    Popen once it listens. It dies with its parent (PR_SET_PDEATHSIG)."""
+    if kind not in BACKEND_KINDS:
+        raise ValueError(f"unknown backend kind {kind!r}")
+    argv = [sys.executable, HERE, "backend", kind, addr]
+    if kind == "tls":
+        argv += [cert, key]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, close_fds=True)
+    r, _, _ = select.select([p.stdout], [], [], timeout)
+    ready = p.stdout.readline() if r else b""
+    if ready.strip() != b"ready":
+        p.kill()
+        p.wait()
+        p.stdout.close()
+        raise RuntimeError(f"backend {kind} on {addr} did not start")
+    return p
+
+
+class Backend:
+    """A handle on one backend process: Backend("reset") on a free loopback
+    port, Backend("ok", path=...) on a unix socket. stop() kills it (SIGKILL,
+    as a crash would) and removes its socket file."""
+
+    def __init__(self, kind, port=None, path=None, cert=None, key=None):
+        self.kind = kind
+        self.path = path
+        self.port = None if path else (port or free_port())
+        self.addr = "unix:" + path if path else f"127.0.0.1:{self.port}"
+        self.proc = spawn_backend(kind, self.addr, cert, key)
+        self.pid = self.proc.pid
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+        if self.path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
 REQUEST_MAX = 64 * 1024
 OK_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
                b"Connection: close\r\n\r\nok\n")
@@ -645,6 +710,8 @@ def _handle(kind, c, tls_ctx):
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         elif kind == "garbage":
             c.sendall(b"HELLO\r\n\r\n")
+        elif kind == "hang":
+            time.sleep(3600)  # the process dies with its parent: bounded by the test
         elif kind == "huge":
             c.sendall(b"HTTP/1.1 200 OK\r\nX-Huge: " + b"a" * 65536 +
                       b"\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
@@ -695,6 +762,11 @@ def backend_main(kind, addr, cert=None, key=None):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, int(port)))
+    if kind == "noaccept":
+        s.listen(0)
+        print("ready", flush=True)
+        while True:
+            time.sleep(3600)
     s.listen(128)
     tls_ctx = None
     if kind == "tls":

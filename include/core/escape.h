@@ -9,23 +9,16 @@
  *    DEL and invalid bytes as \xHH, C1 controls as \u00XX, so no ESC or BEL
  *    reaches the terminal; valid UTF-8 text is shown as is.
  *  - Prometheus label values: \\, \" and \n as the exposition format wants,
- *    invalid bytes as U+FFFD (the bytes EF BF BD), so promtool accepts it. */
+ *    invalid bytes as U+FFFD (the bytes EF BF BD), so promtool accepts it.
+ * Validity and cuts on character boundaries are utf8.h's. */
 #pragma once
 
 #include <stddef.h>
 
-/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0 when s[0]
- * does not start one within len bytes (len > 0). */
-size_t utf8_seq_len(const char *s, size_t len);
-
-/* Largest n <= len such that s[0..n) does not end inside a UTF-8 sequence:
- * where to cut a string of valid UTF-8 to at most len bytes. */
-size_t utf8_cut(const char *s, size_t len);
-
 /* s (malloc'd, *len bytes, NUL-terminated, typically cJSON's output) with
  * every invalid byte replaced by the 6 characters \ufffd. Returns s itself
  * when nothing needed escaping, else a new string (s is freed); *len is
- * updated. The result has room for one more byte after its NUL. */
+ * updated. */
 char *escape_json_utf8(char *s, size_t *len);
 
 /* Terminal-safe copy of s (malloc'd). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/escape.h"
+#include "core/utf8.h"
 #include "core/util.h"
 
 #define JOURNAL_SOCKET	  "/run/systemd/journal/socket"
@@ -129,7 +130,7 @@ void log_emit(int prio, const char *file, int line, const char *func, const char
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (n >= (int)sizeof(msg)) /* truncated: not in the middle of a character */
-		msg[utf8_cut(msg, sizeof(msg) - 1)] = '\0';
+		msg[utf8_cut(msg, (size_t)n, sizeof(msg) - 2)] = '\0';
 
 	if (use_journal) {
 		journal_log(prio, file, line, func, msg);

@@ -18,6 +18,7 @@
 #include "host/facts.h"
 #include "output/ipc.h"
 #include "output/journal.h"
+#include "output/json.h"
 #include "output/problems.h"
 #include "core/log.h"
 #include "nginx/ngxconf.h"
@@ -115,8 +116,9 @@ static void add_runtime(const struct commands_view *d, cJSON *o, const char *key
 		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
 	else
 		cJSON_AddNullToObject(o, "last_probe");
-	if (addr && facts_listener(d->facts, addr, &l) && (l.listening || l.pid))
-		cJSON_AddItemToObject(o, "listener", host_listener_json(&l));
+	if (addr && facts_listener(d->facts, addr, &l) &&
+	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
+		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
 	else
 		cJSON_AddNullToObject(o, "listener");
 }
@@ -128,8 +130,10 @@ static void cmd_upstreams(const struct commands_host *h, const struct commands_v
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
 	for (size_t i = 0; i < d->model->npeers; i++) {
 		const struct ngx_peer *p = &d->model->peers[i];
-		cJSON *po = ngxconf_peer_json(d->model, p);
-		add_runtime(d, po, p->key, &p->addr);
+		cJSON *po = json_nginx_peer(d->model, p);
+		struct peerkey addr;
+		ngxconf_peer_addr(p, &addr);
+		add_runtime(d, po, p->key, &addr);
 		cJSON_AddItemToArray(peers, po);
 	}
 	const char **learned;

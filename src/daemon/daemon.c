@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "host/host.h"
+#include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
 #include "core/util.h"
@@ -187,7 +189,7 @@ static int identity_from_worker(struct probe_identity *ret)
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
 	probe_identity_from_ids(uid, gid, groups, n, ret);
@@ -224,6 +226,8 @@ static void set_logs(struct daemon *d)
 static void set_watch(struct daemon *d)
 {
 	const char **files;
+	if (!d->watch)
+		return;
 	size_t nglobs;
 	size_t n = plan_watch(d->cfg, d->model, &files, &nglobs);
 	outcome(&d->watch_error,
@@ -232,39 +236,32 @@ static void set_watch(struct daemon *d)
 	free(files);
 }
 
-/* An include glob's directory we cannot list makes the glob match nothing,
- * silently ("configuration ok" with 0 peers): a problem. */
-static void check_globs(const struct config *c, const struct ngx_model *m, struct problems *p)
+/* The loaders' warnings (an include directory that cannot be read, ...). */
+static void add_warnings(const struct cf_warnings *w, struct problems *p)
 {
-	for (size_t i = 0; !c->nginx_dump && i < m->nglobs; i++) {
-		const char *g = m->globs[i];
-		size_t wild = strcspn(g, "*?[");
-		size_t end = wild;
-		while (end > 0 && g[end - 1] != '/')
-			end--;
-		char *dir = xstrndup(g, end > 1 ? end - 1 : end);
-		if (access(dir, R_OK | X_OK) < 0 && errno != ENOENT)
-			problems_add(
-			    p, PROBLEM_CONFIG, dir,
-			    "cannot read the directory of \"include %s\": %s; its files are "
-			    "not in the model",
-			    g, strerror(errno));
-		free(dir);
+	char where[PATH_MAX + 16];
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->v[i].line)
+			snprintf(where, sizeof(where), "%s:%u", w->v[i].file, w->v[i].line);
+		else
+			snprintf(where, sizeof(where), "%s", w->v[i].file);
+		problems_add(p, PROBLEM_CONFIG, where, "%s", w->v[i].text);
 	}
 }
 
 /* What would keep us from the whole job, checked without blocking: the
- * state directory must take files, every log must open and read as a
- * regular file (a missing one is fine: followed from when it appears),
- * include directories must be listable. The configuration loaders'
- * warnings (PROBLEM_CONFIG) and tail's per-log faults (PROBLEM_ERROR_LOG:
- * EIO on a read, a failed offsets save) join here once they report them. */
+ * configuration loaders' warnings; the state directory must take files;
+ * every log must open and read as a regular file (a missing one is fine:
+ * followed from when it appears). tail's per-log faults (PROBLEM_ERROR_LOG:
+ * EIO on a later read, a failed offsets save) join here once tail reports
+ * them. */
 static void collect_problems(const struct config *c, const struct ngx_model *m,
 			     const char *const *logs, size_t nlogs, const char *metrics_error,
 			     struct problems *p)
 {
 	struct stat st;
-	check_globs(c, m, p);
+	add_warnings(&c->warnings, p);
+	add_warnings(&m->warnings, p);
 	if (stat(c->state_dir, &st) < 0)
 		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
 			     "cannot use the state directory: %s; log offsets will not be saved "
@@ -473,8 +470,8 @@ static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct 
 
 static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
 {
-	(void)ud;
-	return host_tcp_ports_nearby(k, ports, max);
+	struct daemon *d = ud;
+	return facts_ports_nearby(d->facts, k, ports, max);
 }
 
 static void host_probe_now(void *ud, const char *key)
@@ -618,6 +615,11 @@ int daemon_run(const struct daemon_flags *flags)
 	log_set_max_priority(d.cfg->log_level);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	r = facts_new(d.loop, &d.facts);
+	if (r < 0) {
+		log_error("cannot set up host facts: %s", strerror(-r));
+		goto out;
+	}
 	d.commands = (struct commands_host){
 	    .view = view,
 	    .reload = request_reload,
@@ -646,14 +648,16 @@ int daemon_run(const struct daemon_flags *flags)
 	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
-	d.facts = facts_new(d.loop);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
 	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
 	if (!d.tail) {
 		log_error("cannot follow logs: %m");
 		goto stop;
 	}
-	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
+	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
+	if (r < 0)
+		log_warning("cannot watch configuration files (inotify: %s); reload with SIGHUP",
+			    strerror(-r));
 	apply(&d);
 
 	ev_signal_init(&d.sigterm, on_stop, SIGTERM);
@@ -680,7 +684,6 @@ stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
-	facts_free(d.facts);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ev_timer_stop(d.loop, &d.reload_timer);
@@ -696,6 +699,7 @@ stop:
 	free(d.log_paths);
 	log_notice("stopped");
 out:
+	facts_free(d.facts);
 	ngxconf_free(d.model);
 	config_free(d.cfg);
 	ev_loop_destroy(d.loop);

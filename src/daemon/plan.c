@@ -62,13 +62,14 @@ static bool unix_path_allowed(const struct ngx_model *m, const char *path)
 	if (path_below("/run", 4, path))
 		return true;
 	for (size_t i = 0; m && i < m->npeers; i++) {
-		const struct peerkey *k = &m->peers[i].addr;
-		if (k->kind != PEERKEY_UNIX)
+		const char *key = m->peers[i].key;
+		if (!startswith(key, "unix:"))
 			continue;
-		const char *slash = strrchr(k->host, '/');
-		size_t dlen = slash ? (size_t)(slash - k->host) : 0;
+		const char *dir = key + 5;
+		const char *slash = strrchr(dir, '/');
+		size_t dlen = slash ? (size_t)(slash - dir) : 0;
 		/* the very directory the configured socket lives in, not below */
-		if (dlen > 0 && path_below(k->host, dlen, path) && !strchr(path + dlen + 1, '/'))
+		if (dlen > 0 && path_below(dir, dlen, path) && !strchr(path + dlen + 1, '/'))
 			return true;
 	}
 	return false;
@@ -93,7 +94,7 @@ size_t plan_targets(const struct config *c, const struct ngx_model *m, const cha
 		struct probe_target *pt = &t[n];
 		memset(pt, 0, sizeof(*pt));
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		pt->addr = p->addr;
+		ngxconf_peer_addr(p, &pt->addr);
 		pt->proto = p->proto;
 		plan_target_defaults(c, pt);
 		if (p->npasses > 0) {

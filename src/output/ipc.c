@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/escape.h"
+#include "core/utf8.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -253,7 +254,7 @@ void ipc_reply_error(struct ipc_client *c, const char *fmt, ...)
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (n >= (int)sizeof(msg)) /* truncated: not in the middle of a character */
-		msg[utf8_cut(msg, sizeof(msg) - 1)] = '\0';
+		msg[utf8_cut(msg, (size_t)n, sizeof(msg) - 2)] = '\0';
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddFalseToObject(o, "ok");
 	cJSON_AddStringToObject(o, "error", msg);

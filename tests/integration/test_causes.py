@@ -11,27 +11,18 @@ scenario has its own peers, so tests do not see each other's failures.
 Timing: probe_interval 1s, probe_timeout 500ms, alert_hold 2s."""
 import json
 import os
-import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from conftest import Daemon, wait_for
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "contrib", "demo"))
-import lab as labmod  # noqa: E402
-
-JOURNALD = "/lib/systemd/systemd-journald"
-JOURNAL_SOCKET = "/run/systemd/journal/socket"
+from conftest import (Daemon, all_alerts, check_journal, expect_defect, fields, find, firing_for,
+                      wait_alert, wait_for)
+import nginxlab
+from nginxlab import NGINX, Client, demolab as labmod
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or not os.path.exists(labmod.NGINX),
+    os.geteuid() != 0 or not os.path.exists(NGINX),
     reason="needs root (nginx workers run as nobody) and Debian's nginx")
 
 HOLD_S = 2.0
@@ -39,163 +30,32 @@ INTERVAL_S = 1.0
 TIMEOUT_S = 0.5
 
 
-# --- message ids: src/cause.c owns them, the catalog documents them ---
-
-def _message_ids():
-    with open(os.path.join(ROOT, "src", "diagnose", "cause.c")) as f:
-        src = f.read()
-    ids = dict(re.findall(r'\[CAUSE_\w+\]\s*=\s*\{\s*"(\w+)",\s*"([0-9a-f]{32})"', src))
-    with open(os.path.join(ROOT, "systemd", "upwatch.catalog")) as f:
-        cat = f.read()
-    catalog = {}
-    for block in re.split(r"^-- ", cat, flags=re.M)[1:]:
-        m = re.search(r"^Cause: (\w+)$", block, flags=re.M)
-        if m:
-            catalog[m.group(1)] = block.split()[0]
-    assert ids and ids == catalog, "src/cause.c and systemd/upwatch.catalog disagree"
-    return ids
-
-
-MESSAGE_IDS = _message_ids()
-
-
-# --- journald ---
-
-def _journald_answers():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        s.connect(JOURNAL_SOCKET)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-class Journal:
-    def entries(self, **match):
-        args = ["journalctl", "-o", "json", "--no-pager"] + [f"{k}={v}" for k, v in match.items()]
-        r = subprocess.run(args, capture_output=True, text=True, timeout=30)
-        return [json.loads(ln) for ln in r.stdout.splitlines() if ln.startswith("{")]
-
-    def wait(self, pred, timeout=10.0, **match):
-        got = []
-
-        def ready():
-            got[:] = self.entries(**match)
-            return pred(got)
-        wait_for(ready, timeout=timeout, interval=0.2, what=f"journal entries {match}")
-        return got
-
-
-@pytest.fixture(scope="session")
-def journal():
-    """The default journald instance (upwatchd's sd_journal_send writes to
-    /run/systemd/journal/socket, so a namespace would not see it); started
-    here when nothing answers on that socket, and stopped again at the end."""
-    proc = None
-    if not _journald_answers():
-        if not os.access(JOURNALD, os.X_OK):
-            pytest.skip("no systemd-journald")
-        os.makedirs("/run/systemd/journal", exist_ok=True)
-        proc = subprocess.Popen([JOURNALD], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: _journald_answers() or proc.poll() is not None, what="journald socket")
-        assert proc.poll() is None, "systemd-journald exited at start"
-    yield Journal()
-    if proc:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-# --- lab and daemon ---
+# --- lab and daemon: built once per identity (root, the service user) ---
 
 @pytest.fixture(scope="module")
-def lab():
+def lab(module_identity):
     with labmod.Lab() as lb:
         yield lb
 
 
 @pytest.fixture(scope="module")
-def upwatchd(lab, journal):
-    d = Daemon(lab.dir, config_text=lab.upwatch_conf_text())
+def upwatchd(lab, module_identity, journal):
+    if journal is None:
+        pytest.skip("needs the private journald")
+    d = Daemon(lab.dir, config_text=lab.upwatch_conf_text(), identity=module_identity)
     d.start()
     yield d
     d.stop()
     assert d.proc.returncode == 0, "upwatchd did not exit cleanly:\n" + d.output()[-3000:]
 
 
-def all_alerts(d):
-    r = d.request({"cmd": "alerts", "all": True})
-    assert r["ok"] is True
-    return r["alerts"]
+def last_probe(d, peer):
+    p = next(p for p in d.request({"cmd": "upstreams"})["peers"] if p["peer"] == peer)
+    return p["last_probe"] or {}
 
 
-def find(d, cause, peer, upstream=None, state=None):
-    """The newest alert for (cause, peer) — (cause, upstream) when peer is None."""
-    for a in all_alerts(d):
-        if a["cause"] != cause or a["peer"] != peer:
-            continue
-        if peer is None and a["upstream"] != upstream:
-            continue
-        if state and a["state"] != state:
-            continue
-        return a
-    return None
-
-
-def wait_alert(d, cause, peer, upstream=None, state="firing", timeout=15.0):
-    return wait_for(lambda: find(d, cause, peer, upstream, state), timeout=timeout, interval=0.1,
-                    what=f"{state} {cause} alert for {peer or upstream}")
-
-
-def firing_for(d, peer):
-    return [a for a in all_alerts(d) if a["peer"] == peer and a["state"] == "firing"]
-
-
-def fields(a):
-    return {k: a[k] for k in ("cause", "peer", "upstream", "config_ref")}
-
-
-def check_journal(journal, a):
-    """The alert's firing entry in journald carries the alert's fields."""
-    mid = MESSAGE_IDS[a["cause"]]
-    entries = journal.wait(lambda es: any(e.get("UPWATCH_STATE") == "firing" for e in es),
-                           MESSAGE_ID=mid, UPWATCH_ALERT_ID=a["id"])
-    e = next(e for e in entries if e.get("UPWATCH_STATE") == "firing")
-    assert e["MESSAGE_ID"] == mid
-    assert e["SYSLOG_IDENTIFIER"] == "upwatchd"
-    assert e["UPWATCH_ALERT_ID"] == a["id"]
-    assert e["UPWATCH_CAUSE"] == a["cause"]
-    assert e.get("UPWATCH_PEER") == a["peer"]
-    assert e.get("UPWATCH_UPSTREAM") == a["upstream"]
-    assert e.get("UPWATCH_CONFIG_REF") == a["config_ref"]
-    assert e["MESSAGE"] == a["summary"]
-    assert e["UPWATCH_FIX"] == a["fix"]
-    assert int(e["PRIORITY"]) == (2 if a["severity"] == "critical" else 4)
-    return e
-
-
-class Traffic:
-    """Background requests to one path, one at a time, until stopped (bounded)."""
-
-    def __init__(self, lab, path, pause=0.1, limit=2000):
-        self.lab, self.path, self.pause, self.limit = lab, path, pause, limit
-        self.codes = []
-        self.stop_ev = threading.Event()
-        self.t = threading.Thread(target=self._run)
-
-    def _run(self):
-        while not self.stop_ev.is_set() and len(self.codes) < self.limit:
-            self.codes += self.lab.traffic(self.path, 1, timeout=5)
-            self.stop_ev.wait(self.pause)
-
-    def __enter__(self):
-        self.t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop_ev.set()
-        self.t.join()
+def Traffic(lab, path, pause=0.1, limit=2000):
+    return nginxlab.Traffic(lambda p: lab.traffic(p, 1, timeout=5), path, pause, limit)
 
 
 def test_lab_config_refs_name_the_directive_each_cause_points_at(lab):
@@ -265,13 +125,21 @@ def test_cause_from_traffic(lab, upwatchd, journal, name):
         assert pf is None
     else:
         assert pf["state"] == "resolved"
-    check_journal(journal, a)
+    check_journal(journal, a, upwatchd)
 
 
 # --- causes that need a backend to change state ---
 
+MISSED_RESTART = (
+    "as the service user upwatchd cannot see which process listens (a root backend, no "
+    "CAP_SYS_PTRACE for /proc/PID/fd) and misses the restart: backend_restarted is never "
+    "raised (issue 11: tell a restart by the listening socket's inode)")
+
+
 def test_backend_killed_and_started_again_under_traffic_is_backend_restarted(lab, upwatchd,
-                                                                          journal):
+                                                                          journal, request,
+                                                                          module_identity):
+    expect_defect(request, module_identity, "service", MISSED_RESTART)
     s = lab.scenarios["restarted"]
     peer = s.peer
     with Traffic(lab, s.path) as tr:
@@ -288,7 +156,7 @@ def test_backend_killed_and_started_again_under_traffic_is_backend_restarted(lab
     # the restart explains the errors: backend_down is superseded at once
     assert find(upwatchd, "backend_down", peer)["state"] == "resolved"
     assert [x["cause"] for x in firing_for(upwatchd, peer)] == ["backend_restarted"]
-    check_journal(journal, a)
+    check_journal(journal, a, upwatchd)
 
 
 def test_pool_whose_peers_all_die_is_no_live_upstreams(lab, upwatchd, journal):
@@ -305,7 +173,7 @@ def test_pool_whose_peers_all_die_is_no_live_upstreams(lab, upwatchd, journal):
     for i, peer in enumerate(s.peers):
         d = wait_alert(upwatchd, "backend_down", peer)
         assert (d["upstream"], d["config_ref"]) == ("pool_app", lab.marks[f"pool.server{i}"])
-    check_journal(journal, a)
+    check_journal(journal, a, upwatchd)
 
 
 def test_peer_killed_without_traffic_is_predicted_then_diagnosed(lab, upwatchd, journal):
@@ -321,7 +189,7 @@ def test_peer_killed_without_traffic_is_predicted_then_diagnosed(lab, upwatchd, 
     assert fields(a) == s.expected()
     assert a["severity"] == "warning"
     assert "fail with backend_down" in a["explanation"]
-    check_journal(journal, a)
+    check_journal(journal, a, upwatchd)
 
     assert lab.traffic(s.path, 2) == [502, 502]
     down = wait_alert(upwatchd, "backend_down", peer)
@@ -330,16 +198,20 @@ def test_peer_killed_without_traffic_is_predicted_then_diagnosed(lab, upwatchd, 
     # the prediction came true: superseded at once, not left to time out
     assert find(upwatchd, "peer_failing", peer)["state"] == "resolved"
     assert [x["cause"] for x in firing_for(upwatchd, peer)] == ["backend_down"]
-    check_journal(journal, down)
+    check_journal(journal, down, upwatchd)
 
 
-def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd):
+def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd, request,
+                                                               module_identity):
+    expect_defect(request, module_identity, "service", MISSED_RESTART)
     s = lab.scenarios["recover"]
     peer = s.peer
     lab.kill_backend("recover")
     assert lab.traffic(s.path, 3) == [502] * 3
     down = wait_alert(upwatchd, "backend_down", peer)
-    time.sleep(0.5)
+    # the prober has seen it down, too: the listener that comes next is new
+    wait_for(lambda: last_probe(upwatchd, peer).get("result") == "refused",
+             what="a refused probe")
     lab.start_backend("recover")
     back = time.monotonic()
     # its listener started after the errors: upwatchd says it restarted,
@@ -353,8 +225,11 @@ def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd):
     wait_for(lambda: firing_for(upwatchd, peer) == [], timeout=HOLD_S + 5, what="resolution")
     assert time.monotonic() - back >= HOLD_S - 0.5
     assert find(upwatchd, "backend_restarted", peer)["state"] == "resolved"
-    time.sleep(HOLD_S)
-    assert firing_for(upwatchd, peer) == []
+    # and stays resolved for another hold time
+    quiet_until = time.monotonic() + HOLD_S
+    while time.monotonic() < quiet_until:
+        assert firing_for(upwatchd, peer) == []
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -377,34 +252,10 @@ def test_healthy_upstream_under_steady_traffic_raises_nothing_for_60s(lab, upwat
 
 # --- subscribers ---
 
-class Subscriber:
-    def __init__(self, path, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(10)
-        self.sock.connect(path)
-        self.buf = b""
-        self.sock.sendall(b'{"cmd":"subscribe"}\n')
-
-    def line(self, timeout=10.0):
-        self.sock.settimeout(timeout)
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(ln)
-
-    def close(self):
-        self.sock.close()
-
-
 def test_subscriber_gets_one_line_per_alert_change(lab, upwatchd):
     s = lab.scenarios["subscribe"]
-    sub = Subscriber(upwatchd.sock)
-    assert sub.line() == {"ok": True, "subscribed": True}
+    sub = Client(upwatchd.sock)
+    assert sub.subscribe() == {"ok": True, "subscribed": True}
     assert lab.traffic(s.path, 3) == [502] * 3
     mine = []
     deadline = time.monotonic() + 15
@@ -446,9 +297,10 @@ def test_subscriber_that_never_reads_is_cut_off_and_others_keep_working(workdir)
                                      "probe_timeout 500ms;\nalert_hold 30s;\nstart_at end;\n"))
     d.start()
     try:
-        lazy = Subscriber(d.sock, rcvbuf=4096)
-        reader = Subscriber(d.sock)
-        assert reader.line() == {"ok": True, "subscribed": True}
+        lazy = Client(d.sock, rcvbuf=4096)
+        lazy.send_raw(b'{"cmd":"subscribe"}\n')
+        reader = Client(d.sock)
+        assert reader.subscribe() == {"ok": True, "subscribed": True}
         wait_for(lambda: d.request({"cmd": "stats"})["ipc"]["clients"] == 3, what="subscribers")
 
         got = []

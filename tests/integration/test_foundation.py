@@ -1,12 +1,17 @@
 """The daemon skeleton: socket protocol, upwatchctl, reload, signals, limits."""
+import grp
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import UPWATCHCTL, UPWATCHD, Client, Daemon, wait_for
+from nginxlab import Identity, unit_settings
 
 
 def test_upwatchctl_status_json_and_human(daemon):
@@ -133,3 +138,35 @@ def test_help_and_version_tell_the_truth():
                 "metrics"):
         assert cmd in r.stdout, cmd
     assert subprocess.run([UPWATCHD, "--bogus"], capture_output=True).returncode == 2
+
+
+def test_service_identity_is_the_units(workdir):
+    """The fixture that runs upwatchd 'as the unit runs it' really does:
+    the unit's user, group, supplementary groups, capabilities and no_new_privs."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    ident = Identity("service")
+    unit = unit_settings()
+    d = Daemon(workdir, config_text="probe off;\n", identity=ident).start()
+    with open(f"/proc/{d.proc.pid}/status") as f:
+        st = dict(ln.rstrip("\n").split(":\t", 1) for ln in f if ":\t" in ln)
+    assert os.readlink(f"/proc/{d.proc.pid}/exe") == os.path.realpath(UPWATCHD)
+    uid = pwd.getpwnam(unit["User"][0]).pw_uid
+    gid = grp.getgrnam(unit["Group"][0]).gr_gid
+    assert st["Uid"].split() == [str(uid)] * 4
+    assert st["Gid"].split() == [str(gid)] * 4
+    want_groups = {grp.getgrnam(g).gr_gid for g in unit.get("SupplementaryGroups", [])}
+    assert want_groups <= {int(g) for g in st["Groups"].split()}
+    caps = {"CAP_" + c.upper() for c in capabilities(int(st["CapAmb"], 16))}
+    assert caps == set(unit.get("AmbientCapabilities", []))
+    if not unit.get("CapabilityBoundingSet"):
+        assert int(st["CapBnd"], 16) == 0
+    assert st["NoNewPrivs"].strip() == "1"
+    assert d.request({"cmd": "status"})["ok"] is True
+
+
+def capabilities(mask):
+    """Names of the capabilities in a /proc/PID/status mask, via capsh."""
+    r = subprocess.run(["capsh", f"--decode={mask:x}"], capture_output=True, text=True)
+    names = r.stdout.strip().split("=", 1)[-1]
+    return [n.removeprefix("cap_") for n in names.split(",") if n] if mask else []

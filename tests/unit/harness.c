@@ -1,11 +1,14 @@
 #include "harness.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 int harness_failures;
 const char *harness_current = "";
+int harness_skipped_now;
+static int passed, failed, skipped;
 static char tmpdir[256];
 
 static void cleanup(void)
@@ -49,8 +52,41 @@ void harness_write(const char *dir, const char *rel, const char *content)
 	fclose(f);
 }
 
+void harness_skip(const char *fmt, ...)
+{
+	va_list ap;
+	printf("skip %s: ", harness_current);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	harness_skipped_now = 1;
+}
+
+void harness_ran(const char *name, int failed_now)
+{
+	if (failed_now) {
+		printf("FAIL %s\n", name);
+		failed++;
+	} else if (harness_skipped_now) {
+		skipped++; /* harness_skip printed "skip NAME: reason" */
+	} else {
+		printf("ok   %s\n", name);
+		passed++;
+	}
+	harness_skipped_now = 0;
+}
+
 int harness_result(void)
 {
-	printf("%d failed\n", harness_failures);
-	return harness_failures ? 1 : 0;
+	/* A skip outside RUN (a whole group that cannot run) counts once. */
+	if (harness_skipped_now) {
+		skipped++;
+		harness_skipped_now = 0;
+	}
+	printf("%d passed, %d failed, %d skipped (%d failed checks)\n", passed, failed, skipped,
+	       harness_failures);
+	if (harness_failures)
+		return 1;
+	return skipped ? 77 : 0;
 }

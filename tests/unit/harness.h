@@ -1,6 +1,9 @@
 /* harness: the few assertion macros the unit tests share.
- * A failing check prints file:line and the values, and the test continues;
- * main() returns non-zero if any check failed. */
+ * A failing check prints file:line and the values, and the test continues.
+ * A test that cannot run here says so with SKIP (or harness_skip) and is
+ * reported as "skip", never "ok". main() returns harness_result(): 1 if any
+ * check failed, 77 (meson's "skipped") if none failed but a test was skipped,
+ * 0 when every test ran and passed. */
 #pragma once
 
 #include <inttypes.h>
@@ -9,6 +12,7 @@
 
 extern int harness_failures;
 extern const char *harness_current;
+extern int harness_skipped_now; /* set by harness_skip, read and cleared by RUN */
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -44,9 +48,23 @@ extern const char *harness_current;
 	do {                                                                                       \
 		harness_current = #fn;                                                             \
 		int _before = harness_failures;                                                    \
+		harness_skipped_now = 0;                                                           \
 		fn();                                                                              \
-		printf("%s %s\n", harness_failures == _before ? "ok  " : "FAIL", #fn);             \
+		harness_ran(#fn, harness_failures != _before);                                     \
 	} while (0)
+
+/* Skip the running test: print why, count it as skipped, return from it. */
+#define SKIP(...)                                                                                  \
+	do {                                                                                       \
+		harness_skip(__VA_ARGS__);                                                         \
+		return;                                                                            \
+	} while (0)
+
+/* Mark the running test (or, outside RUN, the tests named by harness_current)
+ * skipped, with the reason; the caller still returns or cleans up itself. */
+void harness_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the test's verdict ("ok", "FAIL", "skip") and count it; RUN calls it. */
+void harness_ran(const char *name, int failed);
 
 /* Make a fresh temporary directory (removed by harness_cleanup at exit). */
 const char *harness_tmpdir(void);

@@ -1,5 +1,5 @@
 /* Unit tests for escape: the output-edge rules for JSON, terminals and
- * Prometheus labels, and UTF-8 cuts. */
+ * Prometheus labels. */
 #include <stdlib.h>
 
 #include "core/escape.h"
@@ -56,22 +56,10 @@ static void test_prometheus_labels_escaped_and_valid_utf8(void)
 	check_prom("caf\xc3\xa9", "caf\xc3\xa9");
 }
 
-static void test_cut_on_character_boundaries(void)
-{
-	const char *s = "ab\xc3\xa9\xe2\x82\xac";
-	CHECK_INT(utf8_cut(s, 2), 2);
-	CHECK_INT(utf8_cut(s, 3), 2); /* inside é */
-	CHECK_INT(utf8_cut(s, 4), 4);
-	CHECK_INT(utf8_cut(s, 5), 4); /* inside € */
-	CHECK_INT(utf8_cut(s, 6), 4);
-	CHECK_INT(utf8_cut(s, 7), 7);
-}
-
 int main(void)
 {
 	RUN(test_json_invalid_bytes_become_replacement_escapes);
 	RUN(test_terminal_shows_controls_visibly);
 	RUN(test_prometheus_labels_escaped_and_valid_utf8);
-	RUN(test_cut_on_character_boundaries);
 	return harness_result();
 }

@@ -345,8 +345,7 @@ static void test_ipv6_loopback(void)
 	unsigned port;
 	int lfd = listen_inet(AF_INET6, "::1", 16, &port);
 	if (lfd < 0) {
-		printf("skip: no ::1 (%s)\n", strerror(-lfd));
-		return;
+		SKIP("no ::1 (%s)", strerror(-lfd));
 	}
 	pid_t pid = serve(lfd, SRV_OK);
 	char addr[64];
@@ -852,8 +851,7 @@ static void test_fastcgi_php_fpm_answers_get_values(void)
 {
 	const char *fpm = find_php_fpm();
 	if (!fpm) {
-		printf("skip: php-fpm is not installed\n");
-		return;
+		SKIP("php-fpm is not installed");
 	}
 	char dir[300], conf[400], sock[400], content[2048];
 	snprintf(dir, sizeof(dir), "%s/fpm", harness_tmpdir());

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "host/host.h"
+#include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "core/util.h"
 
@@ -319,7 +319,7 @@ static void test_identity_from_worker(void)
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
 	if (r == 0)
 		probe_identity_from_ids(uid, gid, groups, n, &id);
 	/* test_host runs a real nginx; here only the shape (another test may
@@ -337,8 +337,9 @@ int main(void)
 	struct passwd *pw = getpwnam("nobody");
 	struct group *gr = getgrnam("nogroup");
 	if (!pw || !gr || getuid() != 0) {
-		printf("skip: needs root and the nobody/nogroup accounts\n");
-		return 77;
+		harness_current = "all";
+		harness_skip("needs root and the nobody/nogroup accounts");
+		return harness_result();
 	}
 	nobody_uid = pw->pw_uid;
 	nogroup_gid = gr->gr_gid;

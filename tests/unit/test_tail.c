@@ -1310,7 +1310,7 @@ static void test_queue_overflow_rescans_everything(void)
 	struct solo s;
 
 	if (q == 0 || q > 200000) {
-		printf("     skipped: max_queued_events = %u\n", q);
+		harness_skip("max_queued_events = %u", q);
 		goto out;
 	}
 	write_str(a, "", O_TRUNC);
