@@ -1,7 +1,7 @@
 /* probe: the scheduler of active checks (see probe.h for the contract).
  *
  * Owns: every peer (sorted by key, with its ev_timer, state, waiters and
- * last result), the queue of peers waiting for an in-flight slot, and what
+ * last result: probe_last.c), the queue of peers waiting for an in-flight slot, and what
  * the runs share (struct probe_run_ctx: the curl driver, the resolver
  * threads, the socket pool). One run's stage chain is probe_run.c.
  *
@@ -39,6 +39,7 @@
 #include "core/util.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_http.h"
+#include "probe/probe_last.h"
 #include "probe/probe_run.h"
 
 #define DEFAULT_INTERVAL_MS 5000
@@ -83,8 +84,8 @@ struct peer {
 	unsigned nwaiters;
 
 	int64_t last_done_mono;
-	struct probe_result *last; /* NULL until the first result */
-	char strings[];		   /* key and host live here */
+	struct probe_last last;
+	char strings[]; /* key and host live here */
 };
 
 struct prober {
@@ -262,9 +263,7 @@ static void waiters_free(struct waiter *w)
 
 static void last_store(struct peer *pe, const struct probe_result *r)
 {
-	if (!pe->last)
-		pe->last = xmalloc(sizeof(*pe->last));
-	*pe->last = *r;
+	probe_last_store(&pe->last, r);
 	pe->last_done_mono = mono(pe->p);
 }
 
@@ -447,7 +446,7 @@ static void peer_free(struct prober *p, struct peer *pe)
 {
 	peer_stop(p, pe);
 	peer_free_options(pe);
-	free(pe->last);
+	probe_last_done(&pe->last);
 	free(pe);
 }
 
@@ -613,11 +612,13 @@ int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void
 		return -ENOENT;
 	if (!peer_probing(pe))
 		return -EPERM;
-	if (!pe->run && !pe->queued && pe->last &&
+	if (!pe->run && !pe->queued && pe->last.have &&
 	    mono(p) - pe->last_done_mono < PROBE_NOW_MIN_MS) {
 		if (once) {
-			struct probe_result r = *pe->last;
-			once(userdata, pe->key, &r, pe->state);
+			struct probe_result *r = xmalloc(sizeof(*r));
+			probe_last_get(&pe->last, r);
+			once(userdata, pe->key, r, pe->state);
+			free(r);
 		}
 		return 1;
 	}
@@ -644,10 +645,7 @@ int prober_last(const struct prober *p, const char *key, struct probe_result *re
 
 	if (!pe)
 		return -ENOENT;
-	if (!pe->last)
-		return -ENODATA;
-	*ret = *pe->last;
-	return 0;
+	return probe_last_get(&pe->last, ret);
 }
 
 enum peer_state prober_state(const struct prober *p, const char *key)

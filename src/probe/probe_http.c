@@ -348,9 +348,9 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 		break;
 	case CURLE_OUT_OF_MEMORY:
 		/* curl 7.88 reports one header line over its 100 KiB line limit
-		 * this way ("Avoided giant realloc for header"): a reply too big
-		 * for nginx as well, not upwatch running out of memory. */
-		if (strstr(msg, "header")) {
+		 * this way, once the status line has come: a reply too big for
+		 * nginx as well, not upwatch running out of memory. */
+		if (req->header_bytes > 0 || strstr(msg, "header")) {
 			r->result = PROBE_INVALID_HTTP;
 			r->header_bytes = MAX(r->header_bytes, (uint32_t)(100 * 1024));
 			snprintf(r->detail, sizeof(r->detail),

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -46,6 +47,7 @@ enum srv_mode {
 	SRV_BIGBODY,  /* 200 with a 1 MiB body: over the 64 KiB body cap */
 	SRV_FCGI_ODD, /* GET_VALUES_RESULT whose pair lengths overrun the record */
 	SRV_FCGI_END, /* FCGI_END_REQUEST instead of GET_VALUES_RESULT */
+	SRV_HUGELINE, /* 200, then one header line of 1 MiB that never ends */
 };
 
 #define SLOW_MS 400
@@ -170,6 +172,15 @@ static void serve_one(int c, enum srv_mode mode)
 	case SRV_FCGI_END: {
 		static const unsigned char end[] = {1, 3, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
 		write_all(c, (const char *)end, sizeof(end));
+		break;
+	}
+	case SRV_HUGELINE: {
+		static const char head[] = "HTTP/1.1 200 OK\r\nX-Line: ";
+		char chunk[64 * 1024];
+		memset(chunk, 'c', sizeof(chunk));
+		write_all(c, head, sizeof(head) - 1);
+		for (int i = 0; i < 16; i++)
+			write_all(c, chunk, sizeof(chunk));
 		break;
 	}
 	case SRV_SLOW: {
@@ -870,6 +881,41 @@ static void test_tls_handshake_never_answered_is_timeout(void)
 	CHECK_STR(r.detail, "TLS handshake not done within 300 ms");
 }
 
+/* grpcs:// and suwsgi:// peers: the handshake only, with nginx's settings. */
+static void test_tls_only_check_for_grpcs_and_suwsgi(void)
+{
+	if (!make_certs())
+		return;
+	unsigned port;
+	pid_t pid = tls_server("good", &port);
+	CHECK(pid > 0);
+	char addr[64], ca[400];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
+	struct probe_target t = target(addr, PROBE_PROTO_TLS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "TLS handshake done");
+	CHECK(strstr(r.cert_issuer, "upwatch-test-ca") != NULL);
+	stop(pid);
+
+	pid = tls_server("expired", &port);
+	CHECK(pid > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	t = target(addr, PROBE_PROTO_TLS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	stop(pid);
+
+	/* A plain TCP server where nginx expects TLS. */
+	r = probe_mode(SRV_OK, PROBE_PROTO_TLS, 2000);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+}
+
 static void test_tls_against_plain_http_is_tls_error(void)
 {
 	struct probe_result r = probe_mode(SRV_OK, PROBE_PROTO_HTTPS, 2000);
@@ -1357,6 +1403,181 @@ static void test_disabled_peer_is_not_scheduled(void)
 	close(lfd);
 }
 
+/* ---- one admission path, judged as nginx judges ---- */
+
+/* On-demand probes wait for a slot like timer runs do, and a peer asked for
+ * again while it waits is not queued twice. */
+static void test_probe_now_honours_max_inflight_and_coalesces(void)
+{
+	enum { N = 10, CAP = 3 };
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never answers */
+	struct probe_target ts[N];
+	for (int i = 0; i < N; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, PROBE_PROTO_HTTP);
+		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%02d", i);
+		ts[i].interval_ms = 3600000; /* timer runs out of the way */
+		ts[i].timeout_ms = 300;
+	}
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = new_prober(s.loop, CAP, sched_done, &s);
+	CHECK_INT(prober_set_targets(p, ts, N), 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++)
+			CHECK_INT(prober_probe_now(p, ts[i].key, sched_once, &s), 0);
+	struct prober_stats st;
+	prober_stats(p, &st);
+	CHECK_INT(st.in_flight, CAP);
+	CHECK_INT(st.queued, N - CAP);
+	CHECK_INT(st.sent, CAP);
+	run_until(s.loop, &s.calls, N, 10.0);
+	prober_stats(p, &st);
+	CHECK_INT(s.calls, N);		/* one run per peer */
+	CHECK_INT(s.once_calls, 3 * N); /* every caller answered */
+	CHECK_INT(st.sent, N);
+	CHECK_INT(st.queued, 0);
+	CHECK_INT(s.last, PROBE_TIMEOUT);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* Step the loop without waiting: enough for a probe started now to have
+ * connected (loopback connects complete inside connect()). */
+static void spin(struct ev_loop *loop)
+{
+	for (int i = 0; i < 20; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+}
+
+/* `probe off` and peers nginx never connects to: no path starts a probe,
+ * and the listener never sees a connection. */
+static void test_probe_off_and_unprobed_peers_are_never_connected(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target ts[2] = {target(addr, PROBE_PROTO_TCP), target(addr, PROBE_PROTO_HTTP)};
+	ts[0].enabled = false; /* probe off */
+	snprintf(ts[0].key, sizeof(ts[0].key), "off");
+	ts[1].probed = false; /* e.g. `server ... down;` */
+	snprintf(ts[1].key, sizeof(ts[1].key), "down");
+	ts[0].interval_ms = ts[1].interval_ms = 10;
+	CHECK_INT(prober_set_targets(p, ts, 2), 0);
+	CHECK_INT(prober_probe_now(p, "off", sched_once, &s), -EPERM);
+	CHECK_INT(prober_probe_now(p, "down", sched_once, &s), -EPERM);
+	int64_t due;
+	CHECK_INT(prober_next_due(p, "off", &due), -ENODATA);
+	CHECK_INT(prober_next_due(p, "down", &due), -ENODATA);
+	spin(s.loop);
+	CHECK_INT(accept(lfd, NULL, NULL), -1);
+	CHECK_INT(errno, EAGAIN);
+	CHECK_INT(s.calls + s.once_calls, 0);
+
+	/* The control: the same listener, probed, is connected to. */
+	ts[0].enabled = true;
+	CHECK_INT(prober_set_targets(p, ts, 2), 0);
+	CHECK_INT(prober_probe_now(p, "off", NULL, NULL), 0);
+	run_until(s.loop, &s.calls, 1, 5.0);
+	int c = accept(lfd, NULL, NULL);
+	CHECK(c >= 0);
+	if (c >= 0)
+		close(c);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* In a child whose descriptor limit is already reached: a probe that cannot
+ * create its socket is upwatch's failure, not a refusing peer. */
+static void test_no_free_descriptor_is_local_error(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t srv = serve(lfd, SRV_OK);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+		struct prober *p = new_prober(o.loop, 16, one_done, &o);
+		struct probe_target ts[2] = {target(addr, PROBE_PROTO_TCP),
+					     target(addr, PROBE_PROTO_HTTP)};
+		snprintf(ts[1].key, sizeof(ts[1].key), "http");
+		prober_set_targets(p, ts, 2);
+		/* every descriptor below the limit in use: no new one can open */
+		int lowest = dup(0);
+		close(lowest);
+		struct rlimit rl = {(rlim_t)lowest, (rlim_t)lowest};
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || socket(AF_INET, SOCK_STREAM, 0) >= 0)
+			_exit(3);
+		int bad = 0;
+		for (int i = 0; i < 2; i++) {
+			int calls = o.calls;
+			prober_probe_now(p, ts[i].key, NULL, NULL);
+			while (o.calls == calls)
+				ev_run(o.loop, EVRUN_ONCE);
+			if (o.r.result != PROBE_LOCAL_ERROR || o.state != PEER_UNKNOWN ||
+			    !strstr(o.r.detail, "no verdict about the peer")) {
+				fprintf(stderr, "%s: %s: %s\n", ts[i].key,
+					probe_result_name(o.r.result), o.r.detail);
+				bad++;
+			}
+		}
+		_exit(bad ? 1 : 0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+	stop(srv);
+}
+
+static void test_http_endless_header_line_is_too_big_not_out_of_memory(void)
+{
+	struct probe_result r = probe_mode(SRV_HUGELINE, PROBE_PROTO_HTTP, 5000);
+	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK_STR(r.detail, "a response header line over 100 KiB: too big, nginx answers 502");
+}
+
+/* nginx waits its read timeout, not upwatch's probe_timeout: a backend
+ * slower than the latter but within the former is healthy. */
+static void test_http_judged_by_nginx_read_timeout(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_SLOW);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	t.timeout_ms = SLOW_MS / 4;
+	t.connect_timeout_ms = 1000;
+	t.read_timeout_ms = 5000;
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK(r.ttfb_ms >= SLOW_MS); /* measured, recorded */
+	stop(pid);
+
+	/* Past nginx's read timeout: a timeout naming where it is set. */
+	lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never answers */
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	t = target(addr, PROBE_PROTO_HTTP);
+	t.connect_timeout_ms = 1000;
+	t.read_timeout_ms = 200;
+	t.read_timeout_ref = "/etc/nginx/sites-enabled/app:12";
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "timeout");
+	CHECK_STR(r.detail, "no response header within 200 ms (nginx's read timeout, "
+			    "/etc/nginx/sites-enabled/app:12)");
+	close(lfd);
+}
+
 /* ---- the loop never blocks ---- */
 
 struct ticker {
@@ -1558,6 +1779,12 @@ int main(void)
 	RUN(test_callback_may_clear_the_target_set);
 	RUN(test_reused_socket_reports_each_peer);
 	RUN(test_disabled_peer_is_not_scheduled);
+	RUN(test_probe_now_honours_max_inflight_and_coalesces);
+	RUN(test_probe_off_and_unprobed_peers_are_never_connected);
+	RUN(test_no_free_descriptor_is_local_error);
+	RUN(test_http_endless_header_line_is_too_big_not_out_of_memory);
+	RUN(test_http_judged_by_nginx_read_timeout);
+	RUN(test_tls_only_check_for_grpcs_and_suwsgi);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
 	return harness_result();
 }
