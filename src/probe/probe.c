@@ -36,6 +36,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/list.h"
 #include "core/util.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_http.h"
@@ -47,7 +48,7 @@
 #define PROBE_NOW_MIN_MS    1000
 
 struct waiter {
-	struct waiter *next;
+	struct list link;
 	probe_done_fn fn;
 	void *userdata;
 };
@@ -78,9 +79,9 @@ struct peer {
 	enum peer_state state;
 	unsigned fails;
 	bool queued, kept;
-	struct peer *qnext, *qprev;
+	struct list qlink; /* in prober.queue while queued */
 	struct probe_run *run;
-	struct waiter *waiters; /* prober_probe_now callers, for the next result */
+	struct list waiters; /* prober_probe_now callers, for the next result */
 	unsigned nwaiters;
 
 	int64_t last_done_mono;
@@ -99,7 +100,7 @@ struct prober {
 
 	struct peer **peers; /* sorted by key */
 	size_t npeers;
-	struct peer *qhead, *qtail;
+	struct list queue; /* peers waiting for a slot, oldest first */
 	size_t nqueued;
 	uint64_t rng;
 
@@ -172,28 +173,14 @@ static void queue_remove(struct prober *p, struct peer *pe)
 {
 	if (!pe->queued)
 		return;
-	if (pe->qprev)
-		pe->qprev->qnext = pe->qnext;
-	else
-		p->qhead = pe->qnext;
-	if (pe->qnext)
-		pe->qnext->qprev = pe->qprev;
-	else
-		p->qtail = pe->qprev;
-	pe->qnext = pe->qprev = NULL;
+	list_remove(&pe->qlink);
 	pe->queued = false;
 	p->nqueued--;
 }
 
 static void queue_push(struct prober *p, struct peer *pe)
 {
-	pe->qprev = p->qtail;
-	pe->qnext = NULL;
-	if (p->qtail)
-		p->qtail->qnext = pe;
-	else
-		p->qhead = pe;
-	p->qtail = pe;
+	list_append(&p->queue, &pe->qlink);
 	pe->queued = true;
 	p->nqueued++;
 }
@@ -213,8 +200,8 @@ static void admit(struct prober *p, struct peer *pe)
 
 static void queue_kick(struct prober *p)
 {
-	while (p->qhead && p->inflight < p->max_inflight) {
-		struct peer *pe = p->qhead;
+	while (!list_empty(&p->queue) && p->inflight < p->max_inflight) {
+		struct peer *pe = list_entry(p->queue.next, struct peer, qlink);
 		queue_remove(p, pe);
 		run_start(pe);
 	}
@@ -252,12 +239,12 @@ static int64_t next_due(const struct peer *pe, uint64_t delay, int64_t now)
 	return next;
 }
 
-static void waiters_free(struct waiter *w)
+static void waiters_free(struct list *head)
 {
-	while (w) {
-		struct waiter *next = w->next;
+	list_for_each_safe(w, head, struct waiter, link)
+	{
+		list_remove(&w->link);
 		free(w);
-		w = next;
 	}
 }
 
@@ -292,8 +279,13 @@ static void run_done(struct probe_run *run, struct probe_result *r, void *userda
 		pe->state = PEER_DOWN;
 	}
 	enum peer_state state = pe->state;
-	struct waiter *waiters = pe->waiters;
-	pe->waiters = NULL;
+	/* The waiters move out: a callback may free the peer or add new ones. */
+	struct list waiters;
+	list_init(&waiters);
+	if (!list_empty(&pe->waiters)) {
+		list_insert(&pe->waiters, &waiters);
+		list_remove(&pe->waiters);
+	}
 	pe->nwaiters = 0;
 	peer_arm_at(pe, next_due(pe, next_delay_ms(pe, ok || local), mono(p)));
 	queue_kick(p);
@@ -302,9 +294,8 @@ static void run_done(struct probe_run *run, struct probe_result *r, void *userda
 	 * detached from its peer) or probe again. */
 	if (p->fn)
 		p->fn(p->userdata, key, r, state);
-	for (struct waiter *w = waiters; w; w = w->next)
-		w->fn(w->userdata, key, r, state);
-	waiters_free(waiters);
+	list_for_each(w, &waiters, struct waiter, link) w->fn(w->userdata, key, r, state);
+	waiters_free(&waiters);
 	probe_run_free(run);
 }
 
@@ -422,6 +413,8 @@ static struct peer *peer_new(struct prober *p, const struct probe_target *t, con
 		pe->salen = sizeof(pe->sa.sin6);
 	}
 	ev_init(&pe->timer, peer_timer_cb);
+	list_init(&pe->qlink);
+	list_init(&pe->waiters);
 	peer_set_options(pe, t);
 	return pe;
 }
@@ -437,8 +430,7 @@ static void peer_stop(struct prober *p, struct peer *pe)
 		probe_run_free(pe->run);
 		pe->run = NULL;
 	}
-	waiters_free(pe->waiters);
-	pe->waiters = NULL;
+	waiters_free(&pe->waiters);
 	pe->nwaiters = 0;
 }
 
@@ -555,6 +547,7 @@ int prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn, vo
 		return r;
 	}
 	p->loop = loop;
+	list_init(&p->queue);
 	p->max_inflight = max_inflight ? max_inflight : 1;
 	p->fn = fn;
 	p->userdata = userdata;
@@ -632,8 +625,7 @@ int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void
 		struct waiter *w = xcalloc(1, sizeof(*w));
 		w->fn = once;
 		w->userdata = userdata;
-		w->next = pe->waiters;
-		pe->waiters = w;
+		list_append(&pe->waiters, &w->link);
 		pe->nwaiters++;
 	}
 	return 0;
