@@ -57,7 +57,8 @@ struct probe_http_req {
 	bool tls, tls_only, verify;
 	bool any_status; /* no expect_status / health_uri: every status is a response */
 	int expect_lo, expect_hi;
-	int sock_errno; /* why curl could not make its socket: upwatch's own failure */
+	int sock_errno;	     /* why curl could not make its socket: upwatch's own failure */
+	ev_timer read_timer; /* nginx's read timeout: from connected to the first header */
 	size_t header_bytes, body_bytes;
 	bool header_capped, body_capped;
 	bool connected, tls_done;
@@ -126,10 +127,31 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+static void req_finish(struct probe_http_req *req, CURLcode code);
+
+/* Connected (and TLS done), the request about to go: nginx's read timeout
+ * for the response header starts here, as nginx's does. */
+static int prereq_cb(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+		     int conn_primary_port, int conn_local_port)
+{
+	struct probe_http_req *req = userdata;
+
+	ev_timer_set(&req->read_timer, req->read_ms / 1000.0, 0);
+	ev_timer_start(req->h->loop, &req->read_timer);
+	return CURL_PREREQFUNC_OK;
+}
+
+static void read_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct probe_http_req *req = container_of(w, struct probe_http_req, read_timer);
+	req_finish(req, CURLE_OPERATION_TIMEDOUT);
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *userdata)
 {
 	struct probe_http_req *req = userdata;
 
+	ev_timer_stop(req->h->loop, &req->read_timer); /* a response header has begun */
 	req->header_bytes += n;
 	if (req->header_bytes > PROBE_HTTP_HEADER_MAX) {
 		/* nginx answers 502 long before this (proxy_buffer_size): a failure. */
@@ -199,6 +221,7 @@ static void req_release(struct probe_http_req *req)
 		h->reqs = req->next;
 	if (req->next)
 		req->next->prev = req->prev;
+	ev_timer_stop(h->loop, &req->read_timer);
 	curl_multi_remove_handle(h->multi, req->easy);
 	if (h->ncache < EASY_CACHE) {
 		curl_easy_reset(req->easy);
@@ -524,6 +547,7 @@ int probe_http_start(struct probe_http *h, const struct probe_target *t, const c
 	req->total_ms = total_ms;
 	req->read_ms = t->read_timeout_ms ? t->read_timeout_ms : total_ms;
 	req->read_ref = t->read_timeout_ref;
+	ev_timer_init(&req->read_timer, read_timeout_cb, 0, 0);
 	req->tls = tls;
 	req->tls_only = t->proto == PROBE_PROTO_TLS;
 	req->verify = t->tls_verify;
@@ -612,8 +636,12 @@ int probe_http_start(struct probe_http *h, const struct probe_target *t, const c
 	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(req->connect_ms, LONG_MAX));
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)MIN(total_ms, LONG_MAX));
-	if (req->tls_only)
+	if (req->tls_only) {
 		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+		curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+	}
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);

@@ -75,7 +75,7 @@ uint64_t probe_run_total_ms(const struct probe_target *t)
 {
 	if (t->proto == PROBE_PROTO_TCP || t->proto == PROBE_PROTO_TLS)
 		return probe_run_connect_ms(t);
-	if (t->read_timeout_ms)
+	if (t->read_timeout_ms) /* the read timeout itself is timed from the connect */
 		return probe_run_connect_ms(t) + t->read_timeout_ms;
 	return t->timeout_ms ? t->timeout_ms : DEFAULT_TIMEOUT_MS;
 }

@@ -1568,7 +1568,7 @@ static void test_http_judged_by_nginx_read_timeout(void)
 	lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never answers */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	t = target(addr, PROBE_PROTO_HTTP);
-	t.connect_timeout_ms = 1000;
+	t.connect_timeout_ms = 60000; /* nginx's default: the read timeout is timed on its own */
 	t.read_timeout_ms = 200;
 	t.read_timeout_ref = "/etc/nginx/sites-enabled/app:12";
 	r = probe_once(&t);
