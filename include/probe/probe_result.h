@@ -48,6 +48,8 @@ struct probe_result {
 	int http_status;   /* 0 = no valid status line */
 	uint32_t connect_ms, ttfb_ms, total_ms;
 	uint32_t header_bytes;
+	bool header_too_big; /* over PROBE_HTTP_HEADER_MAX, or one line over curl's
+			      * limit: result PROBE_INVALID_HTTP, nginx's "too big header" */
 	/* tls */
 	int64_t cert_not_after; /* epoch seconds, 0 = unknown */
 	char cert_subject[160], cert_issuer[160];

@@ -38,6 +38,8 @@ struct cJSON *json_probe_result(const struct probe_result *r)
 		cJSON_AddNumberToObject(o, "ttfb_ms", r->ttfb_ms);
 		cJSON_AddNumberToObject(o, "total_ms", r->total_ms);
 		cJSON_AddNumberToObject(o, "header_bytes", r->header_bytes);
+		if (r->header_too_big)
+			cJSON_AddBoolToObject(o, "header_too_big", true);
 	}
 	if (r->cert_not_after)
 		add_time(o, "cert_not_after", r->cert_not_after * 1000);

@@ -324,6 +324,7 @@ static void check_status(struct probe_http_req *req)
 
 	if (req->header_capped) {
 		r->result = PROBE_INVALID_HTTP;
+		r->header_too_big = true;
 		snprintf(r->detail, sizeof(r->detail),
 			 "HTTP %d with a response header over %d KiB: too big, nginx answers 502",
 			 r->http_status, PROBE_HTTP_HEADER_MAX / 1024);
@@ -375,6 +376,7 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 		 * nginx as well, not upwatch running out of memory. */
 		if (req->header_bytes > 0 || strstr(msg, "header")) {
 			r->result = PROBE_INVALID_HTTP;
+			r->header_too_big = true;
 			r->header_bytes = MAX(r->header_bytes, (uint32_t)(100 * 1024));
 			snprintf(r->detail, sizeof(r->detail),
 				 "a response header line over 100 KiB: too big, nginx answers 502");

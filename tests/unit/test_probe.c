@@ -472,6 +472,7 @@ static void test_http_header_over_256k_is_too_big(void)
 {
 	struct probe_result r = probe_mode(SRV_HUGEHDR, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK(r.header_too_big);
 	CHECK_INT(r.http_status, 200);
 	/* curl hands over whole lines: the count stops after the line that
 	 * crossed the cap (status line + 5 lines of 61,451 bytes). */
@@ -1543,6 +1544,7 @@ static void test_http_endless_header_line_is_too_big_not_out_of_memory(void)
 {
 	struct probe_result r = probe_mode(SRV_HUGELINE, PROBE_PROTO_HTTP, 5000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK(r.header_too_big);
 	CHECK_STR(r.detail, "a response header line over 100 KiB: too big, nginx answers 502");
 }
 
