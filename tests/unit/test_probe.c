@@ -1502,16 +1502,20 @@ static void test_no_free_descriptor_is_local_error(void)
 	unsigned port;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
 	pid_t srv = serve(lfd, SRV_OK);
-	char addr[64];
+	char addr[64], path[256], uaddr[300];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(path, sizeof(path), "%s/fdlimit.sock", harness_tmpdir());
+	int ufd = listen_unix(path);
+	snprintf(uaddr, sizeof(uaddr), "unix:%s", path);
 	pid_t pid = fork();
 	if (pid == 0) {
 		struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
 		struct prober *p = new_prober(o.loop, 16, one_done, &o);
-		struct probe_target ts[2] = {target(addr, PROBE_PROTO_TCP),
-					     target(addr, PROBE_PROTO_HTTP)};
+		struct probe_target ts[3] = {target(addr, PROBE_PROTO_TCP),
+					     target(addr, PROBE_PROTO_HTTP),
+					     target(uaddr, PROBE_PROTO_TCP)};
 		snprintf(ts[1].key, sizeof(ts[1].key), "http");
-		prober_set_targets(p, ts, 2);
+		prober_set_targets(p, ts, 3);
 		/* every descriptor below the limit in use: no new one can open */
 		int lowest = dup(0);
 		close(lowest);
@@ -1519,7 +1523,7 @@ static void test_no_free_descriptor_is_local_error(void)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || socket(AF_INET, SOCK_STREAM, 0) >= 0)
 			_exit(3);
 		int bad = 0;
-		for (int i = 0; i < 2; i++) {
+		for (int i = 0; i < 3; i++) {
 			int calls = o.calls;
 			prober_probe_now(p, ts[i].key, NULL, NULL);
 			while (o.calls == calls)
@@ -1538,6 +1542,8 @@ static void test_no_free_descriptor_is_local_error(void)
 	CHECK(WIFEXITED(status));
 	CHECK_INT(WEXITSTATUS(status), 0);
 	stop(srv);
+	close(ufd);
+	unlink(path);
 }
 
 static void test_http_endless_header_line_is_too_big_not_out_of_memory(void)
