@@ -1396,9 +1396,16 @@ static void test_disabled_peer_is_not_scheduled(void)
 	t.interval_ms = 50;
 	t.enabled = false;
 	prober_set_targets(p, &t, 1);
-	run_for(s.loop, 0.3);
+	/* no timer armed: nothing to wait for */
+	int64_t due;
+	CHECK_INT(prober_next_due(p, t.key, &due), -ENODATA);
+	ev_run(s.loop, EVRUN_NOWAIT);
 	CHECK_INT(s.calls, 0);
 	CHECK_INT(prober_state(p, t.key), PEER_UNKNOWN);
+	/* enabled again: armed within one interval */
+	t.enabled = true;
+	prober_set_targets(p, &t, 1);
+	CHECK_INT(prober_next_due(p, t.key, &due), 0);
 	prober_free(p);
 	ev_loop_destroy(s.loop);
 	close(lfd);
