@@ -15,6 +15,6 @@ struct prober;
  * "sock_uid", "sock_gid", "sock_mode" ("0660"), "denied_path", "denied_why". The caller owns the
  * result. */
 struct cJSON *json_probe_result(const struct probe_result *r);
-/* Into obj: {"sent", "failed", "by_result": {every result name: N},
- * "in_flight", "queued", "peers"} */
+/* Into obj: {"sent", "failed" (local_error not counted: no verdict),
+ * "by_result": {every result name: N}, "in_flight", "queued", "peers"} */
 void json_prober_stats(const struct prober *p, struct cJSON *obj);

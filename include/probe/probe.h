@@ -64,7 +64,8 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
  * peer already has PROBE_WAITERS_MAX waiters, 1 when once was already called
  * (cached result, before returning; the global callback is not called
  * again), 0 when the result will come from the loop. Callbacks may call
- * prober_probe_now and prober_set_targets, never prober_free. */
+ * prober_probe_now and prober_set_targets, never prober_free. A peer that
+ * leaves the target set or is switched off drops its waiters uncalled. */
 #define PROBE_WAITERS_MAX 64
 int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void *userdata);
 
