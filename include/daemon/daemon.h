@@ -20,6 +20,7 @@ struct ipc;
 struct ipc_client;
 struct ngx_model;
 struct prober;
+struct probe_result;
 struct tail;
 struct cJSON;
 
@@ -52,7 +53,8 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog, tick;
 	int64_t started_ms, metrics_written_ms;
-	size_t learned_probed; /* learned peers already handed to the prober */
+	size_t learned_probed;		 /* learned peers already handed to the prober */
+	struct probe_result *last_probe; /* host_last_probe's copy for diagnosis */
 	unsigned reloads, reload_failures;
 	char last_error[512];
 };

@@ -3,6 +3,7 @@
  * Each handler answers its client exactly once; `probe` answers from the
  * prober's completion callback, holding a reference to the client. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -66,7 +67,7 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 	cJSON *o = ok_object();
 	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
 	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
-	prober_stats_json(d->prober, cJSON_AddObjectToObject(o, "probes"));
+	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "raised", (double)alert_raised_count(d->alerts));
@@ -83,11 +84,12 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 {
 	struct host_listener l;
 	cJSON_AddStringToObject(o, "state", peer_state_name(prober_state(d->prober, key)));
-	const struct probe_result *r = prober_last(d->prober, key);
-	if (r && r->time_ms)
-		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	struct probe_result *r = xmalloc(sizeof(*r));
+	if (prober_last(d->prober, key, r) == 0 && r->time_ms)
+		cJSON_AddItemToObject(o, "last_probe", json_probe_result(r));
 	else
 		cJSON_AddNullToObject(o, "last_probe");
+	free(r);
 	if (addr && facts_listener(d->facts, addr, &l) &&
 	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
@@ -158,7 +160,7 @@ static void probe_answer(void *userdata, const char *key, const struct probe_res
 	cJSON *o = ok_object();
 	cJSON_AddStringToObject(o, "peer", key);
 	cJSON_AddStringToObject(o, "state", peer_state_name(state));
-	cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	cJSON_AddItemToObject(o, "last_probe", json_probe_result(r));
 	ipc_reply(c, o);
 	ipc_client_unref(c);
 }
@@ -179,7 +181,12 @@ static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	}
 	ipc_client_ref(c);
 	int r = prober_probe_now(d->prober, k.key, probe_answer, c);
-	if (r < 0) {
+	if (r == -EPERM) {
+		ipc_client_unref(c);
+		ipc_reply_error(
+		    c, "peer \"%s\" is not probed (probe off, or nginx never connects to it)",
+		    k.key);
+	} else if (r < 0) {
 		ipc_client_unref(c);
 		ipc_reply_error(
 		    c, "unknown peer \"%s\": not in the nginx configuration or not probed", k.key);

@@ -138,15 +138,63 @@ static void apply_override(struct probe_target *t, const struct config_override 
 static void target_defaults(const struct config *c, struct probe_target *t)
 {
 	t->enabled = c->probe_enabled;
+	t->probed = true;
 	t->interval_ms = c->probe_interval_ms;
 	t->timeout_ms = c->probe_timeout_ms;
 	t->retry_ms = c->probe_retry_ms;
 	t->retries = c->probe_retries;
-	t->health_uri = "/";
-	t->expect_lo = 200;
-	t->expect_hi = 399;
+	/* no health_uri / expect_*: any HTTP status is a response, as for nginx */
 	if (t->timeout_ms > t->interval_ms)
 		t->timeout_ms = t->interval_ms;
+}
+
+/* How the prober checks a peer nginx speaks proto to; false: not probed. */
+static bool probe_proto_of(enum ngx_proto proto, enum probe_proto *ret)
+{
+	switch (proto) {
+	case NGX_PROTO_HTTP:
+		*ret = PROBE_PROTO_HTTP;
+		return true;
+	case NGX_PROTO_HTTPS:
+		*ret = PROBE_PROTO_HTTPS;
+		return true;
+	case NGX_PROTO_FASTCGI:
+		*ret = PROBE_PROTO_FASTCGI;
+		return true;
+	case NGX_PROTO_GRPCS:
+	case NGX_PROTO_SUWSGI:
+		*ret = PROBE_PROTO_TLS;
+		return true;
+	case NGX_PROTO_UDP:
+		*ret = PROBE_PROTO_TCP;
+		return false;
+	default:
+		*ret = PROBE_PROTO_TCP;
+		return true;
+	}
+}
+
+/* nginx's own timeouts for the peer: the smallest connect and read timeouts
+ * of the *_pass lines reaching it; the read timeout's file:line into ref. */
+static void target_timeouts(const struct ngx_model *m, const struct ngx_peer *p,
+			    struct probe_target *t, char *ref, size_t reflen)
+{
+	for (size_t i = 0; i < p->npasses; i++) {
+		const struct ngx_timeouts *to = &m->passes[p->passes[i]].t;
+		if (to->connect_ms &&
+		    (!t->connect_timeout_ms || to->connect_ms < t->connect_timeout_ms))
+			t->connect_timeout_ms = to->connect_ms;
+		if (to->read_ms && (!t->read_timeout_ms || to->read_ms < t->read_timeout_ms)) {
+			t->read_timeout_ms = to->read_ms;
+			if (to->read_ref.file) {
+				snprintf(ref, reflen, "%s:%u", to->read_ref.file,
+					 to->read_ref.line);
+				t->read_timeout_ref = ref;
+			} else {
+				t->read_timeout_ref = NULL;
+			}
+		}
+	}
 }
 
 static void set_targets(struct daemon *d)
@@ -155,6 +203,7 @@ static void set_targets(struct daemon *d)
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
 	struct probe_target *t = xcalloc(m->npeers + nlearned + 1, sizeof(*t));
+	char(*refs)[PROBE_REF_MAX] = xcalloc(m->npeers + 1, sizeof(*refs));
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->npeers; i++) {
@@ -162,8 +211,11 @@ static void set_targets(struct daemon *d)
 		struct probe_target *pt = &t[n++];
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
 		ngxconf_peer_addr(p, &pt->addr);
-		pt->proto = p->proto;
 		target_defaults(d->cfg, pt);
+		pt->probed = probe_proto_of(p->proto, &pt->proto) && p->probed;
+		if (p->tls && pt->proto == PROBE_PROTO_TCP)
+			pt->proto = PROBE_PROTO_TLS; /* stream proxy_ssl on */
+		target_timeouts(m, p, pt, refs[i], sizeof(refs[i]));
 		if (p->npasses > 0) {
 			const struct ngx_pass *pass = &m->passes[p->passes[0]];
 			pt->host_header = pass->host_header;
@@ -185,13 +237,14 @@ static void set_targets(struct daemon *d)
 		struct probe_target *pt = &t[n++];
 		snprintf(pt->key, sizeof(pt->key), "%s", k.key);
 		pt->addr = k;
-		pt->proto = NGX_PROTO_TCP;
+		pt->proto = PROBE_PROTO_TCP;
 		target_defaults(d->cfg, pt);
 		apply_override(pt, config_peer(d->cfg, k.key));
 	}
 	d->learned_probed = nlearned;
 	prober_set_targets(d->prober, t, n);
 	free(t);
+	free(refs);
 }
 
 /* The nginx worker's identity, read from a running worker; else the user the
@@ -366,7 +419,9 @@ static void on_alert_change(void *userdata, const struct alert *a)
 static const struct probe_result *host_last_probe(void *ud, const char *key)
 {
 	struct daemon *d = ud;
-	return prober_last(d->prober, key);
+	if (!d->last_probe)
+		d->last_probe = xmalloc(sizeof(*d->last_probe));
+	return prober_last(d->prober, key, d->last_probe) == 0 ? d->last_probe : NULL;
 }
 
 static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -519,7 +574,11 @@ int daemon_run(const struct daemon_flags *flags)
 	};
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
-	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
+	r = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d, &d.prober);
+	if (r < 0) {
+		log_error("cannot start the prober: %s", strerror(-r));
+		goto out;
+	}
 	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
 	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
 	if (r < 0)
@@ -551,6 +610,7 @@ int daemon_run(const struct daemon_flags *flags)
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
+	free(d.last_probe);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);

@@ -10,6 +10,7 @@
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -85,10 +86,10 @@ static void peers(struct text *t, const struct metrics_sources *s)
 	       "Duration of the last probe of the peer.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
-		const struct probe_result *r = prober_last(s->prober, key);
-		if (r && r->time_ms)
+		struct probe_result r;
+		if (prober_last(s->prober, key, &r) == 0 && r.time_ms)
 			peer_sample(t, "upwatch_peer_probe_latency_seconds", key, NULL,
-				    r->latency_ms / 1000.0);
+				    r.latency_ms / 1000.0);
 	}
 }
 
@@ -178,7 +179,7 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	cJSON_Delete(logs);
 
 	cJSON *probes = cJSON_CreateObject();
-	prober_stats_json(s->prober, probes);
+	json_prober_stats(s->prober, probes);
 	family(t, "upwatch_probes_sent_total", "counter", "Probes sent.");
 	put(t, "upwatch_probes_sent_total %.17g\n", json_num(probes, "sent"));
 	family(t, "upwatch_probes_failed_total", "counter", "Probes that failed.");

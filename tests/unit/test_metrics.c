@@ -43,7 +43,8 @@ static void no_probe_now(void *ud, const char *key)
 static void test_exposition_counts_events_and_alerts(void)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct prober *p = prober_new(loop, 4, NULL, NULL);
+	struct prober *p = NULL;
+	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
 	const struct diag_host host = {no_probe, no_listener, no_ports, no_probe_now, NULL};
 	struct diag *d = diag_new(alerts, &host);
