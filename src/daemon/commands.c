@@ -14,6 +14,7 @@
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -47,7 +48,7 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(o, "peers_down", (double)peers_down(d));
 	cJSON_AddNumberToObject(o, "upstreams", (double)d->model->nupstreams);
 	cJSON *logs = cJSON_CreateArray();
-	tail_stats_json(d->tail, logs);
+	json_log_stats(d->tail, logs);
 	cJSON_AddNumberToObject(o, "logs", cJSON_GetArraySize(logs));
 	cJSON_Delete(logs);
 	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
@@ -63,7 +64,7 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 static void cmd_stats(struct daemon *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
-	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
 	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
 	prober_stats_json(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");

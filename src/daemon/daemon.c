@@ -240,7 +240,15 @@ static void set_logs(struct daemon *d)
 		if (!dup)
 			paths[n++] = p;
 	}
-	tail_set_files(d->tail, paths, n);
+	if (tail_set_files(d->tail, paths, n) < 0) {
+		/* once per start and reload: each log that cannot be followed */
+		for (size_t i = 0; i < tail_count(d->tail); i++) {
+			struct tail_log l;
+			tail_log_at(d->tail, i, &l);
+			if (l.error)
+				log_warning("error log: %s", l.error_msg);
+		}
+	}
 	free(paths);
 }
 
@@ -513,7 +521,11 @@ int daemon_run(const struct daemon_flags *flags)
 	d.diag = diag_new(d.alerts, &host);
 	d.facts = facts_new(d.loop);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
-	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
+	r = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d, &d.tail);
+	if (r < 0) {
+		log_error("cannot watch error logs (inotify): %s", strerror(-r));
+		goto stop;
+	}
 	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
 	apply(&d);
 
@@ -538,6 +550,7 @@ int daemon_run(const struct daemon_flags *flags)
 	ev_run(d.loop, 0);
 	status = 0;
 
+stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
@@ -545,7 +558,8 @@ int daemon_run(const struct daemon_flags *flags)
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);
-	log_notice("stopped");
+	if (status == 0)
+		log_notice("stopped");
 out:
 	ngxconf_free(d.model);
 	config_free(d.cfg);

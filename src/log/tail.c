@@ -29,7 +29,6 @@
  * The user callback must not call tail_set_files or tail_free. */
 #include "log/tail.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -43,19 +42,16 @@
 
 #include "log/tailsrc.h"
 #include "log/tailstate.h"
+#include "log/tailwatch.h"
 #include "core/util.h"
 
 #define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
 #define TAIL_HISTORY	      8		  /* closed sources remembered per path */
 #define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
 #define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
-#define TAIL_DIRS	      4		  /* directories watched per path */
 #define TAIL_GRACE_MS_DEFAULT 2000
 #define TAIL_STATE_FILE	      "tail.state"
 
-#define DIR_MASK                                                                                   \
-	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |     \
-	 IN_ONLYDIR)
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
 struct tfile;
@@ -73,6 +69,14 @@ struct thist {
 	uint32_t fp_len;
 };
 
+/* What failed for a log, by source: each is cleared by its own success. */
+enum tail_err { ERR_OPEN, ERR_READ, ERR_WATCH, ERR__COUNT };
+
+struct tail_fault {
+	int err; /* -errno, 0 = fine */
+	char msg[160];
+};
+
 struct tfile {
 	struct tail *t;
 	char *path;
@@ -83,15 +87,11 @@ struct tfile {
 	size_t n_retired;
 	struct thist hist[TAIL_HISTORY];
 	size_t n_hist, hist_next;
-	int dwd[TAIL_DIRS]; /* see dirs_wanted */
+	int dwd[TAILWATCH_DIRS]; /* see tailwatch_dirs */
+	struct tail_fault fault[ERR__COUNT];
 	bool need_check;
 	bool initial;  /* the first look at the path: tail_start applies */
 	bool had_file; /* a later file at the path is a rotation */
-};
-
-struct twatch {
-	int wd;
-	unsigned refs;
 };
 
 struct tail {
@@ -100,54 +100,37 @@ struct tail {
 	enum tail_start start;
 	tail_line_fn fn;
 	void *userdata;
-	int ifd;
+	struct tailwatch watch;
 	ev_io io;
 	ev_idle idle;
 	ev_timer save_timer;
 	struct tfile **files;
 	size_t n_files, cap_files;
-	struct twatch *watches;
-	size_t n_watches, cap_watches;
 	struct tailstate saved;
 	double grace_s;
 	bool dirty;
-	char *buf; /* TAIL_CHUNK */
+	struct tail_fault state_fault; /* loading or saving the offsets file */
+	char *buf;		       /* TAIL_CHUNK */
 };
 
 static void src_close(struct tsrc *s, bool finished);
 static int64_t src_read(struct tsrc *s);
 
-/* ---- inotify watches, shared and reference counted (one wd per inode) ---- */
-
-static int watch_add(struct tail *t, const char *path, uint32_t mask)
+static int fault_set(struct tail_fault *f, int err, const char *what, const char *path)
 {
-	int wd = inotify_add_watch(t->ifd, path, mask);
-	if (wd < 0)
-		return -errno;
-	for (size_t i = 0; i < t->n_watches; i++) {
-		if (t->watches[i].wd == wd) {
-			t->watches[i].refs++;
-			return wd;
-		}
-	}
-	t->watches = grow_array(t->watches, &t->cap_watches, t->n_watches + 1, sizeof(*t->watches));
-	t->watches[t->n_watches++] = (struct twatch){.wd = wd, .refs = 1};
-	return wd;
+	f->err = err;
+	snprintf(f->msg, sizeof(f->msg), "%s %s: %s", what, path, strerror(-err));
+	return err;
 }
 
-static void watch_del(struct tail *t, int wd)
+static int set_error(struct tfile *tf, enum tail_err which, int err, const char *what)
 {
-	if (wd < 0)
-		return;
-	for (size_t i = 0; i < t->n_watches; i++) {
-		if (t->watches[i].wd != wd)
-			continue;
-		if (--t->watches[i].refs == 0) {
-			inotify_rm_watch(t->ifd, wd);
-			t->watches[i] = t->watches[--t->n_watches];
-		}
-		return;
-	}
+	return fault_set(&tf->fault[which], err, what, tf->path);
+}
+
+static void clear_error(struct tfile *tf, enum tail_err which)
+{
+	tf->fault[which].err = 0;
 }
 
 /* Every source of a path, current first. */
@@ -164,16 +147,12 @@ static size_t tfile_sources(struct tfile *tf, struct tsrc **v)
 /* IN_IGNORED: the kernel dropped the watch (directory removed, unmount). */
 static void watch_forget(struct tail *t, int wd)
 {
-	size_t i;
-	for (i = 0; i < t->n_watches && t->watches[i].wd != wd; i++)
-		;
-	if (i == t->n_watches)
-		return; /* we removed it ourselves */
-	t->watches[i] = t->watches[--t->n_watches];
+	if (!tailwatch_forget(&t->watch, wd))
+		return;
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (int d = 0; d < TAIL_DIRS; d++) {
+		for (int d = 0; d < TAILWATCH_DIRS; d++) {
 			if (tf->dwd[d] == wd) {
 				tf->dwd[d] = -1;
 				tf->need_check = true;
@@ -185,115 +164,6 @@ static void watch_forget(struct tail *t, int wd)
 				tf->need_check = true;
 			}
 		}
-	}
-}
-
-/* ---- directories to watch ---- */
-
-/* The nearest existing directory above path: its parent when that exists,
- * so a file or a whole directory tree that appears later is noticed without
- * polling. */
-static void nearest_dir(const char *path, char *out, size_t size)
-{
-	struct stat st;
-
-	snprintf(out, size, "%s", path);
-	for (;;) {
-		char *slash = strrchr(out, '/');
-		if (!slash) {
-			snprintf(out, size, ".");
-			return;
-		}
-		if (slash == out) {
-			out[1] = '\0';
-			return;
-		}
-		*slash = '\0';
-		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-}
-
-/* The parent of a directory ("" for the root). */
-static void parent_dir(const char *dir, char *out, size_t size)
-{
-	const char *slash = strrchr(dir, '/');
-	if (streq(dir, "/"))
-		out[0] = '\0';
-	else if (!slash)
-		snprintf(out, size, "%s", streq(dir, ".") ? ".." : ".");
-	else
-		snprintf(out, size, "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
-}
-
-/* The directories to watch: the nearest existing directory of the path and
- * its parent, and the same for a symlink's target (only the first link of
- * a chain is followed), so re-pointing the link and rotating the target
- * are both seen. The parent is watched because a directory's own
- * IN_DELETE_SELF comes only when its last user is gone, and a deleted log
- * we still drain keeps its directories in use. */
-static void dirs_wanted(const char *path, char want[TAIL_DIRS][PATH_MAX])
-{
-	char target[PATH_MAX], joined[PATH_MAX * 2];
-	struct stat st;
-
-	memset(want, 0, sizeof(want[0]) * TAIL_DIRS);
-	nearest_dir(path, want[0], PATH_MAX);
-	parent_dir(want[0], want[1], PATH_MAX);
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			const char *slash = strrchr(path, '/');
-			if (target[0] == '/' || !slash)
-				snprintf(joined, sizeof(joined), "%s", target);
-			else
-				snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path),
-					 path, target);
-			nearest_dir(joined, want[2], PATH_MAX);
-			parent_dir(want[2], want[3], PATH_MAX);
-		}
-	}
-	for (int i = 1; i < TAIL_DIRS; i++)
-		for (int k = 0; k < i; k++)
-			if (streq(want[i], want[k]))
-				want[i][0] = '\0';
-}
-
-static bool dirs_same(char a[TAIL_DIRS][PATH_MAX], char b[TAIL_DIRS][PATH_MAX])
-{
-	for (int i = 0; i < TAIL_DIRS; i++)
-		if (!streq(a[i], b[i]))
-			return false;
-	return true;
-}
-
-/* Watch what dirs_wanted says. A directory can appear or vanish between
- * looking and adding the watch, so look again after adding: once the answer
- * is the same, every later change is reported by a watch. */
-static void dirs_update(struct tfile *tf)
-{
-	struct tail *t = tf->t;
-	char want[TAIL_DIRS][PATH_MAX], again[TAIL_DIRS][PATH_MAX];
-	int wd[TAIL_DIRS];
-
-	dirs_wanted(tf->path, want);
-	for (int tries = 0; tries < 8; tries++) {
-		bool failed = false;
-		for (int i = 0; i < TAIL_DIRS; i++) {
-			wd[i] = want[i][0] ? watch_add(t, want[i], DIR_MASK) : -1;
-			failed |= want[i][0] && wd[i] < 0;
-		}
-		dirs_wanted(tf->path, again);
-		if ((!failed && dirs_same(want, again)) || tries == 7)
-			break; /* after 8 tries keep what we have; the next event retries */
-		for (int i = 0; i < TAIL_DIRS; i++)
-			watch_del(t, wd[i]);
-		memcpy(want, again, sizeof(want));
-	}
-	for (int i = 0; i < TAIL_DIRS; i++) {
-		watch_del(t, tf->dwd[i]);
-		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
 	}
 }
 
@@ -320,9 +190,9 @@ static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uin
 	s->tf = tf;
 	/* Watch the inode we opened, not whatever the path names by now. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	s->wd = watch_add(tf->t, proc, FILE_MASK);
+	s->wd = tailwatch_add(&tf->t->watch, proc, FILE_MASK);
 	if (s->wd < 0) /* no /proc: the path, which names this file nearly always */
-		s->wd = watch_add(tf->t, tf->path, FILE_MASK);
+		s->wd = tailwatch_add(&tf->t->watch, tf->path, FILE_MASK);
 	if (s->wd < 0)
 		s->wd = -1;
 	ev_init(&s->grace, grace_cb);
@@ -366,7 +236,7 @@ static void src_close(struct tsrc *s, bool finished)
 		src_remember(s);
 	tailsrc_done(&s->src, finished);
 	ev_timer_stop(tf->t->loop, &s->grace);
-	watch_del(tf->t, s->wd);
+	tailwatch_del(&tf->t->watch, s->wd);
 	free(s);
 	mark_dirty(tf->t);
 }
@@ -419,6 +289,10 @@ static int64_t src_read(struct tsrc *s)
 	uint64_t truncations = s->tf->stats.truncations;
 	int64_t n = tailsrc_read(&s->src, t->buf, TAIL_CHUNK);
 
+	if (n < 0)
+		set_error(s->tf, ERR_READ, (int)n, "cannot read");
+	else
+		clear_error(s->tf, ERR_READ);
 	if (s->src.more)
 		ev_idle_start(t->loop, &t->idle);
 	if (n > 0 && s->retired)
@@ -533,37 +407,52 @@ static void recover_rotated(struct tfile *tf)
 		close(curfd);
 }
 
-static void file_check(struct tfile *tf)
+/* Look at the path: read the file it names, or switch to a new one.
+ * Returns 0, or -errno when the path names a file that cannot be followed
+ * (also kept as the log's error). */
+static int file_check(struct tfile *tf)
 {
 	struct stat st;
 	bool skipping;
 
 	tf->need_check = false;
-	dirs_update(tf);
-	if (stat(tf->path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	int r = tailwatch_dirs(&tf->t->watch, tf->path, tf->dwd);
+	if (r < 0)
+		set_error(tf, ERR_WATCH, r, "cannot watch its directory");
+	else
+		clear_error(tf, ERR_WATCH);
+	int sr = stat(tf->path, &st);
+	if (sr < 0 || !S_ISREG(st.st_mode)) {
+		int e = sr < 0 ? -errno : -EINVAL;
 		if (tf->cur)
 			src_retire(tf->cur);
 		tf->initial = false;
-		return;
+		if (e == -ENOENT || e == -ENOTDIR) {
+			clear_error(tf, ERR_OPEN); /* not there yet: followed when it appears */
+			return r;
+		}
+		return set_error(tf, ERR_OPEN, e, "cannot follow it");
 	}
 	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
 	    tf->cur->src.ino == (uint64_t)st.st_ino) {
 		src_read(tf->cur);
-		return;
+		return r;
 	}
-	int fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = fd < 0 ? -errno : -EINVAL;
 		if (fd >= 0)
 			close(fd);
 		if (tf->cur)
 			src_retire(tf->cur);
-		return;
+		return set_error(tf, ERR_OPEN, e, "cannot open it");
 	}
+	clear_error(tf, ERR_OPEN);
 	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
 	    tf->cur->src.ino == (uint64_t)st.st_ino) {
 		close(fd); /* the path changed back between stat and open */
 		src_read(tf->cur);
-		return;
+		return r;
 	}
 	if (tf->cur)
 		src_retire(tf->cur);
@@ -579,7 +468,7 @@ static void file_check(struct tfile *tf)
 			tf->stats.rotations++;
 			retired_rearm(tf);
 			src_read(s);
-			return;
+			return r;
 		}
 	}
 	uint64_t offset = first_offset(tf, fd, &st, &skipping);
@@ -590,6 +479,7 @@ static void file_check(struct tfile *tf)
 	retired_rearm(tf);
 	mark_dirty(tf->t);
 	src_read(tf->cur);
+	return r;
 }
 
 static struct tfile *tfile_new(struct tail *t, const char *path)
@@ -599,7 +489,7 @@ static struct tfile *tfile_new(struct tail *t, const char *path)
 	tf->path = xstrdup(path);
 	tf->sink = (struct tailsrc_sink){
 	    .path = tf->path, .stats = &tf->stats, .fn = t->fn, .userdata = t->userdata};
-	for (int i = 0; i < TAIL_DIRS; i++)
+	for (int i = 0; i < TAILWATCH_DIRS; i++)
 		tf->dwd[i] = -1;
 	tf->initial = true;
 	return tf;
@@ -611,8 +501,8 @@ static void tfile_free(struct tfile *tf)
 		src_close(tf->cur, false);
 	while (tf->n_retired > 0)
 		src_close(tf->retired[--tf->n_retired], false);
-	for (int i = 0; i < TAIL_DIRS; i++)
-		watch_del(tf->t, tf->dwd[i]);
+	for (int i = 0; i < TAILWATCH_DIRS; i++)
+		tailwatch_del(&tf->t->watch, tf->dwd[i]);
 	free(tf->path);
 	free(tf);
 }
@@ -652,7 +542,7 @@ static void mark(struct tail *t, int wd, uint32_t mask)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (int i = 0; i < TAIL_DIRS; i++)
+		for (int i = 0; i < TAILWATCH_DIRS; i++)
 			if (tf->dwd[i] == wd)
 				tf->need_check = true;
 		for (size_t i = tfile_sources(tf, v); i-- > 0;) {
@@ -673,7 +563,7 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	/* Bounded per wakeup; the watcher is level-triggered. */
 	for (int round = 0; round < 16; round++) {
-		ssize_t n = read(t->ifd, buf, sizeof(buf));
+		ssize_t n = read(t->watch.ifd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		for (char *p = buf; p < buf + n;) {
@@ -717,55 +607,60 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 static void save_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tail *t = container_of(w, struct tail, save_timer);
-	if (t->dirty && tail_save(t) < 0) {
-		/* retry later; the next change re-arms the timer */
-	}
+	/* A failure is kept as every log's fault (tail_log_at); the next
+	 * change re-arms the timer and retries. */
+	if (t->dirty)
+		(void)tail_save(t);
 }
 
 /* ---- public ---- */
 
-struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
-		      tail_line_fn fn, void *userdata)
+int tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start, tail_line_fn fn,
+	     void *userdata, struct tail **ret)
 {
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
-		return NULL;
+	struct tailwatch w;
+	int r = tailwatch_init(&w);
+	if (r < 0)
+		return r;
 
 	struct tail *t = xcalloc(1, sizeof(*t));
 	t->loop = loop;
 	t->start = start;
 	t->fn = fn;
 	t->userdata = userdata;
-	t->ifd = ifd;
+	t->watch = w;
 	t->grace_s = TAIL_GRACE_MS_DEFAULT / 1000.0;
 	t->buf = xmalloc(TAIL_CHUNK);
 	tailstate_init(&t->saved);
 	if (state_dir) {
 		t->state_file = xasprintf("%s/%s", state_dir, TAIL_STATE_FILE);
-		if (tailstate_load(&t->saved, t->state_file) < 0) {
-			/* unreadable state = first start; offsets are rebuilt */
-		}
+		/* An unreadable state is a first start (offsets are rebuilt), and
+		 * a fault every log reports until a save succeeds. */
+		r = tailstate_load(&t->saved, t->state_file);
+		if (r < 0)
+			fault_set(&t->state_fault, r, "cannot load the offsets file",
+				  t->state_file);
 	}
-	ev_io_init(&t->io, inotify_cb, ifd, EV_READ);
+	ev_io_init(&t->io, inotify_cb, t->watch.ifd, EV_READ);
 	ev_io_start(loop, &t->io);
 	ev_idle_init(&t->idle, idle_cb);
 	ev_init(&t->save_timer, save_cb);
-	return t;
+	*ret = t;
+	return 0;
 }
 
 void tail_free(struct tail *t)
 {
 	if (!t)
 		return;
-	tail_save(t);
+	(void)tail_save(t); /* the fault is kept; nobody is left to report it */
 	for (size_t i = 0; i < t->n_files; i++)
 		tfile_free(t->files[i]);
 	free(t->files);
 	ev_io_stop(t->loop, &t->io);
 	ev_idle_stop(t->loop, &t->idle);
 	ev_timer_stop(t->loop, &t->save_timer);
-	close(t->ifd);
-	free(t->watches);
+	tailwatch_done(&t->watch);
 	tailstate_done(&t->saved);
 	free(t->state_file);
 	free(t->buf);
@@ -785,6 +680,8 @@ void tail_rescan(struct tail *t)
 
 int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 {
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++)
 		if (!paths[i] || !paths[i][0] || strlen(paths[i]) >= PATH_MAX)
 			return -EINVAL;
@@ -801,7 +698,8 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		tfile_free(t->files[f]);
 		t->files[f] = t->files[--t->n_files];
 	}
-	/* Add the new ones. */
+	/* Add the new ones; a path that cannot be followed now is still kept
+	 * (it is retried on every change of its directory). */
 	for (size_t i = 0; i < n; i++) {
 		bool have = false;
 		for (size_t f = 0; f < t->n_files && !have; f++)
@@ -813,31 +711,36 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		t->files[t->n_files++] = tf;
 		if (t->start == TAIL_START_SAVED)
 			recover_rotated(tf);
-		file_check(tf);
+		int r = file_check(tf);
+		if (r < 0 && first == 0)
+			first = r;
 	}
 	mark_dirty(t);
-	return 0;
+	return first;
 }
 
-static const char *const stat_names[] = {
-    "lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
-};
-
-void tail_stats_json(const struct tail *t, struct cJSON *array)
+size_t tail_count(const struct tail *t)
 {
-	for (size_t f = 0; f < t->n_files; f++) {
-		const struct tfile *tf = t->files[f];
-		const uint64_t v[] = {
-		    tf->stats.lines,	   tf->stats.bytes,	tf->stats.rotations,
-		    tf->stats.truncations, tf->stats.lines_cut, tf->stats.lines_unparsed,
-		    tf->stats.lines_lost,
-		};
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", tf->path);
-		for (size_t i = 0; i < ARRAY_SIZE(stat_names); i++)
-			cJSON_AddNumberToObject(o, stat_names[i], (double)v[i]);
-		cJSON_AddItemToArray(array, o);
+	return t->n_files;
+}
+
+void tail_log_at(const struct tail *t, size_t i, struct tail_log *ret)
+{
+	const struct tfile *tf = t->files[i];
+	const struct tail_fault *fault = &t->state_fault;
+
+	for (size_t k = 0; k < ERR__COUNT; k++) {
+		if (tf->fault[k].err) {
+			fault = &tf->fault[k];
+			break;
+		}
 	}
+	*ret = (struct tail_log){
+	    .path = tf->path,
+	    .stats = &tf->stats,
+	    .error = -fault->err,
+	    .error_msg = fault->err ? fault->msg : "",
+	};
 }
 
 const struct tail_stats *tail_stats(const struct tail *t, const char *path)
@@ -880,7 +783,10 @@ int tail_save(struct tail *t)
 	}
 	int r = tailstate_save(&st, t->state_file);
 	tailstate_done(&st);
-	if (r >= 0)
-		t->dirty = false;
-	return r;
+	if (r < 0)
+		return fault_set(&t->state_fault, r, "cannot write the offsets file",
+				 t->state_file);
+	t->state_fault.err = 0;
+	t->dirty = false;
+	return 0;
 }

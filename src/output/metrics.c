@@ -10,6 +10,7 @@
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -163,7 +164,7 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	};
 	cJSON *logs = cJSON_CreateArray();
 	if (s->tail)
-		tail_stats_json(s->tail, logs);
+		json_log_stats(s->tail, logs);
 	for (size_t f = 0; f < ARRAY_SIZE(log_fields); f++) {
 		family(t, log_fields[f].metric, "counter", log_fields[f].help);
 		const cJSON *l;

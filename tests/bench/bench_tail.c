@@ -94,9 +94,10 @@ int main(int argc, char **argv)
 	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
 
 	struct ev_loop *loop = EV_DEFAULT;
-	struct tail *t = tail_new(loop, NULL, TAIL_START_END, on_line, &b);
+	struct tail *t;
 	const char *paths[] = {path};
-	if (!t || tail_set_files(t, paths, 1) < 0)
+	if (tail_new(loop, NULL, TAIL_START_END, on_line, &b, &t) < 0 ||
+	    tail_set_files(t, paths, 1) < 0)
 		return 2;
 
 	pid_t pid = fork();
