@@ -41,80 +41,16 @@
 #include <unistd.h>
 
 #include "log/tailsrc.h"
+#include "log/tail_int.h"
+#include "log/tailmiss.h"
 #include "log/tailstate.h"
 #include "log/tailwatch.h"
 #include "core/util.h"
 
-#define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
-#define TAIL_HISTORY	      8		  /* closed sources remembered per path */
-#define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
-#define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
-#define TAIL_GRACE_MS_DEFAULT 2000
-#define TAIL_STATE_FILE	      "tail.state"
-
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
-struct tfile;
-
-struct tsrc {
-	struct tailsrc src;
-	struct tfile *tf;
-	int wd;
-	bool need_read, retired;
-	ev_timer grace;
-};
-
-struct thist {
-	uint64_t dev, ino, offset, fp_hash;
-	uint32_t fp_len;
-};
-
-/* What failed for a log, by source: each is cleared by its own success. */
-enum tail_err { ERR_OPEN, ERR_READ, ERR_WATCH, ERR__COUNT };
-
-struct tail_fault {
-	int err; /* -errno, 0 = fine */
-	char msg[160];
-};
-
-struct tfile {
-	struct tail *t;
-	char *path;
-	struct tail_stats stats;
-	struct tailsrc_sink sink; /* path, stats and the user callback */
-	struct tsrc *cur;
-	struct tsrc *retired[TAIL_MAX_RETIRED];
-	size_t n_retired;
-	struct thist hist[TAIL_HISTORY];
-	size_t n_hist, hist_next;
-	int dwd[TAILWATCH_DIRS]; /* see tailwatch_dirs */
-	struct tail_fault fault[ERR__COUNT];
-	bool need_check;
-	bool initial;  /* the first look at the path: tail_start applies */
-	bool had_file; /* a later file at the path is a rotation */
-};
-
-struct tail {
-	struct ev_loop *loop;
-	char *state_file;
-	enum tail_start start;
-	tail_line_fn fn;
-	void *userdata;
-	struct tailwatch watch;
-	ev_io io;
-	ev_idle idle;
-	ev_timer save_timer;
-	struct tfile **files;
-	size_t n_files, cap_files;
-	struct tailstate saved;
-	double grace_s;
-	bool dirty;
-	struct tail_fault state_fault; /* loading or saving the offsets file */
-	char *buf;		       /* TAIL_CHUNK */
-};
-
 static void src_close(struct tsrc *s, bool finished);
-static int64_t src_read(struct tsrc *s);
+int64_t tail_src_read(struct tsrc *s);
 
 static int fault_set(struct tail_fault *f, int err, const char *what, const char *path)
 {
@@ -123,18 +59,18 @@ static int fault_set(struct tail_fault *f, int err, const char *what, const char
 	return err;
 }
 
-static int set_error(struct tfile *tf, enum tail_err which, int err, const char *what)
+int tail_set_error(struct tfile *tf, enum tail_err which, int err, const char *what)
 {
 	return fault_set(&tf->fault[which], err, what, tf->path);
 }
 
-static void clear_error(struct tfile *tf, enum tail_err which)
+void tail_clear_error(struct tfile *tf, enum tail_err which)
 {
 	tf->fault[which].err = 0;
 }
 
 /* Every source of a path, current first. */
-static size_t tfile_sources(struct tfile *tf, struct tsrc **v)
+size_t tail_sources(struct tfile *tf, struct tsrc **v)
 {
 	size_t n = 0;
 	if (tf->cur)
@@ -158,7 +94,7 @@ static void watch_forget(struct tail *t, int wd)
 				tf->need_check = true;
 			}
 		}
-		for (size_t k = tfile_sources(tf, v); k-- > 0;) {
+		for (size_t k = tail_sources(tf, v); k-- > 0;) {
 			if (v[k]->wd == wd) {
 				v[k]->wd = -1;
 				tf->need_check = true;
@@ -169,7 +105,7 @@ static void watch_forget(struct tail *t, int wd)
 
 /* ---- lines ---- */
 
-static void mark_dirty(struct tail *t)
+void tail_mark_dirty(struct tail *t)
 {
 	t->dirty = true;
 	if (t->state_file && !ev_is_active(&t->save_timer)) {
@@ -180,8 +116,8 @@ static void mark_dirty(struct tail *t)
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
-			    bool skipping)
+struct tsrc *tail_src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
+			  bool skipping)
 {
 	struct tsrc *s = xcalloc(1, sizeof(*s));
 	char proc[64];
@@ -238,10 +174,10 @@ static void src_close(struct tsrc *s, bool finished)
 	ev_timer_stop(tf->t->loop, &s->grace);
 	tailwatch_del(&tf->t->watch, s->wd);
 	free(s);
-	mark_dirty(tf->t);
+	tail_mark_dirty(tf->t);
 }
 
-static void retired_remove(struct tfile *tf, struct tsrc *s)
+void tail_retired_remove(struct tfile *tf, struct tsrc *s)
 {
 	for (size_t i = 0; i < tf->n_retired; i++) {
 		if (tf->retired[i] == s) {
@@ -257,13 +193,13 @@ static void retired_remove(struct tfile *tf, struct tsrc *s)
 static void src_finish(struct tsrc *s)
 {
 	uint64_t start = s->src.offset;
-	while (src_read(s) > 0 && s->src.offset - start < TAIL_FINISH_MAX)
+	while (tail_src_read(s) > 0 && s->src.offset - start < TAIL_FINISH_MAX)
 		;
 	src_close(s, true);
 }
 
 /* Keep reading a source the path no longer names until it is quiet. */
-static void src_retire(struct tsrc *s)
+void tail_src_retire(struct tsrc *s)
 {
 	struct tfile *tf = s->tf;
 	struct tail *t = tf->t;
@@ -272,40 +208,40 @@ static void src_retire(struct tsrc *s)
 		tf->cur = NULL;
 	if (tf->n_retired == TAIL_MAX_RETIRED) {
 		struct tsrc *oldest = tf->retired[0];
-		retired_remove(tf, oldest);
+		tail_retired_remove(tf, oldest);
 		src_finish(oldest);
 	}
 	s->retired = true;
 	tf->retired[tf->n_retired++] = s;
 	s->grace.repeat = t->grace_s;
 	ev_timer_again(t->loop, &s->grace);
-	src_read(s);
+	tail_src_read(s);
 }
 
 /* One chunk, then what the loop must do about it. */
-static int64_t src_read(struct tsrc *s)
+int64_t tail_src_read(struct tsrc *s)
 {
 	struct tail *t = s->tf->t;
 	uint64_t truncations = s->tf->stats.truncations;
 	int64_t n = tailsrc_read(&s->src, t->buf, TAIL_CHUNK);
 
 	if (n < 0)
-		set_error(s->tf, ERR_READ, (int)n, "cannot read");
+		tail_set_error(s->tf, ERR_READ, (int)n, "cannot read");
 	else
-		clear_error(s->tf, ERR_READ);
+		tail_clear_error(s->tf, ERR_READ);
 	if (s->src.more)
 		ev_idle_start(t->loop, &t->idle);
 	if (n > 0 && s->retired)
 		ev_timer_again(t->loop, &s->grace);
 	if (n > 0 || s->tf->stats.truncations != truncations)
-		mark_dirty(t);
+		tail_mark_dirty(t);
 	return n;
 }
 
 /* A new file is at the path: writers have reopened (nginx creates the file
  * when it reopens on SIGUSR1), so the retired sources can now run out
  * their grace period. */
-static void retired_rearm(struct tfile *tf)
+void tail_retired_rearm(struct tfile *tf)
 {
 	for (size_t i = 0; i < tf->n_retired; i++)
 		ev_timer_again(tf->t->loop, &tf->retired[i]->grace);
@@ -316,7 +252,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct tsrc *s = container_of(w, struct tsrc, grace);
 	struct tfile *tf = s->tf;
 
-	int64_t n = src_read(s);
+	int64_t n = tail_src_read(s);
 	if (n > 0 || s->src.more) {
 		ev_timer_again(loop, w); /* still being written */
 		return;
@@ -328,158 +264,8 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(loop, w);
 		return;
 	}
-	retired_remove(tf, s);
+	tail_retired_remove(tf, s);
 	src_close(s, true);
-}
-
-/* ---- paths ---- */
-
-static bool entry_is(const struct tailstate_entry *e, int fd, const struct stat *st)
-{
-	return (uint64_t)st->st_dev == e->dev && (uint64_t)st->st_ino == e->ino &&
-	       (uint64_t)st->st_size >= e->offset && tailsrc_fp_matches(fd, e->fp_hash, e->fp_len);
-}
-
-static bool entry_match(int fd, const struct stat *st, void *ctx)
-{
-	return entry_is(ctx, fd, st);
-}
-
-/* Where to start reading a file newly found at the path. */
-static uint64_t first_offset(struct tfile *tf, int fd, const struct stat *st, bool *ret_skipping)
-{
-	struct tail *t = tf->t;
-	uint64_t size = (uint64_t)st->st_size;
-
-	*ret_skipping = false;
-	if (tf->initial) {
-		tf->initial = false;
-		if (t->start == TAIL_START_BEGINNING)
-			return 0;
-		if (t->start == TAIL_START_END)
-			return size;
-		bool known = false;
-		for (size_t i = 0; i < t->saved.n; i++) {
-			const struct tailstate_entry *e = &t->saved.v[i];
-			if (!streq(e->path, tf->path))
-				continue;
-			known = true;
-			if (entry_is(e, fd, st)) {
-				*ret_skipping = e->skipping;
-				return e->offset;
-			}
-		}
-		/* Seen before but replaced while we were down: all of it is new. */
-		return known ? 0 : size;
-	}
-	for (size_t i = 0; i < tf->n_hist; i++) {
-		const struct thist *h = &tf->hist[i];
-		if (h->dev == (uint64_t)st->st_dev && h->ino == (uint64_t)st->st_ino &&
-		    h->offset <= size && tailsrc_fp_matches(fd, h->fp_hash, h->fp_len))
-			return h->offset; /* a file we had closed came back */
-	}
-	return 0; /* a new file, or a reused inode with other content */
-}
-
-/* Saved sources of this path that are not the file it names now were
- * rotated while we were down: drain their remainder. */
-static void recover_rotated(struct tfile *tf)
-{
-	struct tail *t = tf->t;
-	struct stat cur;
-	int curfd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	bool have_cur = curfd >= 0 && fstat(curfd, &cur) == 0;
-
-	for (size_t i = 0; i < t->saved.n && tf->n_retired < TAIL_MAX_RETIRED; i++) {
-		const struct tailstate_entry *e = &t->saved.v[i];
-		struct stat st;
-		if (!streq(e->path, tf->path) || e->ino == 0 ||
-		    (have_cur && entry_is(e, curfd, &cur)))
-			continue;
-		int fd = tailsrc_find_sibling(tf->path, entry_match, (void *)e, &st);
-		if (fd < 0)
-			continue;
-		struct tsrc *s = src_new(tf, fd, &st, e->offset, e->skipping);
-		tf->had_file = true;
-		src_retire(s);
-	}
-	if (curfd >= 0)
-		close(curfd);
-}
-
-/* Look at the path: read the file it names, or switch to a new one.
- * Returns 0, or -errno when the path names a file that cannot be followed
- * (also kept as the log's error). */
-static int file_check(struct tfile *tf)
-{
-	struct stat st;
-	bool skipping;
-
-	tf->need_check = false;
-	int r = tailwatch_dirs(&tf->t->watch, tf->path, tf->dwd);
-	if (r < 0)
-		set_error(tf, ERR_WATCH, r, "cannot watch its directory");
-	else
-		clear_error(tf, ERR_WATCH);
-	int sr = stat(tf->path, &st);
-	if (sr < 0 || !S_ISREG(st.st_mode)) {
-		int e = sr < 0 ? -errno : -EINVAL;
-		if (tf->cur)
-			src_retire(tf->cur);
-		tf->initial = false;
-		if (e == -ENOENT || e == -ENOTDIR) {
-			clear_error(tf, ERR_OPEN); /* not there yet: followed when it appears */
-			return r;
-		}
-		return set_error(tf, ERR_OPEN, e, "cannot follow it");
-	}
-	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
-	    tf->cur->src.ino == (uint64_t)st.st_ino) {
-		src_read(tf->cur);
-		return r;
-	}
-	int fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = fd < 0 ? -errno : -EINVAL;
-		if (fd >= 0)
-			close(fd);
-		if (tf->cur)
-			src_retire(tf->cur);
-		return set_error(tf, ERR_OPEN, e, "cannot open it");
-	}
-	clear_error(tf, ERR_OPEN);
-	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
-	    tf->cur->src.ino == (uint64_t)st.st_ino) {
-		close(fd); /* the path changed back between stat and open */
-		src_read(tf->cur);
-		return r;
-	}
-	if (tf->cur)
-		src_retire(tf->cur);
-	for (size_t i = 0; i < tf->n_retired; i++) {
-		struct tsrc *s = tf->retired[i];
-		if (s->src.dev == (uint64_t)st.st_dev && s->src.ino == (uint64_t)st.st_ino) {
-			/* Back to a file still open (a symlink pointed back). */
-			close(fd);
-			retired_remove(tf, s);
-			ev_timer_stop(tf->t->loop, &s->grace);
-			s->retired = false;
-			tf->cur = s;
-			tf->stats.rotations++;
-			retired_rearm(tf);
-			src_read(s);
-			return r;
-		}
-	}
-	uint64_t offset = first_offset(tf, fd, &st, &skipping);
-	if (tf->had_file)
-		tf->stats.rotations++;
-	tf->had_file = true;
-	tf->cur = src_new(tf, fd, &st, offset, skipping);
-	retired_rearm(tf);
-	mark_dirty(tf->t);
-	src_read(tf->cur);
-	return r;
 }
 
 static struct tfile *tfile_new(struct tail *t, const char *path)
@@ -487,6 +273,11 @@ static struct tfile *tfile_new(struct tail *t, const char *path)
 	struct tfile *tf = xcalloc(1, sizeof(*tf));
 	tf->t = t;
 	tf->path = xstrdup(path);
+	const char *slash = strrchr(tf->path, '/');
+	tf->base = slash ? slash + 1 : tf->path;
+	tf->dir = slash ? xstrndup(tf->path, (size_t)(slash - tf->path) + (slash == tf->path))
+			: xstrdup(".");
+	tailmiss_init(&tf->miss);
 	tf->sink = (struct tailsrc_sink){
 	    .path = tf->path, .stats = &tf->stats, .fn = t->fn, .userdata = t->userdata};
 	for (int i = 0; i < TAILWATCH_DIRS; i++)
@@ -503,6 +294,8 @@ static void tfile_free(struct tfile *tf)
 		src_close(tf->retired[--tf->n_retired], false);
 	for (int i = 0; i < TAILWATCH_DIRS; i++)
 		tailwatch_del(&tf->t->watch, tf->dwd[i]);
+	tailmiss_done(&tf->miss);
+	free(tf->dir);
 	free(tf->path);
 	free(tf);
 }
@@ -514,15 +307,15 @@ static void process(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(tf, v);
+		size_t n = tail_sources(tf, v);
 		for (size_t i = 0; i < n; i++) {
 			if (v[i]->need_read) {
 				v[i]->need_read = false;
-				src_read(v[i]);
+				tail_src_read(v[i]);
 			}
 		}
 		if (tf->need_check)
-			file_check(tf);
+			tailpath_check(tf);
 	}
 }
 
@@ -532,20 +325,24 @@ static void mark_all(struct tail *t)
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
 		tf->need_check = true;
-		for (size_t i = tfile_sources(tf, v); i-- > 0;)
+		for (size_t i = tail_sources(tf, v); i-- > 0;)
 			v[i]->need_read = true;
 	}
 }
 
-static void mark(struct tail *t, int wd, uint32_t mask)
+static void mark(struct tail *t, const struct inotify_event *ev)
 {
+	int wd = ev->wd;
+	uint32_t mask = ev->mask;
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
 		for (int i = 0; i < TAILWATCH_DIRS; i++)
 			if (tf->dwd[i] == wd)
 				tf->need_check = true;
-		for (size_t i = tfile_sources(tf, v); i-- > 0;) {
+		if (tf->dwd[0] == wd && ev->len > 0)
+			tailmiss_event(&tf->miss, tf->base, mask, ev->cookie, ev->name);
+		for (size_t i = tail_sources(tf, v); i-- > 0;) {
 			if (v[i]->wd != wd)
 				continue;
 			v[i]->need_read = true;
@@ -574,7 +371,7 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 			else if (ev->mask & IN_IGNORED)
 				watch_forget(t, ev->wd);
 			else
-				mark(t, ev->wd, ev->mask);
+				mark(t, ev);
 		}
 		if ((size_t)n < sizeof(buf) / 2)
 			break;
@@ -592,10 +389,10 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(t->files[f], v);
+		size_t n = tail_sources(t->files[f], v);
 		for (size_t i = 0; i < n; i++) {
 			if (v[i]->src.more) {
-				src_read(v[i]);
+				tail_src_read(v[i]);
 				more |= v[i]->src.more;
 			}
 		}
@@ -710,12 +507,12 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		t->files = grow_array(t->files, &t->cap_files, t->n_files + 1, sizeof(*t->files));
 		t->files[t->n_files++] = tf;
 		if (t->start == TAIL_START_SAVED)
-			recover_rotated(tf);
-		int r = file_check(tf);
+			tailpath_recover(tf);
+		int r = tailpath_check(tf);
 		if (r < 0 && first == 0)
 			first = r;
 	}
-	mark_dirty(t);
+	tail_mark_dirty(t);
 	return first;
 }
 
@@ -761,7 +558,7 @@ int tail_save(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(tf, v);
+		size_t n = tail_sources(tf, v);
 		for (size_t i = 0; i < n; i++) {
 			struct tailstate_entry e = {
 			    .path = tf->path,

@@ -623,6 +623,108 @@ static void test_rotation_delete_recreate_loses_nothing(void)
 	run_done(&r);
 }
 
+/* Every style in turn, as a host with a mixed fleet of rotation tools does:
+ * rename + late writes + reopen, copytruncate, delete + recreate. The
+ * writer waits for the reader only before a delete (a file deleted before
+ * anyone opened it cannot be read by anyone); renames and copytruncates
+ * come as soon as a burst is written, so a file can be rotated again before
+ * the follower has drained it or even opened it. */
+static void rotate_shift(const struct wctx *w)
+{
+	for (int k = 3; k >= 1; k--) {
+		char *from = xasprintf("%s.%d", w->path, k),
+		     *to = xasprintf("%s.%d", w->path, k + 1);
+		rename(from, to);
+		free(from);
+		free(to);
+	}
+}
+
+static void writer_mixed(struct wctx *w)
+{
+	char *old = sibling(w, ".1");
+	int fd = wopen(w->path, 0);
+	for (unsigned r = 0; r < w->rounds; r++) {
+		if (r % 3 == 2) {
+			round_start(w, fd);
+		} else {
+			write_lines(fd, &w->n, w->per_round);
+		}
+		switch (r % 3) {
+		case 0: /* nginx + logrotate: rename, late writes, reopen */
+			rotate_shift(w);
+			rename(w->path, old);
+			write_lines(fd, &w->n, 200);
+			int nfd = wopen(w->path, 0);
+			close(fd);
+			fd = nfd;
+			break;
+		case 1:
+			copytruncate(w);
+			break;
+		case 2: /* rm + create, the old fd still written for a while */
+			unlink(w->path);
+			write_lines(fd, &w->n, 100);
+			nfd = wopen(w->path, O_EXCL);
+			close(fd);
+			fd = nfd;
+			break;
+		}
+	}
+	round_start(w, fd);
+	close(fd);
+	free(old);
+}
+
+/* Bounded CPU load: n children spin until killed, 60 s at most. */
+static void load_start(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int64_t end = now_mono_ms() + 60000;
+			volatile uint64_t x = 0;
+			while (now_mono_ms() < end)
+				for (int k = 0; k < 1000000; k++)
+					x += (uint64_t)k;
+			_exit(0);
+		}
+	}
+}
+
+static void load_stop(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+}
+
+/* Every line read exactly once, or counted in lines_lost. */
+static void test_rotation_mixed_under_load_reads_every_line_or_counts_it(void)
+{
+	struct wctx w = wctx_new("mixed", "error.log");
+	unsigned total = (ROUNDS + 1) * PER_ROUND + (ROUNDS + 2) / 3 * 200 + ROUNDS / 3 * 100;
+	struct run r = {.expect = total};
+	pid_t load[3];
+	write_str(w.path, "", O_TRUNC);
+	load_start(load, 3);
+	run_writers(&r, &w, writer_mixed, NULL, 150, TAIL_START_END);
+	load_stop(load, 3);
+	const struct tail_stats *st = tail_stats(r.tail, w.path);
+	unsigned missing = rec_missing(&r.rec, total);
+	printf("     mixed rotation under load: %u of %u lines missing, %llu counted lost\n",
+	       missing, total, (unsigned long long)st->lines_lost);
+	CHECK_INT(missing, st->lines_lost);
+	CHECK_INT(r.rec.unique, total - missing);
+	CHECK_INT(r.rec.dups, 0);
+	CHECK_INT(r.rec.malformed, 0);
+	CHECK_INT(st->lines, r.rec.unique);
+	run_done(&r);
+}
+
 static void symlink_swap(unsigned grace_ms, unsigned pause_ms)
 {
 	struct wctx w = wctx_new(pause_ms ? "symlink-closed" : "symlink-open", "current.log");
@@ -1252,6 +1354,101 @@ static void test_copytruncate_reader_behind_recovers_from_copy(void)
 
 /* The reader holds the start of a line; its end was written after the copy
  * and truncated away: that line is provably lost, and counted. */
+/* The window of issue 15: the file at the path is replaced (rename +
+ * create), written and then copytruncated before the follower has even
+ * opened it (the loop did not run: a busy machine). Its lines are in the
+ * copy, which the follower reads before the truncated file. */
+static void test_copytruncate_before_new_file_was_opened_reads_the_copy(void)
+{
+	char *dir = fresh_dir("ct-unopened");
+	char *path = xasprintf("%s/error.log", dir), *old = xasprintf("%s/error.log.1", dir),
+	     *copy = xasprintf("%s/error.log.1", dir), *older = xasprintf("%s/error.log.2", dir);
+	const char *paths[] = {path};
+	struct solo s;
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(path, 0, 100);
+	solo_wait(&s, UNIQUE(100));
+	/* no loop from here on: rename + create ... */
+	CHECK_INT(rename(path, old), 0);
+	append_lines(path, 100, 2100);
+	/* ... then copytruncate, which first moves .1 up */
+	CHECK_INT(rename(old, older), 0);
+	copy_path(path, copy);
+	CHECK_INT(truncate(path, 0), 0);
+	append_lines(path, 2100, 2110);
+	solo_wait(&s, UNIQUE(2110));
+	const struct tail_stats *st = tail_stats(s.tail, path);
+	CHECK_INT(count_range(&s.rec, 0, 2110, 1), 2110);
+	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
+	CHECK_INT(st->lines_lost, 0);
+	solo_free(&s);
+	free(path);
+	free(old);
+	free(copy);
+	free(older);
+	free(dir);
+}
+
+/* Renamed away twice (nginx rotating twice) before the follower opened the
+ * middle file: its lines are read from where the rename put it. */
+static void test_renamed_before_it_was_opened_is_read(void)
+{
+	char *dir = fresh_dir("mv-unopened");
+	char *path = xasprintf("%s/error.log", dir), *one = xasprintf("%s/error.log.1", dir),
+	     *two = xasprintf("%s/error.log.2", dir);
+	const char *paths[] = {path};
+	struct solo s;
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(path, 0, 100);
+	solo_wait(&s, UNIQUE(100));
+	CHECK_INT(rename(path, one), 0);
+	append_lines(path, 100, 2100);
+	CHECK_INT(rename(one, two), 0);
+	CHECK_INT(rename(path, one), 0);
+	append_lines(path, 2100, 2110);
+	solo_wait(&s, UNIQUE(2110));
+	CHECK_INT(count_range(&s.rec, 0, 2110, 1), 2110);
+	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
+	solo_free(&s);
+	free(path);
+	free(one);
+	free(two);
+	free(dir);
+}
+
+/* The same, with the file deleted (and another created) before anyone could
+ * open it: its lines cannot be read by anyone, and tail never saw them, so
+ * nothing is counted; every later line is read once. */
+static void test_file_deleted_before_it_was_opened_loses_only_its_lines(void)
+{
+	char *dir = fresh_dir("del-unopened");
+	char *path = xasprintf("%s/error.log", dir), *old = xasprintf("%s/error.log.1", dir);
+	const char *paths[] = {path};
+	struct solo s;
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(path, 0, 100);
+	solo_wait(&s, UNIQUE(100));
+	CHECK_INT(rename(path, old), 0);
+	append_lines(path, 100, 200);
+	CHECK_INT(unlink(path), 0);
+	append_lines(path, 200, 210);
+	solo_wait(&s, UNIQUE(110));
+	CHECK_INT(count_range(&s.rec, 0, 100, 1), 100);
+	CHECK_INT(count_range(&s.rec, 100, 200, 0), 100);
+	CHECK_INT(count_range(&s.rec, 200, 210, 1), 10);
+	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
+	solo_free(&s);
+	free(path);
+	free(old);
+	free(dir);
+}
+
 static void test_copytruncate_lost_line_end_is_counted(void)
 {
 	char *dir = fresh_dir("ct-partial");
@@ -1495,6 +1692,9 @@ int main(int argc, char **argv)
 	RUN_IF(test_set_files_keeps_position_and_counters);
 	RUN_IF(test_copytruncate_reader_behind_recovers_from_copy);
 	RUN_IF(test_copytruncate_lost_line_end_is_counted);
+	RUN_IF(test_copytruncate_before_new_file_was_opened_reads_the_copy);
+	RUN_IF(test_file_deleted_before_it_was_opened_loses_only_its_lines);
+	RUN_IF(test_renamed_before_it_was_opened_is_read);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
 	RUN_IF(test_offsets_are_saved_within_a_second);
@@ -1510,6 +1710,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_rotation_copytruncate_loses_nothing);
 	RUN_IF(test_rotation_copytruncate_concurrent_counts_only_real_losses);
 	RUN_IF(test_rotation_delete_recreate_loses_nothing);
+	RUN_IF(test_rotation_mixed_under_load_reads_every_line_or_counts_it);
 	RUN_IF(test_rotation_symlink_swap_back_to_open_file);
 	RUN_IF(test_rotation_symlink_swap_back_to_closed_file);
 	RUN_IF(test_file_appearing_later_is_read_from_start);
