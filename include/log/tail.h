@@ -31,6 +31,9 @@ struct ev_loop;
  * copy, leave no trace anyone could count. */
 struct tail_stats {
 	uint64_t lines, bytes, rotations, truncations, lines_cut, lines_unparsed, lines_lost;
+	uint64_t nul_bytes; /* NUL bytes skipped at line starts (a log extended by
+			     * sparse zeros: a writer without O_APPEND after a
+			     * truncate); holes are skipped without reading */
 };
 
 struct tail;

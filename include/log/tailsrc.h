@@ -43,6 +43,7 @@ struct tailsrc {
 	size_t line_len;
 	bool skipping; /* inside a cut line, dropping bytes up to its newline */
 	bool more;     /* the last read filled the buffer: read again soon */
+	bool in_nul;   /* the last read ended inside a run of NULs at a line start */
 };
 
 /* Take over fd (st is its fstat) and start reading at offset. */

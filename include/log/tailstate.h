@@ -41,7 +41,9 @@ int tailstate_parse(struct tailstate *st, const char *data, size_t len);
 /* Render st; *ret_data is malloc'ed. */
 void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_len);
 
-/* Load a state file (missing file = empty state, 0) / write it atomically. */
+/* Load a state file (missing file = empty state, 0; not a regular file,
+ * a symlink included: -EINVAL; never blocks on a FIFO) / write it atomically
+ * (-EINVAL when FILE exists and is not a regular file). */
 int tailstate_load(struct tailstate *st, const char *file);
 int tailstate_save(const struct tailstate *st, const char *file);
 

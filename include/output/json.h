@@ -9,5 +9,5 @@ struct cJSON;
 struct tail;
 /* Append one object per followed log to array: {"path", "lines", "bytes",
  * "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
- * "error": null | {"errno": N, "message": "..."}}. */
+ * "nul_bytes", "error": null | {"errno": N, "message": "..."}}. */
 void json_log_stats(const struct tail *t, struct cJSON *array);

@@ -29,13 +29,39 @@ static void emit(struct tailsrc *s, const char *line, size_t len)
 		k->stats->lines_unparsed++;
 }
 
+/* The first byte of [p, end) that is not NUL, or end: eight bytes a step,
+ * so a run of zeros costs what memchr would. */
+static const char *skip_nul(const char *p, const char *end)
+{
+	while (p < end && ((uintptr_t)p & 7))
+		if (*p++)
+			return p - 1;
+	for (uint64_t w; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		if (w)
+			break;
+	}
+	while (p < end && !*p)
+		p++;
+	return p;
+}
+
 /* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
- * and the rest dropped up to its newline, so the buffer never grows. */
+ * and the rest dropped up to its newline, so the buffer never grows. NULs at
+ * a line start are skipped and counted. */
 static void feed(struct tailsrc *s, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len;
 
 	while (p < end) {
+		if (*p == '\0' && s->line_len == 0 && !s->skipping) {
+			const char *q = skip_nul(p, end);
+			s->sink->stats->nul_bytes += (uint64_t)(q - p);
+			s->in_nul = q == end;
+			p = q;
+			continue;
+		}
+		s->in_nul = false;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t seg = (size_t)((nl ? nl : end) - p);
 
@@ -251,6 +277,22 @@ static void truncated(struct tailsrc *s, char *buf, size_t size)
 	s->skipping = false;
 }
 
+/* Inside a run of NULs: jump over the hole (a sparse region is never
+ * read), counting it as NUL bytes. Written zeros are skipped by feed(). */
+static void skip_hole(struct tailsrc *s, const struct stat *st)
+{
+	off_t data = lseek(s->fd, (off_t)s->offset, SEEK_DATA);
+	uint64_t to = data >= 0	       ? (uint64_t)data
+		      : errno == ENXIO ? (uint64_t)st->st_size /* a hole up to the end */
+				       : s->offset;	       /* no SEEK_DATA here */
+	if (to > s->offset) {
+		s->sink->stats->nul_bytes += to - s->offset;
+		s->offset = to;
+		s->seen_size = MAX(s->seen_size, to);
+		s->last_len = 0; /* the bytes before the position are not known */
+	}
+}
+
 /* The head check runs after the read: if the first bytes are still ours
  * then, the content was not replaced before the read either, so the chunk
  * belongs to it; otherwise it may be new content at an old offset and is
@@ -264,6 +306,8 @@ int64_t tailsrc_read(struct tailsrc *s, char *buf, size_t size)
 		return -errno;
 	if ((uint64_t)st.st_size < s->offset)
 		truncated(s, buf, size);
+	else if (s->in_nul)
+		skip_hole(s, &st);
 	ssize_t n = pread(s->fd, buf, size, (off_t)s->offset);
 	if (n < 0)
 		return -errno;

@@ -6,10 +6,13 @@
 #include "log/tailstate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util.h"
 
@@ -125,29 +128,87 @@ void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_l
 	*ret_len = len;
 }
 
+/* The state file is opened O_NONBLOCK | O_NOFOLLOW and must be a regular
+ * file: a FIFO planted there would block open() or read() forever, a
+ * symlink would read or overwrite someone else's file. */
 int tailstate_load(struct tailstate *st, const char *file)
 {
-	char *data;
-	size_t len;
-	int r = read_file(file, TAILSTATE_MAX_BYTES, &data, &len);
-
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	tailstate_parse(st, data, len);
+	struct stat sb;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno == ELOOP ? -EINVAL : -errno;
+	int r = 0;
+	if (fstat(fd, &sb) < 0)
+		r = -errno;
+	else if (!S_ISREG(sb.st_mode))
+		r = -EINVAL;
+	else if (sb.st_size > TAILSTATE_MAX_BYTES)
+		r = -EFBIG;
+	char *data = r < 0 ? NULL : xmalloc((size_t)sb.st_size + 1);
+	size_t len = 0;
+	while (r == 0 && len < (size_t)sb.st_size) {
+		ssize_t n = read(fd, data + len, (size_t)sb.st_size - len);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n == 0)
+			break; /* shrank meanwhile: parse what is there */
+		else if (n > 0)
+			len += (size_t)n;
+	}
+	close(fd);
+	if (r == 0)
+		tailstate_parse(st, data, len);
 	free(data);
-	return 0;
+	return r;
 }
 
+/* Write FILE.tmp (O_EXCL | O_NOFOLLOW: never through a planted link), fsync,
+ * rename over FILE, fsync the directory. FILE itself must be absent or a
+ * regular file. */
 int tailstate_save(const struct tailstate *st, const char *file)
 {
-	char *data;
-	size_t len;
+	struct stat sb;
+	if (lstat(file, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return -EINVAL;
 
+	char *data, *tmp = xasprintf("%s.tmp", file);
+	size_t len;
 	tailstate_format(st, &data, &len);
-	int r = write_file_atomic(file, data, len, 0600);
+	int r = 0;
+	(void)unlink(tmp); /* a leftover of a crash, or something planted */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (size_t off = 0; off < len && r == 0;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, file) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	char *slash = strrchr(file, '/');
+	char *dir = slash ? xstrndup(file, (size_t)(slash - file) + (slash == file)) : xstrdup(".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd); /* the rename is done; a failed flush is not a failed save */
+		close(dfd);
+	}
+	free(dir);
+out:
 	free(data);
+	free(tmp);
 	return r;
 }
 

@@ -18,7 +18,7 @@ void json_log_stats(const struct tail *t, struct cJSON *array)
 		    {"lines", s->lines},	   {"bytes", s->bytes},
 		    {"rotations", s->rotations},   {"truncations", s->truncations},
 		    {"lines_cut", s->lines_cut},   {"lines_unparsed", s->lines_unparsed},
-		    {"lines_lost", s->lines_lost},
+		    {"lines_lost", s->lines_lost}, {"nul_bytes", s->nul_bytes},
 		};
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "path", l.path);

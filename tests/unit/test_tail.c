@@ -1449,6 +1449,129 @@ static void test_file_deleted_before_it_was_opened_loses_only_its_lines(void)
 	free(dir);
 }
 
+/* A writer without O_APPEND goes on at its old offset after a truncate: the
+ * file is then a hole of zeros followed by lines. 4 GiB of hole is jumped
+ * over, not read; written zeros at a line start are skipped; both counted. */
+static void test_nul_runs_are_skipped_and_counted(void)
+{
+	char *dir = fresh_dir("nul");
+	char *path = xasprintf("%s/error.log", dir);
+	const char *paths[] = {path};
+	struct solo s;
+	char buf[128];
+
+	write_str(path, "", O_TRUNC);
+	solo_new(&s, NULL, TAIL_START_END, paths, 1);
+	append_lines(path, 0, 10);
+	solo_wait(&s, UNIQUE(10));
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_INT(ftruncate(fd, 0), 0);
+	const off_t hole = (off_t)4 << 30;
+	size_t n = fmt_line(buf, 10);
+	CHECK_INT(pwrite(fd, buf, n, hole), (ssize_t)n);
+	solo_wait(&s, UNIQUE(11));
+	/* written zeros, then a line */
+	char zeros[100000] = {0};
+	CHECK_INT(pwrite(fd, zeros, sizeof(zeros), hole + (off_t)n), (ssize_t)sizeof(zeros));
+	size_t m = fmt_line(buf, 11);
+	CHECK_INT(pwrite(fd, buf, m, hole + (off_t)n + (off_t)sizeof(zeros)), (ssize_t)m);
+	close(fd);
+	solo_wait(&s, UNIQUE(12));
+	const struct tail_stats *st = tail_stats(s.tail, path);
+	CHECK_INT(count_range(&s.rec, 0, 12, 1), 12);
+	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
+	CHECK_INT(st->nul_bytes, (uint64_t)hole + sizeof(zeros));
+	CHECK_INT(st->lines, 12);
+	CHECK_INT(st->lines_cut, 0);
+	solo_free(&s);
+	free(path);
+	free(dir);
+}
+
+/* A FIFO (or a symlink) where the offsets file goes: refused at once, never
+ * blocked on, and reported by every log as its fault; lines still flow. */
+static void test_state_file_fifo_is_refused_and_reported(void)
+{
+	char *dir = fresh_dir("state-fifo");
+	char *path = xasprintf("%s/error.log", dir), *state = xasprintf("%s/tail.state", dir);
+	const char *paths[] = {path};
+	struct solo s;
+	struct tail_log l;
+
+	write_str(path, "", O_TRUNC);
+	CHECK_INT(mkfifo(state, 0600), 0);
+	solo_new(&s, dir, TAIL_START_END, paths, 1);
+	tail_log_at(s.tail, 0, &l);
+	CHECK_INT(l.error, EINVAL);
+	CHECK(strstr(l.error_msg, "offsets file") != NULL);
+	append_lines(path, 0, 10);
+	solo_wait(&s, UNIQUE(10));
+	CHECK_INT(tail_save(s.tail), -EINVAL);
+	struct stat st;
+	CHECK_INT(lstat(state, &st), 0);
+	CHECK(S_ISFIFO(st.st_mode));
+	/* once the FIFO is gone, a save succeeds and the fault clears */
+	CHECK_INT(unlink(state), 0);
+	CHECK_INT(tail_save(s.tail), 0);
+	tail_log_at(s.tail, 0, &l);
+	CHECK_INT(l.error, 0);
+	CHECK_STR(l.error_msg, "");
+	solo_free(&s);
+	free(path);
+	free(state);
+	free(dir);
+}
+
+/* A log nobody may read is a fault of that log, reported with its errno,
+ * and tail_set_files returns it; when it becomes readable it is followed. */
+static void test_unreadable_log_is_a_reported_fault(void)
+{
+	if (geteuid() == 0) {
+		/* root reads anything: use a directory where the file should be */
+		char *dir = fresh_dir("unreadable");
+		char *path = xasprintf("%s/error.log", dir);
+		const char *paths[] = {path};
+		struct solo s;
+		struct tail_log l;
+		CHECK_INT(mkdir(path, 0755), 0);
+		s.loop = ev_loop_new(EVFLAG_AUTO);
+		rec_init(&s.rec, 100);
+		CHECK_INT(tail_new(s.loop, NULL, TAIL_START_END, on_line, &s.rec, &s.tail), 0);
+		CHECK_INT(tail_set_files(s.tail, paths, 1), -EINVAL);
+		tail_log_at(s.tail, 0, &l);
+		CHECK_INT(l.error, EINVAL);
+		CHECK(strstr(l.error_msg, path) != NULL);
+		CHECK_INT(rmdir(path), 0);
+		write_str(path, "", O_TRUNC);
+		append_lines(path, 0, 3);
+		solo_wait(&s, UNIQUE(3));
+		tail_log_at(s.tail, 0, &l);
+		CHECK_INT(l.error, 0);
+		solo_free(&s);
+		free(path);
+		free(dir);
+		return;
+	}
+	char *dir = fresh_dir("unreadable");
+	char *path = xasprintf("%s/error.log", dir);
+	const char *paths[] = {path};
+	struct solo s;
+	struct tail_log l;
+	write_str(path, "", O_TRUNC);
+	CHECK_INT(chmod(path, 0), 0);
+	s.loop = ev_loop_new(EVFLAG_AUTO);
+	rec_init(&s.rec, 100);
+	CHECK_INT(tail_new(s.loop, NULL, TAIL_START_END, on_line, &s.rec, &s.tail), 0);
+	CHECK_INT(tail_set_files(s.tail, paths, 1), -EACCES);
+	tail_log_at(s.tail, 0, &l);
+	CHECK_INT(l.error, EACCES);
+	CHECK(strstr(l.error_msg, path) != NULL);
+	solo_free(&s);
+	free(path);
+	free(dir);
+}
+
 static void test_copytruncate_lost_line_end_is_counted(void)
 {
 	char *dir = fresh_dir("ct-partial");
@@ -1695,6 +1818,9 @@ int main(int argc, char **argv)
 	RUN_IF(test_copytruncate_before_new_file_was_opened_reads_the_copy);
 	RUN_IF(test_file_deleted_before_it_was_opened_loses_only_its_lines);
 	RUN_IF(test_renamed_before_it_was_opened_is_read);
+	RUN_IF(test_nul_runs_are_skipped_and_counted);
+	RUN_IF(test_state_file_fifo_is_refused_and_reported);
+	RUN_IF(test_unreadable_log_is_a_reported_fault);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
 	RUN_IF(test_offsets_are_saved_within_a_second);
