@@ -69,6 +69,11 @@ static const struct {
     {LIT("sending to client"), PHASE_SENDING_TO_CLIENT},
     {LIT("proxying upgraded connection"), PHASE_UPGRADED},
     {LIT("resolving"), PHASE_RESOLVING},
+    {LIT("proxying connection"), PHASE_PROXYING},
+    {LIT("proxying and reading from upstream"), PHASE_PROXYING_FROM_UPSTREAM},
+    {LIT("proxying and sending to upstream"), PHASE_PROXYING_TO_UPSTREAM},
+    {LIT("proxying and reading from client"), PHASE_PROXYING_FROM_CLIENT},
+    {LIT("proxying and sending to client"), PHASE_PROXYING_TO_CLIENT},
 };
 
 static enum errlog_phase phase_of(const char *a, size_t n)
@@ -109,8 +114,11 @@ static bool upstream_phase(enum errlog_phase ph, bool has_upstream)
 	case PHASE_READING_UPSTREAM:
 	case PHASE_UPGRADED:
 	case PHASE_RESOLVING:
+	case PHASE_PROXYING_FROM_UPSTREAM:
+	case PHASE_PROXYING_TO_UPSTREAM:
 		return true;
 	case PHASE_NONE:
+	case PHASE_PROXYING:
 		return has_upstream;
 	default:
 		return false;
@@ -372,6 +380,7 @@ const char *errlog_kind_name(enum errlog_kind kind)
 	    [EV_WORKER_CONNECTIONS] = "worker_connections",
 	    [EV_TOO_MANY_FILES] = "too_many_files",
 	    [EV_FASTCGI_STDERR] = "fastcgi_stderr",
+	    [EV_UPSTREAM_REJECTED] = "upstream_rejected",
 	    [EV_OTHER] = "other",
 	};
 	return (unsigned)kind < EV__COUNT ? names[kind] : "unknown";
@@ -389,7 +398,65 @@ const char *errlog_phase_name(enum errlog_phase phase)
 	    [PHASE_SENDING_TO_CLIENT] = "sending_to_client",
 	    [PHASE_UPGRADED] = "upgraded",
 	    [PHASE_RESOLVING] = "resolving",
+	    [PHASE_PROXYING] = "proxying",
+	    [PHASE_PROXYING_FROM_UPSTREAM] = "proxying_from_upstream",
+	    [PHASE_PROXYING_TO_UPSTREAM] = "proxying_to_upstream",
+	    [PHASE_PROXYING_FROM_CLIENT] = "proxying_from_client",
+	    [PHASE_PROXYING_TO_CLIENT] = "proxying_to_client",
 	    [PHASE_OTHER] = "other",
 	};
 	return (unsigned)phase < PHASE__COUNT ? names[phase] : "unknown";
+}
+
+int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n)
+{
+	if (!ev->has_peer || ev->peer.kind != PEERKEY_UNIX ||
+	    ev->peer_split == ERRLOG_SPLIT_EXACT || !ev->upstream.p)
+		return -EINVAL;
+	/* the text after "unix:", socket path and URI together */
+	const char *u = memmem(ev->upstream.p, ev->upstream.len, "unix:", 5);
+	if (!u)
+		return -EINVAL;
+	const char *t = u + 5, *e = ev->upstream.p + ev->upstream.len;
+	size_t tn = (size_t)(e - t), best = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = known[i];
+		if (startswith(k, "unix:"))
+			k += 5;
+		size_t kn = strlen(k);
+		if (kn > best && kn <= tn && memcmp(t, k, kn) == 0 &&
+		    (kn == tn || t[kn] == '/' || t[kn] == '?'))
+			best = kn;
+	}
+	struct peerkey key;
+	if (best == 0 || peerkey_parse(u, best + 5, 0, &key) < 0)
+		return 0;
+	ev->peer = key;
+	ev->upstream_uri = best < tn ? span(t + best, e) : (struct errlog_span){NULL, 0};
+	ev->peer_split = ERRLOG_SPLIT_EXACT;
+	return 1;
+}
+
+bool errlog_entry_start(const char *line, size_t len)
+{
+	time_t t;
+	return len >= 21 && line[19] == ' ' && line[20] == '[' && errlog_time_parse(line, &t) == 0;
+}
+
+/* nginx cuts an entry at NGX_MAX_ERROR_STR (2048) bytes, newline included:
+ * an entry that long is complete whatever it holds. */
+#define NGX_MAX_ERROR_STR 2048
+
+bool errlog_entry_open(const char *line, size_t len)
+{
+	/* called for every line read: look for the 'F' of "FastCGI" where a
+	 * message starts (after the header, within the first 120 bytes) before
+	 * parsing anything */
+	const char *e = line + (len < 120 ? len : 120), *f = len > 28 ? line + 28 : e;
+	while ((f = scan(f, e, 'F')) &&
+	       !has_prefix(f, (size_t)(line + len - f), LIT("FastCGI sent in stderr: \"")))
+		f++;
+	struct errlog_event ev;
+	return f && len < NGX_MAX_ERROR_STR - 1 && errlog_parse(line, len, &ev) == 0 &&
+	       ev.kind == EV_FASTCGI_STDERR && !ev.client.p;
 }

@@ -31,7 +31,8 @@ static const char *find_space(const char *p, const char *e)
 	return scan(p, e, ' ');
 }
 
-enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F__COUNT };
+/* In nginx's order; F_BYTES (stream) is unquoted and ends the line. */
+enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F_BYTES, F__COUNT };
 
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
@@ -44,7 +45,7 @@ static int match_key(const char *p, const char *e, int after, size_t *ret_len)
 	} keys[F__COUNT] = {
 	    [F_REQUEST] = {LIT("request: \"")},	  [F_SUBREQUEST] = {LIT("subrequest: \"")},
 	    [F_UPSTREAM] = {LIT("upstream: \"")}, [F_HOST] = {LIT("host: \"")},
-	    [F_REFERRER] = {LIT("referrer: \"")},
+	    [F_REFERRER] = {LIT("referrer: \"")}, [F_BYTES] = {LIT("bytes from/to client:")},
 	};
 	size_t n = (size_t)(e - p);
 	for (int f = after + 1; f < F__COUNT; f++) {
@@ -76,6 +77,40 @@ static void clear_context(struct errlog_event *ev)
 {
 	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
 	    ev->referrer = ev->method = ev->uri = (struct errlog_span){NULL, 0};
+	ev->has_bytes = ev->udp = false;
+	ev->bytes_from_client = ev->bytes_to_client = 0;
+	ev->bytes_from_upstream = ev->bytes_to_upstream = 0;
+}
+
+/* "N/N" at *p: two counters; *p advances past them. */
+static bool counter_pair(const char **p, const char *e, uint64_t *a, uint64_t *b)
+{
+	const char *q = *p;
+	uint64_t v[2] = {0, 0};
+	for (int i = 0; i < 2; i++) {
+		const char *d = q;
+		while (q < e && *q >= '0' && *q <= '9' && q - d < 19)
+			v[i] = v[i] * 10 + (uint64_t)(*q++ - '0');
+		if (q == d || (i == 0 && (q == e || *q++ != '/')))
+			return false;
+	}
+	*a = v[0];
+	*b = v[1];
+	*p = q;
+	return true;
+}
+
+/* The stream bytes fields after "bytes from/to client:" at p, to the end. */
+static bool parse_bytes(const char *p, const char *e, struct errlog_event *ev)
+{
+	if (!counter_pair(&p, e, &ev->bytes_from_client, &ev->bytes_to_client) ||
+	    !has_prefix(p, (size_t)(e - p), LIT(", bytes from/to upstream:")))
+		return false;
+	p += 25;
+	if (!counter_pair(&p, e, &ev->bytes_from_upstream, &ev->bytes_to_upstream) || p != e)
+		return false;
+	ev->has_bytes = ev->stream = true;
+	return true;
 }
 
 /* Parse the context after ", client: " at p into ev, whose context fields
@@ -122,6 +157,8 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 			ev->referrer = span(v, closed ? e - 1 : e);
 			return closed;
 		}
+		if (f == F_BYTES)
+			return parse_bytes(v, e, ev);
 		int next = -1;
 		size_t nklen = 0;
 		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
@@ -167,21 +204,31 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 {
 	const char *first = NULL;
 	bool dirty = false;
+	size_t klen = 0, first_klen = 0;
 	for (const char *q = p; (q = scan(q, e, ',')); q++) {
-		if (!has_prefix(q, (size_t)(e - q), LIT(", client: ")))
+		if (has_prefix(q, (size_t)(e - q), LIT(", client: ")))
+			klen = 10;
+		else if (has_prefix(q, (size_t)(e - q), LIT(", udp client: ")))
+			klen = 14; /* the stream module's UDP sessions */
+		else
 			continue;
 		if (dirty)
 			clear_context(ev);
 		dirty = true;
-		if (parse_context(q + 10, e, ev))
+		ev->udp = klen == 14;
+		if (parse_context(q + klen, e, ev))
 			return q;
-		if (!first && ev->client.p)
+		if (!first && ev->client.p) {
 			first = q;
+			first_klen = klen;
+		}
 	}
 	if (dirty)
 		clear_context(ev);
-	if (first)
-		parse_context(first + 10, e, ev);
+	if (first) {
+		ev->udp = first_klen == 14;
+		parse_context(first + first_klen, e, ev);
+	}
 	return first;
 }
 
@@ -199,23 +246,45 @@ const char *errlog_ctx_find(const char *p, const char *e, struct errlog_event *e
 	return e;
 }
 
+/* After "unix:" without nginx's ":" separator: the socket path ends at the
+ * first component ending in ".sock" (followed by '/', '?' or the end). */
+static const char *sock_end(const char *p, const char *e)
+{
+	for (const char *k = p; (k = memmem(k, (size_t)(e - k), ".sock", 5)); k += 5) {
+		const char *end = k + 5;
+		if (end == e || *end == '/' || *end == '?')
+			return end;
+	}
+	return NULL;
+}
+
 /* upstream: "SCHEME://PEER[URI]" (§3). PEER is "unix:/path" followed by the
  * ":" separator nginx adds for AF_UNIX, "[v6]:port", "addr:port", or the
- * group name for "no live upstreams". */
+ * group name for "no live upstreams". The stream module writes the peer
+ * alone, without scheme or URI. */
 struct errlog_span errlog_ctx_upstream_peer(struct errlog_event *ev)
 {
-	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *q;
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *b, *end;
 	size_t n = ev->upstream.len;
-	if (!(q = memchr(p, ':', n > 16 ? 16 : n)))
+	const char *q = memchr(p, ':', n > 16 ? 16 : n);
+	if (q && q != p && e - q >= 3 && q[1] == '/' && q[2] == '/') {
+		ev->scheme = span(p, q);
+		b = q + 3;
+	} else if (n > 0 && !memchr(p, '/', n) == !has_prefix(p, n, LIT("unix:"))) {
+		ev->stream = true; /* "addr:port", "[v6]:port" or "unix:/path" */
+		return span(p, e);
+	} else {
 		return (struct errlog_span){NULL, 0};
-	if (q == p || e - q < 3 || q[1] != '/' || q[2] != '/')
-		return (struct errlog_span){NULL, 0};
-	ev->scheme = span(p, q);
-	const char *b = q + 3, *end;
+	}
 	if (has_prefix(b, (size_t)(e - b), LIT("unix:"))) {
 		end = memchr(b + 5, ':', (size_t)(e - b - 5));
-		if (!end)
-			end = e;
+		if (!end) {
+			end = sock_end(b + 5, e);
+			ev->peer_split = end ? ERRLOG_SPLIT_SOCK : ERRLOG_SPLIT_NONE;
+			if (end && end < e)
+				ev->upstream_uri = span(end, e);
+			return span(b, end ? end : e);
+		}
 		if (end + 1 < e)
 			ev->upstream_uri = span(end + 1, e);
 		return span(b, end);

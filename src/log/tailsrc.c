@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log/errlog.h"
 #include "log/tailstate.h"
 #include "core/util.h"
 
@@ -24,9 +25,50 @@
 static void emit(struct tailsrc *s, const char *line, size_t len)
 {
 	const struct tailsrc_sink *k = s->sink;
-	k->stats->lines++;
 	if (!k->fn(k->userdata, k->path, line, len))
 		k->stats->lines_unparsed++;
+}
+
+static void entry_flush(struct tailsrc *s)
+{
+	if (!s->entry)
+		return;
+	emit(s, s->entry, s->entry_len);
+	free(s->entry);
+	s->entry = NULL;
+	s->entry_len = 0;
+	s->entry_file = 0;
+}
+
+/* One complete physical line (raw: its bytes in the file). A FastCGI
+ * stderr entry whose text runs on over the next lines (a PHP stack trace)
+ * is held and delivered as one line, joined by '\n', once its last line
+ * (the one with the context) arrives, the next entry starts, it reaches
+ * TAIL_LINE_MAX, or the file has nothing more for now (nginx writes an
+ * entry with one write()). lines counts physical lines. */
+static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t raw)
+{
+	s->sink->stats->lines++;
+	if (s->entry) {
+		if (!errlog_entry_start(line, len) && s->entry_len + 1 + len <= TAIL_LINE_MAX) {
+			s->entry[s->entry_len++] = '\n';
+			memcpy(s->entry + s->entry_len, line, len);
+			s->entry_len += len;
+			s->entry_file += raw;
+			if (!errlog_entry_open(s->entry, s->entry_len))
+				entry_flush(s);
+			return;
+		}
+		entry_flush(s);
+	}
+	if (errlog_entry_open(line, len)) {
+		s->entry = xmalloc(TAIL_LINE_MAX);
+		memcpy(s->entry, line, len);
+		s->entry_len = len;
+		s->entry_file = raw;
+		return;
+	}
+	emit(s, line, len);
 }
 
 /* The first byte of [p, end) that is not NUL, or end: eight bytes a step,
@@ -72,16 +114,18 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 			size_t room = TAIL_LINE_MAX - s->line_len;
 			memcpy(s->line + s->line_len, p, room);
 			s->sink->stats->lines_cut++;
+			entry_flush(s);
+			s->sink->stats->lines++;
 			emit(s, s->line, TAIL_LINE_MAX);
 			s->line_len = 0;
 			s->skipping = !nl;
 		} else if (nl && s->line_len == 0) {
-			emit(s, p, seg); /* the common case: no copy */
+			deliver(s, p, seg, seg + 1); /* the common case: no copy */
 		} else {
 			memcpy(s->line + s->line_len, p, seg);
 			s->line_len += seg;
 			if (nl) {
-				emit(s, s->line, s->line_len);
+				deliver(s, s->line, s->line_len, s->line_len + 1);
 				s->line_len = 0;
 			}
 		}
@@ -132,7 +176,7 @@ uint64_t tailsrc_fp_hash(const struct tailsrc *s)
 
 uint64_t tailsrc_resume_offset(const struct tailsrc *s)
 {
-	return s->skipping ? s->offset : s->offset - s->line_len;
+	return (s->skipping ? s->offset : s->offset - s->line_len) - s->entry_file;
 }
 
 void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, const struct stat *st,
@@ -159,8 +203,13 @@ void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, co
 
 void tailsrc_done(struct tailsrc *s, bool finished)
 {
-	if (finished && s->line_len > 0 && !s->skipping)
-		emit(s, s->line, s->line_len);
+	if (finished) {
+		if (s->line_len > 0 && !s->skipping)
+			deliver(s, s->line, s->line_len, s->line_len);
+		entry_flush(s);
+	}
+	free(s->entry);
+	s->entry = NULL;
 	s->line_len = 0;
 	if (s->fd >= 0)
 		close(s->fd);
@@ -272,6 +321,7 @@ static void truncated(struct tailsrc *s, char *buf, size_t size)
 	}
 	if (!s->skipping && (s->line_len > 0 || known_end > delivered))
 		s->sink->stats->lines_lost++;
+	entry_flush(s);
 	s->offset = s->seen_size = 0;
 	s->line_len = s->head_len = s->last_len = 0;
 	s->skipping = false;
@@ -325,5 +375,7 @@ int64_t tailsrc_read(struct tailsrc *s, char *buf, size_t size)
 	s->sink->stats->bytes += (uint64_t)n;
 	feed(s, buf, (size_t)n);
 	s->more = (size_t)n == size;
+	if (!s->more && s->line_len == 0)
+		entry_flush(s); /* the file has no more of it for now */
 	return n;
 }

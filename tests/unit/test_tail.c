@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log/errlog.h"
 #include "log/tail.h"
 #include "log/tailstate.h"
 #include "core/util.h"
@@ -1572,6 +1573,81 @@ static void test_unreadable_log_is_a_reported_fault(void)
 	free(dir);
 }
 
+/* A PHP stack trace in a FastCGI stderr entry spans physical lines; the
+ * callback gets it as one line joined by '\n'. */
+struct entries {
+	unsigned n;
+	char last[TAIL_LINE_MAX + 1];
+	size_t last_len;
+};
+
+static bool on_entry(void *userdata, const char *path, const char *line, size_t len)
+{
+	struct entries *e = userdata;
+	e->n++;
+	memcpy(e->last, line, len);
+	e->last[len] = '\0';
+	e->last_len = len;
+	return true;
+}
+
+static void test_multiline_fastcgi_entry_is_one_line(void)
+{
+	char *dir = fresh_dir("multiline");
+	char *path = xasprintf("%s/error.log", dir);
+	const char *paths[] = {path};
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct tail *t;
+	struct entries e = {0};
+	const char *first = "2025/03/14 09:12:01 [error] 23817#23817: *1184 FastCGI sent in "
+			    "stderr: \"PHP message: PHP Fatal error:  Uncaught Exception: boom in "
+			    "/var/www/index.php:3";
+	const char *rest = "Stack trace:\n#0 {main}\n  thrown in /var/www/index.php on line 3\" "
+			   "while reading response header from upstream, client: 127.0.0.1, "
+			   "server: _, request: \"GET / HTTP/1.1\", upstream: "
+			   "\"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"localhost\"";
+	const char *next = "2025/03/14 09:12:02 [error] 23817#23817: *1185 connect() failed "
+			   "(111: Connection refused) while connecting to upstream, client: "
+			   "127.0.0.1, server: _, request: \"GET / HTTP/1.1\", upstream: "
+			   "\"http://127.0.0.1:8080/\", host: \"localhost\"";
+
+	write_str(path, "", O_TRUNC);
+	CHECK_INT(tail_new(loop, NULL, TAIL_START_END, on_entry, &e, &t), 0);
+	CHECK_INT(tail_set_files(t, paths, 1), 0);
+	char *all = xasprintf("%s\n%s\n%s\n", first, rest, next);
+	write_str(path, all, O_APPEND);
+	tail_rescan(t);
+	const struct tail_stats *st = tail_stats(t, path);
+	CHECK_INT(e.n, 2);
+	CHECK_INT(st->lines, 5);
+	CHECK_STR(e.last, next);
+	/* the entry alone, and one cut short (no closing line: nginx's cut) */
+	e.n = 0;
+	char *entry = xasprintf("%s\n%s", first, rest);
+	write_str(path, entry, O_APPEND);
+	write_str(path, "\n", O_APPEND);
+	tail_rescan(t);
+	CHECK_INT(e.n, 1);
+	CHECK_STR(e.last, entry);
+	struct errlog_event ev;
+	CHECK_INT(errlog_parse(e.last, e.last_len, &ev), 0);
+	CHECK_INT(ev.kind, EV_FASTCGI_STDERR);
+	CHECK_STR(ev.peer.key, "unix:/run/php/php8.2-fpm.sock");
+	e.n = 0;
+	char *cut = xasprintf("%s\nStack trace:\n", first);
+	write_str(path, cut, O_APPEND);
+	tail_rescan(t);
+	CHECK_INT(e.n, 1);
+	CHECK_INT(st->lines, 5 + 4 + 2);
+	tail_free(t);
+	ev_loop_destroy(loop);
+	free(all);
+	free(entry);
+	free(cut);
+	free(path);
+	free(dir);
+}
+
 static void test_copytruncate_lost_line_end_is_counted(void)
 {
 	char *dir = fresh_dir("ct-partial");
@@ -1821,6 +1897,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_nul_runs_are_skipped_and_counted);
 	RUN_IF(test_state_file_fifo_is_refused_and_reported);
 	RUN_IF(test_unreadable_log_is_a_reported_fault);
+	RUN_IF(test_multiline_fastcgi_entry_is_one_line);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
 	RUN_IF(test_offsets_are_saved_within_a_second);
