@@ -128,6 +128,13 @@ struct errlog_event {
  * cached per thread. */
 int errlog_parse(const char *line, size_t len, struct errlog_event *ret);
 
+/* The same for a reader that wants upstream events only (the daemon): a line
+ * that cannot be upstream-related — no "upstream" in it, and not a resolver,
+ * worker_connections, EMFILE/ENFILE or cut FastCGI stderr line — costs one
+ * search and comes back as EV_OTHER with only the header fields and
+ * message (the rest of the line) set. Everything else is errlog_parse(). */
+int errlog_parse_upstream(const char *line, size_t len, struct errlog_event *ret);
+
 /* For a unix peer whose socket path and URI nginx did not separate
  * (peer_split != ERRLOG_SPLIT_EXACT, e.g. "http://unix:/run/app/puma.sock/orders/1"):
  * re-key ev->peer by the longest of known[0..n) — socket paths the caller

@@ -341,7 +341,7 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 	struct daemon *d = userdata;
 	struct errlog_event ev;
 	(void)path;
-	if (errlog_parse(line, len, &ev) < 0)
+	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
 	diag_log_event(d->diag, &ev, line, len, now_wall_ms());
 	return true;

@@ -1282,6 +1282,31 @@ static void test_multiline_entry_predicates(void)
 	CHECK(ev.detail.p && memmem(ev.detail.p, ev.detail.len, "Stack trace:", 12));
 }
 
+/* The pre-filter never changes what an upstream-related line gives: over the
+ * sample corpus, errlog_parse_upstream() agrees with errlog_parse() on
+ * acceptance, kind, errno and peer, and differs only by leaving the context
+ * of EV_OTHER lines unparsed. */
+static void test_prefilter_agrees_with_full_parse(void)
+{
+	unsigned filtered = 0;
+	for (size_t i = 0; i < nlines; i++) {
+		struct errlog_event a, b;
+		int ra = errlog_parse(lines[i].p, lines[i].len, &a);
+		int rb = errlog_parse_upstream(lines[i].p, lines[i].len, &b);
+		CHECK_INT(rb, ra);
+		if (ra < 0 || rb < 0)
+			continue;
+		CHECK_STR(errlog_kind_name(b.kind), errlog_kind_name(a.kind));
+		CHECK_INT(b.has_peer, a.has_peer);
+		CHECK_STR(b.peer.key, a.peer.key);
+		CHECK_INT(b.time, a.time);
+		if (b.kind != EV_OTHER)
+			CHECK_INT(b.err, a.err);
+		filtered += a.kind == EV_OTHER && !b.client.p && a.client.p;
+	}
+	CHECK(filtered > 0);
+}
+
 /* ---- time ----------------------------------------------------------------- */
 
 static void test_local_time_follows_dst(void)
@@ -1342,6 +1367,7 @@ int main(void)
 	RUN(test_upstream_modules_messages);
 	RUN(test_errno_99_is_connect_failed);
 	RUN(test_multiline_entry_predicates);
+	RUN(test_prefilter_agrees_with_full_parse);
 	RUN(test_local_time_follows_dst);
 	for (size_t i = 0; i < nlines; i++)
 		free(lines[i].p);
