@@ -235,6 +235,24 @@ static int parse_level(const char *p, size_t n)
 	return -1;
 }
 
+/* ngx_lua's log handler puts ", context: PHASE" (ngx.timer,
+ * ssl_certificate_by_lua*, ...) between the message and nginx's own
+ * context: the message ends before it. */
+static const char *strip_lua_context(const char *p, const char *me)
+{
+	for (const char *q = me; q - p >= 11;) {
+		q = memrchr(p, ',', (size_t)(q - p));
+		if (!q)
+			break;
+		if (me - q > 11 && memcmp(q, ", context: ", 11) == 0 &&
+		    !memchr(q + 11, ' ', (size_t)(me - q - 11)))
+			return q;
+		if (memchr(q, ' ', (size_t)(me - q)) != q + 1)
+			break; /* only the last ", " can start it */
+	}
+	return me;
+}
+
 /* ---- pre-filter ---------------------------------------------------------- */
 
 /* Can the message at [p, e) be anything but EV_OTHER? Most lines of a real
@@ -323,6 +341,7 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 
 	/* The context first: the message may contain anything. */
 	const char *me = errlog_ctx_find(p, e, ev);
+	me = strip_lua_context(p, me);
 
 	/* " while ACTION": the last " while " before the context. An action is
 	 * nginx's own text and holds no '"'; a quote after the last " while "
@@ -368,6 +387,11 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 		ev->message = span(p, mend);
 		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
 					  upstream_phase(ev->phase, ev->upstream.p != NULL));
+		/* A connect() outside any upstream or resolver work is someone
+		 * else's (a Lua cosocket's): not an upstream event. */
+		if (ev->kind == EV_CONNECT_FAILED && ev->phase == PHASE_NONE && !ev->resolver.p &&
+		    !ev->upstream.p)
+			ev->kind = EV_OTHER;
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
 			ev->kind = EV_TOO_MANY_FILES;

@@ -118,6 +118,10 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
 			ev->name = of ? span(of + 4, e) : span(m, e);
 		} else {
+			/* nginx's own message names only the host; a text with
+			 * spaces is someone else's (a Lua script's) */
+			if (memchr(m, ' ', (size_t)(e - m)))
+				return EV_OTHER;
 			ev->name = span(m, e);
 		}
 		return EV_RESOLVE_FAILED;
