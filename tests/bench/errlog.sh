@@ -7,6 +7,9 @@
 #   wc -l FILE
 #   bench_errlog run FILE        errlog_parse_upstream(), what the daemon calls
 #   bench_errlog run-full FILE   errlog_parse(), every field of every line
+#   bench_tail ingest FILE       the daemon's whole ingest: tail reads the file
+#                                from its start, splits and joins entries, and
+#                                calls errlog_parse_upstream()
 #   BEFORE_BIN run FILE          optional: an older bench_errlog, for a
 #                                before/after figure from the same run
 # and keeps the best CPU time (user + sys) of each: other processes stretch
@@ -34,8 +37,8 @@ cpu() {
     awk '{ printf "%.3f\n", $1 + $2 }' <<<"$t"
 }
 
-names=("wc -l" "errlog_parse_upstream" "errlog_parse")
-cmds=("wc -l $file" "$bin run $file" "$bin run-full $file")
+names=("wc -l" "errlog_parse_upstream" "errlog_parse" "tail ingest (tail + parse)")
+cmds=("wc -l $file" "$bin run $file" "$bin run-full $file" "$build/tests/bench/bench_tail ingest $file")
 if [ -n "$before" ]; then
     names+=("before: $(basename "$before")")
     cmds+=("$before run $file")
