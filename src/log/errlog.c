@@ -419,10 +419,11 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 		ev->message = span(p, mend);
 		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
 					  upstream_phase(ev->phase, ev->upstream.p != NULL));
-		/* A connect() outside any upstream or resolver work is someone
-		 * else's (a Lua cosocket's): not an upstream event. */
-		if (ev->kind == EV_CONNECT_FAILED && ev->phase == PHASE_NONE && !ev->resolver.p &&
-		    !ev->upstream.p)
+		/* What the pre-filter of errlog_parse_upstream() calls other is
+		 * other here too, so both entry points agree: nginx's own upstream
+		 * lines always carry one of its words, and one without them is
+		 * someone else's (a Lua cosocket's connect(), say). */
+		if (ev->kind != EV_OTHER && len < NGX_MAX_ERROR_STR - 8 && !may_be_upstream(p, e))
 			ev->kind = EV_OTHER;
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
