@@ -50,6 +50,10 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 	cJSON *logs = cJSON_CreateArray();
 	json_log_stats(d->tail, logs);
 	cJSON_AddNumberToObject(o, "logs", cJSON_GetArraySize(logs));
+	int failing = 0;
+	const cJSON *l;
+	cJSON_ArrayForEach(l, logs) failing += cJSON_IsObject(cJSON_GetObjectItem(l, "error"));
+	cJSON_AddNumberToObject(o, "logs_failing", failing);
 	cJSON_Delete(logs);
 	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(o, "reloads", d->reloads);
