@@ -12,6 +12,7 @@ packages=(
     gcc meson ninja-build pkg-config
     libev-dev libcurl4-openssl-dev libcjson-dev libsystemd-dev
     nginx php-fpm curl openssl iproute2 procps
+    libnginx-mod-stream libnginx-mod-mail
     python3 python3-pytest
     clang-14 libclang-rt-14-dev
     systemd scdoc jq bash-completion prometheus prometheus-alertmanager

@@ -20,6 +20,23 @@ struct cf_node {
 	struct cf_node *next;	  /* next sibling */
 };
 
+/* Something a load went on past but a reader should know (file:line + text),
+ * e.g. an include directory that cannot be read. */
+struct cf_warning {
+	char *file;
+	unsigned line; /* 0: no line */
+	char *text;
+};
+
+struct cf_warnings {
+	struct cf_warning *v;
+	size_t n, cap;
+};
+
+/* Append a copy of each of src's warnings to dst (dst starts zeroed). */
+void cf_warnings_copy(struct cf_warnings *dst, const struct cf_warnings *src);
+void cf_warnings_done(struct cf_warnings *w);
+
 struct cf_tree {
 	struct cf_node *root; /* virtual node: root->children are the top-level directives */
 	const char *main_file;
@@ -27,6 +44,7 @@ struct cf_tree {
 	size_t nfiles;
 	char **globs; /* every include glob pattern (its directory may gain files) */
 	size_t nglobs;
+	struct cf_warnings warnings; /* from a successful parse */
 	struct cf_arena *arena;
 };
 
@@ -43,7 +61,15 @@ struct cf_options {
 	bool lua_blocks;	    /* treat *_by_lua_block bodies as opaque Lua */
 };
 
-/* Errors are written to err as "file:line: message" (or "file: message"). */
+/* Limits of one parse, all files together: bytes read (a file included
+ * twice, or hard links to one file, count each time) and tree memory. */
+#define CF_MAX_FILE_BYTES  (64u << 20)
+#define CF_MAX_TOTAL_BYTES (64u << 20)
+#define CF_MAX_TREE_BYTES  (256u << 20)
+
+/* Files are opened with O_NONBLOCK and must be regular files (a FIFO named
+ * by an include is refused, never waited on); /dev/null reads as empty. Errors are written to err
+ * as "file:line: message" (or "file: message"). */
 int cf_parse(const char *path, const struct cf_options *opts, struct cf_tree **ret, char *err,
 	     size_t errlen);
 void cf_tree_free(struct cf_tree *t);
@@ -53,7 +79,5 @@ void cf_tree_free(struct cf_tree *t);
 int cf_node_verror(char *err, size_t errlen, const struct cf_node *n, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
-/* Helpers for walking: first child named name, and the next sibling after
- * n with the same name. */
+/* The first child of block named name. */
 struct cf_node *cf_find(const struct cf_node *block, const char *name);
-struct cf_node *cf_find_next(const struct cf_node *n);

@@ -1,13 +1,31 @@
-/* json: the JSON encoders of the stages below output — the one place that
- * turns their plain structs into cJSON (DESIGN.md: JSON at the edge). Each
- * stage keeps its own block, implemented in src/output/json_<stage>.c. */
+/* json: the JSON encodings of the pipeline's plain structs, in one place
+ * (like sway's ipc-json.c). One file per stage: src/output/json_<stage>.c.
+ * Every function returns a new object the caller owns, except where noted. */
 #pragma once
 
 struct cJSON;
 
+/* nginx */
+struct ngx_model;
+struct ngx_peer;
+/* The static part of DESIGN.md's peer object: {"peer", "protocol",
+ * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]},
+ * plus "probed": false for a peer nginx never connects to, "backup": true
+ * for a backup-only peer and "tls": true for a stream peer with proxy_ssl. */
+struct cJSON *json_nginx_peer(const struct ngx_model *m, const struct ngx_peer *p);
+
 /* log */
 struct tail;
-/* Append one object per followed log to array: {"path", "lines", "bytes",
- * "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
- * "nul_bytes", "error": null | {"errno": N, "message": "..."}}. */
+/* Append one object per followed log to array (the caller owns array):
+ * {"path", "lines", "bytes", "rotations", "truncations", "lines_cut",
+ * "lines_unparsed", "lines_lost", "nul_bytes",
+ * "error": null | {"errno": N, "message": "..."}}. */
 void json_log_stats(const struct tail *t, struct cJSON *array);
+
+/* host */
+struct host_listener;
+/* {"path", "inode", "uid", "accept_queue", "accept_backlog", "pid", "process",
+ * "started", "unit", "active_state", "sub_state", "result", "restarts",
+ * "prev_inode", "prev_seen", "since", "time_wait", "established",
+ * "not_visible": [{"what", "dropin"}]}: only the fields that are known. */
+struct cJSON *json_host_listener(const struct host_listener *l);

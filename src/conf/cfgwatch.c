@@ -1,11 +1,13 @@
 /* cfgwatch: inotify on configuration directories, debounced (see cfgwatch.h).
  *
  * inotify readable -> match the event's name against the watched files and
- * globs -> (re)start the debounce timer -> timer fires -> callback. */
+ * globs -> due = now + debounce, wake-up timer armed -> after each loop
+ * iteration (ev_check) -> now >= due -> callback. */
 #include "conf/cfgwatch.h"
 
 #include <errno.h>
 #include <ev.h>
+#include <stdbool.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
@@ -29,7 +31,11 @@ struct cfgwatch {
 	struct ev_loop *loop;
 	int fd;
 	ev_io io;
-	ev_timer debounce;
+	ev_timer wake;	/* only wakes the loop at due; the check decides */
+	ev_check check; /* after each loop iteration: is a change due? */
+	struct cfgwatch_clock clock;
+	uint64_t debounce_ms, due_ms;
+	bool pending;
 	cfgwatch_fn fn;
 	void *userdata;
 	struct dir_watch *dirs;
@@ -70,6 +76,14 @@ static bool relevant(const struct cfgwatch *w, const char *dir, const char *name
 	return false;
 }
 
+/* Wake the loop in ms (+1: ev_now after the wake-up must reach due). */
+static void arm(struct cfgwatch *w, uint64_t ms)
+{
+	ev_timer_stop(w->loop, &w->wake);
+	ev_timer_set(&w->wake, (double)(ms + 1) / 1000.0, 0.);
+	ev_timer_start(w->loop, &w->wake);
+}
+
 static void on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct cfgwatch *w = container_of(io, struct cfgwatch, io);
@@ -94,34 +108,65 @@ static void on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 		}
 	}
 	if (hit) {
-		ev_timer_stop(loop, &w->debounce);
-		ev_timer_start(loop, &w->debounce);
+		w->pending = true;
+		w->due_ms = w->clock.now_ms(w->clock.userdata) + w->debounce_ms;
+		arm(w, w->debounce_ms);
 	}
 }
 
-static void on_debounce(struct ev_loop *loop, ev_timer *t, int revents)
+static void on_wake(struct ev_loop *loop, ev_timer *t, int revents)
 {
-	struct cfgwatch *w = container_of(t, struct cfgwatch, debounce);
+	(void)loop;
+	(void)t;
+	(void)revents; /* on_check runs after this iteration */
+}
+
+static void on_check(struct ev_loop *loop, ev_check *c, int revents)
+{
+	struct cfgwatch *w = container_of(c, struct cfgwatch, check);
 	(void)loop;
 	(void)revents;
+	if (!w->pending)
+		return;
+	uint64_t now = w->clock.now_ms(w->clock.userdata);
+	if (now < w->due_ms) {
+		/* woken early (rounding, or a later event moved due): sleep again */
+		if (!ev_is_active(&w->wake))
+			arm(w, w->due_ms - now);
+		return;
+	}
+	w->pending = false;
+	ev_timer_stop(w->loop, &w->wake);
 	w->fn(w->userdata);
 }
 
-struct cfgwatch *cfgwatch_new(struct ev_loop *loop, double debounce_s, cfgwatch_fn fn,
-			      void *userdata)
+static uint64_t loop_now_ms(void *userdata)
+{
+	return (uint64_t)(ev_now((struct ev_loop *)userdata) * 1000.0);
+}
+
+int cfgwatch_new(struct ev_loop *loop, uint64_t debounce_ms, const struct cfgwatch_clock *clock,
+		 cfgwatch_fn fn, void *userdata, struct cfgwatch **ret)
 {
 	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0)
-		return NULL;
+		return -errno;
 	struct cfgwatch *w = xcalloc(1, sizeof(*w));
 	w->loop = loop;
 	w->fd = fd;
 	w->fn = fn;
 	w->userdata = userdata;
+	w->debounce_ms = debounce_ms;
+	w->clock =
+	    clock ? *clock : (struct cfgwatch_clock){.now_ms = loop_now_ms, .userdata = loop};
 	ev_io_init(&w->io, on_inotify, fd, EV_READ);
 	ev_io_start(loop, &w->io);
-	ev_timer_init(&w->debounce, on_debounce, debounce_s, 0);
-	return w;
+	ev_init(&w->wake, on_wake);
+	ev_check_init(&w->check, on_check);
+	ev_check_start(loop, &w->check);
+	ev_unref(loop); /* the check alone does not keep the loop running */
+	*ret = w;
+	return 0;
 }
 
 void cfgwatch_free(struct cfgwatch *w)
@@ -130,7 +175,9 @@ void cfgwatch_free(struct cfgwatch *w)
 		return;
 	clear(w);
 	ev_io_stop(w->loop, &w->io);
-	ev_timer_stop(w->loop, &w->debounce);
+	ev_timer_stop(w->loop, &w->wake);
+	ev_ref(w->loop);
+	ev_check_stop(w->loop, &w->check);
 	close(w->fd);
 	free(w->dirs);
 	free(w->paths);

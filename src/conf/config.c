@@ -20,18 +20,21 @@
 struct config *config_new(void)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
-	c->nginx_conf = xstrdup("/etc/nginx/nginx.conf");
-	c->socket_path = xstrdup("/run/upwatch/upwatch.sock");
-	c->state_dir = xstrdup("/var/lib/upwatch");
-	c->probe_interval_ms = 5000;
-	c->probe_timeout_ms = 2000;
-	c->probe_retry_ms = 1000;
-	c->probe_retries = 5;
-	c->probe_max_inflight = 256;
+	c->nginx_conf = xstrdup(CONFIG_DEFAULT_NGINX_CONF);
+	c->socket_path = xstrdup(CONFIG_DEFAULT_SOCKET_PATH);
+	c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
+	c->probe_interval_ms = CONFIG_DEFAULT_PROBE_INTERVAL_MS;
+	c->probe_timeout_ms = CONFIG_DEFAULT_PROBE_TIMEOUT_MS;
+	c->probe_retry_ms = CONFIG_DEFAULT_PROBE_RETRY_MS;
+	c->probe_retries = CONFIG_DEFAULT_PROBE_RETRIES;
+	c->probe_max_inflight = CONFIG_DEFAULT_PROBE_MAX_INFLIGHT;
 	c->probe_enabled = true;
+	c->health_uri = xstrdup(CONFIG_DEFAULT_HEALTH_URI);
+	c->expect_lo = CONFIG_DEFAULT_EXPECT_LO;
+	c->expect_hi = CONFIG_DEFAULT_EXPECT_HI;
 	c->start_at = TAIL_START_SAVED;
-	c->alert_hold_ms = 30000;
-	c->metrics_interval_ms = 15000;
+	c->alert_hold_ms = CONFIG_DEFAULT_ALERT_HOLD_MS;
+	c->metrics_interval_ms = CONFIG_DEFAULT_METRICS_INTERVAL_MS;
 	c->log_level = LOG_INFO;
 	/* probe_allow defaults to loopback only */
 	c->probe_allow = xcalloc(2, sizeof(*c->probe_allow));
@@ -59,6 +62,7 @@ void config_free(struct config *c)
 	free(c->nginx_dump);
 	free(c->socket_path);
 	free(c->state_dir);
+	free(c->health_uri);
 	free(c->probe_allow);
 	for (size_t i = 0; i < c->nerror_logs; i++)
 		free(c->error_logs[i]);
@@ -70,6 +74,7 @@ void config_free(struct config *c)
 		override_done(&c->peers[i]);
 	free(c->upstreams);
 	free(c->peers);
+	cf_warnings_done(&c->warnings);
 	free(c);
 }
 
@@ -133,13 +138,11 @@ static int set_uint(struct loader *ld, const struct cf_node *n, unsigned *dst, u
 	int r = want_args(ld, n, 1, 1);
 	if (r < 0)
 		return r;
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(n->argv[1], &end, 10);
-	if (errno || *end || end == n->argv[1] || n->argv[1][0] == '-' || v < min || v > max)
+	unsigned v;
+	if (parse_uint(n->argv[1], max, &v) < 0 || v < min)
 		return bad(ld, n, "invalid number \"%s\" in \"%s\" (%u to %u)", n->argv[1],
 			   n->argv[0], min, max);
-	*dst = (unsigned)v;
+	*dst = v;
 	return 0;
 }
 
@@ -179,11 +182,10 @@ static int parse_net(const char *s, struct config_net *ret)
 		return -EINVAL;
 	}
 	if (slash) {
-		char *end;
-		unsigned long p = strtoul(slash + 1, &end, 10);
-		if (*end || end == slash + 1 || p > net.prefix)
+		unsigned p;
+		if (parse_uint(slash + 1, net.prefix, &p) < 0)
 			return -EINVAL;
-		net.prefix = (unsigned)p;
+		net.prefix = p;
 	}
 	*ret = net;
 	return 0;
@@ -191,16 +193,20 @@ static int parse_net(const char *s, struct config_net *ret)
 
 static int parse_status_range(const char *s, int *lo, int *hi)
 {
-	int a, b, n = 0;
-	if (sscanf(s, "%3d-%3d%n", &a, &b, &n) == 2 && s[n] == '\0') {
-		*lo = a;
-		*hi = b;
-	} else if (sscanf(s, "%3d%n", &a, &n) == 1 && s[n] == '\0') {
-		*lo = *hi = a;
-	} else {
+	uint64_t a, b;
+	if (parse_u64_prefix(&s, &a) < 0)
 		return -EINVAL;
+	b = a;
+	if (*s == '-') {
+		s++;
+		if (parse_u64_prefix(&s, &b) < 0)
+			return -EINVAL;
 	}
-	return (*lo >= 100 && *hi <= 599 && *lo <= *hi) ? 0 : -EINVAL;
+	if (*s || a < 100 || b > 599 || a > b)
+		return -EINVAL;
+	*lo = (int)a;
+	*hi = (int)b;
+	return 0;
 }
 
 /* Directives allowed inside `upstream NAME { }` and `peer KEY { }`. */
@@ -392,6 +398,8 @@ int config_load(const char *path, bool missing_ok, struct config **ret, char *er
 			 (unsigned long long)ld.c->probe_interval_ms);
 		r = -EINVAL;
 	}
+	if (r >= 0)
+		cf_warnings_copy(&ld.c->warnings, &t->warnings);
 	cf_tree_free(t);
 	if (r < 0) {
 		config_free(ld.c);

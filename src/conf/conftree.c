@@ -7,6 +7,7 @@
 #include "conf/conftree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
 #include <limits.h>
@@ -14,14 +15,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "conf/lex.h"
 #include "core/strmap.h"
 #include "core/util.h"
 
-#define CF_MAX_FILE_BYTES (64u << 20) /* one configuration file */
-#define CF_MAX_DEPTH	  64	      /* nested blocks + includes */
-#define CF_MAX_ARGS	  4096
+#define CF_MAX_DEPTH 64 /* nested blocks + includes */
+#define CF_MAX_ARGS  4096
 
 struct cf_chunk {
 	struct cf_chunk *next;
@@ -31,6 +34,7 @@ struct cf_chunk {
 
 struct cf_arena {
 	struct cf_chunk *head;
+	size_t total; /* bytes in all chunks, checked against CF_MAX_TREE_BYTES */
 };
 
 static void *arena_alloc(struct cf_arena *a, size_t n)
@@ -43,6 +47,7 @@ static void *arena_alloc(struct cf_arena *a, size_t n)
 		c->used = 0;
 		c->size = size;
 		a->head = c;
+		a->total += size;
 	}
 	void *p = a->head->data + a->head->used;
 	a->head->used += n;
@@ -55,6 +60,100 @@ static char *arena_strdup(struct cf_arena *a, const char *s, size_t n)
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
+}
+
+/* --- warnings --- */
+
+static void warnings_add(struct cf_warnings *w, const char *file, unsigned line, const char *text)
+{
+	w->v = grow_array(w->v, &w->cap, w->n + 1, sizeof(*w->v));
+	w->v[w->n++] =
+	    (struct cf_warning){.file = xstrdup(file), .line = line, .text = xstrdup(text)};
+}
+
+void cf_warnings_copy(struct cf_warnings *dst, const struct cf_warnings *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		warnings_add(dst, src->v[i].file, src->v[i].line, src->v[i].text);
+}
+
+void cf_warnings_done(struct cf_warnings *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->v[i].file);
+		free(w->v[i].text);
+	}
+	free(w->v);
+	*w = (struct cf_warnings){0};
+}
+
+/* --- reading files --- */
+
+/* Read a configuration file of at most max bytes. O_NONBLOCK so that opening
+ * a FIFO returns at once; anything but a regular file is -ENOEXEC (a
+ * directory -EISDIR, as nginx's pread() fails on one) except /dev/null, read
+ * as empty like nginx does; too big is -EFBIG. */
+static int read_conf_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
+		/* /dev/null: the usual way to say "an empty configuration" */
+		close(fd);
+		*ret_data = xstrdup("");
+		*ret_len = 0;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : -ENOEXEC;
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return -EFBIG;
+	}
+	/* the size may change under us: read until EOF, never past max */
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *buf = xmalloc(cap + 1);
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				close(fd);
+				return -EFBIG;
+			}
+			cap = MIN(cap * 2, max + 1);
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = -errno;
+			free(buf);
+			close(fd);
+			return e;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	if (len > max) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[len] = '\0';
+	*ret_data = buf;
+	*ret_len = len;
+	return 0;
 }
 
 /* --- nginx -T dumps --- */
@@ -148,7 +247,14 @@ struct parser {
 	char **args;
 	size_t args_cap;
 	struct strmap seen; /* file name → index in tree->files */
+	size_t bytes_read;  /* all files so far, against CF_MAX_TOTAL_BYTES */
 };
+
+/* glob(3)'s error callback has no user pointer: the parser whose glob runs.
+ * One parse at a time per process (the daemon's loop thread). */
+static struct parser *glob_parser;
+static const char *glob_file, *glob_pattern;
+static unsigned glob_line;
 
 static int perr(struct parser *ps, const char *file, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -179,6 +285,21 @@ static bool ends_with(const char *s, const char *suffix)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A directory the glob cannot read: nginx (as root) would read it, we go
+ * on without its files and say so. A missing directory is no warning: nginx
+ * treats it as "no files" too. */
+static int glob_error(const char *path, int e)
+{
+	if (!glob_parser || e == ENOENT || e == ENOTDIR)
+		return 0;
+	char text[PATH_MAX + 256];
+	snprintf(text, sizeof(text),
+		 "include \"%s\": cannot read directory \"%s\" (%s), its files are not read",
+		 glob_pattern, path, strerror(e));
+	warnings_add(&glob_parser->tree->warnings, glob_file, glob_line, text);
+	return 0;
 }
 
 static int include_one(struct parser *ps, const char *pattern, struct cf_node *parent,
@@ -217,7 +338,12 @@ static int include_one(struct parser *ps, const char *pattern, struct cf_node *p
 	}
 
 	glob_t g;
-	int r = glob(full, 0, NULL, &g);
+	glob_parser = ps;
+	glob_file = file;
+	glob_line = line;
+	glob_pattern = pattern;
+	int r = glob(full, 0, glob_error, &g);
+	glob_parser = NULL;
 	if (r == GLOB_NOMATCH)
 		return 0;
 	if (r != 0)
@@ -241,9 +367,20 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 	for (;;) {
 		int tok = lex_next(lx);
 		if (tok < 0)
-			return perr(ps, file, lx->line, "%s", lx->error);
+			return perr(ps, file, lx->err_line, "%s", lx->error);
+
+		if (a->total > CF_MAX_TREE_BYTES)
+			return perr(ps, file, lx->line,
+				    "configuration takes more than %u MiB in memory",
+				    CF_MAX_TREE_BYTES >> 20);
 
 		if (tok == LEX_WORD) {
+			/* nginx keeps a NUL inside a word and most directives then
+			 * fail on it; as a C string it would be cut short, so it is
+			 * refused here rather than read as something else */
+			if (memchr(lx->word, '\0', lx->word_len))
+				return perr(ps, file, lx->tok_line,
+					    "NUL byte in parameter \"%s...\"", lx->word);
 			if (argc == 0)
 				first_line = lx->tok_line;
 			if (argc == CF_MAX_ARGS)
@@ -298,7 +435,7 @@ static int parse_block(struct parser *ps, struct lex *lx, const char *file, stru
 			n->block = true;
 			if (ps->opts->lua_blocks && ends_with(n->argv[0], "_by_lua_block")) {
 				if (lex_skip_lua_block(lx) < 0)
-					return perr(ps, file, lx->line, "%s", lx->error);
+					return perr(ps, file, lx->err_line, "%s", lx->error);
 				continue;
 			}
 			if (++ps->depth > CF_MAX_DEPTH)
@@ -329,10 +466,24 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 		data_ro = f->data;
 		len = f->len;
 	} else {
-		r = read_file(path, CF_MAX_FILE_BYTES, &data, &len);
+		size_t budget = CF_MAX_TOTAL_BYTES - ps->bytes_read;
+		r = read_conf_file(path, MIN(budget, (size_t)CF_MAX_FILE_BYTES), &data, &len);
 		if (r < 0) {
 			if (r == -ENOENT)
 				goto missing;
+			if (r == -EFBIG && budget < CF_MAX_FILE_BYTES)
+				return perr(
+				    ps, from_file ? from_file : path, from_line,
+				    "\"%s\": the configuration files read so far total more "
+				    "than %u MiB (each include counts)",
+				    path, CF_MAX_TOTAL_BYTES >> 20);
+			if (r == -EFBIG)
+				return perr(ps, from_file ? from_file : path, from_line,
+					    "\"%s\" is larger than %u MiB", path,
+					    CF_MAX_FILE_BYTES >> 20);
+			if (r == -ENOEXEC)
+				return perr(ps, from_file ? from_file : path, from_line,
+					    "\"%s\" is not a regular file", path);
 			if (r == -EISDIR && from_file)
 				return perr(ps, from_file, from_line, "pread() \"%s\" failed (%s)",
 					    path, strerror(-r));
@@ -342,6 +493,7 @@ static int parse_file(struct parser *ps, const char *path, struct cf_node *paren
 			return perr(ps, path, 0, "cannot read: %s", strerror(-r));
 		}
 		data_ro = data;
+		ps->bytes_read += len;
 	}
 
 	for (unsigned i = 0; i < ps->nstack; i++) {
@@ -433,6 +585,7 @@ void cf_tree_free(struct cf_tree *t)
 	}
 	free(t->files);
 	free(t->globs);
+	cf_warnings_done(&t->warnings);
 	free(t);
 }
 
@@ -449,13 +602,5 @@ struct cf_node *cf_find(const struct cf_node *block, const char *name)
 	for (struct cf_node *n = block->children; n; n = n->next)
 		if (streq(n->argv[0], name))
 			return n;
-	return NULL;
-}
-
-struct cf_node *cf_find_next(const struct cf_node *n)
-{
-	for (struct cf_node *m = n->next; m; m = m->next)
-		if (streq(m->argv[0], n->argv[0]))
-			return m;
 	return NULL;
 }

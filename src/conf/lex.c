@@ -1,7 +1,12 @@
-/* lex: nginx configuration tokenizer (see lex.h for the rules it mirrors). */
+/* lex: nginx configuration tokenizer (see lex.h for the rules it mirrors).
+ *
+ * lex_next() is ngx_conf_read_token()'s state machine cut at token
+ * boundaries: nginx returns a whole directive, we return its words and let
+ * conftree check where ';', '{' and '}' may stand. */
 #include "conf/lex.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,7 +14,8 @@
 
 void lex_init(struct lex *lx, const char *data, size_t len)
 {
-	*lx = (struct lex){.p = data, .end = data + len, .line = 1, .tok_line = 1};
+	*lx = (struct lex){
+	    .p = data, .end = data + len, .start = data, .line = 1, .tok_line = 1, .err_line = 1};
 }
 
 void lex_done(struct lex *lx)
@@ -23,10 +29,46 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int fail(struct lex *lx, const char *msg)
+static int fail(struct lex *lx, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct lex *lx, unsigned line, const char *fmt, ...)
 {
-	snprintf(lx->error, sizeof(lx->error), "%s", msg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(lx->error, sizeof(lx->error), fmt, ap);
+	va_end(ap);
+	lx->err_line = line;
 	return -EINVAL;
+}
+
+/* nginx prints the character raw; a control character is shown as \xNN. */
+static int unexpected(struct lex *lx, char ch)
+{
+	if ((unsigned char)ch < 0x20 || ch == 0x7f)
+		return fail(lx, lx->line, "unexpected \"\\x%02x\"", (unsigned char)ch);
+	return fail(lx, lx->line, "unexpected \"%c\"", ch);
+}
+
+static int unexpected_eof(struct lex *lx)
+{
+	return fail(lx, lx->line, "unexpected end of file, expecting \";\" or \"}\"");
+}
+
+/* nginx reads the file through a buffer of LEX_MAX_PARAM bytes and fails
+ * when one parameter fills it while the file goes on. */
+static int too_long(struct lex *lx, char quote)
+{
+	if (quote)
+		return fail(lx, lx->tok_line,
+			    "too long parameter, probably missing terminating \"%c\" character",
+			    quote);
+	return fail(lx, lx->tok_line, "too long parameter \"%.10s...\" started", lx->start);
+}
+
+static bool at_limit(const struct lex *lx)
+{
+	return lx->p - lx->start >= LEX_MAX_PARAM;
 }
 
 /* Copy [start, stop) into lx->word, unescaping as ngx_conf_read_token does. */
@@ -63,95 +105,117 @@ static void set_word(struct lex *lx, const char *start, const char *stop)
 	lx->word_len = (size_t)(dst - lx->word);
 }
 
-static int lex_quoted(struct lex *lx)
+/* The rest of a word whose first character (at lx->start, or the opening
+ * quote just before it) was read. The order of the checks is nginx's: an
+ * escaped character is skipped first, then "${", then '\\' and '$'. */
+static int read_word(struct lex *lx, char quote, bool escaped, bool variable)
 {
-	char q = *lx->p++;
-	const char *start = lx->p;
-	for (; lx->p < lx->end; lx->p++) {
-		char c = *lx->p;
-		if (c == '\n')
+	const char *wstart = quote ? lx->start + 1 : lx->start;
+	if (quote)
+		lx->start = wstart; /* nginx's limit counts from after the quote */
+
+	for (;;) {
+		if (lx->p >= lx->end)
+			return unexpected_eof(lx);
+		if (at_limit(lx))
+			return too_long(lx, quote);
+		char ch = *lx->p++;
+		if (ch == '\n')
 			lx->line++;
-		if (c == '\\' && lx->p + 1 < lx->end) {
-			if (lx->p[1] == '\n')
-				lx->line++;
-			lx->p++;
+		if (escaped) {
+			escaped = false;
 			continue;
 		}
-		if (c == q) {
-			set_word(lx, start, lx->p);
-			lx->p++;
+		if (ch == '{' && variable)
+			continue;
+		variable = false;
+		if (ch == '\\') {
+			escaped = true;
+			continue;
+		}
+		if (ch == '$') {
+			variable = true;
+			continue;
+		}
+		if (quote) {
+			if (ch != quote)
+				continue;
+			set_word(lx, wstart, lx->p - 1);
 			lx->quoted = true;
-			/* nginx wants a separator right after the closing quote */
-			if (lx->p < lx->end && !is_space(*lx->p) && *lx->p != ';' &&
-			    *lx->p != '{' && *lx->p != '}') {
-				snprintf(lx->error, sizeof(lx->error),
-					 "unexpected \"%c\" after quoted string", *lx->p);
-				return -EINVAL;
+			lx->need_space = true;
+			return LEX_WORD;
+		}
+		if (is_space(ch) || ch == ';' || ch == '{') {
+			if (is_space(ch)) {
+				set_word(lx, wstart, lx->p - 1);
+			} else {
+				lx->p--; /* ';' or '{' is the next token */
+				set_word(lx, wstart, lx->p);
 			}
 			return LEX_WORD;
 		}
 	}
-	return fail(lx, q == '"' ? "unexpected end of file, expecting '\"'"
-				 : "unexpected end of file, expecting \"'\"");
 }
 
 int lex_next(struct lex *lx)
 {
+	lx->quoted = false;
 	for (;;) {
-		while (lx->p < lx->end && is_space(*lx->p)) {
-			if (*lx->p == '\n')
-				lx->line++;
-			lx->p++;
-		}
 		if (lx->p >= lx->end) {
 			lx->tok_line = lx->line;
 			return LEX_EOF;
 		}
-		if (*lx->p != '#')
-			break;
-		while (lx->p < lx->end && *lx->p != '\n')
-			lx->p++;
-	}
+		if (at_limit(lx))
+			return too_long(lx, 0);
+		char ch = *lx->p++;
+		if (ch == '\n')
+			lx->line++;
 
-	lx->tok_line = lx->line;
-	lx->quoted = false;
-	switch (*lx->p) {
-	case ';':
-		lx->p++;
-		return LEX_SEMICOLON;
-	case '{':
-		lx->p++;
-		return LEX_BLOCK_OPEN;
-	case '}':
-		lx->p++;
-		return LEX_BLOCK_CLOSE;
-	case '"':
-	case '\'':
-		return lex_quoted(lx);
-	}
+		if (lx->need_space) {
+			lx->need_space = false;
+			if (is_space(ch))
+				continue;
+			if (ch == ';')
+				return LEX_SEMICOLON;
+			if (ch == '{')
+				return LEX_BLOCK_OPEN;
+			if (ch != ')')
+				return unexpected(lx, ch);
+			/* ')' after a quoted string starts the next word */
+		}
 
-	const char *start = lx->p;
-	bool variable = false;
-	for (; lx->p < lx->end; lx->p++) {
-		char c = *lx->p;
-		if (c == '{' && variable)
+		lx->start = lx->p - 1;
+		lx->tok_line = lx->line;
+		switch (ch) {
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
 			continue;
-		variable = false;
-		if (c == '\\' && lx->p + 1 < lx->end) {
-			if (lx->p[1] == '\n')
-				lx->line++;
-			lx->p++;
+		case ';':
+			return LEX_SEMICOLON;
+		case '{':
+			return LEX_BLOCK_OPEN;
+		case '}':
+			return LEX_BLOCK_CLOSE;
+		case '#':
+			while (lx->p < lx->end && *lx->p != '\n') {
+				if (at_limit(lx))
+					return too_long(lx, 0);
+				lx->p++;
+			}
 			continue;
+		case '"':
+		case '\'':
+			return read_word(lx, ch, false, false);
+		case '\\':
+			return read_word(lx, 0, true, false);
+		case '$':
+			return read_word(lx, 0, false, true);
+		default:
+			return read_word(lx, 0, false, false);
 		}
-		if (c == '$') {
-			variable = true;
-			continue;
-		}
-		if (is_space(c) || c == ';' || c == '{')
-			break;
 	}
-	set_word(lx, start, lx->p);
-	return LEX_WORD;
 }
 
 /* Skip a Lua long bracket "[==[ ... ]==]" starting at p ('['); NULL if it is not one. */
@@ -217,6 +281,7 @@ int lex_skip_lua_block(struct lex *lx)
 			p++;
 			if (--depth == 0) {
 				lx->p = p;
+				lx->start = p;
 				return 0;
 			}
 		} else {
@@ -224,5 +289,5 @@ int lex_skip_lua_block(struct lex *lx)
 		}
 	}
 	lx->p = lx->end;
-	return fail(lx, "unexpected end of file in Lua block, expecting \"}\"");
+	return fail(lx, lx->line, "unexpected end of file in Lua block, expecting \"}\"");
 }

@@ -34,6 +34,7 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "host/host.h"
+#include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
 #include "core/util.h"
@@ -160,7 +161,7 @@ static void set_targets(struct daemon *d)
 		const struct ngx_peer *p = &m->peers[i];
 		struct probe_target *pt = &t[n++];
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		pt->addr = p->addr;
+		ngxconf_peer_addr(p, &pt->addr);
 		pt->proto = p->proto;
 		target_defaults(d->cfg, pt);
 		if (p->npasses > 0) {
@@ -200,7 +201,7 @@ static int identity_from_worker(struct probe_identity *ret)
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
 	probe_identity_from_ids(uid, gid, groups, n, ret);
@@ -255,6 +256,8 @@ static void set_logs(struct daemon *d)
 static void set_watch(struct daemon *d)
 {
 	const struct ngx_model *m = d->model;
+	if (!d->watch)
+		return;
 	const char **files = xcalloc(m->nfiles + 2, sizeof(char *));
 	size_t n = 0;
 	if (d->cfg->file)
@@ -382,8 +385,8 @@ static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct 
 
 static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
 {
-	(void)ud;
-	return host_tcp_ports_nearby(k, ports, max);
+	struct daemon *d = ud;
+	return facts_ports_nearby(d->facts, k, ports, max);
 }
 
 static void host_probe_now(void *ud, const char *key)
@@ -500,6 +503,11 @@ int daemon_run(const struct daemon_flags *flags)
 	log_set_max_priority(d.cfg->log_level);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	r = facts_new(d.loop, &d.facts);
+	if (r < 0) {
+		log_error("cannot set up host facts: %s", strerror(-r));
+		goto out;
+	}
 	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d, &d.ipc);
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", d.cfg->socket_path,
@@ -519,14 +527,16 @@ int daemon_run(const struct daemon_flags *flags)
 	};
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
-	d.facts = facts_new(d.loop);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
 	r = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d, &d.tail);
 	if (r < 0) {
 		log_error("cannot watch error logs (inotify): %s", strerror(-r));
 		goto stop;
 	}
-	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
+	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
+	if (r < 0)
+		log_warning("cannot watch configuration files (inotify: %s); reload with SIGHUP",
+			    strerror(-r));
 	apply(&d);
 
 	ev_signal_init(&d.sigterm, on_stop, SIGTERM);
@@ -554,13 +564,13 @@ stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
-	facts_free(d.facts);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);
 	if (status == 0)
 		log_notice("stopped");
 out:
+	facts_free(d.facts);
 	ngxconf_free(d.model);
 	config_free(d.cfg);
 	ev_loop_destroy(d.loop);

@@ -532,14 +532,8 @@ static void dns_key(struct diag *d, const struct errlog_event *ev, char *buf, si
 		return;
 	}
 	copy_span(name, sizeof(name), ev->name);
-	for (size_t i = 0; d->model && i < d->model->npeers; i++) {
-		const struct ngx_peer *p = &d->model->peers[i];
-		if (p->addr.kind == PEERKEY_HOST && strcasecmp(p->addr.host, name) == 0) {
-			snprintf(buf, len, "%s", p->key);
-			return;
-		}
-	}
-	snprintf(buf, len, "%s", name);
+	const struct ngx_peer *p = d->model ? ngxconf_peer_by_host(d->model, name) : NULL;
+	snprintf(buf, len, "%s", p ? p->key : name);
 }
 
 static void learn(struct diag *d, const struct peer_ev *pe)

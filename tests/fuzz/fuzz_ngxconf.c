@@ -1,7 +1,10 @@
 /* Fuzz the nginx configuration path end to end: lexer, conftree (includes,
  * globs, cycles, Lua blocks), the model and its presentation. The input is
  * an `nginx -T` dump; input without a dump marker is the main file of one.
- * Everything is read from the dump: no disk I/O. */
+ * Everything is read from the dump: no disk I/O.
+ *
+ * The raw input also goes through the lexer alone, which must end, keep
+ * every word within the input, and name lines that exist. */
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,9 +12,40 @@
 #include <string.h>
 
 #include "conf/conftree.h"
+#include "conf/lex.h"
 #include "nginx/ngxconf.h"
+#include "output/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void lex_alone(const char *data, size_t size)
+{
+	unsigned lines = 1, last_line = 1;
+	for (size_t i = 0; i < size; i++)
+		lines += data[i] == '\n';
+	struct lex lx;
+	lex_init(&lx, data, size);
+	for (size_t steps = 0;; steps++) {
+		if (steps > size + 1)
+			abort(); /* every token consumes input */
+		int tok = lex_next(&lx);
+		if (tok < 0) {
+			if (lx.err_line < 1 || lx.err_line > lines)
+				abort();
+			break;
+		}
+		if (lx.tok_line < last_line || lx.tok_line > lines)
+			abort();
+		last_line = lx.tok_line;
+		if (tok == LEX_WORD && (lx.word_len > size || lx.word[lx.word_len] != '\0'))
+			abort();
+		if (tok == LEX_EOF)
+			break;
+		if (tok == LEX_BLOCK_OPEN && size % 7 == 0 && lex_skip_lua_block(&lx) < 0)
+			break; /* sometimes read the block as Lua */
+	}
+	lex_done(&lx);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,6 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!null_out)
 		null_out = fopen("/dev/null", "we");
+	lex_alone((const char *)data, size);
 	if (size < sizeof(marker) - 1 || memcmp(data, marker, sizeof(marker) - 1) != 0)
 		hlen = sizeof(header) - 1;
 	char *buf = malloc(hlen + size + 1);
@@ -38,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (null_out)
 				ngxconf_print(m, null_out);
 			for (size_t i = 0; i < m->npeers; i++) {
-				cJSON *j = ngxconf_peer_json(m, &m->peers[i]);
+				cJSON *j = json_nginx_peer(m, &m->peers[i]);
 				char *s = cJSON_PrintUnformatted(j);
 				free(s);
 				cJSON_Delete(j);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "conf/config.h"
 #include "harness.h"
@@ -62,6 +63,9 @@ static void test_defaults(void)
 	CHECK_INT(c->probe_timeout_ms, 2000);
 	CHECK_INT(c->start_at, TAIL_START_SAVED);
 	CHECK_INT(c->alert_hold_ms, 30000);
+	CHECK_STR(c->health_uri, "/");
+	CHECK_INT(c->expect_lo, 200);
+	CHECK_INT(c->expect_hi, 399);
 	struct peerkey k;
 	peerkey_parse("127.0.0.9:80", 12, 0, &k);
 	CHECK(config_probe_allowed(c, &k));
@@ -128,6 +132,21 @@ static void test_errors_name_file_and_line(void)
 	    "1: invalid value \"middle\" in \"start_at\", expecting saved, end or beginning");
 	expect_error("upstream b {\n  expect_status 99;\n}\n",
 		     "2: invalid status range \"99\" (e.g. 200-399)");
+	/* one digit parser: no sign, no blanks, no trailing text */
+	expect_error("upstream b {\n  expect_status +200;\n}\n",
+		     "2: invalid status range \"+200\" (e.g. 200-399)");
+	expect_error("upstream b {\n  expect_status 200-;\n}\n",
+		     "2: invalid status range \"200-\" (e.g. 200-399)");
+	expect_error("upstream b {\n  expect_status 399-200;\n}\n",
+		     "2: invalid status range \"399-200\" (e.g. 200-399)");
+	expect_error("probe_retries -1;\n",
+		     "1: invalid number \"-1\" in \"probe_retries\" (0 to 1000)");
+	expect_error("probe_retries 1x;\n",
+		     "1: invalid number \"1x\" in \"probe_retries\" (0 to 1000)");
+	expect_error("probe_allow 10.0.0.0/+8;\n",
+		     "1: invalid network \"10.0.0.0/+8\" in \"probe_allow\"");
+	expect_error("probe_allow 10.0.0.0/33;\n",
+		     "1: invalid network \"10.0.0.0/33\" in \"probe_allow\"");
 	expect_error("upstream b {\n  frobnicate;\n}\n",
 		     "2: unknown directive \"frobnicate\" in \"upstream\" block");
 	expect_error("peer nonsense { probe off; }\n",
@@ -172,6 +191,30 @@ static void test_timeout_longer_than_interval_is_refused(void)
 	CHECK(strstr(err, "probe_timeout (2000ms) is longer than probe_interval (1000ms)") != NULL);
 }
 
+/* An include over an unreadable directory: the load succeeds and the
+ * config carries the warning for status and --check-config. */
+static void test_unreadable_include_directory_is_a_load_warning(void)
+{
+	char err[512], loop[600];
+	snprintf(loop, sizeof(loop), "%s/w1/loop", harness_tmpdir());
+	harness_write(harness_tmpdir(), "w1/x", "");
+	CHECK_INT(symlink("loop", loop), 0);
+	struct config *c = NULL;
+	char path[600];
+	harness_write(harness_tmpdir(), "w1/upwatch.conf",
+		      "probe_interval 5s;\ninclude loop/*.conf;\n");
+	snprintf(path, sizeof(path), "%s/w1/upwatch.conf", harness_tmpdir());
+	CHECK_INT(config_load(path, false, &c, err, sizeof(err)), 0);
+	if (!c)
+		return;
+	CHECK_INT(c->warnings.n, 1);
+	if (c->warnings.n == 1) {
+		CHECK_STR(c->warnings.v[0].file, path);
+		CHECK_INT(c->warnings.v[0].line, 2);
+	}
+	config_free(c);
+}
+
 int main(void)
 {
 	RUN(test_durations);
@@ -180,5 +223,6 @@ int main(void)
 	RUN(test_errors_name_file_and_line);
 	RUN(test_include_and_missing_files);
 	RUN(test_timeout_longer_than_interval_is_refused);
+	RUN(test_unreadable_include_directory_is_a_load_warning);
 	return harness_result();
 }

@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf/conftree.h"
 #include "harness.h"
@@ -99,7 +102,9 @@ static void test_syntax_errors_name_file_and_line(void)
 	    {"a;\n}\n", "2: unexpected \"}\""},
 	    {"a\n;\n;\n", "3: unexpected \";\""},
 	    {"a b", "1: unexpected end of file, expecting \";\" or \"}\""},
-	    {"x {\n y \"q\"z;\n}", "2: unexpected \"z\" after quoted string"},
+	    {"x {\n y \"q\"z;\n}", "2: unexpected \"z\""},
+	    {"x {\n y \"q\"}", "2: unexpected \"}\""},
+	    {"x \"open\n\n", "3: unexpected end of file, expecting \";\" or \"}\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char rel[64];
@@ -110,6 +115,55 @@ static void test_syntax_errors_name_file_and_line(void)
 		snprintf(want, sizeof(want), "%s:%s", path, cases[i].msg);
 		CHECK_STR(err, want);
 	}
+}
+
+/* The field's top bug: nginx accepts a ')' right after a quoted string. */
+static void test_if_with_quoted_string_before_paren_parses(void)
+{
+	const char *d = harness_tmpdir();
+	harness_write(
+	    d, "n8/nginx.conf",
+	    "server {\n if ($http_host != \"www.example.com\") { return 301 https://x; }\n"
+	    " location / { proxy_pass http://127.0.0.1:8080; }\n}\n");
+	char path[512], err[512];
+	snprintf(path, sizeof(path), "%s/n8/nginx.conf", d);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	if (!t)
+		return;
+	struct cf_node *n = cf_find(cf_find(t->root, "server"), "if");
+	CHECK(n && n->block && n->argc == 5);
+	if (n && n->argc == 5) {
+		CHECK_STR(n->argv[3], "www.example.com");
+		CHECK_STR(n->argv[4], ")");
+	}
+	cf_tree_free(t);
+}
+
+/* A NUL inside a word would cut the C string short: refused with file:line.
+ * In a comment nginx and we skip it. */
+static void test_nul_byte_in_a_word_is_refused_with_file_and_line(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], err[512], want[600];
+	static const char text[] = "a;\nproxy_pass http://127.0.0.1:80\0evil;\n";
+	harness_write(d, "n9/x", "");
+	snprintf(path, sizeof(path), "%s/n9/nginx.conf", d);
+	FILE *f = fopen(path, "w");
+	fwrite(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:2: NUL byte in parameter \"http://127.0.0.1:80...\"",
+		 path);
+	CHECK_STR(err, want);
+
+	static const char comment[] = "# a\0b\na;\n";
+	f = fopen(path, "w");
+	fwrite(comment, 1, sizeof(comment) - 1, f);
+	fclose(f);
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t && cf_find(t->root, "a"));
+	cf_tree_free(t);
 }
 
 static void test_lua_blocks_are_opaque(void)
@@ -152,7 +206,7 @@ static void test_nginx_dump_is_split_into_files(void)
 		struct cf_node *u = cf_find(http, "upstream");
 		CHECK(u && streq(u->argv[1], "one") && u->line == 1 &&
 		      streq(u->file, "/e/sites/one"));
-		u = u ? cf_find_next(u) : NULL;
+		u = u ? u->next : NULL;
 		CHECK(u && streq(u->argv[1], "two") && u->line == 2);
 		CHECK_INT(t->nfiles, 3);
 		cf_tree_free(t);
@@ -233,6 +287,94 @@ static void test_deep_nesting_with_many_words_stays_bounded(void)
 	free(text);
 }
 
+/* A FIFO named by include (or as the main file) is refused at once with
+ * file:line; opening it blocking would hang the daemon's loop forever. */
+static void test_fifo_include_is_refused_without_blocking(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], fifo[512], err[512], want[1200];
+	harness_write(d, "f1/nginx.conf", "a;\ninclude pipe.conf;\n");
+	snprintf(path, sizeof(path), "%s/f1/nginx.conf", d);
+	snprintf(fifo, sizeof(fifo), "%s/f1/pipe.conf", d);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	alarm(20); /* a blocking open() fails the test instead of hanging it */
+	CHECK(!parse(path, NULL, err));
+	snprintf(want, sizeof(want), "%s:2: \"%s\" is not a regular file", path, fifo);
+	CHECK_STR(err, want);
+	CHECK(!parse(fifo, NULL, err));
+	snprintf(want, sizeof(want), "%s: \"%s\" is not a regular file", fifo, fifo);
+	CHECK_STR(err, want);
+	CHECK(!parse("/dev/zero", NULL, err));
+	CHECK_STR(err, "/dev/zero: \"/dev/zero\" is not a regular file");
+	struct cf_tree *t = parse("/dev/null", NULL, err); /* "no configuration", as in nginx */
+	CHECK(t && !t->root->children);
+	cf_tree_free(t);
+	alarm(0);
+}
+
+/* Three hard links to one 25 MiB file: each include counts, so the third
+ * goes over the 64 MiB of one load and is refused where it is included. */
+static void test_total_bytes_of_one_load_are_bounded_across_files(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], big[512], link[512], err[512], want[1200];
+	harness_write(d, "h1/nginx.conf",
+		      "include big1.conf;\ninclude big2.conf;\ninclude big3.conf;\n");
+	snprintf(path, sizeof(path), "%s/h1/nginx.conf", d);
+	snprintf(big, sizeof(big), "%s/h1/big1.conf", d);
+	size_t n = 25u << 20;
+	char *blank = malloc(n);
+	memset(blank, ' ', n);
+	memcpy(blank, "a;", 2);
+	FILE *f = fopen(big, "w");
+	CHECK_INT(fwrite(blank, 1, n, f), n);
+	fclose(f);
+	free(blank);
+	for (int i = 2; i <= 3; i++) {
+		snprintf(link, sizeof(link), "%s/h1/big%d.conf", d, i);
+		CHECK_INT(linkat(AT_FDCWD, big, AT_FDCWD, link, 0), 0);
+	}
+	CHECK(!parse(path, NULL, err));
+	snprintf(link, sizeof(link), "%s/h1/big3.conf", d);
+	snprintf(want, sizeof(want),
+		 "%s:3: \"%s\": the configuration files read so far total more than 64 MiB (each "
+		 "include counts)",
+		 path, link);
+	CHECK_STR(err, want);
+}
+
+/* An include glob over a directory that cannot be read loads without its
+ * files — and says so in the tree's warnings with the include's file:line. */
+static void test_unreadable_include_directory_is_a_warning(void)
+{
+	const char *d = harness_tmpdir();
+	char path[512], loop[512], err[512], want[1200];
+	harness_write(d, "u1/nginx.conf", "a;\ninclude loop/*.conf;\ninclude none/*.conf;\n");
+	snprintf(path, sizeof(path), "%s/u1/nginx.conf", d);
+	snprintf(loop, sizeof(loop), "%s/u1/loop", d);
+	CHECK_INT(symlink("loop", loop), 0); /* opendir() fails with ELOOP, even for root */
+	struct cf_tree *t = parse(path, NULL, err);
+	CHECK(t);
+	if (!t)
+		return;
+	CHECK_INT(t->warnings.n, 1); /* a missing directory is no warning, as in nginx */
+	if (t->warnings.n == 1) {
+		CHECK_STR(t->warnings.v[0].file, path);
+		CHECK_INT(t->warnings.v[0].line, 2);
+		snprintf(
+		    want, sizeof(want),
+		    "include \"loop/*.conf\": cannot read directory \"%s\" (%s), its files are "
+		    "not read",
+		    loop, strerror(ELOOP));
+		CHECK_STR(t->warnings.v[0].text, want);
+	}
+	struct cf_warnings copy = {0};
+	cf_warnings_copy(&copy, &t->warnings);
+	CHECK_INT(copy.n, 1);
+	cf_warnings_done(&copy);
+	cf_tree_free(t);
+}
+
 int main(void)
 {
 	RUN(test_nested_blocks_keep_file_and_line);
@@ -240,10 +382,15 @@ int main(void)
 	RUN(test_missing_plain_include_is_an_error);
 	RUN(test_include_cycle_is_refused);
 	RUN(test_syntax_errors_name_file_and_line);
+	RUN(test_if_with_quoted_string_before_paren_parses);
+	RUN(test_nul_byte_in_a_word_is_refused_with_file_and_line);
 	RUN(test_lua_blocks_are_opaque);
 	RUN(test_nginx_dump_is_split_into_files);
 	RUN(test_glob_matching_a_directory_fails_like_nginx);
 	RUN(test_dump_glob_is_sorted_and_skips_hidden_files);
 	RUN(test_deep_nesting_with_many_words_stays_bounded);
+	RUN(test_fifo_include_is_refused_without_blocking);
+	RUN(test_total_bytes_of_one_load_are_bounded_across_files);
+	RUN(test_unreadable_include_directory_is_a_warning);
 	return harness_result();
 }
