@@ -16,6 +16,7 @@
 
 #include "log/errlog.h"
 #include "log/tailstate.h"
+#include "core/hash.h"
 #include "core/util.h"
 
 #define TAILSRC_SCAN_MAX 4096	    /* directory entries looked at for a sibling */
@@ -166,12 +167,12 @@ bool tailsrc_fp_matches(int fd, uint64_t hash, uint32_t len)
 	unsigned char buf[TAILSRC_FP_MAX];
 	if (len > TAILSRC_FP_MAX)
 		return false;
-	return pread(fd, buf, len, 0) == (ssize_t)len && tailstate_hash(buf, len) == hash;
+	return pread(fd, buf, len, 0) == (ssize_t)len && hash_fnv1a64(buf, len) == hash;
 }
 
 uint64_t tailsrc_fp_hash(const struct tailsrc *s)
 {
-	return tailstate_hash(s->head, s->head_len);
+	return hash_fnv1a64(s->head, s->head_len);
 }
 
 uint64_t tailsrc_resume_offset(const struct tailsrc *s)

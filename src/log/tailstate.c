@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/strbuf.h"
 #include "core/util.h"
 
 #define TAILSTATE_HEADER "upwatch-tail-state 1\n"
@@ -107,25 +108,19 @@ int tailstate_parse(struct tailstate *st, const char *data, size_t len)
 
 void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_len)
 {
-	char *buf;
-	size_t len;
-	FILE *f = open_memstream(&buf, &len);
+	struct strbuf b = STRBUF_INIT;
 
-	if (!f)
-		abort(); /* only fails on allocation */
-	fputs(TAILSTATE_HEADER, f);
+	strbuf_puts(&b, TAILSTATE_HEADER);
 	for (size_t i = 0; i < st->n; i++) {
 		const struct tailstate_entry *e = &st->v[i];
 		if (strchr(e->path, '\n') || !e->path[0])
 			continue;
-		fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
-			e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0,
-			e->path);
+		strbuf_printf(
+		    &b, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
+		    e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0, e->path);
 	}
-	if (fclose(f) != 0)
-		abort();
-	*ret_data = buf;
-	*ret_len = len;
+	*ret_len = b.len;
+	*ret_data = strbuf_steal(&b);
 }
 
 /* The state file is opened O_NONBLOCK | O_NOFOLLOW and must be a regular
@@ -210,16 +205,4 @@ out:
 	free(data);
 	free(tmp);
 	return r;
-}
-
-uint64_t tailstate_hash(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
 }

@@ -27,6 +27,7 @@
 #include "log/errlog.h"
 #include "log/tail.h"
 #include "log/tailstate.h"
+#include "core/hash.h"
 #include "core/util.h"
 
 #define ROUNDS	  20
@@ -1168,7 +1169,7 @@ static void restart_with_state(const char *name, bool same_content, unsigned exp
 				    .dev = st.st_dev,
 				    .ino = st.st_ino,
 				    .offset = offset,
-				    .fp_hash = tailstate_hash(head, 64),
+				    .fp_hash = hash_fnv1a64(head, 64),
 				    .fp_len = 64};
 	tailstate_add(&ts, &e);
 	CHECK_INT(tailstate_save(&ts, sf), 0);
