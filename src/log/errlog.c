@@ -365,7 +365,9 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 	ev->tid = (uint32_t)tid;
 	ev->conn = conn;
 
-	if (filter && len < NGX_MAX_ERROR_STR - 8 && !may_be_upstream(p, e)) {
+	/* -1: not looked yet; the scan is done at most once per line */
+	int maybe = -1;
+	if (filter && len < NGX_MAX_ERROR_STR - 8 && !(maybe = may_be_upstream(p, e))) {
 		ev->message = span(p, e);
 		ev->kind = EV_OTHER;
 		return 0;
@@ -423,7 +425,8 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 		 * other here too, so both entry points agree: nginx's own upstream
 		 * lines always carry one of its words, and one without them is
 		 * someone else's (a Lua cosocket's connect(), say). */
-		if (ev->kind != EV_OTHER && len < NGX_MAX_ERROR_STR - 8 && !may_be_upstream(p, e))
+		if (ev->kind != EV_OTHER && len < NGX_MAX_ERROR_STR - 8 &&
+		    !(maybe >= 0 ? maybe : may_be_upstream(p, e)))
 			ev->kind = EV_OTHER;
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
 		if (ev->err == EMFILE || ev->err == ENFILE)
