@@ -1,6 +1,6 @@
 /* json: the JSON encodings of the pipeline's plain structs, in one place
  * (like sway's ipc-json.c). One file per stage: src/output/json_<stage>.c.
- * Every function returns a new object the caller owns. */
+ * Every function returns a new object the caller owns, except where noted. */
 #pragma once
 
 struct cJSON;
@@ -13,6 +13,14 @@ struct ngx_peer;
  * plus "probed": false for a peer nginx never connects to, "backup": true
  * for a backup-only peer and "tls": true for a stream peer with proxy_ssl. */
 struct cJSON *json_nginx_peer(const struct ngx_model *m, const struct ngx_peer *p);
+
+/* log */
+struct tail;
+/* Append one object per followed log to array (the caller owns array):
+ * {"path", "lines", "bytes", "rotations", "truncations", "lines_cut",
+ * "lines_unparsed", "lines_lost", "nul_bytes",
+ * "error": null | {"errno": N, "message": "..."}}. */
+void json_log_stats(const struct tail *t, struct cJSON *array);
 
 /* host */
 struct host_listener;

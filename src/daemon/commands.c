@@ -49,8 +49,12 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(o, "peers_down", (double)peers_down(d));
 	cJSON_AddNumberToObject(o, "upstreams", (double)d->model->nupstreams);
 	cJSON *logs = cJSON_CreateArray();
-	tail_stats_json(d->tail, logs);
+	json_log_stats(d->tail, logs);
 	cJSON_AddNumberToObject(o, "logs", cJSON_GetArraySize(logs));
+	int failing = 0;
+	const cJSON *l;
+	cJSON_ArrayForEach(l, logs) failing += cJSON_IsObject(cJSON_GetObjectItem(l, "error"));
+	cJSON_AddNumberToObject(o, "logs_failing", failing);
 	cJSON_Delete(logs);
 	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(o, "reloads", d->reloads);
@@ -65,7 +69,7 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 static void cmd_stats(struct daemon *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
-	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
 	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
 	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");

@@ -294,7 +294,15 @@ static void set_logs(struct daemon *d)
 		if (!dup)
 			paths[n++] = p;
 	}
-	tail_set_files(d->tail, paths, n);
+	if (tail_set_files(d->tail, paths, n) < 0) {
+		/* once per start and reload: each log that cannot be followed */
+		for (size_t i = 0; i < tail_count(d->tail); i++) {
+			struct tail_log l;
+			tail_log_at(d->tail, i, &l);
+			if (l.error)
+				log_warning("error log: %s", l.error_msg);
+		}
+	}
 	free(paths);
 }
 
@@ -389,7 +397,7 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 	struct daemon *d = userdata;
 	struct errlog_event ev;
 	(void)path;
-	if (errlog_parse(line, len, &ev) < 0)
+	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
 	diag_log_event(d->diag, &ev, line, len, now_wall_ms());
 	return true;
@@ -577,9 +585,13 @@ int daemon_run(const struct daemon_flags *flags)
 	r = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d, &d.prober);
 	if (r < 0) {
 		log_error("cannot start the prober: %s", strerror(-r));
-		goto out;
+		goto stop;
 	}
-	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
+	r = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d, &d.tail);
+	if (r < 0) {
+		log_error("cannot watch error logs (inotify): %s", strerror(-r));
+		goto stop;
+	}
 	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
 	if (r < 0)
 		log_warning("cannot watch configuration files (inotify: %s); reload with SIGHUP",
@@ -607,6 +619,7 @@ int daemon_run(const struct daemon_flags *flags)
 	ev_run(d.loop, 0);
 	status = 0;
 
+stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
@@ -614,7 +627,8 @@ int daemon_run(const struct daemon_flags *flags)
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);
-	log_notice("stopped");
+	if (status == 0)
+		log_notice("stopped");
 out:
 	facts_free(d.facts);
 	ngxconf_free(d.model);

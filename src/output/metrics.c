@@ -161,10 +161,12 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	     "Lines that are not nginx error-log entries."},
 	    {"lines_lost", "upwatch_log_lines_lost_total",
 	     "Lines provably lost in a copytruncate race."},
+	    {"nul_bytes", "upwatch_log_nul_bytes_total",
+	     "NUL bytes skipped at line starts (sparse zeros)."},
 	};
 	cJSON *logs = cJSON_CreateArray();
 	if (s->tail)
-		tail_stats_json(s->tail, logs);
+		json_log_stats(s->tail, logs);
 	for (size_t f = 0; f < ARRAY_SIZE(log_fields); f++) {
 		family(t, log_fields[f].metric, "counter", log_fields[f].help);
 		const cJSON *l;
@@ -175,6 +177,18 @@ static void counters(struct text *t, const struct metrics_sources *s)
 			put_label(t, "path", cJSON_IsString(path) ? path->valuestring : "");
 			put(t, "} %.17g\n", json_num(l, log_fields[f].field));
 		}
+	}
+	/* the log's current fault: its errno, 0 when it is followed fine */
+	family(t, "upwatch_log_error", "gauge",
+	       "errno of the error log's current fault (cannot read, watch or save offsets).");
+	const cJSON *l;
+	cJSON_ArrayForEach(l, logs)
+	{
+		const cJSON *path = cJSON_GetObjectItemCaseSensitive(l, "path");
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(l, "error");
+		put(t, "upwatch_log_error{");
+		put_label(t, "path", cJSON_IsString(path) ? path->valuestring : "");
+		put(t, "} %.17g\n", cJSON_IsObject(err) ? json_num(err, "errno") : 0.0);
 	}
 	cJSON_Delete(logs);
 

@@ -8,7 +8,7 @@ build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 short=${2:-}
 
-echo "== errlog: parse throughput vs wc -l (target >= 40%)"
+echo "== errlog: ingest as a fraction of wc -l (issue 16 target >= 25%)"
 if [ -n "$short" ]; then "$here/errlog.sh" "$build" 20 2; else "$here/errlog.sh" "$build"; fi
 echo "== tail: line appended -> callback latency (target p99 < 2 ms)"
 "$build/tests/bench/bench_tail" ${short:+2000}

@@ -122,3 +122,33 @@ def test_nginx_rename_and_usr1_rotation_loses_nothing(lab):
     log = st()["logs"][0]
     assert log["rotations"] >= 1
     assert log["lines_lost"] == 0
+
+
+def test_log_that_cannot_be_followed_is_reported_and_recovers(workdir):
+    """A directory where an error log should be (as root nothing is unreadable):
+    the log's fault shows in stats, status and metrics; once a file is there,
+    it is followed and the fault clears."""
+    log = os.path.join(workdir, "broken-error.log")
+    os.mkdir(log)
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n")
+    d.start()
+    try:
+        entry = next(l for l in d.request({"cmd": "stats"})["logs"] if l["path"] == log)
+        assert entry["error"]["errno"] == 22
+        assert log in entry["error"]["message"]
+        assert d.request({"cmd": "status"})["logs_failing"] == 1
+        metrics = d.ctl("metrics").stdout
+        assert f'upwatch_log_error{{path="{log}"}} 22' in metrics
+        os.rmdir(log)
+        with open(log, "w") as f:
+            f.write("2026/11/21 10:00:00 [error] 10#10: *1 connect() failed (111: Connection "
+                    "refused) while connecting to upstream, client: 127.0.0.1, server: a.test, "
+                    "request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:9/\", "
+                    "host: \"a.test\"\n")
+        wait_for(lambda: d.request({"cmd": "stats"})["events"]["connect_failed"] == 1,
+                 what="the file that appeared")
+        entry = next(l for l in d.request({"cmd": "stats"})["logs"] if l["path"] == log)
+        assert entry["error"] is None
+        assert d.request({"cmd": "status"})["logs_failing"] == 0
+    finally:
+        d.stop()
