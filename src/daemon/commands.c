@@ -14,6 +14,7 @@
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -64,7 +65,8 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
-	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
+	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
+	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
 	prober_stats_json(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
@@ -143,7 +145,7 @@ static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
 	for (const struct alert *a = alert_first(d->alerts); a; a = a->next)
 		if (all || a->firing)
-			cJSON_AddItemToArray(arr, alert_json(a));
+			cJSON_AddItemToArray(arr, json_alert(a));
 	ipc_reply(c, o);
 }
 

@@ -27,8 +27,27 @@ static void add(struct out *o, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		o->len = MIN(o->len + (size_t)n, o->cap - 1);
+	if (n <= 0)
+		return;
+	if (o->len + (size_t)n >= o->cap) {
+		/* cut: never in the middle of a character */
+		size_t keep = advice_utf8_cut(o->p, o->cap - 1, o->cap - 1);
+		o->p[keep] = '\0';
+		o->len = o->cap; /* full: nothing more is added */
+		return;
+	}
+	o->len += (size_t)n;
+}
+
+size_t advice_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	/* back off continuation bytes (10xxxxxx) to the start of the character */
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80 && max - n < 4)
+		n--;
+	return n;
 }
 
 struct writer {
@@ -38,10 +57,12 @@ struct writer {
 	size_t reflen;
 };
 
+/* "file:line"; a diagnosis from the log alone has none, and says so in
+ * words rather than printing an empty reference. */
 static const char *ref(const struct ngx_ref *r, char *buf, size_t len)
 {
 	if (!r || !r->file) {
-		buf[0] = '\0';
+		snprintf(buf, len, "the nginx configuration (no file:line known)");
 		return buf;
 	}
 	snprintf(buf, len, "%s:%u", r->file, r->line);
@@ -240,6 +261,8 @@ static void write_restarted(struct writer *w)
 	if (l && l->pid)
 		add(&w->expl, " %s (pid %d)", l->process, (int)l->pid);
 	add(&w->expl, " started at %s, after those errors, and the probe succeeds now.", s);
+	if (in->window)
+		add(&w->expl, " The outage: %s.", in->window);
 	add(&w->expl, " Inferred: the backend restarted (crash, deploy or kill) and nginx answered "
 		      "502 while it was away.");
 	where(w);
@@ -329,7 +352,7 @@ static void write_slow(struct writer *w)
 	    "If such responses are expected, wait longer in location %s (%s):\n"
 	    "    %s_%s_timeout %llus;\n",
 	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
-	    in->pass ? ref(&in->pass->ref, b2, sizeof(b2)) : "?", pfx, dir,
+	    ref(in->pass ? &in->pass->ref : NULL, b2, sizeof(b2)), pfx, dir,
 	    (unsigned long long)want);
 	add(&w->fix, "Otherwise find what blocks the backend (slow log, worker pool size).\n");
 }
@@ -653,16 +676,77 @@ static void write_peer_failing(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	const struct probe_result *r = in->probe;
-	add(&w->summary, "%s fails its probe (%s): nginx has not hit it yet", in->peer,
-	    r ? probe_result_name(r->result) : "?");
-	add(&w->expl, "Observed: nginx has logged no error for %s yet.", in->peer);
+	add(&w->summary, "%s fails its probe (%s): nginx has not hit it %s", in->peer,
+	    r ? probe_result_name(r->result) : "?", in->last_error_ms ? "lately" : "yet");
+	if (in->last_error_ms) {
+		char t[32];
+		format_time_ms(in->last_error_ms, t);
+		add(&w->expl, "Observed: nginx's last error for %s was at %s.", in->peer, t);
+	} else {
+		add(&w->expl, "Observed: nginx has logged no error for %s yet.", in->peer);
+	}
 	observed_probe(w);
 	observed_listener(w);
 	add(&w->expl, " Inferred: requests nginx sends to this peer will fail%s%s.",
-	    (int)in->implied >= 0 ? " with " : "",
-	    (int)in->implied >= 0 ? cause_name(in->implied) : "");
+	    in->implied != CAUSE_NONE ? " with " : "",
+	    in->implied != CAUSE_NONE ? cause_name(in->implied) : "");
 	where(w);
 	set_ref(w, peer_ref(in));
+}
+
+static void write_local_ports(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	char b[300];
+	add(&w->summary, "nginx cannot open more connections to %s: no free local port",
+	    in->peer ? in->peer : "its upstreams");
+	observed_log(w, "\"connect() failed (99: Cannot assign requested address)\"");
+	if (in->conns_known)
+		add(&w->expl,
+		    " This host has %u connections to %s in TIME_WAIT and %u established.",
+		    in->time_wait, in->peer ? in->peer : "the peer", in->established);
+	add(&w->expl, " Inferred: nginx opens a new connection per request and the closed ones "
+		      "wait in TIME_WAIT, so the ephemeral ports run out (or nginx asked for a "
+		      "local address this host does not have, e.g. [::1] without IPv6).");
+	where(w);
+	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
+	if (in->up)
+		add(&w->fix, "Reuse connections: in upstream %s (%s):\n    keepalive 32;\n",
+		    in->up->name, ref(&in->up->ref, b, sizeof(b)));
+	else
+		add(&w->fix,
+		    "Reuse connections: put %s in an upstream block with:\n"
+		    "    keepalive 32;\n",
+		    in->peer ? in->peer : "the peer");
+	if (!in->pass || in->pass->proto == NGX_PROTO_HTTP || in->pass->proto == NGX_PROTO_HTTPS)
+		add(&w->fix,
+		    "and in location %s (%s):\n    proxy_http_version 1.1;\n"
+		    "    proxy_set_header Connection \"\";\n",
+		    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location
+									    : "/",
+		    ref(in->pass ? &in->pass->ref : NULL, b, sizeof(b)));
+	add(&w->fix, "Widen the port range meanwhile:\n"
+		     "    sysctl -w net.ipv4.ip_local_port_range=\"15000 64999\"\n");
+}
+
+static void write_dns_stale(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	char b[300];
+	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
+	add(&w->summary, "nginx connects to an old address of %s", name ? name : "a host name");
+	observed_log(w, "failures on the address resolved at start-up");
+	observed_probe(w);
+	add(&w->expl, " Inferred: nginx resolved the name once, at start-up or reload, and the "
+		      "name now points elsewhere.");
+	where(w);
+	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
+	add(&w->fix, "Reload nginx to resolve again: nginx -s reload\n");
+	add(&w->fix,
+	    "To follow the name from now on (%s):\n    resolver 127.0.0.53 valid=30s;\n"
+	    "    set $backend %s;\n    %s_pass http://$backend;\n",
+	    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)), name ? name : "NAME",
+	    module_prefix(in));
 }
 
 typedef void (*writer_fn)(struct writer *w);
@@ -684,6 +768,8 @@ static const writer_fn writers[CAUSE__COUNT] = {
     [CAUSE_NO_LIVE_UPSTREAMS] = write_no_live,
     [CAUSE_WORKER_CONNECTIONS_EXHAUSTED] = write_worker_connections,
     [CAUSE_PEER_FAILING] = write_peer_failing,
+    [CAUSE_LOCAL_PORTS_EXHAUSTED] = write_local_ports,
+    [CAUSE_DNS_STALE] = write_dns_stale,
 };
 
 void advice_write(const struct advice_in *in, struct advice *out)
@@ -697,10 +783,16 @@ void advice_write(const struct advice_in *in, struct advice *out)
 	    .reflen = sizeof(out->config_ref),
 	};
 	out->summary[0] = out->explanation[0] = out->fix[0] = out->config_ref[0] = '\0';
+	if ((unsigned)in->cause >= CAUSE__COUNT || !writers[in->cause])
+		return;
 	writers[in->cause](&w);
+	/* every primary of the block fails and a backup serves: degraded, not down */
+	if (in->backup && in->up)
+		add(&w.summary, "; every primary of upstream %s fails, backup %s serves",
+		    in->up->name, in->backup);
 
 	/* a prediction's fix is the fix of what it predicts */
-	if (in->cause == CAUSE_PEER_FAILING && (int)in->implied >= 0 &&
+	if (in->cause == CAUSE_PEER_FAILING && in->implied != CAUSE_NONE &&
 	    in->implied != CAUSE_PEER_FAILING) {
 		char summary[sizeof(out->summary)], expl[sizeof(out->explanation)];
 		struct advice implied;

@@ -28,11 +28,12 @@ static void on_change(void *ud, const struct alert *a)
 	changes++;
 }
 
-static const struct probe_result *no_probe(void *ud, const char *key)
+static bool no_probe(void *ud, const char *key, struct probe_result *ret)
 {
 	(void)ud;
 	(void)key;
-	return NULL;
+	(void)ret;
+	return false;
 }
 
 static bool no_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -114,7 +115,10 @@ int main(int argc, char **argv)
 		    i, i, 20000 + i, i);
 	noise[0] = xasprintf("2026/11/21 10:00:00 [notice] 7#7: signal process started");
 
-	const struct diag_host host = {no_probe, no_listener, no_nearby, no_probe_now, NULL};
+	const struct diag_host host = {.last_probe = no_probe,
+				       .listener = no_listener,
+				       .ports_nearby = no_nearby,
+				       .probe_now = no_probe_now};
 	struct alert_store *alerts = alert_store_new(30000, on_change, NULL);
 	struct diag *d = diag_new(alerts, &host);
 	diag_set_model(d, m, cfg);

@@ -171,7 +171,8 @@ def check_journal(journal, a):
     assert e.get("UPWATCH_CONFIG_REF") == a["config_ref"]
     assert e["MESSAGE"] == a["summary"]
     assert e["UPWATCH_FIX"] == a["fix"]
-    assert int(e["PRIORITY"]) == (2 if a["severity"] == "critical" else 4)
+    # the cause table's priority (LOG_ERR or LOG_CRIT) while critical, else LOG_WARNING
+    assert int(e["PRIORITY"]) in ((2, 3) if a["severity"] == "critical" else (4,))
     return e
 
 
@@ -256,7 +257,8 @@ def test_cause_from_traffic(lab, upwatchd, journal, name):
     a = wait_alert(upwatchd, s.cause, s.peer)
     assert fields(a) == s.expected()
     assert a["count"] == n
-    assert a["severity"] == "critical"
+    # one source of severity (issue 10): the cause table's; backend_slow warns
+    assert a["severity"] == ("warning" if s.cause == "backend_slow" else "critical")
     assert any(s.path in ev for ev in a["evidence"]), a["evidence"]
     # nginx has hit the peer: a prediction for it is superseded
     assert [x["cause"] for x in firing_for(upwatchd, s.peer)] == [s.cause]

@@ -3,6 +3,7 @@
 
 #include "diagnose/alert.h"
 #include "harness.h"
+#include "output/json.h"
 #include "core/util.h"
 
 static int changes;
@@ -129,7 +130,7 @@ static void test_json_has_the_design_fields(void)
 {
 	struct alert_store *s = alert_store_new(1000, NULL, NULL);
 	struct alert_report r = report(CAUSE_SOCKET_MISSING, "unix:/run/app.sock", 1700000000000);
-	cJSON *o = alert_json(alert_report(s, &r, 1700000000000));
+	cJSON *o = json_alert(alert_report(s, &r, 1700000000000));
 	const char *fields[] = {"id",	       "cause",	     "severity",   "state",   "upstream",
 				"peer",	       "first_seen", "last_seen",  "count",   "summary",
 				"explanation", "fix",	     "config_ref", "evidence"};
