@@ -15,7 +15,8 @@
 #include "nginx/ngxconf.h"
 #include "core/util.h"
 
-#define T0 1700000000000LL
+#define T0		     1700000000000LL
+#define DIAG_TEST_EPISODE_MS (5 * 60 * 1000 + 1) /* past diagnose.c's "hit by nginx" window */
 
 static struct {
 	struct probe_result probe[8];
@@ -402,8 +403,155 @@ static void test_peers_from_logs_are_capped_but_configured_ones_never(void)
 		     2 + i / 250, i % 250 + 1);
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.2.1:80") != NULL);
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.18.200:80") == NULL); /* the 4200th */
+	CHECK_INT(diag_untracked_events(diag), 4200 - 4096); /* counted, and shown by stats */
 	feed(T0 + 5000, REFUSED, "/");
 	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
+	teardown();
+}
+
+#define STALE                                                                                      \
+	"2026/11/21 10:00:00 [error] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (111: "    \
+	"Connection refused) while connecting to upstream, client: 127.0.0.1, server: diag.test, " \
+	"request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", host: "    \
+	"\"d\""
+
+static void probe_at(const char *key, enum probe_result_kind res, int64_t t)
+{
+	set_probe(key, res, t);
+	for (size_t i = 0; i < fake.nprobe; i++)
+		if (streq(fake.probe_key[i], key))
+			diag_probe_result(diag, key, &fake.probe[i], t);
+}
+
+static void test_a_weaker_probe_never_resolves_a_cause_that_still_holds(void)
+{
+	setup();
+	const char *sock = "unix:/run/php/fpm.sock";
+	feed(T0, STALE, "/php");
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	/* upwatch's own connect is denied (the service user): weaker, not a fix */
+	for (int64_t t = T0 + 20000; t <= T0 + 400000; t += 20000) {
+		probe_at(sock, PROBE_PERMISSION, t);
+		diag_tick(diag, t + 1);
+	}
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, sock) == NULL);
+	teardown();
+}
+
+static void test_peer_failing_after_old_errors_does_not_say_no_error_yet(void)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	diag_tick(diag, T0 + 30000); /* resolved by its hold, no probe kept it */
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") == NULL);
+	probe_at("127.0.0.1:8081", PROBE_REFUSED, T0 + DIAG_TEST_EPISODE_MS);
+	const struct alert *a = alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->explanation, "no error") && strstr(a->explanation, "last error"));
+	teardown();
+}
+
+static void test_no_live_upstreams_holds_while_every_peer_is_down(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *9 no live upstreams while connecting to upstream, "
+	     "client: 127.0.0.1, server: diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+	     "\"http://pool/pool\", host: \"d\"",
+	     "/pool");
+	for (int64_t t = T0 + 5000; t <= T0 + 120000; t += 5000) {
+		probe_at("127.0.0.1:9001", PROBE_REFUSED, t);
+		probe_at("127.0.0.1:9002", PROBE_REFUSED, t);
+		diag_tick(diag, t + 1);
+	}
+	CHECK(alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool") != NULL);
+	/* one peer is back: the block lives, the alert ages out */
+	probe_at("127.0.0.1:9002", PROBE_OK, T0 + 125000);
+	diag_tick(diag, T0 + 125000 + 30000);
+	CHECK(alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool") == NULL);
+	teardown();
+}
+
+static void test_one_crash_is_one_backend_restarted_story(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 recv() failed (104: Connection reset by peer) "
+	     "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"d\"",
+	     "/");
+	feed(T0 + 1000, REFUSED, "/");
+	feed(T0 + 1500, REFUSED, "/");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081") != NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL);
+	fake.listener_known = true;
+	fake.listener =
+	    (struct host_listener){.listening = true, .pid = 42, .started_ms = T0 + 2000};
+	probe_at("127.0.0.1:8081", PROBE_OK, T0 + 3000);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESTARTED, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK(a && a->count == 3);
+	bool window = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		window |= strstr(a->evidence[i], "backend_reset") &&
+			  strstr(a->evidence[i], "backend_down");
+	CHECK(window);
+	/* its chapters are not alerts of their own, firing or in the history */
+	size_t n = 0;
+	for (const struct alert *x = alert_first(alerts); x; x = x->next)
+		n++;
+	CHECK_INT(n, 1);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+static void test_a_local_probe_error_is_never_a_verdict(void)
+{
+	setup();
+	probe_at("127.0.0.1:8081", PROBE_LOCAL_ERROR, T0);
+	CHECK_INT(alert_firing_count(alerts), 0);
+	feed(T0 + 1000, REFUSED, "/");
+	probe_at("127.0.0.1:8081", PROBE_LOCAL_ERROR, T0 + 20000);
+	diag_tick(diag, T0 + 31000); /* the local error kept nothing alive */
+	CHECK_INT(alert_firing_count(alerts), 0);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:8081") == NULL);
+	teardown();
+}
+
+static void test_one_path_is_missing_or_stale_never_both(void)
+{
+	setup();
+	const char *sock = "unix:/run/php/fpm.sock";
+	feed(T0, STALE, "/php");
+	probe_at(sock, PROBE_MISSING, T0 + 1000);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) == NULL);
+	feed(T0 + 2000, STALE, "/php");
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) == NULL);
+	teardown();
+}
+
+static void test_learned_peers_and_their_alerts_expire_when_quiet(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+	     "connecting to upstream, client: 127.0.0.1, server: x, request: \"GET %s HTTP/1.1\", "
+	     "upstream: \"http://127.0.9.9:80/\", host: \"x\"",
+	     "/");
+	CHECK_INT(fake.learned, 1);
+	CHECK_INT(diag_learned_count(diag), 1);
+	/* its probe keeps failing: the alert stays, but not forever */
+	probe_at("127.0.9.9:80", PROBE_REFUSED, T0 + 60000);
+	diag_tick(diag, T0 + 60001);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") != NULL);
+	diag_tick(diag, T0 + 15 * 60 * 1000);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") == NULL);
+	CHECK_INT(fake.learned, 0);
+	CHECK_INT(diag_learned_count(diag), 0);
+	const char **keys;
+	CHECK_INT(diag_learned_peers(diag, &keys), 0);
 	teardown();
 }
 
@@ -443,6 +591,13 @@ int main(void)
 	RUN(test_worker_connections_exhausted);
 	RUN(test_unresolvable_name_is_dns_failure);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
+	RUN(test_a_weaker_probe_never_resolves_a_cause_that_still_holds);
+	RUN(test_peer_failing_after_old_errors_does_not_say_no_error_yet);
+	RUN(test_no_live_upstreams_holds_while_every_peer_is_down);
+	RUN(test_one_crash_is_one_backend_restarted_story);
+	RUN(test_a_local_probe_error_is_never_a_verdict);
+	RUN(test_one_path_is_missing_or_stale_never_both);
+	RUN(test_learned_peers_and_their_alerts_expire_when_quiet);
 	RUN(test_other_lines_raise_nothing);
 
 	config_free(cfg);
