@@ -399,6 +399,23 @@ static void dns_key(struct diag *d, const struct errlog_event *ev, char *buf, si
 	snprintf(buf, len, "%s", name);
 }
 
+/* The stream module logs `upstream: "10.0.0.5:5432"` with no scheme (and the
+ * bytes fields after it): the same peer as HTTP's, when the parser left it. */
+static bool stream_subject(const struct errlog_event *ev, enum cause_subject *kind, char *name,
+			   size_t len)
+{
+	struct peerkey k;
+	if (!ev->upstream.p || ev->scheme.len)
+		return false;
+	const char *end = memchr(ev->upstream.p, '"', ev->upstream.len);
+	size_t n = end ? (size_t)(end - ev->upstream.p) : ev->upstream.len;
+	if (peerkey_parse(ev->upstream.p, n, 0, &k) < 0)
+		return false;
+	*kind = CAUSE_SUBJECT_PEER;
+	snprintf(name, len, "%s", k.key);
+	return true;
+}
+
 /* What the event is about; false when nothing diagnosable. */
 static bool event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject *kind,
 			  char *name, size_t len)
@@ -424,7 +441,7 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 		return name[0] != '\0';
 	default:
 		if (!ev->has_peer)
-			return false;
+			return stream_subject(ev, kind, name, len);
 		/* proxy_pass http://block_name: nginx logs the block name as the peer */
 		if (ev->peer.kind == PEERKEY_HOST && d->model &&
 		    ngxconf_upstream(d->model, ev->peer.host))

@@ -84,7 +84,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 
 void evidence_remember(struct evidence *e, const char *line, size_t len)
 {
-	size_t n = MIN(len, (size_t)EVIDENCE_LINE_MAX);
+	size_t n = advice_utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	memcpy(e->lines[e->next_line].text, line, n);
 	e->lines[e->next_line].len = (uint16_t)n;
 	e->lines[e->next_line].cut = len > n;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "diagnose/advice.h"
 #include "diagnose/alert.h"
 #include "conf/config.h"
 #include "diagnose/diagnose.h"
@@ -98,25 +99,32 @@ static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
 	snprintf(fake.probe[i].detail, sizeof(fake.probe[i].detail), "%s", probe_result_name(res));
 }
 
-static const char *NGINX = "user www-data;\n"						  /* 1 */
-			   "events { worker_connections 256; }\n"			  /* 2 */
-			   "http {\n"							  /* 3 */
-			   "  upstream app { server 127.0.0.1:8081; }\n"		  /* 4 */
-			   "  upstream pool {\n"					  /* 5 */
-			   "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	  /* 6 */
-			   "    server 127.0.0.1:9002;\n"				  /* 7 */
-			   "  }\n"							  /* 8 */
-			   "  server {\n"						  /* 9 */
-			   "    server_name diag.test;\n"				  /* 10 */
-			   "    location / { proxy_pass http://app; }\n"		  /* 11 */
-			   "    location /slow/ {\n"					  /* 12 */
-			   "      proxy_read_timeout 30s;\n"				  /* 13 */
-			   "      proxy_pass http://app;\n"				  /* 14 */
-			   "    }\n"							  /* 15 */
-			   "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
-			   "    location /pool { proxy_pass http://pool; }\n"		  /* 17 */
-			   "  }\n"							  /* 18 */
-			   "}\n";
+static const char *NGINX =
+    "user www-data;\n"						   /* 1 */
+    "events { worker_connections 256; }\n"			   /* 2 */
+    "http {\n"							   /* 3 */
+    "  upstream app { server 127.0.0.1:8081; }\n"		   /* 4 */
+    "  upstream pool {\n"					   /* 5 */
+    "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	   /* 6 */
+    "    server 127.0.0.1:9002;\n"				   /* 7 */
+    "  }\n"							   /* 8 */
+    "  server {\n"						   /* 9 */
+    "    server_name diag.test;\n"				   /* 10 */
+    "    location / { proxy_pass http://app; }\n"		   /* 11 */
+    "    location /slow/ {\n"					   /* 12 */
+    "      proxy_read_timeout 30s;\n"				   /* 13 */
+    "      proxy_pass http://app;\n"				   /* 14 */
+    "    }\n"							   /* 15 */
+    "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
+    "    location /pool { proxy_pass http://pool; }\n"		   /* 17 */
+    "  }\n"							   /* 18 */
+    "  upstream bk { server 127.0.0.1:9101; server 127.0.0.1:9102 backup; }\n"
+    "  server { server_name bk.test; location / { proxy_pass http://bk; } }\n"
+    "}\n"
+    "stream {\n"				 /* 22 */
+    "  upstream pg { server 127.0.0.1:5433; }\n" /* 23 */
+    "  server { listen 5432; proxy_pass pg; }\n" /* 24 */
+    "}\n";
 
 static char conf_path[512];
 static struct ngx_model *model;
@@ -555,6 +563,129 @@ static void test_learned_peers_and_their_alerts_expire_when_quiet(void)
 	teardown();
 }
 
+static void test_cannot_assign_address_is_local_ports_exhausted(void)
+{
+	setup();
+	fake.conns_known = true;
+	fake.conns = (struct diag_conns){.time_wait = 28000, .established = 40};
+	feed(T0,
+	     "2026/11/21 10:00:00 [crit] 7#7: *1 connect() to 127.0.0.1:8081 failed (99: Cannot "
+	     "assign requested address) while connecting to upstream, client: 127.0.0.1, server: "
+	     "diag.test, request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", "
+	     "host: \"d\"",
+	     "/");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_UNREACHABLE, "127.0.0.1:8081") == NULL);
+	expect_alert(CAUSE_LOCAL_PORTS_EXHAUSTED, "127.0.0.1:8081", "app", "11", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_LOCAL_PORTS_EXHAUSTED, "127.0.0.1:8081");
+	bool conns = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		conns |= strstr(a->evidence[i], "28000 connections to 127.0.0.1:8081 in TIME_WAIT, "
+						"40 established") != NULL;
+	CHECK(conns);
+	char at[600];
+	snprintf(at, sizeof(at), "in upstream app (%s:4):\n    keepalive 32;", conf_path);
+	CHECK(a && strstr(a->fix, at));
+	snprintf(at, sizeof(at), "location / (%s:11):\n    proxy_http_version 1.1;\n", conf_path);
+	CHECK(a && strstr(a->fix, at));
+	CHECK(a && strstr(a->fix, "proxy_set_header Connection \"\";"));
+	CHECK(a && strstr(a->fix, "net.ipv4.ip_local_port_range"));
+	teardown();
+}
+
+#define BK_REFUSED                                                                                 \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
+	"connecting to upstream, client: 127.0.0.1, server: bk.test, request: \"GET %s "           \
+	"HTTP/1.1\", upstream: \"http://127.0.0.1:9101/\", host: \"bk.test\""
+
+static void test_primaries_down_while_a_backup_serves_is_a_warning_naming_both(void)
+{
+	setup();
+	probe_at("127.0.0.1:9102", PROBE_OK, T0);
+	feed(T0, BK_REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9101", "bk", "19", ALERT_WARNING);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:9101");
+	CHECK(
+	    a && strstr(a->summary, "127.0.0.1:9101") &&
+	    strstr(a->summary, "every primary of upstream bk fails, backup 127.0.0.1:9102 serves"));
+	teardown();
+
+	/* the backup fails too: an outage */
+	setup();
+	probe_at("127.0.0.1:9102", PROBE_REFUSED, T0);
+	feed(T0, BK_REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9101", "bk", "19", ALERT_CRITICAL);
+	teardown();
+}
+
+static void test_log_alone_never_prints_an_empty_reference(void)
+{
+	setup();
+	diag_set_model(diag, NULL, cfg);
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (113: No route to host) while "
+	     "connecting to upstream, client: 127.0.0.1, server: x, request: \"GET %s HTTP/1.1\", "
+	     "upstream: \"http://127.0.0.1:8081/\", host: \"x\"",
+	     "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_UNREACHABLE, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK(a && a->config_ref == NULL);
+	CHECK(a && !strstr(a->fix, " at .") && !strstr(a->fix, "()") && !strstr(a->fix, " at \n"));
+	CHECK(a && strstr(a->fix, "correct it at the nginx configuration (no file:line known)."));
+	teardown();
+}
+
+static void test_stream_peers_are_diagnosed_like_http_ones(void)
+{
+	setup();
+	feed(
+	    T0,
+	    "2026/11/21 10:00:00 [error] 7#7: *%d connect() failed (111: Connection refused) while "
+	    "connecting to upstream, client: 127.0.0.1, server: 0.0.0.0:5432, upstream: "
+	    "\"127.0.0.1:5433\", bytes from/to client:0/0, bytes from/to upstream:0/0",
+	    1);
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:5433", "pg", "23", ALERT_CRITICAL);
+	teardown();
+}
+
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : 3;
+		if (*p >= 0x80 && (*p & 0xc0) == 0x80)
+			return false;
+		p++;
+		for (int i = 0; i < n; i++, p++)
+			if ((*p & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
+}
+
+static void test_evidence_and_summaries_cut_on_character_boundaries(void)
+{
+	setup();
+	/* "é" (2 bytes) from byte 297 on: a 300-byte cut falls inside one */
+	char uri[1200] = "/";
+	size_t pre = 297 - strlen("2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: "
+				  "Connection refused) while connecting to upstream, client: "
+				  "127.0.0.1, server: diag.test, request: \"GET ");
+	for (size_t i = 1; i < pre; i++)
+		strcat(uri, "a");
+	for (int i = 0; i < 300; i++)
+		strcat(uri, "\xc3\xa9");
+	feed(T0, REFUSED, uri);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && a->nevidence >= 1);
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		CHECK(valid_utf8(a->evidence[i]));
+	CHECK(a && valid_utf8(a->summary) && valid_utf8(a->explanation) && valid_utf8(a->fix));
+	char buf[8] = "ab\xc3\xa9";
+	CHECK_INT(advice_utf8_cut(buf, 4, 3), 2);
+	CHECK_INT(advice_utf8_cut(buf, 4, 4), 4);
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -598,6 +729,11 @@ int main(void)
 	RUN(test_a_local_probe_error_is_never_a_verdict);
 	RUN(test_one_path_is_missing_or_stale_never_both);
 	RUN(test_learned_peers_and_their_alerts_expire_when_quiet);
+	RUN(test_cannot_assign_address_is_local_ports_exhausted);
+	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
+	RUN(test_log_alone_never_prints_an_empty_reference);
+	RUN(test_stream_peers_are_diagnosed_like_http_ones);
+	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_other_lines_raise_nothing);
 
 	config_free(cfg);
