@@ -349,8 +349,9 @@ def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd):
     # its listener started after the errors: upwatchd says it restarted,
     # and the restart replaces backend_down
     restarted = wait_alert(upwatchd, "backend_restarted", peer, timeout=5)
-    assert find(upwatchd, "backend_down", peer)["state"] == "resolved"
-    assert find(upwatchd, "backend_down", peer)["id"] == down["id"]
+    # one story (issue 11): backend_down is a chapter of the restart, not an alert
+    assert find(upwatchd, "backend_down", peer) is None
+    assert down["id"] != restarted["id"]
     assert (restarted["upstream"], restarted["config_ref"]) == (s.upstream, s.config_ref)
     assert lab.traffic(s.path, 2) == [200, 200]
     # nothing refreshes it: resolved once the hold time has passed, never before
