@@ -1,12 +1,12 @@
 /* strmap: open-addressing hash map with FNV-1a (see strmap.h). */
 #include "core/strmap.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/util.h"
 
 static char tombstone_marker;
@@ -14,11 +14,7 @@ static char tombstone_marker;
 
 static uint64_t hash(const struct strmap *m, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)(m->nocase ? tolower((unsigned char)*s) : *s)) *
-		    1099511628211ULL;
-	return h;
+	return hash_str(s, m->nocase);
 }
 
 static bool same(const struct strmap *m, const char *a, const char *b)
