@@ -48,7 +48,3 @@ struct advice {
 };
 
 void advice_write(const struct advice_in *in, struct advice *out);
-
-/* The longest prefix of s (len bytes) of at most max bytes that does not
- * split a UTF-8 character. */
-size_t advice_utf8_cut(const char *s, size_t len, size_t max);

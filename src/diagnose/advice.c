@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
 #include "core/util.h"
 
 struct out {
@@ -30,24 +31,21 @@ static void add(struct out *o, const char *fmt, ...)
 	if (n <= 0)
 		return;
 	if (o->len + (size_t)n >= o->cap) {
-		/* cut: never in the middle of a character */
-		size_t keep = advice_utf8_cut(o->p, o->cap - 1, o->cap - 1);
+		/* vsnprintf cut it: never in the middle of a character */
+		size_t end = o->cap - 1, keep = end;
+		for (size_t i = end; i > 0 && end - i < 4; i--) {
+			unsigned char c = (unsigned char)o->p[i - 1];
+			if ((c & 0xc0) == 0x80)
+				continue;
+			if (c >= 0xc0 && !utf8_char_len(o->p + i - 1, end - (i - 1)))
+				keep = i - 1; /* a lead byte whose sequence was cut */
+			break;
+		}
 		o->p[keep] = '\0';
 		o->len = o->cap; /* full: nothing more is added */
 		return;
 	}
 	o->len += (size_t)n;
-}
-
-size_t advice_utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	size_t n = max;
-	/* back off continuation bytes (10xxxxxx) to the start of the character */
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80 && max - n < 4)
-		n--;
-	return n;
 }
 
 struct writer {

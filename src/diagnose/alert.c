@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/hash.h"
 #include "core/strmap.h"
 #include "core/util.h"
 
@@ -178,11 +180,11 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		a->peer = r->peer ? xstrdup(r->peer) : NULL;
 		a->first_seen = seen;
 		a->hold_ms = s->hold_ms;
-		/* FNV-1a over cause and subject, salted with time and a sequence */
-		uint64_t h = 14695981039346656037ULL ^ (uint64_t)now ^ (++s->seq << 32);
-		h = (h ^ (unsigned)r->cause) * 1099511628211ULL;
-		for (const char *p = key; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		/* the one hash over cause and subject, salted with time and a sequence */
+		unsigned char cause = (unsigned char)r->cause;
+		uint64_t h = HASH_FNV1A64_INIT ^ (uint64_t)now ^ (++s->seq << 32);
+		h = hash_fnv1a64_update(h, &cause, 1);
+		h = hash_fnv1a64_update(h, key, strlen(key));
 		snprintf(a->id, sizeof(a->id), "%016llx", (unsigned long long)h);
 		push_front(s, a);
 		strmap_put(map(s, r->cause), key, a);

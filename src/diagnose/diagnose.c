@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "conf/config.h"
+#include "core/utf8.h"
 #include "core/util.h"
 #include "diagnose/advice.h"
 #include "diagnose/alert.h"
@@ -77,9 +78,10 @@ static int64_t hold_ms(const struct diag *d)
 	return (int64_t)(d->cfg ? d->cfg->alert_hold_ms : 30000);
 }
 
+/* Log text into a field: cut on a character boundary. */
 static void copy_span(char *dst, size_t cap, struct errlog_span s)
 {
-	size_t n = s.p ? MIN((size_t)s.len, cap - 1) : 0;
+	size_t n = s.p ? utf8_cut(s.p, s.len, cap - 1) : 0;
 	if (n)
 		memcpy(dst, s.p, n);
 	dst[n] = '\0';

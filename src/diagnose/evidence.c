@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "core/util.h"
-#include "diagnose/advice.h"
 
 void evidence_table_init(struct evidence_table *t)
 {
@@ -84,7 +84,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 
 void evidence_remember(struct evidence *e, const char *line, size_t len)
 {
-	size_t n = advice_utf8_cut(line, len, EVIDENCE_LINE_MAX);
+	size_t n = utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	memcpy(e->lines[e->next_line].text, line, n);
 	e->lines[e->next_line].len = (uint16_t)n;
 	e->lines[e->next_line].cut = len > n;
@@ -97,7 +97,7 @@ const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_
 {
 	unsigned idx = (e->next_line + EVIDENCE_LINES - e->nlines + i) % EVIDENCE_LINES;
 	const char *src = e->lines[idx].text;
-	size_t n = advice_utf8_cut(src, e->lines[idx].len, len - 4);
+	size_t n = utf8_cut(src, e->lines[idx].len, len - 4);
 	/* evidence is shown to people and sent to journald: no control bytes */
 	for (size_t k = 0; k < n; k++)
 		buf[k] = (unsigned char)src[k] < 0x20 || src[k] == 0x7f ? '?' : src[k];
