@@ -1,9 +1,9 @@
 /* diagnose: join log events, probe results and host facts into alerts.
  *
  * The core of the diagnose stage: evidence.c keeps the per-subject windows,
- * rules.c says which cause an observation points at, advice.c words it, and
- * alert.c keeps the lifecycle. Here: which alert an observation raises,
- * keeps or resolves.
+ * rules.c says which cause an observation points at, report.c gathers the
+ * context and facts and advice.c words it, and alert.c keeps the alerts.
+ * Here: which alert an observation raises, keeps or resolves.
  *
  * A log event is classified and, the first time its (cause, subject) fires,
  * reported with its words and a probe of the peer asked for; while it fires,
