@@ -63,6 +63,9 @@ void diag_set_model(struct diag *d, const struct ngx_model *m, const struct conf
 {
 	d->env.model = m;
 	d->env.cfg = cfg;
+	/* a new model may reuse a freed one's address: never trust the old cache */
+	ngx_location_cache_done(&d->env.loc);
+	ngx_location_cache_init(&d->env.loc);
 	if (cfg)
 		alert_store_set_hold(d->env.alerts, cfg->alert_hold_ms);
 }
@@ -149,8 +152,10 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 	default:
 		if (!ev->has_peer)
 			return stream_subject(ev, kind, name, len);
-		/* proxy_pass http://block_name: nginx logs the block name as the peer */
+		/* proxy_pass http://block_name: nginx logs the block name as the peer
+		 * (a peer with evidence already is known not to be one) */
 		if (ev->peer.kind == PEERKEY_HOST && d->env.model &&
+		    !evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, ev->peer.key) &&
 		    ngxconf_upstream(d->env.model, ev->peer.host))
 			return false;
 		*kind = CAUSE_SUBJECT_PEER;
