@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/list.h"
 #include "diagnose/cause.h"
 
 #define ALERT_HISTORY_MAX    256
@@ -52,7 +53,7 @@ struct alert {
 	unsigned flaps;
 	char superseded_by[17]; /* resolved as part of another alert's story ("" = not) */
 	uint64_t hold_ms;	/* this alert's hold time (grows while it flaps) */
-	struct alert *prev, *next;
+	struct list link;	/* the store's list, newest first: use alert_first/alert_next */
 };
 
 struct alert_store;
@@ -84,8 +85,9 @@ const struct alert *alert_find(const struct alert_store *s, enum cause cause, co
 /* Whether any alert for peer fires (other than `except`; CAUSE_NONE = none). */
 bool alert_peer_firing(const struct alert_store *s, const char *peer, enum cause except);
 
-/* Iterate newest first: for (a = alert_first(s); a; a = a->next) */
+/* Iterate newest first: for (a = alert_first(s); a; a = alert_next(s, a)) */
 const struct alert *alert_first(const struct alert_store *s);
+const struct alert *alert_next(const struct alert_store *s, const struct alert *a);
 
 unsigned alert_firing_count(const struct alert_store *s);
 uint64_t alert_raised_count(const struct alert_store *s);

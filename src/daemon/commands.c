@@ -143,7 +143,7 @@ static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	cJSON *o = ok_object();
 	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	for (const struct alert *a = alert_first(d->alerts); a; a = a->next)
+	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a))
 		if (all || a->firing)
 			cJSON_AddItemToArray(arr, json_alert(a));
 	ipc_reply(c, o);

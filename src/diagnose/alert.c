@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "core/list.h"
 #include "core/strmap.h"
 #include "core/util.h"
 
@@ -16,7 +17,7 @@ struct alert_store {
 	alert_change_fn fn;
 	void *userdata;
 	struct strmap by_subject[CAUSE__COUNT]; /* per cause: subject -> newest alert */
-	struct alert *head, *tail;		/* newest first */
+	struct list alerts;			/* newest first */
 	size_t nresolved;
 	unsigned firing;
 	uint64_t raised, resolved, seq;
@@ -43,6 +44,7 @@ struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *
 	s->userdata = userdata;
 	for (int c = 0; c < CAUSE__COUNT; c++)
 		strmap_init(&s->by_subject[c]);
+	list_init(&s->alerts);
 	return s;
 }
 
@@ -63,8 +65,8 @@ void alert_store_free(struct alert_store *s)
 {
 	if (!s)
 		return;
-	for (struct alert *a = s->head, *next; a; a = next) {
-		next = a->next;
+	list_for_each_safe(a, &s->alerts, struct alert, link)
+	{
 		alert_free(a);
 	}
 	for (int c = 0; c < CAUSE__COUNT; c++)
@@ -79,32 +81,22 @@ void alert_store_set_hold(struct alert_store *s, uint64_t hold_ms)
 
 static void unlink_alert(struct alert_store *s, struct alert *a)
 {
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		s->head = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
-	else
-		s->tail = a->prev;
-	a->prev = a->next = NULL;
+	(void)s;
+	list_remove(&a->link);
 }
 
 static void push_front(struct alert_store *s, struct alert *a)
 {
-	a->next = s->head;
-	if (s->head)
-		s->head->prev = a;
-	s->head = a;
-	if (!s->tail)
-		s->tail = a;
+	list_insert(&s->alerts, &a->link);
 }
 
 /* Drop the oldest resolved alerts beyond the history limit. */
 static void trim_history(struct alert_store *s)
 {
-	for (struct alert *a = s->tail, *prev; a && s->nresolved > ALERT_HISTORY_MAX; a = prev) {
-		prev = a->prev;
+	for (struct list *l = s->alerts.prev, *prev;
+	     l != &s->alerts && s->nresolved > ALERT_HISTORY_MAX; l = prev) {
+		struct alert *a = list_entry(l, struct alert, link);
+		prev = l->prev;
 		if (a->firing)
 			continue;
 		if (strmap_get(map(s, a->cause), subject_of(a)) == a)
@@ -257,9 +249,11 @@ void alert_absorb(struct alert_store *s, enum cause cause, const char *subject,
 
 void alert_tick(struct alert_store *s, int64_t now)
 {
-	for (struct alert *a = s->head; a; a = a->next)
+	list_for_each(a, &s->alerts, struct alert, link)
+	{
 		if (a->firing && now - a->last_seen >= (int64_t)a->hold_ms)
 			resolve(s, a, now);
+	}
 	trim_history(s);
 }
 
@@ -279,7 +273,12 @@ bool alert_peer_firing(const struct alert_store *s, const char *peer, enum cause
 
 const struct alert *alert_first(const struct alert_store *s)
 {
-	return s->head;
+	return list_empty(&s->alerts) ? NULL : list_entry(s->alerts.next, struct alert, link);
+}
+
+const struct alert *alert_next(const struct alert_store *s, const struct alert *a)
+{
+	return a->link.next == &s->alerts ? NULL : list_entry(a->link.next, struct alert, link);
 }
 
 unsigned alert_firing_count(const struct alert_store *s)

@@ -125,7 +125,7 @@ static void test_history_is_bounded(void)
 		alert_tick(s, i);
 	}
 	size_t n = 0;
-	for (const struct alert *a = alert_first(s); a; a = a->next)
+	for (const struct alert *a = alert_first(s); a; a = alert_next(s, a))
 		n++;
 	CHECK_INT(n, ALERT_HISTORY_MAX);
 	CHECK_INT(alert_resolved_count(s), ALERT_HISTORY_MAX * 3);
@@ -165,7 +165,7 @@ static void test_absorbed_alert_names_its_story_and_leaves_the_history(void)
 	alert_absorb(s, CAUSE_BACKEND_DOWN, "127.0.0.1:1", story, 3);
 	CHECK_STR(last_seen_change.superseded_by, story->id);
 	CHECK(!last_seen_change.firing);
-	CHECK(alert_first(s) == story && story->next == NULL);
+	CHECK(alert_first(s) == story && alert_next(s, story) == NULL);
 	CHECK_INT(alert_firing_count(s), 1);
 	CHECK_INT(alert_resolved_count(s), 1);
 	alert_store_free(s);

@@ -180,7 +180,7 @@ static void expect_alert(enum cause c, const char *peer, const char *upstream, c
 	const struct alert *a = alert_find(alerts, c, peer ? peer : upstream);
 	CHECK(a != NULL);
 	if (!a) {
-		for (a = alert_first(alerts); a; a = a->next)
+		for (a = alert_first(alerts); a; a = alert_next(alerts, a))
 			fprintf(stderr, "  have: %s %s firing=%d\n", cause_name(a->cause),
 				a->peer ? a->peer : "-", a->firing);
 		return;
@@ -505,7 +505,7 @@ static void test_one_crash_is_one_backend_restarted_story(void)
 	CHECK(window);
 	/* its chapters are not alerts of their own, firing or in the history */
 	size_t n = 0;
-	for (const struct alert *x = alert_first(alerts); x; x = x->next)
+	for (const struct alert *x = alert_first(alerts); x; x = alert_next(alerts, x))
 		n++;
 	CHECK_INT(n, 1);
 	CHECK_INT(alert_firing_count(alerts), 1);
@@ -694,6 +694,7 @@ static void test_evidence_and_summaries_cut_on_character_boundaries(void)
 	a = alert_first(alerts);
 	CHECK(a && a->peer && strlen(a->peer) == 254 && valid_utf8(a->peer));
 	CHECK(a && valid_utf8(a->summary) && valid_utf8(a->explanation) && valid_utf8(a->fix));
+	teardown();
 }
 
 static void test_other_lines_raise_nothing(void)
