@@ -40,11 +40,13 @@ struct advice_in {
 	unsigned time_wait, established;
 };
 
+/* The words; advice_write() fills them, advice_done() frees them. */
 struct advice {
-	char summary[320];
-	char explanation[1400];
-	char fix[1400];
-	char config_ref[300];
+	char *summary;
+	char *explanation;
+	char *fix;
+	char config_ref[300]; /* "file:line", "" when none */
 };
 
 void advice_write(const struct advice_in *in, struct advice *out);
+void advice_done(struct advice *a);

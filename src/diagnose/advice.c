@@ -7,50 +7,29 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "core/utf8.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 
-struct out {
-	char *p;
-	size_t cap, len;
-};
+static void add(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void add(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct out *o, const char *fmt, ...)
+/* Words grow as needed (the one string builder): what goes in is bounded
+ * already (peer keys, details and paths are cut when they are read), so
+ * nothing is cut here. */
+static void add(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	if (o->len >= o->cap)
-		return;
 	va_start(ap, fmt);
-	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	strbuf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n <= 0)
-		return;
-	if (o->len + (size_t)n >= o->cap) {
-		/* vsnprintf cut it: never in the middle of a character */
-		size_t end = o->cap - 1, keep = end;
-		for (size_t i = end; i > 0 && end - i < 4; i--) {
-			unsigned char c = (unsigned char)o->p[i - 1];
-			if ((c & 0xc0) == 0x80)
-				continue;
-			if (c >= 0xc0 && !utf8_char_len(o->p + i - 1, end - (i - 1)))
-				keep = i - 1; /* a lead byte whose sequence was cut */
-			break;
-		}
-		o->p[keep] = '\0';
-		o->len = o->cap; /* full: nothing more is added */
-		return;
-	}
-	o->len += (size_t)n;
 }
 
 struct writer {
 	const struct advice_in *in;
-	struct out summary, expl, fix;
+	struct strbuf summary, expl, fix;
 	char *ref;
 	size_t reflen;
 };
@@ -770,41 +749,52 @@ static const writer_fn writers[CAUSE__COUNT] = {
     [CAUSE_DNS_STALE] = write_dns_stale,
 };
 
+static char *take(struct strbuf *b)
+{
+	return strbuf_steal(b);
+}
+
 void advice_write(const struct advice_in *in, struct advice *out)
 {
 	struct writer w = {
 	    .in = in,
-	    .summary = {out->summary, sizeof(out->summary), 0},
-	    .expl = {out->explanation, sizeof(out->explanation), 0},
-	    .fix = {out->fix, sizeof(out->fix), 0},
 	    .ref = out->config_ref,
 	    .reflen = sizeof(out->config_ref),
 	};
-	out->summary[0] = out->explanation[0] = out->fix[0] = out->config_ref[0] = '\0';
-	if ((unsigned)in->cause >= CAUSE__COUNT || !writers[in->cause])
-		return;
-	writers[in->cause](&w);
+	out->config_ref[0] = '\0';
+	if ((unsigned)in->cause < CAUSE__COUNT && writers[in->cause])
+		writers[in->cause](&w);
 	/* every primary of the block fails and a backup serves: degraded, not down */
 	if (in->backup && in->up)
 		add(&w.summary, "; every primary of upstream %s fails, backup %s serves",
 		    in->up->name, in->backup);
+	out->summary = take(&w.summary);
+	out->explanation = take(&w.expl);
 
-	/* a prediction's fix is the fix of what it predicts */
+	/* a prediction's fix (and reference) is the fix of what it predicts */
 	if (in->cause == CAUSE_PEER_FAILING && in->implied != CAUSE_NONE &&
 	    in->implied != CAUSE_PEER_FAILING) {
-		char summary[sizeof(out->summary)], expl[sizeof(out->explanation)];
 		struct advice implied;
 		struct advice_in sub = *in;
 		sub.cause = in->implied;
 		advice_write(&sub, &implied);
-		memcpy(summary, out->summary, sizeof(summary));
-		memcpy(expl, out->explanation, sizeof(expl));
-		*out = implied;
-		memcpy(out->summary, summary, sizeof(summary));
-		memcpy(out->explanation, expl, sizeof(expl));
+		strbuf_done(&w.fix);
+		out->fix = implied.fix;
+		implied.fix = NULL;
+		memcpy(out->config_ref, implied.config_ref, sizeof(out->config_ref));
+		advice_done(&implied);
+	} else {
+		/* drop a trailing newline from the fix */
+		if (w.fix.len && w.fix.p[w.fix.len - 1] == '\n')
+			w.fix.p[--w.fix.len] = '\0';
+		out->fix = take(&w.fix);
 	}
-	/* drop a trailing newline from the fix */
-	size_t n = strlen(out->fix);
-	if (n && out->fix[n - 1] == '\n')
-		out->fix[n - 1] = '\0';
+}
+
+void advice_done(struct advice *a)
+{
+	free(a->summary);
+	free(a->explanation);
+	free(a->fix);
+	a->summary = a->explanation = a->fix = NULL;
 }

@@ -253,7 +253,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	for (int o = 0; o < CAUSE__COUNT; o++)
 		if (rules_exclusive(c, (enum cause)o))
 			alert_supersede(d->alerts, (enum cause)o, e->subject.name, now);
-	return alert_report(d->alerts, &r, now);
+	const struct alert *a = alert_report(d->alerts, &r, now);
+	advice_done(&adv);
+	return a;
 }
 
 /* "peers of upstream a: x down (refused); y up" for every server of a block. */
