@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conf/config.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "diagnose/advice.h"
 #include "diagnose/alert.h"
@@ -136,37 +137,32 @@ static void format_probe(const struct probe_result *r, char *buf, size_t len)
 		 r->detail[0] ? ": " : "", r->detail, r->latency_ms);
 }
 
-static void format_listener(const struct evidence *e, const struct facts *f, char *buf, size_t len)
+static void format_listener(const struct evidence *e, const struct facts *f, struct strbuf *b)
 {
 	const struct host_listener *l = &f->listener;
-	size_t n = 0;
-	buf[0] = '\0';
 	if (!f->listener_known)
 		return;
 	if (!l->listening) {
-		n += (size_t)snprintf(buf, len, "host: nothing listens on %s", e->key);
-		if (f->nnearby && n < len) {
-			n += (size_t)snprintf(buf + n, len - n,
-					      "; on %s these ports listen:", e->addr.host);
-			for (size_t i = 0; i < f->nnearby && n < len; i++)
-				n += (size_t)snprintf(buf + n, len - n, " %u", f->nearby[i]);
-		}
+		strbuf_printf(b, "host: nothing listens on %s", e->key);
+		if (f->nnearby)
+			strbuf_printf(b, "; on %s these ports listen:", e->addr.host);
+		for (size_t i = 0; i < f->nnearby; i++)
+			strbuf_printf(b, " %u", f->nearby[i]);
 		return;
 	}
-	n += (size_t)snprintf(buf, len, "host: %s is served by", e->key);
-	if (l->pid && n < len)
-		n += (size_t)snprintf(buf + n, len - n, " %s (pid %d)", l->process, (int)l->pid);
-	else if (n < len)
-		n += (size_t)snprintf(buf + n, len - n, " a process upwatch may not inspect");
-	if (l->unit[0] && n < len)
-		n +=
-		    (size_t)snprintf(buf + n, len - n, ", unit %s%s%s%s%s", l->unit,
-				     l->unit_known ? " " : "", l->unit_known ? l->active_state : "",
-				     l->unit_known ? "/" : "", l->unit_known ? l->sub_state : "");
-	if (l->started_ms && n < len) {
+	strbuf_printf(b, "host: %s is served by", e->key);
+	if (l->pid)
+		strbuf_printf(b, " %s (pid %d)", l->process, (int)l->pid);
+	else
+		strbuf_puts(b, " a process upwatch may not inspect");
+	if (l->unit[0] && l->unit_known)
+		strbuf_printf(b, ", unit %s %s/%s", l->unit, l->active_state, l->sub_state);
+	else if (l->unit[0])
+		strbuf_printf(b, ", unit %s", l->unit);
+	if (l->started_ms) {
 		char t[32];
 		format_time_ms(l->started_ms, t);
-		snprintf(buf + n, len - n, ", started %s", t);
+		strbuf_printf(b, ", started %s", t);
 	}
 }
 
@@ -210,8 +206,8 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	};
 	advice_write(&in, &adv);
 
-	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], host_line[400],
-	    conns_line[200];
+	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
+	struct strbuf host_line = STRBUF_INIT;
 	const char *evidence[EVIDENCE_LINES + 5];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
@@ -220,9 +216,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 		format_probe(&f.probe, probe_line, sizeof(probe_line));
 		evidence[nev++] = probe_line;
 	}
-	format_listener(e, &f, host_line, sizeof(host_line));
-	if (host_line[0])
-		evidence[nev++] = host_line;
+	format_listener(e, &f, &host_line);
+	if (host_line.len)
+		evidence[nev++] = host_line.p;
 	if (f.conns_known) {
 		snprintf(conns_line, sizeof(conns_line),
 			 "host: %u connections to %s in TIME_WAIT, %u established",
@@ -255,14 +251,21 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 			alert_supersede(d->alerts, (enum cause)o, e->subject.name, now);
 	const struct alert *a = alert_report(d->alerts, &r, now);
 	advice_done(&adv);
+	strbuf_done(&host_line);
 	return a;
 }
 
-/* "peers of upstream a: x down (refused); y up" for every server of a block. */
-static void block_states(struct report_env *d, const struct ngx_upstream *up, char *buf, size_t len)
+#define BLOCK_STATES_MAX 32 /* servers named one by one; the rest are counted */
+
+/* "peers of upstream a: x down (refused); y up" for the servers of a block. */
+static void block_states(struct report_env *d, const struct ngx_upstream *up, struct strbuf *b)
 {
-	size_t n = (size_t)snprintf(buf, len, "peers of upstream %s:", up->name);
-	for (size_t i = 0; i < up->nservers && n < len; i++) {
+	strbuf_printf(b, "peers of upstream %s:", up->name);
+	for (size_t i = 0; i < up->nservers; i++) {
+		if (i == BLOCK_STATES_MAX) {
+			strbuf_printf(b, "; and %zu more", up->nservers - i);
+			break;
+		}
 		const struct ngx_server *s = &up->servers[i];
 		const char *k = s->key ? s->key : s->addr;
 		struct probe_result r;
@@ -282,26 +285,28 @@ static void block_states(struct report_env *d, const struct ngx_upstream *up, ch
 			state = r.result == PROBE_OK ? "up" : "down";
 			why = probe_result_name(r.result);
 		}
-		n += (size_t)snprintf(buf + n, len - n, "%s %s %s%s%s%s", i ? ";" : "", k, state,
-				      why[0] ? " (" : "", why, why[0] ? ")" : "");
-		if (s->down && n < len)
-			n += (size_t)snprintf(buf + n, len - n, " [marked down]");
-		else if (s->backup && n < len)
-			n += (size_t)snprintf(buf + n, len - n, " [backup]");
+		strbuf_printf(b, "%s %s %s", i ? ";" : "", k, state);
+		if (why[0])
+			strbuf_printf(b, " (%s)", why);
+		if (s->down)
+			strbuf_puts(b, " [marked down]");
+		else if (s->backup)
+			strbuf_puts(b, " [backup]");
 	}
 }
 
 const struct alert *report_block(struct report_env *d, struct evidence *e, unsigned occurrences,
 				 int64_t now)
 {
-	char states[1024];
+	struct strbuf states = STRBUF_INIT;
 	const struct ngx_upstream *up = d->model ? ngxconf_upstream(d->model, e->key) : NULL;
 	if (up)
-		block_states(d, up, states, sizeof(states));
+		block_states(d, up, &states);
 	else
-		snprintf(states, sizeof(states), "upstream %s is not in the nginx configuration",
-			 e->key);
+		strbuf_printf(&states, "upstream %s is not in the nginx configuration", e->key);
 	struct report_extra x = {
-	    .implied = CAUSE_NONE, .block_states = states, .occurrences = occurrences};
-	return report_render(d, e, CAUSE_NO_LIVE_UPSTREAMS, &x, now);
+	    .implied = CAUSE_NONE, .block_states = states.p, .occurrences = occurrences};
+	const struct alert *a = report_render(d, e, CAUSE_NO_LIVE_UPSTREAMS, &x, now);
+	strbuf_done(&states);
+	return a;
 }
