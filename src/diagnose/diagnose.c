@@ -387,6 +387,9 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 		report_render(&d->env, e, pc, &x, now);
 		return;
 	}
+	/* the same prediction again: only its time moves */
+	if (!changed && alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
+		return;
 	x.implied = pc;
 	report_render(&d->env, e, CAUSE_PEER_FAILING, &x, now);
 }
