@@ -1,12 +1,14 @@
-/* host: who listens on a port or a unix socket, and that process's systemd unit.
+/* host: who listens on a TCP port or a unix socket, and that process's unit.
  *
- * TCP listeners come from netlink sock_diag (as `ss -tlnp`), falling back to
- * /proc/net/tcp{,6}; socket inode -> pid through /proc/PID/fd where permitted;
- * process name and start time from /proc/PID/stat; the unit from
- * /proc/PID/cgroup. All synchronous, all bounded (at most 8192 processes and
- * 200000 fds are looked at per call; beyond that the pid stays unknown).
- * The unit's ActiveState/SubState/Result/NRestarts need the bus and arrive
- * asynchronously through unitbus.h (no bus: unit_known stays false). */
+ * Joins the kernel's socket tables (sockdiag.h: netlink sock_diag, else
+ * /proc/net) with the processes holding the sockets (procfs.h: /proc/PID/fd,
+ * where permitted) and names the process's systemd unit from its cgroup.
+ * All synchronous, all bounded. The unit's ActiveState/SubState/Result/
+ * NRestarts need the bus and arrive asynchronously through unitbus.h (no
+ * bus: unit_known stays false).
+ *
+ * A struct host is owned by its user (facts); it holds the last tables read
+ * so that many lookups within the snapshot TTL cost one read. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,7 +18,35 @@
 
 #include "core/peerkey.h"
 
-struct cJSON;
+struct host;
+
+/* A unix peer's path as stat() and unix_diag see it: live, stale and missing
+ * are told apart without connect(). */
+enum host_path {
+	HOST_PATH_UNKNOWN,    /* a TCP peer, or not looked at */
+	HOST_PATH_LIVE,	      /* a socket file that a listener is bound to */
+	HOST_PATH_STALE,      /* a socket file nobody listens on (left behind) */
+	HOST_PATH_MISSING,    /* nothing at the path */
+	HOST_PATH_NOT_SOCKET, /* something that is no socket */
+	HOST_PATH_DENIED,     /* stat() refused: a directory on the way is closed to us */
+};
+
+/* "live", "stale", "missing", "not_socket", "denied"; NULL for UNKNOWN. */
+const char *host_path_name(enum host_path p);
+
+/* What upwatch could not see about a listener, and why (host_listener.hidden). */
+enum {
+	/* The owning process's /proc/PID/fd is closed to us: another user's
+	 * process and no CAP_SYS_PTRACE. */
+	HOST_HIDDEN_OWNER = 1 << 0,
+	/* /proc lists no other user's process at all (hidepid=2 or
+	 * ProtectProc=invisible). */
+	HOST_HIDDEN_PROCS = 1 << 1,
+	/* The accept queue is unknown: sock_diag refused, read from /proc/net. */
+	HOST_HIDDEN_QUEUE = 1 << 2,
+	/* stat() of a unix socket path refused (a closed parent directory). */
+	HOST_HIDDEN_PATH = 1 << 3,
+};
 
 struct host_listener {
 	bool listening; /* something listens / has the socket open */
@@ -29,42 +59,73 @@ struct host_listener {
 	bool unit_known; /* unit state came from the bus */
 	bool unit_user;	 /* unit runs under a user manager (user@UID.service), not
 			  * the system manager: the system bus does not know it */
+
+	/* From the socket tables, unprivileged. */
+	enum host_path path; /* unix peers */
+	unsigned long inode; /* the listening socket's inode; 0 = none */
+	uid_t uid;	     /* its owner */
+	bool uid_known;	     /* (unix_diag before Linux 5.3 does not say) */
+	unsigned queue;	     /* connections waiting in its accept queue */
+	unsigned backlog;    /* the queue's limit; full when queue >= backlog */
+	bool queue_known;    /* netlink answered */
+	unsigned hidden;     /* HOST_HIDDEN_* */
+
+	/* Restarts, seen as a new listening socket: the inode this peer had
+	 * before (0 = nothing listened), when that earlier state was last seen,
+	 * and when the current one was first seen (epoch ms, 0 = never). The
+	 * listener was replaced after T for certain when before_ms >= T:
+	 * host_listener_new_since(). */
+	unsigned long prev_inode;
+	int64_t before_ms;
+	int64_t since_ms;
+
+	/* TCP peers: this host's connections to the peer (any process), for
+	 * "no free local port" (errno 99). */
+	unsigned time_wait, established;
+	bool conns_known;
 };
 
+/* The listener seen now was not there at t_ms (epoch ms): another socket, or
+ * none, was seen at or after t_ms. Needs no /proc: it works for every
+ * user's listeners. */
+bool host_listener_new_since(const struct host_listener *l, int64_t t_ms);
+
+/* One HOST_HIDDEN_* bit in words ("the listening process (another user's
+ * /proc/PID/fd needs CAP_SYS_PTRACE)"), and the file name of the drop-in in
+ * contrib/systemd/ that lets upwatch see it, or NULL when no drop-in helps. */
+const char *host_hidden_what(unsigned bit);
+const char *host_hidden_dropin(unsigned bit);
+
+int host_new(struct host **ret);
+void host_free(struct host *h);
+
 /* Listener of a TCP peer on a local address. Returns 0 (ret->listening tells),
- * or -errno when the tables cannot be read. */
-int host_tcp_listener(const struct peerkey *addr, struct host_listener *ret);
+ * -EINVAL for a peer that is no IP address, or -errno when the tables cannot
+ * be read. */
+int host_tcp_listener(struct host *h, const struct peerkey *addr, struct host_listener *ret);
 
 /* Ports that do listen on addr's address (or the wildcard): a likely wrong
- * port. Writes up to max ports, returns how many. */
-int host_tcp_ports_nearby(const struct peerkey *addr, unsigned *ports, size_t max);
+ * port. Writes up to max ports, ascending, returns how many or -errno. */
+int host_tcp_ports_nearby(struct host *h, const struct peerkey *addr, unsigned *ports, size_t max);
 
-/* Process that has the unix socket path open (listening). */
-int host_unix_listener(const char *path, struct host_listener *ret);
+/* Listener of a unix socket path: path state from stat() matched against
+ * unix_diag's bound files, and the process. Returns 0 or -errno. */
+int host_unix_listener(struct host *h, const char *path, struct host_listener *ret);
 
-/* Effective uid, gid and supplementary groups of a running nginx worker
- * process (comm "nginx", cmdline "nginx: worker process"). *ngroups is the
- * capacity of groups on entry and the count written on return (groups and
- * ngroups may be NULL). Returns -ENOENT when none runs. */
-int host_nginx_worker(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroups);
+/* This host's TCP connections to an IP peer (local or remote), in
+ * ret->time_wait / established; conns_known set. Other fields untouched.
+ * Returns 0, -EINVAL for a host name, or -errno. */
+int host_tcp_conns(struct host *h, const struct peerkey *peer, struct host_listener *ret);
 
-/* The systemd unit a process runs in, from the text of /proc/PID/cgroup
- * (cgroup v2 "0::/system.slice/app.service" -> "app.service"; v1 via the
- * name=systemd hierarchy). The deepest .service or .scope wins; *ret_user
- * (may be NULL) tells whether it sits below user@UID.service. Returns 0, or
- * -ENOENT when the process is in no unit (root cgroup, a plain slice). */
-int host_unit_from_cgroup(const char *content, char *ret_unit, size_t size, bool *ret_user);
+/* net.ipv4.ip_local_port_range: the ephemeral ports one local address has
+ * towards one peer address and port. Returns 0 or -errno. */
+int host_local_port_range(unsigned *ret_low, unsigned *ret_high);
 
-/* Tests: read /proc/net/tcp{,6} as if netlink sock_diag were refused. */
-void host_disable_netlink(bool disable);
+/* Tests: read /proc/net instead of netlink sock_diag. */
+void host_disable_netlink(struct host *h, bool disable);
 
-/* Share one read of the listener table and of the socket owners (/proc/PID/fd)
- * between lookups for ms milliseconds; 0 (the default) reads afresh for every
- * call. The daemon sets this so that many failing peers cost one scan. */
-void host_set_snapshot_ttl(unsigned ms);
+/* Share one read of the socket tables and of the socket owners between
+ * lookups for ms milliseconds; 0 (the default) reads afresh for every call. */
+void host_set_snapshot_ttl(struct host *h, unsigned ms);
 /* Forget the current snapshot: the next lookup reads afresh. */
-void host_invalidate_snapshot(void);
-
-/* {"pid", "process", "started", "unit", "active_state", "sub_state", "result",
- * "restarts"}: only the fields that are known. */
-struct cJSON *host_listener_json(const struct host_listener *l);
+void host_invalidate_snapshot(struct host *h);

@@ -5,7 +5,13 @@
  * its servers, every *_pass with the effective (inherited) timeouts of its
  * location, and the distinct peers derived from them. Every element carries
  * the file:line of the directive it comes from. Host names stay names:
- * nothing is resolved here. The model owns all its memory. */
+ * nothing is resolved here. The model owns all its memory; the strings of
+ * upstream blocks, servers and passes are shared (const), freed with it.
+ *
+ * This header is the folder's public face: the model's types, loading it,
+ * its lookups and its --check-config text. The build's parts (ngxbuild,
+ * ngxupstream, ngxpass, ngxpeer) are private to src/nginx/; nginx's value
+ * syntax is nginx/ngxvalue.h; the peer object's JSON is output/json.h. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,8 +22,8 @@
 #include "core/peerkey.h"
 
 struct cf_dump;
-struct cJSON;
-struct strmap;
+struct ngxpeer_index;
+struct ngxstr;
 
 struct ngx_ref {
 	const char *file;
@@ -53,22 +59,27 @@ struct ngx_error_log {
 	struct ngx_ref ref; /* NULL file: nginx's compiled-in default */
 };
 
-struct ngx_server { /* `server` inside upstream {} */
-	char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
-	char *key;  /* normalised peer key (default port applied) */
+struct ngx_server {	  /* `server` inside upstream {} */
+	const char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
+	const char *key;  /* normalised peer key (default port applied) */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
-	char *service;
+	const char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
 	struct ngx_ref ref;
 };
 
 struct ngx_upstream { /* upstream NAME { } in http or stream */
-	char *name;
+	const char *name;
 	bool stream;
 	struct ngx_server *servers;
 	size_t nservers;
 	unsigned keepalive; /* 0 when not set */
+	/* balancer_by_lua*: openresty's Lua picks the peer; the servers are
+	 * placeholders nginx never connects to (`server 0.0.0.1;`) */
+	bool balancer_lua;
+	size_t *passes; /* indexes into model->passes naming this block, in order */
+	size_t npasses;
 	struct ngx_ref ref;
 };
 
@@ -77,50 +88,66 @@ struct ngx_timeouts {
 	/* defaults 60s; stream: read = send = proxy_timeout (default 10m) */
 	uint64_t connect_ms, read_ms, send_ms;
 	struct ngx_ref connect_ref, read_ref, send_ref; /* where set; file NULL = default */
-	char *next_upstream;		   /* "error timeout" by default (stream: "on") */
+	const char *next_upstream;	   /* "error timeout" by default (stream: "on") */
 	unsigned next_upstream_tries;	   /* 0 = unlimited */
 	uint64_t next_upstream_timeout_ms; /* 0 = unlimited */
 	uint64_t buffer_size; /* proxy_buffer_size etc.; default 4k (page size), stream 16k */
 	struct ngx_ref buffer_size_ref;
 	bool ssl_verify, ssl_server_name;
-	char *ssl_trusted_certificate, *ssl_name;
-	char *resolver; /* first resolver address, NULL when none */
+	const char *ssl_trusted_certificate, *ssl_name;
+	const char *resolver; /* first resolver address, NULL when none */
 	struct ngx_ref resolver_ref;
 };
 
-struct ngx_pass {	 /* one *_pass directive */
-	char *directive; /* "proxy_pass", "fastcgi_pass", ... */
-	char *raw;	 /* the argument as written */
+struct ngx_pass {	       /* one *_pass directive */
+	const char *directive; /* "proxy_pass", "fastcgi_pass", ... */
+	const char *raw;       /* the argument as written */
 	enum ngx_proto proto;
-	bool stream;	   /* proxy_pass inside stream {} */
-	bool dynamic;	   /* contains variables: target known only from logs */
-	char *upstream;	   /* names an upstream block, else NULL */
-	char *key;	   /* literal peer key when not an upstream and not dynamic */
-	char *uri;	   /* URI part ("/v1/"), NULL when none */
-	char *location;	   /* location argument(s), "" for server level */
-	char *server_name; /* first server_name of the enclosing server */
+	bool tls;		 /* speaks TLS: https, grpcs, suwsgi, stream proxy_ssl on */
+	bool stream;		 /* proxy_pass inside stream {} */
+	bool dynamic;		 /* contains variables: target known only from logs */
+	const char *upstream;	 /* names an upstream block, else NULL */
+	const char *key;	 /* literal peer key when not an upstream and not dynamic */
+	const char *uri;	 /* URI part ("/v1/"), NULL when none */
+	const char *location;	 /* location argument(s), "" for server level */
+	const char *server_name; /* first server_name of the enclosing server */
 	struct ngx_timeouts t;
-	char *host_header; /* Host nginx sends when knowable (proxy_set_header Host, or the pass
-			      host) */
+	const char *host_header; /* Host nginx sends when knowable (proxy_set_header Host, or the
+			      pass host) */
 	struct ngx_ref ref;
 	/* The address part as written (added): scheme "http", "https", "grpc",
 	 * "grpcs", "uwsgi", "suwsgi" or NULL; host without port ("backend",
 	 * "[::1]", "unix:/run/x.sock"), NULL when it holds variables; port as
 	 * written, 0 when none. A dynamic pass whose host part is literal still
 	 * names its upstream or key (only its URI varies). */
-	char *scheme;
-	char *host;
+	const char *scheme;
+	const char *host;
 	unsigned port;
 };
 
 /* A peer's protocol is that of the first *_pass reaching it (in config
- * order); a block no pass uses gives http (stream: tcp). A line read twice
- * (a snippet included in two places) is one ref. */
+ * order); a block no pass uses gives http (stream: tcp); a stream server
+ * listening with `udp` makes its peers udp. A line read twice (a snippet
+ * included in two places) is one ref.
+ *
+ * probed is false for a peer nginx never connects to through any line that
+ * names it: `server ... down;`, the placeholder servers of a balancer_by_lua*
+ * block, `service=` (SRV) servers; and for udp peers, which have no probe.
+ * backup: every `server` line naming it says `backup` and no *_pass names it
+ * directly (nginx uses it only when the primaries fail). */
 struct ngx_peer { /* a distinct probe target */
 	char *key;
-	struct peerkey addr;
+	/* the key's parts (ngxconf_peer_addr() gives a struct peerkey): the
+	 * address or host name without brackets, or the unix path; port 0 for
+	 * unix. host shares key's allocation. */
+	const char *host;
+	unsigned port;
+	enum peerkey_kind kind;
 	enum ngx_proto proto;
-	char **upstreams; /* names of blocks that list it */
+	bool tls; /* that first *_pass speaks TLS */
+	bool probed;
+	bool backup;
+	const char **upstreams; /* names of blocks that list it (the blocks' own) */
 	size_t nupstreams;
 	struct ngx_ref *refs; /* the `server` and *_pass lines that name it */
 	size_t nrefs;
@@ -154,7 +181,8 @@ struct ngx_model {
 	struct ngx_ref *stub_status; /* locations with stub_status */
 	size_t nstub_status;
 
-	struct strmap *peer_index; /* private: key → index into peers */
+	struct ngxpeer_index *index; /* private to src/nginx/: the lookups' hashes */
+	struct ngxstr *strings;	     /* private: the pool every pass/server string lives in */
 };
 
 /* What nginx was built with and started as; what `nginx -V` prints. */
@@ -181,20 +209,31 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 		      size_t errlen);
 void ngxconf_free(struct ngx_model *m);
 
+/* Lookups the diagnoser makes per log line: O(1) whatever the size of the
+ * configuration (hash tables built with the model). */
+
+/* The peer with this normalised key ("127.0.0.1:8080", "unix:/x.sock"). */
 const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key);
+/* The upstream block of this name, case-insensitively as nginx compares
+ * them; an http block before a stream block of the same name. */
 const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name);
+/* The first peer (in model order) whose key is this host name with any
+ * port, case-insensitively ("Backend.Example" → "backend.example:8443");
+ * NULL when no peer is named so (IP and unix peers are not host names). */
+const struct ngx_peer *ngxconf_peer_by_host(const struct ngx_model *m, const char *name);
+/* The *_pass lines with variables in their address (dynamic, no literal
+ * key, no block) that a line logged by server_name may come from, as
+ * indexes into m->passes in model order: those of servers whose first
+ * server_name is server_name plus those of servers without a server_name;
+ * every dynamic pass when server_name is NULL. Returns the count; *ret
+ * points into the model. */
+size_t ngxconf_dynamic_passes(const struct ngx_model *m, const char *server_name,
+			      const size_t **ret);
+/* The peer's address as a struct peerkey (for the prober and host facts). */
+void ngxconf_peer_addr(const struct ngx_peer *p, struct peerkey *ret);
+
 const char *ngxconf_proto_name(enum ngx_proto p);
 
 /* Human-readable target list for `upwatchd --check-config`. 0 or -errno of
  * the failed write. */
 int ngxconf_print(const struct ngx_model *m, FILE *out);
-
-/* The static part of DESIGN.md's peer object: {"peer", "protocol",
- * "upstreams": [...], "locations": ["file:line" of each *_pass reaching it]}.
- * The caller owns the result. */
-struct cJSON *ngxconf_peer_json(const struct ngx_model *m, const struct ngx_peer *p);
-
-/* nginx's time and size syntax: "500ms", "30s", "1m30s", "1h 30m", bare
- * number = seconds; "4k", "1m", bare number = bytes. -EINVAL / -ERANGE. */
-int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms);
-int ngxconf_parse_size(const char *s, uint64_t *ret);

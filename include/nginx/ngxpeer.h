@@ -1,27 +1,37 @@
-/* ngxpeer: the peers of an nginx configuration model (part of ngxconf).
+/* ngxpeer: the peer table of the nginx model. Part of the model build.
  *
- * Resolves each *_pass against the upstream blocks the way nginx does (a
- * host equal to a block name, without a port, is the block), derives the
- * distinct peers with their protocol, blocks and config refs, and presents
- * them (--check-config text, the peer object's static JSON). Used by
- * ngxconf only; callers use the ngxconf_* functions. */
+ * Once every block and *_pass is read, resolves each pass against the
+ * upstream blocks the way nginx does (a host equal to a block name, without
+ * a port, is the block) and derives the distinct peers with their
+ * protocol, blocks and config refs, and the index ngxconf's lookups use. */
 #pragma once
 
 #include <stddef.h>
-#include <stdio.h>
 
-struct cJSON;
+#include "core/strmap.h"
+
 struct ngx_model;
 struct ngx_peer;
+struct ngxbuild;
 
-/* Fill m->peers, pass->upstream and pass->key. "file:line: message" in err
- * (no port, port on a block name, duplicate upstream, invalid address). */
-int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen);
+/* A list of indexes into m->passes. */
+struct ngxpeer_passes {
+	size_t n;
+	size_t v[];
+};
+
+/* The model's hashes (m->index), read by ngxconf's lookups. */
+struct ngxpeer_index {
+	struct strmap peers;	 /* key → index into m->peers */
+	struct strmap blocks[2]; /* http, stream: name (case-insensitive) → index */
+	struct strmap hosts;	 /* host name (case-insensitive) → first peer */
+	struct strmap dynamic;	 /* server_name → struct ngxpeer_passes * */
+	struct ngxpeer_passes *all_dynamic, *nameless_dynamic;
+};
+
+/* Fill m->peers, pass->upstream and pass->key. "file:line: message" in the
+ * build's err (no port, port on a block name, duplicate upstream, invalid
+ * address). */
+int ngxpeer_build(struct ngxbuild *b);
 /* Free m->peers and the index. */
 void ngxpeer_free(struct ngx_model *m);
-/* nginx's word for what is wrong with an address: "invalid port" or
- * "invalid host" (as in "invalid port in upstream \"...\""). */
-const char *ngxpeer_addr_error(const char *addr);
-const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key);
-int ngxpeer_print(const struct ngx_model *m, FILE *out);
-struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p);

@@ -89,8 +89,9 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
 	else
 		cJSON_AddNullToObject(o, "last_probe");
-	if (addr && facts_listener(d->facts, addr, &l) && (l.listening || l.pid))
-		cJSON_AddItemToObject(o, "listener", host_listener_json(&l));
+	if (addr && facts_listener(d->facts, addr, &l) &&
+	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
+		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
 	else
 		cJSON_AddNullToObject(o, "listener");
 }
@@ -101,8 +102,10 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
 	for (size_t i = 0; i < d->model->npeers; i++) {
 		const struct ngx_peer *p = &d->model->peers[i];
-		cJSON *po = ngxconf_peer_json(d->model, p);
-		add_runtime(d, po, p->key, &p->addr);
+		cJSON *po = json_nginx_peer(d->model, p);
+		struct peerkey addr;
+		ngxconf_peer_addr(p, &addr);
+		add_runtime(d, po, p->key, &addr);
 		cJSON_AddItemToArray(peers, po);
 	}
 	const char **learned;

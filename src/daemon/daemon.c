@@ -36,6 +36,7 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "host/host.h"
+#include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
 #include "core/util.h"
@@ -162,7 +163,7 @@ static void set_targets(struct daemon *d)
 		const struct ngx_peer *p = &m->peers[i];
 		struct probe_target *pt = &t[n++];
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		pt->addr = p->addr;
+		ngxconf_peer_addr(p, &pt->addr);
 		pt->proto = p->proto;
 		target_defaults(d->cfg, pt);
 		if (p->npasses > 0) {
@@ -202,7 +203,7 @@ static int identity_from_worker(struct probe_identity *ret)
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
 	probe_identity_from_ids(uid, gid, groups, n, ret);
@@ -381,16 +382,18 @@ static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct 
 
 static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
 {
-	(void)ud;
-	return host_tcp_ports_nearby(k, ports, max);
+	struct daemon *d = ud;
+	return facts_ports_nearby(d->facts, k, ports, max);
 }
 
 static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
 {
-	(void)ud;
-	(void)k;
-	(void)ret;
-	return -EOPNOTSUPP; /* until host reports TIME_WAIT/ESTABLISHED per peer */
+	struct daemon *d = ud;
+	unsigned tw, est;
+	if (!facts_conns(d->facts, k, &tw, &est))
+		return -ENODATA;
+	*ret = (struct diag_conns){.time_wait = tw, .established = est};
+	return 0;
 }
 
 /* `probe off;` (global, per upstream block, per peer) holds for on-demand
@@ -532,6 +535,11 @@ int daemon_run(const struct daemon_flags *flags)
 	log_set_max_priority(d.cfg->log_level);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
+	r = facts_new(d.loop, &d.facts);
+	if (r < 0) {
+		log_error("cannot set up host facts: %s", strerror(-r));
+		goto out;
+	}
 	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d, &d.ipc);
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", d.cfg->socket_path,
@@ -553,7 +561,6 @@ int daemon_run(const struct daemon_flags *flags)
 	};
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
-	d.facts = facts_new(d.loop);
 	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
 	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
 	d.watch = cfgwatch_new(d.loop, 0.5, on_config_changed, &d);
@@ -583,12 +590,12 @@ int daemon_run(const struct daemon_flags *flags)
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
-	facts_free(d.facts);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);
 	log_notice("stopped");
 out:
+	facts_free(d.facts);
 	ngxconf_free(d.model);
 	config_free(d.cfg);
 	ev_loop_destroy(d.loop);

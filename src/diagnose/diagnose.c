@@ -99,14 +99,8 @@ static void dns_key(struct diag *d, const struct errlog_event *ev, char *buf, si
 		return;
 	}
 	copy_span(name, sizeof(name), ev->name);
-	for (size_t i = 0; d->env.model && i < d->env.model->npeers; i++) {
-		const struct ngx_peer *p = &d->env.model->peers[i];
-		if (p->addr.kind == PEERKEY_HOST && strcasecmp(p->addr.host, name) == 0) {
-			snprintf(buf, len, "%s", p->key);
-			return;
-		}
-	}
-	snprintf(buf, len, "%s", name);
+	const struct ngx_peer *p = d->env.model ? ngxconf_peer_by_host(d->env.model, name) : NULL;
+	snprintf(buf, len, "%s", p ? p->key : name);
 }
 
 /* The stream module logs `upstream: "10.0.0.5:5432"` with no scheme (and the

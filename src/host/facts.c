@@ -15,17 +15,24 @@ struct entry {
 
 struct facts {
 	struct strmap peers; /* key -> struct entry */
+	struct host *host;
 	struct unitbus *bus;
 };
 
-struct facts *facts_new(struct ev_loop *loop)
+int facts_new(struct ev_loop *loop, struct facts **ret)
 {
+	struct host *h;
+	int r = host_new(&h);
+	if (r < 0)
+		return r;
 	struct facts *f = xcalloc(1, sizeof(*f));
 	strmap_init(&f->peers);
+	f->host = h;
 	f->bus = unitbus_new(loop, NULL);
 	/* many peers failing at once cost one scan of the host's sockets */
-	host_set_snapshot_ttl(FACTS_SNAPSHOT_MS);
-	return f;
+	host_set_snapshot_ttl(h, FACTS_SNAPSHOT_MS);
+	*ret = f;
+	return 0;
 }
 
 static void clear(struct facts *f)
@@ -43,6 +50,7 @@ void facts_free(struct facts *f)
 	if (!f)
 		return;
 	unitbus_free(f->bus);
+	host_free(f->host);
 	clear(f);
 	strmap_done(&f->peers);
 	free(f);
@@ -71,8 +79,8 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 	}
 
 	struct host_listener l;
-	int r =
-	    k->kind == PEERKEY_UNIX ? host_unix_listener(k->host, &l) : host_tcp_listener(k, &l);
+	int r = k->kind == PEERKEY_UNIX ? host_unix_listener(f->host, k->host, &l)
+					: host_tcp_listener(f->host, k, &l);
 	if (r < 0)
 		return false;
 	if (!e) {
@@ -80,13 +88,20 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 			clear(f);
 		e = xcalloc(1, sizeof(*e));
 		strmap_put(&f->peers, k->key, e);
-	} else if (streq(e->l.unit, l.unit) && e->l.unit_known) {
-		/* keep the last known unit state until the new answer comes */
-		memcpy(l.active_state, e->l.active_state, sizeof(l.active_state));
-		memcpy(l.sub_state, e->l.sub_state, sizeof(l.sub_state));
-		memcpy(l.result, e->l.result, sizeof(l.result));
-		l.nrestarts = e->l.nrestarts;
-		l.unit_known = true;
+	} else {
+		if (e->l.conns_known) { /* the last count, until asked again */
+			l.time_wait = e->l.time_wait;
+			l.established = e->l.established;
+			l.conns_known = true;
+		}
+		if (streq(e->l.unit, l.unit) && e->l.unit_known) {
+			/* keep the last known unit state until the new answer comes */
+			memcpy(l.active_state, e->l.active_state, sizeof(l.active_state));
+			memcpy(l.sub_state, e->l.sub_state, sizeof(l.sub_state));
+			memcpy(l.result, e->l.result, sizeof(l.result));
+			l.nrestarts = e->l.nrestarts;
+			l.unit_known = true;
+		}
 	}
 	e->l = l;
 	e->fetched_ms = now;
@@ -101,7 +116,7 @@ bool facts_listener_now(struct facts *f, const struct peerkey *k, struct host_li
 	struct entry *e = strmap_get(&f->peers, k->key);
 	if (e)
 		e->fetched_ms = -FACTS_TTL_MS;
-	host_invalidate_snapshot();
+	host_invalidate_snapshot(f->host);
 	return facts_listener(f, k, ret);
 }
 
@@ -111,5 +126,27 @@ bool facts_cached(const struct facts *f, const char *key, struct host_listener *
 	if (!e)
 		return false;
 	*ret = e->l;
+	return true;
+}
+
+int facts_ports_nearby(struct facts *f, const struct peerkey *k, unsigned *ports, size_t max)
+{
+	return host_tcp_ports_nearby(f->host, k, ports, max);
+}
+
+bool facts_conns(struct facts *f, const struct peerkey *k, unsigned *ret_time_wait,
+		 unsigned *ret_established)
+{
+	struct host_listener l = {0};
+	if (host_tcp_conns(f->host, k, &l) < 0)
+		return false;
+	struct entry *e = strmap_get(&f->peers, k->key);
+	if (e) { /* shown with the listener from now on */
+		e->l.time_wait = l.time_wait;
+		e->l.established = l.established;
+		e->l.conns_known = true;
+	}
+	*ret_time_wait = l.time_wait;
+	*ret_established = l.established;
 	return true;
 }

@@ -26,8 +26,9 @@
 
 #include <systemd/sd-bus.h>
 
-#include "host/host.h"
+#include "core/list.h"
 #include "core/util.h"
+#include "host/host.h"
 
 #define SYSTEM_BUS_SOCKET "/run/dbus/system_bus_socket"
 #define CALL_TIMEOUT_USEC (1000 * 1000)
@@ -45,7 +46,7 @@ struct call {
 
 struct query {
 	struct unitbus *b;
-	struct query *next;
+	struct list link; /* in unitbus.queries */
 	char unit[128];
 	unitbus_fn fn;
 	void *userdata;
@@ -64,18 +65,14 @@ struct unitbus {
 	ev_prepare prepare;
 	bool more; /* sd_bus_process had more to do when the batch ended */
 	int64_t retry_after_ms;
-	struct query *queries;
+	struct list queries; /* in flight */
 	unsigned nqueries;
 };
 
 static void unlink_query(struct unitbus *b, struct query *q)
 {
-	for (struct query **p = &b->queries; *p; p = &(*p)->next)
-		if (*p == q) {
-			*p = q->next;
-			b->nqueries--;
-			return;
-		}
+	list_remove(&q->link);
+	b->nqueries--;
 }
 
 static void drop_slots(struct query *q)
@@ -98,16 +95,21 @@ static void teardown(struct unitbus *b)
 	ev_io_stop(b->loop, &b->io);
 	ev_timer_stop(b->loop, &b->timer);
 	ev_prepare_stop(b->loop, &b->prepare);
-	struct query *list = b->queries;
-	b->queries = NULL;
-	b->nqueries = 0;
-	for (struct query *q = list; q; q = q->next)
+	/* Callbacks may query again: they find an empty list and no bus. */
+	struct list dead;
+	list_init(&dead);
+	list_for_each_safe(q, &b->queries, struct query, link)
+	{
+		list_remove(&q->link);
+		list_append(&dead, &q->link);
 		drop_slots(q); /* slots hold references on the bus */
+	}
+	b->nqueries = 0;
 	b->bus = sd_bus_close_unref(b->bus);
 	b->retry_after_ms = now_mono_ms() + RECONNECT_MS;
-	while (list) {
-		struct query *q = list;
-		list = q->next;
+	list_for_each_safe(q, &dead, struct query, link)
+	{
+		list_remove(&q->link);
 		q->fn(q->userdata, q->unit, NULL);
 		free(q);
 	}
@@ -302,8 +304,7 @@ int unitbus_query(struct unitbus *b, const char *unit, unitbus_fn fn, void *user
 		free(q);
 		return r == -ENOMEM ? r : -ENOTCONN;
 	}
-	q->next = b->queries;
-	b->queries = q;
+	list_append(&b->queries, &q->link);
 	b->nqueries++;
 	return 0;
 }
@@ -313,6 +314,7 @@ struct unitbus *unitbus_new(struct ev_loop *loop, const char *address)
 	struct unitbus *b = xcalloc(1, sizeof(*b));
 	b->loop = loop;
 	b->address = address ? xstrdup(address) : NULL;
+	list_init(&b->queries);
 	ev_io_init(&b->io, io_cb, -1, 0);
 	ev_timer_init(&b->timer, timer_cb, 0.0, 0.0);
 	ev_prepare_init(&b->prepare, prepare_cb);
@@ -326,9 +328,8 @@ void unitbus_free(struct unitbus *b)
 	ev_io_stop(b->loop, &b->io);
 	ev_timer_stop(b->loop, &b->timer);
 	ev_prepare_stop(b->loop, &b->prepare);
-	while (b->queries) {
-		struct query *q = b->queries;
-		b->queries = q->next;
+	list_for_each_safe(q, &b->queries, struct query, link)
+	{
 		drop_slots(q);
 		free(q);
 	}

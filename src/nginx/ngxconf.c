@@ -1,335 +1,47 @@
 /* ngxconf: the nginx configuration model (see ngxconf.h).
  *
- * Owns turning a conftree into a struct ngx_model: the main-level settings,
- * every error_log, the upstream blocks and their servers. The *_pass lines
- * with their inherited settings come from ngxpass (walking http {} and
- * stream {}), the peers from ngxpeer once everything is read, because a
- * *_pass may name an upstream block defined after it. */
+ * The folder's entry: ngxconf_load() reads the directive tree and runs the
+ * build in order — main-level settings and error_log (ngxbuild), upstream
+ * blocks (ngxupstream), the *_pass lines of http {} and stream {} (ngxpass),
+ * then the peers (ngxpeer) once everything is read, because a *_pass may
+ * name a block defined after it. Also the model's lookups, its free and
+ * the --check-config text. Dependencies run one way:
+ * ngxvalue, ngxstr < ngxbuild < ngxupstream, ngxpass, ngxpeer < ngxconf
+ * (no file calls a module listed after it). */
 #include "nginx/ngxconf.h"
 
 #include <errno.h>
-#include <stdarg.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf/conftree.h"
+#include "core/util.h"
+#include "nginx/ngxbuild.h"
 #include "nginx/ngxpass.h"
 #include "nginx/ngxpeer.h"
-#include "core/strmap.h"
-#include "core/util.h"
-
-struct build {
-	struct ngx_model *m;
-	const char *prefix, *default_error_log;
-	char *err;
-	size_t errlen;
-	struct strmap files;
-	const char *last_in, *last_out; /* intern cache: nodes come in file runs */
-	size_t logs_cap, ups_cap;
-	struct ngxpass_ctx pass;
-};
-
-static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int berr(struct build *b, const struct cf_node *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = cf_node_verror(b->err, b->errlen, n, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* The model's own copy of a node's file name, so refs outlive the tree. */
-static struct ngx_ref ref_of(struct build *b, const struct cf_node *n)
-{
-	if (n->file != b->last_in) {
-		size_t i = 0;
-		b->last_in = n->file;
-		b->last_out = strmap_get_index(&b->files, n->file, &i) ? b->m->files[i] : NULL;
-	}
-	return (struct ngx_ref){.file = b->last_out, .line = n->line};
-}
-
-/* --- values --- */
-
-int ngxconf_parse_time_ms(const char *s, uint64_t *ret_ms)
-{
-	/* ngx_parse_time(): components in falling order of unit, optionally
-	 * separated by spaces; a trailing bare number is seconds. Years and
-	 * months are refused for millisecond settings, as nginx does. */
-	static const struct {
-		const char *unit;
-		uint64_t ms;
-	} units[] = {{"ms", 1},	     {"w", 604800000}, {"d", 86400000},
-		     {"h", 3600000}, {"m", 60000},     {"s", 1000}};
-	static const unsigned rank[] = {6, 1, 2, 3, 4, 5}; /* order units must come in */
-	uint64_t total = 0;
-	unsigned last = 0;
-	const char *p = s;
-
-	if (!*p)
-		return -EINVAL;
-	while (*p) {
-		uint64_t v;
-		int rc = parse_u64_prefix(&p, &v);
-		if (rc < 0)
-			return rc;
-		uint64_t scale = 1000;
-		unsigned r = 7;
-		for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
-			size_t n = strlen(units[i].unit);
-			if (strncmp(p, units[i].unit, n) == 0) {
-				scale = units[i].ms;
-				r = rank[i];
-				p += n;
-				break;
-			}
-		}
-		if (r <= last || (r == 7 && *p))
-			return -EINVAL;
-		last = r;
-		if (v > (UINT64_MAX - total) / scale)
-			return -ERANGE;
-		total += v * scale;
-		while (*p == ' ')
-			p++;
-	}
-	*ret_ms = total;
-	return 0;
-}
-
-int ngxconf_parse_size(const char *s, uint64_t *ret)
-{
-	uint64_t v, scale = 1;
-	const char *p = s;
-	int r = parse_u64_prefix(&p, &v);
-	if (r < 0)
-		return r;
-	if (*p == 'k' || *p == 'K')
-		scale = 1024, p++;
-	else if (*p == 'm' || *p == 'M')
-		scale = 1024 * 1024, p++;
-	if (*p)
-		return -EINVAL;
-	if (v > UINT64_MAX / scale)
-		return -ERANGE;
-	*ret = v * scale;
-	return 0;
-}
-
-static int check_args(struct build *b, const struct cf_node *n, unsigned min, unsigned max)
-{
-	if (n->argc < min || n->argc > max)
-		return berr(b, n, "invalid number of arguments in \"%s\" directive", n->argv[0]);
-	return 0;
-}
-
-static int dir_uint(struct build *b, const struct cf_node *n, unsigned *ret)
-{
-	int r = check_args(b, n, 2, 2);
-	if (r < 0)
-		return r;
-	if (parse_uint(n->argv[1], NGX_UINT_MAX, ret) < 0)
-		return berr(b, n, "invalid value \"%s\" in \"%s\" directive", n->argv[1],
-			    n->argv[0]);
-	return 0;
-}
-
-/* --- error_log --- */
-
-static bool is_level(const char *s)
-{
-	static const char *const levels[] = {"debug", "info", "notice", "warn",
-					     "error", "crit", "alert",	"emerg"};
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		if (streq(s, levels[i]))
-			return true;
-	return false;
-}
-
-/* ngx_log_set_log(): stderr, syslog:, memory: or a file below the prefix. */
-static void set_log_target(struct build *b, struct ngx_error_log *e, const char *target)
-{
-	if (streq(target, "stderr")) {
-		e->target = NGX_LOG_STDERR;
-		e->path = xstrdup(target);
-	} else if (startswith(target, "syslog:")) {
-		e->target = NGX_LOG_SYSLOG;
-		e->path = xstrdup(target);
-	} else if (startswith(target, "memory:")) {
-		e->target = NGX_LOG_MEMORY;
-		e->path = xstrdup(target);
-	} else {
-		e->target = NGX_LOG_FILE;
-		size_t plen = strlen(b->prefix);
-		bool slash = plen > 0 && b->prefix[plen - 1] == '/';
-		if (target[0] == '/')
-			e->path = xstrdup(target);
-		else
-			e->path = xasprintf("%s%s%s", b->prefix, slash ? "" : "/", target);
-		/* a character device, nothing to follow */
-		e->followable = !streq(e->path, "/dev/null");
-	}
-}
-
-static int add_error_log(struct build *b, const struct cf_node *n)
-{
-	int r = check_args(b, n, 2, 64);
-	if (r < 0)
-		return r;
-	const char *level = NULL;
-	bool debug = false;
-	for (unsigned i = 2; i < n->argc; i++) {
-		if (startswith(n->argv[i], "debug_")) {
-			debug = true;
-		} else if (!is_level(n->argv[i])) {
-			return berr(b, n, "invalid log level \"%s\"", n->argv[i]);
-		} else if (level) {
-			return berr(b, n, "duplicate log level \"%s\"", n->argv[i]);
-		} else {
-			level = n->argv[i];
-		}
-	}
-	struct ngx_model *m = b->m;
-	m->error_logs =
-	    grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1, sizeof(*m->error_logs));
-	struct ngx_error_log *e = &m->error_logs[m->nerror_logs++];
-	*e = (struct ngx_error_log){.ref = ref_of(b, n)};
-	e->level = xstrdup(level ? level : debug ? "debug" : "error");
-	set_log_target(b, e, n->argv[1]);
-	return 0;
-}
-
-static struct ngx_ref pass_ref(void *opaque, const struct cf_node *n)
-{
-	return ref_of(opaque, n);
-}
-
-static int pass_error_log(void *opaque, const struct cf_node *n)
-{
-	return add_error_log(opaque, n);
-}
-
-/* No main-level error_log: nginx logs to its compiled-in path. It goes first,
- * as nginx opens it before anything else. */
-static void add_default_error_log(struct build *b)
-{
-	struct ngx_model *m = b->m;
-	m->error_logs =
-	    grow_array(m->error_logs, &b->logs_cap, m->nerror_logs + 1, sizeof(*m->error_logs));
-	memmove(m->error_logs + 1, m->error_logs, m->nerror_logs * sizeof(*m->error_logs));
-	m->nerror_logs++;
-	struct ngx_error_log *e = &m->error_logs[0];
-	*e = (struct ngx_error_log){.level = xstrdup("error")};
-	set_log_target(b, e, b->default_error_log);
-}
-
-/* --- upstream blocks --- */
-
-static int parse_server(struct build *b, const struct cf_node *n, bool stream, struct ngx_server *s)
-{
-	int r = check_args(b, n, 2, 64);
-	if (r < 0)
-		return r;
-	*s = (struct ngx_server){
-	    .weight = 1, .max_fails = 1, .fail_timeout_ms = 10000, .ref = ref_of(b, n)};
-	for (unsigned i = 2; i < n->argc; i++) {
-		const char *a = n->argv[i];
-		const char *v = strchr(a, '=');
-		size_t klen = v ? (size_t)(v - a) : strlen(a);
-		v = v ? v + 1 : NULL;
-		r = 0;
-		if (v && klen == 6 && startswith(a, "weight"))
-			r = parse_uint(v, NGX_UINT_MAX, &s->weight) < 0 || s->weight == 0 ? -EINVAL
-											  : 0;
-		else if (v && klen == 9 && startswith(a, "max_fails"))
-			r = parse_uint(v, NGX_UINT_MAX, &s->max_fails);
-		else if (v && klen == 9 && startswith(a, "max_conns"))
-			r = parse_uint(v, NGX_UINT_MAX, &s->max_conns);
-		else if (v && klen == 12 && startswith(a, "fail_timeout"))
-			r = ngxconf_parse_time_ms(v, &s->fail_timeout_ms);
-		else if (v && klen == 10 && startswith(a, "slow_start"))
-			r = ngxconf_parse_time_ms(v, &s->slow_start_ms);
-		else if (v && klen == 7 && startswith(a, "service") && *v && !s->service)
-			s->service = xstrdup(v);
-		else if (!v && streq(a, "backup"))
-			s->backup = true;
-		else if (!v && streq(a, "down"))
-			s->down = true;
-		else if (!v && streq(a, "resolve"))
-			s->resolve = true;
-		else
-			r = -EINVAL;
-		if (r < 0) {
-			free(s->service);
-			return berr(b, n, "invalid parameter \"%s\"", a);
-		}
-	}
-
-	/* http upstream servers default to port 80 whatever the *_pass using
-	 * them (ngx_http_upstream_server()); stream ones need a port. */
-	struct peerkey k;
-	const char *addr = n->argv[1];
-	if (peerkey_parse(addr, strlen(addr), stream ? 0 : 80, &k) < 0) {
-		free(s->service);
-		if (stream && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
-			return berr(b, n, "no port in upstream \"%s\"", addr);
-		return berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
-	}
-	s->addr = xstrdup(addr);
-	s->key = xstrdup(k.key);
-	return 0;
-}
-
-static int add_upstream(struct build *b, const struct cf_node *n, bool stream)
-{
-	if (!n->block || n->argc != 2)
-		return berr(b, n, "invalid number of arguments in \"upstream\" directive");
-	struct ngx_model *m = b->m;
-	m->upstreams =
-	    grow_array(m->upstreams, &b->ups_cap, m->nupstreams + 1, sizeof(*m->upstreams));
-	struct ngx_upstream *u = &m->upstreams[m->nupstreams++];
-	*u = (struct ngx_upstream){
-	    .name = xstrdup(n->argv[1]), .stream = stream, .ref = ref_of(b, n)};
-	size_t cap = 0;
-	for (const struct cf_node *c = n->children; c; c = c->next) {
-		int r = 0;
-		if (streq(c->argv[0], "server") && !c->block) {
-			u->servers =
-			    grow_array(u->servers, &cap, u->nservers + 1, sizeof(*u->servers));
-			r = parse_server(b, c, stream, &u->servers[u->nservers]);
-			if (r == 0)
-				u->nservers++;
-		} else if (streq(c->argv[0], "keepalive") && !c->block) {
-			r = dir_uint(b, c, &u->keepalive);
-		}
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
+#include "nginx/ngxstr.h"
+#include "nginx/ngxupstream.h"
 
 /* mail {} proxies no upstream upwatch probes, but logs like the rest. */
-static int mail_error_logs(struct build *b, const struct cf_node *mail)
+static int mail_error_logs(struct ngxbuild *b, const struct cf_node *mail)
 {
 	int r = 0;
 	for (const struct cf_node *n = mail->children; n && r >= 0; n = n->next) {
 		if (streq(n->argv[0], "error_log") && !n->block) {
-			r = add_error_log(b, n);
+			r = ngxbuild_error_log(b, n);
 		} else if (streq(n->argv[0], "server") && n->block) {
 			for (const struct cf_node *c = n->children; c && r >= 0; c = c->next)
 				if (streq(c->argv[0], "error_log") && !c->block)
-					r = add_error_log(b, c);
+					r = ngxbuild_error_log(b, c);
 		}
 	}
 	return r;
 }
 
-static int walk_main(struct build *b, const struct cf_node *root)
+static int walk_main(struct ngxbuild *b, const struct cf_node *root)
 {
 	struct ngx_model *m = b->m;
 	bool main_log = false;
@@ -338,35 +50,35 @@ static int walk_main(struct build *b, const struct cf_node *root)
 	for (const struct cf_node *n = root->children; n && r >= 0; n = n->next) {
 		const char *name = n->argv[0];
 		if (streq(name, "user") && !n->block && !m->user) {
-			r = check_args(b, n, 2, 3);
+			r = ngxbuild_args(b, n, 2, 3);
 			if (r == 0) {
 				m->user = xstrdup(n->argv[1]);
 				m->group = xstrdup(n->argv[n->argc == 3 ? 2 : 1]);
-				m->user_ref = ref_of(b, n);
+				m->user_ref = ngxbuild_ref(b, n);
 			}
 		} else if (streq(name, "worker_processes") && !n->block) {
-			r = check_args(b, n, 2, 2);
+			r = ngxbuild_args(b, n, 2, 2);
 			if (r == 0 && !streq(n->argv[1], "auto"))
-				r = dir_uint(b, n, &m->worker_processes);
+				r = ngxbuild_uint(b, n, &m->worker_processes);
 			else if (r == 0)
 				m->worker_processes = 0;
 		} else if (streq(name, "worker_rlimit_nofile") && !n->block) {
-			r = dir_uint(b, n, &m->worker_rlimit_nofile);
+			r = ngxbuild_uint(b, n, &m->worker_rlimit_nofile);
 		} else if (streq(name, "error_log") && !n->block) {
-			r = add_error_log(b, n);
+			r = ngxbuild_error_log(b, n);
 			main_log = true;
 		} else if (streq(name, "events") && n->block) {
 			const struct cf_node *wc = cf_find(n, "worker_connections");
 			if (wc) {
-				r = dir_uint(b, wc, &m->worker_connections);
-				m->worker_connections_ref = ref_of(b, wc);
+				r = ngxbuild_uint(b, wc, &m->worker_connections);
+				m->worker_connections_ref = ngxbuild_ref(b, wc);
 			}
 		}
 	}
 	if (r < 0)
 		return r;
 	if (!main_log)
-		add_default_error_log(b);
+		ngxbuild_default_error_log(b);
 
 	/* upstream blocks first: a *_pass may name a block defined after it */
 	for (const struct cf_node *n = root->children; n && r >= 0; n = n->next) {
@@ -375,12 +87,12 @@ static int walk_main(struct build *b, const struct cf_node *root)
 			continue;
 		for (const struct cf_node *c = n->children; c && r >= 0; c = c->next)
 			if (streq(c->argv[0], "upstream") && c->block)
-				r = add_upstream(b, c, stream);
+				r = ngxupstream_add(b, c, stream);
 	}
 	for (const struct cf_node *n = root->children; n && r >= 0; n = n->next) {
 		bool stream = streq(n->argv[0], "stream");
 		if (n->block && (stream || streq(n->argv[0], "http")))
-			r = ngxpass_walk(&b->pass, n, stream);
+			r = ngxpass_walk(b, n, stream);
 		else if (n->block && streq(n->argv[0], "mail"))
 			r = mail_error_logs(b, n);
 	}
@@ -404,32 +116,8 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 		return r;
 
 	struct ngx_model *m = xcalloc(1, sizeof(*m));
-	struct build b = {
-	    .m = m,
-	    .prefix = opts && opts->prefix ? opts->prefix : NGXCONF_DEFAULT_PREFIX,
-	    .default_error_log = opts && opts->default_error_log ? opts->default_error_log
-								 : NGXCONF_DEFAULT_ERROR_LOG,
-	    .err = err,
-	    .errlen = errlen,
-	};
-	b.pass = (struct ngxpass_ctx){.m = m,
-				      .err = err,
-				      .errlen = errlen,
-				      .opaque = &b,
-				      .ref = pass_ref,
-				      .error_log = pass_error_log};
-	strmap_init(&b.files);
-	m->main_file = xstrdup(t->main_file);
-	m->files = xcalloc(t->nfiles + 1, sizeof(char *));
-	for (size_t i = 0; i < t->nfiles; i++) {
-		m->files[i] = xstrdup(t->files[i]);
-		strmap_put_index(&b.files, m->files[i], i);
-	}
-	m->nfiles = t->nfiles;
-	m->globs = xcalloc(t->nglobs + 1, sizeof(char *));
-	for (size_t i = 0; i < t->nglobs; i++)
-		m->globs[i] = xstrdup(t->globs[i]);
-	m->nglobs = t->nglobs;
+	struct ngxbuild b;
+	ngxbuild_init(&b, m, t, opts, err, errlen);
 	m->worker_processes = 1;
 	m->worker_connections = 512;
 
@@ -441,9 +129,19 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 		m->user_default = true;
 	}
 	if (r >= 0)
-		r = ngxpeer_build(m, err, errlen);
-	strmap_done(&b.files);
+		r = ngxpeer_build(&b);
+	if (r >= 0) {
+		m->error_logs = ngxbuild_fit(m->error_logs, m->nerror_logs, sizeof(*m->error_logs));
+		m->upstreams = ngxbuild_fit(m->upstreams, m->nupstreams, sizeof(*m->upstreams));
+		m->passes = ngxbuild_fit(m->passes, m->npasses, sizeof(*m->passes));
+		m->stub_status =
+		    ngxbuild_fit(m->stub_status, m->nstub_status, sizeof(*m->stub_status));
+	}
+	ngxbuild_done(&b);
 	cf_tree_free(t);
+	/* the directive tree was several times the model's size: give it back
+	 * (10k upstreams: RSS +24 MB -> +14 MB after a load) */
+	malloc_trim(0);
 	if (r < 0) {
 		ngxconf_free(m);
 		return r;
@@ -469,6 +167,7 @@ void ngxconf_free(struct ngx_model *m)
 {
 	if (!m)
 		return;
+	ngxpeer_free(m);
 	free(m->main_file);
 	free_strv(m->files, m->nfiles);
 	free_strv(m->globs, m->nglobs);
@@ -479,36 +178,65 @@ void ngxconf_free(struct ngx_model *m)
 		free(m->error_logs[i].level);
 	}
 	free(m->error_logs);
-	for (size_t i = 0; i < m->nupstreams; i++) {
-		struct ngx_upstream *u = &m->upstreams[i];
-		for (size_t j = 0; j < u->nservers; j++) {
-			free(u->servers[j].addr);
-			free(u->servers[j].key);
-			free(u->servers[j].service);
-		}
-		free(u->servers);
-		free(u->name);
-	}
+	for (size_t i = 0; i < m->nupstreams; i++)
+		ngxupstream_done(&m->upstreams[i]);
 	free(m->upstreams);
-	for (size_t i = 0; i < m->npasses; i++)
-		ngxpass_done(&m->passes[i]);
 	free(m->passes);
-	ngxpeer_free(m);
 	free(m->stub_status);
+	ngxstr_free(m->strings);
 	free(m);
 }
 
+/* --- lookups --- */
+
 const struct ngx_peer *ngxconf_peer(const struct ngx_model *m, const char *key)
 {
-	return ngxpeer_find(m, key);
+	size_t i;
+	if (!m->index || !strmap_get_index(&m->index->peers, key, &i))
+		return NULL;
+	return &m->peers[i];
 }
 
 const struct ngx_upstream *ngxconf_upstream(const struct ngx_model *m, const char *name)
 {
-	for (size_t i = 0; i < m->nupstreams; i++)
-		if (strcasecmp(m->upstreams[i].name, name) == 0)
-			return &m->upstreams[i];
+	size_t i;
+	if (!m->index)
+		return NULL;
+	if (strmap_get_index(&m->index->blocks[0], name, &i) ||
+	    strmap_get_index(&m->index->blocks[1], name, &i))
+		return &m->upstreams[i];
 	return NULL;
+}
+
+const struct ngx_peer *ngxconf_peer_by_host(const struct ngx_model *m, const char *name)
+{
+	size_t i;
+	if (!m->index || !strmap_get_index(&m->index->hosts, name, &i))
+		return NULL;
+	return &m->peers[i];
+}
+
+size_t ngxconf_dynamic_passes(const struct ngx_model *m, const char *server_name,
+			      const size_t **ret)
+{
+	const struct ngxpeer_passes *l;
+	if (!m->index) {
+		*ret = NULL;
+		return 0;
+	}
+	if (!server_name)
+		l = m->index->all_dynamic;
+	else if (!(l = strmap_get(&m->index->dynamic, server_name)))
+		l = m->index->nameless_dynamic;
+	*ret = l->v;
+	return l->n;
+}
+
+void ngxconf_peer_addr(const struct ngx_peer *p, struct peerkey *ret)
+{
+	*ret = (struct peerkey){.kind = p->kind, .port = p->port};
+	snprintf(ret->key, sizeof(ret->key), "%s", p->key);
+	snprintf(ret->host, sizeof(ret->host), "%s", p->host);
 }
 
 const char *ngxconf_proto_name(enum ngx_proto p)
@@ -524,12 +252,109 @@ const char *ngxconf_proto_name(enum ngx_proto p)
 	return (unsigned)p < ARRAY_SIZE(names) ? names[p] : "unknown";
 }
 
-int ngxconf_print(const struct ngx_model *m, FILE *out)
+/* --- presentation --- */
+
+static void print_ref(FILE *out, const struct ngx_ref *r)
 {
-	return ngxpeer_print(m, out);
+	if (r->file)
+		fprintf(out, "%s:%u", r->file, r->line);
+	else
+		fputs("nginx's compiled-in default", out);
 }
 
-struct cJSON *ngxconf_peer_json(const struct ngx_model *m, const struct ngx_peer *p)
+static const char *log_target_name(enum ngx_log_target t)
 {
-	return ngxpeer_json(m, p);
+	switch (t) {
+	case NGX_LOG_FILE:
+		return "file";
+	case NGX_LOG_STDERR:
+		return "stderr";
+	case NGX_LOG_SYSLOG:
+		return "syslog";
+	case NGX_LOG_MEMORY:
+		return "memory";
+	}
+	return "?";
+}
+
+int ngxconf_print(const struct ngx_model *m, FILE *out)
+{
+	size_t ndynamic = 0;
+	for (size_t i = 0; i < m->npasses; i++)
+		ndynamic += m->passes[i].dynamic && !m->passes[i].host;
+
+	fprintf(out,
+		"nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
+		m->main_file, m->nfiles, m->nupstreams, m->npeers, m->npasses);
+	fprintf(out, "worker user %s, group %s (", m->user, m->group);
+	print_ref(out, &m->user_ref);
+	fprintf(out, ")\n");
+	fprintf(out, "worker_processes %s%.0u, worker_connections %u",
+		m->worker_processes ? "" : "auto", m->worker_processes, m->worker_connections);
+	if (m->worker_rlimit_nofile)
+		fprintf(out, ", worker_rlimit_nofile %u", m->worker_rlimit_nofile);
+	fputc('\n', out);
+
+	fprintf(out, "\nerror logs:\n");
+	for (size_t i = 0; i < m->nerror_logs; i++) {
+		const struct ngx_error_log *e = &m->error_logs[i];
+		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target),
+			e->level, e->followable ? "followed" : "not followable");
+		print_ref(out, &e->ref);
+		fputc('\n', out);
+	}
+
+	fprintf(out, "\npeers:\n");
+	for (size_t i = 0; i < m->npeers; i++) {
+		const struct ngx_peer *p = &m->peers[i];
+		fprintf(out, "  %s %s", p->key, ngxconf_proto_name(p->proto));
+		if (p->nupstreams) {
+			fprintf(out, " upstream");
+			for (size_t j = 0; j < p->nupstreams; j++)
+				fprintf(out, "%s%s", j ? ", " : " ", p->upstreams[j]);
+		}
+		fputc('\n', out);
+		if (!p->probed)
+			fprintf(out, "      not probed: %s\n",
+				p->proto == NGX_PROTO_UDP ? "udp" : "nginx never connects to it");
+		if (p->backup)
+			fputs("      backup: used when the primary peers fail\n", out);
+		for (size_t j = 0; j < p->nrefs; j++) {
+			fputs("      ", out);
+			print_ref(out, &p->refs[j]);
+			fputc('\n', out);
+		}
+		for (size_t j = 0; j < p->npasses; j++) {
+			const struct ngx_pass *ps = &m->passes[p->passes[j]];
+			if (!ps->upstream)
+				continue;
+			fprintf(out, "      via %s %s at ", ps->directive, ps->raw);
+			print_ref(out, &ps->ref);
+			fputc('\n', out);
+		}
+	}
+	if (ndynamic) {
+		fprintf(out, "\ndynamic passes (dynamic: learned from logs):\n");
+		for (size_t i = 0; i < m->npasses; i++) {
+			const struct ngx_pass *ps = &m->passes[i];
+			if (!ps->dynamic || ps->host)
+				continue;
+			fprintf(out, "  %s %s at ", ps->directive, ps->raw);
+			print_ref(out, &ps->ref);
+			if (ps->t.resolver)
+				fprintf(out, " (resolver %s)", ps->t.resolver);
+			fputc('\n', out);
+		}
+	}
+	if (m->nstub_status) {
+		fprintf(out, "\nstub_status:\n");
+		for (size_t i = 0; i < m->nstub_status; i++) {
+			fputs("  ", out);
+			print_ref(out, &m->stub_status[i]);
+			fputc('\n', out);
+		}
+	}
+	if (fflush(out) != 0 || ferror(out))
+		return -EIO;
+	return 0;
 }

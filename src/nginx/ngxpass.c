@@ -11,15 +11,17 @@
 #include "nginx/ngxpass.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf/conftree.h"
-#include "nginx/ngxpeer.h"
+#include "core/peerkey.h"
+#include "core/strbuf.h"
 #include "core/util.h"
+#include "nginx/ngxbuild.h"
+#include "nginx/ngxvalue.h"
 
 /* The modules whose *_pass has connect/read/send settings. */
 enum mod {
@@ -85,59 +87,19 @@ struct scope {
 	const char *server_name;
 	bool stream;
 	bool in_server;
+	bool udp;	/* stream server listening with `udp` */
+	bool proxy_ssl; /* stream: proxy_ssl on */
 };
-
-static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int berr(struct ngxpass_ctx *b, const struct cf_node *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int r = cf_node_verror(b->err, b->errlen, n, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-static struct ngx_ref ref_of(struct ngxpass_ctx *b, const struct cf_node *n)
-{
-	return b->ref(b->opaque, n);
-}
-
-static int check_args(struct ngxpass_ctx *b, const struct cf_node *n, unsigned min, unsigned max)
-{
-	if (n->argc < min || n->argc > max)
-		return berr(b, n, "invalid number of arguments in \"%s\" directive", n->argv[0]);
-	return 0;
-}
-
-static int dir_flag(struct ngxpass_ctx *b, const struct cf_node *n, bool *ret)
-{
-	int r = check_args(b, n, 2, 2);
-	if (r < 0)
-		return r;
-	if (strcasecmp(n->argv[1], "on") == 0)
-		*ret = true;
-	else if (strcasecmp(n->argv[1], "off") == 0)
-		*ret = false;
-	else
-		return berr(b, n,
-			    "invalid value \"%s\" in \"%s\" directive, "
-			    "it must be \"on\" or \"off\"",
-			    n->argv[1], n->argv[0]);
-	return 0;
-}
 
 static char *join_args(const struct cf_node *n, unsigned from)
 {
-	size_t len = 1;
-	for (unsigned i = from; i < n->argc; i++)
-		len += strlen(n->argv[i]) + 1;
-	char *s = xmalloc(len), *p = s;
-	*p = '\0';
-	for (unsigned i = from; i < n->argc; i++)
-		p += sprintf(p, "%s%s", i > from ? " " : "", n->argv[i]);
-	return s;
+	struct strbuf s = STRBUF_INIT;
+	for (unsigned i = from; i < n->argc; i++) {
+		if (i > from)
+			strbuf_putc(&s, ' ');
+		strbuf_puts(&s, n->argv[i]);
+	}
+	return strbuf_steal(&s);
 }
 
 /* --- scopes and passes --- */
@@ -168,32 +130,32 @@ static bool match_setting(const char *name, bool stream, enum mod *ret_mod, enum
 	return false;
 }
 
-static int check_setting(struct ngxpass_ctx *b, const struct cf_node *n, enum kind kind)
+static int check_setting(struct ngxbuild *b, const struct cf_node *n, enum kind kind)
 {
 	uint64_t v64;
 	unsigned u;
 	bool f;
-	int r = check_args(b, n, 2, kind == K_LIST ? 64 : 2);
+	int r = ngxbuild_args(b, n, 2, kind == K_LIST ? 64 : 2);
 	if (r < 0)
 		return r;
 	switch (kind) {
 	case K_TIME:
-		r = ngxconf_parse_time_ms(n->argv[1], &v64);
+		r = ngxvalue_time_ms(n->argv[1], &v64);
 		break;
 	case K_UINT:
 		r = parse_uint(n->argv[1], NGX_UINT_MAX, &u);
 		break;
 	case K_SIZE:
-		r = ngxconf_parse_size(n->argv[1], &v64);
+		r = ngxvalue_size(n->argv[1], &v64);
 		break;
 	case K_FLAG:
-		return dir_flag(b, n, &f);
+		return ngxbuild_flag(b, n, &f);
 	case K_STR:
 	case K_LIST:
 		break;
 	}
 	if (r < 0)
-		return berr(b, n, "\"%s\" directive invalid value", n->argv[0]);
+		return ngxbuild_err(b, n, "\"%s\" directive invalid value", n->argv[0]);
 	return 0;
 }
 
@@ -237,8 +199,7 @@ static const char *uri_var(const char *s)
 
 /* Split a *_pass argument into scheme, host, port and URI the way
  * ngx_parse_url() does; a host part holding variables stays NULL. */
-static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod mod,
-		      struct ngx_pass *p)
+static int split_pass(struct ngxbuild *b, const struct cf_node *n, enum mod mod, struct ngx_pass *p)
 {
 	static const struct {
 		enum mod mod;
@@ -248,13 +209,13 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	    {MOD_PROXY, "http://", "http", NGX_PROTO_HTTP},
 	    {MOD_PROXY, "https://", "https", NGX_PROTO_HTTPS},
 	    {MOD_GRPC, "grpc://", "grpc", NGX_PROTO_GRPC},
-	    {MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPC},
+	    {MOD_GRPC, "grpcs://", "grpcs", NGX_PROTO_GRPCS},
 	    {MOD_UWSGI, "uwsgi://", "uwsgi", NGX_PROTO_UWSGI},
-	    {MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_UWSGI},
+	    {MOD_UWSGI, "suwsgi://", "suwsgi", NGX_PROTO_SUWSGI},
 	};
 	static const enum ngx_proto protos[MOD_N] = {
-	    NGX_PROTO_HTTP, NGX_PROTO_FASTCGI, NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
-	    NGX_PROTO_GRPC, NGX_PROTO_TCP,     NGX_PROTO_TCP,
+	    NGX_PROTO_HTTP, NGX_PROTO_FASTCGI,	 NGX_PROTO_UWSGI, NGX_PROTO_SCGI,
+	    NGX_PROTO_GRPC, NGX_PROTO_MEMCACHED, NGX_PROTO_TCP,
 	};
 	const char *s = p->raw;
 	bool uri_part = mod == MOD_PROXY;
@@ -263,14 +224,14 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
 		size_t len = strlen(schemes[i].prefix);
 		if (schemes[i].mod == mod && strncasecmp(s, schemes[i].prefix, len) == 0) {
-			p->scheme = xstrdup(schemes[i].scheme);
+			p->scheme = schemes[i].scheme;
 			p->proto = schemes[i].proto;
 			s += len;
 			break;
 		}
 	}
 	if (mod == MOD_PROXY && !p->scheme && !p->dynamic)
-		return berr(b, n, "invalid URL prefix in \"%s\"", p->raw);
+		return ngxbuild_err(b, n, "invalid URL prefix in \"%s\"", p->raw);
 
 	const char *host = s, *end, *uri = NULL;
 	size_t hostlen;
@@ -315,16 +276,16 @@ static int split_pass(struct ngxpass_ctx *b, const struct cf_node *n, enum mod m
 		return 0;
 	if (r < 0) {
 		char *addr = xstrndup(host, (size_t)(end - host));
-		r = berr(b, n, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
+		r = ngxbuild_err(b, n, "%s in upstream \"%s\"", ngxvalue_addr_error(addr), addr);
 		free(addr);
 		return r;
 	}
 	if (uri && !uri_part)
-		return berr(b, n, "invalid host in \"%s\"", p->raw);
-	p->host = xstrndup(host, hostlen);
+		return ngxbuild_err(b, n, "invalid host in \"%s\"", p->raw);
+	p->host = ngxbuild_str_n(b, host, hostlen);
 	p->port = port;
 	if (uri && *uri)
-		p->uri = xstrdup(uri);
+		p->uri = ngxbuild_str(b, uri);
 	return 0;
 }
 
@@ -348,23 +309,22 @@ static void proxy_host_port(const struct ngx_pass *p, char *host, size_t hostlen
 /* The Host header: proxy_set_header Host with $proxy_host/$proxy_port
  * expanded, or nginx's default "$proxy_host". NULL when it depends on the
  * request or is not sent. */
-static char *host_header(const struct scope *sc, const struct ngx_pass *p)
+static const char *host_header(struct ngxbuild *b, const struct scope *sc, const struct ngx_pass *p)
 {
-	char host[320], port[8], out[1024];
+	enum { HOST_HEADER_MAX = 1024 }; /* longer: nothing a probe should send */
+	char host[320], port[8];
 	if (!p->host)
 		return NULL;
 	proxy_host_port(p, host, sizeof(host), port, sizeof(port));
 	if (!sc->host_header)
-		return xstrdup(host);
+		return ngxbuild_str(b, host);
 	const char *v = sc->host_header->argv[2];
-	size_t len = 0;
+	struct strbuf out = STRBUF_INIT;
 	while (*v) {
 		const char *val = NULL;
 		size_t skip = 0;
 		if (*v != '$') {
-			if (len + 1 >= sizeof(out))
-				return NULL;
-			out[len++] = *v++;
+			strbuf_putc(&out, *v++);
 			continue;
 		}
 		if (startswith(v, "${proxy_host}"))
@@ -376,21 +336,18 @@ static char *host_header(const struct scope *sc, const struct ngx_pass *p)
 		else if (startswith(v, "$proxy_port") && !isalnum_or_us(v[11]))
 			val = port, skip = 11;
 		else
-			return NULL;
-		size_t n = strlen(val);
-		if (len + n >= sizeof(out))
-			return NULL;
-		memcpy(out + len, val, n);
-		len += n;
+			break; /* a variable of the request: not knowable */
+		strbuf_puts(&out, val);
 		v += skip;
 	}
-	if (len == 0)
-		return NULL; /* an empty value removes the header */
-	out[len] = '\0';
-	return xstrdup(out);
+	/* an empty value removes the header */
+	const char *r =
+	    !*v && out.len > 0 && out.len < HOST_HEADER_MAX ? ngxbuild_str(b, out.p) : NULL;
+	strbuf_done(&out);
+	return r;
 }
 
-static void fill_settings(struct ngxpass_ctx *b, const struct scope *sc, enum mod mod,
+static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod mod,
 			  struct ngx_pass *p)
 {
 	const struct cf_node *const *set = sc->set[mod];
@@ -400,72 +357,81 @@ static void fill_settings(struct ngxpass_ctx *b, const struct scope *sc, enum mo
 
 	*t = (struct ngx_timeouts){.connect_ms = dflt, .read_ms = dflt, .send_ms = dflt};
 	if (set[SET_CONNECT]) {
-		ngxconf_parse_time_ms(set[SET_CONNECT]->argv[1], &t->connect_ms);
-		t->connect_ref = ref_of(b, set[SET_CONNECT]);
+		ngxvalue_time_ms(set[SET_CONNECT]->argv[1], &t->connect_ms);
+		t->connect_ref = ngxbuild_ref(b, set[SET_CONNECT]);
 	}
 	if (mod == MOD_STREAM)
 		t->read_ms = t->send_ms = 600000; /* proxy_timeout 10m */
 	if (set[SET_READ]) {
-		ngxconf_parse_time_ms(set[SET_READ]->argv[1], &t->read_ms);
-		t->read_ref = ref_of(b, set[SET_READ]);
+		ngxvalue_time_ms(set[SET_READ]->argv[1], &t->read_ms);
+		t->read_ref = ngxbuild_ref(b, set[SET_READ]);
 		if (mod == MOD_STREAM) {
 			t->send_ms = t->read_ms;
 			t->send_ref = t->read_ref;
 		}
 	}
 	if (set[SET_SEND]) {
-		ngxconf_parse_time_ms(set[SET_SEND]->argv[1], &t->send_ms);
-		t->send_ref = ref_of(b, set[SET_SEND]);
+		ngxvalue_time_ms(set[SET_SEND]->argv[1], &t->send_ms);
+		t->send_ref = ngxbuild_ref(b, set[SET_SEND]);
 	}
-	t->next_upstream = set[SET_NEXT] ? join_args(set[SET_NEXT], 1)
-					 : xstrdup(mod == MOD_STREAM ? "on" : "error timeout");
+	if (set[SET_NEXT]) {
+		char *next = join_args(set[SET_NEXT], 1);
+		t->next_upstream = ngxbuild_str(b, next);
+		free(next);
+	} else {
+		t->next_upstream = mod == MOD_STREAM ? "on" : "error timeout";
+	}
 	if (set[SET_TRIES])
 		parse_uint(set[SET_TRIES]->argv[1], NGX_UINT_MAX, &t->next_upstream_tries);
 	if (set[SET_NEXT_TIMEOUT])
-		ngxconf_parse_time_ms(set[SET_NEXT_TIMEOUT]->argv[1], &t->next_upstream_timeout_ms);
+		ngxvalue_time_ms(set[SET_NEXT_TIMEOUT]->argv[1], &t->next_upstream_timeout_ms);
 	t->buffer_size = mod == MOD_STREAM ? 16384 : 4096;
 	if (set[SET_BUFFER]) {
-		ngxconf_parse_size(set[SET_BUFFER]->argv[1], &t->buffer_size);
-		t->buffer_size_ref = ref_of(b, set[SET_BUFFER]);
+		ngxvalue_size(set[SET_BUFFER]->argv[1], &t->buffer_size);
+		t->buffer_size_ref = ngxbuild_ref(b, set[SET_BUFFER]);
 	}
-	if (set[SET_SSL_VERIFY] && dir_flag(b, set[SET_SSL_VERIFY], &flag) == 0)
+	if (set[SET_SSL_VERIFY] && ngxbuild_flag(b, set[SET_SSL_VERIFY], &flag) == 0)
 		t->ssl_verify = flag;
-	if (set[SET_SSL_SERVER_NAME] && dir_flag(b, set[SET_SSL_SERVER_NAME], &flag) == 0)
+	if (set[SET_SSL_SERVER_NAME] && ngxbuild_flag(b, set[SET_SSL_SERVER_NAME], &flag) == 0)
 		t->ssl_server_name = flag;
 	if (set[SET_SSL_TRUSTED])
-		t->ssl_trusted_certificate = xstrdup(set[SET_SSL_TRUSTED]->argv[1]);
+		t->ssl_trusted_certificate = ngxbuild_str(b, set[SET_SSL_TRUSTED]->argv[1]);
 	/* default proxy_ssl_name: the pass's host without its port */
 	if (set[SET_SSL_NAME])
-		t->ssl_name = xstrdup(set[SET_SSL_NAME]->argv[1]);
+		t->ssl_name = ngxbuild_str(b, set[SET_SSL_NAME]->argv[1]);
 	else if (p->host && !startswith(p->host, "unix:"))
-		t->ssl_name = xstrdup(p->host);
+		t->ssl_name = p->host;
 	if (sc->resolver) {
 		for (unsigned i = 1; i < sc->resolver->argc; i++) {
 			if (!strchr(sc->resolver->argv[i], '=')) {
-				t->resolver = xstrdup(sc->resolver->argv[i]);
+				t->resolver = ngxbuild_str(b, sc->resolver->argv[i]);
 				break;
 			}
 		}
-		t->resolver_ref = ref_of(b, sc->resolver);
+		t->resolver_ref = ngxbuild_ref(b, sc->resolver);
 	}
 }
 
-static int add_pass(struct ngxpass_ctx *b, const struct cf_node *n, const struct scope *sc,
+static int add_pass(struct ngxbuild *b, const struct cf_node *n, const struct scope *sc,
 		    enum mod mod)
 {
-	int r = check_args(b, n, 2, 2);
+	int r = ngxbuild_args(b, n, 2, 2);
 	if (r < 0)
 		return r;
 	struct ngx_pass p = {
-	    .directive = xstrdup(n->argv[0]),
-	    .raw = xstrdup(n->argv[1]),
+	    .directive = ngxbuild_str(b, n->argv[0]),
+	    .raw = ngxbuild_str(b, n->argv[1]),
 	    .stream = sc->stream,
 	    .dynamic = strchr(n->argv[1], '$') != NULL,
-	    .location = xstrdup(sc->location),
-	    .server_name = sc->server_name ? xstrdup(sc->server_name) : NULL,
-	    .ref = ref_of(b, n),
+	    .location = ngxbuild_str(b, sc->location),
+	    .server_name = ngxbuild_str(b, sc->server_name),
+	    .ref = ngxbuild_ref(b, n),
 	};
 	r = split_pass(b, n, mod, &p);
+	if (sc->stream && sc->udp)
+		p.proto = NGX_PROTO_UDP;
+	p.tls = p.proto == NGX_PROTO_HTTPS || p.proto == NGX_PROTO_GRPCS ||
+		p.proto == NGX_PROTO_SUWSGI || (p.proto == NGX_PROTO_TCP && sc->proxy_ssl);
 	struct ngx_model *m = b->m;
 	m->passes = grow_array(m->passes, &b->passes_cap, m->npasses + 1, sizeof(*m->passes));
 	m->passes[m->npasses++] = p; /* freed with the model even on error */
@@ -474,7 +440,7 @@ static int add_pass(struct ngxpass_ctx *b, const struct cf_node *n, const struct
 	struct ngx_pass *pp = &m->passes[m->npasses - 1];
 	fill_settings(b, sc, mod, pp);
 	if (mod == MOD_PROXY)
-		pp->host_header = host_header(sc, pp);
+		pp->host_header = host_header(b, sc, pp);
 	return 0;
 }
 
@@ -484,7 +450,7 @@ static char *location_name(const struct cf_node *n)
 }
 
 /* The scope's own settings, on top of its parent's. */
-static int scope_settings(struct ngxpass_ctx *b, const struct cf_node *block, struct scope *sc)
+static int scope_settings(struct ngxbuild *b, const struct cf_node *block, struct scope *sc)
 {
 	bool headers = false;
 	const struct cf_node *host = NULL;
@@ -496,22 +462,27 @@ static int scope_settings(struct ngxpass_ctx *b, const struct cf_node *block, st
 		if (n->block)
 			continue;
 		if (streq(name, "error_log")) {
-			r = b->error_log(b->opaque, n);
+			r = ngxbuild_error_log(b, n);
 		} else if (streq(name, "resolver")) {
-			r = check_args(b, n, 2, 64);
+			r = ngxbuild_args(b, n, 2, 64);
 			sc->resolver = n;
 		} else if (!sc->stream && streq(name, "proxy_set_header")) {
-			r = check_args(b, n, 3, 3);
+			r = ngxbuild_args(b, n, 3, 3);
 			headers = true;
 			if (!host && r == 0 && strcasecmp(n->argv[1], "Host") == 0)
 				host = n;
+		} else if (sc->stream && sc->in_server && streq(name, "listen")) {
+			for (unsigned i = 2; i < n->argc; i++)
+				sc->udp |= streq(n->argv[i], "udp");
+		} else if (sc->stream && streq(name, "proxy_ssl")) {
+			r = ngxbuild_flag(b, n, &sc->proxy_ssl);
 		} else if (streq(name, "server_name") && sc->in_server && n->argc > 1) {
 			sc->server_name = n->argv[1];
 		} else if (!sc->stream && streq(name, "stub_status")) {
 			struct ngx_model *m = b->m;
 			m->stub_status = grow_array(m->stub_status, &b->stub_cap,
 						    m->nstub_status + 1, sizeof(*m->stub_status));
-			m->stub_status[m->nstub_status++] = ref_of(b, n);
+			m->stub_status[m->nstub_status++] = ngxbuild_ref(b, n);
 		} else if (match_setting(name, sc->stream, &mod, &set)) {
 			r = check_setting(b, n, set_info[set].kind);
 			sc->set[mod][set] = n;
@@ -525,8 +496,8 @@ static int scope_settings(struct ngxpass_ctx *b, const struct cf_node *block, st
 	return 0;
 }
 
-static int walk_scope(struct ngxpass_ctx *b, const struct cf_node *block,
-		      const struct scope *parent, unsigned depth)
+static int walk_scope(struct ngxbuild *b, const struct cf_node *block, const struct scope *parent,
+		      unsigned depth)
 {
 	struct scope sc = *parent;
 	int r = scope_settings(b, block, &sc);
@@ -559,26 +530,8 @@ static int walk_scope(struct ngxpass_ctx *b, const struct cf_node *block,
 	return r;
 }
 
-int ngxpass_walk(struct ngxpass_ctx *c, const struct cf_node *block, bool stream)
+int ngxpass_walk(struct ngxbuild *b, const struct cf_node *block, bool stream)
 {
 	struct scope top = {.stream = stream, .location = ""};
-	return walk_scope(c, block, &top, 0);
-}
-
-void ngxpass_done(struct ngx_pass *p)
-{
-	free(p->directive);
-	free(p->raw);
-	free(p->upstream);
-	free(p->key);
-	free(p->uri);
-	free(p->location);
-	free(p->server_name);
-	free(p->t.next_upstream);
-	free(p->t.ssl_trusted_certificate);
-	free(p->t.ssl_name);
-	free(p->t.resolver);
-	free(p->host_header);
-	free(p->scheme);
-	free(p->host);
+	return walk_scope(b, block, &top, 0);
 }

@@ -1,61 +1,63 @@
 /* ngxpeer: peers of the nginx configuration model (see ngxpeer.h).
  *
- * Owns m->peers and m->peer_index. ngxpeer_build() runs once the whole
+ * Owns m->peers and m->index. ngxpeer_build() runs once the whole
  * configuration is read: first every upstream block's servers become peers,
  * then each *_pass is resolved like ngx_http_upstream_add() does (a host
  * equal to a block name, case-insensitively and without a port, is the
  * block; anything else is an implicit upstream of its own address) and
  * reaches the peers it names. A peer's protocol is that of the first pass
- * reaching it; peers of a block no pass uses count as http (stream: tcp). */
+ * reaching it; peers of a block no pass uses count as http (stream: tcp).
+ * Then each peer's probed and backup flags from every line naming it. */
 #include "nginx/ngxpeer.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nginx/ngxconf.h"
 #include "core/strmap.h"
 #include "core/util.h"
+#include "nginx/ngxbuild.h"
+#include "nginx/ngxvalue.h"
 
 struct peers {
+	struct ngxbuild *b;
 	struct ngx_model *m;
 	size_t cap;
-	bool *from_pass; /* protocol set by a pass, per peer */
-	size_t from_cap;
-	char *err;
-	size_t errlen;
+	struct seen *seen; /* per peer, while building */
+	size_t seen_cap;
 };
 
-static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int perr(struct peers *ps, const struct ngx_ref *ref, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ps->err, ps->errlen, "%s:%u: %s", ref->file ? ref->file : "?", ref->line, msg);
-	return -EINVAL;
-}
+/* What the lines naming a peer say, gathered before its flags are set. */
+struct seen {
+	bool from_pass;	  /* protocol set by a pass */
+	bool connectable; /* a line nginx connects through */
+	bool primary;	  /* a line that is not `backup` */
+};
 
 static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum ngx_proto proto)
 {
 	struct ngx_model *m = ps->m;
 	size_t i;
-	if (strmap_get_index(m->peer_index, k->key, &i))
+	if (strmap_get_index(&m->index->peers, k->key, &i))
 		return &m->peers[i];
 	m->peers = grow_array(m->peers, &ps->cap, m->npeers + 1, sizeof(*m->peers));
-	ps->from_pass = grow_array(ps->from_pass, &ps->from_cap, m->npeers + 1, sizeof(bool));
-	ps->from_pass[m->npeers] = false;
+	ps->seen = grow_array(ps->seen, &ps->seen_cap, m->npeers + 1, sizeof(*ps->seen));
+	ps->seen[m->npeers] = (struct seen){0};
 	struct ngx_peer *p = &m->peers[m->npeers];
-	*p = (struct ngx_peer){.addr = *k, .proto = proto};
-	p->key = xstrdup(k->key);
-	strmap_put_index(m->peer_index, p->key, m->npeers); /* p->key stays put when peers moves */
+	/* key and host in one allocation: no per-peer maximum-size buffers */
+	size_t klen = strlen(k->key), hlen = strlen(k->host);
+	char *key = xmalloc(klen + hlen + 2);
+	memcpy(key, k->key, klen + 1);
+	*p = (struct ngx_peer){.key = key,
+			       .host = memcpy(key + klen + 1, k->host, hlen + 1),
+			       .port = k->port,
+			       .kind = k->kind,
+			       .proto = proto};
+	strmap_put_index(&m->index->peers, p->key, m->npeers);
+	if (p->kind == PEERKEY_HOST)
+		strmap_put_index(&m->index->hosts, p->host, m->npeers); /* the first one stays */
 	m->npeers++;
 	return p;
 }
@@ -81,16 +83,17 @@ static void add_upstream_name(struct ngx_peer *p, const char *name)
 		if (streq(p->upstreams[i], name))
 			return;
 	p->upstreams = xreallocarray(p->upstreams, p->nupstreams + 1, sizeof(char *));
-	p->upstreams[p->nupstreams++] = xstrdup(name);
+	p->upstreams[p->nupstreams++] = name;
 }
 
 static void add_pass(struct peers *ps, struct ngx_peer *p, size_t pass)
 {
 	const struct ngx_pass *ps_pass = &ps->m->passes[pass];
 	size_t idx = (size_t)(p - ps->m->peers);
-	if (!ps->from_pass[idx]) {
+	if (!ps->seen[idx].from_pass) {
 		p->proto = ps_pass->proto;
-		ps->from_pass[idx] = true;
+		p->tls = ps_pass->tls;
+		ps->seen[idx].from_pass = true;
 	}
 	if (p->npasses > 0 && p->passes[p->npasses - 1] == pass)
 		return;
@@ -109,24 +112,16 @@ static int block_peers(struct peers *ps)
 			if (peerkey_parse(u->servers[j].key, strlen(u->servers[j].key), 0, &k) < 0)
 				continue;
 			enum ngx_proto proto = u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP;
+			const struct ngx_server *s = &u->servers[j];
 			struct ngx_peer *p = get_peer(ps, &k, proto);
+			struct seen *seen = &ps->seen[p - m->peers];
+			seen->connectable |= !s->down && !s->service && !u->balancer_lua;
+			seen->primary |= !s->backup;
 			add_upstream_name(p, u->name);
-			add_ref(p, u->servers[j].ref);
+			add_ref(p, s->ref);
 		}
 	}
 	return 0;
-}
-
-const char *ngxpeer_addr_error(const char *addr)
-{
-	const char *colon = strrchr(addr, ':');
-	if (startswith(addr, "unix:") || !colon || colon[1] == '\0' ||
-	    (addr[0] == '[' && !strchr(addr, ']')))
-		return "invalid host";
-	for (const char *c = colon + 1; *c; c++)
-		if (*c < '0' || *c > '9')
-			return "invalid host";
-	return "invalid port";
 }
 
 /* One pass: its upstream block, or its own address. */
@@ -139,20 +134,23 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 	if (!p->host)
 		return 0; /* the address holds variables: known from logs only */
 	if (!startswith(p->host, "unix:") && strmap_get_index(blocks, p->host, &ui)) {
-		const struct ngx_upstream *u = &m->upstreams[ui];
+		struct ngx_upstream *u = &m->upstreams[ui];
 		if (!p->port) {
-			p->upstream = xstrdup(u->name);
+			p->upstream = u->name;
+			u->passes = xreallocarray(u->passes, u->npasses + 1, sizeof(size_t));
+			u->passes[u->npasses++] = i;
 			for (size_t j = 0; j < u->nservers; j++) {
 				size_t pi;
-				if (strmap_get_index(m->peer_index, u->servers[j].key, &pi))
+				if (strmap_get_index(&m->index->peers, u->servers[j].key, &pi))
 					add_pass(ps, &m->peers[pi], i);
 			}
 			return 0;
 		}
 		/* at run time a port never matches a block: an implicit upstream */
 		if (!p->dynamic)
-			return perr(ps, &p->ref, "upstream \"%s\" may not have port %u", p->host,
-				    p->port);
+			return ngxbuild_err_at(ps->b, &p->ref,
+					       "upstream \"%s\" may not have port %u", p->host,
+					       p->port);
 	}
 
 	/* proxy_pass has its scheme's port; every other *_pass needs one */
@@ -170,38 +168,118 @@ static int resolve_pass(struct peers *ps, struct strmap *blocks, size_t i)
 			return 0;
 		bool unix_path = startswith(addr, "unix:");
 		if (!p->port && !unix_path && peerkey_parse(addr, strlen(addr), 1, &k) == 0)
-			return perr(ps, &p->ref, "no port in upstream \"%s\"", p->host);
-		return perr(ps, &p->ref, "%s in upstream \"%s\"", ngxpeer_addr_error(addr), addr);
+			return ngxbuild_err_at(ps->b, &p->ref, "no port in upstream \"%s\"",
+					       p->host);
+		return ngxbuild_err_at(ps->b, &p->ref, "%s in upstream \"%s\"",
+				       ngxvalue_addr_error(addr), addr);
 	}
-	p->key = xstrdup(k.key);
 	struct ngx_peer *peer = get_peer(ps, &k, p->proto);
+	p->key = peer->key;
+	ps->seen[peer - m->peers].connectable = true;
+	ps->seen[peer - m->peers].primary = true;
 	add_ref(peer, p->ref);
 	add_pass(ps, peer, i);
 	return 0;
 }
 
-int ngxpeer_build(struct ngx_model *m, char *err, size_t errlen)
+static bool is_dynamic(const struct ngx_pass *p)
 {
-	struct peers ps = {.m = m, .err = err, .errlen = errlen};
-	struct strmap blocks[2]; /* http, stream: names compared case-insensitively */
+	return p->dynamic && !p->key && !p->upstream;
+}
+
+static struct ngxpeer_passes *passes_new(size_t cap)
+{
+	struct ngxpeer_passes *l = xmalloc(sizeof(*l) + cap * sizeof(size_t));
+	l->n = 0;
+	return l;
+}
+
+/* The dynamic passes by server_name, each list merged in model order with
+ * the passes of servers without a name (which any line may come from). */
+static void index_dynamic(struct ngx_model *m)
+{
+	struct ngxpeer_index *ix = m->index;
+	size_t ndyn = 0, nameless = 0;
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (!is_dynamic(p))
+			continue;
+		ndyn++;
+		if (!p->server_name) {
+			nameless++;
+			continue;
+		}
+		/* count per name first: the value is the count until lists exist */
+		uintptr_t c = (uintptr_t)strmap_get(&ix->dynamic, p->server_name);
+		strmap_put(&ix->dynamic, p->server_name, (void *)(c + 1));
+	}
+	ix->all_dynamic = passes_new(ndyn);
+	ix->nameless_dynamic = passes_new(nameless);
+	const char *name;
+	void *v;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);)
+		strmap_put(&ix->dynamic, name, passes_new((uintptr_t)v + nameless));
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (!is_dynamic(p))
+			continue;
+		ix->all_dynamic->v[ix->all_dynamic->n++] = i;
+		if (p->server_name) {
+			struct ngxpeer_passes *l = strmap_get(&ix->dynamic, p->server_name);
+			l->v[l->n++] = i;
+		} else {
+			ix->nameless_dynamic->v[ix->nameless_dynamic->n++] = i;
+		}
+	}
+	/* merge the nameless ones into every named list, keeping model order */
+	if (nameless == 0)
+		return;
+	size_t *tmp = xcalloc(ndyn, sizeof(size_t));
+	const struct ngxpeer_passes *nl = ix->nameless_dynamic;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);) {
+		struct ngxpeer_passes *l = v;
+		size_t a = 0, b = 0, n = 0;
+		while (a < l->n || b < nl->n)
+			tmp[n++] =
+			    b == nl->n || (a < l->n && l->v[a] < nl->v[b]) ? l->v[a++] : nl->v[b++];
+		memcpy(l->v, tmp, n * sizeof(size_t));
+		l->n = n;
+	}
+	free(tmp);
+}
+
+int ngxpeer_build(struct ngxbuild *b)
+{
+	struct ngx_model *m = b->m;
+	struct peers ps = {.b = b, .m = m};
 	int r = 0;
 
-	m->peer_index = xcalloc(1, sizeof(*m->peer_index));
-	strmap_init(m->peer_index);
-	strmap_init_nocase(&blocks[0]);
-	strmap_init_nocase(&blocks[1]);
+	struct ngxpeer_index *ix = m->index = xcalloc(1, sizeof(*m->index));
+	strmap_init(&ix->peers);
+	strmap_init_nocase(&ix->blocks[0]);
+	strmap_init_nocase(&ix->blocks[1]);
+	strmap_init_nocase(&ix->hosts);
+	strmap_init(&ix->dynamic);
+	struct strmap *blocks = ix->blocks; /* names compared case-insensitively */
 	for (size_t i = 0; i < m->nupstreams && r >= 0; i++) {
 		const struct ngx_upstream *u = &m->upstreams[i];
 		if (strmap_put_index(&blocks[u->stream], u->name, i) != i)
-			r = perr(&ps, &u->ref, "duplicate upstream \"%s\"", u->name);
+			r = ngxbuild_err_at(b, &u->ref, "duplicate upstream \"%s\"", u->name);
 	}
 	if (r >= 0)
 		r = block_peers(&ps);
 	for (size_t i = 0; i < m->npasses && r >= 0; i++)
 		r = resolve_pass(&ps, &blocks[m->passes[i].stream], i);
-	strmap_done(&blocks[0]);
-	strmap_done(&blocks[1]);
-	free(ps.from_pass);
+	for (size_t i = 0; i < m->npeers && r >= 0; i++) {
+		struct ngx_peer *p = &m->peers[i];
+		p->probed = ps.seen[i].connectable && p->proto != NGX_PROTO_UDP;
+		p->backup = !ps.seen[i].primary;
+	}
+	if (r >= 0) {
+		index_dynamic(m);
+		m->peers = ngxbuild_fit(m->peers, m->npeers, sizeof(*m->peers));
+	}
+	free(ps.seen);
 	return r;
 }
 
@@ -210,147 +288,24 @@ void ngxpeer_free(struct ngx_model *m)
 	for (size_t i = 0; i < m->npeers; i++) {
 		struct ngx_peer *p = &m->peers[i];
 		free(p->key);
-		for (size_t j = 0; j < p->nupstreams; j++)
-			free(p->upstreams[j]);
 		free(p->upstreams);
 		free(p->refs);
 		free(p->passes);
 	}
 	free(m->peers);
-	if (m->peer_index)
-		strmap_done(m->peer_index);
-	free(m->peer_index);
-}
-
-const struct ngx_peer *ngxpeer_find(const struct ngx_model *m, const char *key)
-{
-	size_t i;
-	if (!m->peer_index || !strmap_get_index(m->peer_index, key, &i))
-		return NULL;
-	return &m->peers[i];
-}
-
-/* --- presentation --- */
-
-static void print_ref(FILE *out, const struct ngx_ref *r)
-{
-	if (r->file)
-		fprintf(out, "%s:%u", r->file, r->line);
-	else
-		fputs("nginx's compiled-in default", out);
-}
-
-static const char *log_target_name(enum ngx_log_target t)
-{
-	switch (t) {
-	case NGX_LOG_FILE:
-		return "file";
-	case NGX_LOG_STDERR:
-		return "stderr";
-	case NGX_LOG_SYSLOG:
-		return "syslog";
-	case NGX_LOG_MEMORY:
-		return "memory";
-	}
-	return "?";
-}
-
-int ngxpeer_print(const struct ngx_model *m, FILE *out)
-{
-	size_t ndynamic = 0;
-	for (size_t i = 0; i < m->npasses; i++)
-		ndynamic += m->passes[i].dynamic && !m->passes[i].host;
-
-	fprintf(out,
-		"nginx configuration %s: %zu files, %zu upstream blocks, %zu peers, %zu passes\n",
-		m->main_file, m->nfiles, m->nupstreams, m->npeers, m->npasses);
-	fprintf(out, "worker user %s, group %s (", m->user, m->group);
-	print_ref(out, &m->user_ref);
-	fprintf(out, ")\n");
-	fprintf(out, "worker_processes %s%.0u, worker_connections %u",
-		m->worker_processes ? "" : "auto", m->worker_processes, m->worker_connections);
-	if (m->worker_rlimit_nofile)
-		fprintf(out, ", worker_rlimit_nofile %u", m->worker_rlimit_nofile);
-	fputc('\n', out);
-
-	fprintf(out, "\nerror logs:\n");
-	for (size_t i = 0; i < m->nerror_logs; i++) {
-		const struct ngx_error_log *e = &m->error_logs[i];
-		fprintf(out, "  %s (%s, level %s, %s) ", e->path, log_target_name(e->target),
-			e->level, e->followable ? "followed" : "not followable");
-		print_ref(out, &e->ref);
-		fputc('\n', out);
-	}
-
-	fprintf(out, "\npeers:\n");
-	for (size_t i = 0; i < m->npeers; i++) {
-		const struct ngx_peer *p = &m->peers[i];
-		fprintf(out, "  %s %s", p->key, ngxconf_proto_name(p->proto));
-		if (p->nupstreams) {
-			fprintf(out, " upstream");
-			for (size_t j = 0; j < p->nupstreams; j++)
-				fprintf(out, "%s%s", j ? ", " : " ", p->upstreams[j]);
-		}
-		fputc('\n', out);
-		for (size_t j = 0; j < p->nrefs; j++) {
-			fputs("      ", out);
-			print_ref(out, &p->refs[j]);
-			fputc('\n', out);
-		}
-		for (size_t j = 0; j < p->npasses; j++) {
-			const struct ngx_pass *ps = &m->passes[p->passes[j]];
-			if (!ps->upstream)
-				continue;
-			fprintf(out, "      via %s %s at ", ps->directive, ps->raw);
-			print_ref(out, &ps->ref);
-			fputc('\n', out);
-		}
-	}
-	if (ndynamic) {
-		fprintf(out, "\ndynamic passes (dynamic: learned from logs):\n");
-		for (size_t i = 0; i < m->npasses; i++) {
-			const struct ngx_pass *ps = &m->passes[i];
-			if (!ps->dynamic || ps->host)
-				continue;
-			fprintf(out, "  %s %s at ", ps->directive, ps->raw);
-			print_ref(out, &ps->ref);
-			if (ps->t.resolver)
-				fprintf(out, " (resolver %s)", ps->t.resolver);
-			fputc('\n', out);
-		}
-	}
-	if (m->nstub_status) {
-		fprintf(out, "\nstub_status:\n");
-		for (size_t i = 0; i < m->nstub_status; i++) {
-			fputs("  ", out);
-			print_ref(out, &m->stub_status[i]);
-			fputc('\n', out);
-		}
-	}
-	if (fflush(out) != 0 || ferror(out))
-		return -EIO;
-	return 0;
-}
-
-struct cJSON *ngxpeer_json(const struct ngx_model *m, const struct ngx_peer *p)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "peer", p->key);
-	cJSON_AddStringToObject(o, "protocol", ngxconf_proto_name(p->proto));
-	cJSON *ups = cJSON_AddArrayToObject(o, "upstreams");
-	for (size_t i = 0; i < p->nupstreams; i++)
-		cJSON_AddItemToArray(ups, cJSON_CreateString(p->upstreams[i]));
-	cJSON *locs = cJSON_AddArrayToObject(o, "locations");
-	for (size_t i = 0; i < p->npasses; i++) {
-		const struct ngx_ref *r = &m->passes[p->passes[i]].ref;
-		bool dup = false;
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = same_ref(&m->passes[p->passes[j]].ref, r);
-		if (dup)
-			continue;
-		char buf[4200];
-		snprintf(buf, sizeof(buf), "%s:%u", r->file, r->line);
-		cJSON_AddItemToArray(locs, cJSON_CreateString(buf));
-	}
-	return o;
+	struct ngxpeer_index *ix = m->index;
+	if (!ix)
+		return;
+	strmap_done(&ix->peers);
+	strmap_done(&ix->blocks[0]);
+	strmap_done(&ix->blocks[1]);
+	strmap_done(&ix->hosts);
+	const char *name;
+	void *v;
+	for (size_t it = 0; strmap_next(&ix->dynamic, &it, &name, &v);)
+		free(v);
+	strmap_done(&ix->dynamic);
+	free(ix->all_dynamic);
+	free(ix->nameless_dynamic);
+	free(ix);
 }

@@ -1,4 +1,5 @@
 /* json_alert: alerts and diagnosis counters as JSON (see json.h). */
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "diagnose/alert.h"

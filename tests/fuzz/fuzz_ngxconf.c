@@ -10,6 +10,7 @@
 
 #include "conf/conftree.h"
 #include "nginx/ngxconf.h"
+#include "output/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (null_out)
 				ngxconf_print(m, null_out);
 			for (size_t i = 0; i < m->npeers; i++) {
-				cJSON *j = ngxconf_peer_json(m, &m->peers[i]);
+				cJSON *j = json_nginx_peer(m, &m->peers[i]);
 				char *s = cJSON_PrintUnformatted(j);
 				free(s);
 				cJSON_Delete(j);

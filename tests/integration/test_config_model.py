@@ -73,6 +73,33 @@ def test_upstreams_command_returns_design_peer_objects(workdir):
         d.stop()
 
 
+def test_upstreams_marks_peers_nginx_never_connects_to(workdir):
+    conf = os.path.realpath(os.path.join(FIXTURES, "unprobed", "nginx.conf"))
+    d = Daemon(workdir, config_text="probe_interval 1s;\nprobe_timeout 300ms;\n",
+               nginx_conf=conf)
+    d.start()
+    try:
+        peers = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+        for key in ("127.0.0.1:8002", "backend.internal:80", "0.0.0.1:80", "0.0.0.2:80"):
+            assert peers[key]["probed"] is False, key
+        assert "probed" not in peers["127.0.0.1:8001"]
+        assert "probed" not in peers["127.0.0.1:8004"]  # down in one block, live in another
+        assert peers["127.0.0.1:8003"]["backup"] is True
+        assert "backup" not in peers["127.0.0.1:8006"]  # a proxy_pass names it directly
+    finally:
+        d.stop()
+
+
+def test_check_config_names_udp_and_tls_protocols():
+    conf = os.path.realpath(os.path.join(FIXTURES, "protocols", "nginx.conf"))
+    r = check_config("--nginx-conf", conf)
+    assert r.returncode == 0, r.stderr
+    for line in ("  127.0.0.53:53 udp upstream dns\n      not probed: udp\n",
+                 "  127.0.0.1:50052 grpcs\n", "  127.0.0.1:3032 suwsgi\n",
+                 "  127.0.0.1:11211 memcached\n"):
+        assert line in r.stdout, line
+
+
 def test_editing_an_included_file_reloads_the_model(workdir):
     conf_d = os.path.join(workdir, "conf.d")
     os.makedirs(conf_d)

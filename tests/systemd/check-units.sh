@@ -104,6 +104,16 @@ fi
 if ! grep -qxF "ExecStart=$sbindir/upwatchd" "$service"; then
     fail "upwatch.service: ExecStart is not $sbindir/upwatchd"
 fi
+# Resource limits the design target needs (10,000 peers; issue 15).
+for key in LimitNOFILE MemoryHigh MemoryMax; do
+    if ! grep -q "^$key=[0-9]" "$service"; then
+        fail "upwatch.service: no $key="
+    fi
+done
+nofile=$(sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$service")
+if [[ -n $nofile && $nofile -lt 20000 ]]; then
+    fail "upwatch.service: LimitNOFILE=$nofile is below 10,000 peers + clients"
+fi
 
 # --- 2. systemd-analyze verify ----------------------------------------------
 # verify insists that ExecStart= exists: point it into the DESTDIR, with a
@@ -147,6 +157,11 @@ cp "$dest$datadir/doc/upwatch/upwatch-listener-facts.conf" "$units/upwatch.servi
 score=$(exposure "$units/upwatch.service" "$tmp/security-ptrace.log")
 echo "exposure score with upwatch-listener-facts.conf (CAP_SYS_PTRACE): ${score:-?}"
 rm -r "$units/upwatch.service.d"
+mkdir -p "$units/upwatch.service.d"
+cp "$dest$datadir/doc/upwatch/upwatch-procfs.conf" "$units/upwatch.service.d/"
+score=$(exposure "$units/upwatch.service" "$tmp/security-procfs.log")
+echo "exposure score with upwatch-procfs.conf: ${score:-?}"
+rm -r "$units/upwatch.service.d"
 
 # --- 4. sysusers, tmpfiles, catalog in a temp root ----------------------------
 root=$tmp/root
@@ -175,12 +190,13 @@ else
 fi
 cp "$dest$prefix/lib/systemd/catalog/upwatch.catalog" "$root/usr/lib/systemd/catalog/"
 if journalctl --root="$root" --update-catalog >"$tmp/catalog.log" 2>&1; then
+    # One entry per cause (DESIGN.md's table: 18 causes).
     n=$(journalctl --root="$root" --list-catalog 2>/dev/null | grep -c ' upwatch: ' || true)
-    if [[ $n -eq 16 ]]; then
-        echo "ok   journal catalog: 16 upwatch entries"
+    if [[ $n -eq 18 ]]; then
+        echo "ok   journal catalog: 18 upwatch entries"
     else
         journalctl --root="$root" --list-catalog || true
-        fail "journal catalog has $n upwatch entries, expected 16"
+        fail "journal catalog has $n upwatch entries, expected 18"
     fi
 else
     cat "$tmp/catalog.log"

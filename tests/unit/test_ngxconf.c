@@ -13,6 +13,9 @@
 #include "conf/conftree.h"
 #include "harness.h"
 #include "nginx/ngxconf.h"
+#include "nginx/ngxstr.h"
+#include "nginx/ngxvalue.h"
+#include "output/json.h"
 #include "core/util.h"
 
 #define FIX FIXTURES "/nginx"
@@ -92,6 +95,20 @@ static const char *keys_str(const struct ngx_model *m, char *out, size_t len)
 		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? " " : "", m->peers[i].key);
 	return out;
 }
+
+/* A peer's protocol and flags: "udp tls=0 probed=0 backup=1" */
+static const char *flags_str(const struct ngx_model *m, const char *key, char *out, size_t len)
+{
+	const struct ngx_peer *p = ngxconf_peer(m, key);
+	if (!p)
+		snprintf(out, len, "(no peer)");
+	else
+		snprintf(out, len, "%s tls=%d probed=%d backup=%d", ngxconf_proto_name(p->proto),
+			 p->tls, p->probed, p->backup);
+	return out;
+}
+
+#define CHECK_FLAGS(m, key, want) CHECK_STR(flags_str(m, key, (char[256]){0}, 256), want)
 
 #define CHECK_KEYS(m, want) CHECK_STR(keys_str(m, (char[4096]){0}, 4096), want)
 
@@ -295,7 +312,8 @@ static void test_stream_block(void)
 	CHECK_PEER(m, "127.0.0.1:8090",
 		   "http upstreams=db refs=nginx.conf:35 passes=nginx.conf:41");
 	CHECK_PEER(m, "127.0.0.1:6379", "tcp upstreams= refs=nginx.conf:23 passes=nginx.conf:23");
-	CHECK_PEER(m, "[::1]:53", "tcp upstreams= refs=nginx.conf:28 passes=nginx.conf:28");
+	/* listen [::1]:10053 udp */
+	CHECK_PEER(m, "[::1]:53", "udp upstreams= refs=nginx.conf:28 passes=nginx.conf:28");
 	CHECK_INT(m->npasses, 4);
 	if (m->npasses == 4) {
 		const struct ngx_pass *p = &m->passes[0];
@@ -516,8 +534,10 @@ static void test_default_ports(void)
 	CHECK_PEER(m, "127.0.0.1:3031", "uwsgi upstreams= refs=nginx.conf:37 passes=nginx.conf:37");
 	CHECK_PEER(m, "unix:/run/scgi.sock",
 		   "scgi upstreams= refs=nginx.conf:40 passes=nginx.conf:40");
-	CHECK_PEER(m, "127.0.0.1:11211", "tcp upstreams= refs=nginx.conf:43 passes=nginx.conf:43");
-	CHECK_PEER(m, "127.0.0.1:50052", "grpc upstreams= refs=nginx.conf:49 passes=nginx.conf:49");
+	CHECK_PEER(m, "127.0.0.1:11211",
+		   "memcached upstreams= refs=nginx.conf:43 passes=nginx.conf:43");
+	CHECK_PEER(m, "127.0.0.1:50052",
+		   "grpcs upstreams= refs=nginx.conf:49 passes=nginx.conf:49");
 	CHECK_PEER(m, "unix:/run/app.sock",
 		   "http upstreams= refs=nginx.conf:52 passes=nginx.conf:52");
 	CHECK_INT(m->npasses, 12);
@@ -744,7 +764,7 @@ static void test_snippet_included_twice_is_one_ref(void)
 	CHECK_INT(m->npasses, 2);
 	CHECK_PEER(m, "unix:/run/php.sock",
 		   "fastcgi upstreams= refs=php.conf:1 passes=php.conf:1 php.conf:1");
-	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "unix:/run/php.sock"));
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "unix:/run/php.sock"));
 	CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(j, "locations")), 1);
 	cJSON_Delete(j);
 	ngxconf_free(m);
@@ -765,7 +785,7 @@ static void test_time_and_size_syntax(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(times); i++) {
 		uint64_t v = 0;
-		int r = ngxconf_parse_time_ms(times[i].s, &v);
+		int r = ngxvalue_time_ms(times[i].s, &v);
 		if (r != times[i].r || v != times[i].ms)
 			fprintf(stderr, "time \"%s\": %d %llu\n", times[i].s, r,
 				(unsigned long long)v);
@@ -782,7 +802,7 @@ static void test_time_and_size_syntax(void)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint64_t v = 0;
-		CHECK_INT(ngxconf_parse_size(sizes[i].s, &v), sizes[i].r);
+		CHECK_INT(ngxvalue_size(sizes[i].s, &v), sizes[i].r);
 		CHECK_INT(v, sizes[i].v);
 	}
 }
@@ -793,11 +813,12 @@ static void test_peer_json_and_print(void)
 	struct ngx_model *m = load_fixture("pool", err);
 	if (!m)
 		return;
-	cJSON *j = ngxconf_peer_json(m, ngxconf_peer(m, "127.0.0.2:8003"));
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.2:8003"));
 	char *s = cJSON_PrintUnformatted(j);
 	char want[4096];
 	snprintf(want, sizeof(want),
-		 "{\"peer\":\"127.0.0.2:8003\",\"protocol\":\"http\",\"upstreams\":[\"pool\"],"
+		 "{\"peer\":\"127.0.0.2:8003\",\"protocol\":\"http\",\"backup\":true,"
+		 "\"upstreams\":[\"pool\"],"
 		 "\"locations\":[\"%s/nginx.conf:30\",\"%s/nginx.conf:43\",\"%s/nginx.conf:47\"]}",
 		 fixdir, fixdir, fixdir);
 	CHECK_STR(s, want);
@@ -822,6 +843,202 @@ static void test_peer_json_and_print(void)
 	CHECK(ngxconf_upstream(m, "POOL") == &m->upstreams[0]);
 	CHECK(ngxconf_upstream(m, "nope") == NULL);
 	ngxconf_free(m);
+}
+
+static void test_protocols_tls_memcached_udp(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("protocols", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_KEYS(m, "127.0.0.53:53 127.0.0.54:53 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:3031 "
+		      "127.0.0.1:3032 127.0.0.1:11211 127.0.0.1:8443 127.0.0.1:514 127.0.0.1:5516 "
+		      "127.0.0.1:9443");
+	CHECK_FLAGS(m, "127.0.0.1:50051", "grpc tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:50052", "grpcs tls=1 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:3031", "uwsgi tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:3032", "suwsgi tls=1 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:11211", "memcached tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:8443", "https tls=1 probed=1 backup=0");
+	/* a udp server's block and literal peers: udp, never TCP-probed */
+	CHECK_FLAGS(m, "127.0.0.53:53", "udp tls=0 probed=0 backup=0");
+	CHECK_FLAGS(m, "127.0.0.54:53", "udp tls=0 probed=0 backup=1");
+	CHECK_FLAGS(m, "127.0.0.1:514", "udp tls=0 probed=0 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:5516", "tcp tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:9443", "tcp tls=1 probed=1 backup=0");
+	CHECK_PEER(m, "127.0.0.53:53", "udp upstreams=dns refs=nginx.conf:25 passes=nginx.conf:31");
+	CHECK_PEER(m, "127.0.0.1:514", "udp upstreams= refs=nginx.conf:36 passes=nginx.conf:36");
+	CHECK_INT(m->npasses, 10);
+	if (m->npasses == 10) {
+		CHECK(m->passes[3].tls && m->passes[3].proto == NGX_PROTO_SUWSGI);
+		CHECK_STR(m->passes[3].scheme, "suwsgi");
+		CHECK(m->passes[6].stream && m->passes[6].proto == NGX_PROTO_UDP);
+	}
+
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.54:53"));
+	char *s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"127.0.0.54:53\",\"protocol\":\"udp\",\"probed\":false,"
+		     "\"backup\":true,\"upstreams\":[\"dns\"],\"locations\":[\"" FIX
+		     "/protocols/nginx.conf:31\"]}");
+	free(s);
+	cJSON_Delete(j);
+	j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.1:9443"));
+	s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"127.0.0.1:9443\",\"protocol\":\"tcp\",\"tls\":true,"
+		     "\"upstreams\":[],\"locations\":[\"" FIX "/protocols/nginx.conf:47\"]}");
+	free(s);
+	cJSON_Delete(j);
+	ngxconf_free(m);
+}
+
+static void test_peers_nginx_never_connects_to_are_not_probed(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("unprobed", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_KEYS(m, "127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 backend.internal:80 0.0.0.1:80 "
+		      "0.0.0.2:80 127.0.0.1:8004 127.0.0.1:8006");
+	CHECK_FLAGS(m, "127.0.0.1:8001", "http tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:8002", "http tls=0 probed=0 backup=0"); /* down */
+	CHECK_FLAGS(m, "127.0.0.1:8003", "http tls=0 probed=1 backup=1");
+	CHECK_FLAGS(m, "backend.internal:80", "http tls=0 probed=0 backup=0"); /* service= */
+	CHECK_FLAGS(m, "0.0.0.1:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_block */
+	CHECK_FLAGS(m, "0.0.0.2:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_file */
+	/* down in `retired`, live in `current`: nginx connects through current */
+	CHECK_FLAGS(m, "127.0.0.1:8004", "http tls=0 probed=1 backup=0");
+	/* backup in `current`, and a proxy_pass names it directly */
+	CHECK_FLAGS(m, "127.0.0.1:8006", "http tls=0 probed=1 backup=0");
+	CHECK_PEER(m, "127.0.0.1:8004",
+		   "http upstreams=retired,current refs=nginx.conf:35 nginx.conf:39 "
+		   "passes=nginx.conf:48 nginx.conf:49");
+	const struct ngx_upstream *u = ngxconf_upstream(m, "lua_pool");
+	CHECK(u && u->balancer_lua);
+	u = ngxconf_upstream(m, "pool");
+	CHECK(u && !u->balancer_lua && u->nservers == 4);
+	if (u && u->nservers == 4) {
+		CHECK_STR(u->servers[3].service, "http");
+		CHECK(u->servers[3].resolve && u->servers[1].down && u->servers[2].backup);
+	}
+
+	cJSON *j = json_nginx_peer(m, ngxconf_peer(m, "0.0.0.1:80"));
+	char *s = cJSON_PrintUnformatted(j);
+	CHECK_STR(s, "{\"peer\":\"0.0.0.1:80\",\"protocol\":\"http\",\"probed\":false,"
+		     "\"upstreams\":[\"lua_pool\"],\"locations\":[\"" FIX
+		     "/unprobed/nginx.conf:46\"]}");
+	free(s);
+	cJSON_Delete(j);
+	j = json_nginx_peer(m, ngxconf_peer(m, "127.0.0.1:8001"));
+	s = cJSON_PrintUnformatted(j);
+	CHECK(s && !strstr(s, "\"probed\"") && !strstr(s, "\"backup\""));
+	free(s);
+	cJSON_Delete(j);
+
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	CHECK_INT(ngxconf_print(m, f), 0);
+	fclose(f);
+	CHECK(strstr(buf, "  0.0.0.1:80 http upstream lua_pool\n      not probed: nginx never "
+			  "connects to it\n"));
+	CHECK(strstr(buf, "  127.0.0.1:8003 http upstream pool\n      backup: used when the "
+			  "primary peers fail\n"));
+	free(buf);
+	ngxconf_free(m);
+}
+
+static const char *passes_str(const struct ngx_model *m, const size_t *v, size_t n, char *out,
+			      size_t len)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && k < len; i++)
+		k += (size_t)snprintf(out + k, len - k, "%s%s", i ? " " : "",
+				      REF(m->passes[v[i]].ref));
+	return out;
+}
+
+#define PASSES(m, v, n) passes_str(m, v, n, (char[4096]){0}, 4096)
+
+static void test_lookups_by_name_host_and_server(void)
+{
+	char err[1024];
+	struct ngx_model *m = load_fixture("lookups", err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	/* block names: case-insensitive, http first */
+	const struct ngx_upstream *u = ngxconf_upstream(m, "sHaReD");
+	CHECK(u && !u->stream && streq(u->name, "shared"));
+	CHECK(ngxconf_upstream(m, "nope") == NULL);
+	CHECK(ngxconf_upstream(m, "STREAM_ONLY_NAME_DIFFERS") == &m->upstreams[2]);
+	if (u)
+		CHECK_STR(PASSES(m, u->passes, u->npasses),
+			  "nginx.conf:26 nginx.conf:39 nginx.conf:40");
+	u = &m->upstreams[0];
+	CHECK(u->stream);
+	CHECK_STR(PASSES(m, u->passes, u->npasses), "nginx.conf:11");
+
+	/* host names: the first peer of that name, any port, any case */
+	const struct ngx_peer *p = ngxconf_peer_by_host(m, "APP.example.test");
+	CHECK(p && streq(p->key, "app.example.test:8443"));
+	CHECK(ngxconf_peer_by_host(m, "127.0.0.1") == NULL); /* not a host name */
+	CHECK(ngxconf_peer_by_host(m, "other.test") == NULL);
+	if (p) {
+		struct peerkey k;
+		ngxconf_peer_addr(p, &k);
+		CHECK_STR(k.key, "app.example.test:8443");
+		CHECK_STR(k.host, "app.example.test");
+		CHECK_INT(k.port, 8443);
+		CHECK_INT(k.kind, PEERKEY_HOST);
+	}
+
+	/* dynamic passes: the server's own plus those of nameless servers */
+	const size_t *v;
+	size_t n = ngxconf_dynamic_passes(m, "a.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:27 nginx.conf:32");
+	n = ngxconf_dynamic_passes(m, "b.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:32 nginx.conf:38");
+	n = ngxconf_dynamic_passes(m, "unknown.test", &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:32");
+	n = ngxconf_dynamic_passes(m, NULL, &v);
+	CHECK_STR(PASSES(m, v, n), "nginx.conf:27 nginx.conf:32 nginx.conf:38");
+	ngxconf_free(m);
+}
+
+static void test_string_pool_stores_each_string_once(void)
+{
+	struct ngxstr *pool = ngxstr_new();
+	const char *a = ngxstr_intern(pool, "proxy_pass");
+	char copy[] = "proxy_pass";
+	CHECK(ngxstr_intern(pool, copy) == a);
+	CHECK(ngxstr_intern_n(pool, "proxy_passXYZ", 10) == a);
+	CHECK(ngxstr_intern(pool, "proxy_pas") != a);
+	CHECK(ngxstr_intern(pool, NULL) == NULL);
+	CHECK_STR(ngxstr_intern(pool, ""), "");
+	/* longer than a chunk, and many: the table grows, pointers stay */
+	char *big = xmalloc(40000);
+	memset(big, 'x', 39999);
+	big[39999] = '\0';
+	const char *b = ngxstr_intern(pool, big);
+	CHECK(b != big && strcmp(b, big) == 0);
+	const char *first = NULL;
+	for (unsigned i = 0; i < 5000; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "s%u.example", i);
+		const char *s = ngxstr_intern(pool, name);
+		if (i == 0)
+			first = s;
+		CHECK_STR(s, name);
+	}
+	CHECK(ngxstr_intern(pool, "s0.example") == first);
+	CHECK(ngxstr_intern(pool, big) == b);
+	CHECK(ngxstr_intern(pool, "proxy_pass") == a);
+	free(big);
+	ngxstr_free(pool);
+	ngxstr_free(NULL);
 }
 
 /* --- the same trees through nginx itself --- */
@@ -1001,6 +1218,10 @@ int main(void)
 	RUN(test_snippet_included_twice_is_one_ref);
 	RUN(test_time_and_size_syntax);
 	RUN(test_peer_json_and_print);
+	RUN(test_protocols_tls_memcached_udp);
+	RUN(test_lookups_by_name_host_and_server);
+	RUN(test_string_pool_stores_each_string_once);
+	RUN(test_peers_nginx_never_connects_to_are_not_probed);
 	RUN(test_nginx_reads_the_same_files_and_peers);
 	RUN(test_nginx_refuses_what_the_model_refuses);
 	return harness_result();

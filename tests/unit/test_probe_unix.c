@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "host/host.h"
+#include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "core/util.h"
 
@@ -319,7 +319,7 @@ static void test_identity_from_worker(void)
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = host_nginx_worker(&uid, &gid, groups, &n);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
 	if (r == 0)
 		probe_identity_from_ids(uid, gid, groups, n, &id);
 	/* test_host runs a real nginx; here only the shape (another test may

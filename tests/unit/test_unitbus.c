@@ -17,6 +17,7 @@
 #include "harness.h"
 #include "host/host.h"
 #include "host/unitbus.h"
+#include "output/json.h"
 #include "core/util.h"
 
 static const char *UNIT_PREFIX = "/org/freedesktop/systemd1/unit";
@@ -262,7 +263,7 @@ static void test_service_state_arrives_through_the_loop(void)
 	snprintf(l.unit, sizeof(l.unit), "crashy.service");
 	unitbus_apply(&a.st, &l);
 	CHECK(l.unit_known);
-	cJSON *o = host_listener_json(&l);
+	cJSON *o = json_host_listener(&l);
 	char *s = cJSON_PrintUnformatted(o);
 	CHECK_STR(s, "{\"pid\":77,\"unit\":\"crashy.service\",\"active_state\":\"activating\","
 		     "\"sub_state\":\"auto-restart\",\"result\":\"exit-code\",\"restarts\":7}");
