@@ -53,8 +53,7 @@ struct daemon {
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog, tick;
 	int64_t started_ms, metrics_written_ms;
-	size_t learned_probed;		 /* learned peers already handed to the prober */
-	struct probe_result *last_probe; /* host_last_probe's copy for diagnosis */
+	bool targets_stale; /* diagnosis learned or expired a peer: rebuild at the tick */
 	unsigned reloads, reload_failures;
 	char last_error[512];
 };

@@ -43,3 +43,14 @@ struct cJSON *json_probe_result(const struct probe_result *r);
 /* Into obj: {"sent", "failed" (local_error not counted: no verdict),
  * "by_result": {every result name: N}, "in_flight", "queued", "peers"} */
 void json_prober_stats(const struct prober *p, struct cJSON *obj);
+
+/* diagnose */
+struct alert;
+struct diag;
+/* DESIGN.md's alert object (plus "superseded_by" for a chapter of a story). */
+struct cJSON *json_alert(const struct alert *a);
+/* {"connect_failed": N, ...} for every event kind, added to obj. */
+void json_diag_events(const struct diag *d, struct cJSON *obj);
+/* {"tracked": N, "untracked_events": N}: subjects learned from the logs, and
+ * the events dropped because their count was at its cap. */
+struct cJSON *json_diag_learned(const struct diag *d);

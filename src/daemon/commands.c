@@ -70,7 +70,8 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
-	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
+	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
+	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
 	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
@@ -151,9 +152,9 @@ static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	cJSON *o = ok_object();
 	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	for (const struct alert *a = alert_first(d->alerts); a; a = a->next)
+	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a))
 		if (all || a->firing)
-			cJSON_AddItemToArray(arr, alert_json(a));
+			cJSON_AddItemToArray(arr, json_alert(a));
 	ipc_reply(c, o);
 }
 

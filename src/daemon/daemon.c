@@ -3,7 +3,8 @@
  *   tail line -> errlog_parse -> diag_log_event -> alerts (+ probe_now)
  *   prober result -> diag_probe_result -> alerts
  *   alert change -> journald, socket subscribers, stderr in the foreground
- *   tick (1 s) -> diag_tick (resolve), learned peers -> prober, metrics file
+ *   diagnosis learned/expired a peer (callback) -> targets rebuilt at the next tick
+ *   tick (1 s) -> diag_tick (resolve), metrics file
  *   SIGHUP / `reload` / config file changed -> load fresh -> swap on success
  *   SIGTERM -> STOPPING=1 -> everything freed, offsets saved, socket removed */
 #include "daemon/daemon.h"
@@ -29,6 +30,7 @@
 #include "host/facts.h"
 #include "output/ipc.h"
 #include "output/journal.h"
+#include "output/json.h"
 #include "core/log.h"
 #include "output/metrics.h"
 #include "nginx/ngxconf.h"
@@ -241,7 +243,7 @@ static void set_targets(struct daemon *d)
 		target_defaults(d->cfg, pt);
 		apply_override(pt, config_peer(d->cfg, k.key));
 	}
-	d->learned_probed = nlearned;
+	d->targets_stale = false;
 	prober_set_targets(d->prober, t, n);
 	free(t);
 	free(refs);
@@ -399,7 +401,8 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 	(void)path;
 	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
-	diag_log_event(d->diag, &ev, line, len, now_wall_ms());
+	/* the loop's time: no clock call per line */
+	diag_log_event(d->diag, &ev, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
 	return true;
 }
 
@@ -415,7 +418,7 @@ static void on_alert_change(void *userdata, const struct alert *a)
 {
 	struct daemon *d = userdata;
 	journal_send_alert(a);
-	cJSON *o = alert_json(a);
+	cJSON *o = json_alert(a);
 	ipc_publish(d->ipc, o);
 	cJSON_Delete(o);
 	log_notice("alert %s %s %s %s: %s", a->firing ? "firing" : "resolved",
@@ -424,12 +427,10 @@ static void on_alert_change(void *userdata, const struct alert *a)
 	notify_status(d);
 }
 
-static const struct probe_result *host_last_probe(void *ud, const char *key)
+static bool host_last_probe(void *ud, const char *key, struct probe_result *ret)
 {
 	struct daemon *d = ud;
-	if (!d->last_probe)
-		d->last_probe = xmalloc(sizeof(*d->last_probe));
-	return prober_last(d->prober, key, d->last_probe) == 0 ? d->last_probe : NULL;
+	return prober_last(d->prober, key, ret) == 0;
 }
 
 static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -444,10 +445,46 @@ static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports,
 	return facts_ports_nearby(d->facts, k, ports, max);
 }
 
+static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
+{
+	struct daemon *d = ud;
+	unsigned tw, est;
+	if (!facts_conns(d->facts, k, &tw, &est))
+		return -ENODATA;
+	*ret = (struct diag_conns){.time_wait = tw, .established = est};
+	return 0;
+}
+
+/* `probe off;` (global, per upstream block, per peer) holds for on-demand
+ * probes too: diagnosis only asks. */
+static bool may_probe(const struct daemon *d, const char *key)
+{
+	const struct config_override *o = config_peer(d->cfg, key);
+	if (o && o->probe >= 0)
+		return o->probe;
+	const struct ngx_peer *p = ngxconf_peer(d->model, key);
+	bool on = d->cfg->probe_enabled;
+	for (size_t u = 0; p && u < p->nupstreams; u++) {
+		const struct config_override *uo = config_upstream(d->cfg, p->upstreams[u]);
+		if (uo && uo->probe >= 0)
+			on = on && uo->probe;
+	}
+	return on;
+}
+
 static void host_probe_now(void *ud, const char *key)
 {
 	struct daemon *d = ud;
-	prober_probe_now(d->prober, key, NULL, NULL);
+	if (may_probe(d, key))
+		prober_probe_now(d->prober, key, NULL, NULL);
+}
+
+static void host_learned(void *ud, const char *key, bool added)
+{
+	struct daemon *d = ud;
+	(void)key;
+	(void)added;
+	d->targets_stale = true;
 }
 
 static void on_config_changed(void *userdata)
@@ -522,13 +559,12 @@ char *daemon_metrics(struct daemon *d)
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = container_of(w, struct daemon, tick);
-	const char **learned;
 	int64_t now = now_wall_ms();
 	(void)loop;
 	(void)revents;
 
 	diag_tick(d->diag, now);
-	if (diag_learned_peers(d->diag, &learned) > d->learned_probed)
+	if (d->targets_stale)
 		set_targets(d);
 	if (d->cfg->metrics_file &&
 	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
@@ -577,7 +613,9 @@ int daemon_run(const struct daemon_flags *flags)
 	    .last_probe = host_last_probe,
 	    .listener = host_listener,
 	    .ports_nearby = host_ports_nearby,
+	    .connections = host_connections,
 	    .probe_now = host_probe_now,
+	    .learned = host_learned,
 	    .ud = &d,
 	};
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
@@ -623,7 +661,6 @@ stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
-	free(d.last_probe);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);

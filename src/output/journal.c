@@ -14,13 +14,6 @@
 
 #define FIELDS_MAX (16 + ALERT_EVIDENCE_MAX)
 
-static int priority(const struct alert *a)
-{
-	if (!a->firing)
-		return LOG_NOTICE;
-	return a->severity == ALERT_CRITICAL ? LOG_CRIT : LOG_WARNING;
-}
-
 int journal_send_alert(const struct alert *a)
 {
 	char *fields[FIELDS_MAX];
@@ -29,7 +22,7 @@ int journal_send_alert(const struct alert *a)
 
 #define FIELD(...) (fields[n++] = xasprintf(__VA_ARGS__))
 	FIELD("MESSAGE=%s%s", a->firing ? "" : "resolved: ", a->summary ? a->summary : "");
-	FIELD("PRIORITY=%d", priority(a));
+	FIELD("PRIORITY=%d", cause_alert_priority(a->cause, a->severity, a->firing));
 	FIELD("MESSAGE_ID=%s", cause_message_id(a->cause));
 	FIELD("SYSLOG_IDENTIFIER=upwatchd");
 	FIELD("UPWATCH_ALERT_ID=%s", a->id);

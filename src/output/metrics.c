@@ -124,7 +124,7 @@ static void events(struct text *t, const struct metrics_sources *s)
 static void alerts(struct text *t, const struct metrics_sources *s)
 {
 	unsigned firing[CAUSE__COUNT] = {0};
-	for (const struct alert *a = alert_first(s->alerts); a; a = a->next)
+	for (const struct alert *a = alert_first(s->alerts); a; a = alert_next(s->alerts, a))
 		if (a->firing)
 			firing[a->cause]++;
 	family(t, "upwatch_alerts_firing", "gauge", "Firing alerts by cause.");

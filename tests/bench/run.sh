@@ -16,5 +16,7 @@ echo "== ngxconf: 10k servers, 10k upstreams, 1k files vs nginx -t"
 "$here/ngxconf.sh" "$build" ${short:+1}
 echo "== probe: 10k TCP peers at 1 s (target <= 25% CPU, RSS < 16 MB), HTTP probes/s"
 "$here/probe.sh" "$build" "$([ -n "$short" ] && echo 10 || echo 60)"
+echo "== diagnose: storm, every line a failure of one of 50 configured peers (us/line)"
+"$build/tests/bench/bench_diagnose" ${short:+200000}
 echo "== alerts: log line -> alert on the socket (target p99 < 10 ms)"
 /usr/bin/python3 "$here/alert_latency.py" "$build" "$([ -n "$short" ] && echo 200 || echo 1000)"
