@@ -2,8 +2,9 @@
  * probe targets, logs to follow, files to watch. Pure functions (no I/O, no
  * state), so every rule is unit-tested: tests/unit/test_plan.c.
  *
- * Target rules, in order: the global settings (target_defaults), the pass's
- * TLS and Host, then each upstream block's override, then the peer's own;
+ * Target rules, in order: the global settings (target_defaults), the
+ * protocol and nginx's own connect/read timeouts and the pass's TLS and
+ * Host, then each upstream block's override, then the peer's own;
  * the probe_timeout <= probe_interval clamp applies last, to the result. A
  * target whose probe is off (globally, for its block or for itself) is left
  * out, so nothing — timer or on-demand probe from diagnosis — connects to
@@ -33,10 +34,16 @@ void plan_clamp(struct probe_target *t);
 bool plan_learned_allowed(const struct config *c, const struct ngx_model *m,
 			  const struct peerkey *k);
 
-/* The prober's target set (malloc'd array; its strings point into c and m).
- * Returns the count. */
-size_t plan_targets(const struct config *c, const struct ngx_model *m, const char *const *learned,
-		    size_t nlearned, struct probe_target **ret);
+/* The prober's target set: v[0..n); its strings point into c, m and refs
+ * (the read timeouts' file:line). Free with plan_targets_done. */
+struct plan_targets {
+	struct probe_target *v;
+	size_t n;
+	char (*refs)[PROBE_REF_MAX];
+};
+void plan_targets(const struct config *c, const struct ngx_model *m, const char *const *learned,
+		  size_t nlearned, struct plan_targets *ret);
+void plan_targets_done(struct plan_targets *t);
 
 /* Error logs to follow: the model's followable ones, then upwatch.conf's and
  * --error-log's, without repeats (malloc'd array of borrowed strings). */

@@ -16,7 +16,7 @@
 
 struct advice_in {
 	enum cause cause;
-	enum cause implied; /* peer_failing: what the probe points at, or -1 */
+	enum cause implied; /* peer_failing: what the probe points at, or CAUSE_NONE */
 	const char *peer;   /* key; NULL for block- and host-level causes */
 	const struct peerkey *addr;
 	const struct ngx_model *model;	 /* may be NULL */
@@ -33,13 +33,20 @@ struct advice_in {
 	const unsigned *nearby;		      /* ports that do listen on the address */
 	size_t nnearby;
 	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
+	const char *backup;	  /* every primary of the block fails; this backup serves */
+	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */
+	const char *window; /* backend_restarted: "backend_reset 10:00:01-10:00:02 (3), ..." */
+	bool conns_known;   /* local_ports_exhausted: connections to the peer */
+	unsigned time_wait, established;
 };
 
+/* The words; advice_write() fills them, advice_done() frees them. */
 struct advice {
-	char summary[320];
-	char explanation[1400];
-	char fix[1400];
-	char config_ref[300];
+	char *summary;
+	char *explanation;
+	char *fix;
+	char config_ref[300]; /* "file:line", "" when none */
 };
 
 void advice_write(const struct advice_in *in, struct advice *out);
+void advice_done(struct advice *a);

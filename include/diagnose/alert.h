@@ -14,20 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/list.h"
 #include "diagnose/cause.h"
-
-struct cJSON;
 
 #define ALERT_HISTORY_MAX    256
 #define ALERT_EVIDENCE_MAX   12
 #define ALERT_FLAP_WINDOW_MS (10 * 60 * 1000)
 
-enum alert_severity {
-	ALERT_WARNING,
-	ALERT_CRITICAL,
-};
-
-/* What diagnosis says about (cause, peer) now. Strings are copied. */
+/* What diagnosis says about (cause, subject) now. Strings are copied (only
+ * those that changed). The subject is the peer, the upstream block or the
+ * host, as cause_subject(cause) says. */
 struct alert_report {
 	enum cause cause;
 	enum alert_severity severity;
@@ -55,8 +51,9 @@ struct alert {
 	char *evidence[ALERT_EVIDENCE_MAX];
 	size_t nevidence;
 	unsigned flaps;
-	uint64_t hold_ms; /* this alert's hold time (grows while it flaps) */
-	struct alert *prev, *next;
+	char superseded_by[17]; /* resolved as part of another alert's story ("" = not) */
+	uint64_t hold_ms;	/* this alert's hold time (grows while it flaps) */
+	struct list link;	/* the store's list, newest first: use alert_first/alert_next */
 };
 
 struct alert_store;
@@ -69,23 +66,31 @@ void alert_store_set_hold(struct alert_store *s, uint64_t hold_ms);
 
 /* Raise or refresh (cause, peer). */
 const struct alert *alert_report(struct alert_store *s, const struct alert_report *r, int64_t now);
+/* The hot path: one more occurrence of a firing (cause, subject) — count and
+ * last_seen only, no text. False (nothing done) when it does not fire. */
+bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, int64_t seen,
+		 unsigned occurrences);
 /* Resolve (cause, subject) now: a better diagnosis superseded it. The subject
- * is the peer key, or the upstream name for alerts without a peer. */
+ * is the peer key, the upstream name, or NULL for the host. */
 void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now);
+/* Resolve (cause, subject) as a chapter of into's story: it names into's id,
+ * and leaves the history (one incident, one alert). */
+void alert_absorb(struct alert_store *s, enum cause cause, const char *subject,
+		  const struct alert *into, int64_t now);
 /* Resolve alerts not refreshed for their hold time. */
 void alert_tick(struct alert_store *s, int64_t now);
 
 /* The firing alert for (cause, subject), or NULL. */
 const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *subject);
-/* Whether any alert for peer fires (optionally other than `except`, -1 = none). */
-bool alert_peer_firing(const struct alert_store *s, const char *peer, int except);
+/* Whether any alert for peer fires (other than `except`; CAUSE_NONE = none). */
+bool alert_peer_firing(const struct alert_store *s, const char *peer, enum cause except);
 
-/* Iterate newest first: for (a = alert_first(s); a; a = a->next) */
+/* Iterate newest first: for (a = alert_first(s); a; a = alert_next(s, a)) */
 const struct alert *alert_first(const struct alert_store *s);
+const struct alert *alert_next(const struct alert_store *s, const struct alert *a);
 
 unsigned alert_firing_count(const struct alert_store *s);
 uint64_t alert_raised_count(const struct alert_store *s);
 uint64_t alert_resolved_count(const struct alert_store *s);
 
 const char *alert_severity_name(enum alert_severity sev);
-struct cJSON *alert_json(const struct alert *a);

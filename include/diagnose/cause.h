@@ -58,3 +58,25 @@ int cause_priority(enum cause c);
 /* "critical" or "warning": the severity a firing alert of this cause gets by
  * default (critical for priorities LOG_ERR and above); NULL out of range. */
 const char *cause_severity(enum cause c);
+
+/* The one place severity is decided: the table's, lowered to a warning when
+ * the alert is degraded rather than an outage (nginx still has a peer of the
+ * block that serves, a backup took over, or a prediction). */
+enum alert_severity {
+	ALERT_WARNING,
+	ALERT_CRITICAL,
+};
+enum alert_severity cause_severity_level(enum cause c, bool degraded);
+
+/* The syslog priority of an alert of cause c at severity sev: the table's
+ * priority while it fires at the table's severity, LOG_WARNING when lowered,
+ * LOG_NOTICE once resolved. */
+int cause_alert_priority(enum cause c, enum alert_severity sev, bool firing);
+
+/* Which kind of subject an alert of this cause is about. */
+enum cause_subject {
+	CAUSE_SUBJECT_PEER,
+	CAUSE_SUBJECT_UPSTREAM, /* an upstream block (no_live_upstreams) */
+	CAUSE_SUBJECT_HOST,	/* nginx on this host (worker_connections_exhausted) */
+};
+enum cause_subject cause_subject(enum cause c);

@@ -1,13 +1,19 @@
 /* diagnose: join log events, probe results and host facts into alerts.
  *
- * Keeps a bounded evidence window per peer (event counts by cause, the last
- * raw lines, the episode's first and last error). A log event is classified
- * into a cause and reported at once, and triggers a probe of its peer; a
- * failing probe refreshes the alerts it agrees with, or raises peer_failing
- * when nginx has not hit the peer yet; a passing probe whose listener started
- * after the errors turns them into backend_restarted. Block- and host-level
- * causes (no_live_upstreams, worker_connections_exhausted) are reported
- * with their peers' own states. */
+ * The core of the diagnose stage: evidence.c keeps the per-subject windows,
+ * rules.c says which cause an observation points at, report.c gathers the
+ * context and facts and advice.c words it, and alert.c keeps the alerts.
+ * Here: which alert an observation raises, keeps or resolves.
+ *
+ * A log event is classified and, the first time its (cause, subject) fires,
+ * reported with its words and a probe of the peer asked for; while it fires,
+ * further events only count (the words are rendered again at most once per
+ * tick). A failing probe keeps every alert the logs raised for the peer (a
+ * weaker observation never resolves a cause that still holds), or raises
+ * peer_failing when nginx has not hit the peer lately; a passing probe whose
+ * listener started after the errors tells one backend_restarted story that
+ * absorbs the reset/refused alerts before it. Probes that failed for
+ * upwatch's own reasons (local_error) are never a verdict. */
 #pragma once
 
 #include <stdbool.h>
@@ -21,17 +27,29 @@
 struct alert_store;
 struct config;
 struct ngx_model;
-struct cJSON;
+/* Connections from this host to a peer, by TCP state (local_ports_exhausted
+ * evidence); the caller fills it however it learns them. */
+struct diag_conns {
+	unsigned time_wait, established;
+};
 
-/* What diagnosis asks of the rest of the daemon (fakes in unit tests). */
+/* What diagnosis asks of the rest of the daemon (fakes in unit tests). Every
+ * member may be NULL except where said. */
 struct diag_host {
-	const struct probe_result *(*last_probe)(void *ud, const char *key);
+	/* Fill ret with the last probe result of key; false when never probed. */
+	bool (*last_probe)(void *ud, const char *key, struct probe_result *ret);
 	/* Fill ret and return true when something is known about the listener;
 	 * fresh: read now rather than from a cache. */
 	bool (*listener)(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret);
 	int (*ports_nearby)(void *ud, const struct peerkey *k, unsigned *ports, size_t max);
-	/* Probe key soon (the callee rate-limits and checks it may be probed). */
+	/* Connections to k; 0 or -errno when unknown. */
+	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
+	/* Probe key soon. The callee decides whether it may (`probe off`,
+	 * probe_allow, its in-flight limit): diagnosis only asks. */
 	void (*probe_now)(void *ud, const char *key);
+	/* A peer the model does not name was learned from the logs (added) or
+	 * expired after a quiet period (!added): the prober's target set changed. */
+	void (*learned)(void *ud, const char *key, bool added);
 	void *ud;
 };
 
@@ -52,8 +70,6 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 /* Periodic: resolve alerts past their hold time. */
 void diag_tick(struct diag *d, int64_t now);
 
-/* {"connect_failed": N, ...} for every event kind. */
-void diag_events_json(const struct diag *d, struct cJSON *obj);
 uint64_t diag_events_count(const struct diag *d, enum errlog_kind kind);
 
 /* Lifetime event counts by kind of every peer that logged any. */
@@ -64,3 +80,7 @@ void diag_foreach_peer(const struct diag *d,
 /* Peer keys learned from log lines that the model does not name, in the
  * order first seen (the daemon may add them to the prober). */
 size_t diag_learned_peers(const struct diag *d, const char ***ret_keys);
+/* Subjects tracked that the model does not name, and the events dropped
+ * because that count was at its cap. */
+size_t diag_learned_count(const struct diag *d);
+uint64_t diag_untracked_events(const struct diag *d);

@@ -8,6 +8,7 @@
  * request and referrer are not escaped by nginx. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -35,6 +36,8 @@ enum errlog_kind {
 	EV_WORKER_CONNECTIONS,
 	EV_TOO_MANY_FILES,
 	EV_FASTCGI_STDERR,
+	EV_UPSTREAM_REJECTED, /* gRPC: "upstream rejected request with error N" (RST_STREAM
+			       * code N in detail; 7 = REFUSED_STREAM: the backend is full) */
 	EV_OTHER,
 	EV__COUNT
 };
@@ -50,13 +53,27 @@ enum errlog_phase {
 	PHASE_SENDING_TO_CLIENT, /* sending to client */
 	PHASE_UPGRADED,		 /* proxying upgraded connection */
 	PHASE_RESOLVING,	 /* resolving */
-	PHASE_OTHER,		 /* any other action text */
+	/* stream (TCP/UDP) proxying */
+	PHASE_PROXYING,		      /* proxying connection */
+	PHASE_PROXYING_FROM_UPSTREAM, /* proxying and reading from upstream */
+	PHASE_PROXYING_TO_UPSTREAM,   /* proxying and sending to upstream */
+	PHASE_PROXYING_FROM_CLIENT,   /* proxying and reading from client */
+	PHASE_PROXYING_TO_CLIENT,     /* proxying and sending to client */
+	PHASE_OTHER,		      /* any other action text */
 	PHASE__COUNT
 };
 
 struct errlog_span {
 	const char *p; /* NULL when absent */
 	uint32_t len;
+};
+
+/* How the peer of a unix upstream was told apart from the request URI. */
+enum errlog_split {
+	ERRLOG_SPLIT_EXACT, /* by nginx's ":" after the socket path (or no URI at all) */
+	ERRLOG_SPLIT_SOCK,  /* no ":": split after the path component ending in ".sock" */
+	ERRLOG_SPLIT_NONE,  /* no ":" and no ".sock" component: the whole text is the key;
+			     * errlog_peer_resolve_unix() can split it by known paths */
 };
 
 struct errlog_event {
@@ -86,11 +103,19 @@ struct errlog_event {
 	struct errlog_span host, referrer;
 	struct errlog_span name;     /* a host name the message is about (DNS, upstream "x") */
 	struct errlog_span resolver; /* ", resolver: A:P" */
-	int has_peer;		     /* peer below is valid (otherwise only peer.key[0] == '\0') */
-	struct peerkey peer;	     /* normalised peer from upstream: (or from "connect() to
-				      * A failed" when a cut line lost upstream:); not set for
-				      * "no live upstreams", whose upstream: is the group
-				      * name (in name) unless it is an address with a port */
+	/* stream module context: ", [udp ]client: A, server: ADDR:PORT[, upstream: "PEER"]
+	 * [, bytes from/to client:N/N, bytes from/to upstream:N/N]" */
+	bool stream;	/* a stream (TCP/UDP proxy) line: upstream without scheme or
+			 * the bytes fields */
+	bool udp;	/* ", udp client: " */
+	bool has_bytes; /* the four counters below were logged */
+	uint64_t bytes_from_client, bytes_to_client, bytes_from_upstream, bytes_to_upstream;
+	enum errlog_split peer_split; /* unix peers only */
+	int has_peer;		      /* peer below is valid (otherwise only peer.key[0] == '\0') */
+	struct peerkey peer;	      /* normalised peer from upstream: (or from "connect() to
+				       * A failed" when a cut line lost upstream:); not set for
+				       * "no live upstreams", whose upstream: is the group
+				       * name (in name) unless it is an address with a port */
 };
 
 /* Parse one line (without its '\n'; not NUL-terminated, never read past
@@ -102,6 +127,32 @@ struct errlog_event {
  * first seen: the UTC offset, the last stamp and normalised peers are
  * cached per thread. */
 int errlog_parse(const char *line, size_t len, struct errlog_event *ret);
+
+/* The same for a reader that wants upstream events only (the daemon): a line
+ * that cannot be upstream-related — no "upstream" in it, and not a resolver,
+ * worker_connections, EMFILE/ENFILE or cut FastCGI stderr line — costs one
+ * search and comes back as EV_OTHER with only the header fields and
+ * message (the rest of the line) set. Everything else is errlog_parse(). */
+int errlog_parse_upstream(const char *line, size_t len, struct errlog_event *ret);
+
+/* For a unix peer whose socket path and URI nginx did not separate
+ * (peer_split != ERRLOG_SPLIT_EXACT, e.g. "http://unix:/run/app/puma.sock/orders/1"):
+ * re-key ev->peer by the longest of known[0..n) — socket paths the caller
+ * knows, "/run/app.sock" or "unix:/run/app.sock" — that the text starts
+ * with, followed by '/', '?' or the end; upstream_uri becomes the rest and
+ * peer_split ERRLOG_SPLIT_EXACT. Returns 1 when re-keyed, 0 when no known
+ * path fits (the event is unchanged), -EINVAL when ev has no such peer. */
+int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n);
+
+/* Multi-line entries. nginx writes a FastCGI stderr text as is, so a PHP
+ * stack trace continues on the following physical lines and only the last
+ * carries the closing quote and the context. A line opens an entry when it
+ * is a FastCGI stderr entry whose context is missing (and it is shorter
+ * than nginx's 2048-byte cut); a line continues one when it does not start
+ * with an nginx time stamp. tail uses these to deliver such an entry as one
+ * line, its physical lines joined by '\n'. */
+bool errlog_entry_open(const char *line, size_t len);
+bool errlog_entry_start(const char *line, size_t len);
 
 const char *errlog_kind_name(enum errlog_kind kind);
 const char *errlog_phase_name(enum errlog_phase phase);

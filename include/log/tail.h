@@ -19,7 +19,6 @@
 #include "conf/config.h"
 
 struct ev_loop;
-struct cJSON;
 
 #define TAIL_LINE_MAX 8192
 
@@ -32,6 +31,9 @@ struct cJSON;
  * copy, leave no trace anyone could count. */
 struct tail_stats {
 	uint64_t lines, bytes, rotations, truncations, lines_cut, lines_unparsed, lines_lost;
+	uint64_t nul_bytes; /* NUL bytes skipped at line starts (a log extended by
+			     * sparse zeros: a writer without O_APPEND after a
+			     * truncate); holes are skipped without reading */
 };
 
 struct tail;
@@ -41,27 +43,46 @@ struct tail;
 typedef bool (*tail_line_fn)(void *userdata, const char *path, const char *line, size_t len);
 
 /* state_dir may be NULL (no offsets saved); the offsets file is
- * STATE_DIR/tail.state. Returns NULL with errno set when no inotify
- * instance can be had (EMFILE, ENOSYS). Lines are delivered from the loop's
- * callbacks and also from within tail_set_files and tail_rescan; the
- * callback must not call tail_set_files or tail_free. */
-struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
-		      tail_line_fn fn, void *userdata);
+ * STATE_DIR/tail.state. Returns 0 and sets *ret, or -errno when no inotify
+ * instance can be had (EMFILE, ENOSYS). An offsets file that cannot be
+ * loaded is not an error here: every log reports it (tail_log_at) until a
+ * save succeeds. Lines are delivered from the loop's callbacks and also
+ * from within tail_set_files and tail_rescan; the callback must not call
+ * tail_set_files or tail_free. */
+int tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start, tail_line_fn fn,
+	     void *userdata, struct tail **ret);
 /* Saves offsets, closes everything. NULL is fine. */
 void tail_free(struct tail *t);
 
 /* Make the set of followed files exactly paths[0..n) (reload-friendly: files
  * already followed keep their position and counters). A path that does not
  * exist yet is followed from when it appears (read from its start), however
- * many of its directories are still missing. -EINVAL for an empty path. */
+ * many of its directories are still missing. -EINVAL for an empty path
+ * (nothing changed). Otherwise every path is followed, and the return is 0
+ * or the -errno of the first new path that cannot be read now (EACCES, not
+ * a regular file: EINVAL) or watched (ENOSPC); that log keeps the fault
+ * (tail_log_at) and is retried whenever its directory changes. */
 int tail_set_files(struct tail *t, const char *const *paths, size_t n);
 
-/* Append {"path", "lines", "bytes", ...} per file to the JSON array. */
-void tail_stats_json(const struct tail *t, struct cJSON *array);
+/* One followed log, for reports. error is 0 or the errno of the log's
+ * current fault (open, read, watch, or the offsets file: load or save), and
+ * error_msg says what failed ("" when error is 0). The pointers are valid
+ * until the next call into tail. */
+struct tail_log {
+	const char *path;
+	const struct tail_stats *stats;
+	int error;
+	const char *error_msg;
+};
+size_t tail_count(const struct tail *t);
+/* i < tail_count(t). */
+void tail_log_at(const struct tail *t, size_t i, struct tail_log *ret);
 /* Counters of one file, or NULL when not followed. */
 const struct tail_stats *tail_stats(const struct tail *t, const char *path);
 
-/* Write offsets now (also done by tail_free and by a 1 s timer when dirty). */
+/* Write offsets now (also done by tail_free and by a 1 s timer when dirty).
+ * Returns 0 or -errno; a failure is also every log's fault until a save
+ * succeeds. */
 int tail_save(struct tail *t);
 
 /* How long a rotated-away file must be quiet before it is closed (default

@@ -41,8 +41,12 @@ struct tailsrc {
 	size_t last_len;
 	char *line; /* TAIL_LINE_MAX bytes: the partial line held */
 	size_t line_len;
-	bool skipping; /* inside a cut line, dropping bytes up to its newline */
-	bool more;     /* the last read filled the buffer: read again soon */
+	char *entry;	     /* an open multi-line entry (errlog_entry_open), or NULL */
+	size_t entry_len;    /* its bytes, physical lines joined by '\n' */
+	uint64_t entry_file; /* its bytes in the file, newlines included */
+	bool skipping;	     /* inside a cut line, dropping bytes up to its newline */
+	bool more;	     /* the last read filled the buffer: read again soon */
+	bool in_nul;	     /* the last read ended inside a run of NULs at a line start */
 };
 
 /* Take over fd (st is its fstat) and start reading at offset. */

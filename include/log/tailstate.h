@@ -1,5 +1,5 @@
 /* tailstate: the offsets file of tail (one small text file in the state
- * directory), and the fingerprint hash that identifies a file's content.
+ * directory).
  *
  * Format, one header line then one line per source:
  *   upwatch-tail-state 1
@@ -20,7 +20,7 @@ struct tailstate_entry {
 	char *path;
 	uint64_t dev, ino;
 	uint64_t offset;  /* start of the first line not yet delivered */
-	uint64_t fp_hash; /* tailstate_hash() of the first fp_len bytes */
+	uint64_t fp_hash; /* hash_fnv1a64() (core/hash.h) of the first fp_len bytes */
 	uint32_t fp_len;
 	bool skipping; /* offset is inside a cut line: skip to its newline */
 };
@@ -41,9 +41,8 @@ int tailstate_parse(struct tailstate *st, const char *data, size_t len);
 /* Render st; *ret_data is malloc'ed. */
 void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_len);
 
-/* Load a state file (missing file = empty state, 0) / write it atomically. */
+/* Load a state file (missing file = empty state, 0; not a regular file,
+ * a symlink included: -EINVAL; never blocks on a FIFO) / write it atomically
+ * (-EINVAL when FILE exists and is not a regular file). */
 int tailstate_load(struct tailstate *st, const char *file);
 int tailstate_save(const struct tailstate *st, const char *file);
-
-/* FNV-1a 64 of data: the fingerprint of a file's first bytes. */
-uint64_t tailstate_hash(const void *data, size_t len);

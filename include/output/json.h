@@ -1,6 +1,6 @@
 /* json: the JSON encodings of the pipeline's plain structs, in one place
  * (like sway's ipc-json.c). One file per stage: src/output/json_<stage>.c.
- * Every function returns a new object the caller owns. */
+ * Every function returns a new object the caller owns, except where noted. */
 #pragma once
 
 struct cJSON;
@@ -14,6 +14,14 @@ struct ngx_peer;
  * for a backup-only peer and "tls": true for a stream peer with proxy_ssl. */
 struct cJSON *json_nginx_peer(const struct ngx_model *m, const struct ngx_peer *p);
 
+/* log */
+struct tail;
+/* Append one object per followed log to array (the caller owns array):
+ * {"path", "lines", "bytes", "rotations", "truncations", "lines_cut",
+ * "lines_unparsed", "lines_lost", "nul_bytes",
+ * "error": null | {"errno": N, "message": "..."}}. */
+void json_log_stats(const struct tail *t, struct cJSON *array);
+
 /* host */
 struct host_listener;
 /* {"path", "inode", "uid", "accept_queue", "accept_backlog", "pid", "process",
@@ -21,3 +29,28 @@ struct host_listener;
  * "prev_inode", "prev_seen", "since", "time_wait", "established",
  * "not_visible": [{"what", "dropin"}]}: only the fields that are known. */
 struct cJSON *json_host_listener(const struct host_listener *l);
+/* probe */
+struct probe_result;
+struct prober;
+/* {"time", "result", "latency_ms", "detail"} plus, when set: "errno";
+ * HTTP: "http_status" (null when no valid status line), "connect_ms", "ttfb_ms",
+ * "total_ms", "header_bytes", "header_too_big" (only when true); TLS: "cert_not_after" (RFC 3339),
+ * "cert_subject", "cert_issuer", "tls_error"; DNS: "dns_answers" (array); "self_denied": true when
+ * upwatch itself was refused where nginx's worker is allowed; unix: "sock_owner", "sock_group",
+ * "sock_uid", "sock_gid", "sock_mode" ("0660"), "denied_path", "denied_why". The caller owns the
+ * result. */
+struct cJSON *json_probe_result(const struct probe_result *r);
+/* Into obj: {"sent", "failed" (local_error not counted: no verdict),
+ * "by_result": {every result name: N}, "in_flight", "queued", "peers"} */
+void json_prober_stats(const struct prober *p, struct cJSON *obj);
+
+/* diagnose */
+struct alert;
+struct diag;
+/* DESIGN.md's alert object (plus "superseded_by" for a chapter of a story). */
+struct cJSON *json_alert(const struct alert *a);
+/* {"connect_failed": N, ...} for every event kind, added to obj. */
+void json_diag_events(const struct diag *d, struct cJSON *obj);
+/* {"tracked": N, "untracked_events": N}: subjects learned from the logs, and
+ * the events dropped because their count was at its cap. */
+struct cJSON *json_diag_learned(const struct diag *d);

@@ -27,7 +27,8 @@ struct probe_dns_answer {
 /* Called in the loop with the answer (valid during the call only). */
 typedef void (*probe_dns_fn)(void *userdata, const struct probe_dns_answer *a);
 
-struct probe_dns *probe_dns_new(struct ev_loop *loop);
+/* -ENOMEM. */
+int probe_dns_new(struct ev_loop *loop, struct probe_dns **ret);
 /* Pending jobs are dropped without callbacks; threads still inside
  * getaddrinfo() finish on their own and free the shared state last. */
 void probe_dns_free(struct probe_dns *d);

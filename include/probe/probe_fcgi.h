@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "probe/probe.h"
+#include "probe/probe_result.h"
 #include "probe/probe_tcp.h"
 
 struct probe_fcgi;
@@ -22,6 +22,7 @@ struct probe_fcgi {
 	bool unix_sock;
 	struct probe_result *r;
 	probe_fcgi_fn cb;
+	void *owner; /* for the owner's callback; not used here */
 	size_t sent, got;
 	unsigned char out[64];
 	size_t outlen;

@@ -1,13 +1,12 @@
 /* probe_result: what one probe found — the result kinds of DESIGN.md's
- * last_probe, the measured facts behind them, their names and their JSON.
+ * last_probe, the measured facts behind them and their names (JSON:
+ * output/json.h).
  * Shared by the prober, diagnosis and the socket commands. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-struct cJSON;
 
 enum probe_result_kind {
 	PROBE_OK,
@@ -49,6 +48,8 @@ struct probe_result {
 	int http_status;   /* 0 = no valid status line */
 	uint32_t connect_ms, ttfb_ms, total_ms;
 	uint32_t header_bytes;
+	bool header_too_big; /* over PROBE_HTTP_HEADER_MAX, or one line over curl's
+			      * limit: result PROBE_INVALID_HTTP, nginx's "too big header" */
 	/* tls */
 	int64_t cert_not_after; /* epoch seconds, 0 = unknown */
 	char cert_subject[160], cert_issuer[160];
@@ -58,6 +59,10 @@ struct probe_result {
 	char dns_answers[160]; /* "127.0.0.1 ::1" */
 	/* unix socket */
 	bool unix_checked;
+	/* upwatch itself was refused (EACCES) where nginx's worker identity is
+	 * allowed: result is PROBE_LOCAL_ERROR, no verdict about the peer; judge
+	 * it from host facts (sock_diag) instead. */
+	bool self_denied;
 	uid_t sock_uid;
 	gid_t sock_gid;
 	mode_t sock_mode;
@@ -69,9 +74,3 @@ struct probe_result {
 
 const char *probe_result_name(enum probe_result_kind r);
 const char *peer_state_name(enum peer_state s);
-/* {"time", "result", "latency_ms", "detail"} plus, when set: "errno";
- * HTTP: "http_status" (null when no valid status line), "connect_ms", "ttfb_ms",
- * "total_ms", "header_bytes"; TLS: "cert_not_after" (RFC 3339), "cert_subject",
- * "cert_issuer", "tls_error"; DNS: "dns_answers" (array); unix: "sock_owner",
- * "sock_group", "sock_uid", "sock_gid", "sock_mode" ("0660"), "denied_path", "denied_why". */
-struct cJSON *probe_result_json(const struct probe_result *r);

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "probe/probe.h"
+#include "probe/probe_result.h"
 
 struct probe_tcp;
 
@@ -60,5 +60,7 @@ void probe_tcp_abort(struct probe_tcp *c);
 
 /* Fill r->result/err/detail for a connect outcome (err as given to cb, or
  * the positive errno of a failed start). unix selects the unix-socket
- * vocabulary (missing, stale, permission, overloaded). */
+ * vocabulary (missing, stale, permission, overloaded). Running out of
+ * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is upwatch's own
+ * failure: PROBE_LOCAL_ERROR, never a verdict about the peer. */
 void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct probe_result *r);

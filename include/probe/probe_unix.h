@@ -6,7 +6,8 @@
  * but never waits (local file system calls and a non-blocking connect). */
 #pragma once
 
-#include "probe/probe.h"
+#include "probe/probe_result.h"
+#include "probe/probe_target.h"
 
 /* Fill ret (unix_checked, sock_*, denied_*, result, err, latency_ms,
  * time_ms, detail) for the unix peer t->addr.host as seen by id. */

@@ -4,6 +4,7 @@
  * prober's completion callback and `reload` from the daemon's reload, each
  * holding a reference to the client. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -66,8 +67,12 @@ static void cmd_status(const struct commands_view *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(o, "peers_down", (double)peers_down(d));
 	cJSON_AddNumberToObject(o, "upstreams", (double)d->model->nupstreams);
 	cJSON *logs = cJSON_CreateArray();
-	tail_stats_json(d->tail, logs);
+	json_log_stats(d->tail, logs);
 	cJSON_AddNumberToObject(o, "logs", cJSON_GetArraySize(logs));
+	int failing = 0;
+	const cJSON *l;
+	cJSON_ArrayForEach(l, logs) failing += cJSON_IsObject(cJSON_GetObjectItem(l, "error"));
+	cJSON_AddNumberToObject(o, "logs_failing", failing);
 	cJSON_Delete(logs);
 	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(o, "reloads", d->reloads);
@@ -83,9 +88,10 @@ static void cmd_status(const struct commands_view *d, struct ipc_client *c)
 static void cmd_stats(const struct commands_view *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
-	tail_stats_json(d->tail, cJSON_AddArrayToObject(o, "logs"));
-	diag_events_json(d->diag, cJSON_AddObjectToObject(o, "events"));
-	prober_stats_json(d->prober, cJSON_AddObjectToObject(o, "probes"));
+	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
+	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
+	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
 	cJSON *alerts = cJSON_AddObjectToObject(o, "alerts");
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "raised", (double)alert_raised_count(d->alerts));
@@ -111,11 +117,12 @@ static void add_runtime(const struct commands_view *d, cJSON *o, const char *key
 {
 	struct host_listener l;
 	cJSON_AddStringToObject(o, "state", peer_state_name(prober_state(d->prober, key)));
-	const struct probe_result *r = prober_last(d->prober, key);
-	if (r && r->time_ms)
-		cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	struct probe_result *r = xmalloc(sizeof(*r));
+	if (prober_last(d->prober, key, r) == 0 && r->time_ms)
+		cJSON_AddItemToObject(o, "last_probe", json_probe_result(r));
 	else
 		cJSON_AddNullToObject(o, "last_probe");
+	free(r);
 	if (addr && facts_listener(d->facts, addr, &l) &&
 	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
@@ -175,9 +182,9 @@ static void cmd_alerts(const struct commands_view *d, struct ipc_client *c, cons
 	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	cJSON *o = ok_object();
 	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	for (const struct alert *a = alert_first(d->alerts); a; a = a->next)
+	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a))
 		if (all || a->firing)
-			cJSON_AddItemToArray(arr, alert_json(a));
+			cJSON_AddItemToArray(arr, json_alert(a));
 	ipc_reply(c, o);
 }
 
@@ -187,7 +194,7 @@ static void cmd_check(const struct commands_view *d, struct ipc_client *c)
 {
 	const struct alert *worst = NULL;
 	unsigned crit = 0, warn = 0;
-	for (const struct alert *a = alert_first(d->alerts); a; a = a->next) {
+	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a)) {
 		if (!a->firing)
 			continue;
 		bool is_crit = a->severity == ALERT_CRITICAL;
@@ -199,7 +206,7 @@ static void cmd_check(const struct commands_view *d, struct ipc_client *c)
 	cJSON *o = ok_object();
 	cJSON_AddNumberToObject(o, "critical", crit);
 	cJSON_AddNumberToObject(o, "warning", warn);
-	cJSON_AddItemToObject(o, "worst", worst ? alert_json(worst) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "worst", worst ? json_alert(worst) : cJSON_CreateNull());
 	ipc_reply(c, o);
 }
 
@@ -220,7 +227,7 @@ static void probe_answer(void *userdata, const char *key, const struct probe_res
 	cJSON *o = ok_object();
 	cJSON_AddStringToObject(o, "peer", key);
 	cJSON_AddStringToObject(o, "state", peer_state_name(state));
-	cJSON_AddItemToObject(o, "last_probe", probe_result_json(r));
+	cJSON_AddItemToObject(o, "last_probe", json_probe_result(r));
 	ipc_reply(c, o);
 	ipc_client_unref(c);
 }
@@ -241,7 +248,12 @@ static void cmd_probe(const struct commands_view *d, struct ipc_client *c, const
 	}
 	ipc_client_ref(c);
 	int r = prober_probe_now(d->prober, k.key, probe_answer, c);
-	if (r < 0) {
+	if (r == -EPERM) {
+		ipc_client_unref(c);
+		ipc_reply_error(
+		    c, "peer \"%s\" is not probed (probe off, or nginx never connects to it)",
+		    k.key);
+	} else if (r < 0) {
 		ipc_client_unref(c);
 		ipc_reply_error(
 		    c, "unknown peer \"%s\": not in the nginx configuration or not probed", k.key);

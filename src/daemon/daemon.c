@@ -3,7 +3,8 @@
  *   tail line -> errlog_parse -> diag_log_event -> alerts (+ probe_now)
  *   prober result -> diag_probe_result -> alerts
  *   alert change -> journald, socket subscribers, stderr in the foreground
- *   tick (1 s) -> diag_tick (resolve), learned peers -> prober, metrics file
+ *   diagnosis learned/expired a peer (callback) -> targets rebuilt at the next tick
+ *   tick (1 s) -> diag_tick (resolve), metrics file
  *   SIGHUP / `reload` / config file changed -> load fresh -> swap on success
  *   SIGTERM -> STOPPING=1 -> everything freed, offsets saved, socket removed */
 #include "daemon/daemon.h"
@@ -35,6 +36,7 @@
 #include "host/facts.h"
 #include "output/ipc.h"
 #include "output/journal.h"
+#include "output/json.h"
 #include "core/log.h"
 #include "output/metrics.h"
 #include "output/problems.h"
@@ -75,7 +77,7 @@ struct daemon {
 	int reload_r;
 	const char *reload_err;
 	int64_t started_ms, metrics_written_ms, problems_checked_ms;
-	size_t learned_probed; /* learned peers already handed to the prober */
+	bool targets_stale; /* diagnosis learned or expired a peer: rebuild at the tick */
 	unsigned reloads, reload_failures;
 	char last_error[512];
 	struct problems problems;
@@ -174,12 +176,12 @@ static void set_targets(struct daemon *d)
 {
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
-	struct probe_target *t;
-	size_t n = plan_targets(d->cfg, d->model, learned, nlearned, &t);
-	d->learned_probed = nlearned;
-	outcome(&d->prober_error, prober_set_targets(d->prober, t, n),
+	struct plan_targets t;
+	plan_targets(d->cfg, d->model, learned, nlearned, &t);
+	d->targets_stale = false;
+	outcome(&d->prober_error, prober_set_targets(d->prober, t.v, t.n),
 		"some peers cannot be probed (unusable address)");
-	free(t);
+	plan_targets_done(&t);
 }
 
 /* The nginx worker's identity, read from a running worker; else the user the
@@ -252,9 +254,8 @@ static void add_warnings(const struct cf_warnings *w, struct problems *p)
 /* What would keep us from the whole job, checked without blocking: the
  * configuration loaders' warnings; the state directory must take files;
  * every log must open and read as a regular file (a missing one is fine:
- * followed from when it appears). tail's per-log faults (PROBLEM_ERROR_LOG:
- * EIO on a later read, a failed offsets save) join here once tail reports
- * them. */
+ * followed from when it appears). The running daemon adds tail's per-log
+ * faults before these (check_problems). */
 static void collect_problems(const struct config *c, const struct ngx_model *m,
 			     const char *const *logs, size_t nlogs, const char *metrics_error,
 			     struct problems *p)
@@ -302,6 +303,14 @@ static void problem_gone(void *ud, const struct problem *pr)
 static void check_problems(struct daemon *d)
 {
 	problems_begin(&d->problems);
+	/* tail's own view first: a read that failed later (EIO), an offsets
+	 * file that cannot be loaded or saved */
+	for (size_t i = 0; d->tail && i < tail_count(d->tail); i++) {
+		struct tail_log l;
+		tail_log_at(d->tail, i, &l);
+		if (l.error)
+			problems_add(&d->problems, PROBLEM_ERROR_LOG, l.path, "%s", l.error_msg);
+	}
 	collect_problems(d->cfg, d->model, (const char *const *)d->log_paths, d->nlog_paths,
 			 d->metrics_error[0] ? d->metrics_error : NULL, &d->problems);
 	problems_end(&d->problems, problem_gone, d);
@@ -426,9 +435,10 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 	struct daemon *d = userdata;
 	struct errlog_event ev;
 	(void)path;
-	if (errlog_parse(line, len, &ev) < 0)
+	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
-	diag_log_event(d->diag, &ev, line, len, now_wall_ms());
+	/* the loop's time: no clock call per line */
+	diag_log_event(d->diag, &ev, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
 	return true;
 }
 
@@ -445,7 +455,7 @@ static void on_alert_change(void *userdata, const struct alert *a)
 	struct daemon *d = userdata;
 	outcome(&d->journal_error, journal_send_alert(d->journal, a),
 		"sending alerts to journald (counted as dropped)");
-	cJSON *o = alert_json(a);
+	cJSON *o = json_alert(a);
 	ipc_publish(d->ipc, o);
 	cJSON_Delete(o);
 	log_notice("alert %s %s %s %s: %s", a->firing ? "firing" : "resolved",
@@ -454,10 +464,10 @@ static void on_alert_change(void *userdata, const struct alert *a)
 	notify_status(d);
 }
 
-static const struct probe_result *host_last_probe(void *ud, const char *key)
+static bool host_last_probe(void *ud, const char *key, struct probe_result *ret)
 {
 	struct daemon *d = ud;
-	return prober_last(d->prober, key);
+	return prober_last(d->prober, key, ret) == 0;
 }
 
 static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -474,10 +484,46 @@ static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports,
 	return facts_ports_nearby(d->facts, k, ports, max);
 }
 
+static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
+{
+	struct daemon *d = ud;
+	unsigned tw, est;
+	if (!facts_conns(d->facts, k, &tw, &est))
+		return -ENODATA;
+	*ret = (struct diag_conns){.time_wait = tw, .established = est};
+	return 0;
+}
+
+/* `probe off;` (global, per upstream block, per peer) holds for on-demand
+ * probes too: diagnosis only asks. */
+static bool may_probe(const struct daemon *d, const char *key)
+{
+	const struct config_override *o = config_peer(d->cfg, key);
+	if (o && o->probe >= 0)
+		return o->probe;
+	const struct ngx_peer *p = ngxconf_peer(d->model, key);
+	bool on = d->cfg->probe_enabled;
+	for (size_t u = 0; p && u < p->nupstreams; u++) {
+		const struct config_override *uo = config_upstream(d->cfg, p->upstreams[u]);
+		if (uo && uo->probe >= 0)
+			on = on && uo->probe;
+	}
+	return on;
+}
+
 static void host_probe_now(void *ud, const char *key)
 {
 	struct daemon *d = ud;
-	prober_probe_now(d->prober, key, NULL, NULL);
+	if (may_probe(d, key))
+		prober_probe_now(d->prober, key, NULL, NULL);
+}
+
+static void host_learned(void *ud, const char *key, bool added)
+{
+	struct daemon *d = ud;
+	(void)key;
+	(void)added;
+	d->targets_stale = true;
 }
 
 static void on_config_changed(void *userdata)
@@ -569,13 +615,12 @@ static bool learned_allowed(void *ud, const struct peerkey *k)
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct daemon *d = container_of(w, struct daemon, tick);
-	const char **learned;
 	int64_t now = now_wall_ms();
 	(void)loop;
 	(void)revents;
 
 	diag_tick(d->diag, now);
-	if (diag_learned_peers(d->diag, &learned) > d->learned_probed)
+	if (d->targets_stale)
 		set_targets(d);
 	if (d->cfg->metrics_file &&
 	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
@@ -641,17 +686,23 @@ int daemon_run(const struct daemon_flags *flags)
 	    .last_probe = host_last_probe,
 	    .listener = host_listener,
 	    .ports_nearby = host_ports_nearby,
+	    .connections = host_connections,
 	    .probe_now = host_probe_now,
+	    .learned = host_learned,
 	    .ud = &d,
 	};
 	journal_new(d.loop, &d.journal);
 	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
-	d.prober = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d);
-	d.tail = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d);
-	if (!d.tail) {
-		log_error("cannot follow logs: %m");
+	r = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d, &d.prober);
+	if (r < 0) {
+		log_error("cannot start the prober: %s", strerror(-r));
+		goto stop;
+	}
+	r = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d, &d.tail);
+	if (r < 0) {
+		log_error("cannot watch error logs (inotify): %s", strerror(-r));
 		goto stop;
 	}
 	r = cfgwatch_new(d.loop, 500, NULL, on_config_changed, &d, &d.watch);
@@ -697,7 +748,8 @@ stop:
 	for (size_t i = 0; i < d.nlog_paths; i++)
 		free(d.log_paths[i]);
 	free(d.log_paths);
-	log_notice("stopped");
+	if (status == 0)
+		log_notice("stopped");
 out:
 	facts_free(d.facts);
 	ngxconf_free(d.model);

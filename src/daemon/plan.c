@@ -11,13 +11,61 @@
 void plan_target_defaults(const struct config *c, struct probe_target *t)
 {
 	t->enabled = c->probe_enabled;
+	t->probed = true;
 	t->interval_ms = c->probe_interval_ms;
 	t->timeout_ms = c->probe_timeout_ms;
 	t->retry_ms = c->probe_retry_ms;
 	t->retries = c->probe_retries;
-	t->health_uri = "/";
-	t->expect_lo = 200;
-	t->expect_hi = 399;
+	/* no health_uri / expect_*: any HTTP status is a response, as for nginx */
+}
+
+/* How the prober checks a peer nginx speaks proto to; false: not probed. */
+static bool probe_proto_of(enum ngx_proto proto, enum probe_proto *ret)
+{
+	switch (proto) {
+	case NGX_PROTO_HTTP:
+		*ret = PROBE_PROTO_HTTP;
+		return true;
+	case NGX_PROTO_HTTPS:
+		*ret = PROBE_PROTO_HTTPS;
+		return true;
+	case NGX_PROTO_FASTCGI:
+		*ret = PROBE_PROTO_FASTCGI;
+		return true;
+	case NGX_PROTO_GRPCS:
+	case NGX_PROTO_SUWSGI:
+		*ret = PROBE_PROTO_TLS;
+		return true;
+	case NGX_PROTO_UDP:
+		*ret = PROBE_PROTO_TCP;
+		return false;
+	default:
+		*ret = PROBE_PROTO_TCP;
+		return true;
+	}
+}
+
+/* nginx's own timeouts for the peer: the smallest connect and read timeouts
+ * of the *_pass lines reaching it; the read timeout's file:line into ref. */
+static void target_timeouts(const struct ngx_model *m, const struct ngx_peer *p,
+			    struct probe_target *t, char *ref, size_t reflen)
+{
+	for (size_t i = 0; i < p->npasses; i++) {
+		const struct ngx_timeouts *to = &m->passes[p->passes[i]].t;
+		if (to->connect_ms &&
+		    (!t->connect_timeout_ms || to->connect_ms < t->connect_timeout_ms))
+			t->connect_timeout_ms = to->connect_ms;
+		if (to->read_ms && (!t->read_timeout_ms || to->read_ms < t->read_timeout_ms)) {
+			t->read_timeout_ms = to->read_ms;
+			if (to->read_ref.file) {
+				snprintf(ref, reflen, "%s:%u", to->read_ref.file,
+					 to->read_ref.line);
+				t->read_timeout_ref = ref;
+			} else {
+				t->read_timeout_ref = NULL;
+			}
+		}
+	}
 }
 
 void plan_apply_override(struct probe_target *t, const struct config_override *o)
@@ -83,10 +131,11 @@ bool plan_learned_allowed(const struct config *c, const struct ngx_model *m,
 	return config_probe_allowed(c, k);
 }
 
-size_t plan_targets(const struct config *c, const struct ngx_model *m, const char *const *learned,
-		    size_t nlearned, struct probe_target **ret)
+void plan_targets(const struct config *c, const struct ngx_model *m, const char *const *learned,
+		  size_t nlearned, struct plan_targets *ret)
 {
 	struct probe_target *t = xcalloc(m->npeers + nlearned + 1, sizeof(*t));
+	char(*refs)[PROBE_REF_MAX] = xcalloc(m->npeers + 1, sizeof(*refs));
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->npeers; i++) {
@@ -95,8 +144,11 @@ size_t plan_targets(const struct config *c, const struct ngx_model *m, const cha
 		memset(pt, 0, sizeof(*pt));
 		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
 		ngxconf_peer_addr(p, &pt->addr);
-		pt->proto = p->proto;
 		plan_target_defaults(c, pt);
+		pt->probed = probe_proto_of(p->proto, &pt->proto) && p->probed;
+		if (p->tls && pt->proto == PROBE_PROTO_TCP)
+			pt->proto = PROBE_PROTO_TLS; /* stream proxy_ssl on */
+		target_timeouts(m, p, pt, refs[i], sizeof(refs[i]));
 		if (p->npasses > 0) {
 			const struct ngx_pass *pass = &m->passes[p->passes[0]];
 			pt->host_header = pass->host_header;
@@ -120,14 +172,20 @@ size_t plan_targets(const struct config *c, const struct ngx_model *m, const cha
 		memset(pt, 0, sizeof(*pt));
 		snprintf(pt->key, sizeof(pt->key), "%s", k.key);
 		pt->addr = k;
-		pt->proto = PLAN_LEARNED_PROTO;
+		pt->proto = PROBE_PROTO_TCP; /* PLAN_LEARNED_PROTO */
 		plan_target_defaults(c, pt);
 		plan_apply_override(pt, config_peer(c, k.key));
 		plan_clamp(pt);
 		n += pt->enabled;
 	}
-	*ret = t;
-	return n;
+	*ret = (struct plan_targets){.v = t, .n = n, .refs = refs};
+}
+
+void plan_targets_done(struct plan_targets *t)
+{
+	free(t->v);
+	free(t->refs);
+	*t = (struct plan_targets){0};
 }
 
 size_t plan_logs(const struct config *c, const struct ngx_model *m, const char ***ret)

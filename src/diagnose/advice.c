@@ -7,41 +7,39 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/strbuf.h"
 #include "core/util.h"
 
-struct out {
-	char *p;
-	size_t cap, len;
-};
+static void add(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void add(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct out *o, const char *fmt, ...)
+/* Words grow as needed (the one string builder): what goes in is bounded
+ * already (peer keys, details and paths are cut when they are read), so
+ * nothing is cut here. */
+static void add(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	if (o->len >= o->cap)
-		return;
 	va_start(ap, fmt);
-	int n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
+	strbuf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		o->len = MIN(o->len + (size_t)n, o->cap - 1);
 }
 
 struct writer {
 	const struct advice_in *in;
-	struct out summary, expl, fix;
+	struct strbuf summary, expl, fix;
 	char *ref;
 	size_t reflen;
 };
 
+/* "file:line"; a diagnosis from the log alone has none, and says so in
+ * words rather than printing an empty reference. */
 static const char *ref(const struct ngx_ref *r, char *buf, size_t len)
 {
 	if (!r || !r->file) {
-		buf[0] = '\0';
+		snprintf(buf, len, "the nginx configuration (no file:line known)");
 		return buf;
 	}
 	snprintf(buf, len, "%s:%u", r->file, r->line);
@@ -240,6 +238,8 @@ static void write_restarted(struct writer *w)
 	if (l && l->pid)
 		add(&w->expl, " %s (pid %d)", l->process, (int)l->pid);
 	add(&w->expl, " started at %s, after those errors, and the probe succeeds now.", s);
+	if (in->window)
+		add(&w->expl, " The outage: %s.", in->window);
 	add(&w->expl, " Inferred: the backend restarted (crash, deploy or kill) and nginx answered "
 		      "502 while it was away.");
 	where(w);
@@ -329,7 +329,7 @@ static void write_slow(struct writer *w)
 	    "If such responses are expected, wait longer in location %s (%s):\n"
 	    "    %s_%s_timeout %llus;\n",
 	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
-	    in->pass ? ref(&in->pass->ref, b2, sizeof(b2)) : "?", pfx, dir,
+	    ref(in->pass ? &in->pass->ref : NULL, b2, sizeof(b2)), pfx, dir,
 	    (unsigned long long)want);
 	add(&w->fix, "Otherwise find what blocks the backend (slow log, worker pool size).\n");
 }
@@ -653,16 +653,77 @@ static void write_peer_failing(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	const struct probe_result *r = in->probe;
-	add(&w->summary, "%s fails its probe (%s): nginx has not hit it yet", in->peer,
-	    r ? probe_result_name(r->result) : "?");
-	add(&w->expl, "Observed: nginx has logged no error for %s yet.", in->peer);
+	add(&w->summary, "%s fails its probe (%s): nginx has not hit it %s", in->peer,
+	    r ? probe_result_name(r->result) : "?", in->last_error_ms ? "lately" : "yet");
+	if (in->last_error_ms) {
+		char t[32];
+		format_time_ms(in->last_error_ms, t);
+		add(&w->expl, "Observed: nginx's last error for %s was at %s.", in->peer, t);
+	} else {
+		add(&w->expl, "Observed: nginx has logged no error for %s yet.", in->peer);
+	}
 	observed_probe(w);
 	observed_listener(w);
 	add(&w->expl, " Inferred: requests nginx sends to this peer will fail%s%s.",
-	    (int)in->implied >= 0 ? " with " : "",
-	    (int)in->implied >= 0 ? cause_name(in->implied) : "");
+	    in->implied != CAUSE_NONE ? " with " : "",
+	    in->implied != CAUSE_NONE ? cause_name(in->implied) : "");
 	where(w);
 	set_ref(w, peer_ref(in));
+}
+
+static void write_local_ports(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	char b[300];
+	add(&w->summary, "nginx cannot open more connections to %s: no free local port",
+	    in->peer ? in->peer : "its upstreams");
+	observed_log(w, "\"connect() failed (99: Cannot assign requested address)\"");
+	if (in->conns_known)
+		add(&w->expl,
+		    " This host has %u connections to %s in TIME_WAIT and %u established.",
+		    in->time_wait, in->peer ? in->peer : "the peer", in->established);
+	add(&w->expl, " Inferred: nginx opens a new connection per request and the closed ones "
+		      "wait in TIME_WAIT, so the ephemeral ports run out (or nginx asked for a "
+		      "local address this host does not have, e.g. [::1] without IPv6).");
+	where(w);
+	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
+	if (in->up)
+		add(&w->fix, "Reuse connections: in upstream %s (%s):\n    keepalive 32;\n",
+		    in->up->name, ref(&in->up->ref, b, sizeof(b)));
+	else
+		add(&w->fix,
+		    "Reuse connections: put %s in an upstream block with:\n"
+		    "    keepalive 32;\n",
+		    in->peer ? in->peer : "the peer");
+	if (!in->pass || in->pass->proto == NGX_PROTO_HTTP || in->pass->proto == NGX_PROTO_HTTPS)
+		add(&w->fix,
+		    "and in location %s (%s):\n    proxy_http_version 1.1;\n"
+		    "    proxy_set_header Connection \"\";\n",
+		    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location
+									    : "/",
+		    ref(in->pass ? &in->pass->ref : NULL, b, sizeof(b)));
+	add(&w->fix, "Widen the port range meanwhile:\n"
+		     "    sysctl -w net.ipv4.ip_local_port_range=\"15000 64999\"\n");
+}
+
+static void write_dns_stale(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	char b[300];
+	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
+	add(&w->summary, "nginx connects to an old address of %s", name ? name : "a host name");
+	observed_log(w, "failures on the address resolved at start-up");
+	observed_probe(w);
+	add(&w->expl, " Inferred: nginx resolved the name once, at start-up or reload, and the "
+		      "name now points elsewhere.");
+	where(w);
+	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
+	add(&w->fix, "Reload nginx to resolve again: nginx -s reload\n");
+	add(&w->fix,
+	    "To follow the name from now on (%s):\n    resolver 127.0.0.53 valid=30s;\n"
+	    "    set $backend %s;\n    %s_pass http://$backend;\n",
+	    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)), name ? name : "NAME",
+	    module_prefix(in));
 }
 
 typedef void (*writer_fn)(struct writer *w);
@@ -684,37 +745,56 @@ static const writer_fn writers[CAUSE__COUNT] = {
     [CAUSE_NO_LIVE_UPSTREAMS] = write_no_live,
     [CAUSE_WORKER_CONNECTIONS_EXHAUSTED] = write_worker_connections,
     [CAUSE_PEER_FAILING] = write_peer_failing,
+    [CAUSE_LOCAL_PORTS_EXHAUSTED] = write_local_ports,
+    [CAUSE_DNS_STALE] = write_dns_stale,
 };
+
+static char *take(struct strbuf *b)
+{
+	return strbuf_steal(b);
+}
 
 void advice_write(const struct advice_in *in, struct advice *out)
 {
 	struct writer w = {
 	    .in = in,
-	    .summary = {out->summary, sizeof(out->summary), 0},
-	    .expl = {out->explanation, sizeof(out->explanation), 0},
-	    .fix = {out->fix, sizeof(out->fix), 0},
 	    .ref = out->config_ref,
 	    .reflen = sizeof(out->config_ref),
 	};
-	out->summary[0] = out->explanation[0] = out->fix[0] = out->config_ref[0] = '\0';
-	writers[in->cause](&w);
+	out->config_ref[0] = '\0';
+	if ((unsigned)in->cause < CAUSE__COUNT && writers[in->cause])
+		writers[in->cause](&w);
+	/* every primary of the block fails and a backup serves: degraded, not down */
+	if (in->backup && in->up)
+		add(&w.summary, "; every primary of upstream %s fails, backup %s serves",
+		    in->up->name, in->backup);
+	out->summary = take(&w.summary);
+	out->explanation = take(&w.expl);
 
-	/* a prediction's fix is the fix of what it predicts */
-	if (in->cause == CAUSE_PEER_FAILING && (int)in->implied >= 0 &&
+	/* a prediction's fix (and reference) is the fix of what it predicts */
+	if (in->cause == CAUSE_PEER_FAILING && in->implied != CAUSE_NONE &&
 	    in->implied != CAUSE_PEER_FAILING) {
-		char summary[sizeof(out->summary)], expl[sizeof(out->explanation)];
 		struct advice implied;
 		struct advice_in sub = *in;
 		sub.cause = in->implied;
 		advice_write(&sub, &implied);
-		memcpy(summary, out->summary, sizeof(summary));
-		memcpy(expl, out->explanation, sizeof(expl));
-		*out = implied;
-		memcpy(out->summary, summary, sizeof(summary));
-		memcpy(out->explanation, expl, sizeof(expl));
+		strbuf_done(&w.fix);
+		out->fix = implied.fix;
+		implied.fix = NULL;
+		memcpy(out->config_ref, implied.config_ref, sizeof(out->config_ref));
+		advice_done(&implied);
+	} else {
+		/* drop a trailing newline from the fix */
+		if (w.fix.len && w.fix.p[w.fix.len - 1] == '\n')
+			w.fix.p[--w.fix.len] = '\0';
+		out->fix = take(&w.fix);
 	}
-	/* drop a trailing newline from the fix */
-	size_t n = strlen(out->fix);
-	if (n && out->fix[n - 1] == '\n')
-		out->fix[n - 1] = '\0';
+}
+
+void advice_done(struct advice *a)
+{
+	free(a->summary);
+	free(a->explanation);
+	free(a->fix);
+	a->summary = a->explanation = a->fix = NULL;
 }

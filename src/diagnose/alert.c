@@ -1,10 +1,12 @@
 /* alert: (cause, peer) alerts with hold time, flap damping and history (see alert.h). */
 #include "diagnose/alert.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "core/hash.h"
+#include "core/list.h"
 #include "core/strmap.h"
 #include "core/util.h"
 
@@ -14,17 +16,24 @@ struct alert_store {
 	uint64_t hold_ms;
 	alert_change_fn fn;
 	void *userdata;
-	struct strmap by_key;	   /* "cause|peer" -> newest alert of that key */
-	struct alert *head, *tail; /* newest first */
+	struct strmap by_subject[CAUSE__COUNT]; /* per cause: subject -> newest alert */
+	struct list alerts;			/* newest first */
 	size_t nresolved;
 	unsigned firing;
 	uint64_t raised, resolved, seq;
 };
 
-/* An alert's subject is its peer, or its upstream block for block-level causes. */
-static void make_key(char *buf, size_t len, enum cause cause, const char *subject)
+/* An alert's subject: its peer, its upstream block, or "" for the host. One
+ * map per cause, so the subject itself is the key: nothing is formatted. */
+static const char *subject_of(const struct alert *a)
 {
-	snprintf(buf, len, "%s|%s", cause_name(cause), subject ? subject : "");
+	const char *subj = a->peer ? a->peer : a->upstream;
+	return cause_subject(a->cause) == CAUSE_SUBJECT_HOST || !subj ? "" : subj;
+}
+
+static struct strmap *map(const struct alert_store *s, enum cause cause)
+{
+	return (struct strmap *)&s->by_subject[cause];
 }
 
 struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *userdata)
@@ -33,7 +42,9 @@ struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *
 	s->hold_ms = hold_ms;
 	s->fn = fn;
 	s->userdata = userdata;
-	strmap_init(&s->by_key);
+	for (int c = 0; c < CAUSE__COUNT; c++)
+		strmap_init(&s->by_subject[c]);
+	list_init(&s->alerts);
 	return s;
 }
 
@@ -54,11 +65,12 @@ void alert_store_free(struct alert_store *s)
 {
 	if (!s)
 		return;
-	for (struct alert *a = s->head, *next; a; a = next) {
-		next = a->next;
+	list_for_each_safe(a, &s->alerts, struct alert, link)
+	{
 		alert_free(a);
 	}
-	strmap_done(&s->by_key);
+	for (int c = 0; c < CAUSE__COUNT; c++)
+		strmap_done(&s->by_subject[c]);
 	free(s);
 }
 
@@ -69,46 +81,37 @@ void alert_store_set_hold(struct alert_store *s, uint64_t hold_ms)
 
 static void unlink_alert(struct alert_store *s, struct alert *a)
 {
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		s->head = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
-	else
-		s->tail = a->prev;
-	a->prev = a->next = NULL;
+	(void)s;
+	list_remove(&a->link);
 }
 
 static void push_front(struct alert_store *s, struct alert *a)
 {
-	a->next = s->head;
-	if (s->head)
-		s->head->prev = a;
-	s->head = a;
-	if (!s->tail)
-		s->tail = a;
+	list_insert(&s->alerts, &a->link);
 }
 
 /* Drop the oldest resolved alerts beyond the history limit. */
 static void trim_history(struct alert_store *s)
 {
-	for (struct alert *a = s->tail, *prev; a && s->nresolved > ALERT_HISTORY_MAX; a = prev) {
-		prev = a->prev;
+	for (struct list *l = s->alerts.prev, *prev;
+	     l != &s->alerts && s->nresolved > ALERT_HISTORY_MAX; l = prev) {
+		struct alert *a = list_entry(l, struct alert, link);
+		prev = l->prev;
 		if (a->firing)
 			continue;
-		char key[400];
-		make_key(key, sizeof(key), a->cause, a->peer ? a->peer : a->upstream);
-		if (strmap_get(&s->by_key, key) == a)
-			strmap_remove(&s->by_key, key);
+		if (strmap_get(map(s, a->cause), subject_of(a)) == a)
+			strmap_remove(map(s, a->cause), subject_of(a));
 		unlink_alert(s, a);
 		alert_free(a);
 		s->nresolved--;
 	}
 }
 
+/* Copies only what changed: a refresh with the same words costs compares. */
 static void replace(char **dst, const char *src)
 {
+	if (src && *dst && streq(*dst, src))
+		return;
 	free(*dst);
 	*dst = src ? xstrdup(src) : NULL;
 }
@@ -120,11 +123,14 @@ static void set_content(struct alert *a, const struct alert_report *r)
 	replace(&a->explanation, r->explanation);
 	replace(&a->fix, r->fix);
 	replace(&a->config_ref, r->config_ref);
-	for (size_t i = 0; i < a->nevidence; i++)
+	size_t n = MIN(r->nevidence, (size_t)ALERT_EVIDENCE_MAX);
+	for (size_t i = n; i < a->nevidence; i++) {
 		free(a->evidence[i]);
-	a->nevidence = MIN(r->nevidence, (size_t)ALERT_EVIDENCE_MAX);
-	for (size_t i = 0; i < a->nevidence; i++)
-		a->evidence[i] = xstrdup(r->evidence[i]);
+		a->evidence[i] = NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		replace(&a->evidence[i], r->evidence[i]);
+	a->nevidence = n;
 }
 
 static void changed(struct alert_store *s, const struct alert *a)
@@ -135,9 +141,10 @@ static void changed(struct alert_store *s, const struct alert *a)
 
 const struct alert *alert_report(struct alert_store *s, const struct alert_report *r, int64_t now)
 {
-	char key[400];
-	make_key(key, sizeof(key), r->cause, r->peer ? r->peer : r->upstream);
-	struct alert *a = strmap_get(&s->by_key, key);
+	const char *key = cause_subject(r->cause) == CAUSE_SUBJECT_HOST
+			      ? ""
+			      : (r->peer ? r->peer : (r->upstream ? r->upstream : ""));
+	struct alert *a = strmap_get(map(s, r->cause), key);
 	int64_t seen = r->time_ms ? r->time_ms : now;
 
 	if (a && a->firing) {
@@ -165,15 +172,18 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		a->peer = r->peer ? xstrdup(r->peer) : NULL;
 		a->first_seen = seen;
 		a->hold_ms = s->hold_ms;
-		uint64_t h = 1469598103934665603ULL ^ (uint64_t)now ^ (++s->seq << 32);
-		for (const char *p = key; *p; p++)
-			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		/* the one hash over cause and subject, salted with time and a sequence */
+		unsigned char cause = (unsigned char)r->cause;
+		uint64_t h = HASH_FNV1A64_INIT ^ (uint64_t)now ^ (++s->seq << 32);
+		h = hash_fnv1a64_update(h, &cause, 1);
+		h = hash_fnv1a64_update(h, key, strlen(key));
 		snprintf(a->id, sizeof(a->id), "%016llx", (unsigned long long)h);
 		push_front(s, a);
-		strmap_put(&s->by_key, key, a);
+		strmap_put(map(s, r->cause), key, a);
 	}
 	a->firing = true;
 	a->resolved_at = 0;
+	a->superseded_by[0] = '\0';
 	a->severity = r->severity;
 	a->last_seen = seen;
 	a->count += r->occurrences ? r->occurrences : (a->count == 0);
@@ -194,44 +204,81 @@ static void resolve(struct alert_store *s, struct alert *a, int64_t now)
 	changed(s, a);
 }
 
+static struct alert *firing(const struct alert_store *s, enum cause cause, const char *subject)
+{
+	if ((unsigned)cause >= CAUSE__COUNT)
+		return NULL;
+	struct alert *a = strmap_get(map(s, cause), subject ? subject : "");
+	return a && a->firing ? a : NULL;
+}
+
+bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, int64_t seen,
+		 unsigned occurrences)
+{
+	struct alert *a = firing(s, cause, subject);
+	if (!a)
+		return false;
+	a->last_seen = MAX(a->last_seen, seen);
+	a->count += occurrences;
+	return true;
+}
+
 void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now)
 {
-	char key[400];
-	make_key(key, sizeof(key), cause, subject);
-	struct alert *a = strmap_get(&s->by_key, key);
-	if (a && a->firing) {
+	struct alert *a = firing(s, cause, subject);
+	if (a) {
 		resolve(s, a, now);
 		trim_history(s);
 	}
 }
 
+void alert_absorb(struct alert_store *s, enum cause cause, const char *subject,
+		  const struct alert *into, int64_t now)
+{
+	struct alert *a = firing(s, cause, subject);
+	if (!a || a == into)
+		return;
+	snprintf(a->superseded_by, sizeof(a->superseded_by), "%s", into->id);
+	resolve(s, a, now);
+	/* a chapter of into's story, not an incident of its own: out of the history */
+	strmap_remove(map(s, a->cause), subject_of(a));
+	unlink_alert(s, a);
+	alert_free(a);
+	s->nresolved--;
+}
+
 void alert_tick(struct alert_store *s, int64_t now)
 {
-	for (struct alert *a = s->head; a; a = a->next)
+	list_for_each(a, &s->alerts, struct alert, link)
+	{
 		if (a->firing && now - a->last_seen >= (int64_t)a->hold_ms)
 			resolve(s, a, now);
+	}
 	trim_history(s);
 }
 
 const struct alert *alert_find(const struct alert_store *s, enum cause cause, const char *subject)
 {
-	char key[400];
-	make_key(key, sizeof(key), cause, subject);
-	const struct alert *a = strmap_get(&s->by_key, key);
-	return a && a->firing ? a : NULL;
+	return firing(s, cause, subject);
 }
 
-bool alert_peer_firing(const struct alert_store *s, const char *peer, int except)
+bool alert_peer_firing(const struct alert_store *s, const char *peer, enum cause except)
 {
 	for (int c = 0; c < CAUSE__COUNT; c++)
-		if (c != except && alert_find(s, (enum cause)c, peer))
+		if (c != (int)except && cause_subject((enum cause)c) == CAUSE_SUBJECT_PEER &&
+		    firing(s, (enum cause)c, peer))
 			return true;
 	return false;
 }
 
 const struct alert *alert_first(const struct alert_store *s)
 {
-	return s->head;
+	return list_empty(&s->alerts) ? NULL : list_entry(s->alerts.next, struct alert, link);
+}
+
+const struct alert *alert_next(const struct alert_store *s, const struct alert *a)
+{
+	return a->link.next == &s->alerts ? NULL : list_entry(a->link.next, struct alert, link);
 }
 
 unsigned alert_firing_count(const struct alert_store *s)
@@ -252,47 +299,4 @@ uint64_t alert_resolved_count(const struct alert_store *s)
 const char *alert_severity_name(enum alert_severity sev)
 {
 	return sev == ALERT_CRITICAL ? "critical" : "warning";
-}
-
-static void add_time(cJSON *o, const char *name, int64_t ms)
-{
-	char buf[32];
-	if (ms <= 0) {
-		cJSON_AddNullToObject(o, name);
-		return;
-	}
-	format_time_ms(ms, buf);
-	cJSON_AddStringToObject(o, name, buf);
-}
-
-static void add_string_or_null(cJSON *o, const char *name, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
-}
-
-cJSON *alert_json(const struct alert *a)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", a->id);
-	cJSON_AddStringToObject(o, "cause", cause_name(a->cause));
-	cJSON_AddStringToObject(o, "severity", alert_severity_name(a->severity));
-	cJSON_AddStringToObject(o, "state", a->firing ? "firing" : "resolved");
-	add_string_or_null(o, "upstream", a->upstream);
-	add_string_or_null(o, "peer", a->peer);
-	add_time(o, "first_seen", a->first_seen);
-	add_time(o, "last_seen", a->last_seen);
-	add_time(o, "resolved_at", a->resolved_at);
-	cJSON_AddNumberToObject(o, "count", (double)a->count);
-	cJSON_AddNumberToObject(o, "flaps", a->flaps);
-	add_string_or_null(o, "summary", a->summary);
-	add_string_or_null(o, "explanation", a->explanation);
-	add_string_or_null(o, "fix", a->fix);
-	add_string_or_null(o, "config_ref", a->config_ref);
-	cJSON *ev = cJSON_AddArrayToObject(o, "evidence");
-	for (size_t i = 0; i < a->nevidence; i++)
-		cJSON_AddItemToArray(ev, cJSON_CreateString(a->evidence[i]));
-	return o;
 }

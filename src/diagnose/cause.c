@@ -123,3 +123,33 @@ const char *cause_severity(enum cause c)
 		return NULL;
 	return i->priority <= LOG_ERR ? "critical" : "warning";
 }
+
+enum alert_severity cause_severity_level(enum cause c, bool degraded)
+{
+	const struct cause_info *i = info(c);
+	if (!i || degraded || i->priority > LOG_ERR)
+		return ALERT_WARNING;
+	return ALERT_CRITICAL;
+}
+
+int cause_alert_priority(enum cause c, enum alert_severity sev, bool firing)
+{
+	const struct cause_info *i = info(c);
+	if (!firing)
+		return LOG_NOTICE;
+	if (!i || sev != cause_severity_level(c, false))
+		return LOG_WARNING;
+	return i->priority;
+}
+
+enum cause_subject cause_subject(enum cause c)
+{
+	switch (c) {
+	case CAUSE_NO_LIVE_UPSTREAMS:
+		return CAUSE_SUBJECT_UPSTREAM;
+	case CAUSE_WORKER_CONNECTIONS_EXHAUSTED:
+		return CAUSE_SUBJECT_HOST;
+	default:
+		return CAUSE_SUBJECT_PEER;
+	}
+}

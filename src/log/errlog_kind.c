@@ -8,8 +8,17 @@
  *    for client connections ("while reading client request line", "while SSL
  *    handshaking", "while sending to client") and are "other" there.
  *  - warn-level oddities nginx tolerates and answers 200 for (duplicate
- *    header "ignored" H11, more data than Content-Length B9, data after the
- *    final chunk) are "other", not invalid_header.
+ *    header "ignored" H11, data after the final chunk) are "other", not
+ *    invalid_header. More data than Content-Length (B9) is invalid_body:
+ *    nginx drops the extra bytes and closes the upstream connection, and a
+ *    backend that does it is miscounting its bodies.
+ *  - gRPC's "upstream rejected request with error N" (RST_STREAM) is
+ *    upstream_rejected with N in detail: N = 7 (REFUSED_STREAM) says the
+ *    backend is full, N = 2 an internal error; other gRPC framing errors are
+ *    invalid_header.
+ *  - memcached: "memcached sent invalid trailer" is invalid_body, every
+ *    other "memcached sent invalid ..." invalid_header (nginx answers 502);
+ *    "key ... was not found by memcached" is a 404: other.
  *  - invalid "Content-Length" / unknown "Transfer-Encoding" / both at once
  *    (H8-H10) are invalid_body, as is gRPC's body larger than indicated.
  *  - every other "upstream sent ...", gRPC's "rejected request" and flow
@@ -70,6 +79,7 @@ static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_eve
 	if (has_prefix(s, sn, LIT("no valid HTTP/1.0 header")))
 		return EV_NO_VALID_HEADER;
 	if (has_prefix(s, sn, LIT("invalid chunked response")) ||
+	    has_prefix(s, sn, LIT("more data than specified")) ||
 	    has_prefix(s, sn, LIT("response body larger than")) ||
 	    has_prefix(s, sn, LIT("\"Content-Length\" and \"Transfer-Encoding\"")))
 		return EV_INVALID_BODY;
@@ -78,8 +88,7 @@ static enum errlog_kind upstream_sent(const char *m, size_t n, struct errlog_eve
 		ev->detail = quoted(m, n, (size_t)((const char *)memchr(s, ':', sn) - m));
 		return EV_INVALID_BODY;
 	}
-	if (has_prefix(s, sn, LIT("more data than specified")) ||
-	    has_prefix(s, sn, LIT("data after final chunk")) ||
+	if (has_prefix(s, sn, LIT("data after final chunk")) ||
 	    has_prefix(s, sn, LIT("data after trailers")) || has_suffix(m, n, LIT("\", ignored")))
 		return EV_OTHER;
 	if (has_prefix(s, sn, LIT("duplicate header line: \""))) {
@@ -109,6 +118,10 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			const char *of = memmem(m, (size_t)(e - m), LIT(" of "));
 			ev->name = of ? span(of + 4, e) : span(m, e);
 		} else {
+			/* nginx's own message names only the host; a text with
+			 * spaces is someone else's (a Lua script's) */
+			if (memchr(m, ' ', (size_t)(e - m)))
+				return EV_OTHER;
 			ev->name = span(m, e);
 		}
 		return EV_RESOLVE_FAILED;
@@ -147,8 +160,14 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			ev->name = quoted(m, n, 39);
 			return EV_SSL_NAME_MISMATCH;
 		}
-		if (has_prefix(m, n, LIT("upstream rejected request with error ")) ||
-		    has_prefix(m, n, LIT("upstream violated "))) /* H14, gRPC */
+		if (has_prefix(m, n, LIT("upstream rejected request with error "))) { /* H14 */
+			const char *d = m + 37, *de = d;
+			while (de < m + n && is_digit(*de))
+				de++;
+			ev->detail = span(d, de);
+			return EV_UPSTREAM_REJECTED;
+		}
+		if (has_prefix(m, n, LIT("upstream violated "))) /* H14, gRPC */
 			return EV_INVALID_HEADER;
 		break;
 	case 'r': /* H3, B3, B4, R4 */
@@ -204,6 +223,12 @@ enum errlog_kind errlog_kind_of(const char *m, size_t n, struct errlog_event *ev
 			ev->name = span(b, q ? q : m + n);
 			return EV_HOST_NOT_FOUND;
 		}
+		break;
+	case 'm': /* memcached module */
+		if (has_prefix(m, n, LIT("memcached sent invalid trailer")))
+			return EV_INVALID_BODY;
+		if (has_prefix(m, n, LIT("memcached sent invalid ")))
+			return EV_INVALID_HEADER;
 		break;
 	case 'i': /* §4.7: FastCGI record errors count as invalid header */
 		if (has_prefix(m, n, LIT("invalid header after joining FastCGI records")))

@@ -29,7 +29,6 @@
  * The user callback must not call tail_set_files or tail_free. */
 #include "log/tail.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -42,116 +41,36 @@
 #include <unistd.h>
 
 #include "log/tailsrc.h"
+#include "log/tail_int.h"
+#include "log/tailmiss.h"
 #include "log/tailstate.h"
+#include "log/tailwatch.h"
 #include "core/util.h"
 
-#define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
-#define TAIL_HISTORY	      8		  /* closed sources remembered per path */
-#define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
-#define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
-#define TAIL_DIRS	      4		  /* directories watched per path */
-#define TAIL_GRACE_MS_DEFAULT 2000
-#define TAIL_STATE_FILE	      "tail.state"
-
-#define DIR_MASK                                                                                   \
-	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |     \
-	 IN_ONLYDIR)
 #define FILE_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
-struct tfile;
-
-struct tsrc {
-	struct tailsrc src;
-	struct tfile *tf;
-	int wd;
-	bool need_read, retired;
-	ev_timer grace;
-};
-
-struct thist {
-	uint64_t dev, ino, offset, fp_hash;
-	uint32_t fp_len;
-};
-
-struct tfile {
-	struct tail *t;
-	char *path;
-	struct tail_stats stats;
-	struct tailsrc_sink sink; /* path, stats and the user callback */
-	struct tsrc *cur;
-	struct tsrc *retired[TAIL_MAX_RETIRED];
-	size_t n_retired;
-	struct thist hist[TAIL_HISTORY];
-	size_t n_hist, hist_next;
-	int dwd[TAIL_DIRS]; /* see dirs_wanted */
-	bool need_check;
-	bool initial;  /* the first look at the path: tail_start applies */
-	bool had_file; /* a later file at the path is a rotation */
-};
-
-struct twatch {
-	int wd;
-	unsigned refs;
-};
-
-struct tail {
-	struct ev_loop *loop;
-	char *state_file;
-	enum tail_start start;
-	tail_line_fn fn;
-	void *userdata;
-	int ifd;
-	ev_io io;
-	ev_idle idle;
-	ev_timer save_timer;
-	struct tfile **files;
-	size_t n_files, cap_files;
-	struct twatch *watches;
-	size_t n_watches, cap_watches;
-	struct tailstate saved;
-	double grace_s;
-	bool dirty;
-	char *buf; /* TAIL_CHUNK */
-};
-
 static void src_close(struct tsrc *s, bool finished);
-static int64_t src_read(struct tsrc *s);
+int64_t tail_src_read(struct tsrc *s);
 
-/* ---- inotify watches, shared and reference counted (one wd per inode) ---- */
-
-static int watch_add(struct tail *t, const char *path, uint32_t mask)
+static int fault_set(struct tail_fault *f, int err, const char *what, const char *path)
 {
-	int wd = inotify_add_watch(t->ifd, path, mask);
-	if (wd < 0)
-		return -errno;
-	for (size_t i = 0; i < t->n_watches; i++) {
-		if (t->watches[i].wd == wd) {
-			t->watches[i].refs++;
-			return wd;
-		}
-	}
-	t->watches = grow_array(t->watches, &t->cap_watches, t->n_watches + 1, sizeof(*t->watches));
-	t->watches[t->n_watches++] = (struct twatch){.wd = wd, .refs = 1};
-	return wd;
+	f->err = err;
+	snprintf(f->msg, sizeof(f->msg), "%s %s: %s", what, path, strerror(-err));
+	return err;
 }
 
-static void watch_del(struct tail *t, int wd)
+int tail_set_error(struct tfile *tf, enum tail_err which, int err, const char *what)
 {
-	if (wd < 0)
-		return;
-	for (size_t i = 0; i < t->n_watches; i++) {
-		if (t->watches[i].wd != wd)
-			continue;
-		if (--t->watches[i].refs == 0) {
-			inotify_rm_watch(t->ifd, wd);
-			t->watches[i] = t->watches[--t->n_watches];
-		}
-		return;
-	}
+	return fault_set(&tf->fault[which], err, what, tf->path);
+}
+
+void tail_clear_error(struct tfile *tf, enum tail_err which)
+{
+	tf->fault[which].err = 0;
 }
 
 /* Every source of a path, current first. */
-static size_t tfile_sources(struct tfile *tf, struct tsrc **v)
+size_t tail_sources(struct tfile *tf, struct tsrc **v)
 {
 	size_t n = 0;
 	if (tf->cur)
@@ -164,22 +83,18 @@ static size_t tfile_sources(struct tfile *tf, struct tsrc **v)
 /* IN_IGNORED: the kernel dropped the watch (directory removed, unmount). */
 static void watch_forget(struct tail *t, int wd)
 {
-	size_t i;
-	for (i = 0; i < t->n_watches && t->watches[i].wd != wd; i++)
-		;
-	if (i == t->n_watches)
-		return; /* we removed it ourselves */
-	t->watches[i] = t->watches[--t->n_watches];
+	if (!tailwatch_forget(&t->watch, wd))
+		return;
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (int d = 0; d < TAIL_DIRS; d++) {
+		for (int d = 0; d < TAILWATCH_DIRS; d++) {
 			if (tf->dwd[d] == wd) {
 				tf->dwd[d] = -1;
 				tf->need_check = true;
 			}
 		}
-		for (size_t k = tfile_sources(tf, v); k-- > 0;) {
+		for (size_t k = tail_sources(tf, v); k-- > 0;) {
 			if (v[k]->wd == wd) {
 				v[k]->wd = -1;
 				tf->need_check = true;
@@ -188,118 +103,9 @@ static void watch_forget(struct tail *t, int wd)
 	}
 }
 
-/* ---- directories to watch ---- */
-
-/* The nearest existing directory above path: its parent when that exists,
- * so a file or a whole directory tree that appears later is noticed without
- * polling. */
-static void nearest_dir(const char *path, char *out, size_t size)
-{
-	struct stat st;
-
-	snprintf(out, size, "%s", path);
-	for (;;) {
-		char *slash = strrchr(out, '/');
-		if (!slash) {
-			snprintf(out, size, ".");
-			return;
-		}
-		if (slash == out) {
-			out[1] = '\0';
-			return;
-		}
-		*slash = '\0';
-		if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-			return;
-	}
-}
-
-/* The parent of a directory ("" for the root). */
-static void parent_dir(const char *dir, char *out, size_t size)
-{
-	const char *slash = strrchr(dir, '/');
-	if (streq(dir, "/"))
-		out[0] = '\0';
-	else if (!slash)
-		snprintf(out, size, "%s", streq(dir, ".") ? ".." : ".");
-	else
-		snprintf(out, size, "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
-}
-
-/* The directories to watch: the nearest existing directory of the path and
- * its parent, and the same for a symlink's target (only the first link of
- * a chain is followed), so re-pointing the link and rotating the target
- * are both seen. The parent is watched because a directory's own
- * IN_DELETE_SELF comes only when its last user is gone, and a deleted log
- * we still drain keeps its directories in use. */
-static void dirs_wanted(const char *path, char want[TAIL_DIRS][PATH_MAX])
-{
-	char target[PATH_MAX], joined[PATH_MAX * 2];
-	struct stat st;
-
-	memset(want, 0, sizeof(want[0]) * TAIL_DIRS);
-	nearest_dir(path, want[0], PATH_MAX);
-	parent_dir(want[0], want[1], PATH_MAX);
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
-		if (n > 0) {
-			target[n] = '\0';
-			const char *slash = strrchr(path, '/');
-			if (target[0] == '/' || !slash)
-				snprintf(joined, sizeof(joined), "%s", target);
-			else
-				snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path),
-					 path, target);
-			nearest_dir(joined, want[2], PATH_MAX);
-			parent_dir(want[2], want[3], PATH_MAX);
-		}
-	}
-	for (int i = 1; i < TAIL_DIRS; i++)
-		for (int k = 0; k < i; k++)
-			if (streq(want[i], want[k]))
-				want[i][0] = '\0';
-}
-
-static bool dirs_same(char a[TAIL_DIRS][PATH_MAX], char b[TAIL_DIRS][PATH_MAX])
-{
-	for (int i = 0; i < TAIL_DIRS; i++)
-		if (!streq(a[i], b[i]))
-			return false;
-	return true;
-}
-
-/* Watch what dirs_wanted says. A directory can appear or vanish between
- * looking and adding the watch, so look again after adding: once the answer
- * is the same, every later change is reported by a watch. */
-static void dirs_update(struct tfile *tf)
-{
-	struct tail *t = tf->t;
-	char want[TAIL_DIRS][PATH_MAX], again[TAIL_DIRS][PATH_MAX];
-	int wd[TAIL_DIRS];
-
-	dirs_wanted(tf->path, want);
-	for (int tries = 0; tries < 8; tries++) {
-		bool failed = false;
-		for (int i = 0; i < TAIL_DIRS; i++) {
-			wd[i] = want[i][0] ? watch_add(t, want[i], DIR_MASK) : -1;
-			failed |= want[i][0] && wd[i] < 0;
-		}
-		dirs_wanted(tf->path, again);
-		if ((!failed && dirs_same(want, again)) || tries == 7)
-			break; /* after 8 tries keep what we have; the next event retries */
-		for (int i = 0; i < TAIL_DIRS; i++)
-			watch_del(t, wd[i]);
-		memcpy(want, again, sizeof(want));
-	}
-	for (int i = 0; i < TAIL_DIRS; i++) {
-		watch_del(t, tf->dwd[i]);
-		tf->dwd[i] = wd[i] < 0 ? -1 : wd[i];
-	}
-}
-
 /* ---- lines ---- */
 
-static void mark_dirty(struct tail *t)
+void tail_mark_dirty(struct tail *t)
 {
 	t->dirty = true;
 	if (t->state_file && !ev_is_active(&t->save_timer)) {
@@ -310,8 +116,8 @@ static void mark_dirty(struct tail *t)
 
 static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
-			    bool skipping)
+struct tsrc *tail_src_new(struct tfile *tf, int fd, const struct stat *st, uint64_t offset,
+			  bool skipping)
 {
 	struct tsrc *s = xcalloc(1, sizeof(*s));
 	char proc[64];
@@ -320,9 +126,9 @@ static struct tsrc *src_new(struct tfile *tf, int fd, const struct stat *st, uin
 	s->tf = tf;
 	/* Watch the inode we opened, not whatever the path names by now. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	s->wd = watch_add(tf->t, proc, FILE_MASK);
+	s->wd = tailwatch_add(&tf->t->watch, proc, FILE_MASK);
 	if (s->wd < 0) /* no /proc: the path, which names this file nearly always */
-		s->wd = watch_add(tf->t, tf->path, FILE_MASK);
+		s->wd = tailwatch_add(&tf->t->watch, tf->path, FILE_MASK);
 	if (s->wd < 0)
 		s->wd = -1;
 	ev_init(&s->grace, grace_cb);
@@ -366,12 +172,12 @@ static void src_close(struct tsrc *s, bool finished)
 		src_remember(s);
 	tailsrc_done(&s->src, finished);
 	ev_timer_stop(tf->t->loop, &s->grace);
-	watch_del(tf->t, s->wd);
+	tailwatch_del(&tf->t->watch, s->wd);
 	free(s);
-	mark_dirty(tf->t);
+	tail_mark_dirty(tf->t);
 }
 
-static void retired_remove(struct tfile *tf, struct tsrc *s)
+void tail_retired_remove(struct tfile *tf, struct tsrc *s)
 {
 	for (size_t i = 0; i < tf->n_retired; i++) {
 		if (tf->retired[i] == s) {
@@ -387,13 +193,13 @@ static void retired_remove(struct tfile *tf, struct tsrc *s)
 static void src_finish(struct tsrc *s)
 {
 	uint64_t start = s->src.offset;
-	while (src_read(s) > 0 && s->src.offset - start < TAIL_FINISH_MAX)
+	while (tail_src_read(s) > 0 && s->src.offset - start < TAIL_FINISH_MAX)
 		;
 	src_close(s, true);
 }
 
 /* Keep reading a source the path no longer names until it is quiet. */
-static void src_retire(struct tsrc *s)
+void tail_src_retire(struct tsrc *s)
 {
 	struct tfile *tf = s->tf;
 	struct tail *t = tf->t;
@@ -402,36 +208,40 @@ static void src_retire(struct tsrc *s)
 		tf->cur = NULL;
 	if (tf->n_retired == TAIL_MAX_RETIRED) {
 		struct tsrc *oldest = tf->retired[0];
-		retired_remove(tf, oldest);
+		tail_retired_remove(tf, oldest);
 		src_finish(oldest);
 	}
 	s->retired = true;
 	tf->retired[tf->n_retired++] = s;
 	s->grace.repeat = t->grace_s;
 	ev_timer_again(t->loop, &s->grace);
-	src_read(s);
+	tail_src_read(s);
 }
 
 /* One chunk, then what the loop must do about it. */
-static int64_t src_read(struct tsrc *s)
+int64_t tail_src_read(struct tsrc *s)
 {
 	struct tail *t = s->tf->t;
 	uint64_t truncations = s->tf->stats.truncations;
 	int64_t n = tailsrc_read(&s->src, t->buf, TAIL_CHUNK);
 
+	if (n < 0)
+		tail_set_error(s->tf, ERR_READ, (int)n, "cannot read");
+	else
+		tail_clear_error(s->tf, ERR_READ);
 	if (s->src.more)
 		ev_idle_start(t->loop, &t->idle);
 	if (n > 0 && s->retired)
 		ev_timer_again(t->loop, &s->grace);
 	if (n > 0 || s->tf->stats.truncations != truncations)
-		mark_dirty(t);
+		tail_mark_dirty(t);
 	return n;
 }
 
 /* A new file is at the path: writers have reopened (nginx creates the file
  * when it reopens on SIGUSR1), so the retired sources can now run out
  * their grace period. */
-static void retired_rearm(struct tfile *tf)
+void tail_retired_rearm(struct tfile *tf)
 {
 	for (size_t i = 0; i < tf->n_retired; i++)
 		ev_timer_again(tf->t->loop, &tf->retired[i]->grace);
@@ -442,7 +252,7 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct tsrc *s = container_of(w, struct tsrc, grace);
 	struct tfile *tf = s->tf;
 
-	int64_t n = src_read(s);
+	int64_t n = tail_src_read(s);
 	if (n > 0 || s->src.more) {
 		ev_timer_again(loop, w); /* still being written */
 		return;
@@ -454,142 +264,8 @@ static void grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_stop(loop, w);
 		return;
 	}
-	retired_remove(tf, s);
+	tail_retired_remove(tf, s);
 	src_close(s, true);
-}
-
-/* ---- paths ---- */
-
-static bool entry_is(const struct tailstate_entry *e, int fd, const struct stat *st)
-{
-	return (uint64_t)st->st_dev == e->dev && (uint64_t)st->st_ino == e->ino &&
-	       (uint64_t)st->st_size >= e->offset && tailsrc_fp_matches(fd, e->fp_hash, e->fp_len);
-}
-
-static bool entry_match(int fd, const struct stat *st, void *ctx)
-{
-	return entry_is(ctx, fd, st);
-}
-
-/* Where to start reading a file newly found at the path. */
-static uint64_t first_offset(struct tfile *tf, int fd, const struct stat *st, bool *ret_skipping)
-{
-	struct tail *t = tf->t;
-	uint64_t size = (uint64_t)st->st_size;
-
-	*ret_skipping = false;
-	if (tf->initial) {
-		tf->initial = false;
-		if (t->start == TAIL_START_BEGINNING)
-			return 0;
-		if (t->start == TAIL_START_END)
-			return size;
-		bool known = false;
-		for (size_t i = 0; i < t->saved.n; i++) {
-			const struct tailstate_entry *e = &t->saved.v[i];
-			if (!streq(e->path, tf->path))
-				continue;
-			known = true;
-			if (entry_is(e, fd, st)) {
-				*ret_skipping = e->skipping;
-				return e->offset;
-			}
-		}
-		/* Seen before but replaced while we were down: all of it is new. */
-		return known ? 0 : size;
-	}
-	for (size_t i = 0; i < tf->n_hist; i++) {
-		const struct thist *h = &tf->hist[i];
-		if (h->dev == (uint64_t)st->st_dev && h->ino == (uint64_t)st->st_ino &&
-		    h->offset <= size && tailsrc_fp_matches(fd, h->fp_hash, h->fp_len))
-			return h->offset; /* a file we had closed came back */
-	}
-	return 0; /* a new file, or a reused inode with other content */
-}
-
-/* Saved sources of this path that are not the file it names now were
- * rotated while we were down: drain their remainder. */
-static void recover_rotated(struct tfile *tf)
-{
-	struct tail *t = tf->t;
-	struct stat cur;
-	int curfd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	bool have_cur = curfd >= 0 && fstat(curfd, &cur) == 0;
-
-	for (size_t i = 0; i < t->saved.n && tf->n_retired < TAIL_MAX_RETIRED; i++) {
-		const struct tailstate_entry *e = &t->saved.v[i];
-		struct stat st;
-		if (!streq(e->path, tf->path) || e->ino == 0 ||
-		    (have_cur && entry_is(e, curfd, &cur)))
-			continue;
-		int fd = tailsrc_find_sibling(tf->path, entry_match, (void *)e, &st);
-		if (fd < 0)
-			continue;
-		struct tsrc *s = src_new(tf, fd, &st, e->offset, e->skipping);
-		tf->had_file = true;
-		src_retire(s);
-	}
-	if (curfd >= 0)
-		close(curfd);
-}
-
-static void file_check(struct tfile *tf)
-{
-	struct stat st;
-	bool skipping;
-
-	tf->need_check = false;
-	dirs_update(tf);
-	if (stat(tf->path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (tf->cur)
-			src_retire(tf->cur);
-		tf->initial = false;
-		return;
-	}
-	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
-	    tf->cur->src.ino == (uint64_t)st.st_ino) {
-		src_read(tf->cur);
-		return;
-	}
-	int fd = open(tf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		if (tf->cur)
-			src_retire(tf->cur);
-		return;
-	}
-	if (tf->cur && tf->cur->src.dev == (uint64_t)st.st_dev &&
-	    tf->cur->src.ino == (uint64_t)st.st_ino) {
-		close(fd); /* the path changed back between stat and open */
-		src_read(tf->cur);
-		return;
-	}
-	if (tf->cur)
-		src_retire(tf->cur);
-	for (size_t i = 0; i < tf->n_retired; i++) {
-		struct tsrc *s = tf->retired[i];
-		if (s->src.dev == (uint64_t)st.st_dev && s->src.ino == (uint64_t)st.st_ino) {
-			/* Back to a file still open (a symlink pointed back). */
-			close(fd);
-			retired_remove(tf, s);
-			ev_timer_stop(tf->t->loop, &s->grace);
-			s->retired = false;
-			tf->cur = s;
-			tf->stats.rotations++;
-			retired_rearm(tf);
-			src_read(s);
-			return;
-		}
-	}
-	uint64_t offset = first_offset(tf, fd, &st, &skipping);
-	if (tf->had_file)
-		tf->stats.rotations++;
-	tf->had_file = true;
-	tf->cur = src_new(tf, fd, &st, offset, skipping);
-	retired_rearm(tf);
-	mark_dirty(tf->t);
-	src_read(tf->cur);
 }
 
 static struct tfile *tfile_new(struct tail *t, const char *path)
@@ -597,9 +273,14 @@ static struct tfile *tfile_new(struct tail *t, const char *path)
 	struct tfile *tf = xcalloc(1, sizeof(*tf));
 	tf->t = t;
 	tf->path = xstrdup(path);
+	const char *slash = strrchr(tf->path, '/');
+	tf->base = slash ? slash + 1 : tf->path;
+	tf->dir = slash ? xstrndup(tf->path, (size_t)(slash - tf->path) + (slash == tf->path))
+			: xstrdup(".");
+	tailmiss_init(&tf->miss);
 	tf->sink = (struct tailsrc_sink){
 	    .path = tf->path, .stats = &tf->stats, .fn = t->fn, .userdata = t->userdata};
-	for (int i = 0; i < TAIL_DIRS; i++)
+	for (int i = 0; i < TAILWATCH_DIRS; i++)
 		tf->dwd[i] = -1;
 	tf->initial = true;
 	return tf;
@@ -611,8 +292,10 @@ static void tfile_free(struct tfile *tf)
 		src_close(tf->cur, false);
 	while (tf->n_retired > 0)
 		src_close(tf->retired[--tf->n_retired], false);
-	for (int i = 0; i < TAIL_DIRS; i++)
-		watch_del(tf->t, tf->dwd[i]);
+	for (int i = 0; i < TAILWATCH_DIRS; i++)
+		tailwatch_del(&tf->t->watch, tf->dwd[i]);
+	tailmiss_done(&tf->miss);
+	free(tf->dir);
 	free(tf->path);
 	free(tf);
 }
@@ -624,15 +307,15 @@ static void process(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(tf, v);
+		size_t n = tail_sources(tf, v);
 		for (size_t i = 0; i < n; i++) {
 			if (v[i]->need_read) {
 				v[i]->need_read = false;
-				src_read(v[i]);
+				tail_src_read(v[i]);
 			}
 		}
 		if (tf->need_check)
-			file_check(tf);
+			tailpath_check(tf);
 	}
 }
 
@@ -642,20 +325,24 @@ static void mark_all(struct tail *t)
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
 		tf->need_check = true;
-		for (size_t i = tfile_sources(tf, v); i-- > 0;)
+		for (size_t i = tail_sources(tf, v); i-- > 0;)
 			v[i]->need_read = true;
 	}
 }
 
-static void mark(struct tail *t, int wd, uint32_t mask)
+static void mark(struct tail *t, const struct inotify_event *ev)
 {
+	int wd = ev->wd;
+	uint32_t mask = ev->mask;
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		for (int i = 0; i < TAIL_DIRS; i++)
+		for (int i = 0; i < TAILWATCH_DIRS; i++)
 			if (tf->dwd[i] == wd)
 				tf->need_check = true;
-		for (size_t i = tfile_sources(tf, v); i-- > 0;) {
+		if (tf->dwd[0] == wd && ev->len > 0)
+			tailmiss_event(&tf->miss, tf->base, mask, ev->cookie, ev->name);
+		for (size_t i = tail_sources(tf, v); i-- > 0;) {
 			if (v[i]->wd != wd)
 				continue;
 			v[i]->need_read = true;
@@ -673,7 +360,7 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	/* Bounded per wakeup; the watcher is level-triggered. */
 	for (int round = 0; round < 16; round++) {
-		ssize_t n = read(t->ifd, buf, sizeof(buf));
+		ssize_t n = read(t->watch.ifd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
 		for (char *p = buf; p < buf + n;) {
@@ -684,7 +371,7 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 			else if (ev->mask & IN_IGNORED)
 				watch_forget(t, ev->wd);
 			else
-				mark(t, ev->wd, ev->mask);
+				mark(t, ev);
 		}
 		if ((size_t)n < sizeof(buf) / 2)
 			break;
@@ -702,10 +389,10 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	ev_idle_stop(loop, w);
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(t->files[f], v);
+		size_t n = tail_sources(t->files[f], v);
 		for (size_t i = 0; i < n; i++) {
 			if (v[i]->src.more) {
-				src_read(v[i]);
+				tail_src_read(v[i]);
 				more |= v[i]->src.more;
 			}
 		}
@@ -717,55 +404,60 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 static void save_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tail *t = container_of(w, struct tail, save_timer);
-	if (t->dirty && tail_save(t) < 0) {
-		/* retry later; the next change re-arms the timer */
-	}
+	/* A failure is kept as every log's fault (tail_log_at); the next
+	 * change re-arms the timer and retries. */
+	if (t->dirty)
+		(void)tail_save(t);
 }
 
 /* ---- public ---- */
 
-struct tail *tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start,
-		      tail_line_fn fn, void *userdata)
+int tail_new(struct ev_loop *loop, const char *state_dir, enum tail_start start, tail_line_fn fn,
+	     void *userdata, struct tail **ret)
 {
-	int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (ifd < 0)
-		return NULL;
+	struct tailwatch w;
+	int r = tailwatch_init(&w);
+	if (r < 0)
+		return r;
 
 	struct tail *t = xcalloc(1, sizeof(*t));
 	t->loop = loop;
 	t->start = start;
 	t->fn = fn;
 	t->userdata = userdata;
-	t->ifd = ifd;
+	t->watch = w;
 	t->grace_s = TAIL_GRACE_MS_DEFAULT / 1000.0;
 	t->buf = xmalloc(TAIL_CHUNK);
 	tailstate_init(&t->saved);
 	if (state_dir) {
 		t->state_file = xasprintf("%s/%s", state_dir, TAIL_STATE_FILE);
-		if (tailstate_load(&t->saved, t->state_file) < 0) {
-			/* unreadable state = first start; offsets are rebuilt */
-		}
+		/* An unreadable state is a first start (offsets are rebuilt), and
+		 * a fault every log reports until a save succeeds. */
+		r = tailstate_load(&t->saved, t->state_file);
+		if (r < 0)
+			fault_set(&t->state_fault, r, "cannot load the offsets file",
+				  t->state_file);
 	}
-	ev_io_init(&t->io, inotify_cb, ifd, EV_READ);
+	ev_io_init(&t->io, inotify_cb, t->watch.ifd, EV_READ);
 	ev_io_start(loop, &t->io);
 	ev_idle_init(&t->idle, idle_cb);
 	ev_init(&t->save_timer, save_cb);
-	return t;
+	*ret = t;
+	return 0;
 }
 
 void tail_free(struct tail *t)
 {
 	if (!t)
 		return;
-	tail_save(t);
+	(void)tail_save(t); /* the fault is kept; nobody is left to report it */
 	for (size_t i = 0; i < t->n_files; i++)
 		tfile_free(t->files[i]);
 	free(t->files);
 	ev_io_stop(t->loop, &t->io);
 	ev_idle_stop(t->loop, &t->idle);
 	ev_timer_stop(t->loop, &t->save_timer);
-	close(t->ifd);
-	free(t->watches);
+	tailwatch_done(&t->watch);
 	tailstate_done(&t->saved);
 	free(t->state_file);
 	free(t->buf);
@@ -785,6 +477,8 @@ void tail_rescan(struct tail *t)
 
 int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 {
+	int first = 0;
+
 	for (size_t i = 0; i < n; i++)
 		if (!paths[i] || !paths[i][0] || strlen(paths[i]) >= PATH_MAX)
 			return -EINVAL;
@@ -801,7 +495,8 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		tfile_free(t->files[f]);
 		t->files[f] = t->files[--t->n_files];
 	}
-	/* Add the new ones. */
+	/* Add the new ones; a path that cannot be followed now is still kept
+	 * (it is retried on every change of its directory). */
 	for (size_t i = 0; i < n; i++) {
 		bool have = false;
 		for (size_t f = 0; f < t->n_files && !have; f++)
@@ -812,32 +507,37 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		t->files = grow_array(t->files, &t->cap_files, t->n_files + 1, sizeof(*t->files));
 		t->files[t->n_files++] = tf;
 		if (t->start == TAIL_START_SAVED)
-			recover_rotated(tf);
-		file_check(tf);
+			tailpath_recover(tf);
+		int r = tailpath_check(tf);
+		if (r < 0 && first == 0)
+			first = r;
 	}
-	mark_dirty(t);
-	return 0;
+	tail_mark_dirty(t);
+	return first;
 }
 
-static const char *const stat_names[] = {
-    "lines", "bytes", "rotations", "truncations", "lines_cut", "lines_unparsed", "lines_lost",
-};
-
-void tail_stats_json(const struct tail *t, struct cJSON *array)
+size_t tail_count(const struct tail *t)
 {
-	for (size_t f = 0; f < t->n_files; f++) {
-		const struct tfile *tf = t->files[f];
-		const uint64_t v[] = {
-		    tf->stats.lines,	   tf->stats.bytes,	tf->stats.rotations,
-		    tf->stats.truncations, tf->stats.lines_cut, tf->stats.lines_unparsed,
-		    tf->stats.lines_lost,
-		};
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "path", tf->path);
-		for (size_t i = 0; i < ARRAY_SIZE(stat_names); i++)
-			cJSON_AddNumberToObject(o, stat_names[i], (double)v[i]);
-		cJSON_AddItemToArray(array, o);
+	return t->n_files;
+}
+
+void tail_log_at(const struct tail *t, size_t i, struct tail_log *ret)
+{
+	const struct tfile *tf = t->files[i];
+	const struct tail_fault *fault = &t->state_fault;
+
+	for (size_t k = 0; k < ERR__COUNT; k++) {
+		if (tf->fault[k].err) {
+			fault = &tf->fault[k];
+			break;
+		}
 	}
+	*ret = (struct tail_log){
+	    .path = tf->path,
+	    .stats = &tf->stats,
+	    .error = -fault->err,
+	    .error_msg = fault->err ? fault->msg : "",
+	};
 }
 
 const struct tail_stats *tail_stats(const struct tail *t, const char *path)
@@ -858,7 +558,7 @@ int tail_save(struct tail *t)
 	for (size_t f = 0; f < t->n_files; f++) {
 		struct tfile *tf = t->files[f];
 		struct tsrc *v[TAIL_MAX_RETIRED + 1];
-		size_t n = tfile_sources(tf, v);
+		size_t n = tail_sources(tf, v);
 		for (size_t i = 0; i < n; i++) {
 			struct tailstate_entry e = {
 			    .path = tf->path,
@@ -880,7 +580,10 @@ int tail_save(struct tail *t)
 	}
 	int r = tailstate_save(&st, t->state_file);
 	tailstate_done(&st);
-	if (r >= 0)
-		t->dirty = false;
-	return r;
+	if (r < 0)
+		return fault_set(&t->state_fault, r, "cannot write the offsets file",
+				 t->state_file);
+	t->state_fault.err = 0;
+	t->dirty = false;
+	return 0;
 }

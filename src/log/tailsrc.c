@@ -14,7 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log/errlog.h"
 #include "log/tailstate.h"
+#include "core/hash.h"
 #include "core/util.h"
 
 #define TAILSRC_SCAN_MAX 4096	    /* directory entries looked at for a sibling */
@@ -24,18 +26,85 @@
 static void emit(struct tailsrc *s, const char *line, size_t len)
 {
 	const struct tailsrc_sink *k = s->sink;
-	k->stats->lines++;
 	if (!k->fn(k->userdata, k->path, line, len))
 		k->stats->lines_unparsed++;
 }
 
+static void entry_flush(struct tailsrc *s)
+{
+	if (!s->entry)
+		return;
+	emit(s, s->entry, s->entry_len);
+	free(s->entry);
+	s->entry = NULL;
+	s->entry_len = 0;
+	s->entry_file = 0;
+}
+
+/* One complete physical line (raw: its bytes in the file). A FastCGI
+ * stderr entry whose text runs on over the next lines (a PHP stack trace)
+ * is held and delivered as one line, joined by '\n', once its last line
+ * (the one with the context) arrives, the next entry starts, it reaches
+ * TAIL_LINE_MAX, or the file has nothing more for now (nginx writes an
+ * entry with one write()). lines counts physical lines. */
+static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t raw)
+{
+	s->sink->stats->lines++;
+	if (s->entry) {
+		if (!errlog_entry_start(line, len) && s->entry_len + 1 + len <= TAIL_LINE_MAX) {
+			s->entry[s->entry_len++] = '\n';
+			memcpy(s->entry + s->entry_len, line, len);
+			s->entry_len += len;
+			s->entry_file += raw;
+			if (!errlog_entry_open(s->entry, s->entry_len))
+				entry_flush(s);
+			return;
+		}
+		entry_flush(s);
+	}
+	if (errlog_entry_open(line, len)) {
+		s->entry = xmalloc(TAIL_LINE_MAX);
+		memcpy(s->entry, line, len);
+		s->entry_len = len;
+		s->entry_file = raw;
+		return;
+	}
+	emit(s, line, len);
+}
+
+/* The first byte of [p, end) that is not NUL, or end: eight bytes a step,
+ * so a run of zeros costs what memchr would. */
+static const char *skip_nul(const char *p, const char *end)
+{
+	while (p < end && ((uintptr_t)p & 7))
+		if (*p++)
+			return p - 1;
+	for (uint64_t w; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		if (w)
+			break;
+	}
+	while (p < end && !*p)
+		p++;
+	return p;
+}
+
 /* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
- * and the rest dropped up to its newline, so the buffer never grows. */
+ * and the rest dropped up to its newline, so the buffer never grows. NULs at
+ * a line start are skipped and counted. */
 static void feed(struct tailsrc *s, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len;
 
 	while (p < end) {
+		if (*p == '\0' && s->line_len == 0 && !s->skipping) {
+			const char *q = skip_nul(p, end);
+			s->sink->stats->nul_bytes += (uint64_t)(q - p);
+			s->in_nul = q == end;
+			p = q;
+			continue;
+		}
+		s->in_nul = false;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t seg = (size_t)((nl ? nl : end) - p);
 
@@ -46,16 +115,18 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 			size_t room = TAIL_LINE_MAX - s->line_len;
 			memcpy(s->line + s->line_len, p, room);
 			s->sink->stats->lines_cut++;
+			entry_flush(s);
+			s->sink->stats->lines++;
 			emit(s, s->line, TAIL_LINE_MAX);
 			s->line_len = 0;
 			s->skipping = !nl;
 		} else if (nl && s->line_len == 0) {
-			emit(s, p, seg); /* the common case: no copy */
+			deliver(s, p, seg, seg + 1); /* the common case: no copy */
 		} else {
 			memcpy(s->line + s->line_len, p, seg);
 			s->line_len += seg;
 			if (nl) {
-				emit(s, s->line, s->line_len);
+				deliver(s, s->line, s->line_len, s->line_len + 1);
 				s->line_len = 0;
 			}
 		}
@@ -96,17 +167,17 @@ bool tailsrc_fp_matches(int fd, uint64_t hash, uint32_t len)
 	unsigned char buf[TAILSRC_FP_MAX];
 	if (len > TAILSRC_FP_MAX)
 		return false;
-	return pread(fd, buf, len, 0) == (ssize_t)len && tailstate_hash(buf, len) == hash;
+	return pread(fd, buf, len, 0) == (ssize_t)len && hash_fnv1a64(buf, len) == hash;
 }
 
 uint64_t tailsrc_fp_hash(const struct tailsrc *s)
 {
-	return tailstate_hash(s->head, s->head_len);
+	return hash_fnv1a64(s->head, s->head_len);
 }
 
 uint64_t tailsrc_resume_offset(const struct tailsrc *s)
 {
-	return s->skipping ? s->offset : s->offset - s->line_len;
+	return (s->skipping ? s->offset : s->offset - s->line_len) - s->entry_file;
 }
 
 void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, const struct stat *st,
@@ -133,8 +204,13 @@ void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, co
 
 void tailsrc_done(struct tailsrc *s, bool finished)
 {
-	if (finished && s->line_len > 0 && !s->skipping)
-		emit(s, s->line, s->line_len);
+	if (finished) {
+		if (s->line_len > 0 && !s->skipping)
+			deliver(s, s->line, s->line_len, s->line_len);
+		entry_flush(s);
+	}
+	free(s->entry);
+	s->entry = NULL;
 	s->line_len = 0;
 	if (s->fd >= 0)
 		close(s->fd);
@@ -246,9 +322,26 @@ static void truncated(struct tailsrc *s, char *buf, size_t size)
 	}
 	if (!s->skipping && (s->line_len > 0 || known_end > delivered))
 		s->sink->stats->lines_lost++;
+	entry_flush(s);
 	s->offset = s->seen_size = 0;
 	s->line_len = s->head_len = s->last_len = 0;
 	s->skipping = false;
+}
+
+/* Inside a run of NULs: jump over the hole (a sparse region is never
+ * read), counting it as NUL bytes. Written zeros are skipped by feed(). */
+static void skip_hole(struct tailsrc *s, const struct stat *st)
+{
+	off_t data = lseek(s->fd, (off_t)s->offset, SEEK_DATA);
+	uint64_t to = data >= 0	       ? (uint64_t)data
+		      : errno == ENXIO ? (uint64_t)st->st_size /* a hole up to the end */
+				       : s->offset;	       /* no SEEK_DATA here */
+	if (to > s->offset) {
+		s->sink->stats->nul_bytes += to - s->offset;
+		s->offset = to;
+		s->seen_size = MAX(s->seen_size, to);
+		s->last_len = 0; /* the bytes before the position are not known */
+	}
 }
 
 /* The head check runs after the read: if the first bytes are still ours
@@ -264,6 +357,8 @@ int64_t tailsrc_read(struct tailsrc *s, char *buf, size_t size)
 		return -errno;
 	if ((uint64_t)st.st_size < s->offset)
 		truncated(s, buf, size);
+	else if (s->in_nul)
+		skip_hole(s, &st);
 	ssize_t n = pread(s->fd, buf, size, (off_t)s->offset);
 	if (n < 0)
 		return -errno;
@@ -281,5 +376,7 @@ int64_t tailsrc_read(struct tailsrc *s, char *buf, size_t size)
 	s->sink->stats->bytes += (uint64_t)n;
 	feed(s, buf, (size_t)n);
 	s->more = (size_t)n == size;
+	if (!s->more && s->line_len == 0)
+		entry_flush(s); /* the file has no more of it for now */
 	return n;
 }

@@ -6,11 +6,15 @@
 #include "log/tailstate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/strbuf.h"
 #include "core/util.h"
 
 #define TAILSTATE_HEADER "upwatch-tail-state 1\n"
@@ -104,61 +108,101 @@ int tailstate_parse(struct tailstate *st, const char *data, size_t len)
 
 void tailstate_format(const struct tailstate *st, char **ret_data, size_t *ret_len)
 {
-	char *buf;
-	size_t len;
-	FILE *f = open_memstream(&buf, &len);
+	struct strbuf b = STRBUF_INIT;
 
-	if (!f)
-		abort(); /* only fails on allocation */
-	fputs(TAILSTATE_HEADER, f);
+	strbuf_puts(&b, TAILSTATE_HEADER);
 	for (size_t i = 0; i < st->n; i++) {
 		const struct tailstate_entry *e = &st->v[i];
 		if (strchr(e->path, '\n') || !e->path[0])
 			continue;
-		fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
-			e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0,
-			e->path);
+		strbuf_printf(
+		    &b, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %016" PRIx64 " %" PRIu32 " %d %s\n",
+		    e->dev, e->ino, e->offset, e->fp_hash, e->fp_len, e->skipping ? 1 : 0, e->path);
 	}
-	if (fclose(f) != 0)
-		abort();
-	*ret_data = buf;
-	*ret_len = len;
+	*ret_len = b.len;
+	*ret_data = strbuf_steal(&b);
 }
 
+/* The state file is opened O_NONBLOCK | O_NOFOLLOW and must be a regular
+ * file: a FIFO planted there would block open() or read() forever, a
+ * symlink would read or overwrite someone else's file. */
 int tailstate_load(struct tailstate *st, const char *file)
 {
-	char *data;
-	size_t len;
-	int r = read_file(file, TAILSTATE_MAX_BYTES, &data, &len);
-
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	tailstate_parse(st, data, len);
-	free(data);
-	return 0;
-}
-
-int tailstate_save(const struct tailstate *st, const char *file)
-{
-	char *data;
-	size_t len;
-
-	tailstate_format(st, &data, &len);
-	int r = write_file_atomic(file, data, len, 0600);
+	struct stat sb;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno == ELOOP ? -EINVAL : -errno;
+	int r = 0;
+	if (fstat(fd, &sb) < 0)
+		r = -errno;
+	else if (!S_ISREG(sb.st_mode))
+		r = -EINVAL;
+	else if (sb.st_size > TAILSTATE_MAX_BYTES)
+		r = -EFBIG;
+	char *data = r < 0 ? NULL : xmalloc((size_t)sb.st_size + 1);
+	size_t len = 0;
+	while (r == 0 && len < (size_t)sb.st_size) {
+		ssize_t n = read(fd, data + len, (size_t)sb.st_size - len);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n == 0)
+			break; /* shrank meanwhile: parse what is there */
+		else if (n > 0)
+			len += (size_t)n;
+	}
+	close(fd);
+	if (r == 0)
+		tailstate_parse(st, data, len);
 	free(data);
 	return r;
 }
 
-uint64_t tailstate_hash(const void *data, size_t len)
+/* Write FILE.tmp (O_EXCL | O_NOFOLLOW: never through a planted link), fsync,
+ * rename over FILE, fsync the directory. FILE itself must be absent or a
+ * regular file. */
+int tailstate_save(const struct tailstate *st, const char *file)
 {
-	const unsigned char *p = data;
-	uint64_t h = 0xcbf29ce484222325ull;
+	struct stat sb;
+	if (lstat(file, &sb) == 0 && !S_ISREG(sb.st_mode))
+		return -EINVAL;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ull;
+	char *data, *tmp = xasprintf("%s.tmp", file);
+	size_t len;
+	tailstate_format(st, &data, &len);
+	int r = 0;
+	(void)unlink(tmp); /* a leftover of a crash, or something planted */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
 	}
-	return h;
+	for (size_t off = 0; off < len && r == 0;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, file) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	char *slash = strrchr(file, '/');
+	char *dir = slash ? xstrndup(file, (size_t)(slash - file) + (slash == file)) : xstrdup(".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd); /* the rename is done; a failed flush is not a failed save */
+		close(dfd);
+	}
+	free(dir);
+out:
+	free(data);
+	free(tmp);
+	return r;
 }

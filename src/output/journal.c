@@ -94,19 +94,12 @@ size_t journal_queued(const struct journal *j)
 	return j->len;
 }
 
-static int priority(const struct alert *a)
-{
-	if (!a->firing)
-		return LOG_NOTICE;
-	return a->severity == ALERT_CRITICAL ? LOG_CRIT : LOG_WARNING;
-}
-
 static void build(struct entry *e, const struct alert *a)
 {
 	size_t n = 0;
 #define FIELD(...) (e->fields[n++] = xasprintf(__VA_ARGS__))
 	FIELD("MESSAGE=%s%s", a->firing ? "" : "resolved: ", a->summary ? a->summary : "");
-	FIELD("PRIORITY=%d", priority(a));
+	FIELD("PRIORITY=%d", cause_alert_priority(a->cause, a->severity, a->firing));
 	FIELD("MESSAGE_ID=%s", cause_message_id(a->cause));
 	FIELD("SYSLOG_IDENTIFIER=upwatchd");
 	FIELD("UPWATCH_ALERT_ID=%s", a->id);

@@ -11,6 +11,7 @@
 #include "diagnose/diagnose.h"
 #include "output/ipc.h"
 #include "output/problems.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -83,10 +84,10 @@ static void peers(struct text *t, const struct metrics_sources *s)
 	       "Duration of the last probe of the peer.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
-		const struct probe_result *r = prober_last(s->prober, key);
-		if (r && r->time_ms)
+		struct probe_result r;
+		if (prober_last(s->prober, key, &r) == 0 && r.time_ms)
 			peer_sample(t, "upwatch_peer_probe_latency_seconds", key, NULL,
-				    r->latency_ms / 1000.0);
+				    r.latency_ms / 1000.0);
 	}
 }
 
@@ -121,7 +122,7 @@ static void events(struct text *t, const struct metrics_sources *s)
 static void alerts(struct text *t, const struct metrics_sources *s)
 {
 	unsigned firing[CAUSE__COUNT] = {0};
-	for (const struct alert *a = alert_first(s->alerts); a; a = a->next)
+	for (const struct alert *a = alert_first(s->alerts); a; a = alert_next(s->alerts, a))
 		if (a->firing)
 			firing[a->cause]++;
 	family(t, "upwatch_alerts_firing", "gauge", "Firing alerts by cause.");
@@ -158,10 +159,12 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	     "Lines that are not nginx error-log entries."},
 	    {"lines_lost", "upwatch_log_lines_lost_total",
 	     "Lines provably lost in a copytruncate race."},
+	    {"nul_bytes", "upwatch_log_nul_bytes_total",
+	     "NUL bytes skipped at line starts (sparse zeros)."},
 	};
 	cJSON *logs = cJSON_CreateArray();
 	if (s->tail)
-		tail_stats_json(s->tail, logs);
+		json_log_stats(s->tail, logs);
 	for (size_t f = 0; f < ARRAY_SIZE(log_fields); f++) {
 		family(t, log_fields[f].metric, "counter", log_fields[f].help);
 		const cJSON *l;
@@ -173,10 +176,22 @@ static void counters(struct text *t, const struct metrics_sources *s)
 			put(t, "} %.17g\n", json_num(l, log_fields[f].field));
 		}
 	}
+	/* the log's current fault: its errno, 0 when it is followed fine */
+	family(t, "upwatch_log_error", "gauge",
+	       "errno of the error log's current fault (cannot read, watch or save offsets).");
+	const cJSON *l;
+	cJSON_ArrayForEach(l, logs)
+	{
+		const cJSON *path = cJSON_GetObjectItemCaseSensitive(l, "path");
+		const cJSON *err = cJSON_GetObjectItemCaseSensitive(l, "error");
+		put(t, "upwatch_log_error{");
+		put_label(t, "path", cJSON_IsString(path) ? path->valuestring : "");
+		put(t, "} %.17g\n", cJSON_IsObject(err) ? json_num(err, "errno") : 0.0);
+	}
 	cJSON_Delete(logs);
 
 	cJSON *probes = cJSON_CreateObject();
-	prober_stats_json(s->prober, probes);
+	json_prober_stats(s->prober, probes);
 	family(t, "upwatch_probes_sent_total", "counter", "Probes sent.");
 	put(t, "upwatch_probes_sent_total %.17g\n", json_num(probes, "sent"));
 	family(t, "upwatch_probes_failed_total", "counter", "Probes that failed.");

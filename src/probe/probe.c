@@ -1,42 +1,34 @@
 /* probe: the scheduler of active checks (see probe.h for the contract).
  *
- * Owns: every peer (sorted by key, with its ev_timer, state and last result),
- * the queue of peers waiting for an in-flight slot, the runs in flight, the
- * curl multi driver (probe_http) and the resolver threads (probe_dns, made
- * on first use).
+ * Owns: every peer (sorted by key, with its ev_timer, state, waiters and
+ * last result: probe_last.c), the queue of peers waiting for an in-flight slot, and what
+ * the runs share (struct probe_run_ctx: the curl driver, the resolver
+ * threads, the socket pool). One run's stage chain is probe_run.c.
  *
- * Chain of one run (keepalived's checkers are the model):
- *   peer_timer_cb -> (queue while max_inflight runs are out) -> run_start
- *     -> [host name: probe_dns -> run_dns_cb] -> [unix: probe_unix_check]
- *     -> probe_http | probe_fcgi | probe_tcp -> *_done callbacks
- *     -> run_complete (ev_feed_event: the epilog always runs from the loop,
- *        never inside a start function or a curl callback)
- *     -> run_epilog: last result, state, failure count, re-arm the timer
- *        (retry_ms while failing and fails < retries, else interval_ms,
- *        counted from when the run was due), start queued peers,
- *        probe_done_fn + the waiters of prober_probe_now.
+ * Chain (keepalived's checkers are the model):
+ *   peer_timer_cb | prober_probe_now -> admit (start when a slot is free,
+ *     else queue; a peer queued or running is never queued twice)
+ *     -> probe_run_start ... -> run_done:
+ *     last result, state, failure count, re-arm the timer (retry_ms while
+ *     failing and fails < retries, else interval_ms, counted from when the
+ *     run was due), start queued peers, probe_done_fn + the peer's waiters.
  *
  * State: PEER_UNKNOWN until the first result, then PEER_UP after ok and
  * PEER_DOWN after any failure (no hysteresis here: the diagnoser weighs
- * evidence windows; `fails` is kept for retry pacing).
+ * evidence windows; `fails` is kept for retry pacing). PROBE_LOCAL_ERROR
+ * (upwatch's own failure) changes neither.
  *
- * Memory: 10,000 peers must fit in a few MB, so a peer keeps its last
- * result compactly (the fixed part, a shared or heap detail string, and a
- * full struct probe_result only when it carries TLS, DNS or unix-socket
- * facts); key and host share the peer's allocation.
+ * Bounds: the queue holds each peer at most once (so at most the number of
+ * peers), a peer at most PROBE_WAITERS_MAX on-demand waiters.
  *
  * CPU: first runs fall on 10 ms slots so peers due together start in one
  * loop iteration; connect-only checks end with a RST and reuse their socket
- * (probe_tcp_abort, probe_tcp_pool).
- * At 10,000 TCP peers a second nearly all the cost is the kernel's loopback
- * handshake (tests/bench/probe.sh measures it beside a bare connect loop). */
+ * (probe_tcp_abort, probe_tcp_pool). */
 #include "probe/probe.h"
 
 #include <arpa/inet.h>
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <ev.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,43 +36,28 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "probe/probe_dns.h"
-#include "probe/probe_fcgi.h"
-#include "probe/probe_http.h"
-#include "probe/probe_tcp.h"
-#include "probe/probe_unix.h"
+#include "core/list.h"
 #include "core/util.h"
+#include "probe/probe_dns.h"
+#include "probe/probe_http.h"
+#include "probe/probe_last.h"
+#include "probe/probe_run.h"
 
 #define DEFAULT_INTERVAL_MS 5000
-#define DEFAULT_TIMEOUT_MS  2000
 #define DEFAULT_RETRY_MS    1000
 #define PROBE_NOW_MIN_MS    1000
 
-struct run;
-
 struct waiter {
-	struct waiter *next;
+	struct list link;
 	probe_done_fn fn;
 	void *userdata;
 };
 
-/* The last result without the big optional parts. */
-struct last_small {
-	enum probe_result_kind result;
-	int64_t time_ms;
-	uint32_t latency_ms;
-	int err;
-	bool http_checked;
-	int http_status;
-	uint32_t connect_ms, ttfb_ms, total_ms, header_bytes;
-};
-
 struct peer {
 	char *key;
+	char *host; /* address, host name, or unix path */
 	struct prober *p;
 	enum peerkey_kind kind;
-	enum ngx_proto proto;
-	char *host; /* address, host name, or unix path */
 	unsigned port;
 	union {
 		struct sockaddr sa;
@@ -89,56 +66,27 @@ struct peer {
 	} sa;
 	socklen_t salen;
 
-	bool enabled, tls_verify, tls_sni;
-	uint32_t interval_ms, timeout_ms, retry_ms;
+	/* options, as the target gave them (strings owned) */
+	enum probe_proto proto;
+	bool enabled, probed, tls_verify, tls_sni;
+	uint64_t interval_ms, retry_ms, timeout_ms, connect_timeout_ms, read_timeout_ms;
 	unsigned retries;
 	int expect_lo, expect_hi;
-	char *health_uri, *host_header, *tls_trusted, *tls_name;
+	char *health_uri, *host_header, *tls_trusted, *tls_name, *read_timeout_ref;
 
 	ev_timer timer;
 	int64_t due_mono; /* when the current or next run is due */
 	enum peer_state state;
 	unsigned fails;
 	bool queued, kept;
-	struct peer *qnext, *qprev;
-	struct run *run;
+	struct list qlink; /* in prober.queue while queued */
+	struct probe_run *run;
+	struct list waiters; /* prober_probe_now callers, for the next result */
+	unsigned nwaiters;
 
-	bool have_last;
 	int64_t last_done_mono;
-	struct last_small last;
-	const char *detail; /* heap, or one of common_details */
-	struct probe_result *full;
-	char strings[]; /* key and host live here: one allocation per peer */
-};
-
-struct run {
-	struct prober *p;
-	struct peer *peer;
-	int64_t start_mono;
-	uint64_t timeout_ms;
-	struct probe_result r;
-	struct waiter *waiters;
-	/* stages */
-	struct probe_tcp tcp;
-	struct run_fcgi *fcgi; /* only for FastCGI: keeps the common run small */
-	struct probe_http_req *http;
-	struct probe_dns_job *dns;
-	ev_timer dns_timer;
-	ev_timer donew; /* never started, only fed: completion from the loop */
-	bool completing;
-	struct probe_dns_answer *answers; /* host-name peers: every address */
-	size_t next_addr;		  /* the next one to try if this fails */
-	union {
-		struct sockaddr sa;
-		struct sockaddr_storage ss;
-		struct sockaddr_un sun;
-	} addr;
-	socklen_t addrlen;
-};
-
-struct run_fcgi {
-	struct probe_fcgi f;
-	struct run *run;
+	struct probe_last last;
+	char strings[]; /* key and host live here */
 };
 
 struct prober {
@@ -147,23 +95,34 @@ struct prober {
 	probe_done_fn fn;
 	void *userdata;
 	struct probe_identity identity;
+	struct probe_clock clock;
+	struct probe_run_ctx ctx;
 
 	struct peer **peers; /* sorted by key */
 	size_t npeers;
-	struct peer *qhead, *qtail;
+	struct list queue; /* peers waiting for a slot, oldest first */
 	size_t nqueued;
-
-	struct probe_http *http;
-	struct probe_dns *dns;
-	struct probe_tcp_pool pool;
 	uint64_t rng;
 
 	uint64_t sent, failed, by_result[PROBE__COUNT];
-	struct probe_result scratch;
 };
 
-static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void run_start(struct peer *pe);
+
+static int64_t default_mono_ms(void *userdata)
+{
+	return now_mono_ms();
+}
+
+static int64_t default_wall_ms(void *userdata)
+{
+	return now_wall_ms();
+}
+
+static int64_t mono(const struct prober *p)
+{
+	return p->clock.mono_ms(p->clock.userdata);
+}
 
 /* xorshift64*: only spreads first runs; no need for quality or secrecy. */
 static uint64_t rng_next(struct prober *p)
@@ -188,6 +147,11 @@ static int64_t first_offset_ms(struct prober *p, const struct peer *pe)
 	return (int64_t)(rng_next(p) % slots * SLOT_MS);
 }
 
+static bool peer_probing(const struct peer *pe)
+{
+	return pe->enabled && pe->probed;
+}
+
 /* ---- peer lookup ---- */
 
 static int peer_cmp_key(const void *key, const void *elem)
@@ -203,176 +167,49 @@ static struct peer *peer_find(const struct prober *p, const char *key)
 	return pp ? *pp : NULL;
 }
 
-/* ---- queue of peers waiting for a slot ---- */
+/* ---- admission: the one way a run starts ---- */
 
 static void queue_remove(struct prober *p, struct peer *pe)
 {
 	if (!pe->queued)
 		return;
-	if (pe->qprev)
-		pe->qprev->qnext = pe->qnext;
-	else
-		p->qhead = pe->qnext;
-	if (pe->qnext)
-		pe->qnext->qprev = pe->qprev;
-	else
-		p->qtail = pe->qprev;
-	pe->qnext = pe->qprev = NULL;
+	list_remove(&pe->qlink);
 	pe->queued = false;
 	p->nqueued--;
 }
 
 static void queue_push(struct prober *p, struct peer *pe)
 {
-	if (pe->queued)
-		return;
-	pe->qprev = p->qtail;
-	pe->qnext = NULL;
-	if (p->qtail)
-		p->qtail->qnext = pe;
-	else
-		p->qhead = pe;
-	p->qtail = pe;
+	list_append(&p->queue, &pe->qlink);
 	pe->queued = true;
 	p->nqueued++;
 }
 
+/* Every probe, timer or on demand, comes through here: a run starts only
+ * while fewer than max_inflight are out; otherwise the peer waits in the
+ * queue, once however often it is asked for. */
+static void admit(struct prober *p, struct peer *pe)
+{
+	if (pe->run || pe->queued || !peer_probing(pe))
+		return;
+	if (p->inflight < p->max_inflight)
+		run_start(pe);
+	else
+		queue_push(p, pe);
+}
+
 static void queue_kick(struct prober *p)
 {
-	while (p->qhead && p->inflight < p->max_inflight) {
-		struct peer *pe = p->qhead;
+	while (!list_empty(&p->queue) && p->inflight < p->max_inflight) {
+		struct peer *pe = list_entry(p->queue.next, struct peer, qlink);
 		queue_remove(p, pe);
 		run_start(pe);
 	}
 }
 
-/* ---- last result storage ---- */
-
-static bool result_is_rich(const struct probe_result *r)
-{
-	return r->cert_not_after || r->cert_subject[0] || r->cert_issuer[0] || r->tls_error[0] ||
-	       r->dns_answers[0] || r->unix_checked;
-}
-
-/* Details most peers repeat: shared instead of one heap copy per peer. */
-static const char *const common_details[] = {
-    "connected",
-    "connect() refused",
-    "HTTP 200",
-};
-
-static void detail_release(struct peer *pe)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(common_details); i++)
-		if (pe->detail == common_details[i])
-			goto out;
-	free((char *)pe->detail);
-out:
-	pe->detail = NULL;
-}
-
-static void detail_set(struct peer *pe, const char *detail)
-{
-	if (pe->detail && streq(pe->detail, detail))
-		return;
-	detail_release(pe);
-	if (!detail[0])
-		return;
-	for (size_t i = 0; i < ARRAY_SIZE(common_details); i++) {
-		if (streq(detail, common_details[i])) {
-			pe->detail = common_details[i];
-			return;
-		}
-	}
-	pe->detail = xstrdup(detail);
-}
-
-static void last_store(struct peer *pe, const struct probe_result *r)
-{
-	pe->have_last = true;
-	pe->last_done_mono = now_mono_ms();
-	if (result_is_rich(r)) {
-		if (!pe->full)
-			pe->full = xmalloc(sizeof(*pe->full));
-		*pe->full = *r;
-		detail_release(pe);
-		return;
-	}
-	free(pe->full);
-	pe->full = NULL;
-	pe->last = (struct last_small){
-	    .result = r->result,
-	    .time_ms = r->time_ms,
-	    .latency_ms = r->latency_ms,
-	    .err = r->err,
-	    .http_checked = r->http_checked,
-	    .http_status = r->http_status,
-	    .connect_ms = r->connect_ms,
-	    .ttfb_ms = r->ttfb_ms,
-	    .total_ms = r->total_ms,
-	    .header_bytes = r->header_bytes,
-	};
-	detail_set(pe, r->detail);
-}
-
-static const struct probe_result *last_view(const struct peer *pe, struct probe_result *scratch)
-{
-	if (!pe->have_last)
-		return NULL;
-	if (pe->full)
-		return pe->full;
-	memset(scratch, 0, sizeof(*scratch));
-	scratch->result = pe->last.result;
-	scratch->time_ms = pe->last.time_ms;
-	scratch->latency_ms = pe->last.latency_ms;
-	scratch->err = pe->last.err;
-	scratch->http_checked = pe->last.http_checked;
-	scratch->http_status = pe->last.http_status;
-	scratch->connect_ms = pe->last.connect_ms;
-	scratch->ttfb_ms = pe->last.ttfb_ms;
-	scratch->total_ms = pe->last.total_ms;
-	scratch->header_bytes = pe->last.header_bytes;
-	if (pe->detail)
-		snprintf(scratch->detail, sizeof(scratch->detail), "%s", pe->detail);
-	return scratch;
-}
-
 /* ---- runs ---- */
 
-static void run_free(struct run *run)
-{
-	struct ev_loop *loop = run->p->loop;
-
-	probe_tcp_close(&run->tcp);
-	if (run->fcgi) {
-		probe_fcgi_cancel(&run->fcgi->f);
-		free(run->fcgi);
-	}
-	if (run->http)
-		probe_http_cancel(run->p->http, run->http);
-	if (run->dns)
-		probe_dns_cancel(run->p->dns, run->dns);
-	ev_timer_stop(loop, &run->dns_timer);
-	ev_clear_pending(loop, &run->dns_timer);
-	ev_clear_pending(loop, &run->donew);
-	while (run->waiters) {
-		struct waiter *w = run->waiters;
-		run->waiters = w->next;
-		free(w);
-	}
-	free(run->answers);
-	free(run);
-}
-
-static void run_complete(struct run *run)
-{
-	if (run->completing)
-		return;
-	run->completing = true;
-	ev_feed_event(run->p->loop, &run->donew, EV_CUSTOM);
-}
-
-static uint32_t next_delay_ms(const struct peer *pe, bool ok)
+static uint64_t next_delay_ms(const struct peer *pe, bool ok)
 {
 	if (!ok && pe->fails < pe->retries)
 		return pe->retry_ms;
@@ -386,37 +223,48 @@ static void peer_arm_at(struct peer *pe, int64_t due)
 
 	ev_timer_stop(loop, &pe->timer);
 	pe->due_mono = due;
-	if (!pe->enabled)
+	if (!peer_probing(pe))
 		return;
-	ev_timer_set(&pe->timer, MAX(due - now_mono_ms(), 0) / 1000.0, 0);
+	ev_timer_set(&pe->timer, MAX(due - mono(pe->p), 0) / 1000.0, 0);
 	ev_timer_start(loop, &pe->timer);
 }
 
 /* The next due time after a run that was due at pe->due_mono: skip whole
  * periods already missed (a stalled host) instead of running them all. */
-static int64_t next_due(const struct peer *pe, uint32_t delay, int64_t now)
+static int64_t next_due(const struct peer *pe, uint64_t delay, int64_t now)
 {
-	int64_t next = pe->due_mono + delay;
+	int64_t next = pe->due_mono + (int64_t)delay;
 	if (next <= now)
-		next += ((now - next) / delay + 1) * (int64_t)delay;
+		next += ((now - next) / (int64_t)delay + 1) * (int64_t)delay;
 	return next;
 }
 
-static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
+static void waiters_free(struct list *head)
 {
-	struct run *run = container_of(w, struct run, donew);
-	struct prober *p = run->p;
-	struct peer *pe = run->peer;
-	struct probe_result *r = &run->r;
-	int64_t now = now_mono_ms();
+	list_for_each_safe(w, head, struct waiter, link)
+	{
+		list_remove(&w->link);
+		free(w);
+	}
+}
+
+static void last_store(struct peer *pe, const struct probe_result *r)
+{
+	probe_last_store(&pe->last, r);
+	pe->last_done_mono = mono(pe->p);
+}
+
+static void run_done(struct probe_run *run, struct probe_result *r, void *userdata)
+{
+	struct peer *pe = userdata;
+	struct prober *p = pe->p;
+	bool local = r->result == PROBE_LOCAL_ERROR;
 	bool ok = r->result == PROBE_OK;
 	char key[PEERKEY_MAX];
 
-	r->time_ms = now_wall_ms();
-	r->latency_ms = (uint32_t)MAX(now - run->start_mono, 0);
 	p->inflight--;
 	p->by_result[r->result]++;
-	if (r->result != PROBE_OK)
+	if (!ok && !local)
 		p->failed++;
 
 	/* A copy: a callback may free the peer. */
@@ -426,81 +274,32 @@ static void run_epilog(struct ev_loop *loop, ev_timer *w, int revents)
 	if (ok) {
 		pe->fails = 0;
 		pe->state = PEER_UP;
-	} else {
+	} else if (!local) {
 		pe->fails++;
 		pe->state = PEER_DOWN;
 	}
 	enum peer_state state = pe->state;
-	peer_arm_at(pe, next_due(pe, next_delay_ms(pe, ok), now));
+	/* The waiters move out: a callback may free the peer or add new ones. */
+	struct list waiters;
+	list_init(&waiters);
+	if (!list_empty(&pe->waiters)) {
+		list_insert(&pe->waiters, &waiters);
+		list_remove(&pe->waiters);
+	}
+	pe->nwaiters = 0;
+	peer_arm_at(pe, next_due(pe, next_delay_ms(pe, ok || local), mono(p)));
 	queue_kick(p);
 
 	/* Callbacks last: they may change the target set (this run is already
 	 * detached from its peer) or probe again. */
 	if (p->fn)
 		p->fn(p->userdata, key, r, state);
-	for (struct waiter *wt = run->waiters; wt; wt = wt->next)
-		wt->fn(wt->userdata, key, r, state);
-	run_free(run);
+	list_for_each(w, &waiters, struct waiter, link) w->fn(w->userdata, key, r, state);
+	waiters_free(&waiters);
+	probe_run_free(run);
 }
 
-static void run_fail(struct run *run, enum probe_result_kind kind, int err, const char *detail)
-{
-	run->r.result = kind;
-	run->r.err = err;
-	snprintf(run->r.detail, sizeof(run->r.detail), "%s", detail);
-	run_complete(run);
-}
-
-static int64_t run_left_ms(const struct run *run)
-{
-	return (int64_t)run->timeout_ms - (now_mono_ms() - run->start_mono);
-}
-
-static void run_tcp_done(struct probe_tcp *c, int err)
-{
-	struct run *run = container_of(c, struct run, tcp);
-	struct probe_dns_answer *a = run->answers;
-
-	/* A name with several addresses: like nginx and curl, go on to the
-	 * next one while time is left; the result is the last attempt's. */
-	while (err && a && run->next_addr < a->naddrs && run_left_ms(run) > 0) {
-		size_t i = run->next_addr++;
-		memcpy(&run->addr.ss, &a->addrs[i], a->addrlens[i]);
-		run->addrlen = a->addrlens[i];
-		int rc = probe_tcp_start(c, run->p->loop, &run->p->pool, &run->addr.sa,
-					 run->addrlen, (uint64_t)run_left_ms(run), run_tcp_done);
-		if (rc == 0)
-			return;
-		err = -rc;
-	}
-	probe_tcp_classify(err, run->addr.sa.sa_family == AF_UNIX, run->timeout_ms, &run->r);
-	if (!err && a && a->naddrs > 1) {
-		char ip[INET6_ADDRSTRLEN] = "";
-		const void *src =
-		    run->addr.sa.sa_family == AF_INET6
-			? (const void *)&((struct sockaddr_in6 *)&run->addr.ss)->sin6_addr
-			: (const void *)&((struct sockaddr_in *)&run->addr.ss)->sin_addr;
-		inet_ntop(run->addr.sa.sa_family, src, ip, sizeof(ip));
-		snprintf(run->r.detail, sizeof(run->r.detail), "connected to %s", ip);
-	}
-	probe_tcp_abort(c);
-	run_complete(run);
-}
-
-static void run_fcgi_done(struct probe_fcgi *f)
-{
-	struct run *run = container_of(f, struct run_fcgi, f)->run;
-	run_complete(run);
-}
-
-static void run_http_done(void *userdata)
-{
-	struct run *run = userdata;
-	run->http = NULL;
-	run_complete(run);
-}
-
-/* A probe_target view of a peer, for the stage functions that take one. */
+/* A probe_target view of a peer (strings borrowed; the run copies them). */
 static void peer_target(const struct peer *pe, struct probe_target *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -511,8 +310,12 @@ static void peer_target(const struct peer *pe, struct probe_target *t)
 	t->addr.port = pe->port;
 	t->proto = pe->proto;
 	t->enabled = pe->enabled;
+	t->probed = pe->probed;
 	t->interval_ms = pe->interval_ms;
 	t->timeout_ms = pe->timeout_ms;
+	t->connect_timeout_ms = pe->connect_timeout_ms;
+	t->read_timeout_ms = pe->read_timeout_ms;
+	t->read_timeout_ref = pe->read_timeout_ref;
 	t->retry_ms = pe->retry_ms;
 	t->retries = pe->retries;
 	t->health_uri = pe->health_uri;
@@ -525,145 +328,28 @@ static void peer_target(const struct peer *pe, struct probe_target *t)
 	t->tls_name = pe->tls_name;
 }
 
-/* The protocol stage, once there is an address (run->addr). */
-static void run_proto(struct run *run)
-{
-	struct peer *pe = run->peer;
-	struct prober *p = run->p;
-	uint64_t left = run->timeout_ms;
-	int64_t spent = now_mono_ms() - run->start_mono;
-	bool is_unix = run->addr.sa.sa_family == AF_UNIX;
-	int r;
-
-	left = spent > 0 && (uint64_t)spent < left ? left - (uint64_t)spent : spent > 0 ? 1 : left;
-
-	switch (pe->proto) {
-	case NGX_PROTO_HTTP:
-	case NGX_PROTO_HTTPS: {
-		struct probe_target t;
-		peer_target(pe, &t);
-		run->http = probe_http_start(p->http, &t,
-					     pe->kind == PEERKEY_HOST ? run->r.dns_answers : NULL,
-					     left, &run->r, run_http_done, run);
-		if (!run->http)
-			run_complete(run);
-		return;
-	}
-	case NGX_PROTO_FASTCGI:
-		run->fcgi = xmalloc(sizeof(*run->fcgi));
-		probe_fcgi_init(&run->fcgi->f);
-		run->fcgi->run = run;
-		r = probe_fcgi_start(&run->fcgi->f, p->loop, &run->addr.sa, run->addrlen, left,
-				     &run->r, run_fcgi_done);
-		break;
-	default:
-		if (is_unix) {
-			/* probe_unix_check has connected already: that is the check. */
-			run_complete(run);
-			return;
-		}
-		r = probe_tcp_start(&run->tcp, p->loop, &p->pool, &run->addr.sa, run->addrlen, left,
-				    run_tcp_done);
-		if (r < 0)
-			run_tcp_done(&run->tcp, -r); /* may go on to the next address */
-		return;
-	}
-	if (r < 0) {
-		probe_tcp_classify(-r, is_unix, left, &run->r);
-		run_complete(run);
-	}
-}
-
-static void run_dns_cb(void *userdata, const struct probe_dns_answer *a)
-{
-	struct run *run = userdata;
-
-	run->dns = NULL;
-	ev_timer_stop(run->p->loop, &run->dns_timer);
-	if (a->err) {
-		char buf[200];
-		snprintf(buf, sizeof(buf), "cannot resolve %s: %s", run->peer->host,
-			 a->err == EAI_SYSTEM ? strerror(a->sys_errno) : gai_strerror(a->err));
-		run_fail(run, PROBE_DNS_ERROR, a->err == EAI_SYSTEM ? a->sys_errno : 0, buf);
-		return;
-	}
-	probe_dns_format(a, run->r.dns_answers, sizeof(run->r.dns_answers));
-	run->answers = xmalloc(sizeof(*run->answers));
-	*run->answers = *a;
-	memcpy(&run->addr.ss, &a->addrs[0], a->addrlens[0]);
-	run->addrlen = a->addrlens[0];
-	run->next_addr = 1;
-	run_proto(run);
-}
-
-static void run_dns_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct run *run = container_of(w, struct run, dns_timer);
-	char buf[200];
-
-	probe_dns_cancel(run->p->dns, run->dns);
-	run->dns = NULL;
-	snprintf(buf, sizeof(buf), "cannot resolve %s: no answer within %llu ms", run->peer->host,
-		 (unsigned long long)run->timeout_ms);
-	run_fail(run, PROBE_DNS_ERROR, ETIMEDOUT, buf);
-}
-
 static void run_start(struct peer *pe)
 {
 	struct prober *p = pe->p;
-	struct run *run = xcalloc(1, sizeof(*run));
+	struct probe_target t;
 
-	run->p = p;
-	run->peer = pe;
-	run->start_mono = now_mono_ms();
-	run->timeout_ms = pe->timeout_ms;
-	probe_tcp_init(&run->tcp);
-	ev_timer_init(&run->dns_timer, run_dns_timeout_cb, run->timeout_ms / 1000.0, 0);
-	ev_init(&run->donew, run_epilog);
-	pe->run = run;
+	peer_target(pe, &t);
 	ev_timer_stop(p->loop, &pe->timer);
+	if (probe_run_start(&p->ctx, &t, &pe->sa.sa, pe->salen, run_done, pe, &pe->run) < 0) {
+		/* Out of memory: try again at the next due time. */
+		pe->run = NULL;
+		p->by_result[PROBE_LOCAL_ERROR]++;
+		peer_arm_at(pe, next_due(pe, pe->interval_ms, mono(p)));
+		return;
+	}
 	p->inflight++;
 	p->sent++;
-
-	switch (pe->kind) {
-	case PEERKEY_HOST:
-		if (!p->dns)
-			p->dns = probe_dns_new(p->loop);
-		run->dns = probe_dns_resolve(p->dns, pe->host, pe->port, run_dns_cb, run);
-		ev_timer_start(p->loop, &run->dns_timer);
-		return;
-	case PEERKEY_UNIX: {
-		struct probe_target t;
-		peer_target(pe, &t);
-		probe_unix_check(&t, &p->identity, &run->r);
-		if (run->r.result != PROBE_OK) {
-			run_complete(run);
-			return;
-		}
-		run->addr.sun.sun_family = AF_UNIX;
-		snprintf(run->addr.sun.sun_path, sizeof(run->addr.sun.sun_path), "%s", pe->host);
-		run->addrlen = sizeof(run->addr.sun);
-		break;
-	}
-	default:
-		memcpy(&run->addr.ss, &pe->sa, pe->salen);
-		run->addrlen = pe->salen;
-		break;
-	}
-	run_proto(run);
 }
 
 static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct peer *pe = container_of(w, struct peer, timer);
-	struct prober *p = pe->p;
-
-	if (pe->run)
-		return; /* an on-demand run is out; its epilog re-arms */
-	if (p->inflight < p->max_inflight)
-		run_start(pe);
-	else
-		queue_push(p, pe);
+	admit(pe->p, pe);
 }
 
 /* ---- the target set ---- */
@@ -673,37 +359,43 @@ static char *dup_or_null(const char *s)
 	return s && s[0] ? xstrdup(s) : NULL;
 }
 
+static void peer_free_options(struct peer *pe)
+{
+	free(pe->health_uri);
+	free(pe->host_header);
+	free(pe->tls_trusted);
+	free(pe->tls_name);
+	free(pe->read_timeout_ref);
+}
+
 static void peer_set_options(struct peer *pe, const struct probe_target *t)
 {
 	pe->proto = t->proto;
 	pe->enabled = t->enabled;
-	pe->interval_ms =
-	    (uint32_t)(t->interval_ms ? MIN(t->interval_ms, UINT32_MAX / 2) : DEFAULT_INTERVAL_MS);
-	pe->timeout_ms =
-	    (uint32_t)(t->timeout_ms ? MIN(t->timeout_ms, UINT32_MAX / 2) : DEFAULT_TIMEOUT_MS);
-	pe->retry_ms =
-	    (uint32_t)(t->retry_ms ? MIN(t->retry_ms, UINT32_MAX / 2) : DEFAULT_RETRY_MS);
+	pe->probed = t->probed;
+	pe->interval_ms = t->interval_ms ? t->interval_ms : DEFAULT_INTERVAL_MS;
+	pe->retry_ms = t->retry_ms ? t->retry_ms : DEFAULT_RETRY_MS;
+	pe->timeout_ms = t->timeout_ms;
+	pe->connect_timeout_ms = t->connect_timeout_ms;
+	pe->read_timeout_ms = t->read_timeout_ms;
 	pe->retries = t->retries;
 	pe->expect_lo = t->expect_lo;
 	pe->expect_hi = t->expect_hi;
 	pe->tls_verify = t->tls_verify;
 	pe->tls_sni = t->tls_sni;
-	free(pe->health_uri);
-	free(pe->host_header);
-	free(pe->tls_trusted);
-	free(pe->tls_name);
+	peer_free_options(pe);
 	pe->health_uri = dup_or_null(t->health_uri);
 	pe->host_header = dup_or_null(t->host_header);
 	pe->tls_trusted = dup_or_null(t->tls_trusted);
 	pe->tls_name = dup_or_null(t->tls_name);
+	pe->read_timeout_ref = dup_or_null(t->read_timeout_ref);
 }
 
 static struct peer *peer_new(struct prober *p, const struct probe_target *t, const char *key)
 {
-	struct peer *pe;
-
 	size_t klen = strlen(key), hlen = strlen(t->addr.host);
-	pe = xcalloc(1, sizeof(*pe) + klen + hlen + 2);
+	struct peer *pe = xcalloc(1, sizeof(*pe) + klen + hlen + 2);
+
 	pe->key = memcpy(pe->strings, key, klen + 1);
 	pe->host = memcpy(pe->strings + klen + 1, t->addr.host, hlen + 1);
 	pe->kind = t->addr.kind;
@@ -721,25 +413,32 @@ static struct peer *peer_new(struct prober *p, const struct probe_target *t, con
 		pe->salen = sizeof(pe->sa.sin6);
 	}
 	ev_init(&pe->timer, peer_timer_cb);
+	list_init(&pe->qlink);
+	list_init(&pe->waiters);
 	peer_set_options(pe, t);
 	return pe;
 }
 
-static void peer_free(struct prober *p, struct peer *pe)
+/* Stop everything the peer has going; waiters are dropped unanswered. */
+static void peer_stop(struct prober *p, struct peer *pe)
 {
 	ev_timer_stop(p->loop, &pe->timer);
 	queue_remove(p, pe);
 	if (pe->run) {
-		/* Dropped from the set mid-probe: nobody wants the answer. */
+		/* nobody wants the answer any more */
 		p->inflight--;
-		run_free(pe->run);
+		probe_run_free(pe->run);
+		pe->run = NULL;
 	}
-	detail_release(pe);
-	free(pe->health_uri);
-	free(pe->host_header);
-	free(pe->tls_trusted);
-	free(pe->tls_name);
-	free(pe->full);
+	waiters_free(&pe->waiters);
+	pe->nwaiters = 0;
+}
+
+static void peer_free(struct prober *p, struct peer *pe)
+{
+	peer_stop(p, pe);
+	peer_free_options(pe);
+	probe_last_done(&pe->last);
 	free(pe);
 }
 
@@ -784,7 +483,8 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 
 	/* One unusable target must not stop the probing of all the others. */
 	for (size_t i = 0; i < n; i++) {
-		if (!target_valid(&targets[i]) || !target_key(&targets[i])[0]) {
+		if (!target_valid(&targets[i]) || !target_key(&targets[i])[0] ||
+		    (unsigned)targets[i].proto > PROBE_PROTO_TLS) {
 			invalid++;
 			continue;
 		}
@@ -802,20 +502,18 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 		struct peer *pe = peer_find(p, key);
 		if (pe && pe->kind == t->addr.kind && streq(pe->host, t->addr.host) &&
 		    pe->port == t->addr.port) {
-			bool was_enabled = pe->enabled;
+			bool was_probing = peer_probing(pe);
 			peer_set_options(pe, t);
 			pe->kept = true;
-			if (!pe->enabled) {
-				ev_timer_stop(p->loop, &pe->timer);
-				queue_remove(p, pe);
-			} else if (!was_enabled && !pe->run) {
-				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
-			}
+			if (!peer_probing(pe))
+				peer_stop(p, pe);
+			else if (!was_probing)
+				peer_arm_at(pe, mono(p) + first_offset_ms(p, pe));
 		} else {
 			pe = peer_new(p, t, key);
 			pe->kept = true;
-			if (pe->enabled)
-				peer_arm_at(pe, now_mono_ms() + first_offset_ms(p, pe));
+			if (peer_probing(pe))
+				peer_arm_at(pe, mono(p) + first_offset_ms(p, pe));
 		}
 		peers[np++] = pe;
 	}
@@ -836,17 +534,27 @@ int prober_set_targets(struct prober *p, const struct probe_target *targets, siz
 
 /* ---- public ---- */
 
-struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn,
-			  void *userdata)
+int prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn, void *userdata,
+	       struct prober **ret)
 {
-	struct prober *p = xcalloc(1, sizeof(*p));
+	struct prober *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
 
+	int r = probe_http_new(loop, &p->ctx.http);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
 	p->loop = loop;
+	list_init(&p->queue);
 	p->max_inflight = max_inflight ? max_inflight : 1;
 	p->fn = fn;
 	p->userdata = userdata;
-	p->http = probe_http_new(loop);
-	probe_tcp_pool_init(&p->pool);
+	prober_set_clock(p, NULL);
+	p->ctx.loop = loop;
+	p->ctx.identity = &p->identity;
+	probe_tcp_pool_init(&p->ctx.pool);
 	p->rng = (uint64_t)now_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
 		 (uint64_t)(uintptr_t)p;
 	if (!p->rng)
@@ -854,7 +562,8 @@ struct prober *prober_new(struct ev_loop *loop, unsigned max_inflight, probe_don
 	/* Until told otherwise, judge unix sockets for our own identity. */
 	p->identity.uid = geteuid();
 	p->identity.gid = getegid();
-	return p;
+	*ret = p;
+	return 0;
 }
 
 void prober_free(struct prober *p)
@@ -864,10 +573,21 @@ void prober_free(struct prober *p)
 	for (size_t i = 0; i < p->npeers; i++)
 		peer_free(p, p->peers[i]);
 	free(p->peers);
-	probe_http_free(p->http);
-	probe_dns_free(p->dns);
-	probe_tcp_pool_done(&p->pool);
+	probe_http_free(p->ctx.http);
+	probe_dns_free(p->ctx.dns);
+	probe_tcp_pool_done(&p->ctx.pool);
 	free(p);
+}
+
+void prober_set_clock(struct prober *p, const struct probe_clock *clock)
+{
+	if (clock)
+		p->clock = *clock;
+	else
+		p->clock = (struct probe_clock){default_mono_ms, default_wall_ms, NULL};
+	p->ctx.mono_ms = p->clock.mono_ms;
+	p->ctx.wall_ms = p->clock.wall_ms;
+	p->ctx.clock_userdata = p->clock.userdata;
 }
 
 void prober_set_identity(struct prober *p, const struct probe_identity *id)
@@ -883,34 +603,41 @@ int prober_probe_now(struct prober *p, const char *key, probe_done_fn once, void
 
 	if (!pe)
 		return -ENOENT;
-	if (!pe->run && pe->have_last && now_mono_ms() - pe->last_done_mono < PROBE_NOW_MIN_MS) {
-		if (once)
-			once(userdata, pe->key, last_view(pe, &p->scratch), pe->state);
+	if (!peer_probing(pe))
+		return -EPERM;
+	if (!pe->run && !pe->queued && pe->last.have &&
+	    mono(p) - pe->last_done_mono < PROBE_NOW_MIN_MS) {
+		if (once) {
+			struct probe_result *r = xmalloc(sizeof(*r));
+			probe_last_get(&pe->last, r);
+			once(userdata, pe->key, r, pe->state);
+			free(r);
+		}
 		return 1;
 	}
-	if (!pe->run) {
-		queue_remove(p, pe);
-		pe->due_mono = now_mono_ms(); /* the next periodic run counts from now */
-		run_start(pe);
+	if (once && pe->nwaiters >= PROBE_WAITERS_MAX)
+		return -EBUSY;
+	if (!pe->run && !pe->queued) {
+		pe->due_mono = mono(p); /* the next periodic run counts from now */
+		admit(p, pe);
 	}
-	if (once && pe->run) {
+	if (once) {
 		struct waiter *w = xcalloc(1, sizeof(*w));
 		w->fn = once;
 		w->userdata = userdata;
-		w->next = pe->run->waiters;
-		pe->run->waiters = w;
+		list_append(&pe->waiters, &w->link);
+		pe->nwaiters++;
 	}
 	return 0;
 }
 
-const struct probe_result *prober_last(const struct prober *p, const char *key)
+int prober_last(const struct prober *p, const char *key, struct probe_result *ret)
 {
 	struct peer *pe = peer_find(p, key);
 
 	if (!pe)
-		return NULL;
-	/* The scratch is a cache of the expansion, not state. */
-	return last_view(pe, (struct probe_result *)&p->scratch);
+		return -ENOENT;
+	return probe_last_get(&pe->last, ret);
 }
 
 enum peer_state prober_state(const struct prober *p, const char *key)
@@ -919,15 +646,27 @@ enum peer_state prober_state(const struct prober *p, const char *key)
 	return pe ? pe->state : PEER_UNKNOWN;
 }
 
-void prober_stats_json(const struct prober *p, struct cJSON *obj)
+int prober_next_due(const struct prober *p, const char *key, int64_t *ret_mono_ms)
 {
-	cJSON_AddNumberToObject(obj, "sent", (double)p->sent);
-	cJSON_AddNumberToObject(obj, "failed", (double)p->failed);
-	cJSON *by = cJSON_AddObjectToObject(obj, "by_result");
-	for (int i = 0; i < PROBE__COUNT; i++)
-		cJSON_AddNumberToObject(by, probe_result_name((enum probe_result_kind)i),
-					(double)p->by_result[i]);
-	cJSON_AddNumberToObject(obj, "in_flight", p->inflight);
-	cJSON_AddNumberToObject(obj, "queued", (double)p->nqueued);
-	cJSON_AddNumberToObject(obj, "peers", (double)p->npeers);
+	struct peer *pe = peer_find(p, key);
+
+	if (!pe)
+		return -ENOENT;
+	if (pe->run || !ev_is_active(&pe->timer))
+		return -ENODATA;
+	*ret_mono_ms = pe->due_mono;
+	return 0;
+}
+
+void prober_stats(const struct prober *p, struct prober_stats *ret)
+{
+	struct prober_stats st = {
+	    .sent = p->sent,
+	    .failed = p->failed,
+	    .in_flight = p->inflight,
+	    .queued = p->nqueued,
+	    .peers = p->npeers,
+	};
+	memcpy(st.by_result, p->by_result, sizeof(st.by_result));
+	*ret = st;
 }

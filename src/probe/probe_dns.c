@@ -182,9 +182,11 @@ static void dns_async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
-struct probe_dns *probe_dns_new(struct ev_loop *loop)
+int probe_dns_new(struct ev_loop *loop, struct probe_dns **ret)
 {
-	struct probe_dns *d = xcalloc(1, sizeof(*d));
+	struct probe_dns *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	d->pending_tail = &d->pending;
@@ -194,7 +196,8 @@ struct probe_dns *probe_dns_new(struct ev_loop *loop)
 	ev_async_start(loop, &d->async);
 	/* Not a reason to keep the loop running on its own. */
 	ev_unref(loop);
-	return d;
+	*ret = d;
+	return 0;
 }
 
 void probe_dns_free(struct probe_dns *d)

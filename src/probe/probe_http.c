@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +52,13 @@ struct probe_http_req {
 	struct probe_result *r;
 	probe_http_fn fn;
 	void *userdata;
-	uint64_t timeout_ms;
-	bool tls, verify;
+	uint64_t connect_ms, total_ms, read_ms;
+	const char *read_ref; /* the target's, valid while the request runs */
+	bool tls, tls_only, verify;
+	bool any_status; /* no expect_status / health_uri: every status is a response */
 	int expect_lo, expect_hi;
+	int sock_errno;	     /* why curl could not make its socket: upwatch's own failure */
+	ev_timer read_timer; /* nginx's read timeout: from connected to the first header */
 	size_t header_bytes, body_bytes;
 	bool header_capped, body_capped;
 	bool connected, tls_done;
@@ -122,12 +127,34 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+static void req_finish(struct probe_http_req *req, CURLcode code);
+
+/* Connected (and TLS done), the request about to go: nginx's read timeout
+ * for the response header starts here, as nginx's does. */
+static int prereq_cb(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+		     int conn_primary_port, int conn_local_port)
+{
+	struct probe_http_req *req = userdata;
+
+	ev_timer_set(&req->read_timer, req->read_ms / 1000.0, 0);
+	ev_timer_start(req->h->loop, &req->read_timer);
+	return CURL_PREREQFUNC_OK;
+}
+
+static void read_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct probe_http_req *req = container_of(w, struct probe_http_req, read_timer);
+	req_finish(req, CURLE_OPERATION_TIMEDOUT);
+}
+
 static size_t header_cb(char *data, size_t size, size_t n, void *userdata)
 {
 	struct probe_http_req *req = userdata;
 
+	ev_timer_stop(req->h->loop, &req->read_timer); /* a response header has begun */
 	req->header_bytes += n;
 	if (req->header_bytes > PROBE_HTTP_HEADER_MAX) {
+		/* nginx answers 502 long before this (proxy_buffer_size): a failure. */
 		req->header_capped = true;
 		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
 	}
@@ -146,30 +173,42 @@ static size_t body_cb(char *data, size_t size, size_t n, void *userdata)
 	return n;
 }
 
-/* Every fd O_CLOEXEC, curl's too. */
+/* Every fd O_CLOEXEC, curl's too; a socket() failure is remembered: curl
+ * reports it as "could not connect", which would blame the peer. */
 static curl_socket_t open_socket_cb(void *userdata, curlsocktype purpose,
 				    struct curl_sockaddr *addr)
 {
-	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	struct probe_http_req *req = userdata;
+	int fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd < 0)
+		req->sock_errno = errno;
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
-struct probe_http *probe_http_new(struct ev_loop *loop)
+int probe_http_new(struct ev_loop *loop, struct probe_http **ret)
 {
-	struct probe_http *h = xcalloc(1, sizeof(*h));
+	struct probe_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(h);
+		return -EIO;
+	}
 	h->loop = loop;
 	h->multi = curl_multi_init();
 	if (!h->multi) {
-		fprintf(stderr, "upwatch: curl_multi_init failed\n");
-		abort();
+		curl_global_cleanup();
+		free(h);
+		return -EIO;
 	}
 	ev_timer_init(&h->timer, timer_cb, 0, 0);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	return h;
+	*ret = h;
+	return 0;
 }
 
 static void req_release(struct probe_http_req *req)
@@ -182,6 +221,7 @@ static void req_release(struct probe_http_req *req)
 		h->reqs = req->next;
 	if (req->next)
 		req->next->prev = req->prev;
+	ev_timer_stop(h->loop, &req->read_timer);
 	curl_multi_remove_handle(h->multi, req->easy);
 	if (h->ncache < EASY_CACHE) {
 		curl_easy_reset(req->easy);
@@ -282,7 +322,14 @@ static void check_status(struct probe_http_req *req)
 {
 	struct probe_result *r = req->r;
 
-	if (r->http_status >= req->expect_lo && r->http_status <= req->expect_hi) {
+	if (req->header_capped) {
+		r->result = PROBE_INVALID_HTTP;
+		r->header_too_big = true;
+		snprintf(r->detail, sizeof(r->detail),
+			 "HTTP %d with a response header over %d KiB: too big, nginx answers 502",
+			 r->http_status, PROBE_HTTP_HEADER_MAX / 1024);
+	} else if (req->any_status ||
+		   (r->http_status >= req->expect_lo && r->http_status <= req->expect_hi)) {
 		r->result = PROBE_OK;
 		snprintf(r->detail, sizeof(r->detail), "HTTP %d", r->http_status);
 	} else {
@@ -290,12 +337,15 @@ static void check_status(struct probe_http_req *req)
 		snprintf(r->detail, sizeof(r->detail), "HTTP %d (expected %d-%d)", r->http_status,
 			 req->expect_lo, req->expect_hi);
 	}
-	if (req->header_capped) {
-		size_t n = strlen(r->detail);
-		snprintf(r->detail + n, sizeof(r->detail) - n,
-			 ", response header over %d KiB, stopped reading",
-			 PROBE_HTTP_HEADER_MAX / 1024);
-	}
+}
+
+/* Upwatch could not make the request: never a verdict about the peer. */
+static void set_local_error(struct probe_result *r, int err, const char *what)
+{
+	r->result = PROBE_LOCAL_ERROR;
+	r->err = err;
+	snprintf(r->detail, sizeof(r->detail), "upwatch %s: %s (no verdict about the peer)", what,
+		 strerror(err));
 }
 
 static void map_code(struct probe_http_req *req, CURLcode code)
@@ -307,6 +357,11 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 	curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
 	switch (code) {
 	case CURLE_OK:
+		if (req->tls_only) {
+			r->result = PROBE_OK;
+			snprintf(r->detail, sizeof(r->detail), "TLS handshake done");
+			return;
+		}
 		check_status(req);
 		return;
 	case CURLE_WRITE_ERROR:
@@ -315,8 +370,26 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 			return;
 		}
 		break;
+	case CURLE_OUT_OF_MEMORY:
+		/* curl 7.88 reports one header line over its 100 KiB line limit
+		 * this way, once the status line has come: a reply too big for
+		 * nginx as well, not upwatch running out of memory. */
+		if (req->header_bytes > 0 || strstr(msg, "header")) {
+			r->result = PROBE_INVALID_HTTP;
+			r->header_too_big = true;
+			r->header_bytes = MAX(r->header_bytes, (uint32_t)(100 * 1024));
+			snprintf(r->detail, sizeof(r->detail),
+				 "a response header line over 100 KiB: too big, nginx answers 502");
+			return;
+		}
+		set_local_error(r, ENOMEM, "is out of memory");
+		return;
 	case CURLE_COULDNT_CONNECT:
-		probe_tcp_classify(os_errno ? (int)os_errno : ECONNREFUSED, false, req->timeout_ms,
+		if (req->sock_errno) {
+			set_local_error(r, req->sock_errno, "cannot create a socket");
+			return;
+		}
+		probe_tcp_classify(os_errno ? (int)os_errno : ECONNREFUSED, false, req->connect_ms,
 				   r);
 		return;
 	case CURLE_OPERATION_TIMEDOUT:
@@ -324,18 +397,22 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 		r->err = ETIMEDOUT;
 		if (!req->connected)
 			snprintf(r->detail, sizeof(r->detail), "connect() timed out after %llu ms",
-				 (unsigned long long)req->timeout_ms);
+				 (unsigned long long)req->connect_ms);
 		else if (req->tls && !req->tls_done)
 			snprintf(r->detail, sizeof(r->detail),
 				 "TLS handshake not done within %llu ms",
-				 (unsigned long long)req->timeout_ms);
+				 (unsigned long long)req->connect_ms);
+		else if (!r->http_status && req->read_ref)
+			snprintf(r->detail, sizeof(r->detail),
+				 "no response header within %llu ms (nginx's read timeout, %.150s)",
+				 (unsigned long long)req->read_ms, req->read_ref);
 		else if (!r->http_status)
 			snprintf(r->detail, sizeof(r->detail), "no response header within %llu ms",
-				 (unsigned long long)req->timeout_ms);
+				 (unsigned long long)req->read_ms);
 		else
 			snprintf(r->detail, sizeof(r->detail),
 				 "HTTP %d but the body did not end within %llu ms", r->http_status,
-				 (unsigned long long)req->timeout_ms);
+				 (unsigned long long)req->total_ms);
 		return;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		/* Names are resolved before curl sees them; kept for safety. */
@@ -451,33 +528,37 @@ static void url_host(const char *host, char *buf, size_t len)
 		snprintf(buf, len, "%s", host);
 }
 
-static void fail_start(struct probe_result *r, const char *what)
+int probe_http_start(struct probe_http *h, const struct probe_target *t, const char *resolved,
+		     uint64_t connect_ms, uint64_t total_ms, struct probe_result *r,
+		     probe_http_fn fn, void *userdata, struct probe_http_req **ret)
 {
-	r->result = PROBE_ERROR;
-	snprintf(r->detail, sizeof(r->detail), "cannot start the HTTP probe: %s", what);
-}
-
-struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe_target *t,
-					const char *resolved, uint64_t timeout_ms,
-					struct probe_result *r, probe_http_fn fn, void *userdata)
-{
-	struct probe_http_req *req = xcalloc(1, sizeof(*req));
-	bool tls = t->proto == NGX_PROTO_HTTPS;
+	struct probe_http_req *req = calloc(1, sizeof(*req));
+	bool tls = t->proto == PROBE_PROTO_HTTPS || t->proto == PROBE_PROTO_TLS;
 	bool is_unix = t->addr.kind == PEERKEY_UNIX;
 	const char *uri = t->health_uri && t->health_uri[0] == '/' ? t->health_uri : "/";
 	char host[270], url[1400], buf[700];
 	CURL *e;
 
+	if (!req)
+		return -ENOMEM;
 	req->h = h;
 	req->r = r;
 	req->fn = fn;
 	req->userdata = userdata;
-	req->timeout_ms = timeout_ms;
+	req->connect_ms = MIN(connect_ms, total_ms);
+	req->total_ms = total_ms;
+	req->read_ms = t->read_timeout_ms ? t->read_timeout_ms : total_ms;
+	req->read_ref = t->read_timeout_ref;
+	ev_timer_init(&req->read_timer, read_timeout_cb, 0, 0);
 	req->tls = tls;
+	req->tls_only = t->proto == PROBE_PROTO_TLS;
 	req->verify = t->tls_verify;
 	req->expect_lo = t->expect_lo;
 	req->expect_hi = t->expect_hi;
 	if (req->expect_lo <= 0 && req->expect_hi <= 0) {
+		/* nginx takes any status as a response; a health URI of the
+		 * operator's own means "healthy" answers only. */
+		req->any_status = !(t->health_uri && t->health_uri[0]);
 		req->expect_lo = 200;
 		req->expect_hi = 399;
 	} else if (req->expect_hi < req->expect_lo) {
@@ -487,8 +568,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	e = h->ncache ? h->cache[--h->ncache] : curl_easy_init();
 	if (!e) {
 		free(req);
-		fail_start(r, "curl_easy_init failed");
-		return NULL;
+		return -ENOMEM;
 	}
 	req->easy = e;
 
@@ -548,6 +628,7 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -555,7 +636,14 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "upwatch/" UPWATCH_VERSION " (health probe)");
 	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(req->connect_ms, LONG_MAX));
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)MIN(total_ms, LONG_MAX));
+	if (req->tls_only) {
+		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+		curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+	}
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
@@ -584,12 +672,12 @@ struct probe_http_req *probe_http_start(struct probe_http *h, const struct probe
 		curl_slist_free_all(req->connect_to);
 		curl_slist_free_all(req->resolve);
 		free(req);
-		fail_start(r, "curl_multi_add_handle failed");
-		return NULL;
+		return -ENOMEM;
 	}
 	req->next = h->reqs;
 	if (h->reqs)
 		h->reqs->prev = req;
 	h->reqs = req;
-	return req;
+	*ret = req;
+	return 0;
 }

@@ -197,6 +197,15 @@ void probe_tcp_classify(int err, bool unix_sock, uint64_t timeout_ms, struct pro
 	case ENOTSOCK:
 		r->result = PROBE_NOT_SOCKET;
 		break;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		r->result = PROBE_LOCAL_ERROR;
+		snprintf(r->detail, sizeof(r->detail),
+			 "upwatch cannot create a socket: %s (no verdict about the peer)",
+			 strerror(err));
+		return;
 	default:
 		r->result = PROBE_ERROR;
 		break;

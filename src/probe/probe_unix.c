@@ -204,6 +204,13 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 		if (r.err == ENOENT || r.err == ENOTDIR) {
 			r.result = PROBE_MISSING;
 			fmt_into(r.detail, sizeof(r.detail), "%s does not exist", path);
+		} else if (r.err == EACCES) {
+			/* upwatch cannot even look: no verdict, sock_diag decides */
+			r.result = PROBE_LOCAL_ERROR;
+			r.self_denied = true;
+			fmt_into(r.detail, sizeof(r.detail),
+				 "upwatch itself may not look at %s (%d: %s): no verdict", path,
+				 r.err, strerror(r.err));
 		} else {
 			r.result = PROBE_ERROR;
 			fmt_into(r.detail, sizeof(r.detail), "cannot stat %s: %s", path,
@@ -246,9 +253,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		r.result = PROBE_ERROR;
-		r.err = errno;
-		fmt_into(r.detail, sizeof(r.detail), "socket(): %s", strerror(r.err));
+		probe_tcp_classify(errno, true, 0, &r);
 		goto done;
 	}
 	int64_t t0 = mono_us();
@@ -264,10 +269,11 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
 	} else if (r.err == EACCES || r.err == EPERM) {
 		/* the worker identity passed the checks above: it is upwatch itself
 		 * that may not connect, which says nothing about nginx */
-		r.result = PROBE_ERROR;
+		r.result = PROBE_LOCAL_ERROR;
+		r.self_denied = true;
 		fmt_into(r.detail, sizeof(r.detail),
-			 "upwatch itself may not connect (%d: %s); nginx's worker user may: add "
-			 "upwatch to the socket's group to probe it",
+			 "upwatch itself may not connect (%d: %s); nginx's worker user may: no "
+			 "verdict",
 			 r.err, strerror(r.err));
 	} else {
 		probe_tcp_classify(r.err, true, 0, &r);

@@ -1,7 +1,9 @@
 /* bench_errlog: throughput of errlog_parse() on a large realistic error log.
  *
  *   bench_errlog generate FILE [MB] [CORPUS]   write ~MB (default 200) of entries
- *   bench_errlog run FILE                      parse FILE, print lines/s and MB/s
+ *   bench_errlog run FILE                      parse FILE as the daemon does
+ *                                              (errlog_parse_upstream), print lines/s
+ *   bench_errlog run-full FILE                 the same with errlog_parse (every field)
  *
  * The generator replays the entries of the sample corpus (catalog §13) in
  * random order with a clock that moves forward, 4 worker pids, growing
@@ -172,10 +174,12 @@ static inline uint64_t newlines64(const char *p)
 }
 #endif
 
+static int (*parse_fn)(const char *, size_t, struct errlog_event *) = errlog_parse_upstream;
+
 static inline void one(const char *p, const char *nl, struct errlog_event *ev, uint64_t *kinds,
 		       uint64_t *with_peer, uint64_t *unparsed)
 {
-	if (errlog_parse(p, (size_t)(nl - p), ev) == 0) {
+	if (parse_fn(p, (size_t)(nl - p), ev) == 0) {
 		kinds[ev->kind]++;
 		*with_peer += (uint64_t)ev->has_peer;
 	} else {
@@ -234,7 +238,8 @@ static int run(const char *path)
 	double dt = now_s() - t0;
 	close(fd);
 	free(buf);
-	printf("errlog_parse: %llu lines, %.1f MB in %.3f s: %.0f lines/s, %.0f MB/s\n",
+	printf("%s: %llu lines, %.1f MB in %.3f s: %.0f lines/s, %.0f MB/s\n",
+	       parse_fn == errlog_parse ? "errlog_parse" : "errlog_parse_upstream",
 	       (unsigned long long)lines, (double)bytes / 1e6, dt, (double)lines / dt,
 	       (double)bytes / 1e6 / dt);
 	printf("  unparsed %llu, with peer %llu;", (unsigned long long)unparsed,
@@ -254,6 +259,11 @@ int main(int argc, char **argv)
 				argc >= 5 ? argv[4] : FIXTURES "/nginx-error-samples.log");
 	if (argc == 3 && strcmp(argv[1], "run") == 0)
 		return run(argv[2]);
-	fprintf(stderr, "usage: bench_errlog generate FILE [MB] [CORPUS] | run FILE\n");
+	if (argc == 3 && strcmp(argv[1], "run-full") == 0) {
+		parse_fn = errlog_parse;
+		return run(argv[2]);
+	}
+	fprintf(stderr,
+		"usage: bench_errlog generate FILE [MB] [CORPUS] | run FILE | run-full FILE\n");
 	return 2;
 }

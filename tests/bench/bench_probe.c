@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/peerkey.h"
+#include "output/json.h"
 #include "probe/probe.h"
 #include "core/util.h"
 
@@ -221,7 +222,7 @@ static void run_loop(struct ev_loop *loop, double seconds)
 static void print_stats(struct prober *p)
 {
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(p, st);
+	json_prober_stats(p, st);
 	char *s = cJSON_PrintUnformatted(st);
 	printf("  stats: %s\n", s);
 	free(s);
@@ -321,8 +322,9 @@ static int bench_tcp(unsigned npeers, double duration)
 			struct probe_target *t = &ts[n];
 			peerkey_parse(addr, strlen(addr), 0, &t->addr);
 			snprintf(t->key, sizeof(t->key), "%s", t->addr.key);
-			t->proto = NGX_PROTO_TCP;
+			t->proto = PROBE_PROTO_TCP;
 			t->enabled = true;
+			t->probed = true;
 			t->interval_ms = 1000;
 			t->timeout_ms = 1000;
 			t->retry_ms = 1000;
@@ -339,7 +341,9 @@ static int bench_tcp(unsigned npeers, double duration)
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct counter c = {0};
 	long rss_start = status_kb("VmRSS");
-	struct prober *p = prober_new(loop, TCP_CAP, count_cb, &c);
+	struct prober *p = NULL;
+	if (prober_new(loop, TCP_CAP, count_cb, &c, &p) < 0)
+		return 1;
 	if (prober_set_targets(p, ts, n) < 0) {
 		fprintf(stderr, "set_targets failed\n");
 		return 1;
@@ -436,14 +440,17 @@ static int bench_http(double seconds, unsigned port_arg, unsigned curl_requests)
 		peerkey_parse(addr, strlen(addr), 0, &ts[i].addr);
 		/* One server, many peers: distinct keys keep them apart. */
 		snprintf(ts[i].key, sizeof(ts[i].key), "http-%02d", i);
-		ts[i].proto = NGX_PROTO_HTTP;
+		ts[i].proto = PROBE_PROTO_HTTP;
 		ts[i].enabled = true;
+		ts[i].probed = true;
 		ts[i].interval_ms = 1; /* re-probe as soon as the last one is done */
 		ts[i].timeout_ms = 2000;
 	}
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct counter c = {0};
-	struct prober *p = prober_new(loop, PEERS, count_cb, &c);
+	struct prober *p = NULL;
+	if (prober_new(loop, PEERS, count_cb, &c, &p) < 0)
+		return 1;
 	prober_set_targets(p, ts, PEERS);
 	run_loop(loop, 0.5);
 	double t0 = now_s(), c0 = cpu_s();

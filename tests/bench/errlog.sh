@@ -1,52 +1,67 @@
 #!/bin/bash
-# errlog_parse() throughput next to `wc -l` on the same file, in the same run.
-#   tests/bench/errlog.sh BUILD_DIR [MB] [RUNS]
-# Generates MB (default 200) of realistic error-log lines with bench_errlog,
-# warms the page cache, then runs `wc -l FILE` and `bench_errlog run FILE`
-# RUNS times each (default 5), alternating, and keeps the best wall time and
-# the best CPU time (user + sys) of each. The CPU-time ratio is the one to
-# trust on a busy machine: other processes stretch wall time, not CPU time.
+# Error-log ingest next to `wc -l` on the same file, in the same run.
+#   tests/bench/errlog.sh BUILD_DIR [MB] [RUNS] [BEFORE_BIN]
+# Generates MB (default 200) of real error-log lines (the sample corpus of
+# tests/fixtures, replayed with fresh numbers) with bench_errlog, warms the
+# page cache, then runs, RUNS times each (default 5), alternating:
+#   wc -l FILE
+#   bench_errlog run FILE        errlog_parse_upstream(), what the daemon calls
+#   bench_errlog run-full FILE   errlog_parse(), every field of every line
+#   bench_tail ingest FILE       the daemon's whole ingest: tail reads the file
+#                                from its start, splits and joins entries, and
+#                                calls errlog_parse_upstream()
+#   BEFORE_BIN run FILE          optional: an older bench_errlog, for a
+#                                before/after figure from the same run
+# and keeps the best CPU time (user + sys) of each: other processes stretch
+# wall time, not CPU time. Each is printed as a fraction of wc -l.
 # Not part of the test suite: it prints figures, it asserts nothing.
 set -euo pipefail
-build=${1:?usage: errlog.sh BUILD_DIR [MB] [RUNS]}
+build=${1:?usage: errlog.sh BUILD_DIR [MB] [RUNS] [BEFORE_BIN]}
 mb=${2:-200}
 runs=${3:-5}
+before=${4:-}
 bin="$build/tests/bench/bench_errlog"
 [ -x "$bin" ] || { echo "errlog.sh: $bin not built" >&2; exit 1; }
 
 file=$(mktemp "${TMPDIR:-/tmp}/errlog-bench.XXXXXX")
 trap 'rm -f "$file"' EXIT
-"$bin" generate "$file" "$mb"
+"$bin" generate "$file" "$mb" >/dev/null
 cat "$file" >/dev/null
 bytes=$(wc -c <"$file")
 lines=$(wc -l <"$file")
 
-# timed CMD...: prints "wall cpu" in seconds
-timed() {
-    local TIMEFORMAT='%R %U %S' t
+# cpu CMD...: user + sys seconds
+cpu() {
+    local TIMEFORMAT='%3U %3S' t
     t=$({ time "$@" >/dev/null; } 2>&1)
-    awk '{ printf "%s %.3f\n", $1, $2 + $3 }' <<<"$t"
+    awk '{ printf "%.3f\n", $1 + $2 }' <<<"$t"
 }
 
-best() { sort -g | head -n1; }
-wc_wall=() wc_cpu=() p_wall=() p_cpu=()
+names=("wc -l" "errlog_parse_upstream" "errlog_parse" "tail ingest (tail + parse)")
+cmds=("wc -l $file" "$bin run $file" "$bin run-full $file" "$build/tests/bench/bench_tail ingest $file")
+if [ -n "$before" ]; then
+    names+=("before: $(basename "$before")")
+    cmds+=("$before run $file")
+fi
+declare -a best
 for ((i = 0; i < runs; i++)); do
-    read -r w c < <(timed wc -l "$file")
-    wc_wall+=("$w") wc_cpu+=("$c")
-    read -r w c < <(timed "$bin" run "$file")
-    p_wall+=("$w") p_cpu+=("$c")
+    for k in "${!cmds[@]}"; do
+        # shellcheck disable=SC2086
+        c=$(cpu ${cmds[$k]})
+        if [ -z "${best[$k]:-}" ] || awk -v a="$c" -v b="${best[$k]}" 'BEGIN { exit !(a < b) }'; then
+            best[$k]=$c
+        fi
+    done
 done
 "$bin" run "$file" | sed -n 2p
 
-ww=$(printf '%s\n' "${wc_wall[@]}" | best)
-wc=$(printf '%s\n' "${wc_cpu[@]}" | best)
-pw=$(printf '%s\n' "${p_wall[@]}" | best)
-pc=$(printf '%s\n' "${p_cpu[@]}" | best)
-awk -v b="$bytes" -v l="$lines" -v ww="$ww" -v wc="$wc" -v pw="$pw" -v pc="$pc" 'BEGIN {
-    if (wc <= 0) wc = 0.001
-    printf "file: %.1f MB, %d lines (%.0f bytes/line), best of '"$runs"' runs\n", b / 1e6, l, b / l
-    f = "%-13s wall %6.3f s  cpu %6.3f s  %10.0f lines/s  %6.0f MB/s (wall)\n"
-    printf f, "wc -l", ww, wc, l / ww, b / 1e6 / ww
-    printf f, "errlog_parse", pw, pc, l / pw, b / 1e6 / pw
-    printf "ratio: errlog_parse runs at %.0f%% of wc -l throughput by wall time, %.0f%% by cpu time (target >= 40%%)\n", 100 * ww / pw, 100 * wc / pc
-}'
+printf 'file: %.1f MB, %d lines (%.0f bytes/line), best cpu of %d runs\n' \
+    "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$lines" \
+    "$(awk -v b="$bytes" -v l="$lines" 'BEGIN { print b / l }')" "$runs"
+for k in "${!cmds[@]}"; do
+    awk -v n="${names[$k]}" -v c="${best[$k]}" -v w="${best[0]}" -v l="$lines" 'BEGIN {
+        if (c <= 0) c = 0.001
+        if (w <= 0) w = 0.001
+        printf "%-32s cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l\n", n, c, l / c, 100 * w / c
+    }'
+done

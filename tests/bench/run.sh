@@ -8,7 +8,7 @@ build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 short=${2:-}
 
-echo "== errlog: parse throughput vs wc -l (target >= 40%)"
+echo "== errlog: ingest as a fraction of wc -l (issue 16 target >= 25%)"
 if [ -n "$short" ]; then "$here/errlog.sh" "$build" 20 2; else "$here/errlog.sh" "$build"; fi
 echo "== tail: line appended -> callback latency (target p99 < 2 ms)"
 "$build/tests/bench/bench_tail" ${short:+2000}
@@ -16,5 +16,7 @@ echo "== ngxconf: 10k servers, 10k upstreams, 1k files vs nginx -t"
 "$here/ngxconf.sh" "$build" ${short:+1}
 echo "== probe: 10k TCP peers at 1 s (target <= 25% CPU, RSS < 16 MB), HTTP probes/s"
 "$here/probe.sh" "$build" "$([ -n "$short" ] && echo 10 || echo 60)"
+echo "== diagnose: storm, every line a failure of one of 50 configured peers (us/line)"
+"$build/tests/bench/bench_diagnose" ${short:+200000}
 echo "== alerts: log line -> alert on the socket (target p99 < 10 ms)"
 /usr/bin/python3 "$here/alert_latency.py" "$build" "$([ -n "$short" ] && echo 200 || echo 1000)"

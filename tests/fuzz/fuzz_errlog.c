@@ -1,9 +1,12 @@
-/* fuzz_errlog: errlog_parse() on arbitrary bytes.
+/* fuzz_errlog: errlog_parse() and errlog_parse_upstream() on arbitrary
+ * bytes, plus the multi-line predicates and the unix re-keying.
  * Invariants: it returns 0 or -EINVAL; on 0 every span lies within the
  * input (the input is an exact-size copy, so ASan also catches any read past
  * it), the enums are in range, has_peer implies a NUL-terminated non-empty
  * key, and parsing the same bytes again gives the same event (the caches
- * must not change results). */
+ * must not change results). The pre-filtered parse accepts the same lines
+ * and gives the same kind and peer; errlog_peer_resolve_unix() keeps the
+ * event valid. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +32,8 @@ static void check(const struct errlog_event *ev, const char *b, size_t n)
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++)
 		if (!inside(*s[i], b, n))
 			abort();
+	if ((unsigned)ev->peer_split > ERRLOG_SPLIT_NONE)
+		abort();
 	if ((unsigned)ev->kind >= EV__COUNT || (unsigned)ev->phase >= PHASE__COUNT || ev->level > 7)
 		abort();
 	if (ev->has_peer && (ev->peer.key[0] == '\0' || !memchr(ev->peer.key, '\0', PEERKEY_MAX)))
@@ -59,7 +64,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    again.time != ev.time || again.has_peer != ev.has_peer ||
 		    (ev.has_peer && strcmp(again.peer.key, ev.peer.key) != 0))
 			abort();
+		struct errlog_event up;
+		if (errlog_parse_upstream(b, size, &up) != 0 || up.kind != ev.kind ||
+		    up.has_peer != ev.has_peer || strcmp(up.peer.key, ev.peer.key) != 0)
+			abort();
+		check(&up, b, size);
+		static const char *const known[] = {"/run/app.sock", "unix:/run", "/"};
+		int k = errlog_peer_resolve_unix(&ev, known, 3);
+		if (k < -EINVAL || k > 1)
+			abort();
+		check(&ev, b, size);
 	}
+	(void)errlog_entry_open(b, size);
+	(void)errlog_entry_start(b, size);
 	free(b);
 	return 0;
 }

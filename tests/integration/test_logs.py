@@ -1,6 +1,7 @@
 """The error-log follower and parser against lines a real nginx writes."""
 import os
 import socket
+import time
 
 import pytest
 
@@ -122,3 +123,70 @@ def test_nginx_rename_and_usr1_rotation_loses_nothing(lab):
     log = st()["logs"][0]
     assert log["rotations"] >= 1
     assert log["lines_lost"] == 0
+
+
+def test_log_that_cannot_be_followed_is_reported_and_recovers(workdir):
+    """A directory where an error log should be (as root nothing is unreadable):
+    the log's fault shows in stats, status and metrics; once a file is there,
+    it is followed and the fault clears."""
+    log = os.path.join(workdir, "broken-error.log")
+    os.mkdir(log)
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n")
+    d.start()
+    try:
+        entry = next(l for l in d.request({"cmd": "stats"})["logs"] if l["path"] == log)
+        assert entry["error"]["errno"] == 22
+        assert log in entry["error"]["message"]
+        assert d.request({"cmd": "status"})["logs_failing"] == 1
+        metrics = d.ctl("metrics").stdout
+        assert f'upwatch_log_error{{path="{log}"}} 22' in metrics
+        os.rmdir(log)
+        with open(log, "w") as f:
+            f.write("2026/11/21 10:00:00 [error] 10#10: *1 connect() failed (111: Connection "
+                    "refused) while connecting to upstream, client: 127.0.0.1, server: a.test, "
+                    "request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:9/\", "
+                    "host: \"a.test\"\n")
+        wait_for(lambda: d.request({"cmd": "stats"})["events"]["connect_failed"] == 1,
+                 what="the file that appeared")
+        entry = next(l for l in d.request({"cmd": "stats"})["logs"] if l["path"] == log)
+        assert entry["error"] is None
+        assert d.request({"cmd": "status"})["logs_failing"] == 0
+    finally:
+        d.stop()
+def test_probe_off_is_honoured_for_peers_named_by_log_lines(workdir):
+    """A log line naming a peer asks for a probe of it; `probe off;` wins, also
+    once the peer is in the target set."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.setblocking(False)
+    port = srv.getsockname()[1]
+    peer = f"127.0.0.1:{port}"
+    log = os.path.join(workdir, "app-error.log")
+    open(log, "w").close()
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at end;\n")
+    d.start()
+    head = "2026/11/21 10:00:00 [error] 10#10: *1 "
+    tail = (", client: 127.0.0.1, server: a.test, request: \"GET / HTTP/1.1\", upstream: "
+            f"\"http://{peer}/\", host: \"a.test\"\n")
+    causes = lambda: {a["cause"] for a in d.request({"cmd": "alerts"})["alerts"]
+                      if a["peer"] == peer}
+    try:
+        with open(log, "a") as f:
+            f.write(head + "upstream timed out (110: Connection timed out) while reading "
+                    "response header from upstream" + tail)
+        wait_for(lambda: "backend_slow" in causes(), what="backend_slow")
+        time.sleep(1.5)  # a tick: the learned peer joins the (disabled) targets
+        with open(log, "a") as f:
+            f.write(head + "connect() failed (111: Connection refused) while connecting to "
+                    "upstream" + tail)
+        # a probe would find the listener and turn backend_down into a restart
+        wait_for(lambda: causes() & {"backend_down", "backend_restarted"}, what="backend_down")
+        time.sleep(2.5)  # absence of a connection: a bounded wait is the only witness
+        assert d.request({"cmd": "stats"})["probes"]["sent"] == 0
+        with pytest.raises(BlockingIOError):
+            srv.accept()
+        assert causes() == {"backend_slow", "backend_down"}
+    finally:
+        d.stop()
+        srv.close()

@@ -3,16 +3,23 @@
 
 #include "diagnose/alert.h"
 #include "harness.h"
+#include "output/json.h"
 #include "core/util.h"
 
 static int changes;
 static const struct alert *last_change;
+static struct {
+	char superseded_by[17];
+	bool firing;
+} last_seen_change; /* copied: an absorbed alert is freed after its callback */
 
 static void on_change(void *ud, const struct alert *a)
 {
 	(void)ud;
 	changes++;
 	last_change = a;
+	memcpy(last_seen_change.superseded_by, a->superseded_by, sizeof(a->superseded_by));
+	last_seen_change.firing = a->firing;
 }
 
 static struct alert_report report(enum cause c, const char *peer, int64_t t)
@@ -118,10 +125,67 @@ static void test_history_is_bounded(void)
 		alert_tick(s, i);
 	}
 	size_t n = 0;
-	for (const struct alert *a = alert_first(s); a; a = a->next)
+	for (const struct alert *a = alert_first(s); a; a = alert_next(s, a))
 		n++;
 	CHECK_INT(n, ALERT_HISTORY_MAX);
 	CHECK_INT(alert_resolved_count(s), ALERT_HISTORY_MAX * 3);
+	alert_store_free(s);
+}
+
+static void test_touch_counts_without_words_and_only_while_firing(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_report r = report(CAUSE_BACKEND_DOWN, "127.0.0.1:1", 1);
+	CHECK(!alert_touch(s, CAUSE_BACKEND_DOWN, "127.0.0.1:1", 1, 1));
+	const struct alert *a = alert_report(s, &r, 1);
+	const char *summary = a->summary;
+	unsigned before = changes;
+	CHECK(alert_touch(s, CAUSE_BACKEND_DOWN, "127.0.0.1:1", 500, 3));
+	CHECK_INT(a->count, 4);
+	CHECK_INT(a->last_seen, 500);
+	CHECK(a->summary == summary); /* not re-copied */
+	CHECK_INT(changes, before);   /* a count is no state change */
+	alert_report(s, &r, 600);     /* the same words: kept, not re-copied */
+	CHECK(a->summary == summary);
+	alert_tick(s, 1499);
+	CHECK(a->firing);
+	alert_tick(s, 1500);
+	CHECK(!a->firing);
+	CHECK(!alert_touch(s, CAUSE_BACKEND_DOWN, "127.0.0.1:1", 1600, 1));
+	alert_store_free(s);
+}
+
+static void test_absorbed_alert_names_its_story_and_leaves_the_history(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_report down = report(CAUSE_BACKEND_DOWN, "127.0.0.1:1", 1);
+	struct alert_report back = report(CAUSE_BACKEND_RESTARTED, "127.0.0.1:1", 2);
+	alert_report(s, &down, 1);
+	const struct alert *story = alert_report(s, &back, 2);
+	alert_absorb(s, CAUSE_BACKEND_DOWN, "127.0.0.1:1", story, 3);
+	CHECK_STR(last_seen_change.superseded_by, story->id);
+	CHECK(!last_seen_change.firing);
+	CHECK(alert_first(s) == story && alert_next(s, story) == NULL);
+	CHECK_INT(alert_firing_count(s), 1);
+	CHECK_INT(alert_resolved_count(s), 1);
+	alert_store_free(s);
+}
+
+static void test_host_and_block_subjects_do_not_meet_peers(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_report host = report(CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL, 1);
+	host.upstream = NULL;
+	struct alert_report block = report(CAUSE_NO_LIVE_UPSTREAMS, NULL, 1);
+	block.upstream = "pool";
+	struct alert_report peer = report(CAUSE_BACKEND_DOWN, "pool", 1);
+	alert_report(s, &host, 1);
+	alert_report(s, &block, 1);
+	alert_report(s, &peer, 1);
+	CHECK(alert_find(s, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL) != NULL);
+	CHECK(alert_find(s, CAUSE_NO_LIVE_UPSTREAMS, "pool") != NULL);
+	CHECK(alert_find(s, CAUSE_BACKEND_DOWN, "pool") != NULL);
+	CHECK_INT(alert_firing_count(s), 3);
 	alert_store_free(s);
 }
 
@@ -129,7 +193,7 @@ static void test_json_has_the_design_fields(void)
 {
 	struct alert_store *s = alert_store_new(1000, NULL, NULL);
 	struct alert_report r = report(CAUSE_SOCKET_MISSING, "unix:/run/app.sock", 1700000000000);
-	cJSON *o = alert_json(alert_report(s, &r, 1700000000000));
+	cJSON *o = json_alert(alert_report(s, &r, 1700000000000));
 	const char *fields[] = {"id",	       "cause",	     "severity",   "state",   "upstream",
 				"peer",	       "first_seen", "last_seen",  "count",   "summary",
 				"explanation", "fix",	     "config_ref", "evidence"};
@@ -149,6 +213,9 @@ int main(void)
 	RUN(test_one_alert_per_cause_and_peer);
 	RUN(test_flapping_keeps_the_id_and_doubles_the_hold);
 	RUN(test_history_is_bounded);
+	RUN(test_touch_counts_without_words_and_only_while_firing);
+	RUN(test_absorbed_alert_names_its_story_and_leaves_the_history);
+	RUN(test_host_and_block_subjects_do_not_meet_peers);
 	RUN(test_json_has_the_design_fields);
 	return harness_result();
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <syslog.h>
 
+#include "diagnose/alert.h"
 #include "diagnose/cause.h"
 #include "harness.h"
 #include "core/util.h"
@@ -113,6 +114,26 @@ struct entry {
 	bool support;
 };
 
+static void test_severity_has_one_source(void)
+{
+	/* the table's, lowered when degraded; priorities follow it */
+	CHECK_INT(cause_severity_level(CAUSE_BACKEND_DOWN, false), ALERT_CRITICAL);
+	CHECK_INT(cause_severity_level(CAUSE_BACKEND_DOWN, true), ALERT_WARNING);
+	CHECK_INT(cause_severity_level(CAUSE_BACKEND_SLOW, false), ALERT_WARNING);
+	CHECK_INT(cause_severity_level(CAUSE_NO_LIVE_UPSTREAMS, false), ALERT_CRITICAL);
+	CHECK_INT(cause_severity_level(CAUSE_NONE, false), ALERT_WARNING);
+	for (int c = 0; c < CAUSE__COUNT; c++)
+		CHECK_STR(alert_severity_name(cause_severity_level((enum cause)c, false)),
+			  cause_severity((enum cause)c));
+	CHECK_INT(cause_alert_priority(CAUSE_BACKEND_DOWN, ALERT_CRITICAL, true), LOG_ERR);
+	CHECK_INT(cause_alert_priority(CAUSE_NO_LIVE_UPSTREAMS, ALERT_CRITICAL, true), LOG_CRIT);
+	CHECK_INT(cause_alert_priority(CAUSE_BACKEND_DOWN, ALERT_WARNING, true), LOG_WARNING);
+	CHECK_INT(cause_alert_priority(CAUSE_BACKEND_DOWN, ALERT_CRITICAL, false), LOG_NOTICE);
+	CHECK_INT(cause_subject(CAUSE_NO_LIVE_UPSTREAMS), CAUSE_SUBJECT_UPSTREAM);
+	CHECK_INT(cause_subject(CAUSE_WORKER_CONNECTIONS_EXHAUSTED), CAUSE_SUBJECT_HOST);
+	CHECK_INT(cause_subject(CAUSE_LOCAL_PORTS_EXHAUSTED), CAUSE_SUBJECT_PEER);
+}
+
 static void test_catalog_has_one_entry_per_cause(void)
 {
 	char *data;
@@ -173,6 +194,7 @@ int main(void)
 	RUN(test_unknown_names_are_refused);
 	RUN(test_message_ids_are_unique_hex);
 	RUN(test_titles_and_priorities);
+	RUN(test_severity_has_one_source);
 	RUN(test_catalog_has_one_entry_per_cause);
 	return harness_result();
 }

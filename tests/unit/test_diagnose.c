@@ -1,6 +1,7 @@
 /* Unit tests for diagnose (and advice through it): real log lines, a real
  * nginx model, and a fake host whose probe results and listeners the test sets. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,12 @@
 #include "diagnose/diagnose.h"
 #include "log/errlog.h"
 #include "harness.h"
+#include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "core/util.h"
 
-#define T0 1700000000000LL
+#define T0		     1700000000000LL
+#define DIAG_TEST_EPISODE_MS (5 * 60 * 1000 + 1) /* past diagnose.c's "hit by nginx" window */
 
 static struct {
 	struct probe_result probe[8];
@@ -24,15 +27,21 @@ static struct {
 	unsigned nearby[4];
 	int nnearby;
 	int probes_asked;
+	bool conns_known;
+	struct diag_conns conns;
+	int learned;
 } fake;
 
-static const struct probe_result *fake_last_probe(void *ud, const char *key)
+static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
 {
 	(void)ud;
-	for (size_t i = 0; i < fake.nprobe; i++)
-		if (streq(fake.probe_key[i], key))
-			return &fake.probe[i];
-	return NULL;
+	for (size_t i = 0; i < fake.nprobe; i++) {
+		if (streq(fake.probe_key[i], key)) {
+			*ret = fake.probe[i];
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool fake_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -60,6 +69,23 @@ static void fake_probe_now(void *ud, const char *key)
 	fake.probes_asked++;
 }
 
+static int fake_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
+{
+	(void)ud;
+	(void)k;
+	if (!fake.conns_known)
+		return -ENOENT;
+	*ret = fake.conns;
+	return 0;
+}
+
+static void fake_learned(void *ud, const char *key, bool added)
+{
+	(void)ud;
+	(void)key;
+	fake.learned += added ? 1 : -1;
+}
+
 static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
 {
 	size_t i;
@@ -72,25 +98,32 @@ static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
 	snprintf(fake.probe[i].detail, sizeof(fake.probe[i].detail), "%s", probe_result_name(res));
 }
 
-static const char *NGINX = "user www-data;\n"						  /* 1 */
-			   "events { worker_connections 256; }\n"			  /* 2 */
-			   "http {\n"							  /* 3 */
-			   "  upstream app { server 127.0.0.1:8081; }\n"		  /* 4 */
-			   "  upstream pool {\n"					  /* 5 */
-			   "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	  /* 6 */
-			   "    server 127.0.0.1:9002;\n"				  /* 7 */
-			   "  }\n"							  /* 8 */
-			   "  server {\n"						  /* 9 */
-			   "    server_name diag.test;\n"				  /* 10 */
-			   "    location / { proxy_pass http://app; }\n"		  /* 11 */
-			   "    location /slow/ {\n"					  /* 12 */
-			   "      proxy_read_timeout 30s;\n"				  /* 13 */
-			   "      proxy_pass http://app;\n"				  /* 14 */
-			   "    }\n"							  /* 15 */
-			   "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
-			   "    location /pool { proxy_pass http://pool; }\n"		  /* 17 */
-			   "  }\n"							  /* 18 */
-			   "}\n";
+static const char *NGINX =
+    "user www-data;\n"						   /* 1 */
+    "events { worker_connections 256; }\n"			   /* 2 */
+    "http {\n"							   /* 3 */
+    "  upstream app { server 127.0.0.1:8081; }\n"		   /* 4 */
+    "  upstream pool {\n"					   /* 5 */
+    "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	   /* 6 */
+    "    server 127.0.0.1:9002;\n"				   /* 7 */
+    "  }\n"							   /* 8 */
+    "  server {\n"						   /* 9 */
+    "    server_name diag.test;\n"				   /* 10 */
+    "    location / { proxy_pass http://app; }\n"		   /* 11 */
+    "    location /slow/ {\n"					   /* 12 */
+    "      proxy_read_timeout 30s;\n"				   /* 13 */
+    "      proxy_pass http://app;\n"				   /* 14 */
+    "    }\n"							   /* 15 */
+    "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
+    "    location /pool { proxy_pass http://pool; }\n"		   /* 17 */
+    "  }\n"							   /* 18 */
+    "  upstream bk { server 127.0.0.1:9101; server 127.0.0.1:9102 backup; }\n"
+    "  server { server_name bk.test; location / { proxy_pass http://bk; } }\n"
+    "}\n"
+    "stream {\n"				 /* 22 */
+    "  upstream pg { server 127.0.0.1:5433; }\n" /* 23 */
+    "  server { listen 5432; proxy_pass pg; }\n" /* 24 */
+    "}\n";
 
 static char conf_path[512];
 static struct ngx_model *model;
@@ -102,8 +135,14 @@ static void setup(void)
 {
 	memset(&fake, 0, sizeof(fake));
 	alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {fake_last_probe, fake_listener, fake_nearby, fake_probe_now,
-				       NULL};
+	const struct diag_host host = {
+	    .last_probe = fake_last_probe,
+	    .listener = fake_listener,
+	    .ports_nearby = fake_nearby,
+	    .connections = fake_connections,
+	    .probe_now = fake_probe_now,
+	    .learned = fake_learned,
+	};
 	diag = diag_new(alerts, &host);
 	diag_set_model(diag, model, cfg);
 }
@@ -141,7 +180,7 @@ static void expect_alert(enum cause c, const char *peer, const char *upstream, c
 	const struct alert *a = alert_find(alerts, c, peer ? peer : upstream);
 	CHECK(a != NULL);
 	if (!a) {
-		for (a = alert_first(alerts); a; a = a->next)
+		for (a = alert_first(alerts); a; a = alert_next(alerts, a))
 			fprintf(stderr, "  have: %s %s firing=%d\n", cause_name(a->cause),
 				a->peer ? a->peer : "-", a->firing);
 		return;
@@ -236,7 +275,8 @@ static void test_read_timeout_names_the_location_timeout(void)
 	    "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
 	    "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\"",
 	    "/slow/x");
-	expect_alert(CAUSE_BACKEND_SLOW, "127.0.0.1:8081", "app", "13", ALERT_CRITICAL);
+	/* issue 10: one source of severity, cause.c's table: backend_slow warns */
+	expect_alert(CAUSE_BACKEND_SLOW, "127.0.0.1:8081", "app", "13", ALERT_WARNING);
 	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
 	CHECK(a && strstr(a->summary, "proxy_read_timeout 30s"));
 	CHECK(a && strstr(a->fix, "proxy_read_timeout 68s;")); /* 45 s measured x 1.5 */
@@ -248,11 +288,12 @@ static void test_unix_errnos_map_to_socket_causes(void)
 	static const struct {
 		int err;
 		enum cause cause;
+		enum alert_severity sev; /* issue 10: the cause table's */
 	} cases[] = {
-	    {2, CAUSE_SOCKET_MISSING},
-	    {13, CAUSE_SOCKET_PERMISSION},
-	    {111, CAUSE_SOCKET_STALE},
-	    {11, CAUSE_BACKEND_OVERLOADED},
+	    {2, CAUSE_SOCKET_MISSING, ALERT_CRITICAL},
+	    {13, CAUSE_SOCKET_PERMISSION, ALERT_CRITICAL},
+	    {111, CAUSE_SOCKET_STALE, ALERT_CRITICAL},
+	    {11, CAUSE_BACKEND_OVERLOADED, ALERT_WARNING},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		setup();
@@ -262,7 +303,7 @@ static void test_unix_errnos_map_to_socket_causes(void)
 		     "diag.test, request: \"GET /php HTTP/1.1\", upstream: "
 		     "\"fastcgi://unix:/run/php/fpm.sock:\", host: \"d\"",
 		     cases[i].err);
-		expect_alert(cases[i].cause, "unix:/run/php/fpm.sock", NULL, "16", ALERT_CRITICAL);
+		expect_alert(cases[i].cause, "unix:/run/php/fpm.sock", NULL, "16", cases[i].sev);
 		teardown();
 	}
 }
@@ -369,8 +410,290 @@ static void test_peers_from_logs_are_capped_but_configured_ones_never(void)
 		     2 + i / 250, i % 250 + 1);
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.2.1:80") != NULL);
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.18.200:80") == NULL); /* the 4200th */
+	CHECK_INT(diag_untracked_events(diag), 4200 - 4096); /* counted, and shown by stats */
 	feed(T0 + 5000, REFUSED, "/");
 	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
+	teardown();
+}
+
+#define STALE                                                                                      \
+	"2026/11/21 10:00:00 [error] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (111: "    \
+	"Connection refused) while connecting to upstream, client: 127.0.0.1, server: diag.test, " \
+	"request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", host: "    \
+	"\"d\""
+
+static void probe_at(const char *key, enum probe_result_kind res, int64_t t)
+{
+	set_probe(key, res, t);
+	for (size_t i = 0; i < fake.nprobe; i++)
+		if (streq(fake.probe_key[i], key))
+			diag_probe_result(diag, key, &fake.probe[i], t);
+}
+
+static void test_a_weaker_probe_never_resolves_a_cause_that_still_holds(void)
+{
+	setup();
+	const char *sock = "unix:/run/php/fpm.sock";
+	feed(T0, STALE, "/php");
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	/* upwatch's own connect is denied (the service user): weaker, not a fix */
+	for (int64_t t = T0 + 20000; t <= T0 + 400000; t += 20000) {
+		probe_at(sock, PROBE_PERMISSION, t);
+		diag_tick(diag, t + 1);
+	}
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, sock) == NULL);
+	teardown();
+}
+
+static void test_peer_failing_after_old_errors_does_not_say_no_error_yet(void)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	diag_tick(diag, T0 + 30000); /* resolved by its hold, no probe kept it */
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") == NULL);
+	probe_at("127.0.0.1:8081", PROBE_REFUSED, T0 + DIAG_TEST_EPISODE_MS);
+	const struct alert *a = alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->explanation, "no error") && strstr(a->explanation, "last error"));
+	teardown();
+}
+
+static void test_no_live_upstreams_holds_while_every_peer_is_down(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *9 no live upstreams while connecting to upstream, "
+	     "client: 127.0.0.1, server: diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+	     "\"http://pool/pool\", host: \"d\"",
+	     "/pool");
+	for (int64_t t = T0 + 5000; t <= T0 + 120000; t += 5000) {
+		probe_at("127.0.0.1:9001", PROBE_REFUSED, t);
+		probe_at("127.0.0.1:9002", PROBE_REFUSED, t);
+		diag_tick(diag, t + 1);
+	}
+	CHECK(alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool") != NULL);
+	/* one peer is back: the block lives, the alert ages out */
+	probe_at("127.0.0.1:9002", PROBE_OK, T0 + 125000);
+	diag_tick(diag, T0 + 125000 + 30000);
+	CHECK(alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, "pool") == NULL);
+	teardown();
+}
+
+static void test_one_crash_is_one_backend_restarted_story(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 recv() failed (104: Connection reset by peer) "
+	     "while reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"d\"",
+	     "/");
+	feed(T0 + 1000, REFUSED, "/");
+	feed(T0 + 1500, REFUSED, "/");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081") != NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL);
+	fake.listener_known = true;
+	fake.listener =
+	    (struct host_listener){.listening = true, .pid = 42, .started_ms = T0 + 2000};
+	probe_at("127.0.0.1:8081", PROBE_OK, T0 + 3000);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESTARTED, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK(a && a->count == 3);
+	bool window = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		window |= strstr(a->evidence[i], "backend_reset") &&
+			  strstr(a->evidence[i], "backend_down");
+	CHECK(window);
+	/* its chapters are not alerts of their own, firing or in the history */
+	size_t n = 0;
+	for (const struct alert *x = alert_first(alerts); x; x = alert_next(alerts, x))
+		n++;
+	CHECK_INT(n, 1);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+static void test_a_local_probe_error_is_never_a_verdict(void)
+{
+	setup();
+	probe_at("127.0.0.1:8081", PROBE_LOCAL_ERROR, T0);
+	CHECK_INT(alert_firing_count(alerts), 0);
+	feed(T0 + 1000, REFUSED, "/");
+	probe_at("127.0.0.1:8081", PROBE_LOCAL_ERROR, T0 + 20000);
+	diag_tick(diag, T0 + 31000); /* the local error kept nothing alive */
+	CHECK_INT(alert_firing_count(alerts), 0);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:8081") == NULL);
+	teardown();
+}
+
+static void test_one_path_is_missing_or_stale_never_both(void)
+{
+	setup();
+	const char *sock = "unix:/run/php/fpm.sock";
+	feed(T0, STALE, "/php");
+	probe_at(sock, PROBE_MISSING, T0 + 1000);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) == NULL);
+	feed(T0 + 2000, STALE, "/php");
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) == NULL);
+	teardown();
+}
+
+static void test_learned_peers_and_their_alerts_expire_when_quiet(void)
+{
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "
+	     "connecting to upstream, client: 127.0.0.1, server: x, request: \"GET %s HTTP/1.1\", "
+	     "upstream: \"http://127.0.9.9:80/\", host: \"x\"",
+	     "/");
+	CHECK_INT(fake.learned, 1);
+	CHECK_INT(diag_learned_count(diag), 1);
+	/* its probe keeps failing: the alert stays, but not forever */
+	probe_at("127.0.9.9:80", PROBE_REFUSED, T0 + 60000);
+	diag_tick(diag, T0 + 60001);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") != NULL);
+	diag_tick(diag, T0 + 15 * 60 * 1000);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") == NULL);
+	CHECK_INT(fake.learned, 0);
+	CHECK_INT(diag_learned_count(diag), 0);
+	const char **keys;
+	CHECK_INT(diag_learned_peers(diag, &keys), 0);
+	teardown();
+}
+
+static void test_cannot_assign_address_is_local_ports_exhausted(void)
+{
+	setup();
+	fake.conns_known = true;
+	fake.conns = (struct diag_conns){.time_wait = 28000, .established = 40};
+	feed(T0,
+	     "2026/11/21 10:00:00 [crit] 7#7: *1 connect() to 127.0.0.1:8081 failed (99: Cannot "
+	     "assign requested address) while connecting to upstream, client: 127.0.0.1, server: "
+	     "diag.test, request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", "
+	     "host: \"d\"",
+	     "/");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_UNREACHABLE, "127.0.0.1:8081") == NULL);
+	expect_alert(CAUSE_LOCAL_PORTS_EXHAUSTED, "127.0.0.1:8081", "app", "11", ALERT_CRITICAL);
+	const struct alert *a = alert_find(alerts, CAUSE_LOCAL_PORTS_EXHAUSTED, "127.0.0.1:8081");
+	bool conns = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		conns |= strstr(a->evidence[i], "28000 connections to 127.0.0.1:8081 in TIME_WAIT, "
+						"40 established") != NULL;
+	CHECK(conns);
+	char at[600];
+	snprintf(at, sizeof(at), "in upstream app (%s:4):\n    keepalive 32;", conf_path);
+	CHECK(a && strstr(a->fix, at));
+	snprintf(at, sizeof(at), "location / (%s:11):\n    proxy_http_version 1.1;\n", conf_path);
+	CHECK(a && strstr(a->fix, at));
+	CHECK(a && strstr(a->fix, "proxy_set_header Connection \"\";"));
+	CHECK(a && strstr(a->fix, "net.ipv4.ip_local_port_range"));
+	teardown();
+}
+
+#define BK_REFUSED                                                                                 \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
+	"connecting to upstream, client: 127.0.0.1, server: bk.test, request: \"GET %s "           \
+	"HTTP/1.1\", upstream: \"http://127.0.0.1:9101/\", host: \"bk.test\""
+
+static void test_primaries_down_while_a_backup_serves_is_a_warning_naming_both(void)
+{
+	setup();
+	probe_at("127.0.0.1:9102", PROBE_OK, T0);
+	feed(T0, BK_REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9101", "bk", "19", ALERT_WARNING);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:9101");
+	CHECK(
+	    a && strstr(a->summary, "127.0.0.1:9101") &&
+	    strstr(a->summary, "every primary of upstream bk fails, backup 127.0.0.1:9102 serves"));
+	teardown();
+
+	/* the backup fails too: an outage */
+	setup();
+	probe_at("127.0.0.1:9102", PROBE_REFUSED, T0);
+	feed(T0, BK_REFUSED, "/");
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:9101", "bk", "19", ALERT_CRITICAL);
+	teardown();
+}
+
+static void test_log_alone_never_prints_an_empty_reference(void)
+{
+	setup();
+	diag_set_model(diag, NULL, cfg);
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (113: No route to host) while "
+	     "connecting to upstream, client: 127.0.0.1, server: x, request: \"GET %s HTTP/1.1\", "
+	     "upstream: \"http://127.0.0.1:8081/\", host: \"x\"",
+	     "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_UNREACHABLE, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK(a && a->config_ref == NULL);
+	CHECK(a && !strstr(a->fix, " at .") && !strstr(a->fix, "()") && !strstr(a->fix, " at \n"));
+	CHECK(a && strstr(a->fix, "correct it at the nginx configuration (no file:line known)."));
+	teardown();
+}
+
+static void test_stream_peers_are_diagnosed_like_http_ones(void)
+{
+	setup();
+	feed(
+	    T0,
+	    "2026/11/21 10:00:00 [error] 7#7: *%d connect() failed (111: Connection refused) while "
+	    "connecting to upstream, client: 127.0.0.1, server: 0.0.0.0:5432, upstream: "
+	    "\"127.0.0.1:5433\", bytes from/to client:0/0, bytes from/to upstream:0/0",
+	    1);
+	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:5433", "pg", "23", ALERT_CRITICAL);
+	teardown();
+}
+
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : 3;
+		if (*p >= 0x80 && (*p & 0xc0) == 0x80)
+			return false;
+		p++;
+		for (int i = 0; i < n; i++, p++)
+			if ((*p & 0xc0) != 0x80)
+				return false;
+	}
+	return true;
+}
+
+static void test_evidence_and_summaries_cut_on_character_boundaries(void)
+{
+	setup();
+	/* "é" (2 bytes) from byte 297 on: a 300-byte cut falls inside one */
+	char uri[1200] = "/";
+	size_t pre = 297 - strlen("2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: "
+				  "Connection refused) while connecting to upstream, client: "
+				  "127.0.0.1, server: diag.test, request: \"GET ");
+	for (size_t i = 1; i < pre; i++)
+		strcat(uri, "a");
+	for (int i = 0; i < 300; i++)
+		strcat(uri, "\xc3\xa9");
+	feed(T0, REFUSED, uri);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && a->nevidence >= 1);
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		CHECK(valid_utf8(a->evidence[i]));
+	CHECK(a && valid_utf8(a->summary) && valid_utf8(a->explanation) && valid_utf8(a->fix));
+	teardown();
+
+	/* a host name longer than diagnosis keeps: cut between characters */
+	setup();
+	char name[400] = "";
+	for (int i = 0; i < 170; i++)
+		strcat(name, "\xc3\xa9");
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *2 %s.invalid could not be resolved (3: Host not "
+	     "found), client: 127.0.0.1, server: diag.test, request: \"GET / HTTP/1.1\", host: "
+	     "\"d\"",
+	     name);
+	a = alert_first(alerts);
+	CHECK(a && a->peer && strlen(a->peer) == 254 && valid_utf8(a->peer));
+	CHECK(a && valid_utf8(a->summary) && valid_utf8(a->explanation) && valid_utf8(a->fix));
 	teardown();
 }
 
@@ -380,7 +703,7 @@ static void test_other_lines_raise_nothing(void)
 	feed(T0, "2026/11/21 10:00:00 [notice] 7#7: %s", "signal process started");
 	CHECK_INT(alert_firing_count(alerts), 0);
 	cJSON *o = cJSON_CreateObject();
-	diag_events_json(diag, o);
+	json_diag_events(diag, o);
 	CHECK_INT(cJSON_GetObjectItem(o, "other")->valueint, 1);
 	CHECK_INT(cJSON_GetObjectItem(o, "connect_failed")->valueint, 0);
 	cJSON_Delete(o);
@@ -410,6 +733,18 @@ int main(void)
 	RUN(test_worker_connections_exhausted);
 	RUN(test_unresolvable_name_is_dns_failure);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
+	RUN(test_a_weaker_probe_never_resolves_a_cause_that_still_holds);
+	RUN(test_peer_failing_after_old_errors_does_not_say_no_error_yet);
+	RUN(test_no_live_upstreams_holds_while_every_peer_is_down);
+	RUN(test_one_crash_is_one_backend_restarted_story);
+	RUN(test_a_local_probe_error_is_never_a_verdict);
+	RUN(test_one_path_is_missing_or_stale_never_both);
+	RUN(test_learned_peers_and_their_alerts_expire_when_quiet);
+	RUN(test_cannot_assign_address_is_local_ports_exhausted);
+	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
+	RUN(test_log_alone_never_prints_an_empty_reference);
+	RUN(test_stream_peers_are_diagnosed_like_http_ones);
+	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_other_lines_raise_nothing);
 
 	config_free(cfg);

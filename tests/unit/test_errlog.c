@@ -553,9 +553,11 @@ static void test_line_cut_at_2047_keeps_what_is_there(void)
 	CHECK_SPAN(ev.request, "GET /x HTTP/1.1");
 	CHECK_SPAN(ev.host, NULL);
 
-	/* Cut inside the action: no context, the action text is what remains. */
+	/* Stopped inside the action but far shorter than nginx's cut: nothing
+	 * says upstream, so it is other (both entry points agree); the errno
+	 * and the action text are still parsed. */
 	CHECK_INT(parse(HDR "connect() failed (111: Connection refused) while connec", &ev), 0);
-	CHECK_INT(ev.kind, EV_CONNECT_FAILED);
+	CHECK_INT(ev.kind, EV_OTHER);
 	CHECK_INT(ev.err, 111);
 	CHECK_SPAN(ev.action, "connec");
 	CHECK_INT(ev.phase, PHASE_OTHER);
@@ -981,7 +983,7 @@ static void test_catalog_messages_map_to_kinds(void)
 	     EV_INVALID_HEADER, 0, NULL},
 	    {"upstream rejected request with error 7 while reading response header from "
 	     "upstream",
-	     EV_INVALID_HEADER, 0, NULL},
+	     EV_UPSTREAM_REJECTED, 0, "7"},
 	    {"invalid header after joining FastCGI records while reading response header from "
 	     "upstream",
 	     EV_INVALID_HEADER, 0, NULL},
@@ -990,7 +992,7 @@ static void test_catalog_messages_map_to_kinds(void)
 	     EV_INVALID_BODY, 0, NULL},
 	    {"upstream sent more data than specified in \"Content-Length\" header while "
 	     "reading upstream",
-	     EV_OTHER, 0, NULL},
+	     EV_INVALID_BODY, 0, NULL},
 	    {"upstream sent data after final chunk while reading upstream", EV_OTHER, 0, NULL},
 	    {"accept4() failed (24: Too many open files)", EV_TOO_MANY_FILES, 24, NULL},
 	    {"socket() failed (23: Too many open files in system) while connecting "
@@ -1064,13 +1066,17 @@ static void test_no_live_upstreams_names_group_not_peer(void)
 static void test_kind_and_phase_names(void)
 {
 	static const char *const want[EV__COUNT] = {
-	    "connect_failed",	 "timed_out",	      "recv_failed",
-	    "send_failed",	 "premature_close",   "invalid_header",
-	    "no_valid_header",	 "too_big_header",    "invalid_body",
-	    "no_live_upstreams", "peer_disabled",     "ssl_handshake_failed",
-	    "ssl_verify_failed", "ssl_name_mismatch", "resolve_failed",
-	    "no_resolver",	 "host_not_found",    "worker_connections",
-	    "too_many_files",	 "fastcgi_stderr",    "other",
+	    "connect_failed",	 "timed_out",
+	    "recv_failed",	 "send_failed",
+	    "premature_close",	 "invalid_header",
+	    "no_valid_header",	 "too_big_header",
+	    "invalid_body",	 "no_live_upstreams",
+	    "peer_disabled",	 "ssl_handshake_failed",
+	    "ssl_verify_failed", "ssl_name_mismatch",
+	    "resolve_failed",	 "no_resolver",
+	    "host_not_found",	 "worker_connections",
+	    "too_many_files",	 "fastcgi_stderr",
+	    "upstream_rejected", "other",
 	};
 	for (int k = 0; k < EV__COUNT; k++)
 		CHECK_STR(errlog_kind_name((enum errlog_kind)k), want[k]);
@@ -1078,6 +1084,278 @@ static void test_kind_and_phase_names(void)
 	for (int p = 0; p < PHASE__COUNT; p++)
 		CHECK(strcmp(errlog_phase_name((enum errlog_phase)p), "unknown") != 0);
 	CHECK_STR(errlog_phase_name(PHASE_READING_HEADER), "reading_header");
+}
+
+/* ---- stream, unix paths, new kinds ----------------------------------------- */
+
+static void test_stream_context_gives_peer_and_bytes(void)
+{
+	struct errlog_event ev;
+	CHECK_INT(parse(HDR "recv() failed (104: Connection reset by peer) while proxying and "
+			    "reading from upstream, client: 127.0.0.1, server: 0.0.0.0:12345, "
+			    "upstream: \"127.0.0.2:443\", bytes from/to client:46/16, bytes "
+			    "from/to upstream:16/46",
+			&ev),
+		  0);
+	CHECK_STR(errlog_kind_name(ev.kind), "recv_failed");
+	CHECK_INT(ev.err, 104);
+	CHECK_INT(ev.phase, PHASE_PROXYING_FROM_UPSTREAM);
+	CHECK_SPAN(ev.client, "127.0.0.1");
+	CHECK_SPAN(ev.server, "0.0.0.0:12345");
+	CHECK_SPAN(ev.upstream, "127.0.0.2:443");
+	CHECK_INT(ev.has_peer, 1);
+	CHECK_STR(ev.peer.key, "127.0.0.2:443");
+	CHECK_INT(ev.stream, 1);
+	CHECK_INT(ev.udp, 0);
+	CHECK_INT(ev.has_bytes, 1);
+	CHECK_INT(ev.bytes_from_client, 46);
+	CHECK_INT(ev.bytes_to_client, 16);
+	CHECK_INT(ev.bytes_from_upstream, 16);
+	CHECK_INT(ev.bytes_to_upstream, 46);
+	CHECK_INT(ev.scheme.p == NULL, 1);
+
+	CHECK_INT(parse(HDR "connect() failed (111: Connection refused) while connecting to "
+			    "upstream, udp client: 127.0.0.1, server: 127.0.0.1:53, upstream: "
+			    "\"[::1]:5353\", bytes from/to client:40/0, bytes from/to upstream:0/0",
+			&ev),
+		  0);
+	CHECK_STR(errlog_kind_name(ev.kind), "connect_failed");
+	CHECK_INT(ev.udp, 1);
+	CHECK_INT(ev.stream, 1);
+	CHECK_STR(ev.peer.key, "[::1]:5353");
+	CHECK_INT(ev.bytes_from_client, 40);
+
+	/* a unix peer in a stream context, and a line before the upstream was chosen */
+	CHECK_INT(parse(HDR "connect() to unix:/run/app.sock failed (2: No such file or "
+			    "directory) while connecting to upstream, client: 127.0.0.1, server: "
+			    "127.0.0.1:9000, upstream: \"unix:/run/app.sock\", bytes from/to "
+			    "client:0/0, bytes from/to upstream:0/0",
+			&ev),
+		  0);
+	CHECK_STR(ev.peer.key, "unix:/run/app.sock");
+	CHECK_INT(ev.err, 2);
+	CHECK_INT(parse(HDR "no live upstreams while connecting to upstream, client: 127.0.0.1, "
+			    "server: 0.0.0.0:12345, upstream: \"dns_servers\", bytes from/to "
+			    "client:0/0, bytes from/to upstream:0/0",
+			&ev),
+		  0);
+	CHECK_STR(errlog_kind_name(ev.kind), "no_live_upstreams");
+	CHECK_SPAN(ev.name, "dns_servers");
+	CHECK_INT(ev.has_peer, 0);
+}
+
+static void test_unix_peer_without_separator(void)
+{
+	struct errlog_event ev;
+	const char *line =
+	    HDR "connect() to unix:/var/run/app/puma.sock failed (111: Connection "
+		"refused) while connecting to upstream, client: 127.0.0.1, server: "
+		"_, request: \"GET /orders/1 HTTP/1.1\", upstream: "
+		"\"http://unix:/var/run/app/puma.sock/orders/1\", host: \"localhost\"";
+	CHECK_INT(parse(line, &ev), 0);
+	CHECK_STR(ev.peer.key, "unix:/var/run/app/puma.sock");
+	CHECK_INT(ev.peer_split, ERRLOG_SPLIT_SOCK);
+	CHECK_SPAN(ev.upstream_uri, "/orders/1");
+
+	/* no ".sock": the whole text is the key until known paths split it */
+	CHECK_INT(parse(HDR "upstream prematurely closed connection while reading response "
+			    "header from upstream, client: 127.0.0.1, server: _, request: \"GET "
+			    "/a/b HTTP/1.1\", upstream: \"http://unix:/run/gunicorn/a/b\"",
+			&ev),
+		  0);
+	CHECK_INT(ev.peer_split, ERRLOG_SPLIT_NONE);
+	CHECK_STR(ev.peer.key, "unix:/run/gunicorn/a/b");
+	const char *const none[] = {"/run/other.socket"};
+	CHECK_INT(errlog_peer_resolve_unix(&ev, none, 1), 0);
+	CHECK_STR(ev.peer.key, "unix:/run/gunicorn/a/b");
+	const char *const known[] = {"/run/gun", "unix:/run/gunicorn", "/run/gunicorn/a"};
+	CHECK_INT(errlog_peer_resolve_unix(&ev, known, 3), 1);
+	CHECK_STR(ev.peer.key, "unix:/run/gunicorn/a");
+	CHECK_SPAN(ev.upstream_uri, "/b");
+	CHECK_INT(ev.peer_split, ERRLOG_SPLIT_EXACT);
+	CHECK_INT(errlog_peer_resolve_unix(&ev, known, 3), -EINVAL);
+
+	/* nginx's own spelling: exact */
+	CHECK_INT(parse(HDR "connect() to unix:/run/php/php8.2-fpm.sock failed (11: Resource "
+			    "temporarily unavailable) while connecting to upstream, client: "
+			    "127.0.0.1, server: _, request: \"GET / HTTP/1.1\", upstream: "
+			    "\"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"localhost\"",
+			&ev),
+		  0);
+	CHECK_INT(ev.peer_split, ERRLOG_SPLIT_EXACT);
+	CHECK_STR(ev.peer.key, "unix:/run/php/php8.2-fpm.sock");
+}
+
+static void test_upstream_modules_messages(void)
+{
+	static const struct {
+		const char *msg;
+		const char *kind;
+		enum errlog_phase phase;
+		const char *detail;
+	} cases[] = {
+	    {"upstream sent invalid chunked response while reading upstream", "invalid_body",
+	     PHASE_READING_UPSTREAM, NULL},
+	    {"upstream sent more data than specified in \"Content-Length\" header while reading "
+	     "upstream",
+	     "invalid_body", PHASE_READING_UPSTREAM, NULL},
+	    {"upstream timed out (110: Connection timed out) while SSL handshaking to upstream",
+	     "timed_out", PHASE_SSL_HANDSHAKE, NULL},
+	    {"upstream rejected request with error 2 while reading response header from upstream",
+	     "upstream_rejected", PHASE_READING_HEADER, "2"},
+	    {"memcached sent invalid trailer while reading upstream", "invalid_body",
+	     PHASE_READING_UPSTREAM, NULL},
+	    {"memcached sent invalid response: \"SERVER_ERROR out of memory\" while reading "
+	     "response header from upstream",
+	     "invalid_header", PHASE_READING_HEADER, NULL},
+	    {"memcached sent invalid length in response \"VALUE k 0 x\" for key \"k\" while "
+	     "reading response header from upstream",
+	     "invalid_header", PHASE_READING_HEADER, NULL},
+	    {"upstream sent duplicate header line: \"Content-Length: 5\", previous value: "
+	     "\"Content-Length: 4\" while reading response header from upstream",
+	     "invalid_header", PHASE_READING_HEADER, "Content-Length: 5"},
+	    {"upstream sent invalid status \"abc\" while reading response header from upstream",
+	     "invalid_header", PHASE_READING_HEADER, "abc"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char line[1024];
+		struct errlog_event ev;
+		int before = harness_failures;
+		snprintf(line, sizeof(line),
+			 HDR "%s, client: 127.0.0.1, server: _, request: \"GET / HTTP/1.1\", "
+			     "upstream: \"scgi://127.0.0.1:4000\", host: \"localhost\"",
+			 cases[i].msg);
+		CHECK_INT(parse(line, &ev), 0);
+		CHECK_STR(errlog_kind_name(ev.kind), cases[i].kind);
+		CHECK_INT(ev.phase, cases[i].phase);
+		CHECK_SPAN(ev.detail, cases[i].detail);
+		CHECK_STR(ev.peer.key, "127.0.0.1:4000");
+		CHECK_SPAN(ev.scheme, "scgi");
+		if (harness_failures != before)
+			fprintf(stderr, "  ^ %s\n", cases[i].msg);
+	}
+}
+
+/* errno 99 stays connect_failed with its number (the diagnoser calls it
+ * local_ports_exhausted). */
+static void test_errno_99_is_connect_failed(void)
+{
+	struct errlog_event ev;
+	CHECK_INT(parse(HDR
+			"connect() failed (99: Cannot assign requested address) while "
+			"connecting to upstream, client: 127.0.0.1, server: _, request: \"GET / "
+			"HTTP/1.1\", upstream: \"http://[::1]:8080/\", host: \"localhost\"",
+			&ev),
+		  0);
+	CHECK_STR(errlog_kind_name(ev.kind), "connect_failed");
+	CHECK_INT(ev.err, 99);
+	CHECK_SPAN(ev.errtext, "Cannot assign requested address");
+	CHECK_STR(ev.peer.key, "[::1]:8080");
+}
+
+static void test_multiline_entry_predicates(void)
+{
+	const char *open = HDR "FastCGI sent in stderr: \"PHP message: PHP Fatal error:  Uncaught "
+			       "Exception: boom in /var/www/index.php:3";
+	const char *closed =
+	    HDR "FastCGI sent in stderr: \"Primary script unknown\" while "
+		"reading response header from upstream, client: 127.0.0.1, "
+		"server: _, request: \"GET / HTTP/1.1\", upstream: "
+		"\"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"localhost\"";
+	CHECK(errlog_entry_open(open, strlen(open)));
+	CHECK(!errlog_entry_open(closed, strlen(closed)));
+	CHECK(errlog_entry_start(closed, strlen(closed)));
+	CHECK(!errlog_entry_start("Stack trace:", 12));
+	CHECK(!errlog_entry_start("#0 {main}", 9));
+
+	/* the joined entry parses as one */
+	char joined[2048];
+	snprintf(joined, sizeof(joined),
+		 "%s\nStack trace:\n#0 {main}\n  thrown in /var/www/index.php on line 3\" while "
+		 "reading response header from upstream, client: 127.0.0.1, server: _, request: "
+		 "\"GET / HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/php8.2-fpm.sock:\", "
+		 "host: \"localhost\"",
+		 open);
+	struct errlog_event ev;
+	CHECK(!errlog_entry_open(joined, strlen(joined)));
+	CHECK_INT(parse(joined, &ev), 0);
+	CHECK_STR(errlog_kind_name(ev.kind), "fastcgi_stderr");
+	CHECK_INT(ev.phase, PHASE_READING_HEADER);
+	CHECK_STR(ev.peer.key, "unix:/run/php/php8.2-fpm.sock");
+	CHECK(ev.detail.p && memmem(ev.detail.p, ev.detail.len, "Stack trace:", 12));
+}
+
+/* The pre-filter never changes what an upstream-related line gives: over the
+ * sample corpus, errlog_parse_upstream() agrees with errlog_parse() on
+ * acceptance, kind, errno and peer, and differs only by leaving the context
+ * of EV_OTHER lines unparsed. */
+static void test_prefilter_agrees_with_full_parse(void)
+{
+	unsigned filtered = 0;
+	for (size_t i = 0; i < nlines; i++) {
+		struct errlog_event a, b;
+		int ra = errlog_parse(lines[i].p, lines[i].len, &a);
+		int rb = errlog_parse_upstream(lines[i].p, lines[i].len, &b);
+		CHECK_INT(rb, ra);
+		if (ra < 0 || rb < 0)
+			continue;
+		CHECK_STR(errlog_kind_name(b.kind), errlog_kind_name(a.kind));
+		CHECK_INT(b.has_peer, a.has_peer);
+		CHECK_STR(b.peer.key, a.peer.key);
+		CHECK_INT(b.time, a.time);
+		if (b.kind != EV_OTHER)
+			CHECK_INT(b.err, a.err);
+		filtered += a.kind == EV_OTHER && !b.client.p && a.client.p;
+	}
+	CHECK(filtered > 0);
+}
+
+/* tests/corpus/errlog/lines.tsv: real lines quoted in public issue trackers,
+ * one per row with the kind, errno and peer each must give and the thread it
+ * came from. Every row is asserted, through both entry points. */
+static void test_issue_corpus(void)
+{
+	FILE *f = fopen(SOURCE_ROOT "/tests/corpus/errlog/lines.tsv", "re");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	char *row = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned rows = 0;
+	while ((len = getline(&row, &cap, f)) > 0) {
+		if (row[0] == '#')
+			continue;
+		if (row[len - 1] == '\n')
+			row[--len] = '\0';
+		char *save, *kind = strtok_r(row, "\t", &save), *err = strtok_r(NULL, "\t", &save),
+			    *peer = strtok_r(NULL, "\t", &save), *src = strtok_r(NULL, "\t", &save),
+			    *line = strtok_r(NULL, "", &save);
+		CHECK(kind && err && peer && src && line);
+		if (!line)
+			continue;
+		rows++;
+		int before = harness_failures;
+		struct errlog_event ev, up;
+		CHECK_INT(errlog_parse(line, strlen(line), &ev), 0);
+		CHECK_STR(errlog_kind_name(ev.kind), kind);
+		CHECK_INT(ev.err, atoi(err));
+		if (strcmp(peer, "-") == 0)
+			CHECK_INT(ev.has_peer, 0);
+		else
+			CHECK_STR(ev.has_peer ? ev.peer.key : "(none)", peer);
+		CHECK_INT(errlog_parse_upstream(line, strlen(line), &up), 0);
+		CHECK_STR(errlog_kind_name(up.kind), kind);
+		CHECK_INT(up.has_peer, ev.has_peer);
+		CHECK_STR(up.peer.key, ev.peer.key);
+		if (up.kind != EV_OTHER)
+			CHECK_INT(up.err, ev.err);
+		if (harness_failures != before)
+			fprintf(stderr, "  ^ %s\n    %s\n", src, line);
+	}
+	free(row);
+	fclose(f);
+	CHECK(rows >= 100);
 }
 
 /* ---- time ----------------------------------------------------------------- */
@@ -1135,6 +1413,13 @@ int main(void)
 	RUN(test_catalog_messages_map_to_kinds);
 	RUN(test_no_live_upstreams_names_group_not_peer);
 	RUN(test_kind_and_phase_names);
+	RUN(test_stream_context_gives_peer_and_bytes);
+	RUN(test_unix_peer_without_separator);
+	RUN(test_upstream_modules_messages);
+	RUN(test_errno_99_is_connect_failed);
+	RUN(test_multiline_entry_predicates);
+	RUN(test_prefilter_agrees_with_full_parse);
+	RUN(test_issue_corpus);
 	RUN(test_local_time_follows_dst);
 	for (size_t i = 0; i < nlines; i++)
 		free(lines[i].p);

@@ -10,11 +10,12 @@
 #include "output/metrics.h"
 #include "probe/probe.h"
 
-static const struct probe_result *no_probe(void *ud, const char *key)
+static bool no_probe(void *ud, const char *key, struct probe_result *ret)
 {
 	(void)ud;
 	(void)key;
-	return NULL;
+	(void)ret;
+	return false;
 }
 
 static bool no_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
@@ -44,9 +45,13 @@ static void no_probe_now(void *ud, const char *key)
 static void test_exposition_counts_events_and_alerts(void)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct prober *p = prober_new(loop, 4, NULL, NULL);
+	struct prober *p = NULL;
+	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {no_probe, no_listener, no_ports, no_probe_now, NULL};
+	const struct diag_host host = {.last_probe = no_probe,
+				       .listener = no_listener,
+				       .ports_nearby = no_ports,
+				       .probe_now = no_probe_now};
 	struct diag *d = diag_new(alerts, &host);
 
 	const char *line =
@@ -100,9 +105,13 @@ static int promtool(const char *text)
 static void test_odd_unix_path_label_is_valid_exposition(void)
 {
 	struct ev_loop *loop = ev_default_loop(0);
-	struct prober *p = prober_new(loop, 4, NULL, NULL);
+	struct prober *p;
+	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {no_probe, no_listener, no_ports, no_probe_now, NULL};
+	const struct diag_host host = {.last_probe = no_probe,
+				       .listener = no_listener,
+				       .ports_nearby = no_ports,
+				       .probe_now = no_probe_now};
 	struct diag *d = diag_new(alerts, &host);
 	const char *line =
 	    "2026/11/21 10:00:00 [crit] 7#7: *1 connect() to unix:/run/a\xff\x1b\"q.sock failed "

@@ -56,8 +56,11 @@ static void test_timeout_clamp_applies_after_overrides(void)
 	     "peer 127.0.0.1:8082 { probe_interval 10s; }\n"
 	     "peer 127.0.0.1:9000 { probe_timeout 1500ms; }\n",
 	     NGINX);
+	struct plan_targets pt;
 	struct probe_target *t;
-	size_t n = plan_targets(cfg, model, NULL, 0, &t);
+	plan_targets(cfg, model, NULL, 0, &pt);
+	t = pt.v;
+	size_t n = pt.n;
 	CHECK_INT(n, 4);
 	const struct probe_target *a = find(t, n, "127.0.0.1:8081");
 	const struct probe_target *b = find(t, n, "127.0.0.1:8082");
@@ -70,33 +73,39 @@ static void test_timeout_clamp_applies_after_overrides(void)
 		CHECK_INT(b->timeout_ms, 5000); /* block's 5s fits the peer's 10s */
 		CHECK_INT(c->timeout_ms, 1500);
 	}
-	free(t);
+	plan_targets_done(&pt);
 }
 
 static void test_probe_off_removes_targets_at_every_level(void)
 {
+	struct plan_targets pt;
 	struct probe_target *t;
 	load("probe off;\n", NGINX);
-	CHECK_INT(plan_targets(cfg, model, NULL, 0, &t), 0);
-	free(t);
+	plan_targets(cfg, model, NULL, 0, &pt);
+	CHECK_INT(pt.n, 0);
+	plan_targets_done(&pt);
 
 	load("upstream app { probe off; }\npeer unix:/var/run/php/fpm.sock { probe off; }\n",
 	     NGINX);
-	size_t n = plan_targets(cfg, model, NULL, 0, &t);
+	plan_targets(cfg, model, NULL, 0, &pt);
+	t = pt.v;
+	size_t n = pt.n;
 	CHECK_INT(n, 1);
 	CHECK_STR(t[0].key, "127.0.0.1:9000");
-	free(t);
+	plan_targets_done(&pt);
 
 	/* off globally, a peer's own `probe on` does not bring it back... */
 	load("probe off;\npeer 127.0.0.1:9000 { probe on; }\n", NGINX);
-	CHECK_INT(plan_targets(cfg, model, NULL, 0, &t), 0);
-	free(t);
+	plan_targets(cfg, model, NULL, 0, &pt);
+	CHECK_INT(pt.n, 0);
+	plan_targets_done(&pt);
 
 	/* ...and a learned peer is not probed either */
 	const char *learned[] = {"127.0.0.1:7000"};
 	load("probe off;\n", NGINX);
-	CHECK_INT(plan_targets(cfg, model, learned, 1, &t), 0);
-	free(t);
+	plan_targets(cfg, model, learned, 1, &pt);
+	CHECK_INT(pt.n, 0);
+	plan_targets_done(&pt);
 }
 
 static void test_learned_peers_are_tcp_and_inside_probe_allow(void)
@@ -111,11 +120,14 @@ static void test_learned_peers_are_tcp_and_inside_probe_allow(void)
 	    "unix:/var/run/php/b.sock",	  /* next to a configured unix peer */
 	    "unix:/var/run/php/d/c.sock", /* below it: no */
 	};
+	struct plan_targets pt;
 	struct probe_target *t;
-	size_t n = plan_targets(cfg, model, learned, ARRAY_SIZE(learned), &t);
+	plan_targets(cfg, model, learned, ARRAY_SIZE(learned), &pt);
+	t = pt.v;
+	size_t n = pt.n;
 	CHECK_INT(n, 4 + 3);
 	const struct probe_target *l = find(t, n, "127.0.0.1:7000");
-	CHECK(l && l->proto == NGX_PROTO_TCP);
+	CHECK(l && l->proto == PROBE_PROTO_TCP);
 	CHECK_STR(ngxconf_proto_name(PLAN_LEARNED_PROTO), "tcp");
 	CHECK(!find(t, n, "10.1.2.3:80"));
 	CHECK(!find(t, n, "unix:/etc/shadow"));
@@ -123,7 +135,7 @@ static void test_learned_peers_are_tcp_and_inside_probe_allow(void)
 	CHECK(!find(t, n, "unix:/run/../etc/shadow"));
 	CHECK(find(t, n, "unix:/var/run/php/b.sock"));
 	CHECK(!find(t, n, "unix:/var/run/php/d/c.sock"));
-	free(t);
+	plan_targets_done(&pt);
 }
 
 static void test_logs_without_repeats_and_watched_files(void)

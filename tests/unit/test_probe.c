@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +27,7 @@
 
 #include "harness.h"
 #include "core/peerkey.h"
+#include "output/json.h"
 #include "probe/probe.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_tcp.h"
@@ -45,6 +47,7 @@ enum srv_mode {
 	SRV_BIGBODY,  /* 200 with a 1 MiB body: over the 64 KiB body cap */
 	SRV_FCGI_ODD, /* GET_VALUES_RESULT whose pair lengths overrun the record */
 	SRV_FCGI_END, /* FCGI_END_REQUEST instead of GET_VALUES_RESULT */
+	SRV_HUGELINE, /* 200, then one header line of 1 MiB that never ends */
 };
 
 #define SLOW_MS 400
@@ -171,6 +174,15 @@ static void serve_one(int c, enum srv_mode mode)
 		write_all(c, (const char *)end, sizeof(end));
 		break;
 	}
+	case SRV_HUGELINE: {
+		static const char head[] = "HTTP/1.1 200 OK\r\nX-Line: ";
+		char chunk[64 * 1024];
+		memset(chunk, 'c', sizeof(chunk));
+		write_all(c, head, sizeof(head) - 1);
+		for (int i = 0; i < 16; i++)
+			write_all(c, chunk, sizeof(chunk));
+		break;
+	}
 	case SRV_SLOW: {
 		struct timespec ts = {0, SLOW_MS * 1000000L};
 		nanosleep(&ts, NULL);
@@ -214,7 +226,26 @@ static void stop(pid_t pid)
 
 /* ---- probing ---- */
 
-static struct probe_target target(const char *addr, enum ngx_proto proto)
+static struct prober *new_prober(struct ev_loop *loop, unsigned cap, probe_done_fn fn, void *ud)
+{
+	struct prober *p = NULL;
+	int r = prober_new(loop, cap, fn, ud, &p);
+	if (r < 0) {
+		fprintf(stderr, "prober_new: %s\n", strerror(-r));
+		exit(2);
+	}
+	return p;
+}
+
+/* The last result, or one with result PROBE__COUNT when there is none. */
+static struct probe_result last_of(const struct prober *p, const char *key)
+{
+	struct probe_result r = {.result = PROBE__COUNT};
+	prober_last(p, key, &r);
+	return r;
+}
+
+static struct probe_target target(const char *addr, enum probe_proto proto)
 {
 	struct probe_target t = {0};
 	if (peerkey_parse(addr, strlen(addr), 0, &t.addr) < 0) {
@@ -224,6 +255,7 @@ static struct probe_target target(const char *addr, enum ngx_proto proto)
 	snprintf(t.key, sizeof(t.key), "%s", t.addr.key);
 	t.proto = proto;
 	t.enabled = true;
+	t.probed = true;
 	t.interval_ms = 60000;
 	t.timeout_ms = 2000;
 	t.retry_ms = 1000;
@@ -265,7 +297,7 @@ static void run_for(struct ev_loop *loop, double seconds)
 static struct probe_result probe_once(const struct probe_target *t)
 {
 	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(o.loop, 16, NULL, NULL);
+	struct prober *p = new_prober(o.loop, 16, NULL, NULL);
 	ev_timer deadline;
 
 	ev_timer_init(&deadline, deadline_cb, 10.0, 0);
@@ -281,7 +313,7 @@ static struct probe_result probe_once(const struct probe_target *t)
 	return o.r;
 }
 
-static struct probe_result probe_mode(enum srv_mode mode, enum ngx_proto proto, uint64_t timeout)
+static struct probe_result probe_mode(enum srv_mode mode, enum probe_proto proto, uint64_t timeout)
 {
 	unsigned port;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
@@ -305,13 +337,13 @@ static void test_closed_port_is_refused(void)
 	close(fd);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "refused");
 	CHECK_INT(r.err, ECONNREFUSED);
 	CHECK_STR(r.detail, "connect() refused");
 
-	t.proto = NGX_PROTO_HTTP;
+	t.proto = PROBE_PROTO_HTTP;
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "refused");
 	CHECK_INT(r.http_status, 0);
@@ -323,14 +355,14 @@ static void test_tcp_listener_is_ok_and_json_has_fields(void)
 	int fd = listen_inet(AF_INET, "127.0.0.1", 4, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	close(fd);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_STR(r.detail, "connected");
 	CHECK(r.time_ms > 1700000000000LL);
 
-	cJSON *j = probe_result_json(&r);
+	cJSON *j = json_probe_result(&r);
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")), "ok");
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "detail")), "connected");
 	const char *time = cJSON_GetStringValue(cJSON_GetObjectItem(j, "time"));
@@ -350,10 +382,10 @@ static void test_ipv6_loopback(void)
 	pid_t pid = serve(lfd, SRV_OK);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "[::1]:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
-	t.proto = NGX_PROTO_HTTP;
+	t.proto = PROBE_PROTO_HTTP;
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
@@ -363,7 +395,7 @@ static void test_ipv6_loopback(void)
 	lfd = listen_inet(AF_INET6, "::1", 1, &port);
 	close(lfd);
 	snprintf(addr, sizeof(addr), "[::1]:%u", port);
-	t = target(addr, NGX_PROTO_TCP);
+	t = target(addr, PROBE_PROTO_TCP);
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "refused");
 }
@@ -372,7 +404,7 @@ static void test_ipv6_loopback(void)
 
 static void test_http_200_is_ok_with_timings(void)
 {
-	struct probe_result r = probe_mode(SRV_OK, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_OK, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
 	CHECK_STR(r.detail, "HTTP 200");
@@ -380,7 +412,7 @@ static void test_http_200_is_ok_with_timings(void)
 	CHECK(r.header_bytes > 30 && r.header_bytes < 200);
 	CHECK(r.ttfb_ms >= r.connect_ms);
 
-	cJSON *j = probe_result_json(&r);
+	cJSON *j = json_probe_result(&r);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(j, "http_status")), 200);
 	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "connect_ms")));
 	CHECK(cJSON_IsNumber(cJSON_GetObjectItem(j, "ttfb_ms")));
@@ -394,19 +426,18 @@ static void test_http_accepts_never_answers_is_timeout(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
 	t.timeout_ms = 300;
 	struct probe_result r = probe_once(&t);
 	close(lfd);
 	CHECK_STR(probe_result_name(r.result), "timeout");
 	CHECK_STR(r.detail, "no response header within 300 ms");
-	CHECK(r.latency_ms >= 290 && r.latency_ms < 1500);
 	CHECK_INT(r.http_status, 0);
 }
 
 static void test_http_reset_after_request_is_reset(void)
 {
-	struct probe_result r = probe_mode(SRV_RESET, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_RESET, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_INT(r.err, ECONNRESET);
 	CHECK_STR(r.detail, "before a response: connection reset by peer");
@@ -414,14 +445,14 @@ static void test_http_reset_after_request_is_reset(void)
 
 static void test_http_empty_reply_is_reset(void)
 {
-	struct probe_result r = probe_mode(SRV_EMPTY, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_EMPTY, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_STR(r.detail, "empty reply: connection closed without a response");
 }
 
 static void test_http_garbage_is_invalid_http(void)
 {
-	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_GARBAGE, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
 	CHECK(startswith(r.detail, "not a valid HTTP response: "));
 	CHECK_INT(r.http_status, 0);
@@ -429,26 +460,29 @@ static void test_http_garbage_is_invalid_http(void)
 
 static void test_http_64k_header_is_ok_and_counted(void)
 {
-	struct probe_result r = probe_mode(SRV_BIGHDR, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_BIGHDR, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
 	CHECK(r.header_bytes >= 65536 && r.header_bytes < 66000);
 }
 
-static void test_http_header_over_256k_is_cut_and_counted(void)
+/* nginx answers 502 for it ("upstream sent too big header"): a failure. */
+static void test_http_header_over_256k_is_too_big(void)
 {
-	struct probe_result r = probe_mode(SRV_HUGEHDR, NGX_PROTO_HTTP, 2000);
-	CHECK_STR(probe_result_name(r.result), "ok");
+	struct probe_result r = probe_mode(SRV_HUGEHDR, PROBE_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK(r.header_too_big);
 	CHECK_INT(r.http_status, 200);
 	/* curl hands over whole lines: the count stops after the line that
 	 * crossed the cap (status line + 5 lines of 61,451 bytes). */
 	CHECK_INT(r.header_bytes, 17 + 5 * 61451);
-	CHECK_STR(r.detail, "HTTP 200, response header over 256 KiB, stopped reading");
+	CHECK_STR(r.detail,
+		  "HTTP 200 with a response header over 256 KiB: too big, nginx answers 502");
 }
 
 static void test_http_big_body_is_cut_and_ok(void)
 {
-	struct probe_result r = probe_mode(SRV_BIGBODY, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_BIGBODY, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
 	CHECK_STR(r.detail, "HTTP 200");
@@ -456,19 +490,37 @@ static void test_http_big_body_is_cut_and_ok(void)
 
 static void test_http_slow_first_byte_is_measured(void)
 {
-	struct probe_result r = probe_mode(SRV_SLOW, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_SLOW, PROBE_PROTO_HTTP, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
-	CHECK(r.ttfb_ms >= SLOW_MS && r.ttfb_ms < SLOW_MS + 500);
-	CHECK(r.connect_ms < 100);
+	/* the server waits SLOW_MS before answering: a lower bound, not a window */
+	CHECK(r.ttfb_ms >= SLOW_MS);
 	CHECK(r.latency_ms >= SLOW_MS);
 }
 
-static void test_http_503_is_http_status(void)
+/* nginx passes any status on: without expect_status or health_uri a 503 (or
+ * a 404 on /) is a valid response, not a failing peer. */
+static void test_http_any_status_is_a_response_by_default(void)
 {
-	struct probe_result r = probe_mode(SRV_503, NGX_PROTO_HTTP, 2000);
+	struct probe_result r = probe_mode(SRV_503, PROBE_PROTO_HTTP, 2000);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_INT(r.http_status, 503);
+	CHECK_STR(r.detail, "HTTP 503");
+}
+
+static void test_http_503_on_a_health_uri_is_http_status(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_503);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	t.health_uri = "/healthz";
+	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "http_status");
 	CHECK_INT(r.http_status, 503);
 	CHECK_STR(r.detail, "HTTP 503 (expected 200-399)");
+	stop(pid);
 }
 
 static void test_http_expect_range_is_honoured(void)
@@ -478,7 +530,7 @@ static void test_http_expect_range_is_honoured(void)
 	pid_t pid = serve(lfd, SRV_503);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
 	t.expect_lo = 500;
 	t.expect_hi = 503;
 	t.health_uri = "/healthz";
@@ -504,7 +556,7 @@ static void test_http_over_unix_socket(void)
 	pid_t pid = serve(listen_unix(path), SRV_OK);
 	char addr[300];
 	snprintf(addr, sizeof(addr), "unix:%s", path);
-	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
@@ -521,7 +573,7 @@ static void test_http_over_unix_socket(void)
 
 static void test_unresolvable_name_is_dns_error(void)
 {
-	struct probe_target t = target("does-not-exist.invalid:80", NGX_PROTO_HTTP);
+	struct probe_target t = target("does-not-exist.invalid:80", PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "dns_error");
 	CHECK(startswith(r.detail, "cannot resolve does-not-exist.invalid: "));
@@ -536,16 +588,16 @@ static void test_localhost_name_resolves_then_connects(void)
 	char addr[64];
 	/* "localhost" comes from /etc/hosts: no query leaves the host. */
 	snprintf(addr, sizeof(addr), "localhost:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK(strstr(r.dns_answers, "127.0.0.1") != NULL);
-	cJSON *j = probe_result_json(&r);
+	cJSON *j = json_probe_result(&r);
 	cJSON *a = cJSON_GetObjectItem(j, "dns_answers");
 	CHECK(cJSON_IsArray(a) && cJSON_GetArraySize(a) >= 1);
 	cJSON_Delete(j);
 
-	t.proto = NGX_PROTO_TCP;
+	t.proto = PROBE_PROTO_TCP;
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	stop(pid);
@@ -567,7 +619,8 @@ static void dns_count_cb(void *userdata, const struct probe_dns_answer *a)
 static void test_resolver_cancel_and_free_with_jobs_out(void)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct probe_dns *d = probe_dns_new(loop);
+	struct probe_dns *d = NULL;
+	CHECK_INT(probe_dns_new(loop, &d), 0);
 	struct dns_count c = {0};
 	struct probe_dns_job *jobs[20];
 	for (int i = 0; i < 20; i++)
@@ -724,7 +777,7 @@ static struct probe_result probe_tls(const char *cert, bool verify, const char *
 	char addr[64], ca[400];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	snprintf(ca, sizeof(ca), "%s/%s", tls_dir, trusted ? trusted : "");
-	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
 	t.tls_verify = verify;
 	t.tls_trusted = trusted ? ca : NULL;
 	t.tls_name = tls_name;
@@ -756,7 +809,7 @@ static void test_tls_good_certificate_is_ok(void)
 	char addr[64], ca[400];
 	snprintf(addr, sizeof(addr), "localhost:%u", port);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
-	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
 	t.tls_verify = true;
 	t.tls_trusted = ca;
 	r = probe_once(&t);
@@ -795,7 +848,7 @@ static void test_tls_self_signed_with_verify_is_tls_error(void)
 	r = probe_tls("self", false, NULL, NULL);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_STR(r.tls_error, "verify off: self-signed certificate");
-	cJSON *j = probe_result_json(&r);
+	cJSON *j = json_probe_result(&r);
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(j, "tls_error")),
 		  "verify off: self-signed certificate");
 	CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "cert_not_after")));
@@ -820,7 +873,7 @@ static void test_tls_handshake_never_answered_is_timeout(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_HTTPS);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
 	t.timeout_ms = 300;
 	struct probe_result r = probe_once(&t);
 	close(lfd);
@@ -828,9 +881,44 @@ static void test_tls_handshake_never_answered_is_timeout(void)
 	CHECK_STR(r.detail, "TLS handshake not done within 300 ms");
 }
 
+/* grpcs:// and suwsgi:// peers: the handshake only, with nginx's settings. */
+static void test_tls_only_check_for_grpcs_and_suwsgi(void)
+{
+	if (!make_certs())
+		return;
+	unsigned port;
+	pid_t pid = tls_server("good", &port);
+	CHECK(pid > 0);
+	char addr[64], ca[400];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
+	struct probe_target t = target(addr, PROBE_PROTO_TLS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK_STR(r.detail, "TLS handshake done");
+	CHECK(strstr(r.cert_issuer, "upwatch-test-ca") != NULL);
+	stop(pid);
+
+	pid = tls_server("expired", &port);
+	CHECK(pid > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	t = target(addr, PROBE_PROTO_TLS);
+	t.tls_verify = true;
+	t.tls_trusted = ca;
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+	stop(pid);
+
+	/* A plain TCP server where nginx expects TLS. */
+	r = probe_mode(SRV_OK, PROBE_PROTO_TLS, 2000);
+	CHECK_STR(probe_result_name(r.result), "tls_error");
+}
+
 static void test_tls_against_plain_http_is_tls_error(void)
 {
-	struct probe_result r = probe_mode(SRV_OK, NGX_PROTO_HTTPS, 2000);
+	struct probe_result r = probe_mode(SRV_OK, PROBE_PROTO_HTTPS, 2000);
 	CHECK_STR(probe_result_name(r.result), "tls_error");
 	CHECK(r.tls_error[0] != '\0');
 }
@@ -887,7 +975,7 @@ static void test_fastcgi_php_fpm_answers_get_values(void)
 
 	char addr[500];
 	snprintf(addr, sizeof(addr), "unix:%s", sock);
-	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	/* php-fpm knows only this one of the three names asked for. */
@@ -903,19 +991,19 @@ static void test_fastcgi_php_fpm_answers_get_values(void)
 
 static void test_fastcgi_garbage_and_close(void)
 {
-	struct probe_result r = probe_mode(SRV_GARBAGE, NGX_PROTO_FASTCGI, 2000);
+	struct probe_result r = probe_mode(SRV_GARBAGE, PROBE_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "invalid_http");
 	CHECK_STR(r.detail, "not a FastCGI reply (first bytes 48 45 4c 4c)");
-	r = probe_mode(SRV_FCGI_ODD, NGX_PROTO_FASTCGI, 2000);
+	r = probe_mode(SRV_FCGI_ODD, PROBE_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_STR(r.detail, "FastCGI: FCGI_GET_VALUES_RESULT A=1");
-	r = probe_mode(SRV_FCGI_END, NGX_PROTO_FASTCGI, 2000);
+	r = probe_mode(SRV_FCGI_END, PROBE_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_STR(r.detail, "FastCGI: record type 3 (server alive)");
-	r = probe_mode(SRV_EMPTY, NGX_PROTO_FASTCGI, 2000);
+	r = probe_mode(SRV_EMPTY, PROBE_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_STR(r.detail, "FastCGI: connection closed after 0 reply bytes");
-	r = probe_mode(SRV_RESET, NGX_PROTO_FASTCGI, 2000);
+	r = probe_mode(SRV_RESET, PROBE_PROTO_FASTCGI, 2000);
 	CHECK_STR(probe_result_name(r.result), "reset");
 	CHECK_INT(r.err, ECONNRESET);
 
@@ -923,7 +1011,7 @@ static void test_fastcgi_garbage_and_close(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
 	t.timeout_ms = 300;
 	r = probe_once(&t);
 	close(lfd);
@@ -967,28 +1055,54 @@ static void run_until(struct ev_loop *loop, const int *counter, int want, double
 		run_for(loop, 0.02);
 }
 
-static void test_interval_is_honoured(void)
+/* A clock the test moves by hand: scheduling decisions are checked as
+ * exact due times, never as measured gaps. */
+struct fakeclock {
+	int64_t mono, wall;
+};
+
+static int64_t fake_mono(void *ud)
+{
+	return ((struct fakeclock *)ud)->mono;
+}
+
+static int64_t fake_wall(void *ud)
+{
+	return ((struct fakeclock *)ud)->wall;
+}
+
+static void test_runs_are_due_on_a_fixed_grid_of_intervals(void)
 {
 	unsigned port;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct fakeclock fc = {.mono = 1000000, .wall = 1700000000000LL};
+	struct probe_clock clock = {fake_mono, fake_wall, &fc};
+	prober_set_clock(p, &clock);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 200;
-	int64_t t0 = now_mono_ms();
 	prober_set_targets(p, &t, 1);
-	run_until(s.loop, &s.calls, 6, 5.0);
-	CHECK_INT(s.calls, 6);
-	/* First run within one interval (random offset), then every 200 ms:
-	 * runs are due on a fixed grid, so a late one does not shift the rest. */
-	CHECK(s.times[0] - t0 < 260);
-	CHECK((s.times[5] - s.times[0]) / 5 >= 190 && (s.times[5] - s.times[0]) / 5 <= 215);
-	for (int i = 1; i < 6; i++) {
-		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 100 && gap <= 300);
-	}
+	/* First run at a random offset within one interval, on a 10 ms slot. */
+	int64_t first;
+	CHECK_INT(prober_next_due(p, t.key, &first), 0);
+	CHECK(first >= fc.mono && first < fc.mono + 200);
+	CHECK_INT((first - fc.mono) % 10, 0);
+	run_until(s.loop, &s.calls, 1, 5.0);
+	CHECK_INT(s.calls, 1);
+	CHECK_INT(last_of(p, t.key).time_ms, fc.wall);
+	/* The next run is one interval after the previous one was due. */
+	int64_t next;
+	CHECK_INT(prober_next_due(p, t.key, &next), 0);
+	CHECK_INT(next, first + 200);
+	/* A host stalled for 1 s: the missed runs are skipped, the grid kept. */
+	fc.mono = first + 1050;
+	run_until(s.loop, &s.calls, 2, 5.0);
+	CHECK_INT(s.calls, 2);
+	CHECK_INT(prober_next_due(p, t.key, &next), 0);
+	CHECK_INT(next, first + 1200);
 	CHECK_INT(prober_state(p, t.key), PEER_UP);
 	prober_free(p);
 	ev_loop_destroy(s.loop);
@@ -1003,31 +1117,39 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct fakeclock fc = {.mono = 5000, .wall = 1700000000000LL};
+	struct probe_clock clock = {fake_mono, fake_wall, &fc};
+	prober_set_clock(p, &clock);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 10000;
 	t.retry_ms = 100;
 	t.retries = 3;
 	prober_set_targets(p, &t, 1);
 	CHECK_INT(prober_state(p, t.key), PEER_UNKNOWN);
-	CHECK(prober_last(p, t.key) == NULL);
-	/* Start now instead of at the random offset; then retries take over. */
+	struct probe_result none;
+	CHECK_INT(prober_last(p, t.key, &none), -ENODATA);
+	/* Start now instead of at the random offset; then retries take over:
+	 * each failed run is followed by one retry_ms after it was due, until
+	 * `retries` failures, then the interval. */
 	CHECK_INT(prober_probe_now(p, t.key, NULL, NULL), 0);
-	run_until(s.loop, &s.calls, 3, 5.0);
-	run_for(s.loop, 0.5); /* the fourth is an interval (10 s) away */
-	CHECK_INT(s.calls, 3);
-	for (int i = 1; i < s.calls && i < 3; i++) {
-		int64_t gap = s.times[i] - s.times[i - 1];
-		CHECK(gap >= 90 && gap <= 250);
+	int64_t due = fc.mono, next;
+	for (int i = 1; i <= 3; i++) {
+		run_until(s.loop, &s.calls, i, 5.0);
+		CHECK_INT(s.calls, i);
+		CHECK_INT(prober_next_due(p, t.key, &next), 0);
+		CHECK_INT(next, due + (i < 3 ? 100 : 10000));
+		due = next;
+		fc.mono = next; /* the loop reaches the due time */
 	}
 	CHECK_INT(s.last, PROBE_REFUSED);
 	CHECK_INT(prober_state(p, t.key), PEER_DOWN);
-	const struct probe_result *r = prober_last(p, t.key);
-	CHECK(r && r->result == PROBE_REFUSED);
-	CHECK(r && streq(r->detail, "connect() refused"));
+	struct probe_result r = last_of(p, t.key);
+	CHECK_INT(r.result, PROBE_REFUSED);
+	CHECK_STR(r.detail, "connect() refused");
 
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(p, st);
+	json_prober_stats(p, st);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "sent")), 3);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "failed")), 3);
 	cJSON *by = cJSON_GetObjectItem(st, "by_result");
@@ -1049,7 +1171,7 @@ static void capwatch_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct capwatch *c = container_of(w, struct capwatch, t);
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(c->p, st);
+	json_prober_stats(c->p, st);
 	c->max_inflight =
 	    MAX(c->max_inflight, (int)cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")));
 	c->max_queued =
@@ -1067,13 +1189,13 @@ static void test_inflight_cap_is_respected(void)
 		char addr[64];
 		/* distinct keys, one listener: the HTTP probes all wait for it */
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, NGX_PROTO_HTTP);
+		ts[i] = target(addr, PROBE_PROTO_HTTP);
 		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
 		ts[i].interval_ms = 100;
 		ts[i].timeout_ms = 300;
 	}
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct capwatch c = {.p = prober_new(s.loop, CAP, sched_done, &s)};
+	struct capwatch c = {.p = new_prober(s.loop, CAP, sched_done, &s)};
 	CHECK_INT(prober_set_targets(c.p, ts, N), 0);
 	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
 	ev_timer_start(s.loop, &c.t);
@@ -1097,8 +1219,8 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, NGX_PROTO_HTTP);
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
 	prober_set_targets(p, &t, 1);
 	CHECK_INT(prober_probe_now(p, "no-such-peer:1", sched_once, &s), -ENOENT);
 	/* The second call joins the probe in flight. */
@@ -1112,7 +1234,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	CHECK_INT(s.once_calls, 3);
 	CHECK_INT(s.calls, 1);
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(p, st);
+	json_prober_stats(p, st);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "sent")), 1);
 	cJSON_Delete(st);
 	prober_free(p);
@@ -1129,9 +1251,9 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
 	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target ts[3] = {target(a1, NGX_PROTO_TCP), target(a2, NGX_PROTO_TCP),
-				     target(a3, NGX_PROTO_TCP)};
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target ts[3] = {target(a1, PROBE_PROTO_TCP), target(a2, PROBE_PROTO_TCP),
+				     target(a3, PROBE_PROTO_TCP)};
 	CHECK_INT(prober_set_targets(p, ts, 2), 0);
 	prober_probe_now(p, ts[0].key, NULL, NULL);
 	prober_probe_now(p, ts[1].key, NULL, NULL);
@@ -1139,31 +1261,31 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	CHECK_INT(s.calls, 2);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
 	CHECK_INT(prober_state(p, ts[1].key), PEER_DOWN);
-	int64_t t0 = prober_last(p, ts[0].key)->time_ms;
+	int64_t t0 = last_of(p, ts[0].key).time_ms;
 
 	/* Keep a1, drop a2, add a3. */
 	struct probe_target next[2] = {ts[2], ts[0]};
 	next[1].interval_ms = 30000;
 	CHECK_INT(prober_set_targets(p, next, 2), 0);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
-	CHECK_INT(prober_last(p, ts[0].key)->time_ms, t0);
+	CHECK_INT(last_of(p, ts[0].key).time_ms, t0);
 	CHECK_INT(prober_state(p, ts[1].key), PEER_UNKNOWN);
-	CHECK(prober_last(p, ts[1].key) == NULL);
+	CHECK_INT(last_of(p, ts[1].key).result, PROBE__COUNT);
 	CHECK_INT(prober_probe_now(p, ts[1].key, NULL, NULL), -ENOENT);
 	CHECK_INT(prober_state(p, ts[2].key), PEER_UNKNOWN);
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(p, st);
+	json_prober_stats(p, st);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
 	cJSON_Delete(st);
 
 	/* An invalid target is left out; the others still apply. */
-	struct probe_target three[3] = {target("127.0.0.9:1", NGX_PROTO_TCP), next[0], next[1]};
+	struct probe_target three[3] = {target("127.0.0.9:1", PROBE_PROTO_TCP), next[0], next[1]};
 	three[0].addr.port = 0;
 	CHECK_INT(prober_set_targets(p, three, 3), -EINVAL);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
 	CHECK_INT(prober_state(p, ts[2].key), PEER_UNKNOWN);
 	st = cJSON_CreateObject();
-	prober_stats_json(p, st);
+	json_prober_stats(p, st);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 2);
 	cJSON_Delete(st);
 
@@ -1204,20 +1326,20 @@ static void test_callback_may_clear_the_target_set(void)
 	for (int i = 0; i < N; i++) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, i % 2 ? NGX_PROTO_HTTP : NGX_PROTO_TCP);
+		ts[i] = target(addr, i % 2 ? PROBE_PROTO_HTTP : PROBE_PROTO_TCP);
 		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
 		ts[i].timeout_ms = 300;
 	}
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct reentrant re = {0};
-	re.p = prober_new(loop, 64, clear_on_first_result, &re);
+	re.p = new_prober(loop, 64, clear_on_first_result, &re);
 	CHECK_INT(prober_set_targets(re.p, ts, N), 0);
 	for (int i = 0; i < N; i++)
 		prober_probe_now(re.p, ts[i].key, NULL, NULL);
 	run_for(loop, 0.5);
 	CHECK_INT(re.calls, 1);
 	cJSON *st = cJSON_CreateObject();
-	prober_stats_json(re.p, st);
+	json_prober_stats(re.p, st);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "peers")), 0);
 	CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(st, "in_flight")), 0);
 	cJSON_Delete(st);
@@ -1237,8 +1359,8 @@ static void test_reused_socket_reports_each_peer(void)
 	snprintf(a, sizeof(a), "127.0.0.1:%u", up);
 	snprintf(b, sizeof(b), "127.0.0.1:%u", down);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target ts[2] = {target(a, NGX_PROTO_TCP), target(b, NGX_PROTO_TCP)};
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target ts[2] = {target(a, PROBE_PROTO_TCP), target(b, PROBE_PROTO_TCP)};
 	prober_set_targets(p, ts, 2);
 	enum probe_result_kind want[4] = {PROBE_OK, PROBE_REFUSED, PROBE_OK, PROBE_REFUSED};
 	for (int i = 0; i < 4; i++) {
@@ -1267,16 +1389,205 @@ static void test_disabled_peer_is_not_scheduled(void)
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, NGX_PROTO_TCP);
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target t = target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 50;
 	t.enabled = false;
 	prober_set_targets(p, &t, 1);
-	run_for(s.loop, 0.3);
+	/* no timer armed: nothing to wait for */
+	int64_t due;
+	CHECK_INT(prober_next_due(p, t.key, &due), -ENODATA);
+	ev_run(s.loop, EVRUN_NOWAIT);
 	CHECK_INT(s.calls, 0);
 	CHECK_INT(prober_state(p, t.key), PEER_UNKNOWN);
+	/* enabled again: armed within one interval */
+	t.enabled = true;
+	prober_set_targets(p, &t, 1);
+	CHECK_INT(prober_next_due(p, t.key, &due), 0);
 	prober_free(p);
 	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* ---- one admission path, judged as nginx judges ---- */
+
+/* On-demand probes wait for a slot like timer runs do, and a peer asked for
+ * again while it waits is not queued twice. */
+static void test_probe_now_honours_max_inflight_and_coalesces(void)
+{
+	enum { N = 10, CAP = 3 };
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never answers */
+	struct probe_target ts[N];
+	for (int i = 0; i < N; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+		ts[i] = target(addr, PROBE_PROTO_HTTP);
+		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%02d", i);
+		ts[i].interval_ms = 3600000; /* timer runs out of the way */
+		ts[i].timeout_ms = 300;
+	}
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = new_prober(s.loop, CAP, sched_done, &s);
+	CHECK_INT(prober_set_targets(p, ts, N), 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++)
+			CHECK_INT(prober_probe_now(p, ts[i].key, sched_once, &s), 0);
+	struct prober_stats st;
+	prober_stats(p, &st);
+	CHECK_INT(st.in_flight, CAP);
+	CHECK_INT(st.queued, N - CAP);
+	CHECK_INT(st.sent, CAP);
+	run_until(s.loop, &s.calls, N, 10.0);
+	prober_stats(p, &st);
+	CHECK_INT(s.calls, N);		/* one run per peer */
+	CHECK_INT(s.once_calls, 3 * N); /* every caller answered */
+	CHECK_INT(st.sent, N);
+	CHECK_INT(st.queued, 0);
+	CHECK_INT(s.last, PROBE_TIMEOUT);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* Step the loop without waiting: enough for a probe started now to have
+ * connected (loopback connects complete inside connect()). */
+static void spin(struct ev_loop *loop)
+{
+	for (int i = 0; i < 20; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+}
+
+/* `probe off` and peers nginx never connects to: no path starts a probe,
+ * and the listener never sees a connection. */
+static void test_probe_off_and_unprobed_peers_are_never_connected(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
+	struct probe_target ts[2] = {target(addr, PROBE_PROTO_TCP), target(addr, PROBE_PROTO_HTTP)};
+	ts[0].enabled = false; /* probe off */
+	snprintf(ts[0].key, sizeof(ts[0].key), "off");
+	ts[1].probed = false; /* e.g. `server ... down;` */
+	snprintf(ts[1].key, sizeof(ts[1].key), "down");
+	ts[0].interval_ms = ts[1].interval_ms = 10;
+	CHECK_INT(prober_set_targets(p, ts, 2), 0);
+	CHECK_INT(prober_probe_now(p, "off", sched_once, &s), -EPERM);
+	CHECK_INT(prober_probe_now(p, "down", sched_once, &s), -EPERM);
+	int64_t due;
+	CHECK_INT(prober_next_due(p, "off", &due), -ENODATA);
+	CHECK_INT(prober_next_due(p, "down", &due), -ENODATA);
+	spin(s.loop);
+	CHECK_INT(accept(lfd, NULL, NULL), -1);
+	CHECK_INT(errno, EAGAIN);
+	CHECK_INT(s.calls + s.once_calls, 0);
+
+	/* The control: the same listener, probed, is connected to. */
+	ts[0].enabled = true;
+	CHECK_INT(prober_set_targets(p, ts, 2), 0);
+	CHECK_INT(prober_probe_now(p, "off", NULL, NULL), 0);
+	run_until(s.loop, &s.calls, 1, 5.0);
+	int c = accept(lfd, NULL, NULL);
+	CHECK(c >= 0);
+	if (c >= 0)
+		close(c);
+	prober_free(p);
+	ev_loop_destroy(s.loop);
+	close(lfd);
+}
+
+/* In a child whose descriptor limit is already reached: a probe that cannot
+ * create its socket is upwatch's failure, not a refusing peer. */
+static void test_no_free_descriptor_is_local_error(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t srv = serve(lfd, SRV_OK);
+	char addr[64], path[256], uaddr[300];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	snprintf(path, sizeof(path), "%s/fdlimit.sock", harness_tmpdir());
+	int ufd = listen_unix(path);
+	snprintf(uaddr, sizeof(uaddr), "unix:%s", path);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+		struct prober *p = new_prober(o.loop, 16, one_done, &o);
+		struct probe_target ts[3] = {target(addr, PROBE_PROTO_TCP),
+					     target(addr, PROBE_PROTO_HTTP),
+					     target(uaddr, PROBE_PROTO_TCP)};
+		snprintf(ts[1].key, sizeof(ts[1].key), "http");
+		prober_set_targets(p, ts, 3);
+		/* every descriptor below the limit in use: no new one can open */
+		int lowest = dup(0);
+		close(lowest);
+		struct rlimit rl = {(rlim_t)lowest, (rlim_t)lowest};
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || socket(AF_INET, SOCK_STREAM, 0) >= 0)
+			_exit(3);
+		int bad = 0;
+		for (int i = 0; i < 3; i++) {
+			int calls = o.calls;
+			prober_probe_now(p, ts[i].key, NULL, NULL);
+			while (o.calls == calls)
+				ev_run(o.loop, EVRUN_ONCE);
+			if (o.r.result != PROBE_LOCAL_ERROR || o.state != PEER_UNKNOWN ||
+			    !strstr(o.r.detail, "no verdict about the peer")) {
+				fprintf(stderr, "%s: %s: %s\n", ts[i].key,
+					probe_result_name(o.r.result), o.r.detail);
+				bad++;
+			}
+		}
+		_exit(bad ? 1 : 0);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+	stop(srv);
+	close(ufd);
+	unlink(path);
+}
+
+static void test_http_endless_header_line_is_too_big_not_out_of_memory(void)
+{
+	struct probe_result r = probe_mode(SRV_HUGELINE, PROBE_PROTO_HTTP, 5000);
+	CHECK_STR(probe_result_name(r.result), "invalid_http");
+	CHECK(r.header_too_big);
+	CHECK_STR(r.detail, "a response header line over 100 KiB: too big, nginx answers 502");
+}
+
+/* nginx waits its read timeout, not upwatch's probe_timeout: a backend
+ * slower than the latter but within the former is healthy. */
+static void test_http_judged_by_nginx_read_timeout(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	pid_t pid = serve(lfd, SRV_SLOW);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	t.timeout_ms = SLOW_MS / 4;
+	t.connect_timeout_ms = 1000;
+	t.read_timeout_ms = 5000;
+	struct probe_result r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "ok");
+	CHECK(r.ttfb_ms >= SLOW_MS); /* measured, recorded */
+	stop(pid);
+
+	/* Past nginx's read timeout: a timeout naming where it is set. */
+	lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never answers */
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	t = target(addr, PROBE_PROTO_HTTP);
+	t.connect_timeout_ms = 60000; /* nginx's default: the read timeout is timed on its own */
+	t.read_timeout_ms = 200;
+	t.read_timeout_ref = "/etc/nginx/sites-enabled/app:12";
+	r = probe_once(&t);
+	CHECK_STR(probe_result_name(r.result), "timeout");
+	CHECK_STR(r.detail, "no response header within 200 ms (nginx's read timeout, "
+			    "/etc/nginx/sites-enabled/app:12)");
 	close(lfd);
 }
 
@@ -1324,25 +1635,29 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 		fds[i] = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never accepts */
 		char addr[64];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, i % 4 == 0 ? NGX_PROTO_FASTCGI : NGX_PROTO_HTTP);
+		ts[i] = target(addr, i % 4 == 0 ? PROBE_PROTO_FASTCGI : PROBE_PROTO_HTTP);
 		ts[i].interval_ms = 500;
 		ts[i].timeout_ms = 1000;
 	}
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
-	struct prober *p = prober_new(s.loop, 256, sched_done, &s);
+	struct prober *p = new_prober(s.loop, 256, sched_done, &s);
 	struct ticker tk = {0};
+	struct capwatch c = {.p = p};
 	ev_timer_init(&tk.t, tick_cb, 0.01, 0.01);
 	ev_timer_start(s.loop, &tk.t);
+	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
+	ev_timer_start(s.loop, &c.t);
 	CHECK_INT(prober_set_targets(p, ts, N), 0);
 	run_for(s.loop, 2.5);
 	ev_timer_stop(s.loop, &tk.t);
+	ev_timer_stop(s.loop, &c.t);
 	printf("  200 hanging peers: %d probes done, max tick gap %.1f ms, %.1f ms without "
 	       "the time other processes held the CPU\n",
 	       s.calls, tk.max_gap * 1000, tk.max_own_gap * 1000);
-	/* On a loaded CI machine the raw gap includes waits for a CPU that no
-	 * event loop can avoid; a blocking call in the loop would not show up
-	 * as such a wait and still fail this. */
-	CHECK(tk.max_own_gap < 0.100);
+	/* The gaps above are figures, not assertions (a loaded machine moves
+	 * them). What proves the loop never waits for a peer: all N probes were
+	 * out at once, which a probe blocking until its answer would prevent. */
+	CHECK_INT(c.max_inflight, N);
 	CHECK(s.calls >= N);
 	CHECK_INT(s.last, PROBE_TIMEOUT);
 	prober_free(p);
@@ -1392,11 +1707,11 @@ static void test_unix_socket_nobody_listens_is_stale(void)
 	close(listen_unix(path)); /* the file stays, the listener is gone */
 	char addr[300];
 	snprintf(addr, sizeof(addr), "unix:%s", path);
-	struct probe_target t = target(addr, NGX_PROTO_FASTCGI);
+	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "stale");
 	CHECK(r.unix_checked);
-	cJSON *j = probe_result_json(&r);
+	cJSON *j = json_probe_result(&r);
 	CHECK(cJSON_IsString(cJSON_GetObjectItem(j, "sock_mode")));
 	cJSON_Delete(j);
 	unlink(path);
@@ -1454,10 +1769,11 @@ int main(void)
 	RUN(test_http_empty_reply_is_reset);
 	RUN(test_http_garbage_is_invalid_http);
 	RUN(test_http_64k_header_is_ok_and_counted);
-	RUN(test_http_header_over_256k_is_cut_and_counted);
+	RUN(test_http_header_over_256k_is_too_big);
 	RUN(test_http_big_body_is_cut_and_ok);
 	RUN(test_http_slow_first_byte_is_measured);
-	RUN(test_http_503_is_http_status);
+	RUN(test_http_any_status_is_a_response_by_default);
+	RUN(test_http_503_on_a_health_uri_is_http_status);
 	RUN(test_http_expect_range_is_honoured);
 	RUN(test_http_over_unix_socket);
 	RUN(test_unresolvable_name_is_dns_error);
@@ -1472,7 +1788,7 @@ int main(void)
 	RUN(test_tls_against_plain_http_is_tls_error);
 	RUN(test_fastcgi_php_fpm_answers_get_values);
 	RUN(test_fastcgi_garbage_and_close);
-	RUN(test_interval_is_honoured);
+	RUN(test_runs_are_due_on_a_fixed_grid_of_intervals);
 	RUN(test_failing_peer_retries_then_falls_back_to_interval);
 	RUN(test_inflight_cap_is_respected);
 	RUN(test_probe_now_is_limited_to_one_per_second);
@@ -1480,6 +1796,12 @@ int main(void)
 	RUN(test_callback_may_clear_the_target_set);
 	RUN(test_reused_socket_reports_each_peer);
 	RUN(test_disabled_peer_is_not_scheduled);
+	RUN(test_probe_now_honours_max_inflight_and_coalesces);
+	RUN(test_probe_off_and_unprobed_peers_are_never_connected);
+	RUN(test_no_free_descriptor_is_local_error);
+	RUN(test_http_endless_header_line_is_too_big_not_out_of_memory);
+	RUN(test_http_judged_by_nginx_read_timeout);
+	RUN(test_tls_only_check_for_grpcs_and_suwsgi);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
 	return harness_result();
 }

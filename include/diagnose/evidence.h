@@ -1,0 +1,89 @@
+/* evidence: what diagnosis remembers per subject — a peer, an upstream block
+ * or the host — between observations.
+ *
+ * A record holds counters by event kind and by cause, the episode's first and
+ * last error, the last event's details and a ring of the last raw lines.
+ * Everything here is cheap on the hot path: lines are copied as they are
+ * (cleaned and cut on UTF-8 boundaries only when an alert is rendered),
+ * nothing is formatted. Records of peers the configuration names live as
+ * long as the model; the others (learned from log lines) are capped at
+ * EVIDENCE_LEARNED_MAX and expire after EVIDENCE_QUIET_MS without a line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/peerkey.h"
+#include "core/strmap.h"
+#include "diagnose/cause.h"
+#include "log/errlog.h"
+#include "probe/probe_result.h"
+
+#define EVIDENCE_LINES	     4
+#define EVIDENCE_LINE_MAX    300
+#define EVIDENCE_LEARNED_MAX 4096	      /* subjects the configuration does not name */
+#define EVIDENCE_QUIET_MS    (15 * 60 * 1000) /* a learned subject this quiet expires */
+
+/* What an alert is about: no "host:"/"upstream:" string prefixes. */
+struct diag_subject {
+	enum cause_subject kind;
+	const char *name; /* peer key, block name, "" for the host */
+};
+
+struct evidence {
+	struct diag_subject subject; /* name points at key */
+	char *key;
+	struct peerkey addr; /* peers: parsed key */
+	bool addr_ok;
+	bool configured;	   /* the model names it: never expires */
+	bool dirty;		   /* counted since its alerts were last rendered */
+	uint64_t kinds[EV__COUNT]; /* lifetime event counts, for metrics */
+	uint32_t by_cause[CAUSE__COUNT];
+	int64_t cause_first_ms[CAUSE__COUNT], cause_last_ms[CAUSE__COUNT];
+	int64_t first_error_ms, last_error_ms; /* this episode; 0 = none */
+	int64_t last_event_ms;		       /* any line, for expiry */
+	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
+	int last_err;
+	enum errlog_phase last_phase;
+	char last_detail[160];
+	char last_server[128];
+	char last_uri[256];
+	enum probe_result_kind probe; /* the last verdict probe diagnosis saw */
+	int64_t probe_ms;	      /* 0 = none */
+	struct {
+		char text[EVIDENCE_LINE_MAX];
+		uint16_t len;
+		bool cut;
+	} lines[EVIDENCE_LINES];
+	unsigned nlines, next_line;
+};
+
+struct evidence_table {
+	struct strmap subjects[3]; /* by enum cause_subject: name -> struct evidence */
+	size_t nlearned;	   /* records the model does not name */
+	uint64_t untracked;	   /* events for subjects beyond the cap */
+	const char **learned;	   /* learned peer keys, in the order first seen */
+	size_t nlearned_peers, learned_cap;
+};
+
+void evidence_table_init(struct evidence_table *t);
+void evidence_table_done(struct evidence_table *t);
+
+struct evidence *evidence_get(const struct evidence_table *t, enum cause_subject kind,
+			      const char *name);
+/* Get or create; NULL (and untracked counted) when a learned subject would
+ * pass the cap. *ret_new tells whether it was created. */
+struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind, const char *name,
+			      bool configured, bool *ret_new);
+/* Forget a learned record (expiry). */
+void evidence_remove(struct evidence_table *t, struct evidence *e);
+
+/* Keep a raw line (copied as is; cleaned when rendered). */
+void evidence_remember(struct evidence *e, const char *line, size_t len);
+/* The i-th kept line, oldest first, cleaned of control bytes and cut on a
+ * UTF-8 boundary into buf (at least EVIDENCE_LINE_MAX + 4 bytes). */
+const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_t len);
+
+/* The episode is over: counters by cause and error times start again. */
+void evidence_reset_episode(struct evidence *e);

@@ -1,0 +1,118 @@
+/* evidence: per-subject windows, the learned-subject cap (see evidence.h). */
+#include "diagnose/evidence.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/utf8.h"
+#include "core/util.h"
+
+void evidence_table_init(struct evidence_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < ARRAY_SIZE(t->subjects); i++)
+		strmap_init(&t->subjects[i]);
+}
+
+void evidence_table_done(struct evidence_table *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(t->subjects); i++) {
+		size_t it = 0;
+		struct evidence *e;
+		while (strmap_next(&t->subjects[i], &it, NULL, (void **)&e)) {
+			free(e->key);
+			free(e);
+		}
+		strmap_done(&t->subjects[i]);
+	}
+	free(t->learned);
+	memset(t, 0, sizeof(*t));
+}
+
+struct evidence *evidence_get(const struct evidence_table *t, enum cause_subject kind,
+			      const char *name)
+{
+	return strmap_get(&t->subjects[kind], name);
+}
+
+struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind, const char *name,
+			      bool configured, bool *ret_new)
+{
+	struct evidence *e = strmap_get(&t->subjects[kind], name);
+	*ret_new = false;
+	if (e)
+		return e;
+	/* the configuration bounds its own subjects; what the logs name is capped */
+	if (!configured && t->nlearned >= EVIDENCE_LEARNED_MAX) {
+		t->untracked++;
+		return NULL;
+	}
+	t->nlearned += !configured;
+	e = xcalloc(1, sizeof(*e));
+	e->key = xstrdup(name);
+	e->subject = (struct diag_subject){kind, e->key};
+	e->configured = configured;
+	if (kind == CAUSE_SUBJECT_PEER) {
+		e->addr_ok = peerkey_parse(name, strlen(name), 0, &e->addr) == 0;
+		if (!configured) {
+			t->learned = grow_array(t->learned, &t->learned_cap, t->nlearned_peers + 1,
+						sizeof(char *));
+			t->learned[t->nlearned_peers++] = e->key;
+		}
+	}
+	strmap_put(&t->subjects[kind], e->key, e);
+	*ret_new = true;
+	return e;
+}
+
+void evidence_remove(struct evidence_table *t, struct evidence *e)
+{
+	strmap_remove(&t->subjects[e->subject.kind], e->key);
+	if (!e->configured)
+		t->nlearned--;
+	for (size_t i = 0; i < t->nlearned_peers; i++) {
+		if (t->learned[i] == e->key) {
+			memmove(&t->learned[i], &t->learned[i + 1],
+				(t->nlearned_peers - i - 1) * sizeof(char *));
+			t->nlearned_peers--;
+			break;
+		}
+	}
+	free(e->key);
+	free(e);
+}
+
+void evidence_remember(struct evidence *e, const char *line, size_t len)
+{
+	size_t n = utf8_cut(line, len, EVIDENCE_LINE_MAX);
+	memcpy(e->lines[e->next_line].text, line, n);
+	e->lines[e->next_line].len = (uint16_t)n;
+	e->lines[e->next_line].cut = len > n;
+	e->next_line = (e->next_line + 1) % EVIDENCE_LINES;
+	if (e->nlines < EVIDENCE_LINES)
+		e->nlines++;
+}
+
+const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_t len)
+{
+	unsigned idx = (e->next_line + EVIDENCE_LINES - e->nlines + i) % EVIDENCE_LINES;
+	const char *src = e->lines[idx].text;
+	size_t n = utf8_cut(src, e->lines[idx].len, len - 4);
+	/* evidence is shown to people and sent to journald: no control bytes */
+	for (size_t k = 0; k < n; k++)
+		buf[k] = (unsigned char)src[k] < 0x20 || src[k] == 0x7f ? '?' : src[k];
+	if (e->lines[idx].cut || n < e->lines[idx].len) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+void evidence_reset_episode(struct evidence *e)
+{
+	e->first_error_ms = e->last_error_ms = 0;
+	memset(e->by_cause, 0, sizeof(e->by_cause));
+	memset(e->cause_first_ms, 0, sizeof(e->cause_first_ms));
+	memset(e->cause_last_ms, 0, sizeof(e->cause_last_ms));
+}

@@ -1,0 +1,312 @@
+/* report: the words of an alert and where they come from — the model
+ * around a subject (its block, `server` line and *_pass), the host facts read
+ * when rendering, the severity (the cause table's, lowered when nginx still
+ * serves) and the evidence list (see report.h). Runs when an alert's content
+ * changes and at most once per tick for count updates: never per line. */
+#include "diagnose/report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "diagnose/advice.h"
+#include "diagnose/alert.h"
+#include "diagnose/rules.h"
+#include "nginx/ngxconf.h"
+
+#define NEARBY_MAX 8
+
+int64_t report_hold_ms(const struct report_env *d)
+{
+	return (int64_t)(d->cfg ? d->cfg->alert_hold_ms : 30000);
+}
+
+/* --- the model around a subject --- */
+
+struct context {
+	const struct ngx_peer *npeer;
+	const struct ngx_upstream *up;
+	const struct ngx_server *server;
+	const struct ngx_pass *pass;
+};
+
+static const struct ngx_server *server_in(const struct ngx_upstream *up, const char *key)
+{
+	for (size_t i = 0; up && i < up->nservers; i++)
+		if (up->servers[i].key && streq(up->servers[i].key, key))
+			return &up->servers[i];
+	return NULL;
+}
+
+static void find_context(struct report_env *d, const struct evidence *e, struct context *ret)
+{
+	*ret = (struct context){0};
+	if (!d->model || e->subject.kind == CAUSE_SUBJECT_HOST)
+		return;
+	if (e->subject.kind == CAUSE_SUBJECT_UPSTREAM) {
+		ret->up = ngxconf_upstream(d->model, e->key);
+	} else {
+		ret->npeer = ngxconf_peer(d->model, e->key);
+		if (ret->npeer && ret->npeer->nupstreams > 0)
+			ret->up = ngxconf_upstream(d->model, ret->npeer->upstreams[0]);
+		ret->server = server_in(ret->up, e->key);
+	}
+	ret->pass =
+	    ngx_location_pass(&d->loc, d->model, ret->npeer, ret->up, e->last_server, e->last_uri);
+}
+
+/* --- host facts, read when words are rendered --- */
+
+struct facts {
+	bool probed;
+	struct probe_result probe;
+	struct host_listener listener;
+	bool listener_known;
+	unsigned nearby[NEARBY_MAX];
+	size_t nnearby;
+	bool conns_known;
+	struct diag_conns conns;
+};
+
+static void gather_facts(struct report_env *d, const struct evidence *e, enum cause c, bool fresh,
+			 struct facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (e->subject.kind != CAUSE_SUBJECT_PEER)
+		return;
+	if (d->host.last_probe && d->host.last_probe(d->host.ud, e->key, &f->probe))
+		f->probed = rules_probe_is_verdict(&f->probe);
+	if (!e->addr_ok || e->addr.kind == PEERKEY_HOST)
+		return;
+	if (c == CAUSE_LOCAL_PORTS_EXHAUSTED && d->host.connections)
+		f->conns_known = d->host.connections(d->host.ud, &e->addr, &f->conns) >= 0;
+	if (!peerkey_is_local(&e->addr) || !d->host.listener)
+		return;
+	f->listener_known = d->host.listener(d->host.ud, &e->addr, fresh, &f->listener);
+	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
+	    d->host.ports_nearby) {
+		int n = d->host.ports_nearby(d->host.ud, &e->addr, f->nearby, NEARBY_MAX);
+		f->nnearby = n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* --- severity: the cause table's, lowered when nginx still serves --- */
+
+static bool peer_fails_now(const struct report_env *d, const char *key, int64_t now)
+{
+	const struct evidence *e = evidence_get(&d->ev, CAUSE_SUBJECT_PEER, key);
+	if (!e)
+		return false;
+	return (e->probe_ms && e->probe != PROBE_OK) ||
+	       (e->last_error_ms && now - e->last_error_ms < report_hold_ms(d));
+}
+
+/* Degraded rather than down: another peer of the block serves. *ret_backup:
+ * the backup that serves while every primary fails (NULL otherwise). */
+static bool degraded(const struct report_env *d, const struct evidence *e,
+		     const struct context *ctx, int64_t now, const char **ret_backup)
+{
+	*ret_backup = NULL;
+	if (e->subject.kind != CAUSE_SUBJECT_PEER || !ctx->up || ctx->up->nservers < 2)
+		return false;
+	const char *backup = NULL;
+	for (size_t i = 0; i < ctx->up->nservers; i++) {
+		const struct ngx_server *s = &ctx->up->servers[i];
+		if (!s->key || s->down || streq(s->key, e->key) || peer_fails_now(d, s->key, now))
+			continue;
+		if (!s->backup)
+			return true; /* a primary serves: nginx retries there */
+		backup = backup ? backup : s->key;
+	}
+	const struct ngx_server *self = server_in(ctx->up, e->key);
+	if (backup && self && !self->backup)
+		*ret_backup = backup;
+	return backup != NULL;
+}
+
+/* --- words --- */
+
+static void format_probe(const struct probe_result *r, char *buf, size_t len)
+{
+	char t[32];
+	format_time_ms(r->time_ms, t);
+	snprintf(buf, len, "probe %s: %s%s%s (%ums)", t, probe_result_name(r->result),
+		 r->detail[0] ? ": " : "", r->detail, r->latency_ms);
+}
+
+static void format_listener(const struct evidence *e, const struct facts *f, struct strbuf *b)
+{
+	const struct host_listener *l = &f->listener;
+	if (!f->listener_known)
+		return;
+	if (!l->listening) {
+		strbuf_printf(b, "host: nothing listens on %s", e->key);
+		if (f->nnearby)
+			strbuf_printf(b, "; on %s these ports listen:", e->addr.host);
+		for (size_t i = 0; i < f->nnearby; i++)
+			strbuf_printf(b, " %u", f->nearby[i]);
+		return;
+	}
+	strbuf_printf(b, "host: %s is served by", e->key);
+	if (l->pid)
+		strbuf_printf(b, " %s (pid %d)", l->process, (int)l->pid);
+	else
+		strbuf_puts(b, " a process upwatch may not inspect");
+	if (l->unit[0] && l->unit_known)
+		strbuf_printf(b, ", unit %s %s/%s", l->unit, l->active_state, l->sub_state);
+	else if (l->unit[0])
+		strbuf_printf(b, ", unit %s", l->unit);
+	if (l->started_ms) {
+		char t[32];
+		format_time_ms(l->started_ms, t);
+		strbuf_printf(b, ", started %s", t);
+	}
+}
+
+/* Word (cause, subject) from what is known now and hand it to the store. */
+const struct alert *report_render(struct report_env *d, struct evidence *e, enum cause c,
+				  const struct report_extra *x, int64_t now)
+{
+	struct context ctx;
+	struct facts f;
+	const char *backup;
+	find_context(d, e, &ctx);
+	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, &f);
+	bool low = degraded(d, e, &ctx, now, &backup);
+
+	struct advice adv;
+	struct advice_in in = {
+	    .cause = c,
+	    .implied = x->implied,
+	    .peer = e->subject.kind == CAUSE_SUBJECT_PEER ? e->key : NULL,
+	    .addr = e->addr_ok ? &e->addr : NULL,
+	    .model = d->model,
+	    .up = ctx.up,
+	    .server = ctx.server,
+	    .pass = ctx.pass,
+	    .err = e->last_err,
+	    .phase = e->last_phase,
+	    .detail = e->last_detail,
+	    .events = c == CAUSE_BACKEND_RESTARTED ? 0 : e->by_cause[c],
+	    .first_error_ms = e->first_error_ms,
+	    .probe = f.probed ? &f.probe : NULL,
+	    .listener = f.listener_known ? &f.listener : NULL,
+	    .nearby = f.nearby,
+	    .nnearby = f.nnearby,
+	    .block_states = x->block_states,
+	    .backup = backup,
+	    .last_error_ms = e->last_logged_ms,
+	    .window = x->window,
+	    .conns_known = f.conns_known,
+	    .time_wait = f.conns.time_wait,
+	    .established = f.conns.established,
+	};
+	advice_write(&in, &adv);
+
+	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
+	struct strbuf host_line = STRBUF_INIT;
+	const char *evidence[EVIDENCE_LINES + 5];
+	size_t nev = 0;
+	for (unsigned i = 0; i < e->nlines; i++)
+		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
+	if (f.probed) {
+		format_probe(&f.probe, probe_line, sizeof(probe_line));
+		evidence[nev++] = probe_line;
+	}
+	format_listener(e, &f, &host_line);
+	if (host_line.len)
+		evidence[nev++] = host_line.p;
+	if (f.conns_known) {
+		snprintf(conns_line, sizeof(conns_line),
+			 "host: %u connections to %s in TIME_WAIT, %u established",
+			 f.conns.time_wait, e->key, f.conns.established);
+		evidence[nev++] = conns_line;
+	}
+	if (x->block_states)
+		evidence[nev++] = x->block_states;
+	if (x->window)
+		evidence[nev++] = x->window;
+
+	struct alert_report r = {
+	    .cause = c,
+	    .severity = cause_severity_level(c, low),
+	    .peer = in.peer,
+	    .upstream =
+		ctx.up ? ctx.up->name : (e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL),
+	    .summary = adv.summary,
+	    .explanation = adv.explanation,
+	    .fix = adv.fix,
+	    .config_ref = adv.config_ref[0] ? adv.config_ref : NULL,
+	    .evidence = evidence,
+	    .nevidence = nev,
+	    .time_ms = now,
+	    .occurrences = x->occurrences,
+	};
+	/* what the socket file is, is one fact: the newest observation wins */
+	for (int o = 0; o < CAUSE__COUNT; o++)
+		if (rules_exclusive(c, (enum cause)o))
+			alert_supersede(d->alerts, (enum cause)o, e->subject.name, now);
+	const struct alert *a = alert_report(d->alerts, &r, now);
+	advice_done(&adv);
+	strbuf_done(&host_line);
+	return a;
+}
+
+#define BLOCK_STATES_MAX 32 /* servers named one by one; the rest are counted */
+
+/* "peers of upstream a: x down (refused); y up" for the servers of a block. */
+static void block_states(struct report_env *d, const struct ngx_upstream *up, struct strbuf *b)
+{
+	strbuf_printf(b, "peers of upstream %s:", up->name);
+	for (size_t i = 0; i < up->nservers; i++) {
+		if (i == BLOCK_STATES_MAX) {
+			strbuf_printf(b, "; and %zu more", up->nservers - i);
+			break;
+		}
+		const struct ngx_server *s = &up->servers[i];
+		const char *k = s->key ? s->key : s->addr;
+		struct probe_result r;
+		bool probed = s->key && d->host.last_probe &&
+			      d->host.last_probe(d->host.ud, k, &r) && rules_probe_is_verdict(&r);
+		const char *state = "unknown";
+		const char *why = "";
+		for (int c = 0; c < CAUSE__COUNT && s->key; c++) {
+			if (cause_subject((enum cause)c) == CAUSE_SUBJECT_PEER &&
+			    alert_find(d->alerts, (enum cause)c, k)) {
+				state = "failing";
+				why = cause_name((enum cause)c);
+				break;
+			}
+		}
+		if (!why[0] && probed) {
+			state = r.result == PROBE_OK ? "up" : "down";
+			why = probe_result_name(r.result);
+		}
+		strbuf_printf(b, "%s %s %s", i ? ";" : "", k, state);
+		if (why[0])
+			strbuf_printf(b, " (%s)", why);
+		if (s->down)
+			strbuf_puts(b, " [marked down]");
+		else if (s->backup)
+			strbuf_puts(b, " [backup]");
+	}
+}
+
+const struct alert *report_block(struct report_env *d, struct evidence *e, unsigned occurrences,
+				 int64_t now)
+{
+	struct strbuf states = STRBUF_INIT;
+	const struct ngx_upstream *up = d->model ? ngxconf_upstream(d->model, e->key) : NULL;
+	if (up)
+		block_states(d, up, &states);
+	else
+		strbuf_printf(&states, "upstream %s is not in the nginx configuration", e->key);
+	struct report_extra x = {
+	    .implied = CAUSE_NONE, .block_states = states.p, .occurrences = occurrences};
+	const struct alert *a = report_render(d, e, CAUSE_NO_LIVE_UPSTREAMS, &x, now);
+	strbuf_done(&states);
+	return a;
+}

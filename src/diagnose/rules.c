@@ -1,0 +1,127 @@
+/* rules: observation -> cause (see rules.h). */
+#include "diagnose/rules.h"
+
+#include <string.h>
+
+enum cause rules_event_cause(const struct errlog_event *ev, bool is_unix, bool listener_up)
+{
+	switch (ev->kind) {
+	case EV_CONNECT_FAILED:
+		switch (ev->err) {
+		case 2:
+			return CAUSE_SOCKET_MISSING;
+		case 13:
+			return is_unix ? CAUSE_SOCKET_PERMISSION : CAUSE_BACKEND_UNREACHABLE;
+		case 111:
+			return is_unix ? CAUSE_SOCKET_STALE : CAUSE_BACKEND_DOWN;
+		case 11:
+			return CAUSE_BACKEND_OVERLOADED;
+		case 110:
+			return listener_up ? CAUSE_BACKEND_OVERLOADED : CAUSE_BACKEND_UNREACHABLE;
+		case 99:
+			/* EADDRNOTAVAIL from connect(): no free local port (or an
+			 * address the host does not have), not the peer's fault */
+			return CAUSE_LOCAL_PORTS_EXHAUSTED;
+		case 101:
+		case 113:
+			return CAUSE_BACKEND_UNREACHABLE;
+		default:
+			return CAUSE_BACKEND_DOWN;
+		}
+	case EV_TIMED_OUT:
+		switch (ev->phase) {
+		case PHASE_CONNECTING:
+			/* a local listener that does not complete the handshake has a
+			 * full accept queue; otherwise SYNs go unanswered */
+			return listener_up ? CAUSE_BACKEND_OVERLOADED : CAUSE_BACKEND_UNREACHABLE;
+		case PHASE_SSL_HANDSHAKE:
+			return CAUSE_TLS_FAILURE;
+		default:
+			return CAUSE_BACKEND_SLOW;
+		}
+	case EV_RECV_FAILED:
+	case EV_SEND_FAILED:
+		if (ev->detail.p && memmem(ev->detail.p, ev->detail.len, "SSL", 3))
+			return CAUSE_TLS_FAILURE;
+		return CAUSE_BACKEND_RESET;
+	case EV_PREMATURE_CLOSE:
+		return CAUSE_BACKEND_RESET;
+	case EV_INVALID_HEADER:
+	case EV_NO_VALID_HEADER:
+	case EV_INVALID_BODY:
+		return CAUSE_INVALID_RESPONSE;
+	case EV_TOO_BIG_HEADER:
+		return CAUSE_HEADER_TOO_BIG;
+	case EV_SSL_HANDSHAKE_FAILED:
+	case EV_SSL_VERIFY_FAILED:
+	case EV_SSL_NAME_MISMATCH:
+		return CAUSE_TLS_FAILURE;
+	case EV_RESOLVE_FAILED:
+	case EV_NO_RESOLVER:
+	case EV_HOST_NOT_FOUND:
+		return CAUSE_DNS_FAILURE;
+	case EV_NO_LIVE_UPSTREAMS:
+		return CAUSE_NO_LIVE_UPSTREAMS;
+	case EV_WORKER_CONNECTIONS:
+	case EV_TOO_MANY_FILES:
+		return CAUSE_WORKER_CONNECTIONS_EXHAUSTED;
+	default:
+		return CAUSE_NONE;
+	}
+}
+
+bool rules_event_needs_listener(const struct errlog_event *ev)
+{
+	return (ev->kind == EV_CONNECT_FAILED && ev->err == 110) ||
+	       (ev->kind == EV_TIMED_OUT && ev->phase == PHASE_CONNECTING);
+}
+
+enum cause rules_probe_cause(const struct probe_result *r, bool is_unix)
+{
+	switch (r->result) {
+	case PROBE_REFUSED:
+		return is_unix ? CAUSE_SOCKET_STALE : CAUSE_BACKEND_DOWN;
+	case PROBE_TIMEOUT:
+		/* connected but no answer in time: slow; no handshake: unreachable */
+		return r->connect_ms > 0 ? CAUSE_BACKEND_SLOW : CAUSE_BACKEND_UNREACHABLE;
+	case PROBE_UNREACHABLE:
+		return CAUSE_BACKEND_UNREACHABLE;
+	case PROBE_RESET:
+		return CAUSE_BACKEND_RESET;
+	case PROBE_INVALID_HTTP:
+		return CAUSE_INVALID_RESPONSE;
+	case PROBE_TLS_ERROR:
+		return CAUSE_TLS_FAILURE;
+	case PROBE_DNS_ERROR:
+		return CAUSE_DNS_FAILURE;
+	case PROBE_MISSING:
+	case PROBE_NOT_SOCKET:
+		return CAUSE_SOCKET_MISSING;
+	case PROBE_PERMISSION:
+		return CAUSE_SOCKET_PERMISSION;
+	case PROBE_STALE:
+		return CAUSE_SOCKET_STALE;
+	case PROBE_OVERLOADED:
+		return CAUSE_BACKEND_OVERLOADED;
+	default:
+		return CAUSE_NONE;
+	}
+}
+
+bool rules_probe_is_verdict(const struct probe_result *r)
+{
+	return r && r->time_ms > 0 && r->result != PROBE_LOCAL_ERROR;
+}
+
+bool rules_exclusive(enum cause a, enum cause b)
+{
+	bool sa = a == CAUSE_SOCKET_MISSING || a == CAUSE_SOCKET_STALE;
+	bool sb = b == CAUSE_SOCKET_MISSING || b == CAUSE_SOCKET_STALE;
+	return a != b && sa && sb;
+}
+
+bool rules_restart_chapter(enum cause c)
+{
+	return c == CAUSE_BACKEND_DOWN || c == CAUSE_BACKEND_RESET || c == CAUSE_SOCKET_STALE ||
+	       c == CAUSE_SOCKET_MISSING;
+}

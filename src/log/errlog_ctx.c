@@ -1,0 +1,304 @@
+/* errlog_ctx: the context fields of an error-log line (see errlog_ctx.h).
+ *
+ * The context is located before the message is looked at, because the
+ * message may carry anything (FastCGI stderr, a bad header, a host name from
+ * a variable) and so may the request and referrer (nginx escapes nothing,
+ * catalog §1.3). See errlog_ctx_find() for how the real ", client: " is told
+ * apart from one inside a message. */
+#include "log/errlog_ctx.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "core/textscan.h"
+
+#define LIT	   TEXTSCAN_LIT
+#define has_prefix textscan_prefix
+
+static struct errlog_span span(const char *b, const char *e)
+{
+	return (struct errlog_span){b, (uint32_t)(e - b)};
+}
+
+static const char *scan(const char *p, const char *e, char c)
+{
+	return memchr(p, c, (size_t)(e - p));
+}
+
+static const char *find_space(const char *p, const char *e)
+{
+	return scan(p, e, ' ');
+}
+
+/* In nginx's order; F_BYTES (stream) is unquoted and ends the line. */
+enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F_BYTES, F__COUNT };
+
+/* At p (just after ", "): is this `KEY: "` of a field that may follow field
+ * `after` in nginx's order? Returns the field and sets *ret_len to the key's
+ * length, or -1. */
+static int match_key(const char *p, const char *e, int after, size_t *ret_len)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+	} keys[F__COUNT] = {
+	    [F_REQUEST] = {LIT("request: \"")},	  [F_SUBREQUEST] = {LIT("subrequest: \"")},
+	    [F_UPSTREAM] = {LIT("upstream: \"")}, [F_HOST] = {LIT("host: \"")},
+	    [F_REFERRER] = {LIT("referrer: \"")}, [F_BYTES] = {LIT("bytes from/to client:")},
+	};
+	size_t n = (size_t)(e - p);
+	for (int f = after + 1; f < F__COUNT; f++) {
+		if (has_prefix(p, n, keys[f].key, keys[f].len)) {
+			*ret_len = keys[f].len;
+			return f;
+		}
+	}
+	return -1;
+}
+
+static struct errlog_span *field(struct errlog_event *ev, int f)
+{
+	switch (f) {
+	case F_REQUEST:
+		return &ev->request;
+	case F_SUBREQUEST:
+		return &ev->subrequest;
+	case F_UPSTREAM:
+		return &ev->upstream;
+	case F_HOST:
+		return &ev->host;
+	default:
+		return &ev->referrer;
+	}
+}
+
+static void clear_context(struct errlog_event *ev)
+{
+	ev->client = ev->server = ev->request = ev->subrequest = ev->upstream = ev->host =
+	    ev->referrer = ev->method = ev->uri = (struct errlog_span){NULL, 0};
+	ev->has_bytes = ev->udp = false;
+	ev->bytes_from_client = ev->bytes_to_client = 0;
+	ev->bytes_from_upstream = ev->bytes_to_upstream = 0;
+}
+
+/* "N/N" at *p: two counters; *p advances past them. */
+static bool counter_pair(const char **p, const char *e, uint64_t *a, uint64_t *b)
+{
+	const char *q = *p;
+	uint64_t v[2] = {0, 0};
+	for (int i = 0; i < 2; i++) {
+		const char *d = q;
+		while (q < e && *q >= '0' && *q <= '9' && q - d < 19)
+			v[i] = v[i] * 10 + (uint64_t)(*q++ - '0');
+		if (q == d || (i == 0 && (q == e || *q++ != '/')))
+			return false;
+	}
+	*a = v[0];
+	*b = v[1];
+	*p = q;
+	return true;
+}
+
+/* The stream bytes fields after "bytes from/to client:" at p, to the end. */
+static bool parse_bytes(const char *p, const char *e, struct errlog_event *ev)
+{
+	if (!counter_pair(&p, e, &ev->bytes_from_client, &ev->bytes_to_client) ||
+	    !has_prefix(p, (size_t)(e - p), LIT(", bytes from/to upstream:")))
+		return false;
+	p += 25;
+	if (!counter_pair(&p, e, &ev->bytes_from_upstream, &ev->bytes_to_upstream) || p != e)
+		return false;
+	ev->has_bytes = ev->stream = true;
+	return true;
+}
+
+/* Parse the context after ", client: " at p into ev, whose context fields
+ * are clear. Returns true when it is complete: every field well-formed and
+ * the line ends exactly where the last field does. A line cut at 2047 bytes
+ * is not complete but keeps what is there.
+ *
+ * Field ends: client, server, request, upstream and host values never hold
+ * a space (nginx >= 1.21.1 rejects spaces in the request line; host cannot
+ * hold one; the upstream URI is the request URI or an escaped one), so a
+ * value ends at the first `", ` + space that is followed by the key of a
+ * later field. The subrequest URI is decoded and may hold spaces; the same
+ * rule finds its end unless it spoofs a later key. The referrer is last and
+ * taken greedily to the end of the line: whatever it contains, including a
+ * fake `", host: "` (§1.3), stays inside it. */
+static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
+{
+	const char *sp = find_space(p, e);
+	if (!sp) {
+		ev->client = span(p, e);
+		return false;
+	}
+	if (sp[-1] != ',' || sp - 1 == p ||
+	    !has_prefix(sp + 1, (size_t)(e - sp - 1), LIT("server: ")))
+		return false;
+	ev->client = span(p, sp - 1);
+	p = sp + 1 + 8;
+
+	sp = find_space(p, e);
+	if (!sp) {
+		ev->server = span(p, e); /* "server: NAME" ends the line: no request */
+		return true;
+	}
+	size_t klen;
+	int f = sp[-1] == ',' ? match_key(sp + 1, e, -1, &klen) : -1;
+	if (f < 0)
+		return false;
+	ev->server = span(p, sp - 1);
+
+	for (;;) {
+		const char *v = sp + 1 + klen;
+		bool closed = e > v && e[-1] == '"';
+		if (f == F_REFERRER) {
+			ev->referrer = span(v, closed ? e - 1 : e);
+			return closed;
+		}
+		if (f == F_BYTES)
+			return parse_bytes(v, e, ev);
+		int next = -1;
+		size_t nklen = 0;
+		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
+		for (sp = find_space(v, e); sp; sp = find_space(sp + 1, e)) {
+			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
+			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
+				break;
+			if (!s1)
+				s1 = sp;
+			else if (!s2)
+				s2 = sp;
+		}
+		if (f == F_REQUEST) {
+			/* "METHOD URI[ PROTO]", maybe cut anywhere */
+			const char *re = sp ? sp - 2 : closed ? e - 1 : e;
+			if (s1 && s1 >= re)
+				s1 = s2 = NULL;
+			if (s2 && s2 >= re)
+				s2 = NULL;
+			ev->method = span(v, s1 ? s1 : re);
+			if (s1)
+				ev->uri = span(s1 + 1, s2 ? s2 : re);
+		}
+		if (!sp) {
+			*field(ev, f) = span(v, closed ? e - 1 : e);
+			return closed;
+		}
+		*field(ev, f) = span(v, sp - 2);
+		f = next;
+		klen = nklen;
+	}
+}
+
+/* Candidates are tried left to right and the first whose context is
+ * complete wins; if none is (a cut line), the first candidate is used as far
+ * as it goes. Why leftmost: anything a client sends ends up right of the real
+ * anchor (request, host, referrer), and the referrer is greedy, so a fake
+ * context inside it is never preferred; a fake left of the anchor would have
+ * to come from the upstream's own text (a crafted stderr or header) and form
+ * a complete context that swallows the real one, which we accept as
+ * ambiguous (§1.3). */
+static const char *find_client(const char *p, const char *e, struct errlog_event *ev)
+{
+	const char *first = NULL;
+	bool dirty = false;
+	size_t klen = 0, first_klen = 0;
+	for (const char *q = p; (q = scan(q, e, ',')); q++) {
+		if (has_prefix(q, (size_t)(e - q), LIT(", client: ")))
+			klen = 10;
+		else if (has_prefix(q, (size_t)(e - q), LIT(", udp client: ")))
+			klen = 14; /* the stream module's UDP sessions */
+		else
+			continue;
+		if (dirty)
+			clear_context(ev);
+		dirty = true;
+		ev->udp = klen == 14;
+		if (parse_context(q + klen, e, ev))
+			return q;
+		if (!first && ev->client.p) {
+			first = q;
+			first_klen = klen;
+		}
+	}
+	if (dirty)
+		clear_context(ev);
+	if (first) {
+		ev->udp = first_klen == 14;
+		parse_context(first + first_klen, e, ev);
+	}
+	return first;
+}
+
+const char *errlog_ctx_find(const char *p, const char *e, struct errlog_event *ev)
+{
+	const char *c = find_client(p, e, ev);
+	if (c)
+		return c;
+	/* the resolver's log handler: ", resolver: A:P" */
+	const char *sp = memrchr(p, ' ', (size_t)(e - p));
+	if (sp && sp - p >= 11 && memcmp(sp - 11, ", resolver:", 11) == 0) {
+		ev->resolver = span(sp + 1, e);
+		return sp - 11;
+	}
+	return e;
+}
+
+/* After "unix:" without nginx's ":" separator: the socket path ends at the
+ * first component ending in ".sock" (followed by '/', '?' or the end). */
+static const char *sock_end(const char *p, const char *e)
+{
+	for (const char *k = p; (k = memmem(k, (size_t)(e - k), ".sock", 5)); k += 5) {
+		const char *end = k + 5;
+		if (end == e || *end == '/' || *end == '?')
+			return end;
+	}
+	return NULL;
+}
+
+/* upstream: "SCHEME://PEER[URI]" (§3). PEER is "unix:/path" followed by the
+ * ":" separator nginx adds for AF_UNIX, "[v6]:port", "addr:port", or the
+ * group name for "no live upstreams". The stream module writes the peer
+ * alone, without scheme or URI. */
+struct errlog_span errlog_ctx_upstream_peer(struct errlog_event *ev)
+{
+	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *b, *end;
+	size_t n = ev->upstream.len;
+	const char *q = memchr(p, ':', n > 16 ? 16 : n);
+	if (q && q != p && e - q >= 3 && q[1] == '/' && q[2] == '/') {
+		ev->scheme = span(p, q);
+		b = q + 3;
+	} else if (n > 0 && !memchr(p, '/', n) == !has_prefix(p, n, LIT("unix:"))) {
+		ev->stream = true; /* "addr:port", "[v6]:port" or "unix:/path" */
+		return span(p, e);
+	} else {
+		return (struct errlog_span){NULL, 0};
+	}
+	if (has_prefix(b, (size_t)(e - b), LIT("unix:"))) {
+		end = memchr(b + 5, ':', (size_t)(e - b - 5));
+		if (!end) {
+			end = sock_end(b + 5, e);
+			ev->peer_split = end ? ERRLOG_SPLIT_SOCK : ERRLOG_SPLIT_NONE;
+			if (end && end < e)
+				ev->upstream_uri = span(end, e);
+			return span(b, end ? end : e);
+		}
+		if (end + 1 < e)
+			ev->upstream_uri = span(end + 1, e);
+		return span(b, end);
+	}
+	end = b;
+	if (end < e && *end == '[') {
+		const char *close = scan(end, e, ']');
+		end = close ? close + 1 : e;
+	}
+	/* the URI starts at the first '/' (or a '?' before any '/') */
+	const char *slash = scan(end, e, '/');
+	const char *qm = scan(end, (slash ? slash : e), '?');
+	end = qm ? qm : slash ? slash : e;
+	if (end < e)
+		ev->upstream_uri = span(end, e);
+	return span(b, end);
+}
