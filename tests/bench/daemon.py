@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""End-to-end figures of the real upwatchd, each next to a reference from the
+same run (issue 16):
+
+  ingest    real nginx error lines and a storm (every line a failure of one of
+            50 configured peers) as a fraction of `wc -l` on the same file:
+            upwatchd starts with start_at beginning on an empty log, the file
+            is appended, and the daemon's CPU (utime + stime from /proc) is
+            counted until `stats` shows every byte read.
+  ratio     the same storm lines with an nginx configuration of 10,000 server
+            blocks and 10,000 upstreams (plus the 50 peers): per-line CPU
+            divided by the 50-peer figure. Probing is off in the ingest runs,
+            so the figures are the log path alone.
+  rss       idle (empty log, no upstreams), after the ingest runs (N lines,
+            stated), and with 10,000 peers probed at 1 s (with the CPU of
+            probing them, to set beside bench_probe's bare connect loop).
+  latency   is alert_latency.py's (run by run.sh).
+
+Every figure line starts with "FIGURE" so run.sh can gather them.
+Loopback only; every wait bounded.
+
+usage: daemon.py BUILD_DIR [MB] [RUNS]
+"""
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+mb = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+upwatchd = os.path.join(build, "src", "upwatchd")
+bench_errlog = os.path.join(build, "tests", "bench", "bench_errlog")
+TICK = os.sysconf("SC_CLK_TCK")
+NPEERS = 50
+BIG = 10000
+
+
+def figure(name, value):
+    print(f"FIGURE {name}: {value}", flush=True)
+
+
+def child_cpu(argv):
+    """CPU seconds (user + sys) of one run of argv."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def proc_status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024.0  # MB
+    return 0.0
+
+
+def nginx_conf(d, log, upstreams):
+    """upstreams: [(name, peer)]; one server block with a location per block."""
+    path = os.path.join(d, "nginx.conf")
+    with open(path, "w") as f:
+        f.write(f"pid {d}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n")
+        for name, peer in upstreams:
+            f.write(f"  upstream {name} {{ server {peer}; }}\n")
+        f.write("  server {\n    server_name bench.test;\n")
+        for name, _ in upstreams[:NPEERS]:
+            f.write(f"    location /{name}/ {{ proxy_pass http://{name}; }}\n")
+        f.write("  }\n")
+        for i, (name, _) in enumerate(upstreams[NPEERS:]):
+            f.write(f"  server {{ server_name s{i}.bench.test; "
+                    f"location / {{ proxy_pass http://{name}; }} }}\n")
+        f.write("}\n")
+    return path
+
+
+def peers50():
+    return [(f"u{i}", f"127.0.0.1:{20000 + i}") for i in range(NPEERS)]
+
+
+def peers_big():
+    return peers50() + [(f"big{n}", f"127.{n // 250 % 250 + 1}.{n % 250 + 1}.1:8080")
+                        for n in range(BIG)]
+
+
+class Daemon:
+    def __init__(self, d, upstreams, extra=""):
+        self.d = d
+        self.log = os.path.join(d, "error.log")
+        open(self.log, "w").close()
+        conf = nginx_conf(d, self.log, upstreams)
+        up = os.path.join(d, "upwatch.conf")
+        with open(up, "w") as f:
+            f.write("start_at beginning;\n" + extra)
+        self.sock = os.path.join(d, "u.sock")
+        self.proc = subprocess.Popen(
+            [upwatchd, "--foreground", "--config", up, "--nginx-conf", conf,
+             "--socket", self.sock, "--state-dir", d], stderr=subprocess.DEVNULL)
+        for _ in range(1500):
+            if os.path.exists(self.sock):
+                try:
+                    self.stats()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError("upwatchd did not answer")
+
+    def stats(self):
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(self.sock)
+        c.sendall(b'{"cmd":"stats"}\n')
+        buf = b""
+        while b"\n" not in buf:
+            r = c.recv(65536)
+            if not r:
+                break
+            buf += r
+        c.close()
+        return json.loads(buf.split(b"\n", 1)[0])
+
+    def log_stats(self):
+        return self.stats()["logs"][0]
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def rss(self):
+        return proc_status(self.proc.pid, "VmRSS")
+
+    def feed(self, path):
+        """Append path to the log; wait until the daemon read every byte.
+        Returns (daemon CPU seconds, lines)."""
+        start = self.log_stats()
+        want = start["bytes"] + os.path.getsize(path)
+        c0 = self.cpu()
+        with open(path, "rb") as src, open(self.log, "ab") as dst:
+            shutil.copyfileobj(src, dst, 4 << 20)
+        deadline = time.monotonic() + 300
+        while True:
+            s = self.log_stats()
+            if s["bytes"] >= want:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"upwatchd read {s['bytes']} of {want} bytes")
+            time.sleep(0.02)
+        return self.cpu() - c0, s["lines"] - start["lines"]
+
+    def rotate(self):
+        os.rename(self.log, self.log + ".1")
+        open(self.log, "w").close()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def storm_file(path, nlines):
+    line = ('2026/11/21 10:00:{s:02d} [error] 7#7: *{i} connect() failed (111: Connection '
+            'refused) while connecting to upstream, client: 127.0.0.1, server: bench.test, '
+            'request: "GET /u{p}/x HTTP/1.1", upstream: "http://127.0.0.1:{port}/u{p}/x", '
+            'host: "bench.test"\n')
+    with open(path, "w") as f:
+        f.writelines(line.format(s=i // 20000 % 60, i=i, p=i % NPEERS, port=20000 + i % NPEERS)
+                     for i in range(nlines))
+
+
+def best(fn, n):
+    return min(fn() for _ in range(n))
+
+
+with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
+    real = os.path.join(tmp, "real.log")
+    subprocess.run([bench_errlog, "generate", real, str(mb)], stdout=subprocess.DEVNULL,
+                   check=True)
+    nreal = sum(1 for _ in open(real, "rb"))
+    storm = os.path.join(tmp, "storm.log")
+    storm_file(storm, nreal)
+    for p in (real, storm):
+        subprocess.run(["cat", p], stdout=subprocess.DEVNULL, check=True)
+    print(f"files: real {os.path.getsize(real) / 1e6:.0f} MB {nreal} lines, storm "
+          f"{os.path.getsize(storm) / 1e6:.0f} MB {nreal} lines; best CPU of {runs} runs",
+          flush=True)
+
+    wc = {p: best(lambda: child_cpu(["wc", "-l", p]), runs) for p in (real, storm)}
+
+    # idle
+    d = tempfile.mkdtemp(dir=tmp)
+    dm = Daemon(d, [], "probe off;\n")
+    time.sleep(1)
+    figure("rss idle (MB)", f"{dm.rss():.1f}")
+    dm.stop()
+
+    def ingest(upstreams, path):
+        d = tempfile.mkdtemp(dir=tmp)
+        dm = Daemon(d, upstreams, "probe off;\n")
+        try:
+            cpus = []
+            total = 0
+            for _ in range(runs):
+                c, n = dm.feed(path)
+                cpus.append(c)
+                total += n
+                dm.rotate()
+            return min(cpus), total, dm.rss(), proc_status(dm.proc.pid, "VmHWM")
+        finally:
+            dm.stop()
+
+    c_real, n_real, _, _ = ingest([], real)
+    c_storm, n_storm, rss_after, hwm = ingest(peers50(), storm)
+    c_big, _, _, _ = ingest(peers_big(), storm)
+
+    def pct(w, c):
+        return f"{100 * w / max(c, 1e-3):.1f}% of wc -l ({nreal / max(c, 1e-3) / 1e6:.2f} M lines/s)"
+
+    print(f"wc -l: real {wc[real]:.3f} s, storm {wc[storm]:.3f} s; upwatchd: real {c_real:.3f} s, "
+          f"storm {c_storm:.3f} s, storm with {BIG} upstreams {c_big:.3f} s")
+    figure("upwatchd real-line ingest", pct(wc[real], c_real))
+    figure("upwatchd storm ingest (50 peers)", pct(wc[storm], c_storm))
+    figure(f"per-line ratio {BIG} upstreams / 50 peers (storm)",
+           f"{c_big / max(c_storm, 1e-3):.2f}")
+    figure(f"rss after {n_storm} storm lines (MB)", f"{rss_after:.1f} (peak {hwm:.1f})")
+
+    # 10k probed peers at 1 s
+    d = tempfile.mkdtemp(dir=tmp)
+    dm = Daemon(d, peers_big()[NPEERS:], "probe_interval 1s;\nprobe_timeout 1s;\n")
+    time.sleep(3)
+    c0, t0 = dm.cpu(), time.monotonic()
+    time.sleep(10)
+    cpu = (dm.cpu() - c0) / (time.monotonic() - t0)
+    st = dm.stats()["probes"]
+    figure(f"upwatchd probing {BIG} peers at 1 s", f"{100 * cpu:.1f}% of a core "
+           f"(probes sent {st.get('sent')})")
+    figure(f"rss with {BIG} probed peers (MB)", f"{dm.rss():.1f}")
+    dm.stop()
