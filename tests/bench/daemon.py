@@ -140,6 +140,13 @@ class Daemon:
     def rss(self):
         return proc_status(self.proc.pid, "VmRSS")
 
+    def rss_text(self):
+        """VmRSS, and how much of it is the process's own (RssAnon) rather
+        than pages of shared libraries (RssFile)."""
+        pid = self.proc.pid
+        return (f"{proc_status(pid, 'VmRSS'):.1f} (RssAnon {proc_status(pid, 'RssAnon'):.1f}, "
+                f"RssFile {proc_status(pid, 'RssFile'):.1f})")
+
     def feed(self, path):
         """Append path to the log; wait until the daemon read every byte.
         Returns (daemon CPU seconds, lines)."""
@@ -200,7 +207,7 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
     d = tempfile.mkdtemp(dir=tmp)
     dm = Daemon(d, [], "probe off;\n")
     time.sleep(1)
-    figure("rss idle (MB)", f"{dm.rss():.1f}")
+    figure("rss idle (MB)", dm.rss_text())
     dm.stop()
 
     def ingest(upstreams, path):
@@ -214,7 +221,7 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
                 cpus.append(c)
                 total += n
                 dm.rotate()
-            return min(cpus), total, dm.rss(), proc_status(dm.proc.pid, "VmHWM")
+            return min(cpus), total, dm.rss_text(), proc_status(dm.proc.pid, "VmHWM")
         finally:
             dm.stop()
 
@@ -231,7 +238,7 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
     figure("upwatchd storm ingest (50 peers)", pct(wc[storm], c_storm))
     figure(f"per-line ratio {BIG} upstreams / 50 peers (storm)",
            f"{c_big / max(c_storm, 1e-3):.2f}")
-    figure(f"rss after {n_storm} storm lines (MB)", f"{rss_after:.1f} (peak {hwm:.1f})")
+    figure(f"rss after {n_storm} storm lines (MB)", f"{rss_after} (peak VmHWM {hwm:.1f})")
 
     # 10k probed peers at 1 s
     d = tempfile.mkdtemp(dir=tmp)
@@ -243,5 +250,7 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
     st = dm.stats()["probes"]
     figure(f"upwatchd probing {BIG} peers at 1 s", f"{100 * cpu:.1f}% of a core "
            f"(probes sent {st.get('sent')})")
-    figure(f"rss with {BIG} probed peers (MB)", f"{dm.rss():.1f}")
+    st = dm.stats()["alerts"]
+    figure(f"rss with {BIG} probed peers (MB)", f"{dm.rss_text()}; {BIG} server blocks in "
+           f"the model, every peer refusing: {st['firing']} alerts firing")
     dm.stop()
