@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,10 @@ static void apply(struct daemon *d)
 	set_logs(d);
 	if (d->watch)
 		set_watch(d);
+	/* building the model and the targets peaks far above what stays: give
+	 * the freed pages back (tests/bench/daemon.py, 10,000 TCP peers:
+	 * RssAnon 17.5 -> 14.9 MB) */
+	malloc_trim(0);
 }
 
 static void notify_status(struct daemon *d)
