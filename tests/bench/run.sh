@@ -31,7 +31,7 @@ echo "== ngxconf: 10k servers, 10k upstreams, 1k files vs nginx -t"
 
 echo
 echo "== summary (issue 16)"
-grep -E '^(errlog_parse_upstream|errlog_parse |tail ingest|wc -l) ' "$out" | sed 's/^/in-process  /'
+grep -E '^(errlog_parse_upstream|errlog_parse |tail ingest|wc -l|noise)' "$out" | sed 's/^/in-process  /'
 grep -E '^(storm|noise) ' "$out" | sed 's/^/in-process  /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
