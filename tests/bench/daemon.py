@@ -21,7 +21,9 @@ same run (issue 16):
 Every figure line starts with "FIGURE" so run.sh can gather them.
 Loopback only; every wait bounded.
 
-usage: daemon.py BUILD_DIR [MB] [RUNS]
+usage: daemon.py BUILD_DIR [MB] [RUNS] [BEFORE_BUILD_DIR]
+With BEFORE_BUILD_DIR (an older build), its upwatchd runs beside in the same
+interleaved rounds, and every figure is printed for both ("before"/"after").
 """
 import json
 import os
@@ -36,15 +38,19 @@ import time
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 mb = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 runs = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+before = sys.argv[4] if len(sys.argv) > 4 else None
 upwatchd = os.path.join(build, "src", "upwatchd")
+BINS = [("after" if before else "", upwatchd)]
+if before:
+    BINS.append(("before", os.path.join(before, "src", "upwatchd")))
 bench_errlog = os.path.join(build, "tests", "bench", "bench_errlog")
 TICK = os.sysconf("SC_CLK_TCK")
 NPEERS = 50
 BIG = 10000
 
 
-def figure(name, value):
-    print(f"FIGURE {name}: {value}", flush=True)
+def figure(name, value, label=""):
+    print(f"FIGURE {label + ': ' if label else ''}{name}: {value}", flush=True)
 
 
 def child_cpu(argv):
@@ -123,7 +129,7 @@ def peers_big():
 
 
 class Daemon:
-    def __init__(self, d, upstreams, extra="", stream=None):
+    def __init__(self, d, upstreams, extra="", stream=None, binary=upwatchd):
         self.d = d
         self.log = os.path.join(d, "error.log")
         open(self.log, "w").close()
@@ -133,7 +139,7 @@ class Daemon:
             f.write("start_at beginning;\n" + extra)
         self.sock = os.path.join(d, "u.sock")
         self.proc = subprocess.Popen(
-            [upwatchd, "--foreground", "--config", up, "--nginx-conf", conf,
+            [binary, "--foreground", "--config", up, "--nginx-conf", conf,
              "--socket", self.sock, "--state-dir", d], stderr=subprocess.DEVNULL)
         for _ in range(1500):
             if os.path.exists(self.sock):
@@ -225,67 +231,75 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
           f"{os.path.getsize(storm) / 1e6:.0f} MB {nreal} lines; best CPU of {runs} runs",
           flush=True)
 
-    # idle
-    d = tempfile.mkdtemp(dir=tmp)
-    dm = Daemon(d, [], "probe off;\n")
-    time.sleep(1)
-    figure("rss idle (MB)", dm.rss_text())
-    dm.stop()
-
     # The runs interleave (wc -l, then each daemon in turn, RUNS times) and
     # keep each one's least CPU: the load of other processes comes and goes.
-    runs_of = {
-        "real": (real, Daemon(tempfile.mkdtemp(dir=tmp), [], "probe off;\n")),
-        "storm": (storm, Daemon(tempfile.mkdtemp(dir=tmp), peers50(), "probe off;\n")),
-        "big": (storm, Daemon(tempfile.mkdtemp(dir=tmp), peers_big(), "probe off;\n")),
-    }
+    for label, binary in BINS:
+        d = tempfile.mkdtemp(dir=tmp)
+        dm = Daemon(d, [], "probe off;\n", binary=binary)
+        time.sleep(1)
+        figure("rss idle (MB)", dm.rss_text(), label)
+        dm.stop()
+    runs_of = {}
+    for label, binary in BINS:
+        def new(ups):
+            return Daemon(tempfile.mkdtemp(dir=tmp), ups, "probe off;\n", binary=binary)
+        runs_of[(label, "real")] = (real, new([]))
+        runs_of[(label, "storm")] = (storm, new(peers50()))
+        runs_of[(label, "big")] = (storm, new(peers_big()))
     cpu = {}
     wc = {}
-    n_storm = 0
+    n_storm = {}
+    rss_after = {}
     try:
         for _ in range(runs):
             for p in (real, storm):
                 wc[p] = min(wc.get(p, 1e9), child_cpu(["wc", "-l", p]))
-            for name, (path, dm) in runs_of.items():
+            for key, (path, dm) in runs_of.items():
                 c, n = dm.feed(path)
                 dm.rotate()
-                cpu[name] = min(cpu.get(name, 1e9), c)
-                if name == "storm":
-                    n_storm += n
-        dm = runs_of["storm"][1]
-        rss_after, hwm = dm.rss_text(), proc_status(dm.proc.pid, "VmHWM")
+                cpu[key] = min(cpu.get(key, 1e9), c)
+                if key[1] == "storm":
+                    n_storm[key[0]] = n_storm.get(key[0], 0) + n
+        for label, _ in BINS:
+            dm = runs_of[(label, "storm")][1]
+            rss_after[label] = (dm.rss_text(), proc_status(dm.proc.pid, "VmHWM"))
     finally:
         for _, dm in runs_of.values():
             dm.stop()
-    c_real, c_storm, c_big = cpu["real"], cpu["storm"], cpu["big"]
 
     def pct(w, c):
         return f"{100 * w / max(c, 1e-3):.1f}% of wc -l ({nreal / max(c, 1e-3) / 1e6:.2f} M lines/s)"
 
-    print(f"wc -l: real {wc[real]:.3f} s, storm {wc[storm]:.3f} s; upwatchd: real {c_real:.3f} s, "
-          f"storm {c_storm:.3f} s, storm with {BIG} upstreams {c_big:.3f} s")
-    figure("upwatchd real-line ingest", pct(wc[real], c_real))
-    figure("upwatchd storm ingest (50 peers)", pct(wc[storm], c_storm))
-    figure(f"per-line ratio {BIG} upstreams / 50 peers (storm)",
-           f"{c_big / max(c_storm, 1e-3):.2f}")
-    figure(f"rss after {n_storm} storm lines (MB)", f"{rss_after} (peak VmHWM {hwm:.1f})")
+    print(f"wc -l: real {wc[real]:.3f} s, storm {wc[storm]:.3f} s")
+    for label, _ in BINS:
+        c_real, c_storm, c_big = (cpu[(label, k)] for k in ("real", "storm", "big"))
+        print(f"{label or 'upwatchd'}: real {c_real:.3f} s, storm {c_storm:.3f} s, "
+              f"storm with {BIG} upstreams {c_big:.3f} s")
+        figure("upwatchd real-line ingest", pct(wc[real], c_real), label)
+        figure("upwatchd storm ingest (50 peers)", pct(wc[storm], c_storm), label)
+        figure(f"per-line ratio {BIG} upstreams / 50 peers (storm)",
+               f"{c_big / max(c_storm, 1e-3):.2f}", label)
+        figure(f"rss after {n_storm[label]} storm lines (MB)",
+               f"{rss_after[label][0]} (peak VmHWM {rss_after[label][1]:.1f})", label)
 
     # 10k probed peers at 1 s: TCP (stream{} blocks), every peer listening
     socks = listeners(BIG)
-    d = tempfile.mkdtemp(dir=tmp)
-    dm = Daemon(d, [], "probe_interval 1s;\nprobe_timeout 1s;\n",
-                stream=[f"127.0.0.2:{s.getsockname()[1]}" for s in socks])
-    time.sleep(3)
-    c0, t0 = dm.cpu(), time.monotonic()
-    p0 = dm.stats()["probes"]
-    time.sleep(10)
-    cpu = (dm.cpu() - c0) / (time.monotonic() - t0)
-    p1 = dm.stats()["probes"]
-    figure(f"upwatchd TCP probing {BIG} listening peers at 1 s",
-           f"{100 * cpu:.1f}% of a core ({p1['sent'] - p0['sent']} probes in 10 s, "
-           f"{p1['failed'] - p0['failed']} failed)")
-    st = dm.stats()["alerts"]
-    figure(f"rss with {BIG} probed peers (MB)", f"{dm.rss_text()}; {st['firing']} alerts firing")
-    dm.stop()
+    for label, binary in BINS:
+        d = tempfile.mkdtemp(dir=tmp)
+        dm = Daemon(d, [], "probe_interval 1s;\nprobe_timeout 1s;\n",
+                    stream=[f"127.0.0.2:{s.getsockname()[1]}" for s in socks], binary=binary)
+        time.sleep(3)
+        c0, t0 = dm.cpu(), time.monotonic()
+        p0 = dm.stats()["probes"]
+        time.sleep(10)
+        used = (dm.cpu() - c0) / (time.monotonic() - t0)
+        p1 = dm.stats()["probes"]
+        figure(f"upwatchd TCP probing {BIG} listening peers at 1 s",
+               f"{100 * used:.1f}% of a core ({p1['sent'] - p0['sent']} probes in 10 s, "
+               f"{p1['failed'] - p0['failed']} failed)", label)
+        st = dm.stats()["alerts"]
+        figure(f"rss with {BIG} probed peers (MB)",
+               f"{dm.rss_text()}; {st['firing']} alerts firing", label)
+        dm.stop()
     for s in socks:
         s.close()
