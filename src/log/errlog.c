@@ -222,11 +222,48 @@ static int peer_parse(const char *s, size_t len, unsigned defport, struct peerke
 
 /* ---- header -------------------------------------------------------------- */
 
-/* At most maxdig (<= 19: no overflow) digits; more digits is an error. */
+/* Bit 7 of each byte of x that is not an ASCII digit. A carry out of a byte
+ * >= 0xfa only disturbs the bytes after it, and only the first non-digit
+ * counts. */
+static uint64_t nondigits(uint64_t x)
+{
+	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
+	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
+	/* non-zero byte -> bit 7 set */
+	uint64_t lo7 = (bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full;
+	return (lo7 | bad) & 0x8080808080808080ull;
+}
+
+/* At most maxdig (<= 19: no overflow) digits; more digits is an error.
+ * pid, tid and *N are read for every line: 1..7 digits followed by more of
+ * the line are read as one 8-byte word (little-endian only). The byte loop
+ * was 244 instructions a line for the three (callgrind, bench_errlog run:
+ * 2001 -> 1921 per line). */
 static const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
 {
 	uint64_t v = 0;
 	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (lim - p >= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		uint64_t nd = nondigits(x);
+		unsigned n = nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
+		if (n > 0 && n < 8) {
+			/* the n digits, most significant first, in the high bytes:
+			 * pairs, then quadruples, then the eight */
+			x -= 0x3030303030303030ull;
+			x <<= 8 * (8 - n);
+			x = (x * 10) + (x >> 8);
+			x = (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+			     (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+			    32;
+			*ret = x;
+			return p + n;
+		}
+	}
+#endif
 	while (p < lim && is_digit(*p))
 		v = v * 10 + (uint64_t)(*p++ - '0');
 	if (p == b || (p < e && is_digit(*p)))
