@@ -252,8 +252,9 @@ static uint64_t nondigits(uint64_t x)
  * pid, tid and *N are read for every line: 1..7 digits followed by more of
  * the line are read as one 8-byte word (little-endian only). The byte loop
  * was 244 instructions a line for the three (callgrind, bench_errlog run:
- * 2001 -> 1921 per line). */
-static const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
+ * 2001 -> 1921 per line). Inline, since three calls a line: 1888 -> 1834
+ * instructions a line, 0.211 s -> 0.185 s CPU on 200 MB (errlog.sh, same run). */
+static inline const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
 {
 	uint64_t v = 0;
 	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
