@@ -21,18 +21,9 @@ static struct errlog_span span(const char *b, const char *e)
 	return (struct errlog_span){b, (uint32_t)(e - b)};
 }
 
-/* Where the text given to errlog_ctx_find() starts: a search of the
- * context may load the 16 bytes before its end from there on. */
-static _Thread_local const char *ctx_lo;
-
-/* Inline SSE2 (textscan.h), not memchr(): some six searches a line, most
- * ending within a few dozen bytes, where the call and its set-up cost more
- * than the search. errlog_parse_upstream on 200 MB (tests/bench/errlog.sh,
- * same runs): 0.195 s -> 0.181 s and 0.247 s -> 0.189 s CPU, though
- * callgrind counts 1867 -> 1888 instructions a line. */
 static const char *scan(const char *p, const char *e, char c)
 {
-	return textscan_chr(p, e, c, ctx_lo);
+	return memchr(p, c, (size_t)(e - p));
 }
 
 static const char *find_space(const char *p, const char *e)
@@ -264,7 +255,6 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 
 const char *errlog_ctx_find(const char *p, const char *e, struct errlog_event *ev)
 {
-	ctx_lo = p;
 	const char *c = find_client(p, e, ev);
 	if (c)
 		return c;
@@ -324,12 +314,12 @@ struct errlog_span errlog_ctx_upstream_peer(struct errlog_event *ev)
 	}
 	end = b;
 	if (end < e && *end == '[') {
-		const char *close = textscan_chr(end, e, ']', p);
+		const char *close = scan(end, e, ']');
 		end = close ? close + 1 : e;
 	}
 	/* the URI starts at the first '/' (or a '?' before any '/') */
-	const char *slash = textscan_chr(end, e, '/', p);
-	const char *qm = textscan_chr(end, (slash ? slash : e), '?', p);
+	const char *slash = scan(end, e, '/');
+	const char *qm = scan(end, (slash ? slash : e), '?');
 	end = qm ? qm : slash ? slash : e;
 	if (end < e)
 		ev->upstream_uri = span(end, e);
