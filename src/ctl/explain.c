@@ -24,6 +24,7 @@
 #include "diagnose/diagnose.h"
 #include "diagnose/alert.h"
 #include "log/logseek.h"
+#include "nginx/ngxconf.h"
 #include "log/paste.h"
 #include "output/json.h"
 #include "probe/probe.h"
@@ -185,10 +186,26 @@ static void on_probe_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* Every target (configured, and learned from the lines read) probed once,
- * in parallel, through the prober's admission; the loop runs until all
- * answered or the slowest timeout passed. */
-static void probe_all(struct explain *x)
+static void probe_deadline(struct explain *x, uint64_t slowest_ms)
+{
+	ev_timer deadline;
+	if (!x->pending)
+		return;
+	ev_timer_init(&deadline, on_probe_deadline,
+		      (double)(slowest_ms ? slowest_ms : PROBE_DEFAULT_MS) / 1000.0 +
+			  PROBE_SLACK_MS / 1000.0,
+		      0);
+	ev_timer_start(x->p->loop, &deadline);
+	ev_run(x->p->loop, 0);
+	ev_timer_stop(x->p->loop, &deadline);
+	x->pending = 0;
+}
+
+/* The targets (configured, or with learned: only those learned from the
+ * lines read) probed once, in parallel, through the prober's admission with
+ * nginx's timeouts; the loop runs until all answered or the slowest timeout
+ * passed. */
+static void probe_once(struct explain *x, bool learned_only)
 {
 	struct pipeline *p = x->p;
 	const char **learned;
@@ -196,10 +213,14 @@ static void probe_all(struct explain *x)
 	struct plan_targets t;
 	uint64_t slowest = 0;
 
+	if (learned_only && !nlearned)
+		return;
 	pipeline_set_targets(p);
 	plan_targets(p->cfg, p->model, learned, nlearned, &t);
 	for (size_t i = 0; i < t.n; i++) {
 		const struct probe_target *pt = &t.v[i];
+		if (learned_only != !ngxconf_peer(p->model, pt->key))
+			continue;
 		uint64_t c = pt->connect_timeout_ms ? pt->connect_timeout_ms : pt->timeout_ms;
 		uint64_t rd = pt->read_timeout_ms ? pt->read_timeout_ms : pt->timeout_ms;
 		if (c + rd > slowest)
@@ -208,15 +229,7 @@ static void probe_all(struct explain *x)
 			x->pending++;
 	}
 	plan_targets_done(&t);
-	if (!x->pending)
-		return;
-	ev_timer deadline;
-	ev_timer_init(
-	    &deadline, on_probe_deadline,
-	    (double)(slowest ? slowest : PROBE_DEFAULT_MS) / 1000.0 + PROBE_SLACK_MS / 1000.0, 0);
-	ev_timer_start(p->loop, &deadline);
-	ev_run(p->loop, 0);
-	ev_timer_stop(p->loop, &deadline);
+	probe_deadline(x, slowest);
 }
 
 /* {"ok":true,"alerts":[...]}: the firing alerts, critical first, else in
@@ -274,6 +287,9 @@ int ctl_explain(const struct explain_opts *o)
 	if (pipeline_new(loop, cfg, model, o->no_probe, NULL, NULL, &x.p) < 0)
 		goto out;
 
+	/* as the running daemon knows them: the peers' probes before the lines */
+	if (!o->no_probe)
+		probe_once(&x, false);
 	time_t since = time(NULL) - (time_t)(o->since_ms / 1000);
 	const char **logs = o->logs;
 	size_t nlogs = o->nlogs, nread = 0;
@@ -290,7 +306,7 @@ int ctl_explain(const struct explain_opts *o)
 		goto out;
 	}
 	if (!o->no_probe)
-		probe_all(&x);
+		probe_once(&x, true); /* the peers only the lines named */
 
 	cJSON *resp = alerts_answer(x.p->alerts);
 	status = verdict(x.p->alerts);
