@@ -271,6 +271,20 @@ static void render_alerts(const cJSON *r, bool verbose, FILE *out)
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5s  %s\n", "SEVERITY", "STATE", "CAUSE", "PEER",
 		"SINCE", "COUNT", "SUMMARY");
 	cJSON_ArrayForEach(a, alerts) render_alert(a, verbose, out);
+	/* a block nginx has no peer left in, said even after its
+	 * no_live_upstreams alert resolved */
+	const cJSON *b, *p;
+	cJSON_ArrayForEach(b, item(r, "blocks_down"))
+	{
+		fprintf(out, "upstream %s (%s): every peer is down:", str(b, "upstream", "?"),
+			str(b, "config_ref", "?"));
+		cJSON_ArrayForEach(p, item(b, "peers"))
+		{
+			if (cJSON_IsString(p))
+				fprintf(out, " %s", vis(p->valuestring));
+		}
+		fputc('\n', out);
+	}
 }
 
 static void render_probe(const cJSON *r, FILE *out)

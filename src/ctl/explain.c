@@ -232,21 +232,6 @@ static void probe_once(struct explain *x, bool learned_only)
 	probe_deadline(x, slowest);
 }
 
-/* {"ok":true,"alerts":[...]}: the firing alerts, critical first, else in
- * the store's order (newest first) — the shape of the `alerts` answer. */
-static cJSON *alerts_answer(const struct alert_store *s)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddTrueToObject(o, "ok");
-	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	static const enum alert_severity order[] = {ALERT_CRITICAL, ALERT_WARNING};
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
-		for (const struct alert *a = alert_first(s); a; a = alert_next(s, a))
-			if (a->firing && a->severity == order[i])
-				cJSON_AddItemToArray(arr, json_alert(a));
-	return o;
-}
-
 static int verdict(const struct alert_store *s)
 {
 	int code = CHECK_OK;
@@ -308,7 +293,10 @@ int ctl_explain(const struct explain_opts *o)
 	if (!o->no_probe)
 		probe_once(&x, true); /* the peers only the lines named */
 
-	cJSON *resp = alerts_answer(x.p->alerts);
+	/* the `alerts` answer, built by the daemon's code, critical first */
+	cJSON *resp = cJSON_CreateObject();
+	cJSON_AddTrueToObject(resp, "ok");
+	json_alerts_answer(resp, x.p->model, x.p->alerts, false, true);
 	status = verdict(x.p->alerts);
 	if (o->json) {
 		char *s = cJSON_PrintUnformatted(resp);

@@ -103,6 +103,21 @@ def test_daemon_and_explain_agree_field_by_field(lab, broken):
         assert pick(e) == pick(d), name
 
 
+def test_alerts_still_names_a_block_with_every_peer_down(lab, broken):
+    """After no_live_upstreams resolves (nginx stops saying it), `alerts`
+    without --all still names the block, through its peers' alerts."""
+    s = lab.scenarios["pool"]
+    lab.kill_backend("pool")
+    assert lab.traffic(s.path, 4) == [502] * 4
+    wait_alert(broken, "no_live_upstreams", None, upstream="pool_app")
+    wait_alert(broken, "no_live_upstreams", None, upstream="pool_app", state="resolved",
+               timeout=20)
+    line = f"upstream pool_app ({s.config_ref}): every peer is down: {' '.join(s.peers)}\n"
+    assert line in broken.ctl("alerts", check=True).stdout
+    h = explain("-c", lab.upwatch_conf)
+    assert line in h.stdout
+
+
 def test_no_probe_reads_the_log_and_connects_nowhere(lab, broken):
     r, alerts = explain_json("-c", lab.upwatch_conf, "--no-probe")
     assert r.returncode == 2, r.stderr

@@ -122,6 +122,22 @@ static void test_long_peers_are_cut_in_the_middle(void)
 	free(s);
 }
 
+/* A block whose every peer is down is named after the table, also when
+ * no no_live_upstreams alert fires for it any more. */
+static void test_blocks_down_follow_the_table(void)
+{
+	char *s = render("alerts",
+			 "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":"
+			 "\"firing\",\"cause\":\"backend_down\",\"peer\":\"127.0.0.1:1\","
+			 "\"summary\":\"s\"}],\"blocks_down\":[{\"upstream\":\"pool\","
+			 "\"config_ref\":\"/etc/nginx/nginx.conf:7\",\"peers\":[\"127.0.0.1:1\","
+			 "\"127.0.0.1:2\"]}]}",
+			 false);
+	CHECK(s && strstr(s, "\nupstream pool (/etc/nginx/nginx.conf:7): every peer is down: "
+			     "127.0.0.1:1 127.0.0.1:2\n"));
+	free(s);
+}
+
 /* A log-derived unix path with OSC/CSI sequences, and invalid UTF-8 in a
  * summary: the terminal gets them escaped, never raw ESC or BEL. */
 static void test_terminal_output_shows_control_characters_visibly(void)
@@ -168,6 +184,7 @@ int main(void)
 	RUN(test_check_codes_follow_the_worst_alert);
 	RUN(test_check_answer_with_counts);
 	RUN(test_long_peers_are_cut_in_the_middle);
+	RUN(test_blocks_down_follow_the_table);
 	RUN(test_terminal_output_shows_control_characters_visibly);
 	RUN(test_missing_fields_do_not_crash);
 	return harness_result();
