@@ -13,6 +13,7 @@
 #include "conf/conftree.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "core/peerkey.h"
 #include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
@@ -221,6 +222,22 @@ static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports,
 	return facts_ports_nearby(p->facts, k, ports, max);
 }
 
+/* Who listens on another port of k's address ("ports nearby"). */
+static bool host_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
+			      size_t len)
+{
+	struct pipeline *p = ud;
+	char text[PEERKEY_MAX + 16];
+	struct peerkey nk;
+	struct host_listener l;
+	snprintf(text, sizeof(text), strchr(k->host, ':') ? "[%s]:%u" : "%s:%u", k->host, port);
+	if (peerkey_parse(text, strlen(text), 0, &nk) < 0 || !facts_listener(p->facts, &nk, &l) ||
+	    !l.listening || !l.process[0])
+		return false;
+	snprintf(buf, len, "%s", l.process);
+	return true;
+}
+
 static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
 {
 	struct pipeline *p = ud;
@@ -277,6 +294,7 @@ int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *mod
 	    .last_probe = host_last_probe,
 	    .listener = host_listener,
 	    .ports_nearby = host_ports_nearby,
+	    .port_process = host_port_process,
 	    .connections = host_connections,
 	    .probe_now = host_probe_now,
 	    .learned = host_learned,
