@@ -104,14 +104,17 @@ def test_daemon_and_explain_agree_field_by_field(lab, broken):
 
 
 def test_alerts_still_names_a_block_with_every_peer_down(lab, broken):
-    """After no_live_upstreams resolves (nginx stops saying it), `alerts`
-    without --all still names the block, through its peers' alerts."""
+    """`alerts` without --all names a block whose every peer is down through
+    the peers' own alerts (blocks_down), whatever no_live_upstreams says
+    (diagnosis keeps that one firing while every peer still fails)."""
     s = lab.scenarios["pool"]
     lab.kill_backend("pool")
     assert lab.traffic(s.path, 4) == [502] * 4
     wait_alert(broken, "no_live_upstreams", None, upstream="pool_app")
-    wait_alert(broken, "no_live_upstreams", None, upstream="pool_app", state="resolved",
-               timeout=20)
+    for peer in s.peers:
+        wait_alert(broken, "backend_down", peer)
+    blocks = broken.request({"cmd": "alerts"})["blocks_down"]
+    assert {"upstream": "pool_app", "config_ref": s.config_ref, "peers": s.peers} in blocks
     line = f"upstream pool_app ({s.config_ref}): every peer is down: {' '.join(s.peers)}\n"
     assert line in broken.ctl("alerts", check=True).stdout
     h = explain("-c", lab.upwatch_conf)
