@@ -45,6 +45,26 @@ static void put_lines(FILE *out, const char *indent, const char *text)
 	}
 }
 
+#define PEER_WIDTH 30 /* the alerts table's PEER column */
+
+/* s in at most width columns: a longer value keeps its head and tail with
+ * "..." between (a unix path's directory start and file name both matter).
+ * The full value stays in --json. Counted in bytes: vis() output is ASCII
+ * but for UTF-8 text, whose cut may then show one column short. */
+static const char *fit(const char *s, size_t width)
+{
+	static char ring[8][128];
+	static size_t next;
+	size_t len = s ? strlen(s) : 0;
+	if (!s || len <= width || width < 8 || width >= sizeof(ring[0]))
+		return s;
+	char *b = ring[next];
+	next = (next + 1) % ARRAY_SIZE(ring);
+	size_t tail = (width - 3) / 2, head = width - 3 - tail;
+	snprintf(b, sizeof(ring[0]), "%.*s...%s", (int)head, s, s + len - tail);
+	return b;
+}
+
 static const char *raw(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -148,15 +168,41 @@ static void render_listener(const cJSON *l, FILE *out)
 	fprintf(out, "]");
 }
 
+/* The peer's upstream blocks: the first, "+N" for more, "-" for none. */
+static const char *blocks(const cJSON *p, char *buf, size_t len)
+{
+	const cJSON *ups = item(p, "upstreams"), *first = cJSON_GetArrayItem(ups, 0);
+	int n = cJSON_GetArraySize(ups);
+	if (!cJSON_IsString(first))
+		return "-";
+	const char *name = fit(vis(first->valuestring), n > 1 ? 14 : 18);
+	if (n > 1)
+		snprintf(buf, len, "%s+%d", name, n - 1);
+	else
+		snprintf(buf, len, "%s", name);
+	return buf;
+}
+
+/* What was identified behind the peer: a string, or an object's "name". */
+static const char *software(const cJSON *p)
+{
+	const cJSON *sw = item(p, "software");
+	if (cJSON_IsObject(sw))
+		return fit(str(sw, "name", "-"), 12);
+	return fit(str(p, "software", "-"), 12);
+}
+
 static void render_upstreams(const cJSON *r, FILE *out)
 {
 	const cJSON *p;
-	fprintf(out, "%-36s %-8s %-8s %-12s %8s  %s\n", "PEER", "PROTO", "STATE", "LAST", "LATENCY",
-		"DETAIL");
+	char ub[64];
+	fprintf(out, "%-36s %-18s %-6s %-8s %-12s %-12s %8s  %s\n", "PEER", "UPSTREAM", "PROTO",
+		"STATE", "SOFTWARE", "LAST", "LATENCY", "DETAIL");
 	cJSON_ArrayForEach(p, item(r, "peers"))
 	{
-		fprintf(out, "%-36s %-8s %-8s ", str(p, "peer", "?"), str(p, "protocol", "?"),
-			str(p, "state", "unknown"));
+		fprintf(out, "%-36s %-18s %-6s %-8s %-12s ", fit(str(p, "peer", "?"), 36),
+			blocks(p, ub, sizeof(ub)), str(p, "protocol", "?"),
+			str(p, "state", "unknown"), software(p));
 		render_probe_line(item(p, "last_probe"), out);
 		render_listener(item(p, "listener"), out);
 		fputc('\n', out);
@@ -191,10 +237,13 @@ static void render_alert(const cJSON *a, bool verbose, FILE *out)
 	char since[32];
 	render_since(alert_time(a, "first_seen"), since, sizeof(since));
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5.0f  %s\n", str(a, "severity", "?"),
-		str(a, "state", "?"), str(a, "cause", "?"), str(a, "peer", "-"), since,
-		num(a, "count", 0), str(a, "summary", ""));
+		str(a, "state", "?"), str(a, "cause", "?"), fit(str(a, "peer", "-"), PEER_WIDTH),
+		since, num(a, "count", 0), str(a, "summary", ""));
 	if (!verbose)
 		return;
+	const char *peer = str(a, "peer", NULL);
+	if (peer && strlen(peer) > PEER_WIDTH)
+		fprintf(out, "    peer:        %s\n", peer); /* cut in the table */
 	const char *up = str(a, "upstream", NULL);
 	if (up)
 		fprintf(out, "    upstream:    %s\n", up);
@@ -222,6 +271,20 @@ static void render_alerts(const cJSON *r, bool verbose, FILE *out)
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5s  %s\n", "SEVERITY", "STATE", "CAUSE", "PEER",
 		"SINCE", "COUNT", "SUMMARY");
 	cJSON_ArrayForEach(a, alerts) render_alert(a, verbose, out);
+	/* a block nginx has no peer left in, said even after its
+	 * no_live_upstreams alert resolved */
+	const cJSON *b, *p;
+	cJSON_ArrayForEach(b, item(r, "blocks_down"))
+	{
+		fprintf(out, "upstream %s (%s): every peer is down:", str(b, "upstream", "?"),
+			str(b, "config_ref", "?"));
+		cJSON_ArrayForEach(p, item(b, "peers"))
+		{
+			if (cJSON_IsString(p))
+				fprintf(out, " %s", vis(p->valuestring));
+		}
+		fputc('\n', out);
+	}
 }
 
 static void render_probe(const cJSON *r, FILE *out)

@@ -181,10 +181,7 @@ static void cmd_alerts(const struct commands_view *d, struct ipc_client *c, cons
 {
 	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	cJSON *o = ok_object();
-	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a))
-		if (all || a->firing)
-			cJSON_AddItemToArray(arr, json_alert(a));
+	json_alerts_answer(o, d->model, d->alerts, all, false);
 	ipc_reply(c, o);
 }
 

@@ -31,6 +31,7 @@
 #include "conf/config.h"
 #include "conf/conftree.h"
 #include "daemon/commands.h"
+#include "daemon/pipeline.h"
 #include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "log/errlog.h"
@@ -49,20 +50,14 @@
 #include "log/tail.h"
 #include "core/util.h"
 
-#define NGINX_DUMP_MAX	  (256u << 20)
 #define PROBLEMS_CHECK_MS 30000 /* problems that appear while running (EIO, chmod) */
 
 struct daemon {
 	struct ev_loop *loop;
 	const struct daemon_flags *flags;
-	struct config *cfg;
-	struct ngx_model *model;
+	struct pipeline *p; /* config, model, facts, prober, alerts, diagnosis */
 	struct ipc *ipc;
 	struct tail *tail;
-	struct prober *prober;
-	struct facts *facts;
-	struct alert_store *alerts;
-	struct diag *diag;
 	struct cfgwatch *watch;
 	struct journal *journal;
 	struct commands_host commands;
@@ -78,7 +73,6 @@ struct daemon {
 	int reload_r;
 	const char *reload_err;
 	int64_t started_ms, metrics_written_ms, problems_checked_ms;
-	bool targets_stale; /* diagnosis learned or expired a peer: rebuild at the tick */
 	unsigned reloads, reload_failures;
 	char last_error[512];
 	struct problems problems;
@@ -86,80 +80,8 @@ struct daemon {
 	size_t nlog_paths;
 	char metrics_error[256];
 	/* each failing call is logged when it starts failing, not every time */
-	int tail_error, prober_error, watch_error, journal_error;
+	int tail_error, watch_error, journal_error;
 };
-
-static void replace(char **dst, const char *src)
-{
-	if (src) {
-		free(*dst);
-		*dst = xstrdup(src);
-	}
-}
-
-/* upwatch.conf with the command line applied on top. */
-static int load_config(const struct daemon_flags *f, struct config **ret, char *err, size_t errlen)
-{
-	struct config *c;
-	int r = config_load(f->config_path, !f->config_explicit, &c, err, errlen);
-	if (r < 0)
-		return r;
-	replace(&c->nginx_conf, f->nginx_conf);
-	if (f->nginx_dump)
-		replace(&c->nginx_dump, f->nginx_dump);
-	else if (f->nginx_conf) {
-		free(c->nginx_dump); /* --nginx-conf beats a dump named in the file */
-		c->nginx_dump = NULL;
-	}
-	replace(&c->socket_path, f->socket_path);
-	replace(&c->state_dir, f->state_dir);
-	if (f->nerror_logs) {
-		c->error_logs =
-		    xreallocarray(c->error_logs, c->nerror_logs + f->nerror_logs, sizeof(char *));
-		for (size_t i = 0; i < f->nerror_logs; i++)
-			c->error_logs[c->nerror_logs++] = xstrdup(f->error_logs[i]);
-	}
-	*ret = c;
-	return 0;
-}
-
-/* The nginx model, from the configuration files or an `nginx -T` dump. */
-static int load_model(const struct config *c, struct ngx_model **ret, char *err, size_t errlen)
-{
-	if (!c->nginx_dump)
-		return ngxconf_load(c->nginx_conf, NULL, ret, err, errlen);
-
-	static char *stdin_dump; /* standard input can be read once: reloads reuse it */
-	static size_t stdin_len;
-	char *data = NULL;
-	size_t len = 0;
-	int r;
-	if (streq(c->nginx_dump, "-")) {
-		if (!stdin_dump &&
-		    (r = read_file("/dev/stdin", NGINX_DUMP_MAX, &stdin_dump, &stdin_len)) < 0) {
-			snprintf(err, errlen, "cannot read the nginx dump from standard input: %s",
-				 strerror(-r));
-			return r;
-		}
-		data = stdin_dump;
-		len = stdin_len;
-	} else if ((r = read_file(c->nginx_dump, NGINX_DUMP_MAX, &data, &len)) < 0) {
-		snprintf(err, errlen, "%s: %s", c->nginx_dump, strerror(-r));
-		return r;
-	}
-	struct cf_dump *dump;
-	r = cf_dump_parse(data, len, &dump);
-	if (r < 0)
-		snprintf(err, errlen,
-			 "%s: not `nginx -T` output (no \"# configuration file\" line)",
-			 c->nginx_dump);
-	else
-		r = ngxconf_load(NULL, dump, ret, err, errlen);
-	cf_dump_free(dump);
-	if (data != stdin_dump)
-		free(data);
-	return r;
-}
 
 /* --- what to probe and follow (planned by plan.c), handed to each module --- */
 
@@ -173,49 +95,10 @@ static void outcome(int *state, int r, const char *what)
 	*state = r < 0 ? r : 0;
 }
 
-static void set_targets(struct daemon *d)
-{
-	const char **learned;
-	size_t nlearned = diag_learned_peers(d->diag, &learned);
-	struct plan_targets t;
-	plan_targets(d->cfg, d->model, learned, nlearned, &t);
-	d->targets_stale = false;
-	outcome(&d->prober_error, prober_set_targets(d->prober, t.v, t.n),
-		"some peers cannot be probed (unusable address)");
-	plan_targets_done(&t);
-}
-
-/* The nginx worker's identity, read from a running worker; else the user the
- * configuration names. */
-static int identity_from_worker(struct probe_identity *ret)
-{
-	uid_t uid;
-	gid_t gid, groups[64];
-	size_t n = ARRAY_SIZE(groups);
-	int r = ngxworker_find(&uid, &gid, groups, &n);
-	if (r < 0)
-		return r;
-	probe_identity_from_ids(uid, gid, groups, n, ret);
-	return 0;
-}
-
-static void set_identity(struct daemon *d)
-{
-	struct probe_identity id;
-	if (identity_from_worker(&id) < 0 &&
-	    probe_identity_from_user(d->model->user ? d->model->user : "nobody", &id) < 0) {
-		memset(&id, 0, sizeof(id));
-		snprintf(id.user, sizeof(id.user), "%s",
-			 d->model->user ? d->model->user : "nobody");
-		id.uid = id.gid = 65534;
-	}
-	prober_set_identity(d->prober, &id);
-}
-
 static void set_logs(struct daemon *d)
 {
 	const char **paths;
-	size_t n = plan_logs(d->cfg, d->model, &paths);
+	size_t n = plan_logs(d->p->cfg, d->p->model, &paths);
 	outcome(&d->tail_error, tail_set_files(d->tail, paths, n), "following the error logs");
 	for (size_t i = 0; i < d->nlog_paths; i++)
 		free(d->log_paths[i]);
@@ -232,9 +115,9 @@ static void set_watch(struct daemon *d)
 	if (!d->watch)
 		return;
 	size_t nglobs;
-	size_t n = plan_watch(d->cfg, d->model, &files, &nglobs);
+	size_t n = plan_watch(d->p->cfg, d->p->model, &files, &nglobs);
 	outcome(&d->watch_error,
-		cfgwatch_set(d->watch, files, n, (const char *const *)d->model->globs, nglobs),
+		cfgwatch_set(d->watch, files, n, (const char *const *)d->p->model->globs, nglobs),
 		"watching the configuration files for changes");
 	free(files);
 }
@@ -312,7 +195,7 @@ static void check_problems(struct daemon *d)
 		if (l.error)
 			problems_add(&d->problems, PROBLEM_ERROR_LOG, l.path, "%s", l.error_msg);
 	}
-	collect_problems(d->cfg, d->model, (const char *const *)d->log_paths, d->nlog_paths,
+	collect_problems(d->p->cfg, d->p->model, (const char *const *)d->log_paths, d->nlog_paths,
 			 d->metrics_error[0] ? d->metrics_error : NULL, &d->problems);
 	problems_end(&d->problems, problem_gone, d);
 	for (size_t i = 0; i < d->problems.n; i++)
@@ -320,13 +203,11 @@ static void check_problems(struct daemon *d)
 			log_warning("%s: %s", d->problems.v[i].subject, d->problems.v[i].message);
 }
 
-/* Hand the freshly loaded configuration to every module. */
+/* Hand the freshly loaded configuration to the daemon's own modules (the
+ * pipeline has it already). */
 static void apply(struct daemon *d)
 {
-	log_set_max_priority(d->cfg->log_level);
-	diag_set_model(d->diag, d->model, d->cfg);
-	set_identity(d);
-	set_targets(d);
+	log_set_max_priority(d->p->cfg->log_level);
 	set_logs(d);
 	if (d->watch)
 		set_watch(d);
@@ -339,9 +220,9 @@ static void apply(struct daemon *d)
 
 static void notify_status(struct daemon *d)
 {
-	sd_notifyf(0, "STATUS=%zu peers, %u alerts firing%s%s", d->model ? d->model->npeers : 0,
-		   alert_firing_count(d->alerts), d->last_error[0] ? "; last reload failed: " : "",
-		   d->last_error);
+	sd_notifyf(0, "STATUS=%zu peers, %u alerts firing%s%s",
+		   d->p->model ? d->p->model->npeers : 0, alert_firing_count(d->p->alerts),
+		   d->last_error[0] ? "; last reload failed: " : "", d->last_error);
 }
 
 static int daemon_reload(struct daemon *d, char *err, size_t errlen)
@@ -354,12 +235,7 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)ts.tv_sec * 1000000ULL +
 		       (unsigned long long)ts.tv_nsec / 1000);
-	int r = load_config(d->flags, &c, err, errlen);
-	if (r >= 0) {
-		r = load_model(c, &m, err, errlen);
-		if (r < 0)
-			config_free(c);
-	}
+	int r = pipeline_load(d->flags, &c, &m, err, errlen);
 	if (r < 0) {
 		d->reload_failures++;
 		snprintf(d->last_error, sizeof(d->last_error), "%s", err);
@@ -368,18 +244,13 @@ static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 		notify_status(d);
 		return r;
 	}
-	if (!streq(c->socket_path, d->cfg->socket_path))
+	if (!streq(c->socket_path, d->p->cfg->socket_path))
 		log_warning("socket path change to %s takes effect at restart", c->socket_path);
-	if (!streq(c->state_dir, d->cfg->state_dir))
+	if (!streq(c->state_dir, d->p->cfg->state_dir))
 		log_warning("state_dir change to %s takes effect at restart", c->state_dir);
 
-	struct config *old_cfg = d->cfg;
-	struct ngx_model *old_model = d->model;
-	d->cfg = c;
-	d->model = m;
+	pipeline_swap(d->p, c, m);
 	apply(d);
-	config_free(old_cfg);
-	ngxconf_free(old_model);
 
 	d->reloads++;
 	d->last_error[0] = '\0';
@@ -438,21 +309,9 @@ static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 static bool on_log_line(void *userdata, const char *path, const char *line, size_t len)
 {
 	struct daemon *d = userdata;
-	struct errlog_event ev;
 	(void)path;
-	if (errlog_parse_upstream(line, len, &ev) < 0)
-		return false;
 	/* the loop's time: no clock call per line */
-	diag_log_event(d->diag, &ev, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
-	return true;
-}
-
-static void on_probe_done(void *userdata, const char *key, const struct probe_result *r,
-			  enum peer_state state)
-{
-	struct daemon *d = userdata;
-	(void)state;
-	diag_probe_result(d->diag, key, r, now_wall_ms());
+	return pipeline_line(d->p, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
 }
 
 static void on_alert_change(void *userdata, const struct alert *a)
@@ -472,68 +331,6 @@ static void on_alert_change(void *userdata, const struct alert *a)
 		   alert_severity_name(a->severity), cause_name(a->cause),
 		   a->peer ? a->peer : (a->upstream ? a->upstream : "-"), a->summary);
 	notify_status(d);
-}
-
-static bool host_last_probe(void *ud, const char *key, struct probe_result *ret)
-{
-	struct daemon *d = ud;
-	return prober_last(d->prober, key, ret) == 0;
-}
-
-static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
-{
-	struct daemon *d = ud;
-	if (!ngxconf_peer(d->model, k->key) && !plan_learned_allowed(d->cfg, d->model, k))
-		return false; /* a path a log line named is not ours to stat */
-	return fresh ? facts_listener_now(d->facts, k, ret) : facts_listener(d->facts, k, ret);
-}
-
-static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
-{
-	struct daemon *d = ud;
-	return facts_ports_nearby(d->facts, k, ports, max);
-}
-
-static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
-{
-	struct daemon *d = ud;
-	unsigned tw, est;
-	if (!facts_conns(d->facts, k, &tw, &est))
-		return -ENODATA;
-	*ret = (struct diag_conns){.time_wait = tw, .established = est};
-	return 0;
-}
-
-/* `probe off;` (global, per upstream block, per peer) holds for on-demand
- * probes too: diagnosis only asks. */
-static bool may_probe(const struct daemon *d, const char *key)
-{
-	const struct config_override *o = config_peer(d->cfg, key);
-	if (o && o->probe >= 0)
-		return o->probe;
-	const struct ngx_peer *p = ngxconf_peer(d->model, key);
-	bool on = d->cfg->probe_enabled;
-	for (size_t u = 0; p && u < p->nupstreams; u++) {
-		const struct config_override *uo = config_upstream(d->cfg, p->upstreams[u]);
-		if (uo && uo->probe >= 0)
-			on = on && uo->probe;
-	}
-	return on;
-}
-
-static void host_probe_now(void *ud, const char *key)
-{
-	struct daemon *d = ud;
-	if (may_probe(d, key))
-		prober_probe_now(d->prober, key, NULL, NULL);
-}
-
-static void host_learned(void *ud, const char *key, bool added)
-{
-	struct daemon *d = ud;
-	(void)key;
-	(void)added;
-	d->targets_stale = true;
 }
 
 static void on_config_changed(void *userdata)
@@ -575,12 +372,12 @@ static char *metrics(void *ud)
 {
 	struct daemon *d = ud;
 	const char **learned;
-	size_t nlearned = diag_learned_peers(d->diag, &learned);
+	size_t nlearned = diag_learned_peers(d->p->diag, &learned);
 	struct metrics_sources s = {
-	    .model = d->model,
-	    .prober = d->prober,
-	    .diag = d->diag,
-	    .alerts = d->alerts,
+	    .model = d->p->model,
+	    .prober = d->p->prober,
+	    .diag = d->p->diag,
+	    .alerts = d->p->alerts,
 	    .tail = d->tail,
 	    .ipc = d->ipc,
 	    .extra_peers = learned,
@@ -599,14 +396,14 @@ static void view(void *ud, struct commands_view *ret)
 {
 	struct daemon *d = ud;
 	*ret = (struct commands_view){
-	    .cfg = d->cfg,
-	    .model = d->model,
-	    .prober = d->prober,
-	    .diag = d->diag,
-	    .alerts = d->alerts,
+	    .cfg = d->p->cfg,
+	    .model = d->p->model,
+	    .prober = d->p->prober,
+	    .diag = d->p->diag,
+	    .alerts = d->p->alerts,
 	    .tail = d->tail,
 	    .ipc = d->ipc,
-	    .facts = d->facts,
+	    .facts = d->p->facts,
 	    .journal = d->journal,
 	    .problems = &d->problems,
 	    .started_ms = d->started_ms,
@@ -619,7 +416,7 @@ static void view(void *ud, struct commands_view *ret)
 static bool learned_allowed(void *ud, const struct peerkey *k)
 {
 	struct daemon *d = ud;
-	return plan_learned_allowed(d->cfg, d->model, k);
+	return plan_learned_allowed(d->p->cfg, d->p->model, k);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -629,13 +426,11 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 
-	diag_tick(d->diag, now);
-	if (d->targets_stale)
-		set_targets(d);
-	if (d->cfg->metrics_file &&
-	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
+	pipeline_tick(d->p, now);
+	if (d->p->cfg->metrics_file &&
+	    now - d->metrics_written_ms >= (int64_t)d->p->cfg->metrics_interval_ms) {
 		char *text = metrics(d);
-		int r = write_file_atomic(d->cfg->metrics_file, text, strlen(text), 0644);
+		int r = write_file_atomic(d->p->cfg->metrics_file, text, strlen(text), 0644);
 		bool was = d->metrics_error[0];
 		if (r < 0)
 			snprintf(d->metrics_error, sizeof(d->metrics_error), "cannot write: %s",
@@ -661,20 +456,19 @@ int daemon_run(const struct daemon_flags *flags)
 	int status = 1, r;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (load_config(flags, &d.cfg, err, sizeof(err)) < 0 ||
-	    load_model(d.cfg, &d.model, err, sizeof(err)) < 0) {
+	struct config *cfg;
+	struct ngx_model *model;
+	if (pipeline_load(flags, &cfg, &model, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		config_free(d.cfg);
 		return 1;
 	}
-	log_set_max_priority(d.cfg->log_level);
+	log_set_max_priority(cfg->log_level);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_NOENV);
-	r = facts_new(d.loop, &d.facts);
-	if (r < 0) {
-		log_error("cannot set up host facts: %s", strerror(-r));
+	journal_new(d.loop, &d.journal);
+	problems_init(&d.problems);
+	if (pipeline_new(d.loop, cfg, model, false, on_alert_change, &d, &d.p) < 0)
 		goto out;
-	}
 	d.commands = (struct commands_host){
 	    .view = view,
 	    .reload = request_reload,
@@ -682,35 +476,17 @@ int daemon_run(const struct daemon_flags *flags)
 	    .learned_allowed = learned_allowed,
 	    .ud = &d,
 	};
-	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d.commands, &d.ipc);
+	r = ipc_new(d.loop, d.p->cfg->socket_path, commands_handle, &d.commands, &d.ipc);
 	if (r < 0) {
-		log_error("cannot listen on %s: %s", d.cfg->socket_path,
+		log_error("cannot listen on %s: %s", d.p->cfg->socket_path,
 			  r == -EADDRINUSE ? "another upwatchd is answering there" : strerror(-r));
 		goto out;
 	}
-	if (mkdir(d.cfg->state_dir, 0750) < 0 && errno != EEXIST)
-		log_debug("cannot create state directory %s: %m", d.cfg->state_dir);
-	problems_init(&d.problems);
+	if (mkdir(d.p->cfg->state_dir, 0750) < 0 && errno != EEXIST)
+		log_debug("cannot create state directory %s: %m", d.p->cfg->state_dir);
 
-	const struct diag_host host = {
-	    .last_probe = host_last_probe,
-	    .listener = host_listener,
-	    .ports_nearby = host_ports_nearby,
-	    .connections = host_connections,
-	    .probe_now = host_probe_now,
-	    .learned = host_learned,
-	    .ud = &d,
-	};
-	journal_new(d.loop, &d.journal);
 	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
-	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
-	d.diag = diag_new(d.alerts, &host);
-	r = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d, &d.prober);
-	if (r < 0) {
-		log_error("cannot start the prober: %s", strerror(-r));
-		goto stop;
-	}
-	r = tail_new(d.loop, d.cfg->state_dir, d.cfg->start_at, on_log_line, &d, &d.tail);
+	r = tail_new(d.loop, d.p->cfg->state_dir, d.p->cfg->start_at, on_log_line, &d, &d.tail);
 	if (r < 0) {
 		log_error("cannot watch error logs (inotify): %s", strerror(-r));
 		goto stop;
@@ -736,7 +512,8 @@ int daemon_run(const struct daemon_flags *flags)
 	}
 
 	log_notice("upwatchd %s started: %zu peers, %zu upstream blocks, socket %s",
-		   UPWATCH_VERSION, d.model->npeers, d.model->nupstreams, d.cfg->socket_path);
+		   UPWATCH_VERSION, d.p->model->npeers, d.p->model->nupstreams,
+		   d.p->cfg->socket_path);
 	sd_notify(0, "READY=1");
 	notify_status(&d);
 	ev_run(d.loop, 0);
@@ -744,26 +521,21 @@ int daemon_run(const struct daemon_flags *flags)
 stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
-	prober_free(d.prober);
-	diag_free(d.diag);
-	alert_store_free(d.alerts);
 	ev_timer_stop(d.loop, &d.reload_timer);
 	for (size_t i = 0; i < d.nwaiters; i++)
 		if (d.waiters[i].done)
 			d.waiters[i].done(d.waiters[i].userdata, -ECANCELED, "stopping");
 	free(d.waiters);
-	ipc_free(d.ipc);
-	journal_free(d.journal);
-	problems_done(&d.problems);
 	for (size_t i = 0; i < d.nlog_paths; i++)
 		free(d.log_paths[i]);
 	free(d.log_paths);
 	if (status == 0)
 		log_notice("stopped");
 out:
-	facts_free(d.facts);
-	ngxconf_free(d.model);
-	config_free(d.cfg);
+	pipeline_free(d.p);
+	ipc_free(d.ipc);
+	journal_free(d.journal);
+	problems_done(&d.problems);
 	ev_loop_destroy(d.loop);
 	return status;
 }
@@ -774,13 +546,8 @@ int daemon_check_config(const struct daemon_flags *flags)
 	struct ngx_model *m;
 	char err[512];
 
-	if (load_config(flags, &c, err, sizeof(err)) < 0) {
+	if (pipeline_load(flags, &c, &m, err, sizeof(err)) < 0) {
 		fprintf(stderr, "upwatchd: %s\n", err);
-		return 1;
-	}
-	if (load_model(c, &m, err, sizeof(err)) < 0) {
-		fprintf(stderr, "upwatchd: %s\n", err);
-		config_free(c);
 		return 1;
 	}
 	printf("upwatch configuration: %s\n", c->file ? c->file : "(built-in defaults)");

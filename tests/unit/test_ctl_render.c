@@ -92,6 +92,52 @@ static void test_check_answer_with_counts(void)
 	free(out);
 }
 
+/* A long unix path is cut in the middle so the columns after it stay in
+ * line; -v prints it whole. upstreams shows the block and the software. */
+static void test_long_peers_are_cut_in_the_middle(void)
+{
+	const char *json =
+	    "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":\"firing\","
+	    "\"cause\":\"socket_missing\",\"peer\":\"unix:/run/some/long/dir/app-server.sock\","
+	    "\"count\":2,\"summary\":\"s\"}]}";
+	char *s = render("alerts", json, false);
+	CHECK(s && strstr(s, "critical firing    socket_missing               "
+			     "unix:/run/some...p-server.sock -              2  s\n"));
+	free(s);
+	s = render("alerts", json, true);
+	CHECK(s && strstr(s, "    peer:        unix:/run/some/long/dir/app-server.sock\n"));
+	free(s);
+	s = render("upstreams",
+		   "{\"ok\":true,\"peers\":[{\"peer\":\"127.0.0.1:9000\",\"protocol\":\"fastcgi\","
+		   "\"state\":\"up\",\"upstreams\":[\"php\",\"php_backup\"],\"software\":"
+		   "{\"name\":\"php-fpm\"}},{\"peer\":\"127.0.0.1:8000\",\"protocol\":\"http\","
+		   "\"upstreams\":[]}]}",
+		   false);
+	CHECK_STR(s, "PEER                                 UPSTREAM           PROTO  STATE    "
+		     "SOFTWARE     LAST          LATENCY  DETAIL\n"
+		     "127.0.0.1:9000                       php+1              fastcgi up       "
+		     "php-fpm      -                   -  \n"
+		     "127.0.0.1:8000                       -                  http   unknown  "
+		     "-            -                   -  \n");
+	free(s);
+}
+
+/* A block whose every peer is down is named after the table, also when
+ * no no_live_upstreams alert fires for it any more. */
+static void test_blocks_down_follow_the_table(void)
+{
+	char *s = render("alerts",
+			 "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":"
+			 "\"firing\",\"cause\":\"backend_down\",\"peer\":\"127.0.0.1:1\","
+			 "\"summary\":\"s\"}],\"blocks_down\":[{\"upstream\":\"pool\","
+			 "\"config_ref\":\"/etc/nginx/nginx.conf:7\",\"peers\":[\"127.0.0.1:1\","
+			 "\"127.0.0.1:2\"]}]}",
+			 false);
+	CHECK(s && strstr(s, "\nupstream pool (/etc/nginx/nginx.conf:7): every peer is down: "
+			     "127.0.0.1:1 127.0.0.1:2\n"));
+	free(s);
+}
+
 /* A log-derived unix path with OSC/CSI sequences, and invalid UTF-8 in a
  * summary: the terminal gets them escaped, never raw ESC or BEL. */
 static void test_terminal_output_shows_control_characters_visibly(void)
@@ -137,6 +183,8 @@ int main(void)
 	RUN(test_alerts_table_and_verbose_details);
 	RUN(test_check_codes_follow_the_worst_alert);
 	RUN(test_check_answer_with_counts);
+	RUN(test_long_peers_are_cut_in_the_middle);
+	RUN(test_blocks_down_follow_the_table);
 	RUN(test_terminal_output_shows_control_characters_visibly);
 	RUN(test_missing_fields_do_not_crash);
 	return harness_result();

@@ -24,7 +24,7 @@ static struct {
 	size_t nprobe;
 	struct host_listener listener;
 	bool listener_known;
-	unsigned nearby[4];
+	unsigned nearby[16];
 	int nnearby;
 	int probes_asked;
 	bool conns_known;
@@ -60,6 +60,17 @@ static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_
 	for (int i = 0; i < fake.nnearby && (size_t)i < max; i++)
 		ports[i] = fake.nearby[i];
 	return fake.nnearby;
+}
+
+static bool fake_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
+			      size_t len)
+{
+	(void)ud;
+	(void)k;
+	if (port != 8080)
+		return false;
+	snprintf(buf, len, "gunicorn");
+	return true;
 }
 
 static void fake_probe_now(void *ud, const char *key)
@@ -139,6 +150,7 @@ static void setup(void)
 	    .last_probe = fake_last_probe,
 	    .listener = fake_listener,
 	    .ports_nearby = fake_nearby,
+	    .port_process = fake_port_process,
 	    .connections = fake_connections,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
@@ -216,6 +228,28 @@ static void test_refused_raises_backend_down_with_the_server_line(void)
 	feed(T0 + 10, REFUSED, "/");
 	CHECK(a && a->count == 2);
 	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+/* The ports that listen nearby name their process, and the list says how
+ * many it leaves out rather than stopping silently. */
+static void test_ports_nearby_name_their_process_and_the_rest(void)
+{
+	setup();
+	fake.listener_known = true;
+	fake.nearby[0] = 8080;
+	for (int i = 1; i < 11; i++)
+		fake.nearby[i] = 9000 + (unsigned)i;
+	fake.nnearby = 11;
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && strstr(a->explanation, "On 127.0.0.1 these ports do: 8080 (gunicorn) 9001 9002 "
+					  "9003 9004 9005 9006 9007 and 3 more."));
+	bool host_line = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		host_line |= strstr(a->evidence[i], "these ports listen: 8080 (gunicorn) 9001") &&
+			     strstr(a->evidence[i], " 9007 and 3 more");
+	CHECK(host_line);
 	teardown();
 }
 
@@ -722,6 +756,7 @@ int main(void)
 	cfg = config_new();
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
+	RUN(test_ports_nearby_name_their_process_and_the_rest);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
 	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
