@@ -66,7 +66,10 @@ struct ngx_server {	  /* `server` inside upstream {} */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
-	const char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
+	/* service=NAME: an SRV lookup, nginx never connects to addr; key is then
+	 * "srv:_NAME._tcp.HOST" ("srv:NAME.HOST" when NAME holds a dot): the
+	 * record nginx asks for, a peer without a port */
+	const char *service;
 	struct ngx_ref ref;
 };
 
@@ -127,7 +130,9 @@ struct ngx_pass {	       /* one *_pass directive */
 };
 
 /* A peer's protocol is that of the first *_pass reaching it (in config
- * order); a block no pass uses gives http (stream: tcp); a stream server
+ * order); a block no pass names takes that of the first *_pass whose address
+ * is a variable (it may name the block at run time), else http (stream:
+ * tcp); a stream server
  * listening with `udp` makes its peers udp. A line read twice (a snippet
  * included in two places) is one ref.
  *
