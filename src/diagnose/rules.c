@@ -41,6 +41,10 @@ enum cause rules_event_cause(const struct errlog_event *ev, bool is_unix, bool l
 		}
 	case EV_RECV_FAILED:
 	case EV_SEND_FAILED:
+		/* ECONNREFUSED on a connected socket: a UDP peer's ICMP port
+		 * unreachable, nothing listens there */
+		if (ev->err == 111)
+			return CAUSE_BACKEND_DOWN;
 		if (ev->detail.p && memmem(ev->detail.p, ev->detail.len, "SSL", 3))
 			return CAUSE_TLS_FAILURE;
 		return CAUSE_BACKEND_RESET;
