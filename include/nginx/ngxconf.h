@@ -139,9 +139,22 @@ struct ngx_pass {	       /* one *_pass directive */
  * probed is false for a peer nginx never connects to through any line that
  * names it: `server ... down;`, the placeholder servers of a balancer_by_lua*
  * block, `service=` (SRV) servers; and for udp peers, which have no probe.
- * backup: every `server` line naming it says `backup` and no *_pass names it
- * directly (nginx uses it only when the primaries fail). */
-struct ngx_peer { /* a distinct probe target */
+ *
+ * What a udp peer can have as evidence: nginx's error lines only. A UDP
+ * port has no handshake, so a probe proves nothing without speaking the
+ * service's own protocol: no TCP connect, no datagram is ever sent to it.
+ * Its lines are the stream module's (`udp client: ...`, `upstream:
+ * "addr:port"`, the bytes fields); "recv() failed (111: Connection
+ * refused)" is the ICMP port unreachable of a port nothing listens on
+ * (backend_down), "upstream timed out ... while proxying" a peer that did
+ * not answer within proxy_timeout (backend_slow). A DNS query through
+ * probe_dns to a port-53 peer would be a real check; it is not done (a
+ * resolver answering NXDOMAIN or SERVFAIL for the query's name would look
+ * down), so udp peers stay unprobed. */
+*backup : every `server` line naming it says `backup` and no *_pass names it *
+	  directly(nginx uses it only when the primaries fail)
+	      .* /
+    struct ngx_peer { /* a distinct probe target */
 	char *key;
 	/* the key's parts (ngxconf_peer_addr() gives a struct peerkey): the
 	 * address or host name without brackets, or the unix path; port 0 for
