@@ -150,11 +150,11 @@ struct ngx_pass {	       /* one *_pass directive */
  * not answer within proxy_timeout (backend_slow). A DNS query through
  * probe_dns to a port-53 peer would be a real check; it is not done (a
  * resolver answering NXDOMAIN or SERVFAIL for the query's name would look
- * down), so udp peers stay unprobed. */
-*backup : every `server` line naming it says `backup` and no *_pass names it *
-	  directly(nginx uses it only when the primaries fail)
-	      .* /
-    struct ngx_peer { /* a distinct probe target */
+ * down), so udp peers stay unprobed.
+ *
+ * backup: every `server` line naming it says `backup` and no *_pass names it
+ * directly (nginx uses it only when the primaries fail). */
+struct ngx_peer { /* a distinct probe target */
 	char *key;
 	/* the key's parts (ngxconf_peer_addr() gives a struct peerkey): the
 	 * address or host name without brackets, or the unix path; port 0 for
