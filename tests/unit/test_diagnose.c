@@ -129,7 +129,8 @@ static const char *NGINX =
     "    location /pool { proxy_pass http://pool; }\n"		   /* 17 */
     "  }\n"							   /* 18 */
     "  upstream bk { server 127.0.0.1:9101; server 127.0.0.1:9102 backup; }\n"
-    "  server { server_name bk.test; location / { proxy_pass http://bk; } }\n"
+    "  server { server_name bk.test; location / { proxy_pass http://bk; }"
+    " location /app { proxy_pass http://unix:/run/app/socket; } }\n"
     "}\n"
     "stream {\n"				 /* 22 */
     "  upstream pg { server 127.0.0.1:5433; }\n" /* 23 */
@@ -338,6 +339,45 @@ static void test_unix_errnos_map_to_socket_causes(void)
 		     "\"fastcgi://unix:/run/php/fpm.sock:\", host: \"d\"",
 		     cases[i].err);
 		expect_alert(cases[i].cause, "unix:/run/php/fpm.sock", NULL, "16", cases[i].sev);
+		teardown();
+	}
+}
+
+/* nginx sometimes logs a unix upstream without the ':' after the socket
+ * path: the peer is the path the configuration names, whatever the URI. */
+static void test_unix_peer_without_colon_is_keyed_by_the_configured_socket(void)
+{
+	setup();
+	for (int i = 1; i <= 2; i++)
+		feed(T0 + i,
+		     "2026/11/21 10:00:00 [error] 7#7: *5 connect() to unix:/run/app/socket "
+		     "failed (111: Connection refused) while connecting to upstream, client: "
+		     "127.0.0.1, server: bk.test, request: \"GET /orders/%d HTTP/1.1\", upstream: "
+		     "\"http://unix:/run/app/socket/orders/%d\", host: \"bk.test\"",
+		     i, i);
+	const struct alert *a = alert_find(alerts, CAUSE_SOCKET_STALE, "unix:/run/app/socket");
+	CHECK(a != NULL);
+	CHECK(a && a->count == 2);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+/* gRPC RST_STREAM: REFUSED_STREAM (7) is a full backend, other codes a broken answer */
+static void test_grpc_rejected_request_by_error_code(void)
+{
+	static const struct {
+		int code;
+		enum cause cause;
+	} cases[] = {{7, CAUSE_BACKEND_OVERLOADED}, {2, CAUSE_INVALID_RESPONSE}};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		setup();
+		feed(T0,
+		     "2026/11/21 10:00:00 [error] 7#7: *1 upstream rejected request with error %d "
+		     "while reading response header from upstream, client: 127.0.0.1, server: "
+		     "diag.test, request: \"POST /a.B/C HTTP/2.0\", upstream: "
+		     "\"grpc://127.0.0.1:8081\", host: \"diag.test\"",
+		     cases[i].code);
+		CHECK(alert_find(alerts, cases[i].cause, "127.0.0.1:8081") != NULL);
 		teardown();
 	}
 }
@@ -762,6 +802,8 @@ int main(void)
 	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
 	RUN(test_read_timeout_names_the_location_timeout);
 	RUN(test_unix_errnos_map_to_socket_causes);
+	RUN(test_unix_peer_without_colon_is_keyed_by_the_configured_socket);
+	RUN(test_grpc_rejected_request_by_error_code);
 	RUN(test_permission_fix_names_the_worker_user);
 	RUN(test_no_live_upstreams_names_the_block_and_its_peers);
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
