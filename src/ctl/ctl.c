@@ -21,6 +21,7 @@
 #include "build-config.h"
 #include "ctl/ctl_render.h"
 #include "ctl/explain.h"
+#include "conf/config.h"
 #include "core/util.h"
 
 #define EXIT_NO		 1
@@ -71,7 +72,7 @@ static void usage(FILE *out)
 		"  metrics            Prometheus text exposition\n"
 		"\n"
 		"Options:\n"
-		"  -s, --socket PATH  daemon socket (default /run/upwatch/upwatch.sock)\n"
+		"  -s, --socket PATH  daemon socket (default " CONFIG_DEFAULT_SOCKET_PATH ")\n"
 		"  -j, --json         print the daemon's JSON answer as is (explain: the alerts)\n"
 		"\n"
 		"explain options:\n"
@@ -280,7 +281,7 @@ int main(int argc, char **argv)
 	static const char *const commands[] = {"status",  "upstreams", "alerts", "stats",
 					       "probe",	  "reload",    "watch",	 "check",
 					       "metrics", "explain"};
-	const char *path = "/run/upwatch/upwatch.sock";
+	const char *path = CONFIG_DEFAULT_SOCKET_PATH;
 	const char *logs[EXPLAIN_LOGS_MAX];
 	bool json = false, all = false, verbose = false, explain_only = false;
 	struct explain_opts ex = {.since_ms = 15 * 60 * 1000};

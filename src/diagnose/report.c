@@ -21,7 +21,7 @@
 
 int64_t report_hold_ms(const struct report_env *d)
 {
-	return (int64_t)(d->cfg ? d->cfg->alert_hold_ms : 30000);
+	return (int64_t)(d->cfg ? d->cfg->alert_hold_ms : CONFIG_DEFAULT_ALERT_HOLD_MS);
 }
 
 /* --- the model around a subject --- */

@@ -37,15 +37,14 @@
 #include <unistd.h>
 
 #include "core/list.h"
+#include "conf/config.h"
 #include "core/util.h"
 #include "probe/probe_dns.h"
 #include "probe/probe_http.h"
 #include "probe/probe_last.h"
 #include "probe/probe_run.h"
 
-#define DEFAULT_INTERVAL_MS 5000
-#define DEFAULT_RETRY_MS    1000
-#define PROBE_NOW_MIN_MS    1000
+#define PROBE_NOW_MIN_MS 1000
 
 struct waiter {
 	struct list link;
@@ -373,8 +372,8 @@ static void peer_set_options(struct peer *pe, const struct probe_target *t)
 	pe->proto = t->proto;
 	pe->enabled = t->enabled;
 	pe->probed = t->probed;
-	pe->interval_ms = t->interval_ms ? t->interval_ms : DEFAULT_INTERVAL_MS;
-	pe->retry_ms = t->retry_ms ? t->retry_ms : DEFAULT_RETRY_MS;
+	pe->interval_ms = t->interval_ms ? t->interval_ms : CONFIG_DEFAULT_PROBE_INTERVAL_MS;
+	pe->retry_ms = t->retry_ms ? t->retry_ms : CONFIG_DEFAULT_PROBE_RETRY_MS;
 	pe->timeout_ms = t->timeout_ms;
 	pe->connect_timeout_ms = t->connect_timeout_ms;
 	pe->read_timeout_ms = t->read_timeout_ms;
