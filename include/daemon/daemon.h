@@ -47,6 +47,7 @@ struct daemon {
 	struct tail *tail;
 	struct prober *prober;
 	struct facts *facts;
+	struct software_cache *software; /* backend/software.h */
 	struct alert_store *alerts;
 	struct diag *diag;
 	struct cfgwatch *watch;

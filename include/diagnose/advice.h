@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "diagnose/cause.h"
 #include "log/errlog.h"
 #include "host/host.h"
@@ -32,11 +33,19 @@ struct advice_in {
 	const struct host_listener *listener; /* NULL = unknown */
 	const unsigned *nearby;		      /* ports that do listen on the address */
 	size_t nnearby;
-	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
-	const char *backup;	  /* every primary of the block fails; this backup serves */
-	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */
-	const char *window; /* backend_restarted: "backend_reset 10:00:01-10:00:02 (3), ..." */
-	bool conns_known;   /* local_ports_exhausted: connections to the peer */
+	size_t nearby_more; /* listening ports beyond those in nearby */
+	/* what each nearby port is: process name or software ("" unknown), and
+	 * whether it is the same software and unit as the peer's (safe to
+	 * suggest); arrays of nnearby, may be NULL */
+	const char *const *nearby_what;
+	const bool *nearby_same;
+	const struct backend_info *software; /* the software serving the peer; NULL unknown */
+	uint64_t mem_available_mb;	     /* backend_overloaded: the host's; 0 = unknown */
+	const char *block_states;	     /* no_live_upstreams: "a: down (refused); b: ..." */
+	const char *backup;    /* every primary of the block fails; this backup serves */
+	int64_t last_error_ms; /* peer_failing: nginx's last error for it, 0 = never */
+	const char *window;    /* backend_restarted: "backend_reset 10:00:01-10:00:02 (3), ..." */
+	bool conns_known;      /* local_ports_exhausted: connections to the peer */
 	unsigned time_wait, established;
 };
 

@@ -25,6 +25,7 @@
 #include "probe/probe.h"
 
 struct alert_store;
+struct backend_info;
 struct config;
 struct ngx_model;
 /* Connections from this host to a peer, by TCP state (local_ports_exhausted
@@ -42,6 +43,11 @@ struct diag_host {
 	 * fresh: read now rather than from a cache. */
 	bool (*listener)(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret);
 	int (*ports_nearby)(void *ud, const struct peerkey *k, unsigned *ports, size_t max);
+	/* The software serving key, whose listener is l (NULL when nothing
+	 * listens: the last one known); owned by the callee, valid until the
+	 * next call. NULL when not identified. */
+	const struct backend_info *(*software)(void *ud, const char *key,
+					       const struct host_listener *l);
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
 	/* Probe key soon. The callee decides whether it may (`probe off`,

@@ -28,6 +28,7 @@
 #include "diagnose/diagnose.h"
 #include "log/errlog.h"
 #include "host/facts.h"
+#include "backend/software.h"
 #include "output/ipc.h"
 #include "output/journal.h"
 #include "output/json.h"
@@ -439,6 +440,14 @@ static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct 
 	return fresh ? facts_listener_now(d->facts, k, ret) : facts_listener(d->facts, k, ret);
 }
 
+/* The software behind a peer (backend/software.h), read once per listener. */
+static const struct backend_info *host_software(void *ud, const char *key,
+						const struct host_listener *l)
+{
+	struct daemon *d = ud;
+	return software_lookup(d->software, key, l);
+}
+
 static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
 {
 	struct daemon *d = ud;
@@ -599,6 +608,7 @@ int daemon_run(const struct daemon_flags *flags)
 		log_error("cannot set up host facts: %s", strerror(-r));
 		goto out;
 	}
+	software_cache_new(NULL, &d.software);
 	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d, &d.ipc);
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", d.cfg->socket_path,
@@ -613,6 +623,7 @@ int daemon_run(const struct daemon_flags *flags)
 	    .last_probe = host_last_probe,
 	    .listener = host_listener,
 	    .ports_nearby = host_ports_nearby,
+	    .software = host_software,
 	    .connections = host_connections,
 	    .probe_now = host_probe_now,
 	    .learned = host_learned,
@@ -668,6 +679,7 @@ stop:
 		log_notice("stopped");
 out:
 	facts_free(d.facts);
+	software_cache_free(d.software);
 	ngxconf_free(d.model);
 	config_free(d.cfg);
 	ev_loop_destroy(d.loop);

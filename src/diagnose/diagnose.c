@@ -200,6 +200,21 @@ static void block_first(struct diag *d, struct evidence *e, const char *line, si
 	report_block(&d->env, e, 1, now);
 }
 
+/* A timeout from a local backend whose accept queue holds connections: its
+ * workers are all busy and requests wait to be accepted — the pool is too
+ * small (backend_overloaded), not one slow request. Read afresh the first
+ * time in an episode (the queue moves fast), from the cache after. */
+static bool pool_full(struct diag *d, const struct evidence *e)
+{
+	struct host_listener l;
+	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener)
+		return false;
+	bool fresh = !e->by_cause[CAUSE_BACKEND_SLOW] && !e->by_cause[CAUSE_BACKEND_OVERLOADED];
+	if (!d->env.host.listener(d->env.host.ud, &e->addr, fresh, &l))
+		return false;
+	return l.listening && l.queue_known && l.queue > 0;
+}
+
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
@@ -235,6 +250,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	enum cause c = rules_event_cause(ev, is_unix, listener_up);
 	if (c == CAUSE_NONE)
 		return;
+	if (c == CAUSE_BACKEND_SLOW && pool_full(d, e))
+		c = CAUSE_BACKEND_OVERLOADED;
 
 	if (!e->first_error_ms)
 		e->first_error_ms = now;

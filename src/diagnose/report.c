@@ -17,7 +17,8 @@
 #include "diagnose/rules.h"
 #include "nginx/ngxconf.h"
 
-#define NEARBY_MAX 8
+#define NEARBY_MAX  8	/* nearby ports named */
+#define NEARBY_SCAN 256 /* listening ports looked at to pick the nearest */
 
 int64_t report_hold_ms(const struct report_env *d)
 {
@@ -66,10 +67,81 @@ struct facts {
 	struct host_listener listener;
 	bool listener_known;
 	unsigned nearby[NEARBY_MAX];
-	size_t nnearby;
+	size_t nnearby, nearby_more;
+	char nearby_what[NEARBY_MAX][256];
+	const char *nearby_whatp[NEARBY_MAX];
+	bool nearby_same[NEARBY_MAX];
+	const struct backend_info *software;
 	bool conns_known;
 	struct diag_conns conns;
 };
+
+static unsigned port_dist(unsigned a, unsigned b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+	return a == b || (a && b && streq(a, b));
+}
+
+/* Whether the software on another port is the one that served the peer (the
+ * last identified): the same kind, configuration file and pool or section —
+ * so that a suggested port is never another application's. */
+static bool same_software(const struct backend_info *a, const struct backend_info *b)
+{
+	if (!a || !b || a->kind == BACKEND_UNKNOWN || a->kind != b->kind || !a->config_file)
+		return false;
+	return streq_null(a->config_file, b->config_file) && streq_null(a->section, b->section);
+}
+
+/* The listening ports nearest the peer's, each with what listens there. */
+static void gather_nearby(struct report_env *d, const struct evidence *e, struct facts *f)
+{
+	unsigned *all = xcalloc(NEARBY_SCAN, sizeof(*all));
+	int n = d->host.ports_nearby(d->host.ud, &e->addr, all, NEARBY_SCAN);
+	size_t total = n > 0 ? (size_t)n : 0;
+	/* the nearest NEARBY_MAX by distance, then ascending */
+	for (size_t i = 0; i < total && i < NEARBY_MAX; i++)
+		for (size_t j = i + 1; j < total; j++)
+			if (port_dist(all[j], e->addr.port) < port_dist(all[i], e->addr.port)) {
+				unsigned t = all[i];
+				all[i] = all[j];
+				all[j] = t;
+			}
+	f->nnearby = MIN(total, (size_t)NEARBY_MAX);
+	f->nearby_more = total - f->nnearby;
+	memcpy(f->nearby, all, f->nnearby * sizeof(*all));
+	free(all);
+	for (size_t i = 0; i < f->nnearby; i++)
+		for (size_t j = i + 1; j < f->nnearby; j++)
+			if (f->nearby[j] < f->nearby[i]) {
+				unsigned t = f->nearby[i];
+				f->nearby[i] = f->nearby[j];
+				f->nearby[j] = t;
+			}
+	for (size_t i = 0; i < f->nnearby; i++) {
+		struct peerkey k;
+		struct host_listener l;
+		char key[PEERKEY_MAX + 8];
+		f->nearby_whatp[i] = f->nearby_what[i];
+		f->nearby_what[i][0] = '\0';
+		f->nearby_same[i] = false;
+		snprintf(key, sizeof(key), e->addr.kind == PEERKEY_IPV6 ? "[%s]:%u" : "%s:%u",
+			 e->addr.host, f->nearby[i]);
+		if (peerkey_parse(key, strlen(key), 0, &k) < 0 || !d->host.listener ||
+		    !d->host.listener(d->host.ud, &k, false, &l))
+			continue;
+		const struct backend_info *sw =
+		    d->host.software ? d->host.software(d->host.ud, k.key, &l) : NULL;
+		const char *name =
+		    sw && sw->kind != BACKEND_UNKNOWN ? backend_kind_name(sw->kind) : l.process;
+		snprintf(f->nearby_what[i], sizeof(f->nearby_what[i]), "%s%s%s", name,
+			 l.unit[0] && name[0] ? ", unit " : (l.unit[0] ? "unit " : ""), l.unit);
+		f->nearby_same[i] = same_software(f->software, sw);
+	}
+}
 
 static void gather_facts(struct report_env *d, const struct evidence *e, enum cause c, bool fresh,
 			 struct facts *f)
@@ -86,13 +158,13 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	if (!peerkey_is_local(&e->addr) || !d->host.listener)
 		return;
 	f->listener_known = d->host.listener(d->host.ud, &e->addr, fresh, &f->listener);
+	if (d->host.software)
+		f->software =
+		    d->host.software(d->host.ud, e->key, f->listener_known ? &f->listener : NULL);
 	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
-	    d->host.ports_nearby) {
-		int n = d->host.ports_nearby(d->host.ud, &e->addr, f->nearby, NEARBY_MAX);
-		f->nnearby = n > 0 ? (size_t)n : 0;
-	}
+	    d->host.ports_nearby)
+		gather_nearby(d, e, f);
 }
-
 /* --- severity: the cause table's, lowered when nginx still serves --- */
 
 static bool peer_fails_now(const struct report_env *d, const char *key, int64_t now)
@@ -147,7 +219,11 @@ static void format_listener(const struct evidence *e, const struct facts *f, str
 		if (f->nnearby)
 			strbuf_printf(b, "; on %s these ports listen:", e->addr.host);
 		for (size_t i = 0; i < f->nnearby; i++)
-			strbuf_printf(b, " %u", f->nearby[i]);
+			strbuf_printf(b, "%s %u%s%s%s", i ? "," : "", f->nearby[i],
+				      f->nearby_what[i][0] ? " (" : "", f->nearby_what[i],
+				      f->nearby_what[i][0] ? ")" : "");
+		if (f->nearby_more)
+			strbuf_printf(b, " and %zu more", f->nearby_more);
 		return;
 	}
 	strbuf_printf(b, "host: %s is served by", e->key);
@@ -164,6 +240,42 @@ static void format_listener(const struct evidence *e, const struct facts *f, str
 		format_time_ms(l->started_ms, t);
 		strbuf_printf(b, ", started %s", t);
 	}
+}
+
+/* "software: php-fpm pool www (/etc/php/8.2/fpm/pool.d/www.conf:36 listen = ...)" */
+static void format_software(const struct backend_info *sw, struct strbuf *b)
+{
+	if (!sw || sw->kind == BACKEND_UNKNOWN)
+		return;
+	strbuf_printf(b, "software: %s", backend_kind_name(sw->kind));
+	if (sw->section)
+		strbuf_printf(b, " [%s]", sw->section);
+	if (sw->bound && sw->bind.value)
+		strbuf_printf(b, ", bound by %s at %s:%u", sw->bind.value,
+			      sw->bind.file ? sw->bind.file : "its command line", sw->bind.line);
+	else if (sw->config_file)
+		strbuf_printf(b, ", configuration %s", sw->config_file);
+	if (sw->proto != BACKEND_PROTO_UNKNOWN)
+		strbuf_printf(b, ", speaks %s", backend_proto_name(sw->proto));
+	if (sw->workers.value)
+		strbuf_printf(b, ", workers %s", sw->workers.value);
+	if (sw->timeout.value)
+		strbuf_printf(b, ", timeout %s", sw->timeout.value);
+}
+
+/* MemAvailable in MiB from /proc/meminfo; 0 = unknown. */
+static uint64_t mem_available_mb(void)
+{
+	char *text;
+	size_t len;
+	unsigned long long kb = 0;
+	if (read_file("/proc/meminfo", 64 * 1024, &text, &len) < 0)
+		return 0;
+	const char *p = strstr(text, "MemAvailable:");
+	if (!p || sscanf(p, "MemAvailable: %llu kB", &kb) != 1)
+		kb = 0;
+	free(text);
+	return kb / 1024;
 }
 
 /* Word (cause, subject) from what is known now and hand it to the store. */
@@ -196,6 +308,11 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .listener = f.listener_known ? &f.listener : NULL,
 	    .nearby = f.nearby,
 	    .nnearby = f.nnearby,
+	    .nearby_more = f.nearby_more,
+	    .nearby_what = f.nearby_whatp,
+	    .nearby_same = f.nearby_same,
+	    .software = f.software,
+	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,
 	    .last_error_ms = e->last_logged_ms,
@@ -207,8 +324,8 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	advice_write(&in, &adv);
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
-	struct strbuf host_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 5];
+	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
+	const char *evidence[EVIDENCE_LINES + 6];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -219,6 +336,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	format_listener(e, &f, &host_line);
 	if (host_line.len)
 		evidence[nev++] = host_line.p;
+	format_software(f.software, &sw_line);
+	if (sw_line.len)
+		evidence[nev++] = sw_line.p;
 	if (f.conns_known) {
 		snprintf(conns_line, sizeof(conns_line),
 			 "host: %u connections to %s in TIME_WAIT, %u established",
@@ -252,6 +372,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	const struct alert *a = alert_report(d->alerts, &r, now);
 	advice_done(&adv);
 	strbuf_done(&host_line);
+	strbuf_done(&sw_line);
 	return a;
 }
 
