@@ -41,6 +41,7 @@ struct advice_in {
 	const bool *nearby_same;
 	const struct backend_info *software; /* the software serving the peer; NULL unknown */
 	uint64_t mem_available_mb;	     /* backend_overloaded: the host's; 0 = unknown */
+	unsigned queue_peak;		     /* backend_overloaded: the fullest accept queue seen */
 	const char *block_states;	     /* no_live_upstreams: "a: down (refused); b: ..." */
 	const char *backup;    /* every primary of the block fails; this backup serves */
 	int64_t last_error_ms; /* peer_failing: nginx's last error for it, 0 = never */

@@ -753,6 +753,7 @@ static void write_stale(struct writer *w)
 static unsigned pool_size(const struct advice_in *in, unsigned have)
 {
 	unsigned queue = in->listener && in->listener->queue_known ? in->listener->queue : 0;
+	queue = MAX(queue, in->queue_peak);
 	unsigned want = MAX(have + queue, have * 2);
 	if (in->mem_available_mb) {
 		uint64_t cap = have + in->mem_available_mb / 64;
@@ -777,6 +778,9 @@ static void write_overloaded(struct writer *w)
 	if (l && l->queue_known && l->listening)
 		add(&w->expl, " Its accept queue holds %u connection%s (limit %u).", l->queue,
 		    l->queue == 1 ? "" : "s", l->backlog);
+	if (in->queue_peak)
+		add(&w->expl, " Up to %u connection%s waited to be accepted while nginx timed out.",
+		    in->queue_peak, in->queue_peak == 1 ? "" : "s");
 	observed_probe(w);
 	observed_listener(w);
 	observed_software(w);

@@ -204,7 +204,7 @@ static void block_first(struct diag *d, struct evidence *e, const char *line, si
  * workers are all busy and requests wait to be accepted — the pool is too
  * small (backend_overloaded), not one slow request. Read afresh the first
  * time in an episode (the queue moves fast), from the cache after. */
-static bool pool_full(struct diag *d, const struct evidence *e)
+static bool pool_full(struct diag *d, struct evidence *e)
 {
 	struct host_listener l;
 	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener)
@@ -212,7 +212,10 @@ static bool pool_full(struct diag *d, const struct evidence *e)
 	bool fresh = !e->by_cause[CAUSE_BACKEND_SLOW] && !e->by_cause[CAUSE_BACKEND_OVERLOADED];
 	if (!d->env.host.listener(d->env.host.ud, &e->addr, fresh, &l))
 		return false;
-	return l.listening && l.queue_known && l.queue > 0;
+	if (!l.listening || !l.queue_known || !l.queue)
+		return false;
+	e->queue_peak = MAX(e->queue_peak, l.queue);
+	return true;
 }
 
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,

@@ -312,6 +312,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .nearby_what = f.nearby_whatp,
 	    .nearby_same = f.nearby_same,
 	    .software = f.software,
+	    .queue_peak = e->queue_peak,
 	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,
