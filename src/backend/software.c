@@ -232,8 +232,8 @@ const struct backend_info *software_lookup(struct software_cache *c, const char 
 	struct entry *e = strmap_get(&c->peers, peer);
 	if (!l || !l->listening)
 		return e && e->known ? &e->info : NULL;
-	if (e && e->inode == l->inode && (e->known || !l->pid))
-		return e->known ? &e->info : NULL;
+	if (e && e->inode == l->inode)
+		return e->known ? &e->info : NULL; /* known or not: read once per inode */
 	if (!e) {
 		if (c->peers.len >= SOFTWARE_MAX)
 			return NULL;
