@@ -326,7 +326,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 6];
+	const char *evidence[EVIDENCE_LINES + 7];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -340,6 +340,15 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	format_software(f.software, &sw_line);
 	if (sw_line.len)
 		evidence[nev++] = sw_line.p;
+	char sig_line[400], sig_text[300];
+	enum backend_signal sig;
+	int64_t sig_ms;
+	if (f.software && cause_subject(c) == CAUSE_SUBJECT_PEER &&
+	    backend_log_signal(f.software, NULL, sig_text, sizeof(sig_text), &sig, &sig_ms) == 0) {
+		snprintf(sig_line, sizeof(sig_line), "%s log: %s",
+			 backend_kind_name(f.software->kind), sig_text);
+		evidence[nev++] = sig_line;
+	}
 	if (f.conns_known) {
 		snprintf(conns_line, sizeof(conns_line),
 			 "host: %u connections to %s in TIME_WAIT, %u established",
