@@ -42,11 +42,16 @@ struct advice_in {
 	const struct backend_info *software; /* the software serving the peer; NULL unknown */
 	uint64_t mem_available_mb;	     /* backend_overloaded: the host's; 0 = unknown */
 	unsigned queue_peak;		     /* backend_overloaded: the fullest accept queue seen */
-	const char *block_states;	     /* no_live_upstreams: "a: down (refused); b: ..." */
-	const char *backup;    /* every primary of the block fails; this backup serves */
-	int64_t last_error_ms; /* peer_failing: nginx's last error for it, 0 = never */
-	const char *window;    /* backend_restarted: "backend_reset 10:00:01-10:00:02 (3), ..." */
-	bool conns_known;      /* local_ports_exhausted: connections to the peer */
+	/* dns_failure: what nginx logged — "host not found in upstream" (a
+	 * configuration load refused) or "no resolver defined" — and the host's
+	 * first nameserver from /etc/resolv.conf ("" unknown) */
+	bool host_not_found, no_resolver;
+	const char *nameserver;
+	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
+	const char *backup;	  /* every primary of the block fails; this backup serves */
+	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */
+	const char *window; /* backend_restarted: "backend_reset 10:00:01-10:00:02 (3), ..." */
+	bool conns_known;   /* local_ports_exhausted: connections to the peer */
 	unsigned time_wait, established;
 };
 

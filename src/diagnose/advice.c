@@ -814,33 +814,77 @@ static void write_overloaded(struct writer *w)
 	    sw ? sw_workers(sw) * 2 : 100);
 }
 
+static const char *nameserver(const struct advice_in *in)
+{
+	return in->nameserver && in->nameserver[0] ? in->nameserver : "NAMESERVER";
+}
+
+static void resolver_line(struct writer *w)
+{
+	add(&w->fix, "    resolver %s valid=30s;%s\n", nameserver(w->in),
+	    w->in->nameserver && w->in->nameserver[0]
+		? "   # the first nameserver of /etc/resolv.conf"
+		: "   # one of /etc/resolv.conf");
+}
+
+/* "name:port" as nginx names the peer, the port kept. */
+static const char *name_port(const struct advice_in *in, char *buf, size_t len)
+{
+	if (in->addr && in->addr->kind == PEERKEY_HOST && in->addr->port)
+		snprintf(buf, len, "%s:%u", in->addr->host, in->addr->port);
+	else
+		snprintf(buf, len, "%s", in->peer ? in->peer : "NAME:PORT");
+	return buf;
+}
+
 static void write_dns(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	char b[300];
+	char b[300], np[300];
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	add(&w->summary, "nginx cannot resolve %s", name ? name : "a host name");
-	observed_log(w, "name resolution errors");
+	observed_log(w, in->host_not_found ? "\"host not found in upstream\""
+					   : "name resolution errors");
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
-	add(&w->expl, " Inferred: the name does not exist, or the resolver nginx uses does not "
-		      "answer for it.");
 	where(w);
 	const struct ngx_ref *rr =
 	    in->pass && in->pass->t.resolver_ref.file ? &in->pass->t.resolver_ref : NULL;
-	set_ref(w, rr ? rr : (in->pass ? &in->pass->ref : peer_ref(in)));
-	if (in->pass && !in->pass->t.resolver)
+	set_ref(w, in->host_not_found ? peer_ref(in)
+				      : (rr ? rr : (in->pass ? &in->pass->ref : peer_ref(in))));
+	if (in->host_not_found) {
+		/* nginx resolves names of `server` lines and literal passes when it
+		 * loads the configuration: a name that does not resolve refuses it */
+		add(&w->expl,
+		    " Inferred: nginx resolves this name when it loads its configuration, and the "
+		    "name does not resolve, so nginx refused the configuration: a reload failed "
+		    "and nginx still runs the previous configuration (the next restart will fail "
+		    "to start nginx at all).");
 		add(&w->fix,
-		    "nginx has no resolver for names in variables; in the http or server "
-		    "block (%s):\n    resolver 127.0.0.53 valid=30s;\n",
-		    ref(&in->pass->ref, b, sizeof(b)));
+		    "Fix the name, or write an address instead, at %s; then check before "
+		    "reloading:\n    nginx -t && nginx -s reload\n",
+		    ref(peer_ref(in), b, sizeof(b)));
+		add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
+		return;
+	}
+	if (in->no_resolver || (in->pass && in->pass->dynamic && !in->pass->t.resolver)) {
+		add(&w->expl, " Inferred: the *_pass holds a variable, so nginx resolves the name "
+			      "at request time, and it has no resolver to ask.");
+		add(&w->fix, "Give nginx a resolver, in the http or server block (%s):\n",
+		    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)));
+		resolver_line(w);
+		add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
+		return;
+	}
+	add(&w->expl, " Inferred: the name does not exist, or the resolver nginx uses does not "
+		      "answer for it.");
 	add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
-	add(&w->fix,
-	    "When the address behind the name changes, let nginx re-resolve it:\n"
-	    "    resolver 127.0.0.53 valid=30s;\n    set $backend %s;\n"
-	    "    %s_pass http://$backend;\n",
-	    name ? name : "NAME", module_prefix(in));
+	if (in->pass && in->pass->t.resolver)
+		add(&w->fix, "and what nginx's resolver (%s) answers: dig @%s %s\n",
+		    ref(&in->pass->t.resolver_ref, b, sizeof(b)), in->pass->t.resolver,
+		    name ? name : "");
+	(void)np;
 }
 
 static void write_tls(struct writer *w)
@@ -993,7 +1037,7 @@ static void write_local_ports(struct writer *w)
 static void write_dns_stale(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	char b[300];
+	char b[300], np[300];
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	add(&w->summary, "nginx connects to an old address of %s", name ? name : "a host name");
 	observed_log(w, "failures on the address resolved at start-up");
@@ -1002,12 +1046,22 @@ static void write_dns_stale(struct writer *w)
 		      "name now points elsewhere.");
 	where(w);
 	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
-	add(&w->fix, "Reload nginx to resolve again: nginx -s reload\n");
-	add(&w->fix,
-	    "To follow the name from now on (%s):\n    resolver 127.0.0.53 valid=30s;\n"
-	    "    set $backend %s;\n    %s_pass http://$backend;\n",
-	    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)), name ? name : "NAME",
-	    module_prefix(in));
+	add(&w->fix, "Resolve again now:\n    nginx -t && nginx -s reload\n");
+	name_port(in, np, sizeof(np));
+	if (in->server && in->up) {
+		add(&w->fix,
+		    "To follow the name from now on (nginx >= 1.27.3), in upstream %s (%s):\n"
+		    "    zone %s 64k;\n    server %s resolve;\nand in the http block:\n",
+		    in->up->name, ref(&in->server->ref, b, sizeof(b)), in->up->name, np);
+		resolver_line(w);
+	} else if (in->pass) {
+		add(&w->fix, "To follow the name from now on, in location %s (%s):\n",
+		    in->pass->location && in->pass->location[0] ? in->pass->location : "/",
+		    ref(&in->pass->ref, b, sizeof(b)));
+		resolver_line(w);
+		add(&w->fix, "    set $backend \"%s\";\n    %s %s://$backend;\n", np,
+		    in->pass->directive, in->pass->scheme ? in->pass->scheme : "http");
+	}
 }
 
 typedef void (*writer_fn)(struct writer *w);

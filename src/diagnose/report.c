@@ -278,6 +278,25 @@ static uint64_t mem_available_mb(void)
 	return kb / 1024;
 }
 
+/* The first nameserver of /etc/resolv.conf, bracketed when IPv6 (nginx's
+ * resolver syntax); "" when none. */
+static void first_nameserver(char *buf, size_t len)
+{
+	char *text;
+	size_t n;
+	buf[0] = '\0';
+	if (read_file("/etc/resolv.conf", 64 * 1024, &text, &n) < 0)
+		return;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char ns[64];
+		if (sscanf(line, " nameserver %63s", ns) == 1) {
+			snprintf(buf, len, strchr(ns, ':') ? "[%s]" : "%s", ns);
+			break;
+		}
+	}
+	free(text);
+}
+
 /* Word (cause, subject) from what is known now and hand it to the store. */
 const struct alert *report_render(struct report_env *d, struct evidence *e, enum cause c,
 				  const struct report_extra *x, int64_t now)
@@ -290,6 +309,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	bool low = degraded(d, e, &ctx, now, &backup);
 
 	struct advice adv;
+	char nameserver[80] = "";
+	if (c == CAUSE_DNS_FAILURE || c == CAUSE_DNS_STALE)
+		first_nameserver(nameserver, sizeof(nameserver));
 	struct advice_in in = {
 	    .cause = c,
 	    .implied = x->implied,
@@ -313,6 +335,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .nearby_same = f.nearby_same,
 	    .software = f.software,
 	    .queue_peak = e->queue_peak,
+	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
+	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
+	    .nameserver = nameserver,
 	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,

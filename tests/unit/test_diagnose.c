@@ -432,6 +432,39 @@ static void test_unresolvable_name_is_dns_failure(void)
 	teardown();
 }
 
+static void test_dns_fix_matches_the_case(void)
+{
+	/* a name in an upstream block that stops resolving: the reload is
+	 * refused and nginx runs the old configuration (issue 13) */
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [emerg] 7#7: host not found in upstream \"%s\" in "
+	     "/etc/nginx/nginx.conf:4",
+	     "gone.invalid:8080");
+	const struct alert *a = NULL;
+	for (const struct alert *x = alert_first(alerts); x; x = alert_next(alerts, x))
+		if (x->cause == CAUSE_DNS_FAILURE)
+			a = x;
+	CHECK(a != NULL);
+	CHECK(a && strstr(a->explanation, "nginx still runs the previous configuration"));
+	CHECK(a && strstr(a->fix, "    nginx -t && nginx -s reload"));
+	CHECK(a && !strstr(a->fix, "$backend"));
+	CHECK(a && !strstr(a->fix, "127.0.0.53"));
+	teardown();
+
+	/* a variable proxy_pass without a resolver: a resolver line, nothing else */
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *2 no resolver defined to resolve %s, client: "
+	     "127.0.0.1, server: diag.test, request: \"GET / HTTP/1.1\", host: \"d\"",
+	     "api.example");
+	a = alert_find(alerts, CAUSE_DNS_FAILURE, "api.example");
+	CHECK(a && strstr(a->fix, "Give nginx a resolver"));
+	CHECK(a && strstr(a->fix, " valid=30s;"));
+	CHECK(a && !strstr(a->fix, "$backend"));
+	teardown();
+}
+
 static void test_peers_from_logs_are_capped_but_configured_ones_never(void)
 {
 	setup();
@@ -931,6 +964,7 @@ int main(void)
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
 	RUN(test_worker_connections_exhausted);
 	RUN(test_unresolvable_name_is_dns_failure);
+	RUN(test_dns_fix_matches_the_case);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
 	RUN(test_a_weaker_probe_never_resolves_a_cause_that_still_holds);
 	RUN(test_peer_failing_after_old_errors_does_not_say_no_error_yet);
