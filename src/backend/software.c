@@ -13,7 +13,9 @@
 #include "core/util.h"
 #include "host/procfs.h"
 
-#define UNIT_FILE_MAX (256u * 1024)
+#define UNIT_FILE_MAX	   (256u * 1024)
+#define SOFTWARE_SCAN_MS   2000 /* one /proc walk serves the lookups within this */
+#define SOFTWARE_CANDS_MAX 1024 /* distinct command lines of known software */
 
 struct entry {
 	unsigned long inode; /* the listener this was read for */
@@ -21,9 +23,17 @@ struct entry {
 	struct backend_info info;
 };
 
+struct cand {
+	char *text; /* a /proc/PID/cmdline, NUL-separated */
+	size_t len;
+};
+
 struct software_cache {
 	char *root;
 	struct strmap peers; /* key -> struct entry */
+	struct cand *cands;  /* the last walk's command lines of known software */
+	size_t ncands, cands_cap;
+	int64_t scanned_ms; /* monotonic; 0 = never */
 };
 
 int software_cache_new(const char *root, struct software_cache **ret)
@@ -47,6 +57,9 @@ void software_cache_free(struct software_cache *c)
 		free(e);
 	}
 	strmap_done(&c->peers);
+	for (size_t i = 0; i < c->ncands; i++)
+		free(c->cands[i].text);
+	free(c->cands);
 	free(c->root);
 	free(c);
 }
@@ -134,22 +147,26 @@ static bool from_pid(const struct software_cache *c, pid_t pid, const char *peer
 	return found;
 }
 
-/* Every visible process's command line (world-readable): the known software
- * whose own configuration binds peer. Identical command lines (a master's
- * workers) are read once. */
-static bool from_scan(const struct software_cache *c, const char *peer, struct backend_info *ret)
+/* Every visible process's command line (world-readable) that names known
+ * software, once per distinct line (a master's workers share it): the
+ * candidates, kept for SOFTWARE_SCAN_MS so that many peers share one walk. */
+static void scan(struct software_cache *c)
 {
+	int64_t now = now_mono_ms();
+	if (c->scanned_ms && now - c->scanned_ms < SOFTWARE_SCAN_MS)
+		return;
+	for (size_t i = 0; i < c->ncands; i++)
+		free(c->cands[i].text);
+	c->ncands = 0;
+	c->scanned_ms = now;
 	DIR *d = opendir("/proc");
 	if (!d)
-		return false;
+		return;
 	char *buf = xmalloc(SOFTWARE_CMDLINE_MAX);
 	const char *argv[SOFTWARE_ARGV_MAX];
-	struct strmap seen;
-	strmap_init(&seen);
-	bool found = false;
 	unsigned nprocs = 0;
 	struct dirent *de;
-	while (!found && (de = readdir(d)) && nprocs < PROCFS_MAX_PROCS) {
+	while ((de = readdir(d)) && nprocs < PROCFS_MAX_PROCS && c->ncands < SOFTWARE_CANDS_MAX) {
 		if (!procfs_is_pid(de->d_name))
 			continue;
 		nprocs++;
@@ -159,24 +176,34 @@ static bool from_scan(const struct software_cache *c, const char *peer, struct b
 		size_t argc = software_split_cmdline(buf, (size_t)len, argv, SOFTWARE_ARGV_MAX);
 		if (backend_identify(NULL, argv, argc) == BACKEND_UNKNOWN)
 			continue;
-		/* the joined line as the key of what was tried */
-		char *key = xmalloc((size_t)len + 1);
-		memcpy(key, buf, (size_t)len);
-		key[len] = '\0';
-		for (int i = 0; i + 1 < len; i++)
-			if (!key[i])
-				key[i] = ' ';
-		bool tried = strmap_get(&seen, key) != NULL;
-		if (!tried && seen.len < PROCFS_MAX_PROCS)
-			strmap_put(&seen, key, (void *)1);
-		free(key);
-		if (tried)
+		bool dup = false;
+		for (size_t i = 0; i < c->ncands && !dup; i++)
+			dup = c->cands[i].len == (size_t)len &&
+			      !memcmp(c->cands[i].text, buf, (size_t)len);
+		if (dup)
 			continue;
-		found = try_process(c, NULL, argv, argc, peer, false, ret);
+		c->cands = grow_array(c->cands, &c->cands_cap, c->ncands + 1, sizeof(*c->cands));
+		char *text = xmalloc((size_t)len + 1);
+		memcpy(text, buf, (size_t)len + 1);
+		c->cands[c->ncands++] = (struct cand){.text = text, .len = (size_t)len};
 	}
-	strmap_done(&seen);
 	free(buf);
 	closedir(d);
+}
+
+/* The candidate whose own configuration binds peer. */
+static bool from_scan(struct software_cache *c, const char *peer, struct backend_info *ret)
+{
+	scan(c);
+	char *buf = xmalloc(SOFTWARE_CMDLINE_MAX);
+	const char *argv[SOFTWARE_ARGV_MAX];
+	bool found = false;
+	for (size_t i = 0; i < c->ncands && !found; i++) {
+		memcpy(buf, c->cands[i].text, c->cands[i].len + 1);
+		size_t argc = software_split_cmdline(buf, c->cands[i].len, argv, SOFTWARE_ARGV_MAX);
+		found = try_process(c, NULL, argv, argc, peer, false, ret);
+	}
+	free(buf);
 	return found;
 }
 
