@@ -474,6 +474,12 @@ static void write_slow(struct writer *w)
 	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
 	    ref(in->pass ? &in->pass->ref : NULL, b2, sizeof(b2)), pfx, dir,
 	    (unsigned long long)want);
+	if (!(r && r->ttfb_ms))
+		add(&w->fix,
+		    "(%llus is twice nginx's limit, not a measurement: nothing measured how long "
+		    "these responses take. Time one first and choose above it:\n"
+		    "    curl -o /dev/null -s -w '%%{time_starttransfer}\\n' URL)\n",
+		    (unsigned long long)want);
 	const struct backend_info *sw = in->software;
 	const char *tname = sw ? sw_timeout_name(sw) : NULL;
 	unsigned own = sw ? sw_seconds(sw->timeout.value) : 0;

@@ -899,6 +899,9 @@ static void test_timeouts_with_a_queue_are_an_exhausted_pool(void)
 	fake.listener = (struct host_listener){.listening = true, .queue_known = true};
 	feed(T0, PHP_TIMEOUT, "/php");
 	a = alert_find(alerts, CAUSE_BACKEND_SLOW, "unix:/run/php/fpm.sock");
+	/* no probe measured the time: the value says it is no measurement */
+	CHECK(a && strstr(a->fix, "    fastcgi_read_timeout 120s;\n(120s is twice nginx's limit, "
+				  "not a measurement"));
 	CHECK(a && strstr(a->fix, "php-fpm kills requests itself after request_terminate_timeout "
 				  "= 3 (" PHP_POOL ":400)"));
 	teardown();
