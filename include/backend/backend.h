@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum backend_kind {
 	BACKEND_UNKNOWN,
@@ -74,3 +75,18 @@ void backend_info_done(struct backend_info *b);
  * "9000", "127.0.0.1:9000", "0.0.0.0:8000", "[::]:8000", ":8000") serves the
  * nginx peer key. Wildcard addresses match every address of their family. */
 bool backend_bind_matches(const char *bind, const char *peer);
+
+/* The software's own word for a failure, from its log (the error_log its
+ * configuration names; php-fpm: "server reached pm.max_children setting",
+ * "execution timed out", "terminating"): the newest such line within the
+ * last BACKEND_LOG_TAIL bytes of the file under root, cleaned of control
+ * bytes, into line, and its time (epoch ms from the line's own stamp, 0 when
+ * it has none). Returns 0, -ENOENT when no such line or no log is known, or
+ * -errno (an unreadable log is no error of the caller's). */
+#define BACKEND_LOG_TAIL (64 * 1024)
+enum backend_signal {
+	BACKEND_SIGNAL_POOL_FULL, /* the pool has no idle worker */
+	BACKEND_SIGNAL_KILLED,	  /* it killed a request at its own time limit */
+};
+int backend_log_signal(const struct backend_info *b, const char *root, char *line, size_t len,
+		       enum backend_signal *ret_signal, int64_t *ret_ms);

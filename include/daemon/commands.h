@@ -20,6 +20,7 @@ struct ngx_model;
 struct peerkey;
 struct problems;
 struct prober;
+struct software_cache;
 struct tail;
 
 struct commands_view {
@@ -31,6 +32,7 @@ struct commands_view {
 	const struct tail *tail;
 	const struct ipc *ipc;
 	struct facts *facts;
+	struct software_cache *software; /* backend/software.h; may be NULL */
 	const struct journal *journal;
 	const struct problems *problems;
 	int64_t started_ms;

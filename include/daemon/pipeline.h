@@ -25,12 +25,14 @@ struct ev_loop;
 struct facts;
 struct ngx_model;
 struct prober;
+struct software_cache;
 
 struct pipeline {
 	struct ev_loop *loop;
 	struct config *cfg;
 	struct ngx_model *model;
 	struct facts *facts;
+	struct software_cache *software; /* backend/software.h */
 	struct prober *prober;
 	struct alert_store *alerts;
 	struct diag *diag;

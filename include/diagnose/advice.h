@@ -8,13 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
 #include "diagnose/cause.h"
 #include "log/errlog.h"
 #include "host/host.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
-
-#define DIAG_PROCESS_MAX 32 /* a listening process's name in the nearby ports list */
 
 struct advice_in {
 	enum cause cause;
@@ -30,11 +29,24 @@ struct advice_in {
 	const char *detail; /* kind-specific detail of the last event */
 	uint32_t events;    /* log events behind this cause */
 	int64_t first_error_ms;
-	const struct probe_result *probe;		/* NULL = never probed */
-	const struct host_listener *listener;		/* NULL = unknown */
-	const unsigned *nearby;				/* ports that do listen on the address */
-	const char (*nearby_process)[DIAG_PROCESS_MAX]; /* who listens there; "" unknown */
-	size_t nnearby, nearby_more;			/* more: listening, not listed */
+	const struct probe_result *probe;     /* NULL = never probed */
+	const struct host_listener *listener; /* NULL = unknown */
+	const unsigned *nearby;		      /* ports that do listen on the address */
+	size_t nnearby;
+	size_t nearby_more; /* listening ports beyond those in nearby */
+	/* what each nearby port is: process name or software ("" unknown), and
+	 * whether it is the same software and unit as the peer's (safe to
+	 * suggest); arrays of nnearby, may be NULL */
+	const char *const *nearby_what;
+	const bool *nearby_same;
+	const struct backend_info *software; /* the software serving the peer; NULL unknown */
+	uint64_t mem_available_mb;	     /* backend_overloaded: the host's; 0 = unknown */
+	unsigned queue_peak;		     /* backend_overloaded: the fullest accept queue seen */
+	/* dns_failure: what nginx logged — "host not found in upstream" (a
+	 * configuration load refused) or "no resolver defined" — and the host's
+	 * first nameserver from /etc/resolv.conf ("" unknown) */
+	bool host_not_found, no_resolver;
+	const char *nameserver;
 	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
 	const char *backup;	  /* every primary of the block fails; this backup serves */
 	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */

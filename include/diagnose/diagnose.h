@@ -25,6 +25,7 @@
 #include "probe/probe.h"
 
 struct alert_store;
+struct backend_info;
 struct config;
 struct ngx_model;
 /* Connections from this host to a peer, by TCP state (local_ports_exhausted
@@ -44,9 +45,11 @@ struct diag_host {
 	/* Ports that listen on k's address: the first max written, returns how
 	 * many listen (or -errno). */
 	int (*ports_nearby)(void *ud, const struct peerkey *k, unsigned *ports, size_t max);
-	/* The process listening on port of k's address, when known. */
-	bool (*port_process)(void *ud, const struct peerkey *k, unsigned port, char *buf,
-			     size_t len);
+	/* The software serving key, whose listener is l (NULL when nothing
+	 * listens: the last one known); owned by the callee, valid until the
+	 * next call. NULL when not identified. */
+	const struct backend_info *(*software)(void *ud, const char *key,
+					       const struct host_listener *l);
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
 	/* Probe key soon. The callee decides whether it may (`probe off`,

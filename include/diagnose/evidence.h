@@ -45,6 +45,7 @@ struct evidence {
 	int64_t last_event_ms;		       /* any line, for expiry */
 	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
 	int last_err;
+	unsigned queue_peak; /* the listener's fullest accept queue seen this episode */
 	enum errlog_phase last_phase;
 	char last_detail[160];
 	char last_server[128];

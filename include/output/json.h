@@ -31,6 +31,14 @@ struct host_listener;
  * "prev_inode", "prev_seen", "since", "time_wait", "established",
  * "not_visible": [{"what", "dropin"}]}: only the fields that are known. */
 struct cJSON *json_host_listener(const struct host_listener *l);
+/* backend */
+struct backend_info;
+/* DESIGN.md's peer "software": {"name", "config_ref" ("file:line" of the
+ * setting that binds the peer, "command line", or null when none was found)},
+ * plus "config_file", "section", "protocol" and the settings read ("bind",
+ * "workers", "timeout", "pm", "listen_owner", "listen_group", "listen_mode",
+ * "error_log": {"value", "config_ref"}) where known. */
+struct cJSON *json_backend_software(const struct backend_info *b);
 /* probe */
 struct probe_result;
 struct prober;

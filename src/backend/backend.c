@@ -3,6 +3,10 @@
 #include "backend/backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,4 +160,72 @@ void backend_info_done(struct backend_info *b)
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
 		setting_done(all[i]);
 	*b = (struct backend_info){0};
+}
+
+/* "[29-Nov-2026 22:17:09] WARNING: ..." (php-fpm's stamp, local time) */
+static int64_t fpm_stamp_ms(const char *line)
+{
+	struct tm tm = {0};
+	if (line[0] != '[' || !strptime(line + 1, "%d-%b-%Y %H:%M:%S", &tm))
+		return 0;
+	tm.tm_isdst = -1;
+	time_t t = mktime(&tm);
+	return t == (time_t)-1 ? 0 : (int64_t)t * 1000;
+}
+
+int backend_log_signal(const struct backend_info *b, const char *root, char *line, size_t len,
+		       enum backend_signal *ret_signal, int64_t *ret_ms)
+{
+	static const struct {
+		const char *word;
+		enum backend_signal sig;
+	} words[] = {
+	    {"reached pm.max_children setting", BACKEND_SIGNAL_POOL_FULL},
+	    {"reached max_children setting", BACKEND_SIGNAL_POOL_FULL},
+	    {"execution timed out", BACKEND_SIGNAL_KILLED},
+	};
+	if (!b || b->kind != BACKEND_PHPFPM || !b->error_log.value || b->error_log.value[0] != '/')
+		return -ENOENT;
+	char *path = xasprintf("%s%s", root ? root : "", b->error_log.value);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	free(path);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	off_t from = st.st_size > BACKEND_LOG_TAIL ? st.st_size - BACKEND_LOG_TAIL : 0;
+	char *buf = xmalloc(BACKEND_LOG_TAIL + 1);
+	ssize_t n = pread(fd, buf, BACKEND_LOG_TAIL, from);
+	close(fd);
+	if (n <= 0) {
+		free(buf);
+		return n < 0 ? -errno : -ENOENT;
+	}
+	buf[n] = '\0';
+	int r = -ENOENT;
+	/* newest first: walk the lines from the end */
+	char *end = buf + n;
+	while (end > buf && r == -ENOENT) {
+		char *start = end;
+		while (start > buf && start[-1] != '\n')
+			start--;
+		size_t l = (size_t)(end - start);
+		for (size_t i = 0; i < ARRAY_SIZE(words) && r == -ENOENT; i++) {
+			if (!memmem(start, l, words[i].word, strlen(words[i].word)))
+				continue;
+			size_t k = 0;
+			for (size_t j = 0; j < l && k + 1 < len; j++)
+				line[k++] = (unsigned char)start[j] < 0x20 ? ' ' : start[j];
+			line[k] = '\0';
+			*ret_signal = words[i].sig;
+			*ret_ms = fpm_stamp_ms(line);
+			r = 0;
+		}
+		end = start > buf ? start - 1 : buf;
+	}
+	free(buf);
+	return r;
 }

@@ -16,6 +16,7 @@
 #include "daemon/plan.h"
 #include "daemon/commands.h"
 #include "diagnose/diagnose.h"
+#include "backend/software.h"
 #include "host/facts.h"
 #include "output/ipc.h"
 #include "output/journal.h"
@@ -123,11 +124,16 @@ static void add_runtime(const struct commands_view *d, cJSON *o, const char *key
 	else
 		cJSON_AddNullToObject(o, "last_probe");
 	free(r);
-	if (addr && facts_listener(d->facts, addr, &l) &&
-	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
+	bool known = addr && facts_listener(d->facts, addr, &l);
+	if (known && (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
 	else
 		cJSON_AddNullToObject(o, "listener");
+	const struct backend_info *sw = addr && d->software && peerkey_is_local(addr)
+					    ? software_lookup(d->software, key, known ? &l : NULL)
+					    : NULL;
+	if (sw)
+		cJSON_AddItemToObject(o, "software", json_backend_software(sw));
 }
 
 static void cmd_upstreams(const struct commands_host *h, const struct commands_view *d,

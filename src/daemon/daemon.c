@@ -404,6 +404,7 @@ static void view(void *ud, struct commands_view *ret)
 	    .tail = d->tail,
 	    .ipc = d->ipc,
 	    .facts = d->p->facts,
+	    .software = d->p->software,
 	    .journal = d->journal,
 	    .problems = &d->problems,
 	    .started_ms = d->started_ms,

@@ -16,6 +16,7 @@
 #include "core/peerkey.h"
 #include "daemon/plan.h"
 #include "diagnose/diagnose.h"
+#include "backend/software.h"
 #include "host/facts.h"
 #include "host/ngxworker.h"
 #include "log/errlog.h"
@@ -222,20 +223,12 @@ static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports,
 	return facts_ports_nearby(p->facts, k, ports, max);
 }
 
-/* Who listens on another port of k's address ("ports nearby"). */
-static bool host_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
-			      size_t len)
+/* The software behind a peer (backend/software.h), read once per listener. */
+static const struct backend_info *host_software(void *ud, const char *key,
+						const struct host_listener *l)
 {
 	struct pipeline *p = ud;
-	char text[PEERKEY_MAX + 16];
-	struct peerkey nk;
-	struct host_listener l;
-	snprintf(text, sizeof(text), strchr(k->host, ':') ? "[%s]:%u" : "%s:%u", k->host, port);
-	if (peerkey_parse(text, strlen(text), 0, &nk) < 0 || !facts_listener(p->facts, &nk, &l) ||
-	    !l.listening || !l.process[0])
-		return false;
-	snprintf(buf, len, "%s", l.process);
-	return true;
+	return software_lookup(p->software, key, l);
 }
 
 static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
@@ -290,11 +283,16 @@ int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *mod
 		log_error("cannot set up host facts: %s", strerror(-r));
 		goto fail;
 	}
+	r = software_cache_new(NULL, &p->software);
+	if (r < 0) {
+		log_error("cannot set up the backend software cache: %s", strerror(-r));
+		goto fail;
+	}
 	const struct diag_host host = {
 	    .last_probe = host_last_probe,
 	    .listener = host_listener,
 	    .ports_nearby = host_ports_nearby,
-	    .port_process = host_port_process,
+	    .software = host_software,
 	    .connections = host_connections,
 	    .probe_now = host_probe_now,
 	    .learned = host_learned,
@@ -322,6 +320,7 @@ void pipeline_free(struct pipeline *p)
 	prober_free(p->prober);
 	diag_free(p->diag);
 	alert_store_free(p->alerts);
+	software_cache_free(p->software);
 	facts_free(p->facts);
 	ngxconf_free(p->model);
 	config_free(p->cfg);

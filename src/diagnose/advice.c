@@ -129,10 +129,9 @@ static void observed_listener(struct writer *w)
 		if (w->in->nnearby) {
 			add(&w->expl, " On %s these ports do:", w->in->addr->host);
 			for (size_t i = 0; i < w->in->nnearby; i++) {
-				const char *proc =
-				    w->in->nearby_process ? w->in->nearby_process[i] : "";
-				add(&w->expl, " %u%s%s%s", w->in->nearby[i], proc[0] ? " (" : "",
-				    proc, proc[0] ? ")" : "");
+				const char *what = w->in->nearby_what ? w->in->nearby_what[i] : "";
+				add(&w->expl, "%s %u%s%s%s", i ? "," : "", w->in->nearby[i],
+				    what[0] ? " (" : "", what, what[0] ? ")" : "");
 			}
 			if (w->in->nearby_more)
 				add(&w->expl, " and %zu more", w->in->nearby_more);
@@ -179,6 +178,137 @@ static void format_ms(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
 }
 
+/* --- the backend's own configuration --- */
+
+static bool sw_is(const struct advice_in *in, enum backend_kind k)
+{
+	return in->software && in->software->kind == k;
+}
+
+/* Where a backend setting lives: "file:line", the file it belongs in when it
+ * is not set (the pool's, the ini's), or "its command line". */
+static const char *sw_where(const struct backend_info *sw, const struct backend_setting *s,
+			    char *buf, size_t len)
+{
+	if (s->value && s->file)
+		snprintf(buf, len, "%s:%u", s->file, s->line);
+	else if (s->value)
+		snprintf(buf, len, "its command line");
+	else if (sw->bind.file)
+		snprintf(buf, len, "%s (not set there: add it next to line %u)", sw->bind.file,
+			 sw->bind.line);
+	else if (sw->config_file)
+		snprintf(buf, len, "%s (not set: add it)", sw->config_file);
+	else
+		snprintf(buf, len, "its command line (not set: add it)");
+	return buf;
+}
+
+/* "php-fpm pool www (listen = /run/php/x.sock at /etc/php/.../www.conf:36)" */
+static void sw_name(struct strbuf *b, const struct backend_info *sw)
+{
+	char w[400];
+	add(b, "%s", backend_kind_name(sw->kind));
+	if (sw->section)
+		add(b, " %s %s", sw->kind == BACKEND_PHPFPM ? "pool" : "section", sw->section);
+	if (sw->bound && sw->bind.value)
+		add(b, " (%s at %s)", sw->bind.value, sw_where(sw, &sw->bind, w, sizeof(w)));
+	else if (sw->config_file)
+		add(b, " (%s)", sw->config_file);
+}
+
+static void observed_software(struct writer *w)
+{
+	if (!w->in->software)
+		return;
+	add(&w->expl, " The backend is ");
+	sw_name(&w->expl, w->in->software);
+	add(&w->expl, ".");
+}
+
+/* The backend's worker count as a number, its software's default when unset. */
+static unsigned sw_workers(const struct backend_info *sw)
+{
+	unsigned n;
+	if (sw->workers.value && parse_uint(sw->workers.value, 1u << 20, &n) == 0 && n)
+		return n;
+	switch (sw->kind) {
+	case BACKEND_PHPFPM:
+		return 5; /* php-fpm's pm.max_children default */
+	default:
+		return 1; /* gunicorn --workers, uwsgi processes */
+	}
+}
+
+static const char *sw_workers_name(const struct backend_info *sw)
+{
+	switch (sw->kind) {
+	case BACKEND_PHPFPM:
+		return "pm.max_children";
+	case BACKEND_GUNICORN:
+		return "--workers";
+	case BACKEND_UWSGI:
+		return "processes";
+	default:
+		return NULL;
+	}
+}
+
+static const char *sw_timeout_name(const struct backend_info *sw)
+{
+	switch (sw->kind) {
+	case BACKEND_PHPFPM:
+		return "request_terminate_timeout";
+	case BACKEND_GUNICORN:
+		return "--timeout";
+	case BACKEND_UWSGI:
+		return "harakiri";
+	default:
+		return NULL;
+	}
+}
+
+/* One setting as it is written in the software's own syntax. */
+static void sw_setting_line(struct strbuf *b, const struct backend_info *sw, const char *name,
+			    const char *value)
+{
+	if (sw->kind == BACKEND_GUNICORN && name[0] == '-') {
+		if (sw->workers.file || sw->timeout.file || sw->bind.file)
+			add(b, "    %s = %s\n", name[2] == 'w' ? "workers" : "timeout", value);
+		else
+			add(b, "    %s %s\n", name, value);
+	} else {
+		add(b, "    %s = %s\n", name, value);
+	}
+}
+
+/* The seconds a backend timeout value stands for ("30", "30s", "1m"); 0 = none. */
+static unsigned sw_seconds(const char *v)
+{
+	uint64_t ms;
+	unsigned n;
+	if (!v)
+		return 0;
+	if (parse_uint(v, 1u << 30, &n) == 0)
+		return n;
+	return parse_duration_ms(v, &ms) == 0 ? (unsigned)(ms / 1000) : 0;
+}
+
+static const char *sw_reload(const struct backend_info *sw)
+{
+	switch (sw->kind) {
+	case BACKEND_PHPFPM:
+		return "then reload php-fpm (systemctl reload php8.2-fpm, or kill -USR2 its "
+		       "master)";
+	case BACKEND_GUNICORN:
+		return "then restart gunicorn (kill -HUP its master re-reads the config file)";
+	case BACKEND_UWSGI:
+		return "then reload uwsgi (kill -HUP its master)";
+	default:
+		return "then restart it";
+	}
+}
+
 /* --- one writer per cause --- */
 
 static void write_down(struct writer *w)
@@ -200,12 +330,14 @@ static void write_down(struct writer *w)
 	else
 		add(&w->fix, "Start the service that should listen on %s and check its log.\n",
 		    in->peer);
-	/* a listener a few ports away is likely the backend on a port nginx does not use */
-	unsigned near = 0, best = 101;
-	for (size_t i = 0; in->addr && i < in->nnearby; i++) {
+	/* a port is suggested only when the listener there is the very software
+	 * (kind, configuration, pool) that served this peer: another
+	 * application's port would "work" and serve the wrong site */
+	unsigned near = 0, best = 65536;
+	for (size_t i = 0; in->addr && in->nearby_same && i < in->nnearby; i++) {
 		unsigned dist = in->nearby[i] > in->addr->port ? in->nearby[i] - in->addr->port
 							       : in->addr->port - in->nearby[i];
-		if (dist < best) {
+		if (in->nearby_same[i] && dist < best) {
 			best = dist;
 			near = in->nearby[i];
 		}
@@ -216,8 +348,8 @@ static void write_down(struct writer *w)
 			snprintf(target, sizeof(target), "[%s]:%u", in->addr->host, near);
 		else
 			snprintf(target, sizeof(target), "%s:%u", in->addr->host, near);
-		add(&w->fix, "If the backend now listens on port %u, point nginx there (%s):\n",
-		    near, ref(peer_ref(in), b, sizeof(b)));
+		add(&w->fix, "The same %s now listens on port %u; point nginx there (%s):\n",
+		    backend_kind_name(in->software->kind), near, ref(peer_ref(in), b, sizeof(b)));
 		if (in->server)
 			add(&w->fix, "    server %s;\n", target);
 		else if (in->pass)
@@ -226,6 +358,11 @@ static void write_down(struct writer *w)
 			    : in->pass->proto == NGX_PROTO_HTTP ? "http://"
 								: "",
 			    target, in->pass->uri ? in->pass->uri : "");
+	} else if (in->nnearby) {
+		add(&w->fix,
+		    "Other ports listen on %s, but none is known to be this backend: do not "
+		    "point nginx at one without checking what it serves.\n",
+		    in->addr ? in->addr->host : "this host");
 	}
 }
 
@@ -337,7 +474,80 @@ static void write_slow(struct writer *w)
 	    in->pass && in->pass->location && in->pass->location[0] ? in->pass->location : "/",
 	    ref(in->pass ? &in->pass->ref : NULL, b2, sizeof(b2)), pfx, dir,
 	    (unsigned long long)want);
+	if (!(r && r->ttfb_ms))
+		add(&w->fix,
+		    "(%llus is twice nginx's limit, not a measurement: nothing measured how long "
+		    "these responses take. Time one first and choose above it:\n"
+		    "    curl -o /dev/null -s -w '%%{time_starttransfer}\\n' URL)\n",
+		    (unsigned long long)want);
+	const struct backend_info *sw = in->software;
+	const char *tname = sw ? sw_timeout_name(sw) : NULL;
+	unsigned own = sw ? sw_seconds(sw->timeout.value) : 0;
+	if (tname && own && own < want) {
+		char at[400], v[32];
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)want + 5);
+		add(&w->fix,
+		    "%s kills requests itself after %s = %s (%s): raise it above nginx's, or it "
+		    "cuts them first:\n",
+		    backend_kind_name(sw->kind), tname, sw->timeout.value,
+		    sw_where(sw, &sw->timeout, at, sizeof(at)));
+		sw_setting_line(&w->fix, sw, tname, v);
+	}
 	add(&w->fix, "Otherwise find what blocks the backend (slow log, worker pool size).\n");
+}
+
+/* nginx speaks one protocol and the software's configuration says its socket
+ * speaks another: the "reset" is the backend refusing nginx's bytes. */
+static bool wrong_protocol(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	const struct backend_info *sw = in->software;
+	if (!sw || !sw->bound || !in->pass || sw->proto == BACKEND_PROTO_UNKNOWN)
+		return false;
+	enum ngx_proto want;
+	const char *directive;
+	switch (sw->proto) {
+	case BACKEND_PROTO_FASTCGI:
+		want = NGX_PROTO_FASTCGI;
+		directive = "fastcgi_pass";
+		break;
+	case BACKEND_PROTO_UWSGI:
+		want = NGX_PROTO_UWSGI;
+		directive = "uwsgi_pass";
+		break;
+	case BACKEND_PROTO_HTTP:
+		want = NGX_PROTO_HTTP;
+		directive = "proxy_pass";
+		break;
+	default:
+		return false;
+	}
+	if (in->pass->proto == want ||
+	    (want == NGX_PROTO_HTTP && in->pass->proto == NGX_PROTO_HTTPS))
+		return false;
+	char b[300], at[400];
+	observed_software(w);
+	add(&w->expl,
+	    " Inferred: this port speaks %s (%s at %s) and nginx sends it %s with %s: the "
+	    "backend drops what it cannot parse.",
+	    backend_proto_name(sw->proto), sw->bind.value ? sw->bind.value : "its socket",
+	    sw_where(sw, &sw->bind, at, sizeof(at)), module_prefix(in), in->pass->directive);
+	where(w);
+	set_ref(w, &in->pass->ref);
+	add(&w->fix, "This port speaks %s: use %s at %s:\n", backend_proto_name(sw->proto),
+	    directive, ref(&in->pass->ref, b, sizeof(b)));
+	if (want == NGX_PROTO_UWSGI)
+		add(&w->fix, "    include uwsgi_params;\n    uwsgi_pass %s;\n", in->peer);
+	else if (want == NGX_PROTO_FASTCGI)
+		add(&w->fix, "    include fastcgi_params;\n    fastcgi_pass %s;\n", in->peer);
+	else
+		add(&w->fix, "    proxy_pass http://%s;\n", in->peer);
+	if (sw->kind == BACKEND_UWSGI && want == NGX_PROTO_UWSGI)
+		add(&w->fix,
+		    "(or make uwsgi speak HTTP there: http-socket instead of socket at "
+		    "%s)\n",
+		    at);
+	return true;
 }
 
 static void write_reset(struct writer *w)
@@ -352,15 +562,30 @@ static void write_reset(struct writer *w)
 		observed_log(w, "\"upstream prematurely closed connection\"");
 	}
 	observed_probe(w);
+	const struct backend_info *sw = in->software;
+	if (wrong_protocol(w))
+		return;
+	observed_software(w);
 	add(&w->expl,
 	    " Inferred: the backend process handling the request died or was killed "
 	    "(crash, OOM, a request time limit), or it closed a keepalive connection nginx "
 	    "was reusing.");
 	where(w);
 	set_ref(w, peer_ref(in));
+	add(&w->fix, "Look in the backend's log for crashes or killed workers at those times.\n");
+	const char *tname = sw ? sw_timeout_name(sw) : NULL;
+	if (tname && sw->timeout.value) {
+		char at[400];
+		add(&w->fix,
+		    "%s kills a request after %s = %s (%s): if the killed requests are "
+		    "expected to take longer, raise it there.\n",
+		    backend_kind_name(sw->kind), tname, sw->timeout.value,
+		    sw_where(sw, &sw->timeout, at, sizeof(at)));
+	} else if (tname && sw->kind == BACKEND_GUNICORN) {
+		add(&w->fix, "gunicorn kills a worker silent for --timeout (30 s by default): look "
+			     "for WORKER TIMEOUT in its log.\n");
+	}
 	add(&w->fix,
-	    "Look in the backend's log for crashes or killed workers at those times.\n"
-	    "php-fpm: raise request_terminate_timeout; gunicorn: raise --timeout.\n"
 	    "If the backend closes idle keepalive connections first, keep nginx's shorter "
 	    "(in upstream %s):\n    keepalive_timeout 30s;\n",
 	    in->up ? in->up->name : "the block");
@@ -375,6 +600,8 @@ static void write_invalid(struct writer *w)
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
+	if (wrong_protocol(w))
+		return;
 	add(&w->expl, " Inferred: another protocol listens on that port (a wrong port, or a "
 		      "FastCGI/uwsgi/TLS server behind proxy_pass http://), or the application "
 		      "writes broken headers.");
@@ -482,6 +709,17 @@ static void write_permission(struct writer *w)
 		    "Let %s through the directory:\n    chmod o+x %s\n"
 		    "or give it the directory's group and g+x.\n",
 		    user, r->denied_path);
+	} else if (sw_is(in, BACKEND_PHPFPM) && in->software->bound) {
+		const struct backend_info *sw = in->software;
+		char o[400], g[400], m[400];
+		add(&w->fix,
+		    "In php-fpm pool %s (the socket's listen line is %s:%u):\n"
+		    "    listen.owner = %s   ; %s\n    listen.group = %s   ; %s\n"
+		    "    listen.mode = 0660   ; %s\n%s.\n",
+		    sw->section ? sw->section : "?", sw->bind.file ? sw->bind.file : "?",
+		    sw->bind.line, user, sw_where(sw, &sw->owner, o, sizeof(o)), group,
+		    sw_where(sw, &sw->group, g, sizeof(g)), sw_where(sw, &sw->mode, m, sizeof(m)),
+		    sw_reload(sw));
 	} else if (strstr(sock_path(in), "php") || strstr(sock_path(in), "fpm")) {
 		add(&w->fix,
 		    "In the php-fpm pool (e.g. /etc/php/8.2/fpm/pool.d/www.conf):\n"
@@ -515,54 +753,144 @@ static void write_stale(struct writer *w)
 	    sock_path(in));
 }
 
+/* A pool size that would have absorbed what was seen: at least the current
+ * size plus what waited in the accept queue, at least double, bounded by the
+ * memory available (an estimated 64 MiB a worker). */
+static unsigned pool_size(const struct advice_in *in, unsigned have)
+{
+	unsigned queue = in->listener && in->listener->queue_known ? in->listener->queue : 0;
+	queue = MAX(queue, in->queue_peak);
+	unsigned want = MAX(have + queue, have * 2);
+	if (in->mem_available_mb) {
+		uint64_t cap = have + in->mem_available_mb / 64;
+		if (want > cap)
+			want = (unsigned)MAX(cap, (uint64_t)have + 1);
+	}
+	return want;
+}
+
 static void write_overloaded(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	add(&w->summary, "%s is overloaded: its listen queue is full", in->peer);
+	const struct host_listener *l = in->listener;
+	add(&w->summary, "%s is overloaded: every worker is busy and requests wait in its queue",
+	    in->peer);
 	if (in->err == 11)
 		observed_log(w, "\"connect() failed (11: Resource temporarily unavailable)\"");
-	else
+	else if (in->phase == PHASE_CONNECTING || in->phase == PHASE_NONE)
 		observed_log(w, "connect timeouts");
+	else
+		observed_log(w, "\"upstream timed out\" while the backend had connections waiting");
+	if (l && l->queue_known && l->listening)
+		add(&w->expl, " Its accept queue holds %u connection%s (limit %u).", l->queue,
+		    l->queue == 1 ? "" : "s", l->backlog);
+	if (in->queue_peak)
+		add(&w->expl, " Up to %u connection%s waited to be accepted while nginx timed out.",
+		    in->queue_peak, in->queue_peak == 1 ? "" : "s");
 	observed_probe(w);
 	observed_listener(w);
-	add(&w->expl, " Inferred: the backend accepts connections more slowly than they arrive, so "
-		      "the kernel drops or refuses new ones.");
+	observed_software(w);
+	add(&w->expl, " Inferred: the backend's workers are all busy, so new requests wait until "
+		      "nginx gives up; a longer nginx timeout only makes them wait longer.");
 	where(w);
+	const struct backend_info *sw = in->software;
+	const char *name = sw ? sw_workers_name(sw) : NULL;
+	if (name) {
+		char at[400], v[32];
+		unsigned have = sw_workers(sw);
+		snprintf(v, sizeof(v), "%u", pool_size(in, have));
+		add(&w->fix, "Give the backend more workers at %s (now %u%s):\n",
+		    sw_where(sw, &sw->workers, at, sizeof(at)), have,
+		    sw->workers.value ? "" : ", the default");
+		sw_setting_line(&w->fix, sw, name, v);
+		add(&w->fix, "%s.\n", sw_reload(sw));
+		if (sw->kind == BACKEND_PHPFPM && sw->pm.value && streq(sw->pm.value, "ondemand"))
+			add(&w->fix, "(pm = ondemand at %s:%u starts them as needed.)\n",
+			    sw->pm.file ? sw->pm.file : "?", sw->pm.line);
+		if (sw->workers.file)
+			snprintf(w->ref, w->reflen, "%s:%u", sw->workers.file, sw->workers.line);
+	} else {
+		add(&w->fix, "Give the backend more workers (php-fpm pm.max_children, gunicorn "
+			     "--workers, uwsgi processes) and a longer queue (listen.backlog / "
+			     "--backlog, sysctl net.core.somaxconn).\n");
+	}
 	set_ref(w, peer_ref(in));
-	add(&w->fix,
-	    "Give the backend more workers (php-fpm pm.max_children, gunicorn --workers) "
-	    "and a longer queue (listen.backlog / --backlog, sysctl net.core.somaxconn).\n"
-	    "Limit what nginx sends it (in upstream %s):\n    server %s max_conns=100;\n",
-	    in->up ? in->up->name : "the block", in->peer ? in->peer : "ADDR");
+	add(&w->fix, "Limit what nginx sends it (in upstream %s):\n    server %s max_conns=%u;\n",
+	    in->up ? in->up->name : "the block", in->peer ? in->peer : "ADDR",
+	    sw ? sw_workers(sw) * 2 : 100);
+}
+
+static const char *nameserver(const struct advice_in *in)
+{
+	return in->nameserver && in->nameserver[0] ? in->nameserver : "NAMESERVER";
+}
+
+static void resolver_line(struct writer *w)
+{
+	add(&w->fix, "    resolver %s valid=30s;%s\n", nameserver(w->in),
+	    w->in->nameserver && w->in->nameserver[0]
+		? "   # the first nameserver of /etc/resolv.conf"
+		: "   # one of /etc/resolv.conf");
+}
+
+/* "name:port" as nginx names the peer, the port kept. */
+static const char *name_port(const struct advice_in *in, char *buf, size_t len)
+{
+	if (in->addr && in->addr->kind == PEERKEY_HOST && in->addr->port)
+		snprintf(buf, len, "%s:%u", in->addr->host, in->addr->port);
+	else
+		snprintf(buf, len, "%s", in->peer ? in->peer : "NAME:PORT");
+	return buf;
 }
 
 static void write_dns(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	char b[300];
+	char b[300], np[300];
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	add(&w->summary, "nginx cannot resolve %s", name ? name : "a host name");
-	observed_log(w, "name resolution errors");
+	observed_log(w, in->host_not_found ? "\"host not found in upstream\""
+					   : "name resolution errors");
 	if (in->detail && in->detail[0])
 		add(&w->expl, " Last: %s.", in->detail);
 	observed_probe(w);
-	add(&w->expl, " Inferred: the name does not exist, or the resolver nginx uses does not "
-		      "answer for it.");
 	where(w);
 	const struct ngx_ref *rr =
 	    in->pass && in->pass->t.resolver_ref.file ? &in->pass->t.resolver_ref : NULL;
-	set_ref(w, rr ? rr : (in->pass ? &in->pass->ref : peer_ref(in)));
-	if (in->pass && !in->pass->t.resolver)
+	set_ref(w, in->host_not_found ? peer_ref(in)
+				      : (rr ? rr : (in->pass ? &in->pass->ref : peer_ref(in))));
+	if (in->host_not_found) {
+		/* nginx resolves names of `server` lines and literal passes when it
+		 * loads the configuration: a name that does not resolve refuses it */
+		add(&w->expl,
+		    " Inferred: nginx resolves this name when it loads its configuration, and the "
+		    "name does not resolve, so nginx refused the configuration: a reload failed "
+		    "and nginx still runs the previous configuration (the next restart will fail "
+		    "to start nginx at all).");
 		add(&w->fix,
-		    "nginx has no resolver for names in variables; in the http or server "
-		    "block (%s):\n    resolver 127.0.0.53 valid=30s;\n",
-		    ref(&in->pass->ref, b, sizeof(b)));
+		    "Fix the name, or write an address instead, at %s; then check before "
+		    "reloading:\n    nginx -t && nginx -s reload\n",
+		    ref(peer_ref(in), b, sizeof(b)));
+		add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
+		return;
+	}
+	if (in->no_resolver || (in->pass && in->pass->dynamic && !in->pass->t.resolver)) {
+		add(&w->expl, " Inferred: the *_pass holds a variable, so nginx resolves the name "
+			      "at request time, and it has no resolver to ask.");
+		add(&w->fix, "Give nginx a resolver, in the http or server block (%s):\n",
+		    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)));
+		resolver_line(w);
+		add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
+		return;
+	}
+	add(&w->expl, " Inferred: the name does not exist, or the resolver nginx uses does not "
+		      "answer for it.");
 	add(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
-	add(&w->fix,
-	    "When the address behind the name changes, let nginx re-resolve it:\n"
-	    "    resolver 127.0.0.53 valid=30s;\n    set $backend %s;\n"
-	    "    %s_pass http://$backend;\n",
-	    name ? name : "NAME", module_prefix(in));
+	if (in->pass && in->pass->t.resolver)
+		add(&w->fix, "and what nginx's resolver (%s) answers: dig @%s %s\n",
+		    ref(&in->pass->t.resolver_ref, b, sizeof(b)), in->pass->t.resolver,
+		    name ? name : "");
+	(void)np;
 }
 
 static void write_tls(struct writer *w)
@@ -715,7 +1043,7 @@ static void write_local_ports(struct writer *w)
 static void write_dns_stale(struct writer *w)
 {
 	const struct advice_in *in = w->in;
-	char b[300];
+	char b[300], np[300];
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	add(&w->summary, "nginx connects to an old address of %s", name ? name : "a host name");
 	observed_log(w, "failures on the address resolved at start-up");
@@ -724,12 +1052,22 @@ static void write_dns_stale(struct writer *w)
 		      "name now points elsewhere.");
 	where(w);
 	set_ref(w, in->pass ? &in->pass->ref : peer_ref(in));
-	add(&w->fix, "Reload nginx to resolve again: nginx -s reload\n");
-	add(&w->fix,
-	    "To follow the name from now on (%s):\n    resolver 127.0.0.53 valid=30s;\n"
-	    "    set $backend %s;\n    %s_pass http://$backend;\n",
-	    ref(in->pass ? &in->pass->ref : peer_ref(in), b, sizeof(b)), name ? name : "NAME",
-	    module_prefix(in));
+	add(&w->fix, "Resolve again now:\n    nginx -t && nginx -s reload\n");
+	name_port(in, np, sizeof(np));
+	if (in->server && in->up) {
+		add(&w->fix,
+		    "To follow the name from now on (nginx >= 1.27.3), in upstream %s (%s):\n"
+		    "    zone %s 64k;\n    server %s resolve;\nand in the http block:\n",
+		    in->up->name, ref(&in->server->ref, b, sizeof(b)), in->up->name, np);
+		resolver_line(w);
+	} else if (in->pass) {
+		add(&w->fix, "To follow the name from now on, in location %s (%s):\n",
+		    in->pass->location && in->pass->location[0] ? in->pass->location : "/",
+		    ref(&in->pass->ref, b, sizeof(b)));
+		resolver_line(w);
+		add(&w->fix, "    set $backend \"%s\";\n    %s %s://$backend;\n", np,
+		    in->pass->directive, in->pass->scheme ? in->pass->scheme : "http");
+	}
 }
 
 typedef void (*writer_fn)(struct writer *w);
@@ -774,6 +1112,11 @@ void advice_write(const struct advice_in *in, struct advice *out)
 	if (in->backup && in->up)
 		add(&w.summary, "; every primary of upstream %s fails, backup %s serves",
 		    in->up->name, in->backup);
+	if (in->software && in->peer && in->cause != CAUSE_PEER_FAILING) {
+		add(&w.fix, "\nBackend: ");
+		sw_name(&w.fix, in->software);
+		add(&w.fix, "\n");
+	}
 	out->summary = take(&w.summary);
 	out->explanation = take(&w.expl);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend/backend.h"
 #include "conf/config.h"
 #include "core/utf8.h"
 #include "core/util.h"
@@ -235,6 +236,34 @@ static void rekey_unix(const struct diag *d, struct errlog_event *ev)
 	}
 }
 
+/* A timeout from a local backend whose accept queue holds connections: its
+ * workers are all busy and requests wait to be accepted — the pool is too
+ * small (backend_overloaded), not one slow request. Read afresh the first
+ * time in an episode (the queue moves fast), from the cache after. */
+static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
+{
+	struct host_listener l;
+	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener)
+		return false;
+	bool fresh = !e->by_cause[CAUSE_BACKEND_SLOW] && !e->by_cause[CAUSE_BACKEND_OVERLOADED];
+	if (!d->env.host.listener(d->env.host.ud, &e->addr, fresh, &l) || !l.listening)
+		return false;
+	if (l.queue_known && l.queue) {
+		e->queue_peak = MAX(e->queue_peak, l.queue);
+		return true;
+	}
+	/* the backend's own word: php-fpm's "server reached pm.max_children
+	 * setting" in the last minute (read once an episode) */
+	if (!fresh || !d->env.host.software)
+		return false;
+	const struct backend_info *sw = d->env.host.software(d->env.host.ud, e->key, &l);
+	char line[300];
+	enum backend_signal sig;
+	int64_t at;
+	return sw && backend_log_signal(sw, NULL, line, sizeof(line), &sig, &at) == 0 &&
+	       sig == BACKEND_SIGNAL_POOL_FULL && at && now - at < 60 * 1000 && at - now < 5000;
+}
+
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
@@ -276,6 +305,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	enum cause c = rules_event_cause(ev, is_unix, listener_up);
 	if (c == CAUSE_NONE)
 		return;
+	if (c == CAUSE_BACKEND_SLOW && pool_full(d, e, now))
+		c = CAUSE_BACKEND_OVERLOADED;
 
 	if (!e->first_error_ms)
 		e->first_error_ms = now;

@@ -17,7 +17,8 @@
 #include "diagnose/rules.h"
 #include "nginx/ngxconf.h"
 
-#define NEARBY_MAX 8
+#define NEARBY_MAX  8	/* nearby ports named */
+#define NEARBY_SCAN 256 /* listening ports looked at to pick the nearest */
 
 int64_t report_hold_ms(const struct report_env *d)
 {
@@ -66,11 +67,81 @@ struct facts {
 	struct host_listener listener;
 	bool listener_known;
 	unsigned nearby[NEARBY_MAX];
-	char nearby_process[NEARBY_MAX][DIAG_PROCESS_MAX];
 	size_t nnearby, nearby_more;
+	char nearby_what[NEARBY_MAX][256];
+	const char *nearby_whatp[NEARBY_MAX];
+	bool nearby_same[NEARBY_MAX];
+	const struct backend_info *software;
 	bool conns_known;
 	struct diag_conns conns;
 };
+
+static unsigned port_dist(unsigned a, unsigned b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+	return a == b || (a && b && streq(a, b));
+}
+
+/* Whether the software on another port is the one that served the peer (the
+ * last identified): the same kind, configuration file and pool or section —
+ * so that a suggested port is never another application's. */
+static bool same_software(const struct backend_info *a, const struct backend_info *b)
+{
+	if (!a || !b || a->kind == BACKEND_UNKNOWN || a->kind != b->kind || !a->config_file)
+		return false;
+	return streq_null(a->config_file, b->config_file) && streq_null(a->section, b->section);
+}
+
+/* The listening ports nearest the peer's, each with what listens there. */
+static void gather_nearby(struct report_env *d, const struct evidence *e, struct facts *f)
+{
+	unsigned *all = xcalloc(NEARBY_SCAN, sizeof(*all));
+	int n = d->host.ports_nearby(d->host.ud, &e->addr, all, NEARBY_SCAN);
+	size_t total = n > 0 ? (size_t)n : 0;
+	/* the nearest NEARBY_MAX by distance, then ascending */
+	for (size_t i = 0; i < total && i < NEARBY_MAX; i++)
+		for (size_t j = i + 1; j < total; j++)
+			if (port_dist(all[j], e->addr.port) < port_dist(all[i], e->addr.port)) {
+				unsigned t = all[i];
+				all[i] = all[j];
+				all[j] = t;
+			}
+	f->nnearby = MIN(total, (size_t)NEARBY_MAX);
+	f->nearby_more = total - f->nnearby;
+	memcpy(f->nearby, all, f->nnearby * sizeof(*all));
+	free(all);
+	for (size_t i = 0; i < f->nnearby; i++)
+		for (size_t j = i + 1; j < f->nnearby; j++)
+			if (f->nearby[j] < f->nearby[i]) {
+				unsigned t = f->nearby[i];
+				f->nearby[i] = f->nearby[j];
+				f->nearby[j] = t;
+			}
+	for (size_t i = 0; i < f->nnearby; i++) {
+		struct peerkey k;
+		struct host_listener l;
+		char key[PEERKEY_MAX + 8];
+		f->nearby_whatp[i] = f->nearby_what[i];
+		f->nearby_what[i][0] = '\0';
+		f->nearby_same[i] = false;
+		snprintf(key, sizeof(key), e->addr.kind == PEERKEY_IPV6 ? "[%s]:%u" : "%s:%u",
+			 e->addr.host, f->nearby[i]);
+		if (peerkey_parse(key, strlen(key), 0, &k) < 0 || !d->host.listener ||
+		    !d->host.listener(d->host.ud, &k, false, &l))
+			continue;
+		const struct backend_info *sw =
+		    d->host.software ? d->host.software(d->host.ud, k.key, &l) : NULL;
+		const char *name =
+		    sw && sw->kind != BACKEND_UNKNOWN ? backend_kind_name(sw->kind) : l.process;
+		snprintf(f->nearby_what[i], sizeof(f->nearby_what[i]), "%s%s%s", name,
+			 l.unit[0] && name[0] ? ", unit " : (l.unit[0] ? "unit " : ""), l.unit);
+		f->nearby_same[i] = same_software(f->software, sw);
+	}
+}
 
 static void gather_facts(struct report_env *d, const struct evidence *e, enum cause c, bool fresh,
 			 struct facts *f)
@@ -87,17 +158,13 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	if (!peerkey_is_local(&e->addr) || !d->host.listener)
 		return;
 	f->listener_known = d->host.listener(d->host.ud, &e->addr, fresh, &f->listener);
+	if (d->host.software)
+		f->software =
+		    d->host.software(d->host.ud, e->key, f->listener_known ? &f->listener : NULL);
 	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
-	    d->host.ports_nearby) {
-		int n = d->host.ports_nearby(d->host.ud, &e->addr, f->nearby, NEARBY_MAX);
-		f->nnearby = n > 0 ? (n < NEARBY_MAX ? (size_t)n : NEARBY_MAX) : 0;
-		f->nearby_more = n > NEARBY_MAX ? (size_t)n - NEARBY_MAX : 0;
-		for (size_t i = 0; d->host.port_process && i < f->nnearby; i++)
-			d->host.port_process(d->host.ud, &e->addr, f->nearby[i],
-					     f->nearby_process[i], DIAG_PROCESS_MAX);
-	}
+	    d->host.ports_nearby)
+		gather_nearby(d, e, f);
 }
-
 /* --- severity: the cause table's, lowered when nginx still serves --- */
 
 static bool peer_fails_now(const struct report_env *d, const char *key, int64_t now)
@@ -152,9 +219,9 @@ static void format_listener(const struct evidence *e, const struct facts *f, str
 		if (f->nnearby)
 			strbuf_printf(b, "; on %s these ports listen:", e->addr.host);
 		for (size_t i = 0; i < f->nnearby; i++)
-			strbuf_printf(b, " %u%s%s%s", f->nearby[i],
-				      f->nearby_process[i][0] ? " (" : "", f->nearby_process[i],
-				      f->nearby_process[i][0] ? ")" : "");
+			strbuf_printf(b, "%s %u%s%s%s", i ? "," : "", f->nearby[i],
+				      f->nearby_what[i][0] ? " (" : "", f->nearby_what[i],
+				      f->nearby_what[i][0] ? ")" : "");
 		if (f->nearby_more)
 			strbuf_printf(b, " and %zu more", f->nearby_more);
 		return;
@@ -175,6 +242,61 @@ static void format_listener(const struct evidence *e, const struct facts *f, str
 	}
 }
 
+/* "software: php-fpm pool www (/etc/php/8.2/fpm/pool.d/www.conf:36 listen = ...)" */
+static void format_software(const struct backend_info *sw, struct strbuf *b)
+{
+	if (!sw || sw->kind == BACKEND_UNKNOWN)
+		return;
+	strbuf_printf(b, "software: %s", backend_kind_name(sw->kind));
+	if (sw->section)
+		strbuf_printf(b, " [%s]", sw->section);
+	if (sw->bound && sw->bind.value)
+		strbuf_printf(b, ", bound by %s at %s:%u", sw->bind.value,
+			      sw->bind.file ? sw->bind.file : "its command line", sw->bind.line);
+	else if (sw->config_file)
+		strbuf_printf(b, ", configuration %s", sw->config_file);
+	if (sw->proto != BACKEND_PROTO_UNKNOWN)
+		strbuf_printf(b, ", speaks %s", backend_proto_name(sw->proto));
+	if (sw->workers.value)
+		strbuf_printf(b, ", workers %s", sw->workers.value);
+	if (sw->timeout.value)
+		strbuf_printf(b, ", timeout %s", sw->timeout.value);
+}
+
+/* MemAvailable in MiB from /proc/meminfo; 0 = unknown. */
+static uint64_t mem_available_mb(void)
+{
+	char *text;
+	size_t len;
+	unsigned long long kb = 0;
+	if (read_file("/proc/meminfo", 64 * 1024, &text, &len) < 0)
+		return 0;
+	const char *p = strstr(text, "MemAvailable:");
+	if (!p || sscanf(p, "MemAvailable: %llu kB", &kb) != 1)
+		kb = 0;
+	free(text);
+	return kb / 1024;
+}
+
+/* The first nameserver of /etc/resolv.conf, bracketed when IPv6 (nginx's
+ * resolver syntax); "" when none. */
+static void first_nameserver(char *buf, size_t len)
+{
+	char *text;
+	size_t n;
+	buf[0] = '\0';
+	if (read_file("/etc/resolv.conf", 64 * 1024, &text, &n) < 0)
+		return;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char ns[64];
+		if (sscanf(line, " nameserver %63s", ns) == 1) {
+			snprintf(buf, len, strchr(ns, ':') ? "[%s]" : "%s", ns);
+			break;
+		}
+	}
+	free(text);
+}
+
 /* Word (cause, subject) from what is known now and hand it to the store. */
 const struct alert *report_render(struct report_env *d, struct evidence *e, enum cause c,
 				  const struct report_extra *x, int64_t now)
@@ -187,6 +309,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	bool low = degraded(d, e, &ctx, now, &backup);
 
 	struct advice adv;
+	char nameserver[80] = "";
+	if (c == CAUSE_DNS_FAILURE || c == CAUSE_DNS_STALE)
+		first_nameserver(nameserver, sizeof(nameserver));
 	struct advice_in in = {
 	    .cause = c,
 	    .implied = x->implied,
@@ -204,9 +329,16 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .probe = f.probed ? &f.probe : NULL,
 	    .listener = f.listener_known ? &f.listener : NULL,
 	    .nearby = f.nearby,
-	    .nearby_process = (const char(*)[DIAG_PROCESS_MAX])f.nearby_process,
 	    .nnearby = f.nnearby,
 	    .nearby_more = f.nearby_more,
+	    .nearby_what = f.nearby_whatp,
+	    .nearby_same = f.nearby_same,
+	    .software = f.software,
+	    .queue_peak = e->queue_peak,
+	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
+	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
+	    .nameserver = nameserver,
+	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,
 	    .last_error_ms = e->last_logged_ms,
@@ -218,8 +350,8 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	advice_write(&in, &adv);
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
-	struct strbuf host_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 5];
+	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
+	const char *evidence[EVIDENCE_LINES + 7];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -230,6 +362,18 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	format_listener(e, &f, &host_line);
 	if (host_line.len)
 		evidence[nev++] = host_line.p;
+	format_software(f.software, &sw_line);
+	if (sw_line.len)
+		evidence[nev++] = sw_line.p;
+	char sig_line[400], sig_text[300];
+	enum backend_signal sig;
+	int64_t sig_ms;
+	if (f.software && cause_subject(c) == CAUSE_SUBJECT_PEER &&
+	    backend_log_signal(f.software, NULL, sig_text, sizeof(sig_text), &sig, &sig_ms) == 0) {
+		snprintf(sig_line, sizeof(sig_line), "%s log: %s",
+			 backend_kind_name(f.software->kind), sig_text);
+		evidence[nev++] = sig_line;
+	}
 	if (f.conns_known) {
 		snprintf(conns_line, sizeof(conns_line),
 			 "host: %u connections to %s in TIME_WAIT, %u established",
@@ -263,6 +407,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	const struct alert *a = alert_report(d->alerts, &r, now);
 	advice_done(&adv);
 	strbuf_done(&host_line);
+	strbuf_done(&sw_line);
 	return a;
 }
 

@@ -3,6 +3,8 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <string.h>
+#include <time.h>
 
 #include "backend/backend.h"
 #include "core/util.h"
@@ -207,6 +209,39 @@ static void test_gunicorn_cli_over_config_file(void)
 	backend_info_done(&b);
 }
 
+static void test_phpfpm_log_signal_newest_line_and_time(void)
+{
+	const char *dir = harness_tmpdir();
+	harness_write(dir, "fpm.log",
+		      "[29-Nov-2026 22:17:01] NOTICE: ready to handle connections\n"
+		      "[29-Nov-2026 22:17:05] WARNING: [pool www] server reached pm.max_children "
+		      "setting (1), consider raising it\n"
+		      "[29-Nov-2026 22:17:09] WARNING: [pool www] child 42, script '/x.php' "
+		      "(request: \"GET /x.php\") execution timed out (3.001 sec), terminating\n"
+		      "[29-Nov-2026 22:17:10] NOTICE: child 42 exited\n");
+	struct backend_info b = {.kind = BACKEND_PHPFPM,
+				 .error_log = {.value = (char *)"/fpm.log"}};
+	char line[300];
+	enum backend_signal sig;
+	int64_t at;
+	CHECK_INT(backend_log_signal(&b, dir, line, sizeof(line), &sig, &at), 0);
+	CHECK_INT(sig, BACKEND_SIGNAL_KILLED);
+	CHECK(strstr(line, "execution timed out (3.001 sec), terminating") != NULL);
+	struct tm tm = {.tm_mday = 29,
+			.tm_mon = 10,
+			.tm_year = 126,
+			.tm_hour = 22,
+			.tm_min = 17,
+			.tm_sec = 9,
+			.tm_isdst = -1};
+	CHECK(at == (int64_t)mktime(&tm) * 1000);
+	b.kind = BACKEND_GUNICORN;
+	CHECK_INT(backend_log_signal(&b, dir, line, sizeof(line), &sig, &at), -ENOENT);
+	b.kind = BACKEND_PHPFPM;
+	b.error_log.value = (char *)"/none.log";
+	CHECK_INT(backend_log_signal(&b, dir, line, sizeof(line), &sig, &at), -ENOENT);
+}
+
 int main(void)
 {
 	RUN(test_identify_from_exe_and_titles);
@@ -215,5 +250,6 @@ int main(void)
 	RUN(test_phpfpm_pools_by_port_and_pool_variable);
 	RUN(test_uwsgi_debian_default_ini_and_flags);
 	RUN(test_gunicorn_cli_over_config_file);
+	RUN(test_phpfpm_log_signal_newest_line_and_time);
 	return harness_result();
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
 #include "diagnose/alert.h"
 #include "conf/config.h"
 #include "diagnose/diagnose.h"
@@ -26,6 +27,11 @@ static struct {
 	bool listener_known;
 	unsigned nearby[16];
 	int nnearby;
+	/* software: of the peer (port 8081 or the unix socket) and of every
+	 * other port; a nearby port listens when near_sw or near_process is set */
+	struct backend_info sw_peer, sw_near;
+	bool have_sw_peer, have_sw_near;
+	char near_process[64];
 	int probes_asked;
 	bool conns_known;
 	struct diag_conns conns;
@@ -44,13 +50,38 @@ static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
 	return false;
 }
 
+static bool is_near(const struct peerkey *k)
+{
+	return k->kind == PEERKEY_IPV4 && k->port != 8081 && fake.nnearby;
+}
+
 static bool fake_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
 {
 	(void)ud;
-	(void)k;
 	(void)fresh;
+	if (is_near(k)) {
+		*ret = (struct host_listener){.listening = true};
+		snprintf(ret->process, sizeof(ret->process), "%s", fake.near_process);
+		return true;
+	}
 	*ret = fake.listener;
 	return fake.listener_known;
+}
+
+static const struct backend_info *fake_software(void *ud, const char *key,
+						const struct host_listener *l)
+{
+	struct peerkey k;
+	(void)ud;
+	(void)l;
+	if (peerkey_parse(key, strlen(key), 0, &k) == 0 && is_near(&k))
+		return fake.have_sw_near ? &fake.sw_near : NULL;
+	return fake.have_sw_peer ? &fake.sw_peer : NULL;
+}
+
+static struct backend_setting setting(const char *value, const char *file, unsigned line)
+{
+	return (struct backend_setting){.value = (char *)value, .file = (char *)file, .line = line};
 }
 
 static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
@@ -60,17 +91,6 @@ static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_
 	for (int i = 0; i < fake.nnearby && (size_t)i < max; i++)
 		ports[i] = fake.nearby[i];
 	return fake.nnearby;
-}
-
-static bool fake_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
-			      size_t len)
-{
-	(void)ud;
-	(void)k;
-	if (port != 8080)
-		return false;
-	snprintf(buf, len, "gunicorn");
-	return true;
 }
 
 static void fake_probe_now(void *ud, const char *key)
@@ -151,7 +171,7 @@ static void setup(void)
 	    .last_probe = fake_last_probe,
 	    .listener = fake_listener,
 	    .ports_nearby = fake_nearby,
-	    .port_process = fake_port_process,
+	    .software = fake_software,
 	    .connections = fake_connections,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
@@ -223,34 +243,14 @@ static void test_refused_raises_backend_down_with_the_server_line(void)
 	feed(T0, REFUSED, "/");
 	expect_alert(CAUSE_BACKEND_DOWN, "127.0.0.1:8081", "app", "4", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
-	CHECK(a && strstr(a->fix, "server 127.0.0.1:8080;"));
+	/* what listens on 8080 is unknown: never proposed (issue 13) */
+	CHECK(a && !strstr(a->fix, "server 127.0.0.1:8080;"));
+	CHECK(a && strstr(a->fix, "none is known to be this backend"));
 	CHECK(a && strstr(a->explanation, "Nothing listens on 127.0.0.1:8081"));
 	CHECK_INT(fake.probes_asked, 1); /* the event asks for a fresh probe */
 	feed(T0 + 10, REFUSED, "/");
 	CHECK(a && a->count == 2);
 	CHECK_INT(alert_firing_count(alerts), 1);
-	teardown();
-}
-
-/* The ports that listen nearby name their process, and the list says how
- * many it leaves out rather than stopping silently. */
-static void test_ports_nearby_name_their_process_and_the_rest(void)
-{
-	setup();
-	fake.listener_known = true;
-	fake.nearby[0] = 8080;
-	for (int i = 1; i < 11; i++)
-		fake.nearby[i] = 9000 + (unsigned)i;
-	fake.nnearby = 11;
-	feed(T0, REFUSED, "/");
-	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
-	CHECK(a && strstr(a->explanation, "On 127.0.0.1 these ports do: 8080 (gunicorn) 9001 9002 "
-					  "9003 9004 9005 9006 9007 and 3 more."));
-	bool host_line = false;
-	for (size_t i = 0; a && i < a->nevidence; i++)
-		host_line |= strstr(a->evidence[i], "these ports listen: 8080 (gunicorn) 9001") &&
-			     strstr(a->evidence[i], " 9007 and 3 more");
-	CHECK(host_line);
 	teardown();
 }
 
@@ -469,6 +469,39 @@ static void test_unresolvable_name_is_dns_failure(void)
 	const struct alert *a = alert_find(alerts, CAUSE_DNS_FAILURE, "gone.invalid");
 	CHECK(a != NULL);
 	CHECK(a && a->firing && strstr(a->summary, "cannot resolve gone.invalid"));
+	teardown();
+}
+
+static void test_dns_fix_matches_the_case(void)
+{
+	/* a name in an upstream block that stops resolving: the reload is
+	 * refused and nginx runs the old configuration (issue 13) */
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [emerg] 7#7: host not found in upstream \"%s\" in "
+	     "/etc/nginx/nginx.conf:4",
+	     "gone.invalid:8080");
+	const struct alert *a = NULL;
+	for (const struct alert *x = alert_first(alerts); x; x = alert_next(alerts, x))
+		if (x->cause == CAUSE_DNS_FAILURE)
+			a = x;
+	CHECK(a != NULL);
+	CHECK(a && strstr(a->explanation, "nginx still runs the previous configuration"));
+	CHECK(a && strstr(a->fix, "    nginx -t && nginx -s reload"));
+	CHECK(a && !strstr(a->fix, "$backend"));
+	CHECK(a && !strstr(a->fix, "127.0.0.53"));
+	teardown();
+
+	/* a variable proxy_pass without a resolver: a resolver line, nothing else */
+	setup();
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *2 no resolver defined to resolve %s, client: "
+	     "127.0.0.1, server: diag.test, request: \"GET / HTTP/1.1\", host: \"d\"",
+	     "api.example");
+	a = alert_find(alerts, CAUSE_DNS_FAILURE, "api.example");
+	CHECK(a && strstr(a->fix, "Give nginx a resolver"));
+	CHECK(a && strstr(a->fix, " valid=30s;"));
+	CHECK(a && !strstr(a->fix, "$backend"));
 	teardown();
 }
 
@@ -771,6 +804,174 @@ static void test_evidence_and_summaries_cut_on_character_boundaries(void)
 	teardown();
 }
 
+static const struct backend_info GUNICORN_A = {
+    .kind = BACKEND_GUNICORN,
+    .config_file = "/srv/a/gunicorn.conf.py",
+    .bound = true,
+    .proto = BACKEND_PROTO_HTTP,
+    .bind = {.value = "127.0.0.1:8081", .file = "/srv/a/gunicorn.conf.py", .line = 2},
+};
+
+static void test_a_port_is_proposed_only_when_the_same_software_listens_there(void)
+{
+	/* another gunicorn app (another config file) on the next port: listed
+	 * with its name, never proposed */
+	setup();
+	fake.listener_known = true;
+	fake.sw_peer = GUNICORN_A;
+	fake.have_sw_peer = true;
+	fake.sw_near = GUNICORN_A;
+	fake.sw_near.config_file = "/srv/b/gunicorn.conf.py";
+	fake.have_sw_near = true;
+	fake.nearby[0] = 8082;
+	fake.nnearby = 1;
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->fix, "server 127.0.0.1:8082;"));
+	CHECK(a && strstr(a->explanation, "these ports do: 8082 (gunicorn)."));
+	CHECK(a &&
+	      strstr(a->fix, "Backend: gunicorn (127.0.0.1:8081 at /srv/a/gunicorn.conf.py:2)"));
+	teardown();
+
+	/* the same configuration now binds the next port: proposed */
+	setup();
+	fake.listener_known = true;
+	fake.sw_peer = GUNICORN_A;
+	fake.have_sw_peer = true;
+	fake.sw_near = GUNICORN_A;
+	fake.have_sw_near = true;
+	fake.nearby[0] = 8082;
+	fake.nnearby = 1;
+	feed(T0, REFUSED, "/");
+	a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "The same gunicorn now listens on port 8082"));
+	CHECK(a && strstr(a->fix, "    server 127.0.0.1:8082;"));
+	teardown();
+}
+
+static void test_nearby_ports_name_their_process_and_count_the_rest(void)
+{
+	setup();
+	fake.listener_known = true;
+	snprintf(fake.near_process, sizeof(fake.near_process), "node");
+	for (int i = 0; i < 12; i++)
+		fake.nearby[i] = 8090 + (unsigned)i;
+	fake.nnearby = 12;
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	/* the 8 nearest to 8081, ascending, each with its process, and the rest counted */
+	CHECK(a && strstr(a->explanation, "these ports do: 8090 (node), 8091 (node),"));
+	CHECK(a && strstr(a->explanation, "8097 (node) and 4 more."));
+	CHECK(a && !strstr(a->explanation, "8098"));
+	CHECK(a && !strstr(a->fix, "server 127.0.0.1:80"));
+	teardown();
+}
+
+#define PHP_POOL "/etc/php/8.2/fpm/pool.d/www.conf"
+#define PHP_SOCK_DENIED                                                                            \
+	"2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (13: "      \
+	"Permission denied) while connecting to upstream, client: 127.0.0.1, server: diag.test, "  \
+	"request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", host: "    \
+	"\"d\""
+
+static void set_php_pool(void)
+{
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_PHPFPM,
+	    .config_file = "/etc/php/8.2/fpm/php-fpm.conf",
+	    .section = "www",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_FASTCGI,
+	    .bind = setting("/run/php/fpm.sock", PHP_POOL, 36),
+	    .owner = setting("nginx", PHP_POOL, 37),
+	    .group = setting("nginx", PHP_POOL, 38),
+	    .workers = setting("1", PHP_POOL, 116),
+	    .timeout = setting("3", PHP_POOL, 400),
+	};
+	fake.have_sw_peer = true;
+}
+
+static void test_permission_on_a_php_pool_names_its_listen_lines(void)
+{
+	setup();
+	set_php_pool();
+	feed(T0, PHP_SOCK_DENIED, "/php");
+	const struct alert *a =
+	    alert_find(alerts, CAUSE_SOCKET_PERMISSION, "unix:/run/php/fpm.sock");
+	CHECK(a && strstr(a->fix, "In php-fpm pool www (the socket's listen line is " PHP_POOL
+				  ":36):\n    listen.owner = www-data   ; " PHP_POOL ":37\n"
+				  "    listen.group = www-data   ; " PHP_POOL ":38\n"
+				  "    listen.mode = 0660   ; " PHP_POOL
+				  " (not set there: add it next to line 36)\n"));
+	CHECK(a &&
+	      strstr(a->fix, "Backend: php-fpm pool www (/run/php/fpm.sock at " PHP_POOL ":36)"));
+	teardown();
+}
+
+#define PHP_TIMEOUT                                                                                \
+	"2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "      \
+	"while reading response header from upstream, client: 127.0.0.1, server: diag.test, "      \
+	"request: \"GET %s HTTP/1.1\", upstream: \"fastcgi://unix:/run/php/fpm.sock:\", host: "    \
+	"\"d\""
+
+static void test_timeouts_with_a_queue_are_an_exhausted_pool(void)
+{
+	setup();
+	set_php_pool();
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){
+	    .listening = true, .queue_known = true, .queue = 6, .backlog = 511};
+	feed(T0, PHP_TIMEOUT, "/php");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_SLOW, "unix:/run/php/fpm.sock") == NULL);
+	const struct alert *a =
+	    alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/php/fpm.sock");
+	CHECK(a && strstr(a->explanation, "Its accept queue holds 6 connections (limit 511)."));
+	/* 1 worker + 6 waiting */
+	CHECK(a && strstr(a->fix, "Give the backend more workers at " PHP_POOL
+				  ":116 (now 1):\n    pm.max_children = 7\n"));
+	CHECK_STR(a ? a->config_ref : "", PHP_POOL ":116");
+	teardown();
+
+	/* no queue: one slow request, and php-fpm's own shorter limit is named */
+	setup();
+	set_php_pool();
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = true, .queue_known = true};
+	feed(T0, PHP_TIMEOUT, "/php");
+	a = alert_find(alerts, CAUSE_BACKEND_SLOW, "unix:/run/php/fpm.sock");
+	/* no probe measured the time: the value says it is no measurement */
+	CHECK(a && strstr(a->fix, "    fastcgi_read_timeout 120s;\n(120s is twice nginx's limit, "
+				  "not a measurement"));
+	CHECK(a && strstr(a->fix, "php-fpm kills requests itself after request_terminate_timeout "
+				  "= 3 (" PHP_POOL ":400)"));
+	teardown();
+}
+
+static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
+{
+	setup();
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_UWSGI,
+	    .config_file = "/srv/app/uwsgi.ini",
+	    .section = "uwsgi",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_UWSGI,
+	    .bind = setting("127.0.0.1:8081", "/srv/app/uwsgi.ini", 3),
+	};
+	fake.have_sw_peer = true;
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection while "
+	     "reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"d\"",
+	     "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "This port speaks uwsgi: use uwsgi_pass at "));
+	CHECK(a && strstr(a->fix, "    uwsgi_pass 127.0.0.1:8081;"));
+	CHECK(a && strstr(a->fix, "http-socket instead of socket at /srv/app/uwsgi.ini:3"));
+	CHECK(a && !strstr(a->fix, "request_terminate_timeout"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -796,7 +997,6 @@ int main(void)
 	cfg = config_new();
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
-	RUN(test_ports_nearby_name_their_process_and_the_rest);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
 	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
@@ -809,6 +1009,7 @@ int main(void)
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
 	RUN(test_worker_connections_exhausted);
 	RUN(test_unresolvable_name_is_dns_failure);
+	RUN(test_dns_fix_matches_the_case);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
 	RUN(test_a_weaker_probe_never_resolves_a_cause_that_still_holds);
 	RUN(test_peer_failing_after_old_errors_does_not_say_no_error_yet);
@@ -823,6 +1024,11 @@ int main(void)
 	RUN(test_stream_peers_are_diagnosed_like_http_ones);
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_other_lines_raise_nothing);
+	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
+	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
+	RUN(test_permission_on_a_php_pool_names_its_listen_lines);
+	RUN(test_timeouts_with_a_queue_are_an_exhausted_pool);
+	RUN(test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol);
 
 	config_free(cfg);
 	ngxconf_free(model);
