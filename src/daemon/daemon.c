@@ -39,6 +39,7 @@
 #include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
+#include "core/peerkey.h"
 #include "core/util.h"
 
 #define NGINX_DUMP_MAX (256u << 20)
@@ -406,11 +407,71 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 	return true;
 }
 
+/* upwatch itself was refused a unix socket that nginx's worker may use: the
+ * probe has no verdict, the socket tables have one (sock_diag, no connect()
+ * needed). A listener on the path with room in its accept queue is up; no
+ * listener is a stale file; no file is missing. Returns false when the facts
+ * cannot tell either (the local error stays no verdict). */
+static bool judge_by_facts(struct daemon *d, const struct peerkey *k, struct probe_result *r)
+{
+	struct host_listener l;
+	if (k->kind != PEERKEY_UNIX || !facts_listener_now(d->facts, k, &l))
+		return false;
+	switch (l.path) {
+	case HOST_PATH_LIVE:
+		if (l.queue_known && l.backlog && l.queue >= l.backlog) {
+			r->result = PROBE_OVERLOADED;
+			snprintf(r->detail, sizeof(r->detail),
+				 "accept queue full (%u of %u, sock_diag); upwatch itself may not "
+				 "connect",
+				 l.queue, l.backlog);
+		} else {
+			r->result = PROBE_OK;
+			snprintf(r->detail, sizeof(r->detail),
+				 "a listener on %.120s (sock_diag, accept queue %u of %u); upwatch "
+				 "itself "
+				 "may not connect",
+				 k->host, l.queue, l.backlog);
+		}
+		break;
+	case HOST_PATH_STALE:
+		r->result = PROBE_STALE;
+		r->err = ECONNREFUSED;
+		snprintf(r->detail, sizeof(r->detail),
+			 "nobody listens on %.120s (sock_diag): a stale socket file", k->host);
+		break;
+	case HOST_PATH_MISSING:
+		r->result = PROBE_MISSING;
+		r->err = ENOENT;
+		snprintf(r->detail, sizeof(r->detail), "%.120s does not exist", k->host);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
 static void on_probe_done(void *userdata, const char *key, const struct probe_result *r,
 			  enum peer_state state)
 {
 	struct daemon *d = userdata;
 	(void)state;
+	struct peerkey k;
+	bool local = peerkey_parse(key, strlen(key), 0, &k) == 0 && peerkey_is_local(&k);
+	if (local && r->self_denied) {
+		struct probe_result *j = xmalloc(sizeof(*j));
+		*j = *r;
+		if (judge_by_facts(d, &k, j))
+			diag_probe_result(d->diag, key, j, now_wall_ms());
+		free(j);
+		return;
+	}
+	/* every verdict on a local peer notes its listener: a restart is then
+	 * told by a new listening socket after the errors (host_listener_new_since),
+	 * without seeing another user's /proc */
+	struct host_listener l;
+	if (local && r->result != PROBE_OK)
+		facts_listener_now(d->facts, &k, &l);
 	diag_probe_result(d->diag, key, r, now_wall_ms());
 }
 

@@ -298,11 +298,15 @@ static void probe_passed(struct diag *d, struct evidence *e, int64_t now)
 			   alert_find(d->env.alerts, (enum cause)c, e->key);
 	if (!chapters)
 		return;
-	/* errors, then a listener that started after them: it restarted */
+	/* errors, then a listener that is new since them: it restarted. A new
+	 * listening socket (inode) needs no /proc; the process start time, where
+	 * /proc shows it, tells the same. */
 	struct host_listener l;
 	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener ||
-	    !d->env.host.listener(d->env.host.ud, &e->addr, true, &l) || !l.listening ||
-	    !l.started_ms || l.started_ms < e->first_error_ms - 1000)
+	    !d->env.host.listener(d->env.host.ud, &e->addr, true, &l) || !l.listening)
+		return;
+	int64_t since = e->first_error_ms - 1000;
+	if (!host_listener_new_since(&l, since) && (!l.started_ms || l.started_ms < since))
 		return;
 	char window[600];
 	struct report_extra x = {.implied = CAUSE_NONE, .window = window};

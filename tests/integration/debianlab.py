@@ -236,7 +236,8 @@ class DebianLab:
                 "listen.owner": WEB_USER, "listen.group": WEB_USER, "listen.mode": "0660",
                 "pm": "dynamic", "pm.max_children": "5", "pm.start_servers": "2",
                 "pm.min_spare_servers": "1", "pm.max_spare_servers": "3"}
-        pool.update({k.replace("_", "."): v for k, v in override.items()})
+        # listen_owner= reads as listen.owner; a dotted key is taken as written
+        pool.update({k if "." in k else k.replace("_", "."): v for k, v in override.items()})
         self._write("php-fpm.conf",
                     "[global]\n"
                     f"pid = {self.path('run', 'php', 'php-fpm.pid')}\n"
