@@ -144,6 +144,11 @@ class Service:
         if self.proc is None:
             return
         self._reap()
+        # the main process is reaped; its workers, killed with it, may still
+        # hold the listening socket for a moment (a connection then is reset,
+        # not refused): the crash is over when nothing accepts any more
+        wait_for(lambda: not self.listening(), timeout=10, interval=0.02,
+                 what=f"{self.name}'s workers to die")
 
     def _reap(self):
         with contextlib.suppress(ProcessLookupError):
