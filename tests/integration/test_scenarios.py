@@ -8,7 +8,7 @@ more backends and locations for the scenarios that need their own peer:
   timeout);
 * a node backend that dies after half a response header (crashed mid-response),
   and is started again (restarted: one story);
-* gunicorn behind `fastcgi_pass` (wrong protocol) and behind
+* a node HTTP server behind `fastcgi_pass` (wrong protocol) and behind
   `proxy_pass https://` (TLS mismatch);
 * a `proxy_pass` one port above gunicorn's (wrong port);
 * an upstream of two gunicorns, both killed (every peer of a pool dead);
@@ -51,12 +51,12 @@ def application(environ, start_response):
     return [body]
 '''
 
-# node PORT: answers 200, except /crash: half a header, then the process dies
+# node PORT: answers 200, except .../now: half a header, then the process dies
 CRASH_APP = '''\
 const http = require("http");
 const port = parseInt(process.argv[2], 10);
 http.createServer((req, res) => {
-  if (req.url.startsWith("/crash")) {
+  if (req.url.endsWith("/now")) {
     req.socket.write("HTTP/1.1 200 OK\\r\\nContent-Ty", () => process.exit(1));
     return;
   }
@@ -102,12 +102,18 @@ class ScenarioLab(DebianLab):
             return Service(self, name, [GUNICORN, "--bind", f"127.0.0.1:{p[name]}",
                                         "--workers", "1", *opts, app],
                            f"127.0.0.1:{p[name]}", as_user=WEB_USER, port=p[name])
+        def node(name):
+            return Service(self, name, [NODE, self.path("apps", "api.js"), str(p[name]), "0",
+                                        "all"],
+                           f"127.0.0.1:{p[name]}", as_user=WEB_USER, port=p[name])
         extra = [
             gunicorn("timeout", "--timeout", "2", app="slowwsgi:application"),
             Service(self, "crash", [NODE, self.path("apps", "crash.js"), str(p["crash"])],
                     f"127.0.0.1:{p['crash']}", as_user=WEB_USER, port=p["crash"]),
-            gunicorn("wrong_proto"),
-            gunicorn("tls"),
+            # node answers bytes that are no HTTP request (a FastCGI record, a
+            # TLS ClientHello) with a 400 at once; gunicorn waits for a line end
+            node("wrong_proto"),
+            node("tls"),
             gunicorn("pool_a"),
             gunicorn("pool_b"),
         ]
@@ -248,21 +254,21 @@ def test_node_crashed_mid_response_then_restarted_is_one_story(lab, restore, ide
     d = start_daemon(lab, ident)
     node = lab.services["crash"]
     peer = node.peer
-    assert lab.get("/crash/ok", 1) == [200]
-    assert lab.get("/crash/", 1) == [502]  # half a header, then the process exits
+    assert lab.get("/crash/", 1) == [200]
+    assert lab.get("/crash/now", 1) == [502]  # half a header, then the process exits
     a = wait_alert(d, "backend_reset", peer)
     assert fields(a) == {"cause": "backend_reset", "peer": peer, "upstream": None,
                          "config_ref": lab.config_ref["crash"]}
     assert "log" in a["fix"], a["fix"]
     wait_for(lambda: node.proc.poll() is not None, what="node to exit")
     node.proc = None
-    assert lab.get("/crash/ok", 2) == [502] * 2  # refused while it is down
+    assert lab.get("/crash/", 2) == [502] * 2  # refused while it is down
     wait_alert(d, "backend_down", peer)
     node.start()
     r = wait_alert(d, "backend_restarted", peer)
     assert fields(r) == {"cause": "backend_restarted", "peer": peer, "upstream": None,
                          "config_ref": lab.config_ref["crash"]}
-    assert lab.get("/crash/ok", 1) == [200]
+    assert lab.get("/crash/", 1) == [200]
     # one crash, one story: the reset and the refused window are its chapters
     assert find(d, "backend_reset", peer) is None
     assert find(d, "backend_down", peer) is None
@@ -306,8 +312,10 @@ def test_plain_http_backend_behind_https_is_tls_failure(lab, restore, ident):
 
 @pytest.mark.parametrize("ident", idents())
 def test_every_peer_of_a_pool_dead_is_no_live_upstreams(lab, restore, ident):
+    # after a run that killed them, nginx keeps the peers out for fail_timeout
+    wait_for(lambda: lab.get("/pool/", 2) == [200, 200], timeout=20, interval=0.5,
+             what="the pool to serve")
     d = start_daemon(lab, ident)
-    assert lab.get("/pool/", 2) == [200, 200]
     for n in ("pool_a", "pool_b"):
         lab.services[n].kill()
     assert lab.get("/pool/", 4) == [502] * 4
