@@ -466,12 +466,12 @@ static void on_probe_done(void *userdata, const char *key, const struct probe_re
 		free(j);
 		return;
 	}
-	/* every verdict on a local peer notes its listener: a restart is then
-	 * told by a new listening socket after the errors (host_listener_new_since),
-	 * without seeing another user's /proc */
+	/* a failing local peer's listener is noted (at most once per FACTS_TTL_MS):
+	 * a restart is then told by a new listening socket after the errors
+	 * (host_listener_new_since), without seeing another user's /proc */
 	struct host_listener l;
 	if (local && r->result != PROBE_OK)
-		facts_listener_now(d->facts, &k, &l);
+		facts_listener(d->facts, &k, &l);
 	diag_probe_result(d->diag, key, r, now_wall_ms());
 }
 
