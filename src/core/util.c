@@ -107,16 +107,25 @@ int64_t now_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* The temporary file is created exclusively and never through a symlink: a
+ * planted "path.tmp" link (the state directory may be writable by others
+ * than us) must not make us write elsewhere. A leftover temp file or link is
+ * removed (unlink removes the link, not its target) and creation retried
+ * once. The directory is fsynced after the rename so the new name survives a
+ * crash. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-	char tmp[4096];
+	char tmp[4096], dir[4096];
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
 
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
+	int fd = -1;
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && (errno != EEXIST || attempt > 0 || unlink(tmp) < 0))
+			return -errno;
+	}
 	const char *p = data;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -141,7 +150,14 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 		unlink(tmp);
 		return r;
 	}
-	return 0;
+	const char *slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int r = fsync(dfd) < 0 ? -errno : 0;
+	close(dfd);
+	return r;
 }
 
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)

@@ -81,6 +81,8 @@ static int conn_open(struct conn *c, const char *path)
 	return 0;
 }
 
+/* quiet: a failure is not reported here (the daemon may have said why
+ * before it closed; the caller reads that first). */
 static int conn_send(struct conn *c, const cJSON *req)
 {
 	char *s = cJSON_PrintUnformatted(req);
@@ -93,7 +95,6 @@ static int conn_send(struct conn *c, const cJSON *req)
 			if (errno == EINTR)
 				continue;
 			int e = errno;
-			fprintf(stderr, "upwatchctl: writing to %s: %s\n", c->path, strerror(e));
 			free(s);
 			return -e;
 		}
@@ -149,9 +150,10 @@ static void conn_consume(struct conn *c, long linelen)
 static int request(struct conn *c, const cJSON *req, cJSON **ret)
 {
 	int r = conn_send(c, req);
-	if (r < 0)
-		return r;
-	long n = conn_line(c, REPLY_TIMEOUT_MS);
+	/* refused clients get an error line before the daemon closes: read it */
+	long n = conn_line(c, r < 0 ? 1000 : REPLY_TIMEOUT_MS);
+	if (n < 0 && r < 0)
+		fprintf(stderr, "upwatchctl: writing to %s: %s\n", c->path, strerror(-r));
 	if (n < 0)
 		return (int)n;
 	cJSON *resp = cJSON_Parse(c->buf);
@@ -307,8 +309,7 @@ int main(int argc, char **argv)
 		status = cmd_watch(&c, json);
 	} else {
 		cJSON *req = cJSON_CreateObject(), *resp = NULL;
-		const char *wire = streq(cmd, "check") ? "alerts" : cmd;
-		cJSON_AddStringToObject(req, "cmd", wire);
+		cJSON_AddStringToObject(req, "cmd", cmd);
 		if (all)
 			cJSON_AddTrueToObject(req, "all");
 		if (peer)

@@ -6,12 +6,49 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/escape.h"
 #include "core/util.h"
+
+/* Every string from the daemon reaches the terminal through here: control
+ * characters shown visibly (escape_terminal), so a log-derived path cannot
+ * retitle or clear the terminal. The copies live in a small ring, enough for
+ * the strings of one printf. */
+static const char *vis(const char *s)
+{
+	static char *ring[16];
+	static size_t next;
+	if (!s)
+		return NULL;
+	free(ring[next]);
+	ring[next] = escape_terminal(s);
+	const char *r = ring[next];
+	next = (next + 1) % ARRAY_SIZE(ring);
+	return r;
+}
 
 static const char *str(const cJSON *o, const char *key, const char *dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : dflt;
+	return cJSON_IsString(v) ? vis(v->valuestring) : dflt;
+}
+
+/* Multi-line text, each line made terminal-safe on its own. */
+static void put_lines(FILE *out, const char *indent, const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		fprintf(out, "%s%s\n", indent, vis(line));
+		free(line);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+static const char *raw(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static double num(const cJSON *o, const char *key, double dflt)
@@ -43,6 +80,12 @@ static void render_status(const cJSON *r, FILE *out)
 	const char *e = str(r, "last_reload_error", NULL);
 	if (e)
 		fprintf(out, "last reload: FAILED: %s\n", e);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, item(r, "problems"))
+	{
+		fprintf(out, "problem:     %s: %s (%s)\n", str(p, "subject", "?"),
+			str(p, "message", "?"), str(p, "kind", "?"));
+	}
 }
 
 static void render_counts(const char *title, const cJSON *obj, FILE *out)
@@ -53,7 +96,7 @@ static void render_counts(const char *title, const cJSON *obj, FILE *out)
 	cJSON_ArrayForEach(v, obj)
 	{
 		if (cJSON_IsNumber(v)) {
-			fprintf(out, " %s=%.0f", v->string, v->valuedouble);
+			fprintf(out, " %s=%.0f", vis(v->string), v->valuedouble);
 			any = true;
 		}
 	}
@@ -162,16 +205,10 @@ static void render_alert(const cJSON *a, bool verbose, FILE *out)
 	cJSON_ArrayForEach(e, item(a, "evidence"))
 	{
 		if (cJSON_IsString(e))
-			fprintf(out, "      - %s\n", e->valuestring);
+			fprintf(out, "      - %s\n", vis(e->valuestring));
 	}
 	fprintf(out, "    fix:\n");
-	const char *fix = str(a, "fix", "");
-	for (const char *p = fix; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		fprintf(out, "      %.*s\n", (int)n, p);
-		p += n + (nl ? 1 : 0);
-	}
+	put_lines(out, "      ", raw(a, "fix"));
 	fputc('\n', out);
 }
 
@@ -200,9 +237,9 @@ static void render_probe(const cJSON *r, FILE *out)
 		    streq(v->string, "latency_ms"))
 			continue;
 		if (cJSON_IsString(v))
-			fprintf(out, "  %-14s %s\n", v->string, v->valuestring);
+			fprintf(out, "  %-14s %s\n", vis(v->string), vis(v->valuestring));
 		else if (cJSON_IsNumber(v))
-			fprintf(out, "  %-14s %.0f\n", v->string, v->valuedouble);
+			fprintf(out, "  %-14s %.0f\n", vis(v->string), v->valuedouble);
 	}
 }
 
@@ -219,7 +256,7 @@ void ctl_render(const char *cmd, const cJSON *resp, bool verbose, FILE *out)
 	else if (streq(cmd, "probe"))
 		render_probe(resp, out);
 	else if (streq(cmd, "metrics"))
-		fputs(str(resp, "text", ""), out);
+		put_lines(out, "", raw(resp, "text"));
 	else if (streq(cmd, "reload"))
 		fprintf(out, "reloaded\n");
 }
@@ -242,16 +279,23 @@ int ctl_check(const cJSON *resp, FILE *out)
 	}
 	const cJSON *a, *worst = NULL;
 	int crit = 0, warn = 0;
-	cJSON_ArrayForEach(a, item(resp, "alerts"))
-	{
-		if (!streq(str(a, "state", ""), "firing"))
-			continue;
-		bool is_crit = streq(str(a, "severity", ""), "critical");
-		crit += is_crit;
-		warn += !is_crit;
-		/* name the first critical alert, else the first warning */
-		if (!worst || (is_crit && crit == 1))
-			worst = a;
+	if (cJSON_IsNumber(item(resp, "critical"))) {
+		/* a `check` answer: the daemon counted */
+		crit = (int)num(resp, "critical", 0);
+		warn = (int)num(resp, "warning", 0);
+		worst = item(resp, "worst");
+	} else {
+		cJSON_ArrayForEach(a, item(resp, "alerts"))
+		{
+			if (!streq(str(a, "state", ""), "firing"))
+				continue;
+			bool is_crit = streq(str(a, "severity", ""), "critical");
+			crit += is_crit;
+			warn += !is_crit;
+			/* name the first critical alert, else the first warning */
+			if (!worst || (is_crit && crit == 1))
+				worst = a;
+		}
 	}
 	int code = crit ? CHECK_CRITICAL : warn ? CHECK_WARNING : CHECK_OK;
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};

@@ -9,8 +9,12 @@
  *   SIGTERM -> STOPPING=1 -> everything freed, offsets saved, socket removed */
 #include "daemon/daemon.h"
 
+#include <ev.h>
+
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +29,8 @@
 #include "conf/cfgwatch.h"
 #include "conf/config.h"
 #include "conf/conftree.h"
+#include "daemon/commands.h"
+#include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "log/errlog.h"
 #include "host/facts.h"
@@ -33,6 +39,7 @@
 #include "output/json.h"
 #include "core/log.h"
 #include "output/metrics.h"
+#include "output/problems.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "host/host.h"
@@ -42,7 +49,45 @@
 #include "core/peerkey.h"
 #include "core/util.h"
 
-#define NGINX_DUMP_MAX (256u << 20)
+#define NGINX_DUMP_MAX	  (256u << 20)
+#define PROBLEMS_CHECK_MS 30000 /* problems that appear while running (EIO, chmod) */
+
+struct daemon {
+	struct ev_loop *loop;
+	const struct daemon_flags *flags;
+	struct config *cfg;
+	struct ngx_model *model;
+	struct ipc *ipc;
+	struct tail *tail;
+	struct prober *prober;
+	struct facts *facts;
+	struct alert_store *alerts;
+	struct diag *diag;
+	struct cfgwatch *watch;
+	struct journal *journal;
+	struct commands_host commands;
+	ev_signal sigterm, sigint, sighup;
+	ev_timer watchdog, tick;
+	ev_timer reload_timer; /* a requested reload runs from here, once */
+	struct reload_waiter {
+		commands_reload_fn done;
+		void *userdata;
+	} * waiters;
+	size_t nwaiters, waiters_cap;
+	bool answering_reload; /* inside reload_cb's answers: the outcome below */
+	int reload_r;
+	const char *reload_err;
+	int64_t started_ms, metrics_written_ms, problems_checked_ms;
+	bool targets_stale; /* diagnosis learned or expired a peer: rebuild at the tick */
+	unsigned reloads, reload_failures;
+	char last_error[512];
+	struct problems problems;
+	char **log_paths; /* the logs handed to tail */
+	size_t nlog_paths;
+	char metrics_error[256];
+	/* each failing call is logged when it starts failing, not every time */
+	int tail_error, prober_error, watch_error, journal_error;
+};
 
 static void replace(char **dst, const char *src)
 {
@@ -116,138 +161,28 @@ static int load_model(const struct config *c, struct ngx_model **ret, char *err,
 	return r;
 }
 
-/* --- what to probe and follow, from the model and upwatch.conf --- */
+/* --- what to probe and follow (planned by plan.c), handed to each module --- */
 
-static void apply_override(struct probe_target *t, const struct config_override *o)
+/* Log a failing setup call once when it starts failing, and its recovery. */
+static void outcome(int *state, int r, const char *what)
 {
-	if (!o)
-		return;
-	if (o->probe >= 0)
-		t->enabled = t->enabled && o->probe;
-	if (o->interval_ms)
-		t->interval_ms = o->interval_ms;
-	if (o->timeout_ms)
-		t->timeout_ms = o->timeout_ms;
-	if (o->health_uri)
-		t->health_uri = o->health_uri;
-	if (o->host)
-		t->host_header = o->host;
-	if (o->expect_lo) {
-		t->expect_lo = o->expect_lo;
-		t->expect_hi = o->expect_hi;
-	}
-}
-
-static void target_defaults(const struct config *c, struct probe_target *t)
-{
-	t->enabled = c->probe_enabled;
-	t->probed = true;
-	t->interval_ms = c->probe_interval_ms;
-	t->timeout_ms = c->probe_timeout_ms;
-	t->retry_ms = c->probe_retry_ms;
-	t->retries = c->probe_retries;
-	/* no health_uri / expect_*: any HTTP status is a response, as for nginx */
-	if (t->timeout_ms > t->interval_ms)
-		t->timeout_ms = t->interval_ms;
-}
-
-/* How the prober checks a peer nginx speaks proto to; false: not probed. */
-static bool probe_proto_of(enum ngx_proto proto, enum probe_proto *ret)
-{
-	switch (proto) {
-	case NGX_PROTO_HTTP:
-		*ret = PROBE_PROTO_HTTP;
-		return true;
-	case NGX_PROTO_HTTPS:
-		*ret = PROBE_PROTO_HTTPS;
-		return true;
-	case NGX_PROTO_FASTCGI:
-		*ret = PROBE_PROTO_FASTCGI;
-		return true;
-	case NGX_PROTO_GRPCS:
-	case NGX_PROTO_SUWSGI:
-		*ret = PROBE_PROTO_TLS;
-		return true;
-	case NGX_PROTO_UDP:
-		*ret = PROBE_PROTO_TCP;
-		return false;
-	default:
-		*ret = PROBE_PROTO_TCP;
-		return true;
-	}
-}
-
-/* nginx's own timeouts for the peer: the smallest connect and read timeouts
- * of the *_pass lines reaching it; the read timeout's file:line into ref. */
-static void target_timeouts(const struct ngx_model *m, const struct ngx_peer *p,
-			    struct probe_target *t, char *ref, size_t reflen)
-{
-	for (size_t i = 0; i < p->npasses; i++) {
-		const struct ngx_timeouts *to = &m->passes[p->passes[i]].t;
-		if (to->connect_ms &&
-		    (!t->connect_timeout_ms || to->connect_ms < t->connect_timeout_ms))
-			t->connect_timeout_ms = to->connect_ms;
-		if (to->read_ms && (!t->read_timeout_ms || to->read_ms < t->read_timeout_ms)) {
-			t->read_timeout_ms = to->read_ms;
-			if (to->read_ref.file) {
-				snprintf(ref, reflen, "%s:%u", to->read_ref.file,
-					 to->read_ref.line);
-				t->read_timeout_ref = ref;
-			} else {
-				t->read_timeout_ref = NULL;
-			}
-		}
-	}
+	if (r < 0 && r != *state)
+		log_warning("%s: %s", what, strerror(-r));
+	else if (r >= 0 && *state < 0)
+		log_notice("%s: working again", what);
+	*state = r < 0 ? r : 0;
 }
 
 static void set_targets(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
-	struct probe_target *t = xcalloc(m->npeers + nlearned + 1, sizeof(*t));
-	char(*refs)[PROBE_REF_MAX] = xcalloc(m->npeers + 1, sizeof(*refs));
-	size_t n = 0;
-
-	for (size_t i = 0; i < m->npeers; i++) {
-		const struct ngx_peer *p = &m->peers[i];
-		struct probe_target *pt = &t[n++];
-		snprintf(pt->key, sizeof(pt->key), "%s", p->key);
-		ngxconf_peer_addr(p, &pt->addr);
-		target_defaults(d->cfg, pt);
-		pt->probed = probe_proto_of(p->proto, &pt->proto) && p->probed;
-		if (p->tls && pt->proto == PROBE_PROTO_TCP)
-			pt->proto = PROBE_PROTO_TLS; /* stream proxy_ssl on */
-		target_timeouts(m, p, pt, refs[i], sizeof(refs[i]));
-		if (p->npasses > 0) {
-			const struct ngx_pass *pass = &m->passes[p->passes[0]];
-			pt->host_header = pass->host_header;
-			pt->tls_verify = pass->t.ssl_verify;
-			pt->tls_sni = pass->t.ssl_server_name;
-			pt->tls_trusted = pass->t.ssl_trusted_certificate;
-			pt->tls_name = pass->t.ssl_name;
-		}
-		for (size_t u = 0; u < p->nupstreams; u++)
-			apply_override(pt, config_upstream(d->cfg, p->upstreams[u]));
-		apply_override(pt, config_peer(d->cfg, p->key));
-	}
-	/* peers named only by log lines: probed only inside probe_allow */
-	for (size_t i = 0; i < nlearned; i++) {
-		struct peerkey k;
-		if (peerkey_parse(learned[i], strlen(learned[i]), 0, &k) < 0 ||
-		    !config_probe_allowed(d->cfg, &k))
-			continue;
-		struct probe_target *pt = &t[n++];
-		snprintf(pt->key, sizeof(pt->key), "%s", k.key);
-		pt->addr = k;
-		pt->proto = PROBE_PROTO_TCP;
-		target_defaults(d->cfg, pt);
-		apply_override(pt, config_peer(d->cfg, k.key));
-	}
+	struct plan_targets t;
+	plan_targets(d->cfg, d->model, learned, nlearned, &t);
 	d->targets_stale = false;
-	prober_set_targets(d->prober, t, n);
-	free(t);
-	free(refs);
+	outcome(&d->prober_error, prober_set_targets(d->prober, t.v, t.n),
+		"some peers cannot be probed (unusable address)");
+	plan_targets_done(&t);
 }
 
 /* The nginx worker's identity, read from a running worker; else the user the
@@ -279,53 +214,110 @@ static void set_identity(struct daemon *d)
 
 static void set_logs(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
-	const char **paths = xcalloc(m->nerror_logs + d->cfg->nerror_logs + 1, sizeof(char *));
-	size_t n = 0;
-	for (size_t i = 0; i < m->nerror_logs + d->cfg->nerror_logs; i++) {
-		const char *p;
-		if (i < m->nerror_logs) {
-			if (!m->error_logs[i].followable)
-				continue;
-			p = m->error_logs[i].path;
-		} else {
-			p = d->cfg->error_logs[i - m->nerror_logs];
-		}
-		bool dup = false;
-		for (size_t j = 0; j < n && !dup; j++)
-			dup = streq(paths[j], p);
-		if (!dup)
-			paths[n++] = p;
-	}
-	if (tail_set_files(d->tail, paths, n) < 0) {
-		/* once per start and reload: each log that cannot be followed */
-		for (size_t i = 0; i < tail_count(d->tail); i++) {
-			struct tail_log l;
-			tail_log_at(d->tail, i, &l);
-			if (l.error)
-				log_warning("error log: %s", l.error_msg);
-		}
-	}
+	const char **paths;
+	size_t n = plan_logs(d->cfg, d->model, &paths);
+	outcome(&d->tail_error, tail_set_files(d->tail, paths, n), "following the error logs");
+	for (size_t i = 0; i < d->nlog_paths; i++)
+		free(d->log_paths[i]);
+	d->log_paths = xreallocarray(d->log_paths, n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		d->log_paths[i] = xstrdup(paths[i]);
+	d->nlog_paths = n;
 	free(paths);
 }
 
 static void set_watch(struct daemon *d)
 {
-	const struct ngx_model *m = d->model;
+	const char **files;
 	if (!d->watch)
 		return;
-	const char **files = xcalloc(m->nfiles + 2, sizeof(char *));
-	size_t n = 0;
-	if (d->cfg->file)
-		files[n++] = d->cfg->file;
-	if (d->cfg->nginx_dump && !streq(d->cfg->nginx_dump, "-"))
-		files[n++] = d->cfg->nginx_dump;
-	else
-		for (size_t i = 0; i < m->nfiles; i++)
-			files[n++] = m->files[i];
-	cfgwatch_set(d->watch, files, n, (const char *const *)m->globs,
-		     d->cfg->nginx_dump ? 0 : m->nglobs);
+	size_t nglobs;
+	size_t n = plan_watch(d->cfg, d->model, &files, &nglobs);
+	outcome(&d->watch_error,
+		cfgwatch_set(d->watch, files, n, (const char *const *)d->model->globs, nglobs),
+		"watching the configuration files for changes");
 	free(files);
+}
+
+/* The loaders' warnings (an include directory that cannot be read, ...). */
+static void add_warnings(const struct cf_warnings *w, struct problems *p)
+{
+	char where[PATH_MAX + 16];
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->v[i].line)
+			snprintf(where, sizeof(where), "%s:%u", w->v[i].file, w->v[i].line);
+		else
+			snprintf(where, sizeof(where), "%s", w->v[i].file);
+		problems_add(p, PROBLEM_CONFIG, where, "%s", w->v[i].text);
+	}
+}
+
+/* What would keep us from the whole job, checked without blocking: the
+ * configuration loaders' warnings; the state directory must take files;
+ * every log must open and read as a regular file (a missing one is fine:
+ * followed from when it appears). The running daemon adds tail's per-log
+ * faults before these (check_problems). */
+static void collect_problems(const struct config *c, const struct ngx_model *m,
+			     const char *const *logs, size_t nlogs, const char *metrics_error,
+			     struct problems *p)
+{
+	struct stat st;
+	add_warnings(&c->warnings, p);
+	add_warnings(&m->warnings, p);
+	if (stat(c->state_dir, &st) < 0)
+		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
+			     "cannot use the state directory: %s; log offsets will not be saved "
+			     "and lines written while upwatchd is down are lost",
+			     strerror(errno));
+	else if (!S_ISDIR(st.st_mode) || access(c->state_dir, W_OK | X_OK) < 0)
+		problems_add(p, PROBLEM_STATE_DIR, c->state_dir,
+			     "cannot write the state directory: %s; log offsets will not be saved "
+			     "and lines written while upwatchd is down are lost",
+			     S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+	for (size_t i = 0; i < nlogs; i++) {
+		int fd = open(logs[i], O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		char b;
+		if (fd < 0) {
+			if (errno != ENOENT)
+				problems_add(p, PROBLEM_ERROR_LOG, logs[i], "cannot open: %s",
+					     strerror(errno));
+			continue;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			problems_add(p, PROBLEM_ERROR_LOG, logs[i], "not a regular file");
+		else if (pread(fd, &b, 1, 0) < 0)
+			problems_add(p, PROBLEM_ERROR_LOG, logs[i], "cannot read: %s",
+				     strerror(errno));
+		close(fd);
+	}
+	if (metrics_error)
+		problems_add(p, PROBLEM_METRICS_FILE, c->metrics_file, "%s", metrics_error);
+}
+
+static void problem_gone(void *ud, const struct problem *pr)
+{
+	(void)ud;
+	log_notice("resolved: %s %s", problem_kind_name(pr->kind), pr->subject);
+}
+
+/* Rebuild the problem list; each new problem is a warning once. */
+static void check_problems(struct daemon *d)
+{
+	problems_begin(&d->problems);
+	/* tail's own view first: a read that failed later (EIO), an offsets
+	 * file that cannot be loaded or saved */
+	for (size_t i = 0; d->tail && i < tail_count(d->tail); i++) {
+		struct tail_log l;
+		tail_log_at(d->tail, i, &l);
+		if (l.error)
+			problems_add(&d->problems, PROBLEM_ERROR_LOG, l.path, "%s", l.error_msg);
+	}
+	collect_problems(d->cfg, d->model, (const char *const *)d->log_paths, d->nlog_paths,
+			 d->metrics_error[0] ? d->metrics_error : NULL, &d->problems);
+	problems_end(&d->problems, problem_gone, d);
+	for (size_t i = 0; i < d->problems.n; i++)
+		if (d->problems.v[i].is_new)
+			log_warning("%s: %s", d->problems.v[i].subject, d->problems.v[i].message);
 }
 
 /* Hand the freshly loaded configuration to every module. */
@@ -338,6 +330,7 @@ static void apply(struct daemon *d)
 	set_logs(d);
 	if (d->watch)
 		set_watch(d);
+	check_problems(d);
 }
 
 static void notify_status(struct daemon *d)
@@ -347,7 +340,7 @@ static void notify_status(struct daemon *d)
 		   d->last_error);
 }
 
-int daemon_reload(struct daemon *d, char *err, size_t errlen)
+static int daemon_reload(struct daemon *d, char *err, size_t errlen)
 {
 	struct config *c;
 	struct ngx_model *m = NULL;
@@ -391,6 +384,49 @@ int daemon_reload(struct daemon *d, char *err, size_t errlen)
 	sd_notify(0, "READY=1");
 	notify_status(d);
 	return 0;
+}
+
+static void reload_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon *d = container_of(w, struct daemon, reload_timer);
+	char err[512] = "";
+	(void)loop;
+	(void)revents;
+	/* requests arriving from the callbacks below start a new round */
+	struct reload_waiter *waiters = d->waiters;
+	size_t n = d->nwaiters;
+	d->waiters = NULL;
+	d->nwaiters = d->waiters_cap = 0;
+	int r = daemon_reload(d, err, sizeof(err));
+	d->answering_reload = true;
+	d->reload_r = r;
+	d->reload_err = err;
+	for (size_t i = 0; i < n; i++)
+		if (waiters[i].done)
+			waiters[i].done(waiters[i].userdata, r, err);
+	d->answering_reload = false;
+	free(waiters);
+}
+
+/* Reload soon, from the loop: requests that arrive while one is pending join
+ * it (at most one pending) and each requester hears the outcome. A reload
+ * never runs inside a client's read callback, so pipelined requests cannot
+ * hold the loop. */
+static void request_reload(void *ud, commands_reload_fn done, void *userdata)
+{
+	struct daemon *d = ud;
+	/* Asked while the answers of a reload go out: the request was read
+	 * before that reload started (no client is read meanwhile), so the
+	 * reload that just ran satisfies it. Pipelined reloads cost one. */
+	if (d->answering_reload) {
+		if (done)
+			done(userdata, d->reload_r, d->reload_err);
+		return;
+	}
+	d->waiters = grow_array(d->waiters, &d->waiters_cap, d->nwaiters + 1, sizeof(*d->waiters));
+	d->waiters[d->nwaiters++] = (struct reload_waiter){done, userdata};
+	if (!ev_is_active(&d->reload_timer))
+		ev_timer_start(d->loop, &d->reload_timer);
 }
 
 /* --- module callbacks --- */
@@ -478,7 +514,8 @@ static void on_probe_done(void *userdata, const char *key, const struct probe_re
 static void on_alert_change(void *userdata, const struct alert *a)
 {
 	struct daemon *d = userdata;
-	journal_send_alert(a);
+	outcome(&d->journal_error, journal_send_alert(d->journal, a),
+		"sending alerts to journald (counted as dropped)");
 	cJSON *o = json_alert(a);
 	ipc_publish(d->ipc, o);
 	cJSON_Delete(o);
@@ -497,6 +534,8 @@ static bool host_last_probe(void *ud, const char *key, struct probe_result *ret)
 static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
 {
 	struct daemon *d = ud;
+	if (!ngxconf_peer(d->model, k->key) && !plan_learned_allowed(d->cfg, d->model, k))
+		return false; /* a path a log line named is not ours to stat */
 	return fresh ? facts_listener_now(d->facts, k, ret) : facts_listener(d->facts, k, ret);
 }
 
@@ -551,9 +590,8 @@ static void host_learned(void *ud, const char *key, bool added)
 static void on_config_changed(void *userdata)
 {
 	struct daemon *d = userdata;
-	char err[512];
 	log_info("configuration files changed, reloading");
-	daemon_reload(d, err, sizeof(err));
+	request_reload(d, NULL, NULL);
 }
 
 /* --- signals and timers --- */
@@ -569,10 +607,9 @@ static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = container_of(w, struct daemon, sighup);
-	char err[512];
 	(void)loop;
 	(void)revents;
-	daemon_reload(d, err, sizeof(err));
+	request_reload(d, NULL, NULL);
 }
 
 /* Fires only while the loop runs, so a stalled loop stops the pings and
@@ -585,20 +622,9 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-long daemon_rss_bytes(void)
+static char *metrics(void *ud)
 {
-	FILE *f = fopen("/proc/self/statm", "re");
-	long pages = 0, rss = 0;
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(f);
-	}
-	return rss * sysconf(_SC_PAGESIZE);
-}
-
-char *daemon_metrics(struct daemon *d)
-{
+	struct daemon *d = ud;
 	const char **learned;
 	size_t nlearned = diag_learned_peers(d->diag, &learned);
 	struct metrics_sources s = {
@@ -610,11 +636,41 @@ char *daemon_metrics(struct daemon *d)
 	    .ipc = d->ipc,
 	    .extra_peers = learned,
 	    .nextra_peers = nlearned,
+	    .extra_proto = ngxconf_proto_name(PLAN_LEARNED_PROTO),
+	    .problems = &d->problems,
+	    .journal_dropped = journal_dropped(d->journal) + log_journal_dropped(),
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
-	    .rss_bytes = daemon_rss_bytes(),
+	    .rss_bytes = commands_rss_bytes(),
 	};
 	return metrics_render(&s);
+}
+
+static void view(void *ud, struct commands_view *ret)
+{
+	struct daemon *d = ud;
+	*ret = (struct commands_view){
+	    .cfg = d->cfg,
+	    .model = d->model,
+	    .prober = d->prober,
+	    .diag = d->diag,
+	    .alerts = d->alerts,
+	    .tail = d->tail,
+	    .ipc = d->ipc,
+	    .facts = d->facts,
+	    .journal = d->journal,
+	    .problems = &d->problems,
+	    .started_ms = d->started_ms,
+	    .reloads = d->reloads,
+	    .reload_failures = d->reload_failures,
+	    .last_error = d->last_error,
+	};
+}
+
+static bool learned_allowed(void *ud, const struct peerkey *k)
+{
+	struct daemon *d = ud;
+	return plan_learned_allowed(d->cfg, d->model, k);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -629,12 +685,22 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		set_targets(d);
 	if (d->cfg->metrics_file &&
 	    now - d->metrics_written_ms >= (int64_t)d->cfg->metrics_interval_ms) {
-		char *text = daemon_metrics(d);
+		char *text = metrics(d);
 		int r = write_file_atomic(d->cfg->metrics_file, text, strlen(text), 0644);
+		bool was = d->metrics_error[0];
 		if (r < 0)
-			log_warning("cannot write %s: %s", d->cfg->metrics_file, strerror(-r));
+			snprintf(d->metrics_error, sizeof(d->metrics_error), "cannot write: %s",
+				 strerror(-r));
+		else
+			d->metrics_error[0] = '\0';
 		free(text);
 		d->metrics_written_ms = now;
+		if (was != (r < 0))
+			check_problems(d);
+	}
+	if (now - d->problems_checked_ms >= PROBLEMS_CHECK_MS) {
+		d->problems_checked_ms = now;
+		check_problems(d);
 	}
 }
 
@@ -660,15 +726,22 @@ int daemon_run(const struct daemon_flags *flags)
 		log_error("cannot set up host facts: %s", strerror(-r));
 		goto out;
 	}
-	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d, &d.ipc);
+	d.commands = (struct commands_host){
+	    .view = view,
+	    .reload = request_reload,
+	    .metrics = metrics,
+	    .learned_allowed = learned_allowed,
+	    .ud = &d,
+	};
+	r = ipc_new(d.loop, d.cfg->socket_path, commands_handle, &d.commands, &d.ipc);
 	if (r < 0) {
 		log_error("cannot listen on %s: %s", d.cfg->socket_path,
 			  r == -EADDRINUSE ? "another upwatchd is answering there" : strerror(-r));
 		goto out;
 	}
 	if (mkdir(d.cfg->state_dir, 0750) < 0 && errno != EEXIST)
-		log_warning("cannot create state directory %s: %m; offsets will not be saved",
-			    d.cfg->state_dir);
+		log_debug("cannot create state directory %s: %m", d.cfg->state_dir);
+	problems_init(&d.problems);
 
 	const struct diag_host host = {
 	    .last_probe = host_last_probe,
@@ -679,6 +752,8 @@ int daemon_run(const struct daemon_flags *flags)
 	    .learned = host_learned,
 	    .ud = &d,
 	};
+	journal_new(d.loop, &d.journal);
+	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
 	d.alerts = alert_store_new(d.cfg->alert_hold_ms, on_alert_change, &d);
 	d.diag = diag_new(d.alerts, &host);
 	r = prober_new(d.loop, d.cfg->probe_max_inflight, on_probe_done, &d, &d.prober);
@@ -717,14 +792,23 @@ int daemon_run(const struct daemon_flags *flags)
 	notify_status(&d);
 	ev_run(d.loop, 0);
 	status = 0;
-
 stop:
 	cfgwatch_free(d.watch);
 	tail_free(d.tail);
 	prober_free(d.prober);
 	diag_free(d.diag);
 	alert_store_free(d.alerts);
+	ev_timer_stop(d.loop, &d.reload_timer);
+	for (size_t i = 0; i < d.nwaiters; i++)
+		if (d.waiters[i].done)
+			d.waiters[i].done(d.waiters[i].userdata, -ECANCELED, "stopping");
+	free(d.waiters);
 	ipc_free(d.ipc);
+	journal_free(d.journal);
+	problems_done(&d.problems);
+	for (size_t i = 0; i < d.nlog_paths; i++)
+		free(d.log_paths[i]);
+	free(d.log_paths);
 	if (status == 0)
 		log_notice("stopped");
 out:
@@ -754,6 +838,15 @@ int daemon_check_config(const struct daemon_flags *flags)
 	ngxconf_print(m, stdout);
 	for (size_t i = 0; i < c->nerror_logs; i++)
 		printf("error log (upwatch.conf/--error-log): %s\n", c->error_logs[i]);
+	struct problems p;
+	const char **logs;
+	size_t nlogs = plan_logs(c, m, &logs);
+	problems_init(&p);
+	collect_problems(c, m, logs, nlogs, NULL, &p);
+	for (size_t i = 0; i < p.n; i++)
+		printf("warning: %s: %s\n", p.v[i].subject, p.v[i].message);
+	problems_done(&p);
+	free(logs);
 	printf("upwatchd: configuration ok\n");
 	ngxconf_free(m);
 	config_free(c);

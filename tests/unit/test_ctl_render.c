@@ -76,6 +76,46 @@ static void test_check_codes_follow_the_worst_alert(void)
 	free(out);
 }
 
+static void test_check_answer_with_counts(void)
+{
+	char json[2048], a[1024], *out;
+	snprintf(a, sizeof(a), ALERT, "critical");
+	snprintf(json, sizeof(json), "{\"ok\":true,\"critical\":3,\"warning\":2,\"worst\":%s}", a);
+	CHECK_INT(check(json, &out), CHECK_CRITICAL);
+	CHECK_STR(out,
+		  "UPWATCH CRITICAL - 3 critical, 2 warning: 127.0.0.1:8081 refuses connections "
+		  "(127.0.0.1:8081) | critical=3;;1 warning=2;1\n");
+	free(out);
+	CHECK_INT(check("{\"ok\":true,\"critical\":0,\"warning\":0,\"worst\":null}", &out),
+		  CHECK_OK);
+	CHECK_STR(out, "UPWATCH OK - no firing alerts | critical=0;;1 warning=0;1\n");
+	free(out);
+}
+
+/* A log-derived unix path with OSC/CSI sequences, and invalid UTF-8 in a
+ * summary: the terminal gets them escaped, never raw ESC or BEL. */
+static void test_terminal_output_shows_control_characters_visibly(void)
+{
+	const char *json =
+	    "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":\"firing\","
+	    "\"cause\":\"socket_missing\",\"peer\":\"unix:/run/app/\\u001b]0;PWNED\\u0007"
+	    "\\u001b[2J.sock\",\"summary\":\"GET /caf\xe9\xff\",\"fix\":\"a\\u001b[1mb\\nc\","
+	    "\"evidence\":[\"x\\u0007y\"]}]}";
+	char *s = render("alerts", json, true);
+	CHECK(s && !strchr(s, '\x1b') && !strchr(s, '\x07'));
+	CHECK(s && strstr(s, "unix:/run/app/\\x1b]0;PWNED\\x07\\x1b[2J.sock"));
+	CHECK(s && strstr(s, "GET /caf\\xe9\\xff"));
+	CHECK(s && strstr(s, "      a\\x1b[1mb\n      c\n"));
+	CHECK(s && strstr(s, "      - x\\x07y\n"));
+	free(s);
+	s = render(
+	    "upstreams",
+	    "{\"ok\":true,\"peers\":[{\"peer\":\"unix:/run/\\u001b[2J\",\"protocol\":\"tcp\"}]}",
+	    false);
+	CHECK(s && !strchr(s, '\x1b') && strstr(s, "unix:/run/\\x1b[2J"));
+	free(s);
+}
+
 static void test_missing_fields_do_not_crash(void)
 {
 	const char *cmds[] = {"status", "stats",   "upstreams", "alerts",
@@ -96,6 +136,8 @@ int main(void)
 {
 	RUN(test_alerts_table_and_verbose_details);
 	RUN(test_check_codes_follow_the_worst_alert);
+	RUN(test_check_answer_with_counts);
+	RUN(test_terminal_output_shows_control_characters_visibly);
 	RUN(test_missing_fields_do_not_crash);
 	return harness_result();
 }
