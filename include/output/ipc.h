@@ -66,5 +66,7 @@ void ipc_client_unref(struct ipc_client *c);
 void ipc_subscribe(struct ipc_client *c);
 /* Send obj (not consumed) as one line to every subscriber. */
 void ipc_publish(struct ipc *ipc, const struct cJSON *obj);
+/* Whether anyone would receive a publish: callers skip building the line. */
+bool ipc_has_subscribers(const struct ipc *ipc);
 
 void ipc_get_stats(const struct ipc *ipc, struct ipc_stats *ret);

@@ -160,19 +160,14 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 	return r;
 }
 
-int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= max) {
 				free(buf);
-				close(fd);
 				return -EFBIG;
 			}
 			cap = MIN(cap * 2, max);
@@ -184,19 +179,44 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 				continue;
 			int e = -errno;
 			free(buf);
-			close(fd);
 			return e;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	close(fd);
 	buf[len] = '\0';
 	*ret_data = buf;
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
+}
+
+int read_regular_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -ENOEXEC;
+	if (r == 0 && (uint64_t)st.st_size > max)
+		r = -EFBIG;
+	if (r == 0)
+		r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
 }
 
 int parse_u64_prefix(const char **s, uint64_t *ret)

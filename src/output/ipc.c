@@ -625,6 +625,14 @@ void ipc_publish(struct ipc *ipc, const cJSON *obj)
 	free(s);
 }
 
+bool ipc_has_subscribers(const struct ipc *ipc)
+{
+	for (const struct ipc_client *c = ipc->clients; c; c = c->next)
+		if (c->subscriber)
+			return true;
+	return false;
+}
+
 void ipc_get_stats(const struct ipc *ipc, struct ipc_stats *ret)
 {
 	*ret = (struct ipc_stats){

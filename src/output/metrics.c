@@ -117,6 +117,13 @@ static void events(struct text *t, const struct metrics_sources *s)
 	family(t, "upwatch_peer_log_events_total", "counter",
 	       "nginx error-log events by peer and kind.");
 	diag_foreach_peer(s->diag, peer_events, t);
+	family(t, "upwatch_learned_peers", "gauge",
+	       "Peers learned from the logs that the nginx configuration does not name.");
+	put(t, "upwatch_learned_peers %zu\n", diag_learned_count(s->diag));
+	family(t, "upwatch_log_events_untracked_total", "counter",
+	       "Events of learned peers beyond the cap of tracked peers.");
+	put(t, "upwatch_log_events_untracked_total %llu\n",
+	    (unsigned long long)diag_untracked_events(s->diag));
 }
 
 static void alerts(struct text *t, const struct metrics_sources *s)

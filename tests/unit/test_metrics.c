@@ -7,6 +7,7 @@
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "harness.h"
+#include "diagnose/evidence.h"
 #include "output/metrics.h"
 #include "probe/probe.h"
 
@@ -134,9 +135,45 @@ static void test_odd_unix_path_label_is_valid_exposition(void)
 	prober_free(p);
 }
 
+/* Events of learned peers beyond the cap are counted and exposed (issue 16). */
+static void test_untracked_learned_events_are_a_metric(void)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	struct prober *p = NULL;
+	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	const struct diag_host host = {.last_probe = no_probe,
+				       .listener = no_listener,
+				       .ports_nearby = no_ports,
+				       .probe_now = no_probe_now};
+	struct diag *d = diag_new(alerts, &host);
+	for (int i = 0; i < EVIDENCE_LEARNED_MAX + 5; i++) {
+		char line[512];
+		snprintf(line, sizeof(line),
+			 "2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection "
+			 "refused) while connecting to upstream, client: 127.0.0.1, server: x, "
+			 "request: \"GET / HTTP/1.1\", upstream: \"http://127.0.%d.%d:81/\", "
+			 "host: \"x\"",
+			 i / 250, i % 250 + 1);
+		struct errlog_event ev;
+		CHECK_INT(errlog_parse(line, strlen(line), &ev), 0);
+		diag_log_event(d, &ev, line, strlen(line), 1700000000000);
+	}
+	struct metrics_sources s = {.prober = p, .diag = d, .alerts = alerts};
+	char *text = metrics_render(&s);
+	CHECK(strstr(text, "# TYPE upwatch_log_events_untracked_total counter\n"));
+	CHECK(strstr(text, "upwatch_log_events_untracked_total 5\n"));
+	CHECK(strstr(text, "upwatch_learned_peers 4096\n"));
+	free(text);
+	diag_free(d);
+	alert_store_free(alerts);
+	prober_free(p);
+}
+
 int main(void)
 {
 	RUN(test_exposition_counts_events_and_alerts);
 	RUN(test_odd_unix_path_label_is_valid_exposition);
+	RUN(test_untracked_learned_events_are_a_metric);
 	return harness_result();
 }

@@ -1,5 +1,6 @@
-/* Unit tests for util's write_file_atomic: no symlink is followed, a stale
- * temp file is replaced, the result is the data. */
+/* Unit tests for util's file helpers: write_file_atomic follows no symlink,
+ * replaces a stale temp file and leaves the data; read_regular_file never
+ * blocks on a FIFO. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,10 +54,29 @@ static void test_write_file_atomic_reports_a_missing_directory(void)
 	CHECK_INT(write_file_atomic("/nonexistent-upwatch-dir/f", "x", 1, 0644), -ENOENT);
 }
 
+static void test_read_regular_file_refuses_a_fifo_without_blocking(void)
+{
+	const char *dir = harness_tmpdir();
+	char fifo[512], file[512], *data = NULL;
+	size_t len = 0;
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(file, sizeof(file), "%s/plain", dir);
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+	CHECK_INT(read_regular_file(fifo, 1024, &data, &len), -ENOEXEC); /* no writer: no hang */
+	CHECK_INT(read_regular_file(dir, 1024, &data, &len), -EISDIR);
+	harness_write(dir, "plain", "0123456789");
+	CHECK_INT(read_regular_file(file, 5, &data, &len), -EFBIG);
+	CHECK_INT(read_regular_file(file, 1024, &data, &len), 0);
+	CHECK_STR(data, "0123456789");
+	CHECK_INT(len, 10);
+	free(data);
+}
+
 int main(void)
 {
 	RUN(test_write_file_atomic_does_not_follow_a_planted_tmp_symlink);
 	RUN(test_write_file_atomic_replaces_a_stale_tmp_file);
 	RUN(test_write_file_atomic_reports_a_missing_directory);
+	RUN(test_read_regular_file_refuses_a_fifo_without_blocking);
 	return harness_result();
 }
