@@ -188,12 +188,15 @@ static void set_targets(struct daemon *d)
 
 /* The nginx worker's identity, read from a running worker; else the user the
  * configuration names. */
-static int identity_from_worker(struct probe_identity *ret)
+static int identity_from_worker(const char *user, struct probe_identity *ret)
 {
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = ngxworker_find(&uid, &gid, groups, &n);
+	/* another nginx may run on the host: prefer the configured user's workers */
+	struct probe_identity conf;
+	uid_t prefer = user && probe_identity_from_user(user, &conf) == 0 ? conf.uid : (uid_t)-1;
+	int r = ngxworker_find_prefer(prefer, &uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
 	probe_identity_from_ids(uid, gid, groups, n, ret);
@@ -203,7 +206,7 @@ static int identity_from_worker(struct probe_identity *ret)
 static void set_identity(struct daemon *d)
 {
 	struct probe_identity id;
-	if (identity_from_worker(&id) < 0 &&
+	if (identity_from_worker(d->model->user, &id) < 0 &&
 	    probe_identity_from_user(d->model->user ? d->model->user : "nobody", &id) < 0) {
 		memset(&id, 0, sizeof(id));
 		snprintf(id.user, sizeof(id.user), "%s",
