@@ -32,3 +32,8 @@ bool rules_exclusive(enum cause a, enum cause b);
 
 /* Causes a backend that came back (backend_restarted) tells the story of. */
 bool rules_restart_chapter(enum cause c);
+
+/* A chapter that shows nothing listened on a local peer when nginx saw it
+ * (refused, stale socket file, no socket file): a listener seen first after
+ * it is a new one. */
+bool rules_absence_chapter(enum cause c);

@@ -14,3 +14,9 @@
  * runs, or -EACCES when none is visible because /proc hides other users'
  * processes (hidepid=2, ProtectProc=invisible: see upwatch-procfs.conf). */
 int ngxworker_find(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroups);
+
+/* The same, preferring a worker running as uid prefer ((uid_t)-1: any): a
+ * host may run more than one nginx, and the configuration's `user` names
+ * the one upwatch watches. */
+int ngxworker_find_prefer(uid_t prefer, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
+			  size_t *ngroups);

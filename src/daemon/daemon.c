@@ -48,6 +48,7 @@
 #include "host/ngxworker.h"
 #include "probe/probe_unix.h"
 #include "log/tail.h"
+#include "core/peerkey.h"
 #include "core/util.h"
 
 #define PROBLEMS_CHECK_MS 30000 /* problems that appear while running (EIO, chmod) */

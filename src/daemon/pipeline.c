@@ -134,12 +134,15 @@ void pipeline_set_targets(struct pipeline *p)
 
 /* The nginx worker's identity, read from a running worker; else the user the
  * configuration names. */
-static int identity_from_worker(struct probe_identity *ret)
+static int identity_from_worker(const char *user, struct probe_identity *ret)
 {
 	uid_t uid;
 	gid_t gid, groups[64];
 	size_t n = ARRAY_SIZE(groups);
-	int r = ngxworker_find(&uid, &gid, groups, &n);
+	/* another nginx may run on the host: prefer the configured user's workers */
+	struct probe_identity conf;
+	uid_t prefer = user && probe_identity_from_user(user, &conf) == 0 ? conf.uid : (uid_t)-1;
+	int r = ngxworker_find_prefer(prefer, &uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
 	probe_identity_from_ids(uid, gid, groups, n, ret);
@@ -149,7 +152,7 @@ static int identity_from_worker(struct probe_identity *ret)
 static void set_identity(struct pipeline *p)
 {
 	struct probe_identity id;
-	if (identity_from_worker(&id) < 0 &&
+	if (identity_from_worker(p->model->user, &id) < 0 &&
 	    probe_identity_from_user(p->model->user ? p->model->user : "nobody", &id) < 0) {
 		memset(&id, 0, sizeof(id));
 		snprintf(id.user, sizeof(id.user), "%s",
@@ -195,11 +198,71 @@ void pipeline_tick(struct pipeline *p, int64_t now_ms)
 
 /* --- what diagnosis asks of the host and the prober --- */
 
+/* upwatch itself was refused a unix socket that nginx's worker may use: the
+ * probe has no verdict, the socket tables have one (sock_diag, no connect()
+ * needed). A listener on the path with room in its accept queue is up; no
+ * listener is a stale file; no file is missing. Returns false when the facts
+ * cannot tell either (the local error stays no verdict). */
+static bool judge_by_facts(struct pipeline *p, const struct peerkey *k, struct probe_result *r)
+{
+	struct host_listener l;
+	if (k->kind != PEERKEY_UNIX || !facts_listener_now(p->facts, k, &l))
+		return false;
+	switch (l.path) {
+	case HOST_PATH_LIVE:
+		if (l.queue_known && l.backlog && l.queue >= l.backlog) {
+			r->result = PROBE_OVERLOADED;
+			snprintf(r->detail, sizeof(r->detail),
+				 "accept queue full (%u of %u, sock_diag); upwatch itself may not "
+				 "connect",
+				 l.queue, l.backlog);
+		} else {
+			r->result = PROBE_OK;
+			snprintf(r->detail, sizeof(r->detail),
+				 "a listener on %.120s (sock_diag, accept queue %u of %u); upwatch "
+				 "itself "
+				 "may not connect",
+				 k->host, l.queue, l.backlog);
+		}
+		break;
+	case HOST_PATH_STALE:
+		r->result = PROBE_STALE;
+		r->err = ECONNREFUSED;
+		snprintf(r->detail, sizeof(r->detail),
+			 "nobody listens on %.120s (sock_diag): a stale socket file", k->host);
+		break;
+	case HOST_PATH_MISSING:
+		r->result = PROBE_MISSING;
+		r->err = ENOENT;
+		snprintf(r->detail, sizeof(r->detail), "%.120s does not exist", k->host);
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
 static void on_probe_done(void *userdata, const char *key, const struct probe_result *r,
 			  enum peer_state state)
 {
 	struct pipeline *p = userdata;
 	(void)state;
+	struct peerkey k;
+	bool local = peerkey_parse(key, strlen(key), 0, &k) == 0 && peerkey_is_local(&k);
+	if (local && r->self_denied) {
+		struct probe_result *j = xmalloc(sizeof(*j));
+		*j = *r;
+		if (judge_by_facts(p, &k, j))
+			diag_probe_result(p->diag, key, j, now_wall_ms());
+		free(j);
+		return;
+	}
+	/* a failing local peer's listener is noted (at most once per FACTS_TTL_MS):
+	 * a restart is then told by a new listening socket after the errors
+	 * (host_listener_new_since), without seeing another user's /proc */
+	struct host_listener l;
+	if (local && r->result != PROBE_OK)
+		facts_listener(p->facts, &k, &l);
 	diag_probe_result(p->diag, key, r, now_wall_ms());
 }
 

@@ -359,6 +359,23 @@ static unsigned outage_window(const struct evidence *e, char *buf, size_t len)
 	return total;
 }
 
+/* The listener seen now started after the errors began. Three signs, none
+ * needing another user's /proc: another socket (or none) was seen on the
+ * peer since the errors began (host_listener_new_since); nginx found nothing
+ * listening (refused, stale or missing) before this listener was first seen;
+ * or, where /proc shows it, the process started since. */
+static bool listener_new(const struct evidence *e, const struct host_listener *l)
+{
+	int64_t since = e->first_error_ms - 1000;
+	if (host_listener_new_since(l, since))
+		return true;
+	for (int c = 0; c < CAUSE__COUNT; c++)
+		if (rules_absence_chapter((enum cause)c) && e->by_cause[c] && l->since_ms &&
+		    l->since_ms > e->cause_first_ms[c])
+			return true;
+	return l->started_ms && l->started_ms >= since;
+}
+
 static void probe_passed(struct diag *d, struct evidence *e, int64_t now)
 {
 	alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
@@ -370,11 +387,11 @@ static void probe_passed(struct diag *d, struct evidence *e, int64_t now)
 			   alert_find(d->env.alerts, (enum cause)c, e->key);
 	if (!chapters)
 		return;
-	/* errors, then a listener that started after them: it restarted */
+	/* errors, then a listener that is new since them: it restarted */
 	struct host_listener l;
 	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener ||
 	    !d->env.host.listener(d->env.host.ud, &e->addr, true, &l) || !l.listening ||
-	    !l.started_ms || l.started_ms < e->first_error_ms - 1000)
+	    !listener_new(e, &l))
 		return;
 	char window[600];
 	struct report_extra x = {.implied = CAUSE_NONE, .window = window};

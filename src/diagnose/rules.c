@@ -135,3 +135,8 @@ bool rules_restart_chapter(enum cause c)
 	return c == CAUSE_BACKEND_DOWN || c == CAUSE_BACKEND_RESET || c == CAUSE_SOCKET_STALE ||
 	       c == CAUSE_SOCKET_MISSING;
 }
+
+bool rules_absence_chapter(enum cause c)
+{
+	return c == CAUSE_BACKEND_DOWN || c == CAUSE_SOCKET_STALE || c == CAUSE_SOCKET_MISSING;
+}

@@ -375,15 +375,26 @@ int host_tcp_ports_nearby(struct host *h, const struct peerkey *addr, unsigned *
 		    match_addr(&h->inet.v[i], family, a) != MATCH_NONE)
 			all[n++] = h->inet.v[i].port;
 	qsort(all, n, sizeof(*all), cmp_unsigned);
-	size_t out = 0, total = 0;
+	/* the max nearest to addr's port (a busy host listens on many): the
+	 * distinct ports in a window around it, widened towards the nearer side */
+	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || all[i] != all[i - 1]) {
-			if (out < max)
-				ports[out++] = all[i];
-			total++;
-		}
+		if (i == 0 || all[i] != all[m - 1])
+			all[m++] = all[i];
+	size_t lo = 0;
+	while (lo < m && all[lo] < addr->port)
+		lo++;
+	size_t hi = lo; /* the window is [lo, hi) */
+	while (hi - lo < max && (lo > 0 || hi < m)) {
+		if (hi == m || (lo > 0 && addr->port - all[lo - 1] <= all[hi] - addr->port))
+			lo--;
+		else
+			hi++;
+	}
+	size_t out = hi - lo;
+	memcpy(ports, all + lo, out * sizeof(*ports));
 	free(all);
-	return (int)total;
+	return (int)m;
 }
 
 /* ---- unix sockets ---- */

@@ -56,11 +56,18 @@ static size_t parse_groups(const char *status, gid_t *groups, size_t max)
 
 int ngxworker_find(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroups)
 {
+	return ngxworker_find_prefer((uid_t)-1, ret_uid, ret_gid, groups, ngroups);
+}
+
+int ngxworker_find_prefer(uid_t prefer, uid_t *ret_uid, gid_t *ret_gid, gid_t *groups,
+			  size_t *ngroups)
+{
 	DIR *proc = opendir("/proc");
 	if (!proc)
 		return -errno;
 	int r = -ENOENT;
 	unsigned procs = 0;
+	size_t cap = ngroups ? *ngroups : 0;
 	struct dirent *de;
 	while ((de = readdir(proc)) && procs < PROCFS_MAX_PROCS) {
 		if (!procfs_is_pid(de->d_name))
@@ -75,13 +82,17 @@ int ngxworker_find(uid_t *ret_uid, gid_t *ret_gid, gid_t *groups, size_t *ngroup
 		unsigned long uid, gid;
 		if (!status_id(status, "\nUid:", &uid) || !status_id(status, "\nGid:", &gid))
 			continue;
-		size_t ng = groups && ngroups ? parse_groups(status, groups, *ngroups) : 0;
+		/* the first worker, unless a later one is the preferred user's */
+		if (r == 0 && (uid_t)uid != prefer)
+			continue;
+		size_t ng = groups && ngroups ? parse_groups(status, groups, cap) : 0;
 		*ret_uid = (uid_t)uid;
 		*ret_gid = (gid_t)gid;
+		r = 0;
 		if (ngroups)
 			*ngroups = ng;
-		r = 0;
-		break;
+		if (prefer == (uid_t)-1 || (uid_t)uid == prefer)
+			break;
 	}
 	closedir(proc);
 	/* None seen, and /proc hides other users' processes: unknown, not absent. */

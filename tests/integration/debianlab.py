@@ -144,6 +144,11 @@ class Service:
         if self.proc is None:
             return
         self._reap()
+        # the main process is reaped; its workers, killed with it, may still
+        # hold the listening socket for a moment (a connection then is reset,
+        # not refused): the crash is over when nothing accepts any more
+        wait_for(lambda: not self.listening(), timeout=10, interval=0.02,
+                 what=f"{self.name}'s workers to die")
 
     def _reap(self):
         with contextlib.suppress(ProcessLookupError):
@@ -236,7 +241,8 @@ class DebianLab:
                 "listen.owner": WEB_USER, "listen.group": WEB_USER, "listen.mode": "0660",
                 "pm": "dynamic", "pm.max_children": "5", "pm.start_servers": "2",
                 "pm.min_spare_servers": "1", "pm.max_spare_servers": "3"}
-        pool.update({k.replace("_", "."): v for k, v in override.items()})
+        # listen_owner= reads as listen.owner; a dotted key is taken as written
+        pool.update({k if "." in k else k.replace("_", "."): v for k, v in override.items()})
         self._write("php-fpm.conf",
                     "[global]\n"
                     f"pid = {self.path('run', 'php', 'php-fpm.pid')}\n"

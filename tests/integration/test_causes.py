@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import (Daemon, all_alerts, check_journal, expect_defect, fields, find, firing_for,
+from conftest import (Daemon, all_alerts, check_journal, fields, find, firing_for,
                       wait_alert, wait_for)
 import nginxlab
 from nginxlab import NGINX, Client, demolab as labmod
@@ -131,16 +131,8 @@ def test_cause_from_traffic(lab, upwatchd, journal, name):
 
 # --- causes that need a backend to change state ---
 
-MISSED_RESTART = (
-    "as the service user upwatchd cannot see which process listens (a root backend, no "
-    "CAP_SYS_PTRACE for /proc/PID/fd) and misses the restart: backend_restarted is never "
-    "raised (issue 11: tell a restart by the listening socket's inode)")
-
-
 def test_backend_killed_and_started_again_under_traffic_is_backend_restarted(lab, upwatchd,
-                                                                          journal, request,
-                                                                          module_identity):
-    expect_defect(request, module_identity, "service", MISSED_RESTART)
+                                                                          journal):
     s = lab.scenarios["restarted"]
     peer = s.peer
     with Traffic(lab, s.path) as tr:
@@ -204,9 +196,7 @@ def test_peer_killed_without_traffic_is_predicted_then_diagnosed(lab, upwatchd, 
     check_journal(journal, down, upwatchd)
 
 
-def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd, request,
-                                                               module_identity):
-    expect_defect(request, module_identity, "service", MISSED_RESTART)
+def test_backend_that_comes_back_resolves_after_the_hold_time(lab, upwatchd):
     s = lab.scenarios["recover"]
     peer = s.peer
     lab.kill_backend("recover")

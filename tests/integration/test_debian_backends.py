@@ -7,9 +7,8 @@ time, by upwatchd as the unit runs it. Zero alerts is the only right answer.
 Then a few of the ways those backends break, on the same lab: each asserts
 the exact cause, peer and config_ref, as root and as the service user.
 
-Cases where today's daemon is wrong are kept, marked xfail(strict=True) with
-the defect: they turn into failures the day the defect is fixed, so that the
-mark is removed with the fix."""
+A daemon defect found here is kept as a case marked xfail(strict=True) with
+the defect named, until the fix removes the mark; none is left today."""
 import os
 import tempfile
 import time
@@ -59,36 +58,10 @@ def quiet_run(debian):
     return codes, alerts, upstreams
 
 
-NOT_FOUND_ON_ROOT = (
-    "false peer_failing: the HTTP probe calls the API's 404 on / a failure ('HTTP 404 "
-    "(expected 200-399)'), though any status is a valid response and nginx serves 200s "
-    "through it (issue 11: judge a peer the way nginx does)")
-SLOWER_THAN_PROBE = (
-    "false peer_failing: the 2 s probe_timeout alone calls failing a backend that answers in "
-    "3 s, under nginx's proxy_read_timeout 60s ('no response header within 2000 ms') "
-    "(issue 11: a backend is slow only when it would exceed nginx's timeout)")
-MAY_NOT_CONNECT = (
-    "false peer_failing: as the service user upwatch may not connect to the www-data socket "
-    "('upwatch itself may not connect (13: Permission denied)') and calls the healthy peer "
-    "failing (issue 11: judge it from sock_diag and the worker's permissions instead)")
-FALSE_ALARMS = {
-    # (identity, backend): the defect that makes today's daemon alert
-    ("root", "node_api"): NOT_FOUND_ON_ROOT,
-    ("root", "slow"): SLOWER_THAN_PROBE,
-    ("service", "php"): MAY_NOT_CONNECT,
-    ("service", "gunicorn_unix"): MAY_NOT_CONNECT,
-    ("service", "uwsgi"): MAY_NOT_CONNECT,
-    ("service", "node_api"): NOT_FOUND_ON_ROOT,
-    ("service", "slow"): SLOWER_THAN_PROBE,
-}
-
-
 def quiet_cases():
     for ident in IDENTITIES:
         for name in DebianLab.NAMES:
-            reason = FALSE_ALARMS.get((ident, name))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(ident, name, marks=marks, id=f"{ident}-{name}")
+            yield pytest.param(ident, name, id=f"{ident}-{name}")
 
 
 @pytest.mark.slow
@@ -130,25 +103,9 @@ def restore(debian):
         php.restart()
 
 
-SCENARIO_DEFECTS = {
-    # (identity, scenario): the defect that makes today's daemon wrong
-    ("service", "uwsgi_killed"): (
-        "socket_stale resolves after alert_hold while uwsgi is still dead: as the service "
-        "user the probe cannot connect to the www-data 0660 socket (EACCES), so no "
-        "observation keeps the cause alive (issue 11: an alert whose cause still holds is "
-        "never resolved)"),
-    ("service", "gunicorn_restarted"): (
-        "backend_restarted is never raised: as the service user upwatchd cannot map the "
-        "listening socket to gunicorn's process (www-data's /proc/PID/fd) and has no other "
-        "sign of the restart (issue 11: tell a restart by the listening socket's inode)"),
-}
-
-
 def scenario_cases(name):
     for ident in IDENTITIES:
-        reason = SCENARIO_DEFECTS.get((ident, name))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        yield pytest.param(ident, marks=marks, id=ident)
+        yield pytest.param(ident, id=ident)
 
 
 @pytest.mark.parametrize("ident", scenario_cases("php_stopped"))
@@ -204,9 +161,8 @@ def test_uwsgi_killed_leaves_a_stale_socket(debian, restore, ident):
     # past the hold time (5 s), and nothing weaker replaces it
     until = time.monotonic() + 12
     while time.monotonic() < until:
-        firing = [x["cause"] for x in all_alerts(d) if x["peer"] == u.peer
-                  and x["state"] == "firing"]
-        assert firing == ["socket_stale"]
+        mine = [x for x in all_alerts(d) if x["peer"] == u.peer and x["state"] == "firing"]
+        assert [x["cause"] for x in mine] == ["socket_stale"], mine
         time.sleep(0.5)
 
 

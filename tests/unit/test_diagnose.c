@@ -281,6 +281,40 @@ static void test_listener_started_after_errors_means_restarted(void)
 	teardown();
 }
 
+/* As the service user: no /proc of the backend (pid 0, no start time); the
+ * listening socket tells the restart. */
+static bool restarted_with(struct host_listener l)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	fake.listener_known = true;
+	fake.listener = l;
+	set_probe("127.0.0.1:8081", PROBE_OK, T0 + 6000);
+	diag_probe_result(diag, "127.0.0.1:8081", &fake.probe[0], T0 + 6000);
+	bool restarted = alert_find(alerts, CAUSE_BACKEND_RESTARTED, "127.0.0.1:8081") != NULL;
+	bool down = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") != NULL;
+	CHECK(restarted != down);
+	teardown();
+	return restarted;
+}
+
+static void test_new_listening_socket_after_errors_means_restarted_without_proc(void)
+{
+	/* nothing (inode 0) was seen listening after the errors began */
+	CHECK(restarted_with((struct host_listener){
+	    .listening = true, .inode = 7, .before_ms = T0 + 1000, .since_ms = T0 + 5000}));
+	/* no history across the errors, but nginx was refused before this
+	 * listener was first seen: it is new */
+	CHECK(restarted_with(
+	    (struct host_listener){.listening = true, .inode = 7, .since_ms = T0 + 5000}));
+	/* the same socket, seen since before the errors: no restart */
+	CHECK(!restarted_with(
+	    (struct host_listener){.listening = true, .inode = 7, .since_ms = T0 - 60000}));
+	/* a change long before the errors: no restart */
+	CHECK(!restarted_with((struct host_listener){
+	    .listening = true, .inode = 7, .before_ms = T0 - 70000, .since_ms = T0 - 60000}));
+}
+
 static void test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold(void)
 {
 	setup();
@@ -999,6 +1033,7 @@ int main(void)
 	RUN(test_refused_raises_backend_down_with_the_server_line);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
+	RUN(test_new_listening_socket_after_errors_means_restarted_without_proc);
 	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
 	RUN(test_read_timeout_names_the_location_timeout);
 	RUN(test_unix_errnos_map_to_socket_causes);

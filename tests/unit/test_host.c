@@ -266,10 +266,32 @@ static void test_nobody_listens_and_nearby_port_is_named(void)
 	CHECK_INT(host_tcp_ports_nearby(H, &k, ports, 0), n);
 	unsigned first = 0;
 	CHECK_INT(host_tcp_ports_nearby(H, &k, &first, 1), n);
-	CHECK_INT(first, ports[0]);
+	CHECK(contains(ports, n, first)); /* the nearest one: none is nearer */
+	for (int i = 0; i < n; i++)
+		CHECK(abs((int)ports[i] - (int)idle_port) >= abs((int)first - (int)idle_port));
 	close(lfd);
 	close(idle);
 	close(ofd);
+}
+
+/* A busy host listens on many ports: the nearest are named, not the lowest. */
+static void test_nearby_ports_are_the_nearest(void)
+{
+	unsigned idle_port;
+	int idle = tcp_socket(AF_INET, "127.0.0.1", -1, false, &idle_port);
+	int near = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(idle_port + 1),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(near, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(near, 8) == 0) {
+		struct peerkey k = keyf("127.0.0.1:%u", idle_port);
+		unsigned ports[1];
+		CHECK(host_tcp_ports_nearby(H, &k, ports, 1) >= 1); /* how many listen */
+		/* one away: this listener, or another one on the other side */
+		CHECK(ports[0] == idle_port + 1 || ports[0] == idle_port - 1);
+	}
+	close(near);
+	close(idle);
 }
 
 static void test_host_names_are_not_looked_up(void)
@@ -847,6 +869,7 @@ int main(void)
 	RUN(test_tcp6_loopback_listener);
 	RUN(test_wildcard_listeners_match_loopback);
 	RUN(test_nobody_listens_and_nearby_port_is_named);
+	RUN(test_nearby_ports_are_the_nearest);
 	RUN(test_host_names_are_not_looked_up);
 	RUN(test_unix_listener_is_this_process);
 	RUN(test_tcp_listener_inode_owner_and_full_accept_queue);
