@@ -20,3 +20,5 @@ echo "== diagnose: storm, every line a failure of one of 50 configured peers (us
 "$build/tests/bench/bench_diagnose" ${short:+200000}
 echo "== alerts: log line -> alert on the socket (target p99 < 10 ms)"
 /usr/bin/python3 "$here/alert_latency.py" "$build" "$([ -n "$short" ] && echo 200 || echo 1000)"
+echo "== hostile: status p99 under 1,000 clients, 500 hostile backends, 500k lines/s (issue 15)"
+/usr/bin/python3 "$here/hostile_load.py" --build "$build" --seconds "$([ -n "$short" ] && echo 5 || echo 20)"
