@@ -276,6 +276,16 @@ def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
         assert j["dropped"] >= 100  # a few entries fit in the socket before it filled
         m = d.ctl("metrics", check=True).stdout
         assert "upwatch_journal_dropped_total " in m
+        # the daemon's own log lines (not alerts) take the same socket with
+        # no queue: rate-limited diagnostics, each dropped and counted when
+        # journald does not take it, never waited for. 300 reloads, one
+        # "configuration reloaded" notice each, all answered meanwhile.
+        before = j["log_dropped"]
+        for _ in range(300):
+            assert d.request({"cmd": "reload"}) == {"ok": True}
+        j = d.request({"cmd": "stats"})["journal"]
+        assert j["log_dropped"] - before >= 300, j
+        assert j["queued"] == 256  # log lines never take the alerts' queue
         d.stop()
     finally:
         if os.path.exists(ready):
@@ -496,3 +506,53 @@ def test_twenty_gib_of_sparse_zeros_are_skipped_without_burning_a_core(workdir):
     assert st["nul_bytes"] == hole
     assert cpu < 5.0, cpu  # reading them would take minutes of CPU
     d.stop()
+
+
+def _timedout_line(port):
+    return (f"2026/11/21 10:00:00 [error] 7#7: *1 upstream timed out (110: Connection timed "
+            f"out) while reading response header from upstream, client: 127.0.0.1, server: x, "
+            f"request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:{port}/\", host: \"x\"\n")
+
+
+def test_on_demand_probes_of_hanging_peers_respect_the_cap_and_blame_no_healthy_peer(workdir):
+    """300 peers that accept and never answer, each named by one `upstream
+    timed out` line, plus 40 listening peers, with 128 descriptors: on-demand
+    probes queue behind probe_max_inflight, no descriptor runs out, and no
+    listening peer is reported refused."""
+    hang = [_listener() for _ in range(300)]
+    healthy = [_listener() for _ in range(40)]
+    log = os.path.join(workdir, "error.log")
+    with open(log, "w") as f:
+        for s in hang:
+            f.write(_timedout_line(s.getsockname()[1]))
+    conf = os.path.join(workdir, "nginx-h.conf")
+    with open(conf, "w") as f:
+        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n"
+                "upstream healthy {\n")
+        f.writelines(f"  server 127.0.0.1:{s.getsockname()[1]};\n" for s in healthy)
+        f.write("}\n}\n")
+    d = Daemon(workdir, config_text="probe_interval 2s;\nprobe_timeout 1s;\n"
+               "probe_max_inflight 16;\nstart_at beginning;\n", nginx_conf=conf,
+               wrap=["prlimit", "--nofile=128:128"])
+    try:
+        d.start()
+        wait_for(lambda: d.request({"cmd": "stats"})["probes"]["sent"] >= 400, timeout=90,
+                 interval=0.2, what="400 probes")
+        peak = 0
+        for _ in range(20):
+            p = d.request({"cmd": "stats"})["probes"]
+            peak = max(peak, p["in_flight"])
+        st = d.request({"cmd": "stats"})
+        by = st["probes"]["by_result"]
+        print("probes:", st["probes"])
+        assert peak <= 16, peak
+        assert by["refused"] == 0 and by["local_error"] == 0, by
+        assert st["ipc"]["accept_errors"] == 0
+        ports = {f"127.0.0.1:{s.getsockname()[1]}" for s in healthy}
+        blamed = [a for a in d.request({"cmd": "alerts"})["alerts"]
+                  if a.get("peer") in ports and a.get("state") == "firing"]
+        assert not blamed, blamed
+        d.stop()
+    finally:
+        for s in hang + healthy:
+            s.close()
