@@ -266,6 +266,8 @@ def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
     at = base.index(UPWATCHD)
     mine = base[:at] + ["unshare", "-m", "--propagation", "private", "sh", "-c", script,
                         "sh"] + base[at:]
+    # without --foreground the daemon's own log lines go to journald too
+    mine = [a for a in mine if a != "--foreground"]
     d.command = lambda: mine
     try:
         d.start()
@@ -516,7 +518,7 @@ def _timedout_line(port):
 
 def test_on_demand_probes_of_hanging_peers_respect_the_cap_and_blame_no_healthy_peer(workdir):
     """300 peers that accept and never answer, each named by one `upstream
-    timed out` line, plus 40 listening peers, with 128 descriptors: on-demand
+    timed out` line, plus 40 listening stream peers, with 128 descriptors: on-demand
     probes queue behind probe_max_inflight, no descriptor runs out, and no
     listening peer is reported refused."""
     hang = [_listener() for _ in range(300)]
@@ -527,7 +529,8 @@ def test_on_demand_probes_of_hanging_peers_respect_the_cap_and_blame_no_healthy_
             f.write(_timedout_line(s.getsockname()[1]))
     conf = os.path.join(workdir, "nginx-h.conf")
     with open(conf, "w") as f:
-        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n"
+        # a stream block: probed by connecting, which a listener answers
+        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\nstream {{\n"
                 "upstream healthy {\n")
         f.writelines(f"  server 127.0.0.1:{s.getsockname()[1]};\n" for s in healthy)
         f.write("}\n}\n")
