@@ -6,6 +6,7 @@
 
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/evidence.h"
 #include "log/errlog_kind.h"
 #include "nginx/ngxconf.h"
 #include "output/json.h"
@@ -68,6 +69,8 @@ cJSON *json_diag_learned(const struct diag *d)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "tracked", (double)diag_learned_count(d));
 	cJSON_AddNumberToObject(o, "untracked_events", (double)diag_untracked_events(d));
+	cJSON_AddNumberToObject(o, "cap", EVIDENCE_LEARNED_MAX);
+	cJSON_AddNumberToObject(o, "expire_after_s", EVIDENCE_QUIET_MS / 1000);
 	return o;
 }
 

@@ -38,6 +38,8 @@ echo "== tail: line appended -> callback latency"
 "$build/tests/bench/bench_tail" ${short:+2000}
 echo "== ngxconf: 10k servers, 10k upstreams, 1k files vs nginx -t"
 "$here/ngxconf.sh" "$build" 1
+echo "== hostile: status p99 under 1,000 clients, 500 hostile backends, 500k lines/s (issue 15)"
+/usr/bin/python3 "$here/hostile_load.py" --build "$build" --seconds "$([ -n "$short" ] && echo 5 || echo 20)"
 } 2>&1 | tee "$out"
 
 echo
@@ -48,3 +50,4 @@ grep -E '^(before: )?(storm|noise) \(' "$out" | sed 's/^/in-process  /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
 grep -E '^(before:)? +p50 .* ms +p99 .*target p99' "$out" | sed 's/^/latency     /'
+grep -E '^status ' "$out" | sed 's/^/hostile     /'

@@ -4,6 +4,7 @@ valid (JSON UTF-8, terminal without raw controls) and says what it cannot do."""
 import json
 import os
 import socket
+import shutil
 import subprocess
 
 from conftest import Client, Daemon, UPWATCHCTL, UPWATCHD, wait_for
@@ -265,6 +266,8 @@ def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
     at = base.index(UPWATCHD)
     mine = base[:at] + ["unshare", "-m", "--propagation", "private", "sh", "-c", script,
                         "sh"] + base[at:]
+    # without --foreground the daemon's own log lines go to journald too
+    mine = [a for a in mine if a != "--foreground"]
     d.command = lambda: mine
     try:
         d.start()
@@ -275,6 +278,16 @@ def test_a_journald_that_does_not_read_never_blocks_the_loop(workdir):
         assert j["dropped"] >= 100  # a few entries fit in the socket before it filled
         m = d.ctl("metrics", check=True).stdout
         assert "upwatch_journal_dropped_total " in m
+        # the daemon's own log lines (not alerts) take the same socket with
+        # no queue: rate-limited diagnostics, each dropped and counted when
+        # journald does not take it, never waited for. 300 reloads, one
+        # "configuration reloaded" notice each, all answered meanwhile.
+        before = j["log_dropped"]
+        for _ in range(300):
+            assert d.request({"cmd": "reload"}) == {"ok": True}
+        j = d.request({"cmd": "stats"})["journal"]
+        assert j["log_dropped"] - before >= 300, j
+        assert j["queued"] == 256  # log lines never take the alerts' queue
         d.stop()
     finally:
         if os.path.exists(ready):
@@ -312,3 +325,245 @@ def test_what_the_service_user_cannot_read_is_a_warning(workdir):
     assert f"warning: {log}: cannot open: Permission denied" in r.stdout
     assert (f"warning: {conf}:3: include \"{secret}/*.conf\": cannot read directory "
             f"\"{secret}\" (Permission denied), its files are not read") in r.stdout
+
+
+def _daemon_pid(d):
+    """upwatchd's own pid (the Popen may be a wrapper: nsenter, setpriv)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0] == UPWATCHD.encode() and d.sock.encode() in argv:
+            return int(pid)
+    raise AssertionError("upwatchd not found")
+
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for ln in f:
+            if ln.startswith("VmRSS:"):
+                return int(ln.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields_ = f.read().rsplit(")", 1)[1].split()
+    return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _lines(d):
+    return d.request({"cmd": "stats"})["logs"][0]["lines"]
+
+
+def _whole_reply(path, obj):
+    """The raw reply line, read to its end whatever its size, strictly decoded."""
+    c = Client(path, timeout=60)
+    try:
+        c.send_raw((json.dumps(obj) + "\n").encode())
+        chunks = []
+        while True:
+            chunk = c.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("upwatchd closed the connection")
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        raw = b"".join(chunks)
+        return len(raw), json.loads(raw.decode("utf-8"))
+    finally:
+        c.close()
+
+
+def test_replies_over_a_mebibyte_are_sent_whole_and_check_stays_critical(workdir):
+    """10,000 configured peers (the design target) and 600 firing alerts: the
+    `upstreams`, `alerts` and `metrics` replies are several MiB each and come
+    whole; `check` says CRITICAL, not UNKNOWN."""
+    log = os.path.join(workdir, "error.log")
+    conf = os.path.join(workdir, "nginx-big.conf")
+    n_alone, n_pool = 600, 9400
+    with open(conf, "w") as f:
+        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n")
+        for i in range(n_alone):  # one peer each: a refusal there is critical
+            f.write(f"upstream u{i} {{ server 127.0.0.1:{20000 + i}; }}\n")
+        f.write("upstream pool {\n")
+        for i in range(n_pool):
+            f.write(f"  server 127.0.0.1:{20000 + n_alone + i};\n")
+        f.write("}\n}\n")
+    with open(log, "w") as f:
+        for i in range(n_alone):
+            f.write(_errline(20000 + i))
+    # every peer probed once (nobody listens: refused at once on loopback),
+    # so `metrics` carries a series per peer
+    d = Daemon(workdir, config_text="probe_interval 10s;\nprobe_timeout 1s;\n"
+               "start_at beginning;\n", nginx_conf=conf)
+    d.start()
+    wait_for(lambda: d.request({"cmd": "status"})["alerts_firing"] >= n_alone,
+             timeout=60, what=f"{n_alone} alerts")
+    wait_for(lambda: d.ctl("metrics").stdout.count("upwatch_peer_up{") == n_alone + n_pool,
+             timeout=90, interval=0.5, what="every peer probed")
+    size, up = _whole_reply(d.sock, {"cmd": "upstreams"})
+    print("upstreams reply bytes:", size)
+    assert size > 1 << 20
+    peers = {p["peer"] for p in up["peers"]}
+    assert len(peers) == n_alone + n_pool
+    size, al = _whole_reply(d.sock, {"cmd": "alerts"})
+    print("alerts reply bytes:", size)
+    firing = [a for a in al["alerts"] if a.get("state") == "firing"]
+    assert len(firing) >= n_alone
+    m = d.ctl("metrics", check=True).stdout
+    print("metrics bytes:", len(m))
+    assert len(m) > 1 << 20
+    assert m.endswith("\n") and m.count("upwatch_peer_up{") == n_alone + n_pool
+    r = d.ctl("check")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert r.stdout.startswith("UPWATCH CRITICAL"), r.stdout
+    d.stop()
+
+
+def _learned_lines(start, n):
+    """n refused lines, each naming a distinct loopback peer never configured."""
+    out = []
+    for i in range(start, start + n):
+        host = f"127.{1 + (i >> 16) % 250}.{(i >> 8) & 255}.{i & 255}"
+        out.append(_errline(1000 + i % 50000).replace("127.0.0.1:", f"{host}:", 1))
+    return "".join(out)
+
+
+def test_a_log_writer_cannot_grow_learned_peers_without_bound(workdir):
+    """100,000 distinct peers named by log lines, then 100,000 more: the
+    learned set stays at its cap, the rest are counted, RSS stays flat."""
+    log = os.path.join(workdir, "error.log")
+    open(log, "w").close()
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\n")
+    d.start()
+    pid = _daemon_pid(d)
+    rss = []
+    for round_ in range(2):
+        with open(log, "a") as f:
+            f.write(_learned_lines(round_ * 100000, 100000))
+        want = (round_ + 1) * 100000
+        wait_for(lambda: _lines(d) >= want, timeout=120,
+                 what=f"{want} lines read")
+        rss.append(_rss_kb(pid))
+    st = d.request({"cmd": "stats"})
+    lp = st["learned_peers"]
+    print("RSS kB after each 100k round:", rss, "learned:", lp)
+    assert lp["cap"] == 4096 and 0 < lp["tracked"] <= lp["cap"]
+    assert lp["expire_after_s"] == 900
+    assert lp["untracked_events"] >= 200000 - 4096
+    assert rss[1] - rss[0] < 16 * 1024, rss  # the second 100k cost nothing lasting
+    d.stop()
+
+
+def test_a_unix_path_with_invalid_utf8_passes_promtool(workdir):
+    promtool = shutil.which("promtool")
+    if not promtool:
+        import pytest
+        pytest.skip("promtool not installed (contrib/quickstart.sh installs it)")
+    log = os.path.join(workdir, "error.log")
+    with open(log, "wb") as f:
+        f.write(b"2026/11/21 10:00:00 [crit] 7#7: *1 connect() to unix:/run/app/\xff\"\\.sock"
+                b" failed (2: No such file or directory) while connecting to upstream, "
+                b"client: 127.0.0.1, server: x, request: \"GET / HTTP/1.1\", "
+                b"upstream: \"http://unix:/run/app/\xff\"\\.sock:/\", host: \"x\"\n")
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n")
+    d.start()
+    wait_for(lambda: d.request({"cmd": "alerts"})["alerts"], what="an alert")
+    m = subprocess.run([UPWATCHCTL, "--socket", d.sock, "metrics"], capture_output=True,
+                       timeout=30)
+    assert m.returncode == 0
+    assert b"\xff" not in m.stdout
+    assert b"/run/app/" in m.stdout  # the peer is there, escaped
+    r = subprocess.run([promtool, "check", "metrics"], input=m.stdout, capture_output=True,
+                       timeout=30)
+    # promtool's lint warnings (exit 3 on some versions) are about names, not syntax
+    assert b"error" not in r.stdout.lower() + r.stderr.lower(), r.stdout + r.stderr
+    d.stop()
+
+
+def test_twenty_gib_of_sparse_zeros_are_skipped_without_burning_a_core(workdir):
+    log = os.path.join(workdir, "error.log")
+    with open(log, "w") as f:
+        f.write(_errline(30001))
+    d = Daemon(workdir, config_text=f"probe off;\nerror_log {log};\nstart_at beginning;\n")
+    d.start()
+    wait_for(lambda: _lines(d) >= 1, what="first line")
+    pid = _daemon_pid(d)
+    cpu0 = _cpu_seconds(pid)
+    size = os.path.getsize(log)
+    hole = 20 << 30
+    os.truncate(log, size + hole)
+    with open(log, "a") as f:
+        f.write(_errline(30002))
+    wait_for(lambda: _lines(d) >= 2, timeout=60,
+             what="the line after 20 GiB of zeros")
+    cpu = _cpu_seconds(pid) - cpu0
+    st = d.request({"cmd": "stats"})["logs"][0]
+    print(f"CPU for 20 GiB of sparse zeros: {cpu:.2f} s; nul_bytes {st.get('nul_bytes')}")
+    assert st["nul_bytes"] == hole
+    assert cpu < 5.0, cpu  # reading them would take minutes of CPU
+    d.stop()
+
+
+def _timedout_line(port):
+    return (f"2026/11/21 10:00:00 [error] 7#7: *1 upstream timed out (110: Connection timed "
+            f"out) while reading response header from upstream, client: 127.0.0.1, server: x, "
+            f"request: \"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:{port}/\", host: \"x\"\n")
+
+
+def test_on_demand_probes_of_hanging_peers_respect_the_cap_and_blame_no_healthy_peer(workdir):
+    """300 peers that accept and never answer, each named by one `upstream
+    timed out` line, plus 40 listening stream peers, with 128 descriptors: on-demand
+    probes queue behind probe_max_inflight, no descriptor runs out, and no
+    listening peer is reported refused."""
+    hang = [_listener() for _ in range(300)]
+    healthy = [_listener() for _ in range(40)]
+    log = os.path.join(workdir, "error.log")
+    with open(log, "w") as f:
+        for s in hang:
+            f.write(_timedout_line(s.getsockname()[1]))
+    conf = os.path.join(workdir, "nginx-h.conf")
+    with open(conf, "w") as f:
+        # the hanging peers are HTTP peers (the request is never answered);
+        # the listening ones are stream peers (probed by connecting)
+        f.write(f"pid {workdir}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n"
+                "upstream hang {\n")
+        f.writelines(f"  server 127.0.0.1:{s.getsockname()[1]};\n" for s in hang)
+        f.write("}\n}\nstream {\nupstream healthy {\n")
+        f.writelines(f"  server 127.0.0.1:{s.getsockname()[1]};\n" for s in healthy)
+        f.write("}\n}\n")
+    d = Daemon(workdir, config_text="probe_interval 2s;\nprobe_timeout 1s;\n"
+               "probe_max_inflight 16;\nstart_at beginning;\n", nginx_conf=conf,
+               wrap=["prlimit", "--nofile=128:128"])
+    try:
+        d.start()
+        peak = 0
+
+        def sweep():
+            nonlocal peak
+            p = d.request({"cmd": "stats"})["probes"]
+            peak = max(peak, p["in_flight"])
+            return p["by_result"]["timeout"] >= 100 and p["by_result"]["ok"] >= 40
+        wait_for(sweep, timeout=90, interval=0.2, what="100 hanging and 40 listening probed")
+        for _ in range(20):
+            p = d.request({"cmd": "stats"})["probes"]
+            peak = max(peak, p["in_flight"])
+        st = d.request({"cmd": "stats"})
+        by = st["probes"]["by_result"]
+        print("probes:", st["probes"])
+        assert peak == 16, peak  # saturated, never over
+        assert by["refused"] == 0 and by["local_error"] == 0, by
+        assert st["ipc"]["accept_errors"] == 0
+        ports = {f"127.0.0.1:{s.getsockname()[1]}" for s in healthy}
+        blamed = [a for a in d.request({"cmd": "alerts"})["alerts"]
+                  if a.get("peer") in ports and a.get("state") == "firing"]
+        assert not blamed, blamed
+        d.stop()
+    finally:
+        for s in hang + healthy:
+            s.close()
