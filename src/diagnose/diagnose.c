@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "diagnose/alert.h"
 #include "diagnose/evidence.h"
+#include "diagnose/impact.h"
 #include "diagnose/report.h"
 #include "diagnose/rules.h"
 #include "nginx/location.h"
@@ -57,6 +58,11 @@ void diag_free(struct diag *d)
 	ngx_location_cache_done(&d->env.loc);
 	free(d->dirty);
 	free(d);
+}
+
+void diag_set_access(struct diag *d, const struct accessstats *s)
+{
+	d->env.access = s;
 }
 
 void diag_set_model(struct diag *d, const struct ngx_model *m, const struct config *cfg)
@@ -379,6 +385,11 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 				pc = CAUSE_BACKEND_DOWN;
 		}
 		report_render(&d->env, e, pc, &x, now);
+		return;
+	}
+	/* nginx itself is being answered through it: a probe alone is no verdict */
+	if (impact_served(d->env.access, key, now)) {
+		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
 		return;
 	}
 	/* the same prediction again: only its time moves */

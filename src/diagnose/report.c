@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "diagnose/advice.h"
 #include "diagnose/alert.h"
+#include "diagnose/impact.h"
 #include "diagnose/rules.h"
 #include "nginx/ngxconf.h"
 
@@ -208,7 +209,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 5];
+	const char *evidence[EVIDENCE_LINES + 6];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -229,6 +230,11 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 		evidence[nev++] = x->block_states;
 	if (x->window)
 		evidence[nev++] = x->window;
+	char impact[600];
+	if (impact_text(d->access, d->model, in.peer,
+			e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL, ctx.pass, now,
+			impact, sizeof(impact)))
+		evidence[nev++] = impact;
 
 	struct alert_report r = {
 	    .cause = c,

@@ -1,0 +1,29 @@
+/* impact: what the access logs add to a diagnosis — how many requests a
+ * cause hurt, and whether nginx itself is being served by a peer a probe
+ * dislikes. Reads log/accessstats.h; writes nothing but text.
+ *
+ * Times are the diagnosis' own (epoch ms); the access statistics count by
+ * the lines' times in seconds. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct accessstats;
+struct ngx_model;
+struct ngx_pass;
+
+/* The impact sentence of an alert about peer (or, with peer NULL, upstream
+ * block): the pass given when the error line named one, else the pass
+ * through which the subject's 502/503/504 were most numerous over the last
+ * 5 min; for a peer no pass names, its own counts ("12 requests through
+ * peer 10.0.0.5:80 answered 502 in the last 5 min, 4.0 % of its traffic").
+ * 0 when access is NULL or nothing was answered 5xx. */
+size_t impact_text(const struct accessstats *access, const struct ngx_model *m, const char *peer,
+		   const char *upstream, const struct ngx_pass *pass, int64_t now_ms, char *buf,
+		   size_t len);
+
+/* Whether nginx got a 2xx/3xx/4xx answer through peer within the last
+ * minute: then a probe alone never calls it failing. */
+bool impact_served(const struct accessstats *access, const char *peer, int64_t now_ms);
