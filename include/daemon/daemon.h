@@ -49,6 +49,7 @@ struct daemon {
 	struct facts *facts;
 	struct alert_store *alerts;
 	struct diag *diag;
+	struct accessstats *access; /* the model's access logs; rebuilt with it */
 	struct cfgwatch *watch;
 	ev_signal sigterm, sigint, sighup;
 	ev_timer watchdog, tick;

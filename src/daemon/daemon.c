@@ -26,6 +26,7 @@
 #include "conf/config.h"
 #include "conf/conftree.h"
 #include "diagnose/diagnose.h"
+#include "log/accessstats.h"
 #include "log/errlog.h"
 #include "host/facts.h"
 #include "output/ipc.h"
@@ -276,10 +277,38 @@ static void set_identity(struct daemon *d)
 	prober_set_identity(d->prober, &id);
 }
 
+/* The access logs not already in paths[0..n): appended, their count returned. */
+static size_t access_paths(struct daemon *d, const char **paths, size_t n)
+{
+	size_t added = 0;
+	for (size_t i = 0; d->access && i < accessstats_nlogs(d->access); i++) {
+		const char *p = accessstats_log_at(d->access, i)->path;
+		bool dup = false;
+		for (size_t j = 0; j < n + added && !dup; j++)
+			dup = streq(paths[j], p);
+		if (!dup)
+			paths[n + added++] = p;
+	}
+	return added;
+}
+
+/* Fresh access statistics for the model just loaded (they point into it). */
+static void set_access(struct daemon *d)
+{
+	struct accessstats *old = d->access, *s = NULL;
+	if (accessstats_new(d->model, &s) < 0)
+		s = NULL;
+	d->access = s;
+	diag_set_access(d->diag, s);
+	accessstats_free(old);
+}
+
 static void set_logs(struct daemon *d)
 {
 	const struct ngx_model *m = d->model;
-	const char **paths = xcalloc(m->nerror_logs + d->cfg->nerror_logs + 1, sizeof(char *));
+	size_t naccess = d->access ? accessstats_nlogs(d->access) : 0;
+	const char **paths =
+	    xcalloc(m->nerror_logs + d->cfg->nerror_logs + naccess + 1, sizeof(char *));
 	size_t n = 0;
 	for (size_t i = 0; i < m->nerror_logs + d->cfg->nerror_logs; i++) {
 		const char *p;
@@ -296,6 +325,7 @@ static void set_logs(struct daemon *d)
 		if (!dup)
 			paths[n++] = p;
 	}
+	n += access_paths(d, paths, n);
 	if (tail_set_files(d->tail, paths, n) < 0) {
 		/* once per start and reload: each log that cannot be followed */
 		for (size_t i = 0; i < tail_count(d->tail); i++) {
@@ -332,6 +362,7 @@ static void apply(struct daemon *d)
 {
 	log_set_max_priority(d->cfg->log_level);
 	diag_set_model(d->diag, d->model, d->cfg);
+	set_access(d);
 	set_identity(d);
 	set_targets(d);
 	set_logs(d);
@@ -398,7 +429,11 @@ static bool on_log_line(void *userdata, const char *path, const char *line, size
 {
 	struct daemon *d = userdata;
 	struct errlog_event ev;
-	(void)path;
+	if (d->access) {
+		int r = accessstats_line(d->access, path, line, len, (time_t)ev_now(d->loop));
+		if (r != -ENOENT)
+			return r == 0;
+	}
 	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
 	/* the loop's time: no clock call per line */
@@ -662,6 +697,7 @@ stop:
 	tail_free(d.tail);
 	prober_free(d.prober);
 	diag_free(d.diag);
+	accessstats_free(d.access);
 	alert_store_free(d.alerts);
 	ipc_free(d.ipc);
 	if (status == 0)
