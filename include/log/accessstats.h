@@ -56,6 +56,10 @@ void accessstats_free(struct accessstats *s);
 size_t accessstats_nlogs(const struct accessstats *s);
 const struct accessstats_log *accessstats_log_at(const struct accessstats *s, size_t i);
 
+/* Peers with counts, model peers first then the others:
+ * for (size_t i = 0; accessstats_next_peer(s, &i, &key);) */
+bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key);
+
 /* One line of log path. -ENOENT: not an access log of the model (the line
  * belongs to someone else); -EINVAL: no format matched (counted as
  * unparsed); 0: counted. */

@@ -70,6 +70,8 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	cJSON_AddItemToObject(o, "access",
+			      json_access_stats(d->access, d->model, (long)ev_now(d->loop)));
 	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
 	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
 	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));

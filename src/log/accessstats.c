@@ -161,6 +161,21 @@ const struct accessstats_log *accessstats_log_at(const struct accessstats *s, si
 	return i < s->nlogs ? &s->logs[i].pub : NULL;
 }
 
+bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key)
+{
+	const struct ngx_model *m = s->m;
+	for (; *iter < m->npeers; (*iter)++)
+		if (s->peer[*iter]) {
+			*ret_key = m->peers[(*iter)++].key;
+			return true;
+		}
+	size_t it = *iter - m->npeers;
+	void *v;
+	bool more = strmap_next(&s->extra, &it, ret_key, &v);
+	*iter = m->npeers + it;
+	return more;
+}
+
 /* --- counting --- */
 
 static void counts_add(struct accessstats_counts *c, int status, unsigned retries)

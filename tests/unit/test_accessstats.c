@@ -94,6 +94,14 @@ static void test_counts_per_location_and_peer(void)
 	CHECK_INT(c.s502, 1);
 	CHECK(!accessstats_peer_window(s, "127.0.0.1:9003", 60, now, &c)); /* combined: no peer */
 
+	const char *key, *seen[8];
+	size_t npeers = 0;
+	for (size_t it = 0; npeers < 8 && accessstats_next_peer(s, &it, &key);)
+		seen[npeers++] = key;
+	CHECK_INT(npeers, 3); /* model order */
+	CHECK_STR(seen[0], "127.0.0.1:9000");
+	CHECK_STR(seen[2], "127.0.0.1:9002");
+
 	CHECK(accessstats_peer_served(s, "127.0.0.1:9000", 60, now));
 	CHECK(!accessstats_peer_served(s, "127.0.0.1:9001", 60, now));
 	CHECK(!accessstats_peer_served(s, "127.0.0.1:9000", 60, now + 120));
