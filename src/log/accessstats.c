@@ -53,7 +53,6 @@ struct accessstats {
 	struct entity **peer;  /* m->npeers */
 	struct strmap extra;   /* peer key the model does not name -> struct entity * */
 	size_t nextra;
-	struct ngx_location_cache lc;
 	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
 	size_t nloc, prefix_max;
 };
@@ -116,7 +115,6 @@ int accessstats_new(const struct ngx_model *m, struct accessstats **ret)
 	strmap_init(&s->by_path);
 	strmap_init(&s->extra);
 	strmap_init(&s->loc);
-	ngx_location_cache_init(&s->lc);
 	s->pass = xcalloc(m->npasses ? m->npasses : 1, sizeof(*s->pass));
 	s->peer = xcalloc(m->npeers ? m->npeers : 1, sizeof(*s->peer));
 	s->prefix_max = longest_prefix(m);
@@ -147,7 +145,6 @@ void accessstats_free(struct accessstats *s)
 	strmap_done(&s->extra);
 	strmap_done(&s->by_path);
 	strmap_done(&s->loc);
-	ngx_location_cache_done(&s->lc);
 	free(s);
 }
 
@@ -294,6 +291,32 @@ static const struct ngx_pass *pass_by_location(struct accessstats *s, const char
 	return best;
 }
 
+/* Of the passes that reach peer p, the one whose location fits uri best
+ * (same server first); NULL when no location of theirs matches. */
+static const struct ngx_pass *pass_by_peer(const struct ngx_model *m, const struct ngx_peer *p,
+					   const char *server, const char *uri)
+{
+	const struct ngx_pass *best = NULL;
+	size_t best_score = 0;
+	bool best_server = false;
+	for (size_t j = 0; j < p->npasses; j++) {
+		const struct ngx_pass *c = &m->passes[p->passes[j]];
+		bool same = server[0] && c->server_name && strcasecmp(c->server_name, server) == 0;
+		size_t score = ngx_location_match(c->location, uri);
+		if (c->location && !c->location[0])
+			score = 1;
+		if (score == 0)
+			continue;
+		if (!best || (same && !best_server) ||
+		    (same == best_server && score > best_score)) {
+			best = c;
+			best_score = score;
+			best_server = same;
+		}
+	}
+	return best;
+}
+
 static const char *field_str(const struct accesslog_field *f, enum ngx_log_escape esc, char *buf,
 			     size_t len)
 {
@@ -338,7 +361,7 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 		if (!pass && i == 0) {
 			const struct ngx_peer *p = ngxconf_peer(m, k.key);
 			if (p)
-				pass = ngx_location_pass(&s->lc, m, p, NULL, server, uri);
+				pass = pass_by_peer(m, p, server, uri);
 		}
 	}
 	if (!pass)
