@@ -11,6 +11,7 @@ struct diag;
 struct alert_store;
 struct tail;
 struct ipc;
+struct accessstats;
 
 struct metrics_sources {
 	const struct ngx_model *model;
@@ -23,6 +24,8 @@ struct metrics_sources {
 	size_t nextra_peers;
 	unsigned reloads, reload_failures;
 	long rss_bytes;
+	const struct accessstats *access; /* access-log counts; NULL: none */
+	long now;			  /* epoch s, for the access windows */
 };
 
 /* The whole exposition, malloc'd. */

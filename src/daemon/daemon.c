@@ -587,6 +587,8 @@ char *daemon_metrics(struct daemon *d)
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
 	    .rss_bytes = daemon_rss_bytes(),
+	    .access = d->access,
+	    .now = (long)ev_now(d->loop),
 	};
 	return metrics_render(&s);
 }
