@@ -105,15 +105,25 @@ static void render_listener(const cJSON *l, FILE *out)
 	fprintf(out, "]");
 }
 
+/* The access logs' 5xx answers through the peer in the last minute. */
+static void render_5xx(const cJSON *a, FILE *out)
+{
+	if (cJSON_IsObject(a))
+		fprintf(out, "%7.0f ", num(a, "5xx_1m", 0));
+	else
+		fprintf(out, "%7s ", "-");
+}
+
 static void render_upstreams(const cJSON *r, FILE *out)
 {
 	const cJSON *p;
-	fprintf(out, "%-36s %-8s %-8s %-12s %8s  %s\n", "PEER", "PROTO", "STATE", "LAST", "LATENCY",
-		"DETAIL");
+	fprintf(out, "%-36s %-8s %-8s %7s %-12s %8s  %s\n", "PEER", "PROTO", "STATE", "5xx/min",
+		"LAST", "LATENCY", "DETAIL");
 	cJSON_ArrayForEach(p, item(r, "peers"))
 	{
 		fprintf(out, "%-36s %-8s %-8s ", str(p, "peer", "?"), str(p, "protocol", "?"),
 			str(p, "state", "unknown"));
+		render_5xx(item(p, "access"), out);
 		render_probe_line(item(p, "last_probe"), out);
 		render_listener(item(p, "listener"), out);
 		fputc('\n', out);

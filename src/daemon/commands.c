@@ -97,6 +97,7 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 	else
 		cJSON_AddNullToObject(o, "last_probe");
 	free(r);
+	cJSON_AddItemToObject(o, "access", json_access_peer(d->access, key, (long)ev_now(d->loop)));
 	if (addr && facts_listener(d->facts, addr, &l) &&
 	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));

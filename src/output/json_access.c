@@ -81,3 +81,15 @@ cJSON *json_access_stats(const struct accessstats *s, const struct ngx_model *m,
 	}
 	return o;
 }
+
+cJSON *json_access_peer(const struct accessstats *s, const char *key, long now)
+{
+	struct accessstats_counts m1;
+	if (!s || !accessstats_peer_window(s, key, 60, now, &m1))
+		return cJSON_CreateNull();
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "requests_1m", (double)m1.requests);
+	cJSON_AddNumberToObject(o, "5xx_1m", (double)m1.s5xx);
+	cJSON_AddBoolToObject(o, "served_1m", accessstats_peer_served(s, key, 60, now));
+	return o;
+}

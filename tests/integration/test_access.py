@@ -125,6 +125,18 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
     assert f"access_log {ngx.dir}/comb.log upstream_info;" in advice
     assert "advice" not in logs["up.log"] and "advice" not in logs["js.log"]
 
+    # upstreams: the last minute's 5xx through each peer, and upwatchctl's column
+    ups = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+    assert ups[f"127.0.0.1:{ports['u']}"]["access"] == {
+        "requests_1m": N_DEAD, "5xx_1m": N_DEAD, "served_1m": False}
+    assert ups[f"127.0.0.1:{ports['ok_j']}"]["access"] == {
+        "requests_1m": N_OK, "5xx_1m": 0, "served_1m": True}
+    assert ups[f"127.0.0.1:{ports['c']}"]["access"] is None
+    table = d.ctl("upstreams", check=True).stdout
+    assert "5xx/min" in table.splitlines()[0]
+    row = next(line for line in table.splitlines() if line.startswith(f"127.0.0.1:{ports['u']} "))
+    assert row.split()[3] == str(N_DEAD)
+
     # the alert the error log raised carries the access log's impact
     key = f"127.0.0.1:{ports['u']}"
     wait_alert(d, "backend_down", key)

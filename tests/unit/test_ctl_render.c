@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl/ctl_render.h"
 #include "harness.h"
@@ -76,6 +77,22 @@ static void test_check_codes_follow_the_worst_alert(void)
 	free(out);
 }
 
+static void test_upstreams_show_5xx_per_minute(void)
+{
+	char *out = render("upstreams",
+			   "{\"ok\":true,\"peers\":[{\"peer\":\"127.0.0.1:9000\",\"protocol\":"
+			   "\"http\",\"state\":\"up\",\"access\":{\"requests_1m\":40,"
+			   "\"5xx_1m\":12}},{\"peer\":\"127.0.0.1:9001\",\"protocol\":\"http\","
+			   "\"state\":\"up\",\"access\":null}]}",
+			   false);
+	CHECK(strstr(out, "STATE    5xx/min LAST") != NULL);
+	CHECK(strstr(out, "127.0.0.1:9000                       http     up            12 ") !=
+	      NULL);
+	CHECK(strstr(out, "127.0.0.1:9001                       http     up             - ") !=
+	      NULL);
+	free(out);
+}
+
 static void test_missing_fields_do_not_crash(void)
 {
 	const char *cmds[] = {"status", "stats",   "upstreams", "alerts",
@@ -96,6 +113,7 @@ int main(void)
 {
 	RUN(test_alerts_table_and_verbose_details);
 	RUN(test_check_codes_follow_the_worst_alert);
+	RUN(test_upstreams_show_5xx_per_minute);
 	RUN(test_missing_fields_do_not_crash);
 	return harness_result();
 }
