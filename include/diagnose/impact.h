@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct accessstats;
+struct alert_store;
 struct ngx_model;
 struct ngx_pass;
 
@@ -27,3 +28,14 @@ size_t impact_text(const struct accessstats *access, const struct ngx_model *m, 
 /* Whether nginx got a 2xx/3xx/4xx answer through peer within the last
  * minute: then a probe alone never calls it failing. */
 bool impact_served(const struct accessstats *access, const char *peer, int64_t now_ms);
+
+/* backend_slow before anything times out: for each peer the access logs
+ * timed at least IMPACT_SLOW_MIN_SAMPLES times over the last 5 min, whose
+ * p99 upstream_response_time is above 80 % of the tightest
+ * proxy_read_timeout (or fastcgi_, uwsgi_, ...) of the passes reaching it,
+ * raise or refresh a warning-level backend_slow alert, unless one raised
+ * from the error log already fires. Returns how many it reported. */
+#define IMPACT_SLOW_MIN_SAMPLES 20
+#define IMPACT_SLOW_PERCENT	80
+unsigned impact_check_slow(const struct accessstats *access, const struct ngx_model *m,
+			   struct alert_store *alerts, int64_t now_ms);

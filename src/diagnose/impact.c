@@ -2,9 +2,11 @@
 #include "diagnose/impact.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "core/util.h"
+#include "diagnose/alert.h"
 #include "log/accessstats.h"
 #include "nginx/ngxconf.h"
 
@@ -86,4 +88,102 @@ bool impact_served(const struct accessstats *access, const char *peer, int64_t n
 {
 	return access && peer &&
 	       accessstats_peer_served(access, peer, SERVED_WINDOW_S, (time_t)(now_ms / 1000));
+}
+
+/* The pass reaching p with the shortest read timeout. */
+static const struct ngx_pass *tightest_pass(const struct ngx_model *m, const struct ngx_peer *p)
+{
+	const struct ngx_pass *best = NULL;
+	for (size_t j = 0; j < p->npasses; j++) {
+		const struct ngx_pass *c = &m->passes[p->passes[j]];
+		if (!c->stream && c->t.read_ms && (!best || c->t.read_ms < best->t.read_ms))
+			best = c;
+	}
+	return best;
+}
+
+static const char *module_prefix(const char *directive)
+{
+	const char *u = strchr(directive, '_');
+	static char buf[32];
+	snprintf(buf, sizeof(buf), "%.*s", u ? (int)(u - directive) : (int)strlen(directive),
+		 directive);
+	return buf;
+}
+
+static void report_slow(struct alert_store *alerts, const struct accessstats *access,
+			const struct ngx_model *m, const struct ngx_peer *p,
+			const struct ngx_pass *pass, uint64_t p99, int64_t now_ms)
+{
+	char summary[512], expl[1024], fix[512], ref[600], line[400], impact[600];
+	const char *pfx = module_prefix(pass->directive);
+	const struct ngx_ref *r = pass->t.read_ref.file ? &pass->t.read_ref : &pass->ref;
+	snprintf(ref, sizeof(ref), "%s:%u", r->file ? r->file : "?", r->line);
+	double pct = 100.0 * (double)p99 / (double)pass->t.read_ms;
+	snprintf(summary, sizeof(summary),
+		 "%s is getting slow: p99 upstream response time %.3f s is %.0f %% of "
+		 "%s_read_timeout %.3g s",
+		 p->key, (double)p99 / 1000.0, pct, pfx, (double)pass->t.read_ms / 1000.0);
+	snprintf(expl, sizeof(expl),
+		 "Observed (access log, last 5 min): 99 %% of nginx's tries to %s were answered "
+		 "within %.3f s; the location %s waits %.3g s (%s_read_timeout, %s) before it "
+		 "gives up with 504. Nothing timed out yet. Inferred: the backend is slowing "
+		 "down (load, slow queries, a worker pool near its limit) and requests will "
+		 "soon fail.",
+		 p->key, (double)p99 / 1000.0, pass->location[0] ? pass->location : "/",
+		 (double)pass->t.read_ms / 1000.0, pfx,
+		 pass->t.read_ref.file ? ref : "nginx's default");
+	snprintf(fix, sizeof(fix),
+		 "Find what slows the backend (its slow log, worker pool size) before requests "
+		 "time out; if such responses are expected, wait longer in location %s:\n"
+		 "    %s_read_timeout %llus;\n",
+		 pass->location[0] ? pass->location : "/", pfx,
+		 (unsigned long long)((pass->t.read_ms * 2 + 999) / 1000));
+	snprintf(line, sizeof(line), "access log: p99 upstream_response_time %.3f s through %s",
+		 (double)p99 / 1000.0, p->key);
+	const char *ev[2] = {line, impact};
+	size_t nev = 1;
+	if (impact_text(access, m, p->key, NULL, pass, now_ms, impact, sizeof(impact)))
+		nev = 2;
+	struct alert_report rep = {
+	    .cause = CAUSE_BACKEND_SLOW,
+	    .severity = ALERT_WARNING,
+	    .peer = p->key,
+	    .upstream = p->nupstreams ? p->upstreams[0] : NULL,
+	    .summary = summary,
+	    .explanation = expl,
+	    .fix = fix,
+	    .config_ref = ref,
+	    .evidence = ev,
+	    .nevidence = nev,
+	    .time_ms = now_ms,
+	};
+	alert_report(alerts, &rep, now_ms);
+}
+
+unsigned impact_check_slow(const struct accessstats *access, const struct ngx_model *m,
+			   struct alert_store *alerts, int64_t now_ms)
+{
+	if (!access || !m || !alerts)
+		return 0;
+	time_t now = (time_t)(now_ms / 1000);
+	unsigned n = 0;
+	const char *key;
+	for (size_t it = 0; accessstats_next_peer(access, &it, &key);) {
+		const struct ngx_peer *p = ngxconf_peer(m, key);
+		const struct ngx_pass *pass = p ? tightest_pass(m, p) : NULL;
+		struct accessstats_counts c;
+		uint64_t p99;
+		if (!pass || !accessstats_peer_window(access, key, IMPACT_WINDOW_S, now, &c) ||
+		    c.requests < IMPACT_SLOW_MIN_SAMPLES ||
+		    accessstats_peer_quantile_ms(access, key, 0.99, 5, now, &p99) < 0 ||
+		    p99 * 100 <= pass->t.read_ms * IMPACT_SLOW_PERCENT)
+			continue;
+		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, key);
+		if (a && a->firing && !strstr(a->summary, "is getting slow"))
+			continue; /* the error log's timeouts tell the stronger story */
+		report_slow(alerts, access, m, p, pass, p99, now_ms);
+		n++;
+	}
+	return n;
 }

@@ -22,7 +22,7 @@
 
 #define URI_MAX	 1024
 #define LOC_MAX	 4096 /* cached (server, uri prefix) -> pass answers */
-#define HIST_LOG 1.25 /* ratio between histogram bins */
+#define HIST_LOG 1.1  /* ratio between histogram bins */
 
 struct bucket {
 	int64_t slot;

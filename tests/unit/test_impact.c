@@ -139,10 +139,54 @@ static void test_alert_carries_its_impact(void)
 	teardown();
 }
 
+static void timed(const char *peer, const char *urt, int n)
+{
+	char line[512];
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:59:%02d +0000] \"GET /api/%d HTTP/1.1\" 200 "
+			 "ua=\"%s\" us=\"200\" urt=\"%s\"",
+			 i % 20, i, peer, urt);
+		feed(line);
+	}
+}
+
+static void test_backend_slow_before_any_timeout(void)
+{
+	setup();
+	if (!stats)
+		return;
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	int64_t ms = (int64_t)now * 1000;
+	/* 9 s answers behind /api/'s proxy_read_timeout 10s (nginx.conf:18) */
+	timed("127.0.0.1:9000", "9.000", 30);
+	/* 5 s answers: half the timeout, no warning */
+	timed("127.0.0.1:9001", "5.000", 30);
+	/* too few samples to judge */
+	timed("127.0.0.1:9002", "59.000", 5);
+	CHECK_INT(impact_check_slow(stats, model, alerts, ms), 1);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:9000");
+	CHECK(a != NULL);
+	if (a) {
+		CHECK(a->firing);
+		CHECK_INT(a->severity, ALERT_WARNING);
+		CHECK_STR(a->summary, "127.0.0.1:9000 is getting slow: p99 upstream response time "
+				      "9.412 s is 94 % of proxy_read_timeout 10 s");
+		CHECK_STR(a->config_ref, DIR "/nginx.conf:18");
+		CHECK(strstr(a->fix, "    proxy_read_timeout 20s;\n") != NULL);
+		CHECK_STR(a->upstream, "app");
+	}
+	CHECK(alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:9001") == NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:9002") == NULL);
+	alert_store_free(alerts);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_impact_of_a_peer_names_its_location);
 	RUN(test_served_peer_is_not_called_failing_by_a_probe);
 	RUN(test_alert_carries_its_impact);
+	RUN(test_backend_slow_before_any_timeout);
 	return harness_result();
 }
