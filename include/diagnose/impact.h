@@ -39,3 +39,14 @@ bool impact_served(const struct accessstats *access, const char *peer, int64_t n
 #define IMPACT_SLOW_PERCENT	80
 unsigned impact_check_slow(const struct accessstats *access, const struct ngx_model *m,
 			   struct alert_store *alerts, int64_t now_ms);
+
+/* errors_unlogged: the location with the most 502/503/504 over the last
+ * 5 min (at least IMPACT_UNLOGGED_MIN) that no firing alert explains (none
+ * about a peer it reaches or its upstream block) raises or refreshes one
+ * host-level alert: the impact, the error_log whose level hides the reason
+ * (above "error") with the line to write at its file:line, else that the
+ * backend answered so itself. Once an alert explains that location, the
+ * errors_unlogged alert is superseded. Returns 1 when it reported. */
+#define IMPACT_UNLOGGED_MIN 5
+unsigned impact_check_unlogged(const struct accessstats *access, const struct ngx_model *m,
+			       struct alert_store *alerts, int64_t now_ms);

@@ -465,6 +465,7 @@ void diag_tick(struct diag *d, int64_t now)
 	d->ndirty = 0;
 
 	impact_check_slow(d->env.access, d->env.model, d->env.alerts, now);
+	impact_check_unlogged(d->env.access, d->env.model, d->env.alerts, now);
 	alert_tick(d->env.alerts, now);
 
 	/* forget episodes with no alert left; expire quiet learned subjects */

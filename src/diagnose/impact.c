@@ -187,3 +187,102 @@ unsigned impact_check_slow(const struct accessstats *access, const struct ngx_mo
 	}
 	return n;
 }
+
+/* Whether a firing alert tells why pass fails. */
+static bool explained(const struct ngx_model *m, const struct alert_store *alerts,
+		      const struct ngx_pass *pass)
+{
+	if (pass->key && alert_peer_firing(alerts, pass->key, CAUSE_ERRORS_UNLOGGED))
+		return true;
+	const struct ngx_upstream *up = pass->upstream ? ngxconf_upstream(m, pass->upstream) : NULL;
+	if (!up)
+		return false;
+	if (alert_find(alerts, CAUSE_NO_LIVE_UPSTREAMS, up->name))
+		return true;
+	for (size_t i = 0; i < up->nservers; i++)
+		if (up->servers[i].key &&
+		    alert_peer_firing(alerts, up->servers[i].key, CAUSE_ERRORS_UNLOGGED))
+			return true;
+	return false;
+}
+
+static bool hides_errors(const char *level)
+{
+	return level && (streq(level, "crit") || streq(level, "alert") || streq(level, "emerg"));
+}
+
+unsigned impact_check_unlogged(const struct accessstats *access, const struct ngx_model *m,
+			       struct alert_store *alerts, int64_t now_ms)
+{
+	if (!access || !m || !alerts)
+		return 0;
+	time_t now = (time_t)(now_ms / 1000);
+	size_t worst = SIZE_MAX;
+	uint64_t most = 0;
+	bool any = false;
+	for (size_t i = 0; i < m->npasses; i++) {
+		struct accessstats_counts c;
+		if (!accessstats_pass_window(access, i, IMPACT_WINDOW_S, now, &c) ||
+		    bad(&c) < IMPACT_UNLOGGED_MIN)
+			continue;
+		any = true;
+		if (bad(&c) > most && !explained(m, alerts, &m->passes[i])) {
+			most = bad(&c);
+			worst = i;
+		}
+	}
+	if (worst == SIZE_MAX) {
+		if (any && alert_find(alerts, CAUSE_ERRORS_UNLOGGED, NULL))
+			alert_supersede(alerts, CAUSE_ERRORS_UNLOGGED, NULL, now_ms);
+		return 0;
+	}
+	const struct ngx_pass *pass = &m->passes[worst];
+	const struct ngx_error_log *quiet = NULL;
+	for (size_t i = 0; i < m->nerror_logs && !quiet; i++)
+		if (hides_errors(m->error_logs[i].level))
+			quiet = &m->error_logs[i];
+	char impact[600], summary[1024], expl[4096], fix[2048], ref[600];
+	accessstats_impact(access, worst, now, impact, sizeof(impact));
+	snprintf(summary, sizeof(summary), "%s, and no error-log line says why", impact);
+	const struct ngx_ref *r = quiet && quiet->ref.file ? &quiet->ref : &pass->ref;
+	snprintf(ref, sizeof(ref), "%s:%u", r->file ? r->file : "?", r->line);
+	if (quiet) {
+		snprintf(expl, sizeof(expl),
+			 "Observed (access log): %s. The error log holds no line about them: "
+			 "error_log %s is at level %s (%s), which drops the \"connect() failed\", "
+			 "\"upstream timed out\" and \"upstream prematurely closed\" lines "
+			 "(level error) that tell why.",
+			 impact, quiet->path, quiet->level, ref);
+		snprintf(fix, sizeof(fix),
+			 "Lower the error_log level so that the next failure says why (%s):\n"
+			 "    error_log %s error;\n",
+			 ref, quiet->path);
+	} else {
+		snprintf(
+		    expl, sizeof(expl),
+		    "Observed (access log): %s. The error log holds no line about them although "
+		    "its level lets errors through: the backend answered with that status "
+		    "itself (an application error, or proxy_intercept_errors turning its "
+		    "answer into nginx's error page), which nginx does not log as an error.",
+		    impact);
+		snprintf(
+		    fix, sizeof(fix),
+		    "Look at the backend's own logs for these requests; to see nginx's view "
+		    "of each failure, keep error_log at level error or lower (warn, notice).\n");
+	}
+	const char *ev[1] = {impact};
+	struct alert_report rep = {
+	    .cause = CAUSE_ERRORS_UNLOGGED,
+	    .severity = ALERT_WARNING,
+	    .upstream = pass->upstream,
+	    .summary = summary,
+	    .explanation = expl,
+	    .fix = fix,
+	    .config_ref = ref,
+	    .evidence = ev,
+	    .nevidence = 1,
+	    .time_ms = now_ms,
+	};
+	alert_report(alerts, &rep, now_ms);
+	return 1;
+}

@@ -182,11 +182,49 @@ static void test_backend_slow_before_any_timeout(void)
 	teardown();
 }
 
+static void test_errors_unlogged_until_an_alert_explains_them(void)
+{
+	setup();
+	if (!stats)
+		return;
+	traffic(31, 969, "127.0.0.1:9001");
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	int64_t ms = (int64_t)now * 1000;
+	CHECK_INT(impact_check_unlogged(stats, model, alerts, ms), 1);
+	const struct alert *a = alert_find(alerts, CAUSE_ERRORS_UNLOGGED, NULL);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_STR(a->summary,
+			  "31 requests to location /api/ (" DIR "/nginx.conf:17) answered "
+			  "502 in the last 5 min, 3.1 % of its traffic, and no "
+			  "error-log line says why");
+		/* error_log ... crit; on the fixture's last line */
+		CHECK_STR(a->config_ref, DIR "/nginx.conf:33");
+		CHECK_STR(a->fix,
+			  "Lower the error_log level so that the next failure says why (" DIR
+			  "/nginx.conf:33):\n    error_log " DIR "/logs/error.log error;\n");
+		CHECK_STR(a->upstream, "app");
+	}
+	/* the error log speaks up: an alert for the peer explains the 502s */
+	const struct alert_report down = {.cause = CAUSE_BACKEND_DOWN,
+					  .severity = ALERT_CRITICAL,
+					  .peer = "127.0.0.1:9001",
+					  .upstream = "app",
+					  .summary = "down",
+					  .time_ms = ms};
+	alert_report(alerts, &down, ms);
+	CHECK_INT(impact_check_unlogged(stats, model, alerts, ms + 1000), 0);
+	CHECK(alert_find(alerts, CAUSE_ERRORS_UNLOGGED, NULL) == NULL);
+	alert_store_free(alerts);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_impact_of_a_peer_names_its_location);
 	RUN(test_served_peer_is_not_called_failing_by_a_probe);
 	RUN(test_alert_carries_its_impact);
 	RUN(test_backend_slow_before_any_timeout);
+	RUN(test_errors_unlogged_until_an_alert_explains_them);
 	return harness_result();
 }
