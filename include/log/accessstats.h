@@ -67,6 +67,9 @@ bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char
 int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
 		     time_t now);
 
+/* The log the pass's latest line came from; NULL before any. */
+const struct accessstats_log *accessstats_pass_log(const struct accessstats *s, size_t pass);
+
 /* Sums over the last secs seconds (rounded up to whole buckets, at most
  * 300) up to now. false when the pass / peer has no entry (no line yet). */
 bool accessstats_pass_window(const struct accessstats *s, size_t pass, unsigned secs, time_t now,

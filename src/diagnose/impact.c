@@ -241,7 +241,7 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 	for (size_t i = 0; i < m->nerror_logs && !quiet; i++)
 		if (hides_errors(m->error_logs[i].level))
 			quiet = &m->error_logs[i];
-	char impact[600], summary[1024], expl[4096], fix[2048], ref[600];
+	char impact[600], summary[1024], expl[4096], fix[4096], ref[600];
 	accessstats_impact(access, worst, now, impact, sizeof(impact));
 	snprintf(summary, sizeof(summary), "%s, and no error-log line says why", impact);
 	const struct ngx_ref *r = quiet && quiet->ref.file ? &quiet->ref : &pass->ref;
@@ -269,6 +269,13 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 		    fix, sizeof(fix),
 		    "Look at the backend's own logs for these requests; to see nginx's view "
 		    "of each failure, keep error_log at level error or lower (warn, notice).\n");
+	}
+	/* which peer failed is the access log's to say, when its format can */
+	const struct accessstats_log *lg = accessstats_pass_log(access, worst);
+	char advice[2048];
+	if (lg && accessstats_format_advice(lg, advice, sizeof(advice))) {
+		size_t n = strlen(fix);
+		snprintf(fix + n, sizeof(fix) - n, "%s\n", advice);
 	}
 	const char *ev[1] = {impact};
 	struct alert_report rep = {

@@ -35,6 +35,7 @@ struct entity {
 	uint32_t hist[ACCESSSTATS_HIST_MINUTES][ACCESSSTATS_HIST_BINS];
 	struct accessstats_counts total;
 	int64_t last_served; /* epoch s; 0 never */
+	size_t log;	     /* index + 1 of the log of the latest line; 0 none */
 };
 
 struct log {
@@ -371,7 +372,9 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 		return;
 	}
 	int64_t ms = ntries ? tries[ntries - 1].time_ms : -1;
-	entity_add(entity(&s->pass[pass - m->passes]), t, status, retries, ms);
+	struct entity *pe = entity(&s->pass[pass - m->passes]);
+	entity_add(pe, t, status, retries, ms);
+	pe->log = (size_t)(lg - s->logs) + 1;
 }
 
 int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
@@ -394,6 +397,13 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 }
 
 /* --- reading --- */
+
+const struct accessstats_log *accessstats_pass_log(const struct accessstats *s, size_t pass)
+{
+	if (pass >= s->m->npasses || !s->pass[pass] || !s->pass[pass]->log)
+		return NULL;
+	return &s->logs[s->pass[pass]->log - 1].pub;
+}
 
 static bool window(const struct entity *e, unsigned secs, time_t now,
 		   struct accessstats_counts *ret)

@@ -219,6 +219,31 @@ static void test_errors_unlogged_until_an_alert_explains_them(void)
 	teardown();
 }
 
+static void test_errors_unlogged_names_the_log_format_to_add(void)
+{
+	setup();
+	if (!stats)
+		return;
+	const char *line = "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/a.php "
+			   "HTTP/1.1\" 504 0 \"-\" \"curl/7.88.1\"";
+	for (int i = 0; i < 6; i++)
+		CHECK_INT(accessstats_line(stats, DIR "/logs/plain.log", line, strlen(line), now),
+			  0);
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	CHECK_INT(impact_check_unlogged(stats, model, alerts, (int64_t)now * 1000), 1);
+	const struct alert *a = alert_find(alerts, CAUSE_ERRORS_UNLOGGED, NULL);
+	CHECK(a != NULL);
+	if (a) {
+		CHECK(strstr(a->summary, "6 requests to location /php/ (") == a->summary);
+		CHECK(strstr(a->fix, "    error_log " DIR "/logs/error.log error;\n") != NULL);
+		CHECK(strstr(a->fix, "at " DIR "/nginx.conf:27") != NULL);
+		CHECK(strstr(a->fix, "    access_log " DIR "/logs/plain.log upstream_info;") !=
+		      NULL);
+	}
+	alert_store_free(alerts);
+	teardown();
+}
+
 int main(void)
 {
 	RUN(test_impact_of_a_peer_names_its_location);
@@ -226,5 +251,6 @@ int main(void)
 	RUN(test_alert_carries_its_impact);
 	RUN(test_backend_slow_before_any_timeout);
 	RUN(test_errors_unlogged_until_an_alert_explains_them);
+	RUN(test_errors_unlogged_names_the_log_format_to_add);
 	return harness_result();
 }
