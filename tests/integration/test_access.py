@@ -151,3 +151,50 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
 
     m = wait_for(impact, timeout=10, what="the impact sentence in the alert")[0]
     assert 1 <= int(m.group(1)) <= N_DEAD
+
+
+@pytest.fixture
+def served_lab(workdir):
+    os.chmod(workdir, 0o755)
+    used, unused = Backend("ok"), Backend("ok")
+    w = workdir
+    body = f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        server_name served.test;
+        location /api/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{used.port}; }}
+        location /idle/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{unused.port}; }}
+    }}"""
+    ngx = Nginx(workdir, body)
+    # a probe stricter than the application: it wants 500, the backends answer 200
+    conf = (f"probe_interval 1s;\nprobe_timeout 500ms;\nstart_at end;\n"
+            f"peer 127.0.0.1:{used.port} {{ expect_status 500; }}\n"
+            f"peer 127.0.0.1:{unused.port} {{ expect_status 500; }}\n")
+    d = Daemon(workdir, config_text=conf, nginx_conf=ngx.conf)
+    d.start()
+    yield ngx, d, used.port, unused.port
+    d.stop()
+    ngx.stop()
+    used.stop()
+    unused.stop()
+
+
+def test_peer_nginx_serves_is_not_called_failing_by_a_strict_probe(served_lab):
+    ngx, d, used, unused = served_lab
+    assert ngx.get("/api/x", 10) == [200] * 10
+    wait_for(lambda: (peer(access(d), f"127.0.0.1:{used}") or {}).get("requests") == 10,
+             what="the 200s counted")
+    # the probe of the idle peer predicts, as before access logs
+    wait_alert(d, "peer_failing", f"127.0.0.1:{unused}")
+
+    def probed_since():
+        ups = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+        lp = ups[f"127.0.0.1:{used}"]["last_probe"]
+        return lp and lp["result"] == "http_status" and lp
+    first = wait_for(probed_since, timeout=10, what="a failing probe of the served peer")
+    wait_for(lambda: probed_since() and probed_since()["time"] != first["time"], timeout=10,
+             what="a second failing probe")
+    firing = [a for a in d.request({"cmd": "alerts"})["alerts"]
+              if a["peer"] == f"127.0.0.1:{used}" and a["state"] == "firing"]
+    assert firing == []
