@@ -235,6 +235,10 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 			e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL, ctx.pass, now,
 			impact, sizeof(impact)))
 		evidence[nev++] = impact;
+	/* the impact travels with the summary: journald's MESSAGE, upwatchctl */
+	struct strbuf summary = STRBUF_INIT;
+	if (nev && evidence[nev - 1] == impact)
+		strbuf_printf(&summary, "%s: %s", adv.summary, impact);
 
 	struct alert_report r = {
 	    .cause = c,
@@ -242,7 +246,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .peer = in.peer,
 	    .upstream =
 		ctx.up ? ctx.up->name : (e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL),
-	    .summary = adv.summary,
+	    .summary = summary.len ? summary.p : adv.summary,
 	    .explanation = adv.explanation,
 	    .fix = adv.fix,
 	    .config_ref = adv.config_ref[0] ? adv.config_ref : NULL,
@@ -258,6 +262,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	const struct alert *a = alert_report(d->alerts, &r, now);
 	advice_done(&adv);
 	strbuf_done(&host_line);
+	strbuf_done(&summary);
 	return a;
 }
 

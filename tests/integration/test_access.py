@@ -147,10 +147,13 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
     def impact():
         a = [x for x in d.request({"cmd": "alerts"})["alerts"]
              if x["cause"] == "backend_down" and x["peer"] == key][0]
-        return [m for m in map(sentence.fullmatch, a["evidence"]) if m]
+        found = [m for m in map(sentence.fullmatch, a["evidence"]) if m]
+        return found and (a, found[0])
 
-    m = wait_for(impact, timeout=10, what="the impact sentence in the alert")[0]
+    a, m = wait_for(impact, timeout=10, what="the impact sentence in the alert")
     assert 1 <= int(m.group(1)) <= N_DEAD
+    # the summary (journald's MESSAGE) carries it too
+    assert a["summary"].endswith(": " + m.group(0))
 
 
 @pytest.fixture

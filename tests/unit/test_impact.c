@@ -134,6 +134,8 @@ static void test_alert_carries_its_impact(void)
 						"/nginx.conf:17) answered 502 in the last 5 min, "
 						"3.1 % of its traffic") == 0;
 	CHECK(found);
+	/* and in the summary, journald's MESSAGE */
+	CHECK(a && strstr(a->summary, ": 31 requests to location /api/ (") != NULL);
 	diag_free(d);
 	alert_store_free(alerts);
 	teardown();
