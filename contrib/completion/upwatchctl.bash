@@ -15,19 +15,31 @@ _upwatchctl()
     local cur prev words cword
     _init_completion -n : || return
 
-    local commands='status upstreams alerts stats probe reload watch check metrics'
+    local commands='explain status upstreams alerts stats probe reload watch check metrics'
     local opts='--socket --json --version --help'
 
-    if [[ $prev == @(-s|--socket) ]]; then
-        _filedir
-        return
-    fi
+    case $prev in
+        -s | --socket | -c | --config | --nginx-conf)
+            _filedir
+            return
+            ;;
+        --nginx-dump | --log)
+            _filedir
+            [[ -z $cur || $cur == - ]] && COMPREPLY+=(-)
+            return
+            ;;
+        --since)
+            COMPREPLY=($(compgen -W '5m 15m 30m 1h 6h 1d' -- "$cur"))
+            return
+            ;;
+    esac
 
     # Find the command word and the --socket value given so far.
     local i cmd='' sock=''
     for ((i = 1; i < cword; i++)); do
         case ${words[i]} in
             -s | --socket) sock=${words[i + 1]}; ((i++)) ;;
+            -c | --config | --nginx-conf | --nginx-dump | --since | --log) ((i++)) ;;
             --socket=*) sock=${words[i]#--socket=} ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=${words[i]} ;;
@@ -44,6 +56,10 @@ _upwatchctl()
     fi
 
     case $cmd in
+        explain)
+            COMPREPLY=($(compgen -W '--nginx-conf --nginx-dump --since --log --no-probe
+                --config --json' -- "$cur"))
+            ;;
         alerts)
             COMPREPLY=($(compgen -W '--all -v --verbose --json' -- "$cur"))
             ;;

@@ -39,8 +39,14 @@ int64_t now_mono_ms(void);
 /* Write data to path atomically: temp file in the same directory, fsync, rename. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
-/* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
+/* Read a whole small file (at most max bytes, else -EFBIG) into a
+ * NUL-terminated buffer; ret_len may be NULL. read_file takes what open()
+ * gives (a pipe such as /dev/stdin too); read_regular_file opens without
+ * blocking and refuses anything but a regular file (-EISDIR, -ENOEXEC), for
+ * paths an outsider may have made a FIFO. read_fd reads an open fd to EOF. */
 int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+int read_regular_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len);
 
 /* The leading decimal digits of *s as a number; *s is advanced past them.
  * -EINVAL when *s does not start with a digit, -ERANGE when it overflows. */

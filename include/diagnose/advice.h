@@ -14,6 +14,8 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 
+#define DIAG_PROCESS_MAX 32 /* a listening process's name in the nearby ports list */
+
 struct advice_in {
 	enum cause cause;
 	enum cause implied; /* peer_failing: what the probe points at, or CAUSE_NONE */
@@ -28,10 +30,11 @@ struct advice_in {
 	const char *detail; /* kind-specific detail of the last event */
 	uint32_t events;    /* log events behind this cause */
 	int64_t first_error_ms;
-	const struct probe_result *probe;     /* NULL = never probed */
-	const struct host_listener *listener; /* NULL = unknown */
-	const unsigned *nearby;		      /* ports that do listen on the address */
-	size_t nnearby;
+	const struct probe_result *probe;		/* NULL = never probed */
+	const struct host_listener *listener;		/* NULL = unknown */
+	const unsigned *nearby;				/* ports that do listen on the address */
+	const char (*nearby_process)[DIAG_PROCESS_MAX]; /* who listens there; "" unknown */
+	size_t nnearby, nearby_more;			/* more: listening, not listed */
 	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
 	const char *backup;	  /* every primary of the block fails; this backup serves */
 	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */

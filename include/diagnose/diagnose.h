@@ -42,7 +42,12 @@ struct diag_host {
 	/* Fill ret and return true when something is known about the listener;
 	 * fresh: read now rather than from a cache. */
 	bool (*listener)(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret);
+	/* Ports that listen on k's address: the first max written, returns how
+	 * many listen (or -errno). */
 	int (*ports_nearby)(void *ud, const struct peerkey *k, unsigned *ports, size_t max);
+	/* The process listening on port of k's address, when known. */
+	bool (*port_process)(void *ud, const struct peerkey *k, unsigned port, char *buf,
+			     size_t len);
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
 	/* Probe key soon. The callee decides whether it may (`probe off`,

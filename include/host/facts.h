@@ -48,5 +48,6 @@ bool facts_cached(const struct facts *f, const char *key, struct host_listener *
 bool facts_conns(struct facts *f, const struct peerkey *k, unsigned *ret_time_wait,
 		 unsigned *ret_established);
 
-/* Ports that do listen on k's address (host_tcp_ports_nearby). */
+/* Ports that do listen on k's address (host_tcp_ports_nearby: returns how
+ * many listen, writes at most max). */
 int facts_ports_nearby(struct facts *f, const struct peerkey *k, unsigned *ports, size_t max);

@@ -105,7 +105,8 @@ void host_free(struct host *h);
 int host_tcp_listener(struct host *h, const struct peerkey *addr, struct host_listener *ret);
 
 /* Ports that do listen on addr's address (or the wildcard): a likely wrong
- * port. Writes up to max ports, ascending, returns how many or -errno. */
+ * port. Writes the first max ports, ascending; returns how many listen (more
+ * than max when some were left out: "and N more"), or -errno. */
 int host_tcp_ports_nearby(struct host *h, const struct peerkey *addr, unsigned *ports, size_t max);
 
 /* Listener of a unix socket path: path state from stat() matched against

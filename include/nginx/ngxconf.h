@@ -106,7 +106,10 @@ struct ngx_server {	  /* `server` inside upstream {} */
 	unsigned weight, max_fails, max_conns;
 	uint64_t fail_timeout_ms, slow_start_ms;
 	bool backup, down, resolve;
-	const char *service; /* service=NAME: an SRV lookup, nginx never connects to addr */
+	/* service=NAME: an SRV lookup, nginx never connects to addr; key is then
+	 * "srv:_NAME._tcp.HOST" ("srv:NAME.HOST" when NAME holds a dot): the
+	 * record nginx asks for, a peer without a port */
+	const char *service;
 	struct ngx_ref ref;
 };
 
@@ -167,13 +170,28 @@ struct ngx_pass {	       /* one *_pass directive */
 };
 
 /* A peer's protocol is that of the first *_pass reaching it (in config
- * order); a block no pass uses gives http (stream: tcp); a stream server
+ * order); a block no pass names takes that of the first *_pass whose address
+ * is a variable (it may name the block at run time), else http (stream:
+ * tcp); a stream server
  * listening with `udp` makes its peers udp. A line read twice (a snippet
  * included in two places) is one ref.
  *
  * probed is false for a peer nginx never connects to through any line that
  * names it: `server ... down;`, the placeholder servers of a balancer_by_lua*
  * block, `service=` (SRV) servers; and for udp peers, which have no probe.
+ *
+ * What a udp peer can have as evidence: nginx's error lines only. A UDP
+ * port has no handshake, so a probe proves nothing without speaking the
+ * service's own protocol: no TCP connect, no datagram is ever sent to it.
+ * Its lines are the stream module's (`udp client: ...`, `upstream:
+ * "addr:port"`, the bytes fields); "recv() failed (111: Connection
+ * refused)" is the ICMP port unreachable of a port nothing listens on
+ * (backend_down), "upstream timed out ... while proxying" a peer that did
+ * not answer within proxy_timeout (backend_slow). A DNS query through
+ * probe_dns to a port-53 peer would be a real check; it is not done (a
+ * resolver answering NXDOMAIN or SERVFAIL for the query's name would look
+ * down), so udp peers stay unprobed.
+ *
  * backup: every `server` line naming it says `backup` and no *_pass names it
  * directly (nginx uses it only when the primaries fail). */
 struct ngx_peer { /* a distinct probe target */

@@ -5,8 +5,15 @@
  * Callback chain: listen fd readable -> accept (credentials checked) ->
  * client readable -> split lines (64 KiB max) -> parse -> handler; the
  * handler answers now or later with ipc_reply() (a client's further requests
- * wait until then, so answers stay in order). A client whose unread output
- * passes IPC_OUTPUT_MAX is disconnected and counted as dropped. */
+ * wait until then, so answers stay in order). A client whose unsent output
+ * passes IPC_OUTPUT_MAX when more is to be queued is not reading: it is
+ * disconnected and counted as dropped; one large answer alone never is.
+ *
+ * Hostile or unlucky clients: at most IPC_CLIENTS_MAX at once, the others get
+ * an error line and are closed; out of descriptors, a reserved one is given
+ * up to refuse the waiting client (else accepting pauses), so the loop never
+ * spins on EMFILE; a client idle for IPC_IDLE_MS is cut off. Every line sent
+ * is valid UTF-8 (escape_json_utf8). */
 #pragma once
 
 #include <stdbool.h>
@@ -17,8 +24,19 @@ struct cJSON;
 struct ipc;
 struct ipc_client;
 
-#define IPC_LINE_MAX   (64 * 1024)
-#define IPC_OUTPUT_MAX (1024 * 1024)
+#define IPC_LINE_MAX	    (64 * 1024)
+#define IPC_OUTPUT_MAX	    (1024 * 1024) /* unsent output of a client that does not read */
+#define IPC_CLIENTS_MAX	    256		  /* more are answered with an error and closed */
+#define IPC_IDLE_MS	    (60 * 1000)	  /* no whole request and no reading: cut off */
+#define IPC_LOG_INTERVAL_MS (10 * 1000)	  /* repeated accept/refusal failures: one line */
+#define IPC_ACCEPT_PAUSE_S  0.25	  /* out of descriptors and no reserve left */
+
+struct ipc_stats {
+	unsigned clients;
+	uint64_t dropped;	/* cut off for not reading or idling */
+	uint64_t refused;	/* turned away: credentials or the client cap */
+	uint64_t accept_errors; /* accept() failures for lack of descriptors or memory */
+};
 
 /* req is a JSON object with a string "cmd". The handler must call ipc_reply()
  * exactly once, now or later (take a reference with ipc_client_ref to answer
@@ -30,6 +48,8 @@ typedef void (*ipc_request_fn)(void *userdata, struct ipc_client *c, const char 
  * 0660, parent directory created). */
 int ipc_new(struct ev_loop *loop, const char *path, ipc_request_fn fn, void *userdata,
 	    struct ipc **ret);
+/* Change the client cap and idle timeout (defaults above). */
+void ipc_set_limits(struct ipc *ipc, unsigned max_clients, uint64_t idle_ms);
 /* Close every client and the listener; remove the socket file if we made it. */
 void ipc_free(struct ipc *ipc);
 
@@ -46,7 +66,7 @@ void ipc_client_unref(struct ipc_client *c);
 void ipc_subscribe(struct ipc_client *c);
 /* Send obj (not consumed) as one line to every subscriber. */
 void ipc_publish(struct ipc *ipc, const struct cJSON *obj);
+/* Whether anyone would receive a publish: callers skip building the line. */
+bool ipc_has_subscribers(const struct ipc *ipc);
 
-unsigned ipc_clients(const struct ipc *ipc);
-uint64_t ipc_dropped(const struct ipc *ipc);
-bool ipc_socket_activated(const struct ipc *ipc);
+void ipc_get_stats(const struct ipc *ipc, struct ipc_stats *ret);

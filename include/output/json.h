@@ -3,6 +3,8 @@
  * Every function returns a new object the caller owns, except where noted. */
 #pragma once
 
+#include <stdbool.h>
+
 struct cJSON;
 
 /* nginx */
@@ -62,6 +64,14 @@ struct alert;
 struct diag;
 /* DESIGN.md's alert object (plus "superseded_by" for a chapter of a story). */
 struct cJSON *json_alert(const struct alert *a);
+/* The `alerts` answer's fields, added to obj (upwatchd's command and
+ * `upwatchctl explain` both): "alerts" (firing ones, or all; newest first,
+ * or critical before warning), and "blocks_down": [{"upstream",
+ * "config_ref", "peers"}] for each block whose every server has a firing
+ * peer alert. */
+struct alert_store;
+void json_alerts_answer(struct cJSON *obj, const struct ngx_model *m, const struct alert_store *s,
+			bool all, bool severe_first);
 /* {"connect_failed": N, ...} for every event kind, added to obj. */
 void json_diag_events(const struct diag *d, struct cJSON *obj);
 /* {"tracked": N, "untracked_events": N}: subjects learned from the logs, and

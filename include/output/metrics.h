@@ -12,6 +12,7 @@ struct alert_store;
 struct tail;
 struct ipc;
 struct accessstats;
+struct problems;
 
 struct metrics_sources {
 	const struct ngx_model *model;
@@ -22,6 +23,9 @@ struct metrics_sources {
 	const struct ipc *ipc;
 	const char *const *extra_peers; /* peers learned from logs */
 	size_t nextra_peers;
+	const char *extra_proto; /* the protocol they are probed with */
+	const struct problems *problems;
+	uint64_t journal_dropped; /* alerts and log entries journald did not take */
 	unsigned reloads, reload_failures;
 	long rss_bytes;
 	const struct accessstats *access; /* access-log counts; NULL: none */

@@ -18,7 +18,7 @@ void probe_unix_check(const struct probe_target *t, const struct probe_identity 
  * Returns 0, -ENOENT for an unknown user, or -errno. */
 int probe_identity_from_user(const char *user, struct probe_identity *ret);
 
-/* Identity of running nginx workers as read from /proc (host_nginx_worker),
+/* Identity of running nginx workers as read from /proc (ngxworker_find),
  * from_proc set; the user name is looked up for messages. */
 void probe_identity_from_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
 			     struct probe_identity *ret);

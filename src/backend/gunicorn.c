@@ -66,7 +66,7 @@ static void read_config(struct settings *st, const char *path, const char *root)
 	char *full = xasprintf("%s%s", root ? root : "", path);
 	char *data;
 	size_t len;
-	int r = read_file(full, GUNICORN_FILE_MAX, &data, &len);
+	int r = read_regular_file(full, GUNICORN_FILE_MAX, &data, &len);
 	free(full);
 	if (r < 0)
 		return;

@@ -32,7 +32,7 @@ int ini_read(const char *path, size_t max, bool hash_comments, ini_fn fn, void *
 {
 	char *data;
 	size_t len;
-	int r = read_file(path, max, &data, &len);
+	int r = read_regular_file(path, max, &data, &len);
 	if (r < 0)
 		return r;
 	char section[128] = "";

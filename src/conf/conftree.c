@@ -120,40 +120,9 @@ static int read_conf_file(const char *path, size_t max, char **ret_data, size_t 
 		return -EFBIG;
 	}
 	/* the size may change under us: read until EOF, never past max */
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = xmalloc(cap + 1);
-	for (;;) {
-		if (len == cap) {
-			if (cap > max) {
-				free(buf);
-				close(fd);
-				return -EFBIG;
-			}
-			cap = MIN(cap * 2, max + 1);
-			buf = xrealloc(buf, cap + 1);
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = -errno;
-			free(buf);
-			close(fd);
-			return e;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
+	int r = read_fd(fd, max, ret_data, ret_len);
 	close(fd);
-	if (len > max) {
-		free(buf);
-		return -EFBIG;
-	}
-	buf[len] = '\0';
-	*ret_data = buf;
-	*ret_len = len;
-	return 0;
+	return r;
 }
 
 /* --- nginx -T dumps --- */

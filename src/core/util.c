@@ -107,16 +107,25 @@ int64_t now_mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* The temporary file is created exclusively and never through a symlink: a
+ * planted "path.tmp" link (the state directory may be writable by others
+ * than us) must not make us write elsewhere. A leftover temp file or link is
+ * removed (unlink removes the link, not its target) and creation retried
+ * once. The directory is fsynced after the rename so the new name survives a
+ * crash. */
 int write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
-	char tmp[4096];
+	char tmp[4096], dir[4096];
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -ENAMETOOLONG;
 
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
+	int fd = -1;
+	for (int attempt = 0; attempt < 2 && fd < 0; attempt++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0 && (errno != EEXIST || attempt > 0 || unlink(tmp) < 0))
+			return -errno;
+	}
 	const char *p = data;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -141,22 +150,24 @@ int write_file_atomic(const char *path, const void *data, size_t len, unsigned m
 		unlink(tmp);
 		return r;
 	}
-	return 0;
+	const char *slash = strrchr(path, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int r = fsync(dfd) < 0 ? -errno : 0;
+	close(dfd);
+	return r;
 }
 
-int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+int read_fd(int fd, size_t max, char **ret_data, size_t *ret_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-
 	size_t cap = 4096, len = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (len == cap) {
 			if (cap >= max) {
 				free(buf);
-				close(fd);
 				return -EFBIG;
 			}
 			cap = MIN(cap * 2, max);
@@ -168,19 +179,44 @@ int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 				continue;
 			int e = -errno;
 			free(buf);
-			close(fd);
 			return e;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 	}
-	close(fd);
 	buf[len] = '\0';
 	*ret_data = buf;
 	if (ret_len)
 		*ret_len = len;
 	return 0;
+}
+
+int read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
+}
+
+int read_regular_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : 0;
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -ENOEXEC;
+	if (r == 0 && (uint64_t)st.st_size > max)
+		r = -EFBIG;
+	if (r == 0)
+		r = read_fd(fd, max, ret_data, ret_len);
+	close(fd);
+	return r;
 }
 
 int parse_u64_prefix(const char **s, uint64_t *ret)

@@ -1,9 +1,10 @@
-/* upwatchctl: the command-line client of upwatchd's JSON socket.
+/* upwatchctl: the command-line client of upwatchd's JSON socket, and
+ * `explain`, the daemon's pipeline run once in-process (explain.h).
  *
  * One request line, one response line (watch: then a line per event).
  * Human output by default, the raw JSON with --json. Exit codes: 0 ok,
- * 1 the daemon said no, 2 the daemon cannot be reached; `check` uses the
- * Nagios codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. */
+ * 1 the daemon said no, 2 the daemon cannot be reached; `check` and
+ * `explain` use the Nagios codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -19,12 +20,22 @@
 
 #include "build-config.h"
 #include "ctl/ctl_render.h"
+#include "ctl/explain.h"
 #include "core/util.h"
 
 #define EXIT_NO		 1
 #define EXIT_UNREACHABLE 2
 #define REPLY_TIMEOUT_MS 30000
 #define REPLY_MAX	 (64u << 20)
+#define EXPLAIN_LOGS_MAX 64
+
+enum {
+	OPT_NGINX_CONF = 256,
+	OPT_NGINX_DUMP,
+	OPT_SINCE,
+	OPT_LOG,
+	OPT_NO_PROBE,
+};
 
 struct conn {
 	int fd;
@@ -37,13 +48,21 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: upwatchctl [--socket PATH] [--json] COMMAND [ARGS]\n"
-		"Ask upwatchd why nginx returns 502/504.\n"
+		"       upwatchctl explain [--nginx-conf FILE | --nginx-dump FILE|-] [--since "
+		"DURATION]\n"
+		"                          [--log PATH|-]... [--no-probe] [--json]\n"
+		"Find out why nginx returns 502/504: ask upwatchd, or explain without it.\n"
 		"\n"
 		"Commands:\n"
+		"  explain            no daemon needed: read the error logs' last 15 minutes,\n"
+		"                     probe every peer once, print the alerts as alerts -v\n"
+		"                     does and a verdict (exit status as check's)\n"
 		"  status             daemon state\n"
-		"  upstreams          every peer: protocol, state, last probe, listener\n"
+		"  upstreams          every peer: upstream block, protocol, state, software,\n"
+		"                     last probe, listener (long paths cut: full in --json)\n"
 		"  alerts [--all] [-v]  firing alerts (--all: resolved too; -v: explanation,\n"
-		"                     evidence and fix)\n"
+		"                     evidence and fix), then each block whose every peer\n"
+		"                     is down\n"
 		"  stats              counters: logs, events, probes, alerts, clients\n"
 		"  probe PEER         probe PEER now (e.g. 127.0.0.1:8080, unix:/run/app.sock)\n"
 		"  reload             re-read upwatch.conf and the nginx configuration\n"
@@ -53,12 +72,21 @@ static void usage(FILE *out)
 		"\n"
 		"Options:\n"
 		"  -s, --socket PATH  daemon socket (default /run/upwatch/upwatch.sock)\n"
-		"  -j, --json         print the daemon's JSON answer as is\n"
+		"  -j, --json         print the daemon's JSON answer as is (explain: the alerts)\n"
+		"\n"
+		"explain options:\n"
+		"  -c, --config FILE  upwatch.conf (default: the installed one, if present)\n"
+		"  --nginx-conf FILE  nginx configuration (default /etc/nginx/nginx.conf)\n"
+		"  --nginx-dump FILE  `nginx -T` output instead (- = standard input)\n"
+		"  --since DURATION   read entries from this long ago on (default 15m)\n"
+		"  --log PATH         read this error log instead of the configured ones\n"
+		"                     (repeatable; - = standard input, pasted text welcome)\n"
+		"  --no-probe         do not connect to any peer\n"
 		"  -V, --version      print the version\n"
 		"  -h, --help         print this help\n"
 		"\n"
 		"Exit status: 0 ok; 1 the daemon answered with an error; 2 the daemon could\n"
-		"not be reached. check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
+		"not be reached. check and explain: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n");
 }
 
 static int conn_open(struct conn *c, const char *path)
@@ -81,6 +109,8 @@ static int conn_open(struct conn *c, const char *path)
 	return 0;
 }
 
+/* quiet: a failure is not reported here (the daemon may have said why
+ * before it closed; the caller reads that first). */
 static int conn_send(struct conn *c, const cJSON *req)
 {
 	char *s = cJSON_PrintUnformatted(req);
@@ -93,7 +123,6 @@ static int conn_send(struct conn *c, const cJSON *req)
 			if (errno == EINTR)
 				continue;
 			int e = errno;
-			fprintf(stderr, "upwatchctl: writing to %s: %s\n", c->path, strerror(e));
 			free(s);
 			return -e;
 		}
@@ -149,9 +178,10 @@ static void conn_consume(struct conn *c, long linelen)
 static int request(struct conn *c, const cJSON *req, cJSON **ret)
 {
 	int r = conn_send(c, req);
-	if (r < 0)
-		return r;
-	long n = conn_line(c, REPLY_TIMEOUT_MS);
+	/* refused clients get an error line before the daemon closes: read it */
+	long n = conn_line(c, r < 0 ? 1000 : REPLY_TIMEOUT_MS);
+	if (n < 0 && r < 0)
+		fprintf(stderr, "upwatchctl: writing to %s: %s\n", c->path, strerror(-r));
 	if (n < 0)
 		return (int)n;
 	cJSON *resp = cJSON_Parse(c->buf);
@@ -239,17 +269,55 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"nginx-conf", required_argument, NULL, OPT_NGINX_CONF},
+	    {"nginx-dump", required_argument, NULL, OPT_NGINX_DUMP},
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"log", required_argument, NULL, OPT_LOG},
+	    {"no-probe", no_argument, NULL, OPT_NO_PROBE},
 	    {0},
 	};
-	static const char *const commands[] = {"status", "upstreams", "alerts", "stats",  "probe",
-					       "reload", "watch",     "check",	"metrics"};
+	static const char *const commands[] = {"status",  "upstreams", "alerts", "stats",
+					       "probe",	  "reload",    "watch",	 "check",
+					       "metrics", "explain"};
 	const char *path = "/run/upwatch/upwatch.sock";
-	bool json = false, all = false, verbose = false;
+	const char *logs[EXPLAIN_LOGS_MAX];
+	bool json = false, all = false, verbose = false, explain_only = false;
+	struct explain_opts ex = {.since_ms = 15 * 60 * 1000};
+	const char *since = NULL;
 	int opt;
 
 	/* "+" would stop at the command; options may follow it (alerts --all -v) */
-	while ((opt = getopt_long(argc, argv, "s:javVh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:javVhc:", options, NULL)) != -1) {
 		switch (opt) {
+		case 'c':
+			ex.config_path = optarg;
+			explain_only = true;
+			break;
+		case OPT_NGINX_CONF:
+			ex.nginx_conf = optarg;
+			explain_only = true;
+			break;
+		case OPT_NGINX_DUMP:
+			ex.nginx_dump = optarg;
+			explain_only = true;
+			break;
+		case OPT_SINCE:
+			since = optarg;
+			explain_only = true;
+			break;
+		case OPT_LOG:
+			if (ex.nlogs >= EXPLAIN_LOGS_MAX) {
+				fprintf(stderr, "upwatchctl: at most %d --log\n", EXPLAIN_LOGS_MAX);
+				return EXIT_NO;
+			}
+			logs[ex.nlogs++] = optarg;
+			explain_only = true;
+			break;
+		case OPT_NO_PROBE:
+			ex.no_probe = true;
+			explain_only = true;
+			break;
 		case 's':
 			path = optarg;
 			break;
@@ -285,6 +353,37 @@ int main(int argc, char **argv)
 		fprintf(stderr, "upwatchctl: unknown command \"%s\" (see --help)\n", cmd);
 		return EXIT_NO;
 	}
+	if (explain_only && !streq(cmd, "explain")) {
+		fprintf(stderr, "upwatchctl: --config, --nginx-conf, --nginx-dump, --since, --log "
+				"and --no-probe are explain's options\n");
+		return EXIT_NO;
+	}
+	if (streq(cmd, "explain")) {
+		if (optind < argc) {
+			fprintf(stderr, "upwatchctl: unexpected argument \"%s\"\n", argv[optind]);
+			return CHECK_UNKNOWN;
+		}
+		if (ex.nginx_conf && ex.nginx_dump) {
+			fprintf(stderr, "upwatchctl: --nginx-conf or --nginx-dump, not both\n");
+			return CHECK_UNKNOWN;
+		}
+		if (since && parse_duration_ms(since, &ex.since_ms) < 0) {
+			fprintf(stderr, "upwatchctl: --since %s: not a duration (e.g. 15m, 2h)\n",
+				since);
+			return CHECK_UNKNOWN;
+		}
+		unsigned stdin_users = ex.nginx_dump && streq(ex.nginx_dump, "-");
+		for (size_t i = 0; i < ex.nlogs; i++)
+			stdin_users += streq(logs[i], "-");
+		if (stdin_users > 1) {
+			fprintf(stderr,
+				"upwatchctl: standard input can be read once (one \"-\")\n");
+			return CHECK_UNKNOWN;
+		}
+		ex.logs = logs;
+		ex.json = json;
+		return ctl_explain(&ex);
+	}
 	const char *peer = NULL;
 	if (streq(cmd, "probe")) {
 		if (optind >= argc) {
@@ -307,8 +406,7 @@ int main(int argc, char **argv)
 		status = cmd_watch(&c, json);
 	} else {
 		cJSON *req = cJSON_CreateObject(), *resp = NULL;
-		const char *wire = streq(cmd, "check") ? "alerts" : cmd;
-		cJSON_AddStringToObject(req, "cmd", wire);
+		cJSON_AddStringToObject(req, "cmd", cmd);
 		if (all)
 			cJSON_AddTrueToObject(req, "all");
 		if (peer)

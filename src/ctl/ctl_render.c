@@ -6,12 +6,69 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/escape.h"
 #include "core/util.h"
+
+/* Every string from the daemon reaches the terminal through here: control
+ * characters shown visibly (escape_terminal), so a log-derived path cannot
+ * retitle or clear the terminal. The copies live in a small ring, enough for
+ * the strings of one printf. */
+static const char *vis(const char *s)
+{
+	static char *ring[16];
+	static size_t next;
+	if (!s)
+		return NULL;
+	free(ring[next]);
+	ring[next] = escape_terminal(s);
+	const char *r = ring[next];
+	next = (next + 1) % ARRAY_SIZE(ring);
+	return r;
+}
 
 static const char *str(const cJSON *o, const char *key, const char *dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : dflt;
+	return cJSON_IsString(v) ? vis(v->valuestring) : dflt;
+}
+
+/* Multi-line text, each line made terminal-safe on its own. */
+static void put_lines(FILE *out, const char *indent, const char *text)
+{
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		fprintf(out, "%s%s\n", indent, vis(line));
+		free(line);
+		p += n + (nl ? 1 : 0);
+	}
+}
+
+#define PEER_WIDTH 30 /* the alerts table's PEER column */
+
+/* s in at most width columns: a longer value keeps its head and tail with
+ * "..." between (a unix path's directory start and file name both matter).
+ * The full value stays in --json. Counted in bytes: vis() output is ASCII
+ * but for UTF-8 text, whose cut may then show one column short. */
+static const char *fit(const char *s, size_t width)
+{
+	static char ring[8][128];
+	static size_t next;
+	size_t len = s ? strlen(s) : 0;
+	if (!s || len <= width || width < 8 || width >= sizeof(ring[0]))
+		return s;
+	char *b = ring[next];
+	next = (next + 1) % ARRAY_SIZE(ring);
+	size_t tail = (width - 3) / 2, head = width - 3 - tail;
+	snprintf(b, sizeof(ring[0]), "%.*s...%s", (int)head, s, s + len - tail);
+	return b;
+}
+
+static const char *raw(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static double num(const cJSON *o, const char *key, double dflt)
@@ -43,6 +100,12 @@ static void render_status(const cJSON *r, FILE *out)
 	const char *e = str(r, "last_reload_error", NULL);
 	if (e)
 		fprintf(out, "last reload: FAILED: %s\n", e);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, item(r, "problems"))
+	{
+		fprintf(out, "problem:     %s: %s (%s)\n", str(p, "subject", "?"),
+			str(p, "message", "?"), str(p, "kind", "?"));
+	}
 }
 
 static void render_counts(const char *title, const cJSON *obj, FILE *out)
@@ -53,7 +116,7 @@ static void render_counts(const char *title, const cJSON *obj, FILE *out)
 	cJSON_ArrayForEach(v, obj)
 	{
 		if (cJSON_IsNumber(v)) {
-			fprintf(out, " %s=%.0f", v->string, v->valuedouble);
+			fprintf(out, " %s=%.0f", vis(v->string), v->valuedouble);
 			any = true;
 		}
 	}
@@ -114,16 +177,43 @@ static void render_5xx(const cJSON *a, FILE *out)
 		fprintf(out, "%7s ", "-");
 }
 
+/* The peer's upstream blocks: the first, "+N" for more, "-" for none. */
+static const char *blocks(const cJSON *p, char *buf, size_t len)
+{
+	const cJSON *ups = item(p, "upstreams"), *first = cJSON_GetArrayItem(ups, 0);
+	int n = cJSON_GetArraySize(ups);
+	if (!cJSON_IsString(first))
+		return "-";
+	const char *name = fit(vis(first->valuestring), n > 1 ? 14 : 18);
+	if (n > 1)
+		snprintf(buf, len, "%s+%d", name, n - 1);
+	else
+		snprintf(buf, len, "%s", name);
+	return buf;
+}
+
+/* What was identified behind the peer: a string, or an object's "name". */
+static const char *software(const cJSON *p)
+{
+	const cJSON *sw = item(p, "software");
+	if (cJSON_IsObject(sw))
+		return fit(str(sw, "name", "-"), 12);
+	return fit(str(p, "software", "-"), 12);
+}
+
 static void render_upstreams(const cJSON *r, FILE *out)
 {
 	const cJSON *p;
-	fprintf(out, "%-36s %-8s %-8s %7s %-12s %8s  %s\n", "PEER", "PROTO", "STATE", "5xx/min",
-		"LAST", "LATENCY", "DETAIL");
+	char ub[64];
+	fprintf(out, "%-36s %-18s %-6s %-8s %7s %-12s %-12s %8s  %s\n", "PEER", "UPSTREAM", "PROTO",
+		"STATE", "5xx/min", "SOFTWARE", "LAST", "LATENCY", "DETAIL");
 	cJSON_ArrayForEach(p, item(r, "peers"))
 	{
-		fprintf(out, "%-36s %-8s %-8s ", str(p, "peer", "?"), str(p, "protocol", "?"),
+		fprintf(out, "%-36s %-18s %-6s %-8s ", fit(str(p, "peer", "?"), 36),
+			blocks(p, ub, sizeof(ub)), str(p, "protocol", "?"),
 			str(p, "state", "unknown"));
 		render_5xx(item(p, "access"), out);
+		fprintf(out, "%-12s ", software(p));
 		render_probe_line(item(p, "last_probe"), out);
 		render_listener(item(p, "listener"), out);
 		fputc('\n', out);
@@ -158,10 +248,13 @@ static void render_alert(const cJSON *a, bool verbose, FILE *out)
 	char since[32];
 	render_since(alert_time(a, "first_seen"), since, sizeof(since));
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5.0f  %s\n", str(a, "severity", "?"),
-		str(a, "state", "?"), str(a, "cause", "?"), str(a, "peer", "-"), since,
-		num(a, "count", 0), str(a, "summary", ""));
+		str(a, "state", "?"), str(a, "cause", "?"), fit(str(a, "peer", "-"), PEER_WIDTH),
+		since, num(a, "count", 0), str(a, "summary", ""));
 	if (!verbose)
 		return;
+	const char *peer = str(a, "peer", NULL);
+	if (peer && strlen(peer) > PEER_WIDTH)
+		fprintf(out, "    peer:        %s\n", peer); /* cut in the table */
 	const char *up = str(a, "upstream", NULL);
 	if (up)
 		fprintf(out, "    upstream:    %s\n", up);
@@ -172,16 +265,10 @@ static void render_alert(const cJSON *a, bool verbose, FILE *out)
 	cJSON_ArrayForEach(e, item(a, "evidence"))
 	{
 		if (cJSON_IsString(e))
-			fprintf(out, "      - %s\n", e->valuestring);
+			fprintf(out, "      - %s\n", vis(e->valuestring));
 	}
 	fprintf(out, "    fix:\n");
-	const char *fix = str(a, "fix", "");
-	for (const char *p = fix; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		fprintf(out, "      %.*s\n", (int)n, p);
-		p += n + (nl ? 1 : 0);
-	}
+	put_lines(out, "      ", raw(a, "fix"));
 	fputc('\n', out);
 }
 
@@ -195,6 +282,20 @@ static void render_alerts(const cJSON *r, bool verbose, FILE *out)
 	fprintf(out, "%-8s %-9s %-28s %-30s %-10s %5s  %s\n", "SEVERITY", "STATE", "CAUSE", "PEER",
 		"SINCE", "COUNT", "SUMMARY");
 	cJSON_ArrayForEach(a, alerts) render_alert(a, verbose, out);
+	/* a block nginx has no peer left in, said even after its
+	 * no_live_upstreams alert resolved */
+	const cJSON *b, *p;
+	cJSON_ArrayForEach(b, item(r, "blocks_down"))
+	{
+		fprintf(out, "upstream %s (%s): every peer is down:", str(b, "upstream", "?"),
+			str(b, "config_ref", "?"));
+		cJSON_ArrayForEach(p, item(b, "peers"))
+		{
+			if (cJSON_IsString(p))
+				fprintf(out, " %s", vis(p->valuestring));
+		}
+		fputc('\n', out);
+	}
 }
 
 static void render_probe(const cJSON *r, FILE *out)
@@ -210,9 +311,9 @@ static void render_probe(const cJSON *r, FILE *out)
 		    streq(v->string, "latency_ms"))
 			continue;
 		if (cJSON_IsString(v))
-			fprintf(out, "  %-14s %s\n", v->string, v->valuestring);
+			fprintf(out, "  %-14s %s\n", vis(v->string), vis(v->valuestring));
 		else if (cJSON_IsNumber(v))
-			fprintf(out, "  %-14s %.0f\n", v->string, v->valuedouble);
+			fprintf(out, "  %-14s %.0f\n", vis(v->string), v->valuedouble);
 	}
 }
 
@@ -229,7 +330,7 @@ void ctl_render(const char *cmd, const cJSON *resp, bool verbose, FILE *out)
 	else if (streq(cmd, "probe"))
 		render_probe(resp, out);
 	else if (streq(cmd, "metrics"))
-		fputs(str(resp, "text", ""), out);
+		put_lines(out, "", raw(resp, "text"));
 	else if (streq(cmd, "reload"))
 		fprintf(out, "reloaded\n");
 }
@@ -252,16 +353,23 @@ int ctl_check(const cJSON *resp, FILE *out)
 	}
 	const cJSON *a, *worst = NULL;
 	int crit = 0, warn = 0;
-	cJSON_ArrayForEach(a, item(resp, "alerts"))
-	{
-		if (!streq(str(a, "state", ""), "firing"))
-			continue;
-		bool is_crit = streq(str(a, "severity", ""), "critical");
-		crit += is_crit;
-		warn += !is_crit;
-		/* name the first critical alert, else the first warning */
-		if (!worst || (is_crit && crit == 1))
-			worst = a;
+	if (cJSON_IsNumber(item(resp, "critical"))) {
+		/* a `check` answer: the daemon counted */
+		crit = (int)num(resp, "critical", 0);
+		warn = (int)num(resp, "warning", 0);
+		worst = item(resp, "worst");
+	} else {
+		cJSON_ArrayForEach(a, item(resp, "alerts"))
+		{
+			if (!streq(str(a, "state", ""), "firing"))
+				continue;
+			bool is_crit = streq(str(a, "severity", ""), "critical");
+			crit += is_crit;
+			warn += !is_crit;
+			/* name the first critical alert, else the first warning */
+			if (!worst || (is_crit && crit == 1))
+				worst = a;
+		}
 	}
 	int code = crit ? CHECK_CRITICAL : warn ? CHECK_WARNING : CHECK_OK;
 	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};

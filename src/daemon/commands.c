@@ -1,21 +1,27 @@
-/* commands: the JSON socket's commands (DESIGN.md "JSON socket").
+/* commands: the JSON socket's commands (see commands.h).
  *
  * Each handler answers its client exactly once; `probe` answers from the
- * prober's completion callback, holding a reference to the client. */
+ * prober's completion callback and `reload` from the daemon's reload, each
+ * holding a reference to the client. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "diagnose/alert.h"
 #include "build-config.h"
 #include "conf/config.h"
-#include "daemon/daemon.h"
+#include "daemon/plan.h"
+#include "daemon/commands.h"
 #include "diagnose/diagnose.h"
 #include "host/facts.h"
 #include "output/ipc.h"
+#include "output/journal.h"
 #include "output/json.h"
+#include "output/problems.h"
+#include "core/log.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
@@ -28,7 +34,7 @@ static cJSON *ok_object(void)
 	return o;
 }
 
-static size_t peers_down(struct daemon *d)
+static size_t peers_down(const struct commands_view *d)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < d->model->npeers; i++)
@@ -36,7 +42,19 @@ static size_t peers_down(struct daemon *d)
 	return n;
 }
 
-static void cmd_status(struct daemon *d, struct ipc_client *c)
+long commands_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = 0, rss = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static void cmd_status(const struct commands_view *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	cJSON_AddStringToObject(o, "version", UPWATCH_VERSION);
@@ -59,19 +77,19 @@ static void cmd_status(struct daemon *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(o, "alerts_firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(o, "reloads", d->reloads);
 	cJSON_AddNumberToObject(o, "reload_failures", d->reload_failures);
-	if (d->last_error[0])
+	if (d->last_error && d->last_error[0])
 		cJSON_AddStringToObject(o, "last_reload_error", d->last_error);
 	else
 		cJSON_AddNullToObject(o, "last_reload_error");
+	cJSON_AddItemToObject(o, "problems", problems_json(d->problems));
 	ipc_reply(c, o);
 }
 
-static void cmd_stats(struct daemon *d, struct ipc_client *c)
+static void cmd_stats(const struct commands_view *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
-	cJSON_AddItemToObject(o, "access",
-			      json_access_stats(d->access, d->model, (long)ev_now(d->loop)));
+	cJSON_AddItemToObject(o, "access", json_access_stats(d->access, d->model, d->now));
 	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
 	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
 	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
@@ -79,15 +97,24 @@ static void cmd_stats(struct daemon *d, struct ipc_client *c)
 	cJSON_AddNumberToObject(alerts, "firing", alert_firing_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "raised", (double)alert_raised_count(d->alerts));
 	cJSON_AddNumberToObject(alerts, "resolved", (double)alert_resolved_count(d->alerts));
+	struct ipc_stats is;
+	ipc_get_stats(d->ipc, &is);
 	cJSON *ipcs = cJSON_AddObjectToObject(o, "ipc");
-	cJSON_AddNumberToObject(ipcs, "clients", ipc_clients(d->ipc));
-	cJSON_AddNumberToObject(ipcs, "dropped", (double)ipc_dropped(d->ipc));
-	cJSON_AddNumberToObject(o, "rss_bytes", (double)daemon_rss_bytes());
+	cJSON_AddNumberToObject(ipcs, "clients", is.clients);
+	cJSON_AddNumberToObject(ipcs, "dropped", (double)is.dropped);
+	cJSON_AddNumberToObject(ipcs, "refused", (double)is.refused);
+	cJSON_AddNumberToObject(ipcs, "accept_errors", (double)is.accept_errors);
+	cJSON *js = cJSON_AddObjectToObject(o, "journal");
+	cJSON_AddNumberToObject(js, "queued", (double)journal_queued(d->journal));
+	cJSON_AddNumberToObject(js, "dropped", (double)journal_dropped(d->journal));
+	cJSON_AddNumberToObject(js, "log_dropped", (double)log_journal_dropped());
+	cJSON_AddNumberToObject(o, "rss_bytes", (double)commands_rss_bytes());
 	ipc_reply(c, o);
 }
 
 /* The dynamic part of a peer object: state, last_probe, listener. */
-static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struct peerkey *addr)
+static void add_runtime(const struct commands_view *d, cJSON *o, const char *key,
+			const struct peerkey *addr)
 {
 	struct host_listener l;
 	cJSON_AddStringToObject(o, "state", peer_state_name(prober_state(d->prober, key)));
@@ -97,7 +124,7 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 	else
 		cJSON_AddNullToObject(o, "last_probe");
 	free(r);
-	cJSON_AddItemToObject(o, "access", json_access_peer(d->access, key, (long)ev_now(d->loop)));
+	cJSON_AddItemToObject(o, "access", json_access_peer(d->access, key, d->now));
 	if (addr && facts_listener(d->facts, addr, &l) &&
 	    (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));
@@ -105,7 +132,8 @@ static void add_runtime(struct daemon *d, cJSON *o, const char *key, const struc
 		cJSON_AddNullToObject(o, "listener");
 }
 
-static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
+static void cmd_upstreams(const struct commands_host *h, const struct commands_view *d,
+			  struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	cJSON *peers = cJSON_AddArrayToObject(o, "peers");
@@ -125,11 +153,12 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 			continue;
 		cJSON *po = cJSON_CreateObject();
 		cJSON_AddStringToObject(po, "peer", k.key);
-		cJSON_AddStringToObject(po, "protocol", "http");
+		cJSON_AddStringToObject(po, "protocol", ngxconf_proto_name(PLAN_LEARNED_PROTO));
 		cJSON_AddArrayToObject(po, "upstreams");
 		cJSON_AddArrayToObject(po, "locations");
 		cJSON_AddTrueToObject(po, "learned_from_logs");
-		add_runtime(d, po, k.key, &k);
+		/* no listener lookup (a stat of the path) outside probe_allow */
+		add_runtime(d, po, k.key, h->learned_allowed(h->ud, &k) ? &k : NULL);
 		cJSON_AddItemToArray(peers, po);
 	}
 	cJSON *blocks = cJSON_AddArrayToObject(o, "upstreams");
@@ -150,15 +179,44 @@ static void cmd_upstreams(struct daemon *d, struct ipc_client *c)
 	ipc_reply(c, o);
 }
 
-static void cmd_alerts(struct daemon *d, struct ipc_client *c, const cJSON *req)
+static void cmd_alerts(const struct commands_view *d, struct ipc_client *c, const cJSON *req)
 {
 	bool all = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "all"));
 	cJSON *o = ok_object();
-	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
-	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a))
-		if (all || a->firing)
-			cJSON_AddItemToArray(arr, json_alert(a));
+	json_alerts_answer(o, d->model, d->alerts, all, false);
 	ipc_reply(c, o);
+}
+
+/* The Nagios verdict's inputs without the alert list: counts by severity and
+ * the alert to name (the first critical, else the first warning). */
+static void cmd_check(const struct commands_view *d, struct ipc_client *c)
+{
+	const struct alert *worst = NULL;
+	unsigned crit = 0, warn = 0;
+	for (const struct alert *a = alert_first(d->alerts); a; a = alert_next(d->alerts, a)) {
+		if (!a->firing)
+			continue;
+		bool is_crit = a->severity == ALERT_CRITICAL;
+		crit += is_crit;
+		warn += !is_crit;
+		if (!worst || (is_crit && crit == 1))
+			worst = a;
+	}
+	cJSON *o = ok_object();
+	cJSON_AddNumberToObject(o, "critical", crit);
+	cJSON_AddNumberToObject(o, "warning", warn);
+	cJSON_AddItemToObject(o, "worst", worst ? json_alert(worst) : cJSON_CreateNull());
+	ipc_reply(c, o);
+}
+
+static void reload_answer(void *userdata, int r, const char *err)
+{
+	struct ipc_client *c = userdata;
+	if (r < 0)
+		ipc_reply_error(c, "reload failed, running configuration kept: %s", err);
+	else
+		ipc_reply(c, ok_object());
+	ipc_client_unref(c);
 }
 
 static void probe_answer(void *userdata, const char *key, const struct probe_result *r,
@@ -173,7 +231,7 @@ static void probe_answer(void *userdata, const char *key, const struct probe_res
 	ipc_client_unref(c);
 }
 
-static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
+static void cmd_probe(const struct commands_view *d, struct ipc_client *c, const cJSON *req)
 {
 	const cJSON *peer = cJSON_GetObjectItemCaseSensitive(req, "peer");
 	struct peerkey k;
@@ -201,9 +259,9 @@ static void cmd_probe(struct daemon *d, struct ipc_client *c, const cJSON *req)
 	}
 }
 
-static void cmd_metrics(struct daemon *d, struct ipc_client *c)
+static void cmd_metrics(const struct commands_host *h, struct ipc_client *c)
 {
-	char *text = daemon_metrics(d);
+	char *text = h->metrics(h->ud);
 	cJSON *o = ok_object();
 	cJSON_AddStringToObject(o, "text", text);
 	free(text);
@@ -212,26 +270,27 @@ static void cmd_metrics(struct daemon *d, struct ipc_client *c)
 
 void commands_handle(void *userdata, struct ipc_client *c, const char *cmd, const cJSON *req)
 {
-	struct daemon *d = userdata;
+	const struct commands_host *h = userdata;
+	struct commands_view view;
+	const struct commands_view *d = &view;
+	h->view(h->ud, &view);
 
 	if (streq(cmd, "status")) {
 		cmd_status(d, c);
 	} else if (streq(cmd, "stats")) {
 		cmd_stats(d, c);
 	} else if (streq(cmd, "upstreams")) {
-		cmd_upstreams(d, c);
+		cmd_upstreams(h, d, c);
 	} else if (streq(cmd, "alerts")) {
 		cmd_alerts(d, c, req);
 	} else if (streq(cmd, "probe")) {
 		cmd_probe(d, c, req);
 	} else if (streq(cmd, "metrics")) {
-		cmd_metrics(d, c);
+		cmd_metrics(h, c);
+	} else if (streq(cmd, "check")) {
+		cmd_check(d, c);
 	} else if (streq(cmd, "reload")) {
-		char err[512];
-		if (daemon_reload(d, err, sizeof(err)) < 0)
-			ipc_reply_error(c, "reload failed, running configuration kept: %s", err);
-		else
-			ipc_reply(c, ok_object());
+		h->reload(h->ud, reload_answer, ipc_client_ref(c));
 	} else if (streq(cmd, "subscribe")) {
 		ipc_subscribe(c);
 		cJSON *o = ok_object();

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon_flags flags = {.config_path = CONFIG_DEFAULT_PATH};
 	bool check = false;
-	int c;
+	int c, status;
 
 	flags.error_logs = xcalloc((size_t)argc, sizeof(char *));
 	while ((c = getopt_long(argc, argv, "c:n:e:s:d:ftVh", options, NULL)) != -1) {
@@ -84,28 +84,32 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("upwatchd %s\n", UPWATCH_VERSION);
-			return 0;
+			status = 0;
+			goto out;
 		case 'h':
 			usage(stdout);
-			return 0;
+			status = 0;
+			goto out;
 		default:
 			usage(stderr);
-			return 2;
+			status = 2;
+			goto out;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "upwatchd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		status = 2;
+		goto out;
 	}
 
-	int status;
 	if (check) {
 		status = daemon_check_config(&flags);
 	} else {
 		log_open(flags.foreground);
 		status = daemon_run(&flags);
 	}
+out:
 	free(flags.error_logs);
 	return status;
 }

@@ -128,8 +128,14 @@ static void observed_listener(struct writer *w)
 		add(&w->expl, " Nothing listens on %s.", w->in->peer);
 		if (w->in->nnearby) {
 			add(&w->expl, " On %s these ports do:", w->in->addr->host);
-			for (size_t i = 0; i < w->in->nnearby; i++)
-				add(&w->expl, " %u", w->in->nearby[i]);
+			for (size_t i = 0; i < w->in->nnearby; i++) {
+				const char *proc =
+				    w->in->nearby_process ? w->in->nearby_process[i] : "";
+				add(&w->expl, " %u%s%s%s", w->in->nearby[i], proc[0] ? " (" : "",
+				    proc, proc[0] ? ")" : "");
+			}
+			if (w->in->nearby_more)
+				add(&w->expl, " and %zu more", w->in->nearby_more);
 			add(&w->expl, ".");
 		}
 		return;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conf/config.h"
 #include "core/utf8.h"
@@ -38,6 +39,8 @@ struct diag {
 	uint64_t kinds[EV__COUNT];
 	struct evidence **dirty; /* counted since rendered: rendered at the next tick */
 	size_t ndirty, dirty_cap;
+	const char **unix_paths; /* the model's unix peer keys (into the model) */
+	size_t nunix_paths;
 };
 
 struct diag *diag_new(struct alert_store *alerts, const struct diag_host *host)
@@ -57,6 +60,7 @@ void diag_free(struct diag *d)
 	evidence_table_done(&d->env.ev);
 	ngx_location_cache_done(&d->env.loc);
 	free(d->dirty);
+	free(d->unix_paths);
 	free(d);
 }
 
@@ -74,6 +78,14 @@ void diag_set_model(struct diag *d, const struct ngx_model *m, const struct conf
 	ngx_location_cache_init(&d->env.loc);
 	if (cfg)
 		alert_store_set_hold(d->env.alerts, cfg->alert_hold_ms);
+	d->nunix_paths = 0;
+	for (size_t i = 0; m && i < m->npeers; i++) {
+		if (m->peers[i].kind != PEERKEY_UNIX)
+			continue;
+		d->unix_paths =
+		    xreallocarray(d->unix_paths, d->nunix_paths + 1, sizeof(*d->unix_paths));
+		d->unix_paths[d->nunix_paths++] = m->peers[i].key;
+	}
 }
 
 /* Log text into a field: cut on a character boundary. */
@@ -206,12 +218,41 @@ static void block_first(struct diag *d, struct evidence *e, const char *line, si
 	report_block(&d->env, e, 1, now);
 }
 
+/* A unix socket upstream logged without the ':' between socket path and
+ * URI ("http://unix:/run/app/socket/orders/1"): the peer is the socket path
+ * the configuration names, else the longest leading path that is a socket
+ * on disk, never one peer per request URI. */
+static void rekey_unix(const struct diag *d, struct errlog_event *ev)
+{
+	if (errlog_peer_resolve_unix(ev, d->unix_paths, d->nunix_paths) != 0 ||
+	    ev->peer_split != ERRLOG_SPLIT_NONE)
+		return;
+	char path[PEERKEY_MAX];
+	snprintf(path, sizeof(path), "%s", ev->peer.host);
+	/* from the longest prefix down, at most one stat per path component */
+	for (char *slash = strrchr(path, '/'); slash && slash > path; slash = strrchr(path, '/')) {
+		*slash = '\0';
+		struct stat st;
+		if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			const char *known = path;
+			errlog_peer_resolve_unix(ev, &known, 1);
+			return;
+		}
+	}
+}
+
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
 	char name[PEERKEY_MAX];
 	enum cause_subject kind;
+	struct errlog_event rekeyed;
 
+	if (ev->has_peer && ev->peer.kind == PEERKEY_UNIX && ev->peer_split != ERRLOG_SPLIT_EXACT) {
+		rekeyed = *ev;
+		rekey_unix(d, &rekeyed);
+		ev = &rekeyed;
+	}
 	d->kinds[ev->kind]++;
 	if (ev->kind == EV_OTHER || !event_subject(d, ev, &kind, name, sizeof(name)))
 		return;

@@ -20,6 +20,7 @@ void evidence_table_done(struct evidence_table *t)
 		size_t it = 0;
 		struct evidence *e;
 		while (strmap_next(&t->subjects[i], &it, NULL, (void **)&e)) {
+			free(e->lines);
 			free(e->key);
 			free(e);
 		}
@@ -78,6 +79,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 			break;
 		}
 	}
+	free(e->lines);
 	free(e->key);
 	free(e);
 }
@@ -85,6 +87,8 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 void evidence_remember(struct evidence *e, const char *line, size_t len)
 {
 	size_t n = utf8_cut(line, len, EVIDENCE_LINE_MAX);
+	if (!e->lines)
+		e->lines = xcalloc(EVIDENCE_LINES, sizeof(*e->lines));
 	memcpy(e->lines[e->next_line].text, line, n);
 	e->lines[e->next_line].len = (uint16_t)n;
 	e->lines[e->next_line].cut = len > n;

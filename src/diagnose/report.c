@@ -67,7 +67,8 @@ struct facts {
 	struct host_listener listener;
 	bool listener_known;
 	unsigned nearby[NEARBY_MAX];
-	size_t nnearby;
+	char nearby_process[NEARBY_MAX][DIAG_PROCESS_MAX];
+	size_t nnearby, nearby_more;
 	bool conns_known;
 	struct diag_conns conns;
 };
@@ -90,7 +91,11 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
 	    d->host.ports_nearby) {
 		int n = d->host.ports_nearby(d->host.ud, &e->addr, f->nearby, NEARBY_MAX);
-		f->nnearby = n > 0 ? (size_t)n : 0;
+		f->nnearby = n > 0 ? (n < NEARBY_MAX ? (size_t)n : NEARBY_MAX) : 0;
+		f->nearby_more = n > NEARBY_MAX ? (size_t)n - NEARBY_MAX : 0;
+		for (size_t i = 0; d->host.port_process && i < f->nnearby; i++)
+			d->host.port_process(d->host.ud, &e->addr, f->nearby[i],
+					     f->nearby_process[i], DIAG_PROCESS_MAX);
 	}
 }
 
@@ -148,7 +153,11 @@ static void format_listener(const struct evidence *e, const struct facts *f, str
 		if (f->nnearby)
 			strbuf_printf(b, "; on %s these ports listen:", e->addr.host);
 		for (size_t i = 0; i < f->nnearby; i++)
-			strbuf_printf(b, " %u", f->nearby[i]);
+			strbuf_printf(b, " %u%s%s%s", f->nearby[i],
+				      f->nearby_process[i][0] ? " (" : "", f->nearby_process[i],
+				      f->nearby_process[i][0] ? ")" : "");
+		if (f->nearby_more)
+			strbuf_printf(b, " and %zu more", f->nearby_more);
 		return;
 	}
 	strbuf_printf(b, "host: %s is served by", e->key);
@@ -196,7 +205,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .probe = f.probed ? &f.probe : NULL,
 	    .listener = f.listener_known ? &f.listener : NULL,
 	    .nearby = f.nearby,
+	    .nearby_process = (const char(*)[DIAG_PROCESS_MAX])f.nearby_process,
 	    .nnearby = f.nnearby,
+	    .nearby_more = f.nearby_more,
 	    .block_states = x->block_states,
 	    .backup = backup,
 	    .last_error_ms = e->last_logged_ms,

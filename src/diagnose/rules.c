@@ -41,6 +41,10 @@ enum cause rules_event_cause(const struct errlog_event *ev, bool is_unix, bool l
 		}
 	case EV_RECV_FAILED:
 	case EV_SEND_FAILED:
+		/* ECONNREFUSED on a connected socket: a UDP peer's ICMP port
+		 * unreachable, nothing listens there */
+		if (ev->err == 111)
+			return CAUSE_BACKEND_DOWN;
 		if (ev->detail.p && memmem(ev->detail.p, ev->detail.len, "SSL", 3))
 			return CAUSE_TLS_FAILURE;
 		return CAUSE_BACKEND_RESET;
@@ -49,6 +53,12 @@ enum cause rules_event_cause(const struct errlog_event *ev, bool is_unix, bool l
 	case EV_INVALID_HEADER:
 	case EV_NO_VALID_HEADER:
 	case EV_INVALID_BODY:
+		return CAUSE_INVALID_RESPONSE;
+	case EV_UPSTREAM_REJECTED:
+		/* gRPC RST_STREAM: 7 REFUSED_STREAM is a backend at its stream
+		 * limit; any other code a broken answer (nginx sends 502) */
+		if (ev->detail.len == 1 && ev->detail.p[0] == '7')
+			return CAUSE_BACKEND_OVERLOADED;
 		return CAUSE_INVALID_RESPONSE;
 	case EV_TOO_BIG_HEADER:
 		return CAUSE_HEADER_TOO_BIG;

@@ -375,12 +375,15 @@ int host_tcp_ports_nearby(struct host *h, const struct peerkey *addr, unsigned *
 		    match_addr(&h->inet.v[i], family, a) != MATCH_NONE)
 			all[n++] = h->inet.v[i].port;
 	qsort(all, n, sizeof(*all), cmp_unsigned);
-	size_t out = 0;
-	for (size_t i = 0; i < n && out < max; i++)
-		if (i == 0 || all[i] != all[i - 1])
-			ports[out++] = all[i];
+	size_t out = 0, total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || all[i] != all[i - 1]) {
+			if (out < max)
+				ports[out++] = all[i];
+			total++;
+		}
 	free(all);
-	return (int)out;
+	return (int)total;
 }
 
 /* ---- unix sockets ---- */

@@ -6,7 +6,8 @@
  * equal to a block name, case-insensitively and without a port, is the
  * block; anything else is an implicit upstream of its own address) and
  * reaches the peers it names. A peer's protocol is that of the first pass
- * reaching it; peers of a block no pass uses count as http (stream: tcp).
+ * reaching it; peers of a block no pass names take that of the first pass
+ * whose address is a variable, else http (stream: tcp).
  * Then each peer's probed and backup flags from every line naming it. */
 #include "nginx/ngxpeer.h"
 
@@ -34,6 +35,7 @@ struct seen {
 	bool from_pass;	  /* protocol set by a pass */
 	bool connectable; /* a line nginx connects through */
 	bool primary;	  /* a line that is not `backup` */
+	bool stream;	  /* its first block is a stream block */
 };
 
 static struct ngx_peer *get_peer(struct peers *ps, const struct peerkey *k, enum ngx_proto proto)
@@ -101,6 +103,15 @@ static void add_pass(struct peers *ps, struct ngx_peer *p, size_t pass)
 	p->passes[p->npasses++] = pass;
 }
 
+/* "srv:_http._tcp.backend": a host-name peer without a port (the SRV
+ * answer gives the ports); its host is the record name. */
+static void srv_peerkey(const char *key, struct peerkey *ret)
+{
+	*ret = (struct peerkey){.kind = PEERKEY_HOST};
+	snprintf(ret->key, sizeof(ret->key), "%s", key);
+	snprintf(ret->host, sizeof(ret->host), "%s", key + 4);
+}
+
 static int block_peers(struct peers *ps)
 {
 	struct ngx_model *m = ps->m;
@@ -108,13 +119,17 @@ static int block_peers(struct peers *ps)
 		const struct ngx_upstream *u = &m->upstreams[i];
 		for (size_t j = 0; j < u->nservers; j++) {
 			struct peerkey k;
+			const struct ngx_server *s = &u->servers[j];
+			if (s->service)
+				srv_peerkey(s->key, &k);
 			/* the key is already normalised: this cannot fail */
-			if (peerkey_parse(u->servers[j].key, strlen(u->servers[j].key), 0, &k) < 0)
+			else if (peerkey_parse(s->key, strlen(s->key), 0, &k) < 0)
 				continue;
 			enum ngx_proto proto = u->stream ? NGX_PROTO_TCP : NGX_PROTO_HTTP;
-			const struct ngx_server *s = &u->servers[j];
 			struct ngx_peer *p = get_peer(ps, &k, proto);
 			struct seen *seen = &ps->seen[p - m->peers];
+			if (p->nupstreams == 0)
+				seen->stream = u->stream;
 			seen->connectable |= !s->down && !s->service && !u->balancer_lua;
 			seen->primary |= !s->backup;
 			add_upstream_name(p, u->name);
@@ -248,6 +263,22 @@ static void index_dynamic(struct ngx_model *m)
 	free(tmp);
 }
 
+/* A block no literal pass names may still be reached by a pass whose
+ * address is a variable ("fastcgi_pass $arg_b": nginx looks the value up
+ * among the block names at run time); the first such pass of the same kind
+ * (http or stream) gives the block's peers their protocol. */
+static void variable_pass_proto(const struct ngx_model *m, bool stream, struct ngx_peer *p)
+{
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *pass = &m->passes[i];
+		if (pass->host || pass->stream != stream)
+			continue;
+		p->proto = pass->proto;
+		p->tls = pass->tls;
+		return;
+	}
+}
+
 int ngxpeer_build(struct ngxbuild *b)
 {
 	struct ngx_model *m = b->m;
@@ -272,6 +303,8 @@ int ngxpeer_build(struct ngxbuild *b)
 		r = resolve_pass(&ps, &blocks[m->passes[i].stream], i);
 	for (size_t i = 0; i < m->npeers && r >= 0; i++) {
 		struct ngx_peer *p = &m->peers[i];
+		if (!ps.seen[i].from_pass)
+			variable_pass_proto(m, ps.seen[i].stream, p);
 		p->probed = ps.seen[i].connectable && p->proto != NGX_PROTO_UDP;
 		p->backup = !ps.seen[i].primary;
 	}

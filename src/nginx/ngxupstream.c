@@ -11,6 +11,28 @@
 #include "nginx/ngxbuild.h"
 #include "nginx/ngxvalue.h"
 
+/* A service= server names no address nginx connects to: nginx asks the
+ * resolver for the SRV records of "_NAME._tcp.HOST" (or "NAME.HOST" when
+ * NAME holds a dot, as in service=_http._tcp) and takes hosts and ports
+ * from the answer. Its key is "srv:" and that record name, never HOST:80. */
+static int srv_key(struct ngxbuild *b, const struct cf_node *n, struct ngx_server *s,
+		   const struct peerkey *k)
+{
+	if (k->kind != PEERKEY_HOST || strchr(s->addr, ':'))
+		return ngxbuild_err(b, n, "service upstream \"%s\" may not have port", s->addr);
+	char key[PEERKEY_MAX];
+	int len = strchr(s->service, '.')
+		      ? snprintf(key, sizeof(key), "srv:%s.%s", s->service, k->host)
+		      : snprintf(key, sizeof(key), "srv:_%s._tcp.%s", s->service, k->host);
+	if (len < 0 || (size_t)len >= sizeof(key))
+		return ngxbuild_err(b, n, "invalid service \"%s\"", s->service);
+	for (char *c = key; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	s->key = ngxbuild_str(b, key);
+	return 0;
+}
+
 static int parse_server(struct ngxbuild *b, const struct cf_node *n, bool stream,
 			struct ngx_server *s)
 {
@@ -61,6 +83,8 @@ static int parse_server(struct ngxbuild *b, const struct cf_node *n, bool stream
 	}
 	s->addr = ngxbuild_str(b, addr);
 	s->key = ngxbuild_str(b, k.key);
+	if (s->service)
+		return srv_key(b, n, s, &k);
 	return 0;
 }
 

@@ -1,10 +1,13 @@
 /* json_alert: alerts and diagnosis counters as JSON (see json.h). */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "log/errlog_kind.h"
+#include "nginx/ngxconf.h"
 #include "output/json.h"
 #include "core/util.h"
 
@@ -66,4 +69,47 @@ cJSON *json_diag_learned(const struct diag *d)
 	cJSON_AddNumberToObject(o, "tracked", (double)diag_learned_count(d));
 	cJSON_AddNumberToObject(o, "untracked_events", (double)diag_untracked_events(d));
 	return o;
+}
+
+/* Every upstream block whose every server (not `down`) has a firing
+ * peer-level alert: what no_live_upstreams said while nginx logged it, kept
+ * visible after that line resolves, through the peers' own alerts. */
+static void add_blocks_down(cJSON *o, const struct ngx_model *m, const struct alert_store *s)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "blocks_down");
+	for (size_t i = 0; m && i < m->nupstreams; i++) {
+		const struct ngx_upstream *u = &m->upstreams[i];
+		size_t n = 0, down = 0;
+		for (size_t j = 0; j < u->nservers; j++) {
+			const struct ngx_server *sv = &u->servers[j];
+			if (sv->down)
+				continue;
+			n++;
+			down += sv->key && alert_peer_firing(s, sv->key, CAUSE__COUNT);
+		}
+		if (u->balancer_lua || !n || down < n)
+			continue;
+		cJSON *b = cJSON_CreateObject();
+		char ref[PATH_MAX + 16];
+		cJSON_AddStringToObject(b, "upstream", u->name);
+		snprintf(ref, sizeof(ref), "%s:%u", u->ref.file, u->ref.line);
+		cJSON_AddStringToObject(b, "config_ref", ref);
+		cJSON *peers = cJSON_AddArrayToObject(b, "peers");
+		for (size_t j = 0; j < u->nservers; j++)
+			if (!u->servers[j].down)
+				cJSON_AddItemToArray(peers, cJSON_CreateString(u->servers[j].key));
+		cJSON_AddItemToArray(arr, b);
+	}
+}
+
+void json_alerts_answer(cJSON *o, const struct ngx_model *m, const struct alert_store *s, bool all,
+			bool severe_first)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "alerts");
+	for (int pass = 0; pass < (severe_first ? 2 : 1); pass++)
+		for (const struct alert *a = alert_first(s); a; a = alert_next(s, a))
+			if ((all || a->firing) &&
+			    (!severe_first || (a->severity == ALERT_CRITICAL) == (pass == 0)))
+				cJSON_AddItemToArray(arr, json_alert(a));
+	add_blocks_down(o, m, s);
 }

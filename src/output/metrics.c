@@ -11,10 +11,12 @@
 #include "diagnose/diagnose.h"
 #include "log/accessstats.h"
 #include "output/ipc.h"
+#include "output/problems.h"
 #include "output/json.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 #include "log/tail.h"
+#include "core/escape.h"
 #include "core/util.h"
 
 struct text {
@@ -39,19 +41,14 @@ static void put(struct text *t, const char *fmt, ...)
 	}
 }
 
-/* Label values escape backslash, double quote and newline. */
+/* Label values per the exposition format (escape_prom_label): \\, \" and \n
+ * escaped, invalid UTF-8 made valid, so one odd unix path cannot make
+ * promtool or node_exporter reject the whole file. */
 static void put_label(struct text *t, const char *name, const char *value)
 {
-	put(t, "%s=\"", name);
-	for (const char *p = value ? value : ""; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			put(t, "\\%c", *p);
-		else if (*p == '\n')
-			put(t, "\\n");
-		else
-			put(t, "%c", *p);
-	}
-	put(t, "\"");
+	char *v = escape_prom_label(value ? value : "");
+	put(t, "%s=\"%s\"", name, v);
+	free(v);
 }
 
 static void family(struct text *t, const char *name, const char *type, const char *help)
@@ -78,7 +75,8 @@ static void peers(struct text *t, const struct metrics_sources *s)
 	       "1 when the last probe of the peer succeeded, 0 when it failed.");
 	for (size_t i = 0; i < n + s->nextra_peers; i++) {
 		const char *key = i < n ? s->model->peers[i].key : s->extra_peers[i - n];
-		const char *proto = i < n ? ngxconf_proto_name(s->model->peers[i].proto) : NULL;
+		const char *proto =
+		    i < n ? ngxconf_proto_name(s->model->peers[i].proto) : s->extra_proto;
 		enum peer_state st = prober_state(s->prober, key);
 		if (st != PEER_UNKNOWN)
 			peer_sample(t, "upwatch_peer_up", key, proto, st == PEER_UP);
@@ -120,6 +118,13 @@ static void events(struct text *t, const struct metrics_sources *s)
 	family(t, "upwatch_peer_log_events_total", "counter",
 	       "nginx error-log events by peer and kind.");
 	diag_foreach_peer(s->diag, peer_events, t);
+	family(t, "upwatch_learned_peers", "gauge",
+	       "Peers learned from the logs that the nginx configuration does not name.");
+	put(t, "upwatch_learned_peers %zu\n", diag_learned_count(s->diag));
+	family(t, "upwatch_log_events_untracked_total", "counter",
+	       "Events of learned peers beyond the cap of tracked peers.");
+	put(t, "upwatch_log_events_untracked_total %llu\n",
+	    (unsigned long long)diag_untracked_events(s->diag));
 }
 
 static void alerts(struct text *t, const struct metrics_sources *s)
@@ -201,11 +206,31 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	put(t, "upwatch_probes_failed_total %.17g\n", json_num(probes, "failed"));
 	cJSON_Delete(probes);
 
+	struct ipc_stats is = {0};
+	if (s->ipc)
+		ipc_get_stats(s->ipc, &is);
 	family(t, "upwatch_ipc_clients", "gauge", "Clients connected to the JSON socket.");
-	put(t, "upwatch_ipc_clients %u\n", s->ipc ? ipc_clients(s->ipc) : 0);
-	family(t, "upwatch_ipc_dropped_total", "counter", "Clients cut off for not reading.");
-	put(t, "upwatch_ipc_dropped_total %llu\n",
-	    (unsigned long long)(s->ipc ? ipc_dropped(s->ipc) : 0));
+	put(t, "upwatch_ipc_clients %u\n", is.clients);
+	family(t, "upwatch_ipc_dropped_total", "counter",
+	       "Clients cut off for not reading or idling.");
+	put(t, "upwatch_ipc_dropped_total %llu\n", (unsigned long long)is.dropped);
+	family(t, "upwatch_ipc_refused_total", "counter",
+	       "Clients turned away: credentials or the client cap.");
+	put(t, "upwatch_ipc_refused_total %llu\n", (unsigned long long)is.refused);
+	family(t, "upwatch_ipc_accept_errors_total", "counter",
+	       "Clients that could not be accepted for lack of descriptors or memory.");
+	put(t, "upwatch_ipc_accept_errors_total %llu\n", (unsigned long long)is.accept_errors);
+	family(t, "upwatch_journal_dropped_total", "counter",
+	       "Alerts and log entries journald did not take.");
+	put(t, "upwatch_journal_dropped_total %llu\n", (unsigned long long)s->journal_dropped);
+	family(t, "upwatch_problems", "gauge",
+	       "Problems keeping upwatchd from its whole job (see `upwatchctl status`).");
+	for (int k = 0; k < PROBLEM__COUNT; k++) {
+		put(t, "upwatch_problems{");
+		put_label(t, "kind", problem_kind_name((enum problem_kind)k));
+		put(t, "} %zu\n",
+		    s->problems ? problems_count(s->problems, (enum problem_kind)k) : 0);
+	}
 	family(t, "upwatch_reloads_total", "counter", "Successful configuration reloads.");
 	put(t, "upwatch_reloads_total %u\n", s->reloads);
 	family(t, "upwatch_reload_failures_total", "counter",

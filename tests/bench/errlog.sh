@@ -12,6 +12,9 @@
 #                                calls errlog_parse_upstream()
 #   BEFORE_BIN run FILE          optional: an older bench_errlog, for a
 #                                before/after figure from the same run
+# and the same wc -l, errlog_parse_upstream and errlog_parse on a file of
+# client-side lines only (tests/bench/noise-corpus.log replayed: no upstream
+# content, what the pre-filter is for),
 # and keeps the best CPU time (user + sys) of each: other processes stretch
 # wall time, not CPU time. Each is printed as a fraction of wc -l.
 # Not part of the test suite: it prints figures, it asserts nothing.
@@ -24,9 +27,12 @@ bin="$build/tests/bench/bench_errlog"
 [ -x "$bin" ] || { echo "errlog.sh: $bin not built" >&2; exit 1; }
 
 file=$(mktemp "${TMPDIR:-/tmp}/errlog-bench.XXXXXX")
-trap 'rm -f "$file"' EXIT
+noise=$(mktemp "${TMPDIR:-/tmp}/errlog-noise.XXXXXX")
+trap 'rm -f "$file" "$noise"' EXIT
 "$bin" generate "$file" "$mb" >/dev/null
-cat "$file" >/dev/null
+# client-side lines only (no upstream content): what the pre-filter is for
+"$bin" generate "$noise" "$mb" "$(dirname "$0")/noise-corpus.log" >/dev/null
+cat "$file" "$noise" >/dev/null
 bytes=$(wc -c <"$file")
 lines=$(wc -l <"$file")
 
@@ -37,8 +43,10 @@ cpu() {
     awk '{ printf "%.3f\n", $1 + $2 }' <<<"$t"
 }
 
-names=("wc -l" "errlog_parse_upstream" "errlog_parse" "tail ingest (tail + parse)")
-cmds=("wc -l $file" "$bin run $file" "$bin run-full $file" "$build/tests/bench/bench_tail ingest $file")
+names=("wc -l" "errlog_parse_upstream" "errlog_parse" "tail ingest (tail + parse)"
+       "noise: wc -l" "noise: errlog_parse_upstream" "noise: errlog_parse")
+cmds=("wc -l $file" "$bin run $file" "$bin run-full $file" "$build/tests/bench/bench_tail ingest $file"
+      "wc -l $noise" "$bin run $noise" "$bin run-full $noise")
 if [ -n "$before" ]; then
     names+=("before: $(basename "$before")")
     cmds+=("$before run $file")
@@ -58,8 +66,15 @@ done
 printf 'file: %.1f MB, %d lines (%.0f bytes/line), best cpu of %d runs\n' \
     "$(awk -v b="$bytes" 'BEGIN { print b / 1e6 }')" "$lines" \
     "$(awk -v b="$bytes" -v l="$lines" 'BEGIN { print b / l }')" "$runs"
+nlines=$(wc -l <"$noise")
 for k in "${!cmds[@]}"; do
-    awk -v n="${names[$k]}" -v c="${best[$k]}" -v w="${best[0]}" -v l="$lines" 'BEGIN {
+    w=${best[0]}
+    l=$lines
+    case ${names[$k]} in
+    noise:*) w=${best[4]} l=$nlines ;;
+    esac
+    [ "${names[$k]}" = "noise: wc -l" ] && echo "noise file (client-side lines only): $nlines lines"
+    awk -v n="${names[$k]}" -v c="${best[$k]}" -v w="$w" -v l="$l" 'BEGIN {
         if (c <= 0) c = 0.001
         if (w <= 0) w = 0.001
         printf "%-32s cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l\n", n, c, l / c, 100 * w / c

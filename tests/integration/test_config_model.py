@@ -80,7 +80,7 @@ def test_upstreams_marks_peers_nginx_never_connects_to(workdir):
     d.start()
     try:
         peers = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
-        for key in ("127.0.0.1:8002", "backend.internal:80", "0.0.0.1:80", "0.0.0.2:80"):
+        for key in ("127.0.0.1:8002", "srv:_http._tcp.backend.internal", "0.0.0.1:80", "0.0.0.2:80"):
             assert peers[key]["probed"] is False, key
         assert "probed" not in peers["127.0.0.1:8001"]
         assert "probed" not in peers["127.0.0.1:8004"]  # down in one block, live in another

@@ -1,11 +1,12 @@
 #!/bin/bash
 # The pipeline's stages depend one way: a file in src/DIR or include/DIR may
 # include headers only from its own folder or from folders of a lower rank.
-# log, probe and host share a rank and never include one another.
+# log, probe and host share a rank and never include one another; ctl sits
+# above daemon so `upwatchctl explain` can run daemon/pipeline.h in-process.
 set -u
 root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 declare -A rank=([core]=0 [conf]=1 [nginx]=2 [log]=3 [probe]=3 [host]=3 [backend]=4
-	[diagnose]=5 [output]=6 [daemon]=7 [ctl]=7)
+	[diagnose]=5 [output]=6 [daemon]=7 [ctl]=8)
 bad=0
 cd "$root" || exit 2
 while IFS= read -r file; do
@@ -25,7 +26,7 @@ while IFS= read -r file; do
 			echo "$file:$line: include \"$inc\": unknown folder '$to'"
 			bad=1
 		elif [ "$to" != "$dir" ] && [ "${rank[$to]}" -ge "${rank[$dir]}" ]; then
-			echo "$file:$line: $dir/ may not include $inc (layer order: core < conf < nginx < log, probe, host < backend < diagnose < output < daemon, ctl)"
+			echo "$file:$line: $dir/ may not include $inc (layer order: core < conf < nginx < log, probe, host < backend < diagnose < output < daemon < ctl)"
 			bad=1
 		fi
 	done < <(grep -noE '^#include "[^"]+"' "$file" | sed -E 's/^([0-9]+):#include "([^"]+)"/\1:\2/' |

@@ -38,7 +38,7 @@ def complete(*words, path=None):
 
 def test_commands_and_options():
     assert complete("upwatchctl", "") == sorted(
-        ["status", "upstreams", "alerts", "stats", "probe", "reload", "watch", "check",
+        ["explain", "status", "upstreams", "alerts", "stats", "probe", "reload", "watch", "check",
          "metrics"])
     assert complete("upwatchctl", "st") == ["stats", "status"]
     assert complete("upwatchctl", "--") == ["--help", "--json", "--socket", "--version"]
@@ -48,6 +48,18 @@ def test_commands_and_options():
 
 def test_alerts_flags():
     assert complete("upwatchctl", "alerts", "-") == ["--all", "--json", "--verbose", "-v"]
+
+
+def test_explain_flags_and_values(tmp_path):
+    assert complete("upwatchctl", "explain", "-") == sorted(
+        ["--nginx-conf", "--nginx-dump", "--since", "--log", "--no-probe", "--config",
+         "--json"])
+    assert complete("upwatchctl", "explain", "--since", "1") == ["15m", "1d", "1h"]
+    (tmp_path / "error.log").write_text("")
+    os.chdir(tmp_path)
+    assert complete("upwatchctl", "explain", "--log", "") == ["-", "error.log"]
+    # a value taken by an option is not the command word
+    assert complete("upwatchctl", "explain", "--log", "error.log", "--no") == ["--no-probe"]
 
 
 def test_probe_completes_peers_from_the_daemon(tmp_path):

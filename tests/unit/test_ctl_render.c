@@ -85,12 +85,98 @@ static void test_upstreams_show_5xx_per_minute(void)
 			   "\"5xx_1m\":12}},{\"peer\":\"127.0.0.1:9001\",\"protocol\":\"http\","
 			   "\"state\":\"up\",\"access\":null}]}",
 			   false);
-	CHECK(strstr(out, "STATE    5xx/min LAST") != NULL);
-	CHECK(strstr(out, "127.0.0.1:9000                       http     up            12 ") !=
-	      NULL);
-	CHECK(strstr(out, "127.0.0.1:9001                       http     up             - ") !=
-	      NULL);
+	CHECK(strstr(out, "STATE    5xx/min SOFTWARE     LAST") != NULL);
+	CHECK(strstr(out, "127.0.0.1:9000                       -  "
+			  "                http   up            12 ") != NULL);
+	CHECK(strstr(out, "127.0.0.1:9001                       -  "
+			  "                http   up             - ") != NULL);
 	free(out);
+}
+
+static void test_check_answer_with_counts(void)
+{
+	char json[2048], a[1024], *out;
+	snprintf(a, sizeof(a), ALERT, "critical");
+	snprintf(json, sizeof(json), "{\"ok\":true,\"critical\":3,\"warning\":2,\"worst\":%s}", a);
+	CHECK_INT(check(json, &out), CHECK_CRITICAL);
+	CHECK_STR(out,
+		  "UPWATCH CRITICAL - 3 critical, 2 warning: 127.0.0.1:8081 refuses connections "
+		  "(127.0.0.1:8081) | critical=3;;1 warning=2;1\n");
+	free(out);
+	CHECK_INT(check("{\"ok\":true,\"critical\":0,\"warning\":0,\"worst\":null}", &out),
+		  CHECK_OK);
+	CHECK_STR(out, "UPWATCH OK - no firing alerts | critical=0;;1 warning=0;1\n");
+	free(out);
+}
+
+/* A long unix path is cut in the middle so the columns after it stay in
+ * line; -v prints it whole. upstreams shows the block and the software. */
+static void test_long_peers_are_cut_in_the_middle(void)
+{
+	const char *json =
+	    "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":\"firing\","
+	    "\"cause\":\"socket_missing\",\"peer\":\"unix:/run/some/long/dir/app-server.sock\","
+	    "\"count\":2,\"summary\":\"s\"}]}";
+	char *s = render("alerts", json, false);
+	CHECK(s && strstr(s, "critical firing    socket_missing               "
+			     "unix:/run/some...p-server.sock -              2  s\n"));
+	free(s);
+	s = render("alerts", json, true);
+	CHECK(s && strstr(s, "    peer:        unix:/run/some/long/dir/app-server.sock\n"));
+	free(s);
+	s = render("upstreams",
+		   "{\"ok\":true,\"peers\":[{\"peer\":\"127.0.0.1:9000\",\"protocol\":\"fastcgi\","
+		   "\"state\":\"up\",\"upstreams\":[\"php\",\"php_backup\"],\"software\":"
+		   "{\"name\":\"php-fpm\"}},{\"peer\":\"127.0.0.1:8000\",\"protocol\":\"http\","
+		   "\"upstreams\":[]}]}",
+		   false);
+	CHECK_STR(s, "PEER                                 UPSTREAM   "
+		     "        PROTO  STATE    5xx/min SOFTWARE     LAST          LATENCY  DETAIL\n"
+		     "127.0.0.1:9000                       php+1      "
+		     "        fastcgi up             - php-fpm      -                   -  \n"
+		     "127.0.0.1:8000                       -          "
+		     "        http   unknown        - -            -                   -  \n");
+	free(s);
+}
+
+/* A block whose every peer is down is named after the table, also when
+ * no no_live_upstreams alert fires for it any more. */
+static void test_blocks_down_follow_the_table(void)
+{
+	char *s = render("alerts",
+			 "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":"
+			 "\"firing\",\"cause\":\"backend_down\",\"peer\":\"127.0.0.1:1\","
+			 "\"summary\":\"s\"}],\"blocks_down\":[{\"upstream\":\"pool\","
+			 "\"config_ref\":\"/etc/nginx/nginx.conf:7\",\"peers\":[\"127.0.0.1:1\","
+			 "\"127.0.0.1:2\"]}]}",
+			 false);
+	CHECK(s && strstr(s, "\nupstream pool (/etc/nginx/nginx.conf:7): every peer is down: "
+			     "127.0.0.1:1 127.0.0.1:2\n"));
+	free(s);
+}
+
+/* A log-derived unix path with OSC/CSI sequences, and invalid UTF-8 in a
+ * summary: the terminal gets them escaped, never raw ESC or BEL. */
+static void test_terminal_output_shows_control_characters_visibly(void)
+{
+	const char *json =
+	    "{\"ok\":true,\"alerts\":[{\"severity\":\"critical\",\"state\":\"firing\","
+	    "\"cause\":\"socket_missing\",\"peer\":\"unix:/run/app/\\u001b]0;PWNED\\u0007"
+	    "\\u001b[2J.sock\",\"summary\":\"GET /caf\xe9\xff\",\"fix\":\"a\\u001b[1mb\\nc\","
+	    "\"evidence\":[\"x\\u0007y\"]}]}";
+	char *s = render("alerts", json, true);
+	CHECK(s && !strchr(s, '\x1b') && !strchr(s, '\x07'));
+	CHECK(s && strstr(s, "unix:/run/app/\\x1b]0;PWNED\\x07\\x1b[2J.sock"));
+	CHECK(s && strstr(s, "GET /caf\\xe9\\xff"));
+	CHECK(s && strstr(s, "      a\\x1b[1mb\n      c\n"));
+	CHECK(s && strstr(s, "      - x\\x07y\n"));
+	free(s);
+	s = render(
+	    "upstreams",
+	    "{\"ok\":true,\"peers\":[{\"peer\":\"unix:/run/\\u001b[2J\",\"protocol\":\"tcp\"}]}",
+	    false);
+	CHECK(s && !strchr(s, '\x1b') && strstr(s, "unix:/run/\\x1b[2J"));
+	free(s);
 }
 
 static void test_missing_fields_do_not_crash(void)
@@ -114,6 +200,10 @@ int main(void)
 	RUN(test_alerts_table_and_verbose_details);
 	RUN(test_check_codes_follow_the_worst_alert);
 	RUN(test_upstreams_show_5xx_per_minute);
+	RUN(test_check_answer_with_counts);
+	RUN(test_long_peers_are_cut_in_the_middle);
+	RUN(test_blocks_down_follow_the_table);
+	RUN(test_terminal_output_shows_control_characters_visibly);
 	RUN(test_missing_fields_do_not_crash);
 	return harness_result();
 }

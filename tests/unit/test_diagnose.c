@@ -24,7 +24,7 @@ static struct {
 	size_t nprobe;
 	struct host_listener listener;
 	bool listener_known;
-	unsigned nearby[4];
+	unsigned nearby[16];
 	int nnearby;
 	int probes_asked;
 	bool conns_known;
@@ -60,6 +60,17 @@ static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_
 	for (int i = 0; i < fake.nnearby && (size_t)i < max; i++)
 		ports[i] = fake.nearby[i];
 	return fake.nnearby;
+}
+
+static bool fake_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
+			      size_t len)
+{
+	(void)ud;
+	(void)k;
+	if (port != 8080)
+		return false;
+	snprintf(buf, len, "gunicorn");
+	return true;
 }
 
 static void fake_probe_now(void *ud, const char *key)
@@ -118,7 +129,8 @@ static const char *NGINX =
     "    location /pool { proxy_pass http://pool; }\n"		   /* 17 */
     "  }\n"							   /* 18 */
     "  upstream bk { server 127.0.0.1:9101; server 127.0.0.1:9102 backup; }\n"
-    "  server { server_name bk.test; location / { proxy_pass http://bk; } }\n"
+    "  server { server_name bk.test; location / { proxy_pass http://bk; }"
+    " location /app { proxy_pass http://unix:/run/app/socket; } }\n"
     "}\n"
     "stream {\n"				 /* 22 */
     "  upstream pg { server 127.0.0.1:5433; }\n" /* 23 */
@@ -139,6 +151,7 @@ static void setup(void)
 	    .last_probe = fake_last_probe,
 	    .listener = fake_listener,
 	    .ports_nearby = fake_nearby,
+	    .port_process = fake_port_process,
 	    .connections = fake_connections,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
@@ -216,6 +229,28 @@ static void test_refused_raises_backend_down_with_the_server_line(void)
 	feed(T0 + 10, REFUSED, "/");
 	CHECK(a && a->count == 2);
 	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+/* The ports that listen nearby name their process, and the list says how
+ * many it leaves out rather than stopping silently. */
+static void test_ports_nearby_name_their_process_and_the_rest(void)
+{
+	setup();
+	fake.listener_known = true;
+	fake.nearby[0] = 8080;
+	for (int i = 1; i < 11; i++)
+		fake.nearby[i] = 9000 + (unsigned)i;
+	fake.nnearby = 11;
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && strstr(a->explanation, "On 127.0.0.1 these ports do: 8080 (gunicorn) 9001 9002 "
+					  "9003 9004 9005 9006 9007 and 3 more."));
+	bool host_line = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		host_line |= strstr(a->evidence[i], "these ports listen: 8080 (gunicorn) 9001") &&
+			     strstr(a->evidence[i], " 9007 and 3 more");
+	CHECK(host_line);
 	teardown();
 }
 
@@ -304,6 +339,45 @@ static void test_unix_errnos_map_to_socket_causes(void)
 		     "\"fastcgi://unix:/run/php/fpm.sock:\", host: \"d\"",
 		     cases[i].err);
 		expect_alert(cases[i].cause, "unix:/run/php/fpm.sock", NULL, "16", cases[i].sev);
+		teardown();
+	}
+}
+
+/* nginx sometimes logs a unix upstream without the ':' after the socket
+ * path: the peer is the path the configuration names, whatever the URI. */
+static void test_unix_peer_without_colon_is_keyed_by_the_configured_socket(void)
+{
+	setup();
+	for (int i = 1; i <= 2; i++)
+		feed(T0 + i,
+		     "2026/11/21 10:00:00 [error] 7#7: *5 connect() to unix:/run/app/socket "
+		     "failed (111: Connection refused) while connecting to upstream, client: "
+		     "127.0.0.1, server: bk.test, request: \"GET /orders/%d HTTP/1.1\", upstream: "
+		     "\"http://unix:/run/app/socket/orders/%d\", host: \"bk.test\"",
+		     i, i);
+	const struct alert *a = alert_find(alerts, CAUSE_SOCKET_STALE, "unix:/run/app/socket");
+	CHECK(a != NULL);
+	CHECK(a && a->count == 2);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+/* gRPC RST_STREAM: REFUSED_STREAM (7) is a full backend, other codes a broken answer */
+static void test_grpc_rejected_request_by_error_code(void)
+{
+	static const struct {
+		int code;
+		enum cause cause;
+	} cases[] = {{7, CAUSE_BACKEND_OVERLOADED}, {2, CAUSE_INVALID_RESPONSE}};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		setup();
+		feed(T0,
+		     "2026/11/21 10:00:00 [error] 7#7: *1 upstream rejected request with error %d "
+		     "while reading response header from upstream, client: 127.0.0.1, server: "
+		     "diag.test, request: \"POST /a.B/C HTTP/2.0\", upstream: "
+		     "\"grpc://127.0.0.1:8081\", host: \"diag.test\"",
+		     cases[i].code);
+		CHECK(alert_find(alerts, cases[i].cause, "127.0.0.1:8081") != NULL);
 		teardown();
 	}
 }
@@ -722,11 +796,14 @@ int main(void)
 	cfg = config_new();
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
+	RUN(test_ports_nearby_name_their_process_and_the_rest);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
 	RUN(test_ok_probe_with_an_old_listener_keeps_the_alert_until_hold);
 	RUN(test_read_timeout_names_the_location_timeout);
 	RUN(test_unix_errnos_map_to_socket_causes);
+	RUN(test_unix_peer_without_colon_is_keyed_by_the_configured_socket);
+	RUN(test_grpc_rejected_request_by_error_code);
 	RUN(test_permission_fix_names_the_worker_user);
 	RUN(test_no_live_upstreams_names_the_block_and_its_peers);
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);

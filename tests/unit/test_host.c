@@ -262,8 +262,11 @@ static void test_nobody_listens_and_nearby_port_is_named(void)
 	CHECK(!contains(ports, n, other_addr_port)); /* another address entirely */
 	for (int i = 1; i < n; i++)
 		CHECK(ports[i - 1] < ports[i]);
-	/* The cap is honoured. */
-	CHECK_INT(host_tcp_ports_nearby(H, &k, ports, 0), 0);
+	/* The cap is honoured, and the count says how many were left out. */
+	CHECK_INT(host_tcp_ports_nearby(H, &k, ports, 0), n);
+	unsigned first = 0;
+	CHECK_INT(host_tcp_ports_nearby(H, &k, &first, 1), n);
+	CHECK_INT(first, ports[0]);
 	close(lfd);
 	close(idle);
 	close(ofd);

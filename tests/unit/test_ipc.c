@@ -1,13 +1,19 @@
-/* Unit tests for ipc: request validation, limits, ordering, slow subscribers.
- * The server runs in this process's loop; clients are forked children that
- * use plain blocking sockets and report through their exit status. */
+/* Unit tests for ipc: request validation, limits, ordering, slow subscribers,
+ * hostile clients and descriptor exhaustion. The server runs in this
+ * process's loop; clients are forked children that use plain blocking
+ * sockets and report through their exit status. Nothing waits on a clock to
+ * synchronise: children block on their sockets, the server publishes once
+ * both subscribers are in. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +24,8 @@
 static char sock_path[256];
 static struct ipc *server;
 static struct ev_loop *loop;
+static int subscribers;
+static ev_timer pub;
 
 struct later {
 	ev_timer t;
@@ -49,12 +57,32 @@ static void handler(void *ud, struct ipc_client *c, const char *cmd, const cJSON
 	} else if (streq(cmd, "later")) {
 		struct later *lt = xcalloc(1, sizeof(*lt));
 		lt->c = ipc_client_ref(c);
-		ev_timer_init(&lt->t, later_cb, 0.05, 0);
+		ev_timer_init(&lt->t, later_cb, 0, 0); /* answered from the next iteration */
 		ev_timer_start(loop, &lt->t);
 	} else if (streq(cmd, "subscribe")) {
 		ipc_subscribe(c);
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddTrueToObject(o, "ok");
+		ipc_reply(c, o);
+		if (++subscribers == 2)
+			ev_timer_start(loop, &pub);
+	} else if (streq(cmd, "big")) {
+		/* one answer three times the output cap */
+		size_t n = 3 * IPC_OUTPUT_MAX;
+		char *pad = xmalloc(n + 1);
+		memset(pad, 'b', n);
+		pad[n] = '\0';
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddStringToObject(o, "pad", pad);
+		free(pad);
+		ipc_reply(c, o);
+	} else if (streq(cmd, "bytes")) {
+		/* strings as they come from logs: invalid UTF-8, controls */
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddTrueToObject(o, "ok");
+		cJSON_AddStringToObject(o, "req", "GET /caf\xe9\xff \xc3\xa9");
+		cJSON_AddStringToObject(o, "path", "/run/app/\x1b]0;PWNED\x07\x1b[2J.sock");
 		ipc_reply(c, o);
 	} else {
 		ipc_reply_error(c, "unknown command \"%s\"", cmd);
@@ -142,8 +170,10 @@ static void child_lazy_subscriber(void)
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	if (write(fd, "{\"cmd\":\"subscribe\"}\n", 20) < 0)
 		_exit(91);
-	sleep(3); /* never reads */
-	_exit(0);
+	/* never reads; waits until the server hangs up on it */
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+	int r = poll(&p, 1, 20000);
+	_exit(r == 1 && (p.revents & (POLLRDHUP | POLLHUP)) ? 0 : 1);
 }
 
 static void child_reader_subscriber(void)
@@ -157,6 +187,102 @@ static void child_reader_subscriber(void)
 	while (total < 3 * 1024 * 1024 && (r = read(fd, buf, sizeof(buf))) > 0)
 		total += (size_t)r;
 	_exit(total >= 3 * 1024 * 1024 ? 0 : 1);
+}
+
+/* Connect n sockets, then read one line from the last. */
+static void child_over_the_cap(void)
+{
+	int fds[3];
+	char buf[512];
+	for (int i = 0; i < 3; i++)
+		fds[i] = client_connect();
+	read_lines(fds[2], buf, sizeof(buf), 1);
+	if (strcmp(buf, "{\"ok\":false,\"error\":\"too many clients, try again later\"}\n") != 0) {
+		fprintf(stderr, "third client got: %s\n", buf);
+		_exit(1);
+	}
+	if (read(fds[2], buf, sizeof(buf)) != 0)
+		_exit(2);
+	/* the first two are served */
+	for (int i = 0; i < 2; i++) {
+		if (write(fds[i], "{\"cmd\":\"echo\"}\n", 15) < 0)
+			_exit(91);
+		read_lines(fds[i], buf, sizeof(buf), 1);
+		if (strcmp(buf, "{\"ok\":true,\"said\":\"now\"}\n") != 0)
+			_exit(3);
+	}
+	_exit(0);
+}
+
+static void child_never_finishes_a_line(void)
+{
+	int fd = client_connect();
+	char buf[512];
+	if (write(fd, "{\"cmd\":", 7) < 0)
+		_exit(91);
+	read_lines(fd, buf, sizeof(buf), 1);
+	if (strcmp(buf, "{\"ok\":false,\"error\":\"idle for too long\"}\n") != 0) {
+		fprintf(stderr, "idle client got: %s\n", buf);
+		_exit(1);
+	}
+	_exit(read(fd, buf, sizeof(buf)) == 0 ? 0 : 2);
+}
+
+static void child_big_reader(void)
+{
+	int fd = client_connect();
+	if (write(fd, "{\"cmd\":\"big\"}\n{\"cmd\":\"echo\"}\n", 30) < 0)
+		_exit(91);
+	size_t cap = 4 * IPC_OUTPUT_MAX;
+	char *buf = xmalloc(cap);
+	size_t len = read_lines(fd, buf, cap, 2);
+	const char *tail = "\"}\n{\"ok\":true,\"said\":\"now\"}\n";
+	size_t want = strlen("{\"ok\":true,\"pad\":\"") + 3 * IPC_OUTPUT_MAX + strlen(tail);
+	if (len != want || strcmp(buf + len - strlen(tail), tail) != 0) {
+		fprintf(stderr, "big reply: %zu bytes, expected %zu\n", len, want);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+static void child_bytes(void)
+{
+	int fd = client_connect();
+	char buf[512];
+	if (write(fd, "{\"cmd\":\"bytes\"}\n", 16) < 0)
+		_exit(91);
+	read_lines(fd, buf, sizeof(buf), 1);
+	const char *want = "{\"ok\":true,\"req\":\"GET /caf\\ufffd\\ufffd \xc3\xa9\","
+			   "\"path\":\"/run/app/\\u001b]0;PWNED\\u0007\\u001b[2J.sock\"}\n";
+	if (strcmp(buf, want) != 0) {
+		fprintf(stderr, "got: %s\n", buf);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+/* Run with the server out of descriptors: every client gets the refusal. */
+static void child_out_of_fds(void)
+{
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max; /* the child's own sockets are not the point */
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (int i = 0; i < 5; i++) {
+		int fd = client_connect();
+		char buf[512];
+		/* the refusal may come (and the socket close) before we write */
+		ssize_t w = write(fd, "{\"cmd\":\"echo\"}\n", 15);
+		(void)w;
+		read_lines(fd, buf, sizeof(buf), 1);
+		if (strcmp(buf, "{\"ok\":false,\"error\":\"upwatchd is out of file "
+				"descriptors, try again later\"}\n") != 0) {
+			fprintf(stderr, "client %d got: %s\n", i, buf);
+			_exit(1);
+		}
+		close(fd);
+	}
+	_exit(0);
 }
 
 /* --- server side --- */
@@ -204,42 +330,103 @@ static void publish_cb(struct ev_loop *l, ev_timer *w, int revents)
 		ev_timer_stop(l, w);
 }
 
-static void run_children(void (*fns[])(void), size_t n, bool publish)
+static void run_children(void (*fns[])(void), size_t n)
 {
-	ev_timer pub;
+	failures_in_children = 0;
 	for (size_t i = 0; i < n; i++)
 		spawn(fns[i]);
-	if (publish) {
-		ev_timer_init(&pub, publish_cb, 0.3, 0.05);
-		ev_timer_start(loop, &pub);
-	}
 	ev_run(loop, 0);
-	if (publish)
-		ev_timer_stop(loop, &pub);
+	ev_timer_stop(loop, &pub);
 }
 
 static void test_malformed_requests_get_error_lines_in_order(void)
 {
 	void (*fns[])(void) = {child_validation};
-	run_children(fns, 1, false);
+	run_children(fns, 1);
 	CHECK_INT(failures_in_children, 0);
 }
 
 static void test_oversized_line_is_refused_and_closed(void)
 {
-	failures_in_children = 0;
 	void (*fns[])(void) = {child_oversized};
-	run_children(fns, 1, false);
+	run_children(fns, 1);
 	CHECK_INT(failures_in_children, 0);
+}
+
+static uint64_t dropped(void)
+{
+	struct ipc_stats st;
+	ipc_get_stats(server, &st);
+	return st.dropped;
 }
 
 static void test_subscriber_that_never_reads_is_cut_off(void)
 {
-	failures_in_children = 0;
 	void (*fns[])(void) = {child_lazy_subscriber, child_reader_subscriber};
-	run_children(fns, 2, true);
+	run_children(fns, 2);
 	CHECK_INT(failures_in_children, 0);
-	CHECK_INT(ipc_dropped(server), 1);
+	CHECK_INT(dropped(), 1);
+}
+
+static void test_large_reply_to_a_reader_is_sent_whole(void)
+{
+	void (*fns[])(void) = {child_big_reader};
+	run_children(fns, 1);
+	CHECK_INT(failures_in_children, 0);
+	CHECK_INT(dropped(), 1); /* unchanged */
+}
+
+static void test_replies_are_valid_utf8_with_controls_escaped(void)
+{
+	void (*fns[])(void) = {child_bytes};
+	run_children(fns, 1);
+	CHECK_INT(failures_in_children, 0);
+}
+
+static void test_clients_over_the_cap_get_an_error_line(void)
+{
+	struct ipc_stats before, after;
+	ipc_get_stats(server, &before);
+	ipc_set_limits(server, 2, IPC_IDLE_MS);
+	void (*fns[])(void) = {child_over_the_cap};
+	run_children(fns, 1);
+	ipc_set_limits(server, IPC_CLIENTS_MAX, IPC_IDLE_MS);
+	CHECK_INT(failures_in_children, 0);
+	ipc_get_stats(server, &after);
+	CHECK_INT(after.refused - before.refused, 1);
+}
+
+static void test_client_that_never_finishes_a_line_is_cut_off(void)
+{
+	ipc_set_limits(server, IPC_CLIENTS_MAX, 100);
+	void (*fns[])(void) = {child_never_finishes_a_line};
+	run_children(fns, 1);
+	ipc_set_limits(server, IPC_CLIENTS_MAX, IPC_IDLE_MS);
+	CHECK_INT(failures_in_children, 0);
+}
+
+/* The soft descriptor limit is lowered to the descriptors in use, so every
+ * accept() fails with EMFILE: each waiting client is taken with the reserve
+ * descriptor and refused, once per failure (no spinning on a connection
+ * that stays queued). */
+static void test_out_of_descriptors_refuses_clients_without_spinning(void)
+{
+	struct rlimit saved, low;
+	struct ipc_stats before, after;
+	getrlimit(RLIMIT_NOFILE, &saved);
+	int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	close(probe);
+	ipc_get_stats(server, &before);
+	low = saved;
+	low.rlim_cur = (rlim_t)probe; /* no descriptor above those open now */
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	void (*fns[])(void) = {child_out_of_fds};
+	run_children(fns, 1);
+	setrlimit(RLIMIT_NOFILE, &saved);
+	CHECK_INT(failures_in_children, 0);
+	ipc_get_stats(server, &after);
+	CHECK_INT(after.accept_errors - before.accept_errors, 5);
+	CHECK_INT(after.clients, 0);
 }
 
 int main(void)
@@ -247,6 +434,7 @@ int main(void)
 	snprintf(sock_path, sizeof(sock_path), "%s/sub/dir/ipc.sock", harness_tmpdir());
 	loop = ev_default_loop(0);
 	signal(SIGPIPE, SIG_IGN);
+	ev_timer_init(&pub, publish_cb, 0, 0.01);
 	CHECK_INT(ipc_new(loop, sock_path, handler, NULL, &server), 0);
 	if (!server)
 		return harness_result();
@@ -255,6 +443,11 @@ int main(void)
 	RUN(test_malformed_requests_get_error_lines_in_order);
 	RUN(test_oversized_line_is_refused_and_closed);
 	RUN(test_subscriber_that_never_reads_is_cut_off);
+	RUN(test_large_reply_to_a_reader_is_sent_whole);
+	RUN(test_replies_are_valid_utf8_with_controls_escaped);
+	RUN(test_clients_over_the_cap_get_an_error_line);
+	RUN(test_client_that_never_finishes_a_line_is_cut_off);
+	RUN(test_out_of_descriptors_refuses_clients_without_spinning);
 
 	ipc_free(server);
 	CHECK(access(sock_path, F_OK) != 0); /* the socket file is removed */

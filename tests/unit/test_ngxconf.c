@@ -606,6 +606,47 @@ static struct ngx_model *load_text(const char *name, const char *text, char *err
 	return load_in(dir, err);
 }
 
+/* service=NAME: the SRV record nginx asks for is the key, no port implied;
+ * a name with a dot is a prefix of its own (service=_http._tcp). */
+static void test_service_servers_are_keyed_by_their_srv_record(void)
+{
+	char err[1024];
+	struct ngx_model *m =
+	    load_text("srv",
+		      "events {}\nhttp {\n resolver 127.0.0.53;\n"
+		      " upstream u { zone z 1m; server Backend.Test service=http resolve; }\n"
+		      " upstream v { zone y 1m; server b.test service=_h._udp resolve; }\n"
+		      " server { location / { proxy_pass http://u; }\n"
+		      "  location /v { proxy_pass http://v; } }\n}\n",
+		      err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_KEYS(m, "srv:_http._tcp.backend.test srv:_h._udp.b.test");
+	CHECK_FLAGS(m, "srv:_http._tcp.backend.test", "http tls=0 probed=0 backup=0");
+	ngxconf_free(m);
+}
+
+/* "fastcgi_pass $arg_b" may name block u at run time: u speaks FastCGI
+ * (nginx-tests fastcgi_unix.t); with no such pass an unnamed block is http. */
+static void test_a_variable_pass_gives_unnamed_blocks_its_protocol(void)
+{
+	char err[1024];
+	struct ngx_model *m =
+	    load_text("varproto",
+		      "events {}\nhttp {\n upstream u { server 127.0.0.1:8081; }\n"
+		      " server { location / { fastcgi_pass unix:/run/x.sock; }\n"
+		      "  location /v { fastcgi_pass $arg_b; } }\n}\n"
+		      "stream {\n upstream s { server 127.0.0.1:9000; }\n}\n",
+		      err);
+	CHECK_STR(err, "");
+	if (!m)
+		return;
+	CHECK_FLAGS(m, "127.0.0.1:8081", "fastcgi tls=0 probed=1 backup=0");
+	CHECK_FLAGS(m, "127.0.0.1:9000", "tcp tls=0 probed=1 backup=0");
+	ngxconf_free(m);
+}
+
 static void test_errors_nginx_would_raise(void)
 {
 	static const struct {
@@ -899,12 +940,14 @@ static void test_peers_nginx_never_connects_to_are_not_probed(void)
 	CHECK_STR(err, "");
 	if (!m)
 		return;
-	CHECK_KEYS(m, "127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 backend.internal:80 0.0.0.1:80 "
+	CHECK_KEYS(m, "127.0.0.1:8001 127.0.0.1:8002 127.0.0.1:8003 "
+		      "srv:_http._tcp.backend.internal 0.0.0.1:80 "
 		      "0.0.0.2:80 127.0.0.1:8004 127.0.0.1:8006");
 	CHECK_FLAGS(m, "127.0.0.1:8001", "http tls=0 probed=1 backup=0");
 	CHECK_FLAGS(m, "127.0.0.1:8002", "http tls=0 probed=0 backup=0"); /* down */
 	CHECK_FLAGS(m, "127.0.0.1:8003", "http tls=0 probed=1 backup=1");
-	CHECK_FLAGS(m, "backend.internal:80", "http tls=0 probed=0 backup=0"); /* service= */
+	CHECK_FLAGS(m, "srv:_http._tcp.backend.internal",
+		    "http tls=0 probed=0 backup=0");		      /* service= */
 	CHECK_FLAGS(m, "0.0.0.1:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_block */
 	CHECK_FLAGS(m, "0.0.0.2:80", "http tls=0 probed=0 backup=0"); /* balancer_by_lua_file */
 	/* down in `retired`, live in `current`: nginx connects through current */
@@ -1192,6 +1235,8 @@ static void test_nginx_refuses_what_the_model_refuses(void)
 
 int main(void)
 {
+	RUN(test_service_servers_are_keyed_by_their_srv_record);
+	RUN(test_a_variable_pass_gives_unnamed_blocks_its_protocol);
 	RUN(test_debian_default_tree);
 	RUN(test_php_fpm_over_unix_socket);
 	RUN(test_gunicorn_over_unix_socket);

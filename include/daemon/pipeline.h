@@ -1,0 +1,70 @@
+/* pipeline: the diagnosis pipeline that upwatchd and `upwatchctl explain`
+ * share — one code path from a log line or a probe result to an alert.
+ *
+ *   log line -> errlog_parse_upstream -> diag_log_event -> alerts (+ probe_now)
+ *   prober result -> diag_probe_result -> alerts
+ *   diagnosis learned/expired a peer -> targets rebuilt at the next tick
+ *
+ * Owns the configuration, the nginx model, host facts, the prober, the
+ * alert store and diagnosis, all on the caller's ev_loop. The daemon adds
+ * its own parts around it (socket, signals, sd_notify, tail, reload);
+ * explain feeds the lines it read once and probes every target once. The
+ * struct is public for reading; only pipeline.c writes it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/daemon.h"
+#include "diagnose/alert.h"
+
+struct accessstats;
+struct config;
+struct diag;
+struct ev_loop;
+struct facts;
+struct ngx_model;
+struct prober;
+
+struct pipeline {
+	struct ev_loop *loop;
+	struct config *cfg;
+	struct ngx_model *model;
+	struct facts *facts;
+	struct prober *prober;
+	struct alert_store *alerts;
+	struct diag *diag;
+	struct accessstats *access; /* the model's access logs; rebuilt with it */
+	bool no_probe;		    /* no targets: nothing is ever probed */
+	bool targets_stale;	    /* diagnosis learned or expired a peer */
+	int prober_error;	    /* last prober_set_targets outcome, logged on change */
+};
+
+/* upwatch.conf with the command line applied on top, then the nginx model
+ * (configuration files or an `nginx -T` dump, "-" = standard input, read
+ * once: reloads reuse it). On failure err says why. */
+int pipeline_load(const struct daemon_flags *f, struct config **ret_cfg,
+		  struct ngx_model **ret_model, char *err, size_t errlen);
+
+/* Takes cfg and model (freed by pipeline_free, also on failure). on_alert
+ * hears every alert change. */
+int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *model, bool no_probe,
+		 alert_change_fn on_alert, void *ud, struct pipeline **ret);
+void pipeline_free(struct pipeline *p);
+
+/* Swap in a fresh configuration and model (taken; the old ones freed) and
+ * hand them to diagnosis and the prober. pipeline_new applies the first. */
+void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *model);
+
+/* One line of the log at path: an access log's line goes to the access
+ * statistics, an error log's to diagnosis; false when it is neither an
+ * access entry nor an upstream line. */
+bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+		   int64_t now_ms);
+
+/* Rebuild the prober's targets from the plan (configured + learned peers). */
+void pipeline_set_targets(struct pipeline *p);
+
+/* Periodic: resolve alerts past their hold; rebuild stale targets. */
+void pipeline_tick(struct pipeline *p, int64_t now_ms);

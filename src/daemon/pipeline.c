@@ -1,0 +1,349 @@
+/* pipeline: configuration, model and the diagnosis wiring shared by
+ * upwatchd and `upwatchctl explain` (see pipeline.h). */
+#include "daemon/pipeline.h"
+
+#include <ev.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/config.h"
+#include "conf/conftree.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "core/peerkey.h"
+#include "daemon/plan.h"
+#include "diagnose/diagnose.h"
+#include "host/facts.h"
+#include "host/ngxworker.h"
+#include "log/accessstats.h"
+#include "log/errlog.h"
+#include "nginx/ngxconf.h"
+#include "probe/probe.h"
+#include "probe/probe_unix.h"
+
+#define NGINX_DUMP_MAX (256u << 20)
+
+static void replace(char **dst, const char *src)
+{
+	if (src) {
+		free(*dst);
+		*dst = xstrdup(src);
+	}
+}
+
+/* upwatch.conf with the command line applied on top. */
+static int load_config(const struct daemon_flags *f, struct config **ret, char *err, size_t errlen)
+{
+	struct config *c;
+	int r = config_load(f->config_path, !f->config_explicit, &c, err, errlen);
+	if (r < 0)
+		return r;
+	replace(&c->nginx_conf, f->nginx_conf);
+	if (f->nginx_dump)
+		replace(&c->nginx_dump, f->nginx_dump);
+	else if (f->nginx_conf) {
+		free(c->nginx_dump); /* --nginx-conf beats a dump named in the file */
+		c->nginx_dump = NULL;
+	}
+	replace(&c->socket_path, f->socket_path);
+	replace(&c->state_dir, f->state_dir);
+	if (f->nerror_logs) {
+		c->error_logs =
+		    xreallocarray(c->error_logs, c->nerror_logs + f->nerror_logs, sizeof(char *));
+		for (size_t i = 0; i < f->nerror_logs; i++)
+			c->error_logs[c->nerror_logs++] = xstrdup(f->error_logs[i]);
+	}
+	*ret = c;
+	return 0;
+}
+
+/* The nginx model, from the configuration files or an `nginx -T` dump. */
+static int load_model(const struct config *c, struct ngx_model **ret, char *err, size_t errlen)
+{
+	if (!c->nginx_dump)
+		return ngxconf_load(c->nginx_conf, NULL, ret, err, errlen);
+
+	static char *stdin_dump; /* standard input can be read once: reloads reuse it */
+	static size_t stdin_len;
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+	if (streq(c->nginx_dump, "-")) {
+		if (!stdin_dump &&
+		    (r = read_file("/dev/stdin", NGINX_DUMP_MAX, &stdin_dump, &stdin_len)) < 0) {
+			snprintf(err, errlen, "cannot read the nginx dump from standard input: %s",
+				 strerror(-r));
+			return r;
+		}
+		data = stdin_dump;
+		len = stdin_len;
+	} else if ((r = read_file(c->nginx_dump, NGINX_DUMP_MAX, &data, &len)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->nginx_dump, strerror(-r));
+		return r;
+	}
+	struct cf_dump *dump;
+	r = cf_dump_parse(data, len, &dump);
+	if (r < 0)
+		snprintf(err, errlen,
+			 "%s: not `nginx -T` output (no \"# configuration file\" line)",
+			 c->nginx_dump);
+	else
+		r = ngxconf_load(NULL, dump, ret, err, errlen);
+	cf_dump_free(dump);
+	if (data != stdin_dump)
+		free(data);
+	return r;
+}
+
+int pipeline_load(const struct daemon_flags *f, struct config **ret_cfg,
+		  struct ngx_model **ret_model, char *err, size_t errlen)
+{
+	struct config *c;
+	struct ngx_model *m;
+	int r = load_config(f, &c, err, errlen);
+	if (r < 0)
+		return r;
+	r = load_model(c, &m, err, errlen);
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	*ret_cfg = c;
+	*ret_model = m;
+	return 0;
+}
+
+void pipeline_set_targets(struct pipeline *p)
+{
+	const char **learned;
+	size_t nlearned = diag_learned_peers(p->diag, &learned);
+	struct plan_targets t;
+	plan_targets(p->cfg, p->model, learned, nlearned, &t);
+	p->targets_stale = false;
+	int r = prober_set_targets(p->prober, t.v, p->no_probe ? 0 : t.n);
+	if (r < 0 && r != p->prober_error)
+		log_warning("some peers cannot be probed (unusable address): %s", strerror(-r));
+	else if (r >= 0 && p->prober_error < 0)
+		log_notice("some peers cannot be probed: working again");
+	p->prober_error = r < 0 ? r : 0;
+	plan_targets_done(&t);
+}
+
+/* The nginx worker's identity, read from a running worker; else the user the
+ * configuration names. */
+static int identity_from_worker(struct probe_identity *ret)
+{
+	uid_t uid;
+	gid_t gid, groups[64];
+	size_t n = ARRAY_SIZE(groups);
+	int r = ngxworker_find(&uid, &gid, groups, &n);
+	if (r < 0)
+		return r;
+	probe_identity_from_ids(uid, gid, groups, n, ret);
+	return 0;
+}
+
+static void set_identity(struct pipeline *p)
+{
+	struct probe_identity id;
+	if (identity_from_worker(&id) < 0 &&
+	    probe_identity_from_user(p->model->user ? p->model->user : "nobody", &id) < 0) {
+		memset(&id, 0, sizeof(id));
+		snprintf(id.user, sizeof(id.user), "%s",
+			 p->model->user ? p->model->user : "nobody");
+		id.uid = id.gid = 65534;
+	}
+	prober_set_identity(p->prober, &id);
+}
+
+/* Fresh access statistics for the model just loaded (they point into it). */
+static void set_access(struct pipeline *p)
+{
+	struct accessstats *old = p->access, *s = NULL;
+	if (accessstats_new(p->model, &s) < 0)
+		s = NULL;
+	p->access = s;
+	diag_set_access(p->diag, s);
+	accessstats_free(old);
+}
+
+static void apply(struct pipeline *p)
+{
+	diag_set_model(p->diag, p->model, p->cfg);
+	set_access(p);
+	set_identity(p);
+	pipeline_set_targets(p);
+}
+
+void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *model)
+{
+	struct config *old_cfg = p->cfg;
+	struct ngx_model *old_model = p->model;
+	p->cfg = cfg;
+	p->model = model;
+	apply(p);
+	config_free(old_cfg);
+	ngxconf_free(old_model);
+}
+
+bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+		   int64_t now_ms)
+{
+	struct errlog_event ev;
+	if (p->access && path) {
+		int r = accessstats_line(p->access, path, line, len, (time_t)(now_ms / 1000));
+		if (r != -ENOENT)
+			return r == 0;
+	}
+	if (errlog_parse_upstream(line, len, &ev) < 0)
+		return false;
+	diag_log_event(p->diag, &ev, line, len, now_ms);
+	return true;
+}
+
+void pipeline_tick(struct pipeline *p, int64_t now_ms)
+{
+	diag_tick(p->diag, now_ms);
+	if (p->targets_stale)
+		pipeline_set_targets(p);
+}
+
+/* --- what diagnosis asks of the host and the prober --- */
+
+static void on_probe_done(void *userdata, const char *key, const struct probe_result *r,
+			  enum peer_state state)
+{
+	struct pipeline *p = userdata;
+	(void)state;
+	diag_probe_result(p->diag, key, r, now_wall_ms());
+}
+
+static bool host_last_probe(void *ud, const char *key, struct probe_result *ret)
+{
+	struct pipeline *p = ud;
+	return prober_last(p->prober, key, ret) == 0;
+}
+
+static bool host_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
+{
+	struct pipeline *p = ud;
+	if (!ngxconf_peer(p->model, k->key) && !plan_learned_allowed(p->cfg, p->model, k))
+		return false; /* a path a log line named is not ours to stat */
+	return fresh ? facts_listener_now(p->facts, k, ret) : facts_listener(p->facts, k, ret);
+}
+
+static int host_ports_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
+{
+	struct pipeline *p = ud;
+	return facts_ports_nearby(p->facts, k, ports, max);
+}
+
+/* Who listens on another port of k's address ("ports nearby"). */
+static bool host_port_process(void *ud, const struct peerkey *k, unsigned port, char *buf,
+			      size_t len)
+{
+	struct pipeline *p = ud;
+	char text[PEERKEY_MAX + 16];
+	struct peerkey nk;
+	struct host_listener l;
+	snprintf(text, sizeof(text), strchr(k->host, ':') ? "[%s]:%u" : "%s:%u", k->host, port);
+	if (peerkey_parse(text, strlen(text), 0, &nk) < 0 || !facts_listener(p->facts, &nk, &l) ||
+	    !l.listening || !l.process[0])
+		return false;
+	snprintf(buf, len, "%s", l.process);
+	return true;
+}
+
+static int host_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
+{
+	struct pipeline *p = ud;
+	unsigned tw, est;
+	if (!facts_conns(p->facts, k, &tw, &est))
+		return -ENODATA;
+	*ret = (struct diag_conns){.time_wait = tw, .established = est};
+	return 0;
+}
+
+/* `probe off;` (global, per upstream block, per peer) holds for on-demand
+ * probes too: diagnosis only asks. */
+static bool may_probe(const struct pipeline *p, const char *key)
+{
+	const struct config_override *o = config_peer(p->cfg, key);
+	if (o && o->probe >= 0)
+		return o->probe;
+	const struct ngx_peer *peer = ngxconf_peer(p->model, key);
+	bool on = p->cfg->probe_enabled;
+	for (size_t u = 0; peer && u < peer->nupstreams; u++) {
+		const struct config_override *uo = config_upstream(p->cfg, peer->upstreams[u]);
+		if (uo && uo->probe >= 0)
+			on = on && uo->probe;
+	}
+	return on;
+}
+
+static void host_probe_now(void *ud, const char *key)
+{
+	struct pipeline *p = ud;
+	if (!p->no_probe && may_probe(p, key))
+		prober_probe_now(p->prober, key, NULL, NULL);
+}
+
+static void host_learned(void *ud, const char *key, bool added)
+{
+	struct pipeline *p = ud;
+	(void)key;
+	(void)added;
+	p->targets_stale = true;
+}
+
+int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *model, bool no_probe,
+		 alert_change_fn on_alert, void *ud, struct pipeline **ret)
+{
+	struct pipeline *p = xcalloc(1, sizeof(*p));
+	*p = (struct pipeline){.loop = loop, .cfg = cfg, .model = model, .no_probe = no_probe};
+	int r = facts_new(loop, &p->facts);
+	if (r < 0) {
+		log_error("cannot set up host facts: %s", strerror(-r));
+		goto fail;
+	}
+	const struct diag_host host = {
+	    .last_probe = host_last_probe,
+	    .listener = host_listener,
+	    .ports_nearby = host_ports_nearby,
+	    .port_process = host_port_process,
+	    .connections = host_connections,
+	    .probe_now = host_probe_now,
+	    .learned = host_learned,
+	    .ud = p,
+	};
+	p->alerts = alert_store_new(cfg->alert_hold_ms, on_alert, ud);
+	p->diag = diag_new(p->alerts, &host);
+	r = prober_new(loop, cfg->probe_max_inflight, on_probe_done, p, &p->prober);
+	if (r < 0) {
+		log_error("cannot start the prober: %s", strerror(-r));
+		goto fail;
+	}
+	apply(p);
+	*ret = p;
+	return 0;
+fail:
+	pipeline_free(p);
+	return r;
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	prober_free(p->prober);
+	diag_free(p->diag);
+	accessstats_free(p->access);
+	alert_store_free(p->alerts);
+	facts_free(p->facts);
+	ngxconf_free(p->model);
+	config_free(p->cfg);
+	free(p);
+}
