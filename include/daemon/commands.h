@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct accessstats;
 struct alert_store;
 struct cJSON;
 struct config;
@@ -26,7 +27,9 @@ struct tail;
 struct commands_view {
 	const struct config *cfg;
 	const struct ngx_model *model;
-	struct prober *prober; /* `probe` starts one */
+	const struct accessstats *access; /* the model's access logs; NULL: none */
+	long now;			  /* epoch s, for the access windows */
+	struct prober *prober;		  /* `probe` starts one */
 	const struct diag *diag;
 	const struct alert_store *alerts;
 	const struct tail *tail;

@@ -19,6 +19,7 @@
 #include "daemon/daemon.h"
 #include "diagnose/alert.h"
 
+struct accessstats;
 struct config;
 struct diag;
 struct ev_loop;
@@ -36,9 +37,10 @@ struct pipeline {
 	struct prober *prober;
 	struct alert_store *alerts;
 	struct diag *diag;
-	bool no_probe;	    /* no targets: nothing is ever probed */
-	bool targets_stale; /* diagnosis learned or expired a peer */
-	int prober_error;   /* last prober_set_targets outcome, logged on change */
+	struct accessstats *access; /* the model's access logs; rebuilt with it */
+	bool no_probe;		    /* no targets: nothing is ever probed */
+	bool targets_stale;	    /* diagnosis learned or expired a peer */
+	int prober_error;	    /* last prober_set_targets outcome, logged on change */
 };
 
 /* upwatch.conf with the command line applied on top, then the nginx model
@@ -57,8 +59,11 @@ void pipeline_free(struct pipeline *p);
  * hand them to diagnosis and the prober. pipeline_new applies the first. */
 void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *model);
 
-/* One error log line; false when it is not an upstream line. */
-bool pipeline_line(struct pipeline *p, const char *line, size_t len, int64_t now_ms);
+/* One line of the log at path: an access log's line goes to the access
+ * statistics, an error log's to diagnosis; false when it is neither an
+ * access entry nor an upstream line. */
+bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+		   int64_t now_ms);
 
 /* Rebuild the prober's targets from the plan (configured + learned peers). */
 void pipeline_set_targets(struct pipeline *p);

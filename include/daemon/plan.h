@@ -19,6 +19,7 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
 
+struct accessstats;
 struct config;
 struct config_override;
 
@@ -45,9 +46,11 @@ void plan_targets(const struct config *c, const struct ngx_model *m, const char 
 		  size_t nlearned, struct plan_targets *ret);
 void plan_targets_done(struct plan_targets *t);
 
-/* Error logs to follow: the model's followable ones, then upwatch.conf's and
- * --error-log's, without repeats (malloc'd array of borrowed strings). */
-size_t plan_logs(const struct config *c, const struct ngx_model *m, const char ***ret);
+/* Logs to follow: the model's followable error logs, then upwatch.conf's and
+ * --error-log's, then the access logs a knows (NULL: none), without repeats
+ * (malloc'd array of borrowed strings). */
+size_t plan_logs(const struct config *c, const struct ngx_model *m, const struct accessstats *a,
+		 const char ***ret);
 
 /* Files whose change triggers a reload: upwatch.conf, then the nginx dump
  * (not standard input) or every nginx file read; the include globs come

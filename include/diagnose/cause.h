@@ -30,6 +30,7 @@ enum cause {
 	CAUSE_PEER_FAILING,
 	CAUSE_LOCAL_PORTS_EXHAUSTED,
 	CAUSE_DNS_STALE,
+	CAUSE_ERRORS_UNLOGGED, /* access log: 5xx with no error-log line (host subject) */
 	CAUSE__COUNT,
 };
 

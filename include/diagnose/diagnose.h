@@ -24,6 +24,7 @@
 #include "host/host.h"
 #include "probe/probe.h"
 
+struct accessstats;
 struct alert_store;
 struct backend_info;
 struct config;
@@ -70,6 +71,10 @@ void diag_free(struct diag *d);
  * (the daemon calls this again after each reload). */
 void diag_set_model(struct diag *d, const struct ngx_model *m, const struct config *cfg);
 
+/* What the access logs say (NULL: nothing); must outlive its use. Alerts
+ * then carry their impact, and a peer nginx served lately is never called
+ * failing by a probe alone. */
+void diag_set_access(struct diag *d, const struct accessstats *s);
 /* One parsed log line (line is the raw text, for evidence). */
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now);

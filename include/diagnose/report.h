@@ -9,6 +9,7 @@
 #include "diagnose/evidence.h"
 #include "nginx/location.h"
 
+struct accessstats;
 struct config;
 struct ngx_model;
 
@@ -20,6 +21,7 @@ struct report_env {
 	const struct config *cfg;
 	struct evidence_table ev;
 	struct ngx_location_cache loc;
+	const struct accessstats *access; /* access-log figures; NULL when none */
 };
 
 /* What only the caller knows. */

@@ -60,6 +60,46 @@ struct ngx_error_log {
 	struct ngx_ref ref; /* NULL file: nginx's compiled-in default */
 };
 
+/* log_format NAME [escape=default|json|none] STRING...; (http level only).
+ * The built-in `combined` is always first (ref.file NULL). */
+enum ngx_log_escape {
+	NGX_ESCAPE_DEFAULT, /* ", \ and bytes < 0x20 or > 0x7e as \xHH */
+	NGX_ESCAPE_JSON,
+	NGX_ESCAPE_NONE,
+};
+
+struct ngx_log_format {
+	const char *name;
+	const char *format; /* the strings concatenated, as nginx joins them */
+	enum ngx_log_escape escape;
+	struct ngx_ref ref;
+};
+
+/* One access_log directive of http {} (or nginx's implicit one), with the
+ * scope it sits in. nginx's inheritance: a scope with any access_log
+ * directive (or `off`) uses only its own; one without inherits its
+ * parent's. The implicit default applies when http {} has none. */
+struct ngx_access_log {
+	const char *path;	 /* the file (prefix applied), or the raw target */
+	const char *format_name; /* "combined" when not given */
+	size_t format;		 /* index into model->log_formats; SIZE_MAX when unknown */
+	bool off;		 /* `access_log off;`: this scope logs nothing */
+	bool followable;	 /* a plain file upwatch can tail */
+	bool conditional;	 /* if=: only some requests are written */
+	bool buffered;		 /* buffer= or flush=: lines arrive late */
+	/* why upwatch does not follow it, or what to keep in mind when it
+	 * does ("syslog", "gzip-compressed", "if= condition: ..."); NULL */
+	const char *note;
+	const char *server_name; /* first server_name of its server; NULL at http level */
+	const char *location;	 /* location argument; "" at server level, NULL at http */
+	struct ngx_ref ref;	 /* file NULL: nginx's implicit default */
+};
+
+#define NGXCONF_DEFAULT_ACCESS_LOG "/var/log/nginx/access.log"
+#define NGXCONF_COMBINED_FORMAT                                                                    \
+	"$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "         \
+	"\"$http_referer\" \"$http_user_agent\""
+
 struct ngx_server {	  /* `server` inside upstream {} */
 	const char *addr; /* as written: "127.0.0.1:8080", "unix:/x.sock", "app" */
 	const char *key;  /* normalised peer key (default port applied) */
@@ -200,6 +240,10 @@ struct ngx_model {
 	size_t npeers;
 	struct ngx_ref *stub_status; /* locations with stub_status */
 	size_t nstub_status;
+	struct ngx_log_format *log_formats; /* [0] is the built-in combined */
+	size_t nlog_formats;
+	struct ngx_access_log *access_logs; /* http {} access_log lines, config order */
+	size_t naccess_logs;
 
 	struct ngxpeer_index *index; /* private to src/nginx/: the lookups' hashes */
 	struct ngxstr *strings;	     /* private: the pool every pass/server string lives in */

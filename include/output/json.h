@@ -24,6 +24,19 @@ struct tail;
  * "error": null | {"errno": N, "message": "..."}}. */
 void json_log_stats(const struct tail *t, struct cJSON *array);
 
+/* log: access */
+struct accessstats;
+/* {"logs": [{"path", "upstream_vars", "lines", "unparsed", "unmatched",
+ * "advice" (when the format lacks the upstream variables)}],
+ * "locations": [{"location", "server_name", "config_ref", counts, "1m":
+ * counts, "5m": counts}], "peers": [{"peer", counts, "1m", "5m", "p50_ms",
+ * "p99_ms"}]} with counts = "requests", "502", "503", "504", "5xx",
+ * "retries" (since start, or over the window). s may be NULL. */
+struct cJSON *json_access_stats(const struct accessstats *s, const struct ngx_model *m, long now);
+/* A peer's last minute: {"requests_1m", "5xx_1m", "served_1m"} (served: a
+ * 2xx/3xx/4xx answer through it), or JSON null when no access log names it. */
+struct cJSON *json_access_peer(const struct accessstats *s, const char *key, long now);
+
 /* host */
 struct host_listener;
 /* {"path", "inode", "uid", "accept_queue", "accept_backlog", "pid", "process",

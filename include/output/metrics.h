@@ -11,6 +11,7 @@ struct diag;
 struct alert_store;
 struct tail;
 struct ipc;
+struct accessstats;
 struct problems;
 
 struct metrics_sources {
@@ -27,6 +28,8 @@ struct metrics_sources {
 	uint64_t journal_dropped; /* alerts and log entries journald did not take */
 	unsigned reloads, reload_failures;
 	long rss_bytes;
+	const struct accessstats *access; /* access-log counts; NULL: none */
+	long now;			  /* epoch s, for the access windows */
 };
 
 /* The whole exposition, malloc'd. */

@@ -168,6 +168,15 @@ static void render_listener(const cJSON *l, FILE *out)
 	fprintf(out, "]");
 }
 
+/* The access logs' 5xx answers through the peer in the last minute. */
+static void render_5xx(const cJSON *a, FILE *out)
+{
+	if (cJSON_IsObject(a))
+		fprintf(out, "%7.0f ", num(a, "5xx_1m", 0));
+	else
+		fprintf(out, "%7s ", "-");
+}
+
 /* The peer's upstream blocks: the first, "+N" for more, "-" for none. */
 static const char *blocks(const cJSON *p, char *buf, size_t len)
 {
@@ -196,13 +205,15 @@ static void render_upstreams(const cJSON *r, FILE *out)
 {
 	const cJSON *p;
 	char ub[64];
-	fprintf(out, "%-36s %-18s %-6s %-8s %-12s %-12s %8s  %s\n", "PEER", "UPSTREAM", "PROTO",
-		"STATE", "SOFTWARE", "LAST", "LATENCY", "DETAIL");
+	fprintf(out, "%-36s %-18s %-6s %-8s %7s %-12s %-12s %8s  %s\n", "PEER", "UPSTREAM", "PROTO",
+		"STATE", "5xx/min", "SOFTWARE", "LAST", "LATENCY", "DETAIL");
 	cJSON_ArrayForEach(p, item(r, "peers"))
 	{
-		fprintf(out, "%-36s %-18s %-6s %-8s %-12s ", fit(str(p, "peer", "?"), 36),
+		fprintf(out, "%-36s %-18s %-6s %-8s ", fit(str(p, "peer", "?"), 36),
 			blocks(p, ub, sizeof(ub)), str(p, "protocol", "?"),
-			str(p, "state", "unknown"), software(p));
+			str(p, "state", "unknown"));
+		render_5xx(item(p, "access"), out);
+		fprintf(out, "%-12s ", software(p));
 		render_probe_line(item(p, "last_probe"), out);
 		render_listener(item(p, "listener"), out);
 		fputc('\n', out);

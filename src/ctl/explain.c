@@ -47,7 +47,7 @@ struct explain {
 static void feed(struct explain *x, const char *line, size_t len)
 {
 	x->lines++;
-	x->upstream_lines += pipeline_line(x->p, line, len, now_wall_ms());
+	x->upstream_lines += pipeline_line(x->p, x->path, line, len, now_wall_ms());
 }
 
 static void paste_emit(void *ud, const char *line, size_t len)
@@ -280,7 +280,7 @@ int ctl_explain(const struct explain_opts *o)
 	size_t nlogs = o->nlogs, nread = 0;
 	const char **planned = NULL;
 	if (!nlogs)
-		nlogs = plan_logs(x.p->cfg, x.p->model, &planned), logs = planned;
+		nlogs = plan_logs(x.p->cfg, x.p->model, NULL, &planned), logs = planned;
 	for (size_t i = 0; i < nlogs; i++)
 		nread += (streq(logs[i], "-") ? read_stdin(&x) : read_log(&x, logs[i], since)) == 0;
 	free(planned);

@@ -90,6 +90,7 @@ static void cmd_stats(const struct commands_view *d, struct ipc_client *c)
 {
 	cJSON *o = ok_object();
 	json_log_stats(d->tail, cJSON_AddArrayToObject(o, "logs"));
+	cJSON_AddItemToObject(o, "access", json_access_stats(d->access, d->model, d->now));
 	json_diag_events(d->diag, cJSON_AddObjectToObject(o, "events"));
 	cJSON_AddItemToObject(o, "learned_peers", json_diag_learned(d->diag));
 	json_prober_stats(d->prober, cJSON_AddObjectToObject(o, "probes"));
@@ -124,6 +125,7 @@ static void add_runtime(const struct commands_view *d, cJSON *o, const char *key
 	else
 		cJSON_AddNullToObject(o, "last_probe");
 	free(r);
+	cJSON_AddItemToObject(o, "access", json_access_peer(d->access, key, d->now));
 	bool known = addr && facts_listener(d->facts, addr, &l);
 	if (known && (l.listening || l.pid || l.path != HOST_PATH_UNKNOWN))
 		cJSON_AddItemToObject(o, "listener", json_host_listener(&l));

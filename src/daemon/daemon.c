@@ -99,7 +99,7 @@ static void outcome(int *state, int r, const char *what)
 static void set_logs(struct daemon *d)
 {
 	const char **paths;
-	size_t n = plan_logs(d->p->cfg, d->p->model, &paths);
+	size_t n = plan_logs(d->p->cfg, d->p->model, d->p->access, &paths);
 	outcome(&d->tail_error, tail_set_files(d->tail, paths, n), "following the error logs");
 	for (size_t i = 0; i < d->nlog_paths; i++)
 		free(d->log_paths[i]);
@@ -310,9 +310,8 @@ static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 static bool on_log_line(void *userdata, const char *path, const char *line, size_t len)
 {
 	struct daemon *d = userdata;
-	(void)path;
 	/* the loop's time: no clock call per line */
-	return pipeline_line(d->p, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
+	return pipeline_line(d->p, path, line, len, (int64_t)(ev_now(d->loop) * 1000.0));
 }
 
 static void on_alert_change(void *userdata, const struct alert *a)
@@ -389,6 +388,8 @@ static char *metrics(void *ud)
 	    .reloads = d->reloads,
 	    .reload_failures = d->reload_failures,
 	    .rss_bytes = commands_rss_bytes(),
+	    .access = d->p->access,
+	    .now = (long)ev_now(d->loop),
 	};
 	return metrics_render(&s);
 }
@@ -399,6 +400,8 @@ static void view(void *ud, struct commands_view *ret)
 	*ret = (struct commands_view){
 	    .cfg = d->p->cfg,
 	    .model = d->p->model,
+	    .access = d->p->access,
+	    .now = (long)ev_now(d->loop),
 	    .prober = d->p->prober,
 	    .diag = d->p->diag,
 	    .alerts = d->p->alerts,
@@ -558,7 +561,7 @@ int daemon_check_config(const struct daemon_flags *flags)
 		printf("error log (upwatch.conf/--error-log): %s\n", c->error_logs[i]);
 	struct problems p;
 	const char **logs;
-	size_t nlogs = plan_logs(c, m, &logs);
+	size_t nlogs = plan_logs(c, m, NULL, &logs);
 	problems_init(&p);
 	collect_problems(c, m, logs, nlogs, NULL, &p);
 	for (size_t i = 0; i < p.n; i++)

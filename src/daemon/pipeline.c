@@ -19,6 +19,7 @@
 #include "backend/software.h"
 #include "host/facts.h"
 #include "host/ngxworker.h"
+#include "log/accessstats.h"
 #include "log/errlog.h"
 #include "nginx/ngxconf.h"
 #include "probe/probe.h"
@@ -162,9 +163,21 @@ static void set_identity(struct pipeline *p)
 	prober_set_identity(p->prober, &id);
 }
 
+/* Fresh access statistics for the model just loaded (they point into it). */
+static void set_access(struct pipeline *p)
+{
+	struct accessstats *old = p->access, *s = NULL;
+	if (accessstats_new(p->model, &s) < 0)
+		s = NULL;
+	p->access = s;
+	diag_set_access(p->diag, s);
+	accessstats_free(old);
+}
+
 static void apply(struct pipeline *p)
 {
 	diag_set_model(p->diag, p->model, p->cfg);
+	set_access(p);
 	set_identity(p);
 	pipeline_set_targets(p);
 }
@@ -180,9 +193,15 @@ void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *mod
 	ngxconf_free(old_model);
 }
 
-bool pipeline_line(struct pipeline *p, const char *line, size_t len, int64_t now_ms)
+bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+		   int64_t now_ms)
 {
 	struct errlog_event ev;
+	if (p->access && path) {
+		int r = accessstats_line(p->access, path, line, len, (time_t)(now_ms / 1000));
+		if (r != -ENOENT)
+			return r == 0;
+	}
 	if (errlog_parse_upstream(line, len, &ev) < 0)
 		return false;
 	diag_log_event(p->diag, &ev, line, len, now_ms);
@@ -382,6 +401,7 @@ void pipeline_free(struct pipeline *p)
 		return;
 	prober_free(p->prober);
 	diag_free(p->diag);
+	accessstats_free(p->access);
 	alert_store_free(p->alerts);
 	software_cache_free(p->software);
 	facts_free(p->facts);

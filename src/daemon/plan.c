@@ -7,6 +7,7 @@
 
 #include "conf/config.h"
 #include "core/util.h"
+#include "log/accessstats.h"
 
 void plan_target_defaults(const struct config *c, struct probe_target *t)
 {
@@ -188,18 +189,22 @@ void plan_targets_done(struct plan_targets *t)
 	*t = (struct plan_targets){0};
 }
 
-size_t plan_logs(const struct config *c, const struct ngx_model *m, const char ***ret)
+size_t plan_logs(const struct config *c, const struct ngx_model *m, const struct accessstats *a,
+		 const char ***ret)
 {
-	const char **paths = xcalloc(m->nerror_logs + c->nerror_logs + 1, sizeof(char *));
+	size_t nerr = m->nerror_logs + c->nerror_logs, nacc = a ? accessstats_nlogs(a) : 0;
+	const char **paths = xcalloc(nerr + nacc + 1, sizeof(char *));
 	size_t n = 0;
-	for (size_t i = 0; i < m->nerror_logs + c->nerror_logs; i++) {
+	for (size_t i = 0; i < nerr + nacc; i++) {
 		const char *p;
 		if (i < m->nerror_logs) {
 			if (!m->error_logs[i].followable)
 				continue;
 			p = m->error_logs[i].path;
-		} else {
+		} else if (i < nerr) {
 			p = c->error_logs[i - m->nerror_logs];
+		} else {
+			p = accessstats_log_at(a, i - nerr)->path;
 		}
 		bool dup = false;
 		for (size_t j = 0; j < n && !dup; j++)

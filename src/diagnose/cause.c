@@ -62,6 +62,8 @@ static const struct cause_info causes[CAUSE__COUNT] = {
 		"nginx ran out of local ports", LOG_ERR},
 	[CAUSE_DNS_STALE] = {"dns_stale", "a60533ab5fa342f4958464c2994c47fb",
 		"nginx connects to a stale address", LOG_ERR},
+	[CAUSE_ERRORS_UNLOGGED] = {"errors_unlogged", "04c83d3763644b5ca6c2a1b0f2da2b7e",
+		"nginx answers 5xx that its error log does not explain", LOG_WARNING},
 };
 /* clang-format on */
 
@@ -148,6 +150,7 @@ enum cause_subject cause_subject(enum cause c)
 	case CAUSE_NO_LIVE_UPSTREAMS:
 		return CAUSE_SUBJECT_UPSTREAM;
 	case CAUSE_WORKER_CONNECTIONS_EXHAUSTED:
+	case CAUSE_ERRORS_UNLOGGED:
 		return CAUSE_SUBJECT_HOST;
 	default:
 		return CAUSE_SUBJECT_PEER;

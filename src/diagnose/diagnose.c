@@ -27,6 +27,7 @@
 #include "core/util.h"
 #include "diagnose/alert.h"
 #include "diagnose/evidence.h"
+#include "diagnose/impact.h"
 #include "diagnose/report.h"
 #include "diagnose/rules.h"
 #include "nginx/location.h"
@@ -62,6 +63,11 @@ void diag_free(struct diag *d)
 	free(d->dirty);
 	free(d->unix_paths);
 	free(d);
+}
+
+void diag_set_access(struct diag *d, const struct accessstats *s)
+{
+	d->env.access = s;
 }
 
 void diag_set_model(struct diag *d, const struct ngx_model *m, const struct config *cfg)
@@ -470,6 +476,11 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 		report_render(&d->env, e, pc, &x, now);
 		return;
 	}
+	/* nginx itself is being answered through it: a probe alone is no verdict */
+	if (impact_served(d->env.access, key, now)) {
+		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
+		return;
+	}
 	/* the same prediction again: only its time moves */
 	if (!changed && alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
 		return;
@@ -542,6 +553,8 @@ void diag_tick(struct diag *d, int64_t now)
 	}
 	d->ndirty = 0;
 
+	impact_check_slow(d->env.access, d->env.model, d->env.alerts, now);
+	impact_check_unlogged(d->env.access, d->env.model, d->env.alerts, now);
 	alert_tick(d->env.alerts, now);
 
 	/* forget episodes with no alert left; expire quiet learned subjects */

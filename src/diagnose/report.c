@@ -14,6 +14,7 @@
 #include "core/util.h"
 #include "diagnose/advice.h"
 #include "diagnose/alert.h"
+#include "diagnose/impact.h"
 #include "diagnose/rules.h"
 #include "nginx/ngxconf.h"
 
@@ -351,7 +352,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 7];
+	const char *evidence[EVIDENCE_LINES + 8];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -384,6 +385,15 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 		evidence[nev++] = x->block_states;
 	if (x->window)
 		evidence[nev++] = x->window;
+	char impact[600];
+	if (impact_text(d->access, d->model, in.peer,
+			e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL, ctx.pass, now,
+			impact, sizeof(impact)))
+		evidence[nev++] = impact;
+	/* the impact travels with the summary: journald's MESSAGE, upwatchctl */
+	struct strbuf summary = STRBUF_INIT;
+	if (nev && evidence[nev - 1] == impact)
+		strbuf_printf(&summary, "%s: %s", adv.summary, impact);
 
 	struct alert_report r = {
 	    .cause = c,
@@ -391,7 +401,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .peer = in.peer,
 	    .upstream =
 		ctx.up ? ctx.up->name : (e->subject.kind == CAUSE_SUBJECT_UPSTREAM ? e->key : NULL),
-	    .summary = adv.summary,
+	    .summary = summary.len ? summary.p : adv.summary,
 	    .explanation = adv.explanation,
 	    .fix = adv.fix,
 	    .config_ref = adv.config_ref[0] ? adv.config_ref : NULL,
@@ -408,6 +418,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	advice_done(&adv);
 	strbuf_done(&host_line);
 	strbuf_done(&sw_line);
+	strbuf_done(&summary);
 	return a;
 }
 

@@ -6,7 +6,7 @@
  * then the peers (ngxpeer) once everything is read, because a *_pass may
  * name a block defined after it. Also the model's lookups, its free and
  * the --check-config text. Dependencies run one way:
- * ngxvalue, ngxstr < ngxbuild < ngxupstream, ngxpass, ngxpeer < ngxconf
+ * ngxvalue, ngxstr < ngxbuild < ngxupstream, ngxpass, ngxaccess, ngxpeer < ngxconf
  * (no file calls a module listed after it). */
 #include "nginx/ngxconf.h"
 
@@ -19,6 +19,7 @@
 
 #include "conf/conftree.h"
 #include "core/util.h"
+#include "nginx/ngxaccess.h"
 #include "nginx/ngxbuild.h"
 #include "nginx/ngxpass.h"
 #include "nginx/ngxpeer.h"
@@ -93,6 +94,8 @@ static int walk_main(struct ngxbuild *b, const struct cf_node *root)
 		bool stream = streq(n->argv[0], "stream");
 		if (n->block && (stream || streq(n->argv[0], "http")))
 			r = ngxpass_walk(b, n, stream);
+		if (r >= 0 && n->block && streq(n->argv[0], "http"))
+			r = ngxaccess_walk(b, n);
 		else if (n->block && streq(n->argv[0], "mail"))
 			r = mail_error_logs(b, n);
 	}
@@ -122,6 +125,7 @@ int ngxconf_load_opts(const char *path, const struct cf_dump *dump,
 	m->worker_processes = 1;
 	m->worker_connections = 512;
 
+	ngxaccess_builtin(&b);
 	r = walk_main(&b, t->root);
 	if (r >= 0 && !m->user) {
 		/* nginx's compiled-in NGX_USER / NGX_GROUP */
@@ -185,6 +189,8 @@ void ngxconf_free(struct ngx_model *m)
 	free(m->upstreams);
 	free(m->passes);
 	free(m->stub_status);
+	free(m->log_formats);
+	free(m->access_logs);
 	ngxstr_free(m->strings);
 	free(m);
 }

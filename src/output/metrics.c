@@ -9,6 +9,7 @@
 
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
+#include "log/accessstats.h"
 #include "output/ipc.h"
 #include "output/problems.h"
 #include "output/json.h"
@@ -239,6 +240,98 @@ static void counters(struct text *t, const struct metrics_sources *s)
 	put(t, "upwatch_resident_memory_bytes %ld\n", s->rss_bytes);
 }
 
+static void location_labels(struct text *t, const struct ngx_pass *p)
+{
+	char ref[600];
+	snprintf(ref, sizeof(ref), "%s:%u", p->ref.file ? p->ref.file : "?", p->ref.line);
+	put_label(t, "server", p->server_name ? p->server_name : "");
+	put(t, ",");
+	put_label(t, "location", p->location ? p->location : "");
+	put(t, ",");
+	put_label(t, "config_ref", ref);
+}
+
+static void code_samples(struct text *t, const char *metric, const struct accessstats_counts *c,
+			 void (*labels)(struct text *, const void *), const void *ud)
+{
+	const struct {
+		const char *code;
+		uint64_t v;
+	} codes[] = {{"502", c->s502}, {"503", c->s503}, {"504", c->s504}, {"5xx", c->s5xx}};
+	for (size_t k = 0; k < ARRAY_SIZE(codes); k++) {
+		put(t, "%s{", metric);
+		labels(t, ud);
+		put(t, ",code=\"%s\"} %llu\n", codes[k].code, (unsigned long long)codes[k].v);
+	}
+}
+
+static void pass_labels(struct text *t, const void *ud)
+{
+	location_labels(t, ud);
+}
+
+static void peer_labels(struct text *t, const void *ud)
+{
+	put_label(t, "peer", ud);
+}
+
+/* What the access logs counted, per location (*_pass) and per peer. */
+static void access_counts(struct text *t, const struct metrics_sources *s)
+{
+	const struct ngx_model *m = s->model;
+	if (!s->access || !m)
+		return;
+	struct accessstats_counts c;
+	family(t, "upwatch_location_requests_total", "counter",
+	       "Requests the access logs show for the location.");
+	for (size_t i = 0; i < m->npasses; i++)
+		if (accessstats_pass_total(s->access, i, &c)) {
+			put(t, "upwatch_location_requests_total{");
+			location_labels(t, &m->passes[i]);
+			put(t, "} %llu\n", (unsigned long long)c.requests);
+		}
+	family(t, "upwatch_location_errors_total", "counter",
+	       "Requests of the location answered 502, 503, 504 or any 5xx.");
+	for (size_t i = 0; i < m->npasses; i++)
+		if (accessstats_pass_total(s->access, i, &c))
+			code_samples(t, "upwatch_location_errors_total", &c, pass_labels,
+				     &m->passes[i]);
+	family(t, "upwatch_location_retries_total", "counter",
+	       "nginx's retries to another peer for the location's requests.");
+	for (size_t i = 0; i < m->npasses; i++)
+		if (accessstats_pass_total(s->access, i, &c)) {
+			put(t, "upwatch_location_retries_total{");
+			location_labels(t, &m->passes[i]);
+			put(t, "} %llu\n", (unsigned long long)c.retries);
+		}
+	const char *key;
+	family(t, "upwatch_peer_requests_total", "counter",
+	       "Tries nginx made to the peer, from the access logs.");
+	for (size_t it = 0; accessstats_next_peer(s->access, &it, &key);)
+		if (accessstats_peer_total(s->access, key, &c)) {
+			put(t, "upwatch_peer_requests_total{");
+			put_label(t, "peer", key);
+			put(t, "} %llu\n", (unsigned long long)c.requests);
+		}
+	family(t, "upwatch_peer_errors_total", "counter",
+	       "Tries to the peer answered 502, 503, 504 or any 5xx.");
+	for (size_t it = 0; accessstats_next_peer(s->access, &it, &key);)
+		if (accessstats_peer_total(s->access, key, &c))
+			code_samples(t, "upwatch_peer_errors_total", &c, peer_labels, key);
+	family(t, "upwatch_peer_response_seconds", "gauge",
+	       "Upstream response time quantiles over the last 5 minutes.");
+	static const double qs[] = {0.5, 0.9, 0.99};
+	for (size_t it = 0; accessstats_next_peer(s->access, &it, &key);)
+		for (size_t k = 0; k < ARRAY_SIZE(qs); k++) {
+			uint64_t ms;
+			if (accessstats_peer_quantile_ms(s->access, key, qs[k], 5, s->now, &ms) < 0)
+				continue;
+			put(t, "upwatch_peer_response_seconds{");
+			put_label(t, "peer", key);
+			put(t, ",quantile=\"%g\"} %.3f\n", qs[k], (double)ms / 1000.0);
+		}
+}
+
 char *metrics_render(const struct metrics_sources *s)
 {
 	struct text t = {0};
@@ -247,5 +340,6 @@ char *metrics_render(const struct metrics_sources *s)
 	events(&t, s);
 	alerts(&t, s);
 	counters(&t, s);
+	access_counts(&t, s);
 	return t.p;
 }

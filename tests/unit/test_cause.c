@@ -31,6 +31,7 @@ static const char *const design_names[] = {
 	"peer_failing",
 	"local_ports_exhausted",
 	"dns_stale",
+	"errors_unlogged",
 };
 /* clang-format on */
 

@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl/ctl_render.h"
 #include "harness.h"
@@ -76,6 +77,22 @@ static void test_check_codes_follow_the_worst_alert(void)
 	free(out);
 }
 
+static void test_upstreams_show_5xx_per_minute(void)
+{
+	char *out = render("upstreams",
+			   "{\"ok\":true,\"peers\":[{\"peer\":\"127.0.0.1:9000\",\"protocol\":"
+			   "\"http\",\"state\":\"up\",\"access\":{\"requests_1m\":40,"
+			   "\"5xx_1m\":12}},{\"peer\":\"127.0.0.1:9001\",\"protocol\":\"http\","
+			   "\"state\":\"up\",\"access\":null}]}",
+			   false);
+	CHECK(strstr(out, "STATE    5xx/min SOFTWARE     LAST") != NULL);
+	CHECK(strstr(out, "127.0.0.1:9000                       -  "
+			  "                http   up            12 ") != NULL);
+	CHECK(strstr(out, "127.0.0.1:9001                       -  "
+			  "                http   up             - ") != NULL);
+	free(out);
+}
+
 static void test_check_answer_with_counts(void)
 {
 	char json[2048], a[1024], *out;
@@ -113,12 +130,12 @@ static void test_long_peers_are_cut_in_the_middle(void)
 		   "{\"name\":\"php-fpm\"}},{\"peer\":\"127.0.0.1:8000\",\"protocol\":\"http\","
 		   "\"upstreams\":[]}]}",
 		   false);
-	CHECK_STR(s, "PEER                                 UPSTREAM           PROTO  STATE    "
-		     "SOFTWARE     LAST          LATENCY  DETAIL\n"
-		     "127.0.0.1:9000                       php+1              fastcgi up       "
-		     "php-fpm      -                   -  \n"
-		     "127.0.0.1:8000                       -                  http   unknown  "
-		     "-            -                   -  \n");
+	CHECK_STR(s, "PEER                                 UPSTREAM   "
+		     "        PROTO  STATE    5xx/min SOFTWARE     LAST          LATENCY  DETAIL\n"
+		     "127.0.0.1:9000                       php+1      "
+		     "        fastcgi up             - php-fpm      -                   -  \n"
+		     "127.0.0.1:8000                       -          "
+		     "        http   unknown        - -            -                   -  \n");
 	free(s);
 }
 
@@ -182,6 +199,7 @@ int main(void)
 {
 	RUN(test_alerts_table_and_verbose_details);
 	RUN(test_check_codes_follow_the_worst_alert);
+	RUN(test_upstreams_show_5xx_per_minute);
 	RUN(test_check_answer_with_counts);
 	RUN(test_long_peers_are_cut_in_the_middle);
 	RUN(test_blocks_down_follow_the_table);

@@ -146,7 +146,7 @@ static void test_logs_without_repeats_and_watched_files(void)
 	snprintf(ngx, sizeof(ngx), "error_log %s/a.log;\nevents {}\nhttp {}\n", dir);
 	load(up, ngx);
 	const char **logs;
-	size_t n = plan_logs(cfg, model, &logs);
+	size_t n = plan_logs(cfg, model, NULL, &logs);
 	CHECK_INT(n, 2);
 	char want[512];
 	snprintf(want, sizeof(want), "%s/a.log", dir);

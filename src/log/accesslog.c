@@ -1,0 +1,544 @@
+/* accesslog: compile a log_format, match lines against it (see accesslog.h).
+ *
+ * A compiled format is a flat array of segments over one copy of its
+ * literal text; a run of variables with no literal between them cannot be
+ * split and is kept as one unread segment. Matching is a depth-first search
+ * over where each variable ends, pruned by the value shapes known here and
+ * cut off after ACCESSLOG_MAX_STEPS: the usual line takes one candidate per
+ * variable, found with memchr(). */
+#include "log/accesslog.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+struct seg {
+	uint16_t off, len; /* literal: its text in f->lit */
+	uint8_t var;	   /* enum accesslog_var */
+	bool lit;
+};
+
+struct accesslog_format {
+	enum ngx_log_escape escape;
+	uint32_t has; /* bit per enum accesslog_var */
+	size_t nseg;
+	struct seg seg[ACCESSLOG_MAX_SEGMENTS];
+	size_t litlen;
+	char lit[ACCESSLOG_MAX_FORMAT];
+};
+
+static const char *const var_names[ACCESSLOG_NVARS] = {
+    [ACCESSLOG_OTHER] = "",
+    [ACCESSLOG_STATUS] = "status",
+    [ACCESSLOG_REQUEST] = "request",
+    [ACCESSLOG_REQUEST_URI] = "request_uri",
+    [ACCESSLOG_URI] = "uri",
+    [ACCESSLOG_UPSTREAM_ADDR] = "upstream_addr",
+    [ACCESSLOG_UPSTREAM_STATUS] = "upstream_status",
+    [ACCESSLOG_UPSTREAM_RESPONSE_TIME] = "upstream_response_time",
+    [ACCESSLOG_REQUEST_TIME] = "request_time",
+    [ACCESSLOG_HOST] = "host",
+    [ACCESSLOG_SERVER_NAME] = "server_name",
+    [ACCESSLOG_TIME_LOCAL] = "time_local",
+    [ACCESSLOG_TIME_ISO8601] = "time_iso8601",
+    [ACCESSLOG_REMOTE_ADDR] = "remote_addr",
+};
+
+const char *accesslog_var_name(enum accesslog_var v)
+{
+	return v < ACCESSLOG_NVARS ? var_names[v] : "";
+}
+
+static enum accesslog_var lookup_var(const char *name, size_t len)
+{
+	for (size_t i = 1; i < ACCESSLOG_NVARS; i++)
+		if (strlen(var_names[i]) == len && memcmp(var_names[i], name, len) == 0)
+			return (enum accesslog_var)i;
+	return ACCESSLOG_OTHER;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_';
+}
+
+static int add_literal(struct accesslog_format *f, const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	struct seg *last = f->nseg ? &f->seg[f->nseg - 1] : NULL;
+	if (f->litlen + len > sizeof(f->lit))
+		return -E2BIG;
+	memcpy(f->lit + f->litlen, s, len);
+	if (last && last->lit && last->off + last->len == f->litlen) {
+		last->len += len;
+	} else {
+		if (f->nseg == ACCESSLOG_MAX_SEGMENTS)
+			return -E2BIG;
+		f->seg[f->nseg++] = (struct seg){.off = f->litlen, .len = len, .lit = true};
+	}
+	f->litlen += len;
+	return 0;
+}
+
+static int add_var(struct accesslog_format *f, enum accesslog_var v)
+{
+	struct seg *last = f->nseg ? &f->seg[f->nseg - 1] : NULL;
+	if (last && !last->lit) {
+		/* $a$b: nothing tells where one ends, neither is read */
+		last->var = ACCESSLOG_OTHER;
+		return 0;
+	}
+	if (f->nseg == ACCESSLOG_MAX_SEGMENTS)
+		return -E2BIG;
+	f->seg[f->nseg++] = (struct seg){.var = v};
+	if (v != ACCESSLOG_OTHER)
+		f->has |= 1u << v;
+	return 0;
+}
+
+int accesslog_format_new(const char *format, enum ngx_log_escape escape,
+			 struct accesslog_format **ret)
+{
+	size_t n = strlen(format);
+	if (n == 0)
+		return -EINVAL;
+	if (n > ACCESSLOG_MAX_FORMAT)
+		return -E2BIG;
+	struct accesslog_format *f = xcalloc(1, sizeof(*f));
+	f->escape = escape;
+	const char *s = format, *end = format + n;
+	int r = 0;
+	while (s < end && r >= 0) {
+		const char *d = memchr(s, '$', (size_t)(end - s));
+		if (!d) {
+			r = add_literal(f, s, (size_t)(end - s));
+			break;
+		}
+		r = add_literal(f, s, (size_t)(d - s));
+		if (r < 0)
+			break;
+		const char *name = d + 1, *ne;
+		if (name < end && *name == '{') {
+			name++;
+			ne = name;
+			while (ne < end && name_char(*ne))
+				ne++;
+			if (ne == name || ne == end || *ne != '}') {
+				r = -EINVAL;
+				break;
+			}
+			s = ne + 1;
+		} else {
+			ne = name;
+			while (ne < end && name_char(*ne))
+				ne++;
+			if (ne == name) {
+				r = -EINVAL;
+				break;
+			}
+			s = ne;
+		}
+		r = add_var(f, lookup_var(name, (size_t)(ne - name)));
+	}
+	if (r < 0) {
+		free(f);
+		return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+void accesslog_format_free(struct accesslog_format *f)
+{
+	free(f);
+}
+
+bool accesslog_format_has(const struct accesslog_format *f, enum accesslog_var v)
+{
+	return v != ACCESSLOG_OTHER && v < ACCESSLOG_NVARS && (f->has & (1u << v));
+}
+
+enum ngx_log_escape accesslog_format_escape(const struct accesslog_format *f)
+{
+	return f->escape;
+}
+
+/* --- matching --- */
+
+static bool all_in(const char *p, size_t len, const char *set)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(set, p[i]) || p[i] == '\0')
+			return false;
+	return true;
+}
+
+/* Whether a value of variable v may be p[0..len): prunes the search. */
+static bool plausible(enum accesslog_var v, const char *p, size_t len)
+{
+	switch (v) {
+	case ACCESSLOG_STATUS:
+		return len == 3 && all_in(p, 3, "0123456789");
+	case ACCESSLOG_TIME_LOCAL:
+		return len == 26 || (len == 1 && p[0] == '-');
+	case ACCESSLOG_REQUEST_TIME:
+		return len > 0 && all_in(p, len, "0123456789.-");
+	case ACCESSLOG_UPSTREAM_STATUS:
+		return len > 0 && all_in(p, len, "0123456789-, :");
+	case ACCESSLOG_UPSTREAM_RESPONSE_TIME:
+		return len > 0 && all_in(p, len, "0123456789.-, :");
+	default:
+		return true;
+	}
+}
+
+static bool is_list(enum accesslog_var v)
+{
+	return v == ACCESSLOG_UPSTREAM_ADDR || v == ACCESSLOG_UPSTREAM_STATUS ||
+	       v == ACCESSLOG_UPSTREAM_RESPONSE_TIME;
+}
+
+/* Whether position q (inside a value that started at start) is part of a
+ * list separator ", " or " : ". */
+static bool in_separator(const char *s, size_t start, size_t q, size_t len)
+{
+	if (q + 1 < len && s[q] == ',' && s[q + 1] == ' ')
+		return true;
+	if (q > start && s[q - 1] == ',' && s[q] == ' ')
+		return true;
+	if (q + 2 < len && s[q] == ' ' && s[q + 1] == ':' && s[q + 2] == ' ')
+		return true;
+	if (q > start && q + 1 < len && s[q - 1] == ' ' && s[q] == ':' && s[q + 1] == ' ')
+		return true;
+	return q > start + 1 && s[q - 2] == ' ' && s[q - 1] == ':' && s[q] == ' ';
+}
+
+/* escape=json: a quote after an odd run of backslashes is escaped. */
+static bool json_escaped(const char *s, size_t start, size_t q)
+{
+	size_t n = 0;
+	while (q > start && s[q - 1] == '\\') {
+		n++;
+		q--;
+	}
+	return n % 2 == 1;
+}
+
+struct match {
+	const struct accesslog_format *f;
+	const char *s;
+	size_t len;
+	unsigned steps;
+	struct accesslog_line *out;
+};
+
+static bool match_from(struct match *m, size_t i, size_t pos)
+{
+	const struct accesslog_format *f = m->f;
+	if (++m->steps > ACCESSLOG_MAX_STEPS)
+		return false;
+	if (i == f->nseg)
+		return pos == m->len;
+	const struct seg *sg = &f->seg[i];
+	if (sg->lit) {
+		if (m->len - pos < sg->len || memcmp(m->s + pos, f->lit + sg->off, sg->len) != 0)
+			return false;
+		return match_from(m, i + 1, pos + sg->len);
+	}
+	enum accesslog_var v = sg->var;
+	if (i + 1 == f->nseg) {
+		if (!plausible(v, m->s + pos, m->len - pos))
+			return false;
+		m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
+		return true;
+	}
+	const struct seg *next = &f->seg[i + 1]; /* a literal: runs of variables are one */
+	const char *lit = f->lit + next->off;
+	size_t q = pos;
+	while (q + next->len <= m->len) {
+		const char *hit = memchr(m->s + q, lit[0], m->len - q - next->len + 1);
+		if (!hit)
+			return false;
+		q = (size_t)(hit - m->s);
+		if (memcmp(hit, lit, next->len) == 0 &&
+		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, q)) &&
+		    !(is_list(v) && in_separator(m->s, pos, q, m->len)) &&
+		    plausible(v, m->s + pos, q - pos)) {
+			m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
+			if (match_from(m, i + 1, q))
+				return true;
+			if (m->steps > ACCESSLOG_MAX_STEPS)
+				return false;
+		}
+		q++;
+	}
+	return false;
+}
+
+int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
+		    struct accesslog_line *ret)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	struct accesslog_line l;
+	memset(&l, 0, sizeof(l));
+	struct match m = {.f = f, .s = line, .len = len, .out = &l};
+	if (!match_from(&m, 0, 0))
+		return -EINVAL;
+	l.v[ACCESSLOG_OTHER] = (struct accesslog_field){0};
+	*ret = l;
+	return 0;
+}
+
+/* --- values --- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t accesslog_unescape(enum ngx_log_escape escape, const char *in, size_t len, char *out,
+			  size_t outsize)
+{
+	size_t o = 0;
+	if (outsize == 0)
+		return 0;
+	for (size_t i = 0; i < len && o + 1 < outsize; i++) {
+		char c = in[i];
+		if (c == '\\' && escape == NGX_ESCAPE_DEFAULT && i + 3 < len + 0 &&
+		    in[i + 1] == 'x' && hexval(in[i + 2]) >= 0 && hexval(in[i + 3]) >= 0) {
+			c = (char)(hexval(in[i + 2]) * 16 + hexval(in[i + 3]));
+			i += 3;
+		} else if (c == '\\' && escape == NGX_ESCAPE_JSON && i + 1 < len) {
+			char e = in[++i];
+			switch (e) {
+			case 'n':
+				c = '\n';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'u':
+				if (i + 4 < len && in[i + 1] == '0' && in[i + 2] == '0' &&
+				    hexval(in[i + 3]) >= 0 && hexval(in[i + 4]) >= 0) {
+					c = (char)(hexval(in[i + 3]) * 16 + hexval(in[i + 4]));
+					i += 4;
+				} else {
+					c = '?';
+				}
+				break;
+			default:
+				c = e; /* \" \\ \/ */
+			}
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+int accesslog_status(const struct accesslog_line *l)
+{
+	const struct accesslog_field *s = &l->v[ACCESSLOG_STATUS];
+	if (!s->p || !plausible(ACCESSLOG_STATUS, s->p, s->len))
+		return -EINVAL;
+	return (s->p[0] - '0') * 100 + (s->p[1] - '0') * 10 + (s->p[2] - '0');
+}
+
+size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
+		      size_t outsize)
+{
+	const struct accesslog_field *u = &l->v[ACCESSLOG_REQUEST_URI];
+	if (!u->p || (u->len == 1 && u->p[0] == '-'))
+		u = &l->v[ACCESSLOG_URI];
+	const char *p = NULL;
+	size_t len = 0;
+	if (u->p && !(u->len == 1 && u->p[0] == '-')) {
+		p = u->p;
+		len = u->len;
+	} else if (l->v[ACCESSLOG_REQUEST].p) {
+		/* "GET /x?y HTTP/1.1": the target between the first two spaces */
+		const char *r = l->v[ACCESSLOG_REQUEST].p, *re = r + l->v[ACCESSLOG_REQUEST].len;
+		const char *sp = memchr(r, ' ', (size_t)(re - r));
+		if (!sp)
+			return out && outsize ? (out[0] = '\0', 0) : 0;
+		p = sp + 1;
+		const char *sp2 = memchr(p, ' ', (size_t)(re - p));
+		len = (size_t)((sp2 ? sp2 : re) - p);
+	}
+	if (!p || outsize == 0) {
+		if (outsize)
+			out[0] = '\0';
+		return 0;
+	}
+	size_t n = accesslog_unescape(escape, p, len, out, outsize);
+	char *q = memchr(out, '?', n);
+	if (q) {
+		*q = '\0';
+		n = (size_t)(q - out);
+	}
+	return n;
+}
+
+static int num(const char *p, size_t len, int *ret)
+{
+	int v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (p[i] - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int month_num(const char *p)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	for (int i = 0; i < 12; i++)
+		if (memcmp(months + 3 * i, p, 3) == 0)
+			return i + 1;
+	return -1;
+}
+
+static int stamp(int y, int mo, int d, int h, int mi, int s, int off_min, time_t *ret)
+{
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
+		return -EINVAL;
+	*ret = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s -
+			(int64_t)off_min * 60);
+	return 0;
+}
+
+int accesslog_time(const struct accesslog_line *l, time_t *ret)
+{
+	const struct accesslog_field *t = &l->v[ACCESSLOG_TIME_ISO8601];
+	int y, mo, d, h, mi, s, oh, om;
+	if (t->p && t->len == 25) {
+		/* 2026-11-29T21:59:25+00:00 */
+		const char *p = t->p;
+		if (num(p, 4, &y) || num(p + 5, 2, &mo) || num(p + 8, 2, &d) ||
+		    num(p + 11, 2, &h) || num(p + 14, 2, &mi) || num(p + 17, 2, &s) ||
+		    num(p + 20, 2, &oh) || num(p + 23, 2, &om) || (p[19] != '+' && p[19] != '-'))
+			return -EINVAL;
+		int off = (oh * 60 + om) * (p[19] == '-' ? -1 : 1);
+		return stamp(y, mo, d, h, mi, s, off, ret);
+	}
+	t = &l->v[ACCESSLOG_TIME_LOCAL];
+	if (t->p && t->len == 26) {
+		/* 29/Nov/2026:21:59:25 +0000 */
+		const char *p = t->p;
+		mo = month_num(p + 3);
+		if (num(p, 2, &d) || mo < 0 || num(p + 7, 4, &y) || num(p + 12, 2, &h) ||
+		    num(p + 15, 2, &mi) || num(p + 18, 2, &s) || num(p + 22, 2, &oh) ||
+		    num(p + 24, 2, &om) || (p[21] != '+' && p[21] != '-'))
+			return -EINVAL;
+		int off = (oh * 60 + om) * (p[21] == '-' ? -1 : 1);
+		return stamp(y, mo, d, h, mi, s, off, ret);
+	}
+	return -EINVAL;
+}
+
+/* --- upstream tries --- */
+
+struct list {
+	const char *p, *end;
+};
+
+/* The next entry of a ", " / " : " list; *redirect when " : " preceded it. */
+static bool next_entry(struct list *li, const char **ret, size_t *ret_len, bool *redirect)
+{
+	*redirect = false;
+	if (!li->p || li->p >= li->end)
+		return false;
+	const char *s = li->p;
+	if (s + 3 <= li->end && memcmp(s, " : ", 3) == 0) {
+		*redirect = true;
+		s += 3;
+	} else if (s + 2 <= li->end && memcmp(s, ", ", 2) == 0) {
+		s += 2;
+	}
+	const char *e = s;
+	while (e < li->end && !(e + 1 < li->end && e[0] == ',' && e[1] == ' ') &&
+	       !(e + 2 < li->end && memcmp(e, " : ", 3) == 0))
+		e++;
+	*ret = s;
+	*ret_len = (size_t)(e - s);
+	li->p = e;
+	return true;
+}
+
+static int64_t time_ms(const char *p, size_t len)
+{
+	int64_t sec = 0, ms = 0;
+	size_t i = 0, frac = 0;
+	if (len == 0 || (len == 1 && p[0] == '-'))
+		return -1;
+	for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+		sec = sec * 10 + (p[i] - '0');
+	if (i < len && p[i] == '.')
+		for (i++; i < len && p[i] >= '0' && p[i] <= '9' && frac < 3; i++, frac++)
+			ms = ms * 10 + (p[i] - '0');
+	while (frac++ < 3)
+		ms *= 10;
+	return sec > INT64_MAX / 2000 ? -1 : sec * 1000 + ms;
+}
+
+size_t accesslog_tries(const struct accesslog_line *l, struct accesslog_try *ret, size_t max)
+{
+	const struct accesslog_field *a = &l->v[ACCESSLOG_UPSTREAM_ADDR];
+	const struct accesslog_field *st = &l->v[ACCESSLOG_UPSTREAM_STATUS];
+	const struct accesslog_field *tm = &l->v[ACCESSLOG_UPSTREAM_RESPONSE_TIME];
+	if (!a->p || (a->len == 1 && a->p[0] == '-') || a->len == 0)
+		return 0;
+	struct list la = {a->p, a->p + a->len};
+	struct list ls = {st->p, st->p ? st->p + st->len : NULL};
+	struct list lt = {tm->p, tm->p ? tm->p + tm->len : NULL};
+	size_t n = 0;
+	const char *e;
+	size_t elen;
+	bool redirect, ignored;
+	while (n < max && next_entry(&la, &e, &elen, &redirect)) {
+		struct accesslog_try t = {
+		    .addr = e, .addr_len = elen, .status = -1, .time_ms = -1, .redirect = redirect};
+		const char *v;
+		size_t vlen;
+		int code;
+		if (next_entry(&ls, &v, &vlen, &ignored) && vlen == 3 && num(v, 3, &code) == 0)
+			t.status = code;
+		if (next_entry(&lt, &v, &vlen, &ignored))
+			t.time_ms = time_ms(v, vlen);
+		ret[n++] = t;
+	}
+	return n;
+}

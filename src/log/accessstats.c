@@ -1,0 +1,557 @@
+/* accessstats: per-location and per-peer counts from access logs (see
+ * accessstats.h).
+ *
+ * line -> (file's formats) accesslog_parse -> path, server, tries ->
+ * the pass that served it -> count into the pass, each try into its peer.
+ * Buckets carry their own slot number, so a bucket left from an earlier
+ * turn of the ring reads as empty without a timer to clear it. */
+#include "log/accessstats.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/peerkey.h"
+#include "core/strmap.h"
+#include "core/util.h"
+#include "log/accesslog.h"
+#include "nginx/location.h"
+
+#define URI_MAX	 1024
+#define LOC_MAX	 4096 /* cached (server, uri prefix) -> pass answers */
+#define HIST_LOG 1.1  /* ratio between histogram bins */
+
+struct bucket {
+	int64_t slot;
+	struct accessstats_counts c;
+};
+
+struct entity {
+	struct bucket b[ACCESSSTATS_BUCKETS];
+	int64_t minute[ACCESSSTATS_HIST_MINUTES];
+	uint32_t hist[ACCESSSTATS_HIST_MINUTES][ACCESSSTATS_HIST_BINS];
+	struct accessstats_counts total;
+	int64_t last_served; /* epoch s; 0 never */
+	size_t log;	     /* index + 1 of the log of the latest line; 0 none */
+};
+
+struct log {
+	struct accessstats_log pub;
+	struct accesslog_format *fmt[ACCESSSTATS_MAX_FORMATS];
+	const struct ngx_access_log *dir[ACCESSSTATS_MAX_FORMATS];
+	size_t nfmt;
+};
+
+struct accessstats {
+	const struct ngx_model *m;
+	struct log *logs;
+	size_t nlogs;
+	struct strmap by_path; /* path -> index into logs */
+	struct entity **pass;  /* m->npasses, made on first use */
+	struct entity **peer;  /* m->npeers */
+	struct strmap extra;   /* peer key the model does not name -> struct entity * */
+	size_t nextra;
+	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
+	size_t nloc, prefix_max;
+};
+
+/* --- build --- */
+
+static bool upstream_format(const struct accesslog_format *f)
+{
+	return accesslog_format_has(f, ACCESSLOG_UPSTREAM_ADDR) &&
+	       accesslog_format_has(f, ACCESSLOG_UPSTREAM_STATUS);
+}
+
+static void add_log(struct accessstats *s, const struct ngx_access_log *a)
+{
+	const struct ngx_model *m = s->m;
+	struct accesslog_format *f = NULL;
+	if (!a->followable || a->format >= m->nlog_formats)
+		return;
+	const struct ngx_log_format *lf = &m->log_formats[a->format];
+	size_t i;
+	struct log *l;
+	if (strmap_get_index(&s->by_path, a->path, &i)) {
+		l = &s->logs[i];
+		for (size_t k = 0; k < l->nfmt; k++)
+			if (streq(l->dir[k]->format_name, a->format_name))
+				return;
+		if (l->nfmt == ACCESSSTATS_MAX_FORMATS)
+			return;
+	} else {
+		if (s->nlogs == ACCESSSTATS_MAX_LOGS)
+			return;
+		s->logs = xreallocarray(s->logs, s->nlogs + 1, sizeof(*s->logs));
+		l = &s->logs[s->nlogs];
+		*l = (struct log){.pub = {.path = a->path, .first = a, .upstream_vars = true}};
+		strmap_put_index(&s->by_path, a->path, s->nlogs++);
+	}
+	if (accesslog_format_new(lf->format, lf->escape, &f) < 0)
+		return;
+	l->pub.upstream_vars &= upstream_format(f);
+	l->dir[l->nfmt] = a;
+	l->fmt[l->nfmt++] = f;
+}
+
+static size_t longest_prefix(const struct ngx_model *m)
+{
+	size_t max = 0;
+	for (size_t i = 0; i < m->npasses; i++) {
+		const char *loc = m->passes[i].location;
+		if (loc && (startswith(loc, "= ") || startswith(loc, "^~ ")))
+			loc += loc[0] == '=' ? 2 : 3;
+		max = MAX(max, loc ? strlen(loc) : 0);
+	}
+	return max;
+}
+
+int accessstats_new(const struct ngx_model *m, struct accessstats **ret)
+{
+	struct accessstats *s = xcalloc(1, sizeof(*s));
+	s->m = m;
+	strmap_init(&s->by_path);
+	strmap_init(&s->extra);
+	strmap_init(&s->loc);
+	s->pass = xcalloc(m->npasses ? m->npasses : 1, sizeof(*s->pass));
+	s->peer = xcalloc(m->npeers ? m->npeers : 1, sizeof(*s->peer));
+	s->prefix_max = longest_prefix(m);
+	for (size_t i = 0; i < m->naccess_logs; i++)
+		add_log(s, &m->access_logs[i]);
+	*ret = s;
+	return 0;
+}
+
+void accessstats_free(struct accessstats *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nlogs; i++)
+		for (size_t k = 0; k < s->logs[i].nfmt; k++)
+			accesslog_format_free(s->logs[i].fmt[k]);
+	free(s->logs);
+	for (size_t i = 0; i < s->m->npasses; i++)
+		free(s->pass[i]);
+	free(s->pass);
+	for (size_t i = 0; i < s->m->npeers; i++)
+		free(s->peer[i]);
+	free(s->peer);
+	const char *k;
+	void *v;
+	for (size_t it = 0; strmap_next(&s->extra, &it, &k, &v);)
+		free(v);
+	strmap_done(&s->extra);
+	strmap_done(&s->by_path);
+	strmap_done(&s->loc);
+	free(s);
+}
+
+size_t accessstats_nlogs(const struct accessstats *s)
+{
+	return s->nlogs;
+}
+
+const struct accessstats_log *accessstats_log_at(const struct accessstats *s, size_t i)
+{
+	return i < s->nlogs ? &s->logs[i].pub : NULL;
+}
+
+bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key)
+{
+	const struct ngx_model *m = s->m;
+	for (; *iter < m->npeers; (*iter)++)
+		if (s->peer[*iter]) {
+			*ret_key = m->peers[(*iter)++].key;
+			return true;
+		}
+	size_t it = *iter - m->npeers;
+	void *v;
+	bool more = strmap_next(&s->extra, &it, ret_key, &v);
+	*iter = m->npeers + it;
+	return more;
+}
+
+/* --- counting --- */
+
+static void counts_add(struct accessstats_counts *c, int status, unsigned retries)
+{
+	c->requests++;
+	c->s502 += status == 502;
+	c->s503 += status == 503;
+	c->s504 += status == 504;
+	c->s5xx += status >= 500 && status <= 599;
+	c->retries += retries;
+}
+
+static unsigned hist_bin(int64_t ms)
+{
+	if (ms <= 1)
+		return 0;
+	unsigned b = (unsigned)ceil(log((double)ms) / log(HIST_LOG));
+	return MIN(b, ACCESSSTATS_HIST_BINS - 1);
+}
+
+static uint64_t bin_upper_ms(unsigned b)
+{
+	return (uint64_t)floor(pow(HIST_LOG, b) + 1e-9);
+}
+
+static void entity_add(struct entity *e, time_t t, int status, unsigned retries, int64_t ms)
+{
+	int64_t slot = (int64_t)t / ACCESSSTATS_BUCKET_SECS;
+	struct bucket *b = &e->b[slot % ACCESSSTATS_BUCKETS];
+	if (b->slot != slot) {
+		*b = (struct bucket){.slot = slot};
+	}
+	counts_add(&b->c, status, retries);
+	counts_add(&e->total, status, retries);
+	if (ms >= 0) {
+		int64_t min = (int64_t)t / 60;
+		size_t k = (size_t)(min % ACCESSSTATS_HIST_MINUTES);
+		if (e->minute[k] != min) {
+			e->minute[k] = min;
+			memset(e->hist[k], 0, sizeof(e->hist[k]));
+		}
+		e->hist[k][hist_bin(ms)]++;
+	}
+	if (status > 0 && status < 500 && t > e->last_served)
+		e->last_served = t;
+}
+
+static struct entity *entity(struct entity **slot)
+{
+	if (!*slot)
+		*slot = xcalloc(1, sizeof(**slot));
+	return *slot;
+}
+
+static struct entity *peer_entity(struct accessstats *s, const char *key, bool make)
+{
+	const struct ngx_peer *p = ngxconf_peer(s->m, key);
+	if (p)
+		return make ? entity(&s->peer[p - s->m->peers]) : s->peer[p - s->m->peers];
+	struct entity *e = strmap_get(&s->extra, key);
+	if (!e && make && s->nextra < ACCESSSTATS_MAX_EXTRA) {
+		e = xcalloc(1, sizeof(*e));
+		strmap_put(&s->extra, key, e);
+		s->nextra++;
+	}
+	return e;
+}
+
+static const struct entity *peer_entity_const(const struct accessstats *s, const char *key)
+{
+	return peer_entity((struct accessstats *)s, key, false);
+}
+
+/* The pass of server whose location fits uri best (nginx: exact, then the
+ * longest prefix); a pass of the same server wins over any other. */
+static const struct ngx_pass *pass_by_location(struct accessstats *s, const char *server,
+					       const char *uri)
+{
+	const struct ngx_model *m = s->m;
+	char key[URI_MAX + 300];
+	int n = snprintf(key, sizeof(key), "%s\x1f%.*s", server,
+			 (int)MIN(strlen(uri), s->prefix_max + 1), uri);
+	bool cacheable = n > 0 && (size_t)n < sizeof(key);
+	size_t idx;
+	if (cacheable && strmap_get_index(&s->loc, key, &idx))
+		return idx ? &m->passes[idx - 1] : NULL;
+	const struct ngx_pass *best = NULL;
+	size_t best_score = 0;
+	bool best_server = false;
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (p->stream)
+			continue;
+		bool same = server[0] && p->server_name && strcasecmp(p->server_name, server) == 0;
+		size_t score = ngx_location_match(p->location, uri);
+		if (p->location && !p->location[0])
+			score = 1; /* a server-level pass takes what no location does */
+		if (score == 0)
+			continue;
+		if (!best || (same && !best_server) ||
+		    (same == best_server && score > best_score)) {
+			best = p;
+			best_score = score;
+			best_server = same;
+		}
+	}
+	if (cacheable) {
+		if (s->nloc >= LOC_MAX) {
+			strmap_done(&s->loc);
+			strmap_init(&s->loc);
+			s->nloc = 0;
+		}
+		strmap_put_index(&s->loc, key, best ? (size_t)(best - m->passes) + 1 : 0);
+		s->nloc++;
+	}
+	return best;
+}
+
+/* Of the passes that reach peer p, the one whose location fits uri best
+ * (same server first); NULL when no location of theirs matches. */
+static const struct ngx_pass *pass_by_peer(const struct ngx_model *m, const struct ngx_peer *p,
+					   const char *server, const char *uri)
+{
+	const struct ngx_pass *best = NULL;
+	size_t best_score = 0;
+	bool best_server = false;
+	for (size_t j = 0; j < p->npasses; j++) {
+		const struct ngx_pass *c = &m->passes[p->passes[j]];
+		bool same = server[0] && c->server_name && strcasecmp(c->server_name, server) == 0;
+		size_t score = ngx_location_match(c->location, uri);
+		if (c->location && !c->location[0])
+			score = 1;
+		if (score == 0)
+			continue;
+		if (!best || (same && !best_server) ||
+		    (same == best_server && score > best_score)) {
+			best = c;
+			best_score = score;
+			best_server = same;
+		}
+	}
+	return best;
+}
+
+static const char *field_str(const struct accesslog_field *f, enum ngx_log_escape esc, char *buf,
+			     size_t len)
+{
+	if (!f->p || (f->len == 1 && f->p[0] == '-')) {
+		buf[0] = '\0';
+		return buf;
+	}
+	accesslog_unescape(esc, f->p, f->len, buf, len);
+	return buf;
+}
+
+/* Count one matched line. */
+static void count_line(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
+		       const struct accesslog_line *l, enum ngx_log_escape esc, time_t now)
+{
+	const struct ngx_model *m = s->m;
+	int status = accesslog_status(l);
+	time_t t;
+	if (accesslog_time(l, &t) < 0 || t > now)
+		t = now;
+	char uri[URI_MAX], server[256];
+	accesslog_path(l, esc, uri, sizeof(uri));
+	field_str(&l->v[ACCESSLOG_SERVER_NAME], esc, server, sizeof(server));
+	if (!server[0])
+		field_str(&l->v[ACCESSLOG_HOST], esc, server, sizeof(server));
+	if (!server[0] && dir->server_name)
+		snprintf(server, sizeof(server), "%s", dir->server_name);
+
+	struct accesslog_try tries[ACCESSLOG_MAX_TRIES];
+	size_t ntries = accesslog_tries(l, tries, ACCESSLOG_MAX_TRIES);
+	unsigned retries = 0;
+	const struct ngx_pass *pass = NULL;
+	for (size_t i = 0; i < ntries; i++) {
+		struct peerkey k;
+		if (i > 0 && !tries[i].redirect)
+			retries++;
+		if (peerkey_parse(tries[i].addr, tries[i].addr_len, 80, &k) < 0)
+			continue;
+		struct entity *e = peer_entity(s, k.key, true);
+		if (e)
+			entity_add(e, t, tries[i].status, 0, tries[i].time_ms);
+		if (!pass && i == 0) {
+			const struct ngx_peer *p = ngxconf_peer(m, k.key);
+			if (p)
+				pass = pass_by_peer(m, p, server, uri);
+		}
+	}
+	if (!pass)
+		pass = pass_by_location(s, server, uri);
+	if (!pass) {
+		lg->pub.unmatched++;
+		return;
+	}
+	int64_t ms = ntries ? tries[ntries - 1].time_ms : -1;
+	struct entity *pe = entity(&s->pass[pass - m->passes]);
+	entity_add(pe, t, status, retries, ms);
+	pe->log = (size_t)(lg - s->logs) + 1;
+}
+
+int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
+		     time_t now)
+{
+	size_t i;
+	if (!strmap_get_index(&s->by_path, path, &i))
+		return -ENOENT;
+	struct log *lg = &s->logs[i];
+	lg->pub.lines++;
+	for (size_t k = 0; k < lg->nfmt; k++) {
+		struct accesslog_line l;
+		if (accesslog_parse(lg->fmt[k], line, len, &l) < 0)
+			continue;
+		count_line(s, lg, lg->dir[k], &l, accesslog_format_escape(lg->fmt[k]), now);
+		return 0;
+	}
+	lg->pub.unparsed++;
+	return -EINVAL;
+}
+
+/* --- reading --- */
+
+const struct accessstats_log *accessstats_pass_log(const struct accessstats *s, size_t pass)
+{
+	if (pass >= s->m->npasses || !s->pass[pass] || !s->pass[pass]->log)
+		return NULL;
+	return &s->logs[s->pass[pass]->log - 1].pub;
+}
+
+static bool window(const struct entity *e, unsigned secs, time_t now,
+		   struct accessstats_counts *ret)
+{
+	if (!e)
+		return false;
+	unsigned n = (secs + ACCESSSTATS_BUCKET_SECS - 1) / ACCESSSTATS_BUCKET_SECS;
+	n = MIN(MAX(n, 1u), (unsigned)ACCESSSTATS_BUCKETS);
+	int64_t cur = (int64_t)now / ACCESSSTATS_BUCKET_SECS;
+	struct accessstats_counts c = {0};
+	for (size_t i = 0; i < ACCESSSTATS_BUCKETS; i++) {
+		const struct bucket *b = &e->b[i];
+		if (b->slot > cur - (int64_t)n && b->slot <= cur) {
+			c.requests += b->c.requests;
+			c.s502 += b->c.s502;
+			c.s503 += b->c.s503;
+			c.s504 += b->c.s504;
+			c.s5xx += b->c.s5xx;
+			c.retries += b->c.retries;
+		}
+	}
+	*ret = c;
+	return true;
+}
+
+bool accessstats_pass_window(const struct accessstats *s, size_t pass, unsigned secs, time_t now,
+			     struct accessstats_counts *ret)
+{
+	return pass < s->m->npasses && window(s->pass[pass], secs, now, ret);
+}
+
+bool accessstats_peer_window(const struct accessstats *s, const char *peer, unsigned secs,
+			     time_t now, struct accessstats_counts *ret)
+{
+	return window(peer_entity_const(s, peer), secs, now, ret);
+}
+
+bool accessstats_pass_total(const struct accessstats *s, size_t pass,
+			    struct accessstats_counts *ret)
+{
+	if (pass >= s->m->npasses || !s->pass[pass])
+		return false;
+	*ret = s->pass[pass]->total;
+	return true;
+}
+
+bool accessstats_peer_total(const struct accessstats *s, const char *peer,
+			    struct accessstats_counts *ret)
+{
+	const struct entity *e = peer_entity_const(s, peer);
+	if (!e)
+		return false;
+	*ret = e->total;
+	return true;
+}
+
+int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, double q,
+				 unsigned minutes, time_t now, uint64_t *ret)
+{
+	const struct entity *e = peer_entity_const(s, peer);
+	if (!e || q <= 0 || q > 1)
+		return -ENOENT;
+	minutes = MIN(MAX(minutes, 1u), (unsigned)ACCESSSTATS_HIST_MINUTES);
+	int64_t cur = (int64_t)now / 60;
+	uint64_t bins[ACCESSSTATS_HIST_BINS] = {0}, total = 0;
+	for (size_t k = 0; k < ACCESSSTATS_HIST_MINUTES; k++) {
+		if (e->minute[k] <= cur - (int64_t)minutes || e->minute[k] > cur)
+			continue;
+		for (size_t b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
+			bins[b] += e->hist[k][b];
+			total += e->hist[k][b];
+		}
+	}
+	if (total == 0)
+		return -ENOENT;
+	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
+		seen += bins[b];
+		if (seen >= want) {
+			*ret = bin_upper_ms(b);
+			return 0;
+		}
+	}
+	*ret = bin_upper_ms(ACCESSSTATS_HIST_BINS - 1);
+	return 0;
+}
+
+bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsigned secs,
+			     time_t now)
+{
+	const struct entity *e = peer_entity_const(s, peer);
+	return e && e->last_served > 0 && e->last_served + (int64_t)secs >= (int64_t)now;
+}
+
+size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, char *buf,
+			  size_t len)
+{
+	struct accessstats_counts c;
+	if (len == 0 || !accessstats_pass_window(s, pass, 300, now, &c) || c.requests == 0)
+		return 0;
+	uint64_t n = c.s502;
+	int code = 502;
+	if (c.s504 > n) {
+		n = c.s504;
+		code = 504;
+	}
+	if (c.s503 > n) {
+		n = c.s503;
+		code = 503;
+	}
+	if (n == 0)
+		return 0;
+	const struct ngx_pass *p = &s->m->passes[pass];
+	char where[512];
+	if (p->location && p->location[0])
+		snprintf(where, sizeof(where), "location %s", p->location);
+	else
+		snprintf(where, sizeof(where), "server %s",
+			 p->server_name ? p->server_name : "(no server_name)");
+	int w = snprintf(buf, len,
+			 "%llu request%s to %s (%s:%u) answered %d in the last 5 min, %.1f %% of "
+			 "its traffic",
+			 (unsigned long long)n, n == 1 ? "" : "s", where,
+			 p->ref.file ? p->ref.file : "?", p->ref.line, code,
+			 100.0 * (double)n / (double)c.requests);
+	return w < 0 ? 0 : MIN((size_t)w, len - 1);
+}
+
+size_t accessstats_format_advice(const struct accessstats_log *l, char *buf, size_t len)
+{
+	if (len == 0 || l->upstream_vars)
+		return 0;
+	const struct ngx_access_log *a = l->first;
+	char at[600];
+	if (a->ref.file)
+		snprintf(at, sizeof(at), "at %s:%u", a->ref.file, a->ref.line);
+	else
+		snprintf(at, sizeof(at), "in http {} (nginx's default access log)");
+	int w = snprintf(
+	    buf, len,
+	    "%s has no $upstream_addr/$upstream_status: to see which peer answered each request, "
+	    "add in http {}:\n"
+	    "    log_format upstream_info '$remote_addr - $remote_user [$time_local] \"$request\" "
+	    "$status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" "
+	    "ua=\"$upstream_addr\" us=\"$upstream_status\" urt=\"$upstream_response_time\" "
+	    "rt=$request_time';\n"
+	    "and change the access_log %s to:\n"
+	    "    access_log %s upstream_info;",
+	    l->path, at, l->path);
+	return w < 0 ? 0 : MIN((size_t)w, len - 1);
+}

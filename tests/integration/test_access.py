@@ -1,0 +1,204 @@
+"""Access logs against a real nginx: `combined`, a custom format with the
+upstream variables and an escape=json format, each written at location
+level, real curl traffic mixing 200s from live backends and 502s from ports
+nobody listens on, and nginx's own retries through an upstream block.
+Asserts the exact counts per location and per peer the daemon reports,
+the impact sentence in the backend_down alert, and the log_format advice
+for the log without the upstream variables."""
+import os
+import re
+
+import pytest
+
+from conftest import Daemon, wait_alert, wait_for
+from nginxlab import Backend, Nginx, free_port
+
+N_OK, N_DEAD, N_POOL = 7, 5, 6
+
+UP_FMT = ("'$remote_addr [$time_local] \"$request\" $status ua=\"$upstream_addr\" '\n"
+          "        'us=\"$upstream_status\" urt=\"$upstream_response_time\" rt=$request_time'")
+JS_FMT = ("'{\"t\":\"$time_iso8601\",\"host\":\"$host\",\"req\":\"$request\",\"status\":$status,'\n"
+          "        '\"ua\":\"$upstream_addr\",\"us\":\"$upstream_status\","
+          "\"urt\":\"$upstream_response_time\"}'")
+
+
+@pytest.fixture
+def lab(workdir):
+    os.chmod(workdir, 0o755)
+    ok_u, ok_j, ok_c = Backend("ok"), Backend("ok"), Backend("ok")
+    dead = {k: free_port() for k in ("c", "u", "j", "pool")}
+    w = workdir
+    body = f"""
+    log_format up {UP_FMT};
+    log_format js escape=json {JS_FMT};
+    upstream pool {{
+        server 127.0.0.1:{dead['pool']} max_fails=0;
+        server 127.0.0.1:{ok_u.port} max_fails=0;
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@;
+        server_name acc.test;
+        location /c/ok/ {{ access_log {w}/comb.log; proxy_pass http://127.0.0.1:{ok_c.port}; }}
+        location /c/dead/ {{ access_log {w}/comb.log; proxy_pass http://127.0.0.1:{dead['c']}; }}
+        location /u/ok/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{ok_u.port}; }}
+        location /u/dead/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{dead['u']}; }}
+        location /u/pool/ {{ access_log {w}/up.log up; proxy_pass http://pool; }}
+        location /j/ok/ {{ access_log {w}/js.log js; proxy_pass http://127.0.0.1:{ok_j.port}; }}
+        location /j/dead/ {{ access_log {w}/js.log js; proxy_pass http://127.0.0.1:{dead['j']}; }}
+    }}"""
+    ngx = Nginx(workdir, body)
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    yield ngx, d, dict(ok_u=ok_u.port, ok_j=ok_j.port, ok_c=ok_c.port, **dead)
+    d.stop()
+    ngx.stop()
+    for b in (ok_u, ok_j, ok_c):
+        b.stop()
+
+
+def access(d):
+    return d.request({"cmd": "stats"})["access"]
+
+
+def location(acc, loc):
+    found = [x for x in acc["locations"] if x["location"] == loc]
+    return found[0] if found else None
+
+
+def peer(acc, key):
+    found = [x for x in acc["peers"] if x["peer"] == key]
+    return found[0] if found else None
+
+
+def counts(x):
+    return {k: x[k] for k in ("requests", "502", "503", "504", "5xx", "retries")}
+
+
+def want(requests, s502=0, retries=0):
+    return {"requests": requests, "502": s502, "503": 0, "504": 0, "5xx": s502,
+            "retries": retries}
+
+
+def test_counts_per_location_and_peer_in_three_formats(lab):
+    ngx, d, ports = lab
+    for fmt in ("c", "u", "j"):
+        assert ngx.get(f"/{fmt}/ok/x", N_OK) == [200] * N_OK
+        assert ngx.get(f"/{fmt}/dead/x", N_DEAD) == [502] * N_DEAD
+    assert ngx.get("/u/pool/x", N_POOL) == [200] * N_POOL
+    total = 3 * (N_OK + N_DEAD) + N_POOL
+
+    def settled():
+        acc = access(d)
+        return sum(log["lines"] for log in acc["logs"]) >= total and acc
+
+    acc = wait_for(settled, timeout=15, what="every access-log line counted")
+    logs = {os.path.basename(log["path"]): log for log in acc["logs"]}
+    assert logs["comb.log"]["lines"] == N_OK + N_DEAD
+    assert logs["up.log"]["lines"] == N_OK + N_DEAD + N_POOL
+    assert logs["js.log"]["lines"] == N_OK + N_DEAD
+    for log in logs.values():
+        assert log["unparsed"] == 0 and log["unmatched"] == 0, log
+
+    for fmt in ("c", "u", "j"):
+        assert counts(location(acc, f"/{fmt}/ok/")) == want(N_OK)
+        assert counts(location(acc, f"/{fmt}/dead/")) == want(N_DEAD, s502=N_DEAD)
+        assert counts(location(acc, f"/{fmt}/dead/")["5m"]) == want(N_DEAD, s502=N_DEAD)
+    # round robin over a dead and a live peer: every other request is retried
+    assert counts(location(acc, "/u/pool/")) == want(N_POOL, retries=N_POOL // 2)
+
+    # peers: only the formats with $upstream_addr name them
+    # every pool request ends at the live peer, half of them after the dead one
+    assert counts(peer(acc, f"127.0.0.1:{ports['ok_u']}")) == want(N_OK + N_POOL)
+    assert counts(peer(acc, f"127.0.0.1:{ports['u']}")) == want(N_DEAD, s502=N_DEAD)
+    assert counts(peer(acc, f"127.0.0.1:{ports['pool']}")) == want(N_POOL // 2,
+                                                                    s502=N_POOL // 2)
+    assert counts(peer(acc, f"127.0.0.1:{ports['ok_j']}")) == want(N_OK)
+    assert counts(peer(acc, f"127.0.0.1:{ports['j']}")) == want(N_DEAD, s502=N_DEAD)
+    assert peer(acc, f"127.0.0.1:{ports['ok_c']}") is None
+    assert peer(acc, f"127.0.0.1:{ports['c']}") is None
+
+    # the combined log lacks the upstream variables: the advice names its access_log line
+    first = next(i for i, line in enumerate(ngx.text.splitlines(), 1) if "comb.log" in line)
+    advice = logs["comb.log"]["advice"]
+    assert f"at {ngx.conf}:{first}" in advice
+    assert "log_format upstream_info '" in advice
+    assert f"access_log {ngx.dir}/comb.log upstream_info;" in advice
+    assert "advice" not in logs["up.log"] and "advice" not in logs["js.log"]
+
+    # upstreams: the last minute's 5xx through each peer, and upwatchctl's column
+    ups = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+    assert ups[f"127.0.0.1:{ports['u']}"]["access"] == {
+        "requests_1m": N_DEAD, "5xx_1m": N_DEAD, "served_1m": False}
+    assert ups[f"127.0.0.1:{ports['ok_j']}"]["access"] == {
+        "requests_1m": N_OK, "5xx_1m": 0, "served_1m": True}
+    assert ups[f"127.0.0.1:{ports['c']}"]["access"] is None
+    table = d.ctl("upstreams", check=True).stdout
+    header = table.splitlines()[0].split()
+    assert "5xx/min" in header
+    row = next(line for line in table.splitlines() if line.startswith(f"127.0.0.1:{ports['u']} "))
+    assert row.split()[header.index("5xx/min")] == str(N_DEAD)
+
+    # the alert the error log raised carries the access log's impact
+    key = f"127.0.0.1:{ports['u']}"
+    wait_alert(d, "backend_down", key)
+    ref = ngx.ref(f"127.0.0.1:{ports['u']};")
+    sentence = re.compile(r"(\d+) requests? to location /u/dead/ \(" + re.escape(ref) +
+                          r"\) answered 502 in the last 5 min, 100\.0 % of its traffic")
+
+    def impact():
+        a = [x for x in d.request({"cmd": "alerts"})["alerts"]
+             if x["cause"] == "backend_down" and x["peer"] == key][0]
+        found = [m for m in map(sentence.fullmatch, a["evidence"]) if m]
+        return found and (a, found[0])
+
+    a, m = wait_for(impact, timeout=10, what="the impact sentence in the alert")
+    assert 1 <= int(m.group(1)) <= N_DEAD
+    # the summary (journald's MESSAGE) carries it too
+    assert a["summary"].endswith(": " + m.group(0))
+
+
+@pytest.fixture
+def served_lab(workdir):
+    os.chmod(workdir, 0o755)
+    used, unused = Backend("ok"), Backend("ok")
+    w = workdir
+    body = f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        server_name served.test;
+        location /api/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{used.port}; }}
+        location /idle/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{unused.port}; }}
+    }}"""
+    ngx = Nginx(workdir, body)
+    # a probe stricter than the application: it wants 500, the backends answer 200
+    conf = (f"probe_interval 1s;\nprobe_timeout 500ms;\nstart_at end;\n"
+            f"peer 127.0.0.1:{used.port} {{ expect_status 500; }}\n"
+            f"peer 127.0.0.1:{unused.port} {{ expect_status 500; }}\n")
+    d = Daemon(workdir, config_text=conf, nginx_conf=ngx.conf)
+    d.start()
+    yield ngx, d, used.port, unused.port
+    d.stop()
+    ngx.stop()
+    used.stop()
+    unused.stop()
+
+
+def test_peer_nginx_serves_is_not_called_failing_by_a_strict_probe(served_lab):
+    ngx, d, used, unused = served_lab
+    assert ngx.get("/api/x", 10) == [200] * 10
+    wait_for(lambda: (peer(access(d), f"127.0.0.1:{used}") or {}).get("requests") == 10,
+             what="the 200s counted")
+    # the probe of the idle peer predicts, as before access logs
+    wait_alert(d, "peer_failing", f"127.0.0.1:{unused}")
+
+    def probed_since():
+        ups = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
+        lp = ups[f"127.0.0.1:{used}"]["last_probe"]
+        return lp and lp["result"] == "http_status" and lp
+    first = wait_for(probed_since, timeout=10, what="a failing probe of the served peer")
+    wait_for(lambda: probed_since() and probed_since()["time"] != first["time"], timeout=10,
+             what="a second failing probe")
+    firing = [a for a in d.request({"cmd": "alerts"})["alerts"]
+              if a["peer"] == f"127.0.0.1:{used}" and a["state"] == "firing"]
+    assert firing == []

@@ -1,0 +1,235 @@
+/* Unit tests for accessstats: lines from the fixture's two access logs
+ * counted per location and per peer (retries included), sliding windows by
+ * the lines' own time, the response-time sketch, the "served" test that
+ * keeps a probe from calling a working peer failing, the impact sentence
+ * and the log_format advice. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "log/accessstats.h"
+#include "nginx/ngxconf.h"
+
+#define DIR FIXTURES "/nginx/accessstats"
+#define UP  DIR "/logs/up.log"
+#define PL  DIR "/logs/plain.log"
+
+static const time_t now = 1795989565; /* 2026-11-29 21:59:25 UTC */
+
+static struct ngx_model *load(void)
+{
+	struct ngx_model *m = NULL;
+	char err[1024] = "";
+	struct ngxconf_options o = {.prefix = DIR};
+	if (ngxconf_load_opts(DIR "/nginx.conf", NULL, &o, &m, err, sizeof(err)) < 0)
+		fprintf(stderr, "load: %s\n", err);
+	return m;
+}
+
+static size_t pass_at(const struct ngx_model *m, const char *location)
+{
+	for (size_t i = 0; i < m->npasses; i++)
+		if (strcmp(m->passes[i].location, location) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static int feed(struct accessstats *s, const char *path, const char *line)
+{
+	return accessstats_line(s, path, line, strlen(line), now);
+}
+
+static void test_counts_per_location_and_peer(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	CHECK_INT(accessstats_nlogs(s), 2);
+	CHECK_INT(feed(s, UP,
+		       "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/x HTTP/1.1\" 200 "
+		       "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"0.010\""),
+		  0);
+	CHECK_INT(
+	    feed(s, UP,
+		 "api.example [29/Nov/2026:21:59:21 +0000] \"GET /api/y HTTP/1.1\" 502 "
+		 "ua=\"127.0.0.1:9000, 127.0.0.1:9001\" us=\"502, 502\" urt=\"0.001, 0.002\""),
+	    0);
+	CHECK_INT(feed(s, UP,
+		       "api.example [29/Nov/2026:21:59:22 +0000] \"GET /index.html HTTP/1.1\" 200 "
+		       "ua=\"127.0.0.1:9002\" us=\"200\" urt=\"0.003\""),
+		  0);
+	/* combined, no upstream variables: the server comes from the access_log's scope */
+	CHECK_INT(feed(s, PL,
+		       "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/a.php HTTP/1.1\" 504 "
+		       "0 \"-\" \"curl/7.88.1\""),
+		  0);
+	CHECK_INT(feed(s, PL,
+		       "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/b.php HTTP/1.1\" 200 "
+		       "5 \"-\" \"curl/7.88.1\""),
+		  0);
+	CHECK_INT(feed(s, PL, "not an access-log line"), -EINVAL);
+	CHECK_INT(feed(s, "/var/log/nginx/error.log", "x"), -ENOENT);
+
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, pass_at(m, "/api/"), 60, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.s5xx, 1);
+	CHECK_INT(c.retries, 1);
+	CHECK(accessstats_pass_window(s, pass_at(m, "/"), 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s5xx, 0);
+	CHECK(accessstats_pass_window(s, pass_at(m, "/php/"), 300, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s504, 1);
+
+	CHECK(accessstats_peer_window(s, "127.0.0.1:9000", 60, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_window(s, "127.0.0.1:9001", 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s502, 1);
+	CHECK(!accessstats_peer_window(s, "127.0.0.1:9003", 60, now, &c)); /* combined: no peer */
+
+	const char *key, *seen[8];
+	size_t npeers = 0;
+	for (size_t it = 0; npeers < 8 && accessstats_next_peer(s, &it, &key);)
+		seen[npeers++] = key;
+	CHECK_INT(npeers, 3); /* model order */
+	CHECK_STR(seen[0], "127.0.0.1:9000");
+	CHECK_STR(seen[2], "127.0.0.1:9002");
+
+	CHECK(accessstats_peer_served(s, "127.0.0.1:9000", 60, now));
+	CHECK(!accessstats_peer_served(s, "127.0.0.1:9001", 60, now));
+	CHECK(!accessstats_peer_served(s, "127.0.0.1:9000", 60, now + 120));
+
+	const struct accessstats_log *up = accessstats_log_at(s, 0);
+	CHECK_STR(up->path, UP);
+	CHECK(up->upstream_vars);
+	CHECK_INT(up->lines, 3);
+	const struct accessstats_log *pl = accessstats_log_at(s, 1);
+	CHECK(!pl->upstream_vars);
+	CHECK_INT(pl->lines, 3);
+	CHECK_INT(pl->unparsed, 1);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_windows_slide_by_line_time(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	/* 6 min, 2 min and 10 s before now */
+	feed(
+	    s, UP,
+	    "api.example [29/Nov/2026:21:53:25 +0000] \"GET /api/ HTTP/1.1\" 502 ua=\"-\" us=\"-\" "
+	    "urt=\"-\"");
+	feed(
+	    s, UP,
+	    "api.example [29/Nov/2026:21:57:25 +0000] \"GET /api/ HTTP/1.1\" 503 ua=\"-\" us=\"-\" "
+	    "urt=\"-\"");
+	feed(
+	    s, UP,
+	    "api.example [29/Nov/2026:21:59:15 +0000] \"GET /api/ HTTP/1.1\" 504 ua=\"-\" us=\"-\" "
+	    "urt=\"-\"");
+	size_t api = pass_at(m, "/api/");
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, api, 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s504, 1);
+	CHECK(accessstats_pass_window(s, api, 300, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s503, 1);
+	CHECK(accessstats_pass_total(s, api, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s5xx, 3);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_quantile_sketch_bounded(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	char line[512];
+	for (int i = 1; i <= 1000; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/ HTTP/1.1\" 200 "
+			 "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"%d.%03d\"",
+			 i / 100, (i % 100) * 10);
+		CHECK_INT(feed(s, UP, line), 0);
+	}
+	/* times 10 ms .. 10 s; p50 = 5 s, p99 = 9.9 s, each within one bin (10 %) */
+	uint64_t ms = 0;
+	CHECK_INT(accessstats_peer_quantile_ms(s, "127.0.0.1:9000", 0.5, 1, now, &ms), 0);
+	CHECK(ms >= 5000 && ms < 5500);
+	CHECK_INT(accessstats_peer_quantile_ms(s, "127.0.0.1:9000", 0.99, 5, now, &ms), 0);
+	CHECK(ms >= 9900 && ms < 10890);
+	CHECK_INT(accessstats_peer_quantile_ms(s, "127.0.0.1:9001", 0.99, 5, now, &ms), -ENOENT);
+	CHECK_INT(accessstats_peer_quantile_ms(s, "127.0.0.1:9000", 0.99, 5, now + 600, &ms),
+		  -ENOENT);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_impact_sentence(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	char line[512];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:58:%02d +0000] \"GET /api/%d HTTP/1.1\" %d "
+			 "ua=\"127.0.0.1:9001\" us=\"%d\" urt=\"0.001\"",
+			 i % 60, i, i < 31 ? 502 : 200, i < 31 ? 502 : 200);
+		feed(s, UP, line);
+	}
+	char buf[512];
+	size_t api = pass_at(m, "/api/");
+	CHECK(accessstats_impact(s, api, now, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "31 requests to location /api/ (" DIR "/nginx.conf:17) answered 502 in the "
+		       "last 5 min, 3.1 % of its traffic");
+	CHECK_INT(accessstats_impact(s, pass_at(m, "/"), now, buf, sizeof(buf)), 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_format_advice_at_the_access_log(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	char buf[2048];
+	CHECK_INT(accessstats_format_advice(accessstats_log_at(s, 0), buf, sizeof(buf)), 0);
+	CHECK(accessstats_format_advice(accessstats_log_at(s, 1), buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "at " DIR "/nginx.conf:27") != NULL);
+	CHECK(strstr(buf, "log_format upstream_info '") != NULL);
+	CHECK(strstr(buf, "ua=\"$upstream_addr\" us=\"$upstream_status\"") != NULL);
+	CHECK(strstr(buf, "access_log " PL " upstream_info;") != NULL);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+int main(void)
+{
+	RUN(test_counts_per_location_and_peer);
+	RUN(test_windows_slide_by_line_time);
+	RUN(test_quantile_sketch_bounded);
+	RUN(test_impact_sentence);
+	RUN(test_format_advice_at_the_access_log);
+	return harness_result();
+}
