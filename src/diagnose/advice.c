@@ -364,6 +364,11 @@ static void write_down(struct writer *w)
 		    "point nginx at one without checking what it serves.\n",
 		    in->addr ? in->addr->host : "this host");
 	}
+	if (!near && peer_ref(in))
+		add(&w->fix,
+		    "If the backend is meant to listen elsewhere, correct the address at %s and "
+		    "reload nginx (nginx -t first).\n",
+		    ref(peer_ref(in), b, sizeof(b)));
 }
 
 static void write_restarted(struct writer *w)
