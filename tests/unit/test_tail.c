@@ -1527,6 +1527,30 @@ static void test_state_file_fifo_is_refused_and_reported(void)
 
 /* A log nobody may read is a fault of that log, reported with its errno,
  * and tail_set_files returns it; when it becomes readable it is followed. */
+/* A read that fails (EIO) is a fault of that log, with errno and a message,
+ * never a silent stop. /proc/self/mem is a regular file whose read at offset
+ * 0 fails with EIO: a real I/O error without a broken disk. */
+static void test_read_error_is_a_reported_fault(void)
+{
+	char *dir = fresh_dir("eio");
+	char *path = xasprintf("%s/error.log", dir);
+	const char *paths[] = {path};
+	struct solo s;
+	struct tail_log l;
+	CHECK_INT(symlink("/proc/self/mem", path), 0);
+	s.loop = ev_loop_new(EVFLAG_AUTO);
+	rec_init(&s.rec, 100);
+	CHECK_INT(tail_new(s.loop, NULL, TAIL_START_BEGINNING, on_line, &s.rec, &s.tail), 0);
+	tail_set_files(s.tail, paths, 1);
+	ev_run(s.loop, EVRUN_NOWAIT);
+	tail_log_at(s.tail, 0, &l);
+	CHECK_INT(l.error, EIO);
+	CHECK(l.error_msg && strstr(l.error_msg, path) != NULL);
+	solo_free(&s);
+	free(path);
+	free(dir);
+}
+
 static void test_unreadable_log_is_a_reported_fault(void)
 {
 	if (geteuid() == 0) {
@@ -1898,6 +1922,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_nul_runs_are_skipped_and_counted);
 	RUN_IF(test_state_file_fifo_is_refused_and_reported);
 	RUN_IF(test_unreadable_log_is_a_reported_fault);
+	RUN_IF(test_read_error_is_a_reported_fault);
 	RUN_IF(test_multiline_fastcgi_entry_is_one_line);
 	RUN_IF(test_copytruncate_unread_backlog_counts_a_loss);
 	RUN_IF(test_queue_overflow_rescans_everything);
