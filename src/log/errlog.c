@@ -143,6 +143,9 @@ static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 		v = v * 10 + (*d++ - '0');
 	if (d == open + 1 || end - d < 3 || d[0] != ':' || d[1] != ' ')
 		return;
+	if (open[1] == '0' && d - open > 2)
+		return; /* nginx prints %d: "(024: " is no errno (and the pre-filter
+			 * looks for "(24: ") */
 	ev->err = v;
 	ev->errtext = span(d + 2, end - 1);
 	*e = open - 1;
