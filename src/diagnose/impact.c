@@ -25,8 +25,7 @@ static size_t worst_pass(const struct accessstats *s, const size_t *passes, size
 	uint64_t most = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct accessstats_counts c;
-		if (accessstats_pass_window(s, passes[i], IMPACT_WINDOW_S, now, &c) &&
-		    bad(&c) > most) {
+		if (accessstats_pass_recent(s, passes[i], now, &c) && bad(&c) > most) {
 			most = bad(&c);
 			best = passes[i];
 		}
@@ -38,7 +37,7 @@ static size_t peer_sentence(const struct accessstats *s, const char *peer, time_
 			    size_t len)
 {
 	struct accessstats_counts c;
-	if (!accessstats_peer_window(s, peer, IMPACT_WINDOW_S, now, &c) || bad(&c) == 0)
+	if (!accessstats_peer_recent(s, peer, now, &c) || bad(&c) == 0)
 		return 0;
 	uint64_t n = c.s502;
 	int code = 502;
@@ -51,10 +50,9 @@ static size_t peer_sentence(const struct accessstats *s, const char *peer, time_
 		code = 503;
 	}
 	int w = snprintf(buf, len,
-			 "%llu request%s through peer %s answered %d in the last 5 min, %.1f %% "
-			 "of its traffic",
+			 "%llu request%s through peer %s answered %d %s, %.1f %% of its traffic",
 			 (unsigned long long)n, n == 1 ? "" : "s", peer, code,
-			 100.0 * (double)n / (double)c.requests);
+			 accessstats_recent_words(s), 100.0 * (double)n / (double)c.requests);
 	return w < 0 ? 0 : MIN((size_t)w, len - 1);
 }
 
@@ -222,8 +220,7 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 	bool any = false;
 	for (size_t i = 0; i < m->npasses; i++) {
 		struct accessstats_counts c;
-		if (!accessstats_pass_window(access, i, IMPACT_WINDOW_S, now, &c) ||
-		    bad(&c) < IMPACT_UNLOGGED_MIN)
+		if (!accessstats_pass_recent(access, i, now, &c) || bad(&c) < IMPACT_UNLOGGED_MIN)
 			continue;
 		any = true;
 		if (bad(&c) > most && !explained(m, alerts, &m->passes[i])) {

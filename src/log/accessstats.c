@@ -56,6 +56,8 @@ struct accessstats {
 	size_t nextra;
 	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
 	size_t nloc, prefix_max;
+	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
+	char span_words[48]; /* "in the last 15 min" */
 };
 
 /* --- build --- */
@@ -113,6 +115,7 @@ int accessstats_new(const struct ngx_model *m, struct accessstats **ret)
 {
 	struct accessstats *s = xcalloc(1, sizeof(*s));
 	s->m = m;
+	accessstats_set_span(s, 0);
 	strmap_init(&s->by_path);
 	strmap_init(&s->extra);
 	strmap_init(&s->loc);
@@ -157,6 +160,30 @@ size_t accessstats_nlogs(const struct accessstats *s)
 const struct accessstats_log *accessstats_log_at(const struct accessstats *s, size_t i)
 {
 	return i < s->nlogs ? &s->logs[i].pub : NULL;
+}
+
+const struct accessstats_log *accessstats_log_by_path(const struct accessstats *s, const char *path)
+{
+	size_t i;
+	return path && strmap_get_index(&s->by_path, path, &i) ? &s->logs[i].pub : NULL;
+}
+
+void accessstats_set_span(struct accessstats *s, unsigned secs)
+{
+	s->span = secs;
+	if (secs == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last 5 min");
+	else if (secs % 3600 == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u h", secs / 3600);
+	else if (secs % 60 == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u min", secs / 60);
+	else
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u s", secs);
+}
+
+const char *accessstats_recent_words(const struct accessstats *s)
+{
+	return s->span_words;
 }
 
 bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key)
@@ -396,6 +423,21 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 	return -EINVAL;
 }
 
+int accessstats_line_time(const struct accessstats *s, const char *path, const char *line,
+			  size_t len, time_t *ret)
+{
+	size_t i;
+	if (!strmap_get_index(&s->by_path, path, &i))
+		return -ENOENT;
+	const struct log *lg = &s->logs[i];
+	for (size_t k = 0; k < lg->nfmt; k++) {
+		struct accesslog_line l;
+		if (accesslog_parse(lg->fmt[k], line, len, &l) == 0 && accesslog_time(&l, ret) == 0)
+			return 0;
+	}
+	return -EINVAL;
+}
+
 /* --- reading --- */
 
 const struct accessstats_log *accessstats_pass_log(const struct accessstats *s, size_t pass)
@@ -439,6 +481,20 @@ bool accessstats_peer_window(const struct accessstats *s, const char *peer, unsi
 			     time_t now, struct accessstats_counts *ret)
 {
 	return window(peer_entity_const(s, peer), secs, now, ret);
+}
+
+bool accessstats_pass_recent(const struct accessstats *s, size_t pass, time_t now,
+			     struct accessstats_counts *ret)
+{
+	return s->span ? accessstats_pass_total(s, pass, ret)
+		       : accessstats_pass_window(s, pass, 300, now, ret);
+}
+
+bool accessstats_peer_recent(const struct accessstats *s, const char *peer, time_t now,
+			     struct accessstats_counts *ret)
+{
+	return s->span ? accessstats_peer_total(s, peer, ret)
+		       : accessstats_peer_window(s, peer, 300, now, ret);
 }
 
 bool accessstats_pass_total(const struct accessstats *s, size_t pass,
@@ -502,7 +558,7 @@ size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, 
 			  size_t len)
 {
 	struct accessstats_counts c;
-	if (len == 0 || !accessstats_pass_window(s, pass, 300, now, &c) || c.requests == 0)
+	if (len == 0 || !accessstats_pass_recent(s, pass, now, &c) || c.requests == 0)
 		return 0;
 	uint64_t n = c.s502;
 	int code = 502;
@@ -523,12 +579,10 @@ size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, 
 	else
 		snprintf(where, sizeof(where), "server %s",
 			 p->server_name ? p->server_name : "(no server_name)");
-	int w = snprintf(buf, len,
-			 "%llu request%s to %s (%s:%u) answered %d in the last 5 min, %.1f %% of "
-			 "its traffic",
-			 (unsigned long long)n, n == 1 ? "" : "s", where,
-			 p->ref.file ? p->ref.file : "?", p->ref.line, code,
-			 100.0 * (double)n / (double)c.requests);
+	int w = snprintf(
+	    buf, len, "%llu request%s to %s (%s:%u) answered %d %s, %.1f %% of its traffic",
+	    (unsigned long long)n, n == 1 ? "" : "s", where, p->ref.file ? p->ref.file : "?",
+	    p->ref.line, code, s->span_words, 100.0 * (double)n / (double)c.requests);
 	return w < 0 ? 0 : MIN((size_t)w, len - 1);
 }
 

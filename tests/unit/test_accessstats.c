@@ -206,6 +206,64 @@ static void test_impact_sentence(void)
 	ngxconf_free(m);
 }
 
+static void test_span_counts_every_line_read(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	accessstats_set_span(s, 3600);
+	char line[512];
+	/* 40 minutes of lines, one a minute: the ring holds 5 of them, the span all */
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:%02d:00 +0000] \"GET /api/%d HTTP/1.1\" %d "
+			 "ua=\"127.0.0.1:9001\" us=\"%d\" urt=\"0.001\"",
+			 19 + i, i, i % 4 ? 200 : 504, i % 4 ? 200 : 504);
+		feed(s, UP, line);
+	}
+	char buf[512];
+	size_t api = pass_at(m, "/api/");
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_recent(s, api, now, &c));
+	CHECK_INT(c.requests, 40);
+	CHECK_INT(c.s504, 10);
+	CHECK(accessstats_peer_recent(s, "127.0.0.1:9001", now, &c));
+	CHECK_INT(c.requests, 40);
+	CHECK(accessstats_impact(s, api, now, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "10 requests to location /api/ (" DIR "/nginx.conf:17) answered 504 in the "
+		       "last 1 h, 25.0 % of its traffic");
+	accessstats_set_span(s, 900);
+	CHECK_STR(accessstats_recent_words(s), "in the last 15 min");
+	accessstats_set_span(s, 0);
+	CHECK_STR(accessstats_recent_words(s), "in the last 5 min");
+	CHECK(accessstats_pass_recent(s, api, now, &c));
+	CHECK_INT(c.requests, 4); /* 21:55 .. 21:58 */
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_line_time_by_the_logs_format(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	const char *l = "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/x HTTP/1.1\" 200 "
+			"ua=\"127.0.0.1:9000\" us=\"200\" urt=\"0.010\"";
+	time_t t = 0;
+	CHECK_INT(accessstats_line_time(s, UP, l, strlen(l), &t), 0);
+	CHECK_INT(t, now - 5);
+	CHECK_INT(accessstats_line_time(s, UP, "garbage", 7, &t), -EINVAL);
+	CHECK_INT(accessstats_line_time(s, "/nowhere.log", l, strlen(l), &t), -ENOENT);
+	CHECK(accessstats_log_by_path(s, UP) == accessstats_log_at(s, 0));
+	CHECK(accessstats_log_by_path(s, "/nowhere.log") == NULL);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_format_advice_at_the_access_log(void)
 {
 	struct ngx_model *m = load();
@@ -231,5 +289,7 @@ int main(void)
 	RUN(test_quantile_sketch_bounded);
 	RUN(test_impact_sentence);
 	RUN(test_format_advice_at_the_access_log);
+	RUN(test_span_counts_every_line_read);
+	RUN(test_line_time_by_the_logs_format);
 	return harness_result();
 }
