@@ -5,12 +5,15 @@ nobody listens on, and nginx's own retries through an upstream block.
 Asserts the exact counts per location and per peer the daemon reports,
 the impact sentence in the backend_down alert, and the log_format advice
 for the log without the upstream variables."""
+import json
 import os
 import re
+import subprocess
+import time
 
 import pytest
 
-from conftest import Daemon, wait_alert, wait_for
+from conftest import UPWATCHCTL, Daemon, wait_alert, wait_for
 from nginxlab import Backend, Nginx, free_port
 
 N_OK, N_DEAD, N_POOL = 7, 5, 6
@@ -202,3 +205,72 @@ def test_peer_nginx_serves_is_not_called_failing_by_a_strict_probe(served_lab):
     firing = [a for a in d.request({"cmd": "alerts"})["alerts"]
               if a["peer"] == f"127.0.0.1:{used}" and a["state"] == "firing"]
     assert firing == []
+
+
+# --- explain over --since ---------------------------------------------------------------
+
+N_HALF = 10
+
+
+def explain_json(*args):
+    r = subprocess.run([UPWATCHCTL, "explain", "--json"] + list(args), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode in (0, 1, 2), r.stderr
+    return json.loads(r.stdout)["alerts"]
+
+
+def old_line(port, minutes_ago, i):
+    """A line of the `up` format, as nginx would have written it minutes ago."""
+    t = time.localtime(time.time() - minutes_ago * 60)
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z", t)
+    return (f'127.0.0.1 [{stamp}] "GET /m/old{i} HTTP/1.1" 502 ua="127.0.0.1:{port}" '
+            f'us="502" urt="0.001" rt=0.001\n')
+
+
+def test_explain_tells_impact_over_since(workdir):
+    os.chmod(workdir, 0o755)
+    ok = Backend("ok")
+    dead = free_port()
+    w = workdir
+    body = f"""
+    log_format up {UP_FMT};
+    upstream half {{
+        server 127.0.0.1:{dead} max_fails=0;
+        server 127.0.0.1:{ok.port} max_fails=0;
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /m/ {{
+            access_log {w}/up.log up;
+            proxy_next_upstream off;
+            proxy_pass http://half;
+        }}
+    }}"""
+    ngx = Nginx(workdir, body)
+    try:
+        # an hour-old failure nginx logged before --since: never counted
+        with open(os.path.join(w, "up.log"), "a") as f:
+            f.writelines(old_line(dead, 60, i) for i in range(20))
+        # round robin, no retry: every other request meets the dead peer
+        got = ngx.get("/m/x", N_HALF)
+        assert sorted(got) == [200] * (N_HALF // 2) + [502] * (N_HALF // 2)
+        wait_for(lambda: sum(1 for _ in open(os.path.join(w, "up.log"))) == 20 + N_HALF,
+                 what="nginx's access-log lines")
+        alerts = explain_json("--nginx-conf", ngx.conf, "--since", "10m", "--no-probe")
+        key = f"127.0.0.1:{dead}"
+        down = [a for a in alerts if a["cause"] == "backend_down" and a["peer"] == key]
+        assert len(down) == 1, alerts
+        ref = ngx.ref("proxy_pass http://half;")
+        sentence = (f"{N_HALF // 2} requests to location /m/ ({ref}) answered 502 in the "
+                    f"last 10 min, 50.0 % of its traffic")
+        assert sentence in down[0]["evidence"]
+        assert down[0]["summary"].endswith(": " + sentence)
+        # over two hours the old lines count too: the span is --since's
+        alerts = explain_json("--nginx-conf", ngx.conf, "--since", "2h", "--no-probe")
+        down = [a for a in alerts if a["cause"] == "backend_down" and a["peer"] == key]
+        assert (f"{20 + N_HALF // 2} requests to location /m/ ({ref}) answered 502 in the "
+                f"last 2 h, {100 * (20 + N_HALF // 2) / (20 + N_HALF):.1f} % of its traffic"
+                ) in down[0]["evidence"]
+    finally:
+        ngx.stop()
+        ok.stop()
