@@ -9,6 +9,7 @@
 #include "diagnose/alert.h"
 #include "log/accessstats.h"
 #include "nginx/ngxconf.h"
+#include "probe/probe_result.h"
 
 #define IMPACT_WINDOW_S 300
 #define SERVED_WINDOW_S 60
@@ -86,6 +87,54 @@ bool impact_served(const struct accessstats *access, const char *peer, int64_t n
 {
 	return access && peer &&
 	       accessstats_peer_served(access, peer, SERVED_WINDOW_S, (time_t)(now_ms / 1000));
+}
+
+void impact_report_health(struct alert_store *alerts, const struct accessstats *access,
+			  const struct ngx_model *m, const char *peer, const char *health_uri,
+			  const struct probe_result *r, int64_t now_ms)
+{
+	char summary[512], expl[1024], fix[512], probe[400], served[200], ref[600] = "";
+	struct accessstats_counts c = {0};
+	time_t now = (time_t)(now_ms / 1000);
+	accessstats_peer_window(access, peer, SERVED_WINDOW_S, now, &c);
+	const struct ngx_peer *p = m ? ngxconf_peer(m, peer) : NULL;
+	const struct ngx_ref *pr = p && p->nrefs ? &p->refs[0] : NULL;
+	if (pr && pr->file)
+		snprintf(ref, sizeof(ref), "%s:%u", pr->file, pr->line);
+	snprintf(summary, sizeof(summary),
+		 "%s fails its health check GET %s (%s) while nginx is answered through it", peer,
+		 health_uri, probe_result_name(r->result));
+	snprintf(probe, sizeof(probe), "probe: GET %s: %s (%s)", health_uri,
+		 probe_result_name(r->result), r->detail);
+	snprintf(served, sizeof(served),
+		 "access log: %llu requests through %s in the last minute, %llu answered 5xx",
+		 (unsigned long long)c.requests, peer, (unsigned long long)c.s5xx);
+	snprintf(expl, sizeof(expl),
+		 "Observed: the configured health check GET %s on %s fails (%s); the access "
+		 "log shows nginx got answers through it within the last minute (%llu "
+		 "requests). Inferred: users are served, so this is no outage, but the "
+		 "application reports itself unhealthy (a dependency down, a failing "
+		 "readiness check) or the health check no longer matches the application.",
+		 health_uri, peer, r->detail, (unsigned long long)c.requests);
+	snprintf(fix, sizeof(fix),
+		 "Look at what GET %s on %s reports and why; if the check is wrong, change "
+		 "health_uri / expect_status for this peer in upwatch.conf.\n",
+		 health_uri, peer);
+	const char *ev[2] = {probe, served};
+	struct alert_report rep = {
+	    .cause = CAUSE_PEER_FAILING,
+	    .severity = ALERT_WARNING,
+	    .peer = peer,
+	    .upstream = p && p->nupstreams ? p->upstreams[0] : NULL,
+	    .summary = summary,
+	    .explanation = expl,
+	    .fix = fix,
+	    .config_ref = ref[0] ? ref : NULL,
+	    .evidence = ev,
+	    .nevidence = 2,
+	    .time_ms = now_ms,
+	};
+	alert_report(alerts, &rep, now_ms);
 }
 
 /* The pass reaching p with the shortest read timeout. */

@@ -9,12 +9,13 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
 
 from conftest import UPWATCHCTL, Daemon, wait_alert, wait_for
-from nginxlab import Backend, Nginx, free_port
+from nginxlab import Backend, Nginx, Traffic, free_port
 
 N_OK, N_DEAD, N_POOL = 7, 5, 6
 
@@ -274,3 +275,54 @@ def test_explain_tells_impact_over_since(workdir):
     finally:
         ngx.stop()
         ok.stop()
+
+
+# --- a served peer whose configured health check fails ---------------------------------
+
+def test_served_peer_failing_its_health_uri_is_a_warning(workdir):
+    """python3's http.server answers / (a directory listing, 200) and 404 for
+    /healthz: nginx is served, the configured health check fails."""
+    os.chmod(workdir, 0o755)
+    root = os.path.join(workdir, "www")
+    os.makedirs(root)
+    port = free_port()
+    app = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                            "--directory", root, str(port)], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    ngx = d = None
+    try:
+        wait_for(lambda: subprocess.run(["curl", "-sf", "-o", "/dev/null",
+                                         f"http://127.0.0.1:{port}/"]).returncode == 0,
+                 what="http.server to answer")
+        w = workdir
+        ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location / {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{port}; }}
+    }}""")
+        key = f"127.0.0.1:{port}"
+        conf = (f"probe_interval 1s;\nprobe_timeout 500ms;\nstart_at end;\n"
+                f"peer {key} {{ health_uri /healthz; }}\n")
+        d = Daemon(workdir, config_text=conf, nginx_conf=ngx.conf)
+        d.start()
+        with Traffic(ngx.get, "/", pause=0.2, limit=200):
+            a = wait_alert(d, "peer_failing", key, timeout=20)
+            assert a["severity"] == "warning"
+            assert a["summary"] == (f"{key} fails its health check GET /healthz (http_status) "
+                                    "while nginx is answered through it")
+            assert any(e.startswith("probe: GET /healthz: http_status (") for e in a["evidence"])
+            assert any(re.fullmatch(rf"access log: \d+ requests through {re.escape(key)} in the "
+                                    r"last minute, 0 answered 5xx", e) for e in a["evidence"])
+            assert a["config_ref"] == ngx.ref(f"proxy_pass http://127.0.0.1:{port};")
+            # nothing pages: the only alert about it is this warning
+            firing = [x for x in d.request({"cmd": "alerts"})["alerts"]
+                      if x["peer"] == key and x["state"] == "firing"]
+            assert [(x["cause"], x["severity"]) for x in firing] == [("peer_failing", "warning")]
+    finally:
+        if d:
+            d.stop()
+        if ngx:
+            ngx.stop()
+        app.kill()
+        app.wait()
