@@ -45,7 +45,7 @@ struct accessstats_counts {
 struct accessstats_log {
 	const char *path;
 	const struct ngx_access_log *first; /* the first directive naming it */
-	bool upstream_vars; /* every format it is written with has $upstream_addr and
+	bool upstream_vars; /* every format it is written with has $upstream_addr and (http)
 			       $upstream_status */
 	uint64_t lines, unparsed, unmatched; /* unmatched: no *_pass fits the request */
 };

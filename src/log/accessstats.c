@@ -94,7 +94,9 @@ static void add_log(struct accessstats *s, const struct ngx_access_log *a)
 	}
 	if (accesslog_format_new(lf->format, lf->escape, &f) < 0)
 		return;
-	l->pub.upstream_vars &= upstream_format(f);
+	/* stream {} has no $upstream_status: its $status tells the session */
+	l->pub.upstream_vars &=
+	    a->stream ? accesslog_format_has(f, ACCESSLOG_UPSTREAM_ADDR) : upstream_format(f);
 	l->dir[l->nfmt] = a;
 	l->fmt[l->nfmt++] = f;
 }
@@ -356,6 +358,67 @@ static const char *field_str(const struct accesslog_field *f, enum ngx_log_escap
 	return buf;
 }
 
+static bool same_ref(const struct ngx_ref *a, const struct ngx_ref *b)
+{
+	return a->file && b->file && a->line == b->line && streq(a->file, b->file);
+}
+
+/* The stream pass a session went through: one reaching its first peer (the
+ * log's own server's first), else the log's own server's proxy_pass. */
+static const struct ngx_pass *stream_pass(const struct ngx_model *m,
+					  const struct ngx_access_log *dir, const char *first)
+{
+	const struct ngx_peer *p = first ? ngxconf_peer(m, first) : NULL;
+	const struct ngx_pass *any = NULL;
+	for (size_t j = 0; p && j < p->npasses; j++) {
+		const struct ngx_pass *c = &m->passes[p->passes[j]];
+		if (!c->stream)
+			continue;
+		if (same_ref(&c->ref, &dir->pass_ref))
+			return c;
+		if (!any)
+			any = c;
+	}
+	if (any)
+		return any;
+	for (size_t i = 0; dir->pass_ref.file && i < m->npasses; i++)
+		if (m->passes[i].stream && same_ref(&m->passes[i].ref, &dir->pass_ref))
+			return &m->passes[i];
+	return NULL;
+}
+
+/* Count one stream session: $status is the session's (502: no upstream
+ * could be selected or reached); every address of $upstream_addr but the
+ * last is one nginx could not connect to and left (a 502 of that peer),
+ * the last one ended the session with its status. No response time: a
+ * session's time is its length. */
+static void count_session(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
+			  const struct accesslog_line *l, time_t t)
+{
+	int status = accesslog_status(l);
+	struct accesslog_try tries[ACCESSLOG_MAX_TRIES];
+	size_t ntries = accesslog_tries(l, tries, ACCESSLOG_MAX_TRIES);
+	char first[PEERKEY_MAX] = "";
+	for (size_t i = 0; i < ntries; i++) {
+		struct peerkey k;
+		if (peerkey_parse(tries[i].addr, tries[i].addr_len, 0, &k) < 0)
+			continue;
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", k.key);
+		struct entity *e = peer_entity(s, k.key, true);
+		if (e)
+			entity_add(e, t, i + 1 < ntries ? 502 : status, 0, -1);
+	}
+	const struct ngx_pass *pass = stream_pass(s->m, dir, first[0] ? first : NULL);
+	if (!pass) {
+		lg->pub.unmatched++;
+		return;
+	}
+	struct entity *pe = entity(&s->pass[pass - s->m->passes]);
+	entity_add(pe, t, status, ntries > 1 ? (unsigned)(ntries - 1) : 0, -1);
+	pe->log = (size_t)(lg - s->logs) + 1;
+}
+
 /* Count one matched line. */
 static void count_line(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
 		       const struct accesslog_line *l, enum ngx_log_escape esc, time_t now)
@@ -365,6 +428,10 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 	time_t t;
 	if (accesslog_time(l, &t) < 0 || t > now)
 		t = now;
+	if (dir->stream) {
+		count_session(s, lg, dir, l, t);
+		return;
+	}
 	char uri[URI_MAX], server[256];
 	accesslog_path(l, esc, uri, sizeof(uri));
 	field_str(&l->v[ACCESSLOG_SERVER_NAME], esc, server, sizeof(server));
@@ -574,15 +641,17 @@ size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, 
 		return 0;
 	const struct ngx_pass *p = &s->m->passes[pass];
 	char where[512];
-	if (p->location && p->location[0])
+	if (p->stream)
+		snprintf(where, sizeof(where), "stream server (proxy_pass %s)", p->raw);
+	else if (p->location && p->location[0])
 		snprintf(where, sizeof(where), "location %s", p->location);
 	else
 		snprintf(where, sizeof(where), "server %s",
 			 p->server_name ? p->server_name : "(no server_name)");
-	int w = snprintf(
-	    buf, len, "%llu request%s to %s (%s:%u) answered %d %s, %.1f %% of its traffic",
-	    (unsigned long long)n, n == 1 ? "" : "s", where, p->ref.file ? p->ref.file : "?",
-	    p->ref.line, code, s->span_words, 100.0 * (double)n / (double)c.requests);
+	int w = snprintf(buf, len, "%llu %s%s to %s (%s:%u) answered %d %s, %.1f %% of its traffic",
+			 (unsigned long long)n, p->stream ? "session" : "request",
+			 n == 1 ? "" : "s", where, p->ref.file ? p->ref.file : "?", p->ref.line,
+			 code, s->span_words, 100.0 * (double)n / (double)c.requests);
 	return w < 0 ? 0 : MIN((size_t)w, len - 1);
 }
 
@@ -596,7 +665,21 @@ size_t accessstats_format_advice(const struct accessstats_log *l, char *buf, siz
 		snprintf(at, sizeof(at), "at %s:%u", a->ref.file, a->ref.line);
 	else
 		snprintf(at, sizeof(at), "in http {} (nginx's default access log)");
-	int w = snprintf(
+	int w;
+	if (a->stream) {
+		w = snprintf(
+		    buf, len,
+		    "%s has no $upstream_addr: to see which peer each session went to, add "
+		    "in stream {}:\n"
+		    "    log_format upstream_info '$remote_addr [$time_local] $protocol "
+		    "$status $bytes_sent $bytes_received $session_time "
+		    "ua=\"$upstream_addr\" uct=\"$upstream_connect_time\"';\n"
+		    "and change the access_log %s to:\n"
+		    "    access_log %s upstream_info;",
+		    l->path, at, l->path);
+		return w < 0 ? 0 : MIN((size_t)w, len - 1);
+	}
+	w = snprintf(
 	    buf, len,
 	    "%s has no $upstream_addr/$upstream_status: to see which peer answered each request, "
 	    "add in http {}:\n"

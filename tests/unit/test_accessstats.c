@@ -282,6 +282,83 @@ static void test_format_advice_at_the_access_log(void)
 	ngxconf_free(m);
 }
 
+/* stream {}: a session's $status is its own; the addresses before the last
+ * in $upstream_addr were left unreachable; a server's log without
+ * $upstream_addr counts on that server's proxy_pass. */
+static void test_stream_sessions_per_server_and_peer(void)
+{
+	const char *dir = FIXTURES "/nginx/accessstream";
+	struct ngx_model *m = NULL;
+	char err[1024] = "";
+	struct ngxconf_options o = {.prefix = dir};
+	if (ngxconf_load_opts(FIXTURES "/nginx/accessstream/nginx.conf", NULL, &o, &m, err,
+			      sizeof(err)) < 0) {
+		fprintf(stderr, "load: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	CHECK_INT(accessstats_nlogs(s), 3);
+	const char *sl = FIXTURES "/nginx/accessstream/logs/stream.log";
+	const char *rl = FIXTURES "/nginx/accessstream/logs/redis.log";
+	const char *lines[] = {
+	    "127.0.0.1 [29/Nov/2026:21:59:10 +0000] TCP 200 10 20 0.100 ua=\"127.0.0.1:5432\"",
+	    "127.0.0.1 [29/Nov/2026:21:59:11 +0000] TCP 200 10 20 0.100 "
+	    "ua=\"127.0.0.1:5433, 127.0.0.1:5432\"",
+	    "127.0.0.1 [29/Nov/2026:21:59:12 +0000] TCP 502 0 0 0.001 "
+	    "ua=\"127.0.0.1:5433, 127.0.0.1:5432\"",
+	};
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(accessstats_line(s, sl, lines[i], strlen(lines[i]), now), 0);
+	const char *redis[] = {
+	    "127.0.0.1 [29/Nov/2026:21:59:13 +0000] TCP 200",
+	    "127.0.0.1 [29/Nov/2026:21:59:14 +0000] TCP 502",
+	    "127.0.0.1 [29/Nov/2026:21:59:15 +0000] TCP 502",
+	};
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(accessstats_line(s, rl, redis[i], strlen(redis[i]), now), 0);
+
+	size_t db = SIZE_MAX, rd = SIZE_MAX;
+	for (size_t i = 0; i < m->npasses; i++) {
+		if (m->passes[i].upstream && strcmp(m->passes[i].upstream, "db") == 0)
+			db = i;
+		if (m->passes[i].key && strcmp(m->passes[i].key, "127.0.0.1:6379") == 0)
+			rd = i;
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, db, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.retries, 2);
+	CHECK(accessstats_peer_total(s, "127.0.0.1:5433", &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s502, 2); /* left for the next peer both times */
+	CHECK(accessstats_peer_total(s, "127.0.0.1:5432", &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_served(s, "127.0.0.1:5432", 60, now));
+	CHECK(!accessstats_peer_served(s, "127.0.0.1:5433", 60, now));
+	CHECK(accessstats_pass_total(s, rd, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 2);
+	CHECK(!accessstats_peer_total(s, "127.0.0.1:6379", &c)); /* no $upstream_addr */
+
+	char buf[512];
+	CHECK(accessstats_impact(s, rd, now, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "2 sessions to stream server (proxy_pass 127.0.0.1:6379) (" FIXTURES
+		       "/nginx/accessstream/nginx.conf:26) answered 502 in the last 5 min, 66.7 % "
+		       "of its traffic");
+	const struct accessstats_log *redislog = accessstats_log_by_path(s, rl);
+	CHECK(redislog && !redislog->upstream_vars);
+	CHECK(accessstats_log_by_path(s, sl)->upstream_vars);
+	CHECK(accessstats_format_advice(redislog, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "add in stream {}:") != NULL);
+	CHECK(strstr(buf, "at " FIXTURES "/nginx/accessstream/nginx.conf:25") != NULL);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
@@ -291,5 +368,6 @@ int main(void)
 	RUN(test_format_advice_at_the_access_log);
 	RUN(test_span_counts_every_line_read);
 	RUN(test_line_time_by_the_logs_format);
+	RUN(test_stream_sessions_per_server_and_peer);
 	return harness_result();
 }
