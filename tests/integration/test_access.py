@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import UPWATCHCTL, Daemon, wait_alert, wait_for
-from nginxlab import Backend, Nginx, Traffic, free_port
+from nginxlab import Backend, Nginx, Traffic, curls, free_port
 
 N_OK, N_DEAD, N_POOL = 7, 5, 6
 
@@ -326,3 +326,72 @@ def test_served_peer_failing_its_health_uri_is_a_warning(workdir):
             ngx.stop()
         app.kill()
         app.wait()
+
+
+# --- stream {} access logs ---------------------------------------------------------------
+
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+ST_FMT = "'$remote_addr [$time_local] $protocol $status $session_time ua=\"$upstream_addr\"'"
+N_SPOOL, N_SDEAD = 6, 4
+
+
+@pytest.mark.skipif(not os.path.exists(STREAM_MODULE), reason="needs nginx's stream module")
+def test_stream_sessions_counted_per_server_and_peer(workdir):
+    os.chmod(workdir, 0o755)
+    ok = Backend("ok")
+    p = {k: free_port() for k in ("pool_listen", "dead_listen", "pool_dead", "dead")}
+    w = workdir
+    main = f"""load_module {STREAM_MODULE};
+stream {{
+    log_format st {ST_FMT};
+    access_log {w}/stream.log st;
+    upstream spool {{
+        server 127.0.0.1:{p['pool_dead']} max_fails=0;
+        server 127.0.0.1:{ok.port} max_fails=0;
+    }}
+    server {{
+        listen 127.0.0.1:{p['pool_listen']};
+        proxy_connect_timeout 1s;
+        proxy_pass spool;
+    }}
+    server {{
+        listen 127.0.0.1:{p['dead_listen']};
+        proxy_connect_timeout 1s;
+        proxy_pass 127.0.0.1:{p['dead']};
+    }}
+}}
+"""
+    ngx = Nginx(workdir, "", main=main)
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    try:
+        # HTTP through the TCP proxy: the live peer answers, the dead one closes
+        assert curls(p["pool_listen"], "/x", 1, 10) == [200]
+        for _ in range(N_SPOOL - 1):
+            assert curls(p["pool_listen"], "/x", 1, 10) == [200]
+        for _ in range(N_SDEAD):
+            assert curls(p["dead_listen"], "/x", 1, 10) == [0]
+
+        def settled():
+            acc = access(d)
+            return sum(lg["lines"] for lg in acc["logs"]) >= N_SPOOL + N_SDEAD and acc
+
+        acc = wait_for(settled, timeout=15, what="every session line counted")
+        log = next(lg for lg in acc["logs"] if lg["path"].endswith("/stream.log"))
+        assert (log["lines"], log["unparsed"], log["unmatched"]) == (N_SPOOL + N_SDEAD, 0, 0)
+        assert log["upstream_vars"] is True and "advice" not in log
+        locs = {x["config_ref"]: x for x in acc["locations"]}
+        pool = locs[ngx.ref("proxy_pass spool;")]
+        dead = locs[ngx.ref(f"proxy_pass 127.0.0.1:{p['dead']};")]
+        assert pool["stream"] is True and dead["stream"] is True
+        # round robin over a dead and a live peer: every other session retried
+        assert counts(pool) == want(N_SPOOL, retries=N_SPOOL // 2)
+        assert counts(dead) == want(N_SDEAD, s502=N_SDEAD)
+        assert counts(peer(acc, f"127.0.0.1:{ok.port}")) == want(N_SPOOL)
+        assert counts(peer(acc, f"127.0.0.1:{p['pool_dead']}")) == want(N_SPOOL // 2,
+                                                                         s502=N_SPOOL // 2)
+        assert counts(peer(acc, f"127.0.0.1:{p['dead']}")) == want(N_SDEAD, s502=N_SDEAD)
+    finally:
+        d.stop()
+        ngx.stop()
+        ok.stop()
