@@ -54,6 +54,13 @@ struct accessstats_log {
 int accessstats_new(const struct ngx_model *m, struct accessstats **ret);
 void accessstats_free(struct accessstats *s);
 
+/* A reload: the counts of from (built on the previous model, still alive)
+ * carried into to, built on the new one — logs by path, peers by key,
+ * passes by server, location, directive and target (not by line, which an
+ * edit above them moves). What the new model no longer has is dropped. The
+ * followers keep their offsets, so no line is counted twice. */
+void accessstats_carry(struct accessstats *to, const struct accessstats *from);
+
 size_t accessstats_nlogs(const struct accessstats *s);
 /* The followed log at path; NULL when path is none of the model's access logs. */
 const struct accessstats_log *accessstats_log_by_path(const struct accessstats *s,

@@ -490,6 +490,72 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 	return -EINVAL;
 }
 
+/* --- carrying counts over a reload --- */
+
+/* What names a pass across two models: its place and its target, not its
+ * line number (an edit above it moves that). */
+static void pass_identity(const struct ngx_pass *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d\x1f%s\x1f%s\x1f%s\x1f%s", p->stream,
+		 p->server_name ? p->server_name : "", p->location ? p->location : "",
+		 p->directive ? p->directive : "", p->raw ? p->raw : "");
+}
+
+/* The new index + 1 of old log index + 1 (0: none or gone). */
+static size_t log_remap(const struct accessstats *to, const struct accessstats *from, size_t old)
+{
+	size_t i;
+	if (!old || !strmap_get_index(&to->by_path, from->logs[old - 1].pub.path, &i))
+		return 0;
+	return i + 1;
+}
+
+void accessstats_carry(struct accessstats *to, const struct accessstats *from)
+{
+	if (!to || !from)
+		return;
+	to->span = from->span;
+	memcpy(to->span_words, from->span_words, sizeof(to->span_words));
+	for (size_t i = 0; i < from->nlogs; i++) {
+		size_t j;
+		if (!strmap_get_index(&to->by_path, from->logs[i].pub.path, &j))
+			continue;
+		to->logs[j].pub.lines = from->logs[i].pub.lines;
+		to->logs[j].pub.unparsed = from->logs[i].pub.unparsed;
+		to->logs[j].pub.unmatched = from->logs[i].pub.unmatched;
+	}
+	const char *key;
+	for (size_t it = 0; accessstats_next_peer(from, &it, &key);) {
+		const struct entity *src = peer_entity_const(from, key);
+		struct entity *dst = peer_entity(to, key, true);
+		if (!src || !dst)
+			continue;
+		*dst = *src;
+		dst->log = log_remap(to, from, src->log);
+	}
+	struct strmap passes; /* identity -> new pass index */
+	strmap_init(&passes);
+	char id[2048];
+	for (size_t i = 0; i < to->m->npasses; i++) {
+		size_t ignored;
+		pass_identity(&to->m->passes[i], id, sizeof(id));
+		if (!strmap_get_index(&passes, id, &ignored))
+			strmap_put_index(&passes, id, i);
+	}
+	for (size_t i = 0; i < from->m->npasses; i++) {
+		size_t j;
+		if (!from->pass[i])
+			continue;
+		pass_identity(&from->m->passes[i], id, sizeof(id));
+		if (!strmap_get_index(&passes, id, &j) || to->pass[j])
+			continue;
+		struct entity *dst = entity(&to->pass[j]);
+		*dst = *from->pass[i];
+		dst->log = log_remap(to, from, from->pass[i]->log);
+	}
+	strmap_done(&passes);
+}
+
 int accessstats_line_time(const struct accessstats *s, const char *path, const char *line,
 			  size_t len, time_t *ret)
 {

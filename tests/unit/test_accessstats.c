@@ -5,7 +5,9 @@
  * and the log_format advice. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "log/accessstats.h"
@@ -359,6 +361,79 @@ static void test_stream_sessions_per_server_and_peer(void)
 	ngxconf_free(m);
 }
 
+/* A reload: the same configuration with a line added above everything
+ * (every pass moves a line down) and one location gone. */
+static void test_reload_carries_counts(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	FILE *in = fopen(DIR "/nginx.conf", "r");
+	CHECK(in != NULL);
+	if (!in)
+		return;
+	char path[] = "/tmp/test_accessstats.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *out = fdopen(fd, "w");
+	fputs("# a comment added on top\n", out);
+	char line[512];
+	while (fgets(line, sizeof(line), in))
+		if (!strstr(line, "proxy_pass http://127.0.0.1:9002;"))
+			fputs(line, out); /* location / loses its pass */
+	fclose(in);
+	fclose(out);
+	struct ngx_model *m2 = NULL;
+	char err[1024] = "";
+	struct ngxconf_options o = {.prefix = DIR};
+	CHECK_INT(ngxconf_load_opts(path, NULL, &o, &m2, err, sizeof(err)), 0);
+	remove(path);
+	if (!m2) {
+		ngxconf_free(m);
+		return;
+	}
+	struct accessstats *s = NULL, *s2 = NULL;
+	accessstats_new(m, &s);
+	feed(s, UP,
+	     "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/x HTTP/1.1\" 502 "
+	     "ua=\"127.0.0.1:9000, 127.0.0.1:9001\" us=\"502, 502\" urt=\"0.001, 0.002\"");
+	feed(s, UP,
+	     "api.example [29/Nov/2026:21:59:21 +0000] \"GET /other HTTP/1.1\" 200 "
+	     "ua=\"127.0.0.1:9002\" us=\"200\" urt=\"0.010\"");
+	feed(s, UP, "not a line of the format");
+	accessstats_new(m2, &s2);
+	accessstats_carry(s2, s);
+	size_t api = SIZE_MAX;
+	for (size_t i = 0; i < m2->npasses; i++)
+		if (strcmp(m2->passes[i].location, "/api/") == 0)
+			api = i;
+	CHECK(api != SIZE_MAX && m2->passes[api].ref.line == 18); /* was 17 */
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s2, api, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.retries, 1);
+	CHECK(accessstats_pass_window(s2, api, 300, now, &c));
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_total(s2, "127.0.0.1:9001", &c));
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_served(s2, "127.0.0.1:9002", 60, now)); /* now a peer of no pass */
+	CHECK(accessstats_pass_log(s2, api) == accessstats_log_by_path(s2, UP));
+	const struct accessstats_log *l = accessstats_log_by_path(s2, UP);
+	CHECK_INT(l->lines, 3);
+	CHECK_INT(l->unparsed, 1);
+	/* new lines count on top */
+	CHECK_INT(feed(s2, UP,
+		       "api.example [29/Nov/2026:21:59:22 +0000] \"GET /api/y HTTP/1.1\" 200 "
+		       "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"0.010\""),
+		  0);
+	CHECK(accessstats_pass_total(s2, api, &c));
+	CHECK_INT(c.requests, 2);
+	accessstats_free(s);
+	ngxconf_free(m);
+	accessstats_free(s2);
+	ngxconf_free(m2);
+}
+
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
@@ -369,5 +444,6 @@ int main(void)
 	RUN(test_span_counts_every_line_read);
 	RUN(test_line_time_by_the_logs_format);
 	RUN(test_stream_sessions_per_server_and_peer);
+	RUN(test_reload_carries_counts);
 	return harness_result();
 }
