@@ -204,6 +204,7 @@ static void report_slow(struct alert_store *alerts, const struct accessstats *ac
 	    .evidence = ev,
 	    .nevidence = nev,
 	    .time_ms = now_ms,
+	    .impact = nev == 2,
 	};
 	alert_report(alerts, &rep, now_ms);
 }
@@ -335,6 +336,7 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 	    .evidence = ev,
 	    .nevidence = 1,
 	    .time_ms = now_ms,
+	    .impact = true,
 	};
 	alert_report(alerts, &rep, now_ms);
 	return 1;

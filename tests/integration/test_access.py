@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import UPWATCHCTL, Daemon, wait_alert, wait_for
+from conftest import MESSAGE_IDS, UPWATCHCTL, Daemon, check_journal, wait_alert, wait_for
 from nginxlab import Backend, Nginx, Traffic, curls, free_port
 
 N_OK, N_DEAD, N_POOL = 7, 5, 6
@@ -391,6 +391,181 @@ stream {{
         assert counts(peer(acc, f"127.0.0.1:{p['pool_dead']}")) == want(N_SPOOL // 2,
                                                                          s502=N_SPOOL // 2)
         assert counts(peer(acc, f"127.0.0.1:{p['dead']}")) == want(N_SDEAD, s502=N_SDEAD)
+    finally:
+        d.stop()
+        ngx.stop()
+        ok.stop()
+
+
+# --- backend_slow before anything times out ------------------------------------------------
+
+N_SLOW = 24  # above IMPACT_SLOW_MIN_SAMPLES (20)
+
+
+def test_backend_slow_early_warning_before_any_timeout(workdir):
+    """A backend answering in 3 s behind proxy_read_timeout 3500ms: no
+    timeout, no error line, but p99 is above 80 % of the timeout."""
+    os.chmod(workdir, 0o755)
+    slow = Backend("slow")
+    w = workdir
+    ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /slow/ {{
+            access_log {w}/up.log up;
+            proxy_read_timeout 3500ms;
+            proxy_pass http://127.0.0.1:{slow.port};
+        }}
+    }}""")
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    try:
+        assert ngx.get_many("/slow/x", N_SLOW) == [200] * N_SLOW
+        key = f"127.0.0.1:{slow.port}"
+        a = wait_alert(d, "backend_slow", key, timeout=15)
+        assert a["severity"] == "warning"
+        m = re.fullmatch(re.escape(key) + r" is getting slow: p99 upstream response time "
+                         r"(\d+\.\d{3}) s is (\d+) % of proxy_read_timeout 3\.5 s", a["summary"])
+        assert m, a["summary"]
+        assert 3.0 <= float(m.group(1)) < 3.5 and 80 < int(m.group(2)) < 100
+        assert a["config_ref"] == ngx.ref("proxy_read_timeout 3500ms;")
+        assert "proxy_read_timeout 7s;" in a["fix"]
+        assert f"access log: p99 upstream_response_time {m.group(1)} s through {key}" \
+            in a["evidence"]
+        # nothing timed out: the error log holds no line about it
+        assert "timed out" not in open(ngx.error_log).read()
+    finally:
+        d.stop()
+        ngx.stop()
+        slow.stop()
+
+
+# --- 502s only the access log knows --------------------------------------------------------
+
+N_UNLOGGED = 6  # above IMPACT_UNLOGGED_MIN (5)
+
+
+def test_errors_unlogged_behind_a_crit_error_log_in_alerts_and_journald(workdir,
+                                                                         needs_journal):
+    os.chmod(workdir, 0o755)
+    dead = free_port()
+    w = workdir
+    ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    error_log {w}/crit.log crit;
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /q/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{dead}; }}
+    }}""")
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    try:
+        assert ngx.get("/q/x", N_UNLOGGED) == [502] * N_UNLOGGED
+        a = wait_alert(d, "errors_unlogged", None, timeout=15)
+        ref = ngx.ref(f"proxy_pass http://127.0.0.1:{dead};")
+        impact = (f"{N_UNLOGGED} requests to location /q/ ({ref}) answered 502 in the last "
+                  "5 min, 100.0 % of its traffic")
+        assert a["summary"] == impact + ", and no error-log line says why"
+        assert a["severity"] == "warning"
+        assert a["evidence"] == [impact]
+        crit = ngx.ref("crit.log crit;")
+        assert a["config_ref"] == crit
+        assert f"error_log {w}/crit.log error;" in a["fix"]
+        assert f"error_log {w}/crit.log is at level crit ({crit})" in a["explanation"]
+        # nginx logged nothing about these 502s where the daemon could read it
+        assert os.path.getsize(os.path.join(w, "crit.log")) == 0
+        e = check_journal(needs_journal, a, d)
+        assert e["MESSAGE"].startswith(impact)
+    finally:
+        d.stop()
+        ngx.stop()
+
+
+# --- reloads: the counts go on -----------------------------------------------------------
+
+def test_counts_carried_over_upwatch_and_nginx_reloads(workdir, needs_journal):
+    os.chmod(workdir, 0o755)
+    ok = Backend("ok")
+    dead = free_port()
+    w = workdir
+    ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /r/ok/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{ok.port}; }}
+        location /r/dead/ {{ access_log {w}/up.log up; proxy_pass http://127.0.0.1:{dead}; }}
+    }}""")
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    key = f"127.0.0.1:{dead}"
+
+    def settled(n):
+        def check():
+            acc = access(d)
+            return sum(lg["lines"] for lg in acc["logs"]) == n and acc
+        return wait_for(check, timeout=15, what=f"{n} access-log lines counted")
+
+    def reloads():
+        return d.request({"cmd": "status"})["reloads"]
+
+    try:
+        assert ngx.get("/r/ok/x", 3) == [200] * 3
+        assert ngx.get("/r/dead/x", 5) == [502] * 5
+        acc = settled(8)
+        assert counts(location(acc, "/r/dead/")) == want(5, s502=5)
+        a = wait_alert(d, "backend_down", key)
+        # the impact rides in journald's MESSAGE
+        sentence = re.compile(r"\d requests? to location /r/dead/ \(" +
+                              re.escape(ngx.ref(f"127.0.0.1:{dead};")) +
+                              r"\) answered 502 in the last 5 min, 100\.0 % of its traffic")
+        a = wait_for(lambda: [x for x in d.request({"cmd": "alerts"})["alerts"]
+                              if x["cause"] == "backend_down" and x["peer"] == key and
+                              sentence.search(x["summary"])], what="impact in the summary")[0]
+        # the error line fired it before the access line was counted: the
+        # alert is announced again, once, when its impact is known
+        es = needs_journal.wait(lambda es: any(sentence.search(e.get("MESSAGE", ""))
+                                               for e in es),
+                                UPWATCH_ALERT_ID=a["id"], _PID=d.proc.pid)
+        e = next(e for e in es if sentence.search(e["MESSAGE"]))
+        assert (e["UPWATCH_CAUSE"], e["UPWATCH_PEER"], e["UPWATCH_STATE"]) == (
+            "backend_down", key, "firing")
+        assert e["UPWATCH_CONFIG_REF"] == a["config_ref"]
+        assert e["MESSAGE_ID"] == MESSAGE_IDS["backend_down"]
+        assert len([x for x in es if x.get("UPWATCH_STATE") == "firing"]) <= 2
+
+        # upwatch's own reload: same model, same counts
+        before = reloads()
+        assert d.request({"cmd": "reload"})["ok"]
+        wait_for(lambda: reloads() == before + 1, what="the upwatch reload")
+        acc = access(d)
+        assert counts(location(acc, "/r/dead/")) == want(5, s502=5)
+        assert counts(location(acc, "/r/ok/")) == want(3)
+        assert counts(peer(acc, key)) == want(5, s502=5)
+
+        # an edited nginx.conf (every line one down) and nginx's reload
+        old_ref = location(acc, "/r/dead/")["config_ref"]
+        with open(ngx.conf) as f:
+            text = f.read()
+        with open(ngx.conf, "w") as f:
+            f.write("# edited\n" + text)
+        ngx.text = "# edited\n" + text
+        before = reloads()
+        ngx.reload()
+        wait_for(lambda: reloads() > before, timeout=15, what="the reload on the edit")
+        acc = access(d)
+        dead_loc = location(acc, "/r/dead/")
+        assert dead_loc["config_ref"] != old_ref
+        assert dead_loc["config_ref"] == ngx.ref(f"127.0.0.1:{dead};")
+        assert counts(dead_loc) == want(5, s502=5)
+        assert counts(dead_loc["5m"]) == want(5, s502=5)
+        assert acc["logs"][0]["lines"] == 8
+
+        # and new lines count on top, once
+        assert ngx.get("/r/dead/x", 2) == [502] * 2
+        acc = settled(10)
+        assert counts(location(acc, "/r/dead/")) == want(7, s502=7)
+        assert counts(peer(acc, key)) == want(7, s502=7)
     finally:
         d.stop()
         ngx.stop()
