@@ -1,14 +1,14 @@
 #!/bin/bash
 # Access-log ingest next to `wc -l` on the same file, in the same run.
 #   tests/bench/accesslog.sh BUILD_DIR [MB] [RUNS]
-# Generates MB (default 1000: about 10 M lines) of `combined` lines with
+# Generates MB (default 1200: about 10 M lines) of `combined` lines with
 # bench_accesslog, warms the page cache, runs `wc -l` and `bench_accesslog
 # run` RUNS times each (default 3), alternating, and prints the best CPU
 # time (user + sys) of each and the ingest as a fraction of wc -l.
 # Not part of the test suite: it prints figures, it asserts nothing.
 set -euo pipefail
 build=${1:?usage: accesslog.sh BUILD_DIR [MB] [RUNS]}
-mb=${2:-1000}
+mb=${2:-1200}
 runs=${3:-3}
 bin="$build/tests/bench/bench_accesslog"
 [ -x "$bin" ] || { echo "accesslog.sh: $bin not built" >&2; exit 1; }
