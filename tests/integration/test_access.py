@@ -477,6 +477,12 @@ def test_errors_unlogged_behind_a_crit_error_log_in_alerts_and_journald(workdir,
         assert os.path.getsize(os.path.join(w, "crit.log")) == 0
         e = check_journal(needs_journal, a, d)
         assert e["MESSAGE"].startswith(impact)
+        # explain tells the same over its --since (default 15 min)
+        alerts = explain_json("--nginx-conf", ngx.conf, "--no-probe")
+        un = [x for x in alerts if x["cause"] == "errors_unlogged"]
+        assert len(un) == 1, alerts
+        assert un[0]["summary"] == impact.replace("last 5 min", "last 15 min") + \
+            ", and no error-log line says why"
     finally:
         d.stop()
         ngx.stop()
