@@ -38,6 +38,10 @@ void impact_report_health(struct alert_store *alerts, const struct accessstats *
 			  const struct ngx_model *m, const char *peer, const char *health_uri,
 			  const struct probe_result *r, int64_t now_ms);
 
+/* Whether a is such a health warning (NULL: no). */
+struct alert;
+bool impact_is_health(const struct alert *a);
+
 /* backend_slow before anything times out: for each peer the access logs
  * timed at least IMPACT_SLOW_MIN_SAMPLES times over the last 5 min, whose
  * p99 upstream_response_time is above 80 % of the tightest

@@ -500,13 +500,16 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 		const char *uri = configured_health_uri(d, key);
 		if (!uri)
 			alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
-		else if (changed || !alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
+		else /* (re)worded each time: a prediction may have fired before */
 			impact_report_health(d->env.alerts, d->env.access, d->env.model, key, uri,
 					     result, now);
 		return;
 	}
-	/* the same prediction again: only its time moves */
-	if (!changed && alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
+	/* the same prediction again: only its time moves (a health warning from
+	 * while nginx was answered through it is worded anew) */
+	const struct alert *pf = alert_find(d->env.alerts, CAUSE_PEER_FAILING, key);
+	if (!changed && !impact_is_health(pf) &&
+	    alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
 		return;
 	x.implied = pc;
 	report_render(&d->env, e, CAUSE_PEER_FAILING, &x, now);

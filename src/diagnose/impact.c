@@ -13,6 +13,7 @@
 
 #define IMPACT_WINDOW_S 300
 #define SERVED_WINDOW_S 60
+#define HEALTH_WORDS	" while nginx is answered through it"
 
 static uint64_t bad(const struct accessstats_counts *c)
 {
@@ -101,9 +102,8 @@ void impact_report_health(struct alert_store *alerts, const struct accessstats *
 	const struct ngx_ref *pr = p && p->nrefs ? &p->refs[0] : NULL;
 	if (pr && pr->file)
 		snprintf(ref, sizeof(ref), "%s:%u", pr->file, pr->line);
-	snprintf(summary, sizeof(summary),
-		 "%s fails its health check GET %s (%s) while nginx is answered through it", peer,
-		 health_uri, probe_result_name(r->result));
+	snprintf(summary, sizeof(summary), "%s fails its health check GET %s (%s)" HEALTH_WORDS,
+		 peer, health_uri, probe_result_name(r->result));
 	snprintf(probe, sizeof(probe), "probe: GET %s: %s (%s)", health_uri,
 		 probe_result_name(r->result), r->detail);
 	snprintf(served, sizeof(served),
@@ -135,6 +135,12 @@ void impact_report_health(struct alert_store *alerts, const struct accessstats *
 	    .time_ms = now_ms,
 	};
 	alert_report(alerts, &rep, now_ms);
+}
+
+bool impact_is_health(const struct alert *a)
+{
+	return a && a->firing && a->cause == CAUSE_PEER_FAILING && a->summary &&
+	       strstr(a->summary, HEALTH_WORDS) != NULL;
 }
 
 /* The pass reaching p with the shortest read timeout. */
