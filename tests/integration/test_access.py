@@ -391,6 +391,7 @@ stream {{
         assert counts(peer(acc, f"127.0.0.1:{p['pool_dead']}")) == want(N_SPOOL // 2,
                                                                          s502=N_SPOOL // 2)
         assert counts(peer(acc, f"127.0.0.1:{p['dead']}")) == want(N_SDEAD, s502=N_SDEAD)
+        assert d.stop() == 0, "upwatchd did not exit cleanly:\n" + d.output()[-3000:]
     finally:
         d.stop()
         ngx.stop()
@@ -572,6 +573,7 @@ def test_counts_carried_over_upwatch_and_nginx_reloads(workdir, needs_journal):
         acc = settled(10)
         assert counts(location(acc, "/r/dead/")) == want(7, s502=7)
         assert counts(peer(acc, key)) == want(7, s502=7)
+        assert d.stop() == 0, "upwatchd did not exit cleanly:\n" + d.output()[-3000:]
     finally:
         d.stop()
         ngx.stop()
