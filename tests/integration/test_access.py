@@ -4,7 +4,15 @@ level, real curl traffic mixing 200s from live backends and 502s from ports
 nobody listens on, and nginx's own retries through an upstream block.
 Asserts the exact counts per location and per peer the daemon reports,
 the impact sentence in the backend_down alert, and the log_format advice
-for the log without the upstream variables."""
+for the log without the upstream variables.
+
+Then: `explain --since` telling impact over its span (older lines skipped);
+stream {} sessions counted per server and peer; a served peer failing its
+configured health_uri (python3's http.server) as a warning; the early
+backend_slow warning before any timeout; errors_unlogged behind a crit
+error_log (alerts, journald, explain) and from php-fpm answering 503
+itself; counts carried over upwatch and nginx reloads, with the impact in
+journald's MESSAGE."""
 import json
 import os
 import re
@@ -578,3 +586,63 @@ def test_counts_carried_over_upwatch_and_nginx_reloads(workdir, needs_journal):
         d.stop()
         ngx.stop()
         ok.stop()
+
+
+PHP_FPM = "/usr/sbin/php-fpm8.2"
+
+
+@pytest.mark.skipif(not os.path.exists(PHP_FPM), reason="needs php-fpm 8.2")
+def test_errors_unlogged_when_the_backend_answers_503_itself(workdir):
+    """php-fpm's script answers 503 itself: nginx passes it on and logs no
+    error at any level, the access log alone has them."""
+    os.chmod(workdir, 0o755)
+    w = workdir
+    port = free_port()
+    with open(os.path.join(w, "busy.php"), "w") as f:
+        f.write("<?php\nhttp_response_code(503);\necho \"busy\\n\";\n")
+    os.chmod(os.path.join(w, "busy.php"), 0o644)
+    with open(os.path.join(w, "php-fpm.conf"), "w") as f:
+        f.write(f"[global]\npid = {w}/php-fpm.pid\nerror_log = {w}/php-fpm.log\n"
+                f"daemonize = no\n[www]\nuser = nobody\ngroup = nogroup\n"
+                f"listen = 127.0.0.1:{port}\npm = static\npm.max_children = 2\n")
+    fpm = subprocess.Popen([PHP_FPM, "--nodaemonize", "--fpm-config", f"{w}/php-fpm.conf"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ngx = d = None
+    try:
+        wait_for(lambda: subprocess.run(["bash", "-c", f"echo > /dev/tcp/127.0.0.1/{port}"],
+                                        capture_output=True).returncode == 0,
+                 what="php-fpm to listen")
+        ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /php/ {{
+            access_log {w}/up.log up;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME {w}/busy.php;
+            fastcgi_pass 127.0.0.1:{port};
+        }}
+    }}""")
+        d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+        d.start()
+        assert ngx.get("/php/x", N_UNLOGGED) == [503] * N_UNLOGGED
+        a = wait_alert(d, "errors_unlogged", None, timeout=15)
+        ref = ngx.ref(f"fastcgi_pass 127.0.0.1:{port};")
+        impact = (f"{N_UNLOGGED} requests to location /php/ ({ref}) answered 503 in the "
+                  "last 5 min, 100.0 % of its traffic")
+        assert a["summary"] == impact + ", and no error-log line says why"
+        assert a["config_ref"] == ref
+        assert "the backend answered with that status itself" in a["explanation"]
+        assert a["fix"].startswith("Look at the backend's own logs for these requests")
+        assert counts(peer(access(d), f"127.0.0.1:{port}")) == {
+            "requests": N_UNLOGGED, "502": 0, "503": N_UNLOGGED, "504": 0, "5xx": N_UNLOGGED,
+            "retries": 0}
+        # the error log (level info) holds nothing about them
+        assert "upstream" not in open(ngx.error_log).read()
+    finally:
+        if d:
+            d.stop()
+        if ngx:
+            ngx.stop()
+        fpm.terminate()
+        fpm.wait(timeout=10)
