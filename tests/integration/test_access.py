@@ -25,7 +25,7 @@ import pytest
 from conftest import MESSAGE_IDS, UPWATCHCTL, Daemon, check_journal, wait_alert, wait_for
 from nginxlab import Backend, Nginx, Traffic, curls, free_port
 
-N_OK, N_DEAD, N_POOL = 7, 5, 6
+N_OK, N_DEAD, N_POOL, N_504 = 7, 5, 6, 3
 
 UP_FMT = ("'$remote_addr [$time_local] \"$request\" $status ua=\"$upstream_addr\" '\n"
           "        'us=\"$upstream_status\" urt=\"$upstream_response_time\" rt=$request_time'")
@@ -38,6 +38,7 @@ JS_FMT = ("'{\"t\":\"$time_iso8601\",\"host\":\"$host\",\"req\":\"$request\",\"s
 def lab(workdir):
     os.chmod(workdir, 0o755)
     ok_u, ok_j, ok_c = Backend("ok"), Backend("ok"), Backend("ok")
+    slow = Backend("slow")  # answers after 3 s: nginx gives up at 1 s with 504
     dead = {k: free_port() for k in ("c", "u", "j", "pool")}
     w = workdir
     body = f"""
@@ -57,14 +58,19 @@ def lab(workdir):
         location /u/pool/ {{ access_log {w}/up.log up; proxy_pass http://pool; }}
         location /j/ok/ {{ access_log {w}/js.log js; proxy_pass http://127.0.0.1:{ok_j.port}; }}
         location /j/dead/ {{ access_log {w}/js.log js; proxy_pass http://127.0.0.1:{dead['j']}; }}
+        location /u/slow/ {{
+            access_log {w}/up.log up;
+            proxy_read_timeout 1s;
+            proxy_pass http://127.0.0.1:{slow.port};
+        }}
     }}"""
     ngx = Nginx(workdir, body)
     d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
     d.start()
-    yield ngx, d, dict(ok_u=ok_u.port, ok_j=ok_j.port, ok_c=ok_c.port, **dead)
+    yield ngx, d, dict(ok_u=ok_u.port, ok_j=ok_j.port, ok_c=ok_c.port, slow=slow.port, **dead)
     d.stop()
     ngx.stop()
-    for b in (ok_u, ok_j, ok_c):
+    for b in (ok_u, ok_j, ok_c, slow):
         b.stop()
 
 
@@ -97,7 +103,8 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
         assert ngx.get(f"/{fmt}/ok/x", N_OK) == [200] * N_OK
         assert ngx.get(f"/{fmt}/dead/x", N_DEAD) == [502] * N_DEAD
     assert ngx.get("/u/pool/x", N_POOL) == [200] * N_POOL
-    total = 3 * (N_OK + N_DEAD) + N_POOL
+    assert ngx.get_many("/u/slow/x", N_504) == [504] * N_504
+    total = 3 * (N_OK + N_DEAD) + N_POOL + N_504
 
     def settled():
         acc = access(d)
@@ -106,7 +113,7 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
     acc = wait_for(settled, timeout=15, what="every access-log line counted")
     logs = {os.path.basename(log["path"]): log for log in acc["logs"]}
     assert logs["comb.log"]["lines"] == N_OK + N_DEAD
-    assert logs["up.log"]["lines"] == N_OK + N_DEAD + N_POOL
+    assert logs["up.log"]["lines"] == N_OK + N_DEAD + N_POOL + N_504
     assert logs["js.log"]["lines"] == N_OK + N_DEAD
     for log in logs.values():
         assert log["unparsed"] == 0 and log["unmatched"] == 0, log
@@ -127,6 +134,13 @@ def test_counts_per_location_and_peer_in_three_formats(lab):
     assert counts(peer(acc, f"127.0.0.1:{ports['ok_j']}")) == want(N_OK)
     assert counts(peer(acc, f"127.0.0.1:{ports['j']}")) == want(N_DEAD, s502=N_DEAD)
     assert peer(acc, f"127.0.0.1:{ports['ok_c']}") is None
+    # nginx gave up on the slow peer after proxy_read_timeout: 504, timed at ~1 s
+    slow504 = {"requests": N_504, "502": 0, "503": 0, "504": N_504, "5xx": N_504, "retries": 0}
+    assert counts(location(acc, "/u/slow/")) == slow504
+    sp = peer(acc, f"127.0.0.1:{ports['slow']}")
+    assert counts(sp) == slow504
+    # the sketch's bins are 10 % apart: the upper bound of 1.0x s's bin
+    assert 1000 <= sp["p50_ms"] <= 1200 and 1000 <= sp["p99_ms"] <= 1200, sp
     assert peer(acc, f"127.0.0.1:{ports['c']}") is None
 
     # the combined log lacks the upstream variables: the advice names its access_log line
