@@ -22,7 +22,8 @@ import time
 
 import pytest
 
-from conftest import MESSAGE_IDS, UPWATCHCTL, Daemon, check_journal, wait_alert, wait_for
+from conftest import (MESSAGE_IDS, UPWATCHCTL, Daemon, check_journal, find, wait_alert,
+                      wait_for)
 from nginxlab import Backend, Nginx, Traffic, curls, free_port
 
 N_OK, N_DEAD, N_POOL, N_504 = 7, 5, 6, 3
@@ -413,6 +414,14 @@ stream {{
         assert counts(peer(acc, f"127.0.0.1:{p['pool_dead']}")) == want(N_SPOOL // 2,
                                                                          s502=N_SPOOL // 2)
         assert counts(peer(acc, f"127.0.0.1:{p['dead']}")) == want(N_SDEAD, s502=N_SDEAD)
+        # the error log's alert about the dead peer tells the sessions it cost
+        key = f"127.0.0.1:{p['dead']}"
+        ref = ngx.ref(f"proxy_pass 127.0.0.1:{p['dead']};")
+        sentence = (f"{N_SDEAD} sessions to stream server (proxy_pass {key}) ({ref}) answered "
+                    "502 in the last 5 min, 100.0 % of its traffic")
+        wait_alert(d, "backend_down", key)
+        wait_for(lambda: sentence in find(d, "backend_down", key)["evidence"], timeout=10,
+                 what="the sessions' impact in the alert")
         assert d.stop() == 0, "upwatchd did not exit cleanly:\n" + d.output()[-3000:]
     finally:
         d.stop()
