@@ -24,6 +24,10 @@ struct accesslog_format {
 	enum ngx_log_escape escape;
 	uint32_t has; /* bit per enum accesslog_var */
 	size_t nseg;
+	/* segments from here on hold nothing read: a line is matched up to the
+	 * literal after its last read variable and no further (half the bytes
+	 * of a `combined` line are the referer and user agent after $status) */
+	size_t tail;
 	struct seg seg[ACCESSLOG_MAX_SEGMENTS];
 	size_t litlen;
 	char lit[ACCESSLOG_MAX_FORMAT];
@@ -95,9 +99,21 @@ static int add_var(struct accesslog_format *f, enum accesslog_var v)
 	if (f->nseg == ACCESSLOG_MAX_SEGMENTS)
 		return -E2BIG;
 	f->seg[f->nseg++] = (struct seg){.var = v};
-	if (v != ACCESSLOG_OTHER)
-		f->has |= 1u << v;
 	return 0;
+}
+
+/* What a line must match: the variables read, and where reading stops. */
+static void finish(struct accesslog_format *f)
+{
+	f->tail = 0;
+	for (size_t i = 0; i < f->nseg; i++) {
+		if (f->seg[i].lit || f->seg[i].var == ACCESSLOG_OTHER)
+			continue;
+		f->has |= 1u << f->seg[i].var;
+		f->tail = i + 2; /* the variable and the literal that ends it */
+	}
+	if (f->tail == 0 || f->tail > f->nseg)
+		f->tail = f->nseg; /* nothing read: the whole line must match */
 }
 
 int accesslog_format_new(const char *format, enum ngx_log_escape escape,
@@ -148,6 +164,7 @@ int accesslog_format_new(const char *format, enum ngx_log_escape escape,
 		free(f);
 		return r;
 	}
+	finish(f);
 	*ret = f;
 	return 0;
 }
@@ -275,6 +292,8 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 		return false;
 	if (i == f->nseg)
 		return pos == m->len;
+	if (i >= f->tail)
+		return true; /* nothing read beyond: the rest is not matched */
 	const struct seg *sg = &f->seg[i];
 	if (sg->lit) {
 		if (m->len - pos < sg->len || !same(m->s + pos, f->lit + sg->off, sg->len))
