@@ -329,7 +329,7 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri);
 
 	/* the hot path: it fires already; the words wait for the tick */
-	if (alert_touch(d->env.alerts, c, e->subject.name, now, 1)) {
+	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1)) {
 		mark_dirty(d, e);
 		return;
 	}
