@@ -61,7 +61,8 @@ void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *mod
 
 /* One line of the log at path: an access log's line goes to the access
  * statistics, an error log's to diagnosis; false when it is neither an
- * access entry nor an upstream line. */
+ * access entry nor an upstream line. path NULL: an error log, known to be
+ * no access log (not looked up). */
 bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
 		   int64_t now_ms);
 

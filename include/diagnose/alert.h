@@ -76,6 +76,19 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
  * last_seen only, no text. False (nothing done) when it does not fire. */
 bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, int64_t seen,
 		 unsigned occurrences);
+/* Where the last alert_touch_ref of one subject landed, kept by the caller
+ * (zeroed to start). Valid while no alert was freed since (the store's
+ * epoch): a stale one only costs the lookup. */
+struct alert_ref {
+	struct alert *a;
+	uint64_t epoch;
+};
+/* alert_touch for a caller that touches the same subject line after line:
+ * no lookup by subject while the alert of ref still fires for cause. The
+ * lookups were 7 % of upwatchd's CPU in a storm (perf, tests/bench/daemon.py);
+ * bench_diagnose storm: callgrind 323 -> 308 M instructions. */
+bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
+		     const char *subject, int64_t seen, unsigned occurrences);
 /* Resolve (cause, subject) now: a better diagnosis superseded it. The subject
  * is the peer key, the upstream name, or NULL for the host. */
 void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now);

@@ -16,6 +16,7 @@
 
 #include "core/peerkey.h"
 #include "core/strmap.h"
+#include "diagnose/alert.h"
 #include "diagnose/cause.h"
 #include "log/errlog.h"
 #include "probe/probe_result.h"
@@ -50,6 +51,7 @@ struct evidence {
 	char last_detail[160];
 	char last_server[128];
 	char last_uri[256];
+	struct alert_ref touched;     /* the alert the last log event counted in */
 	enum probe_result_kind probe; /* the last verdict probe diagnosis saw */
 	int64_t probe_ms;	      /* 0 = none */
 	/* the ring of raw lines, allocated with the first line: a peer only

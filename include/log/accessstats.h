@@ -89,6 +89,10 @@ const struct accessstats_log *accessstats_log_at(const struct accessstats *s, si
  * for (size_t i = 0; accessstats_next_peer(s, &i, &key);) */
 bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key);
 
+/* Is path one of the model's access logs? (Once per log, so that an error
+ * log's lines need no lookup by path.) */
+bool accessstats_is_log(const struct accessstats *s, const char *path);
+
 /* One line of log path. -ENOENT: not an access log of the model (the line
  * belongs to someone else); -EINVAL: no format matched (counted as
  * unparsed); 0: counted. */

@@ -38,9 +38,13 @@ struct tail_stats {
 
 struct tail;
 
-/* A complete line from log `path`. The callback returns false when the line
- * was not an nginx error-log line, which tail counts as lines_unparsed. */
-typedef bool (*tail_line_fn)(void *userdata, const char *path, const char *line, size_t len);
+/* A complete line from log `path`, which was paths[index] of the last
+ * tail_set_files call (so the caller can keep facts about each log in an
+ * array, not look them up by path for every line). The callback returns
+ * false when the line was not an nginx error-log line, which tail counts as
+ * lines_unparsed. */
+typedef bool (*tail_line_fn)(void *userdata, const char *path, size_t index, const char *line,
+			     size_t len);
 
 /* state_dir may be NULL (no offsets saved); the offsets file is
  * STATE_DIR/tail.state. Returns 0 and sets *ret, or -errno when no inotify

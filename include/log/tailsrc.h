@@ -24,6 +24,7 @@
  * copies of copytruncate start with). */
 struct tailsrc_sink {
 	const char *path;
+	size_t index; /* given to fn */
 	struct tail_stats *stats;
 	tail_line_fn fn;
 	void *userdata;

@@ -37,6 +37,42 @@ static bool valid_hostname(const char *s, size_t len)
 	return true;
 }
 
+/* "a.b.c.d" exactly as inet_ntop() writes it: four numbers 0..255, no
+ * leading zeros. Such a host is its own normal form. */
+static bool canonical_ipv4(const char *s, size_t len)
+{
+	unsigned parts = 0;
+	size_t i = 0;
+	for (;;) {
+		size_t j = i;
+		unsigned v = 0;
+		while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
+			v = v * 10 + (unsigned)(s[j++] - '0');
+		if (j == i || v > 255 || (s[i] == '0' && j - i > 1))
+			return false;
+		if (++parts == 4)
+			return j == len;
+		if (j + 1 >= len || s[j] != '.')
+			return false;
+		i = j + 1;
+	}
+}
+
+/* "host:port" into key (PEERKEY_MAX bytes; host is shorter than 256). */
+static void format_key(char *key, const char *host, unsigned port)
+{
+	char digits[8];
+	size_t n = strlen(host), d = 0;
+	do
+		digits[d++] = (char)('0' + port % 10);
+	while ((port /= 10) > 0);
+	memcpy(key, host, n);
+	key[n++] = ':';
+	while (d > 0)
+		key[n++] = digits[--d];
+	key[n] = '\0';
+}
+
 int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerkey *ret)
 {
 	struct peerkey k = {0};
@@ -94,7 +130,15 @@ int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerk
 		struct in_addr a4;
 		memcpy(buf, host, hostlen);
 		buf[hostlen] = '\0';
-		if (inet_pton(AF_INET, buf, &a4) == 1) {
+		if (canonical_ipv4(host, hostlen)) {
+			/* what inet_pton + inet_ntop would give back, without them
+			 * (nor snprintf for the key): the common case, and what
+			 * errlog's peer slots miss on (bench_diagnose storm, best
+			 * of 6: 0.263 -> 0.251 us/line; callgrind 346 -> 323 M
+			 * instructions) */
+			k.kind = PEERKEY_IPV4;
+			memcpy(k.host, host, hostlen);
+		} else if (inet_pton(AF_INET, buf, &a4) == 1) {
 			k.kind = PEERKEY_IPV4;
 			inet_ntop(AF_INET, &a4, k.host, sizeof(k.host));
 		} else {
@@ -109,7 +153,7 @@ int peerkey_parse(const char *s, size_t len, unsigned default_port, struct peerk
 	if (k.kind == PEERKEY_IPV6)
 		snprintf(k.key, sizeof(k.key), "[%s]:%u", k.host, port);
 	else
-		snprintf(k.key, sizeof(k.key), "%s:%u", k.host, port);
+		format_key(k.key, k.host, port);
 	*ret = k;
 	return 0;
 }

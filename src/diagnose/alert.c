@@ -21,6 +21,7 @@ struct alert_store {
 	size_t nresolved;
 	unsigned firing;
 	uint64_t raised, resolved, seq;
+	uint64_t epoch; /* alerts freed so far: an alert_ref from before is stale */
 };
 
 /* An alert's subject: its peer, its upstream block, or "" for the host. One
@@ -48,8 +49,9 @@ struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *
 	return s;
 }
 
-static void alert_free(struct alert *a)
+static void alert_free(struct alert_store *s, struct alert *a)
 {
+	s->epoch++;
 	free(a->peer);
 	free(a->upstream);
 	free(a->summary);
@@ -67,7 +69,7 @@ void alert_store_free(struct alert_store *s)
 		return;
 	list_for_each_safe(a, &s->alerts, struct alert, link)
 	{
-		alert_free(a);
+		alert_free(s, a);
 	}
 	for (int c = 0; c < CAUSE__COUNT; c++)
 		strmap_done(&s->by_subject[c]);
@@ -102,7 +104,7 @@ static void trim_history(struct alert_store *s)
 		if (strmap_get(map(s, a->cause), subject_of(a)) == a)
 			strmap_remove(map(s, a->cause), subject_of(a));
 		unlink_alert(s, a);
-		alert_free(a);
+		alert_free(s, a);
 		s->nresolved--;
 	}
 }
@@ -226,6 +228,21 @@ bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, i
 	return true;
 }
 
+bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
+		     const char *subject, int64_t seen, unsigned occurrences)
+{
+	struct alert *a = ref->a;
+	if (!a || ref->epoch != s->epoch || !a->firing || a->cause != cause) {
+		a = firing(s, cause, subject);
+		*ref = (struct alert_ref){a, s->epoch};
+		if (!a)
+			return false;
+	}
+	a->last_seen = MAX(a->last_seen, seen);
+	a->count += occurrences;
+	return true;
+}
+
 void alert_supersede(struct alert_store *s, enum cause cause, const char *subject, int64_t now)
 {
 	struct alert *a = firing(s, cause, subject);
@@ -246,7 +263,7 @@ void alert_absorb(struct alert_store *s, enum cause cause, const char *subject,
 	/* a chapter of into's story, not an incident of its own: out of the history */
 	strmap_remove(map(s, a->cause), subject_of(a));
 	unlink_alert(s, a);
-	alert_free(a);
+	alert_free(s, a);
 	s->nresolved--;
 }
 

@@ -478,6 +478,12 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 	pe->log = (size_t)(lg - s->logs) + 1;
 }
 
+bool accessstats_is_log(const struct accessstats *s, const char *path)
+{
+	size_t i;
+	return strmap_get_index(&s->by_path, path, &i);
+}
+
 int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
 		     time_t now)
 {

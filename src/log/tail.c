@@ -496,7 +496,12 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		t->files[f] = t->files[--t->n_files];
 	}
 	/* Add the new ones; a path that cannot be followed now is still kept
-	 * (it is retried on every change of its directory). */
+	 * (it is retried on every change of its directory). Every file learns
+	 * its new index before any line is read. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t f = 0; f < t->n_files; f++)
+			if (streq(paths[i], t->files[f]->path))
+				t->files[f]->sink.index = i;
 	for (size_t i = 0; i < n; i++) {
 		bool have = false;
 		for (size_t f = 0; f < t->n_files && !have; f++)
@@ -504,6 +509,7 @@ int tail_set_files(struct tail *t, const char *const *paths, size_t n)
 		if (have)
 			continue;
 		struct tfile *tf = tfile_new(t, paths[i]);
+		tf->sink.index = i;
 		t->files = grow_array(t->files, &t->cap_files, t->n_files + 1, sizeof(*t->files));
 		t->files[t->n_files++] = tf;
 		if (t->start == TAIL_START_SAVED)

@@ -26,7 +26,7 @@
 static void emit(struct tailsrc *s, const char *line, size_t len)
 {
 	const struct tailsrc_sink *k = s->sink;
-	if (!k->fn(k->userdata, k->path, line, len))
+	if (!k->fn(k->userdata, k->path, k->index, line, len))
 		k->stats->lines_unparsed++;
 }
 

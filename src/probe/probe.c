@@ -540,11 +540,6 @@ int prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn, vo
 	if (!p)
 		return -ENOMEM;
 
-	int r = probe_http_new(loop, &p->ctx.http);
-	if (r < 0) {
-		free(p);
-		return r;
-	}
 	p->loop = loop;
 	list_init(&p->queue);
 	p->max_inflight = max_inflight ? max_inflight : 1;

@@ -207,6 +207,12 @@ static void http_done(void *userdata)
 
 static int http_start(struct probe_run *run, uint64_t connect_ms, uint64_t total_ms)
 {
+	/* curl and the TLS library under it are set up for the first HTTP, HTTPS
+	 * or TLS probe, not at start: their initialisation is 2.2 MB of RSS that
+	 * a daemon probing only TCP and unix sockets (or nothing) never uses */
+	if (!run->ctx->http && probe_http_new(run->ctx->loop, &run->ctx->http) < 0)
+		return -ENOMEM; /* local_error, no verdict (curl fails to start
+				   only for want of memory or of its TLS library) */
 	return probe_http_start(run->ctx->http, &run->t,
 				run->t.addr.kind == PEERKEY_HOST ? run->r.dns_answers : NULL,
 				connect_ms, total_ms, &run->r, http_done, run, &run->http);

@@ -43,7 +43,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static bool on_line(void *userdata, const char *path, const char *line, size_t len)
+static bool on_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
 {
 	struct bench *b = userdata;
 	uint64_t now = mono_ns(), stamp = strtoull(line, NULL, 10);
@@ -62,7 +62,7 @@ struct ingest {
 	ev_idle done;
 };
 
-static bool on_entry(void *userdata, const char *path, const char *line, size_t len)
+static bool on_entry(void *userdata, const char *path, size_t index, const char *line, size_t len)
 {
 	struct ingest *in = userdata;
 	struct errlog_event ev;

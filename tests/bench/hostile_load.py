@@ -198,6 +198,17 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sched_s(pid):
+    """(seconds on a CPU, seconds runnable but waiting for one) of the main
+    thread: the rest of the wall time it slept in the loop. Tells a daemon
+    that idles from one that other processes crowd out."""
+    try:
+        run, wait = open(f"/proc/{pid}/schedstat").read().split()[:2]
+        return int(run) / 1e9, int(wait) / 1e9
+    except (OSError, ValueError):
+        return 0.0, 0.0
+
+
 def rss_mb(pid):
     for ln in open(f"/proc/{pid}/status"):
         if ln.startswith("VmRSS:"):
@@ -274,6 +285,7 @@ def main():
         request(f, s, {"cmd": "status"})  # our slot, taken before the crowd
         pid = daemon_pid(sock, upwatchd)
         cpu0 = cpu_s(pid)
+        sched0 = sched_s(pid)
         st0 = request(f, s, {"cmd": "stats"})
 
         q = mp.Queue()
@@ -292,6 +304,8 @@ def main():
             errors += not r.get("ok")
             time.sleep(0.02)
         cpu = cpu_s(pid) - cpu0
+        sched1 = sched_s(pid)
+        wall = time.monotonic() - start
         rss = rss_mb(pid)
         st = request(f, s, {"cmd": "stats"})
         status = request(f, s, {"cmd": "status"})
@@ -326,6 +340,9 @@ def main():
     print(f"daemon: read {lines} lines ({lines / seconds:,.0f} lines/s), "
           f"lost {tail_sum(st, 'lines_lost')}, rotations {tail_sum(st, 'rotations')}, "
           f"CPU {cpu:.1f} s ({100 * cpu / seconds:.0f} %), RSS {rss:.0f} MB")
+    on_cpu, waiting = sched1[0] - sched0[0], sched1[1] - sched0[1]
+    print(f"daemon loop: of {wall:.1f} s, on a CPU {on_cpu:.1f} s, runnable but waiting for "
+          f"a CPU {waiting:.1f} s, asleep {max(wall - on_cpu - waiting, 0):.1f} s")
     print("probes:", json.dumps(st["probes"]))
     print("ipc:", json.dumps(st.get("ipc")))
     if "clients" in res:

@@ -186,6 +186,48 @@ static void test_touch_counts_without_words_and_only_while_firing(void)
 	alert_store_free(s);
 }
 
+/* A kept ref counts into the alert that fires now for its cause: never into
+ * one resolved, of another cause, or freed (absorbed) since. */
+static void test_touch_ref_follows_the_firing_alert(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	struct alert_ref ref = {0};
+	const char *peer = "127.0.0.1:1";
+	struct alert_report down = report(CAUSE_BACKEND_DOWN, peer, 1);
+	struct alert_report reset = report(CAUSE_BACKEND_RESET, peer, 1);
+	struct alert_report back = report(CAUSE_BACKEND_RESTARTED, peer, 1);
+
+	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 1, 1));
+	const struct alert *a = alert_report(s, &down, 1);
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2, 1));
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 3, 1));
+	CHECK_INT(a->count, 3);
+	CHECK_INT(a->last_seen, 3);
+	/* another cause of the same peer */
+	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 4, 1));
+	const struct alert *b = alert_report(s, &reset, 4);
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 5, 1));
+	CHECK_INT(b->count, 2);
+	CHECK_INT(a->count, 3);
+	/* resolved: nothing counted */
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 6, 1));
+	alert_supersede(s, CAUSE_BACKEND_DOWN, peer, 7);
+	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 8, 1));
+	CHECK_INT(a->count, 4);
+	/* freed: a fresh alert of the same cause gets the count (ASan: no use
+	 * of the freed one) */
+	a = alert_report(s, &down, 2000);
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2001, 1));
+	const struct alert *story = alert_report(s, &back, 2002);
+	alert_absorb(s, CAUSE_BACKEND_DOWN, peer, story, 2003);
+	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2004, 1));
+	a = alert_report(s, &down, 2005);
+	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2006, 5));
+	CHECK_INT(a->count, 6);
+	CHECK_INT(a->last_seen, 2006);
+	alert_store_free(s);
+}
+
 static void test_absorbed_alert_names_its_story_and_leaves_the_history(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
@@ -245,6 +287,7 @@ int main(void)
 	RUN(test_flapping_keeps_the_id_and_doubles_the_hold);
 	RUN(test_history_is_bounded);
 	RUN(test_touch_counts_without_words_and_only_while_firing);
+	RUN(test_touch_ref_follows_the_firing_alert);
 	RUN(test_absorbed_alert_names_its_story_and_leaves_the_history);
 	RUN(test_host_and_block_subjects_do_not_meet_peers);
 	RUN(test_json_has_the_design_fields);

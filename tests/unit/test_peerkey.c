@@ -29,6 +29,32 @@ static void test_spellings_normalise(void)
 	expect("unix:/run/php/php8.2-fpm.sock", 0, "unix:/run/php/php8.2-fpm.sock");
 }
 
+/* The dotted quads inet_ntop writes itself are taken as they are; any other
+ * spelling is what inet_pton makes of it (leading zeros: a host name). */
+static void expect_kind(const char *in, enum peerkey_kind kind, const char *host, const char *key)
+{
+	struct peerkey k;
+	CHECK_INT(peerkey_parse(in, strlen(in), 80, &k), 0);
+	CHECK_INT(k.kind, kind);
+	CHECK_STR(k.host, host);
+	CHECK_STR(k.key, key);
+}
+
+static void test_ipv4_spellings(void)
+{
+	expect_kind("127.0.0.1:20003", PEERKEY_IPV4, "127.0.0.1", "127.0.0.1:20003");
+	expect_kind("0.0.0.0", PEERKEY_IPV4, "0.0.0.0", "0.0.0.0:80");
+	expect_kind("255.255.255.255:65535", PEERKEY_IPV4, "255.255.255.255",
+		    "255.255.255.255:65535");
+	expect_kind("10.0.0.1:08080", PEERKEY_IPV4, "10.0.0.1", "10.0.0.1:8080");
+	expect_kind("10.0.0.01:1", PEERKEY_HOST, "10.0.0.01", "10.0.0.01:1");
+	expect_kind("1.2.3.256:1", PEERKEY_HOST, "1.2.3.256", "1.2.3.256:1");
+	expect_kind("1.2.3:1", PEERKEY_HOST, "1.2.3", "1.2.3:1");
+	expect_kind("1.2.3.4.5:1", PEERKEY_HOST, "1.2.3.4.5", "1.2.3.4.5:1");
+	expect_kind("1234.1.1.1:1", PEERKEY_HOST, "1234.1.1.1", "1234.1.1.1:1");
+	expect_kind("1.2.3.4.:1", PEERKEY_HOST, "1.2.3.4.", "1.2.3.4.:1");
+}
+
 static void test_garbage_is_refused(void)
 {
 	expect("127.0.0.1", 0, NULL);
@@ -60,6 +86,7 @@ static void test_locality(void)
 int main(void)
 {
 	RUN(test_spellings_normalise);
+	RUN(test_ipv4_spellings);
 	RUN(test_garbage_is_refused);
 	RUN(test_locality);
 	return harness_result();

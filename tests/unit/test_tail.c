@@ -106,7 +106,7 @@ static void rec_ack(struct rec *r)
 	}
 }
 
-static bool on_line(void *userdata, const char *path, const char *line, size_t len)
+static bool on_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
 {
 	struct rec *r = userdata;
 	unsigned n = 0;
@@ -1240,14 +1240,14 @@ struct fair {
 	bool b_seen;
 };
 
-static bool fair_line(void *userdata, const char *path, const char *line, size_t len)
+static bool fair_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
 {
 	struct fair *f = userdata;
 	if (!f->b_seen && strstr(path, "b.log")) {
 		f->b_seen = true;
 		f->a_seen_when_b = f->rec.unique;
 	}
-	return on_line(&f->rec, path, line, len);
+	return on_line(&f->rec, path, index, line, len);
 }
 
 static void test_big_backlog_does_not_starve_other_files(void)
@@ -1277,6 +1277,62 @@ static void test_big_backlog_does_not_starve_other_files(void)
 	tail_free(s.tail);
 	ev_loop_destroy(s.loop);
 	free(f.rec.seen);
+	free(a);
+	free(b);
+	free(dir);
+}
+
+/* The callback's index is the path's position in the last tail_set_files,
+ * also for a file kept across a call that reorders the paths. */
+struct indexed {
+	unsigned lines[2];
+	unsigned wrong;
+};
+
+static bool indexed_line(void *userdata, const char *path, size_t index, const char *line,
+			 size_t len)
+{
+	struct indexed *x = userdata;
+	const char *const *want = x->lines[0] + x->lines[1] < 4
+				      ? (const char *[]){"a.log", "b.log"}
+				      : (const char *[]){"b.log", "a.log"};
+	if (index > 1 || !strstr(path, want[index]))
+		x->wrong++;
+	else
+		x->lines[index]++;
+	return true;
+}
+
+static void test_index_is_the_position_in_the_last_set_files(void)
+{
+	char *dir = fresh_dir("indexed");
+	char *a = xasprintf("%s/a.log", dir), *b = xasprintf("%s/b.log", dir);
+	const char *paths[] = {a, b}, *swapped[] = {b, a};
+	struct indexed x = {{0, 0}, 0};
+	struct solo s = {.loop = ev_loop_new(EVFLAG_AUTO)};
+
+	write_str(a, "", O_TRUNC);
+	write_str(b, "", O_TRUNC);
+	CHECK_INT(tail_new(s.loop, NULL, TAIL_START_END, indexed_line, &x, &s.tail), 0);
+	CHECK_INT(tail_set_files(s.tail, paths, 2), 0);
+	append_lines(a, 0, 3);
+	append_lines(b, 3, 4);
+	for (int64_t end = now_mono_ms() + 5000;
+	     x.lines[0] + x.lines[1] < 4 && now_mono_ms() < end;)
+		ev_run(s.loop, EVRUN_NOWAIT);
+	CHECK_INT(x.lines[0], 3);
+	CHECK_INT(x.lines[1], 1);
+	CHECK_INT(tail_set_files(s.tail, swapped, 2), 0);
+	append_lines(a, 4, 6);
+	append_lines(b, 6, 7);
+	for (int64_t end = now_mono_ms() + 5000;
+	     x.lines[0] + x.lines[1] < 7 && now_mono_ms() < end;)
+		ev_run(s.loop, EVRUN_NOWAIT);
+	CHECK_INT(x.lines[0], 4); /* 3 of a, then 1 of b */
+	CHECK_INT(x.lines[1], 3); /* 1 of b, then 2 of a */
+	CHECK_INT(x.wrong, 0);
+	tail_free(s.tail);
+	ev_loop_destroy(s.loop);
 	free(a);
 	free(b);
 	free(dir);
@@ -1606,7 +1662,7 @@ struct entries {
 	size_t last_len;
 };
 
-static bool on_entry(void *userdata, const char *path, const char *line, size_t len)
+static bool on_entry(void *userdata, const char *path, size_t index, const char *line, size_t len)
 {
 	struct entries *e = userdata;
 	e->n++;
@@ -1934,6 +1990,7 @@ int main(int argc, char **argv)
 	RUN_IF(test_restart_same_identity_resumes);
 	RUN_IF(test_rotated_file_is_read_until_a_new_file_appears);
 	RUN_IF(test_big_backlog_does_not_starve_other_files);
+	RUN_IF(test_index_is_the_position_in_the_last_set_files);
 	RUN_IF(test_symlink_target_rotation_is_followed);
 	RUN_IF(test_rotation_rename_create_reads_old_file_to_its_end);
 	RUN_IF(test_rotation_copytruncate_loses_nothing);
