@@ -4,6 +4,8 @@
 #pragma once
 
 #include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -40,3 +42,8 @@ int probe_fcgi_start(struct probe_fcgi *f, struct ev_loop *loop, const struct so
 		     socklen_t salen, uint64_t timeout_ms, struct probe_result *r,
 		     probe_fcgi_fn cb);
 void probe_fcgi_cancel(struct probe_fcgi *f);
+
+/* Classify the first got bytes of a reply into r; false while more bytes are
+ * needed (cap: the most that will be read). The bytes are the peer's: any
+ * are safe. */
+bool probe_fcgi_reply(const unsigned char *in, size_t got, size_t cap, struct probe_result *r);

@@ -80,13 +80,11 @@ static void describe_values(const unsigned char *p, size_t len, char *buf, size_
 	}
 }
 
-/* Returns true when the reply is complete (classified into f->r). */
-static bool check_reply(struct probe_fcgi *f)
+bool probe_fcgi_reply(const unsigned char *in, size_t got, size_t cap, struct probe_result *r)
 {
-	struct probe_result *r = f->r;
-	const unsigned char *h = f->in;
+	const unsigned char *h = in;
 
-	if (f->got < FCGI_HEADER_LEN)
+	if (got < FCGI_HEADER_LEN)
 		return false;
 	unsigned type = h[1];
 	size_t clen = ((size_t)h[4] << 8) | h[5];
@@ -101,7 +99,7 @@ static bool check_reply(struct probe_fcgi *f)
 		return true;
 	}
 	size_t want = FCGI_HEADER_LEN + clen;
-	if (f->got < want && f->got < sizeof(f->in))
+	if (got < want && got < cap)
 		return false;
 	r->result = PROBE_OK;
 	if (type != FCGI_GET_VALUES_RESULT) {
@@ -109,11 +107,16 @@ static bool check_reply(struct probe_fcgi *f)
 			 type);
 	} else {
 		char values[200] = "";
-		describe_values(h + FCGI_HEADER_LEN, MIN(clen, f->got - FCGI_HEADER_LEN), values,
+		describe_values(h + FCGI_HEADER_LEN, MIN(clen, got - FCGI_HEADER_LEN), values,
 				sizeof(values));
 		snprintf(r->detail, sizeof(r->detail), "FastCGI: FCGI_GET_VALUES_RESULT%s", values);
 	}
 	return true;
+}
+
+static bool check_reply(struct probe_fcgi *f)
+{
+	return probe_fcgi_reply(f->in, f->got, sizeof(f->in), f->r);
 }
 
 static void fcgi_closed(struct probe_fcgi *f, int err)
