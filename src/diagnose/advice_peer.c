@@ -346,6 +346,10 @@ void advice_write_reset(struct writer *w)
 	const struct backend_info *sw = in->software;
 	if (wrong_protocol(w))
 		return;
+	if (advice_sw_killed(w)) {
+		advice_set_ref(w, advice_peer_ref(in)); /* when no setting's line is */
+		return;
+	}
 	advice_sw_observed(w);
 	strbuf_printf(
 	    &w->expl,

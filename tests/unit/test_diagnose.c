@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend/backend.h"
+#include "backend/unitlog.h"
 #include "diagnose/alert.h"
 #include "conf/config.h"
 #include "diagnose/diagnose.h"
@@ -36,6 +37,9 @@ static struct {
 	bool conns_known;
 	struct diag_conns conns;
 	int learned;
+	struct unitlog_signal unit_sig; /* what the unit's journal says; kind NONE: nothing */
+	char unit_asked[128];
+	int64_t unit_since;
 } fake;
 
 static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
@@ -110,6 +114,18 @@ static int fake_connections(void *ud, const struct peerkey *k, struct diag_conns
 	return 0;
 }
 
+static int fake_unit_signal(void *ud, const char *unit, int64_t since_ms,
+			    struct unitlog_signal *ret)
+{
+	(void)ud;
+	snprintf(fake.unit_asked, sizeof(fake.unit_asked), "%s", unit);
+	fake.unit_since = since_ms;
+	if (fake.unit_sig.kind == UNITLOG_NONE)
+		return -ENOENT;
+	*ret = fake.unit_sig;
+	return 0;
+}
+
 static void fake_learned(void *ud, const char *key, bool added)
 {
 	(void)ud;
@@ -173,6 +189,7 @@ static void setup(void)
 	    .ports_nearby = fake_nearby,
 	    .software = fake_software,
 	    .connections = fake_connections,
+	    .unit_signal = fake_unit_signal,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
 	};
@@ -1006,6 +1023,128 @@ static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
 	teardown();
 }
 
+#define SLOW_RESET                                                                                 \
+	"2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection while "        \
+	"reading response header from upstream, client: 127.0.0.1, server: diag.test, request: "   \
+	"\"GET /slow/x HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\""
+
+static bool has_evidence(const struct alert *a, const char *want)
+{
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		if (streq(a->evidence[i], want))
+			return true;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		fprintf(stderr, "  evidence: %s\n", a->evidence[i]);
+	return false;
+}
+
+static void set_gunicorn(void)
+{
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_GUNICORN,
+	    .config_file = "/etc/gunicorn/app.conf.py",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_HTTP,
+	    .bind = setting("127.0.0.1:8081", "/etc/gunicorn/app.conf.py", 2),
+	    .workers = setting("4", "/etc/gunicorn/app.conf.py", 3),
+	    .timeout = setting("5", "/etc/gunicorn/app.conf.py", 4),
+	};
+	fake.have_sw_peer = true;
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = true, .unit = "app.service"};
+}
+
+static void test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout(void)
+{
+	setup();
+	set_gunicorn();
+	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
+						.pid = 124,
+						.time_ms = T0 - 2000,
+						.count = 2,
+						.text = "[CRITICAL] WORKER TIMEOUT (pid:124)"};
+	feed(T0, SLOW_RESET);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK_STR(fake.unit_asked, "app.service");
+	CHECK_INT(fake.unit_since, T0 - 60000); /* a minute before the first error */
+	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:18.000Z: [CRITICAL] "
+			      "WORKER TIMEOUT (pid:124) (2 such entries)"));
+	CHECK(a && strstr(a->explanation, "Inferred: gunicorn killed the worker serving the "
+					  "request at its own time limit (--timeout 5 s)"));
+	/* above the 5 s it cut and the location's proxy_read_timeout 30s, with headroom */
+	CHECK(a && strstr(a->fix, "Raise --timeout at /etc/gunicorn/app.conf.py:4 above what "
+				  "these requests take (they ran more than 5 s; nginx waits 30 s "
+				  "for them here):\n    timeout = 34\n"));
+	CHECK(a && !strstr(a->fix, "keepalive_timeout"));
+	CHECK_STR(a ? a->config_ref : "", "/etc/gunicorn/app.conf.py:4");
+	teardown();
+
+	/* on the command line (or the unit's ExecStart), the flag as written there */
+	setup();
+	set_gunicorn();
+	fake.sw_peer.bind = setting("127.0.0.1:8081", NULL, 0);
+	fake.sw_peer.workers = setting(NULL, NULL, 0);
+	fake.sw_peer.timeout = setting("2", NULL, 0);
+	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
+						.time_ms = T0,
+						.count = 1,
+						.text = "WORKER TIMEOUT (pid:9)"};
+	feed(T0, SLOW_RESET);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "Raise --timeout at its command line above what these requests "
+				  "take (they ran more than 2 s; nginx waits 30 s for them "
+				  "here):\n    --timeout 34\n"));
+	char server_line[600];
+	snprintf(server_line, sizeof(server_line), "%s:4", conf_path); /* no file to point at */
+	CHECK_STR(a ? a->config_ref : "", server_line);
+	teardown();
+}
+
+static void test_an_oom_killed_unit_is_told_from_its_result(void)
+{
+	setup();
+	set_gunicorn();
+	fake.listener.unit_known = true;
+	snprintf(fake.listener.active_state, sizeof(fake.listener.active_state), "active");
+	snprintf(fake.listener.result, sizeof(fake.listener.result), "oom-kill");
+	fake.listener.nrestarts = 2;
+	feed(T0, SLOW_RESET);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "systemd 2023-11-14T22:13:20.000Z: unit app.service "
+			      "Result=oom-kill, NRestarts=2"));
+	CHECK(a && strstr(a->explanation, "systemd says unit app.service Result=oom-kill"));
+	CHECK(a && strstr(a->explanation, "the kernel's OOM killer ended a backend process"));
+	CHECK(a && strstr(a->fix, "run fewer at /etc/gunicorn/app.conf.py:3 (now 4)"));
+	CHECK(a && strstr(a->fix, "systemctl set-property app.service MemoryMax="));
+	CHECK(a && !strstr(a->fix, "Raise --timeout"));
+	teardown();
+
+	/* a SIGKILLed worker with no OOM word: the kernel log is where to look */
+	setup();
+	set_gunicorn();
+	fake.unit_sig =
+	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
+				    .time_ms = T0,
+				    .count = 1,
+				    .text = "Worker with pid 77 was terminated due to signal 9"};
+	feed(T0, SLOW_RESET);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
+	CHECK(a && strstr(a->fix, "journalctl -k --grep 'Out of memory'"));
+	teardown();
+
+	/* no unit: nothing is asked, and the reset keeps its general words */
+	setup();
+	set_gunicorn();
+	fake.listener.unit[0] = '\0';
+	feed(T0, SLOW_RESET);
+	CHECK_STR(fake.unit_asked, "");
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "keepalive_timeout"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1058,6 +1197,8 @@ int main(void)
 	RUN(test_log_alone_never_prints_an_empty_reference);
 	RUN(test_stream_peers_are_diagnosed_like_http_ones);
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
+	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
+	RUN(test_an_oom_killed_unit_is_told_from_its_result);
 	RUN(test_other_lines_raise_nothing);
 	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
