@@ -46,6 +46,7 @@ struct advice_in {
 	const struct unitlog_signal *unit_signal;
 	uint64_t mem_available_mb; /* backend_overloaded: the host's; 0 = unknown */
 	unsigned queue_peak;	   /* backend_overloaded: the fullest accept queue seen */
+	unsigned burst_peak;	   /* the most error lines of the subject within a second */
 	/* dns_failure: what nginx logged — "host not found in upstream" (a
 	 * configuration load refused) or "no resolver defined" — and the host's
 	 * first nameserver from /etc/resolv.conf ("" unknown) */

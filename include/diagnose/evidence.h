@@ -46,6 +46,11 @@ struct evidence {
 	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
 	int last_err;
 	unsigned queue_peak; /* the listener's fullest accept queue seen this episode */
+	/* error lines within a second of a burst's first: the most seen this
+	 * episode (how many requests failed at once) */
+#define EVIDENCE_BURST_MS 1000
+	int64_t burst_start_ms;
+	unsigned burst_n, burst_peak;
 	enum errlog_phase last_phase;
 	char last_detail[160];
 	char last_server[128];

@@ -443,11 +443,17 @@ void advice_write_too_big(struct writer *w)
 			      (unsigned long long)k * 2);
 }
 
+/* A pool size that would have absorbed what was seen: the workers there are
+ * plus the requests that waited — in the accept queue, or failed at once in
+ * a burst: those nginx timed out on were the queued ones; those refused with
+ * EAGAIN (11) found no room in the queue and come on top — at least double,
+ * bounded by the memory available (an estimated 64 MiB a worker). */
 static unsigned pool_size(const struct advice_in *in, unsigned have)
 {
 	unsigned queue = in->listener && in->listener->queue_known ? in->listener->queue : 0;
 	queue = MAX(queue, in->queue_peak);
-	unsigned want = MAX(have + queue, have * 2);
+	unsigned waiting = in->err == 11 ? queue + in->burst_peak : MAX(queue, in->burst_peak);
+	unsigned want = MAX(have + waiting, have * 2);
 	if (in->mem_available_mb) {
 		uint64_t cap = have + in->mem_available_mb / 64;
 		if (want > cap)
@@ -478,6 +484,9 @@ void advice_write_overloaded(struct writer *w)
 		strbuf_printf(&w->expl,
 			      " Up to %u connection%s waited to be accepted while nginx timed out.",
 			      in->queue_peak, in->queue_peak == 1 ? "" : "s");
+	if (in->burst_peak > 1)
+		strbuf_printf(&w->expl, " Up to %u requests to it failed within one second.",
+			      in->burst_peak);
 	advice_observed_probe(w);
 	advice_observed_listener(w);
 	advice_sw_observed(w);

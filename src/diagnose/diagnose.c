@@ -320,6 +320,12 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	if (!e->by_cause[c]++)
 		e->cause_first_ms[c] = now;
 	e->cause_last_ms[c] = now;
+	if (now - e->burst_start_ms >= EVIDENCE_BURST_MS) {
+		e->burst_start_ms = now;
+		e->burst_n = 0;
+	}
+	e->burst_n++;
+	e->burst_peak = MAX(e->burst_peak, e->burst_n);
 	e->last_err = ev->err;
 	e->last_phase = ev->phase;
 	copy_span(e->last_detail, sizeof(e->last_detail), ev->detail);

@@ -372,6 +372,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .software = f.software,
 	    .unit_signal = f.unit_sig_known ? &f.unit_sig : NULL,
 	    .queue_peak = e->queue_peak,
+	    .burst_peak = e->burst_peak,
 	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
 	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
 	    .nameserver = nameserver,

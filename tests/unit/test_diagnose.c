@@ -506,7 +506,31 @@ static void test_worker_connections_exhausted(void)
 	     "/");
 	expect_alert(CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL, NULL, "2", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
-	CHECK(a && strstr(a->fix, "worker_connections 512;"));
+	/* one refused on top of the 256 held, twice over */
+	CHECK(a && strstr(a->fix, "    worker_connections 514;\n"));
+	CHECK(a && strstr(a->explanation, "those clients saw a dropped connection"));
+	teardown();
+}
+
+/* 16 held and 43 refused in one burst (real nginx under 50 curls): 59 at
+ * once, 118 with their upstream connections; a later, smaller burst does not
+ * shrink it, and one line a second never grows it. */
+static void test_worker_connections_are_sized_from_the_fullest_burst(void)
+{
+	setup();
+	const char *line = "2026/11/21 10:00:00 [alert] 7#7: 16 worker_connections are not enough";
+	for (int i = 0; i < 43; i++)
+		feed(T0 + i * 10, "%s", line);
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
+	CHECK(a && strstr(a->explanation, "Up to 43 connections found no free slot within one "
+					  "second, on top of the 256 a worker held: about 299"));
+	CHECK(a && strstr(a->fix, "    worker_connections 598;\n"));
+	for (int i = 0; i < 5; i++)
+		feed(T0 + 2000 + i * 1000, "%s", line);
+	diag_tick(diag, T0 + 8000);
+	a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
+	CHECK(a && strstr(a->fix, "    worker_connections 598;\n"));
 	teardown();
 }
 
@@ -1145,6 +1169,71 @@ static void test_an_oom_killed_unit_is_told_from_its_result(void)
 	teardown();
 }
 
+/* gunicorn with --workers on its command line: 7 requests timed out at once
+ * while 7 waited in its queue — the queued ones: 1 + 7 workers. */
+static void test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst(void)
+{
+	setup();
+	set_gunicorn();
+	fake.sw_peer.config_file = NULL;
+	fake.sw_peer.bind = setting("127.0.0.1:8081", NULL, 0);
+	fake.sw_peer.workers = setting("1", NULL, 0);
+	fake.sw_peer.timeout = setting(NULL, NULL, 0);
+	fake.listener.queue_known = true;
+	fake.listener.queue = 7;
+	fake.listener.backlog = 2048;
+	for (int i = 0; i < 7; i++)
+		feed(
+		    T0 + i,
+		    "2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed "
+		    "out) while reading response header from upstream, client: 127.0.0.1, server: "
+		    "diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+		    "\"http://127.0.0.1:8081/\", "
+		    "host: \"d\"",
+		    "/");
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "Give the backend more workers at its command line (now 1):\n"
+				  "    --workers 8\n"));
+	teardown();
+}
+
+/* uwsgi on a unix socket whose listen queue is full: connects fail at once
+ * with EAGAIN — 6 refused in a burst come on top of the 2 queued and the 2
+ * processes: 10, at the ini's line. */
+static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(void)
+{
+	setup();
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_UWSGI,
+	    .config_file = "/etc/uwsgi/app.ini",
+	    .section = "uwsgi",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_HTTP,
+	    .bind = setting("/run/app/socket", "/etc/uwsgi/app.ini", 2),
+	    .workers = setting("2", "/etc/uwsgi/app.ini", 5),
+	};
+	fake.have_sw_peer = true;
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){
+	    .listening = true, .queue_known = true, .queue = 2, .backlog = 2};
+	for (int i = 0; i < 6; i++)
+		feed(T0 + i,
+		     "2026/11/21 10:00:00 [error] 7#7: *3 connect() to unix:/run/app/socket failed "
+		     "(11: Resource temporarily unavailable) while connecting to upstream, client: "
+		     "127.0.0.1, server: bk.test, request: \"GET %s HTTP/1.1\", upstream: "
+		     "\"http://unix:/run/app/socket:/app\", host: \"d\"",
+		     "/app");
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a =
+	    alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/app/socket");
+	CHECK(a && strstr(a->fix, "Give the backend more workers at /etc/uwsgi/app.ini:5 (now "
+				  "2):\n    processes = 10\n"));
+	CHECK_STR(a ? a->config_ref : "", "/etc/uwsgi/app.ini:5");
+	CHECK(a && strstr(a->explanation, "Up to 6 requests to it failed within one second."));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1182,6 +1271,7 @@ int main(void)
 	RUN(test_no_live_upstreams_names_the_block_and_its_peers);
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
 	RUN(test_worker_connections_exhausted);
+	RUN(test_worker_connections_are_sized_from_the_fullest_burst);
 	RUN(test_unresolvable_name_is_dns_failure);
 	RUN(test_dns_fix_matches_the_case);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
@@ -1199,6 +1289,8 @@ int main(void)
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
 	RUN(test_an_oom_killed_unit_is_told_from_its_result);
+	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
+	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);
 	RUN(test_other_lines_raise_nothing);
 	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
