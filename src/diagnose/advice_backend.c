@@ -108,6 +108,8 @@ void advice_sw_setting_line(struct strbuf *b, const struct backend_info *sw, con
 				      value);
 		else
 			strbuf_printf(b, "    %s %s\n", name, value);
+	} else if (sw->kind == BACKEND_UWSGI && !sw->config_file) {
+		strbuf_printf(b, "    --%s %s\n", name, value); /* no ini: its flags */
 	} else {
 		strbuf_printf(b, "    %s = %s\n", name, value);
 	}
