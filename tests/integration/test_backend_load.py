@@ -85,6 +85,10 @@ class Program:
         self.proc.wait()
         self.proc = None
         self.log.close()
+        # its workers, killed with it, may hold the socket a moment longer:
+        # a restart before they are gone would find the address in use
+        wait_for(lambda: not self.ready(), timeout=10, interval=0.02,
+                 what=f"{self.argv[0]}'s workers to die")
 
 
 def tcp_listening(port):
@@ -149,7 +153,9 @@ def test_too_few_gunicorn_workers_are_overloaded_and_the_suggested_count_fixes_i
         # the fix, applied: the same storm passes
         g.stop()
         g = gunicorn(appdir, port, n).start()
-        assert curls(ngx.port, "/g/?sleep=1000", 8, timeout=15) == [200] * 8
+        codes = curls(ngx.port, "/g/?sleep=1000", 8, timeout=15)
+        assert codes == [200] * 8, (n, open(ngx.error_log).read()[-1500:],
+                                    open(g.log.name).read()[-1500:])
     finally:
         d.stop()
         ngx.stop()
