@@ -229,14 +229,17 @@ bool advice_sw_killed(struct writer *w)
 	const struct unitlog_signal *s = in->unit_signal;
 	const struct host_listener *l = in->listener;
 	bool unit_oom = l && l->unit_known && streq(l->result, "oom-kill");
+	const char *unit = l && l->unit[0]			   ? l->unit
+			   : in->software && in->software->unit[0] ? in->software->unit
+								   : "its unit";
 	if (!s && !unit_oom)
 		return false;
 	advice_sw_observed(w);
 	if (s) {
 		char t[32];
 		format_time_ms(s->time_ms, t);
-		strbuf_printf(&w->expl, " Observed: the journal of %s says \"%s\" at %s",
-			      l && l->unit[0] ? l->unit : "its unit", s->text, t);
+		strbuf_printf(&w->expl, " Observed: the journal of %s says \"%s\" at %s", unit,
+			      s->text, t);
 		if (s->count > 1)
 			strbuf_printf(&w->expl, " (%u such entries since the errors began)",
 				      s->count);

@@ -74,6 +74,7 @@ struct facts {
 	const char *nearby_whatp[NEARBY_MAX];
 	bool nearby_same[NEARBY_MAX];
 	const struct backend_info *software;
+	const char *unit; /* the backend's system unit: the listener's, else its software's */
 	struct unitlog_signal unit_sig; /* the backend's own word in its unit's journal */
 	bool unit_sig_known;
 	bool conns_known;
@@ -168,10 +169,15 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
 	    d->host.ports_nearby)
 		gather_nearby(d, e, f);
-	/* what the unit's journal says from a minute before the first error on */
-	if (f->listener_known && f->listener.unit[0] && !f->listener.unit_user &&
-	    e->first_error_ms && d->host.unit_signal)
-		f->unit_sig_known = d->host.unit_signal(d->host.ud, f->listener.unit,
+	/* what the unit's journal says from a minute before the first error on;
+	 * the service user may not see the listener's pid, but the software's
+	 * master (found by its command line) names its unit too */
+	if (f->listener_known && f->listener.unit[0] && !f->listener.unit_user)
+		f->unit = f->listener.unit;
+	else if (f->software && f->software->unit[0] && !f->software->unit_user)
+		f->unit = f->software->unit;
+	if (f->unit && e->first_error_ms && d->host.unit_signal)
+		f->unit_sig_known = d->host.unit_signal(d->host.ud, f->unit,
 							e->first_error_ms - UNIT_SIGNAL_BEFORE_MS,
 							&f->unit_sig) == 0;
 }
@@ -184,7 +190,7 @@ static void format_unit_signal(const struct facts *f, char *buf, size_t len)
 	format_time_ms(f->unit_sig.time_ms, t);
 	if (f->unit_sig.count > 1)
 		snprintf(more, sizeof(more), " (%u such entries)", f->unit_sig.count);
-	snprintf(buf, len, "journal of %s %s: %s%s", f->listener.unit, t, f->unit_sig.text, more);
+	snprintf(buf, len, "journal of %s %s: %s%s", f->unit, t, f->unit_sig.text, more);
 }
 
 /* "systemd: unit app.service Result=oom-kill, restarted 3 times (as of ...)":

@@ -1,0 +1,184 @@
+"""A backend's own failure signals from its unit's journal (issue 13): real
+gunicorn, started as a systemd unit's processes would be — in the cgroup
+/system.slice/NAME.service — with its stderr in the session's private
+journald (systemd-cat), which therefore records _SYSTEMD_UNIT=NAME.service
+from the cgroup exactly as it would under systemd. There is no systemd PID 1
+here, so the unit is no real unit: its ExecStart=, Result= and NRestarts
+cannot be shown on this machine (the unit tests cover them with a fake).
+
+gunicorn --timeout 2 and a request of 4 s: gunicorn kills its worker (WORKER
+TIMEOUT), nginx answers 502 (upstream prematurely closed connection);
+upwatchd reads the unit's journal, shows the line with its time as evidence,
+and says to raise --timeout above what ran and what nginx waits — and the
+value applied makes the 502 stop. As root, and as the service user in group
+adm with the journal's ACLs Debian's tmpfiles.d gives it."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import Daemon, find, wait_alert, wait_for
+from debianlab import GUNICORN, WEB_USER, missing_software
+from nginxlab import Nginx, curls, free_port
+from test_backend_load import SLOW_APP, appdir  # noqa: F401 (a fixture)
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (cgroups, nginx)"),
+    pytest.mark.skipif(bool(missing_software()),
+                       reason="not installed: " + ", ".join(missing_software())),
+]
+
+CGROOT = "/sys/fs/cgroup/unified"  # the hierarchy journald takes units from here
+TMPFILES = "/usr/lib/tmpfiles.d/systemd.conf"
+
+
+def cgroup_root():
+    """Where systemd would keep its units' cgroups on this host: the cgroup2
+    hierarchy (hybrid: /sys/fs/cgroup/unified; unified: /sys/fs/cgroup)."""
+    for root in (CGROOT, "/sys/fs/cgroup"):
+        if os.path.exists(os.path.join(root, "cgroup.controllers")):
+            return root
+    return None
+
+
+@pytest.fixture
+def unit_cgroup():
+    """A cgroup named like a system service; removed afterwards."""
+    root = cgroup_root()
+    if root is None:
+        pytest.skip("no cgroup2 hierarchy to make a unit's cgroup in")
+    unit = f"upwatch-test-gunicorn-{os.getpid()}.service"
+    slice_dir = os.path.join(root, "system.slice")
+    made_slice = not os.path.isdir(slice_dir)
+    path = os.path.join(slice_dir, unit)
+    try:
+        os.makedirs(path)
+    except OSError as e:
+        pytest.skip(f"cannot make a cgroup: {e}")
+    yield unit, path
+    for pid in open(os.path.join(path, "cgroup.procs")).read().split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not open(os.path.join(path, "cgroup.procs")).read().strip(),
+             what="the unit's processes to die")
+    os.rmdir(path)
+    if made_slice:
+        os.rmdir(slice_dir)
+
+
+class UnitGunicorn:
+    """gunicorn as unit `unit` would run it: in its cgroup, as the web user,
+    its stderr to the (private) journal."""
+
+    def __init__(self, journal, cgroup, appdir, port, timeout):
+        self.journal, self.cgroup, self.appdir = journal, cgroup, appdir
+        self.port, self.timeout = port, timeout
+        self.proc = None
+
+    def start(self):
+        argv = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
+                "--timeout", str(self.timeout), "--chdir", self.appdir, "slow:application"]
+        script = (f"echo $$ > {self.cgroup}/cgroup.procs && exec systemd-cat -t gunicorn -- "
+                  f"setpriv --reuid {WEB_USER} --regid {WEB_USER} --init-groups -- "
+                  + " ".join(argv))
+        self.proc = subprocess.Popen(self.journal.wrap + ["sh", "-c", script], cwd=self.appdir,
+                                     stdin=subprocess.DEVNULL, process_group=0)
+        wait_for(lambda: self.listening() or self.proc.poll() is not None, timeout=20,
+                 interval=0.05, what="gunicorn to listen")
+        assert self.proc.poll() is None, "gunicorn exited at start"
+        return self
+
+    def listening(self):
+        s = socket.socket()
+        try:
+            s.settimeout(0.5)
+            s.connect(("127.0.0.1", self.port))
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+        wait_for(lambda: not self.listening(), timeout=10, what="gunicorn's workers to die")
+
+
+def debian_journal_acls(journal):
+    """What Debian's tmpfiles.d gives group adm on the journal (read), applied
+    by systemd-tmpfiles itself inside the private journal's namespace."""
+    r = subprocess.run(journal.wrap + ["systemd-tmpfiles", "--create",
+                                       "--prefix=/run/log/journal", TMPFILES],
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def test_gunicorn_worker_timeout_in_the_units_journal_raises_its_timeout(
+        workdir, appdir, needs_journal, unit_cgroup, identity):
+    unit, cgroup = unit_cgroup
+    port = free_port()
+    body = f"""
+    server {{
+        listen 127.0.0.1:@PORT@;
+        server_name journal.test;
+        location /t/ {{
+            proxy_read_timeout 10s;
+            proxy_pass http://127.0.0.1:{port};
+        }}
+    }}"""
+    g = UnitGunicorn(needs_journal, cgroup, appdir, port, 2).start()
+    ngx = Nginx(workdir, body)
+    d = Daemon(workdir, config_text="probe_interval 30s;\nprobe_timeout 1s;\nstart_at end;\n",
+               nginx_conf=ngx.conf, identity=identity)
+    try:
+        d.start()
+        assert curls(ngx.port, "/t/?sleep=4000", 1, timeout=15) == [502]
+        try:
+            entries = needs_journal.wait(
+                lambda es: any("WORKER TIMEOUT" in e.get("MESSAGE", "") for e in es),
+                _SYSTEMD_UNIT=unit)
+        except AssertionError:
+            raise AssertionError([(e.get("_SYSTEMD_UNIT"), e.get("_SYSTEMD_CGROUP"),
+                                   e.get("MESSAGE")) for e in
+                                  needs_journal.entries(SYSLOG_IDENTIFIER="gunicorn")][-8:])
+        if identity.name == "service" and not debian_journal_acls(needs_journal):
+            pytest.skip("systemd-tmpfiles could not give group adm the journal")
+        peer = f"127.0.0.1:{port}"
+        a = wait_alert(d, "backend_reset", peer)
+        want = [e for e in a["evidence"] if e.startswith(f"journal of {unit} ")]
+        assert want, a["evidence"]
+        m = re.match(rf"journal of {re.escape(unit)} (\S+Z): .*WORKER TIMEOUT \(pid:(\d+)\)",
+                     want[0])
+        assert m, want[0]
+        worker = int(m.group(2))
+        assert any(f"WORKER TIMEOUT (pid:{worker})" in e["MESSAGE"] for e in entries)
+        assert "gunicorn killed the worker serving the request at its own time limit " \
+               "(--timeout 2 s)" in a["explanation"], a["explanation"]
+        # above the 2 s it cut and the 10 s nginx waits here, with headroom
+        m = re.search(r"Raise --timeout at its command line above what these requests take "
+                      r"\(they ran more than 2 s; nginx waits 10 s for them here\):\n"
+                      r"    --timeout (\d+)\n", a["fix"])
+        assert m, a["fix"]
+        n = int(m.group(1))
+        assert n > 10
+        # the fix, applied: the 4 s request is answered
+        g.stop()
+        g = UnitGunicorn(needs_journal, cgroup, appdir, port, n).start()
+        assert curls(ngx.port, "/t/?sleep=4000", 1, timeout=15) == [200]
+    finally:
+        d.stop()
+        ngx.stop()
+        g.stop()
