@@ -49,6 +49,7 @@ struct backend_info {
 	struct backend_setting workers; /* pm.max_children / processes / --workers */
 	struct backend_setting timeout; /* request_terminate_timeout / harakiri / --timeout */
 	struct backend_setting pm;	/* php-fpm: pm */
+	struct backend_setting backlog; /* uwsgi: listen (its socket's accept queue) */
 	struct backend_setting owner, group, mode; /* php-fpm: listen.owner/.group/.mode */
 	struct backend_setting error_log;	   /* php-fpm: the pool's or global error_log */
 	/* the systemd unit of the process read (from its world-readable

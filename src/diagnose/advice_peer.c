@@ -462,6 +462,29 @@ static unsigned pool_size(const struct advice_in *in, unsigned have)
 	return want;
 }
 
+/* Refused with EAGAIN: the listen queue had no room either. Room for what
+ * came at once (queued and refused), twice over, never less than double. */
+static void queue_room(struct writer *w, const struct backend_info *sw)
+{
+	const struct advice_in *in = w->in;
+	const struct host_listener *l = in->listener;
+	unsigned have = l && l->queue_known && l->backlog ? l->backlog : 0;
+	unsigned set;
+	if (!have && sw->backlog.value && parse_uint(sw->backlog.value, 1u << 20, &set) == 0)
+		have = set;
+	if (!have || sw->kind != BACKEND_UWSGI)
+		return; /* php-fpm's listen.backlog and gunicorn's --backlog default high */
+	unsigned queue = MAX(in->queue_peak, l && l->queue_known ? l->queue : 0);
+	unsigned want = MAX(2 * (queue + in->burst_peak), 2 * have);
+	char at[400], v[32];
+	snprintf(v, sizeof(v), "%u", want);
+	strbuf_printf(&w->fix,
+		      "and room in its listen queue at %s (now %u; the kernel caps it "
+		      "at sysctl net.core.somaxconn):\n",
+		      advice_sw_where(sw, &sw->backlog, at, sizeof(at)), have);
+	advice_sw_setting_line(&w->fix, sw, "listen", v);
+}
+
 void advice_write_overloaded(struct writer *w)
 {
 	const struct advice_in *in = w->in;
@@ -504,6 +527,8 @@ void advice_write_overloaded(struct writer *w)
 			      advice_sw_where(sw, &sw->workers, at, sizeof(at)), have,
 			      sw->workers.value ? "" : ", the default");
 		advice_sw_setting_line(&w->fix, sw, name, v);
+		if (in->err == 11)
+			queue_room(w, sw);
 		strbuf_printf(&w->fix, "%s.\n", advice_sw_reload(sw));
 		if (sw->kind == BACKEND_PHPFPM && sw->pm.value && streq(sw->pm.value, "ondemand"))
 			strbuf_printf(&w->fix, "(pm = ondemand at %s:%u starts them as needed.)\n",

@@ -110,16 +110,24 @@ def settled_alert(d, cause, peer):
     return find(d, cause, peer)
 
 
-# --- gunicorn: --workers ---
+# --- gunicorn: --workers (command line) or workers (its config file) ---
 
-def gunicorn(appdir, port, workers):
-    return Program([GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                    "--timeout", "60", "slow:application"], appdir,
-                   lambda: tcp_listening(port))
+def gunicorn(appdir, port, workers, style):
+    argv = [GUNICORN]
+    if style == "config":
+        conf = os.path.join(appdir, "gunicorn.conf.py")
+        with open(conf, "w") as f:
+            f.write(f'bind = "127.0.0.1:{port}"\nworkers = {workers}\ntimeout = 60\n')
+        os.chmod(conf, 0o644)
+        argv += ["-c", conf]
+    else:
+        argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"]
+    return Program(argv + ["slow:application"], appdir, lambda: tcp_listening(port))
 
 
+@pytest.mark.parametrize("style", ["flags", "config"])
 def test_too_few_gunicorn_workers_are_overloaded_and_the_suggested_count_fixes_it(
-        workdir, appdir, identity):
+        workdir, appdir, identity, style):
     port = free_port()
     body = f"""
     server {{
@@ -130,7 +138,7 @@ def test_too_few_gunicorn_workers_are_overloaded_and_the_suggested_count_fixes_i
             proxy_pass http://127.0.0.1:{port};
         }}
     }}"""
-    g = gunicorn(appdir, port, 1).start()
+    g = gunicorn(appdir, port, 1, style).start()
     ngx = Nginx(workdir, body)
     d = Daemon(workdir, config_text=DAEMON_CONF, nginx_conf=ngx.conf, identity=identity)
     try:
@@ -142,8 +150,14 @@ def test_too_few_gunicorn_workers_are_overloaded_and_the_suggested_count_fixes_i
         peer = f"127.0.0.1:{port}"
         a = settled_alert(d, "backend_overloaded", peer)
         assert find(d, "backend_slow", peer) is None
-        m = re.search(r"more workers at its command line \(now 1\):\n    --workers (\d+)\n",
-                      a["fix"])
+        if style == "config":
+            at = os.path.join(appdir, "gunicorn.conf.py") + ":2"
+            m = re.search(rf"more workers at {re.escape(at)} \(now 1\):\n    workers = (\d+)\n",
+                          a["fix"])
+            assert a["config_ref"] == at
+        else:
+            m = re.search(r"more workers at its command line \(now 1\):\n    --workers (\d+)\n",
+                          a["fix"])
         assert m, a["fix"]
         n = int(m.group(1))
         # 8 requests of 1 s within 3 s need at least 3 workers; no more than
@@ -152,24 +166,31 @@ def test_too_few_gunicorn_workers_are_overloaded_and_the_suggested_count_fixes_i
         assert any(e.startswith("software: gunicorn") for e in a["evidence"]), a["evidence"]
         # the fix, applied: the same storm passes
         g.stop()
-        g = gunicorn(appdir, port, n).start()
+        g = gunicorn(appdir, port, n, style).start()
         codes = curls(ngx.port, "/g/?sleep=1000", 8, timeout=15)
-        assert codes == [200] * 8, (n, open(ngx.error_log).read()[-1500:],
-                                    open(g.log.name).read()[-1500:])
+        assert codes == [200] * 8, (n, open(ngx.error_log).read()[-1500:])
     finally:
         d.stop()
         ngx.stop()
         g.stop()
 
 
-# --- uwsgi: processes, no room in the listen queue ---
+# --- uwsgi: processes (flags or its ini), no room in the listen queue ---
 
-def uwsgi(appdir, sock, processes):
-    return Program([UWSGI, "--plugin", "python3", "--master", "--processes", str(processes),
-                    "--listen", "2", "--socket", sock, "--chmod-socket=666",
-                    "--wsgi-file", os.path.join(appdir, "slow.py"), "--need-app",
-                    "--die-on-term", "--disable-logging"], appdir,
-                   lambda: os.path.exists(sock) and unix_listening(sock))
+def uwsgi(appdir, sock, processes, style, listen=2):
+    opts = [("plugin", "python3"), ("master", "true"), ("processes", str(processes)),
+            ("listen", str(listen)), ("socket", sock), ("chmod-socket", "666"),
+            ("wsgi-file", os.path.join(appdir, "slow.py")), ("need-app", "true"),
+            ("die-on-term", "true"), ("disable-logging", "true")]
+    if style == "ini":
+        ini = os.path.join(appdir, "app.ini")
+        with open(ini, "w") as f:
+            f.write("[uwsgi]\n" + "".join(f"{k} = {v}\n" for k, v in opts))
+        os.chmod(ini, 0o644)
+        argv = [UWSGI, "--ini", ini]
+    else:
+        argv = [UWSGI] + [f"--{k}" if v == "true" else f"--{k}={v}" for k, v in opts]
+    return Program(argv, appdir, lambda: os.path.exists(sock) and unix_listening(sock))
 
 
 def unix_listening(path):
@@ -184,8 +205,9 @@ def unix_listening(path):
         s.close()
 
 
+@pytest.mark.parametrize("style", ["flags", "ini"])
 def test_too_few_uwsgi_processes_are_overloaded_and_the_suggested_count_fixes_it(
-        workdir, appdir, identity):
+        workdir, appdir, identity, style):
     sock = os.path.join(appdir, "uwsgi.sock")
     body = f"""
     server {{
@@ -197,7 +219,7 @@ def test_too_few_uwsgi_processes_are_overloaded_and_the_suggested_count_fixes_it
             uwsgi_pass unix:{sock};
         }}
     }}"""
-    u = uwsgi(appdir, sock, 1).start()
+    u = uwsgi(appdir, sock, 1, style).start()
     ngx = Nginx(workdir, body)
     d = Daemon(workdir, config_text=DAEMON_CONF, nginx_conf=ngx.conf, identity=identity)
     try:
@@ -208,15 +230,25 @@ def test_too_few_uwsgi_processes_are_overloaded_and_the_suggested_count_fixes_it
         peer = f"unix:{sock}"
         a = settled_alert(d, "backend_overloaded", peer)
         assert "(11: Resource temporarily unavailable)" in a["explanation"], a["explanation"]
-        m = re.search(r"more workers at its command line \(now 1\):\n    --processes (\d+)\n",
-                      a["fix"])
+        # more processes, and room in the listen queue (the refused found none)
+        ini = os.path.join(appdir, "app.ini")
+        if style == "ini":
+            m = re.search(rf"more workers at {re.escape(ini)}:4 \(now 1\):\n    processes = "
+                          rf"(\d+)\nand room in its listen queue at {re.escape(ini)}:5 \(now 2; "
+                          r"[^)]*\):\n    listen = (\d+)\n", a["fix"])
+            assert a["config_ref"] == f"{ini}:4"  # processes = 1
+        else:
+            m = re.search(r"more workers at its command line \(now 1\):\n    --processes (\d+)\n"
+                          r"and room in its listen queue at its command line \(now 2; [^)]*\):\n"
+                          r"    --listen (\d+)\n", a["fix"])
         assert m, a["fix"]
-        n = int(m.group(1))
+        n, listen = int(m.group(1)), int(m.group(2))
         refused = codes.count(502)
         assert n >= 1 + refused, (a["fix"], codes)  # every refused request needed one
+        assert listen >= 8, a["fix"]  # room for all that came at once
         # the fix, applied
         u.stop()
-        u = uwsgi(appdir, sock, n).start()
+        u = uwsgi(appdir, sock, n, style, listen).start()
         assert curls(ngx.port, "/u/?sleep=1000", 8, timeout=15) == [200] * 8
     finally:
         d.stop()

@@ -1212,6 +1212,7 @@ static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(voi
 	    .proto = BACKEND_PROTO_HTTP,
 	    .bind = setting("/run/app/socket", "/etc/uwsgi/app.ini", 2),
 	    .workers = setting("2", "/etc/uwsgi/app.ini", 5),
+	    .backlog = setting("2", "/etc/uwsgi/app.ini", 6),
 	};
 	fake.have_sw_peer = true;
 	fake.listener_known = true;
@@ -1229,6 +1230,10 @@ static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(voi
 	    alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/app/socket");
 	CHECK(a && strstr(a->fix, "Give the backend more workers at /etc/uwsgi/app.ini:5 (now "
 				  "2):\n    processes = 10\n"));
+	/* and room in the queue for the 8 that came at once, twice over */
+	CHECK(a && strstr(a->fix, "and room in its listen queue at /etc/uwsgi/app.ini:6 (now 2; "
+				  "the kernel caps it at sysctl net.core.somaxconn):\n"
+				  "    listen = 16\n"));
 	CHECK_STR(a ? a->config_ref : "", "/etc/uwsgi/app.ini:5");
 	CHECK(a && strstr(a->explanation, "Up to 6 requests to it failed within one second."));
 	teardown();
