@@ -18,6 +18,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct host_listener;
@@ -28,6 +29,7 @@ struct unitbus_state {
 	char sub_state[24];    /* "running", "auto-restart", "dead", ... */
 	char result[24];       /* "success", "exit-code", "signal", ... ("" for non-services) */
 	unsigned nrestarts;    /* services only */
+	uint64_t exit_usec;    /* services: ExecMainExitTimestamp (realtime µs), 0 = never */
 };
 
 /* st is NULL when the state could not be learned (no such unit, bus error,

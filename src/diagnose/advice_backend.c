@@ -254,3 +254,43 @@ bool advice_sw_killed(struct writer *w)
 		killed_by_memory(w, unit_oom || (s && s->kind == UNITLOG_OOM_KILL));
 	return true;
 }
+
+void advice_unit_result(struct writer *w)
+{
+	static const struct {
+		const char *result, *meaning;
+	} meanings[] = {
+	    {"exit-code", "its main process exited with an error status"},
+	    {"signal", "its main process was killed by a signal"},
+	    {"core-dump", "its main process crashed and dumped core"},
+	    {"timeout", "systemd gave up waiting for it to start or stop (TimeoutStartSec=, "
+			"TimeoutStopSec=)"},
+	    {"watchdog", "it stopped answering systemd's watchdog"},
+	    {"oom-kill", "the kernel's OOM killer ended a process of it"},
+	    {"start-limit-hit", "it failed too often and systemd stopped restarting it"},
+	};
+	const struct host_listener *l = w->in->listener;
+	if (!l || !l->unit[0] || !l->unit_known)
+		return;
+	bool bad = l->result[0] && !streq(l->result, "success");
+	if (!bad && !l->nrestarts)
+		return;
+	strbuf_printf(&w->expl, " systemd says unit %s Result=%s", l->unit,
+		      l->result[0] ? l->result : "success");
+	for (size_t i = 0; bad && i < ARRAY_SIZE(meanings); i++)
+		if (streq(l->result, meanings[i].result))
+			strbuf_printf(&w->expl, " (%s)", meanings[i].meaning);
+	char t[32];
+	if (l->unit_exit_ms) {
+		format_time_ms(l->unit_exit_ms, t);
+		strbuf_printf(&w->expl, ", its main process last exited at %s", t);
+	}
+	if (l->nrestarts)
+		strbuf_printf(&w->expl, ", and restarted it %u time%s", l->nrestarts,
+			      l->nrestarts == 1 ? "" : "s");
+	strbuf_printf(&w->expl, ".");
+	if (l->unit_exit_ms)
+		strbuf_printf(&w->fix,
+			      "What it said as it exited: journalctl -u %s --since '%.10s %.8s'\n",
+			      l->unit, t, t + 11);
+}

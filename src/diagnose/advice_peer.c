@@ -69,6 +69,7 @@ void advice_write_down(struct writer *w)
 	advice_observed_log(w, "\"connect() failed (111: Connection refused)\"");
 	advice_observed_probe(w);
 	advice_observed_listener(w);
+	advice_unit_result(w);
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: the backend is not running, or listens on another port or address.");
@@ -146,6 +147,7 @@ void advice_write_restarted(struct writer *w)
 		      s);
 	if (in->window)
 		strbuf_printf(&w->expl, " The outage: %s.", in->window);
+	advice_unit_result(w);
 	strbuf_printf(&w->expl,
 		      " Inferred: the backend restarted (crash, deploy or kill) and nginx answered "
 		      "502 while it was away.");
@@ -351,6 +353,7 @@ void advice_write_reset(struct writer *w)
 		return;
 	}
 	advice_sw_observed(w);
+	advice_unit_result(w);
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: the backend process handling the request died or was killed "

@@ -41,6 +41,10 @@ const char *advice_sw_reload(const struct backend_info *sw);
  * explanation's rest, advice_where() and the fix (the time limit at its
  * file:line, or memory); false, and nothing written, when it does not. */
 bool advice_sw_killed(struct writer *w);
+/* What systemd says of the peer's unit when it went wrong — Result= with
+ * what it means, the main process's last exit time, NRestarts — as an
+ * observation, and the journalctl line for that time; nothing when fine. */
+void advice_unit_result(struct writer *w);
 
 /* the writers, one per cause: advice_peer.c (the backend process),
  * advice_socket.c (unix sockets), advice_nginx.c (nginx and the network) */

@@ -193,8 +193,9 @@ static void format_unit_signal(const struct facts *f, char *buf, size_t len)
 	snprintf(buf, len, "journal of %s %s: %s%s", f->unit, t, f->unit_sig.text, more);
 }
 
-/* "systemd: unit app.service Result=oom-kill, restarted 3 times (as of ...)":
- * only when it says something went wrong. */
+/* "systemd: unit app.service Result=oom-kill, NRestarts=3, main process last
+ * exited <time>" (or "as of <now>" when the bus has no exit time): only when
+ * it says something went wrong. */
 static void format_unit_state(const struct facts *f, int64_t now, char *buf, size_t len)
 {
 	const struct host_listener *l = &f->listener;
@@ -203,9 +204,10 @@ static void format_unit_state(const struct facts *f, int64_t now, char *buf, siz
 	    ((!l->result[0] || streq(l->result, "success")) && !l->nrestarts))
 		return;
 	char t[32];
-	format_time_ms(now, t);
-	snprintf(buf, len, "systemd %s: unit %s Result=%s, NRestarts=%u", t, l->unit,
-		 l->result[0] ? l->result : "success", l->nrestarts);
+	format_time_ms(l->unit_exit_ms ? l->unit_exit_ms : now, t);
+	snprintf(buf, len, "systemd: unit %s Result=%s, NRestarts=%u, %s %s", l->unit,
+		 l->result[0] ? l->result : "success", l->nrestarts,
+		 l->unit_exit_ms ? "main process last exited" : "as of", t);
 }
 /* --- severity: the cause table's, lowered when nginx still serves --- */
 

@@ -1135,8 +1135,9 @@ static void test_an_oom_killed_unit_is_told_from_its_result(void)
 	fake.listener.nrestarts = 2;
 	feed(T0, SLOW_RESET);
 	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(has_evidence(a, "systemd 2023-11-14T22:13:20.000Z: unit app.service "
-			      "Result=oom-kill, NRestarts=2"));
+	/* no exit time from the bus: the time it was read */
+	CHECK(has_evidence(a, "systemd: unit app.service Result=oom-kill, NRestarts=2, as of "
+			      "2023-11-14T22:13:20.000Z"));
 	CHECK(a && strstr(a->explanation, "systemd says unit app.service Result=oom-kill"));
 	CHECK(a && strstr(a->explanation, "the kernel's OOM killer ended a backend process"));
 	CHECK(a && strstr(a->fix, "run fewer at /etc/gunicorn/app.conf.py:3 (now 4)"));
@@ -1239,6 +1240,48 @@ static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(voi
 	teardown();
 }
 
+/* A unit that exits with an error: what systemd says, with the time its main
+ * process exited, is evidence and part of the explanation of backend_down. */
+static void test_a_failed_units_result_and_exit_time_are_told(void)
+{
+	setup();
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = false,
+					       .unit = "app.service",
+					       .active_state = "activating",
+					       .sub_state = "auto-restart",
+					       .result = "exit-code",
+					       .nrestarts = 3,
+					       .unit_exit_ms = T0 - 5000,
+					       .unit_known = true};
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "systemd: unit app.service Result=exit-code, NRestarts=3, main "
+			      "process last exited 2023-11-14T22:13:15.000Z"));
+	CHECK(a &&
+	      strstr(a->explanation,
+		     " systemd says unit app.service Result=exit-code (its main process exited "
+		     "with an error status), its main process last exited at "
+		     "2023-11-14T22:13:15.000Z, and restarted it 3 times."));
+	CHECK(a &&
+	      strstr(a->fix, "systemctl restart app.service   # it is activating/auto-restart"));
+	CHECK(a && strstr(a->fix, "What it said as it exited: journalctl -u app.service --since "
+				  "'2023-11-14 22:13:15'"));
+	teardown();
+
+	/* success and no restarts: nothing said */
+	setup();
+	fake.listener_known = true;
+	fake.listener =
+	    (struct host_listener){.unit = "app.service", .result = "success", .unit_known = true};
+	feed(T0, REFUSED, "/");
+	a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->explanation, "systemd says"));
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		CHECK(!startswith(a->evidence[i], "systemd:"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1296,6 +1339,7 @@ int main(void)
 	RUN(test_an_oom_killed_unit_is_told_from_its_result);
 	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
 	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);
+	RUN(test_a_failed_units_result_and_exit_time_are_told);
 	RUN(test_other_lines_raise_nothing);
 	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
