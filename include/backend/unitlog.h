@@ -28,7 +28,9 @@ enum unitlog_kind {
 };
 
 struct unitlog_signal {
-	enum unitlog_kind kind;	     /* the most telling kind seen (OOM > timeout > killed) */
+	/* an OOM kill over anything, else the newest timeout or SIGKILL (a
+	 * SIGKILL of a worker just timed out is that timeout) */
+	enum unitlog_kind kind;
 	unsigned pid;		     /* the worker the newest such message names; 0 none */
 	int64_t time_ms;	     /* that entry's time (epoch ms) */
 	unsigned count;		     /* entries of that kind since since_ms */

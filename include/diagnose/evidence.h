@@ -52,6 +52,10 @@ struct evidence {
 	 * this episode (how many requests failed at once) */
 	int64_t burst_start_ms;
 	unsigned burst_n, burst_peak;
+	/* the unit's journal said nothing yet, so soon after the first error that
+	 * the backend may still be writing why (set by report.c): look again at
+	 * the next tick */
+	bool unit_recheck;
 	enum errlog_phase last_phase;
 	char last_detail[160];
 	char last_server[128];

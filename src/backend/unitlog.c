@@ -86,6 +86,19 @@ enum unitlog_kind unitlog_classify(const char *msg, size_t len, unsigned *ret_pi
 	return k;
 }
 
+/* Newest first, the signal kept is: an OOM kill over anything; else the
+ * newest worker timeout or SIGKILL — but a SIGKILL of a worker the software
+ * had just timed out (gunicorn escalates SIGABRT to SIGKILL) is that timeout. */
+static bool better(const struct unitlog_signal *best, enum unitlog_kind k, unsigned pid)
+{
+	if (best->kind == UNITLOG_NONE)
+		return true;
+	if (k == UNITLOG_OOM_KILL)
+		return best->kind != UNITLOG_OOM_KILL;
+	return best->kind == UNITLOG_WORKER_KILLED && k == UNITLOG_WORKER_TIMEOUT && pid &&
+	       pid == best->pid;
+}
+
 int unitlog_scan(unitlog_prev_fn prev, void *ud, int64_t since_ms, struct unitlog_signal *ret)
 {
 	struct unitlog_signal best = {0};
@@ -102,13 +115,15 @@ int unitlog_scan(unitlog_prev_fn prev, void *ud, int64_t since_ms, struct unitlo
 			break;
 		unsigned pid = 0;
 		enum unitlog_kind k = unitlog_classify(msg, len, &pid);
-		if (k == UNITLOG_NONE || k < best.kind)
+		if (k == UNITLOG_NONE)
 			continue;
-		if (k == best.kind) {
-			best.count++; /* older than the one kept */
+		if (!better(&best, k, pid)) {
+			best.count += k == best.kind; /* an older one of the same kind */
 			continue;
 		}
-		best = (struct unitlog_signal){.kind = k, .pid = pid, .time_ms = ms, .count = 1};
+		unsigned count = k == best.kind ? best.count : 0;
+		best = (struct unitlog_signal){
+		    .kind = k, .pid = pid, .time_ms = ms, .count = count + 1};
 		size_t n = 0;
 		for (size_t j = 0; j < len && n + 1 < sizeof(best.text); j++)
 			best.text[n++] = (unsigned char)msg[j] < 0x20 ? ' ' : msg[j];

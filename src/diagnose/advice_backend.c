@@ -190,13 +190,24 @@ static void killed_by_timeout(struct writer *w, const struct unitlog_signal *s)
 		snprintf(w->ref, w->reflen, "%s:%u", sw->bind.file, sw->bind.line);
 }
 
+/* The peer's system unit: the listener's, else the one its software's
+ * master runs in (the service user may not see the listener's pid). */
+static const char *peer_unit(const struct advice_in *in)
+{
+	const struct host_listener *l = in->listener;
+	if (l && l->unit[0] && !l->unit_user)
+		return l->unit;
+	if (in->software && in->software->unit[0] && !in->software->unit_user)
+		return in->software->unit;
+	return NULL;
+}
+
 /* Killed from outside: the OOM killer (the journal says so, or the unit's
  * Result=oom-kill), or a SIGKILL nobody explains. */
 static void killed_by_memory(struct writer *w, bool oom)
 {
 	const struct advice_in *in = w->in;
 	const struct backend_info *sw = in->software;
-	const struct host_listener *l = in->listener;
 	strbuf_printf(&w->expl,
 		      oom ? " Inferred: the kernel's OOM killer ended a backend process while it "
 			    "served requests: the host or the unit ran out of memory."
@@ -216,11 +227,11 @@ static void killed_by_memory(struct writer *w, bool oom)
 		    advice_sw_where(sw, &sw->workers, at, sizeof(at)), advice_sw_workers(sw),
 		    sw->kind == BACKEND_GUNICORN ? "--max-requests 1000" : "max-requests");
 	}
-	if (l && l->unit[0])
+	if (peer_unit(in))
 		strbuf_printf(&w->fix,
 			      "If the unit's memory limit is what runs out, raise it: systemctl "
 			      "set-property %s MemoryMax=...\n",
-			      l->unit);
+			      peer_unit(in));
 }
 
 bool advice_sw_killed(struct writer *w)
@@ -229,9 +240,7 @@ bool advice_sw_killed(struct writer *w)
 	const struct unitlog_signal *s = in->unit_signal;
 	const struct host_listener *l = in->listener;
 	bool unit_oom = l && l->unit_known && streq(l->result, "oom-kill");
-	const char *unit = l && l->unit[0]			   ? l->unit
-			   : in->software && in->software->unit[0] ? in->software->unit
-								   : "its unit";
+	const char *unit = peer_unit(in) ? peer_unit(in) : "its unit";
 	if (!s && !unit_oom)
 		return false;
 	advice_sw_observed(w);

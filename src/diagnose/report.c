@@ -21,6 +21,9 @@
 #define NEARBY_MAX	      8		  /* nearby ports named */
 #define NEARBY_SCAN	      256	  /* listening ports looked at to pick the nearest */
 #define UNIT_SIGNAL_BEFORE_MS (60 * 1000) /* journal read from before the first error */
+/* a backend logs why a worker died just after nginx saw the connection go
+ * (gunicorn reaps it, then logs): the journal is read again for this long */
+#define UNIT_SIGNAL_WAIT_MS 3000
 
 int64_t report_hold_ms(const struct report_env *d)
 {
@@ -350,6 +353,8 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	const char *backup;
 	find_context(d, e, &ctx);
 	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, &f);
+	e->unit_recheck = f.unit && !f.unit_sig_known && e->first_error_ms &&
+			  now - e->first_error_ms < UNIT_SIGNAL_WAIT_MS;
 	bool low = degraded(d, e, &ctx, now, &backup);
 
 	struct advice adv;

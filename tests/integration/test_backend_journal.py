@@ -12,6 +12,7 @@ upwatchd reads the unit's journal, shows the line with its time as evidence,
 and says to raise --timeout above what ran and what nginx waits — and the
 value applied makes the 502 stop. As root, and as the service user in group
 adm with the journal's ACLs Debian's tmpfiles.d gives it."""
+import itertools
 import os
 import re
 import signal
@@ -21,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, wait_alert, wait_for
+from conftest import Daemon, find, wait_alert, wait_for
 from debianlab import GUNICORN, WEB_USER, missing_software
 from nginxlab import Nginx, curls, free_port
 from test_backend_load import SLOW_APP, appdir  # noqa: F401 (a fixture)
@@ -45,13 +46,16 @@ def cgroup_root():
     return None
 
 
+_units = itertools.count()
+
+
 @pytest.fixture
 def unit_cgroup():
     """A cgroup named like a system service; removed afterwards."""
     root = cgroup_root()
     if root is None:
         pytest.skip("no cgroup2 hierarchy to make a unit's cgroup in")
-    unit = f"upwatch-test-gunicorn-{os.getpid()}.service"
+    unit = f"upwatch-test-gunicorn-{os.getpid()}-{next(_units)}.service"  # its own journal
     slice_dir = os.path.join(root, "system.slice")
     made_slice = not os.path.isdir(slice_dir)
     path = os.path.join(slice_dir, unit)
@@ -74,17 +78,19 @@ def unit_cgroup():
 
 class UnitGunicorn:
     """gunicorn as unit `unit` would run it: in its cgroup, as the web user,
-    its stderr to the (private) journal."""
+    its stderr to the (private) journal; memcg: a memory cgroup to join too."""
 
-    def __init__(self, journal, cgroup, appdir, port, timeout):
+    def __init__(self, journal, cgroup, appdir, port, timeout, memcg=None):
         self.journal, self.cgroup, self.appdir = journal, cgroup, appdir
-        self.port, self.timeout = port, timeout
+        self.port, self.timeout, self.memcg = port, timeout, memcg
         self.proc = None
 
     def start(self):
         argv = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", "1",
                 "--timeout", str(self.timeout), "--chdir", self.appdir, "slow:application"]
-        script = (f"echo $$ > {self.cgroup}/cgroup.procs && exec systemd-cat -t gunicorn -- "
+        join = f"echo $$ > {self.memcg}/cgroup.procs && " if self.memcg else ""
+        script = (f"echo $$ > {self.cgroup}/cgroup.procs && {join}"
+                  "exec systemd-cat -t gunicorn -- "
                   f"setpriv --reuid {WEB_USER} --regid {WEB_USER} --init-groups -- "
                   + " ".join(argv))
         self.proc = subprocess.Popen(self.journal.wrap + ["sh", "-c", script], cwd=self.appdir,
@@ -180,6 +186,96 @@ def test_gunicorn_worker_timeout_in_the_units_journal_raises_its_timeout(
         g.stop()
         g = UnitGunicorn(needs_journal, cgroup, appdir, port, n).start()
         assert curls(ngx.port, "/t/?sleep=4000", 1, timeout=15) == [200]
+    finally:
+        d.stop()
+        ngx.stop()
+        g.stop()
+
+
+@pytest.fixture
+def memcg():
+    """A memory cgroup (v1, below this process's own) limited to 100 MiB, where
+    the kernel's OOM killer acts for real; removed afterwards."""
+    own = next((ln.split(":", 2)[2].strip() for ln in open("/proc/self/cgroup")
+                if ln.split(":", 2)[1] == "memory"), None)
+    base = f"/sys/fs/cgroup/memory{own}" if own else None
+    if not base or not os.path.isdir(base):
+        pytest.skip("no cgroup v1 memory hierarchy here")
+    path = os.path.join(base, f"upwatch-oom-{os.getpid()}")
+    try:
+        os.mkdir(path)
+        with open(os.path.join(path, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(100 * 1024 * 1024))
+    except OSError as e:
+        pytest.skip(f"cannot make a memory cgroup: {e}")
+    yield path
+    for pid in open(os.path.join(path, "cgroup.procs")).read().split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not open(os.path.join(path, "cgroup.procs")).read().strip(),
+             what="the memory cgroup's processes to die")
+    os.rmdir(path)
+
+
+def oom_kills(memcg):
+    for ln in open(os.path.join(memcg, "memory.oom_control")):
+        if ln.startswith("oom_kill "):
+            return int(ln.split()[1])
+    return 0
+
+
+def test_a_worker_the_oom_killer_ends_is_told_from_the_units_journal(
+        workdir, appdir, needs_journal, unit_cgroup, memcg, identity):
+    unit, cgroup = unit_cgroup
+    port = free_port()
+    body = f"""
+    server {{
+        listen 127.0.0.1:@PORT@;
+        server_name journal.test;
+        location /t/ {{ proxy_pass http://127.0.0.1:{port}; }}
+    }}"""
+    g = UnitGunicorn(needs_journal, cgroup, appdir, port, 30, memcg=memcg).start()
+    needs_journal.wait(lambda es: len(es) > 0, _SYSTEMD_UNIT=unit)
+    if identity.name == "service" and not debian_journal_acls(needs_journal):
+        g.stop()
+        pytest.skip("systemd-tmpfiles could not give group adm the journal")
+    ngx = Nginx(workdir, body)
+    d = Daemon(workdir, config_text="probe_interval 30s;\nprobe_timeout 1s;\nstart_at end;\n",
+               nginx_conf=ngx.conf, identity=identity)
+    try:
+        d.start()
+        # a master that started just before the errors reads as a restart:
+        # this one has run a while, as a unit's would
+        time.sleep(2.0)
+        assert curls(ngx.port, "/t/?alloc=20", 1, timeout=15) == [200]
+        # 200 MiB in a unit limited to 100: the kernel kills the worker
+        assert curls(ngx.port, "/t/?alloc=200", 1, timeout=15) == [502]
+        assert oom_kills(memcg) >= 1  # the OOM killer's doing, for real
+        entries = needs_journal.wait(
+            lambda es: any("terminated due to signal 9" in e.get("MESSAGE", "") for e in es),
+            _SYSTEMD_UNIT=unit)
+        peer = f"127.0.0.1:{port}"
+        # gunicorn logs the kill just after nginx saw the connection close:
+        # the words follow at a tick
+        a = wait_for(lambda: next((x for x in [find(d, "backend_reset", peer)] if x and any(
+            e.startswith(f"journal of {unit} ") for e in x["evidence"])), None),
+            timeout=10, what="the unit's journal in the alert")
+        want = [e for e in a["evidence"] if e.startswith(f"journal of {unit} ")]
+        assert want and "was terminated due to signal 9" in want[0], a["evidence"]
+        m = re.search(r"Worker with pid (\d+) was terminated", want[0])
+        assert any(f"Worker with pid {m.group(1)} was terminated due to signal 9" in e["MESSAGE"]
+                   for e in entries)
+        assert "a worker was killed with SIGKILL while it served requests" in a["explanation"]
+        assert "journalctl -k --grep 'Out of memory'" in a["fix"], a["fix"]
+        assert "run fewer at its command line (now 1)" in a["fix"], a["fix"]
+        assert f"systemctl set-property {unit} MemoryMax=" in a["fix"], a["fix"]
+        # the fix, applied: more memory for the unit, and the request passes
+        with open(os.path.join(memcg, "memory.limit_in_bytes"), "w") as f:
+            f.write(str(1024 * 1024 * 1024))
+        wait_for(lambda: g.listening(), what="gunicorn's new worker")
+        assert curls(ngx.port, "/t/?alloc=200", 1, timeout=15) == [200]
     finally:
         d.stop()
         ngx.stop()

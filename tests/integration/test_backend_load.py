@@ -34,7 +34,8 @@ import urllib.parse
 def application(environ, start_response):
     q = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     time.sleep(int(q.get("sleep", ["0"])[0]) / 1000.0)
-    body = b"ok\\n"
+    hog = b"x" * (int(q.get("alloc", ["0"])[0]) * 1024 * 1024)  # MiB, touched
+    body = b"ok %d\\n" % (len(hog) // (1024 * 1024))
     start_response("200 OK", [("Content-Type", "text/plain"),
                               ("Content-Length", str(len(body)))])
     return [body]

@@ -40,6 +40,7 @@ static struct {
 	struct unitlog_signal unit_sig; /* what the unit's journal says; kind NONE: nothing */
 	char unit_asked[128];
 	int64_t unit_since;
+	int unit_reads;
 } fake;
 
 static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
@@ -120,6 +121,7 @@ static int fake_unit_signal(void *ud, const char *unit, int64_t since_ms,
 	(void)ud;
 	snprintf(fake.unit_asked, sizeof(fake.unit_asked), "%s", unit);
 	fake.unit_since = since_ms;
+	fake.unit_reads++;
 	if (fake.unit_sig.kind == UNITLOG_NONE)
 		return -ENOENT;
 	*ret = fake.unit_sig;
@@ -1125,6 +1127,41 @@ static void test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout(void)
 	teardown();
 }
 
+/* gunicorn logs a SIGKILLed worker after nginx saw its connection close: the
+ * journal is read again at the ticks of the next 3 s, then no more. */
+static void test_the_units_journal_is_read_again_while_the_backend_may_write_why(void)
+{
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	CHECK_INT(fake.unit_reads, 1);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "keepalive_timeout")); /* nothing known yet */
+	fake.unit_sig =
+	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
+				    .time_ms = T0 + 50,
+				    .count = 1,
+				    .text = "Worker with pid 77 was terminated due to signal 9"};
+	diag_tick(diag, T0 + 1000);
+	CHECK_INT(fake.unit_reads, 2);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:20.050Z: Worker with pid 77 "
+			      "was terminated due to signal 9"));
+	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
+	diag_tick(diag, T0 + 2000);
+	CHECK_INT(fake.unit_reads, 2); /* found: no more reading */
+	teardown();
+
+	/* nothing ever comes: read at the ticks within 3 s, then left alone */
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	for (int t = 1; t <= 6; t++)
+		diag_tick(diag, T0 + t * 1000);
+	CHECK_INT(fake.unit_reads, 4); /* T0, +1 s, +2 s, +3 s (the last finds it too late) */
+	teardown();
+}
+
 static void test_an_oom_killed_unit_is_told_from_its_result(void)
 {
 	setup();
@@ -1336,6 +1373,7 @@ int main(void)
 	RUN(test_stream_peers_are_diagnosed_like_http_ones);
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
+	RUN(test_the_units_journal_is_read_again_while_the_backend_may_write_why);
 	RUN(test_an_oom_killed_unit_is_told_from_its_result);
 	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
 	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);

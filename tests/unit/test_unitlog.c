@@ -72,7 +72,7 @@ static int fake_prev(void *ud, const char **msg, size_t *len, int64_t *ms)
 	return 0;
 }
 
-static void test_scan_keeps_the_newest_of_the_most_telling_kind(void)
+static void test_scan_keeps_the_newest_timeout_and_counts_its_kind(void)
 {
 	const char *msgs[] = {
 	    "[CRITICAL] WORKER TIMEOUT (pid:101)",
@@ -115,6 +115,34 @@ static void test_scan_an_oom_kill_outranks_newer_timeouts(void)
 	CHECK_INT(s.time_ms, 5000);
 	CHECK_INT(s.count, 1);
 	CHECK_STR(unitlog_kind_name(s.kind), "oom_kill");
+}
+
+/* A SIGKILL of another worker, newer than a timeout, is the news; gunicorn's
+ * own SIGKILL of the worker it just timed out is that timeout. */
+static void test_scan_a_newer_sigkill_wins_unless_it_ends_a_timed_out_worker(void)
+{
+	const char *msgs[] = {
+	    "[CRITICAL] WORKER TIMEOUT (pid:7)",
+	    "Worker with pid 9 was terminated due to signal 9",
+	};
+	int64_t ms[] = {1000, 2000};
+	struct fake f = {msgs, ms, 2, 0, 0, 0};
+	struct unitlog_signal s;
+	CHECK_INT(unitlog_scan(fake_prev, &f, 0, &s), 0);
+	CHECK_INT(s.kind, UNITLOG_WORKER_KILLED);
+	CHECK_INT(s.pid, 9);
+	CHECK_INT(s.time_ms, 2000);
+
+	const char *same[] = {
+	    "[CRITICAL] WORKER TIMEOUT (pid:7)",
+	    "Worker with pid 7 was terminated due to signal 9",
+	};
+	f = (struct fake){same, ms, 2, 0, 0, 0};
+	CHECK_INT(unitlog_scan(fake_prev, &f, 0, &s), 0);
+	CHECK_INT(s.kind, UNITLOG_WORKER_TIMEOUT);
+	CHECK_INT(s.pid, 7);
+	CHECK_INT(s.time_ms, 1000);
+	CHECK_INT(s.count, 1);
 }
 
 static void test_scan_is_bounded_and_passes_source_errors(void)
@@ -186,8 +214,9 @@ static void test_read_matches_the_unit_in_a_real_journal_file(void)
 int main(void)
 {
 	RUN(test_classify_the_softwares_own_words);
-	RUN(test_scan_keeps_the_newest_of_the_most_telling_kind);
+	RUN(test_scan_keeps_the_newest_timeout_and_counts_its_kind);
 	RUN(test_scan_an_oom_kill_outranks_newer_timeouts);
+	RUN(test_scan_a_newer_sigkill_wins_unless_it_ends_a_timed_out_worker);
 	RUN(test_scan_is_bounded_and_passes_source_errors);
 	RUN(test_read_rejects_what_is_no_unit);
 	RUN(test_read_matches_the_unit_in_a_real_journal_file);
