@@ -563,7 +563,8 @@ void diag_tick(struct diag *d, int64_t now)
 		if (d->dirty[i]->unit_recheck)
 			mark_dirty(d, d->dirty[i]);
 	}
-	memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof(*d->dirty));
+	if (d->ndirty > n)
+		memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof(*d->dirty));
 	d->ndirty -= n;
 
 	impact_check_slow(d->env.access, d->env.model, d->env.alerts, now);

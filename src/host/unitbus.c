@@ -33,8 +33,10 @@
 #define SYSTEM_BUS_SOCKET "/run/dbus/system_bus_socket"
 #define CALL_TIMEOUT_USEC (1000 * 1000)
 #define RECONNECT_MS	  5000
-#define MAX_QUERIES	  32
-#define PROCESS_BATCH	  256
+/* dbus-daemon refuses a connection more than 128 pending replies
+ * (max_replies_per_connection); a service query makes 5 calls */
+#define MAX_QUERIES   24
+#define PROCESS_BATCH 256
 
 enum prop {
 	PROP_ACTIVE_STATE,
