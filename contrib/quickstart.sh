@@ -16,7 +16,7 @@ packages=(
     gunicorn uwsgi uwsgi-plugin-python3 nodejs
     python3 python3-pytest libcap2-bin
     clang-14 libclang-rt-14-dev
-    systemd scdoc jq bash-completion prometheus prometheus-alertmanager
+    systemd systemd-journal-remote scdoc jq bash-completion prometheus prometheus-alertmanager
 )
 
 install_packages() {

@@ -49,8 +49,13 @@ struct backend_info {
 	struct backend_setting workers; /* pm.max_children / processes / --workers */
 	struct backend_setting timeout; /* request_terminate_timeout / harakiri / --timeout */
 	struct backend_setting pm;	/* php-fpm: pm */
+	struct backend_setting backlog; /* uwsgi: listen (its socket's accept queue) */
 	struct backend_setting owner, group, mode; /* php-fpm: listen.owner/.group/.mode */
 	struct backend_setting error_log;	   /* php-fpm: the pool's or global error_log */
+	/* the systemd unit of the process read (from its world-readable
+	 * /proc/PID/cgroup: known even when the listener's pid is not); "" none */
+	char unit[128];
+	bool unit_user; /* a user manager's unit, not the system's */
 };
 
 /* The software a process is, from its executable path (may be NULL), and its

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/unitlog.h"
 #include "diagnose/cause.h"
 #include "log/errlog.h"
 #include "host/host.h"
@@ -40,8 +41,12 @@ struct advice_in {
 	const char *const *nearby_what;
 	const bool *nearby_same;
 	const struct backend_info *software; /* the software serving the peer; NULL unknown */
-	uint64_t mem_available_mb;	     /* backend_overloaded: the host's; 0 = unknown */
-	unsigned queue_peak;		     /* backend_overloaded: the fullest accept queue seen */
+	/* the newest failure signal in the peer's unit's journal since the errors
+	 * began (WORKER TIMEOUT, a SIGKILLed worker, an OOM kill); NULL none */
+	const struct unitlog_signal *unit_signal;
+	uint64_t mem_available_mb; /* backend_overloaded: the host's; 0 = unknown */
+	unsigned queue_peak;	   /* backend_overloaded: the fullest accept queue seen */
+	unsigned burst_peak;	   /* the most error lines of the subject within a second */
 	/* dns_failure: what nginx logged — "host not found in upstream" (a
 	 * configuration load refused) or "no resolver defined" — and the host's
 	 * first nameserver from /etc/resolv.conf ("" unknown) */

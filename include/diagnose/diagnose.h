@@ -29,6 +29,7 @@ struct alert_store;
 struct backend_info;
 struct config;
 struct ngx_model;
+struct unitlog_signal;
 /* Connections from this host to a peer, by TCP state (local_ports_exhausted
  * evidence); the caller fills it however it learns them. */
 struct diag_conns {
@@ -53,6 +54,10 @@ struct diag_host {
 					       const struct host_listener *l);
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
+	/* The failure signals in unit's journal since since_ms (backend/unitlog.h):
+	 * 0 (ret filled), -ENOENT none, or -errno. NULL: none are read. */
+	int (*unit_signal)(void *ud, const char *unit, int64_t since_ms,
+			   struct unitlog_signal *ret);
 	/* Probe key soon. The callee decides whether it may (`probe off`,
 	 * probe_allow, its in-flight limit): diagnosis only asks. */
 	void (*probe_now)(void *ud, const char *key);

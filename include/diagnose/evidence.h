@@ -32,6 +32,8 @@ struct diag_subject {
 	const char *name; /* peer key, block name, "" for the host */
 };
 
+#define EVIDENCE_BURST_MS 1000
+
 struct evidence {
 	struct diag_subject subject; /* name points at key */
 	char *key;
@@ -47,6 +49,14 @@ struct evidence {
 	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
 	int last_err;
 	unsigned queue_peak; /* the listener's fullest accept queue seen this episode */
+	/* error lines within EVIDENCE_BURST_MS of a burst's first: the most seen
+	 * this episode (how many requests failed at once) */
+	int64_t burst_start_ms;
+	unsigned burst_n, burst_peak;
+	/* the unit's journal said nothing yet, so soon after the first error that
+	 * the backend may still be writing why (set by report.c): look again at
+	 * the next tick */
+	bool unit_recheck;
 	enum errlog_phase last_phase;
 	char last_detail[160];
 	char last_server[128];

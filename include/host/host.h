@@ -56,9 +56,10 @@ struct host_listener {
 	char unit[128];	    /* "" = not in a systemd unit */
 	char active_state[24], sub_state[24], result[24];
 	unsigned nrestarts;
-	bool unit_known; /* unit state came from the bus */
-	bool unit_user;	 /* unit runs under a user manager (user@UID.service), not
-			  * the system manager: the system bus does not know it */
+	int64_t unit_exit_ms; /* its main process's last exit, epoch ms; 0 never/unknown */
+	bool unit_known;      /* unit state came from the bus */
+	bool unit_user;	      /* unit runs under a user manager (user@UID.service), not
+			       * the system manager: the system bus does not know it */
 
 	/* From the socket tables, unprivileged. */
 	enum host_path path; /* unix peers */

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct ev_loop;
 struct host_listener;
@@ -28,6 +29,7 @@ struct unitbus_state {
 	char sub_state[24];    /* "running", "auto-restart", "dead", ... */
 	char result[24];       /* "success", "exit-code", "signal", ... ("" for non-services) */
 	unsigned nrestarts;    /* services only */
+	uint64_t exit_usec;    /* services: ExecMainExitTimestamp (realtime µs), 0 = never */
 };
 
 /* st is NULL when the state could not be learned (no such unit, bus error,
@@ -44,7 +46,7 @@ void unitbus_free(struct unitbus *b);
 /* Ask for unit's state; fn is called exactly once from the loop (never from
  * inside this call) unless unitbus_free comes first; userdata must live until
  * then. Each method call times out after 1 s. Returns 0, -ENOTCONN when
- * there is no bus, -EBUSY when 32 queries are already in flight, -EINVAL for
+ * there is no bus, -EBUSY when 24 queries are already in flight, -EINVAL for
  * a name that is not a unit. */
 int unitbus_query(struct unitbus *b, const char *unit, unitbus_fn fn, void *userdata);
 

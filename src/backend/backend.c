@@ -155,8 +155,9 @@ void backend_info_done(struct backend_info *b)
 		return;
 	free(b->config_file);
 	free(b->section);
-	struct backend_setting *all[] = {&b->bind,  &b->workers, &b->timeout, &b->pm,
-					 &b->owner, &b->group,	 &b->mode,    &b->error_log};
+	struct backend_setting *all[] = {&b->bind,  &b->workers, &b->timeout,
+					 &b->pm,    &b->backlog, &b->owner,
+					 &b->group, &b->mode,	 &b->error_log};
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
 		setting_done(all[i]);
 	*b = (struct backend_info){0};

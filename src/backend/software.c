@@ -26,6 +26,7 @@ struct entry {
 struct cand {
 	char *text; /* a /proc/PID/cmdline, NUL-separated */
 	size_t len;
+	pid_t pid; /* the first process seen with it */
 };
 
 struct software_cache {
@@ -126,6 +127,19 @@ static int read_cmdline(pid_t pid, char *buf, size_t size)
 	return procfs_read(path, buf, size);
 }
 
+/* The unit of pid from its cgroup (world-readable) into ret->unit. */
+static void unit_of(pid_t pid, struct backend_info *ret)
+{
+	char path[64], text[4096];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	int n = procfs_read(path, text, sizeof(text));
+	bool user = false;
+	if (n > 0 && procfs_unit_from_cgroup(text, ret->unit, sizeof(ret->unit), &user) == 0)
+		ret->unit_user = user;
+	else
+		ret->unit[0] = '\0';
+}
+
 /* The process holding the listener: its exe (readable for our own processes
  * or with privileges) and its command line (always readable). */
 static bool from_pid(const struct software_cache *c, pid_t pid, const char *peer,
@@ -143,6 +157,8 @@ static bool from_pid(const struct software_cache *c, pid_t pid, const char *peer
 		size_t argc = software_split_cmdline(buf, (size_t)len, argv, SOFTWARE_ARGV_MAX);
 		found = try_process(c, exe[0] ? exe : NULL, argv, argc, peer, true, ret);
 	}
+	if (found)
+		unit_of(pid, ret);
 	free(buf);
 	return found;
 }
@@ -185,7 +201,8 @@ static void scan(struct software_cache *c)
 		c->cands = grow_array(c->cands, &c->cands_cap, c->ncands + 1, sizeof(*c->cands));
 		char *text = xmalloc((size_t)len + 1);
 		memcpy(text, buf, (size_t)len + 1);
-		c->cands[c->ncands++] = (struct cand){.text = text, .len = (size_t)len};
+		c->cands[c->ncands++] =
+		    (struct cand){.text = text, .len = (size_t)len, .pid = (pid_t)atoi(de->d_name)};
 	}
 	free(buf);
 	closedir(d);
@@ -202,6 +219,8 @@ static bool from_scan(struct software_cache *c, const char *peer, struct backend
 		memcpy(buf, c->cands[i].text, c->cands[i].len + 1);
 		size_t argc = software_split_cmdline(buf, c->cands[i].len, argv, SOFTWARE_ARGV_MAX);
 		found = try_process(c, NULL, argv, argc, peer, false, ret);
+		if (found)
+			unit_of(c->cands[i].pid, ret);
 	}
 	free(buf);
 	return found;
@@ -240,6 +259,8 @@ static bool from_unit(const struct software_cache *c, const char *unit, const ch
 			const char *argv[SOFTWARE_ARGV_MAX];
 			size_t argc = software_split_exec(exec, argv, SOFTWARE_ARGV_MAX);
 			found = try_process(c, argc ? argv[0] : NULL, argv, argc, peer, false, ret);
+			if (found)
+				snprintf(ret->unit, sizeof(ret->unit), "%s", unit);
 		}
 		free(text);
 		return found;

@@ -95,6 +95,8 @@ static const char *short_flag(char c)
 		return "processes";
 	case 't':
 		return "harakiri";
+	case 'l':
+		return "listen";
 	default:
 		return NULL;
 	}
@@ -214,6 +216,7 @@ int uwsgi_describe(const char *const *argv, size_t argc, const char *peer, const
 		workers = w2;
 	put(&b.workers, workers, NULL);
 	put(&b.timeout, last(&rd, "harakiri"), NULL);
+	put(&b.backlog, last(&rd, "listen"), NULL);
 	if (b.bound && b.bind.file)
 		b.section = xstrdup("uwsgi");
 	for (size_t i = 0; i < rd.n; i++) {

@@ -17,6 +17,7 @@
 #include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "backend/software.h"
+#include "backend/unitlog.h"
 #include "host/facts.h"
 #include "host/ngxworker.h"
 #include "log/accessstats.h"
@@ -325,6 +326,15 @@ static int host_connections(void *ud, const struct peerkey *k, struct diag_conns
 	return 0;
 }
 
+/* The backend's own failure signals in its unit's journal (read on demand
+ * when an alert's words are written; the daemon's group reads the journal). */
+static int host_unit_signal(void *ud, const char *unit, int64_t since_ms,
+			    struct unitlog_signal *ret)
+{
+	(void)ud;
+	return unitlog_read(unit, NULL, since_ms, ret);
+}
+
 /* `probe off;` (global, per upstream block, per peer) holds for on-demand
  * probes too: diagnosis only asks. */
 static bool may_probe(const struct pipeline *p, const char *key)
@@ -378,6 +388,7 @@ int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *mod
 	    .ports_nearby = host_ports_nearby,
 	    .software = host_software,
 	    .connections = host_connections,
+	    .unit_signal = host_unit_signal,
 	    .probe_now = host_probe_now,
 	    .learned = host_learned,
 	    .ud = p,

@@ -108,6 +108,8 @@ void advice_sw_setting_line(struct strbuf *b, const struct backend_info *sw, con
 				      value);
 		else
 			strbuf_printf(b, "    %s %s\n", name, value);
+	} else if (sw->kind == BACKEND_UWSGI && !sw->config_file) {
+		strbuf_printf(b, "    --%s %s\n", name, value); /* no ini: its flags */
 	} else {
 		strbuf_printf(b, "    %s = %s\n", name, value);
 	}
@@ -138,4 +140,166 @@ const char *advice_sw_reload(const struct backend_info *sw)
 	default:
 		return "then restart it";
 	}
+}
+
+/* The time limit the software killed a request at, in seconds: its own
+ * setting, else its default (gunicorn 30 s; uwsgi has none). 0 = unknown. */
+static unsigned sw_limit_s(const struct backend_info *sw)
+{
+	unsigned s = advice_sw_seconds(sw->timeout.value);
+	return s ? s : sw->kind == BACKEND_GUNICORN ? 30 : 0;
+}
+
+/* A worker killed at the software's own time limit: the request ran longer
+ * than that, and nginx would have waited read_s. The new limit is above
+ * both, with headroom: nginx, not the backend, decides when to give up. */
+static void killed_by_timeout(struct writer *w, const struct unitlog_signal *s)
+{
+	const struct advice_in *in = w->in;
+	const struct backend_info *sw = in->software;
+	const char *tname = sw ? advice_sw_timeout_name(sw) : NULL;
+	unsigned limit = sw ? sw_limit_s(sw) : 0;
+	uint64_t read_ms = in->pass && in->pass->t.read_ms ? in->pass->t.read_ms : 60000;
+	unsigned read_s = (unsigned)((read_ms + 999) / 1000);
+	strbuf_printf(&w->expl,
+		      " Inferred: %s killed the worker serving the request at its own time "
+		      "limit",
+		      sw ? backend_kind_name(sw->kind) : "the backend");
+	if (tname && limit)
+		strbuf_printf(&w->expl, " (%s %u s): the request ran longer than that", tname,
+			      limit);
+	strbuf_printf(&w->expl, ", and nginx saw the connection close.");
+	advice_where(w);
+	if (!tname || !limit) {
+		strbuf_printf(&w->fix, "Raise the backend's request time limit above what these "
+				       "requests take.\n");
+		return;
+	}
+	unsigned want = MAX(limit * 2, read_s + read_s / 10 + 1);
+	char at[400], v[32];
+	snprintf(v, sizeof(v), "%u", want);
+	strbuf_printf(&w->fix,
+		      "Raise %s at %s above what these requests take (they ran more than %u s; "
+		      "nginx waits %u s for them here):\n",
+		      tname, advice_sw_where(sw, &sw->timeout, at, sizeof(at)), limit, read_s);
+	advice_sw_setting_line(&w->fix, sw, tname, v);
+	strbuf_printf(&w->fix, "%s.\n", advice_sw_reload(sw));
+	if (sw->timeout.file)
+		snprintf(w->ref, w->reflen, "%s:%u", sw->timeout.file, sw->timeout.line);
+	else if (sw->bind.file)
+		snprintf(w->ref, w->reflen, "%s:%u", sw->bind.file, sw->bind.line);
+}
+
+/* The peer's system unit: the listener's, else the one its software's
+ * master runs in (the service user may not see the listener's pid). */
+static const char *peer_unit(const struct advice_in *in)
+{
+	const struct host_listener *l = in->listener;
+	if (l && l->unit[0] && !l->unit_user)
+		return l->unit;
+	if (in->software && in->software->unit[0] && !in->software->unit_user)
+		return in->software->unit;
+	return NULL;
+}
+
+/* Killed from outside: the OOM killer (the journal says so, or the unit's
+ * Result=oom-kill), or a SIGKILL nobody explains. */
+static void killed_by_memory(struct writer *w, bool oom)
+{
+	const struct advice_in *in = w->in;
+	const struct backend_info *sw = in->software;
+	strbuf_printf(&w->expl,
+		      oom ? " Inferred: the kernel's OOM killer ended a backend process while it "
+			    "served requests: the host or the unit ran out of memory."
+			  : " Inferred: a worker was killed with SIGKILL while it served requests "
+			    "— the OOM killer's signal, unless an operator sent it.");
+	advice_where(w);
+	if (!oom)
+		strbuf_printf(&w->fix, "Check the kernel log for the OOM killer: journalctl -k "
+				       "--grep 'Out of memory'\n");
+	const char *name = sw ? advice_sw_workers_name(sw) : NULL;
+	if (name && sw->kind != BACKEND_PHPFPM) {
+		char at[400];
+		strbuf_printf(
+		    &w->fix,
+		    "Each worker holds its own memory: run fewer at %s (now %u), or "
+		    "recycle leaking ones (%s).\n",
+		    advice_sw_where(sw, &sw->workers, at, sizeof(at)), advice_sw_workers(sw),
+		    sw->kind == BACKEND_GUNICORN ? "--max-requests 1000" : "max-requests");
+	}
+	if (peer_unit(in))
+		strbuf_printf(&w->fix,
+			      "If the unit's memory limit is what runs out, raise it: systemctl "
+			      "set-property %s MemoryMax=...\n",
+			      peer_unit(in));
+}
+
+bool advice_sw_killed(struct writer *w)
+{
+	const struct advice_in *in = w->in;
+	const struct unitlog_signal *s = in->unit_signal;
+	const struct host_listener *l = in->listener;
+	bool unit_oom = l && l->unit_known && streq(l->result, "oom-kill");
+	const char *unit = peer_unit(in) ? peer_unit(in) : "its unit";
+	if (!s && !unit_oom)
+		return false;
+	advice_sw_observed(w);
+	if (s) {
+		char t[32];
+		format_time_ms(s->time_ms, t);
+		strbuf_printf(&w->expl, " Observed: the journal of %s says \"%s\" at %s", unit,
+			      s->text, t);
+		if (s->count > 1)
+			strbuf_printf(&w->expl, " (%u such entries since the errors began)",
+				      s->count);
+		strbuf_printf(&w->expl, ".");
+	}
+	if (unit_oom)
+		strbuf_printf(&w->expl, " Observed: systemd says unit %s Result=oom-kill%s.",
+			      l->unit, l->nrestarts ? ", restarted" : "");
+	if (s && s->kind == UNITLOG_WORKER_TIMEOUT && !unit_oom)
+		killed_by_timeout(w, s);
+	else
+		killed_by_memory(w, unit_oom || (s && s->kind == UNITLOG_OOM_KILL));
+	return true;
+}
+
+void advice_unit_result(struct writer *w)
+{
+	static const struct {
+		const char *result, *meaning;
+	} meanings[] = {
+	    {"exit-code", "its main process exited with an error status"},
+	    {"signal", "its main process was killed by a signal"},
+	    {"core-dump", "its main process crashed and dumped core"},
+	    {"timeout", "systemd gave up waiting for it to start or stop (TimeoutStartSec=, "
+			"TimeoutStopSec=)"},
+	    {"watchdog", "it stopped answering systemd's watchdog"},
+	    {"oom-kill", "the kernel's OOM killer ended a process of it"},
+	    {"start-limit-hit", "it failed too often and systemd stopped restarting it"},
+	};
+	const struct host_listener *l = w->in->listener;
+	if (!l || !l->unit[0] || !l->unit_known)
+		return;
+	bool bad = l->result[0] && !streq(l->result, "success");
+	if (!bad && !l->nrestarts)
+		return;
+	strbuf_printf(&w->expl, " systemd says unit %s Result=%s", l->unit,
+		      l->result[0] ? l->result : "success");
+	for (size_t i = 0; bad && i < ARRAY_SIZE(meanings); i++)
+		if (streq(l->result, meanings[i].result))
+			strbuf_printf(&w->expl, " (%s)", meanings[i].meaning);
+	char t[32];
+	if (l->unit_exit_ms) {
+		format_time_ms(l->unit_exit_ms, t);
+		strbuf_printf(&w->expl, ", its main process last exited at %s", t);
+	}
+	if (l->nrestarts)
+		strbuf_printf(&w->expl, ", and restarted it %u time%s", l->nrestarts,
+			      l->nrestarts == 1 ? "" : "s");
+	strbuf_printf(&w->expl, ".");
+	if (l->unit_exit_ms)
+		strbuf_printf(&w->fix,
+			      "What it said as it exited: journalctl -u %s --since '%.10s %.8s'\n",
+			      l->unit, t, t + 11);
 }

@@ -162,24 +162,46 @@ void advice_write_no_live(struct writer *w)
 	}
 }
 
+/* worker_connections from what was seen at once: the connections a worker
+ * held (all of them, at the limit) plus those refused in the fullest burst
+ * of "worker_connections are not enough" lines, twice over — each proxied
+ * request holds a client and an upstream connection. Never below double. */
+static unsigned worker_connections_size(const struct advice_in *in, unsigned have,
+					unsigned *ret_seen)
+{
+	unsigned seen = have + in->burst_peak;
+	*ret_seen = seen;
+	return MAX(seen * 2, have * 2);
+}
+
 void advice_write_worker_connections(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	unsigned have =
 	    in->model && in->model->worker_connections ? in->model->worker_connections : 512;
+	unsigned seen, want = worker_connections_size(in, have, &seen);
 	strbuf_printf(&w->summary, "nginx ran out of worker connections (worker_connections %u)",
 		      have);
 	advice_observed_log(w, "\"worker_connections are not enough\" or \"Too many open files\"");
+	if (in->burst_peak > 1)
+		strbuf_printf(&w->expl,
+			      " Up to %u connections found no free slot within one second, on top "
+			      "of the %u a worker held: about %u at once.",
+			      in->burst_peak, have, seen);
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: each worker holds a client and an upstream connection per request; "
-	    "the limit is reached under this load or with slow upstreams.");
+	    "the limit is reached under this load or with slow upstreams. A connection nginx "
+	    "has no slot for is closed without any answer: those clients saw a dropped "
+	    "connection (curl: \"Empty reply from server\" or a reset), not a 502, and the "
+	    "access log has no line for them.");
 	if (in->model)
 		advice_set_ref(w, &in->model->worker_connections_ref);
 	strbuf_printf(&w->fix,
-		      "In the events block:\n    worker_connections %u;\nand at the top level:\n"
-		      "    worker_rlimit_nofile %u;\n",
-		      have * 2, have * 4);
+		      "In the events block (%u connections were wanted at once; twice that for "
+		      "their upstream connections):\n    worker_connections %u;\nand at the top "
+		      "level:\n    worker_rlimit_nofile %u;\n",
+		      seen, want, want * 2);
 }
 
 void advice_write_peer_failing(struct writer *w)

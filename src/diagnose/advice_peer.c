@@ -69,6 +69,7 @@ void advice_write_down(struct writer *w)
 	advice_observed_log(w, "\"connect() failed (111: Connection refused)\"");
 	advice_observed_probe(w);
 	advice_observed_listener(w);
+	advice_unit_result(w);
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: the backend is not running, or listens on another port or address.");
@@ -146,6 +147,7 @@ void advice_write_restarted(struct writer *w)
 		      s);
 	if (in->window)
 		strbuf_printf(&w->expl, " The outage: %s.", in->window);
+	advice_unit_result(w);
 	strbuf_printf(&w->expl,
 		      " Inferred: the backend restarted (crash, deploy or kill) and nginx answered "
 		      "502 while it was away.");
@@ -346,7 +348,12 @@ void advice_write_reset(struct writer *w)
 	const struct backend_info *sw = in->software;
 	if (wrong_protocol(w))
 		return;
+	if (advice_sw_killed(w)) {
+		advice_set_ref(w, advice_peer_ref(in)); /* when no setting's line is */
+		return;
+	}
 	advice_sw_observed(w);
+	advice_unit_result(w);
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: the backend process handling the request died or was killed "
@@ -439,17 +446,46 @@ void advice_write_too_big(struct writer *w)
 			      (unsigned long long)k * 2);
 }
 
+/* A pool size that would have absorbed what was seen: the workers there are
+ * plus the requests that waited — in the accept queue, or failed at once in
+ * a burst: those nginx timed out on were the queued ones; those refused with
+ * EAGAIN (11) found no room in the queue and come on top — at least double,
+ * bounded by the memory available (an estimated 64 MiB a worker). */
 static unsigned pool_size(const struct advice_in *in, unsigned have)
 {
 	unsigned queue = in->listener && in->listener->queue_known ? in->listener->queue : 0;
 	queue = MAX(queue, in->queue_peak);
-	unsigned want = MAX(have + queue, have * 2);
+	unsigned waiting = in->err == 11 ? queue + in->burst_peak : MAX(queue, in->burst_peak);
+	unsigned want = MAX(have + waiting, have * 2);
 	if (in->mem_available_mb) {
 		uint64_t cap = have + in->mem_available_mb / 64;
 		if (want > cap)
 			want = (unsigned)MAX(cap, (uint64_t)have + 1);
 	}
 	return want;
+}
+
+/* Refused with EAGAIN: the listen queue had no room either. Room for what
+ * came at once (queued and refused), twice over, never less than double. */
+static void queue_room(struct writer *w, const struct backend_info *sw)
+{
+	const struct advice_in *in = w->in;
+	const struct host_listener *l = in->listener;
+	unsigned have = l && l->queue_known && l->backlog ? l->backlog : 0;
+	unsigned set;
+	if (!have && sw->backlog.value && parse_uint(sw->backlog.value, 1u << 20, &set) == 0)
+		have = set;
+	if (!have || sw->kind != BACKEND_UWSGI)
+		return; /* php-fpm's listen.backlog and gunicorn's --backlog default high */
+	unsigned queue = MAX(in->queue_peak, l && l->queue_known ? l->queue : 0);
+	unsigned want = MAX(2 * (queue + in->burst_peak), 2 * have);
+	char at[400], v[32];
+	snprintf(v, sizeof(v), "%u", want);
+	strbuf_printf(&w->fix,
+		      "and room in its listen queue at %s (now %u; the kernel caps it "
+		      "at sysctl net.core.somaxconn):\n",
+		      advice_sw_where(sw, &sw->backlog, at, sizeof(at)), have);
+	advice_sw_setting_line(&w->fix, sw, "listen", v);
 }
 
 void advice_write_overloaded(struct writer *w)
@@ -474,6 +510,9 @@ void advice_write_overloaded(struct writer *w)
 		strbuf_printf(&w->expl,
 			      " Up to %u connection%s waited to be accepted while nginx timed out.",
 			      in->queue_peak, in->queue_peak == 1 ? "" : "s");
+	if (in->burst_peak > 1)
+		strbuf_printf(&w->expl, " Up to %u requests to it failed within one second.",
+			      in->burst_peak);
 	advice_observed_probe(w);
 	advice_observed_listener(w);
 	advice_sw_observed(w);
@@ -491,6 +530,8 @@ void advice_write_overloaded(struct writer *w)
 			      advice_sw_where(sw, &sw->workers, at, sizeof(at)), have,
 			      sw->workers.value ? "" : ", the default");
 		advice_sw_setting_line(&w->fix, sw, name, v);
+		if (in->err == 11)
+			queue_room(w, sw);
 		strbuf_printf(&w->fix, "%s.\n", advice_sw_reload(sw));
 		if (sw->kind == BACKEND_PHPFPM && sw->pm.value && streq(sw->pm.value, "ondemand"))
 			strbuf_printf(&w->fix, "(pm = ondemand at %s:%u starts them as needed.)\n",

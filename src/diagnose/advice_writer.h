@@ -36,6 +36,15 @@ void advice_sw_setting_line(struct strbuf *b, const struct backend_info *sw, con
 			    const char *value);
 unsigned advice_sw_seconds(const char *v);
 const char *advice_sw_reload(const struct backend_info *sw);
+/* A reset the backend explains itself (in->unit_signal: WORKER TIMEOUT, a
+ * SIGKILLed worker, an OOM kill; or the unit's Result=oom-kill): writes the
+ * explanation's rest, advice_where() and the fix (the time limit at its
+ * file:line, or memory); false, and nothing written, when it does not. */
+bool advice_sw_killed(struct writer *w);
+/* What systemd says of the peer's unit when it went wrong — Result= with
+ * what it means, the main process's last exit time, NRestarts — as an
+ * observation, and the journalctl line for that time; nothing when fine. */
+void advice_unit_result(struct writer *w);
 
 /* the writers, one per cause: advice_peer.c (the backend process),
  * advice_socket.c (unix sockets), advice_nginx.c (nginx and the network) */

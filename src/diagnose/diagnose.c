@@ -322,6 +322,12 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	if (!e->by_cause[c]++)
 		e->cause_first_ms[c] = now;
 	e->cause_last_ms[c] = now;
+	if (now - e->burst_start_ms >= EVIDENCE_BURST_MS) {
+		e->burst_start_ms = now;
+		e->burst_n = 0;
+	}
+	e->burst_n++;
+	e->burst_peak = MAX(e->burst_peak, e->burst_n);
 	e->last_err = ev->err;
 	e->last_phase = ev->phase;
 	copy_span(e->last_detail, sizeof(e->last_detail), ev->detail);
@@ -343,6 +349,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
 	struct report_extra x = {.implied = CAUSE_NONE, .occurrences = 1};
 	report_render(&d->env, e, c, &x, now);
+	if (e->unit_recheck)
+		mark_dirty(d, e);
 	ask_probe(d, e);
 }
 
@@ -575,12 +583,18 @@ void diag_tick(struct diag *d, int64_t now)
 		    block_all_down(d, e->key, now))
 			alert_touch(d->env.alerts, CAUSE_NO_LIVE_UPSTREAMS, e->key, now, 0);
 
-	/* counts changed: the words follow, once per tick */
-	for (size_t i = 0; i < d->ndirty; i++) {
+	/* counts changed: the words follow, once per tick; a subject whose
+	 * unit's journal may still be getting its why waits for the next one */
+	size_t n = d->ndirty;
+	for (size_t i = 0; i < n; i++) {
 		d->dirty[i]->dirty = false;
 		rerender(d, d->dirty[i], now);
+		if (d->dirty[i]->unit_recheck)
+			mark_dirty(d, d->dirty[i]);
 	}
-	d->ndirty = 0;
+	if (d->ndirty > n)
+		memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof(*d->dirty));
+	d->ndirty -= n;
 
 	impact_check_slow(d->env.access, d->env.model, d->env.alerts, now);
 	impact_check_unlogged(d->env.access, d->env.model, d->env.alerts, now);
@@ -592,7 +606,9 @@ void diag_tick(struct diag *d, int64_t now)
 	for (int k = 0; k < 3; k++) {
 		it = 0;
 		while (strmap_next(&d->env.ev.subjects[k], &it, NULL, (void **)&e)) {
-			if (!e->configured && now - e->last_event_ms >= EVIDENCE_QUIET_MS) {
+			/* (one waiting in the dirty list for the next tick stays) */
+			if (!e->configured && !e->dirty &&
+			    now - e->last_event_ms >= EVIDENCE_QUIET_MS) {
 				if (nexpired < ARRAY_SIZE(expired))
 					expired[nexpired++] = e;
 				continue;

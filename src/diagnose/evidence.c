@@ -117,6 +117,8 @@ void evidence_reset_episode(struct evidence *e)
 {
 	e->first_error_ms = e->last_error_ms = 0;
 	e->queue_peak = 0;
+	e->burst_start_ms = 0;
+	e->burst_n = e->burst_peak = 0;
 	memset(e->by_cause, 0, sizeof(e->by_cause));
 	memset(e->cause_first_ms, 0, sizeof(e->cause_first_ms));
 	memset(e->cause_last_ms, 0, sizeof(e->cause_last_ms));

@@ -18,8 +18,12 @@
 #include "diagnose/rules.h"
 #include "nginx/ngxconf.h"
 
-#define NEARBY_MAX  8	/* nearby ports named */
-#define NEARBY_SCAN 256 /* listening ports looked at to pick the nearest */
+#define NEARBY_MAX	      8		  /* nearby ports named */
+#define NEARBY_SCAN	      256	  /* listening ports looked at to pick the nearest */
+#define UNIT_SIGNAL_BEFORE_MS (60 * 1000) /* journal read from before the first error */
+/* a backend logs why a worker died just after nginx saw the connection go
+ * (gunicorn reaps it, then logs): the journal is read again for this long */
+#define UNIT_SIGNAL_WAIT_MS 3000
 
 int64_t report_hold_ms(const struct report_env *d)
 {
@@ -73,6 +77,9 @@ struct facts {
 	const char *nearby_whatp[NEARBY_MAX];
 	bool nearby_same[NEARBY_MAX];
 	const struct backend_info *software;
+	const char *unit; /* the backend's system unit: the listener's, else its software's */
+	struct unitlog_signal unit_sig; /* the backend's own word in its unit's journal */
+	bool unit_sig_known;
 	bool conns_known;
 	struct diag_conns conns;
 };
@@ -165,6 +172,45 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	if (f->listener_known && !f->listener.listening && e->addr.kind != PEERKEY_UNIX &&
 	    d->host.ports_nearby)
 		gather_nearby(d, e, f);
+	/* what the unit's journal says from a minute before the first error on;
+	 * the service user may not see the listener's pid, but the software's
+	 * master (found by its command line) names its unit too */
+	if (f->listener_known && f->listener.unit[0] && !f->listener.unit_user)
+		f->unit = f->listener.unit;
+	else if (f->software && f->software->unit[0] && !f->software->unit_user)
+		f->unit = f->software->unit;
+	if (f->unit && e->first_error_ms && d->host.unit_signal)
+		f->unit_sig_known = d->host.unit_signal(d->host.ud, f->unit,
+							e->first_error_ms - UNIT_SIGNAL_BEFORE_MS,
+							&f->unit_sig) == 0;
+}
+
+/* "journal of app.service 2026-...Z: [CRITICAL] WORKER TIMEOUT (pid:124)" and
+ * how many such entries since the errors began, when more than one. */
+static void format_unit_signal(const struct facts *f, char *buf, size_t len)
+{
+	char t[32], more[64] = "";
+	format_time_ms(f->unit_sig.time_ms, t);
+	if (f->unit_sig.count > 1)
+		snprintf(more, sizeof(more), " (%u such entries)", f->unit_sig.count);
+	snprintf(buf, len, "journal of %s %s: %s%s", f->unit, t, f->unit_sig.text, more);
+}
+
+/* "systemd: unit app.service Result=oom-kill, NRestarts=3, main process last
+ * exited <time>" (or "as of <now>" when the bus has no exit time): only when
+ * it says something went wrong. */
+static void format_unit_state(const struct facts *f, int64_t now, char *buf, size_t len)
+{
+	const struct host_listener *l = &f->listener;
+	buf[0] = '\0';
+	if (!f->listener_known || !l->unit[0] || !l->unit_known ||
+	    ((!l->result[0] || streq(l->result, "success")) && !l->nrestarts))
+		return;
+	char t[32];
+	format_time_ms(l->unit_exit_ms ? l->unit_exit_ms : now, t);
+	snprintf(buf, len, "systemd: unit %s Result=%s, NRestarts=%u, %s %s", l->unit,
+		 l->result[0] ? l->result : "success", l->nrestarts,
+		 l->unit_exit_ms ? "main process last exited" : "as of", t);
 }
 /* --- severity: the cause table's, lowered when nginx still serves --- */
 
@@ -307,6 +353,8 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	const char *backup;
 	find_context(d, e, &ctx);
 	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, &f);
+	e->unit_recheck = f.unit && !f.unit_sig_known && e->first_error_ms &&
+			  now - e->first_error_ms < UNIT_SIGNAL_WAIT_MS;
 	bool low = degraded(d, e, &ctx, now, &backup);
 
 	struct advice adv;
@@ -335,7 +383,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .nearby_what = f.nearby_whatp,
 	    .nearby_same = f.nearby_same,
 	    .software = f.software,
+	    .unit_signal = f.unit_sig_known ? &f.unit_sig : NULL,
 	    .queue_peak = e->queue_peak,
+	    .burst_peak = e->burst_peak,
 	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
 	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
 	    .nameserver = nameserver,
@@ -352,7 +402,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 8];
+	const char *evidence[EVIDENCE_LINES + 12];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -375,6 +425,14 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 			 backend_kind_name(f.software->kind), sig_text);
 		evidence[nev++] = sig_line;
 	}
+	char unit_sig_line[UNITLOG_TEXT_MAX + 256], unit_state_line[256];
+	if (f.unit_sig_known) {
+		format_unit_signal(&f, unit_sig_line, sizeof(unit_sig_line));
+		evidence[nev++] = unit_sig_line;
+	}
+	format_unit_state(&f, now, unit_state_line, sizeof(unit_state_line));
+	if (unit_state_line[0])
+		evidence[nev++] = unit_state_line;
 	if (f.conns_known) {
 		snprintf(conns_line, sizeof(conns_line),
 			 "host: %u connections to %s in TIME_WAIT, %u established",

@@ -100,6 +100,7 @@ bool facts_listener(struct facts *f, const struct peerkey *k, struct host_listen
 			memcpy(l.sub_state, e->l.sub_state, sizeof(l.sub_state));
 			memcpy(l.result, e->l.result, sizeof(l.result));
 			l.nrestarts = e->l.nrestarts;
+			l.unit_exit_ms = e->l.unit_exit_ms;
 			l.unit_known = true;
 		}
 	}

@@ -33,10 +33,19 @@
 #define SYSTEM_BUS_SOCKET "/run/dbus/system_bus_socket"
 #define CALL_TIMEOUT_USEC (1000 * 1000)
 #define RECONNECT_MS	  5000
-#define MAX_QUERIES	  32
-#define PROCESS_BATCH	  256
+/* dbus-daemon refuses a connection more than 128 pending replies
+ * (max_replies_per_connection); a service query makes 5 calls */
+#define MAX_QUERIES   24
+#define PROCESS_BATCH 256
 
-enum prop { PROP_ACTIVE_STATE, PROP_SUB_STATE, PROP_RESULT, PROP_NRESTARTS, PROP__COUNT };
+enum prop {
+	PROP_ACTIVE_STATE,
+	PROP_SUB_STATE,
+	PROP_RESULT,
+	PROP_NRESTARTS,
+	PROP_EXIT_TS,
+	PROP__COUNT
+};
 
 struct call {
 	struct query *q;
@@ -223,6 +232,9 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 		case PROP_NRESTARTS:
 			r = sd_bus_message_read(m, "v", "u", &q->st.nrestarts);
 			break;
+		case PROP_EXIT_TS:
+			r = sd_bus_message_read(m, "v", "t", &q->st.exit_usec);
+			break;
 		default:
 			r = sd_bus_message_read(m, "v", "s", &s);
 			if (r >= 0) {
@@ -278,6 +290,7 @@ int unitbus_query(struct unitbus *b, const char *unit, unitbus_fn fn, void *user
 	    {PROP_SUB_STATE, unit_if, "SubState"},
 	    {PROP_RESULT, result_if, "Result"},
 	    {PROP_NRESTARTS, endswith(unit, ".service") ? result_if : NULL, "NRestarts"},
+	    {PROP_EXIT_TS, endswith(unit, ".service") ? result_if : NULL, "ExecMainExitTimestamp"},
 	};
 
 	struct query *q = xcalloc(1, sizeof(*q));
@@ -344,6 +357,7 @@ void unitbus_apply(const struct unitbus_state *st, struct host_listener *l)
 		l->unit_known = false;
 		l->active_state[0] = l->sub_state[0] = l->result[0] = '\0';
 		l->nrestarts = 0;
+		l->unit_exit_ms = 0;
 		return;
 	}
 	_Static_assert(sizeof(l->active_state) == sizeof(st->active_state), "sizes");
@@ -353,5 +367,6 @@ void unitbus_apply(const struct unitbus_state *st, struct host_listener *l)
 	memcpy(l->sub_state, st->sub_state, sizeof(l->sub_state));
 	memcpy(l->result, st->result, sizeof(l->result));
 	l->nrestarts = st->nrestarts;
+	l->unit_exit_ms = (int64_t)(st->exit_usec / 1000);
 	l->unit_known = true;
 }

@@ -157,7 +157,8 @@ static void test_uwsgi_debian_default_ini_and_flags(void)
 	CHECK(!b.bound);
 	backend_info_done(&b);
 
-	const char *flags[] = {"uwsgi", "--socket=127.0.0.1:3031", "-p", "3", "--harakiri", "60"};
+	const char *flags[] = {
+	    "uwsgi", "--socket=127.0.0.1:3031", "-p", "3", "--harakiri", "60", "-l", "8"};
 	CHECK_INT(
 	    backend_describe(BACKEND_UWSGI, NULL, flags, ARGC(flags), "127.0.0.1:3031", ROOT, &b),
 	    0);
@@ -165,6 +166,8 @@ static void test_uwsgi_debian_default_ini_and_flags(void)
 	CHECK_INT(b.proto, BACKEND_PROTO_UWSGI);
 	CHECK_STR(b.workers.value, "3");
 	CHECK_STR(b.timeout.value, "60");
+	CHECK_STR(b.backlog.value, "8"); /* -l: listen, the socket's queue */
+	CHECK(b.backlog.file == NULL);
 	backend_info_done(&b);
 }
 

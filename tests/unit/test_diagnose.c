@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend/backend.h"
+#include "backend/unitlog.h"
 #include "diagnose/alert.h"
 #include "conf/config.h"
 #include "diagnose/diagnose.h"
@@ -36,6 +37,10 @@ static struct {
 	bool conns_known;
 	struct diag_conns conns;
 	int learned;
+	struct unitlog_signal unit_sig; /* what the unit's journal says; kind NONE: nothing */
+	char unit_asked[128];
+	int64_t unit_since;
+	int unit_reads;
 } fake;
 
 static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
@@ -110,6 +115,19 @@ static int fake_connections(void *ud, const struct peerkey *k, struct diag_conns
 	return 0;
 }
 
+static int fake_unit_signal(void *ud, const char *unit, int64_t since_ms,
+			    struct unitlog_signal *ret)
+{
+	(void)ud;
+	snprintf(fake.unit_asked, sizeof(fake.unit_asked), "%s", unit);
+	fake.unit_since = since_ms;
+	fake.unit_reads++;
+	if (fake.unit_sig.kind == UNITLOG_NONE)
+		return -ENOENT;
+	*ret = fake.unit_sig;
+	return 0;
+}
+
 static void fake_learned(void *ud, const char *key, bool added)
 {
 	(void)ud;
@@ -173,6 +191,7 @@ static void setup(void)
 	    .ports_nearby = fake_nearby,
 	    .software = fake_software,
 	    .connections = fake_connections,
+	    .unit_signal = fake_unit_signal,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
 	};
@@ -489,7 +508,31 @@ static void test_worker_connections_exhausted(void)
 	     "/");
 	expect_alert(CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL, NULL, "2", ALERT_CRITICAL);
 	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
-	CHECK(a && strstr(a->fix, "worker_connections 512;"));
+	/* one refused on top of the 256 held, twice over */
+	CHECK(a && strstr(a->fix, "    worker_connections 514;\n"));
+	CHECK(a && strstr(a->explanation, "those clients saw a dropped connection"));
+	teardown();
+}
+
+/* 16 held and 43 refused in one burst (real nginx under 50 curls): 59 at
+ * once, 118 with their upstream connections; a later, smaller burst does not
+ * shrink it, and one line a second never grows it. */
+static void test_worker_connections_are_sized_from_the_fullest_burst(void)
+{
+	setup();
+	const char *line = "2026/11/21 10:00:00 [alert] 7#7: 16 worker_connections are not enough";
+	for (int i = 0; i < 43; i++)
+		feed(T0 + i * 10, "%s", line);
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
+	CHECK(a && strstr(a->explanation, "Up to 43 connections found no free slot within one "
+					  "second, on top of the 256 a worker held: about 299"));
+	CHECK(a && strstr(a->fix, "    worker_connections 598;\n"));
+	for (int i = 0; i < 5; i++)
+		feed(T0 + 2000 + i * 1000, "%s", line);
+	diag_tick(diag, T0 + 8000);
+	a = alert_find(alerts, CAUSE_WORKER_CONNECTIONS_EXHAUSTED, NULL);
+	CHECK(a && strstr(a->fix, "    worker_connections 598;\n"));
 	teardown();
 }
 
@@ -1006,6 +1049,276 @@ static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
 	teardown();
 }
 
+#define SLOW_RESET                                                                                 \
+	"2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection while "        \
+	"reading response header from upstream, client: 127.0.0.1, server: diag.test, request: "   \
+	"\"GET /slow/x HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\""
+
+static bool has_evidence(const struct alert *a, const char *want)
+{
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		if (streq(a->evidence[i], want))
+			return true;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		fprintf(stderr, "  evidence: %s\n", a->evidence[i]);
+	return false;
+}
+
+static void set_gunicorn(void)
+{
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_GUNICORN,
+	    .config_file = "/etc/gunicorn/app.conf.py",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_HTTP,
+	    .bind = setting("127.0.0.1:8081", "/etc/gunicorn/app.conf.py", 2),
+	    .workers = setting("4", "/etc/gunicorn/app.conf.py", 3),
+	    .timeout = setting("5", "/etc/gunicorn/app.conf.py", 4),
+	};
+	fake.have_sw_peer = true;
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = true, .unit = "app.service"};
+}
+
+static void test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout(void)
+{
+	setup();
+	set_gunicorn();
+	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
+						.pid = 124,
+						.time_ms = T0 - 2000,
+						.count = 2,
+						.text = "[CRITICAL] WORKER TIMEOUT (pid:124)"};
+	feed(T0, SLOW_RESET);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK_STR(fake.unit_asked, "app.service");
+	CHECK_INT(fake.unit_since, T0 - 60000); /* a minute before the first error */
+	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:18.000Z: [CRITICAL] "
+			      "WORKER TIMEOUT (pid:124) (2 such entries)"));
+	CHECK(a && strstr(a->explanation, "Inferred: gunicorn killed the worker serving the "
+					  "request at its own time limit (--timeout 5 s)"));
+	/* above the 5 s it cut and the location's proxy_read_timeout 30s, with headroom */
+	CHECK(a && strstr(a->fix, "Raise --timeout at /etc/gunicorn/app.conf.py:4 above what "
+				  "these requests take (they ran more than 5 s; nginx waits 30 s "
+				  "for them here):\n    timeout = 34\n"));
+	CHECK(a && !strstr(a->fix, "keepalive_timeout"));
+	CHECK_STR(a ? a->config_ref : "", "/etc/gunicorn/app.conf.py:4");
+	teardown();
+
+	/* on the command line (or the unit's ExecStart), the flag as written there */
+	setup();
+	set_gunicorn();
+	fake.sw_peer.bind = setting("127.0.0.1:8081", NULL, 0);
+	fake.sw_peer.workers = setting(NULL, NULL, 0);
+	fake.sw_peer.timeout = setting("2", NULL, 0);
+	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
+						.time_ms = T0,
+						.count = 1,
+						.text = "WORKER TIMEOUT (pid:9)"};
+	feed(T0, SLOW_RESET);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "Raise --timeout at its command line above what these requests "
+				  "take (they ran more than 2 s; nginx waits 30 s for them "
+				  "here):\n    --timeout 34\n"));
+	char server_line[600];
+	snprintf(server_line, sizeof(server_line), "%s:4", conf_path); /* no file to point at */
+	CHECK_STR(a ? a->config_ref : "", server_line);
+	teardown();
+}
+
+/* gunicorn logs a SIGKILLed worker after nginx saw its connection close: the
+ * journal is read again at the ticks of the next 3 s, then no more. */
+static void test_the_units_journal_is_read_again_while_the_backend_may_write_why(void)
+{
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	CHECK_INT(fake.unit_reads, 1);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "keepalive_timeout")); /* nothing known yet */
+	fake.unit_sig =
+	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
+				    .time_ms = T0 + 50,
+				    .count = 1,
+				    .text = "Worker with pid 77 was terminated due to signal 9"};
+	diag_tick(diag, T0 + 1000);
+	CHECK_INT(fake.unit_reads, 2);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:20.050Z: Worker with pid 77 "
+			      "was terminated due to signal 9"));
+	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
+	diag_tick(diag, T0 + 2000);
+	CHECK_INT(fake.unit_reads, 2); /* found: no more reading */
+	teardown();
+
+	/* nothing ever comes: read at the ticks within 3 s, then left alone */
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	for (int t = 1; t <= 6; t++)
+		diag_tick(diag, T0 + t * 1000);
+	CHECK_INT(fake.unit_reads, 4); /* T0, +1 s, +2 s, +3 s (the last finds it too late) */
+	teardown();
+}
+
+static void test_an_oom_killed_unit_is_told_from_its_result(void)
+{
+	setup();
+	set_gunicorn();
+	fake.listener.unit_known = true;
+	snprintf(fake.listener.active_state, sizeof(fake.listener.active_state), "active");
+	snprintf(fake.listener.result, sizeof(fake.listener.result), "oom-kill");
+	fake.listener.nrestarts = 2;
+	feed(T0, SLOW_RESET);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	/* no exit time from the bus: the time it was read */
+	CHECK(has_evidence(a, "systemd: unit app.service Result=oom-kill, NRestarts=2, as of "
+			      "2023-11-14T22:13:20.000Z"));
+	CHECK(a && strstr(a->explanation, "systemd says unit app.service Result=oom-kill"));
+	CHECK(a && strstr(a->explanation, "the kernel's OOM killer ended a backend process"));
+	CHECK(a && strstr(a->fix, "run fewer at /etc/gunicorn/app.conf.py:3 (now 4)"));
+	CHECK(a && strstr(a->fix, "systemctl set-property app.service MemoryMax="));
+	CHECK(a && !strstr(a->fix, "Raise --timeout"));
+	teardown();
+
+	/* a SIGKILLed worker with no OOM word: the kernel log is where to look */
+	setup();
+	set_gunicorn();
+	fake.unit_sig =
+	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
+				    .time_ms = T0,
+				    .count = 1,
+				    .text = "Worker with pid 77 was terminated due to signal 9"};
+	feed(T0, SLOW_RESET);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
+	CHECK(a && strstr(a->fix, "journalctl -k --grep 'Out of memory'"));
+	teardown();
+
+	/* no unit: nothing is asked, and the reset keeps its general words */
+	setup();
+	set_gunicorn();
+	fake.listener.unit[0] = '\0';
+	feed(T0, SLOW_RESET);
+	CHECK_STR(fake.unit_asked, "");
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "keepalive_timeout"));
+	teardown();
+}
+
+/* gunicorn with --workers on its command line: 7 requests timed out at once
+ * while 7 waited in its queue — the queued ones: 1 + 7 workers. */
+static void test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst(void)
+{
+	setup();
+	set_gunicorn();
+	fake.sw_peer.config_file = NULL;
+	fake.sw_peer.bind = setting("127.0.0.1:8081", NULL, 0);
+	fake.sw_peer.workers = setting("1", NULL, 0);
+	fake.sw_peer.timeout = setting(NULL, NULL, 0);
+	fake.listener.queue_known = true;
+	fake.listener.queue = 7;
+	fake.listener.backlog = 2048;
+	for (int i = 0; i < 7; i++)
+		feed(
+		    T0 + i,
+		    "2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed "
+		    "out) while reading response header from upstream, client: 127.0.0.1, server: "
+		    "diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+		    "\"http://127.0.0.1:8081/\", "
+		    "host: \"d\"",
+		    "/");
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "127.0.0.1:8081");
+	CHECK(a && strstr(a->fix, "Give the backend more workers at its command line (now 1):\n"
+				  "    --workers 8\n"));
+	teardown();
+}
+
+/* uwsgi on a unix socket whose listen queue is full: connects fail at once
+ * with EAGAIN — 6 refused in a burst come on top of the 2 queued and the 2
+ * processes: 10, at the ini's line. */
+static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(void)
+{
+	setup();
+	fake.sw_peer = (struct backend_info){
+	    .kind = BACKEND_UWSGI,
+	    .config_file = "/etc/uwsgi/app.ini",
+	    .section = "uwsgi",
+	    .bound = true,
+	    .proto = BACKEND_PROTO_HTTP,
+	    .bind = setting("/run/app/socket", "/etc/uwsgi/app.ini", 2),
+	    .workers = setting("2", "/etc/uwsgi/app.ini", 5),
+	    .backlog = setting("2", "/etc/uwsgi/app.ini", 6),
+	};
+	fake.have_sw_peer = true;
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){
+	    .listening = true, .queue_known = true, .queue = 2, .backlog = 2};
+	for (int i = 0; i < 6; i++)
+		feed(T0 + i,
+		     "2026/11/21 10:00:00 [error] 7#7: *3 connect() to unix:/run/app/socket failed "
+		     "(11: Resource temporarily unavailable) while connecting to upstream, client: "
+		     "127.0.0.1, server: bk.test, request: \"GET %s HTTP/1.1\", upstream: "
+		     "\"http://unix:/run/app/socket:/app\", host: \"d\"",
+		     "/app");
+	diag_tick(diag, T0 + 1000);
+	const struct alert *a =
+	    alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/app/socket");
+	CHECK(a && strstr(a->fix, "Give the backend more workers at /etc/uwsgi/app.ini:5 (now "
+				  "2):\n    processes = 10\n"));
+	/* and room in the queue for the 8 that came at once, twice over */
+	CHECK(a && strstr(a->fix, "and room in its listen queue at /etc/uwsgi/app.ini:6 (now 2; "
+				  "the kernel caps it at sysctl net.core.somaxconn):\n"
+				  "    listen = 16\n"));
+	CHECK_STR(a ? a->config_ref : "", "/etc/uwsgi/app.ini:5");
+	CHECK(a && strstr(a->explanation, "Up to 6 requests to it failed within one second."));
+	teardown();
+}
+
+/* A unit that exits with an error: what systemd says, with the time its main
+ * process exited, is evidence and part of the explanation of backend_down. */
+static void test_a_failed_units_result_and_exit_time_are_told(void)
+{
+	setup();
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = false,
+					       .unit = "app.service",
+					       .active_state = "activating",
+					       .sub_state = "auto-restart",
+					       .result = "exit-code",
+					       .nrestarts = 3,
+					       .unit_exit_ms = T0 - 5000,
+					       .unit_known = true};
+	feed(T0, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "systemd: unit app.service Result=exit-code, NRestarts=3, main "
+			      "process last exited 2023-11-14T22:13:15.000Z"));
+	CHECK(a &&
+	      strstr(a->explanation,
+		     " systemd says unit app.service Result=exit-code (its main process exited "
+		     "with an error status), its main process last exited at "
+		     "2023-11-14T22:13:15.000Z, and restarted it 3 times."));
+	CHECK(a &&
+	      strstr(a->fix, "systemctl restart app.service   # it is activating/auto-restart"));
+	CHECK(a && strstr(a->fix, "What it said as it exited: journalctl -u app.service --since "
+				  "'2023-11-14 22:13:15'"));
+	teardown();
+
+	/* success and no restarts: nothing said */
+	setup();
+	fake.listener_known = true;
+	fake.listener =
+	    (struct host_listener){.unit = "app.service", .result = "success", .unit_known = true};
+	feed(T0, REFUSED, "/");
+	a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->explanation, "systemd says"));
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		CHECK(!startswith(a->evidence[i], "systemd:"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1043,6 +1356,7 @@ int main(void)
 	RUN(test_no_live_upstreams_names_the_block_and_its_peers);
 	RUN(test_one_failing_peer_of_a_healthy_pool_is_a_warning);
 	RUN(test_worker_connections_exhausted);
+	RUN(test_worker_connections_are_sized_from_the_fullest_burst);
 	RUN(test_unresolvable_name_is_dns_failure);
 	RUN(test_dns_fix_matches_the_case);
 	RUN(test_peers_from_logs_are_capped_but_configured_ones_never);
@@ -1058,6 +1372,12 @@ int main(void)
 	RUN(test_log_alone_never_prints_an_empty_reference);
 	RUN(test_stream_peers_are_diagnosed_like_http_ones);
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
+	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
+	RUN(test_the_units_journal_is_read_again_while_the_backend_may_write_why);
+	RUN(test_an_oom_killed_unit_is_told_from_its_result);
+	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
+	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);
+	RUN(test_a_failed_units_result_and_exit_time_are_told);
 	RUN(test_other_lines_raise_nothing);
 	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);

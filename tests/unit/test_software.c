@@ -49,6 +49,7 @@ static void test_unit_execstart_identifies_and_is_read_once_per_inode(void)
 		CHECK(b->bound);
 		CHECK_INT(b->proto, BACKEND_PROTO_UWSGI);
 		CHECK_STR(b->workers.value, "4");
+		CHECK_STR(b->unit, "app.service"); /* whose journal holds its own signals */
 	}
 	/* the unit file goes: the same listener is not read again */
 	char path[700];
