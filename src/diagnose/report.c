@@ -352,7 +352,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 8];
+	const char *evidence[EVIDENCE_LINES + 9];
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -380,6 +380,14 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 			 "host: %u connections to %s in TIME_WAIT, %u established",
 			 f.conns.time_wait, e->key, f.conns.established);
 		evidence[nev++] = conns_line;
+	}
+	char dns_line[600];
+	if (c == CAUSE_DNS_STALE && e->stale_of && e->addr_ok) {
+		snprintf(dns_line, sizeof(dns_line),
+			 "dns: nginx connects to %s (its error log); %s resolves now to %s",
+			 e->stale_of, e->addr.host,
+			 f.probed && f.probe.dns_answers[0] ? f.probe.dns_answers : "(not known)");
+		evidence[nev++] = dns_line;
 	}
 	if (x->block_states)
 		evidence[nev++] = x->block_states;
