@@ -639,6 +639,10 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 	bool changed = e->probe != result->result || !e->probe_ms;
 	e->probe = result->result;
 	e->probe_ms = now;
+	/* an old answer of a name that moved: that it fails is the name's
+	 * dns_stale story (told from nginx's lines), no verdict of its own */
+	if (e->stale_of && !e->configured)
+		return;
 	bool is_unix = e->addr_ok && e->addr.kind == PEERKEY_UNIX;
 	enum cause pc = rules_probe_cause(result, is_unix);
 

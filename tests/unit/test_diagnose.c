@@ -1084,8 +1084,14 @@ static void test_an_old_answer_of_a_moved_name_is_dns_stale(void)
 	CHECK(evidence_has(a, "dns: nginx connects to 127.0.0.2:8080 (its error log); app.test "
 			      "resolves now to 127.0.0.3"));
 	CHECK(evidence_has(a, "upstream: \"http://127.0.0.2:8080/\""));
-	/* one story: the old address gets no alert of its own */
+	/* one story: the old address gets no alert of its own, nor from its probe */
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
+	set_probe("127.0.0.2:8080", PROBE_REFUSED, T0 + 20);
+	struct probe_result r;
+	fake_last_probe(NULL, "127.0.0.2:8080", &r);
+	diag_probe_result(diag, "127.0.0.2:8080", &r, T0 + 20);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.2:8080") == NULL);
 	CHECK_INT(alert_firing_count(alerts), 1);
 	teardown();
 }
