@@ -64,11 +64,12 @@ static void progress(struct explain *x, off_t done, off_t total)
 	x->progress_ms = now;
 	x->progress_shown = true;
 	if (total > 0)
-		fprintf(stderr, "\rupwatchctl: reading %s: %lld of %lld MB ", x->path,
-			(long long)(done >> 20), (long long)(total >> 20));
+		fprintf(stderr, "\rupwatchctl: reading %s: %lld of %lld MB, %llu lines ", x->path,
+			(long long)(done >> 20), (long long)(total >> 20),
+			(unsigned long long)x->lines);
 	else
-		fprintf(stderr, "\rupwatchctl: reading %s: %lld MB ", x->path,
-			(long long)(done >> 20));
+		fprintf(stderr, "\rupwatchctl: reading %s: %lld MB, %llu lines ", x->path,
+			(long long)(done >> 20), (unsigned long long)x->lines);
 }
 
 /* Split fd's bytes from its current offset into lines; a line longer than

@@ -30,38 +30,6 @@ static void on_change(void *ud, const struct alert *a)
 	changes++;
 }
 
-static bool no_probe(void *ud, const char *key, struct probe_result *ret)
-{
-	(void)ud;
-	(void)key;
-	(void)ret;
-	return false;
-}
-
-static bool no_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
-{
-	(void)ud;
-	(void)k;
-	(void)fresh;
-	(void)ret;
-	return false;
-}
-
-static int no_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
-{
-	(void)ud;
-	(void)k;
-	(void)ports;
-	(void)max;
-	return 0;
-}
-
-static void no_probe_now(void *ud, const char *key)
-{
-	(void)ud;
-	(void)key;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -117,10 +85,7 @@ int main(int argc, char **argv)
 		    i, i, 20000 + i, i);
 	noise[0] = xasprintf("2026/11/21 10:00:00 [notice] 7#7: signal process started");
 
-	const struct diag_host host = {.last_probe = no_probe,
-				       .listener = no_listener,
-				       .ports_nearby = no_nearby,
-				       .probe_now = no_probe_now};
+	const struct diag_host host = {0}; /* nothing known of the host */
 	struct alert_store *alerts = alert_store_new(30000, on_change, NULL);
 	struct diag *d = diag_new(alerts, &host);
 	diag_set_model(d, m, cfg);

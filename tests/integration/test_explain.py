@@ -154,6 +154,37 @@ def test_pasted_wrapped_lines_on_stdin(lab, broken):
     assert any(ev.startswith(l[:110]) for ev in a["evidence"] for l in lines), a["evidence"]
 
 
+def test_progress_on_stderr_only_when_reading_takes_over_a_second(lab, broken):
+    """A reader slower than a second (here a pipe fed for 2.5 s) gets a
+    progress line on stderr, ended by a newline; a quick read prints none."""
+    with open(lab.error_log, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    assert lines
+    p = subprocess.Popen([UPWATCHCTL, "explain", "-c", lab.upwatch_conf, "--no-probe", "--json",
+                          "--log", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    sent = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 2.5:  # bounded: stops by itself
+        p.stdin.write(lines[sent % len(lines)])
+        p.stdin.flush()
+        sent += 1
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=60)  # closes stdin
+    err = err.decode()
+    assert p.returncode == 2, err
+    assert json.loads(out)["alerts"]
+    progress = [s for s in err.split("\r") if s.startswith("upwatchctl: reading standard input:")]
+    assert progress, err
+    assert " MB, " in progress[-1] and " lines" in progress[-1], progress
+    assert err.endswith("\n"), repr(err)
+    # the same lines at once: no progress line
+    r = explain("-c", lab.upwatch_conf, "--no-probe", "--json", "--log", "-",
+                stdin=b"".join(lines[:sent]).decode())
+    assert r.returncode == 2, r.stderr
+    assert "reading standard input" not in r.stderr, r.stderr
+
+
 def test_large_log_is_entered_by_its_timestamps(lab, broken, tmp_path):
     """2 GB: a 1.9 GiB hole, 100 MiB of entries two hours old naming a peer
     that must not show up, then the lab's real failures of the last minutes."""

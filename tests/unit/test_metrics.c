@@ -11,48 +11,13 @@
 #include "output/metrics.h"
 #include "probe/probe.h"
 
-static bool no_probe(void *ud, const char *key, struct probe_result *ret)
-{
-	(void)ud;
-	(void)key;
-	(void)ret;
-	return false;
-}
-
-static bool no_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
-{
-	(void)ud;
-	(void)k;
-	(void)fresh;
-	(void)ret;
-	return false;
-}
-
-static int no_ports(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
-{
-	(void)ud;
-	(void)k;
-	(void)ports;
-	(void)max;
-	return 0;
-}
-
-static void no_probe_now(void *ud, const char *key)
-{
-	(void)ud;
-	(void)key;
-}
-
 static void test_exposition_counts_events_and_alerts(void)
 {
 	struct ev_loop *loop = ev_default_loop(0);
 	struct prober *p = NULL;
 	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {.last_probe = no_probe,
-				       .listener = no_listener,
-				       .ports_nearby = no_ports,
-				       .probe_now = no_probe_now};
+	const struct diag_host host = {0}; /* nothing known of the host */
 	struct diag *d = diag_new(alerts, &host);
 
 	const char *line =
@@ -109,10 +74,7 @@ static void test_odd_unix_path_label_is_valid_exposition(void)
 	struct prober *p;
 	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {.last_probe = no_probe,
-				       .listener = no_listener,
-				       .ports_nearby = no_ports,
-				       .probe_now = no_probe_now};
+	const struct diag_host host = {0}; /* nothing known of the host */
 	struct diag *d = diag_new(alerts, &host);
 	const char *line =
 	    "2026/11/21 10:00:00 [crit] 7#7: *1 connect() to unix:/run/a\xff\x1b\"q.sock failed "
@@ -142,10 +104,7 @@ static void test_untracked_learned_events_are_a_metric(void)
 	struct prober *p = NULL;
 	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);
 	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
-	const struct diag_host host = {.last_probe = no_probe,
-				       .listener = no_listener,
-				       .ports_nearby = no_ports,
-				       .probe_now = no_probe_now};
+	const struct diag_host host = {0}; /* nothing known of the host */
 	struct diag *d = diag_new(alerts, &host);
 	for (int i = 0; i < EVIDENCE_LEARNED_MAX + 5; i++) {
 		char line[512];
