@@ -258,7 +258,10 @@ void advice_write_dns_stale(struct writer *w)
 		      " Inferred: nginx resolved the name once, at start-up or reload, and the "
 		      "name now points elsewhere.");
 	advice_where(w);
-	advice_set_ref(w, in->pass ? &in->pass->ref : advice_peer_ref(in));
+	/* the line that names the host: the block's server line, else the pass */
+	advice_set_ref(w, in->server && in->up ? &in->server->ref
+			  : in->pass	       ? &in->pass->ref
+					       : advice_peer_ref(in));
 	strbuf_printf(&w->fix, "Resolve again now:\n    nginx -t && nginx -s reload\n");
 	name_port(in, np, sizeof(np));
 	if (in->server && in->up) {

@@ -114,7 +114,7 @@ def test_a_moved_name_is_dns_stale_and_a_reload_fixes_it(workdir):
         assert nginx.get("/", 3) == [502, 502, 502]
         a = wait_alert(d, "dns_stale", key)
         assert a["upstream"] == "named"
-        assert a["config_ref"] == nginx.ref("proxy_pass http://named;")
+        assert a["config_ref"] == nginx.ref(f"server app.test:{port}")
         assert "nginx connects to an old address of app.test" in a["summary"]
         assert "nginx -t && nginx -s reload" in a["fix"]
         assert f"server app.test:{port} resolve;" in a["fix"]
