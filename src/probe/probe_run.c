@@ -4,6 +4,8 @@
  *   probe_run_start -> [host name: probe_dns -> run_dns_cb]
  *     -> [unix: probe_unix_check] -> run_proto: checkers[proto].start
  *     -> tcp_done | fcgi_done | http_done -> run_complete
+ *        (http_done of a reset or non-HTTP answer: probe_sniff first ->
+ *        sniff_done -> run_complete)
  *     -> (ev_feed_event) run_epilog -> fn.
  * A host name with several addresses is tried address after address while
  * the connect budget lasts, as nginx and curl do. */
@@ -23,6 +25,7 @@
 #include "probe/probe_dns.h"
 #include "probe/probe_fcgi.h"
 #include "probe/probe_http.h"
+#include "probe/probe_sniff.h"
 #include "probe/probe_unix.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
@@ -50,6 +53,7 @@ struct probe_run {
 	struct probe_tcp tcp;
 	struct probe_fcgi *fcgi;
 	struct probe_http_req *http;
+	struct probe_sniff *sniff;
 	struct probe_dns_job *dns;
 	ev_timer dns_timer;
 	ev_timer donew; /* never started, only fed: completion from the loop */
@@ -198,10 +202,51 @@ static void fcgi_cancel(struct probe_run *run)
 
 /* ---- HTTP(S) and TLS-only, through curl ---- */
 
+static void sniff_done(struct probe_sniff *s, enum probe_speaks heard)
+{
+	struct probe_run *run = s->owner;
+	run->r.speaks = heard;
+	if (heard) {
+		size_t n = strlen(run->r.detail);
+		snprintf(run->r.detail + n, sizeof(run->r.detail) - n, "%sthe port speaks %s",
+			 n ? "; " : "", probe_speaks_name(heard));
+	}
+	run_complete(run);
+}
+
+static void sniff_cancel(struct probe_run *run)
+{
+	if (!run->sniff)
+		return;
+	probe_sniff_cancel(run->sniff);
+	free(run->sniff);
+	run->sniff = NULL;
+}
+
+/* An HTTP peer that reset or closed on the request, or answered bytes that
+ * are not HTTP, may speak what another *_pass module would: ask it, within
+ * what is left of the run's budget (a third for each candidate). */
+static bool sniff_wanted(const struct probe_run *run)
+{
+	const struct probe_result *r = &run->r;
+	return run->t.proto == PROBE_PROTO_HTTP && run->addrlen &&
+	       (r->result == PROBE_RESET ||
+		(r->result == PROBE_INVALID_HTTP && !r->header_too_big));
+}
+
 static void http_done(void *userdata)
 {
 	struct probe_run *run = userdata;
 	run->http = NULL;
+	int64_t left = run_left_ms(run, run->total_ms);
+	if (sniff_wanted(run) && left >= 30 && (run->sniff = calloc(1, sizeof(*run->sniff)))) {
+		probe_sniff_init(run->sniff);
+		run->sniff->owner = run;
+		if (probe_sniff_start(run->sniff, run->ctx->loop, &run->addr.sa, run->addrlen,
+				      (uint64_t)left / 3, PROBE_SNIFF_ALL, sniff_done) == 0)
+			return;
+		sniff_cancel(run);
+	}
 	run_complete(run);
 }
 
@@ -313,6 +358,7 @@ void probe_run_free(struct probe_run *run)
 	probe_tcp_close(&run->tcp);
 	fcgi_cancel(run);
 	http_cancel(run);
+	sniff_cancel(run);
 	if (run->dns)
 		probe_dns_cancel(run->ctx->dns, run->dns);
 	ev_timer_stop(loop, &run->dns_timer);
