@@ -10,9 +10,9 @@
  *
  * What counts as the answer:
  *   FastCGI: a version-1 record of a known type (1..11), as probe_fcgi;
- *   uwsgi:   "HTTP/" — uwsgi answers a request packet with the application's
- *            HTTP response (only asked after a plain HTTP GET failed, so an
- *            HTTP server is ruled out);
+ *   uwsgi:   "HTTP/x.y NNN" but not 400 — uwsgi answers a request packet
+ *            with the application's HTTP response; an HTTP server (asked
+ *            only after its GET failed) answers the packet's bytes with 400;
  *   TLS:     a handshake (22) or alert (21) record of version 3.x. */
 #include "probe/probe_sniff.h"
 
@@ -49,21 +49,25 @@ static unsigned char uwsgi_req[4 + sizeof(UWSGI_VARS)];
 /* A TLS 1.2 ClientHello (record version 3.1 as browsers send): common ECDHE
  * and RSA suites, the groups and signature algorithms a server needs to
  * answer; no SNI. Any TLS server answers it with a ServerHello or an alert. */
-static const unsigned char TLS_REQ[] = {
-    0x16, 0x03, 0x01, 0x00, 0x59,		    /* record: handshake, 89 bytes */
-    0x01, 0x00, 0x00, 0x55,			    /* ClientHello, 85 bytes */
-    0x03, 0x03,					    /* TLS 1.2 */
-    0x75, 0x70, 0x77, 0x61, 0x74, 0x63, 0x68, 0x20, /* random (32) */
-    0x73, 0x6e, 0x69, 0x66, 0x66, 0x20, 0x74, 0x6c, 0x73, 0x20, 0x63, 0x6c, 0x69, 0x65, 0x6e,
-    0x74, 0x20, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x30, 0x00, /* no session id */
-    0x00, 0x0c,							/* 6 cipher suites */
-    0xc0, 0x2f, 0xc0, 0x2b, 0xc0, 0x30, 0xc0, 0x2c, 0x00, 0x9c, 0x00, 0x2f, 0x01, 0x00, /* compression:
-											   null */
-    0x00, 0x20,							/* extensions, 32 bytes */
-    0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, /* groups: x25519, P-256 */
-    0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,				/* ec point formats */
-    0x00, 0x0d, 0x00, 0x0c, 0x00, 0x0a, 0x04, 0x01, 0x04, 0x03, 0x08, 0x04, 0x05, 0x01, 0x02,
-    0x01, /* signature algorithms */
+static const unsigned char
+    TLS_REQ[] =
+	{
+	    0x16, 0x03, 0x01, 0x00, 0x59,		    /* record: handshake, 89 bytes */
+	    0x01, 0x00, 0x00, 0x55,			    /* ClientHello, 85 bytes */
+	    0x03, 0x03,					    /* TLS 1.2 */
+	    0x75, 0x70, 0x77, 0x61, 0x74, 0x63, 0x68, 0x20, /* random (32) */
+	    0x73, 0x6e, 0x69, 0x66, 0x66, 0x20, 0x74, 0x6c, 0x73, 0x20, 0x63, 0x6c, 0x69,
+	    0x65, 0x6e, 0x74, 0x20, 0x68, 0x65, 0x6c, 0x6c, 0x6f, 0x20, 0x30, 0x00, /* no session id
+										     */
+	    0x00, 0x0c, /* 6 cipher suites */
+	    0xc0, 0x2f, 0xc0, 0x2b, 0xc0, 0x30, 0xc0, 0x2c, 0x00, 0x9c, 0x00, 0x2f, 0x01,
+	    0x00,							/* compression:
+									   null */
+	    0x00, 0x20,							/* extensions, 32 bytes */
+	    0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x1d, 0x00, 0x17, /* groups: x25519, P-256 */
+	    0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,				/* ec point formats */
+	    0x00, 0x0d, 0x00, 0x0c, 0x00, 0x0a, 0x04, 0x01, 0x04, 0x03, 0x08, 0x04, 0x05,
+	    0x01, 0x02, 0x01, /* signature algorithms */
 };
 
 const unsigned char *probe_sniff_request(enum probe_speaks p, size_t *ret_len)
@@ -96,7 +100,8 @@ bool probe_sniff_heard(enum probe_speaks p, const unsigned char *in, size_t got)
 	case PROBE_SPEAKS_FASTCGI:
 		return got >= 8 && in[0] == 1 && in[1] >= 1 && in[1] <= 11;
 	case PROBE_SPEAKS_UWSGI:
-		return got >= 5 && memcmp(in, "HTTP/", 5) == 0;
+		/* an HTTP server answers the packet's bytes with 400: not uwsgi */
+		return got >= 12 && memcmp(in, "HTTP/", 5) == 0 && memcmp(in + 8, " 400", 4) != 0;
 	case PROBE_SPEAKS_TLS:
 		return got >= 3 && (in[0] == 0x15 || in[0] == 0x16) && in[1] == 3 && in[2] <= 4;
 	default:
@@ -107,7 +112,7 @@ bool probe_sniff_heard(enum probe_speaks p, const unsigned char *in, size_t got)
 /* How many bytes tell p's answer from another. */
 static size_t need(enum probe_speaks p)
 {
-	return p == PROBE_SPEAKS_FASTCGI ? 8 : p == PROBE_SPEAKS_UWSGI ? 5 : 3;
+	return p == PROBE_SPEAKS_FASTCGI ? 8 : p == PROBE_SPEAKS_UWSGI ? 12 : 3;
 }
 
 static void sniff_next(struct probe_sniff *s);

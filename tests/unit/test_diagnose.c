@@ -1006,6 +1006,54 @@ static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
 	teardown();
 }
 
+static void test_a_sniffed_protocol_names_the_pass_to_use_without_any_config(void)
+{
+	static const struct {
+		enum probe_speaks speaks;
+		const char *says, *snippet;
+	} cases[] = {
+	    {PROBE_SPEAKS_UWSGI, "This port speaks uwsgi: use uwsgi_pass at ",
+	     "    include uwsgi_params;\n    uwsgi_pass 127.0.0.1:8081;"},
+	    {PROBE_SPEAKS_FASTCGI, "This port speaks FastCGI: use fastcgi_pass at ",
+	     "    include fastcgi_params;\n    fastcgi_pass 127.0.0.1:8081;"},
+	    {PROBE_SPEAKS_TLS, "This port speaks TLS: use https:// at ",
+	     "    proxy_pass https://127.0.0.1:8081;"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		setup(); /* no software identified, no configuration read */
+		set_probe("127.0.0.1:8081", PROBE_RESET, T0);
+		fake.probe[0].speaks = cases[i].speaks;
+		feed(T0,
+		     "2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection "
+		     "while reading response header from upstream, client: 127.0.0.1, server: "
+		     "diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+		     "\"http://127.0.0.1:8081/\", "
+		     "host: \"d\"",
+		     "/");
+		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+		char want[600];
+		snprintf(want, sizeof(want), "%s%s:11:\n%s", cases[i].says, conf_path,
+			 cases[i].snippet);
+		CHECK(a && strstr(a->fix, want));
+		CHECK(a && strstr(a->explanation, "answered upwatch's"));
+		CHECK(a && !strstr(a->fix, "request_terminate_timeout"));
+		snprintf(want, sizeof(want), "%s:11", conf_path);
+		CHECK_STR(a ? a->config_ref : NULL, want);
+		teardown();
+	}
+	/* nothing heard: the reset advice as before */
+	setup();
+	set_probe("127.0.0.1:8081", PROBE_RESET, T0);
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection while "
+	     "reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"d\"",
+	     "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->fix, "This port speaks"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1212,6 +1260,7 @@ int main(void)
 	RUN(test_permission_on_a_php_pool_names_its_listen_lines);
 	RUN(test_timeouts_with_a_queue_are_an_exhausted_pool);
 	RUN(test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol);
+	RUN(test_a_sniffed_protocol_names_the_pass_to_use_without_any_config);
 
 	RUN(test_an_old_answer_of_a_moved_name_is_dns_stale);
 	RUN(test_a_literal_pass_target_that_moved_is_dns_stale_at_its_line);

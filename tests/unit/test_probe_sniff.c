@@ -15,7 +15,7 @@
 #include "harness.h"
 #include "probe/probe_sniff.h"
 
-enum stub_kind { STUB_FASTCGI, STUB_UWSGI, STUB_TLS, STUB_CLOSE, STUB_SILENT };
+enum stub_kind { STUB_FASTCGI, STUB_UWSGI, STUB_TLS, STUB_CLOSE, STUB_SILENT, STUB_HTTP };
 
 struct stub {
 	enum stub_kind kind;
@@ -54,6 +54,12 @@ static const char *answer(enum stub_kind k, const unsigned char *in, size_t n, s
 			return (const char *)alert;
 		}
 		return NULL;
+	case STUB_HTTP: {
+		/* an HTTP server: 400 for bytes that are no request line */
+		static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+		*ret_len = sizeof(bad) - 1;
+		return bad;
+	}
 	default:
 		return NULL;
 	}
@@ -208,6 +214,10 @@ static void test_answers_are_told_apart(void)
 	CHECK(!probe_sniff_heard(PROBE_SPEAKS_FASTCGI, (const unsigned char *)"HTTP/1.1", 8));
 	CHECK(probe_sniff_heard(PROBE_SPEAKS_UWSGI, (const unsigned char *)"HTTP/1.1 200", 12));
 	CHECK(!probe_sniff_heard(PROBE_SPEAKS_UWSGI, (const unsigned char *)"HTTP", 4));
+	/* an HTTP server's answer to the packet's bytes */
+	CHECK(
+	    !probe_sniff_heard(PROBE_SPEAKS_UWSGI, (const unsigned char *)"HTTP/1.1 400 Bad", 16));
+	CHECK(probe_sniff_heard(PROBE_SPEAKS_UWSGI, (const unsigned char *)"HTTP/1.0 404 Not", 16));
 	CHECK(probe_sniff_heard(PROBE_SPEAKS_TLS, alert, sizeof(alert)));
 	CHECK(probe_sniff_heard(PROBE_SPEAKS_TLS, hello, sizeof(hello)));
 	CHECK(!probe_sniff_heard(PROBE_SPEAKS_TLS, (const unsigned char *)"HTTP/1.1", 8));
@@ -242,6 +252,13 @@ static void test_a_port_that_closes_on_everything_is_unknown(void)
 	CHECK_INT(requests, 3);
 	/* one that never answers: each candidate ends at its own budget */
 	CHECK_INT(sniff(STUB_SILENT, PROBE_SNIFF_ALL, NULL, &requests), PROBE_SPEAKS_UNKNOWN);
+	CHECK_INT(requests, 3);
+}
+
+static void test_an_http_server_is_not_heard_as_uwsgi(void)
+{
+	unsigned requests;
+	CHECK_INT(sniff(STUB_HTTP, PROBE_SNIFF_ALL, NULL, &requests), PROBE_SPEAKS_UNKNOWN);
 	CHECK_INT(requests, 3);
 }
 
@@ -295,6 +312,7 @@ int main(void)
 	RUN(test_uwsgi_socket_is_heard_as_uwsgi);
 	RUN(test_tls_server_is_heard_as_tls);
 	RUN(test_a_port_that_closes_on_everything_is_unknown);
+	RUN(test_an_http_server_is_not_heard_as_uwsgi);
 	RUN(test_only_the_asked_candidates_are_tried);
 	RUN(test_a_unix_socket_is_sniffed_too);
 	RUN(test_nobody_listening_is_unknown);
