@@ -29,6 +29,7 @@
 #include "probe/probe_unix.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
+#define SNIFF_STEP_MAX_MS  2000 /* one sniffed protocol's exchange at most */
 
 struct probe_run;
 
@@ -225,7 +226,8 @@ static void sniff_cancel(struct probe_run *run)
 
 /* An HTTP peer that reset or closed on the request, or answered bytes that
  * are not HTTP, may speak what another *_pass module would: ask it, within
- * what is left of the run's budget (a third for each candidate). */
+ * what is left of the run's budget (a third for each candidate, at most
+ * SNIFF_STEP_MAX_MS: a read timeout of minutes is no reason to wait that). */
 static bool sniff_wanted(const struct probe_run *run)
 {
 	const struct probe_result *r = &run->r;
@@ -243,7 +245,8 @@ static void http_done(void *userdata)
 		probe_sniff_init(run->sniff);
 		run->sniff->owner = run;
 		if (probe_sniff_start(run->sniff, run->ctx->loop, &run->addr.sa, run->addrlen,
-				      (uint64_t)left / 3, PROBE_SNIFF_ALL, sniff_done) == 0)
+				      MIN((uint64_t)left / 3, SNIFF_STEP_MAX_MS), PROBE_SNIFF_ALL,
+				      sniff_done) == 0)
 			return;
 		sniff_cancel(run);
 	}
