@@ -55,6 +55,9 @@ struct probe_run {
 	struct probe_fcgi *fcgi;
 	struct probe_http_req *http;
 	struct probe_sniff *sniff;
+	bool sniffed;	  /* this run sniffed */
+	bool heard_known; /* the peer was sniffed lately: heard, no new sniff */
+	enum probe_speaks heard;
 	struct probe_dns_job *dns;
 	ev_timer dns_timer;
 	ev_timer donew; /* never started, only fed: completion from the loop */
@@ -203,15 +206,20 @@ static void fcgi_cancel(struct probe_run *run)
 
 /* ---- HTTP(S) and TLS-only, through curl ---- */
 
+static void sniff_done_detail(struct probe_run *run)
+{
+	if (run->r.speaks) {
+		size_t n = strlen(run->r.detail);
+		snprintf(run->r.detail + n, sizeof(run->r.detail) - n, "%sthe port speaks %s",
+			 n ? "; " : "", probe_speaks_name(run->r.speaks));
+	}
+}
+
 static void sniff_done(struct probe_sniff *s, enum probe_speaks heard)
 {
 	struct probe_run *run = s->owner;
 	run->r.speaks = heard;
-	if (heard) {
-		size_t n = strlen(run->r.detail);
-		snprintf(run->r.detail + n, sizeof(run->r.detail) - n, "%sthe port speaks %s",
-			 n ? "; " : "", probe_speaks_name(heard));
-	}
+	sniff_done_detail(run);
 	run_complete(run);
 }
 
@@ -241,7 +249,12 @@ static void http_done(void *userdata)
 	struct probe_run *run = userdata;
 	run->http = NULL;
 	int64_t left = run_left_ms(run, run->total_ms);
-	if (sniff_wanted(run) && left >= 30 && (run->sniff = calloc(1, sizeof(*run->sniff)))) {
+	if (sniff_wanted(run) && run->heard_known) {
+		run->r.speaks = run->heard;
+		sniff_done_detail(run);
+	} else if (sniff_wanted(run) && left >= 30 &&
+		   (run->sniff = calloc(1, sizeof(*run->sniff)))) {
+		run->sniffed = true;
 		probe_sniff_init(run->sniff);
 		run->sniff->owner = run;
 		if (probe_sniff_start(run->sniff, run->ctx->loop, &run->addr.sa, run->addrlen,
@@ -351,6 +364,17 @@ static int copy_strings(struct probe_run *run)
 		*fields[i] = run->strs[i];
 	}
 	return 0;
+}
+
+void probe_run_set_heard(struct probe_run *run, enum probe_speaks known)
+{
+	run->heard_known = true;
+	run->heard = known;
+}
+
+bool probe_run_sniffed(const struct probe_run *run)
+{
+	return run->sniffed;
 }
 
 void probe_run_free(struct probe_run *run)
