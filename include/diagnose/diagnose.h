@@ -22,6 +22,7 @@
 
 #include "log/errlog.h"
 #include "host/host.h"
+#include "host/sockdiag.h"
 #include "probe/probe.h"
 
 struct accessstats;
@@ -53,6 +54,10 @@ struct diag_host {
 					       const struct host_listener *l);
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
+	/* Where nginx's workers hold TCP connections on port (connected or
+	 * connecting): dns_stale's evidence of the address nginx really uses.
+	 * How many were written, or -errno when not visible. */
+	int (*nginx_remotes)(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max);
 	/* Probe key soon. The callee decides whether it may (`probe off`,
 	 * probe_allow, its in-flight limit): diagnosis only asks. */
 	void (*probe_now)(void *ud, const char *key);

@@ -1,5 +1,6 @@
 /* Unit tests for diagnose (and advice through it): real log lines, a real
  * nginx model, and a fake host whose probe results and listeners the test sets. */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +37,8 @@ static struct {
 	bool conns_known;
 	struct diag_conns conns;
 	int learned;
+	struct sockdiag_remote remotes[2];
+	int nremotes;
 } fake;
 
 static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
@@ -110,6 +113,15 @@ static int fake_connections(void *ud, const struct peerkey *k, struct diag_conns
 	return 0;
 }
 
+static int fake_nginx_remotes(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max)
+{
+	(void)ud;
+	(void)port;
+	for (int i = 0; i < fake.nremotes && (size_t)i < max; i++)
+		ret[i] = fake.remotes[i];
+	return fake.nremotes ? fake.nremotes : -EPERM;
+}
+
 static void fake_learned(void *ud, const char *key, bool added)
 {
 	(void)ud;
@@ -175,6 +187,7 @@ static void setup(void)
 	    .connections = fake_connections,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
+	    .nginx_remotes = fake_nginx_remotes,
 	};
 	diag = diag_new(alerts, &host);
 	diag_set_model(diag, model, cfg);
@@ -1117,6 +1130,10 @@ static void test_an_old_answer_of_a_moved_name_is_dns_stale(void)
 	setup_names();
 	/* the name resolves to 127.0.0.3 now; nginx still connects to .2 */
 	set_answers("app.test:8080", PROBE_OK, "127.0.0.3");
+	/* where the kernel shows them: nginx's own sockets to the old address */
+	fake.remotes[0] = (struct sockdiag_remote){.family = AF_INET, .syn_sent = 2};
+	inet_pton(AF_INET, "127.0.0.2", fake.remotes[0].addr);
+	fake.nremotes = 1;
 	feed(T0, REFUSED_AT, "/named", "127.0.0.2:8080");
 	feed(T0 + 10, REFUSED_AT, "/named", "127.0.0.2:8080");
 	const struct alert *a = alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080");
@@ -1132,6 +1149,8 @@ static void test_an_old_answer_of_a_moved_name_is_dns_stale(void)
 	CHECK(evidence_has(a, "dns: nginx connects to 127.0.0.2:8080 (its error log); app.test "
 			      "resolves now to 127.0.0.3"));
 	CHECK(evidence_has(a, "upstream: \"http://127.0.0.2:8080/\""));
+	CHECK(evidence_has(a, "host: nginx's workers hold connections to 127.0.0.2:8080 (2 "
+			      "connecting)"));
 	/* one story: the old address gets no alert of its own, nor from its probe */
 	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
 	set_probe("127.0.0.2:8080", PROBE_REFUSED, T0 + 20);
