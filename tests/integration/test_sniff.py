@@ -1,5 +1,6 @@
 """Protocol sniffing (issue 13): a real uwsgi --socket (binary uwsgi
-protocol) and a real php-fpm (FastCGI) behind `proxy_pass http://`, their
+protocol), a real php-fpm (FastCGI) and a TLS server (python's ssl) behind
+`proxy_pass http://`, the backends'
 configurations in a directory upwatchd cannot read (it runs as the unit's
 service user), so no software configuration says what they speak. The
 probe's sniff hears it; the fix names the pass to use at the proxy_pass
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import Daemon, find, firing_for, wait_for
 from debianlab import PARAMS, PHP_FPM, UWSGI, missing_software
-from nginxlab import Identity, Nginx, free_port
+from nginxlab import Backend, Identity, Nginx, free_port
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (the service identity)"),
@@ -61,6 +62,11 @@ class Backends:
                     f"daemonize = no\n[sniff]\nuser = nobody\ngroup = nogroup\n"
                     f"listen = 127.0.0.1:{self.php_port}\npm = static\npm.max_children = 1\n")
         self.www = www
+        cert, key = os.path.join(self.secret, "tls.pem"), os.path.join(self.secret, "tls.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=localhost"],
+                       check=True, capture_output=True)
+        self.tls = Backend("tls", cert=cert, key=key)
         log = open(os.path.join(workdir, "backends.log"), "w")
         self.procs = [
             subprocess.Popen([UWSGI, "--ini", ini], stdout=log, stderr=subprocess.STDOUT,
@@ -72,6 +78,7 @@ class Backends:
                  what="uwsgi and php-fpm to listen")
 
     def stop(self):
+        self.tls.stop()
         for p in self.procs:
             try:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -86,9 +93,11 @@ def body(b, fixed=False):
         p = (f"include {PARAMS}/fastcgi_params; "
              f"fastcgi_param SCRIPT_FILENAME {b.www}/index.php; "
              f"fastcgi_pass 127.0.0.1:{b.php_port};")
+        t = f"proxy_pass https://127.0.0.1:{b.tls.port};"
     else:
         u = f"proxy_pass http://127.0.0.1:{b.uwsgi_port};"
         p = f"proxy_pass http://127.0.0.1:{b.php_port};"
+        t = f"proxy_pass http://127.0.0.1:{b.tls.port};"
     return f"""    server {{
         listen 127.0.0.1:@PORT@;
         server_name sniff.test;
@@ -97,6 +106,9 @@ def body(b, fixed=False):
         }}
         location /p {{
             {p}
+        }}
+        location /t {{
+            {t}
         }}
     }}
 """
@@ -124,6 +136,7 @@ def test_unreadable_uwsgi_and_php_fpm_are_sniffed_and_the_fix_works(workdir):
                               capture_output=True).returncode != 0
         assert nginx.get("/u", 2) == [502, 502]
         assert nginx.get("/p", 2) == [502, 502]
+        assert nginx.get("/t", 2) == [502, 502]
         uw, php = f"127.0.0.1:{b.uwsgi_port}", f"127.0.0.1:{b.php_port}"
         a = wait_for(lambda: fix_of(d, uw), timeout=20, what="uwsgi heard")
         ref = nginx.ref(f"proxy_pass http://127.0.0.1:{b.uwsgi_port};")
@@ -137,11 +150,18 @@ def test_unreadable_uwsgi_and_php_fpm_are_sniffed_and_the_fix_works(workdir):
         assert a["config_ref"] == ref
         assert f"This port speaks FastCGI: use fastcgi_pass at {ref}:" in a["fix"], a["fix"]
         assert f"    fastcgi_pass {php};" in a["fix"]
-        for peer in (uw, php):
+        tls = f"127.0.0.1:{b.tls.port}"
+        a = wait_for(lambda: fix_of(d, tls), timeout=20, what="TLS heard")
+        ref = nginx.ref(f"proxy_pass http://127.0.0.1:{b.tls.port};")
+        assert a["config_ref"] == ref
+        assert f"This port speaks TLS: use https:// at {ref}:" in a["fix"], a["fix"]
+        assert f"    proxy_pass https://{tls};" in a["fix"]
+        for peer in (uw, php, tls):
             assert [x["cause"] for x in firing_for(d, peer)] == ["backend_reset"]
         peers = {p["peer"]: p for p in d.request({"cmd": "upstreams"})["peers"]}
         assert peers[uw]["last_probe"].get("speaks") == "uwsgi"
         assert peers[php]["last_probe"].get("speaks") == "fastcgi"
+        assert peers[tls]["last_probe"].get("speaks") == "tls"
 
         # the fix, applied: the 502s stop
         port = str(nginx.port)
@@ -153,6 +173,7 @@ def test_unreadable_uwsgi_and_php_fpm_are_sniffed_and_the_fix_works(workdir):
         nginx.reload()
         wait_for(lambda: nginx.get("/u", 3) == [200] * 3, what="uwsgi_pass to answer")
         wait_for(lambda: nginx.get("/p", 3) == [200] * 3, what="fastcgi_pass to answer")
+        wait_for(lambda: nginx.get("/t", 3) == [200] * 3, what="https:// to answer")
     finally:
         if d:
             d.stop()
