@@ -4,7 +4,8 @@ connecting to that address after the name moved.
 nginx and upwatchd each run in a mount namespace of their own with a temp
 file bound over /etc/hosts; the file is rewritten in place, so both see
 every change, and the host's /etc/hosts is never touched. Only loopback
-addresses (127.0.0.2 and 127.0.0.3) are used."""
+addresses (127.0.0.2 and 127.0.0.3) are used. upwatchd runs as root and as
+the unit's service user."""
 import os
 import subprocess
 
@@ -68,7 +69,7 @@ class HttpServer:
         self.proc.wait(timeout=10)
 
 
-def lab(workdir):
+def lab(workdir, identity):
     hosts = os.path.join(workdir, "hosts")
     write_hosts(hosts, "127.0.0.2")
     port = free_port()
@@ -85,7 +86,7 @@ def lab(workdir):
     }}
 """
     nginx = Nginx(workdir, body, wrap=hosts_wrap(hosts))
-    d = HostsDaemon(workdir, hosts, nginx_conf=nginx.conf,
+    d = HostsDaemon(workdir, hosts, nginx_conf=nginx.conf, identity=identity,
                     config_text="probe_interval 1s;\nprobe_timeout 500ms;\nalert_hold 3s;\n")
     d.start()
     return hosts, port, backend, nginx, d
@@ -98,8 +99,8 @@ def answers(d, key):
     return None, None
 
 
-def test_a_moved_name_is_dns_stale_and_a_reload_fixes_it(workdir):
-    hosts, port, backend, nginx, d = lab(workdir)
+def test_a_moved_name_is_dns_stale_and_a_reload_fixes_it(workdir, identity):
+    hosts, port, backend, nginx, d = lab(workdir, identity)
     key = f"app.test:{port}"
     moved = None
     try:
@@ -143,8 +144,8 @@ def test_a_moved_name_is_dns_stale_and_a_reload_fixes_it(workdir):
             backend.stop()
 
 
-def test_a_name_that_did_not_move_is_backend_down_not_dns_stale(workdir):
-    hosts, port, backend, nginx, d = lab(workdir)
+def test_a_name_that_did_not_move_is_backend_down_not_dns_stale(workdir, identity):
+    hosts, port, backend, nginx, d = lab(workdir, identity)
     key = f"app.test:{port}"
     try:
         assert nginx.get("/", 1) == [200]
