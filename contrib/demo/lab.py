@@ -53,6 +53,56 @@ WORKER_USER = ("nobody", "nogroup")
 
 # --- scenarios ---------------------------------------------------------------------------
 
+def stop_process(p, timeout=10):
+    """SIGTERM p and reap it, SIGKILL after timeout s; None or gone is fine."""
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+class Sandbox:
+    """A temporary directory a lab builds in (_build) and removes on stop;
+    a context manager. Labs run as root: nginx's workers run as nobody."""
+    PREFIX = "upwatch-lab-"
+
+    def __init__(self, base=None):
+        self.base = base
+        self.dir = None
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        if os.geteuid() != 0:
+            raise RuntimeError(f"{type(self).__name__} runs nginx as root with workers as "
+                               "nobody: run as root")
+        self.dir = os.path.realpath(tempfile.mkdtemp(prefix=self.PREFIX, dir=self.base))
+        try:
+            self._build()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
 class Scenario:
     """One way a backend fails, behind its own location."""
 
@@ -231,11 +281,10 @@ def request(sock_path, obj, timeout=10.0):
 
 # --- the lab -----------------------------------------------------------------------------
 
-class Lab:
+class Lab(Sandbox):
     def __init__(self, base=None, nginx=NGINX):
+        super().__init__(base)
         self.nginx_bin = nginx
-        self.base = base
-        self.dir = None
         self.scenarios = {s.name: s for s in scenarios()}
         self.procs = {}        # scenario name -> [Popen or None per peer]
         self.nginx = None
@@ -244,9 +293,6 @@ class Lab:
         self.port = None       # nginx's port
 
     # paths
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
     @property
     def nginx_conf(self):
         return self.path("nginx.conf")
@@ -273,26 +319,7 @@ class Lab:
     def expected(self, name):
         return self.scenarios[name].expected()
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
     # --- building ---
-
-    def start(self):
-        if os.geteuid() != 0:
-            raise RuntimeError("the lab runs nginx as root with workers as nobody: run as root")
-        self.dir = os.path.realpath(tempfile.mkdtemp(prefix="upwatch-lab-", dir=self.base))
-        try:
-            self._build()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _build(self):
         os.chmod(self.dir, 0o755)  # nginx workers (nobody) reach the sockets below
@@ -538,21 +565,9 @@ class Lab:
 
     def stop(self):
         """Stop everything the lab started and remove the sandbox."""
-        if self.daemon and self.daemon.poll() is None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+        stop_process(self.daemon)
         self.daemon = None
-        if self.nginx and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGTERM)  # fast shutdown: workers exit with it
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait()
+        stop_process(self.nginx)  # SIGTERM, nginx's fast shutdown: workers exit with it
         self.nginx = None
         for name in list(self.procs):
             self.kill_backend(name)
@@ -564,9 +579,7 @@ class Lab:
         if getattr(self, "nginx_out", None):
             self.nginx_out.close()
             self.nginx_out = None
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        super().stop()
 
     # --- traffic ---
 

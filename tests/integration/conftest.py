@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from nginxlab import (IDENTITIES, RUNNING_NGINX, Client, Identity, Journal, journal_available,
-                      message_ids, wait_for)
+                      message_ids, stop_process, wait_for)
 
 __all__ = ["UPWATCHD", "UPWATCHCTL", "Client", "Daemon", "wait_for", "check_journal",
            "all_alerts", "find", "wait_alert", "firing_for", "fields", "MESSAGE_IDS",
@@ -116,13 +116,7 @@ class Daemon:
         self.proc.send_signal(sig)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         return self.proc.returncode if self.proc else None
 
     def output(self):

@@ -24,15 +24,13 @@ can be rewritten (`lab.php_pool(...)`) for the scenarios of issues 11 and 13
 import contextlib
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 
-from nginxlab import NGINX, ROOT, ConfigText, curls, free_port, wait_for
+from nginxlab import NGINX, ROOT, ConfigText, Sandbox, curls, free_port, stop_process, wait_for
 
 PHP_FPM = "/usr/sbin/php-fpm8.2"
 GUNICORN = "/usr/bin/gunicorn"
@@ -168,41 +166,21 @@ class Service:
             return ""
 
 
-class DebianLab:
+class DebianLab(Sandbox):
     """The lab: `with DebianLab() as lab:`; lab.services[name] for each backend,
     lab.location[name] its path under nginx, lab.config_ref[name] its
     *_pass (or upstream server) line."""
 
     NAMES = ("php", "gunicorn_tcp", "gunicorn_unix", "uwsgi", "node_api", "slow")
 
+    PREFIX = "upwatch-debian-"
+
     def __init__(self):
-        self.dir = None
+        super().__init__()
         self.services = {}
         self.nginx = None
 
-    def path(self, *parts):
-        return os.path.join(self.dir, *parts)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
     # --- building ---
-
-    def start(self):
-        if os.geteuid() != 0:
-            raise RuntimeError("the Debian lab runs nginx and php-fpm masters as root")
-        self.dir = os.path.realpath(tempfile.mkdtemp(prefix="upwatch-debian-"))
-        try:
-            self._build()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def _build(self):
         os.chmod(self.dir, 0o755)
@@ -394,16 +372,8 @@ class DebianLab:
     # --- stopping ---
 
     def stop(self):
-        if self.nginx and self.nginx.poll() is None:
-            self.nginx.terminate()
-            try:
-                self.nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait()
+        stop_process(self.nginx)
         self.nginx = None
         for s in self.services.values():
             s.kill()
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
+        super().stop()

@@ -30,7 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "contrib", "demo"))
 import lab as demolab  # noqa: E402
-from lab import Backend, Client, ConfigText, free_port, line_of  # noqa: E402,F401
+from lab import (Backend, Client, ConfigText, Sandbox, free_port, line_of,  # noqa: E402,F401
+                 stop_process)
 
 NGINX = demolab.NGINX
 JOURNALD = "/lib/systemd/systemd-journald"
@@ -222,13 +223,7 @@ class Journal:
         return got
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.out.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
