@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import UPWATCHD, Daemon, all_alerts, find, wait_alert, wait_for
-from nginxlab import Nginx, free_port
+from nginxlab import Identity, Nginx, free_port
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (unshare, mount)")
 
@@ -160,3 +160,24 @@ def test_a_name_that_did_not_move_is_backend_down_not_dns_stale(workdir, identit
     finally:
         d.stop()
         nginx.stop()
+
+
+def test_a_moved_name_whose_old_address_still_answers_raises_nothing(workdir):
+    hosts, port, backend, nginx, d = lab(workdir, Identity("root"))
+    key = f"app.test:{port}"
+    moved = None
+    try:
+        wait_for(lambda: answers(d, key) == (["127.0.0.2"], "ok"), what="app.test resolved")
+        moved = HttpServer("127.0.0.3", port, workdir)
+        write_hosts(hosts, "127.0.0.3")
+        wait_for(lambda: answers(d, key) == (["127.0.0.3"], "ok"), what="app.test moved")
+        # nginx still uses 127.0.0.2, which still serves: nothing to tell
+        assert nginx.get("/", 5) == [200] * 5
+        d.request({"cmd": "probe", "peer": key})
+        assert [a for a in all_alerts(d) if a["state"] == "firing"] == []
+    finally:
+        d.stop()
+        nginx.stop()
+        backend.stop()
+        if moved:
+            moved.stop()
