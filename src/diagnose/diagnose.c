@@ -74,6 +74,29 @@ void diag_set_access(struct diag *d, const struct accessstats *s)
 	d->env.access = s;
 }
 
+/* nginx resolves this name again by itself: every `server` line naming it
+ * has `resolve` (nginx >= 1.27.3, or the commercial versions) and no literal
+ * *_pass names it. Such a name cannot go stale. */
+static bool follows_name(const struct ngx_model *m, const struct ngx_peer *p)
+{
+	for (size_t i = 0; i < p->npasses; i++)
+		if (m->passes[p->passes[i]].key && streq(m->passes[p->passes[i]].key, p->key))
+			return false;
+	size_t named = 0;
+	for (size_t u = 0; u < p->nupstreams; u++) {
+		const struct ngx_upstream *up = ngxconf_upstream(m, p->upstreams[u]);
+		for (size_t j = 0; up && j < up->nservers; j++) {
+			const struct ngx_server *sv = &up->servers[j];
+			if (!sv->key || !streq(sv->key, p->key))
+				continue;
+			if (!sv->resolve)
+				return false;
+			named++;
+		}
+	}
+	return named > 0;
+}
+
 void diag_set_model(struct diag *d, const struct ngx_model *m, const struct config *cfg)
 {
 	d->env.model = m;
@@ -86,7 +109,8 @@ void diag_set_model(struct diag *d, const struct ngx_model *m, const struct conf
 	d->nunix_paths = 0;
 	d->nnames = 0;
 	for (size_t i = 0; m && i < m->npeers; i++) {
-		if (m->peers[i].kind == PEERKEY_HOST && m->peers[i].probed && m->peers[i].port) {
+		if (m->peers[i].kind == PEERKEY_HOST && m->peers[i].probed && m->peers[i].port &&
+		    !follows_name(m, &m->peers[i])) {
 			d->names = xreallocarray(d->names, d->nnames + 1, sizeof(*d->names));
 			d->names[d->nnames++] = &m->peers[i];
 		}

@@ -1089,7 +1089,10 @@ static const char *NGINX_NAMES = "events { }\n"						    /* 1 */
 				 "    server_name dns.test;\n"				    /* 7 */
 				 "    location /named { proxy_pass http://named; }\n"	    /* 8 */
 				 "    location /lit { proxy_pass http://lit.test:8090; }\n" /* 9 */
-				 "  }\n"						    /* 10 */
+				 "    location /fol { proxy_pass http://follows; }\n"	    /* 10 */
+				 "  }\n"						    /* 11 */
+				 "  upstream follows { zone follows 64k;\n"		    /* 12 */
+				 "    server fol.test:8070 resolve; }\n"		    /* 13 */
 				 "}\n";
 
 #define REFUSED_AT                                                                                 \
@@ -1191,6 +1194,18 @@ static void test_a_name_that_still_gives_the_address_is_backend_down(void)
 	teardown();
 }
 
+static void test_a_name_nginx_resolves_itself_never_goes_stale(void)
+{
+	/* `server ... resolve`: nginx follows the name; an old address failing
+	 * is that address's own story */
+	setup_names();
+	set_answers("fol.test:8070", PROBE_OK, "127.0.0.7");
+	feed(T0, REFUSED_AT, "/fol", "127.0.0.6:8070");
+	CHECK(alert_find(alerts, CAUSE_DNS_STALE, "fol.test:8070") == NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.6:8070") != NULL);
+	teardown();
+}
+
 static void test_a_slow_old_address_is_not_dns_stale(void)
 {
 	/* the old address answers (slowly): the name moving is not the failure */
@@ -1285,6 +1300,7 @@ int main(void)
 	RUN(test_a_literal_pass_target_that_moved_is_dns_stale_at_its_line);
 	RUN(test_a_name_that_still_gives_the_address_is_backend_down);
 	RUN(test_a_slow_old_address_is_not_dns_stale);
+	RUN(test_a_name_nginx_resolves_itself_never_goes_stale);
 	RUN(test_a_fresh_answer_turns_the_old_address_alert_into_dns_stale);
 
 	config_free(cfg);
