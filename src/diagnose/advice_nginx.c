@@ -252,7 +252,15 @@ void advice_write_dns_stale(struct writer *w)
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	strbuf_printf(&w->summary, "nginx connects to an old address of %s",
 		      name ? name : "a host name");
-	advice_observed_log(w, "failures on the address resolved at start-up");
+	if (in->stale_addr) {
+		strbuf_printf(&w->summary, " (%s)", in->stale_addr);
+		strbuf_printf(&w->expl,
+			      "Observed: nginx's error lines name %s, an address %s no longer "
+			      "resolves to, and connecting there fails.",
+			      in->stale_addr, name ? name : "the name");
+	} else {
+		advice_observed_log(w, "failures on the address resolved at start-up");
+	}
 	advice_observed_probe(w);
 	strbuf_printf(&w->expl,
 		      " Inferred: nginx resolved the name once, at start-up or reload, and the "

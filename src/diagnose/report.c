@@ -372,6 +372,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
 	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
 	    .nameserver = nameserver,
+	    .stale_addr = c == CAUSE_DNS_STALE ? e->stale_of : NULL,
 	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,

@@ -1146,7 +1146,10 @@ static void test_an_old_answer_of_a_moved_name_is_dns_stale(void)
 	char want[600];
 	snprintf(want, sizeof(want), "%s:4", names_path); /* the server line naming it */
 	CHECK_STR(a ? a->config_ref : NULL, want);
-	CHECK(a && strstr(a->summary, "nginx connects to an old address of app.test"));
+	CHECK(a && strstr(a->summary, "nginx connects to an old address of app.test "
+				      "(127.0.0.2:8080)"));
+	CHECK(a && strstr(a->explanation, "nginx's error lines name 127.0.0.2:8080, an address "
+					  "app.test no longer resolves to"));
 	CHECK(a && strstr(a->fix, "nginx -t && nginx -s reload"));
 	CHECK(a && strstr(a->fix, "server app.test:8080 resolve;"));
 	CHECK(evidence_has(a, "dns: nginx connects to 127.0.0.2:8080 (its error log); app.test "
