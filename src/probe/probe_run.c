@@ -29,7 +29,6 @@
 #include "probe/probe_unix.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
-#define SNIFF_STEP_MAX_MS  2000 /* one sniffed protocol's exchange at most */
 
 struct probe_run;
 
@@ -233,9 +232,10 @@ static void sniff_cancel(struct probe_run *run)
 }
 
 /* An HTTP peer that reset or closed on the request, or answered bytes that
- * are not HTTP, may speak what another *_pass module would: ask it, within
- * what is left of the run's budget (a third for each candidate, at most
- * SNIFF_STEP_MAX_MS: a read timeout of minutes is no reason to wait that). */
+ * are not HTTP, may speak what another *_pass module would: ask it. The three
+ * exchanges share upwatch's own probe_timeout (and what is left of the run),
+ * not nginx's read timeout: a run that takes longer than an alert's hold
+ * would let the alert lapse. A real server answers in milliseconds. */
 static bool sniff_wanted(const struct probe_run *run)
 {
 	const struct probe_result *r = &run->r;
@@ -249,17 +249,18 @@ static void http_done(void *userdata)
 	struct probe_run *run = userdata;
 	run->http = NULL;
 	int64_t left = run_left_ms(run, run->total_ms);
+	uint64_t budget = run->t.timeout_ms ? run->t.timeout_ms : DEFAULT_TIMEOUT_MS;
+	budget = MIN(budget, left > 0 ? (uint64_t)left : 0);
 	if (sniff_wanted(run) && run->heard_known) {
 		run->r.speaks = run->heard;
 		sniff_done_detail(run);
-	} else if (sniff_wanted(run) && left >= 30 &&
+	} else if (sniff_wanted(run) && budget >= 30 &&
 		   (run->sniff = calloc(1, sizeof(*run->sniff)))) {
 		run->sniffed = true;
 		probe_sniff_init(run->sniff);
 		run->sniff->owner = run;
 		if (probe_sniff_start(run->sniff, run->ctx->loop, &run->addr.sa, run->addrlen,
-				      MIN((uint64_t)left / 3, SNIFF_STEP_MAX_MS), PROBE_SNIFF_ALL,
-				      sniff_done) == 0)
+				      budget / 3, PROBE_SNIFF_ALL, sniff_done) == 0)
 			return;
 		sniff_cancel(run);
 	}
