@@ -1,7 +1,8 @@
 /* explain: `upwatchctl explain` — the daemon's pipeline (daemon/pipeline.h)
  * run once, in-process, with no daemon, socket or state directory: load the
- * nginx model, read the error logs from `since` ago to their end (entered by
- * their timestamps, logseek.h; "-" = standard input through paste.h), probe
+ * nginx model, read its access logs, then its error logs, from `since` ago
+ * to their end (entered by their timestamps, logseek.h; "-" = standard
+ * input through paste.h; alerts tell their impact over that span), probe
  * every configured or logged peer once in parallel with nginx's timeouts,
  * then print the firing alerts as `alerts -v` does, most severe first, and
  * `check`'s verdict line. Returns check's exit codes (ctl_render.h). */

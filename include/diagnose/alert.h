@@ -37,6 +37,11 @@ struct alert_report {
 	size_t nevidence;
 	int64_t time_ms;      /* when the supporting evidence was seen */
 	unsigned occurrences; /* events this report adds to the count (0 for probes) */
+	/* the summary tells the access log's impact: a firing alert whose
+	 * impact becomes known later is announced once more (journald's MESSAGE
+	 * then carries it; the error line usually arrives before the access
+	 * line) */
+	bool impact;
 };
 
 struct alert {
@@ -52,6 +57,7 @@ struct alert {
 	size_t nevidence;
 	unsigned flaps;
 	char superseded_by[17]; /* resolved as part of another alert's story ("" = not) */
+	bool impact_told;	/* announced with its impact (alert_report.impact) */
 	uint64_t hold_ms;	/* this alert's hold time (grows while it flaps) */
 	struct list link;	/* the store's list, newest first: use alert_first/alert_next */
 };

@@ -29,6 +29,19 @@ size_t impact_text(const struct accessstats *access, const struct ngx_model *m, 
  * minute: then a probe alone never calls it failing. */
 bool impact_served(const struct accessstats *access, const char *peer, int64_t now_ms);
 
+/* A peer nginx was served through in the last minute fails its configured
+ * health check (health_uri): not a page — users are answered — but a
+ * warning-level peer_failing that says so, with the probe's result and the
+ * access log's last-minute figures. Raises or refreshes it. */
+struct probe_result;
+void impact_report_health(struct alert_store *alerts, const struct accessstats *access,
+			  const struct ngx_model *m, const char *peer, const char *health_uri,
+			  const struct probe_result *r, int64_t now_ms);
+
+/* Whether a is such a health warning (NULL: no). */
+struct alert;
+bool impact_is_health(const struct alert *a);
+
 /* backend_slow before anything times out: for each peer the access logs
  * timed at least IMPACT_SLOW_MIN_SAMPLES times over the last 5 min, whose
  * p99 upstream_response_time is above 80 % of the tightest

@@ -45,7 +45,7 @@ struct accessstats_counts {
 struct accessstats_log {
 	const char *path;
 	const struct ngx_access_log *first; /* the first directive naming it */
-	bool upstream_vars; /* every format it is written with has $upstream_addr and
+	bool upstream_vars; /* every format it is written with has $upstream_addr and (http)
 			       $upstream_status */
 	uint64_t lines, unparsed, unmatched; /* unmatched: no *_pass fits the request */
 };
@@ -54,7 +54,35 @@ struct accessstats_log {
 int accessstats_new(const struct ngx_model *m, struct accessstats **ret);
 void accessstats_free(struct accessstats *s);
 
+/* A reload: the counts of from (built on the previous model, still alive)
+ * carried into to, built on the new one — logs by path, peers by key,
+ * passes by server, location, directive and target (not by line, which an
+ * edit above them moves). What the new model no longer has is dropped. The
+ * followers keep their offsets, so no line is counted twice. */
+void accessstats_carry(struct accessstats *to, const struct accessstats *from);
+
 size_t accessstats_nlogs(const struct accessstats *s);
+/* The followed log at path; NULL when path is none of the model's access logs. */
+const struct accessstats_log *accessstats_log_by_path(const struct accessstats *s,
+						      const char *path);
+/* The entry time of one line of the access log at path (its formats'
+ * $time_local / $time_iso8601): 0, -ENOENT (not an access log of the
+ * model) or -EINVAL (no format matched, or the format has no time). For
+ * logseek_since_by. */
+int accessstats_line_time(const struct accessstats *s, const char *path, const char *line,
+			  size_t len, time_t *ret);
+
+/* The statistics hold only the lines of the last secs seconds (`explain
+ * --since`): the impact then counts every line read (the totals) and says
+ * "in the last <secs>". 0 (the default): the last 5 minutes' ring. */
+void accessstats_set_span(struct accessstats *s, unsigned secs);
+/* The counts an impact is told over: the last 5 min, or the span. */
+bool accessstats_pass_recent(const struct accessstats *s, size_t pass, time_t now,
+			     struct accessstats_counts *ret);
+bool accessstats_peer_recent(const struct accessstats *s, const char *peer, time_t now,
+			     struct accessstats_counts *ret);
+/* "in the last 5 min", or the span's ("in the last 2 h"). */
+const char *accessstats_recent_words(const struct accessstats *s);
 const struct accessstats_log *accessstats_log_at(const struct accessstats *s, size_t i);
 
 /* Peers with counts, model peers first then the others:
@@ -91,7 +119,7 @@ bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsi
 
 /* "412 requests to location /api/ (site.conf:12) answered 502 in the last
  * 5 min, 3.1 % of its traffic": the pass's most frequent of 502/503/504
- * over the last 5 minutes. Returns the length written (0 when the pass had
+ * over the last 5 minutes (or the span). Returns the length written (0 when the pass had
  * no such answer). */
 size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, char *buf,
 			  size_t len);

@@ -72,6 +72,7 @@ struct ngx_log_format {
 	const char *name;
 	const char *format; /* the strings concatenated, as nginx joins them */
 	enum ngx_log_escape escape;
+	bool stream; /* stream {}'s: its names are apart from http's */
 	struct ngx_ref ref;
 };
 
@@ -93,6 +94,11 @@ struct ngx_access_log {
 	const char *server_name; /* first server_name of its server; NULL at http level */
 	const char *location;	 /* location argument; "" at server level, NULL at http */
 	struct ngx_ref ref;	 /* file NULL: nginx's implicit default */
+	/* stream {} (ngx_stream_log_module): one line per session, $status 200
+	 * or 400/403/500/502/503 (502: no upstream could be selected or
+	 * reached); no request, no $upstream_status */
+	bool stream;
+	struct ngx_ref pass_ref; /* stream server level: its proxy_pass line; file NULL: none */
 };
 
 #define NGXCONF_DEFAULT_ACCESS_LOG "/var/log/nginx/access.log"

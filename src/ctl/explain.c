@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "daemon/plan.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/alert.h"
+#include "log/accessstats.h"
 #include "log/logseek.h"
 #include "nginx/ngxconf.h"
 #include "log/paste.h"
@@ -138,8 +140,14 @@ static int read_stdin(struct explain *x)
 	return r;
 }
 
-/* The entries of path from since on. A missing log is no error: nginx has
- * not written one yet. */
+static int access_time(void *ud, const char *line, size_t len, time_t *ret)
+{
+	struct explain *x = ud;
+	return accessstats_line_time(x->p->access, x->path, line, len, ret);
+}
+
+/* The entries of path from since on (an access log's by its format's time
+ * variable). A missing log is no error: nginx has not written one yet. */
 static int read_log(struct explain *x, const char *path, time_t since)
 {
 	struct stat st;
@@ -156,7 +164,9 @@ static int read_log(struct explain *x, const char *path, time_t since)
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (r == 0 && !S_ISREG(st.st_mode))
 		r = -EINVAL;
-	if (r == 0)
+	if (r == 0 && x->p->access && accessstats_log_by_path(x->p->access, path))
+		r = logseek_since_by(fd, since, access_time, x, &off);
+	else if (r == 0)
 		r = logseek_since(fd, since, &off);
 	if (r == 0 && lseek(fd, off, SEEK_SET) < 0)
 		r = -errno;
@@ -280,19 +290,32 @@ int ctl_explain(const struct explain_opts *o)
 	const char **logs = o->logs;
 	size_t nlogs = o->nlogs, nread = 0;
 	const char **planned = NULL;
+	if (x.p->access)
+		accessstats_set_span(x.p->access, (unsigned)MIN(o->since_ms / 1000, UINT_MAX));
 	if (!nlogs)
-		nlogs = plan_logs(x.p->cfg, x.p->model, NULL, &planned), logs = planned;
-	for (size_t i = 0; i < nlogs; i++)
-		nread += (streq(logs[i], "-") ? read_stdin(&x) : read_log(&x, logs[i], since)) == 0;
+		nlogs = plan_logs(x.p->cfg, x.p->model, x.p->access, &planned), logs = planned;
+	/* the access logs first: the error lines' alerts then carry their impact */
+	for (int access = 1; access >= 0; access--)
+		for (size_t i = 0; i < nlogs; i++) {
+			bool is_access =
+			    x.p->access && accessstats_log_by_path(x.p->access, logs[i]);
+			if (is_access != access)
+				continue;
+			nread += (streq(logs[i], "-") ? read_stdin(&x)
+						      : read_log(&x, logs[i], since)) == 0;
+		}
 	free(planned);
 	if (x.progress_shown)
 		fputc('\n', stderr);
 	if (nlogs && !nread) {
-		fprintf(stderr, "upwatchctl: no error log could be read\n");
+		fprintf(stderr, "upwatchctl: no log could be read\n");
 		goto out;
 	}
 	if (!o->no_probe)
 		probe_once(&x, true); /* the peers only the lines named */
+	/* once, as the daemon's tick: the access logs' own causes
+	 * (errors_unlogged, early backend_slow) */
+	pipeline_tick(x.p, now_wall_ms());
 
 	/* the `alerts` answer, built by the daemon's code, critical first */
 	cJSON *resp = cJSON_CreateObject();

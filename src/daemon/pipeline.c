@@ -165,12 +165,14 @@ static void set_identity(struct pipeline *p)
 	prober_set_identity(p->prober, &id);
 }
 
-/* Fresh access statistics for the model just loaded (they point into it). */
+/* Access statistics for the model just loaded (they point into it), with
+ * the counts so far carried over from the previous model's. */
 static void set_access(struct pipeline *p)
 {
 	struct accessstats *old = p->access, *s = NULL;
 	if (accessstats_new(p->model, &s) < 0)
 		s = NULL;
+	accessstats_carry(s, old);
 	p->access = s;
 	diag_set_access(p->diag, s);
 	accessstats_free(old);

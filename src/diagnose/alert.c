@@ -153,7 +153,9 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		a->last_seen = MAX(a->last_seen, seen);
 		a->count += r->occurrences;
 		set_content(a, r);
-		if (sev_changed)
+		bool impact_new = r->impact && !a->impact_told;
+		a->impact_told |= r->impact;
+		if (sev_changed || impact_new)
 			changed(s, a);
 		return a;
 	}
@@ -184,6 +186,7 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 	a->firing = true;
 	a->resolved_at = 0;
 	a->superseded_by[0] = '\0';
+	a->impact_told = r->impact;
 	a->severity = r->severity;
 	a->last_seen = seen;
 	a->count += r->occurrences ? r->occurrences : (a->count == 0);

@@ -638,6 +638,24 @@ static void stale_recheck(struct diag *d, const char *key, const struct probe_re
 	}
 }
 
+/* The health_uri upwatch.conf sets for peer key (its own, else its upstream
+ * block's); NULL when none is configured. */
+static const char *configured_health_uri(const struct diag *d, const char *key)
+{
+	if (!d->env.cfg)
+		return NULL;
+	const struct config_override *o = config_peer(d->env.cfg, key);
+	if (o && o->health_uri)
+		return o->health_uri;
+	const struct ngx_peer *p = d->env.model ? ngxconf_peer(d->env.model, key) : NULL;
+	for (size_t u = 0; p && u < p->nupstreams; u++) {
+		o = config_upstream(d->env.cfg, p->upstreams[u]);
+		if (o && o->health_uri)
+			return o->health_uri;
+	}
+	return NULL;
+}
+
 void diag_probe_result(struct diag *d, const char *key, const struct probe_result *result,
 		       int64_t now)
 {
@@ -710,13 +728,22 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 		report_render(&d->env, e, pc, &x, now);
 		return;
 	}
-	/* nginx itself is being answered through it: a probe alone is no verdict */
+	/* nginx itself is being answered through it: a probe alone is no verdict,
+	 * but a health check the user configured still warns */
 	if (impact_served(d->env.access, key, now)) {
-		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
+		const char *uri = configured_health_uri(d, key);
+		if (!uri)
+			alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
+		else /* (re)worded each time: a prediction may have fired before */
+			impact_report_health(d->env.alerts, d->env.access, d->env.model, key, uri,
+					     result, now);
 		return;
 	}
-	/* the same prediction again: only its time moves */
-	if (!changed && alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
+	/* the same prediction again: only its time moves (a health warning from
+	 * while nginx was answered through it is worded anew) */
+	const struct alert *pf = alert_find(d->env.alerts, CAUSE_PEER_FAILING, key);
+	if (!changed && !impact_is_health(pf) &&
+	    alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
 		return;
 	x.implied = pc;
 	report_render(&d->env, e, CAUSE_PEER_FAILING, &x, now);

@@ -9,9 +9,11 @@
 #include "diagnose/alert.h"
 #include "log/accessstats.h"
 #include "nginx/ngxconf.h"
+#include "probe/probe_result.h"
 
 #define IMPACT_WINDOW_S 300
 #define SERVED_WINDOW_S 60
+#define HEALTH_WORDS	" while nginx is answered through it"
 
 static uint64_t bad(const struct accessstats_counts *c)
 {
@@ -25,8 +27,7 @@ static size_t worst_pass(const struct accessstats *s, const size_t *passes, size
 	uint64_t most = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct accessstats_counts c;
-		if (accessstats_pass_window(s, passes[i], IMPACT_WINDOW_S, now, &c) &&
-		    bad(&c) > most) {
+		if (accessstats_pass_recent(s, passes[i], now, &c) && bad(&c) > most) {
 			most = bad(&c);
 			best = passes[i];
 		}
@@ -38,7 +39,7 @@ static size_t peer_sentence(const struct accessstats *s, const char *peer, time_
 			    size_t len)
 {
 	struct accessstats_counts c;
-	if (!accessstats_peer_window(s, peer, IMPACT_WINDOW_S, now, &c) || bad(&c) == 0)
+	if (!accessstats_peer_recent(s, peer, now, &c) || bad(&c) == 0)
 		return 0;
 	uint64_t n = c.s502;
 	int code = 502;
@@ -51,10 +52,9 @@ static size_t peer_sentence(const struct accessstats *s, const char *peer, time_
 		code = 503;
 	}
 	int w = snprintf(buf, len,
-			 "%llu request%s through peer %s answered %d in the last 5 min, %.1f %% "
-			 "of its traffic",
+			 "%llu request%s through peer %s answered %d %s, %.1f %% of its traffic",
 			 (unsigned long long)n, n == 1 ? "" : "s", peer, code,
-			 100.0 * (double)n / (double)c.requests);
+			 accessstats_recent_words(s), 100.0 * (double)n / (double)c.requests);
 	return w < 0 ? 0 : MIN((size_t)w, len - 1);
 }
 
@@ -88,6 +88,59 @@ bool impact_served(const struct accessstats *access, const char *peer, int64_t n
 {
 	return access && peer &&
 	       accessstats_peer_served(access, peer, SERVED_WINDOW_S, (time_t)(now_ms / 1000));
+}
+
+void impact_report_health(struct alert_store *alerts, const struct accessstats *access,
+			  const struct ngx_model *m, const char *peer, const char *health_uri,
+			  const struct probe_result *r, int64_t now_ms)
+{
+	char summary[512], expl[1024], fix[512], probe[400], served[200], ref[600] = "";
+	struct accessstats_counts c = {0};
+	time_t now = (time_t)(now_ms / 1000);
+	accessstats_peer_window(access, peer, SERVED_WINDOW_S, now, &c);
+	const struct ngx_peer *p = m ? ngxconf_peer(m, peer) : NULL;
+	const struct ngx_ref *pr = p && p->nrefs ? &p->refs[0] : NULL;
+	if (pr && pr->file)
+		snprintf(ref, sizeof(ref), "%s:%u", pr->file, pr->line);
+	snprintf(summary, sizeof(summary), "%s fails its health check GET %s (%s)" HEALTH_WORDS,
+		 peer, health_uri, probe_result_name(r->result));
+	snprintf(probe, sizeof(probe), "probe: GET %s: %s (%s)", health_uri,
+		 probe_result_name(r->result), r->detail);
+	snprintf(served, sizeof(served),
+		 "access log: %llu requests through %s in the last minute, %llu answered 5xx",
+		 (unsigned long long)c.requests, peer, (unsigned long long)c.s5xx);
+	snprintf(expl, sizeof(expl),
+		 "Observed: the configured health check GET %s on %s fails (%s); the access "
+		 "log shows nginx got answers through it within the last minute (%llu "
+		 "requests). Inferred: users are served, so this is no outage, but the "
+		 "application reports itself unhealthy (a dependency down, a failing "
+		 "readiness check) or the health check no longer matches the application.",
+		 health_uri, peer, r->detail, (unsigned long long)c.requests);
+	snprintf(fix, sizeof(fix),
+		 "Look at what GET %s on %s reports and why; if the check is wrong, change "
+		 "health_uri / expect_status for this peer in upwatch.conf.\n",
+		 health_uri, peer);
+	const char *ev[2] = {probe, served};
+	struct alert_report rep = {
+	    .cause = CAUSE_PEER_FAILING,
+	    .severity = ALERT_WARNING,
+	    .peer = peer,
+	    .upstream = p && p->nupstreams ? p->upstreams[0] : NULL,
+	    .summary = summary,
+	    .explanation = expl,
+	    .fix = fix,
+	    .config_ref = ref[0] ? ref : NULL,
+	    .evidence = ev,
+	    .nevidence = 2,
+	    .time_ms = now_ms,
+	};
+	alert_report(alerts, &rep, now_ms);
+}
+
+bool impact_is_health(const struct alert *a)
+{
+	return a && a->firing && a->cause == CAUSE_PEER_FAILING && a->summary &&
+	       strstr(a->summary, HEALTH_WORDS) != NULL;
 }
 
 /* The pass reaching p with the shortest read timeout. */
@@ -157,6 +210,7 @@ static void report_slow(struct alert_store *alerts, const struct accessstats *ac
 	    .evidence = ev,
 	    .nevidence = nev,
 	    .time_ms = now_ms,
+	    .impact = nev == 2,
 	};
 	alert_report(alerts, &rep, now_ms);
 }
@@ -222,8 +276,7 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 	bool any = false;
 	for (size_t i = 0; i < m->npasses; i++) {
 		struct accessstats_counts c;
-		if (!accessstats_pass_window(access, i, IMPACT_WINDOW_S, now, &c) ||
-		    bad(&c) < IMPACT_UNLOGGED_MIN)
+		if (!accessstats_pass_recent(access, i, now, &c) || bad(&c) < IMPACT_UNLOGGED_MIN)
 			continue;
 		any = true;
 		if (bad(&c) > most && !explained(m, alerts, &m->passes[i])) {
@@ -289,6 +342,7 @@ unsigned impact_check_unlogged(const struct accessstats *access, const struct ng
 	    .evidence = ev,
 	    .nevidence = 1,
 	    .time_ms = now_ms,
+	    .impact = true,
 	};
 	alert_report(alerts, &rep, now_ms);
 	return 1;

@@ -455,6 +455,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .nevidence = nev,
 	    .time_ms = now,
 	    .occurrences = x->occurrences,
+	    .impact = summary.len > 0,
 	};
 	/* what the socket file is, is one fact: the newest observation wins */
 	for (int o = 0; o < CAUSE__COUNT; o++)

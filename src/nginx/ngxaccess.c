@@ -1,4 +1,5 @@
-/* ngxaccess: access_log and log_format lines (see ngxaccess.h). */
+/* ngxaccess: access_log and log_format lines of http {} and stream {} (see
+ * ngxaccess.h). */
 #include "nginx/ngxaccess.h"
 
 #include <stdint.h>
@@ -14,6 +15,8 @@ struct scope {
 	const char *server_name; /* NULL at http level */
 	const char *location;	 /* NULL at http level, "" at server level */
 	unsigned depth;
+	bool stream;
+	const struct cf_node *pass; /* stream server: its proxy_pass */
 };
 
 static struct ngx_log_format *new_format(struct ngxbuild *b)
@@ -41,21 +44,21 @@ void ngxaccess_builtin(struct ngxbuild *b)
 	};
 }
 
-static size_t find_format(const struct ngx_model *m, const char *name)
+static size_t find_format(const struct ngx_model *m, const char *name, bool stream)
 {
 	for (size_t i = 0; i < m->nlog_formats; i++)
-		if (streq(m->log_formats[i].name, name))
+		if (m->log_formats[i].stream == stream && streq(m->log_formats[i].name, name))
 			return i;
 	return SIZE_MAX;
 }
 
 /* log_format NAME [escape=default|json|none] STRING...; */
-static int add_format(struct ngxbuild *b, const struct cf_node *n)
+static int add_format(struct ngxbuild *b, const struct cf_node *n, bool stream)
 {
 	int r = ngxbuild_args(b, n, 3, 1024);
 	if (r < 0)
 		return r;
-	if (find_format(b->m, n->argv[1]) != SIZE_MAX)
+	if (find_format(b->m, n->argv[1], stream) != SIZE_MAX)
 		return ngxbuild_err(b, n, "duplicate \"log_format\" name \"%s\"", n->argv[1]);
 	enum ngx_log_escape esc = NGX_ESCAPE_DEFAULT;
 	unsigned first = 2;
@@ -81,6 +84,7 @@ static int add_format(struct ngxbuild *b, const struct cf_node *n)
 	    .name = ngxbuild_str(b, n->argv[1]),
 	    .format = ngxbuild_str_n(b, s.p ? s.p : "", s.len),
 	    .escape = esc,
+	    .stream = stream,
 	    .ref = ngxbuild_ref(b, n),
 	};
 	strbuf_done(&s);
@@ -127,16 +131,21 @@ static int add_access(struct ngxbuild *b, const struct cf_node *n, const struct 
 	    .server_name = ngxbuild_str(b, sc->server_name),
 	    .location = ngxbuild_str(b, sc->location),
 	    .ref = ngxbuild_ref(b, n),
+	    .stream = sc->stream,
 	};
+	if (sc->pass)
+		a->pass_ref = ngxbuild_ref(b, sc->pass);
 	if (streq(n->argv[1], "off")) {
 		a->off = true;
 		a->path = ngxbuild_str(b, "off");
 		a->note = "off: this scope logs nothing";
 		return 0;
 	}
+	if (sc->stream && n->argc < 3) /* stream {} has no default format */
+		return ngxbuild_err(b, n, "log format is not specified");
 	set_target(b, a, n->argv[1]);
 	a->format_name = ngxbuild_str(b, n->argc > 2 ? n->argv[2] : "combined");
-	a->format = find_format(b->m, a->format_name);
+	a->format = find_format(b->m, a->format_name, sc->stream);
 	if (a->format == SIZE_MAX) {
 		a->followable = false;
 		a->note = "unknown log format";
@@ -186,6 +195,10 @@ static int walk_scope(struct ngxbuild *b, const struct cf_node *block, const str
 		if (sc->depth == 0 && streq(name, "server")) {
 			child.server_name = NULL;
 			child.location = "";
+			child.pass = NULL;
+			for (const struct cf_node *c = n->children; sc->stream && c; c = c->next)
+				if (!c->block && streq(c->argv[0], "proxy_pass"))
+					child.pass = c;
 			r = walk_scope(b, n, &child);
 		} else if (sc->depth > 0 && streq(name, "location")) {
 			struct strbuf s = STRBUF_INIT;
@@ -205,7 +218,7 @@ static int walk_scope(struct ngxbuild *b, const struct cf_node *block, const str
 	return r;
 }
 
-int ngxaccess_walk(struct ngxbuild *b, const struct cf_node *http)
+int ngxaccess_walk(struct ngxbuild *b, const struct cf_node *http, bool stream)
 {
 	int r = 0;
 	bool top = false;
@@ -213,13 +226,13 @@ int ngxaccess_walk(struct ngxbuild *b, const struct cf_node *http)
 		if (n->block)
 			continue;
 		if (streq(n->argv[0], "log_format"))
-			r = add_format(b, n);
+			r = add_format(b, n, stream);
 		else if (streq(n->argv[0], "access_log"))
 			top = true;
 	}
 	if (r < 0)
 		return r;
-	if (!top) {
+	if (!top && !stream) {
 		/* ngx_http_log_merge_loc_conf(): http {} without access_log
 		 * logs to the compiled-in path in combined */
 		struct ngx_access_log *a = new_access(b);
@@ -230,6 +243,6 @@ int ngxaccess_walk(struct ngxbuild *b, const struct cf_node *http)
 		    .followable = true,
 		};
 	}
-	struct scope sc = {0};
+	struct scope sc = {.stream = stream};
 	return walk_scope(b, http, &sc);
 }

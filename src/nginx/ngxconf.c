@@ -94,8 +94,8 @@ static int walk_main(struct ngxbuild *b, const struct cf_node *root)
 		bool stream = streq(n->argv[0], "stream");
 		if (n->block && (stream || streq(n->argv[0], "http")))
 			r = ngxpass_walk(b, n, stream);
-		if (r >= 0 && n->block && streq(n->argv[0], "http"))
-			r = ngxaccess_walk(b, n);
+		if (r >= 0 && n->block && (stream || streq(n->argv[0], "http")))
+			r = ngxaccess_walk(b, n, stream);
 		else if (n->block && streq(n->argv[0], "mail"))
 			r = mail_error_logs(b, n);
 	}

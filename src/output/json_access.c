@@ -52,6 +52,9 @@ cJSON *json_access_stats(const struct accessstats *s, const struct ngx_model *m,
 		const struct ngx_pass *p = &m->passes[i];
 		cJSON *lo = cJSON_CreateObject();
 		cJSON_AddStringToObject(lo, "location", p->location ? p->location : "");
+		if (p->stream)
+			cJSON_AddTrueToObject(lo,
+					      "stream"); /* a stream server: counts are sessions */
 		if (p->server_name)
 			cJSON_AddStringToObject(lo, "server_name", p->server_name);
 		else

@@ -1,14 +1,16 @@
 #!/bin/bash
 # Access-log ingest next to `wc -l` on the same file, in the same run.
 #   tests/bench/accesslog.sh BUILD_DIR [MB] [RUNS]
-# Generates MB (default 1000: about 10 M lines) of `combined` lines with
-# bench_accesslog, warms the page cache, runs `wc -l` and `bench_accesslog
-# run` RUNS times each (default 3), alternating, and prints the best CPU
-# time (user + sys) of each and the ingest as a fraction of wc -l.
+# Generates MB (default 1200: about 10 M lines) of `combined` lines with
+# bench_accesslog, warms the page cache, runs `wc -l`, `bench_accesslog
+# run` (the matcher alone) and `bench_accesslog stats` (the daemon's ingest:
+# matched, placed on a location, counted) RUNS times each (default 3),
+# alternating, and prints the best CPU time (user + sys) of each and each
+# as a fraction of wc -l.
 # Not part of the test suite: it prints figures, it asserts nothing.
 set -euo pipefail
 build=${1:?usage: accesslog.sh BUILD_DIR [MB] [RUNS]}
-mb=${2:-1000}
+mb=${2:-1200}
 runs=${3:-3}
 bin="$build/tests/bench/bench_accesslog"
 [ -x "$bin" ] || { echo "accesslog.sh: $bin not built" >&2; exit 1; }
@@ -23,18 +25,22 @@ cpu() {
     t=$({ time "$@" >/dev/null; } 2>&1)
     awk '{ printf "%.3f\n", $1 + $2 }' <<<"$t"
 }
-best_wc= best_run=
+best_wc= best_run= best_stats=
 for ((i = 0; i < runs; i++)); do
     c=$(cpu wc -l "$file")
     if [ -z "$best_wc" ] || awk -v a="$c" -v b="$best_wc" 'BEGIN { exit !(a < b) }'; then best_wc=$c; fi
     c=$(cpu "$bin" run "$file")
     if [ -z "$best_run" ] || awk -v a="$c" -v b="$best_run" 'BEGIN { exit !(a < b) }'; then best_run=$c; fi
+    c=$(cpu "$bin" stats "$file")
+    if [ -z "$best_stats" ] || awk -v a="$c" -v b="$best_stats" 'BEGIN { exit !(a < b) }'; then best_stats=$c; fi
 done
 "$bin" run "$file" | head -1
-awk -v l="$lines" -v w="$best_wc" -v r="$best_run" -v mb="$mb" 'BEGIN {
+awk -v l="$lines" -v w="$best_wc" -v r="$best_run" -v s="$best_stats" -v mb="$mb" 'BEGIN {
     if (w <= 0) w = 0.001
     if (r <= 0) r = 0.001
+    if (s <= 0) s = 0.001
     printf "file: %d MB, %d lines, best cpu of runs\n", mb, l
-    printf "wc -l            cpu %7.3f s  %11.0f lines/s\n", w, l / w
-    printf "accesslog ingest cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", r, l / r, 100 * w / r, r / w
+    printf "wc -l              cpu %7.3f s  %11.0f lines/s\n", w, l / w
+    printf "accesslog match    cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", r, l / r, 100 * w / r, r / w
+    printf "accessstats ingest cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", s, l / s, 100 * w / s, s / w
 }'

@@ -4,8 +4,12 @@
  *   bench_accesslog generate FILE [MB]   write ~MB (default 200) of lines
  *   bench_accesslog run FILE             read FILE in 128 KiB chunks, split
  *                                        lines, match each with combined and
- *                                        read status, path and time, as the
- *                                        daemon's ingest does
+ *                                        read status, path and time
+ *   bench_accesslog stats FILE           the same lines through accessstats,
+ *                                        as the daemon's ingest does: matched,
+ *                                        placed on a location (nginx's rules,
+ *                                        a model of four locations) and
+ *                                        counted
  *
  * tests/bench/accesslog.sh runs it next to `wc -l` on the same file. */
 #include <errno.h>
@@ -17,6 +21,8 @@
 #include <unistd.h>
 
 #include "log/accesslog.h"
+#include "log/accessstats.h"
+#include "nginx/ngxconf.h"
 
 #define CHUNK	 (128u << 10)
 #define MAX_LINE (64u << 10)
@@ -110,12 +116,102 @@ static int run(const char *path)
 	return 0;
 }
 
+/* Read path line by line, each to fn. */
+static unsigned long long each_line(const char *path, void (*fn)(void *, const char *, size_t),
+				    void *ud, double *ret_secs)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char *buf = malloc(CHUNK + MAX_LINE);
+	size_t have = 0;
+	unsigned long long lines = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ssize_t n = read(fd, buf + have, CHUNK);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		char *s = buf, *end = buf + have, *nl;
+		while ((nl = memchr(s, '\n', (size_t)(end - s)))) {
+			lines++;
+			fn(ud, s, (size_t)(nl - s));
+			s = nl + 1;
+		}
+		have = (size_t)(end - s);
+		if (have >= MAX_LINE)
+			have = 0;
+		memmove(buf, s, have);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*ret_secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	free(buf);
+	close(fd);
+	return lines;
+}
+
+struct stats_run {
+	struct accessstats *s;
+	const char *path;
+	unsigned long long counted;
+};
+
+static void stats_line(void *ud, const char *line, size_t len)
+{
+	struct stats_run *r = ud;
+	r->counted += accessstats_line(r->s, r->path, line, len, 1795989565) == 0;
+}
+
+static int stats(const char *path)
+{
+	char dir[] = "/tmp/bench_accesslog.XXXXXX", conf[64], text[2048];
+	if (!mkdtemp(dir))
+		return -errno;
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+	snprintf(text, sizeof(text),
+		 "events {}\nhttp {\n access_log %s;\n"
+		 " upstream app { server 127.0.0.1:9000; server 127.0.0.1:9001; }\n"
+		 " server {\n  listen 127.0.0.1:8080;\n"
+		 "  location / { proxy_pass http://127.0.0.1:9002; }\n"
+		 "  location /api/ { proxy_pass http://app; }\n"
+		 "  location /api/v2/ { proxy_pass http://app; }\n"
+		 "  location /static/ { proxy_pass http://127.0.0.1:9003; }\n"
+		 " }\n}\n",
+		 path);
+	FILE *f = fopen(conf, "w");
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	fclose(f);
+	struct ngx_model *m = NULL;
+	char err[512];
+	int r = ngxconf_load(conf, NULL, &m, err, sizeof(err));
+	unlink(conf);
+	rmdir(dir);
+	if (r < 0) {
+		fprintf(stderr, "bench_accesslog: %s\n", err);
+		return r;
+	}
+	struct stats_run run = {.path = path};
+	accessstats_new(m, &run.s);
+	double secs = 0;
+	unsigned long long lines = each_line(path, stats_line, &run, &secs);
+	printf("lines %llu counted %llu\n", lines, run.counted);
+	printf("%.0f lines/s (%.3f s wall)\n", secs > 0 ? (double)lines / secs : 0.0, secs);
+	accessstats_free(run.s);
+	ngxconf_free(m);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "stats") == 0)
+		return stats(argv[2]) < 0;
 	if (argc >= 3 && strcmp(argv[1], "generate") == 0)
 		return generate(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 200) < 0;
 	if (argc == 3 && strcmp(argv[1], "run") == 0)
 		return run(argv[2]) < 0;
-	fprintf(stderr, "usage: bench_accesslog generate FILE [MB] | run FILE\n");
+	fprintf(stderr, "usage: bench_accesslog generate FILE [MB] | run FILE | stats FILE\n");
 	return 2;
 }

@@ -163,6 +163,7 @@ static void test_compile_errors_and_adjacent_variables(void)
 	f = compile("${status}$request_time [$host]", NGX_ESCAPE_DEFAULT);
 	/* $status$request_time: no way to tell where one ends, neither is read */
 	CHECK(!accesslog_format_has(f, ACCESSLOG_REQUEST_TIME));
+	CHECK(!accesslog_format_has(f, ACCESSLOG_STATUS));
 	struct accesslog_line l;
 	CHECK_INT(parse(f, "2000.001 [h]", &l), 0);
 	CHECK_INT(accesslog_status(&l), -EINVAL);
@@ -185,6 +186,30 @@ static void test_mismatch_and_bounded_work(void)
 	accesslog_format_free(f);
 }
 
+/* A line is matched up to the literal that ends the last variable read:
+ * what follows (combined's referer and user agent) is not looked at. */
+static void test_matching_stops_after_the_last_variable_read(void)
+{
+	struct accesslog_format *f = compile(NGXCONF_COMBINED_FORMAT, NGX_ESCAPE_DEFAULT);
+	struct accesslog_line l;
+	CHECK_INT(parse(f,
+			"127.0.0.1 - - [29/Nov/2026:21:59:25 +0000] \"GET / HTTP/1.1\" 504 "
+			"cut by a full disk",
+			&l),
+		  0);
+	CHECK_INT(accesslog_status(&l), 504);
+	CHECK_STR(field(&l, ACCESSLOG_REQUEST), "GET / HTTP/1.1");
+	/* broken before the status: not a line of this format */
+	CHECK_INT(parse(f, "127.0.0.1 - - [29/Nov/2026:21:59:25 +0000] \"GET / HTTP/1.1", &l),
+		  -EINVAL);
+	accesslog_format_free(f);
+	/* a format that reads nothing must match whole */
+	f = compile("$remote_user:$body_bytes_sent;", NGX_ESCAPE_DEFAULT);
+	CHECK_INT(parse(f, "bob:12;", &l), 0);
+	CHECK_INT(parse(f, "bob:12", &l), -EINVAL);
+	accesslog_format_free(f);
+}
+
 int main(void)
 {
 	RUN(test_combined_line);
@@ -195,5 +220,6 @@ int main(void)
 	RUN(test_json_format);
 	RUN(test_compile_errors_and_adjacent_variables);
 	RUN(test_mismatch_and_bounded_work);
+	RUN(test_matching_stops_after_the_last_variable_read);
 	return harness_result();
 }

@@ -5,7 +5,9 @@
  * and the log_format advice. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "log/accessstats.h"
@@ -206,6 +208,64 @@ static void test_impact_sentence(void)
 	ngxconf_free(m);
 }
 
+static void test_span_counts_every_line_read(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	accessstats_set_span(s, 3600);
+	char line[512];
+	/* 40 minutes of lines, one a minute: the ring holds 5 of them, the span all */
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:%02d:00 +0000] \"GET /api/%d HTTP/1.1\" %d "
+			 "ua=\"127.0.0.1:9001\" us=\"%d\" urt=\"0.001\"",
+			 19 + i, i, i % 4 ? 200 : 504, i % 4 ? 200 : 504);
+		feed(s, UP, line);
+	}
+	char buf[512];
+	size_t api = pass_at(m, "/api/");
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_recent(s, api, now, &c));
+	CHECK_INT(c.requests, 40);
+	CHECK_INT(c.s504, 10);
+	CHECK(accessstats_peer_recent(s, "127.0.0.1:9001", now, &c));
+	CHECK_INT(c.requests, 40);
+	CHECK(accessstats_impact(s, api, now, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "10 requests to location /api/ (" DIR "/nginx.conf:17) answered 504 in the "
+		       "last 1 h, 25.0 % of its traffic");
+	accessstats_set_span(s, 900);
+	CHECK_STR(accessstats_recent_words(s), "in the last 15 min");
+	accessstats_set_span(s, 0);
+	CHECK_STR(accessstats_recent_words(s), "in the last 5 min");
+	CHECK(accessstats_pass_recent(s, api, now, &c));
+	CHECK_INT(c.requests, 4); /* 21:55 .. 21:58 */
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+static void test_line_time_by_the_logs_format(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	const char *l = "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/x HTTP/1.1\" 200 "
+			"ua=\"127.0.0.1:9000\" us=\"200\" urt=\"0.010\"";
+	time_t t = 0;
+	CHECK_INT(accessstats_line_time(s, UP, l, strlen(l), &t), 0);
+	CHECK_INT(t, now - 5);
+	CHECK_INT(accessstats_line_time(s, UP, "garbage", 7, &t), -EINVAL);
+	CHECK_INT(accessstats_line_time(s, "/nowhere.log", l, strlen(l), &t), -ENOENT);
+	CHECK(accessstats_log_by_path(s, UP) == accessstats_log_at(s, 0));
+	CHECK(accessstats_log_by_path(s, "/nowhere.log") == NULL);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_format_advice_at_the_access_log(void)
 {
 	struct ngx_model *m = load();
@@ -224,6 +284,156 @@ static void test_format_advice_at_the_access_log(void)
 	ngxconf_free(m);
 }
 
+/* stream {}: a session's $status is its own; the addresses before the last
+ * in $upstream_addr were left unreachable; a server's log without
+ * $upstream_addr counts on that server's proxy_pass. */
+static void test_stream_sessions_per_server_and_peer(void)
+{
+	const char *dir = FIXTURES "/nginx/accessstream";
+	struct ngx_model *m = NULL;
+	char err[1024] = "";
+	struct ngxconf_options o = {.prefix = dir};
+	if (ngxconf_load_opts(FIXTURES "/nginx/accessstream/nginx.conf", NULL, &o, &m, err,
+			      sizeof(err)) < 0) {
+		fprintf(stderr, "load: %s\n", err);
+		CHECK(0);
+		return;
+	}
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	CHECK_INT(accessstats_nlogs(s), 3);
+	const char *sl = FIXTURES "/nginx/accessstream/logs/stream.log";
+	const char *rl = FIXTURES "/nginx/accessstream/logs/redis.log";
+	const char *lines[] = {
+	    "127.0.0.1 [29/Nov/2026:21:59:10 +0000] TCP 200 10 20 0.100 ua=\"127.0.0.1:5432\"",
+	    "127.0.0.1 [29/Nov/2026:21:59:11 +0000] TCP 200 10 20 0.100 "
+	    "ua=\"127.0.0.1:5433, 127.0.0.1:5432\"",
+	    "127.0.0.1 [29/Nov/2026:21:59:12 +0000] TCP 502 0 0 0.001 "
+	    "ua=\"127.0.0.1:5433, 127.0.0.1:5432\"",
+	};
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(accessstats_line(s, sl, lines[i], strlen(lines[i]), now), 0);
+	const char *redis[] = {
+	    "127.0.0.1 [29/Nov/2026:21:59:13 +0000] TCP 200",
+	    "127.0.0.1 [29/Nov/2026:21:59:14 +0000] TCP 502",
+	    "127.0.0.1 [29/Nov/2026:21:59:15 +0000] TCP 502",
+	};
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(accessstats_line(s, rl, redis[i], strlen(redis[i]), now), 0);
+
+	size_t db = SIZE_MAX, rd = SIZE_MAX;
+	for (size_t i = 0; i < m->npasses; i++) {
+		if (m->passes[i].upstream && strcmp(m->passes[i].upstream, "db") == 0)
+			db = i;
+		if (m->passes[i].key && strcmp(m->passes[i].key, "127.0.0.1:6379") == 0)
+			rd = i;
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, db, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.retries, 2);
+	CHECK(accessstats_peer_total(s, "127.0.0.1:5433", &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s502, 2); /* left for the next peer both times */
+	CHECK(accessstats_peer_total(s, "127.0.0.1:5432", &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_served(s, "127.0.0.1:5432", 60, now));
+	CHECK(!accessstats_peer_served(s, "127.0.0.1:5433", 60, now));
+	CHECK(accessstats_pass_total(s, rd, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 2);
+	CHECK(!accessstats_peer_total(s, "127.0.0.1:6379", &c)); /* no $upstream_addr */
+
+	char buf[512];
+	CHECK(accessstats_impact(s, rd, now, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "2 sessions to stream server (proxy_pass 127.0.0.1:6379) (" FIXTURES
+		       "/nginx/accessstream/nginx.conf:26) answered 502 in the last 5 min, 66.7 % "
+		       "of its traffic");
+	const struct accessstats_log *redislog = accessstats_log_by_path(s, rl);
+	CHECK(redislog && !redislog->upstream_vars);
+	CHECK(accessstats_log_by_path(s, sl)->upstream_vars);
+	CHECK(accessstats_format_advice(redislog, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "add in stream {}:") != NULL);
+	CHECK(strstr(buf, "at " FIXTURES "/nginx/accessstream/nginx.conf:25") != NULL);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+/* A reload: the same configuration with a line added above everything
+ * (every pass moves a line down) and one location gone. */
+static void test_reload_carries_counts(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	FILE *in = fopen(DIR "/nginx.conf", "r");
+	CHECK(in != NULL);
+	if (!in)
+		return;
+	char path[] = "/tmp/test_accessstats.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *out = fdopen(fd, "w");
+	fputs("# a comment added on top\n", out);
+	char line[512];
+	while (fgets(line, sizeof(line), in))
+		if (!strstr(line, "proxy_pass http://127.0.0.1:9002;"))
+			fputs(line, out); /* location / loses its pass */
+	fclose(in);
+	fclose(out);
+	struct ngx_model *m2 = NULL;
+	char err[1024] = "";
+	struct ngxconf_options o = {.prefix = DIR};
+	CHECK_INT(ngxconf_load_opts(path, NULL, &o, &m2, err, sizeof(err)), 0);
+	remove(path);
+	if (!m2) {
+		ngxconf_free(m);
+		return;
+	}
+	struct accessstats *s = NULL, *s2 = NULL;
+	accessstats_new(m, &s);
+	feed(s, UP,
+	     "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/x HTTP/1.1\" 502 "
+	     "ua=\"127.0.0.1:9000, 127.0.0.1:9001\" us=\"502, 502\" urt=\"0.001, 0.002\"");
+	feed(s, UP,
+	     "api.example [29/Nov/2026:21:59:21 +0000] \"GET /other HTTP/1.1\" 200 "
+	     "ua=\"127.0.0.1:9002\" us=\"200\" urt=\"0.010\"");
+	feed(s, UP, "not a line of the format");
+	accessstats_new(m2, &s2);
+	accessstats_carry(s2, s);
+	size_t api = SIZE_MAX;
+	for (size_t i = 0; i < m2->npasses; i++)
+		if (strcmp(m2->passes[i].location, "/api/") == 0)
+			api = i;
+	CHECK(api != SIZE_MAX && m2->passes[api].ref.line == 18); /* was 17 */
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s2, api, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.retries, 1);
+	CHECK(accessstats_pass_window(s2, api, 300, now, &c));
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_total(s2, "127.0.0.1:9001", &c));
+	CHECK_INT(c.s502, 1);
+	CHECK(accessstats_peer_served(s2, "127.0.0.1:9002", 60, now)); /* now a peer of no pass */
+	CHECK(accessstats_pass_log(s2, api) == accessstats_log_by_path(s2, UP));
+	const struct accessstats_log *l = accessstats_log_by_path(s2, UP);
+	CHECK_INT(l->lines, 3);
+	CHECK_INT(l->unparsed, 1);
+	/* new lines count on top */
+	CHECK_INT(feed(s2, UP,
+		       "api.example [29/Nov/2026:21:59:22 +0000] \"GET /api/y HTTP/1.1\" 200 "
+		       "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"0.010\""),
+		  0);
+	CHECK(accessstats_pass_total(s2, api, &c));
+	CHECK_INT(c.requests, 2);
+	accessstats_free(s);
+	ngxconf_free(m);
+	accessstats_free(s2);
+	ngxconf_free(m2);
+}
+
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
@@ -231,5 +441,9 @@ int main(void)
 	RUN(test_quantile_sketch_bounded);
 	RUN(test_impact_sentence);
 	RUN(test_format_advice_at_the_access_log);
+	RUN(test_span_counts_every_line_read);
+	RUN(test_line_time_by_the_logs_format);
+	RUN(test_stream_sessions_per_server_and_peer);
+	RUN(test_reload_carries_counts);
 	return harness_result();
 }

@@ -69,6 +69,37 @@ static void test_fires_once_refreshes_and_resolves_after_hold(void)
 	alert_store_free(s);
 }
 
+/* The error line fires the alert before its access-log line is counted:
+ * the first report that carries the impact is announced once more. */
+static void test_impact_known_later_is_announced_once(void)
+{
+	struct alert_store *s = alert_store_new(30000, on_change, NULL);
+	changes = 0;
+	struct alert_report r = report(CAUSE_BACKEND_DOWN, "127.0.0.1:8080", 1000);
+	alert_report(s, &r, 1000);
+	CHECK_INT(changes, 1);
+	r.impact = true;
+	r.summary = "127.0.0.1:8080 refuses: 3 requests to location / (n.conf:3) answered 502";
+	const struct alert *a = alert_report(s, &r, 2000);
+	CHECK_INT(changes, 2);
+	CHECK(last_change == a && a->firing);
+	CHECK_STR(a->summary, r.summary);
+	alert_report(s, &r, 3000);
+	CHECK_INT(changes, 2); /* told: the counts moving is no news */
+	r.impact = false;
+	alert_report(s, &r, 4000);
+	CHECK_INT(changes, 2);
+	alert_store_free(s);
+	/* known from the start: one announcement */
+	s = alert_store_new(30000, on_change, NULL);
+	changes = 0;
+	r.impact = true;
+	alert_report(s, &r, 1000);
+	alert_report(s, &r, 2000);
+	CHECK_INT(changes, 1);
+	alert_store_free(s);
+}
+
 static void test_one_alert_per_cause_and_peer(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
@@ -217,5 +248,6 @@ int main(void)
 	RUN(test_absorbed_alert_names_its_story_and_leaves_the_history);
 	RUN(test_host_and_block_subjects_do_not_meet_peers);
 	RUN(test_json_has_the_design_fields);
+	RUN(test_impact_known_later_is_announced_once);
 	return harness_result();
 }

@@ -2,8 +2,10 @@
  * sentence every alert carries, and no peer_failing for a peer nginx served
  * lately, whatever a probe says. Uses the accessstats fixture. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "conf/config.h"
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/impact.h"
@@ -105,6 +107,59 @@ static void test_served_peer_is_not_called_failing_by_a_probe(void)
 	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:9000") != NULL);
 	diag_free(d);
 	alert_store_free(alerts);
+	teardown();
+}
+
+/* With a health_uri configured for it, a served peer failing its probe is
+ * a warning that says nginx is answered; once nginx no longer is, the
+ * ordinary prediction takes its words. */
+static void test_served_peer_failing_its_health_uri_warns(void)
+{
+	setup();
+	if (!stats)
+		return;
+	harness_write(harness_tmpdir(), "upwatch.conf", "upstream app { health_uri /healthz; }\n");
+	char conf[512];
+	snprintf(conf, sizeof(conf), "%s/upwatch.conf", harness_tmpdir());
+	struct config *cfg = NULL;
+	char err[512];
+	CHECK_INT(config_load(conf, false, &cfg, err, sizeof(err)), 0);
+	traffic(0, 10, "127.0.0.1:9000");
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	const struct diag_host host = {0};
+	struct diag *d = diag_new(alerts, &host);
+	diag_set_model(d, model, cfg);
+	diag_set_access(d, stats);
+	struct probe_result r = {.result = PROBE_HTTP_STATUS, .latency_ms = 1};
+	snprintf(r.detail, sizeof(r.detail), "HTTP 503");
+	int64_t ms = (int64_t)now * 1000;
+	r.time_ms = ms;
+	diag_probe_result(d, "127.0.0.1:9000", &r, ms);
+	const struct alert *a = alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:9000");
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_INT(a->severity, ALERT_WARNING);
+		CHECK_STR(a->summary, "127.0.0.1:9000 fails its health check GET /healthz "
+				      "(http_status) while nginx is answered through it");
+		CHECK_INT(a->nevidence, 2);
+		CHECK_STR(a->evidence[0], "probe: GET /healthz: http_status (HTTP 503)");
+		CHECK_STR(a->evidence[1], "access log: 10 requests through 127.0.0.1:9000 in the "
+					  "last minute, 0 answered 5xx");
+		CHECK(impact_is_health(a));
+	}
+	/* 127.0.0.1:9002 has no health_uri (no upstream block): no verdict */
+	traffic(0, 3, "127.0.0.1:9002");
+	diag_probe_result(d, "127.0.0.1:9002", &r, ms);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:9002") == NULL);
+	/* two minutes on, nginx no longer answered through it: a prediction */
+	diag_probe_result(d, "127.0.0.1:9000", &r, ms + 120000);
+	a = alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.1:9000");
+	CHECK(a != NULL && !impact_is_health(a));
+	if (a) /* (the probe's name comes from host.last_probe, absent here) */
+		CHECK(strstr(a->summary, "127.0.0.1:9000 fails its probe (") == a->summary);
+	diag_free(d);
+	alert_store_free(alerts);
+	config_free(cfg);
 	teardown();
 }
 
@@ -250,6 +305,7 @@ int main(void)
 {
 	RUN(test_impact_of_a_peer_names_its_location);
 	RUN(test_served_peer_is_not_called_failing_by_a_probe);
+	RUN(test_served_peer_failing_its_health_uri_warns);
 	RUN(test_alert_carries_its_impact);
 	RUN(test_backend_slow_before_any_timeout);
 	RUN(test_errors_unlogged_until_an_alert_explains_them);

@@ -2,7 +2,9 @@
  * lines (FastCGI continuation lines, garbage) between entries. */
 #include "harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -81,11 +83,56 @@ static void test_empty_and_entryless_files(void)
 	close(fd);
 }
 
+/* An access-log line's time: "[29/Nov/2026:21:59:25 +0000]" anywhere in it
+ * (the test's stand-in for a format's $time_local). */
+static int bracket_time(void *ud, const char *line, size_t len, time_t *ret)
+{
+	(void)ud;
+	const char *b = memchr(line, '[', len);
+	struct tm tm = {0};
+	if (!b || !strptime(b + 1, "%d/%b/%Y:%H:%M:%S", &tm))
+		return -EINVAL;
+	*ret = timegm(&tm);
+	return 0;
+}
+
+static void test_access_log_by_its_time_variable(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/access.log", harness_tmpdir());
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	time_t t0 = 1790000000;
+	off_t at[3000];
+	for (int i = 0; i < 3000; i++) {
+		at[i] = ftello(f);
+		time_t t = t0 + i / 3;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		char stamp[40];
+		strftime(stamp, sizeof(stamp), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+		fprintf(f, "127.0.0.1 - - [%s] \"GET /x/%d HTTP/1.1\" 502 157 \"-\" \"curl\"\n",
+			stamp, i);
+	}
+	fclose(f);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t got = -1;
+	CHECK_INT(logseek_since_by(fd, t0 + 500, bracket_time, NULL, &got), 0);
+	CHECK_INT(got, at[1500]);
+	/* the error-log reader sees no entry in it: everything is read */
+	CHECK_INT(logseek_since(fd, t0 + 500, &got), 0);
+	CHECK_INT(got, 0);
+	close(fd);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
 	tzset();
 	RUN(test_bisect_matches_linear_scan);
 	RUN(test_empty_and_entryless_files);
+	RUN(test_access_log_by_its_time_variable);
 	return harness_result();
 }

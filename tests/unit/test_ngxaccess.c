@@ -151,6 +151,49 @@ static void test_errors_nginx_raises(void)
 	CHECK(strstr(err, "invalid parameter \"bogus=1\"") != NULL);
 }
 
+static void test_stream_logs_with_their_own_formats(void)
+{
+	struct ngx_model *m = NULL;
+	char err[1024] = "";
+	const char *dir = FIXTURES "/nginx/accessstream";
+	struct ngxconf_options o = {.prefix = dir};
+	CHECK_INT(ngxconf_load_opts(FIXTURES "/nginx/accessstream/nginx.conf", NULL, &o, &m, err,
+				    sizeof(err)),
+		  0);
+	if (!m)
+		return;
+	/* combined, http's basic, stream's basic and bare */
+	CHECK_INT(m->nlog_formats, 4);
+	CHECK(!m->log_formats[1].stream);
+	CHECK(m->log_formats[2].stream && m->log_formats[3].stream);
+	CHECK_STR(m->log_formats[2].name, "basic");
+	CHECK_INT(m->naccess_logs, 3); /* http's, stream's, redis server's: no implicit one */
+	const struct ngx_access_log *h = &m->access_logs[0], *s = &m->access_logs[1],
+				    *r = &m->access_logs[2];
+	CHECK(!h->stream);
+	CHECK_INT(h->format, 1);
+	CHECK(s->stream && s->followable);
+	CHECK_INT(s->format, 2);
+	CHECK_INT(s->ref.line, 13);
+	CHECK(s->pass_ref.file == NULL);
+	CHECK(r->stream);
+	CHECK_INT(r->format, 3);
+	CHECK_STR(r->location, "");
+	CHECK_INT(r->pass_ref.line, 26);
+	ngxconf_free(m);
+
+	CHECK(load_text("stream { server { listen 1; access_log /tmp/s.log; proxy_pass "
+			"127.0.0.1:2; } }",
+			err) == NULL);
+	CHECK(strstr(err, "log format is not specified") != NULL);
+	m = load_text("stream { log_format combined '$status'; access_log /tmp/s.log combined; }",
+		      err);
+	CHECK(m != NULL);
+	if (m)
+		CHECK_INT(m->access_logs[0].format, 1); /* stream's own, not the built-in */
+	ngxconf_free(m);
+}
+
 int main(void)
 {
 	RUN(test_log_formats_builtin_first_and_joined);
@@ -158,5 +201,6 @@ int main(void)
 	RUN(test_implicit_default_when_http_has_none);
 	RUN(test_unknown_format_is_kept_unfollowed);
 	RUN(test_errors_nginx_raises);
+	RUN(test_stream_logs_with_their_own_formats);
 	return harness_result();
 }
