@@ -13,6 +13,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,7 @@ struct pipeline {
 	bool no_probe;		    /* no targets: nothing is ever probed */
 	bool targets_stale;	    /* diagnosis learned or expired a peer */
 	int prober_error;	    /* last prober_set_targets outcome, logged on change */
+	uid_t worker_uid;	    /* nginx's workers (running ones, else the configured user) */
 };
 
 /* upwatch.conf with the command line applied on top, then the nginx model

@@ -52,6 +52,7 @@ struct advice_in {
 	 * first nameserver from /etc/resolv.conf ("" unknown) */
 	bool host_not_found, no_resolver;
 	const char *nameserver;
+	const char *stale_addr;	  /* dns_stale: the old address nginx connects to, NULL unknown */
 	const char *block_states; /* no_live_upstreams: "a: down (refused); b: ..." */
 	const char *backup;	  /* every primary of the block fails; this backup serves */
 	int64_t last_error_ms;	  /* peer_failing: nginx's last error for it, 0 = never */

@@ -22,6 +22,7 @@
 
 #include "log/errlog.h"
 #include "host/host.h"
+#include "host/sockdiag.h"
 #include "probe/probe.h"
 
 struct accessstats;
@@ -58,6 +59,10 @@ struct diag_host {
 	 * 0 (ret filled), -ENOENT none, or -errno. NULL: none are read. */
 	int (*unit_signal)(void *ud, const char *unit, int64_t since_ms,
 			   struct unitlog_signal *ret);
+	/* Where nginx's workers hold TCP connections on port (connected or
+	 * connecting): dns_stale's evidence of the address nginx really uses.
+	 * How many were written, or -errno when not visible. */
+	int (*nginx_remotes)(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max);
 	/* Probe key soon. The callee decides whether it may (`probe off`,
 	 * probe_allow, its in-flight limit): diagnosis only asks. */
 	void (*probe_now)(void *ud, const char *key);

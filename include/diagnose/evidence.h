@@ -61,7 +61,12 @@ struct evidence {
 	char last_detail[160];
 	char last_server[128];
 	char last_uri[256];
-	struct alert_ref touched;     /* the alert the last log event counted in */
+	struct alert_ref touched; /* the alert the last log event counted in */
+	/* dns_stale. On a learned IP peer: the host-name peer whose old answer
+	 * it is (NULL: none), as judged at stale_ms. On that host-name peer: the
+	 * old address nginx connects to. Heap strings, NULL mostly. */
+	char *stale_of;
+	int64_t stale_ms;
 	enum probe_result_kind probe; /* the last verdict probe diagnosis saw */
 	int64_t probe_ms;	      /* 0 = none */
 	/* the ring of raw lines, allocated with the first line: a peer only

@@ -86,3 +86,19 @@ struct sockdiag_conns {
  * v4-mapped address. Netlink only (a filtered dump: the kernel sends only
  * sockets with that remote port). Returns 0 or -errno. */
 int sockdiag_inet_conns(int family, const uint8_t *addr, unsigned port, struct sockdiag_conns *ret);
+
+/* One remote address that sockets of one uid are connected or connecting to
+ * (dns_stale: the address nginx's workers really use for a host name). */
+struct sockdiag_remote {
+	int family;	  /* AF_INET (v4-mapped IPv6 is shown as IPv4) or AF_INET6 */
+	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
+	unsigned established, syn_sent;
+};
+
+#define SOCKDIAG_MAX_REMOTES 16
+
+/* The distinct remote addresses on port that TCP sockets owned by uid are
+ * ESTABLISHED or SYN_SENT to, at most max (SOCKDIAG_MAX_REMOTES) of them, in
+ * the kernel's order. Netlink only (a filtered dump, as
+ * sockdiag_inet_conns). Returns how many were written, or -errno. */
+int sockdiag_inet_remotes(unsigned port, uid_t uid, struct sockdiag_remote *ret, size_t max);

@@ -29,6 +29,15 @@ enum probe_result_kind {
 	PROBE__COUNT
 };
 
+/* What a port answered when sniffed (probe_sniff): set only for an HTTP
+ * probe that was reset or got non-HTTP bytes. */
+enum probe_speaks {
+	PROBE_SPEAKS_UNKNOWN, /* not sniffed, or nothing answered */
+	PROBE_SPEAKS_FASTCGI,
+	PROBE_SPEAKS_UWSGI,
+	PROBE_SPEAKS_TLS,
+};
+
 /* UNKNOWN until the first result, then UP after an ok probe and DOWN after
  * any failed one: no hysteresis here, the diagnoser weighs evidence. */
 enum peer_state {
@@ -57,6 +66,8 @@ struct probe_result {
 			      * "verify off: ..." = what a verifying client would refuse */
 	/* dns */
 	char dns_answers[160]; /* "127.0.0.1 ::1" */
+	/* what the port speaks instead of HTTP (probe_sniff) */
+	enum probe_speaks speaks;
 	/* unix socket */
 	bool unix_checked;
 	/* upwatch itself was refused (EACCES) where nginx's worker identity is
@@ -74,3 +85,5 @@ struct probe_result {
 
 const char *probe_result_name(enum probe_result_kind r);
 const char *peer_state_name(enum peer_state s);
+/* "fastcgi", "uwsgi", "tls"; NULL for PROBE_SPEAKS_UNKNOWN. */
+const char *probe_speaks_name(enum probe_speaks p);

@@ -7,6 +7,7 @@
  * (ev_feed_event), never inside probe_run_start or a curl callback. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -42,6 +43,14 @@ typedef void (*probe_run_fn)(struct probe_run *run, struct probe_result *r, void
 int probe_run_start(struct probe_run_ctx *ctx, const struct probe_target *t,
 		    const struct sockaddr *sa, socklen_t salen, probe_run_fn fn, void *userdata,
 		    struct probe_run **ret);
+/* The peer was sniffed lately (probe_sniff) and answered `known`
+ * (PROBE_SPEAKS_UNKNOWN: nothing): this run does not sniff again, and a
+ * reset or non-HTTP answer carries `known`. Call right after
+ * probe_run_start. */
+void probe_run_set_heard(struct probe_run *run, enum probe_speaks known);
+/* Whether this run sniffed (valid in fn). */
+bool probe_run_sniffed(const struct probe_run *run);
+
 /* Stop a run; fn is not called (any longer). NULL is fine. */
 void probe_run_free(struct probe_run *run);
 

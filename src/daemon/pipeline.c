@@ -20,6 +20,7 @@
 #include "backend/unitlog.h"
 #include "host/facts.h"
 #include "host/ngxworker.h"
+#include "host/sockdiag.h"
 #include "log/accessstats.h"
 #include "log/errlog.h"
 #include "nginx/ngxconf.h"
@@ -161,6 +162,7 @@ static void set_identity(struct pipeline *p)
 			 p->model->user ? p->model->user : "nobody");
 		id.uid = id.gid = 65534;
 	}
+	p->worker_uid = id.uid;
 	prober_set_identity(p->prober, &id);
 }
 
@@ -335,6 +337,12 @@ static int host_unit_signal(void *ud, const char *unit, int64_t since_ms,
 	return unitlog_read(unit, NULL, since_ms, ret);
 }
 
+static int host_nginx_remotes(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max)
+{
+	struct pipeline *p = ud;
+	return sockdiag_inet_remotes(port, p->worker_uid, ret, max);
+}
+
 /* `probe off;` (global, per upstream block, per peer) holds for on-demand
  * probes too: diagnosis only asks. */
 static bool may_probe(const struct pipeline *p, const char *key)
@@ -389,6 +397,7 @@ int pipeline_new(struct ev_loop *loop, struct config *cfg, struct ngx_model *mod
 	    .software = host_software,
 	    .connections = host_connections,
 	    .unit_signal = host_unit_signal,
+	    .nginx_remotes = host_nginx_remotes,
 	    .probe_now = host_probe_now,
 	    .learned = host_learned,
 	    .ud = p,

@@ -274,13 +274,24 @@ void advice_write_dns_stale(struct writer *w)
 	const char *name = in->addr && in->addr->kind == PEERKEY_HOST ? in->addr->host : in->peer;
 	strbuf_printf(&w->summary, "nginx connects to an old address of %s",
 		      name ? name : "a host name");
-	advice_observed_log(w, "failures on the address resolved at start-up");
+	if (in->stale_addr) {
+		strbuf_printf(&w->summary, " (%s)", in->stale_addr);
+		strbuf_printf(&w->expl,
+			      "Observed: nginx's error lines name %s, an address %s no longer "
+			      "resolves to, and connecting there fails.",
+			      in->stale_addr, name ? name : "the name");
+	} else {
+		advice_observed_log(w, "failures on the address resolved at start-up");
+	}
 	advice_observed_probe(w);
 	strbuf_printf(&w->expl,
 		      " Inferred: nginx resolved the name once, at start-up or reload, and the "
 		      "name now points elsewhere.");
 	advice_where(w);
-	advice_set_ref(w, in->pass ? &in->pass->ref : advice_peer_ref(in));
+	/* the line that names the host: the block's server line, else the pass */
+	advice_set_ref(w, in->server && in->up ? &in->server->ref
+			  : in->pass	       ? &in->pass->ref
+					       : advice_peer_ref(in));
 	strbuf_printf(&w->fix, "Resolve again now:\n    nginx -t && nginx -s reload\n");
 	name_port(in, np, sizeof(np));
 	if (in->server && in->up) {

@@ -275,56 +275,112 @@ void advice_write_slow(struct writer *w)
 		      "Otherwise find what blocks the backend (slow log, worker pool size).\n");
 }
 
-/* nginx speaks one protocol and the software's configuration says its socket
- * speaks another: the "reset" is the backend refusing nginx's bytes. */
+/* What the peer speaks: its software's configuration where upwatch read it,
+ * else what it answered when sniffed (probe_sniff). TLS is the sniff's only. */
+enum heard_proto { HEARD_NONE, HEARD_HTTP, HEARD_FASTCGI, HEARD_UWSGI, HEARD_TLS };
+
+static enum heard_proto peer_speaks(const struct advice_in *in, bool *ret_sniffed)
+{
+	const struct backend_info *sw = in->software;
+	*ret_sniffed = false;
+	if (sw && sw->bound) {
+		switch (sw->proto) {
+		case BACKEND_PROTO_HTTP:
+			return HEARD_HTTP;
+		case BACKEND_PROTO_FASTCGI:
+			return HEARD_FASTCGI;
+		case BACKEND_PROTO_UWSGI:
+			return HEARD_UWSGI;
+		default:
+			break;
+		}
+	}
+	*ret_sniffed = true;
+	switch (in->probe ? in->probe->speaks : PROBE_SPEAKS_UNKNOWN) {
+	case PROBE_SPEAKS_FASTCGI:
+		return HEARD_FASTCGI;
+	case PROBE_SPEAKS_UWSGI:
+		return HEARD_UWSGI;
+	case PROBE_SPEAKS_TLS:
+		return HEARD_TLS;
+	default:
+		return HEARD_NONE;
+	}
+}
+
+/* nginx speaks one protocol and the peer another — as the software's
+ * configuration says, or as the peer answered upwatch's sniff: the "reset"
+ * is the backend refusing nginx's bytes. */
 static bool wrong_protocol(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	const struct backend_info *sw = in->software;
-	if (!sw || !sw->bound || !in->pass || sw->proto == BACKEND_PROTO_UNKNOWN)
+	bool sniffed;
+	enum heard_proto heard = peer_speaks(in, &sniffed);
+	if (!in->pass || heard == HEARD_NONE)
 		return false;
 	enum ngx_proto want;
-	const char *directive;
-	switch (sw->proto) {
-	case BACKEND_PROTO_FASTCGI:
+	const char *directive, *name;
+	switch (heard) {
+	case HEARD_FASTCGI:
 		want = NGX_PROTO_FASTCGI;
 		directive = "fastcgi_pass";
+		name = "FastCGI";
 		break;
-	case BACKEND_PROTO_UWSGI:
+	case HEARD_UWSGI:
 		want = NGX_PROTO_UWSGI;
 		directive = "uwsgi_pass";
+		name = "uwsgi";
 		break;
-	case BACKEND_PROTO_HTTP:
-		want = NGX_PROTO_HTTP;
-		directive = "proxy_pass";
+	case HEARD_TLS:
+		want = NGX_PROTO_HTTPS;
+		directive = "https://";
+		name = "TLS";
 		break;
 	default:
-		return false;
+		want = NGX_PROTO_HTTP;
+		directive = "proxy_pass";
+		name = "HTTP";
+		break;
 	}
 	if (in->pass->proto == want ||
-	    (want == NGX_PROTO_HTTP && in->pass->proto == NGX_PROTO_HTTPS))
+	    (want == NGX_PROTO_HTTP && in->pass->proto == NGX_PROTO_HTTPS) ||
+	    (want == NGX_PROTO_HTTPS && in->pass->proto != NGX_PROTO_HTTP))
 		return false;
-	char b[300], at[400];
-	advice_sw_observed(w);
-	strbuf_printf(
-	    &w->expl,
-	    " Inferred: this port speaks %s (%s at %s) and nginx sends it %s with %s: the "
-	    "backend drops what it cannot parse.",
-	    backend_proto_name(sw->proto), sw->bind.value ? sw->bind.value : "its socket",
-	    advice_sw_where(sw, &sw->bind, at, sizeof(at)), module_prefix(in), in->pass->directive);
+	char b[300], at[400] = "";
+	if (sniffed) {
+		advice_observed_probe(w);
+		strbuf_printf(
+		    &w->expl,
+		    " Inferred: this port speaks %s (it answered upwatch's %s request; no "
+		    "configuration upwatch can read says so) and nginx sends it %s with "
+		    "%s: the backend drops what it cannot parse.",
+		    name, name, module_prefix(in), in->pass->directive);
+	} else {
+		advice_sw_observed(w);
+		strbuf_printf(
+		    &w->expl,
+		    " Inferred: this port speaks %s (%s at %s) and nginx sends it %s with "
+		    "%s: the backend drops what it cannot parse.",
+		    backend_proto_name(sw->proto), sw->bind.value ? sw->bind.value : "its socket",
+		    advice_sw_where(sw, &sw->bind, at, sizeof(at)), module_prefix(in),
+		    in->pass->directive);
+	}
 	advice_where(w);
 	advice_set_ref(w, &in->pass->ref);
 	strbuf_printf(&w->fix, "This port speaks %s: use %s at %s:\n",
-		      backend_proto_name(sw->proto), directive,
+		      sniffed ? name : backend_proto_name(sw->proto), directive,
 		      advice_ref(&in->pass->ref, b, sizeof(b)));
 	if (want == NGX_PROTO_UWSGI)
 		strbuf_printf(&w->fix, "    include uwsgi_params;\n    uwsgi_pass %s;\n", in->peer);
 	else if (want == NGX_PROTO_FASTCGI)
 		strbuf_printf(&w->fix, "    include fastcgi_params;\n    fastcgi_pass %s;\n",
 			      in->peer);
+	else if (want == NGX_PROTO_HTTPS)
+		strbuf_printf(&w->fix, "    proxy_pass https://%s;\n", in->peer);
 	else
 		strbuf_printf(&w->fix, "    proxy_pass http://%s;\n", in->peer);
-	if (sw->kind == BACKEND_UWSGI && want == NGX_PROTO_UWSGI)
+	if (!sniffed && sw->kind == BACKEND_UWSGI && want == NGX_PROTO_UWSGI)
 		strbuf_printf(&w->fix,
 			      "(or make uwsgi speak HTTP there: http-socket instead of socket at "
 			      "%s)\n",

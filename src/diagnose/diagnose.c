@@ -26,6 +26,7 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "diagnose/alert.h"
+#include "diagnose/dnsstale.h"
 #include "diagnose/evidence.h"
 #include "diagnose/impact.h"
 #include "diagnose/report.h"
@@ -42,6 +43,8 @@ struct diag {
 	size_t ndirty, dirty_cap;
 	const char **unix_paths; /* the model's unix peer keys (into the model) */
 	size_t nunix_paths;
+	const struct ngx_peer **names; /* the model's probed host-name peers (dns_stale) */
+	size_t nnames;
 };
 
 struct diag *diag_new(struct alert_store *alerts, const struct diag_host *host)
@@ -62,12 +65,36 @@ void diag_free(struct diag *d)
 	ngx_location_cache_done(&d->env.loc);
 	free(d->dirty);
 	free(d->unix_paths);
+	free(d->names);
 	free(d);
 }
 
 void diag_set_access(struct diag *d, const struct accessstats *s)
 {
 	d->env.access = s;
+}
+
+/* nginx resolves this name again by itself: every `server` line naming it
+ * has `resolve` (nginx >= 1.27.3, or the commercial versions) and no literal
+ * *_pass names it. Such a name cannot go stale. */
+static bool follows_name(const struct ngx_model *m, const struct ngx_peer *p)
+{
+	for (size_t i = 0; i < p->npasses; i++)
+		if (m->passes[p->passes[i]].key && streq(m->passes[p->passes[i]].key, p->key))
+			return false;
+	size_t named = 0;
+	for (size_t u = 0; u < p->nupstreams; u++) {
+		const struct ngx_upstream *up = ngxconf_upstream(m, p->upstreams[u]);
+		for (size_t j = 0; up && j < up->nservers; j++) {
+			const struct ngx_server *sv = &up->servers[j];
+			if (!sv->key || !streq(sv->key, p->key))
+				continue;
+			if (!sv->resolve)
+				return false;
+			named++;
+		}
+	}
+	return named > 0;
 }
 
 void diag_set_model(struct diag *d, const struct ngx_model *m, const struct config *cfg)
@@ -80,7 +107,13 @@ void diag_set_model(struct diag *d, const struct ngx_model *m, const struct conf
 	if (cfg)
 		alert_store_set_hold(d->env.alerts, cfg->alert_hold_ms);
 	d->nunix_paths = 0;
+	d->nnames = 0;
 	for (size_t i = 0; m && i < m->npeers; i++) {
+		if (m->peers[i].kind == PEERKEY_HOST && m->peers[i].probed && m->peers[i].port &&
+		    !follows_name(m, &m->peers[i])) {
+			d->names = xreallocarray(d->names, d->nnames + 1, sizeof(*d->names));
+			d->names[d->nnames++] = &m->peers[i];
+		}
 		if (m->peers[i].kind != PEERKEY_UNIX)
 			continue;
 		d->unix_paths =
@@ -271,6 +304,143 @@ static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
 	       sig == BACKEND_SIGNAL_POOL_FULL && at && now - at < 60 * 1000 && at - now < 5000;
 }
 
+/* --- dns_stale --- */
+
+#define DIAG_STALE_NAMES      16   /* host-name peers on one port weighed at most */
+#define DIAG_STALE_RECHECK_MS 1000 /* a learned address is judged again at most this often */
+
+/* What says the address nginx used does not answer: on an old answer of a
+ * name, the name moved (dns_stale). */
+static bool stale_able(enum cause c)
+{
+	return c == CAUSE_BACKEND_DOWN || c == CAUSE_BACKEND_UNREACHABLE;
+}
+
+/* The *_pass nginx picked for the logged request: of the logging server (or
+ * a server without a name), the best matching location; NULL when the line
+ * names neither. */
+static const struct ngx_pass *request_pass(const struct ngx_model *m, const char *server,
+					   const char *uri)
+{
+	const struct ngx_pass *best = NULL;
+	size_t best_score = 0;
+	if (!server[0] || !uri[0])
+		return NULL;
+	for (size_t i = 0; i < m->npasses; i++) {
+		const struct ngx_pass *p = &m->passes[i];
+		if (p->stream || (p->server_name && !streq(p->server_name, server)))
+			continue;
+		size_t score = ngx_location_match(p->location, uri);
+		if (score > best_score) {
+			best = p;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static bool pass_reaches(const struct ngx_pass *pass, const struct ngx_peer *p)
+{
+	if (pass->key)
+		return streq(pass->key, p->key);
+	for (size_t i = 0; pass->upstream && i < p->nupstreams; i++)
+		if (strcasecmp(pass->upstream, p->upstreams[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The host-name peer whose old answer the learned address e is, judged
+ * against what the names resolve to now (their last probes, which resolve
+ * them); NULL when none. A name not resolved yet is asked for. The verdict
+ * is kept DIAG_STALE_RECHECK_MS: a storm of lines costs one judgement. */
+static struct evidence *stale_owner(struct diag *d, struct evidence *e, int64_t now)
+{
+	if (!d->nnames || !e->addr_ok || e->configured ||
+	    (e->addr.kind != PEERKEY_IPV4 && e->addr.kind != PEERKEY_IPV6))
+		return NULL;
+	if (e->stale_ms && now - e->stale_ms < DIAG_STALE_RECHECK_MS && now >= e->stale_ms)
+		return e->stale_of ? evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, e->stale_of)
+				   : NULL;
+	e->stale_ms = now;
+	free(e->stale_of);
+	e->stale_of = NULL;
+
+	struct dnsstale_name names[DIAG_STALE_NAMES];
+	const struct ngx_peer *peers[DIAG_STALE_NAMES];
+	char answers[DIAG_STALE_NAMES][sizeof(((struct probe_result *)0)->dns_answers)];
+	const struct ngx_pass *pass = request_pass(d->env.model, e->last_server, e->last_uri);
+	size_t n = 0;
+	struct probe_result *r = NULL; /* 2 KB: not on the stack of every line */
+	for (size_t i = 0; i < d->nnames && n < DIAG_STALE_NAMES; i++) {
+		const struct ngx_peer *p = d->names[i];
+		if (p->port != e->addr.port)
+			continue;
+		if (!r)
+			r = xmalloc(sizeof(*r));
+		answers[n][0] = '\0';
+		if (d->env.host.last_probe && d->env.host.last_probe(d->env.host.ud, p->key, r))
+			snprintf(answers[n], sizeof(answers[n]), "%s", r->dns_answers);
+		peers[n] = p;
+		names[n] = (struct dnsstale_name){
+		    .host = p->host,
+		    .port = p->port,
+		    .answers = answers[n],
+		    .location = pass && pass_reaches(pass, p),
+		};
+		n++;
+	}
+	free(r);
+	size_t idx = 0;
+	switch (dnsstale_judge(&e->addr, names, n, &idx)) {
+	case DNSSTALE_OLD:
+		break;
+	case DNSSTALE_UNKNOWN:
+		/* resolve the names now; their results judge again */
+		e->stale_ms = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!answers[i][0] && d->env.host.probe_now)
+				d->env.host.probe_now(d->env.host.ud, peers[i]->key);
+		return NULL;
+	default:
+		return NULL;
+	}
+	bool created;
+	struct evidence *owner =
+	    evidence_add(&d->env.ev, CAUSE_SUBJECT_PEER, peers[idx]->key, true, &created);
+	if (!owner)
+		return NULL;
+	e->stale_of = xstrdup(owner->key);
+	free(owner->stale_of);
+	owner->stale_of = xstrdup(e->key);
+	return owner;
+}
+
+/* The learned address's own down/unreachable alerts are chapters of the
+ * name's dns_stale story. */
+static void stale_absorb(struct diag *d, const struct evidence *ip, const struct alert *a,
+			 int64_t now)
+{
+	for (int c = 0; c < CAUSE__COUNT; c++)
+		if (stale_able((enum cause)c) || c == CAUSE_PEER_FAILING)
+			alert_absorb(d->env.alerts, (enum cause)c, ip->key, a, now);
+}
+
+/* Move an event on an old address to the name: dns_stale, with the line and
+ * the request's details as its evidence. */
+static struct evidence *stale_move(struct evidence *ip, struct evidence *owner, const char *line,
+				   size_t len)
+{
+	if (line)
+		evidence_remember(owner, line, len);
+	owner->last_event_ms = ip->last_event_ms;
+	owner->last_err = ip->last_err;
+	owner->last_phase = ip->last_phase;
+	memcpy(owner->last_detail, ip->last_detail, sizeof(owner->last_detail));
+	memcpy(owner->last_server, ip->last_server, sizeof(owner->last_server));
+	memcpy(owner->last_uri, ip->last_uri, sizeof(owner->last_uri));
+	return owner;
+}
+
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
@@ -316,6 +486,22 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	if (c == CAUSE_BACKEND_SLOW && pool_full(d, e, now))
 		c = CAUSE_BACKEND_OVERLOADED;
 
+	e->last_err = ev->err;
+	e->last_phase = ev->phase;
+	copy_span(e->last_detail, sizeof(e->last_detail), ev->detail);
+	copy_span(e->last_server, sizeof(e->last_server), ev->server);
+	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri);
+	/* an old answer of a name that moved: the name's dns_stale */
+	struct evidence *ip = NULL, *owner;
+	if (stale_able(c) && (owner = stale_owner(d, e, now))) {
+		ip = e;
+		e = stale_move(ip, owner, line, len);
+		c = CAUSE_DNS_STALE;
+		if (!ip->first_error_ms)
+			ip->first_error_ms = now;
+		ip->last_error_ms = ip->last_logged_ms = now;
+	}
+
 	if (!e->first_error_ms)
 		e->first_error_ms = now;
 	e->last_error_ms = e->last_logged_ms = now;
@@ -328,11 +514,6 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	}
 	e->burst_n++;
 	e->burst_peak = MAX(e->burst_peak, e->burst_n);
-	e->last_err = ev->err;
-	e->last_phase = ev->phase;
-	copy_span(e->last_detail, sizeof(e->last_detail), ev->detail);
-	copy_span(e->last_server, sizeof(e->last_server), ev->server);
-	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri);
 
 	/* the hot path: it fires already; the words wait for the tick */
 	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1)) {
@@ -348,9 +529,11 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	if (kind == CAUSE_SUBJECT_PEER)
 		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
 	struct report_extra x = {.implied = CAUSE_NONE, .occurrences = 1};
-	report_render(&d->env, e, c, &x, now);
+	const struct alert *a = report_render(&d->env, e, c, &x, now);
 	if (e->unit_recheck)
 		mark_dirty(d, e);
+	if (ip && a)
+		stale_absorb(d, ip, a, now);
 	ask_probe(d, e);
 }
 
@@ -419,6 +602,52 @@ static void probe_passed(struct diag *d, struct evidence *e, int64_t now)
 			alert_absorb(d->env.alerts, (enum cause)c, e->key, a, now);
 }
 
+/* A name's fresh answer: learned addresses on its port whose down or
+ * unreachable alerts still fire and that are no longer among the name's
+ * answers are its old ones — one dns_stale story absorbs their alerts. */
+static void stale_recheck(struct diag *d, const char *key, const struct probe_result *r,
+			  int64_t now)
+{
+	const struct ngx_peer *p;
+	if (!d->nnames || !r->dns_answers[0] || !d->env.model ||
+	    !(p = ngxconf_peer(d->env.model, key)) || p->kind != PEERKEY_HOST)
+		return;
+	for (size_t i = 0; i < d->env.ev.nlearned_peers; i++) {
+		struct evidence *ip =
+		    evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, d->env.ev.learned[i]);
+		if (!ip || !ip->addr_ok || ip->addr.port != p->port)
+			continue;
+		enum cause fired = CAUSE_NONE;
+		for (int c = 0; c < CAUSE__COUNT; c++)
+			if (stale_able((enum cause)c) &&
+			    alert_find(d->env.alerts, (enum cause)c, ip->key))
+				fired = (enum cause)c;
+		if (fired == CAUSE_NONE)
+			continue;
+		ip->stale_ms = 0; /* judge afresh with this answer */
+		struct evidence *owner = stale_owner(d, ip, now);
+		if (!owner || strcasecmp(owner->key, key) != 0)
+			continue;
+		char buf[EVIDENCE_LINE_MAX + 4];
+		for (unsigned l = 0; l < ip->nlines; l++) {
+			const char *text = evidence_line(ip, l, buf, sizeof(buf));
+			evidence_remember(owner, text, strlen(text));
+		}
+		stale_move(ip, owner, NULL, 0);
+		if (!owner->first_error_ms)
+			owner->first_error_ms = ip->first_error_ms;
+		owner->last_error_ms = owner->last_logged_ms = ip->last_error_ms;
+		if (!owner->by_cause[CAUSE_DNS_STALE])
+			owner->cause_first_ms[CAUSE_DNS_STALE] = ip->cause_first_ms[fired];
+		owner->by_cause[CAUSE_DNS_STALE] += ip->by_cause[fired];
+		owner->cause_last_ms[CAUSE_DNS_STALE] = ip->cause_last_ms[fired];
+		struct report_extra x = {.implied = CAUSE_NONE, .occurrences = ip->by_cause[fired]};
+		const struct alert *a = report_render(&d->env, owner, CAUSE_DNS_STALE, &x, now);
+		if (a)
+			stale_absorb(d, ip, a, now);
+	}
+}
+
 /* The health_uri upwatch.conf sets for peer key (its own, else its upstream
  * block's); NULL when none is configured. */
 static const char *configured_health_uri(const struct diag *d, const char *key)
@@ -443,6 +672,7 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 	/* upwatch's own failure (no descriptor, no memory) says nothing of the peer */
 	if (!rules_probe_is_verdict(result))
 		return;
+	stale_recheck(d, key, result, now);
 	struct evidence *e = evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, key);
 	if (result->result == PROBE_OK) {
 		if (e) {
@@ -463,6 +693,10 @@ void diag_probe_result(struct diag *d, const char *key, const struct probe_resul
 	bool changed = e->probe != result->result || !e->probe_ms;
 	e->probe = result->result;
 	e->probe_ms = now;
+	/* an old answer of a name that moved: that it fails is the name's
+	 * dns_stale story (told from nginx's lines), no verdict of its own */
+	if (e->stale_of && !e->configured)
+		return;
 	bool is_unix = e->addr_ok && e->addr.kind == PEERKEY_UNIX;
 	enum cause pc = rules_probe_cause(result, is_unix);
 

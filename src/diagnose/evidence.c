@@ -21,6 +21,7 @@ void evidence_table_done(struct evidence_table *t)
 		struct evidence *e;
 		while (strmap_next(&t->subjects[i], &it, NULL, (void **)&e)) {
 			free(e->lines);
+			free(e->stale_of);
 			free(e->key);
 			free(e);
 		}
@@ -80,6 +81,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 		}
 	}
 	free(e->lines);
+	free(e->stale_of);
 	free(e->key);
 	free(e);
 }

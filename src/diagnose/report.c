@@ -5,6 +5,9 @@
  * changes and at most once per tick for count updates: never per line. */
 #include "diagnose/report.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +328,36 @@ static uint64_t mem_available_mb(void)
 	return kb / 1024;
 }
 
+/* "host: nginx's workers hold connections to 127.0.0.2:8080 (1 established,
+ * 2 connecting)": the addresses nginx really uses on a port, where the
+ * kernel shows them (inet_diag). False when none are visible. */
+static bool format_remotes(const struct report_env *d, unsigned port, char *buf, size_t len)
+{
+	struct sockdiag_remote r[SOCKDIAG_MAX_REMOTES];
+	int n = d->host.nginx_remotes ? d->host.nginx_remotes(d->host.ud, port, r, ARRAY_SIZE(r))
+				      : -ENOTSUP;
+	if (n <= 0)
+		return false;
+	size_t used = (size_t)snprintf(buf, len, "host: nginx's workers hold connections to");
+	for (int i = 0; i < n && used < len; i++) {
+		char ip[INET6_ADDRSTRLEN];
+		if (!inet_ntop(r[i].family, r[i].addr, ip, sizeof(ip)))
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s %s%s%s:%u (", i ? "," : "",
+					 r[i].family == AF_INET6 ? "[" : "", ip,
+					 r[i].family == AF_INET6 ? "]" : "", port);
+		if (used < len && r[i].established)
+			used += (size_t)snprintf(buf + used, len - used, "%u established%s",
+						 r[i].established, r[i].syn_sent ? ", " : "");
+		if (used < len && r[i].syn_sent)
+			used += (size_t)snprintf(buf + used, len - used, "%u connecting",
+						 r[i].syn_sent);
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, ")");
+	}
+	return true;
+}
+
 /* The first nameserver of /etc/resolv.conf, bracketed when IPv6 (nginx's
  * resolver syntax); "" when none. */
 static void first_nameserver(char *buf, size_t len)
@@ -389,6 +422,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .host_not_found = e->kinds[EV_HOST_NOT_FOUND] > 0,
 	    .no_resolver = e->kinds[EV_NO_RESOLVER] > 0,
 	    .nameserver = nameserver,
+	    .stale_addr = c == CAUSE_DNS_STALE ? e->stale_of : NULL,
 	    .mem_available_mb = c == CAUSE_BACKEND_OVERLOADED ? mem_available_mb() : 0,
 	    .block_states = x->block_states,
 	    .backup = backup,
@@ -402,7 +436,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
-	const char *evidence[EVIDENCE_LINES + 12];
+	const char *evidence[EVIDENCE_LINES + 14]; /* the log lines and one of each fact */
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)
 		evidence[nev++] = evidence_line(e, i, lines[i], sizeof(lines[i]));
@@ -439,6 +473,18 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 			 f.conns.time_wait, e->key, f.conns.established);
 		evidence[nev++] = conns_line;
 	}
+	char dns_line[600];
+	if (c == CAUSE_DNS_STALE && e->stale_of && e->addr_ok) {
+		snprintf(dns_line, sizeof(dns_line),
+			 "dns: nginx connects to %s (its error log); %s resolves now to %s",
+			 e->stale_of, e->addr.host,
+			 f.probed && f.probe.dns_answers[0] ? f.probe.dns_answers : "(not known)");
+		evidence[nev++] = dns_line;
+	}
+	char remotes_line[400];
+	if (c == CAUSE_DNS_STALE && e->addr_ok &&
+	    format_remotes(d, e->addr.port, remotes_line, sizeof(remotes_line)))
+		evidence[nev++] = remotes_line;
 	if (x->block_states)
 		evidence[nev++] = x->block_states;
 	if (x->window)

@@ -358,13 +358,49 @@ int sockdiag_unix_listeners(struct sockdiag_unix_table *t, bool use_netlink)
 
 /* ---- connections to one peer ---- */
 
+static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
 struct conns_ctx {
 	int family;
 	uint8_t addr[16];
 	struct sockdiag_conns c;
+	/* sockdiag_inet_remotes: collect by remote address instead */
+	bool remotes;
+	uid_t uid;
+	struct sockdiag_remote *v;
+	size_t n, max;
 };
 
-static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static void on_remote(struct conns_ctx *x, const struct inet_diag_msg *m)
+{
+	if (m->idiag_uid != x->uid ||
+	    (m->idiag_state != TCP_STATE_ESTABLISHED && m->idiag_state != TCP_STATE_SYN_SENT))
+		return;
+	struct sockdiag_remote r = {.family = m->idiag_family};
+	const uint8_t *dst = (const uint8_t *)m->id.idiag_dst;
+	if (m->idiag_family == AF_INET) {
+		memcpy(r.addr, dst, 4);
+	} else if (memcmp(dst, v4mapped_prefix, 12) == 0) {
+		r.family = AF_INET;
+		memcpy(r.addr, dst + 12, 4);
+	} else {
+		memcpy(r.addr, dst, 16);
+	}
+	size_t i;
+	for (i = 0; i < x->n; i++)
+		if (x->v[i].family == r.family &&
+		    memcmp(x->v[i].addr, r.addr, r.family == AF_INET ? 4 : 16) == 0)
+			break;
+	if (i == x->n) {
+		if (x->n == x->max)
+			return;
+		x->v[x->n++] = r;
+	}
+	if (m->idiag_state == TCP_STATE_ESTABLISHED)
+		x->v[i].established++;
+	else
+		x->v[i].syn_sent++;
+}
 
 static void on_conn(const struct nlmsghdr *h, void *userdata)
 {
@@ -372,12 +408,16 @@ static void on_conn(const struct nlmsghdr *h, void *userdata)
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return;
+	if (x->remotes) {
+		on_remote(x, m);
+		return;
+	}
 	const uint8_t *dst = (const uint8_t *)m->id.idiag_dst;
 	bool match;
 	if (x->family == AF_INET)
-		match = m->idiag_family == AF_INET
-			    ? memcmp(dst, x->addr, 4) == 0
-			    : memcmp(dst, v4mapped, 12) == 0 && memcmp(dst + 12, x->addr, 4) == 0;
+		match = m->idiag_family == AF_INET ? memcmp(dst, x->addr, 4) == 0
+						   : memcmp(dst, v4mapped_prefix, 12) == 0 &&
+							 memcmp(dst + 12, x->addr, 4) == 0;
 	else
 		match = m->idiag_family == AF_INET6 && memcmp(dst, x->addr, 16) == 0;
 	if (!match)
@@ -439,4 +479,20 @@ int sockdiag_inet_conns(int family, const uint8_t *addr, unsigned port, struct s
 		return r;
 	*ret = x.c;
 	return 0;
+}
+
+int sockdiag_inet_remotes(unsigned port, uid_t uid, struct sockdiag_remote *ret, size_t max)
+{
+	if (port == 0 || port > 65535)
+		return -EINVAL;
+	struct conns_ctx x = {.remotes = true, .uid = uid, .v = ret, .max = max};
+	int fd = diag_socket();
+	if (fd < 0)
+		return fd;
+	int r = conns_dump(fd, AF_INET, port, &x);
+	/* a kernel without IPv6 refuses this one: what IPv4 gave stands */
+	if (r >= 0)
+		conns_dump(fd, AF_INET6, port, &x);
+	close(fd);
+	return r < 0 ? r : (int)x.n;
 }

@@ -56,6 +56,8 @@ struct cJSON *json_probe_result(const struct probe_result *r)
 		for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
 			cJSON_AddItemToArray(a, cJSON_CreateString(tok));
 	}
+	if (r->speaks)
+		cJSON_AddStringToObject(o, "speaks", probe_speaks_name(r->speaks));
 	if (r->self_denied)
 		cJSON_AddBoolToObject(o, "self_denied", true);
 	if (r->unix_checked) {

@@ -44,7 +44,8 @@
 #include "probe/probe_last.h"
 #include "probe/probe_run.h"
 
-#define PROBE_NOW_MIN_MS 1000
+#define PROBE_NOW_MIN_MS   1000
+#define PROBE_SNIFF_TTL_MS (10 * 60 * 1000) /* a sniffed answer is asked again after this */
 
 struct waiter {
 	struct list link;
@@ -80,7 +81,11 @@ struct peer {
 	bool queued, kept;
 	struct list qlink; /* in prober.queue while queued */
 	struct probe_run *run;
-	struct list waiters; /* prober_probe_now callers, for the next result */
+	/* what a sniff heard (probe_sniff), and when: not asked again for
+	 * PROBE_SNIFF_TTL_MS, or until the peer passes a probe */
+	enum probe_speaks heard;
+	int64_t sniffed_mono; /* 0 = not lately */
+	struct list waiters;  /* prober_probe_now callers, for the next result */
 	unsigned nwaiters;
 
 	int64_t last_done_mono;
@@ -269,6 +274,12 @@ static void run_done(struct probe_run *run, struct probe_result *r, void *userda
 	/* A copy: a callback may free the peer. */
 	snprintf(key, sizeof(key), "%s", pe->key);
 	pe->run = NULL;
+	if (probe_run_sniffed(run)) {
+		pe->heard = r->speaks;
+		pe->sniffed_mono = mono(p);
+	} else if (ok) {
+		pe->sniffed_mono = 0; /* it speaks HTTP now: a new failure is sniffed anew */
+	}
 	last_store(pe, r);
 	if (ok) {
 		pe->fails = 0;
@@ -341,6 +352,8 @@ static void run_start(struct peer *pe)
 		peer_arm_at(pe, next_due(pe, pe->interval_ms, mono(p)));
 		return;
 	}
+	if (pe->sniffed_mono && mono(p) - pe->sniffed_mono < PROBE_SNIFF_TTL_MS)
+		probe_run_set_heard(pe->run, pe->heard);
 	p->inflight++;
 	p->sent++;
 }

@@ -11,7 +11,8 @@
 static bool result_is_rich(const struct probe_result *r)
 {
 	return r->cert_not_after || r->cert_subject[0] || r->cert_issuer[0] || r->tls_error[0] ||
-	       r->dns_answers[0] || r->unix_checked || r->self_denied || r->header_too_big;
+	       r->dns_answers[0] || r->speaks || r->unix_checked || r->self_denied ||
+	       r->header_too_big;
 }
 
 void probe_last_done(struct probe_last *l)

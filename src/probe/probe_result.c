@@ -1,6 +1,8 @@
 /* probe_result: names of a probe's results and peer states (see probe_result.h). */
 #include "probe/probe_result.h"
 
+#include <stddef.h>
+
 static const char *const result_names[PROBE__COUNT] = {
     [PROBE_OK] = "ok",
     [PROBE_REFUSED] = "refused",
@@ -36,5 +38,19 @@ const char *peer_state_name(enum peer_state s)
 		return "down";
 	default:
 		return "unknown";
+	}
+}
+
+const char *probe_speaks_name(enum probe_speaks p)
+{
+	switch (p) {
+	case PROBE_SPEAKS_FASTCGI:
+		return "fastcgi";
+	case PROBE_SPEAKS_UWSGI:
+		return "uwsgi";
+	case PROBE_SPEAKS_TLS:
+		return "tls";
+	default:
+		return NULL;
 	}
 }

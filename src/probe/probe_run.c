@@ -4,6 +4,8 @@
  *   probe_run_start -> [host name: probe_dns -> run_dns_cb]
  *     -> [unix: probe_unix_check] -> run_proto: checkers[proto].start
  *     -> tcp_done | fcgi_done | http_done -> run_complete
+ *        (http_done of a reset or non-HTTP answer: probe_sniff first ->
+ *        sniff_done -> run_complete)
  *     -> (ev_feed_event) run_epilog -> fn.
  * A host name with several addresses is tried address after address while
  * the connect budget lasts, as nginx and curl do. */
@@ -23,6 +25,7 @@
 #include "probe/probe_dns.h"
 #include "probe/probe_fcgi.h"
 #include "probe/probe_http.h"
+#include "probe/probe_sniff.h"
 #include "probe/probe_unix.h"
 
 #define DEFAULT_TIMEOUT_MS 2000
@@ -50,6 +53,10 @@ struct probe_run {
 	struct probe_tcp tcp;
 	struct probe_fcgi *fcgi;
 	struct probe_http_req *http;
+	struct probe_sniff *sniff;
+	bool sniffed;	  /* this run sniffed */
+	bool heard_known; /* the peer was sniffed lately: heard, no new sniff */
+	enum probe_speaks heard;
 	struct probe_dns_job *dns;
 	ev_timer dns_timer;
 	ev_timer donew; /* never started, only fed: completion from the loop */
@@ -198,10 +205,65 @@ static void fcgi_cancel(struct probe_run *run)
 
 /* ---- HTTP(S) and TLS-only, through curl ---- */
 
+static void sniff_done_detail(struct probe_run *run)
+{
+	if (run->r.speaks) {
+		size_t n = strlen(run->r.detail);
+		snprintf(run->r.detail + n, sizeof(run->r.detail) - n, "%sthe port speaks %s",
+			 n ? "; " : "", probe_speaks_name(run->r.speaks));
+	}
+}
+
+static void sniff_done(struct probe_sniff *s, enum probe_speaks heard)
+{
+	struct probe_run *run = s->owner;
+	run->r.speaks = heard;
+	sniff_done_detail(run);
+	run_complete(run);
+}
+
+static void sniff_cancel(struct probe_run *run)
+{
+	if (!run->sniff)
+		return;
+	probe_sniff_cancel(run->sniff);
+	free(run->sniff);
+	run->sniff = NULL;
+}
+
+/* An HTTP peer that reset or closed on the request, or answered bytes that
+ * are not HTTP, may speak what another *_pass module would: ask it. The three
+ * exchanges share upwatch's own probe_timeout (and what is left of the run),
+ * not nginx's read timeout: a run that takes longer than an alert's hold
+ * would let the alert lapse. A real server answers in milliseconds. */
+static bool sniff_wanted(const struct probe_run *run)
+{
+	const struct probe_result *r = &run->r;
+	return run->t.proto == PROBE_PROTO_HTTP && run->addrlen &&
+	       (r->result == PROBE_RESET ||
+		(r->result == PROBE_INVALID_HTTP && !r->header_too_big));
+}
+
 static void http_done(void *userdata)
 {
 	struct probe_run *run = userdata;
 	run->http = NULL;
+	int64_t left = run_left_ms(run, run->total_ms);
+	uint64_t budget = run->t.timeout_ms ? run->t.timeout_ms : DEFAULT_TIMEOUT_MS;
+	budget = MIN(budget, left > 0 ? (uint64_t)left : 0);
+	if (sniff_wanted(run) && run->heard_known) {
+		run->r.speaks = run->heard;
+		sniff_done_detail(run);
+	} else if (sniff_wanted(run) && budget >= 30 &&
+		   (run->sniff = calloc(1, sizeof(*run->sniff)))) {
+		run->sniffed = true;
+		probe_sniff_init(run->sniff);
+		run->sniff->owner = run;
+		if (probe_sniff_start(run->sniff, run->ctx->loop, &run->addr.sa, run->addrlen,
+				      budget / 3, PROBE_SNIFF_ALL, sniff_done) == 0)
+			return;
+		sniff_cancel(run);
+	}
 	run_complete(run);
 }
 
@@ -311,6 +373,17 @@ static int copy_strings(struct probe_run *run)
 	return 0;
 }
 
+void probe_run_set_heard(struct probe_run *run, enum probe_speaks known)
+{
+	run->heard_known = true;
+	run->heard = known;
+}
+
+bool probe_run_sniffed(const struct probe_run *run)
+{
+	return run->sniffed;
+}
+
 void probe_run_free(struct probe_run *run)
 {
 	if (!run)
@@ -319,6 +392,7 @@ void probe_run_free(struct probe_run *run)
 	probe_tcp_close(&run->tcp);
 	fcgi_cancel(run);
 	http_cancel(run);
+	sniff_cancel(run);
 	if (run->dns)
 		probe_dns_cancel(run->ctx->dns, run->dns);
 	ev_timer_stop(loop, &run->dns_timer);

@@ -1,5 +1,6 @@
 /* Unit tests for diagnose (and advice through it): real log lines, a real
  * nginx model, and a fake host whose probe results and listeners the test sets. */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -41,6 +42,8 @@ static struct {
 	char unit_asked[128];
 	int64_t unit_since;
 	int unit_reads;
+	struct sockdiag_remote remotes[2];
+	int nremotes;
 } fake;
 
 static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
@@ -128,6 +131,15 @@ static int fake_unit_signal(void *ud, const char *unit, int64_t since_ms,
 	return 0;
 }
 
+static int fake_nginx_remotes(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max)
+{
+	(void)ud;
+	(void)port;
+	for (int i = 0; i < fake.nremotes && (size_t)i < max; i++)
+		ret[i] = fake.remotes[i];
+	return fake.nremotes ? fake.nremotes : -EPERM;
+}
+
 static void fake_learned(void *ud, const char *key, bool added)
 {
 	(void)ud;
@@ -194,6 +206,7 @@ static void setup(void)
 	    .unit_signal = fake_unit_signal,
 	    .probe_now = fake_probe_now,
 	    .learned = fake_learned,
+	    .nginx_remotes = fake_nginx_remotes,
 	};
 	diag = diag_new(alerts, &host);
 	diag_set_model(diag, model, cfg);
@@ -1319,6 +1332,58 @@ static void test_a_failed_units_result_and_exit_time_are_told(void)
 	teardown();
 }
 
+static void test_a_sniffed_protocol_names_the_pass_to_use_without_any_config(void)
+{
+	static const struct {
+		enum probe_speaks speaks;
+		const char *says, *snippet;
+	} cases[] = {
+	    {PROBE_SPEAKS_UWSGI, "This port speaks uwsgi: use uwsgi_pass at ",
+	     "    include uwsgi_params;\n    uwsgi_pass 127.0.0.1:8081;"},
+	    {PROBE_SPEAKS_FASTCGI, "This port speaks FastCGI: use fastcgi_pass at ",
+	     "    include fastcgi_params;\n    fastcgi_pass 127.0.0.1:8081;"},
+	    {PROBE_SPEAKS_TLS, "This port speaks TLS: use https:// at ",
+	     "    proxy_pass https://127.0.0.1:8081;"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		setup(); /* no software identified, no configuration read */
+		set_probe("127.0.0.1:8081", PROBE_RESET, T0);
+		fake.probe[0].speaks = cases[i].speaks;
+		feed(T0,
+		     "2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed "
+		     "connection "
+		     "while reading response header from upstream, client: 127.0.0.1, "
+		     "server: "
+		     "diag.test, request: \"GET %s HTTP/1.1\", upstream: "
+		     "\"http://127.0.0.1:8081/\", "
+		     "host: \"d\"",
+		     "/");
+		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+		char want[600];
+		snprintf(want, sizeof(want), "%s%s:11:\n%s", cases[i].says, conf_path,
+			 cases[i].snippet);
+		CHECK(a && strstr(a->fix, want));
+		CHECK(a && strstr(a->explanation, "answered upwatch's"));
+		CHECK(a && !strstr(a->fix, "request_terminate_timeout"));
+		snprintf(want, sizeof(want), "%s:11", conf_path);
+		CHECK_STR(a ? a->config_ref : NULL, want);
+		teardown();
+	}
+	/* nothing heard: the reset advice as before */
+	setup();
+	set_probe("127.0.0.1:8081", PROBE_RESET, T0);
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection "
+	     "while "
+	     "reading response header from upstream, client: 127.0.0.1, server: diag.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: "
+	     "\"d\"",
+	     "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(a && !strstr(a->fix, "This port speaks"));
+	teardown();
+}
+
 static void test_other_lines_raise_nothing(void)
 {
 	setup();
@@ -1332,6 +1397,175 @@ static void test_other_lines_raise_nothing(void)
 	teardown();
 }
 
+static const char *NGINX_NAMES = "events { }\n"						    /* 1 */
+				 "http {\n"						    /* 2 */
+				 "  upstream named {\n"					    /* 3 */
+				 "    server app.test:8080;\n"				    /* 4 */
+				 "  }\n"						    /* 5 */
+				 "  server {\n"						    /* 6 */
+				 "    server_name dns.test;\n"				    /* 7 */
+				 "    location /named { proxy_pass http://named; }\n"	    /* 8 */
+				 "    location /lit { proxy_pass http://lit.test:8090; }\n" /* 9 */
+				 "    location /fol { proxy_pass http://follows; }\n"	    /* 10 */
+				 "  }\n"						    /* 11 */
+				 "  upstream follows { zone follows 64k;\n"		    /* 12 */
+				 "    server fol.test:8070 resolve; }\n"		    /* 13 */
+				 "}\n";
+
+#define REFUSED_AT                                                                                 \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
+	"connecting to upstream, client: 127.0.0.1, server: dns.test, request: \"GET %s "          \
+	"HTTP/1.1\", upstream: \"http://%s/\", host: \"dns.test\""
+
+static char names_path[512];
+static struct ngx_model *names_model;
+
+static void setup_names(void)
+{
+	setup();
+	diag_set_model(diag, names_model, cfg);
+}
+
+static void set_answers(const char *key, enum probe_result_kind res, const char *answers)
+{
+	set_probe(key, res, T0);
+	struct probe_result r;
+	fake_last_probe(NULL, key, &r);
+	for (size_t i = 0; i < fake.nprobe; i++)
+		if (streq(fake.probe_key[i], key))
+			snprintf(fake.probe[i].dns_answers, sizeof(fake.probe[i].dns_answers), "%s",
+				 answers);
+}
+
+static bool evidence_has(const struct alert *a, const char *needle)
+{
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		if (strstr(a->evidence[i], needle))
+			return true;
+	return false;
+}
+
+static void test_an_old_answer_of_a_moved_name_is_dns_stale(void)
+{
+	setup_names();
+	/* the name resolves to 127.0.0.3 now; nginx still connects to .2 */
+	set_answers("app.test:8080", PROBE_OK, "127.0.0.3");
+	/* where the kernel shows them: nginx's own sockets to the old address */
+	fake.remotes[0] = (struct sockdiag_remote){.family = AF_INET, .syn_sent = 2};
+	inet_pton(AF_INET, "127.0.0.2", fake.remotes[0].addr);
+	fake.nremotes = 1;
+	feed(T0, REFUSED_AT, "/named", "127.0.0.2:8080");
+	feed(T0 + 10, REFUSED_AT, "/named", "127.0.0.2:8080");
+	const struct alert *a = alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080");
+	CHECK(a && a->firing);
+	CHECK(a && a->count == 2);
+	CHECK_STR(a ? a->upstream : NULL, "named");
+	char want[600];
+	snprintf(want, sizeof(want), "%s:4", names_path); /* the server line naming it */
+	CHECK_STR(a ? a->config_ref : NULL, want);
+	CHECK(a && strstr(a->summary, "nginx connects to an old address of app.test "
+				      "(127.0.0.2:8080)"));
+	CHECK(a && strstr(a->explanation, "nginx's error lines name 127.0.0.2:8080, an address "
+					  "app.test no longer resolves to"));
+	CHECK(a && strstr(a->fix, "nginx -t && nginx -s reload"));
+	CHECK(a && strstr(a->fix, "server app.test:8080 resolve;"));
+	CHECK(evidence_has(a, "dns: nginx connects to 127.0.0.2:8080 (its error log); app.test "
+			      "resolves now to 127.0.0.3"));
+	CHECK(evidence_has(a, "upstream: \"http://127.0.0.2:8080/\""));
+	CHECK(evidence_has(a, "host: nginx's workers hold connections to 127.0.0.2:8080 (2 "
+			      "connecting)"));
+	/* one story: the old address gets no alert of its own, nor from its probe */
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
+	set_probe("127.0.0.2:8080", PROBE_REFUSED, T0 + 20);
+	struct probe_result r;
+	fake_last_probe(NULL, "127.0.0.2:8080", &r);
+	diag_probe_result(diag, "127.0.0.2:8080", &r, T0 + 20);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
+	CHECK(alert_find(alerts, CAUSE_PEER_FAILING, "127.0.0.2:8080") == NULL);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
+static void test_a_literal_pass_target_that_moved_is_dns_stale_at_its_line(void)
+{
+	setup_names();
+	set_answers("lit.test:8090", PROBE_OK, "127.0.0.5 ::1");
+	feed(T0, REFUSED_AT, "/lit/x", "127.0.0.4:8090");
+	const struct alert *a = alert_find(alerts, CAUSE_DNS_STALE, "lit.test:8090");
+	CHECK(a && a->firing);
+	char want[600];
+	snprintf(want, sizeof(want), "%s:9", names_path);
+	CHECK_STR(a ? a->config_ref : NULL, want);
+	CHECK(a && strstr(a->fix, "set $backend \"lit.test:8090\";"));
+	teardown();
+}
+
+static void test_a_name_that_still_gives_the_address_is_backend_down(void)
+{
+	setup_names();
+	set_answers("app.test:8080", PROBE_REFUSED, "127.0.0.2");
+	feed(T0, REFUSED_AT, "/named", "127.0.0.2:8080");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") != NULL);
+	CHECK(alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080") == NULL);
+	/* a name on another port never claims the address */
+	feed(T0, REFUSED_AT, "/named", "127.0.0.2:9999");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:9999") != NULL);
+	CHECK(alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080") == NULL);
+	teardown();
+}
+
+static void test_a_name_nginx_resolves_itself_never_goes_stale(void)
+{
+	/* `server ... resolve`: nginx follows the name; an old address failing
+	 * is that address's own story */
+	setup_names();
+	set_answers("fol.test:8070", PROBE_OK, "127.0.0.7");
+	feed(T0, REFUSED_AT, "/fol", "127.0.0.6:8070");
+	CHECK(alert_find(alerts, CAUSE_DNS_STALE, "fol.test:8070") == NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.6:8070") != NULL);
+	teardown();
+}
+
+static void test_a_slow_old_address_is_not_dns_stale(void)
+{
+	/* the old address answers (slowly): the name moving is not the failure */
+	setup_names();
+	set_answers("app.test:8080", PROBE_OK, "127.0.0.3");
+	feed(T0,
+	     "2026/11/21 10:00:00 [error] 7#7: *1 upstream timed out (110: Connection "
+	     "timed out) "
+	     "while reading response header from upstream, client: 127.0.0.1, server: "
+	     "dns.test, "
+	     "request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.2:8080/\", host: "
+	     "\"d\"",
+	     "/named");
+	CHECK(alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080") == NULL);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.2:8080") != NULL);
+	teardown();
+}
+
+static void test_a_fresh_answer_turns_the_old_address_alert_into_dns_stale(void)
+{
+	setup_names();
+	/* not resolved yet: the address's own alert, and the name is asked for */
+	feed(T0, REFUSED_AT, "/named", "127.0.0.2:8080");
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") != NULL);
+	CHECK(fake.probes_asked >= 2); /* the address, and the name */
+	set_answers("app.test:8080", PROBE_OK, "127.0.0.3");
+	struct probe_result r;
+	fake_last_probe(NULL, "app.test:8080", &r);
+	diag_probe_result(diag, "app.test:8080", &r, T0 + 1000);
+	const struct alert *a = alert_find(alerts, CAUSE_DNS_STALE, "app.test:8080");
+	CHECK(a && a->firing);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.2:8080") == NULL);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	/* and the next line on the old address counts there */
+	feed(T0 + 2000, REFUSED_AT, "/named", "127.0.0.2:8080");
+	CHECK(a && a->count == 2);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	teardown();
+}
+
 int main(void)
 {
 	char err[512];
@@ -1342,6 +1576,12 @@ int main(void)
 		return 1;
 	}
 	cfg = config_new();
+	snprintf(names_path, sizeof(names_path), "%s/names/nginx.conf", harness_tmpdir());
+	harness_write(harness_tmpdir(), "names/nginx.conf", NGINX_NAMES);
+	if (ngxconf_load(names_path, NULL, &names_model, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
@@ -1384,8 +1624,17 @@ int main(void)
 	RUN(test_permission_on_a_php_pool_names_its_listen_lines);
 	RUN(test_timeouts_with_a_queue_are_an_exhausted_pool);
 	RUN(test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol);
+	RUN(test_a_sniffed_protocol_names_the_pass_to_use_without_any_config);
+
+	RUN(test_an_old_answer_of_a_moved_name_is_dns_stale);
+	RUN(test_a_literal_pass_target_that_moved_is_dns_stale_at_its_line);
+	RUN(test_a_name_that_still_gives_the_address_is_backend_down);
+	RUN(test_a_slow_old_address_is_not_dns_stale);
+	RUN(test_a_name_nginx_resolves_itself_never_goes_stale);
+	RUN(test_a_fresh_answer_turns_the_old_address_alert_into_dns_stale);
 
 	config_free(cfg);
 	ngxconf_free(model);
+	ngxconf_free(names_model);
 	return harness_result();
 }

@@ -27,6 +27,7 @@
 #include "host/host.h"
 #include "host/ngxworker.h"
 #include "host/procfs.h"
+#include "host/sockdiag.h"
 #include "output/json.h"
 #include "core/util.h"
 
@@ -854,6 +855,42 @@ static void test_nginx_worker_credentials(void)
 		sleep_ms(20);
 }
 
+static void test_remotes_of_a_uid_name_the_addresses_it_connects_to(void)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	CHECK(bind(l, (struct sockaddr *)&sin, len) == 0 && listen(l, 4) == 0);
+	getsockname(l, (struct sockaddr *)&sin, &len);
+	unsigned port = ntohs(sin.sin_port);
+	int c1 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(connect(c1, (struct sockaddr *)&sin, len) == 0);
+	CHECK(connect(c2, (struct sockaddr *)&sin, len) == 0);
+
+	struct sockdiag_remote r[SOCKDIAG_MAX_REMOTES];
+	int n = sockdiag_inet_remotes(port, geteuid(), r, ARRAY_SIZE(r));
+	if (n == -EPERM || n == -EPROTONOSUPPORT) {
+		close(c1);
+		close(c2);
+		close(l);
+		SKIP("inet_diag not available: %s", strerror(-n));
+	}
+	/* the two clients, one address; the accepted ends have another remote port */
+	CHECK_INT(n, 1);
+	CHECK_INT(r[0].family, AF_INET);
+	CHECK_INT(memcmp(r[0].addr, &sin.sin_addr, 4), 0);
+	CHECK_INT(r[0].established, 2);
+	CHECK_INT(r[0].syn_sent, 0);
+	/* another user's sockets are not these */
+	CHECK_INT(sockdiag_inet_remotes(port, geteuid() + 1, r, ARRAY_SIZE(r)), 0);
+	CHECK_INT(sockdiag_inet_remotes(0, geteuid(), r, ARRAY_SIZE(r)), -EINVAL);
+	close(c1);
+	close(c2);
+	close(l);
+}
+
 int main(void)
 {
 	FILE *f = fopen("/proc/self/comm", "r");
@@ -880,6 +917,7 @@ int main(void)
 	RUN(test_unit_from_cgroup);
 	RUN(test_listener_json_has_only_known_fields);
 	RUN(test_nginx_worker_credentials);
+	RUN(test_remotes_of_a_uid_name_the_addresses_it_connects_to);
 	host_free(H);
 	return harness_result();
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -48,6 +49,7 @@ enum srv_mode {
 	SRV_FCGI_ODD, /* GET_VALUES_RESULT whose pair lengths overrun the record */
 	SRV_FCGI_END, /* FCGI_END_REQUEST instead of GET_VALUES_RESULT */
 	SRV_HUGELINE, /* 200, then one header line of 1 MiB that never ends */
+	SRV_UWSGI,    /* uwsgi --socket: a uwsgi packet gets HTTP, anything else a close */
 };
 
 #define SLOW_MS 400
@@ -127,6 +129,9 @@ static void read_request(int c)
 	}
 }
 
+/* Connections SRV_UWSGI served, shared with the forked server. */
+static unsigned *srv_conns;
+
 static void serve_one(int c, enum srv_mode mode)
 {
 	static const char ok[] =
@@ -135,6 +140,15 @@ static void serve_one(int c, enum srv_mode mode)
 	    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 	struct linger lg = {1, 0};
 
+	if (mode == SRV_UWSGI) {
+		unsigned char in[2048];
+		ssize_t n = read(c, in, sizeof(in));
+		__atomic_fetch_add(srv_conns, 1, __ATOMIC_SEQ_CST);
+		if (n >= 4 && in[0] == 0 && (size_t)(in[1] | in[2] << 8) + 4 == (size_t)n)
+			write_all(c, "HTTP/1.0 200 OK\r\n\r\nok", 21);
+		close(c);
+		return;
+	}
 	read_request(c);
 	switch (mode) {
 	case SRV_OK:
@@ -174,6 +188,8 @@ static void serve_one(int c, enum srv_mode mode)
 		write_all(c, (const char *)end, sizeof(end));
 		break;
 	}
+	case SRV_UWSGI: /* served above */
+		break;
 	case SRV_HUGELINE: {
 		static const char head[] = "HTTP/1.1 200 OK\r\nX-Line: ";
 		char chunk[64 * 1024];
@@ -1732,9 +1748,54 @@ static void test_result_names(void)
 	CHECK_STR(peer_state_name(PEER_UNKNOWN), "unknown");
 }
 
+static void test_http_peer_speaking_uwsgi_is_sniffed_once(void)
+{
+	unsigned port;
+	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	*srv_conns = 0;
+	pid_t pid = serve(lfd, SRV_UWSGI);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct prober *p = new_prober(o.loop, 4, NULL, NULL);
+	struct fakeclock fc = {.mono = 1000000, .wall = 1700000000000LL};
+	struct probe_clock clock = {fake_mono, fake_wall, &fc};
+	prober_set_clock(p, &clock);
+	CHECK_INT(prober_set_targets(p, &t, 1), 0);
+	for (int i = 0; i < 2; i++) {
+		o.calls = 0;
+		CHECK_INT(prober_probe_now(p, t.key, one_done, &o), 0);
+		ev_run(o.loop, 0);
+		CHECK_INT(o.calls, 1);
+		CHECK_STR(probe_result_name(o.r.result), "reset");
+		CHECK_INT(o.r.speaks, PROBE_SPEAKS_UWSGI);
+		CHECK(strstr(o.r.detail, "; the port speaks uwsgi") != NULL);
+		fc.mono += 5000; /* past the on-demand minimum, well within the sniff's TTL */
+	}
+	/* GET, FastCGI, uwsgi; then the second GET only */
+	CHECK_INT(__atomic_load_n(srv_conns, __ATOMIC_SEQ_CST), 4);
+	/* the answer is asked again once it is old */
+	fc.mono += 11 * 60 * 1000;
+	o.calls = 0;
+	CHECK_INT(prober_probe_now(p, t.key, one_done, &o), 0);
+	ev_run(o.loop, 0);
+	CHECK_INT(o.r.speaks, PROBE_SPEAKS_UWSGI);
+	CHECK_INT(__atomic_load_n(srv_conns, __ATOMIC_SEQ_CST), 7);
+	struct probe_result last = last_of(p, t.key);
+	CHECK_INT(last.speaks, PROBE_SPEAKS_UWSGI); /* kept with the last result */
+	prober_free(p);
+	ev_loop_destroy(o.loop);
+	stop(pid);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	srv_conns = mmap(NULL, sizeof(*srv_conns), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (srv_conns == MAP_FAILED)
+		return 2;
 	/* 64 KiB of header in one line: under curl's 100 KiB per-line limit. */
 	size_t n = (size_t)snprintf(bighdr_response, sizeof(bighdr_response),
 				    "HTTP/1.1 200 OK\r\nX-Big: ");
@@ -1803,5 +1864,6 @@ int main(void)
 	RUN(test_http_judged_by_nginx_read_timeout);
 	RUN(test_tls_only_check_for_grpcs_and_suwsgi);
 	RUN(test_200_hanging_peers_do_not_block_the_loop);
+	RUN(test_http_peer_speaking_uwsgi_is_sniffed_once);
 	return harness_result();
 }
