@@ -311,20 +311,18 @@ static int parse_level(const char *p, size_t n)
 
 /* ngx_lua's log handler puts ", context: PHASE" (ngx.timer,
  * ssl_certificate_by_lua*, ...) between the message and nginx's own
- * context: the message ends before it. */
-static const char *strip_lua_context(const char *p, const char *me)
+ * context: the message ends before it. PHASE holds no space and no comma,
+ * so the last space of the message is the one after "context:": one short
+ * backward search from the message's end (e is the line's end, readable).
+ * A memrchr() loop over the message's commas was 3.3 M of 110 M
+ * instructions on 20 MB of real lines (callgrind, bench_errlog run). */
+static const char *strip_lua_context(const char *p, const char *me, const char *e)
 {
-	for (const char *q = me; q - p >= 11;) {
-		q = memrchr(p, ',', (size_t)(q - p));
-		if (!q)
-			break;
-		if (me - q > 11 && memcmp(q, ", context: ", 11) == 0 &&
-		    !memchr(q + 11, ' ', (size_t)(me - q - 11)))
-			return q;
-		if (memchr(q, ' ', (size_t)(me - q)) != q + 1)
-			break; /* only the last ", " can start it */
-	}
-	return me;
+	const char *sp = textscan_rchr(p, me, ' ', e);
+	if (!sp || sp - p < 10 || me - sp < 2 || !same(sp - 10, ", context:", 10) ||
+	    textscan_chr(sp + 1, me, ',', p))
+		return me;
+	return sp - 10;
 }
 
 /* ---- pre-filter ---------------------------------------------------------- */
@@ -467,7 +465,7 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 
 	/* The context first: the message may contain anything. */
 	const char *me = errlog_ctx_find(p, e, ev);
-	me = strip_lua_context(p, me);
+	me = strip_lua_context(p, me, e);
 
 	/* " while ACTION": the last " while " before the context. An action is
 	 * nginx's own text and holds no '"'; a quote after the last " while "
