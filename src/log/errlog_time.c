@@ -36,7 +36,7 @@ struct tz_hour {
 /* The last stamp: a busy log repeats the same minute many times. */
 struct last_stamp {
 	char text[ERRLOG_TIME_LEN];
-	time_t time;
+	time_t minute; /* the epoch second of its minute's :00 */
 	bool set;
 };
 
@@ -70,15 +70,13 @@ static unsigned dig2(const char *p)
 	return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
 }
 
-int errlog_time_parse(const char *p, time_t *ret)
+/* A new minute: the whole stamp. Out of line, so that the same-minute path
+ * taken by nearly every line saves no registers; with the minute's start
+ * kept instead of the last stamp's time, errlog_time_parse went from 55 to
+ * 41 instructions a line (callgrind, bench_errlog run, 20 MB of real lines:
+ * 3.53 -> 2.64 M; whole run 107.2 -> 106.3 M, noise file 89.2 -> 87.6 M). */
+static __attribute__((noinline)) int parse_stamp(const char *p, time_t *ret)
 {
-	if (last.set && memcmp(p, last.text, 17) == 0) {
-		/* same minute: only the seconds are new */
-		if (!is_digit(p[17]) || !is_digit(p[18]) || dig2(p + 17) > 60)
-			return -EINVAL;
-		*ret = last.time - (time_t)dig2(last.text + 17) + (time_t)dig2(p + 17);
-		return 0;
-	}
 	static const char shape[] = "dddd/dd/dd dd:dd:dd";
 	for (size_t i = 0; i < ERRLOG_TIME_LEN; i++) {
 		if (shape[i] == 'd' ? !is_digit(p[i]) : p[i] != shape[i])
@@ -89,9 +87,21 @@ int errlog_time_parse(const char *p, time_t *ret)
 		 s = dig2(p + 17);
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return -EINVAL;
-	last.time = local_to_epoch(y, mo, d, h, mi, s);
+	last.minute = local_to_epoch(y, mo, d, h, mi, 0);
 	memcpy(last.text, p, ERRLOG_TIME_LEN);
 	last.set = true;
-	*ret = last.time;
+	*ret = last.minute + (time_t)s;
 	return 0;
+}
+
+int errlog_time_parse(const char *p, time_t *ret)
+{
+	if (last.set && memcmp(p, last.text, 17) == 0) {
+		/* same minute: only the seconds are new */
+		if (!is_digit(p[17]) || !is_digit(p[18]) || dig2(p + 17) > 60)
+			return -EINVAL;
+		*ret = last.minute + (time_t)dig2(p + 17);
+		return 0;
+	}
+	return parse_stamp(p, ret);
 }
