@@ -129,6 +129,16 @@ static bool upstream_phase(enum errlog_phase ph, bool has_upstream)
 	}
 }
 
+/* Does the line surely hold one of the pre-filter's words? An upstream
+ * field in its context ("upstream: \"") and a known action naming the
+ * upstream or the resolver do, and then errlog_parse() skips the
+ * pre-filter's scan: 105.8 -> 99.2 M instructions on 20 MB of real
+ * lines, noise unchanged at 147.0 M (callgrind, bench_errlog run-full). */
+static bool names_upstream(const struct errlog_event *ev)
+{
+	return ev->upstream.p || (ev->phase != PHASE_UPGRADED && upstream_phase(ev->phase, false));
+}
+
 /* " (N: text)" at the end of [m, *e): ngx_log_errno's format. */
 static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 {
@@ -539,7 +549,7 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 		 * other here too, so both entry points agree: nginx's own upstream
 		 * lines always carry one of its words, and one without them is
 		 * someone else's (a Lua cosocket's connect(), say). */
-		if (ev->kind != EV_OTHER && len < NGX_MAX_ERROR_STR - 8 &&
+		if (ev->kind != EV_OTHER && len < NGX_MAX_ERROR_STR - 8 && !names_upstream(ev) &&
 		    !(maybe >= 0 ? maybe : may_be_upstream(p, e)))
 			ev->kind = EV_OTHER;
 		/* EMFILE/ENFILE: keyed on the number, whatever failed (C8, accept4, open). */
