@@ -1238,6 +1238,42 @@ static void test_upstream_modules_messages(void)
 
 /* errno 99 stays connect_failed with its number (the diagnoser calls it
  * local_ports_exhausted). */
+/* ngx_lua's ", context: PHASE" ends the message; a PHASE with a space or a
+ * comma, or an empty one, is no such context and stays in the message. */
+static void test_lua_context_ends_the_message(void)
+{
+	struct errlog_event ev;
+	CHECK_INT(parse(HDR "lua udp socket read timed out, context: ngx.timer", &ev), 0);
+	CHECK_SPAN(ev.message, "lua udp socket read timed out");
+	CHECK_STR(errlog_kind_name(ev.kind), "other");
+
+	CHECK_INT(parse(HDR "connect() to unix:/tmp/shell.sock failed (13: Permission denied), "
+			    "context: ssl_certificate_by_lua*, client: 192.0.2.7, server: "
+			    "0.0.0.0:443",
+			&ev),
+		  0);
+	CHECK_SPAN(ev.message, "connect() to unix:/tmp/shell.sock failed");
+	CHECK_INT(ev.err, 13);
+	CHECK_SPAN(ev.client, "192.0.2.7");
+	CHECK_SPAN(ev.server, "0.0.0.0:443");
+
+	const char *kept[] = {
+	    "oops, context: a,b",
+	    "oops, context: two words",
+	    "oops, context: ",
+	    ", context: x y",
+	};
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		char line[256];
+		snprintf(line, sizeof(line), HDR "%s", kept[i]);
+		CHECK_INT(parse(line, &ev), 0);
+		CHECK_SPAN(ev.message, kept[i]);
+	}
+	CHECK_INT(parse(HDR "a, context: x, client: 192.0.2.7, server: s", &ev), 0);
+	CHECK_SPAN(ev.message, "a");
+	CHECK_SPAN(ev.client, "192.0.2.7");
+}
+
 static void test_errno_99_is_connect_failed(void)
 {
 	struct errlog_event ev;
@@ -1417,6 +1453,7 @@ int main(void)
 	RUN(test_unix_peer_without_separator);
 	RUN(test_upstream_modules_messages);
 	RUN(test_errno_99_is_connect_failed);
+	RUN(test_lua_context_ends_the_message);
 	RUN(test_multiline_entry_predicates);
 	RUN(test_prefilter_agrees_with_full_parse);
 	RUN(test_issue_corpus);
