@@ -51,6 +51,9 @@ run_tests() {
         cp build-ci/meson-logs/testlog.json "build-ci/meson-logs/testlog-$suite.json"
     done
 
+    echo "== release build: -O3 sees more, and -Werror holds there too (the benchmarks use it)"
+    build build-release --buildtype=release -Dwerror=true || status=1
+
     echo "== unit tests under AddressSanitizer + UBSan"
     build build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -276,7 +276,7 @@ static int load_directive(struct loader *ld, const struct cf_node *n)
 {
 	struct config *c = ld->c;
 	const char *d = n->argv[0];
-	int r, v;
+	int r, v = 0; /* set by set_onoff() on success (gcc -O3 cannot see it) */
 
 	if (streq(d, "nginx_conf"))
 		return set_string(ld, n, &c->nginx_conf);

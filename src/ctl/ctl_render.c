@@ -18,7 +18,7 @@ static const char *vis(const char *s)
 	static char *ring[16];
 	static size_t next;
 	if (!s)
-		return NULL;
+		return ""; /* never a NULL for printf's %s */
 	free(ring[next]);
 	ring[next] = escape_terminal(s);
 	const char *r = ring[next];

@@ -79,8 +79,13 @@ bool tailwatch_forget(struct tailwatch *w, int wd)
 static void nearest_dir(const char *path, char *out, size_t size)
 {
 	struct stat st;
+	size_t n = strnlen(path, size);
 
-	snprintf(out, size, "%s", path);
+	if (n == size) { /* longer than a path can be: nothing to watch above it */
+		snprintf(out, size, ".");
+		return;
+	}
+	memcpy(out, path, n + 1);
 	for (;;) {
 		char *slash = strrchr(out, '/');
 		if (!slash) {
@@ -105,8 +110,12 @@ static void parent_dir(const char *dir, char *out, size_t size)
 		out[0] = '\0';
 	else if (!slash)
 		snprintf(out, size, "%s", streq(dir, ".") ? ".." : ".");
-	else
-		snprintf(out, size, "%.*s", slash == dir ? 1 : (int)(slash - dir), dir);
+	else {
+		size_t n = slash == dir ? 1 : (size_t)(slash - dir);
+		n = n < size ? n : size - 1;
+		memmove(out, dir, n); /* gcc -O3 cannot prove two rows of want[] apart */
+		out[n] = '\0';
+	}
 }
 
 /* The nearest existing directory of the path and its parent, and the same
