@@ -33,6 +33,7 @@ struct entity {
 	struct bucket b[ACCESSSTATS_BUCKETS];
 	int64_t minute[ACCESSSTATS_HIST_MINUTES];
 	uint32_t hist[ACCESSSTATS_HIST_MINUTES][ACCESSSTATS_HIST_BINS];
+	uint64_t hist_total[ACCESSSTATS_HIST_BINS]; /* since start: a span's quantiles */
 	struct accessstats_counts total;
 	int64_t last_served; /* epoch s; 0 never */
 	size_t log;	     /* index + 1 of the log of the latest line; 0 none */
@@ -245,7 +246,9 @@ static void entity_add(struct entity *e, time_t t, int status, unsigned retries,
 			e->minute[k] = min;
 			memset(e->hist[k], 0, sizeof(e->hist[k]));
 		}
-		e->hist[k][hist_bin(ms)]++;
+		unsigned bin = hist_bin(ms);
+		e->hist[k][bin]++;
+		e->hist_total[bin]++;
 	}
 	if (status > 0 && status < 500 && t > e->last_served)
 		e->last_served = t;
@@ -667,6 +670,23 @@ bool accessstats_peer_total(const struct accessstats *s, const char *peer,
 	return true;
 }
 
+/* The upper bound of the bin holding the q-quantile of total samples. */
+static int quantile_of(const uint64_t *bins, uint64_t total, double q, uint64_t *ret)
+{
+	if (total == 0)
+		return -ENOENT;
+	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
+		seen += bins[b];
+		if (seen >= want) {
+			*ret = bin_upper_ms(b);
+			return 0;
+		}
+	}
+	*ret = bin_upper_ms(ACCESSSTATS_HIST_BINS - 1);
+	return 0;
+}
+
 int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, double q,
 				 unsigned minutes, time_t now, uint64_t *ret)
 {
@@ -684,18 +704,21 @@ int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, 
 			total += e->hist[k][b];
 		}
 	}
-	if (total == 0)
+	return quantile_of(bins, total, q, ret);
+}
+
+int accessstats_peer_quantile_recent_ms(const struct accessstats *s, const char *peer, double q,
+					time_t now, uint64_t *ret)
+{
+	if (!s->span)
+		return accessstats_peer_quantile_ms(s, peer, q, ACCESSSTATS_HIST_MINUTES, now, ret);
+	const struct entity *e = peer_entity_const(s, peer);
+	if (!e || q <= 0 || q > 1)
 		return -ENOENT;
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
-	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
-		seen += bins[b];
-		if (seen >= want) {
-			*ret = bin_upper_ms(b);
-			return 0;
-		}
-	}
-	*ret = bin_upper_ms(ACCESSSTATS_HIST_BINS - 1);
-	return 0;
+	uint64_t total = 0;
+	for (size_t b = 0; b < ACCESSSTATS_HIST_BINS; b++)
+		total += e->hist_total[b];
+	return quantile_of(e->hist_total, total, q, ret);
 }
 
 bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsigned secs,
