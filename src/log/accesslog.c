@@ -415,30 +415,39 @@ int accesslog_status(const struct accesslog_line *l)
 	return (s->p[0] - '0') * 100 + (s->p[1] - '0') * 10 + (s->p[2] - '0');
 }
 
-size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
-		      size_t outsize)
+bool accesslog_raw_path(const struct accesslog_line *l, const char **ret, size_t *ret_len)
 {
 	const struct accesslog_field *u = &l->v[ACCESSLOG_REQUEST_URI];
 	if (!u->p || (u->len == 1 && u->p[0] == '-'))
 		u = &l->v[ACCESSLOG_URI];
-	const char *p = NULL;
-	size_t len = 0;
 	if (u->p && !(u->len == 1 && u->p[0] == '-')) {
-		p = u->p;
-		len = u->len;
-	} else if (l->v[ACCESSLOG_REQUEST].p) {
-		/* "GET /x?y HTTP/1.1": the target between the first two spaces */
-		const char *r = l->v[ACCESSLOG_REQUEST].p, *re = r + l->v[ACCESSLOG_REQUEST].len;
-		const char *sp = memchr(r, ' ', (size_t)(re - r));
-		if (!sp)
-			return out && outsize ? (out[0] = '\0', 0) : 0;
-		p = sp + 1;
-		const char *sp2 = memchr(p, ' ', (size_t)(re - p));
-		len = (size_t)((sp2 ? sp2 : re) - p);
+		*ret = u->p;
+		*ret_len = u->len;
+		return true;
 	}
-	if (!p || outsize == 0) {
-		if (outsize)
-			out[0] = '\0';
+	if (!l->v[ACCESSLOG_REQUEST].p)
+		return false;
+	/* "GET /x?y HTTP/1.1": the target between the first two spaces */
+	const char *r = l->v[ACCESSLOG_REQUEST].p, *re = r + l->v[ACCESSLOG_REQUEST].len;
+	const char *sp = memchr(r, ' ', (size_t)(re - r));
+	if (!sp)
+		return false;
+	const char *p = sp + 1;
+	const char *sp2 = memchr(p, ' ', (size_t)(re - p));
+	*ret = p;
+	*ret_len = (size_t)((sp2 ? sp2 : re) - p);
+	return true;
+}
+
+size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
+		      size_t outsize)
+{
+	const char *p;
+	size_t len;
+	if (outsize == 0)
+		return 0;
+	if (!accesslog_raw_path(l, &p, &len)) {
+		out[0] = '\0';
 		return 0;
 	}
 	size_t n = accesslog_unescape(escape, p, len, out, outsize);
