@@ -43,7 +43,8 @@ struct alert;
 bool impact_is_health(const struct alert *a);
 
 /* backend_slow before anything times out: for each peer the access logs
- * timed at least IMPACT_SLOW_MIN_SAMPLES times over the last 5 min, whose
+ * timed at least IMPACT_SLOW_MIN_SAMPLES times over the last 5 min (or,
+ * with accessstats_set_span, over every line explain --since read), whose
  * p99 upstream_response_time is above 80 % of the tightest
  * proxy_read_timeout (or fastcgi_, uwsgi_, ...) of the passes reaching it,
  * raise or refresh a warning-level backend_slow alert, unless one raised

@@ -87,6 +87,9 @@ int accesslog_status(const struct accesslog_line *l);
  * line has none. */
 size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
 		      size_t outsize);
+/* The same request target as written in the line: escaped, with its query
+ * string. false when the line has none. */
+bool accesslog_raw_path(const struct accesslog_line *l, const char **ret, size_t *ret_len);
 /* The request's time from $time_iso8601 or $time_local, or -EINVAL. */
 int accesslog_time(const struct accesslog_line *l, time_t *ret);
 

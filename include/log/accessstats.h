@@ -117,6 +117,10 @@ bool accessstats_peer_total(const struct accessstats *s, const char *peer,
  * its histogram bin. -ENOENT when no time was logged then. */
 int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, double q,
 				 unsigned minutes, time_t now, uint64_t *ret);
+/* The same over what an impact is told over: the last 5 minutes, or every
+ * line read with a span (accessstats_set_span). */
+int accessstats_peer_quantile_recent_ms(const struct accessstats *s, const char *peer, double q,
+					time_t now, uint64_t *ret);
 /* Whether nginx got a 2xx/3xx/4xx answer through peer within secs of now. */
 bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsigned secs,
 			     time_t now);

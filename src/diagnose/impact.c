@@ -11,7 +11,6 @@
 #include "nginx/ngxconf.h"
 #include "probe/probe_result.h"
 
-#define IMPACT_WINDOW_S 300
 #define SERVED_WINDOW_S 60
 #define HEALTH_WORDS	" while nginx is answered through it"
 
@@ -178,13 +177,13 @@ static void report_slow(struct alert_store *alerts, const struct accessstats *ac
 		 "%s_read_timeout %.3g s",
 		 p->key, (double)p99 / 1000.0, pct, pfx, (double)pass->t.read_ms / 1000.0);
 	snprintf(expl, sizeof(expl),
-		 "Observed (access log, last 5 min): 99 %% of nginx's tries to %s were answered "
+		 "Observed (access log, %s): 99 %% of nginx's tries to %s were answered "
 		 "within %.3f s; the location %s waits %.3g s (%s_read_timeout, %s) before it "
 		 "gives up with 504. Nothing timed out yet. Inferred: the backend is slowing "
 		 "down (load, slow queries, a worker pool near its limit) and requests will "
 		 "soon fail.",
-		 p->key, (double)p99 / 1000.0, pass->location[0] ? pass->location : "/",
-		 (double)pass->t.read_ms / 1000.0, pfx,
+		 accessstats_recent_words(access), p->key, (double)p99 / 1000.0,
+		 pass->location[0] ? pass->location : "/", (double)pass->t.read_ms / 1000.0, pfx,
 		 pass->t.read_ref.file ? ref : "nginx's default");
 	snprintf(fix, sizeof(fix),
 		 "Find what slows the backend (its slow log, worker pool size) before requests "
@@ -228,9 +227,10 @@ unsigned impact_check_slow(const struct accessstats *access, const struct ngx_mo
 		const struct ngx_pass *pass = p ? tightest_pass(m, p) : NULL;
 		struct accessstats_counts c;
 		uint64_t p99;
-		if (!pass || !accessstats_peer_window(access, key, IMPACT_WINDOW_S, now, &c) ||
+		/* over the last 5 min, or all explain --since read */
+		if (!pass || !accessstats_peer_recent(access, key, now, &c) ||
 		    c.requests < IMPACT_SLOW_MIN_SAMPLES ||
-		    accessstats_peer_quantile_ms(access, key, 0.99, 5, now, &p99) < 0 ||
+		    accessstats_peer_quantile_recent_ms(access, key, 0.99, now, &p99) < 0 ||
 		    p99 * 100 <= pass->t.read_ms * IMPACT_SLOW_PERCENT)
 			continue;
 		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, key);

@@ -330,6 +330,72 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 	return false;
 }
 
+/* Where a value of the variable at segment i, starting at pos, first ends
+ * before its literal (at segment i + 1) in the way match_from() takes it
+ * first: *ret_q. false when no place fits. */
+static bool first_end(const struct match *m, size_t i, size_t pos, size_t *ret_q)
+{
+	const struct accesslog_format *f = m->f;
+	enum accesslog_var v = f->seg[i].var;
+	const struct seg *next = &f->seg[i + 1];
+	const char *lit = f->lit + next->off;
+	for (size_t q = pos; q + next->len <= m->len; q++) {
+		const char *hit = memchr(m->s + q, lit[0], m->len - q - next->len + 1);
+		if (!hit)
+			return false;
+		q = (size_t)(hit - m->s);
+		if (same(hit + 1, lit + 1, next->len - 1) &&
+		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, q)) &&
+		    !(is_list(v) && in_separator(m->s, pos, q, m->len)) &&
+		    plausible(v, m->s + pos, q - pos)) {
+			*ret_q = q;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first path match_from() tries, without recursion or backing off:
+ * every variable ends at its first fitting place. When that path reaches
+ * the end it is the search's answer (the search tries it first, well
+ * within the step budget); when it does not, the search runs. (The
+ * recursion's calls were 346 of the 1,882 instructions a `combined`
+ * line cost.) */
+static bool match_first(struct match *m)
+{
+	const struct accesslog_format *f = m->f;
+	size_t pos = 0;
+	for (size_t i = 0;; i++) {
+		if (i == f->nseg)
+			return pos == m->len;
+		if (i >= f->tail)
+			return true;
+		const struct seg *sg = &f->seg[i];
+		if (sg->lit) {
+			if (m->len - pos < sg->len || !same(m->s + pos, f->lit + sg->off, sg->len))
+				return false;
+			pos += sg->len;
+			continue;
+		}
+		enum accesslog_var v = sg->var;
+		if (i + 1 == f->nseg) {
+			if (!plausible(v, m->s + pos, m->len - pos))
+				return false;
+			m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
+			return true;
+		}
+		size_t q;
+		if (!first_end(m, i, pos, &q))
+			return false;
+		m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
+		/* the literal after it matched at q */
+		i++;
+		if (i >= f->tail)
+			return true;
+		pos = q + f->seg[i].len;
+	}
+}
+
 int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
 		    struct accesslog_line *ret)
 {
@@ -338,8 +404,11 @@ int accesslog_parse(const struct accesslog_format *f, const char *line, size_t l
 	struct accesslog_line l;
 	memset(&l, 0, sizeof(l));
 	struct match m = {.f = f, .s = line, .len = len, .out = &l};
-	if (!match_from(&m, 0, 0))
-		return -EINVAL;
+	if (!match_first(&m)) {
+		memset(&l, 0, sizeof(l));
+		if (!match_from(&m, 0, 0))
+			return -EINVAL;
+	}
 	l.v[ACCESSLOG_OTHER] = (struct accesslog_field){0};
 	*ret = l;
 	return 0;
@@ -415,30 +484,39 @@ int accesslog_status(const struct accesslog_line *l)
 	return (s->p[0] - '0') * 100 + (s->p[1] - '0') * 10 + (s->p[2] - '0');
 }
 
-size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
-		      size_t outsize)
+bool accesslog_raw_path(const struct accesslog_line *l, const char **ret, size_t *ret_len)
 {
 	const struct accesslog_field *u = &l->v[ACCESSLOG_REQUEST_URI];
 	if (!u->p || (u->len == 1 && u->p[0] == '-'))
 		u = &l->v[ACCESSLOG_URI];
-	const char *p = NULL;
-	size_t len = 0;
 	if (u->p && !(u->len == 1 && u->p[0] == '-')) {
-		p = u->p;
-		len = u->len;
-	} else if (l->v[ACCESSLOG_REQUEST].p) {
-		/* "GET /x?y HTTP/1.1": the target between the first two spaces */
-		const char *r = l->v[ACCESSLOG_REQUEST].p, *re = r + l->v[ACCESSLOG_REQUEST].len;
-		const char *sp = memchr(r, ' ', (size_t)(re - r));
-		if (!sp)
-			return out && outsize ? (out[0] = '\0', 0) : 0;
-		p = sp + 1;
-		const char *sp2 = memchr(p, ' ', (size_t)(re - p));
-		len = (size_t)((sp2 ? sp2 : re) - p);
+		*ret = u->p;
+		*ret_len = u->len;
+		return true;
 	}
-	if (!p || outsize == 0) {
-		if (outsize)
-			out[0] = '\0';
+	if (!l->v[ACCESSLOG_REQUEST].p)
+		return false;
+	/* "GET /x?y HTTP/1.1": the target between the first two spaces */
+	const char *r = l->v[ACCESSLOG_REQUEST].p, *re = r + l->v[ACCESSLOG_REQUEST].len;
+	const char *sp = memchr(r, ' ', (size_t)(re - r));
+	if (!sp)
+		return false;
+	const char *p = sp + 1;
+	const char *sp2 = memchr(p, ' ', (size_t)(re - p));
+	*ret = p;
+	*ret_len = (size_t)((sp2 ? sp2 : re) - p);
+	return true;
+}
+
+size_t accesslog_path(const struct accesslog_line *l, enum ngx_log_escape escape, char *out,
+		      size_t outsize)
+{
+	const char *p;
+	size_t len;
+	if (outsize == 0)
+		return 0;
+	if (!accesslog_raw_path(l, &p, &len)) {
+		out[0] = '\0';
 		return 0;
 	}
 	size_t n = accesslog_unescape(escape, p, len, out, outsize);

@@ -33,6 +33,7 @@ struct entity {
 	struct bucket b[ACCESSSTATS_BUCKETS];
 	int64_t minute[ACCESSSTATS_HIST_MINUTES];
 	uint32_t hist[ACCESSSTATS_HIST_MINUTES][ACCESSSTATS_HIST_BINS];
+	uint64_t hist_total[ACCESSSTATS_HIST_BINS]; /* since start: a span's quantiles */
 	struct accessstats_counts total;
 	int64_t last_served; /* epoch s; 0 never */
 	size_t log;	     /* index + 1 of the log of the latest line; 0 none */
@@ -56,7 +57,13 @@ struct accessstats {
 	size_t nextra;
 	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
 	size_t nloc, prefix_max;
-	size_t last_log;     /* index + 1 of the log of the latest line; 0 none */
+	size_t last_log; /* index + 1 of the log of the latest line; 0 none */
+	/* the previous line's time stamp as written, and its time: lines of
+	 * one second share it (a pure memo; parsing it was 265 of 2,340
+	 * instructions a `combined` line, the memo costs 30) */
+	char stamp[32];
+	size_t stamp_len;
+	time_t stamp_time;
 	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
 	char span_words[48]; /* "in the last 15 min" */
 };
@@ -245,7 +252,9 @@ static void entity_add(struct entity *e, time_t t, int status, unsigned retries,
 			e->minute[k] = min;
 			memset(e->hist[k], 0, sizeof(e->hist[k]));
 		}
-		e->hist[k][hist_bin(ms)]++;
+		unsigned bin = hist_bin(ms);
+		e->hist[k][bin]++;
+		e->hist_total[bin]++;
 	}
 	if (status > 0 && status < 500 && t > e->last_served)
 		e->last_served = t;
@@ -277,25 +286,74 @@ static const struct entity *peer_entity_const(const struct accessstats *s, const
 	return peer_entity((struct accessstats *)s, key, false);
 }
 
-/* The pass of server whose location fits uri best (nginx: exact, then the
- * longest prefix); a pass of the same server wins over any other. */
+/* A line's request path: its text as written, unescaped (into buf, cut at
+ * the query) only when a caller needs more than its raw prefix. */
+struct path {
+	const struct accesslog_line *l;
+	enum ngx_log_escape esc;
+	const char *raw; /* NULL: the line has none */
+	size_t raw_len;
+	bool done;
+	char buf[URI_MAX];
+};
+
+static const char *path_text(struct path *p)
+{
+	if (!p->done) {
+		accesslog_path(p->l, p->esc, p->buf, sizeof(p->buf));
+		p->done = true;
+	}
+	return p->buf;
+}
+
+/* The first n bytes of the unescaped path (n at most want; shorter when
+ * the path is) without unescaping it: the raw bytes, when no escape comes
+ * before the query or the want-th byte. false when one does. (Unescaping
+ * every path was 340 of 2,340 instructions a `combined` line.) */
+static bool raw_prefix(const struct path *p, size_t want, const char **ret, size_t *ret_len)
+{
+	if (!p->raw) {
+		*ret = "";
+		*ret_len = 0;
+		return true;
+	}
+	size_t n = MIN(p->raw_len, want);
+	const char *q = memchr(p->raw, '?', n);
+	if (q)
+		n = (size_t)(q - p->raw);
+	if (memchr(p->raw, '\\', n) || n >= URI_MAX)
+		return false;
+	*ret = p->raw;
+	*ret_len = n;
+	return true;
+}
+
+/* The pass of server whose location fits the path best (nginx: exact, then
+ * the longest prefix); a pass of the same server wins over any other. */
 static const struct ngx_pass *pass_by_location(struct accessstats *s, const char *server,
-					       const char *uri)
+					       struct path *path)
 {
 	const struct ngx_model *m = s->m;
-	/* server \x1f uri-prefix, built by hand: snprintf was 10 % of a line */
+	/* server \x1f path-prefix, built by hand: snprintf was 10 % of a line;
+	 * the prefix is the raw path's when it holds no escape */
 	char key[URI_MAX + 300];
-	size_t sl = strlen(server), ul = MIN(strlen(uri), s->prefix_max + 1);
+	const char *pre;
+	size_t sl = strlen(server), ul;
+	if (!raw_prefix(path, s->prefix_max + 1, &pre, &ul)) {
+		pre = path_text(path);
+		ul = MIN(strlen(pre), s->prefix_max + 1);
+	}
 	bool cacheable = sl + 1 + ul < sizeof(key);
 	if (cacheable) {
 		memcpy(key, server, sl);
 		key[sl] = '\x1f';
-		memcpy(key + sl + 1, uri, ul);
+		memcpy(key + sl + 1, pre, ul);
 		key[sl + 1 + ul] = '\0';
 	}
 	size_t idx;
 	if (cacheable && strmap_get_index(&s->loc, key, &idx))
 		return idx ? &m->passes[idx - 1] : NULL;
+	const char *uri = path_text(path);
 	const struct ngx_pass *best = NULL;
 	size_t best_score = 0;
 	bool best_server = false;
@@ -426,6 +484,39 @@ static void count_session(struct accessstats *s, struct log *lg, const struct ng
 	pe->log = (size_t)(lg - s->logs) + 1;
 }
 
+/* The line's time, through the memo of the previous line's stamp. */
+static int line_time(struct accessstats *s, const struct accesslog_line *l, time_t *ret)
+{
+	const struct accesslog_field *f = &l->v[ACCESSLOG_TIME_ISO8601];
+	if (!f->p || f->len != 25)
+		f = &l->v[ACCESSLOG_TIME_LOCAL];
+	if (f->p && s->stamp_len && f->len == s->stamp_len && memcmp(f->p, s->stamp, f->len) == 0) {
+		*ret = s->stamp_time;
+		return 0;
+	}
+	time_t t;
+	int r = accesslog_time(l, &t);
+	if (r < 0)
+		return r;
+	/* a stamp accesslog_time read is 25 or 26 bytes */
+	memcpy(s->stamp, f->p, f->len);
+	s->stamp_len = f->len;
+	s->stamp_time = t;
+	*ret = t;
+	return 0;
+}
+
+/* The server a line names ($server_name, else $host), else its log's
+ * server's name: buf holds it when unescaped from the line. */
+static const char *line_server(const struct accesslog_line *l, const struct ngx_access_log *dir,
+			       enum ngx_log_escape esc, char *buf, size_t len)
+{
+	field_str(&l->v[ACCESSLOG_SERVER_NAME], esc, buf, len);
+	if (!buf[0])
+		field_str(&l->v[ACCESSLOG_HOST], esc, buf, len);
+	return buf[0] || !dir->server_name ? buf : dir->server_name;
+}
+
 /* Count one matched line. */
 static void count_line(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
 		       const struct accesslog_line *l, enum ngx_log_escape esc, time_t now)
@@ -433,19 +524,20 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 	const struct ngx_model *m = s->m;
 	int status = accesslog_status(l);
 	time_t t;
-	if (accesslog_time(l, &t) < 0 || t > now)
+	if (line_time(s, l, &t) < 0 || t > now)
 		t = now;
 	if (dir->stream) {
 		count_session(s, lg, dir, l, t);
 		return;
 	}
-	char uri[URI_MAX], server[256];
-	accesslog_path(l, esc, uri, sizeof(uri));
-	field_str(&l->v[ACCESSLOG_SERVER_NAME], esc, server, sizeof(server));
-	if (!server[0])
-		field_str(&l->v[ACCESSLOG_HOST], esc, server, sizeof(server));
-	if (!server[0] && dir->server_name)
-		snprintf(server, sizeof(server), "%s", dir->server_name);
+	struct path path; /* not zeroed: buf is 1 KiB written only when asked for */
+	path.l = l;
+	path.esc = esc;
+	path.done = false;
+	if (!accesslog_raw_path(l, &path.raw, &path.raw_len))
+		path.raw = NULL;
+	char serverbuf[256];
+	const char *server = line_server(l, dir, esc, serverbuf, sizeof(serverbuf));
 
 	struct accesslog_try tries[ACCESSLOG_MAX_TRIES];
 	size_t ntries = accesslog_tries(l, tries, ACCESSLOG_MAX_TRIES);
@@ -463,11 +555,11 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 		if (!pass && i == 0) {
 			const struct ngx_peer *p = ngxconf_peer(m, k.key);
 			if (p)
-				pass = pass_by_peer(m, p, server, uri);
+				pass = pass_by_peer(m, p, server, path_text(&path));
 		}
 	}
 	if (!pass)
-		pass = pass_by_location(s, server, uri);
+		pass = pass_by_location(s, server, &path);
 	if (!pass) {
 		lg->pub.unmatched++;
 		return;
@@ -667,6 +759,23 @@ bool accessstats_peer_total(const struct accessstats *s, const char *peer,
 	return true;
 }
 
+/* The upper bound of the bin holding the q-quantile of total samples. */
+static int quantile_of(const uint64_t *bins, uint64_t total, double q, uint64_t *ret)
+{
+	if (total == 0)
+		return -ENOENT;
+	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
+		seen += bins[b];
+		if (seen >= want) {
+			*ret = bin_upper_ms(b);
+			return 0;
+		}
+	}
+	*ret = bin_upper_ms(ACCESSSTATS_HIST_BINS - 1);
+	return 0;
+}
+
 int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, double q,
 				 unsigned minutes, time_t now, uint64_t *ret)
 {
@@ -684,18 +793,21 @@ int accessstats_peer_quantile_ms(const struct accessstats *s, const char *peer, 
 			total += e->hist[k][b];
 		}
 	}
-	if (total == 0)
+	return quantile_of(bins, total, q, ret);
+}
+
+int accessstats_peer_quantile_recent_ms(const struct accessstats *s, const char *peer, double q,
+					time_t now, uint64_t *ret)
+{
+	if (!s->span)
+		return accessstats_peer_quantile_ms(s, peer, q, ACCESSSTATS_HIST_MINUTES, now, ret);
+	const struct entity *e = peer_entity_const(s, peer);
+	if (!e || q <= 0 || q > 1)
 		return -ENOENT;
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
-	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
-		seen += bins[b];
-		if (seen >= want) {
-			*ret = bin_upper_ms(b);
-			return 0;
-		}
-	}
-	*ret = bin_upper_ms(ACCESSSTATS_HIST_BINS - 1);
-	return 0;
+	uint64_t total = 0;
+	for (size_t b = 0; b < ACCESSSTATS_HIST_BINS; b++)
+		total += e->hist_total[b];
+	return quantile_of(e->hist_total, total, q, ret);
 }
 
 bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsigned secs,

@@ -9,9 +9,10 @@ for the log without the upstream variables.
 Then: `explain --since` telling impact over its span (older lines skipped);
 stream {} sessions counted per server and peer; a served peer failing its
 configured health_uri (python3's http.server) as a warning; the early
-backend_slow warning before any timeout; errors_unlogged behind a crit
-error_log (alerts, journald, explain) and from php-fpm answering 503
-itself; counts carried over upwatch and nginx reloads, with the impact in
+backend_slow warning before any timeout, and explain's over its --since
+span; errors_unlogged behind a crit error_log (alerts, journald, explain),
+from a backend's own 502/504 intercepted by proxy_intercept_errors +
+error_page, and from php-fpm answering 503 itself; counts carried over upwatch and nginx reloads, with the impact in
 journald's MESSAGE."""
 import json
 import os
@@ -434,6 +435,56 @@ stream {{
 N_SLOW = 24  # above IMPACT_SLOW_MIN_SAMPLES (20)
 
 
+def slow_line(port, minutes_ago, i):
+    """A line of the `up` format: a 9 s answer, minutes ago."""
+    t = time.localtime(time.time() - minutes_ago * 60)
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S %z", t)
+    return (f'127.0.0.1 [{stamp}] "GET /s/old{i} HTTP/1.1" 200 ua="127.0.0.1:{port}" '
+            f'us="200" urt="9.000" rt=9.000\n')
+
+
+def test_explain_backend_slow_over_its_since_span(workdir):
+    """explain judges the early backend_slow over the whole --since span it
+    read: 9 s answers behind a 10 s timeout an hour ago warn over 2 h, and
+    not over 10 min (where only fast answers are)."""
+    os.chmod(workdir, 0o755)
+    ok = Backend("ok")
+    w = workdir
+    ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:@PORT@;
+        location /s/ {{
+            access_log {w}/up.log up;
+            proxy_read_timeout 10s;
+            proxy_pass http://127.0.0.1:{ok.port};
+        }}
+    }}""")
+    try:
+        with open(os.path.join(w, "up.log"), "a") as f:
+            f.writelines(slow_line(ok.port, 60, i) for i in range(N_SLOW))
+        assert ngx.get("/s/x", 3) == [200] * 3
+        wait_for(lambda: sum(1 for _ in open(os.path.join(w, "up.log"))) == N_SLOW + 3,
+                 what="nginx's access-log lines")
+        key = f"127.0.0.1:{ok.port}"
+        alerts = explain_json("--nginx-conf", ngx.conf, "--since", "10m", "--no-probe")
+        assert [a for a in alerts if a["cause"] == "backend_slow"] == [], alerts
+        alerts = explain_json("--nginx-conf", ngx.conf, "--since", "2h", "--no-probe")
+        slow = [a for a in alerts if a["cause"] == "backend_slow" and a["peer"] == key]
+        assert len(slow) == 1, alerts
+        assert slow[0]["severity"] == "warning"
+        assert slow[0]["summary"] == (f"{key} is getting slow: p99 upstream response time "
+                                      "9.412 s is 94 % of proxy_read_timeout 10 s")
+        assert slow[0]["config_ref"] == ngx.ref("proxy_read_timeout 10s;")
+        assert slow[0]["explanation"].startswith(
+            f"Observed (access log, in the last 2 h): 99 % of nginx's tries to {key} were "
+            "answered within 9.412 s")
+    finally:
+        ngx.stop()
+        ok.stop()
+
+
+
 def test_backend_slow_early_warning_before_any_timeout(workdir):
     """A backend answering in 3 s behind proxy_read_timeout 3500ms: no
     timeout, no error line, but p99 is above 80 % of the timeout."""
@@ -515,6 +566,68 @@ def test_errors_unlogged_behind_a_crit_error_log_in_alerts_and_journald(workdir,
         assert len(un) == 1, alerts
         assert un[0]["summary"] == impact.replace("last 5 min", "last 15 min") + \
             ", and no error-log line says why"
+    finally:
+        d.stop()
+        ngx.stop()
+
+
+def test_errors_unlogged_when_intercepted_backend_errors_leave_no_error_line(workdir):
+    """The backend (a second nginx tier) answers 502 and 504 itself; the
+    front intercepts them (proxy_intercept_errors on + error_page) and serves
+    its own page with the same status. No error-log line at any level: the
+    access log alone has them, and errors_unlogged says so."""
+    os.chmod(workdir, 0o755)
+    w = workdir
+    inner = free_port()
+    with open(os.path.join(w, "50x.html"), "w") as f:
+        f.write("intercepted\n")
+    os.chmod(os.path.join(w, "50x.html"), 0o644)
+    ngx = Nginx(workdir, f"""
+    log_format up {UP_FMT};
+    server {{
+        listen 127.0.0.1:{inner};
+        location /i/gw504/ {{ return 504 "inner\\n"; }}
+        location / {{ return 502 "inner\\n"; }}
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@;
+        access_log {w}/up.log up;
+        location /i/ {{
+            proxy_intercept_errors on;
+            error_page 502 504 /50x.html;
+            proxy_pass http://127.0.0.1:{inner};
+        }}
+        location = /50x.html {{ root {w}; internal; }}
+    }}""")
+    d = Daemon(workdir, config_text="probe off;\nstart_at end;\n", nginx_conf=ngx.conf)
+    d.start()
+    try:
+        assert ngx.get("/i/gw502/x", N_UNLOGGED) == [502] * N_UNLOGGED
+        assert ngx.get("/i/gw504/x", 2) == [504] * 2
+        # the front's own page, not the backend's body
+        r = subprocess.run(["curl", "-s", f"http://127.0.0.1:{ngx.port}/i/gw502/y"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.stdout == "intercepted\n"
+        n502, total = N_UNLOGGED + 1, N_UNLOGGED + 3
+        ref = ngx.ref(f"proxy_pass http://127.0.0.1:{inner};")
+        impact = (f"{n502} requests to location /i/ ({ref}) answered 502 in the last "
+                  f"5 min, {100 * n502 / total:.1f} % of its traffic")
+        summary = impact + ", and no error-log line says why"
+        # raised after the first 5, refreshed at the ticks after: wait for every line
+        a = wait_for(lambda: [x for x in d.request({"cmd": "alerts"})["alerts"]
+                              if x["cause"] == "errors_unlogged" and x["summary"] == summary],
+                     timeout=15, interval=0.1, what="errors_unlogged over every request")[0]
+        assert a["severity"] == "warning"
+        assert a["config_ref"] == ref
+        assert "proxy_intercept_errors" in a["explanation"]
+        assert "the backend answered with that status itself" in a["explanation"]
+        assert a["fix"].startswith("Look at the backend's own logs for these requests")
+        assert counts(peer(access(d), f"127.0.0.1:{inner}")) == {
+            "requests": total, "502": n502, "503": 0, "504": 2, "5xx": total, "retries": 0}
+        # nginx (error_log at info) wrote no line about any of them
+        assert "upstream" not in open(ngx.error_log).read()
+        assert not [x for x in d.request({"cmd": "alerts"})["alerts"]
+                    if x["cause"] != "errors_unlogged"]
     finally:
         d.stop()
         ngx.stop()

@@ -120,6 +120,42 @@ static void test_counts_per_location_and_peer(void)
 	ngxconf_free(m);
 }
 
+/* The path is placed as nginx saw it: unescaped, without its query,
+ * whether the location cache is keyed by the raw bytes or not. */
+static void test_escaped_path_placed_as_unescaped(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	static const char *const lines[] = {
+	    "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/a.php HTTP/1.1\" 200 0 \"-\" "
+	    "\"-\"",
+	    /* \x70 is 'p': /php/b.php */
+	    "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /ph\\x70/b.php HTTP/1.1\" 502 0 "
+	    "\"-\" \"-\"",
+	    /* the path is /php: the other server's location / */
+	    "127.0.0.1 - - [29/Nov/2026:21:59:24 +0000] \"GET /php?x=/php/ HTTP/1.1\" 200 0 "
+	    "\"-\" \"-\"",
+	    "127.0.0.1 - - [29/Nov/2026:21:59:24 +0000] \"GET /php/a.php HTTP/1.1\" 504 0 \"-\" "
+	    "\"-\"",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		CHECK_INT(feed(s, PL, lines[i]), 0);
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, pass_at(m, "/php/"), 60, now, &c));
+	CHECK_INT(c.requests, 3);
+	CHECK_INT(c.s502, 1);
+	CHECK_INT(c.s504, 1);
+	CHECK(accessstats_pass_window(s, pass_at(m, "/"), 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s5xx, 0);
+	CHECK_INT(accessstats_log_at(s, 1)->unmatched, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_windows_slide_by_line_time(void)
 {
 	struct ngx_model *m = load();
@@ -151,6 +187,40 @@ static void test_windows_slide_by_line_time(void)
 	CHECK(accessstats_pass_total(s, api, &c));
 	CHECK_INT(c.requests, 3);
 	CHECK_INT(c.s5xx, 3);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+/* Lines of one second share a parsed time; a line with none ("-") counts
+ * at now and leaves the previous stamp's time alone. */
+static void test_repeated_stamps_keep_their_own_time(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	accessstats_new(m, &s);
+	static const char *const stamps[] = {
+	    "29/Nov/2026:21:53:25 +0000",				/* 6 min before now */
+	    "29/Nov/2026:21:53:25 +0000", "-",				/* no time: now */
+	    "29/Nov/2026:21:53:25 +0000", "29/Nov/2026:21:59:15 +0000", /* 10 s before now */
+	    "29/Nov/2026:21:53:25 +0000",
+	};
+	char line[256];
+	for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [%s] \"GET /api/ HTTP/1.1\" 502 ua=\"-\" us=\"-\" urt=\"-\"",
+			 stamps[i]);
+		CHECK_INT(feed(s, UP, line), 0);
+	}
+	size_t api = pass_at(m, "/api/");
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, api, 60, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK(accessstats_pass_window(s, api, 300, now, &c));
+	CHECK_INT(c.requests, 2);
+	CHECK(accessstats_pass_total(s, api, &c));
+	CHECK_INT(c.requests, 6);
 	accessstats_free(s);
 	ngxconf_free(m);
 }
@@ -437,7 +507,9 @@ static void test_reload_carries_counts(void)
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
+	RUN(test_escaped_path_placed_as_unescaped);
 	RUN(test_windows_slide_by_line_time);
+	RUN(test_repeated_stamps_keep_their_own_time);
 	RUN(test_quantile_sketch_bounded);
 	RUN(test_impact_sentence);
 	RUN(test_format_advice_at_the_access_log);

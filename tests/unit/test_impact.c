@@ -239,6 +239,38 @@ static void test_backend_slow_before_any_timeout(void)
 	teardown();
 }
 
+static void test_backend_slow_over_the_span_explain_read(void)
+{
+	setup();
+	if (!stats)
+		return;
+	struct alert_store *alerts = alert_store_new(30000, NULL, NULL);
+	int64_t ms = (int64_t)now * 1000;
+	/* 9 s answers 40 minutes ago: out of the 5 min ring, inside an hour */
+	char line[512];
+	for (int i = 0; i < 25; i++) {
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:19:%02d +0000] \"GET /api/%d HTTP/1.1\" 200 "
+			 "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"9.000\"",
+			 i, i);
+		feed(line);
+	}
+	CHECK_INT(impact_check_slow(stats, model, alerts, ms), 0);
+	accessstats_set_span(stats, 3600);
+	CHECK_INT(impact_check_slow(stats, model, alerts, ms), 1);
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:9000");
+	CHECK(a != NULL);
+	if (a) {
+		CHECK_STR(a->summary, "127.0.0.1:9000 is getting slow: p99 upstream response time "
+				      "9.412 s is 94 % of proxy_read_timeout 10 s");
+		CHECK(strstr(a->explanation, "Observed (access log, in the last 1 h): 99 % of "
+					     "nginx's tries to 127.0.0.1:9000 were answered "
+					     "within 9.412 s") != NULL);
+	}
+	alert_store_free(alerts);
+	teardown();
+}
+
 static void test_errors_unlogged_until_an_alert_explains_them(void)
 {
 	setup();
@@ -308,6 +340,7 @@ int main(void)
 	RUN(test_served_peer_failing_its_health_uri_warns);
 	RUN(test_alert_carries_its_impact);
 	RUN(test_backend_slow_before_any_timeout);
+	RUN(test_backend_slow_over_the_span_explain_read);
 	RUN(test_errors_unlogged_until_an_alert_explains_them);
 	RUN(test_errors_unlogged_names_the_log_format_to_add);
 	return harness_result();
