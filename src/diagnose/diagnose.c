@@ -35,6 +35,10 @@
 #include "nginx/ngxconf.h"
 
 #define DIAG_EPISODE_MS (5 * 60 * 1000) /* log errors this recent make a peer "hit by nginx" */
+/* Both of two exclusive causes (rules_exclusive) logged within this window
+ * hold at once: the firing one keeps the story (see held_by_sibling). One
+ * tick, so a path really changing state is told within a second. */
+#define DIAG_EXCLUSIVE_SETTLE_MS 1000
 
 struct diag {
 	struct report_env env; /* what rendering reads */
@@ -223,6 +227,26 @@ static bool named_by_model(const struct diag *d, enum cause_subject kind, const 
 	default:
 		return true;
 	}
+}
+
+/* A line of cause c where nginx also logged an exclusive sibling cause less
+ * than DIAG_EXCLUSIVE_SETTLE_MS ago and that sibling's alert fires (say
+ * socket_missing and socket_stale on one path, both kinds of line still
+ * coming): both causes hold, so neither is resolved by the other. The firing
+ * alert keeps the story and counts the line (the line is in the evidence
+ * ring, its cause in by_cause); only when the sibling's lines stop for the
+ * window does the newest observation win (report_render). Before, each flip
+ * rendered the words and published twice: 27 % of the bench's real-line
+ * instructions, and a journal/subscriber storm on a real host. */
+static bool held_by_sibling(struct diag *d, struct evidence *e, enum cause c, int64_t now)
+{
+	for (int o = 0; o < CAUSE__COUNT; o++)
+		if (rules_exclusive(c, (enum cause)o) && e->by_cause[o] &&
+		    now - e->cause_last_ms[o] < DIAG_EXCLUSIVE_SETTLE_MS &&
+		    alert_touch_ref(d->env.alerts, &e->touched, (enum cause)o, e->subject.name, now,
+				    1))
+			return true;
+	return false;
 }
 
 static void ask_probe(struct diag *d, const struct evidence *e)
@@ -515,8 +539,10 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	e->burst_n++;
 	e->burst_peak = MAX(e->burst_peak, e->burst_n);
 
-	/* the hot path: it fires already; the words wait for the tick */
-	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1)) {
+	/* the hot path: it fires already (or an exclusive sibling that still
+	 * holds tells it); the words wait for the tick */
+	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1) ||
+	    held_by_sibling(d, e, c, now)) {
 		mark_dirty(d, e);
 		return;
 	}
