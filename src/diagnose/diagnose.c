@@ -135,6 +135,13 @@ static void copy_span(char *dst, size_t cap, struct errlog_span s)
 	dst[n] = '\0';
 }
 
+/* A C string into a field: snprintf("%s") cost ~580 instructions a call
+ * (callgrind, daemon real-line run: 4.1 M for 7,092 DNS lines). */
+static void copy_str(char *dst, size_t cap, const char *s)
+{
+	copy_span(dst, cap, (struct errlog_span){.p = s, .len = (uint32_t)strlen(s)});
+}
+
 static void mark_dirty(struct diag *d, struct evidence *e)
 {
 	if (e->dirty)
@@ -151,12 +158,12 @@ static void dns_key(struct diag *d, const struct errlog_event *ev, char *buf, si
 {
 	char name[256];
 	if (ev->has_peer) {
-		snprintf(buf, len, "%s", ev->peer.key);
+		copy_str(buf, len, ev->peer.key);
 		return;
 	}
 	copy_span(name, sizeof(name), ev->name);
 	const struct ngx_peer *p = d->env.model ? ngxconf_peer_by_host(d->env.model, name) : NULL;
-	snprintf(buf, len, "%s", p ? p->key : name);
+	copy_str(buf, len, p ? p->key : name);
 }
 
 /* The stream module logs `upstream: "10.0.0.5:5432"` with no scheme (and the
@@ -172,7 +179,7 @@ static bool stream_subject(const struct errlog_event *ev, enum cause_subject *ki
 	if (peerkey_parse(ev->upstream.p, n, 0, &k) < 0)
 		return false;
 	*kind = CAUSE_SUBJECT_PEER;
-	snprintf(name, len, "%s", k.key);
+	copy_str(name, len, k.key);
 	return true;
 }
 
@@ -187,7 +194,7 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 	case EV_NO_LIVE_UPSTREAMS:
 		*kind = CAUSE_SUBJECT_UPSTREAM;
 		if (ev->has_peer)
-			snprintf(name, len, "%s", ev->peer.host);
+			copy_str(name, len, ev->peer.host);
 		else
 			copy_span(name, len, ev->name);
 		return name[0] != '\0';
