@@ -4,6 +4,8 @@
  * Flow:
  *   log event -> subject -> evidence -> rules_event_cause
  *             -> fires already: alert_touch + dirty (hot path: no text)
+ *             -> its exclusive sibling fires and was logged within a tick:
+ *                counted there + dirty (both hold; held_by_sibling)
  *             -> first time: context, facts, advice -> alert_report, probe_now
  *   probe result -> local_error: ignored (never a verdict)
  *                -> failing: keep the logs' alerts | their cause | peer_failing
