@@ -234,13 +234,9 @@ bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause ca
 	struct alert *a = ref->a;
 	if (!a || ref->epoch != s->epoch || !a->firing || a->cause != cause) {
 		a = firing(s, cause, subject);
-		/* on a miss the old ref stays (it is checked before each use): a
-		 * subject whose lines alternate two causes, the firing one counting
-		 * the other's (diagnose's held_by_sibling), looks up only the cause
-		 * that does not fire */
+		*ref = (struct alert_ref){a, s->epoch};
 		if (!a)
 			return false;
-		*ref = (struct alert_ref){a, s->epoch};
 	}
 	a->last_seen = MAX(a->last_seen, seen);
 	a->count += occurrences;
