@@ -192,11 +192,20 @@ static struct ngx_model *model;
 static struct config *cfg;
 static struct alert_store *alerts;
 static struct diag *diag;
+static unsigned published; /* alert changes handed to the outputs */
+
+static void count_published(void *ud, const struct alert *a)
+{
+	(void)ud;
+	(void)a;
+	published++;
+}
 
 static void setup(void)
 {
 	memset(&fake, 0, sizeof(fake));
-	alerts = alert_store_new(30000, NULL, NULL);
+	published = 0;
+	alerts = alert_store_new(30000, count_published, NULL);
 	const struct diag_host host = {
 	    .last_probe = fake_last_probe,
 	    .listener = fake_listener,
@@ -733,6 +742,53 @@ static void test_one_path_is_missing_or_stale_never_both(void)
 	feed(T0 + 2000, STALE, "/php");
 	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) != NULL);
 	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) == NULL);
+	teardown();
+}
+
+#define MISSING                                                                                    \
+	"2026/11/21 10:00:00 [crit] 7#7: *5 connect() to unix:/run/php/fpm.sock failed (2: No "    \
+	"such file or directory) while connecting to upstream, client: 127.0.0.1, server: "        \
+	"diag.test, request: \"GET %s HTTP/1.1\", upstream: "                                      \
+	"\"fastcgi://unix:/run/php/fpm.sock:\", "                                                  \
+	"host: \"d\""
+
+/* Both kinds of line keep coming for one path: both causes hold, so the
+ * first alert keeps the story and counts the other lines (no flip, nothing
+ * published per line); once one kind stops for a second, the newest wins. */
+static void test_missing_and_stale_lines_together_keep_the_first_alert(void)
+{
+	setup();
+	const char *sock = "unix:/run/php/fpm.sock";
+	feed(T0, MISSING, "/php");
+	CHECK_INT(published, 1);
+	for (int i = 1; i <= 10; i++) {
+		if (i % 2)
+			feed(T0 + i * 50, STALE, "/php");
+		else
+			feed(T0 + i * 50, MISSING, "/php");
+	}
+	const struct alert *a = alert_find(alerts, CAUSE_SOCKET_MISSING, sock);
+	CHECK(a && a->firing);
+	CHECK(a && a->count == 11);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_STALE, sock) == NULL);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	CHECK_INT(published, 1);
+	/* the tick words it once; the refused lines are among its evidence */
+	diag_tick(diag, T0 + 1000);
+	a = alert_find(alerts, CAUSE_SOCKET_MISSING, sock);
+	bool refused = false;
+	for (size_t i = 0; a && i < a->nevidence; i++)
+		refused |= strstr(a->evidence[i], "(111: Connection refused)") != NULL;
+	CHECK(refused);
+	CHECK_INT(published, 1);
+	/* the missing lines stopped 1.1 s ago: the stale path is the news */
+	feed(T0 + 1600, STALE, "/php");
+	a = alert_find(alerts, CAUSE_SOCKET_STALE, sock);
+	CHECK(a && a->firing);
+	CHECK(a && a->count == 1);
+	CHECK(alert_find(alerts, CAUSE_SOCKET_MISSING, sock) == NULL);
+	CHECK_INT(alert_firing_count(alerts), 1);
+	CHECK_INT(published, 3); /* missing resolved, stale raised */
 	teardown();
 }
 
@@ -1606,6 +1662,7 @@ int main(void)
 	RUN(test_one_crash_is_one_backend_restarted_story);
 	RUN(test_a_local_probe_error_is_never_a_verdict);
 	RUN(test_one_path_is_missing_or_stale_never_both);
+	RUN(test_missing_and_stale_lines_together_keep_the_first_alert);
 	RUN(test_learned_peers_and_their_alerts_expire_when_quiet);
 	RUN(test_cannot_assign_address_is_local_ports_exhausted);
 	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
