@@ -7,7 +7,7 @@
  *             -> its exclusive sibling fires and was logged within a tick:
  *                counted there + dirty (both hold; held_by_sibling)
  *             -> first time: context, facts, advice -> alert_report, probe_now
- *   probe result -> local_error: ignored (never a verdict)
+ *   probe result (diagnose_probe.c) -> local_error: ignored (never a verdict)
  *                -> failing: keep the logs' alerts | their cause | peer_failing
  *                -> passing: listener newer than the errors -> backend_restarted
  *   tick -> dirty alerts re-rendered once, blocks still all down kept,
@@ -17,6 +17,7 @@
  * failures of 50 configured peers, went from 8.2-8.5 us/line (every line
  * rendered its alert's words and re-copied them) to 0.72-0.80 us/line. */
 #include "diagnose/diagnose.h"
+#include "diagnose/diagnose_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,30 +29,12 @@
 #include "core/utf8.h"
 #include "core/util.h"
 #include "diagnose/alert.h"
-#include "diagnose/dnsstale.h"
 #include "diagnose/evidence.h"
 #include "diagnose/impact.h"
 #include "diagnose/report.h"
 #include "diagnose/rules.h"
 #include "nginx/location.h"
 #include "nginx/ngxconf.h"
-
-#define DIAG_EPISODE_MS (5 * 60 * 1000) /* log errors this recent make a peer "hit by nginx" */
-/* Both of two exclusive causes (rules_exclusive) logged within this window
- * hold at once: the firing one keeps the story (see held_by_sibling). One
- * tick, so a path really changing state is told within a second. */
-#define DIAG_EXCLUSIVE_SETTLE_MS 1000
-
-struct diag {
-	struct report_env env; /* what rendering reads */
-	uint64_t kinds[EV__COUNT];
-	struct evidence **dirty; /* counted since rendered: rendered at the next tick */
-	size_t ndirty, dirty_cap;
-	const char **unix_paths; /* the model's unix peer keys (into the model) */
-	size_t nunix_paths;
-	const struct ngx_peer **names; /* the model's probed host-name peers (dns_stale) */
-	size_t nnames;
-};
 
 struct diag *diag_new(struct alert_store *alerts, const struct diag_host *host)
 {
@@ -144,7 +127,7 @@ static void copy_str(char *dst, size_t cap, const char *s)
 	copy_span(dst, cap, (struct errlog_span){.p = s, .len = (uint32_t)strlen(s)});
 }
 
-static void mark_dirty(struct diag *d, struct evidence *e)
+void diag_mark_dirty(struct diag *d, struct evidence *e)
 {
 	if (e->dirty)
 		return;
@@ -226,7 +209,7 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 	}
 }
 
-static bool named_by_model(const struct diag *d, enum cause_subject kind, const char *name)
+bool diag_named_by_model(const struct diag *d, enum cause_subject kind, const char *name)
 {
 	switch (kind) {
 	case CAUSE_SUBJECT_PEER:
@@ -337,143 +320,6 @@ static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
 	       sig == BACKEND_SIGNAL_POOL_FULL && at && now - at < 60 * 1000 && at - now < 5000;
 }
 
-/* --- dns_stale --- */
-
-#define DIAG_STALE_NAMES      16   /* host-name peers on one port weighed at most */
-#define DIAG_STALE_RECHECK_MS 1000 /* a learned address is judged again at most this often */
-
-/* What says the address nginx used does not answer: on an old answer of a
- * name, the name moved (dns_stale). */
-static bool stale_able(enum cause c)
-{
-	return c == CAUSE_BACKEND_DOWN || c == CAUSE_BACKEND_UNREACHABLE;
-}
-
-/* The *_pass nginx picked for the logged request: of the logging server (or
- * a server without a name), the best matching location; NULL when the line
- * names neither. */
-static const struct ngx_pass *request_pass(const struct ngx_model *m, const char *server,
-					   const char *uri)
-{
-	const struct ngx_pass *best = NULL;
-	size_t best_score = 0;
-	if (!server[0] || !uri[0])
-		return NULL;
-	for (size_t i = 0; i < m->npasses; i++) {
-		const struct ngx_pass *p = &m->passes[i];
-		if (p->stream || (p->server_name && !streq(p->server_name, server)))
-			continue;
-		size_t score = ngx_location_match(p->location, uri);
-		if (score > best_score) {
-			best = p;
-			best_score = score;
-		}
-	}
-	return best;
-}
-
-static bool pass_reaches(const struct ngx_pass *pass, const struct ngx_peer *p)
-{
-	if (pass->key)
-		return streq(pass->key, p->key);
-	for (size_t i = 0; pass->upstream && i < p->nupstreams; i++)
-		if (strcasecmp(pass->upstream, p->upstreams[i]) == 0)
-			return true;
-	return false;
-}
-
-/* The host-name peer whose old answer the learned address e is, judged
- * against what the names resolve to now (their last probes, which resolve
- * them); NULL when none. A name not resolved yet is asked for. The verdict
- * is kept DIAG_STALE_RECHECK_MS: a storm of lines costs one judgement. */
-static struct evidence *stale_owner(struct diag *d, struct evidence *e, int64_t now)
-{
-	if (!d->nnames || !e->addr_ok || e->configured ||
-	    (e->addr.kind != PEERKEY_IPV4 && e->addr.kind != PEERKEY_IPV6))
-		return NULL;
-	if (e->stale_ms && now - e->stale_ms < DIAG_STALE_RECHECK_MS && now >= e->stale_ms)
-		return e->stale_of ? evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, e->stale_of)
-				   : NULL;
-	e->stale_ms = now;
-	free(e->stale_of);
-	e->stale_of = NULL;
-
-	struct dnsstale_name names[DIAG_STALE_NAMES];
-	const struct ngx_peer *peers[DIAG_STALE_NAMES];
-	char answers[DIAG_STALE_NAMES][sizeof(((struct probe_result *)0)->dns_answers)];
-	const struct ngx_pass *pass = request_pass(d->env.model, e->last_server, e->last_uri);
-	size_t n = 0;
-	struct probe_result *r = NULL; /* 2 KB: not on the stack of every line */
-	for (size_t i = 0; i < d->nnames && n < DIAG_STALE_NAMES; i++) {
-		const struct ngx_peer *p = d->names[i];
-		if (p->port != e->addr.port)
-			continue;
-		if (!r)
-			r = xmalloc(sizeof(*r));
-		answers[n][0] = '\0';
-		if (d->env.host.last_probe && d->env.host.last_probe(d->env.host.ud, p->key, r))
-			snprintf(answers[n], sizeof(answers[n]), "%s", r->dns_answers);
-		peers[n] = p;
-		names[n] = (struct dnsstale_name){
-		    .host = p->host,
-		    .port = p->port,
-		    .answers = answers[n],
-		    .location = pass && pass_reaches(pass, p),
-		};
-		n++;
-	}
-	free(r);
-	size_t idx = 0;
-	switch (dnsstale_judge(&e->addr, names, n, &idx)) {
-	case DNSSTALE_OLD:
-		break;
-	case DNSSTALE_UNKNOWN:
-		/* resolve the names now; their results judge again */
-		e->stale_ms = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!answers[i][0] && d->env.host.probe_now)
-				d->env.host.probe_now(d->env.host.ud, peers[i]->key);
-		return NULL;
-	default:
-		return NULL;
-	}
-	bool created;
-	struct evidence *owner =
-	    evidence_add(&d->env.ev, CAUSE_SUBJECT_PEER, peers[idx]->key, true, &created);
-	if (!owner)
-		return NULL;
-	e->stale_of = xstrdup(owner->key);
-	free(owner->stale_of);
-	owner->stale_of = xstrdup(e->key);
-	return owner;
-}
-
-/* The learned address's own down/unreachable alerts are chapters of the
- * name's dns_stale story. */
-static void stale_absorb(struct diag *d, const struct evidence *ip, const struct alert *a,
-			 int64_t now)
-{
-	for (int c = 0; c < CAUSE__COUNT; c++)
-		if (stale_able((enum cause)c) || c == CAUSE_PEER_FAILING)
-			alert_absorb(d->env.alerts, (enum cause)c, ip->key, a, now);
-}
-
-/* Move an event on an old address to the name: dns_stale, with the line and
- * the request's details as its evidence. */
-static struct evidence *stale_move(struct evidence *ip, struct evidence *owner, const char *line,
-				   size_t len)
-{
-	if (line)
-		evidence_remember(owner, line, len);
-	owner->last_event_ms = ip->last_event_ms;
-	owner->last_err = ip->last_err;
-	owner->last_phase = ip->last_phase;
-	memcpy(owner->last_detail, ip->last_detail, sizeof(owner->last_detail));
-	memcpy(owner->last_server, ip->last_server, sizeof(owner->last_server));
-	memcpy(owner->last_uri, ip->last_uri, sizeof(owner->last_uri));
-	return owner;
-}
-
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
@@ -493,7 +339,7 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 
 	struct evidence *e = evidence_get(&d->env.ev, kind, name);
 	if (!e) {
-		bool configured = named_by_model(d, kind, name), created;
+		bool configured = diag_named_by_model(d, kind, name), created;
 		e = evidence_add(&d->env.ev, kind, name, configured, &created);
 		if (!e)
 			return; /* beyond the cap: counted in untracked */
@@ -526,9 +372,9 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri);
 	/* an old answer of a name that moved: the name's dns_stale */
 	struct evidence *ip = NULL, *owner;
-	if (stale_able(c) && (owner = stale_owner(d, e, now))) {
+	if (diag_stale_able(c) && (owner = diag_stale_owner(d, e, now))) {
 		ip = e;
-		e = stale_move(ip, owner, line, len);
+		e = diag_stale_move(ip, owner, line, len);
 		c = CAUSE_DNS_STALE;
 		if (!ip->first_error_ms)
 			ip->first_error_ms = now;
@@ -552,7 +398,7 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	 * holds tells it); the words wait for the tick */
 	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1) ||
 	    held_by_sibling(d, e, c, now)) {
-		mark_dirty(d, e);
+		diag_mark_dirty(d, e);
 		return;
 	}
 
@@ -566,232 +412,10 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	struct report_extra x = {.implied = CAUSE_NONE, .occurrences = 1};
 	const struct alert *a = report_render(&d->env, e, c, &x, now);
 	if (e->unit_recheck)
-		mark_dirty(d, e);
+		diag_mark_dirty(d, e);
 	if (ip && a)
-		stale_absorb(d, ip, a, now);
+		diag_stale_absorb(d, ip, a, now);
 	ask_probe(d, e);
-}
-
-/* --- probe results --- */
-
-/* "backend_reset 10:00:01 to 10:00:02 (3 events); backend_down ..." */
-static unsigned outage_window(const struct evidence *e, char *buf, size_t len)
-{
-	size_t n = (size_t)snprintf(buf, len, "outage:");
-	unsigned total = 0;
-	for (int c = 0; c < CAUSE__COUNT && n < len; c++) {
-		if (!rules_restart_chapter((enum cause)c) || !e->by_cause[c])
-			continue;
-		char a[32], b[32];
-		format_time_ms(e->cause_first_ms[c], a);
-		format_time_ms(e->cause_last_ms[c], b);
-		n += (size_t)snprintf(buf + n, len - n, "%s %s %s to %s (%u event%s)",
-				      total ? ";" : "", cause_name((enum cause)c), a, b,
-				      e->by_cause[c], e->by_cause[c] == 1 ? "" : "s");
-		total += e->by_cause[c];
-	}
-	return total;
-}
-
-/* The listener seen now started after the errors began. Three signs, none
- * needing another user's /proc: another socket (or none) was seen on the
- * peer since the errors began (host_listener_new_since); nginx found nothing
- * listening (refused, stale or missing) before this listener was first seen;
- * or, where /proc shows it, the process started since. */
-static bool listener_new(const struct evidence *e, const struct host_listener *l)
-{
-	int64_t since = e->first_error_ms - 1000;
-	if (host_listener_new_since(l, since))
-		return true;
-	for (int c = 0; c < CAUSE__COUNT; c++)
-		if (rules_absence_chapter((enum cause)c) && e->by_cause[c] && l->since_ms &&
-		    l->since_ms > e->cause_first_ms[c])
-			return true;
-	return l->started_ms && l->started_ms >= since;
-}
-
-static void probe_passed(struct diag *d, struct evidence *e, int64_t now)
-{
-	alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
-	if (!e->first_error_ms)
-		return;
-	bool chapters = false;
-	for (int c = 0; c < CAUSE__COUNT && !chapters; c++)
-		chapters = rules_restart_chapter((enum cause)c) &&
-			   alert_find(d->env.alerts, (enum cause)c, e->key);
-	if (!chapters)
-		return;
-	/* errors, then a listener that is new since them: it restarted */
-	struct host_listener l;
-	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener ||
-	    !d->env.host.listener(d->env.host.ud, &e->addr, true, &l) || !l.listening ||
-	    !listener_new(e, &l))
-		return;
-	char window[600];
-	struct report_extra x = {.implied = CAUSE_NONE, .window = window};
-	x.occurrences = outage_window(e, window, sizeof(window));
-	const struct alert *a = report_render(&d->env, e, CAUSE_BACKEND_RESTARTED, &x, now);
-	/* one crash, one story: the reset and refused alerts are its chapters */
-	for (int c = 0; c < CAUSE__COUNT; c++)
-		if (rules_restart_chapter((enum cause)c))
-			alert_absorb(d->env.alerts, (enum cause)c, e->key, a, now);
-}
-
-/* A name's fresh answer: learned addresses on its port whose down or
- * unreachable alerts still fire and that are no longer among the name's
- * answers are its old ones — one dns_stale story absorbs their alerts. */
-static void stale_recheck(struct diag *d, const char *key, const struct probe_result *r,
-			  int64_t now)
-{
-	const struct ngx_peer *p;
-	if (!d->nnames || !r->dns_answers[0] || !d->env.model ||
-	    !(p = ngxconf_peer(d->env.model, key)) || p->kind != PEERKEY_HOST)
-		return;
-	for (size_t i = 0; i < d->env.ev.nlearned_peers; i++) {
-		struct evidence *ip =
-		    evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, d->env.ev.learned[i]);
-		if (!ip || !ip->addr_ok || ip->addr.port != p->port)
-			continue;
-		enum cause fired = CAUSE_NONE;
-		for (int c = 0; c < CAUSE__COUNT; c++)
-			if (stale_able((enum cause)c) &&
-			    alert_find(d->env.alerts, (enum cause)c, ip->key))
-				fired = (enum cause)c;
-		if (fired == CAUSE_NONE)
-			continue;
-		ip->stale_ms = 0; /* judge afresh with this answer */
-		struct evidence *owner = stale_owner(d, ip, now);
-		if (!owner || strcasecmp(owner->key, key) != 0)
-			continue;
-		char buf[EVIDENCE_LINE_MAX + 4];
-		for (unsigned l = 0; l < ip->nlines; l++) {
-			const char *text = evidence_line(ip, l, buf, sizeof(buf));
-			evidence_remember(owner, text, strlen(text));
-		}
-		stale_move(ip, owner, NULL, 0);
-		if (!owner->first_error_ms)
-			owner->first_error_ms = ip->first_error_ms;
-		owner->last_error_ms = owner->last_logged_ms = ip->last_error_ms;
-		if (!owner->by_cause[CAUSE_DNS_STALE])
-			owner->cause_first_ms[CAUSE_DNS_STALE] = ip->cause_first_ms[fired];
-		owner->by_cause[CAUSE_DNS_STALE] += ip->by_cause[fired];
-		owner->cause_last_ms[CAUSE_DNS_STALE] = ip->cause_last_ms[fired];
-		struct report_extra x = {.implied = CAUSE_NONE, .occurrences = ip->by_cause[fired]};
-		const struct alert *a = report_render(&d->env, owner, CAUSE_DNS_STALE, &x, now);
-		if (a)
-			stale_absorb(d, ip, a, now);
-	}
-}
-
-/* The health_uri upwatch.conf sets for peer key (its own, else its upstream
- * block's); NULL when none is configured. */
-static const char *configured_health_uri(const struct diag *d, const char *key)
-{
-	if (!d->env.cfg)
-		return NULL;
-	const struct config_override *o = config_peer(d->env.cfg, key);
-	if (o && o->health_uri)
-		return o->health_uri;
-	const struct ngx_peer *p = d->env.model ? ngxconf_peer(d->env.model, key) : NULL;
-	for (size_t u = 0; p && u < p->nupstreams; u++) {
-		o = config_upstream(d->env.cfg, p->upstreams[u]);
-		if (o && o->health_uri)
-			return o->health_uri;
-	}
-	return NULL;
-}
-
-void diag_probe_result(struct diag *d, const char *key, const struct probe_result *result,
-		       int64_t now)
-{
-	/* upwatch's own failure (no descriptor, no memory) says nothing of the peer */
-	if (!rules_probe_is_verdict(result))
-		return;
-	stale_recheck(d, key, result, now);
-	struct evidence *e = evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, key);
-	if (result->result == PROBE_OK) {
-		if (e) {
-			e->probe = PROBE_OK;
-			e->probe_ms = now;
-			probe_passed(d, e, now);
-		}
-		return;
-	}
-	if (!e) {
-		bool created;
-		e = evidence_add(&d->env.ev, CAUSE_SUBJECT_PEER, key,
-				 named_by_model(d, CAUSE_SUBJECT_PEER, key), &created);
-		if (!e)
-			return;
-		e->last_event_ms = now;
-	}
-	bool changed = e->probe != result->result || !e->probe_ms;
-	e->probe = result->result;
-	e->probe_ms = now;
-	/* an old answer of a name that moved: that it fails is the name's
-	 * dns_stale story (told from nginx's lines), no verdict of its own */
-	if (e->stale_of && !e->configured)
-		return;
-	bool is_unix = e->addr_ok && e->addr.kind == PEERKEY_UNIX;
-	enum cause pc = rules_probe_cause(result, is_unix);
-
-	/* the logs' alerts stay while the peer still fails: a weaker or other
-	 * observation never resolves a cause that still holds */
-	bool kept = false;
-	for (int c = 0; c < CAUSE__COUNT; c++) {
-		if (c == CAUSE_PEER_FAILING || cause_subject((enum cause)c) != CAUSE_SUBJECT_PEER ||
-		    !alert_find(d->env.alerts, (enum cause)c, key))
-			continue;
-		if (pc != CAUSE_NONE && rules_exclusive((enum cause)c, pc))
-			continue; /* the socket file changed: replaced below */
-		alert_touch(d->env.alerts, (enum cause)c, key, now, 0);
-		kept = true;
-	}
-	struct report_extra x = {.implied = CAUSE_NONE};
-	bool exclusive_changed = false;
-	for (int c = 0; c < CAUSE__COUNT && pc != CAUSE_NONE; c++)
-		exclusive_changed |= rules_exclusive((enum cause)c, pc) &&
-				     alert_find(d->env.alerts, (enum cause)c, key);
-	if (exclusive_changed) {
-		report_render(&d->env, e, pc, &x, now);
-		return;
-	}
-	if (kept) {
-		if (changed)
-			mark_dirty(d, e); /* a fresh probe result: new words at the tick */
-		return;
-	}
-	bool hit = e->last_error_ms && now - e->last_error_ms < DIAG_EPISODE_MS;
-	if (hit && pc != CAUSE_NONE) {
-		if (pc == CAUSE_BACKEND_OVERLOADED) {
-			struct host_listener l;
-			if (e->addr_ok && peerkey_is_local(&e->addr) && d->env.host.listener &&
-			    d->env.host.listener(d->env.host.ud, &e->addr, false, &l) &&
-			    !l.listening)
-				pc = CAUSE_BACKEND_DOWN;
-		}
-		report_render(&d->env, e, pc, &x, now);
-		return;
-	}
-	/* nginx itself is being answered through it: a probe alone is no verdict,
-	 * but a health check the user configured still warns */
-	if (impact_served(d->env.access, key, now)) {
-		const char *uri = configured_health_uri(d, key);
-		if (!uri)
-			alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, key, now);
-		else /* (re)worded each time: a prediction may have fired before */
-			impact_report_health(d->env.alerts, d->env.access, d->env.model, key, uri,
-					     result, now);
-		return;
-	}
-	/* the same prediction again: only its time moves (a health warning from
-	 * while nginx was answered through it is worded anew) */
-	const struct alert *pf = alert_find(d->env.alerts, CAUSE_PEER_FAILING, key);
-	if (!changed && !impact_is_health(pf) &&
-	    alert_touch(d->env.alerts, CAUSE_PEER_FAILING, key, now, 0))
-		return;
-	x.implied = pc;
-	report_render(&d->env, e, CAUSE_PEER_FAILING, &x, now);
 }
 
 /* --- the tick --- */
@@ -859,7 +483,7 @@ void diag_tick(struct diag *d, int64_t now)
 		d->dirty[i]->dirty = false;
 		rerender(d, d->dirty[i], now);
 		if (d->dirty[i]->unit_recheck)
-			mark_dirty(d, d->dirty[i]);
+			diag_mark_dirty(d, d->dirty[i]);
 	}
 	if (d->ndirty > n)
 		memmove(d->dirty, d->dirty + n, (d->ndirty - n) * sizeof(*d->dirty));
