@@ -6,6 +6,8 @@
  *             -> fires already: alert_touch + dirty (hot path: no text)
  *             -> its exclusive sibling fires and was logged within a tick:
  *                counted there + dirty (both hold; held_by_sibling)
+ *             -> an old answer of a name that moved: the name's dns_stale
+ *                (diagnose_stale.c)
  *             -> first time: context, facts, advice -> alert_report, probe_now
  *   probe result (diagnose_probe.c) -> local_error: ignored (never a verdict)
  *                -> failing: keep the logs' alerts | their cause | peer_failing
