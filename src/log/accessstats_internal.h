@@ -1,0 +1,63 @@
+/* accessstats_internal: private to src/log/accessstats*.c — the counters'
+ * layout, shared by counting (accessstats.c) and reading them
+ * (accessstats_read.c: windows, quantiles, impact words). */
+#pragma once
+
+#include <stdint.h>
+
+#include "core/strmap.h"
+#include "log/accesslog.h"
+#include "log/accessstats.h"
+
+#define URI_MAX	 1024
+#define LOC_MAX	 4096 /* cached (server, uri prefix) -> pass answers */
+#define HIST_LOG 1.1  /* ratio between histogram bins */
+
+struct bucket {
+	int64_t slot;
+	struct accessstats_counts c;
+};
+
+struct entity {
+	struct bucket b[ACCESSSTATS_BUCKETS];
+	int64_t minute[ACCESSSTATS_HIST_MINUTES];
+	uint32_t hist[ACCESSSTATS_HIST_MINUTES][ACCESSSTATS_HIST_BINS];
+	uint64_t hist_total[ACCESSSTATS_HIST_BINS]; /* since start: a span's quantiles */
+	struct accessstats_counts total;
+	int64_t last_served; /* epoch s; 0 never */
+	size_t log;	     /* index + 1 of the log of the latest line; 0 none */
+};
+
+struct log {
+	struct accessstats_log pub;
+	struct accesslog_format *fmt[ACCESSSTATS_MAX_FORMATS];
+	const struct ngx_access_log *dir[ACCESSSTATS_MAX_FORMATS];
+	size_t nfmt;
+};
+
+struct accessstats {
+	const struct ngx_model *m;
+	struct log *logs;
+	size_t nlogs;
+	struct strmap by_path; /* path -> index into logs */
+	struct entity **pass;  /* m->npasses, made on first use */
+	struct entity **peer;  /* m->npeers */
+	struct strmap extra;   /* peer key the model does not name -> struct entity * */
+	size_t nextra;
+	struct strmap loc; /* server\x1furi-prefix -> pass + 1 (0: none) */
+	size_t nloc, prefix_max;
+	size_t last_log; /* index + 1 of the log of the latest line; 0 none */
+	/* the previous line's time stamp as written, and its time: lines of
+	 * one second share it (a pure memo; parsing it was 265 of 2,340
+	 * instructions a `combined` line, the memo costs 30) */
+	char stamp[32];
+	size_t stamp_len;
+	time_t stamp_time;
+	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
+	char span_words[48]; /* "in the last 15 min" */
+};
+
+/* The counters of a peer key (the model's or one learned); NULL none. */
+const struct entity *accessstats_peer_entity(const struct accessstats *s, const char *key);
+/* The upper bound of a response-time histogram bin. */
+uint64_t accessstats_bin_upper_ms(unsigned b);
