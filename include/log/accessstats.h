@@ -125,6 +125,10 @@ int accessstats_peer_quantile_recent_ms(const struct accessstats *s, const char 
 bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsigned secs,
 			     time_t now);
 
+/* The gateway status counted most in c (502, then 504, then 503 on a tie)
+ * and, in *ret_n, how often. */
+int accessstats_worst(const struct accessstats_counts *c, uint64_t *ret_n);
+
 /* "412 requests to location /api/ (site.conf:12) answered 502 in the last
  * 5 min, 3.1 % of its traffic": the pass's most frequent of 502/503/504
  * over the last 5 minutes (or the span). Returns the length written (0 when the pass had

@@ -40,16 +40,8 @@ static size_t peer_sentence(const struct accessstats *s, const char *peer, time_
 	struct accessstats_counts c;
 	if (!accessstats_peer_recent(s, peer, now, &c) || bad(&c) == 0)
 		return 0;
-	uint64_t n = c.s502;
-	int code = 502;
-	if (c.s504 > n) {
-		n = c.s504;
-		code = 504;
-	}
-	if (c.s503 > n) {
-		n = c.s503;
-		code = 503;
-	}
+	uint64_t n;
+	int code = accessstats_worst(&c, &n);
 	int w = snprintf(buf, len,
 			 "%llu request%s through peer %s answered %d %s, %.1f %% of its traffic",
 			 (unsigned long long)n, n == 1 ? "" : "s", peer, code,

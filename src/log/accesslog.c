@@ -285,6 +285,32 @@ struct match {
 	struct accesslog_line *out;
 };
 
+/* The next place, from *q on, where a value of the variable at segment i
+ * (starting at pos) may end before its literal at segment i + 1: *q. false
+ * when no place fits. match_from() backs off through these places in turn;
+ * match_first() takes the first. */
+static bool next_end(const struct match *m, size_t i, size_t pos, size_t *q)
+{
+	const struct accesslog_format *f = m->f;
+	enum accesslog_var v = f->seg[i].var;
+	const struct seg *next = &f->seg[i + 1];
+	const char *lit = f->lit + next->off;
+	for (size_t k = *q; k + next->len <= m->len; k++) {
+		const char *hit = memchr(m->s + k, lit[0], m->len - k - next->len + 1);
+		if (!hit)
+			return false;
+		k = (size_t)(hit - m->s);
+		if (same(hit + 1, lit + 1, next->len - 1) &&
+		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, k)) &&
+		    !(is_list(v) && in_separator(m->s, pos, k, m->len)) &&
+		    plausible(v, m->s + pos, k - pos)) {
+			*q = k;
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool match_from(struct match *m, size_t i, size_t pos)
 {
 	const struct accesslog_format *f = m->f;
@@ -307,50 +333,13 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 		m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
 		return true;
 	}
-	const struct seg *next = &f->seg[i + 1]; /* a literal: runs of variables are one */
-	const char *lit = f->lit + next->off;
-	size_t q = pos;
-	while (q + next->len <= m->len) {
-		const char *hit = memchr(m->s + q, lit[0], m->len - q - next->len + 1);
-		if (!hit)
-			return false;
-		q = (size_t)(hit - m->s);
-		if (same(hit + 1, lit + 1, next->len - 1) &&
-		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, q)) &&
-		    !(is_list(v) && in_separator(m->s, pos, q, m->len)) &&
-		    plausible(v, m->s + pos, q - pos)) {
-			m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
-			if (match_from(m, i + 1, q))
-				return true;
-			if (m->steps > ACCESSLOG_MAX_STEPS)
-				return false;
-		}
-		q++;
-	}
-	return false;
-}
-
-/* Where a value of the variable at segment i, starting at pos, first ends
- * before its literal (at segment i + 1) in the way match_from() takes it
- * first: *ret_q. false when no place fits. */
-static bool first_end(const struct match *m, size_t i, size_t pos, size_t *ret_q)
-{
-	const struct accesslog_format *f = m->f;
-	enum accesslog_var v = f->seg[i].var;
-	const struct seg *next = &f->seg[i + 1];
-	const char *lit = f->lit + next->off;
-	for (size_t q = pos; q + next->len <= m->len; q++) {
-		const char *hit = memchr(m->s + q, lit[0], m->len - q - next->len + 1);
-		if (!hit)
-			return false;
-		q = (size_t)(hit - m->s);
-		if (same(hit + 1, lit + 1, next->len - 1) &&
-		    !(f->escape == NGX_ESCAPE_JSON && json_escaped(m->s, pos, q)) &&
-		    !(is_list(v) && in_separator(m->s, pos, q, m->len)) &&
-		    plausible(v, m->s + pos, q - pos)) {
-			*ret_q = q;
+	/* the next segment is a literal: runs of variables are one */
+	for (size_t q = pos; next_end(m, i, pos, &q); q++) {
+		m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
+		if (match_from(m, i + 1, q))
 			return true;
-		}
+		if (m->steps > ACCESSLOG_MAX_STEPS)
+			return false;
 	}
 	return false;
 }
@@ -384,8 +373,8 @@ static bool match_first(struct match *m)
 			m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
 			return true;
 		}
-		size_t q;
-		if (!first_end(m, i, pos, &q))
+		size_t q = pos;
+		if (!next_end(m, i, pos, &q))
 			return false;
 		m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
 		/* the literal after it matched at q */

@@ -145,22 +145,30 @@ bool accessstats_peer_served(const struct accessstats *s, const char *peer, unsi
 	return e && e->last_served > 0 && e->last_served + (int64_t)secs >= (int64_t)now;
 }
 
+int accessstats_worst(const struct accessstats_counts *c, uint64_t *ret_n)
+{
+	uint64_t n = c->s502;
+	int code = 502;
+	if (c->s504 > n) {
+		n = c->s504;
+		code = 504;
+	}
+	if (c->s503 > n) {
+		n = c->s503;
+		code = 503;
+	}
+	*ret_n = n;
+	return code;
+}
+
 size_t accessstats_impact(const struct accessstats *s, size_t pass, time_t now, char *buf,
 			  size_t len)
 {
 	struct accessstats_counts c;
 	if (len == 0 || !accessstats_pass_recent(s, pass, now, &c) || c.requests == 0)
 		return 0;
-	uint64_t n = c.s502;
-	int code = 502;
-	if (c.s504 > n) {
-		n = c.s504;
-		code = 504;
-	}
-	if (c.s503 > n) {
-		n = c.s503;
-		code = 503;
-	}
+	uint64_t n;
+	int code = accessstats_worst(&c, &n);
 	if (n == 0)
 		return 0;
 	const struct ngx_pass *p = &s->m->passes[pass];
