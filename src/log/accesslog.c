@@ -311,6 +311,21 @@ static bool next_end(const struct match *m, size_t i, size_t pos, size_t *q)
 	return false;
 }
 
+/* The literal segment sg at pos. */
+static inline bool literal_at(const struct match *m, const struct seg *sg, size_t pos)
+{
+	return m->len - pos >= sg->len && same(m->s + pos, m->f->lit + sg->off, sg->len);
+}
+
+/* The last segment, variable v, takes the rest of the line when it may. */
+static inline bool take_rest(struct match *m, enum accesslog_var v, size_t pos)
+{
+	if (!plausible(v, m->s + pos, m->len - pos))
+		return false;
+	m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
+	return true;
+}
+
 static bool match_from(struct match *m, size_t i, size_t pos)
 {
 	const struct accesslog_format *f = m->f;
@@ -321,18 +336,11 @@ static bool match_from(struct match *m, size_t i, size_t pos)
 	if (i >= f->tail)
 		return true; /* nothing read beyond: the rest is not matched */
 	const struct seg *sg = &f->seg[i];
-	if (sg->lit) {
-		if (m->len - pos < sg->len || !same(m->s + pos, f->lit + sg->off, sg->len))
-			return false;
-		return match_from(m, i + 1, pos + sg->len);
-	}
+	if (sg->lit)
+		return literal_at(m, sg, pos) && match_from(m, i + 1, pos + sg->len);
 	enum accesslog_var v = sg->var;
-	if (i + 1 == f->nseg) {
-		if (!plausible(v, m->s + pos, m->len - pos))
-			return false;
-		m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
-		return true;
-	}
+	if (i + 1 == f->nseg)
+		return take_rest(m, v, pos);
 	/* the next segment is a literal: runs of variables are one */
 	for (size_t q = pos; next_end(m, i, pos, &q); q++) {
 		m->out->v[v] = (struct accesslog_field){m->s + pos, q - pos};
@@ -361,18 +369,14 @@ static bool match_first(struct match *m)
 			return true;
 		const struct seg *sg = &f->seg[i];
 		if (sg->lit) {
-			if (m->len - pos < sg->len || !same(m->s + pos, f->lit + sg->off, sg->len))
+			if (!literal_at(m, sg, pos))
 				return false;
 			pos += sg->len;
 			continue;
 		}
 		enum accesslog_var v = sg->var;
-		if (i + 1 == f->nseg) {
-			if (!plausible(v, m->s + pos, m->len - pos))
-				return false;
-			m->out->v[v] = (struct accesslog_field){m->s + pos, m->len - pos};
-			return true;
-		}
+		if (i + 1 == f->nseg)
+			return take_rest(m, v, pos);
 		size_t q = pos;
 		if (!next_end(m, i, pos, &q))
 			return false;
