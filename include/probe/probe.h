@@ -36,7 +36,7 @@ struct probe_clock {
 typedef void (*probe_done_fn)(void *userdata, const char *key, const struct probe_result *r,
 			      enum peer_state state);
 
-/* max_inflight 0 is taken as 1. -ENOMEM, or -EIO when curl cannot start. */
+/* max_inflight 0 is taken as 1. -ENOMEM. */
 int prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn, void *userdata,
 	       struct prober **ret);
 void prober_free(struct prober *p);
@@ -44,6 +44,11 @@ void prober_free(struct prober *p);
 /* Replace the clock (copied); NULL restores the default. Call before
  * prober_set_targets. */
 void prober_set_clock(struct prober *p, const struct probe_clock *clock);
+
+/* The library HTTP, HTTPS and TLS probes load on first use (NULL, the
+ * default: libcurl.so.4); tests name a missing one. soname is not copied.
+ * Call before the first probe. */
+void prober_set_curl_library(struct prober *p, const char *soname);
 
 /* Worker identity for unix socket permission checks. */
 void prober_set_identity(struct prober *p, const struct probe_identity *id);

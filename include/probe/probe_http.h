@@ -21,6 +21,7 @@
 #include "probe/probe_target.h"
 
 struct ev_loop;
+struct curl_lib;
 struct probe_http;
 struct probe_http_req;
 
@@ -29,8 +30,9 @@ struct probe_http_req;
 
 typedef void (*probe_http_fn)(void *userdata);
 
-/* -ENOMEM, or -EIO when curl cannot make its multi handle. */
-int probe_http_new(struct ev_loop *loop, struct probe_http **ret);
+/* Through curl (curl_lib_open's table, which must outlive h). -ENOMEM, or
+ * -EIO when curl cannot make its multi handle. */
+int probe_http_new(struct ev_loop *loop, const struct curl_lib *curl, struct probe_http **ret);
 /* Cancels requests still running (their fn is not called). */
 void probe_http_free(struct probe_http *h);
 

@@ -16,6 +16,7 @@
 #include "probe/probe_tcp.h"
 
 struct ev_loop;
+struct curl_lib;
 struct probe_http;
 struct probe_dns;
 struct probe_clock;
@@ -25,7 +26,10 @@ struct probe_run;
 struct probe_run_ctx {
 	struct ev_loop *loop;
 	struct probe_http *http;
-	struct probe_dns *dns; /* made on first use */
+	struct curl_lib *curl;	 /* libcurl, opened by the first HTTP or TLS probe */
+	const char *curl_soname; /* NULL: CURL_LIB_SONAME (tests name a missing one) */
+	char *curl_error;	 /* why libcurl could not be opened: not tried again */
+	struct probe_dns *dns;	 /* made on first use */
 	struct probe_tcp_pool pool;
 	const struct probe_identity *identity;
 	int64_t (*mono_ms)(void *userdata);

@@ -581,6 +581,8 @@ void prober_free(struct prober *p)
 		peer_free(p, p->peers[i]);
 	free(p->peers);
 	probe_http_free(p->ctx.http);
+	free(p->ctx.curl);
+	free(p->ctx.curl_error);
 	probe_dns_free(p->ctx.dns);
 	probe_tcp_pool_done(&p->ctx.pool);
 	free(p);
@@ -595,6 +597,11 @@ void prober_set_clock(struct prober *p, const struct probe_clock *clock)
 	p->ctx.mono_ms = p->clock.mono_ms;
 	p->ctx.wall_ms = p->clock.wall_ms;
 	p->ctx.clock_userdata = p->clock.userdata;
+}
+
+void prober_set_curl_library(struct prober *p, const char *soname)
+{
+	p->ctx.curl_soname = soname;
 }
 
 void prober_set_identity(struct prober *p, const struct probe_identity *id)

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "build-config.h"
+#include "probe/curl_lib.h"
 #include "probe/probe_tcp.h"
 #include "core/util.h"
 
@@ -32,6 +33,7 @@
 
 struct probe_http {
 	struct ev_loop *loop;
+	const struct curl_lib *curl; /* the caller's, outlives h */
 	CURLM *multi;
 	ev_timer timer;
 	CURL *cache[EASY_CACHE];
@@ -75,7 +77,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 		     ((revents & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	int running;
 
-	curl_multi_socket_action(h->multi, w->fd, action, &running);
+	h->curl->multi_socket_action(h->multi, w->fd, action, &running);
 	drain_done(h);
 }
 
@@ -84,7 +86,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct probe_http *h = container_of(w, struct probe_http, timer);
 	int running;
 
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	h->curl->multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	drain_done(h);
 }
 
@@ -96,7 +98,7 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socke
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			ev_io_stop(h->loop, &s->io);
-			curl_multi_assign(h->multi, fd, NULL);
+			h->curl->multi_assign(h->multi, fd, NULL);
 			free(s);
 		}
 		return 0;
@@ -105,7 +107,7 @@ static int sock_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socke
 		s = xcalloc(1, sizeof(*s));
 		s->h = h;
 		ev_io_init(&s->io, io_cb, fd, 0);
-		curl_multi_assign(h->multi, fd, s);
+		h->curl->multi_assign(h->multi, fd, s);
 	}
 	int events =
 	    ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
@@ -185,28 +187,29 @@ static curl_socket_t open_socket_cb(void *userdata, curlsocktype purpose,
 	return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 
-int probe_http_new(struct ev_loop *loop, struct probe_http **ret)
+int probe_http_new(struct ev_loop *loop, const struct curl_lib *curl, struct probe_http **ret)
 {
 	struct probe_http *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	h->curl = curl;
+	if (h->curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		free(h);
 		return -EIO;
 	}
 	h->loop = loop;
-	h->multi = curl_multi_init();
+	h->multi = h->curl->multi_init();
 	if (!h->multi) {
-		curl_global_cleanup();
+		h->curl->global_cleanup();
 		free(h);
 		return -EIO;
 	}
 	ev_timer_init(&h->timer, timer_cb, 0, 0);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	h->curl->multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	h->curl->multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	h->curl->multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	h->curl->multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	*ret = h;
 	return 0;
 }
@@ -222,16 +225,16 @@ static void req_release(struct probe_http_req *req)
 	if (req->next)
 		req->next->prev = req->prev;
 	ev_timer_stop(h->loop, &req->read_timer);
-	curl_multi_remove_handle(h->multi, req->easy);
+	h->curl->multi_remove_handle(h->multi, req->easy);
 	if (h->ncache < EASY_CACHE) {
-		curl_easy_reset(req->easy);
+		h->curl->easy_reset(req->easy);
 		h->cache[h->ncache++] = req->easy;
 	} else {
-		curl_easy_cleanup(req->easy);
+		h->curl->easy_cleanup(req->easy);
 	}
-	curl_slist_free_all(req->headers);
-	curl_slist_free_all(req->connect_to);
-	curl_slist_free_all(req->resolve);
+	h->curl->slist_free_all(req->headers);
+	h->curl->slist_free_all(req->connect_to);
+	h->curl->slist_free_all(req->resolve);
 	free(req);
 }
 
@@ -242,10 +245,10 @@ void probe_http_free(struct probe_http *h)
 	while (h->reqs)
 		req_release(h->reqs);
 	for (size_t i = 0; i < h->ncache; i++)
-		curl_easy_cleanup(h->cache[i]);
-	curl_multi_cleanup(h->multi);
+		h->curl->easy_cleanup(h->cache[i]);
+	h->curl->multi_cleanup(h->multi);
 	ev_timer_stop(h->loop, &h->timer);
-	curl_global_cleanup();
+	h->curl->global_cleanup();
 	free(h);
 }
 
@@ -276,7 +279,7 @@ static void read_certinfo(struct probe_http_req *req)
 	struct curl_certinfo *ci = NULL;
 	struct probe_result *r = req->r;
 
-	if (curl_easy_getinfo(req->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+	if (req->h->curl->easy_getinfo(req->easy, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
 	    ci->num_of_certs < 1)
 		return;
 	/* certinfo[0] is the server's own certificate. */
@@ -305,7 +308,7 @@ static void read_certinfo(struct probe_http_req *req)
 static void set_tls_error(struct probe_http_req *req, CURLcode code)
 {
 	struct probe_result *r = req->r;
-	const char *msg = req->errbuf[0] ? req->errbuf : curl_easy_strerror(code);
+	const char *msg = req->errbuf[0] ? req->errbuf : req->h->curl->easy_strerror(code);
 	static const char problem[] = "SSL certificate problem: ";
 
 	if (strstr(msg, "subject name") && strstr(msg, "match"))
@@ -352,9 +355,9 @@ static void map_code(struct probe_http_req *req, CURLcode code)
 {
 	struct probe_result *r = req->r;
 	long os_errno = 0;
-	const char *msg = req->errbuf[0] ? req->errbuf : curl_easy_strerror(code);
+	const char *msg = req->errbuf[0] ? req->errbuf : req->h->curl->easy_strerror(code);
 
-	curl_easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_OS_ERRNO, &os_errno);
 	switch (code) {
 	case CURLE_OK:
 		if (req->tls_only) {
@@ -472,17 +475,17 @@ static void req_finish(struct probe_http_req *req, CURLcode code)
 	curl_off_t t_connect = 0, t_app = 0, t_first = 0, t_total = 0;
 	long status = 0, header_size = 0;
 
-	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(req->easy, CURLINFO_CONNECT_TIME_T, &t_connect);
-	curl_easy_getinfo(req->easy, CURLINFO_APPCONNECT_TIME_T, &t_app);
-	curl_easy_getinfo(req->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
-	curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &t_total);
-	curl_easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &status);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_CONNECT_TIME_T, &t_connect);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_APPCONNECT_TIME_T, &t_app);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_TOTAL_TIME_T, &t_total);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_HEADER_SIZE, &header_size);
 
 	/* With TLS, curl counts "connected" only after the handshake; a local
 	 * port is recorded once TCP itself is up. */
 	long local_port = 0;
-	curl_easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local_port);
+	req->h->curl->easy_getinfo(req->easy, CURLINFO_LOCAL_PORT, &local_port);
 	req->connected = t_connect > 0 || local_port > 0;
 	req->tls_done = t_app > 0;
 	r->http_checked = true;
@@ -508,12 +511,12 @@ static void drain_done(struct probe_http *h)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(h->multi, &left))) {
+	while ((msg = h->curl->multi_info_read(h->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		struct probe_http_req *req = NULL;
 		CURLcode code = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
+		h->curl->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&req);
 		if (req)
 			req_finish(req, code);
 	}
@@ -565,7 +568,7 @@ int probe_http_start(struct probe_http *h, const struct probe_target *t, const c
 		req->expect_hi = req->expect_lo; /* "expect_status 204;" */
 	}
 
-	e = h->ncache ? h->cache[--h->ncache] : curl_easy_init();
+	e = h->ncache ? h->cache[--h->ncache] : h->curl->easy_init();
 	if (!e) {
 		free(req);
 		return -ENOMEM;
@@ -603,74 +606,74 @@ int probe_http_start(struct probe_http *h, const struct probe_target *t, const c
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s",
 					      buf[n - 1] == ':' ? "" : ",", ip);
 		}
-		req->resolve = curl_slist_append(NULL, buf);
+		req->resolve = h->curl->slist_append(NULL, buf);
 	}
 	if (use_tls_name && !streq(name, t->addr.host)) {
 		char to[270];
 		url_host(t->addr.host, to, sizeof(to));
 		snprintf(buf, sizeof(buf), "%s:%u:%s:%u", name, port, to, port);
-		req->connect_to = curl_slist_append(NULL, buf);
+		req->connect_to = h->curl->slist_append(NULL, buf);
 	}
 
 	/* Host: what the caller says nginx sends; else the peer as written. */
 	if (t->host_header && t->host_header[0] && !strpbrk(t->host_header, "\r\n")) {
 		snprintf(buf, sizeof(buf), "Host: %s", t->host_header);
-		req->headers = curl_slist_append(req->headers, buf);
+		req->headers = h->curl->slist_append(req->headers, buf);
 	} else if (use_tls_name) {
 		char ph[270];
 		url_host(t->addr.host, ph, sizeof(ph));
 		snprintf(buf, sizeof(buf), "Host: %s:%u", ph, port);
-		req->headers = curl_slist_append(req->headers, buf);
+		req->headers = h->curl->slist_append(req->headers, buf);
 	}
 
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "upwatch/" UPWATCH_VERSION " (health probe)");
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(req->connect_ms, LONG_MAX));
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)MIN(total_ms, LONG_MAX));
+	h->curl->easy_setopt(e, CURLOPT_URL, url);
+	h->curl->easy_setopt(e, CURLOPT_PRIVATE, req);
+	h->curl->easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	h->curl->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	h->curl->easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
+	h->curl->easy_setopt(e, CURLOPT_OPENSOCKETDATA, req);
+	h->curl->easy_setopt(e, CURLOPT_NOPROXY, "*");
+	h->curl->easy_setopt(e, CURLOPT_PROXY, "");
+	h->curl->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	h->curl->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	h->curl->easy_setopt(e, CURLOPT_USERAGENT, "upwatch/" UPWATCH_VERSION " (health probe)");
+	h->curl->easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	h->curl->easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	h->curl->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)MIN(req->connect_ms, LONG_MAX));
+	h->curl->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)MIN(total_ms, LONG_MAX));
 	if (req->tls_only) {
-		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+		h->curl->easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
 	} else {
-		curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
-		curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+		h->curl->easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+		h->curl->easy_setopt(e, CURLOPT_PREREQDATA, req);
 	}
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	h->curl->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	h->curl->easy_setopt(e, CURLOPT_HEADERDATA, req);
+	h->curl->easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+	h->curl->easy_setopt(e, CURLOPT_WRITEDATA, req);
 	if (req->headers)
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+		h->curl->easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
 	if (req->connect_to)
-		curl_easy_setopt(e, CURLOPT_CONNECT_TO, req->connect_to);
+		h->curl->easy_setopt(e, CURLOPT_CONNECT_TO, req->connect_to);
 	if (req->resolve)
-		curl_easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
+		h->curl->easy_setopt(e, CURLOPT_RESOLVE, req->resolve);
 	if (is_unix)
-		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, t->addr.host);
+		h->curl->easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, t->addr.host);
 	if (tls) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+		h->curl->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+		h->curl->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
 		if (t->tls_trusted && t->tls_trusted[0])
-			curl_easy_setopt(e, CURLOPT_CAINFO, t->tls_trusted);
+			h->curl->easy_setopt(e, CURLOPT_CAINFO, t->tls_trusted);
 		/* Every probe does a full handshake and sees the certificate. */
-		curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-		curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+		h->curl->easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+		h->curl->easy_setopt(e, CURLOPT_CERTINFO, 1L);
 	}
 
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
-		curl_slist_free_all(req->headers);
-		curl_slist_free_all(req->connect_to);
-		curl_slist_free_all(req->resolve);
+	if (h->curl->multi_add_handle(h->multi, e) != CURLM_OK) {
+		h->curl->easy_cleanup(e);
+		h->curl->slist_free_all(req->headers);
+		h->curl->slist_free_all(req->connect_to);
+		h->curl->slist_free_all(req->resolve);
 		free(req);
 		return -ENOMEM;
 	}
