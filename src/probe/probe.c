@@ -42,6 +42,7 @@
 #include "probe/probe_dns.h"
 #include "probe/probe_http.h"
 #include "probe/probe_last.h"
+#include "probe/probe_opts.h"
 #include "probe/probe_run.h"
 
 #define PROBE_NOW_MIN_MS   1000
@@ -59,20 +60,8 @@ struct peer {
 	struct prober *p;
 	enum peerkey_kind kind;
 	unsigned port;
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in sin;
-		struct sockaddr_in6 sin6;
-	} sa;
-	socklen_t salen;
-
-	/* options, as the target gave them (strings owned) */
-	enum probe_proto proto;
-	bool enabled, probed, tls_verify, tls_sni;
-	uint64_t interval_ms, retry_ms, timeout_ms, connect_timeout_ms, read_timeout_ms;
-	unsigned retries;
-	int expect_lo, expect_hi;
-	char *health_uri, *host_header, *tls_trusted, *tls_name, *read_timeout_ref;
+	struct probe_opts *opts;      /* shared with the peers of equal options */
+	char *host_header, *tls_name; /* when the protocol uses them, else NULL */
 
 	ev_timer timer;
 	int64_t due_mono; /* when the current or next run is due */
@@ -101,6 +90,7 @@ struct prober {
 	struct probe_identity identity;
 	struct probe_clock clock;
 	struct probe_run_ctx ctx;
+	struct probe_opts_set opts; /* the peers' options, shared */
 
 	struct peer **peers; /* sorted by key */
 	size_t npeers;
@@ -145,15 +135,15 @@ static uint64_t rng_next(struct prober *p)
 #define SLOT_MS 10
 static int64_t first_offset_ms(struct prober *p, const struct peer *pe)
 {
-	uint64_t slots = pe->interval_ms / SLOT_MS;
+	uint64_t slots = pe->opts->interval_ms / SLOT_MS;
 	if (slots < 2)
-		return (int64_t)(rng_next(p) % pe->interval_ms);
+		return (int64_t)(rng_next(p) % pe->opts->interval_ms);
 	return (int64_t)(rng_next(p) % slots * SLOT_MS);
 }
 
 static bool peer_probing(const struct peer *pe)
 {
-	return pe->enabled && pe->probed;
+	return pe->opts->enabled && pe->opts->probed;
 }
 
 /* ---- peer lookup ---- */
@@ -215,9 +205,9 @@ static void queue_kick(struct prober *p)
 
 static uint64_t next_delay_ms(const struct peer *pe, bool ok)
 {
-	if (!ok && pe->fails < pe->retries)
-		return pe->retry_ms;
-	return pe->interval_ms;
+	if (!ok && pe->fails < pe->opts->retries)
+		return pe->opts->retry_ms;
+	return pe->opts->interval_ms;
 }
 
 /* Arm the timer for the monotonic time due (ms). */
@@ -318,38 +308,48 @@ static void peer_target(const struct peer *pe, struct probe_target *t)
 	snprintf(t->addr.key, sizeof(t->addr.key), "%s", pe->key);
 	snprintf(t->addr.host, sizeof(t->addr.host), "%s", pe->host);
 	t->addr.port = pe->port;
-	t->proto = pe->proto;
-	t->enabled = pe->enabled;
-	t->probed = pe->probed;
-	t->interval_ms = pe->interval_ms;
-	t->timeout_ms = pe->timeout_ms;
-	t->connect_timeout_ms = pe->connect_timeout_ms;
-	t->read_timeout_ms = pe->read_timeout_ms;
-	t->read_timeout_ref = pe->read_timeout_ref;
-	t->retry_ms = pe->retry_ms;
-	t->retries = pe->retries;
-	t->health_uri = pe->health_uri;
+	probe_opts_target(pe->opts, t);
 	t->host_header = pe->host_header;
-	t->expect_lo = pe->expect_lo;
-	t->expect_hi = pe->expect_hi;
-	t->tls_verify = pe->tls_verify;
-	t->tls_sni = pe->tls_sni;
-	t->tls_trusted = pe->tls_trusted;
 	t->tls_name = pe->tls_name;
+}
+
+/* An IP peer's address, from its host and port (checked valid when the
+ * peer was made): made per run, not kept, as a peer is mostly waiting. */
+static socklen_t peer_sockaddr(const struct peer *pe, struct sockaddr_storage *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (pe->kind == PEERKEY_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ret;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pe->port);
+		inet_pton(AF_INET, pe->host, &sin->sin_addr);
+		return sizeof(*sin);
+	}
+	if (pe->kind == PEERKEY_IPV6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ret;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pe->port);
+		inet_pton(AF_INET6, pe->host, &sin6->sin6_addr);
+		return sizeof(*sin6);
+	}
+	return 0;
 }
 
 static void run_start(struct peer *pe)
 {
 	struct prober *p = pe->p;
 	struct probe_target t;
+	struct sockaddr_storage ss;
+	socklen_t salen = peer_sockaddr(pe, &ss);
 
 	peer_target(pe, &t);
 	ev_timer_stop(p->loop, &pe->timer);
-	if (probe_run_start(&p->ctx, &t, &pe->sa.sa, pe->salen, run_done, pe, &pe->run) < 0) {
+	if (probe_run_start(&p->ctx, &t, (struct sockaddr *)&ss, salen, run_done, pe, &pe->run) <
+	    0) {
 		/* Out of memory: try again at the next due time. */
 		pe->run = NULL;
 		p->by_result[PROBE_LOCAL_ERROR]++;
-		peer_arm_at(pe, next_due(pe, pe->interval_ms, mono(p)));
+		peer_arm_at(pe, next_due(pe, pe->opts->interval_ms, mono(p)));
 		return;
 	}
 	if (pe->sniffed_mono && mono(p) - pe->sniffed_mono < PROBE_SNIFF_TTL_MS)
@@ -366,41 +366,17 @@ static void peer_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the target set ---- */
 
-static char *dup_or_null(const char *s)
-{
-	return s && s[0] ? xstrdup(s) : NULL;
-}
-
-static void peer_free_options(struct peer *pe)
-{
-	free(pe->health_uri);
-	free(pe->host_header);
-	free(pe->tls_trusted);
-	free(pe->tls_name);
-	free(pe->read_timeout_ref);
-}
-
 static void peer_set_options(struct peer *pe, const struct probe_target *t)
 {
-	pe->proto = t->proto;
-	pe->enabled = t->enabled;
-	pe->probed = t->probed;
-	pe->interval_ms = t->interval_ms ? t->interval_ms : CONFIG_DEFAULT_PROBE_INTERVAL_MS;
-	pe->retry_ms = t->retry_ms ? t->retry_ms : CONFIG_DEFAULT_PROBE_RETRY_MS;
-	pe->timeout_ms = t->timeout_ms;
-	pe->connect_timeout_ms = t->connect_timeout_ms;
-	pe->read_timeout_ms = t->read_timeout_ms;
-	pe->retries = t->retries;
-	pe->expect_lo = t->expect_lo;
-	pe->expect_hi = t->expect_hi;
-	pe->tls_verify = t->tls_verify;
-	pe->tls_sni = t->tls_sni;
-	peer_free_options(pe);
-	pe->health_uri = dup_or_null(t->health_uri);
-	pe->host_header = dup_or_null(t->host_header);
-	pe->tls_trusted = dup_or_null(t->tls_trusted);
-	pe->tls_name = dup_or_null(t->tls_name);
-	pe->read_timeout_ref = dup_or_null(t->read_timeout_ref);
+	struct probe_opts *old = pe->opts;
+	pe->opts = probe_opts_get(&pe->p->opts, t);
+	probe_opts_put(&pe->p->opts, old); /* after the get: equal options stay */
+	free(pe->host_header);
+	free(pe->tls_name);
+	bool host = probe_opts_uses_host(t->proto), tls = probe_opts_uses_tls(t->proto);
+	pe->host_header =
+	    host && t->host_header && t->host_header[0] ? xstrdup(t->host_header) : NULL;
+	pe->tls_name = tls && t->tls_name && t->tls_name[0] ? xstrdup(t->tls_name) : NULL;
 }
 
 static struct peer *peer_new(struct prober *p, const struct probe_target *t, const char *key)
@@ -413,17 +389,6 @@ static struct peer *peer_new(struct prober *p, const struct probe_target *t, con
 	pe->kind = t->addr.kind;
 	pe->p = p;
 	pe->port = t->addr.port;
-	if (pe->kind == PEERKEY_IPV4) {
-		pe->sa.sin.sin_family = AF_INET;
-		pe->sa.sin.sin_port = htons((uint16_t)pe->port);
-		inet_pton(AF_INET, pe->host, &pe->sa.sin.sin_addr);
-		pe->salen = sizeof(pe->sa.sin);
-	} else if (pe->kind == PEERKEY_IPV6) {
-		pe->sa.sin6.sin6_family = AF_INET6;
-		pe->sa.sin6.sin6_port = htons((uint16_t)pe->port);
-		inet_pton(AF_INET6, pe->host, &pe->sa.sin6.sin6_addr);
-		pe->salen = sizeof(pe->sa.sin6);
-	}
 	ev_init(&pe->timer, peer_timer_cb);
 	list_init(&pe->qlink);
 	list_init(&pe->waiters);
@@ -449,7 +414,9 @@ static void peer_stop(struct prober *p, struct peer *pe)
 static void peer_free(struct prober *p, struct peer *pe)
 {
 	peer_stop(p, pe);
-	peer_free_options(pe);
+	probe_opts_put(&p->opts, pe->opts);
+	free(pe->host_header);
+	free(pe->tls_name);
 	probe_last_done(&pe->last);
 	free(pe);
 }
@@ -562,6 +529,7 @@ int prober_new(struct ev_loop *loop, unsigned max_inflight, probe_done_fn fn, vo
 	p->ctx.loop = loop;
 	p->ctx.identity = &p->identity;
 	probe_tcp_pool_init(&p->ctx.pool);
+	probe_opts_set_init(&p->opts);
 	p->rng = (uint64_t)now_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^
 		 (uint64_t)(uintptr_t)p;
 	if (!p->rng)
@@ -580,6 +548,7 @@ void prober_free(struct prober *p)
 	for (size_t i = 0; i < p->npeers; i++)
 		peer_free(p, p->peers[i]);
 	free(p->peers);
+	probe_opts_set_done(&p->opts);
 	probe_http_free(p->ctx.http);
 	free(p->ctx.curl);
 	free(p->ctx.curl_error);
