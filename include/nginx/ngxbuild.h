@@ -24,6 +24,8 @@ struct ngxbuild {
 	struct strmap files;		/* tree file name → index into m->files */
 	const char *last_in, *last_out; /* ref cache: nodes come in file runs */
 	size_t logs_cap, ups_cap, passes_cap, stub_cap;
+	size_t *timeouts_slots; /* index + 1 into m->timeouts, by hash_timeouts */
+	size_t timeouts_cap, timeouts_alloc;
 };
 
 /* Start a build of m from t: copies the tree's file and glob lists into m.
@@ -49,6 +51,10 @@ int ngxbuild_flag(struct ngxbuild *b, const struct cf_node *n, bool *ret);
 /* The model's shared copy of s (NULL for NULL): see ngxstr.h. */
 const char *ngxbuild_str(struct ngxbuild *b, const char *s);
 const char *ngxbuild_str_n(struct ngxbuild *b, const char *s, size_t len);
+
+/* The model's shared copy of t (equal settings, one copy: strings and
+ * files are the model's, so equal texts are equal pointers). */
+const struct ngx_timeouts *ngxbuild_timeouts(struct ngxbuild *b, const struct ngx_timeouts *t);
 
 /* An array grown by doubling, cut to its n elements once complete: the
  * model lives as long as the configuration (10k upstreams: -9 MB). */

@@ -52,7 +52,7 @@ static void target_timeouts(const struct ngx_model *m, const struct ngx_peer *p,
 			    struct probe_target *t, char *ref, size_t reflen)
 {
 	for (size_t i = 0; i < p->npasses; i++) {
-		const struct ngx_timeouts *to = &m->passes[p->passes[i]].t;
+		const struct ngx_timeouts *to = m->passes[p->passes[i]].t;
 		if (to->connect_ms &&
 		    (!t->connect_timeout_ms || to->connect_ms < t->connect_timeout_ms))
 			t->connect_timeout_ms = to->connect_ms;
@@ -153,10 +153,10 @@ void plan_targets(const struct config *c, const struct ngx_model *m, const char 
 		if (p->npasses > 0) {
 			const struct ngx_pass *pass = &m->passes[p->passes[0]];
 			pt->host_header = pass->host_header;
-			pt->tls_verify = pass->t.ssl_verify;
-			pt->tls_sni = pass->t.ssl_server_name;
-			pt->tls_trusted = pass->t.ssl_trusted_certificate;
-			pt->tls_name = pass->t.ssl_name;
+			pt->tls_verify = pass->t->ssl_verify;
+			pt->tls_sni = pass->t->ssl_server_name;
+			pt->tls_trusted = pass->t->ssl_trusted_certificate;
+			pt->tls_name = pass->ssl_name;
 		}
 		for (size_t u = 0; u < p->nupstreams; u++)
 			plan_apply_override(pt, config_upstream(c, p->upstreams[u]));

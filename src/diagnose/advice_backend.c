@@ -159,7 +159,7 @@ static void killed_by_timeout(struct writer *w, const struct unitlog_signal *s)
 	const struct backend_info *sw = in->software;
 	const char *tname = sw ? advice_sw_timeout_name(sw) : NULL;
 	unsigned limit = sw ? sw_limit_s(sw) : 0;
-	uint64_t read_ms = in->pass && in->pass->t.read_ms ? in->pass->t.read_ms : 60000;
+	uint64_t read_ms = in->pass && in->pass->t->read_ms ? in->pass->t->read_ms : 60000;
 	unsigned read_s = (unsigned)((read_ms + 999) / 1000);
 	strbuf_printf(&w->expl,
 		      " Inferred: %s killed the worker serving the request at its own time "

@@ -44,7 +44,7 @@ void advice_write_dns(struct writer *w)
 	advice_observed_probe(w);
 	advice_where(w);
 	const struct ngx_ref *rr =
-	    in->pass && in->pass->t.resolver_ref.file ? &in->pass->t.resolver_ref : NULL;
+	    in->pass && in->pass->t->resolver_ref.file ? &in->pass->t->resolver_ref : NULL;
 	advice_set_ref(w, in->host_not_found
 			      ? advice_peer_ref(in)
 			      : (rr ? rr : (in->pass ? &in->pass->ref : advice_peer_ref(in))));
@@ -64,7 +64,7 @@ void advice_write_dns(struct writer *w)
 		strbuf_printf(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
 		return;
 	}
-	if (in->no_resolver || (in->pass && in->pass->dynamic && !in->pass->t.resolver)) {
+	if (in->no_resolver || (in->pass && in->pass->dynamic && !in->pass->t->resolver)) {
 		strbuf_printf(&w->expl,
 			      " Inferred: the *_pass holds a variable, so nginx resolves the name "
 			      "at request time, and it has no resolver to ask.");
@@ -79,10 +79,10 @@ void advice_write_dns(struct writer *w)
 		      " Inferred: the name does not exist, or the resolver nginx uses does not "
 		      "answer for it.");
 	strbuf_printf(&w->fix, "Check the name: getent hosts %s\n", name ? name : "");
-	if (in->pass && in->pass->t.resolver)
+	if (in->pass && in->pass->t->resolver)
 		strbuf_printf(&w->fix, "and what nginx's resolver (%s) answers: dig @%s %s\n",
-			      advice_ref(&in->pass->t.resolver_ref, b, sizeof(b)),
-			      in->pass->t.resolver, name ? name : "");
+			      advice_ref(&in->pass->t->resolver_ref, b, sizeof(b)),
+			      in->pass->t->resolver, name ? name : "");
 	(void)np;
 }
 

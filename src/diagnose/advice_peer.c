@@ -176,7 +176,7 @@ void advice_write_unreachable(struct writer *w)
 	char b[300], to[32];
 	strbuf_printf(&w->summary, "%s does not answer connection attempts", in->peer);
 	if (in->phase == PHASE_CONNECTING && in->err == 110 && in->pass) {
-		format_ms(in->pass->t.connect_ms, to, sizeof(to));
+		format_ms(in->pass->t->connect_ms, to, sizeof(to));
 		advice_observed_log(
 		    w, "\"upstream timed out (110: Connection timed out) while connecting\"");
 		strbuf_printf(&w->expl, " nginx gave up after %s_connect_timeout %s.",
@@ -214,9 +214,9 @@ void advice_write_slow(struct writer *w)
 	const char *pfx = module_prefix(in);
 	bool sending = in->phase == PHASE_SENDING_REQUEST;
 	const char *dir = sending ? "send" : "read";
-	uint64_t limit = in->pass ? (sending ? in->pass->t.send_ms : in->pass->t.read_ms) : 60000;
+	uint64_t limit = in->pass ? (sending ? in->pass->t->send_ms : in->pass->t->read_ms) : 60000;
 	const struct ngx_ref *lref =
-	    in->pass ? (sending ? &in->pass->t.send_ref : &in->pass->t.read_ref) : NULL;
+	    in->pass ? (sending ? &in->pass->t->send_ref : &in->pass->t->read_ref) : NULL;
 	char lim[32], b[300], b2[300];
 	format_ms(limit, lim, sizeof(lim));
 
@@ -468,7 +468,7 @@ void advice_write_too_big(struct writer *w)
 {
 	const struct advice_in *in = w->in;
 	const char *pfx = module_prefix(in);
-	uint64_t have = in->pass ? in->pass->t.buffer_size : 4096;
+	uint64_t have = in->pass ? in->pass->t->buffer_size : 4096;
 	char b[300];
 	strbuf_printf(&w->summary, "%s sends response headers larger than %s_buffer_size (%lluk)",
 		      in->peer, pfx, (unsigned long long)(have / 1024));
@@ -479,15 +479,15 @@ void advice_write_too_big(struct writer *w)
 			      r->header_bytes);
 	strbuf_printf(&w->expl, " The effective %s_buffer_size is %llu bytes (%s).", pfx,
 		      (unsigned long long)have,
-		      in->pass && in->pass->t.buffer_size_ref.file
-			  ? advice_ref(&in->pass->t.buffer_size_ref, b, sizeof(b))
+		      in->pass && in->pass->t->buffer_size_ref.file
+			  ? advice_ref(&in->pass->t->buffer_size_ref, b, sizeof(b))
 			  : "default");
 	strbuf_printf(
 	    &w->expl,
 	    " Inferred: big Set-Cookie or token headers do not fit nginx's header buffer.");
 	advice_where(w);
-	advice_set_ref(w, in->pass && in->pass->t.buffer_size_ref.file
-			      ? &in->pass->t.buffer_size_ref
+	advice_set_ref(w, in->pass && in->pass->t->buffer_size_ref.file
+			      ? &in->pass->t->buffer_size_ref
 			      : (in->pass ? &in->pass->ref : NULL));
 	uint64_t need = MAX(have * 2, (uint64_t)(r ? r->header_bytes : 0) + 1024);
 	uint64_t k = 4;

@@ -140,7 +140,7 @@ static const struct ngx_pass *tightest_pass(const struct ngx_model *m, const str
 	const struct ngx_pass *best = NULL;
 	for (size_t j = 0; j < p->npasses; j++) {
 		const struct ngx_pass *c = &m->passes[p->passes[j]];
-		if (!c->stream && c->t.read_ms && (!best || c->t.read_ms < best->t.read_ms))
+		if (!c->stream && c->t->read_ms && (!best || c->t->read_ms < best->t->read_ms))
 			best = c;
 	}
 	return best;
@@ -161,13 +161,13 @@ static void report_slow(struct alert_store *alerts, const struct accessstats *ac
 {
 	char summary[512], expl[1024], fix[512], ref[600], line[400], impact[600];
 	const char *pfx = module_prefix(pass->directive);
-	const struct ngx_ref *r = pass->t.read_ref.file ? &pass->t.read_ref : &pass->ref;
+	const struct ngx_ref *r = pass->t->read_ref.file ? &pass->t->read_ref : &pass->ref;
 	snprintf(ref, sizeof(ref), "%s:%u", r->file ? r->file : "?", r->line);
-	double pct = 100.0 * (double)p99 / (double)pass->t.read_ms;
+	double pct = 100.0 * (double)p99 / (double)pass->t->read_ms;
 	snprintf(summary, sizeof(summary),
 		 "%s is getting slow: p99 upstream response time %.3f s is %.0f %% of "
 		 "%s_read_timeout %.3g s",
-		 p->key, (double)p99 / 1000.0, pct, pfx, (double)pass->t.read_ms / 1000.0);
+		 p->key, (double)p99 / 1000.0, pct, pfx, (double)pass->t->read_ms / 1000.0);
 	snprintf(expl, sizeof(expl),
 		 "Observed (access log, %s): 99 %% of nginx's tries to %s were answered "
 		 "within %.3f s; the location %s waits %.3g s (%s_read_timeout, %s) before it "
@@ -175,14 +175,14 @@ static void report_slow(struct alert_store *alerts, const struct accessstats *ac
 		 "down (load, slow queries, a worker pool near its limit) and requests will "
 		 "soon fail.",
 		 accessstats_recent_words(access), p->key, (double)p99 / 1000.0,
-		 pass->location[0] ? pass->location : "/", (double)pass->t.read_ms / 1000.0, pfx,
-		 pass->t.read_ref.file ? ref : "nginx's default");
+		 pass->location[0] ? pass->location : "/", (double)pass->t->read_ms / 1000.0, pfx,
+		 pass->t->read_ref.file ? ref : "nginx's default");
 	snprintf(fix, sizeof(fix),
 		 "Find what slows the backend (its slow log, worker pool size) before requests "
 		 "time out; if such responses are expected, wait longer in location %s:\n"
 		 "    %s_read_timeout %llus;\n",
 		 pass->location[0] ? pass->location : "/", pfx,
-		 (unsigned long long)((pass->t.read_ms * 2 + 999) / 1000));
+		 (unsigned long long)((pass->t->read_ms * 2 + 999) / 1000));
 	snprintf(line, sizeof(line), "access log: p99 upstream_response_time %.3f s through %s",
 		 (double)p99 / 1000.0, p->key);
 	const char *ev[2] = {line, impact};
@@ -223,7 +223,7 @@ unsigned impact_check_slow(const struct accessstats *access, const struct ngx_mo
 		if (!pass || !accessstats_peer_recent(access, key, now, &c) ||
 		    c.requests < IMPACT_SLOW_MIN_SAMPLES ||
 		    accessstats_peer_quantile_recent_ms(access, key, 0.99, now, &p99) < 0 ||
-		    p99 * 100 <= pass->t.read_ms * IMPACT_SLOW_PERCENT)
+		    p99 * 100 <= pass->t->read_ms * IMPACT_SLOW_PERCENT)
 			continue;
 		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, key);
 		if (a && a->firing && !strstr(a->summary, "is getting slow"))

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "conf/conftree.h"
+#include "core/hash.h"
 #include "core/util.h"
 #include "nginx/ngxstr.h"
 #include "nginx/ngxvalue.h"
@@ -42,6 +43,84 @@ void ngxbuild_init(struct ngxbuild *b, struct ngx_model *m, const struct cf_tree
 void ngxbuild_done(struct ngxbuild *b)
 {
 	strmap_done(&b->files);
+	free(b->timeouts_slots);
+	b->m->timeouts = ngxbuild_fit(b->m->timeouts, b->m->ntimeouts, sizeof(*b->m->timeouts));
+}
+
+/* ---- shared settings ---- */
+
+static bool same_ref(const struct ngx_ref *a, const struct ngx_ref *b)
+{
+	return a->file == b->file && a->line == b->line;
+}
+
+/* Pointers compare: the strings are the pool's and the files the model's
+ * (a literal default and a pooled copy of the same text only share less). */
+static bool same_timeouts(const struct ngx_timeouts *a, const struct ngx_timeouts *b)
+{
+	return a->connect_ms == b->connect_ms && a->read_ms == b->read_ms &&
+	       a->send_ms == b->send_ms && same_ref(&a->connect_ref, &b->connect_ref) &&
+	       same_ref(&a->read_ref, &b->read_ref) && same_ref(&a->send_ref, &b->send_ref) &&
+	       a->next_upstream == b->next_upstream &&
+	       a->next_upstream_tries == b->next_upstream_tries &&
+	       a->next_upstream_timeout_ms == b->next_upstream_timeout_ms &&
+	       a->buffer_size == b->buffer_size &&
+	       same_ref(&a->buffer_size_ref, &b->buffer_size_ref) &&
+	       a->ssl_verify == b->ssl_verify && a->ssl_server_name == b->ssl_server_name &&
+	       a->ssl_trusted_certificate == b->ssl_trusted_certificate &&
+	       a->resolver == b->resolver && same_ref(&a->resolver_ref, &b->resolver_ref);
+}
+
+static uint64_t hash_timeouts(const struct ngx_timeouts *t)
+{
+	const uint64_t v[] = {t->connect_ms,
+			      t->read_ms,
+			      t->send_ms,
+			      (uint64_t)(uintptr_t)t->read_ref.file ^ t->read_ref.line,
+			      (uint64_t)(uintptr_t)t->connect_ref.file ^ t->connect_ref.line,
+			      (uint64_t)(uintptr_t)t->next_upstream,
+			      t->buffer_size,
+			      (uint64_t)(uintptr_t)t->resolver ^ t->ssl_verify ^
+				  ((uint64_t)t->ssl_server_name << 1)};
+	uint64_t h = 0;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = hash_mix64(h ^ v[i]);
+	return h;
+}
+
+static void timeouts_grow(struct ngxbuild *b)
+{
+	size_t cap = b->timeouts_cap ? b->timeouts_cap * 2 : 64;
+	size_t *slots = xcalloc(cap, sizeof(*slots));
+	for (size_t i = 0; i < b->m->ntimeouts; i++) {
+		size_t j = hash_timeouts(b->m->timeouts[i]) & (cap - 1);
+		while (slots[j])
+			j = (j + 1) & (cap - 1);
+		slots[j] = i + 1;
+	}
+	free(b->timeouts_slots);
+	b->timeouts_slots = slots;
+	b->timeouts_cap = cap;
+}
+
+const struct ngx_timeouts *ngxbuild_timeouts(struct ngxbuild *b, const struct ngx_timeouts *t)
+{
+	struct ngx_model *m = b->m;
+	if ((m->ntimeouts + 1) * 2 > b->timeouts_cap)
+		timeouts_grow(b);
+	size_t j = hash_timeouts(t) & (b->timeouts_cap - 1);
+	for (; b->timeouts_slots[j]; j = (j + 1) & (b->timeouts_cap - 1)) {
+		const struct ngx_timeouts *have = m->timeouts[b->timeouts_slots[j] - 1];
+		if (same_timeouts(have, t))
+			return have;
+	}
+	m->timeouts =
+	    grow_array(m->timeouts, &b->timeouts_alloc, m->ntimeouts + 1, sizeof(*m->timeouts));
+	struct ngx_timeouts *copy = xmalloc(sizeof(*copy));
+	*copy = *t;
+	m->timeouts[m->ntimeouts] = copy;
+	b->timeouts_slots[j] = ++m->ntimeouts;
+	return copy;
 }
 
 int ngxbuild_err(struct ngxbuild *b, const struct cf_node *n, const char *fmt, ...)

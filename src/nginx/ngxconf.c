@@ -188,6 +188,9 @@ void ngxconf_free(struct ngx_model *m)
 		ngxupstream_done(&m->upstreams[i]);
 	free(m->upstreams);
 	free(m->passes);
+	for (size_t i = 0; i < m->ntimeouts; i++)
+		free(m->timeouts[i]);
+	free(m->timeouts);
 	free(m->stub_status);
 	free(m->log_formats);
 	free(m->access_logs);
@@ -349,8 +352,8 @@ int ngxconf_print(const struct ngx_model *m, FILE *out)
 				continue;
 			fprintf(out, "  %s %s at ", ps->directive, ps->raw);
 			print_ref(out, &ps->ref);
-			if (ps->t.resolver)
-				fprintf(out, " (resolver %s)", ps->t.resolver);
+			if (ps->t->resolver)
+				fprintf(out, " (resolver %s)", ps->t->resolver);
 			fputc('\n', out);
 		}
 	}

@@ -351,11 +351,11 @@ static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod m
 			  struct ngx_pass *p)
 {
 	const struct cf_node *const *set = sc->set[mod];
-	struct ngx_timeouts *t = &p->t;
+	struct ngx_timeouts tmo = {0}, *t = &tmo;
 	uint64_t dflt = 60000;
 	bool flag;
 
-	*t = (struct ngx_timeouts){.connect_ms = dflt, .read_ms = dflt, .send_ms = dflt};
+	t->connect_ms = t->read_ms = t->send_ms = dflt;
 	if (set[SET_CONNECT]) {
 		ngxvalue_time_ms(set[SET_CONNECT]->argv[1], &t->connect_ms);
 		t->connect_ref = ngxbuild_ref(b, set[SET_CONNECT]);
@@ -398,9 +398,9 @@ static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod m
 		t->ssl_trusted_certificate = ngxbuild_str(b, set[SET_SSL_TRUSTED]->argv[1]);
 	/* default proxy_ssl_name: the pass's host without its port */
 	if (set[SET_SSL_NAME])
-		t->ssl_name = ngxbuild_str(b, set[SET_SSL_NAME]->argv[1]);
+		p->ssl_name = ngxbuild_str(b, set[SET_SSL_NAME]->argv[1]);
 	else if (p->host && !startswith(p->host, "unix:"))
-		t->ssl_name = p->host;
+		p->ssl_name = p->host;
 	if (sc->resolver) {
 		for (unsigned i = 1; i < sc->resolver->argc; i++) {
 			if (!strchr(sc->resolver->argv[i], '=')) {
@@ -410,6 +410,7 @@ static void fill_settings(struct ngxbuild *b, const struct scope *sc, enum mod m
 		}
 		t->resolver_ref = ngxbuild_ref(b, sc->resolver);
 	}
+	p->t = ngxbuild_timeouts(b, t);
 }
 
 static int add_pass(struct ngxbuild *b, const struct cf_node *n, const struct scope *sc,

@@ -169,14 +169,14 @@ static void test_php_fpm_over_unix_socket(void)
 		CHECK_STR(p->directive, "fastcgi_pass");
 		CHECK_STR(p->location, "~ \\.php$");
 		CHECK_STR(p->server_name, "php.test");
-		CHECK_INT(p->t.read_ms, 300000);
-		CHECK_STR(REF(p->t.read_ref), "sites-enabled/php:18");
-		CHECK_INT(p->t.connect_ms, 60000);
-		CHECK_STR(REF(p->t.connect_ref), "(default)");
-		CHECK_INT(p->t.buffer_size, 32768); /* server level, inherited */
-		CHECK_STR(REF(p->t.buffer_size_ref), "sites-enabled/php:10");
+		CHECK_INT(p->t->read_ms, 300000);
+		CHECK_STR(REF(p->t->read_ref), "sites-enabled/php:18");
+		CHECK_INT(p->t->connect_ms, 60000);
+		CHECK_STR(REF(p->t->connect_ref), "(default)");
+		CHECK_INT(p->t->buffer_size, 32768); /* server level, inherited */
+		CHECK_STR(REF(p->t->buffer_size_ref), "sites-enabled/php:10");
 		CHECK(p->host_header == NULL && p->upstream == NULL && !p->dynamic);
-		CHECK_INT(m->passes[1].t.read_ms, 60000);
+		CHECK_INT(m->passes[1].t->read_ms, 60000);
 		CHECK_STR(m->passes[1].location, "= /fpm-status");
 	}
 	ngxconf_free(m);
@@ -266,34 +266,38 @@ static void test_pool_parameters_and_inherited_timeouts(void)
 	}
 	/* location /: http connect, server read (bare seconds), send set after it */
 	const struct ngx_pass *p = &m->passes[0];
-	CHECK_INT(p->t.connect_ms, 5000);
-	CHECK_STR(REF(p->t.connect_ref), "nginx.conf:11");
-	CHECK_INT(p->t.read_ms, 120000);
-	CHECK_STR(REF(p->t.read_ref), "nginx.conf:27");
-	CHECK_INT(p->t.send_ms, 10000);
-	CHECK_STR(REF(p->t.send_ref), "nginx.conf:56");
-	CHECK_STR(p->t.next_upstream, "error timeout http_502");
-	CHECK_INT(p->t.next_upstream_tries, 2);
-	CHECK_INT(p->t.next_upstream_timeout_ms, 10000);
-	CHECK_INT(p->t.buffer_size, 4096);
+	CHECK_INT(p->t->connect_ms, 5000);
+	CHECK_STR(REF(p->t->connect_ref), "nginx.conf:11");
+	CHECK_INT(p->t->read_ms, 120000);
+	CHECK_STR(REF(p->t->read_ref), "nginx.conf:27");
+	CHECK_INT(p->t->send_ms, 10000);
+	CHECK_STR(REF(p->t->send_ref), "nginx.conf:56");
+	CHECK_STR(p->t->next_upstream, "error timeout http_502");
+	CHECK_INT(p->t->next_upstream_tries, 2);
+	CHECK_INT(p->t->next_upstream_timeout_ms, 10000);
+	CHECK_INT(p->t->buffer_size, 4096);
 	CHECK_STR(p->host_header, "pool");
 	CHECK_STR(p->server_name, "pool.test");
 	/* nested location: /api/'s settings */
 	p = &m->passes[1];
 	CHECK_STR(p->location, "/api/slow/");
 	CHECK_STR(p->uri, "/slow/");
-	CHECK_INT(p->t.read_ms, 5000);
-	CHECK_STR(REF(p->t.read_ref), "nginx.conf:37");
-	CHECK_INT(p->t.buffer_size, 16384);
-	CHECK_STR(p->t.next_upstream, "error timeout");
-	CHECK_INT(p->t.next_upstream_tries, 0);
+	CHECK_INT(p->t->read_ms, 5000);
+	CHECK_STR(REF(p->t->read_ref), "nginx.conf:37");
+	CHECK_INT(p->t->buffer_size, 16384);
+	CHECK_STR(p->t->next_upstream, "error timeout");
+	CHECK_INT(p->t->next_upstream_tries, 0);
 	CHECK_STR(p->host_header, "api.pool.test");
 	/* if inside /api/ inherits the same */
 	p = &m->passes[2];
 	CHECK_STR(p->location, "/api/");
-	CHECK_INT(p->t.read_ms, 5000);
-	CHECK_INT(p->t.send_ms, 10000);
+	CHECK_INT(p->t->read_ms, 5000);
+	CHECK_INT(p->t->send_ms, 10000);
 	CHECK_STR(p->host_header, "api.pool.test");
+	/* equal settings are one copy, shared; other settings another */
+	CHECK(m->passes[1].t == m->passes[2].t);
+	CHECK(m->passes[0].t != m->passes[1].t);
+	CHECK_INT(m->ntimeouts, 2);
 	ngxconf_free(m);
 }
 
@@ -319,14 +323,14 @@ static void test_stream_block(void)
 		const struct ngx_pass *p = &m->passes[0];
 		CHECK(p->stream && p->proto == NGX_PROTO_TCP);
 		CHECK_STR(p->upstream, "db");
-		CHECK_INT(p->t.connect_ms, 2000);
-		CHECK_STR(REF(p->t.connect_ref), "nginx.conf:8");
-		CHECK_INT(p->t.read_ms, 1800000);
-		CHECK_INT(p->t.send_ms, 1800000);
-		CHECK_STR(REF(p->t.read_ref), "nginx.conf:18");
-		CHECK_STR(p->t.next_upstream, "on");
-		CHECK_INT(p->t.buffer_size, 16384);
-		CHECK_INT(m->passes[1].t.read_ms, 600000); /* proxy_timeout's 10m default */
+		CHECK_INT(p->t->connect_ms, 2000);
+		CHECK_STR(REF(p->t->connect_ref), "nginx.conf:8");
+		CHECK_INT(p->t->read_ms, 1800000);
+		CHECK_INT(p->t->send_ms, 1800000);
+		CHECK_STR(REF(p->t->read_ref), "nginx.conf:18");
+		CHECK_STR(p->t->next_upstream, "on");
+		CHECK_INT(p->t->buffer_size, 16384);
+		CHECK_INT(m->passes[1].t->read_ms, 600000); /* proxy_timeout's 10m default */
 		CHECK(!m->passes[3].stream && m->passes[3].proto == NGX_PROTO_HTTP);
 	}
 	CHECK_INT(m->nerror_logs, 2);
@@ -349,14 +353,14 @@ static void test_variables_make_passes_dynamic(void)
 	if (m->npasses == 4) {
 		const struct ngx_pass *p = m->passes;
 		CHECK(p[0].dynamic && !p[0].host && !p[0].key && !p[0].upstream);
-		CHECK_STR(p[0].t.resolver, "127.0.0.53");
-		CHECK_STR(REF(p[0].t.resolver_ref), "nginx.conf:7");
+		CHECK_STR(p[0].t->resolver, "127.0.0.53");
+		CHECK_STR(REF(p[0].t->resolver_ref), "nginx.conf:7");
 		CHECK(p[1].dynamic);
 		CHECK_STR(p[1].upstream, "backend");
 		CHECK_STR(p[1].uri, "$request_uri");
 		CHECK(p[2].dynamic && !p[2].host);
 		CHECK(p[3].dynamic && p[3].proto == NGX_PROTO_FASTCGI);
-		CHECK_STR(p[3].t.resolver, "127.0.0.1"); /* location level wins */
+		CHECK_STR(p[3].t->resolver, "127.0.0.1"); /* location level wins */
 	}
 	char *buf = NULL;
 	size_t len = 0;
@@ -546,10 +550,10 @@ static void test_default_ports(void)
 		CHECK_STR(p[0].host_header, "127.0.0.1");
 		CHECK_STR(p[1].host_header, "127.0.0.1"); /* :80 is http's default */
 		CHECK_STR(p[2].host_header, "127.0.0.2");
-		CHECK(p[2].t.ssl_verify && p[2].t.ssl_server_name);
-		CHECK_STR(p[2].t.ssl_trusted_certificate, "/etc/ssl/certs/ca-certificates.crt");
-		CHECK_STR(p[2].t.ssl_name, "127.0.0.2");
-		CHECK(!p[0].t.ssl_verify && !p[0].t.ssl_trusted_certificate);
+		CHECK(p[2].t->ssl_verify && p[2].t->ssl_server_name);
+		CHECK_STR(p[2].t->ssl_trusted_certificate, "/etc/ssl/certs/ca-certificates.crt");
+		CHECK_STR(p[2].ssl_name, "127.0.0.2");
+		CHECK(!p[0].t->ssl_verify && !p[0].t->ssl_trusted_certificate);
 		CHECK_STR(p[3].host_header, "tls_pool");
 		CHECK_STR(p[4].host_header, "127.0.0.1:8080");
 		CHECK_STR(p[10].scheme, "grpcs");
