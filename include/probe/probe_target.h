@@ -32,6 +32,9 @@ struct probe_identity {
 	gid_t groups[32];
 	size_t ngroups;
 	bool from_proc; /* read from running worker processes, not the config */
+	/* groups not looked up yet: probe_identity_groups() before they are
+	 * read (probe_identity_from_user_lazy) */
+	bool groups_pending;
 };
 
 #define PROBE_REF_MAX 300 /* "file:line" */

@@ -44,6 +44,7 @@
 #include "probe/probe_last.h"
 #include "probe/probe_opts.h"
 #include "probe/probe_run.h"
+#include "probe/probe_unix.h"
 
 #define PROBE_NOW_MIN_MS   1000
 #define PROBE_SNIFF_TTL_MS (10 * 60 * 1000) /* a sniffed answer is asked again after this */
@@ -343,6 +344,8 @@ static void run_start(struct peer *pe)
 	socklen_t salen = peer_sockaddr(pe, &ss);
 
 	peer_target(pe, &t);
+	if (pe->kind == PEERKEY_UNIX)
+		probe_identity_groups(&p->identity); /* first needed here */
 	ev_timer_stop(p->loop, &pe->timer);
 	if (probe_run_start(&p->ctx, &t, (struct sockaddr *)&ss, salen, run_done, pe, &pe->run) <
 	    0) {

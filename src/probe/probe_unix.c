@@ -285,7 +285,7 @@ done:
 
 /* ---- identities ---- */
 
-int probe_identity_from_user(const char *user, struct probe_identity *ret)
+int probe_identity_from_user_lazy(const char *user, struct probe_identity *ret)
 {
 	char buf[16384];
 	struct passwd pw, *res = NULL;
@@ -295,18 +295,36 @@ int probe_identity_from_user(const char *user, struct probe_identity *ret)
 	if (!res)
 		return -ENOENT;
 
-	struct probe_identity id = {.uid = pw.pw_uid, .gid = pw.pw_gid};
+	struct probe_identity id = {.uid = pw.pw_uid, .gid = pw.pw_gid, .groups_pending = true};
 	snprintf(id.user, sizeof(id.user), "%s", user);
+	*ret = id;
+	return 0;
+}
+
+void probe_identity_groups(struct probe_identity *id)
+{
+	if (!id->groups_pending)
+		return;
 	int n = 64;
 	gid_t *groups = xcalloc((size_t)n, sizeof(*groups));
-	if (getgrouplist(user, pw.pw_gid, groups, &n) < 0 && n > 64 && n < 65536) {
+	if (getgrouplist(id->user, id->gid, groups, &n) < 0 && n > 64 && n < 65536) {
 		groups = xreallocarray(groups, (size_t)n, sizeof(*groups));
-		if (getgrouplist(user, pw.pw_gid, groups, &n) < 0)
+		if (getgrouplist(id->user, id->gid, groups, &n) < 0)
 			n = 0;
 	}
-	id.ngroups = MIN((size_t)MAX(n, 0), ARRAY_SIZE(id.groups));
-	memcpy(id.groups, groups, id.ngroups * sizeof(*groups));
+	id->ngroups = MIN((size_t)MAX(n, 0), ARRAY_SIZE(id->groups));
+	memcpy(id->groups, groups, id->ngroups * sizeof(*groups));
 	free(groups);
+	id->groups_pending = false;
+}
+
+int probe_identity_from_user(const char *user, struct probe_identity *ret)
+{
+	struct probe_identity id;
+	int r = probe_identity_from_user_lazy(user, &id);
+	if (r < 0)
+		return r;
+	probe_identity_groups(&id);
 	*ret = id;
 	return 0;
 }

@@ -315,6 +315,29 @@ static void test_identity_from_user(void)
 	CHECK_INT(probe_identity_from_user("no-such-user-upwatch", &id), -ENOENT);
 }
 
+/* The groups wait until a unix-socket check needs them (getgrouplist may
+ * load NSS modules), then are what the full lookup gives. */
+static void test_identity_groups_looked_up_when_first_needed(void)
+{
+	struct probe_identity id, full;
+	CHECK_INT(probe_identity_from_user_lazy("nobody", &id), 0);
+	CHECK_STR(id.user, "nobody");
+	CHECK_INT(id.uid, nobody_uid);
+	CHECK_INT(id.gid, nogroup_gid);
+	CHECK(id.groups_pending);
+	CHECK_INT(id.ngroups, 0);
+	probe_identity_groups(&id);
+	CHECK(!id.groups_pending);
+	CHECK_INT(probe_identity_from_user("nobody", &full), 0);
+	CHECK(!full.groups_pending);
+	CHECK_INT(id.ngroups, full.ngroups);
+	CHECK(memcmp(id.groups, full.groups, full.ngroups * sizeof(gid_t)) == 0);
+	id.ngroups = 0;
+	probe_identity_groups(&id); /* done once */
+	CHECK_INT(id.ngroups, 0);
+	CHECK_INT(probe_identity_from_user_lazy("no-such-user-upwatch", &id), -ENOENT);
+}
+
 static void test_identity_from_worker(void)
 {
 	struct probe_identity id;
@@ -362,6 +385,7 @@ int main(void)
 	RUN(test_listening_socket_is_ok);
 	RUN(test_not_unix_peer_is_error);
 	RUN(test_identity_from_user);
+	RUN(test_identity_groups_looked_up_when_first_needed);
 	RUN(test_identity_from_worker);
 	return harness_result();
 }
