@@ -34,7 +34,9 @@ struct entry {
 struct journal {
 	struct ev_loop *loop;
 	ev_timer retry;
-	struct entry queue[JOURNAL_QUEUE_MAX];
+	/* JOURNAL_QUEUE_MAX entries (62 KB), made when journald first pushes
+	 * back: a daemon it keeps up with never holds them */
+	struct entry *queue;
 	size_t head, len;
 	uint64_t dropped;
 };
@@ -89,6 +91,7 @@ void journal_free(struct journal *j)
 	ev_timer_stop(j->loop, &j->retry);
 	for (size_t i = 0; i < j->len; i++)
 		entry_free(&j->queue[(j->head + i) % JOURNAL_QUEUE_MAX]);
+	free(j->queue);
 	free(j);
 }
 
@@ -158,6 +161,8 @@ int journal_send_alert(struct journal *j, const struct alert *a)
 			j->dropped++;
 		return r;
 	}
+	if (!j->queue)
+		j->queue = xcalloc(JOURNAL_QUEUE_MAX, sizeof(*j->queue));
 	if (j->len == JOURNAL_QUEUE_MAX) {
 		entry_free(&j->queue[j->head]);
 		j->head = (j->head + 1) % JOURNAL_QUEUE_MAX;
