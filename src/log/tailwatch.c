@@ -124,65 +124,91 @@ static void parent_dir(const char *dir, char *out, size_t size)
  * watched because a directory's own IN_DELETE_SELF comes only when its last
  * user is gone, and a deleted log we still drain keeps its directories in
  * use. */
-static void dirs_wanted(const char *path, char want[TAILWATCH_DIRS][PATH_MAX])
+static void dirs_wanted(const char *path, char *want[TAILWATCH_DIRS])
 {
-	char target[PATH_MAX], joined[PATH_MAX * 2];
+	char dir[PATH_MAX], parent[PATH_MAX];
 	struct stat st;
 
-	memset(want, 0, sizeof(want[0]) * TAILWATCH_DIRS);
-	nearest_dir(path, want[0], PATH_MAX);
-	parent_dir(want[0], want[1], PATH_MAX);
+	for (int i = 0; i < TAILWATCH_DIRS; i++)
+		want[i] = NULL;
+	nearest_dir(path, dir, sizeof(dir));
+	parent_dir(dir, parent, sizeof(parent));
+	want[0] = xstrdup(dir);
+	want[1] = xstrdup(parent);
 	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		char *target = xmalloc(PATH_MAX), *joined = xmalloc(PATH_MAX * 2);
+		ssize_t n = readlink(path, target, PATH_MAX - 1);
 		if (n > 0) {
 			target[n] = '\0';
 			const char *slash = strrchr(path, '/');
 			if (target[0] == '/' || !slash)
-				snprintf(joined, sizeof(joined), "%s", target);
+				snprintf(joined, PATH_MAX * 2, "%s", target);
 			else
-				snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - path),
-					 path, target);
-			nearest_dir(joined, want[2], PATH_MAX);
-			parent_dir(want[2], want[3], PATH_MAX);
+				snprintf(joined, PATH_MAX * 2, "%.*s/%s", (int)(slash - path), path,
+					 target);
+			nearest_dir(joined, dir, sizeof(dir));
+			parent_dir(dir, parent, sizeof(parent));
+			want[2] = xstrdup(dir);
+			want[3] = xstrdup(parent);
+		}
+		free(target);
+		free(joined);
+	}
+	for (int i = 0; i < TAILWATCH_DIRS; i++) {
+		bool seen = want[i] && !want[i][0];
+		for (int k = 0; k < i && want[i] && !seen; k++)
+			seen = want[k] && streq(want[i], want[k]);
+		if (seen) {
+			free(want[i]);
+			want[i] = NULL;
 		}
 	}
-	for (int i = 1; i < TAILWATCH_DIRS; i++)
-		for (int k = 0; k < i; k++)
-			if (streq(want[i], want[k]))
-				want[i][0] = '\0';
 }
 
-static bool dirs_same(char a[TAILWATCH_DIRS][PATH_MAX], char b[TAILWATCH_DIRS][PATH_MAX])
+static bool dirs_same(char *const a[TAILWATCH_DIRS], char *const b[TAILWATCH_DIRS])
 {
 	for (int i = 0; i < TAILWATCH_DIRS; i++)
-		if (!streq(a[i], b[i]))
+		if (!streq(a[i] ? a[i] : "", b[i] ? b[i] : ""))
 			return false;
 	return true;
 }
 
+static void dirs_free(char *d[TAILWATCH_DIRS])
+{
+	for (int i = 0; i < TAILWATCH_DIRS; i++) {
+		free(d[i]);
+		d[i] = NULL;
+	}
+}
+
 /* A directory can appear or vanish between looking and adding the watch, so
  * look again after adding: once the answer is the same, every later change
- * is reported by a watch. */
+ * is reported by a watch. The names are short strings, not PATH_MAX rows:
+ * 32 KB of frame were all touched (gcc's stack clash probes) and stayed
+ * resident in an idle daemon's stack. */
 int tailwatch_dirs(struct tailwatch *w, const char *path, int dwd[TAILWATCH_DIRS])
 {
-	char want[TAILWATCH_DIRS][PATH_MAX], again[TAILWATCH_DIRS][PATH_MAX];
+	char *want[TAILWATCH_DIRS], *again[TAILWATCH_DIRS];
 	int wd[TAILWATCH_DIRS], err = 0;
 
 	dirs_wanted(path, want);
 	for (int tries = 0; tries < 8; tries++) {
 		err = 0;
 		for (int i = 0; i < TAILWATCH_DIRS; i++) {
-			wd[i] = want[i][0] ? tailwatch_add(w, want[i], DIR_MASK) : -1;
-			if (want[i][0] && wd[i] < 0 && !err)
+			wd[i] = want[i] ? tailwatch_add(w, want[i], DIR_MASK) : -1;
+			if (want[i] && wd[i] < 0 && !err)
 				err = wd[i];
 		}
 		dirs_wanted(path, again);
-		if ((!err && dirs_same(want, again)) || tries == 7)
+		bool same = dirs_same(want, again);
+		dirs_free(want);
+		memcpy(want, again, sizeof(want));
+		if ((!err && same) || tries == 7)
 			break; /* after 8 tries keep what we have; the next event retries */
 		for (int i = 0; i < TAILWATCH_DIRS; i++)
 			tailwatch_del(w, wd[i]);
-		memcpy(want, again, sizeof(want));
 	}
+	dirs_free(want);
 	for (int i = 0; i < TAILWATCH_DIRS; i++) {
 		tailwatch_del(w, dwd[i]);
 		dwd[i] = wd[i] < 0 ? -1 : wd[i];
