@@ -233,12 +233,22 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
 
     # The runs interleave (wc -l, then each daemon in turn, RUNS times) and
     # keep each one's least CPU: the load of other processes comes and goes.
+    # Idle RSS moves by +-0.15 MB from one start to the next: the kernel maps
+    # a shared library's pages around each fault in 64 KB windows, which fall
+    # differently with every address-space layout. The median of 3 starts.
+    idle_anon = {}
     for label, binary in BINS:
-        d = tempfile.mkdtemp(dir=tmp)
-        dm = Daemon(d, [], "probe off;\n", binary=binary)
-        time.sleep(1)
-        figure("rss idle (MB)", dm.rss_text(), label)
-        dm.stop()
+        samples = []
+        for _ in range(3):
+            d = tempfile.mkdtemp(dir=tmp)
+            dm = Daemon(d, [], "probe off;\n", binary=binary)
+            time.sleep(1)
+            samples.append((dm.rss(), dm.rss_text(), proc_status(dm.proc.pid, "RssAnon")))
+            dm.stop()
+        samples.sort()
+        idle_anon[label] = samples[1][2]
+        figure("rss idle (MB)", f"{samples[1][1]}; median of 3 starts "
+               f"({samples[0][0]:.1f}-{samples[2][0]:.1f})", label)
     runs_of = {}
     for label, binary in BINS:
         def new(ups):
@@ -298,8 +308,10 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
                f"{100 * used:.1f}% of a core ({p1['sent'] - p0['sent']} probes in 10 s, "
                f"{p1['failed'] - p0['failed']} failed)", label)
         st = dm.stats()["alerts"]
+        per_peer = (proc_status(dm.proc.pid, "RssAnon") - idle_anon[label]) * 1024 * 1024 / BIG
         figure(f"rss with {BIG} probed peers (MB)",
-               f"{dm.rss_text()}; {st['firing']} alerts firing", label)
+               f"{dm.rss_text()}; RssAnon over idle {per_peer:.0f} B a peer; "
+               f"{st['firing']} alerts firing", label)
         dm.stop()
     for s in socks:
         s.close()
