@@ -57,6 +57,10 @@ struct evidence {
 	 * the backend may still be writing why (set by report.c): look again at
 	 * the next tick */
 	bool unit_recheck;
+	/* what the unit's journal said at its last read (report.c: read when the
+	 * alert opens, at the ticks of the first seconds, then at most once a
+	 * minute); NULL until the first read and again from each episode */
+	struct evidence_unit *unit;
 	enum errlog_phase last_phase;
 	char last_detail[160];
 	char last_server[128];

@@ -21,6 +21,7 @@ void evidence_table_done(struct evidence_table *t)
 		struct evidence *e;
 		while (strmap_next(&t->subjects[i], &it, NULL, (void **)&e)) {
 			free(e->lines);
+			free(e->unit);
 			free(e->stale_of);
 			free(e->key);
 			free(e);
@@ -81,6 +82,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 		}
 	}
 	free(e->lines);
+	free(e->unit);
 	free(e->stale_of);
 	free(e->key);
 	free(e);
@@ -119,6 +121,8 @@ void evidence_reset_episode(struct evidence *e)
 {
 	e->first_error_ms = e->last_error_ms = 0;
 	e->queue_peak = 0;
+	free(e->unit); /* the next episode reads the journal from its own first error */
+	e->unit = NULL;
 	e->burst_start_ms = 0;
 	e->burst_n = e->burst_peak = 0;
 	memset(e->by_cause, 0, sizeof(e->by_cause));

@@ -1231,6 +1231,79 @@ static void test_the_units_journal_is_read_again_while_the_backend_may_write_why
 	teardown();
 }
 
+/* A storm keeps a firing alert's counts changing, so its words are written
+ * at every tick; the unit's journal (sd_journal_open and up to 2,000 entries)
+ * is not read at each: when the alert opens, at the ticks of the first 3 s,
+ * then once a minute, its word kept between reads. */
+static void test_a_storm_reads_the_units_journal_a_bounded_number_of_times(void)
+{
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	const struct alert *a = NULL;
+	for (int t = 1; t <= 600; t++) {
+		feed(T0 + t * 1000 - 500, SLOW_RESET);
+		if (t == 30) /* the backend writes why only half a minute in */
+			fake.unit_sig = (struct unitlog_signal){
+			    .kind = UNITLOG_WORKER_KILLED,
+			    .time_ms = T0 + 29000,
+			    .count = 1,
+			    .text = "Worker with pid 77 was terminated due to signal 9"};
+		diag_tick(diag, T0 + t * 1000);
+		a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+		if (t == 62) /* the last read was at +3 s */
+			CHECK(a && !strstr(a->explanation, "a worker was killed with SIGKILL"));
+		if (t == 63) { /* a minute later: read again, and told */
+			CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
+			CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:49.000Z: "
+					      "Worker with pid 77 was terminated due to signal 9"));
+		}
+		if (t == 64) /* kept on the evidence, not forgotten between reads */
+			CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:49.000Z: "
+					      "Worker with pid 77 was terminated due to signal 9"));
+	}
+	/* T0, +1 s, +2 s, +3 s, then +63 s, +123 s, ..., +543 s: 13 reads for
+	 * 601 renders */
+	CHECK_INT(fake.unit_reads, 4 + 9);
+	CHECK(a && a->firing);
+	CHECK_INT(a ? (int)a->count : 0, 601);
+	CHECK_INT(fake.unit_since, T0 - 60000);
+	teardown();
+
+	/* a word written within the first 3 s is seen at the next tick, storm
+	 * or not; several renders at one tick read once */
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	feed(T0 + 400, SLOW_RESET);
+	diag_tick(diag, T0 + 400);
+	CHECK_INT(fake.unit_reads, 1);
+	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
+						.time_ms = T0 + 1500,
+						.count = 1,
+						.text = "[CRITICAL] WORKER TIMEOUT (pid:124)"};
+	feed(T0 + 1600, SLOW_RESET);
+	diag_tick(diag, T0 + 2000);
+	CHECK_INT(fake.unit_reads, 2);
+	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:21.500Z: [CRITICAL] "
+			      "WORKER TIMEOUT (pid:124)"));
+	teardown();
+
+	/* a new episode reads its own: from a minute before its first error */
+	setup();
+	set_gunicorn();
+	feed(T0, SLOW_RESET);
+	for (int t = 1; t <= 40; t++) /* quiet: the alert resolves, the episode ends */
+		diag_tick(diag, T0 + t * 1000);
+	CHECK(!alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081"));
+	int reads = fake.unit_reads;
+	feed(T0 + 50000, SLOW_RESET);
+	CHECK_INT(fake.unit_reads, reads + 1);
+	CHECK_INT(fake.unit_since, T0 + 50000 - 60000);
+	teardown();
+}
+
 static void test_an_oom_killed_unit_is_told_from_its_result(void)
 {
 	setup();
@@ -1671,6 +1744,7 @@ int main(void)
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
 	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
 	RUN(test_the_units_journal_is_read_again_while_the_backend_may_write_why);
+	RUN(test_a_storm_reads_the_units_journal_a_bounded_number_of_times);
 	RUN(test_an_oom_killed_unit_is_told_from_its_result);
 	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
 	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);
