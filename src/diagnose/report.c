@@ -27,12 +27,12 @@
 /* a backend logs why a worker died just after nginx saw the connection go
  * (gunicorn reaps it, then logs): the journal is read again for this long */
 #define UNIT_SIGNAL_WAIT_MS 3000
-/* A read is sd_journal_open and up to UNITLOG_SCAN entries. In that window it
- * is read at most this often (once a tick, however many causes render); after
- * it, at most once a minute while the alert is rendered — before, every tick
- * of a firing alert read it again (a storm: once a second per alert). */
-#define UNIT_SIGNAL_RECHECK_MS 500
-#define UNIT_SIGNAL_REREAD_MS  (60 * 1000)
+/* A read is sd_journal_open and up to UNITLOG_SCAN entries. While the last
+ * read was in that window it is read at each render at a new instant (once a
+ * tick, however many causes render then); after it, at most once a minute
+ * while the alert is rendered — before, every render of a firing alert read
+ * it again (a storm: once a second per alert). */
+#define UNIT_SIGNAL_REREAD_MS (60 * 1000)
 
 /* The journal's word kept on the evidence between reads (evidence.h). */
 struct evidence_unit {
@@ -169,14 +169,15 @@ static void gather_nearby(struct report_env *d, const struct evidence *e, struct
 }
 
 /* Whether the journal must be read again: never read this episode, another
- * unit, or its last read older than the window allows. */
+ * unit, the last read within the first seconds (the first one after them
+ * still looks), else a minute old. */
 static bool unit_read_due(const struct evidence *e, const char *unit, int64_t since, int64_t now)
 {
 	const struct evidence_unit *u = e->unit;
 	if (!u || u->since_ms != since || !streq(u->unit, unit))
 		return true;
-	if (now - e->first_error_ms <= UNIT_SIGNAL_WAIT_MS)
-		return now - u->read_ms >= UNIT_SIGNAL_RECHECK_MS;
+	if (u->read_ms - e->first_error_ms < UNIT_SIGNAL_WAIT_MS)
+		return now != u->read_ms;
 	return now - u->read_ms >= UNIT_SIGNAL_REREAD_MS;
 }
 
