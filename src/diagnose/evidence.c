@@ -88,11 +88,42 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 	free(e);
 }
 
+/* Log text into a field: cut on a character boundary. */
+static void copy_span(char *dst, size_t cap, const char *p, size_t len)
+{
+	size_t n = p ? utf8_cut(p, len, cap - 1) : 0;
+	if (n)
+		memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+void evidence_fields(struct evidence *e)
+{
+	if (!e->fields_at)
+		return;
+	const char *t = e->lines[e->fields_at - 1].text;
+	const struct evidence_span *s = e->pending;
+	copy_span(e->last_detail, sizeof(e->last_detail), t + s[0].off, s[0].len);
+	copy_span(e->last_server, sizeof(e->last_server), t + s[1].off, s[1].len);
+	copy_span(e->last_uri, sizeof(e->last_uri), t + s[2].off, s[2].len);
+	e->fields_at = 0;
+}
+
+void evidence_copy_fields(struct evidence *e, const struct errlog_event *ev)
+{
+	e->fields_at = 0;
+	copy_span(e->last_detail, sizeof(e->last_detail), ev->detail.p, ev->detail.len);
+	copy_span(e->last_server, sizeof(e->last_server), ev->server.p, ev->server.len);
+	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri.p, ev->uri.len);
+}
+
 void evidence_remember(struct evidence *e, const char *line, size_t len)
 {
 	size_t n = utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	if (!e->lines)
 		e->lines = xcalloc(EVIDENCE_LINES, sizeof(*e->lines));
+	if (e->fields_at == e->next_line + 1)
+		evidence_fields(e); /* the line they lie in leaves the ring */
 	memcpy(e->lines[e->next_line].text, line, n);
 	e->lines[e->next_line].len = (uint16_t)n;
 	e->lines[e->next_line].cut = len > n;

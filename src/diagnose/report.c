@@ -427,6 +427,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	struct context ctx;
 	struct facts f;
 	const char *backup;
+	evidence_fields(e);
 	find_context(d, e, &ctx);
 	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, now, &f);
 	e->unit_recheck = f.unit && !f.unit_sig_known && e->first_error_ms &&

@@ -1133,6 +1133,42 @@ static bool has_evidence(const struct alert *a, const char *want)
 	return false;
 }
 
+#define TIMED_OUT                                                                                  \
+	"2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "      \
+	"while reading response header from upstream, client: 127.0.0.1, server: diag.test, "      \
+	"request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081%s\", host: \"d\""
+#define DISABLED                                                                                   \
+	"2026/11/21 10:00:00 [warn] 7#7: *4 upstream server temporarily disabled while "           \
+	"connecting to upstream, client: 127.0.0.1, server: bk.test, request: \"GET /other "       \
+	"HTTP/1.1\", upstream: \"http://127.0.0.1:8081/other\", host: \"d\""
+
+/* The last cause line's server and URI (which location, which timeout) are
+ * read when the words are written, after lines that are evidence only have
+ * pushed that line out of the ring of kept lines; a URI past what the ring
+ * keeps of a long line is kept too. */
+static void test_the_last_requests_details_outlive_its_line_in_the_ring(void)
+{
+	static char long_uri[400];
+	memset(long_uri, 'a', sizeof(long_uri) - 1);
+	memcpy(long_uri, "/slow/", 6);
+	const char *uris[] = {"/slow/x", long_uri};
+	for (size_t u = 0; u < ARRAY_SIZE(uris); u++) {
+		setup();
+		feed(T0, TIMED_OUT, "/", "/");
+		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
+		CHECK(a && strstr(a->summary, "proxy_read_timeout 60s"));
+		feed(T0 + 10, TIMED_OUT, uris[u], uris[u]); /* counted: words at the tick */
+		for (int i = 0; i < 4; i++)		    /* the ring's size */
+			feed(T0 + 20 + i, DISABLED);
+		diag_tick(diag, T0 + 1000);
+		a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
+		CHECK(a && strstr(a->summary, "proxy_read_timeout 30s"));
+		CHECK(a && a->count == 2);
+		CHECK(has_evidence(a, DISABLED)); /* the ring holds the last four lines */
+		teardown();
+	}
+}
+
 static void set_gunicorn(void)
 {
 	fake.sw_peer = (struct backend_info){
@@ -1714,6 +1750,7 @@ int main(void)
 	}
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
+	RUN(test_the_last_requests_details_outlive_its_line_in_the_ring);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
 	RUN(test_new_listening_socket_after_errors_means_restarted_without_proc);
