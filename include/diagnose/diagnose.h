@@ -56,7 +56,9 @@ struct diag_host {
 	/* Connections to k; 0 or -errno when unknown. */
 	int (*connections)(void *ud, const struct peerkey *k, struct diag_conns *ret);
 	/* The failure signals in unit's journal since since_ms (backend/unitlog.h):
-	 * 0 (ret filled), -ENOENT none, or -errno. NULL: none are read. */
+	 * 0 (ret filled), -ENOENT none, or -errno. NULL: none are read. Asked
+	 * when an alert opens, at its ticks of the first 3 s, then at most once
+	 * a minute per subject (the answer is kept on its evidence). */
 	int (*unit_signal)(void *ud, const char *unit, int64_t since_ms,
 			   struct unitlog_signal *ret);
 	/* Where nginx's workers hold TCP connections on port (connected or

@@ -329,8 +329,9 @@ static int host_connections(void *ud, const struct peerkey *k, struct diag_conns
 	return 0;
 }
 
-/* The backend's own failure signals in its unit's journal (read on demand
- * when an alert's words are written; the daemon's group reads the journal). */
+/* The backend's own failure signals in its unit's journal (read when an
+ * alert's words are written, kept on its evidence between reads: see
+ * diagnose.h; the daemon's group reads the journal). */
 static int host_unit_signal(void *ud, const char *unit, int64_t since_ms,
 			    struct unitlog_signal *ret)
 {

@@ -76,6 +76,7 @@ struct evidence *diag_stale_owner(struct diag *d, struct evidence *e, int64_t no
 	struct dnsstale_name names[DIAG_STALE_NAMES];
 	const struct ngx_peer *peers[DIAG_STALE_NAMES];
 	char answers[DIAG_STALE_NAMES][sizeof(((struct probe_result *)0)->dns_answers)];
+	evidence_fields(e);
 	const struct ngx_pass *pass = request_pass(d->env.model, e->last_server, e->last_uri);
 	size_t n = 0;
 	struct probe_result *r = NULL; /* 2 KB: not on the stack of every line */
@@ -140,6 +141,8 @@ struct evidence *diag_stale_move(struct evidence *ip, struct evidence *owner, co
 {
 	if (line)
 		evidence_remember(owner, line, len);
+	evidence_fields(ip);
+	owner->fields_at = 0; /* its details are ip's, copied here */
 	owner->last_event_ms = ip->last_event_ms;
 	owner->last_err = ip->last_err;
 	owner->last_phase = ip->last_phase;

@@ -27,6 +27,20 @@
 /* a backend logs why a worker died just after nginx saw the connection go
  * (gunicorn reaps it, then logs): the journal is read again for this long */
 #define UNIT_SIGNAL_WAIT_MS 3000
+/* A read is sd_journal_open and up to UNITLOG_SCAN entries. While the last
+ * read was in that window it is read at each render at a new instant (once a
+ * tick, however many causes render then); after it, at most once a minute
+ * while the alert is rendered — before, every render of a firing alert read
+ * it again (a storm: once a second per alert). */
+#define UNIT_SIGNAL_REREAD_MS (60 * 1000)
+
+/* The journal's word kept on the evidence between reads (evidence.h). */
+struct evidence_unit {
+	char unit[128]; /* as host_listener's and backend_info's */
+	int64_t since_ms, read_ms;
+	bool known;
+	struct unitlog_signal sig;
+};
 
 int64_t report_hold_ms(const struct report_env *d)
 {
@@ -154,8 +168,39 @@ static void gather_nearby(struct report_env *d, const struct evidence *e, struct
 	}
 }
 
-static void gather_facts(struct report_env *d, const struct evidence *e, enum cause c, bool fresh,
-			 struct facts *f)
+/* Whether the journal must be read again: never read this episode, another
+ * unit, the last read within the first seconds (the first one after them
+ * still looks), else a minute old. */
+static bool unit_read_due(const struct evidence *e, const char *unit, int64_t since, int64_t now)
+{
+	const struct evidence_unit *u = e->unit;
+	if (!u || u->since_ms != since || !streq(u->unit, unit))
+		return true;
+	if (u->read_ms - e->first_error_ms < UNIT_SIGNAL_WAIT_MS)
+		return now != u->read_ms;
+	return now - u->read_ms >= UNIT_SIGNAL_REREAD_MS;
+}
+
+/* What the unit's journal says from a minute before the first error on:
+ * read when due, else the word kept from the last read. */
+static void unit_signal(struct report_env *d, struct evidence *e, struct facts *f, int64_t now)
+{
+	int64_t since = e->first_error_ms - UNIT_SIGNAL_BEFORE_MS;
+	if (unit_read_due(e, f->unit, since, now)) {
+		struct evidence_unit *u = e->unit ? e->unit : xcalloc(1, sizeof(*u));
+		snprintf(u->unit, sizeof(u->unit), "%s", f->unit);
+		u->since_ms = since;
+		u->read_ms = now;
+		u->known = d->host.unit_signal(d->host.ud, f->unit, since, &u->sig) == 0;
+		e->unit = u;
+	}
+	f->unit_sig_known = e->unit->known;
+	if (f->unit_sig_known)
+		f->unit_sig = e->unit->sig;
+}
+
+static void gather_facts(struct report_env *d, struct evidence *e, enum cause c, bool fresh,
+			 int64_t now, struct facts *f)
 {
 	memset(f, 0, sizeof(*f));
 	if (e->subject.kind != CAUSE_SUBJECT_PEER)
@@ -183,9 +228,7 @@ static void gather_facts(struct report_env *d, const struct evidence *e, enum ca
 	else if (f->software && f->software->unit[0] && !f->software->unit_user)
 		f->unit = f->software->unit;
 	if (f->unit && e->first_error_ms && d->host.unit_signal)
-		f->unit_sig_known = d->host.unit_signal(d->host.ud, f->unit,
-							e->first_error_ms - UNIT_SIGNAL_BEFORE_MS,
-							&f->unit_sig) == 0;
+		unit_signal(d, e, f, now);
 }
 
 /* "journal of app.service 2026-...Z: [CRITICAL] WORKER TIMEOUT (pid:124)" and
@@ -384,8 +427,9 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	struct context ctx;
 	struct facts f;
 	const char *backup;
+	evidence_fields(e);
 	find_context(d, e, &ctx);
-	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, &f);
+	gather_facts(d, e, c, c == CAUSE_BACKEND_RESTARTED, now, &f);
 	e->unit_recheck = f.unit && !f.unit_sig_known && e->first_error_ms &&
 			  now - e->first_error_ms < UNIT_SIGNAL_WAIT_MS;
 	bool low = degraded(d, e, &ctx, now, &backup);

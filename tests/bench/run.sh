@@ -24,6 +24,12 @@ if [ -n "$before" ]; then
 	echo "before:"
 	"$before/tests/bench/bench_diagnose" ${short:+200000} | sed 's/^/before: /'
 fi
+echo "== storm per line in upwatchd, callgrind instructions: parser, diagnosis, tail"
+if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+	/usr/bin/python3 "$here/storm_callgrind.py" "$build" "$([ -n "$short" ] && echo 20000 || echo 100000)" ${before:+"$before"}
+else
+	echo "(valgrind not installed: skipped)"
+fi
 echo "== upwatchd end to end: ingest, config-size ratio, RSS, probing 10k peers"
 /usr/bin/python3 "$here/daemon.py" "$build" $mb $runs ${before:+"$before"}
 echo "== probe (in-process): 10k TCP peers at 1 s against a bare connect loop"
@@ -47,6 +53,7 @@ echo "== summary (issue 16)"
 grep -E '^(errlog_parse_upstream |errlog_parse |tail ingest|wc -l  |noise: |before: bench_errlog)' "$out" |
 	sed 's/^/in-process  /'
 grep -E '^(before: )?(storm|noise) \(' "$out" | sed 's/^/in-process  /'
+grep -E '^(before: )?storm per line' "$out" | sed 's/^/callgrind   /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
 grep -E '^(before:)? +p50 .* ms +p99 .*target p99' "$out" | sed 's/^/latency     /'

@@ -1,5 +1,7 @@
 /* Unit tests for diagnose (and advice through it): real log lines, a real
- * nginx model, and a fake host whose probe results and listeners the test sets. */
+ * nginx model, and a fake host whose probe results and listeners the test
+ * sets (diag_fixture.h). The backend's own word — its unit's journal and
+ * systemd's state — is in test_diagnose_journal.c. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -9,271 +11,15 @@
 
 #include "backend/backend.h"
 #include "backend/unitlog.h"
-#include "diagnose/alert.h"
 #include "conf/config.h"
-#include "diagnose/diagnose.h"
-#include "log/errlog.h"
-#include "harness.h"
-#include "output/json.h"
-#include "nginx/ngxconf.h"
 #include "core/util.h"
-
-#define T0		     1700000000000LL
-#define DIAG_TEST_EPISODE_MS (5 * 60 * 1000 + 1) /* past diagnose.c's "hit by nginx" window */
-
-static struct {
-	struct probe_result probe[8];
-	char probe_key[8][PEERKEY_MAX];
-	size_t nprobe;
-	struct host_listener listener;
-	bool listener_known;
-	unsigned nearby[16];
-	int nnearby;
-	/* software: of the peer (port 8081 or the unix socket) and of every
-	 * other port; a nearby port listens when near_sw or near_process is set */
-	struct backend_info sw_peer, sw_near;
-	bool have_sw_peer, have_sw_near;
-	char near_process[64];
-	int probes_asked;
-	bool conns_known;
-	struct diag_conns conns;
-	int learned;
-	struct unitlog_signal unit_sig; /* what the unit's journal says; kind NONE: nothing */
-	char unit_asked[128];
-	int64_t unit_since;
-	int unit_reads;
-	struct sockdiag_remote remotes[2];
-	int nremotes;
-} fake;
-
-static bool fake_last_probe(void *ud, const char *key, struct probe_result *ret)
-{
-	(void)ud;
-	for (size_t i = 0; i < fake.nprobe; i++) {
-		if (streq(fake.probe_key[i], key)) {
-			*ret = fake.probe[i];
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool is_near(const struct peerkey *k)
-{
-	return k->kind == PEERKEY_IPV4 && k->port != 8081 && fake.nnearby;
-}
-
-static bool fake_listener(void *ud, const struct peerkey *k, bool fresh, struct host_listener *ret)
-{
-	(void)ud;
-	(void)fresh;
-	if (is_near(k)) {
-		*ret = (struct host_listener){.listening = true};
-		snprintf(ret->process, sizeof(ret->process), "%s", fake.near_process);
-		return true;
-	}
-	*ret = fake.listener;
-	return fake.listener_known;
-}
-
-static const struct backend_info *fake_software(void *ud, const char *key,
-						const struct host_listener *l)
-{
-	struct peerkey k;
-	(void)ud;
-	(void)l;
-	if (peerkey_parse(key, strlen(key), 0, &k) == 0 && is_near(&k))
-		return fake.have_sw_near ? &fake.sw_near : NULL;
-	return fake.have_sw_peer ? &fake.sw_peer : NULL;
-}
-
-static struct backend_setting setting(const char *value, const char *file, unsigned line)
-{
-	return (struct backend_setting){.value = (char *)value, .file = (char *)file, .line = line};
-}
-
-static int fake_nearby(void *ud, const struct peerkey *k, unsigned *ports, size_t max)
-{
-	(void)ud;
-	(void)k;
-	for (int i = 0; i < fake.nnearby && (size_t)i < max; i++)
-		ports[i] = fake.nearby[i];
-	return fake.nnearby;
-}
-
-static void fake_probe_now(void *ud, const char *key)
-{
-	(void)ud;
-	(void)key;
-	fake.probes_asked++;
-}
-
-static int fake_connections(void *ud, const struct peerkey *k, struct diag_conns *ret)
-{
-	(void)ud;
-	(void)k;
-	if (!fake.conns_known)
-		return -ENOENT;
-	*ret = fake.conns;
-	return 0;
-}
-
-static int fake_unit_signal(void *ud, const char *unit, int64_t since_ms,
-			    struct unitlog_signal *ret)
-{
-	(void)ud;
-	snprintf(fake.unit_asked, sizeof(fake.unit_asked), "%s", unit);
-	fake.unit_since = since_ms;
-	fake.unit_reads++;
-	if (fake.unit_sig.kind == UNITLOG_NONE)
-		return -ENOENT;
-	*ret = fake.unit_sig;
-	return 0;
-}
-
-static int fake_nginx_remotes(void *ud, unsigned port, struct sockdiag_remote *ret, size_t max)
-{
-	(void)ud;
-	(void)port;
-	for (int i = 0; i < fake.nremotes && (size_t)i < max; i++)
-		ret[i] = fake.remotes[i];
-	return fake.nremotes ? fake.nremotes : -EPERM;
-}
-
-static void fake_learned(void *ud, const char *key, bool added)
-{
-	(void)ud;
-	(void)key;
-	fake.learned += added ? 1 : -1;
-}
-
-static void set_probe(const char *key, enum probe_result_kind res, int64_t t)
-{
-	size_t i;
-	for (i = 0; i < fake.nprobe && !streq(fake.probe_key[i], key); i++)
-		;
-	if (i == fake.nprobe)
-		fake.nprobe++;
-	snprintf(fake.probe_key[i], PEERKEY_MAX, "%s", key);
-	fake.probe[i] = (struct probe_result){.result = res, .time_ms = t, .latency_ms = 1};
-	snprintf(fake.probe[i].detail, sizeof(fake.probe[i].detail), "%s", probe_result_name(res));
-}
-
-static const char *NGINX =
-    "user www-data;\n"						   /* 1 */
-    "events { worker_connections 256; }\n"			   /* 2 */
-    "http {\n"							   /* 3 */
-    "  upstream app { server 127.0.0.1:8081; }\n"		   /* 4 */
-    "  upstream pool {\n"					   /* 5 */
-    "    server 127.0.0.1:9001 max_fails=1 fail_timeout=60s;\n"	   /* 6 */
-    "    server 127.0.0.1:9002;\n"				   /* 7 */
-    "  }\n"							   /* 8 */
-    "  server {\n"						   /* 9 */
-    "    server_name diag.test;\n"				   /* 10 */
-    "    location / { proxy_pass http://app; }\n"		   /* 11 */
-    "    location /slow/ {\n"					   /* 12 */
-    "      proxy_read_timeout 30s;\n"				   /* 13 */
-    "      proxy_pass http://app;\n"				   /* 14 */
-    "    }\n"							   /* 15 */
-    "    location /php { fastcgi_pass unix:/run/php/fpm.sock; }\n" /* 16 */
-    "    location /pool { proxy_pass http://pool; }\n"		   /* 17 */
-    "  }\n"							   /* 18 */
-    "  upstream bk { server 127.0.0.1:9101; server 127.0.0.1:9102 backup; }\n"
-    "  server { server_name bk.test; location / { proxy_pass http://bk; }"
-    " location /app { proxy_pass http://unix:/run/app/socket; } }\n"
-    "}\n"
-    "stream {\n"				 /* 22 */
-    "  upstream pg { server 127.0.0.1:5433; }\n" /* 23 */
-    "  server { listen 5432; proxy_pass pg; }\n" /* 24 */
-    "}\n";
-
-static char conf_path[512];
-static struct ngx_model *model;
-static struct config *cfg;
-static struct alert_store *alerts;
-static struct diag *diag;
-static unsigned published; /* alert changes handed to the outputs */
-
-static void count_published(void *ud, const struct alert *a)
-{
-	(void)ud;
-	(void)a;
-	published++;
-}
-
-static void setup(void)
-{
-	memset(&fake, 0, sizeof(fake));
-	published = 0;
-	alerts = alert_store_new(30000, count_published, NULL);
-	const struct diag_host host = {
-	    .last_probe = fake_last_probe,
-	    .listener = fake_listener,
-	    .ports_nearby = fake_nearby,
-	    .software = fake_software,
-	    .connections = fake_connections,
-	    .unit_signal = fake_unit_signal,
-	    .probe_now = fake_probe_now,
-	    .learned = fake_learned,
-	    .nginx_remotes = fake_nginx_remotes,
-	};
-	diag = diag_new(alerts, &host);
-	diag_set_model(diag, model, cfg);
-}
-
-static void teardown(void)
-{
-	diag_free(diag);
-	alert_store_free(alerts);
-}
-
-static void feed(int64_t now, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void feed(int64_t now, const char *fmt, ...)
-{
-	char line[2048];
-	struct errlog_event ev;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	int r = errlog_parse(line, strlen(line), &ev);
-	CHECK_INT(r, 0);
-	if (r == 0)
-		diag_log_event(diag, &ev, line, strlen(line), now);
-}
-
-#define REFUSED                                                                                    \
-	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
-	"connecting to upstream, client: 127.0.0.1, server: diag.test, request: \"GET %s "         \
-	"HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\", host: \"diag.test\""
-
-static void expect_alert(enum cause c, const char *peer, const char *upstream, const char *ref,
-			 enum alert_severity sev)
-{
-	const struct alert *a = alert_find(alerts, c, peer ? peer : upstream);
-	CHECK(a != NULL);
-	if (!a) {
-		for (a = alert_first(alerts); a; a = alert_next(alerts, a))
-			fprintf(stderr, "  have: %s %s firing=%d\n", cause_name(a->cause),
-				a->peer ? a->peer : "-", a->firing);
-		return;
-	}
-	if (peer)
-		CHECK_STR(a->peer, peer);
-	else
-		CHECK(a->peer == NULL);
-	if (upstream)
-		CHECK_STR(a->upstream, upstream);
-	else
-		CHECK(a->upstream == NULL);
-	char want[600];
-	snprintf(want, sizeof(want), "%s:%s", conf_path, ref);
-	CHECK_STR(a->config_ref, want);
-	CHECK_INT(a->severity, sev);
-	CHECK(a->summary && a->explanation && a->fix && a->fix[0]);
-	CHECK(a->nevidence >= 1);
-}
+#include "diag_fixture.h"
+#include "diagnose/alert.h"
+#include "diagnose/diagnose.h"
+#include "harness.h"
+#include "log/errlog.h"
+#include "nginx/ngxconf.h"
+#include "output/json.h"
 
 static void test_refused_raises_backend_down_with_the_server_line(void)
 {
@@ -1118,162 +864,40 @@ static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
 	teardown();
 }
 
-#define SLOW_RESET                                                                                 \
-	"2026/11/21 10:00:00 [error] 7#7: *1 upstream prematurely closed connection while "        \
-	"reading response header from upstream, client: 127.0.0.1, server: diag.test, request: "   \
-	"\"GET /slow/x HTTP/1.1\", upstream: \"http://127.0.0.1:8081/slow/x\", host: \"d\""
+#define TIMED_OUT                                                                                  \
+	"2026/11/21 10:00:00 [error] 7#7: *3 upstream timed out (110: Connection timed out) "      \
+	"while reading response header from upstream, client: 127.0.0.1, server: diag.test, "      \
+	"request: \"GET %s HTTP/1.1\", upstream: \"http://127.0.0.1:8081%s\", host: \"d\""
+#define DISABLED                                                                                   \
+	"2026/11/21 10:00:00 [warn] 7#7: *4 upstream server temporarily disabled while "           \
+	"connecting to upstream, client: 127.0.0.1, server: bk.test, request: \"GET /other "       \
+	"HTTP/1.1\", upstream: \"http://127.0.0.1:8081/other\", host: \"d\""
 
-static bool has_evidence(const struct alert *a, const char *want)
+/* The last cause line's server and URI (which location, which timeout) are
+ * read when the words are written, after lines that are evidence only have
+ * pushed that line out of the ring of kept lines; a URI past what the ring
+ * keeps of a long line is kept too. */
+static void test_the_last_requests_details_outlive_its_line_in_the_ring(void)
 {
-	for (size_t i = 0; a && i < a->nevidence; i++)
-		if (streq(a->evidence[i], want))
-			return true;
-	for (size_t i = 0; a && i < a->nevidence; i++)
-		fprintf(stderr, "  evidence: %s\n", a->evidence[i]);
-	return false;
-}
-
-static void set_gunicorn(void)
-{
-	fake.sw_peer = (struct backend_info){
-	    .kind = BACKEND_GUNICORN,
-	    .config_file = "/etc/gunicorn/app.conf.py",
-	    .bound = true,
-	    .proto = BACKEND_PROTO_HTTP,
-	    .bind = setting("127.0.0.1:8081", "/etc/gunicorn/app.conf.py", 2),
-	    .workers = setting("4", "/etc/gunicorn/app.conf.py", 3),
-	    .timeout = setting("5", "/etc/gunicorn/app.conf.py", 4),
-	};
-	fake.have_sw_peer = true;
-	fake.listener_known = true;
-	fake.listener = (struct host_listener){.listening = true, .unit = "app.service"};
-}
-
-static void test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout(void)
-{
-	setup();
-	set_gunicorn();
-	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
-						.pid = 124,
-						.time_ms = T0 - 2000,
-						.count = 2,
-						.text = "[CRITICAL] WORKER TIMEOUT (pid:124)"};
-	feed(T0, SLOW_RESET);
-	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(a != NULL);
-	CHECK_STR(fake.unit_asked, "app.service");
-	CHECK_INT(fake.unit_since, T0 - 60000); /* a minute before the first error */
-	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:18.000Z: [CRITICAL] "
-			      "WORKER TIMEOUT (pid:124) (2 such entries)"));
-	CHECK(a && strstr(a->explanation, "Inferred: gunicorn killed the worker serving the "
-					  "request at its own time limit (--timeout 5 s)"));
-	/* above the 5 s it cut and the location's proxy_read_timeout 30s, with headroom */
-	CHECK(a && strstr(a->fix, "Raise --timeout at /etc/gunicorn/app.conf.py:4 above what "
-				  "these requests take (they ran more than 5 s; nginx waits 30 s "
-				  "for them here):\n    timeout = 34\n"));
-	CHECK(a && !strstr(a->fix, "keepalive_timeout"));
-	CHECK_STR(a ? a->config_ref : "", "/etc/gunicorn/app.conf.py:4");
-	teardown();
-
-	/* on the command line (or the unit's ExecStart), the flag as written there */
-	setup();
-	set_gunicorn();
-	fake.sw_peer.bind = setting("127.0.0.1:8081", NULL, 0);
-	fake.sw_peer.workers = setting(NULL, NULL, 0);
-	fake.sw_peer.timeout = setting("2", NULL, 0);
-	fake.unit_sig = (struct unitlog_signal){.kind = UNITLOG_WORKER_TIMEOUT,
-						.time_ms = T0,
-						.count = 1,
-						.text = "WORKER TIMEOUT (pid:9)"};
-	feed(T0, SLOW_RESET);
-	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(a && strstr(a->fix, "Raise --timeout at its command line above what these requests "
-				  "take (they ran more than 2 s; nginx waits 30 s for them "
-				  "here):\n    --timeout 34\n"));
-	char server_line[600];
-	snprintf(server_line, sizeof(server_line), "%s:4", conf_path); /* no file to point at */
-	CHECK_STR(a ? a->config_ref : "", server_line);
-	teardown();
-}
-
-/* gunicorn logs a SIGKILLed worker after nginx saw its connection close: the
- * journal is read again at the ticks of the next 3 s, then no more. */
-static void test_the_units_journal_is_read_again_while_the_backend_may_write_why(void)
-{
-	setup();
-	set_gunicorn();
-	feed(T0, SLOW_RESET);
-	CHECK_INT(fake.unit_reads, 1);
-	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(a && strstr(a->fix, "keepalive_timeout")); /* nothing known yet */
-	fake.unit_sig =
-	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
-				    .time_ms = T0 + 50,
-				    .count = 1,
-				    .text = "Worker with pid 77 was terminated due to signal 9"};
-	diag_tick(diag, T0 + 1000);
-	CHECK_INT(fake.unit_reads, 2);
-	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(has_evidence(a, "journal of app.service 2023-11-14T22:13:20.050Z: Worker with pid 77 "
-			      "was terminated due to signal 9"));
-	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
-	diag_tick(diag, T0 + 2000);
-	CHECK_INT(fake.unit_reads, 2); /* found: no more reading */
-	teardown();
-
-	/* nothing ever comes: read at the ticks within 3 s, then left alone */
-	setup();
-	set_gunicorn();
-	feed(T0, SLOW_RESET);
-	for (int t = 1; t <= 6; t++)
-		diag_tick(diag, T0 + t * 1000);
-	CHECK_INT(fake.unit_reads, 4); /* T0, +1 s, +2 s, +3 s (the last finds it too late) */
-	teardown();
-}
-
-static void test_an_oom_killed_unit_is_told_from_its_result(void)
-{
-	setup();
-	set_gunicorn();
-	fake.listener.unit_known = true;
-	snprintf(fake.listener.active_state, sizeof(fake.listener.active_state), "active");
-	snprintf(fake.listener.result, sizeof(fake.listener.result), "oom-kill");
-	fake.listener.nrestarts = 2;
-	feed(T0, SLOW_RESET);
-	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	/* no exit time from the bus: the time it was read */
-	CHECK(has_evidence(a, "systemd: unit app.service Result=oom-kill, NRestarts=2, as of "
-			      "2023-11-14T22:13:20.000Z"));
-	CHECK(a && strstr(a->explanation, "systemd says unit app.service Result=oom-kill"));
-	CHECK(a && strstr(a->explanation, "the kernel's OOM killer ended a backend process"));
-	CHECK(a && strstr(a->fix, "run fewer at /etc/gunicorn/app.conf.py:3 (now 4)"));
-	CHECK(a && strstr(a->fix, "systemctl set-property app.service MemoryMax="));
-	CHECK(a && !strstr(a->fix, "Raise --timeout"));
-	teardown();
-
-	/* a SIGKILLed worker with no OOM word: the kernel log is where to look */
-	setup();
-	set_gunicorn();
-	fake.unit_sig =
-	    (struct unitlog_signal){.kind = UNITLOG_WORKER_KILLED,
-				    .time_ms = T0,
-				    .count = 1,
-				    .text = "Worker with pid 77 was terminated due to signal 9"};
-	feed(T0, SLOW_RESET);
-	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(a && strstr(a->explanation, "a worker was killed with SIGKILL"));
-	CHECK(a && strstr(a->fix, "journalctl -k --grep 'Out of memory'"));
-	teardown();
-
-	/* no unit: nothing is asked, and the reset keeps its general words */
-	setup();
-	set_gunicorn();
-	fake.listener.unit[0] = '\0';
-	feed(T0, SLOW_RESET);
-	CHECK_STR(fake.unit_asked, "");
-	a = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
-	CHECK(a && strstr(a->fix, "keepalive_timeout"));
-	teardown();
+	static char long_uri[400];
+	memset(long_uri, 'a', sizeof(long_uri) - 1);
+	memcpy(long_uri, "/slow/", 6);
+	const char *uris[] = {"/slow/x", long_uri};
+	for (size_t u = 0; u < ARRAY_SIZE(uris); u++) {
+		setup();
+		feed(T0, TIMED_OUT, "/", "/");
+		const struct alert *a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
+		CHECK(a && strstr(a->summary, "proxy_read_timeout 60s"));
+		feed(T0 + 10, TIMED_OUT, uris[u], uris[u]); /* counted: words at the tick */
+		for (int i = 0; i < 4; i++)		    /* the ring's size */
+			feed(T0 + 20 + i, DISABLED);
+		diag_tick(diag, T0 + 1000);
+		a = alert_find(alerts, CAUSE_BACKEND_SLOW, "127.0.0.1:8081");
+		CHECK(a && strstr(a->summary, "proxy_read_timeout 30s"));
+		CHECK(a && a->count == 2);
+		CHECK(has_evidence(a, DISABLED)); /* the ring holds the last four lines */
+		teardown();
+	}
 }
 
 /* gunicorn with --workers on its command line: 7 requests timed out at once
@@ -1343,48 +967,6 @@ static void test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused(voi
 				  "    listen = 16\n"));
 	CHECK_STR(a ? a->config_ref : "", "/etc/uwsgi/app.ini:5");
 	CHECK(a && strstr(a->explanation, "Up to 6 requests to it failed within one second."));
-	teardown();
-}
-
-/* A unit that exits with an error: what systemd says, with the time its main
- * process exited, is evidence and part of the explanation of backend_down. */
-static void test_a_failed_units_result_and_exit_time_are_told(void)
-{
-	setup();
-	fake.listener_known = true;
-	fake.listener = (struct host_listener){.listening = false,
-					       .unit = "app.service",
-					       .active_state = "activating",
-					       .sub_state = "auto-restart",
-					       .result = "exit-code",
-					       .nrestarts = 3,
-					       .unit_exit_ms = T0 - 5000,
-					       .unit_known = true};
-	feed(T0, REFUSED, "/");
-	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
-	CHECK(has_evidence(a, "systemd: unit app.service Result=exit-code, NRestarts=3, main "
-			      "process last exited 2023-11-14T22:13:15.000Z"));
-	CHECK(a &&
-	      strstr(a->explanation,
-		     " systemd says unit app.service Result=exit-code (its main process exited "
-		     "with an error status), its main process last exited at "
-		     "2023-11-14T22:13:15.000Z, and restarted it 3 times."));
-	CHECK(a &&
-	      strstr(a->fix, "systemctl restart app.service   # it is activating/auto-restart"));
-	CHECK(a && strstr(a->fix, "What it said as it exited: journalctl -u app.service --since "
-				  "'2023-11-14 22:13:15'"));
-	teardown();
-
-	/* success and no restarts: nothing said */
-	setup();
-	fake.listener_known = true;
-	fake.listener =
-	    (struct host_listener){.unit = "app.service", .result = "success", .unit_known = true};
-	feed(T0, REFUSED, "/");
-	a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
-	CHECK(a && !strstr(a->explanation, "systemd says"));
-	for (size_t i = 0; a && i < a->nevidence; i++)
-		CHECK(!startswith(a->evidence[i], "systemd:"));
 	teardown();
 }
 
@@ -1625,13 +1207,8 @@ static void test_a_fresh_answer_turns_the_old_address_alert_into_dns_stale(void)
 int main(void)
 {
 	char err[512];
-	snprintf(conf_path, sizeof(conf_path), "%s/diag/nginx.conf", harness_tmpdir());
-	harness_write(harness_tmpdir(), "diag/nginx.conf", NGINX);
-	if (ngxconf_load(conf_path, NULL, &model, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
+	if (diag_fixture_load() != 0)
 		return 1;
-	}
-	cfg = config_new();
 	snprintf(names_path, sizeof(names_path), "%s/names/nginx.conf", harness_tmpdir());
 	harness_write(harness_tmpdir(), "names/nginx.conf", NGINX_NAMES);
 	if (ngxconf_load(names_path, NULL, &names_model, err, sizeof(err)) < 0) {
@@ -1640,6 +1217,7 @@ int main(void)
 	}
 
 	RUN(test_refused_raises_backend_down_with_the_server_line);
+	RUN(test_the_last_requests_details_outlive_its_line_in_the_ring);
 	RUN(test_probe_alone_predicts_then_traffic_upgrades);
 	RUN(test_listener_started_after_errors_means_restarted);
 	RUN(test_new_listening_socket_after_errors_means_restarted_without_proc);
@@ -1669,12 +1247,8 @@ int main(void)
 	RUN(test_log_alone_never_prints_an_empty_reference);
 	RUN(test_stream_peers_are_diagnosed_like_http_ones);
 	RUN(test_evidence_and_summaries_cut_on_character_boundaries);
-	RUN(test_gunicorn_worker_timeout_in_its_journal_raises_its_timeout);
-	RUN(test_the_units_journal_is_read_again_while_the_backend_may_write_why);
-	RUN(test_an_oom_killed_unit_is_told_from_its_result);
 	RUN(test_a_full_gunicorn_pool_is_sized_from_its_queue_and_the_burst);
 	RUN(test_uwsgi_refusing_with_eagain_is_sized_from_queue_plus_refused);
-	RUN(test_a_failed_units_result_and_exit_time_are_told);
 	RUN(test_other_lines_raise_nothing);
 	RUN(test_a_port_is_proposed_only_when_the_same_software_listens_there);
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
