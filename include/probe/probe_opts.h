@@ -31,7 +31,8 @@ struct probe_opts {
 };
 
 struct probe_opts_set {
-	struct strmap map; /* id -> struct probe_opts */
+	struct strmap map;	 /* id -> struct probe_opts */
+	struct probe_opts *last; /* the set probe_opts_get returned last */
 };
 
 void probe_opts_set_init(struct probe_opts_set *s);

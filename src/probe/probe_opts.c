@@ -31,6 +31,25 @@ static char *dup_or_null(const char *s)
 void probe_opts_set_init(struct probe_opts_set *s)
 {
 	strmap_init(&s->map);
+	s->last = NULL;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && streq(a, b));
+}
+
+static bool same_opts(const struct probe_opts *a, const struct probe_opts *b,
+		      const char *const str[3])
+{
+	return a->proto == b->proto && a->enabled == b->enabled && a->probed == b->probed &&
+	       a->tls_verify == b->tls_verify && a->tls_sni == b->tls_sni &&
+	       a->retries == b->retries && a->expect_lo == b->expect_lo &&
+	       a->expect_hi == b->expect_hi && a->interval_ms == b->interval_ms &&
+	       a->retry_ms == b->retry_ms && a->timeout_ms == b->timeout_ms &&
+	       a->connect_timeout_ms == b->connect_timeout_ms &&
+	       a->read_timeout_ms == b->read_timeout_ms && same_str(a->health_uri, str[0]) &&
+	       same_str(a->tls_trusted, str[1]) && same_str(a->read_timeout_ref, str[2]);
 }
 
 void probe_opts_set_done(struct probe_opts_set *s)
@@ -68,6 +87,15 @@ struct probe_opts *probe_opts_get(struct probe_opts_set *s, const struct probe_t
 	const char *str[] = {nonempty(t->health_uri),
 			     probe_opts_uses_tls(t->proto) ? nonempty(t->tls_trusted) : NULL,
 			     nonempty(t->read_timeout_ref)};
+	/* Targets come from one configuration in order, and neighbours mostly
+	 * share their options: those of the set returned last are compared
+	 * before an id is printed (callgrind, bench_probe 1,000 peers:
+	 * prober_set_targets 7.38 -> 1.88 M instructions; 1.72 M before
+	 * the sets). */
+	if (s->last && same_opts(s->last, &o, str)) {
+		s->last->refs++;
+		return s->last;
+	}
 	struct strbuf id = STRBUF_INIT;
 	strbuf_printf(&id, "%d %d%d%d%d %u %d %d %llu %llu %llu %llu %llu", (int)o.proto, o.enabled,
 		      o.probed, o.tls_verify, o.tls_sni, o.retries, o.expect_lo, o.expect_hi,
@@ -81,7 +109,7 @@ struct probe_opts *probe_opts_get(struct probe_opts_set *s, const struct probe_t
 	if (have) {
 		strbuf_done(&id);
 		have->refs++;
-		return have;
+		return s->last = have;
 	}
 	have = xmalloc(sizeof(*have));
 	*have = o;
@@ -91,13 +119,15 @@ struct probe_opts *probe_opts_get(struct probe_opts_set *s, const struct probe_t
 	have->refs = 1;
 	have->id = strbuf_steal(&id);
 	strmap_put(&s->map, have->id, have);
-	return have;
+	return s->last = have;
 }
 
 void probe_opts_put(struct probe_opts_set *s, struct probe_opts *o)
 {
 	if (!o || --o->refs > 0)
 		return;
+	if (s->last == o)
+		s->last = NULL;
 	strmap_remove(&s->map, o->id);
 	free(o->health_uri);
 	free(o->tls_trusted);

@@ -61,6 +61,10 @@ static void test_any_difference_is_another_set(void)
 	}
 	CHECK_INT(s.map.len, 6);
 	CHECK(o[4]->read_timeout_ref == NULL);
+	/* the first options again, after others: found by their id */
+	CHECK(probe_opts_get(&s, &t) == base);
+	CHECK_INT(base->refs, 2);
+	probe_opts_put(&s, base);
 	for (int i = 0; i < 5; i++)
 		probe_opts_put(&s, o[i]);
 	probe_opts_put(&s, base);
