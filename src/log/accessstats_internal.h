@@ -32,9 +32,9 @@ struct entity {
 /* One cached answer of accessstats_pass_by_location(). */
 struct loc_slot {
 	uint64_t hash; /* 0: empty */
-	uint32_t off;  /* the key (server \x1f path prefix): loc_keys + off */
-	uint32_t len;
-	size_t pass; /* index + 1; 0: no pass fits */
+	uint32_t off;  /* the key, server then path prefix: loc_keys + off */
+	uint16_t slen, plen;
+	uint32_t pass; /* index + 1; 0: no pass fits */
 };
 
 struct log {
