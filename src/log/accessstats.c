@@ -358,8 +358,6 @@ static void count_line(struct accessstats *s, struct log *lg, const struct ngx_a
 	path.l = l;
 	path.esc = esc;
 	path.done = false;
-	if (!accesslog_raw_path(l, &path.raw, &path.raw_len))
-		path.raw = NULL;
 	char serverbuf[256];
 	const char *server = line_server(l, dir, esc, serverbuf, sizeof(serverbuf));
 

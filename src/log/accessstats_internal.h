@@ -73,8 +73,6 @@ struct accessstats {
 struct path {
 	const struct accesslog_line *l;
 	enum ngx_log_escape esc;
-	const char *raw; /* NULL: the line has none */
-	size_t raw_len;
 	bool done;
 	char buf[URI_MAX];
 };
