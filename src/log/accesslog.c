@@ -481,42 +481,49 @@ static void compile_steps(struct accesslog_format *f)
  * end (the literal's first byte found by memchr(), or the one fixed
  * length) is taken when it fits, and next_end() runs only when it does
  * not. (Walking the segments with every check at every one: 1,504
- * instructions a `combined` line through accessstats; the steps: 1,356.) */
+ * instructions a `combined` line through accessstats; the steps: 1,356;
+ * with a variable's step tested first and memchr()'s answer not checked
+ * again: 1,186 -> 1,137, callgrind.) */
 static bool match_first(struct match *m)
 {
 	const char *s = m->s;
 	size_t pos = 0, len = m->len;
 	for (const struct step *st = m->f->step;; st++) {
-		switch (st->op) {
-		case STEP_END:
-			return pos == len;
-		case STEP_STOP:
-			return true;
-		case STEP_REST:
-			return take_rest(m, st->var, pos);
-		case STEP_LIT:
-			if (len - pos < st->len || !same(s + pos, st->lit, st->len))
-				return false;
-			pos += st->len;
-			continue;
+		if (st->op != STEP_VAR) {
+			switch (st->op) {
+			case STEP_END:
+				return pos == len;
+			case STEP_STOP:
+				return true;
+			case STEP_REST:
+				return take_rest(m, st->var, pos);
+			default: /* STEP_LIT */
+				if (len - pos < st->len || !same(s + pos, st->lit, st->len))
+					return false;
+				pos += st->len;
+				continue;
+			}
 		}
-		if (len - pos < st->len)
-			return false;
-		size_t k;
-		if (st->fixed[0]) {
-			/* the first length whose end holds the literal's first
-			 * byte ($time_local: "-" rarely, 26 bytes most often) */
-			k = pos + st->fixed[0];
-			if (st->fixed[1] && (k + st->len > len || s[k] != st->lit[0]))
-				k = pos + st->fixed[1];
-		} else {
+		size_t k = pos + st->fixed[0];
+		bool fits;
+		if (!st->fixed[0]) {
+			/* memchr() finds the literal's first byte where the whole
+			 * literal still fits in the line */
+			if (len - pos < st->len)
+				return false;
 			const char *hit = memchr(s + pos, st->lit[0], len - pos - st->len + 1);
 			if (!hit)
 				return false;
 			k = (size_t)(hit - s);
+			fits = true;
+		} else {
+			/* the first length whose end holds the literal's first
+			 * byte ($time_local: "-" rarely, 26 bytes most often) */
+			if (st->fixed[1] && (k + st->len > len || s[k] != st->lit[0]))
+				k = pos + st->fixed[1];
+			fits = k + st->len <= len && s[k] == st->lit[0];
 		}
-		if (k + st->len > len || s[k] != st->lit[0] ||
-		    !same(s + k + 1, st->lit + 1, st->len - 1u) ||
+		if (!fits || !same(s + k + 1, st->lit + 1, st->len - 1u) ||
 		    (st->check && !value_fits(m, st->seg, pos, k))) {
 			k = pos;
 			if (!next_end(m, st->seg, pos, &k))
