@@ -44,7 +44,7 @@ awk -v l="$lines" -v w="$best_wc" -v r="$best_run" -v s="$best_stats" -v mb="$mb
     if (r <= 0) r = 0.001
     if (s <= 0) s = 0.001
     printf "file: %d MB, %d lines, best cpu of runs\n", mb, l
-    printf "wc -l              cpu %7.3f s  %11.0f lines/s\n", w, l / w
+    printf "wc -l (access log) cpu %7.3f s  %11.0f lines/s\n", w, l / w
     printf "accesslog match    cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", r, l / r, 100 * w / r, r / w
     printf "accessstats ingest cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", s, l / s, 100 * w / s, s / w
 }'
