@@ -534,20 +534,28 @@ static bool match_first(struct match *m)
 	}
 }
 
-int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
-		    struct accesslog_line *ret)
+/* Every variable the format writes is written by a successful match, on
+ * its path (the search's last writes are its answer's), and no other: l
+ * needs no clearing between lines of one format. */
+int accesslog_parse_into(const struct accesslog_format *f, const char *line, size_t len,
+			 struct accesslog_line *l)
 {
 	if (len && line[len - 1] == '\r')
 		len--;
+	struct match m = {.f = f, .s = line, .len = len, .out = l};
+	if (!match_first(&m) && !match_from(&m, 0, 0))
+		return -EINVAL;
+	l->v[ACCESSLOG_OTHER] = (struct accesslog_field){0};
+	return 0;
+}
+
+int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
+		    struct accesslog_line *ret)
+{
 	struct accesslog_line l;
 	memset(&l, 0, sizeof(l));
-	struct match m = {.f = f, .s = line, .len = len, .out = &l};
-	if (!match_first(&m)) {
-		memset(&l, 0, sizeof(l));
-		if (!match_from(&m, 0, 0))
-			return -EINVAL;
-	}
-	l.v[ACCESSLOG_OTHER] = (struct accesslog_field){0};
+	if (accesslog_parse_into(f, line, len, &l) < 0)
+		return -EINVAL;
 	*ret = l;
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* accessstats: per-location and per-peer counts from access logs (see
  * accessstats.h).
  *
- * line -> (file's formats) accesslog_parse -> path, server, tries ->
+ * line -> (file's formats) accesslog_parse_into -> path, server, tries ->
  * the pass that served it -> count into the pass, each try into its peer.
  * Buckets carry their own slot number, so a bucket left from an earlier
  * turn of the ring reads as empty without a timer to clear it. */
@@ -416,10 +416,10 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 	struct log *lg = &s->logs[i];
 	lg->pub.lines++;
 	for (size_t k = 0; k < lg->nfmt; k++) {
-		struct accesslog_line l;
-		if (accesslog_parse(lg->fmt[k], line, len, &l) < 0)
+		struct accesslog_line *l = &lg->line[k];
+		if (accesslog_parse_into(lg->fmt[k], line, len, l) < 0)
 			continue;
-		count_line(s, lg, lg->dir[k], &l, accesslog_format_escape(lg->fmt[k]), now);
+		count_line(s, lg, lg->dir[k], l, accesslog_format_escape(lg->fmt[k]), now);
 		return 0;
 	}
 	lg->pub.unparsed++;

@@ -41,6 +41,8 @@ struct log {
 	struct accessstats_log pub;
 	struct accesslog_format *fmt[ACCESSSTATS_MAX_FORMATS];
 	const struct ngx_access_log *dir[ACCESSSTATS_MAX_FORMATS];
+	/* each format's last line (accesslog_parse_into) */
+	struct accesslog_line line[ACCESSSTATS_MAX_FORMATS];
 	size_t nfmt;
 };
 
