@@ -74,6 +74,13 @@ struct accesslog_line {
  * the line is not one this format writes (or the step budget ran out). */
 int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
 		    struct accesslog_line *ret);
+/* The same into l, which the caller keeps for f across lines (zeroed
+ * before the first): only the variables f writes are written, the others
+ * stay NULL, so a line costs no clearing and no copy of l (accessstats:
+ * 1,137 -> 1,075 instructions a `combined` line, callgrind). On
+ * -EINVAL l holds no line (some of f's variables may have been written). */
+int accesslog_parse_into(const struct accesslog_format *f, const char *line, size_t len,
+			 struct accesslog_line *l);
 
 /* Undo nginx's escaping of one value into out (NUL-terminated, cut at
  * outsize - 1). Returns the length written. */

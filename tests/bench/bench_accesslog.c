@@ -14,6 +14,7 @@
  * tests/bench/accesslog.sh runs it next to `wc -l` on the same file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +164,14 @@ static void stats_line(void *ud, const char *line, size_t len)
 	r->counted += accessstats_line(r->s, r->path, line, len, 1795989565) == 0;
 }
 
-static int stats(const char *path)
+static int stats(const char *arg)
 {
-	char dir[] = "/tmp/bench_accesslog.XXXXXX", conf[64], text[2048];
+	/* the model's access_log names it: a relative path would be nginx's
+	 * prefix's, and no line would be counted */
+	char path[PATH_MAX];
+	if (!realpath(arg, path))
+		return -errno;
+	char dir[] = "/tmp/bench_accesslog.XXXXXX", conf[64], text[PATH_MAX + 1024];
 	if (!mkdtemp(dir))
 		return -errno;
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);

@@ -156,6 +156,47 @@ static void test_escaped_path_placed_as_unescaped(void)
 	ngxconf_free(m);
 }
 
+/* The (server, path prefix) -> location cache: one prefix answered per
+ * server, and the same answers after it filled up and started over. */
+static void test_location_cache_per_server_and_past_its_size(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	static const char *const pair[] = {
+	    "api.example [29/Nov/2026:21:59:20 +0000] \"GET /php/a HTTP/1.1\" 502 ua=\"-\" "
+	    "us=\"-\" urt=\"-\"",
+	    "plain.example [29/Nov/2026:21:59:20 +0000] \"GET /php/a HTTP/1.1\" 504 ua=\"-\" "
+	    "us=\"-\" urt=\"-\"",
+	};
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < 2; i++)
+			CHECK_INT(feed(s, UP, pair[i]), 0);
+		/* 5,000 prefixes no location of api.example but / takes */
+		for (unsigned i = 0; round == 0 && i < 5000; i++) {
+			char line[256];
+			snprintf(line, sizeof(line),
+				 "api.example [29/Nov/2026:21:59:20 +0000] \"GET /z%05u HTTP/1.1\" "
+				 "200 ua=\"-\" us=\"-\" urt=\"-\"",
+				 i);
+			CHECK_INT(feed(s, UP, line), 0);
+		}
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, pass_at(m, "/"), &c));
+	CHECK_INT(c.requests, 5002);
+	CHECK_INT(c.s502, 2);
+	CHECK_INT(c.s504, 0);
+	CHECK(accessstats_pass_total(s, pass_at(m, "/php/"), &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s504, 2);
+	CHECK_INT(accessstats_log_at(s, 0)->unmatched, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_windows_slide_by_line_time(void)
 {
 	struct ngx_model *m = load();
@@ -508,6 +549,7 @@ int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
 	RUN(test_escaped_path_placed_as_unescaped);
+	RUN(test_location_cache_per_server_and_past_its_size);
 	RUN(test_windows_slide_by_line_time);
 	RUN(test_repeated_stamps_keep_their_own_time);
 	RUN(test_quantile_sketch_bounded);
