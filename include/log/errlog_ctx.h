@@ -14,8 +14,10 @@
 
 /* Find the real context in [p, e) and fill ev's context fields (which must
  * be clear). Returns where the context starts (the message and action end
- * there), or e when the line has none. */
-const char *errlog_ctx_find(const char *p, const char *e, struct errlog_event *ev);
+ * there), or e when the line has none. from (p <= from <= e) is where the
+ * search for its anchor may start: no ',' lies in [p, from). */
+const char *errlog_ctx_find(const char *p, const char *from, const char *e,
+			    struct errlog_event *ev);
 
 /* Split ev->upstream into scheme, peer and URI (sets ev->scheme,
  * ev->upstream_uri). Returns the peer's text, or an empty
