@@ -60,24 +60,30 @@ static unsigned scheme_port(struct errlog_span sc)
 
 /* ---- message ------------------------------------------------------------- */
 
+/* Grouped by the last byte, so that known_action() compares only the
+ * entries ending in the message's last byte (ACTIONS_BY_LAST). */
 static const struct {
 	const char *s;
 	size_t len;
 	enum errlog_phase phase;
 } actions[] = {
+    /* 0..6: "...upstream" */
     {LIT("connecting to upstream"), PHASE_CONNECTING},
+    {LIT("reading response header from upstream"), PHASE_READING_HEADER},
     {LIT("SSL handshaking to upstream"), PHASE_SSL_HANDSHAKE},
     {LIT("sending request to upstream"), PHASE_SENDING_REQUEST},
-    {LIT("reading response header from upstream"), PHASE_READING_HEADER},
     {LIT("reading upstream"), PHASE_READING_UPSTREAM},
-    {LIT("sending to client"), PHASE_SENDING_TO_CLIENT},
-    {LIT("proxying upgraded connection"), PHASE_UPGRADED},
-    {LIT("resolving"), PHASE_RESOLVING},
-    {LIT("proxying connection"), PHASE_PROXYING},
     {LIT("proxying and reading from upstream"), PHASE_PROXYING_FROM_UPSTREAM},
     {LIT("proxying and sending to upstream"), PHASE_PROXYING_TO_UPSTREAM},
+    /* 7..9: "...client" */
+    {LIT("sending to client"), PHASE_SENDING_TO_CLIENT},
     {LIT("proxying and reading from client"), PHASE_PROXYING_FROM_CLIENT},
     {LIT("proxying and sending to client"), PHASE_PROXYING_TO_CLIENT},
+    /* 10..11: "...connection" */
+    {LIT("proxying upgraded connection"), PHASE_UPGRADED},
+    {LIT("proxying connection"), PHASE_PROXYING},
+    /* 12: "resolving" */
+    {LIT("resolving"), PHASE_RESOLVING},
 };
 
 static enum errlog_phase phase_of(const char *a, size_t n)
@@ -89,11 +95,30 @@ static enum errlog_phase phase_of(const char *a, size_t n)
 }
 
 /* [p, me) ends in " while " + a known action: the common case, one
- * comparison per known action. Returns the action's start and its phase. */
+ * comparison per known action that ends in the same byte. Returns the
+ * action's start and its phase. A loop over all thirteen was 45
+ * instructions a line: 99.2 -> 97.2 M instructions on 20 MB of real lines
+ * (callgrind, bench_errlog run). */
 static const char *known_action(const char *p, const char *me, enum errlog_phase *ret)
 {
-	size_t n = (size_t)(me - p);
-	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
+	size_t n = (size_t)(me - p), from, to;
+	switch (n ? me[-1] : 0) {
+	case 'm':
+		from = 0, to = 7;
+		break;
+	case 't':
+		from = 7, to = 10;
+		break;
+	case 'n':
+		from = 10, to = 12;
+		break;
+	case 'g':
+		from = 12, to = 13;
+		break;
+	default:
+		return NULL;
+	}
+	for (size_t i = from; i < to; i++) {
 		size_t len = actions[i].len;
 		if (n >= len + 7 && same(me - len, actions[i].s, len) &&
 		    same(me - len - 7, " while ", 7)) {
@@ -210,9 +235,16 @@ static int peer_parse(const char *s, size_t len, unsigned defport, struct peerke
 	/* the slot from the first and last 8 bytes (a collision only costs a
 	 * miss): a byte-wise hash was 5 % of the whole parse */
 	uint64_t a = 0, b = 0;
-	size_t k = len < 8 ? len : 8;
-	memcpy(&a, s, k);
-	memcpy(&b, s + len - k, k);
+	if (len >= 8) {
+		/* two fixed 8-byte loads, not a copy of variable length (every
+		 * address is that long): 100.9 -> 99.2 M instructions on 20 MB of
+		 * real lines (callgrind, bench_errlog run) */
+		memcpy(&a, s, 8);
+		memcpy(&b, s + len - 8, 8);
+	} else {
+		memcpy(&a, s, len);
+		memcpy(&b, s, len);
+	}
 	/* murmur3's finaliser: every input bit reaches the slot's bits. Taking
 	 * bits 32..39 of a plain product ignored the last bytes, so
 	 * "127.0.0.1:20000".."20049" shared one slot and a storm over 50 peers
