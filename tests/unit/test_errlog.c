@@ -773,6 +773,19 @@ static void test_minimal_and_debug_entries_parse(void)
 	CHECK_INT(ev.pid, 23817);
 	CHECK_INT(ev.tid, 23830);
 	CHECK_INT(ev.level, LOG_ALERT);
+	/* A tid that starts with the pid's digits, or is a prefix of them, is
+	 * its own number (the parser takes tid == pid from the bytes). */
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#238170: x", &ev), 0);
+	CHECK_INT(ev.tid, 238170);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#2381: x", &ev), 0);
+	CHECK_INT(ev.tid, 2381);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817: x", &ev), 0);
+	CHECK_INT(ev.tid, 23817);
+	CHECK_SPAN(ev.message, "x");
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817x x", &ev), -EINVAL);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817", &ev), -EINVAL);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 123456789#123456789: x", &ev), 0);
+	CHECK_INT(ev.tid, 123456789);
 }
 
 static void test_one_mebibyte_line(void)
