@@ -24,6 +24,7 @@
 #include "core/hash.h"
 #include "core/util.h"
 #include "log/errlog_ctx.h"
+#include "log/errlog_header.h"
 #include "log/errlog_kind.h"
 #include "log/errlog_time.h"
 
@@ -278,100 +279,42 @@ static int peer_parse(const char *s, size_t len, unsigned defport, struct peerke
 
 /* ---- header -------------------------------------------------------------- */
 
-/* Bit 7 of each byte of x that is not an ASCII digit. A carry out of a byte
- * >= 0xfa only disturbs the bytes after it, and only the first non-digit
- * counts. */
-static uint64_t nondigits(uint64_t x)
-{
-	uint64_t hi = x & 0xf0f0f0f0f0f0f0f0ull;
-	uint64_t hi6 = (x + 0x0606060606060606ull) & 0xf0f0f0f0f0f0f0f0ull;
-	uint64_t bad = (hi ^ 0x3030303030303030ull) | (hi6 ^ 0x3030303030303030ull);
-	/* non-zero byte -> bit 7 set */
-	uint64_t lo7 = (bad & 0x7f7f7f7f7f7f7f7full) + 0x7f7f7f7f7f7f7f7full;
-	return (lo7 | bad) & 0x8080808080808080ull;
-}
+/* The last stamp's minute: a busy log repeats it on many lines, whose
+ * stamp then costs a compare and the seconds. Kept here, next to its one
+ * caller, so that it is inline: errlog_time_parse() with this memo behind a
+ * call was 41 instructions a line (20 MB of real lines: 95.7 -> 95.2 M
+ * instructions, callgrind, bench_errlog run). A pure memo: the result is
+ * errlog_time_parse()'s. */
+struct last_minute {
+	char text[17]; /* "YYYY/MM/DD HH:MM:" */
+	bool set;
+	time_t minute; /* the epoch second of its :00 */
+};
 
-/* At most maxdig (<= 19: no overflow) digits; more digits is an error.
- * pid, tid and *N are read for every line: 1..7 digits followed by more of
- * the line are read as one 8-byte word (little-endian only). The byte loop
- * was 244 instructions a line for the three (callgrind, bench_errlog run:
- * 2001 -> 1921 per line). Inline, since three calls a line: 1888 -> 1834
- * instructions a line, 0.211 s -> 0.185 s CPU on 200 MB (errlog.sh, same run). */
-static inline const char *scan_uint(const char *p, const char *e, unsigned maxdig, uint64_t *ret)
+static _Thread_local struct last_minute last_minute;
+
+static inline int parse_stamp(const char *p, time_t *ret)
 {
-	uint64_t v = 0;
-	const char *b = p, *lim = e - p > maxdig ? p + maxdig : e;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (lim - p >= 8) {
-		uint64_t x;
-		memcpy(&x, p, 8);
-		uint64_t nd = nondigits(x);
-		unsigned n = nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
-		if (n > 0 && n < 8) {
-			/* the n digits, most significant first, in the high bytes:
-			 * pairs, then quadruples, then the eight */
-			x -= 0x3030303030303030ull;
-			x <<= 8 * (8 - n);
-			x = (x * 10) + (x >> 8);
-			x = (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
-			     (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
-			    32;
-			*ret = x;
-			return p + n;
-		}
+	struct last_minute *m = &last_minute;
+	bool same_minute = m->set && same(p, m->text, 17);
+	if (!is_digit(p[17]) || !is_digit(p[18]))
+		return -EINVAL;
+	unsigned s = (unsigned)(p[17] - '0') * 10 + (unsigned)(p[18] - '0');
+	if (same_minute) {
+		if (s > 60)
+			return -EINVAL;
+		*ret = m->minute + (time_t)s;
+		return 0;
 	}
-#endif
-	while (p < lim && is_digit(*p))
-		v = v * 10 + (uint64_t)(*p++ - '0');
-	if (p == b || (p < e && is_digit(*p)))
-		return NULL;
-	*ret = v;
-	return p;
-}
-
-/* Does the number after [b, m)'s '#' at m repeat the digits [b, m)? nginx
- * writes PID#TID and the tid of a worker without threads is its pid
- * ("23819#23819"): one compare instead of a second scan_uint() (20 MB of real
- * lines: 97.2 -> 95.7 M instructions, callgrind, bench_errlog run). m < e. */
-static inline bool same_number(const char *b, const char *m, const char *e)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	size_t n = (size_t)(m - b);
-	if (n == 0 || n > 8 || e - m < 10)
-		return false;
-	/* the first n bytes are the low ones */
-	uint64_t x, y, mask = n == 8 ? ~0ull : (1ull << (8 * n)) - 1;
-	memcpy(&x, b, 8);
-	memcpy(&y, m + 1, 8);
-	return ((x ^ y) & mask) == 0 && !is_digit(m[1 + n]);
-#else
-	(void)b, (void)m, (void)e;
-	return false;
-#endif
-}
-
-/* A switch on the length and inline compares: the loop over the names with
- * strlen() + memcmp() per name cost 140 instructions a line (callgrind,
- * bench_errlog run: 2141 -> 2001 per line). */
-static int parse_level(const char *p, size_t n)
-{
-	/* nginx's order is syslog's: LOG_EMERG .. LOG_DEBUG */
-	switch (n) {
-	case 4:
-		return same(p, "crit", 4)   ? 2
-		       : same(p, "warn", 4) ? 4
-		       : same(p, "info", 4) ? 6
-					    : -1;
-	case 5:
-		return same(p, "error", 5)   ? 3
-		       : same(p, "emerg", 5) ? 0
-		       : same(p, "alert", 5) ? 1
-		       : same(p, "debug", 5) ? 7
-					     : -1;
-	case 6:
-		return same(p, "notice", 6) ? 5 : -1;
-	}
-	return -1;
+	time_t t;
+	if (errlog_time_parse(p, &t) < 0)
+		return -EINVAL;
+	/* errlog_time_parse() is linear in the seconds within a minute */
+	m->minute = t - (time_t)s;
+	memcpy(m->text, p, 17);
+	m->set = true;
+	*ret = t;
+	return 0;
 }
 
 /* ngx_lua's log handler puts ", context: PHASE" (ngx.timer,
@@ -536,7 +479,7 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, bool fi
 	/* Header: everything that can reject the line is checked before *ret is
 	 * touched. */
 	if (len < 29 || len > UINT32_MAX || line[19] != ' ' || line[20] != '[' ||
-	    errlog_time_parse(line, &t) < 0)
+	    parse_stamp(line, &t) < 0)
 		return -EINVAL;
 	const char *lb = line + 21;
 	/* len >= 29: lb[4..6] are inside the line */
@@ -685,35 +628,6 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 int errlog_parse_upstream(const char *line, size_t len, struct errlog_event *ret)
 {
 	return parse(line, len, ret, true);
-}
-
-int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n)
-{
-	if (!ev->has_peer || ev->peer.kind != PEERKEY_UNIX ||
-	    ev->peer_split == ERRLOG_SPLIT_EXACT || !ev->upstream.p)
-		return -EINVAL;
-	/* the text after "unix:", socket path and URI together */
-	const char *u = memmem(ev->upstream.p, ev->upstream.len, "unix:", 5);
-	if (!u)
-		return -EINVAL;
-	const char *t = u + 5, *e = ev->upstream.p + ev->upstream.len;
-	size_t tn = (size_t)(e - t), best = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *k = known[i];
-		if (startswith(k, "unix:"))
-			k += 5;
-		size_t kn = strlen(k);
-		if (kn > best && kn <= tn && memcmp(t, k, kn) == 0 &&
-		    (kn == tn || t[kn] == '/' || t[kn] == '?'))
-			best = kn;
-	}
-	struct peerkey key;
-	if (best == 0 || peerkey_parse(u, best + 5, 0, &key) < 0)
-		return 0;
-	ev->peer = key;
-	ev->upstream_uri = best < tn ? span(t + best, e) : (struct errlog_span){NULL, 0};
-	ev->peer_split = ERRLOG_SPLIT_EXACT;
-	return 1;
 }
 
 bool errlog_entry_start(const char *line, size_t len)

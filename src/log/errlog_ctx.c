@@ -1,4 +1,6 @@
-/* errlog_ctx: the context fields of an error-log line (see errlog_ctx.h).
+/* errlog_ctx: the context fields of an error-log line (see errlog_ctx.h),
+ * and errlog_peer_resolve_unix() (errlog.h), which re-splits the upstream
+ * field.
  *
  * The context is located before the message is looked at, because the
  * message may carry anything (FastCGI stderr, a bad header, a host name from
@@ -7,11 +9,13 @@
  * apart from one inside a message. */
 #include "log/errlog_ctx.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/textscan.h"
+#include "core/util.h"
 
 #define LIT	   TEXTSCAN_LIT
 #define has_prefix textscan_prefix
@@ -328,4 +332,33 @@ struct errlog_span errlog_ctx_upstream_peer(struct errlog_event *ev)
 	if (end < e)
 		ev->upstream_uri = span(end, e);
 	return span(b, end);
+}
+
+int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n)
+{
+	if (!ev->has_peer || ev->peer.kind != PEERKEY_UNIX ||
+	    ev->peer_split == ERRLOG_SPLIT_EXACT || !ev->upstream.p)
+		return -EINVAL;
+	/* the text after "unix:", socket path and URI together */
+	const char *u = memmem(ev->upstream.p, ev->upstream.len, "unix:", 5);
+	if (!u)
+		return -EINVAL;
+	const char *t = u + 5, *e = ev->upstream.p + ev->upstream.len;
+	size_t tn = (size_t)(e - t), best = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = known[i];
+		if (startswith(k, "unix:"))
+			k += 5;
+		size_t kn = strlen(k);
+		if (kn > best && kn <= tn && memcmp(t, k, kn) == 0 &&
+		    (kn == tn || t[kn] == '/' || t[kn] == '?'))
+			best = kn;
+	}
+	struct peerkey key;
+	if (best == 0 || peerkey_parse(u, best + 5, 0, &key) < 0)
+		return 0;
+	ev->peer = key;
+	ev->upstream_uri = best < tn ? span(t + best, e) : (struct errlog_span){NULL, 0};
+	ev->peer_split = ERRLOG_SPLIT_EXACT;
+	return 1;
 }
