@@ -32,11 +32,6 @@
 #define same	   textscan_same
 #define has_prefix textscan_prefix
 
-static struct errlog_span span(const char *b, const char *e)
-{
-	return (struct errlog_span){b, (uint32_t)(e - b)};
-}
-
 static const char *scan(const char *p, const char *e, char c)
 {
 	return memchr(p, c, (size_t)(e - p));
@@ -628,6 +623,35 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 int errlog_parse_upstream(const char *line, size_t len, struct errlog_event *ret)
 {
 	return parse(line, len, ret, true);
+}
+
+int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n)
+{
+	if (!ev->has_peer || ev->peer.kind != PEERKEY_UNIX ||
+	    ev->peer_split == ERRLOG_SPLIT_EXACT || !ev->upstream.p)
+		return -EINVAL;
+	/* the text after "unix:", socket path and URI together */
+	const char *u = memmem(ev->upstream.p, ev->upstream.len, "unix:", 5);
+	if (!u)
+		return -EINVAL;
+	const char *t = u + 5, *e = ev->upstream.p + ev->upstream.len;
+	size_t tn = (size_t)(e - t), best = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = known[i];
+		if (startswith(k, "unix:"))
+			k += 5;
+		size_t kn = strlen(k);
+		if (kn > best && kn <= tn && memcmp(t, k, kn) == 0 &&
+		    (kn == tn || t[kn] == '/' || t[kn] == '?'))
+			best = kn;
+	}
+	struct peerkey key;
+	if (best == 0 || peerkey_parse(u, best + 5, 0, &key) < 0)
+		return 0;
+	ev->peer = key;
+	ev->upstream_uri = best < tn ? span(t + best, e) : (struct errlog_span){NULL, 0};
+	ev->peer_split = ERRLOG_SPLIT_EXACT;
+	return 1;
 }
 
 bool errlog_entry_start(const char *line, size_t len)
