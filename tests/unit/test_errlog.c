@@ -1332,6 +1332,27 @@ static void test_multiline_entry_predicates(void)
 	CHECK_INT(ev.phase, PHASE_READING_HEADER);
 	CHECK_STR(ev.peer.key, "unix:/run/php/php8.2-fpm.sock");
 	CHECK(ev.detail.p && memmem(ev.detail.p, ev.detail.len, "Stack trace:", 12));
+
+	/* Where the message starts: every header shape opens, a message that
+	 * only holds the words later does not. */
+	static const char *const opens[] = {
+	    "2025/03/14 09:12:01 [error] 1#0: FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [warn] 1#1: *1 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [emerg] 4294967295#4294967295: *9999999999999999999 "
+	    "FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 23818#23818:FastCGI sent in stderr: \"x",
+	};
+	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++)
+		CHECK(errlog_entry_open(opens[i], strlen(opens[i])));
+	static const char *const not_open[] = {
+	    "2025/03/14 09:12:01 [error] 1#0: *1x FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0: *1 x FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0: *99999999999999999999 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [bogus] 1#0: FastCGI sent in stderr: \"x",
+	};
+	for (size_t i = 0; i < sizeof(not_open) / sizeof(not_open[0]); i++)
+		CHECK(!errlog_entry_open(not_open[i], strlen(not_open[i])));
 }
 
 /* The pre-filter never changes what an upstream-related line gives: over the
