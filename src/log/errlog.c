@@ -169,9 +169,10 @@ static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 	const char *open = textscan_rchr(m, end, '(', end);
 	if (!open || open == m || open[-1] != ' ')
 		return;
-	const char *d = open + 1;
+	/* at most 9 digits: one bound for the loop */
+	const char *d = open + 1, *lim = end - open > 10 ? open + 10 : end;
 	int v = 0;
-	while (d < end && is_digit(*d) && d - open <= 9)
+	while (d < lim && is_digit(*d))
 		v = v * 10 + (*d++ - '0');
 	if (d == open + 1 || end - d < 3 || d[0] != ':' || d[1] != ' ')
 		return;
