@@ -25,7 +25,7 @@
 #include "core/util.h"
 #include "log/errlog_ctx.h"
 #include "log/errlog_header.h"
-#include "log/errlog_kind.h"
+#include "log/errlog_kindmap.h"
 #include "log/errlog_time.h"
 
 #define LIT	   TEXTSCAN_LIT
@@ -655,35 +655,6 @@ int errlog_parse(const char *line, size_t len, struct errlog_event *ret)
 int errlog_parse_upstream(const char *line, size_t len, struct errlog_event *ret)
 {
 	return parse(line, len, ret, UPSTREAM);
-}
-
-int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, size_t n)
-{
-	if (!ev->has_peer || ev->peer.kind != PEERKEY_UNIX ||
-	    ev->peer_split == ERRLOG_SPLIT_EXACT || !ev->upstream.p)
-		return -EINVAL;
-	/* the text after "unix:", socket path and URI together */
-	const char *u = memmem(ev->upstream.p, ev->upstream.len, "unix:", 5);
-	if (!u)
-		return -EINVAL;
-	const char *t = u + 5, *e = ev->upstream.p + ev->upstream.len;
-	size_t tn = (size_t)(e - t), best = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *k = known[i];
-		if (startswith(k, "unix:"))
-			k += 5;
-		size_t kn = strlen(k);
-		if (kn > best && kn <= tn && memcmp(t, k, kn) == 0 &&
-		    (kn == tn || t[kn] == '/' || t[kn] == '?'))
-			best = kn;
-	}
-	struct peerkey key;
-	if (best == 0 || peerkey_parse(u, best + 5, 0, &key) < 0)
-		return 0;
-	ev->peer = key;
-	ev->upstream_uri = best < tn ? span(t + best, e) : (struct errlog_span){NULL, 0};
-	ev->peer_split = ERRLOG_SPLIT_EXACT;
-	return 1;
 }
 
 bool errlog_entry_start(const char *line, size_t len)
