@@ -2,7 +2,7 @@
  *
  * Owns the line grammar of tests/fixtures/nginx-error-catalog.md §1: the
  * header, the message and its action. The stamp is errlog_time.c's, the
- * context fields errlog_ctx.h's, which kind a message is (§4) errlog_kind.c's.
+ * context fields errlog_ctx.h's, which kind a message is (§4) errlog_kindmap.h's.
  * No allocation: text fields are spans into the caller's line; only the
  * normalised peer is copied.
  *
