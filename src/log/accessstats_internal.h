@@ -43,6 +43,13 @@ struct log {
 	const struct ngx_access_log *dir[ACCESSSTATS_MAX_FORMATS];
 	/* each format's last line (accesslog_parse_into) */
 	struct accesslog_line line[ACCESSSTATS_MAX_FORMATS];
+	/* decided once per format, not per line (count_line): its escape,
+	 * whether its lines name their server ($server_name, $host), and
+	 * else the directive's server and that name's length */
+	enum ngx_log_escape esc[ACCESSSTATS_MAX_FORMATS];
+	bool named[ACCESSSTATS_MAX_FORMATS];
+	const char *server[ACCESSSTATS_MAX_FORMATS];
+	size_t server_len[ACCESSSTATS_MAX_FORMATS];
 	size_t nfmt;
 };
 
@@ -81,11 +88,12 @@ struct path {
 
 /* The path unescaped, cut at the query (accessstats_loc.c). */
 const char *accessstats_path_text(struct path *p);
-/* The pass of server whose location fits the path best (nginx: exact, then
- * the longest prefix); a pass of the same server wins over any other. The
- * answer is cached per (server, path prefix). */
+/* The pass of server (slen bytes, NUL-terminated) whose location fits the
+ * path best (nginx: exact, then the longest prefix); a pass of the same
+ * server wins over any other. The answer is cached per (server, path
+ * prefix). */
 const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
-						    struct path *path);
+						    size_t slen, struct path *path);
 /* Of the passes that reach peer p, the one whose location fits uri best
  * (same server first); NULL when no location of theirs matches. */
 const struct ngx_pass *accessstats_pass_by_peer(const struct ngx_model *m, const struct ngx_peer *p,

@@ -191,11 +191,11 @@ static const struct ngx_pass *pass_of(const struct ngx_model *m, const char *ser
 }
 
 const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
-						    struct path *path)
+						    size_t slen, struct path *path)
 {
 	const struct ngx_model *m = s->m;
 	/* the prefix is the raw path's when it holds no escape */
-	struct loc_key k = {.server = server, .slen = strlen(server)};
+	struct loc_key k = {.server = server, .slen = slen};
 	if (!raw_prefix(path, s->prefix_max + 1, &k.pre, &k.plen)) {
 		k.pre = accessstats_path_text(path);
 		k.plen = MIN(strlen(k.pre), s->prefix_max + 1);
