@@ -433,16 +433,14 @@ bool accessstats_is_log(const struct accessstats *s, const char *path)
 	return strmap_get_index(&s->by_path, path, &i);
 }
 
-int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
-		     time_t now)
+bool accessstats_log_index(const struct accessstats *s, const char *path, size_t *ret)
 {
-	size_t i;
-	/* lines come in runs from one file: the last one's index first */
-	if (s->last_log && streq(s->logs[s->last_log - 1].pub.path, path))
-		i = s->last_log - 1;
-	else if (strmap_get_index(&s->by_path, path, &i))
-		s->last_log = i + 1;
-	else
+	return strmap_get_index(&s->by_path, path, ret);
+}
+
+int accessstats_line_at(struct accessstats *s, size_t i, const char *line, size_t len, time_t now)
+{
+	if (i >= s->nlogs)
 		return -ENOENT;
 	struct log *lg = &s->logs[i];
 	lg->pub.lines++;
@@ -455,6 +453,20 @@ int accessstats_line(struct accessstats *s, const char *path, const char *line, 
 	}
 	lg->pub.unparsed++;
 	return -EINVAL;
+}
+
+int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
+		     time_t now)
+{
+	size_t i;
+	/* lines come in runs from one file: the last one's index first */
+	if (s->last_log && streq(s->logs[s->last_log - 1].pub.path, path))
+		i = s->last_log - 1;
+	else if (strmap_get_index(&s->by_path, path, &i))
+		s->last_log = i + 1;
+	else
+		return -ENOENT;
+	return accessstats_line_at(s, i, line, len, now);
 }
 
 /* --- carrying counts over a reload --- */

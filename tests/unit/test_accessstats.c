@@ -545,9 +545,39 @@ static void test_reload_carries_counts(void)
 	ngxconf_free(m2);
 }
 
+/* The daemon's way: a log's index looked up once, its lines by index. */
+static void test_line_by_log_index(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	size_t i = SIZE_MAX;
+	CHECK(accessstats_log_index(s, PL, &i));
+	CHECK_INT(i, 1);
+	CHECK(!accessstats_log_index(s, "/var/log/nginx/error.log", &i));
+	CHECK_INT(i, 1); /* untouched */
+	const char *l = "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/a.php HTTP/1.1\" "
+			"504 0 \"-\" \"curl/7.88.1\"";
+	CHECK_INT(accessstats_line_at(s, 1, l, strlen(l), now), 0);
+	CHECK_INT(accessstats_line_at(s, 1, "garbage", 7, now), -EINVAL);
+	CHECK_INT(accessstats_line_at(s, 2, l, strlen(l), now), -ENOENT);
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, pass_at(m, "/php/"), 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s504, 1);
+	CHECK_INT(accessstats_log_at(s, 1)->lines, 2);
+	CHECK_INT(accessstats_log_at(s, 1)->unparsed, 1);
+	CHECK_INT(accessstats_log_at(s, 0)->lines, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
+	RUN(test_line_by_log_index);
 	RUN(test_escaped_path_placed_as_unescaped);
 	RUN(test_location_cache_per_server_and_past_its_size);
 	RUN(test_windows_slide_by_line_time);
