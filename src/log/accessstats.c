@@ -191,28 +191,45 @@ uint64_t accessstats_bin_upper_ms(unsigned b)
 	return (uint64_t)floor(pow(HIST_LOG, b) + 1e-9);
 }
 
-static void entity_add(struct entity *e, time_t t, int status, unsigned retries, int64_t ms)
+/* Where time t falls, worked out once a line for every entity the line
+ * counts into, and kept while lines share their time (a pure memo: the
+ * divisions in entity_add(): 941 -> 931 instructions a `combined` line,
+ * callgrind). */
+static const struct when *when_of(struct accessstats *s, time_t t)
 {
-	int64_t slot = (int64_t)t / ACCESSSTATS_BUCKET_SECS;
-	struct bucket *b = &e->b[slot % ACCESSSTATS_BUCKETS];
-	if (b->slot != slot) {
-		*b = (struct bucket){.slot = slot};
+	if (!s->when_set || s->when.t != t) {
+		int64_t slot = (int64_t)t / ACCESSSTATS_BUCKET_SECS, min = (int64_t)t / 60;
+		s->when = (struct when){.t = t,
+					.slot = slot,
+					.min = min,
+					.b = (size_t)(slot % ACCESSSTATS_BUCKETS),
+					.k = (size_t)(min % ACCESSSTATS_HIST_MINUTES)};
+		s->when_set = true;
+	}
+	return &s->when;
+}
+
+static void entity_add(struct entity *e, const struct when *w, int status, unsigned retries,
+		       int64_t ms)
+{
+	struct bucket *b = &e->b[w->b];
+	if (b->slot != w->slot) {
+		*b = (struct bucket){.slot = w->slot};
 	}
 	counts_add(&b->c, status, retries);
 	counts_add(&e->total, status, retries);
 	if (ms >= 0) {
-		int64_t min = (int64_t)t / 60;
-		size_t k = (size_t)(min % ACCESSSTATS_HIST_MINUTES);
-		if (e->minute[k] != min) {
-			e->minute[k] = min;
+		size_t k = w->k;
+		if (e->minute[k] != w->min) {
+			e->minute[k] = w->min;
 			memset(e->hist[k], 0, sizeof(e->hist[k]));
 		}
 		unsigned bin = hist_bin(ms);
 		e->hist[k][bin]++;
 		e->hist_total[bin]++;
 	}
-	if (status > 0 && status < 500 && t > e->last_served)
-		e->last_served = t;
+	if (status > 0 && status < 500 && w->t > e->last_served)
+		e->last_served = w->t;
 }
 
 static struct entity *entity(struct entity **slot)
@@ -287,7 +304,7 @@ static const struct ngx_pass *stream_pass(const struct ngx_model *m,
  * the last one ended the session with its status. No response time: a
  * session's time is its length. */
 static void count_session(struct accessstats *s, struct log *lg, const struct ngx_access_log *dir,
-			  const struct accesslog_line *l, time_t t)
+			  const struct accesslog_line *l, const struct when *w)
 {
 	int status = accesslog_status(l);
 	struct accesslog_try tries[ACCESSLOG_MAX_TRIES];
@@ -301,7 +318,7 @@ static void count_session(struct accessstats *s, struct log *lg, const struct ng
 			snprintf(first, sizeof(first), "%s", k.key);
 		struct entity *e = peer_entity(s, k.key, true);
 		if (e)
-			entity_add(e, t, i + 1 < ntries ? 502 : status, 0, -1);
+			entity_add(e, w, i + 1 < ntries ? 502 : status, 0, -1);
 	}
 	const struct ngx_pass *pass = stream_pass(s->m, dir, first[0] ? first : NULL);
 	if (!pass) {
@@ -309,7 +326,7 @@ static void count_session(struct accessstats *s, struct log *lg, const struct ng
 		return;
 	}
 	struct entity *pe = entity(&s->pass[pass - s->m->passes]);
-	entity_add(pe, t, status, ntries > 1 ? (unsigned)(ntries - 1) : 0, -1);
+	entity_add(pe, w, status, ntries > 1 ? (unsigned)(ntries - 1) : 0, -1);
 	pe->log = (size_t)(lg - s->logs) + 1;
 }
 
@@ -373,8 +390,9 @@ static void count_line(struct accessstats *s, struct log *lg, size_t fi,
 	time_t t;
 	if (line_time(s, l, &t) < 0 || t > now)
 		t = now;
+	const struct when *w = when_of(s, t);
 	if (dir->stream) {
-		count_session(s, lg, dir, l, t);
+		count_session(s, lg, dir, l, w);
 		return;
 	}
 	struct path path; /* not zeroed: buf is 1 KiB written only when asked for */
@@ -407,7 +425,7 @@ static void count_line(struct accessstats *s, struct log *lg, size_t fi,
 			continue;
 		struct entity *e = peer_entity(s, k.key, true);
 		if (e)
-			entity_add(e, t, tries[i].status, 0, tries[i].time_ms);
+			entity_add(e, w, tries[i].status, 0, tries[i].time_ms);
 		if (!pass && i == 0) {
 			const struct ngx_peer *p = ngxconf_peer(m, k.key);
 			if (p)
@@ -423,7 +441,7 @@ static void count_line(struct accessstats *s, struct log *lg, size_t fi,
 	}
 	int64_t ms = ntries ? tries[ntries - 1].time_ms : -1;
 	struct entity *pe = entity(&s->pass[pass - m->passes]);
-	entity_add(pe, t, status, retries, ms);
+	entity_add(pe, w, status, retries, ms);
 	pe->log = (size_t)(lg - s->logs) + 1;
 }
 

@@ -3,7 +3,9 @@
  * (accessstats_read.c: windows, quantiles, impact words). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/strmap.h"
 #include "log/accesslog.h"
@@ -35,6 +37,14 @@ struct loc_slot {
 	uint32_t off;  /* the key, server then path prefix: loc_keys + off */
 	uint16_t slen, plen;
 	uint32_t pass; /* index + 1; 0: no pass fits */
+};
+
+/* Where a line's time falls: its bucket's slot and its minute, and their
+ * places in an entity's rings (see when_of()). */
+struct when {
+	time_t t;
+	int64_t slot, min;
+	size_t b, k; /* slot % ACCESSSTATS_BUCKETS, min % ACCESSSTATS_HIST_MINUTES */
 };
 
 struct log {
@@ -73,6 +83,8 @@ struct accessstats {
 	char stamp[32];
 	size_t stamp_len;
 	time_t stamp_time;
+	struct when when; /* the previous line's (a pure memo); valid when when_set */
+	bool when_set;
 	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
 	char span_words[48]; /* "in the last 15 min" */
 };
