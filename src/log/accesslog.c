@@ -507,6 +507,15 @@ static void compile_steps(struct accesslog_format *f)
 	}
 }
 
+/* next_end() out of match_first()'s loop: it runs when a candidate end
+ * does not fit, seldom; inlined, its registers crowded the loop's onto the
+ * stack (913 -> 859 instructions a `combined` line, callgrind). */
+static __attribute__((noinline)) bool next_end_cold(const struct match *m, size_t i, size_t pos,
+						    size_t *q)
+{
+	return next_end(m, i, pos, q);
+}
+
 /* The step's literal at k of the line s[0, len): short ones with one
  * masked load when four bytes remain (the byte loop of same() was 34 of
  * 1,005 instructions a `combined` line). */
@@ -588,7 +597,7 @@ static bool match_first(struct match *m)
 		}
 		if (!lit_at(st, s, k, len) || (st->check && !step_fits(m, st, pos, k))) {
 			k = pos;
-			if (!next_end(m, st->seg, pos, &k))
+			if (!next_end_cold(m, st->seg, pos, &k))
 				return false;
 		}
 		out[st->var] = (struct accesslog_field){s + pos, k - pos};
