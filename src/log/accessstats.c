@@ -437,7 +437,7 @@ static inline __attribute__((always_inline)) void count_line(struct accessstats 
 		}
 	}
 	if (!pass)
-		pass = accessstats_pass_by_location(s, server, slen, &path);
+		pass = accessstats_pass_by_location(s, server, slen, !lg->named[fi], &path);
 	if (!pass) {
 		lg->pub.unmatched++;
 		return;

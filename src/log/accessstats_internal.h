@@ -47,6 +47,17 @@ struct when {
 	size_t b, k; /* slot % ACCESSSTATS_BUCKETS, min % ACCESSSTATS_HIST_MINUTES */
 };
 
+/* One answer of the location cache's front (accessstats_loc.c): a server
+ * named by its pointer, a path prefix of at most 16 bytes as two words. */
+#define FRONT_BITS  8
+#define FRONT_SLOTS (1u << FRONT_BITS)
+struct front_slot {
+	uint64_t w0, w1;
+	const char *server;
+	uint32_t plen1; /* the prefix's length + 1; 0: empty */
+	uint32_t pass;	/* index + 1; 0: no pass fits */
+};
+
 struct log {
 	struct accessstats_log pub;
 	struct accesslog_format *fmt[ACCESSSTATS_MAX_FORMATS];
@@ -72,8 +83,9 @@ struct accessstats {
 	struct entity **peer;  /* m->npeers */
 	struct strmap extra;   /* peer key the model does not name -> struct entity * */
 	size_t nextra;
-	struct loc_slot *loc; /* LOC_SLOTS, made on first use */
-	char *loc_keys;	      /* the cached keys, one after the other */
+	struct front_slot *front; /* FRONT_SLOTS, made on first use */
+	struct loc_slot *loc;	  /* LOC_SLOTS, made on first use */
+	char *loc_keys;		  /* the cached keys, one after the other */
 	size_t loc_keys_len, loc_keys_cap;
 	size_t nloc, prefix_max;
 	size_t last_log; /* index + 1 of the log of the latest line; 0 none */
@@ -103,9 +115,12 @@ const char *accessstats_path_text(struct path *p);
 /* The pass of server (slen bytes, NUL-terminated) whose location fits the
  * path best (nginx: exact, then the longest prefix); a pass of the same
  * server wins over any other. The answer is cached per (server, path
- * prefix). */
+ * prefix). server_fixed: server's text lives, unchanged, as long as s (a
+ * format's server, not one read from the line): its address may stand for
+ * it in the cache. */
 const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
-						    size_t slen, struct path *path);
+						    size_t slen, bool server_fixed,
+						    struct path *path);
 /* Of the passes that reach peer p, the one whose location fits uri best
  * (same server first); NULL when no location of theirs matches. */
 const struct ngx_pass *accessstats_pass_by_peer(const struct ngx_model *m, const struct ngx_peer *p,

@@ -188,6 +188,7 @@ static void loc_put(struct accessstats *s, const struct loc_key *k, size_t pass)
 
 void accessstats_loc_done(struct accessstats *s)
 {
+	free(s->front);
 	free(s->loc);
 	free(s->loc_keys);
 }
@@ -219,18 +220,10 @@ static const struct ngx_pass *pass_of(const struct ngx_model *m, const char *ser
 	return best;
 }
 
-const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
-						    size_t slen, struct path *path)
+/* The cached answer for k, else nginx's, cached. */
+static const struct ngx_pass *lookup(struct accessstats *s, struct loc_key *k, struct path *path)
 {
 	const struct ngx_model *m = s->m;
-	/* the prefix is the raw path's when it holds no escape */
-	struct loc_key k = {.server = server, .slen = slen};
-	if (!raw_prefix(path, s->prefix_max + 1, &k.pre, &k.plen)) {
-		k.pre = accessstats_path_text(path);
-		k.plen = MIN(strlen(k.pre), s->prefix_max + 1);
-	}
-	if (k.slen > UINT16_MAX || k.plen > UINT16_MAX)
-		return pass_of(m, server, accessstats_path_text(path));
 	/* a table of its own, not a strmap: the key is hashed and compared
 	 * in its two parts where they are, not copied into one string that
 	 * is then measured and compared (a `combined` line through
@@ -242,15 +235,74 @@ const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const
 		s->loc_keys_cap = 4096;
 		s->loc_keys = xmalloc(s->loc_keys_cap);
 	}
-	k.hash = hash_bytes(k.pre, k.plen, 0);
-	if (k.slen)
-		k.hash = hash_mix64(k.hash ^ hash_bytes(server, k.slen, 0));
-	k.hash += !k.hash;
-	const struct loc_slot *hit = loc_find(s, &k);
+	k->hash = hash_bytes(k->pre, k->plen, 0);
+	if (k->slen)
+		k->hash = hash_mix64(k->hash ^ hash_bytes(k->server, k->slen, 0));
+	k->hash += !k->hash;
+	const struct loc_slot *hit = loc_find(s, k);
 	if (hit->hash)
 		return hit->pass ? &m->passes[hit->pass - 1] : NULL;
-	const struct ngx_pass *best = pass_of(m, server, accessstats_path_text(path));
-	loc_put(s, &k, best ? (size_t)(best - m->passes) + 1 : 0);
+	const struct ngx_pass *best = pass_of(m, k->server, accessstats_path_text(path));
+	loc_put(s, k, best ? (size_t)(best - m->passes) + 1 : 0);
+	return best;
+}
+
+/* The n <= 16 bytes at p as two words: with n, they name the bytes (the
+ * loads overlap as in hash_bytes()). */
+static inline void key_words(const char *p, size_t n, uint64_t *w0, uint64_t *w1)
+{
+	uint32_t a, b;
+	if (n >= 8) {
+		memcpy(w0, p, 8);
+		memcpy(w1, p + n - 8, 8);
+		return;
+	}
+	if (n >= 4) {
+		memcpy(&a, p, 4);
+		memcpy(&b, p + n - 4, 4);
+		*w0 = a | (uint64_t)b << 32;
+	} else {
+		*w0 = n ? (unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
+			      (uint64_t)(unsigned char)p[n - 1] << 16
+			: 0;
+	}
+	*w1 = 0;
+}
+
+const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
+						    size_t slen, bool server_fixed,
+						    struct path *path)
+{
+	const struct ngx_model *m = s->m;
+	/* the prefix is the raw path's when it holds no escape */
+	struct loc_key k = {.server = server, .slen = slen};
+	if (!raw_prefix(path, s->prefix_max + 1, &k.pre, &k.plen)) {
+		k.pre = accessstats_path_text(path);
+		k.plen = MIN(strlen(k.pre), s->prefix_max + 1);
+	}
+	if (k.slen > UINT16_MAX || k.plen > UINT16_MAX)
+		return pass_of(m, server, accessstats_path_text(path));
+	if (!server_fixed || k.plen > 16)
+		return lookup(s, &k, path);
+	/* the front: a server the format names (its pointer stands for it)
+	 * and a prefix of two words; one multiply finds the slot, one
+	 * compare tells the answer (the table's hash, probe and key compare
+	 * for every line: 859 -> 817 instructions a `combined` line, callgrind) */
+	if (!s->front)
+		s->front = xcalloc(FRONT_SLOTS, sizeof(*s->front));
+	uint64_t w0, w1;
+	key_words(k.pre, k.plen, &w0, &w1);
+	uint64_t h = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ (uintptr_t)server ^ k.plen) *
+		     0xff51afd7ed558ccdull;
+	struct front_slot *f = &s->front[h >> (64 - FRONT_BITS)];
+	if (f->plen1 == k.plen + 1 && f->w0 == w0 && f->w1 == w1 && f->server == server)
+		return f->pass ? &m->passes[f->pass - 1] : NULL;
+	const struct ngx_pass *best = lookup(s, &k, path);
+	*f = (struct front_slot){.w0 = w0,
+				 .w1 = w1,
+				 .server = server,
+				 .plen1 = (uint32_t)k.plen + 1,
+				 .pass = best ? (uint32_t)(best - m->passes) + 1 : 0};
 	return best;
 }
 

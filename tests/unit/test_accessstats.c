@@ -197,6 +197,44 @@ static void test_location_cache_per_server_and_past_its_size(void)
 	ngxconf_free(m);
 }
 
+/* combined names no server: its log's is the key of the cache's front,
+ * whose 256 slots many prefixes of 1 to 6 bytes share; every line is
+ * placed as without a cache. */
+static void test_location_front_shared_by_prefixes(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	static const char *const shapes[] = {"/php/", "/ph", "/", "/php", "/p", "/"};
+	unsigned php = 0, n = 3000;
+	for (unsigned i = 0; i < n; i++) {
+		char path[32], line[256];
+		size_t k = i % 6;
+		/* "/php/123", "/ph123", "/123", then "/php", "/p", "/" as they are */
+		if (k < 3)
+			snprintf(path, sizeof(path), "%s%u", shapes[k], i % 700);
+		else
+			snprintf(path, sizeof(path), "%s", shapes[k]);
+		php += k == 0;
+		snprintf(line, sizeof(line),
+			 "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET %s HTTP/1.1\" 200 0 "
+			 "\"-\" \"curl/7.88.1\"",
+			 path);
+		CHECK_INT(feed(s, PL, line), 0);
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, pass_at(m, "/php/"), &c));
+	CHECK_INT(c.requests, php);
+	/* plain.example has no other location: api.example's / takes the rest */
+	CHECK(accessstats_pass_total(s, pass_at(m, "/"), &c));
+	CHECK_INT(c.requests, n - php);
+	CHECK_INT(accessstats_log_at(s, 1)->unmatched, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_windows_slide_by_line_time(void)
 {
 	struct ngx_model *m = load();
@@ -580,6 +618,7 @@ int main(void)
 	RUN(test_line_by_log_index);
 	RUN(test_escaped_path_placed_as_unescaped);
 	RUN(test_location_cache_per_server_and_past_its_size);
+	RUN(test_location_front_shared_by_prefixes);
 	RUN(test_windows_slide_by_line_time);
 	RUN(test_repeated_stamps_keep_their_own_time);
 	RUN(test_quantile_sketch_bounded);
