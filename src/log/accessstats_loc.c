@@ -69,15 +69,10 @@ static size_t first_end(const char *s, size_t n, unsigned stop)
 	return n;
 }
 
-/* The first n bytes of the unescaped path (n at most want; shorter when
- * the path is) without unescaping it: the raw bytes, when no escape comes
- * before the query or the want-th byte. false when one does. (Unescaping
- * every path was 340 of 2,340 instructions a `combined` line.) The path
- * is accesslog_raw_path()'s ($request_uri, $uri, else the target of
- * $request), read here in one pass over at most want bytes: the whole
- * target, then its query, then its escapes were three memchr() calls
- * (1,277 -> 1,252 instructions a `combined` line, callgrind). */
-static bool raw_prefix(const struct path *p, size_t want, const char **ret, size_t *ret_len)
+/* Where the path is, raw: accesslog_raw_path()'s ($request_uri, $uri, else
+ * the target of $request, then up to the field's end, *ret_stop holding
+ * END_TARGET); "" when none. */
+static void raw_span(const struct path *p, const char **ret, size_t *ret_len, unsigned *ret_stop)
 {
 	const struct accesslog_line *l = p->l;
 	const struct accesslog_field *f = &l->v[ACCESSLOG_REQUEST_URI];
@@ -99,15 +94,28 @@ static bool raw_prefix(const struct path *p, size_t want, const char **ret, size
 			stop |= END_TARGET;
 		}
 	}
-	size_t n = MIN((size_t)(e - s), want);
+	*ret = s;
+	*ret_len = (size_t)(e - s);
+	*ret_stop = stop;
+}
+
+/* The first n bytes of the unescaped path (n at most want; shorter when
+ * the path is) without unescaping it: the raw bytes s[0, len) of
+ * raw_span(), when no escape comes before the query or the want-th byte.
+ * false when one does. (Unescaping every path was 340 of 2,340
+ * instructions a `combined` line.) Read in one pass over at most want
+ * bytes: the whole target, then its query, then its escapes were three
+ * memchr() calls (1,277 -> 1,252 instructions a `combined` line,
+ * callgrind). */
+static bool raw_prefix(const char *s, size_t len, unsigned stop, size_t want, size_t *ret_len)
+{
+	size_t n = MIN(len, want);
 	size_t i = first_end(s, n, stop);
 	if (i < n && (ends[(unsigned char)s[i]] & stop) == ESCAPE)
 		return false;
-	n = i;
-	if (n >= URI_MAX)
+	if (i >= URI_MAX)
 		return false;
-	*ret = s;
-	*ret_len = n;
+	*ret_len = i;
 	return true;
 }
 
@@ -269,40 +277,58 @@ static inline void key_words(const char *p, size_t n, uint64_t *w0, uint64_t *w1
 	*w1 = 0;
 }
 
+/* The answer through the table, from the raw path at s[0, len). */
+static const struct ngx_pass *by_table(struct accessstats *s, const char *server, size_t slen,
+				       struct path *path, const char *raw, size_t len,
+				       unsigned stop)
+{
+	/* the prefix is the raw path's when it holds no escape */
+	struct loc_key k = {.server = server, .slen = slen, .pre = raw};
+	if (!raw_prefix(raw, len, stop, s->prefix_max + 1, &k.plen)) {
+		k.pre = accessstats_path_text(path);
+		k.plen = MIN(strlen(k.pre), s->prefix_max + 1);
+	}
+	if (k.slen > UINT16_MAX || k.plen > UINT16_MAX)
+		return pass_of(s->m, server, accessstats_path_text(path));
+	return lookup(s, &k, path);
+}
+
 const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
 						    size_t slen, bool server_fixed,
 						    struct path *path)
 {
 	const struct ngx_model *m = s->m;
-	/* the prefix is the raw path's when it holds no escape */
-	struct loc_key k = {.server = server, .slen = slen};
-	if (!raw_prefix(path, s->prefix_max + 1, &k.pre, &k.plen)) {
-		k.pre = accessstats_path_text(path);
-		k.plen = MIN(strlen(k.pre), s->prefix_max + 1);
-	}
-	if (k.slen > UINT16_MAX || k.plen > UINT16_MAX)
-		return pass_of(m, server, accessstats_path_text(path));
-	if (!server_fixed || k.plen > 16)
-		return lookup(s, &k, path);
+	const char *raw;
+	size_t len, want = s->prefix_max + 1;
+	unsigned stop;
+	raw_span(path, &raw, &len, &stop);
+	if (!server_fixed || want > 16)
+		return by_table(s, server, slen, path, raw, len, stop);
 	/* the front: a server the format names (its pointer stands for it)
-	 * and a prefix of two words; one multiply finds the slot, one
-	 * compare tells the answer (the table's hash, probe and key compare
-	 * for every line: 859 -> 817 instructions a `combined` line, callgrind) */
+	 * and the path's first want raw bytes, as they are: with no escape
+	 * among them they tell the answer, whatever else they hold (a query,
+	 * the rest of $request). One multiply finds the slot, one compare
+	 * tells the answer, and the bytes are not scanned (the table's hash,
+	 * probe and key compare for every line: 859 -> 817 instructions a
+	 * `combined` line; the scan too: 817 -> 749, callgrind). */
 	if (!s->front)
 		s->front = xcalloc(FRONT_SLOTS, sizeof(*s->front));
+	size_t n = MIN(len, want);
 	uint64_t w0, w1;
-	key_words(k.pre, k.plen, &w0, &w1);
-	uint64_t h = (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ (uintptr_t)server ^ k.plen) *
-		     0xff51afd7ed558ccdull;
+	key_words(raw, n, &w0, &w1);
+	uint64_t h =
+	    (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ (uintptr_t)server ^ n) * 0xff51afd7ed558ccdull;
 	struct front_slot *f = &s->front[h >> (64 - FRONT_BITS)];
-	if (f->plen1 == k.plen + 1 && f->w0 == w0 && f->w1 == w1 && f->server == server)
+	/* a kept key has no escape: neither has a line's equal to it */
+	if (f->plen1 == n + 1 && f->w0 == w0 && f->w1 == w1 && f->server == server)
 		return f->pass ? &m->passes[f->pass - 1] : NULL;
-	const struct ngx_pass *best = lookup(s, &k, path);
-	*f = (struct front_slot){.w0 = w0,
-				 .w1 = w1,
-				 .server = server,
-				 .plen1 = (uint32_t)k.plen + 1,
-				 .pass = best ? (uint32_t)(best - m->passes) + 1 : 0};
+	const struct ngx_pass *best = by_table(s, server, slen, path, raw, len, stop);
+	if (!memchr(raw, '\\', n))
+		*f = (struct front_slot){.w0 = w0,
+					 .w1 = w1,
+					 .server = server,
+					 .plen1 = (uint32_t)n + 1,
+					 .pass = best ? (uint32_t)(best - m->passes) + 1 : 0};
 	return best;
 }
 

@@ -207,17 +207,23 @@ static void test_location_front_shared_by_prefixes(void)
 		return;
 	struct accessstats *s = NULL;
 	CHECK_INT(accessstats_new(m, &s), 0);
-	static const char *const shapes[] = {"/php/", "/ph", "/", "/php", "/p", "/"};
-	unsigned php = 0, n = 3000;
+	/* "/php/123", "/ph123", "/ph\x70/123" (an escaped p: /php/) and
+	 * "/ph\x71/123" (/phq/: the same first six raw bytes, another answer),
+	 * "/php?x=123" (the path is /php), "/php/?123", "/123", then "/php",
+	 * "/p", "/" */
+	static const char *const shapes[] = {
+	    "/php/", "/ph", "/ph\\x70/", "/ph\\x71/", "/php?x=", "/php/?", "/", "/php", "/p", "/"};
+	static const bool in_php[] = {true, false, true,  false, false,
+				      true, false, false, false, false};
+	unsigned php = 0, n = 4000;
 	for (unsigned i = 0; i < n; i++) {
 		char path[32], line[256];
-		size_t k = i % 6;
-		/* "/php/123", "/ph123", "/123", then "/php", "/p", "/" as they are */
-		if (k < 3)
+		size_t k = i % 10;
+		if (k < 7)
 			snprintf(path, sizeof(path), "%s%u", shapes[k], i % 700);
 		else
 			snprintf(path, sizeof(path), "%s", shapes[k]);
-		php += k == 0;
+		php += in_php[k];
 		snprintf(line, sizeof(line),
 			 "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET %s HTTP/1.1\" 200 0 "
 			 "\"-\" \"curl/7.88.1\"",
