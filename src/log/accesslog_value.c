@@ -66,19 +66,6 @@ size_t accesslog_unescape(enum ngx_log_escape escape, const char *in, size_t len
 	return o;
 }
 
-static bool digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-int accesslog_status(const struct accesslog_line *l)
-{
-	const struct accesslog_field *s = &l->v[ACCESSLOG_STATUS];
-	if (!s->p || s->len != 3 || !digit(s->p[0]) || !digit(s->p[1]) || !digit(s->p[2]))
-		return -EINVAL;
-	return (s->p[0] - '0') * 100 + (s->p[1] - '0') * 10 + (s->p[2] - '0');
-}
-
 bool accesslog_raw_path(const struct accesslog_line *l, const char **ret, size_t *ret_len)
 {
 	const struct accesslog_field *u = &l->v[ACCESSLOG_REQUEST_URI];

@@ -3,7 +3,9 @@
  * (accessstats_read.c: windows, quantiles, impact words). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/strmap.h"
 #include "log/accesslog.h"
@@ -37,12 +39,38 @@ struct loc_slot {
 	uint32_t pass; /* index + 1; 0: no pass fits */
 };
 
+/* Where a line's time falls: its bucket's slot and its minute, and their
+ * places in an entity's rings (see when_of()). */
+struct when {
+	time_t t;
+	int64_t slot, min;
+	size_t b, k; /* slot % ACCESSSTATS_BUCKETS, min % ACCESSSTATS_HIST_MINUTES */
+};
+
+/* One answer of the location cache's front (accessstats_loc.c): a server
+ * named by its pointer, a path prefix of at most 16 bytes as two words. */
+#define FRONT_BITS  8
+#define FRONT_SLOTS (1u << FRONT_BITS)
+struct front_slot {
+	uint64_t w0, w1;
+	const char *server;
+	uint32_t plen1; /* the prefix's length + 1; 0: empty */
+	uint32_t pass;	/* index + 1; 0: no pass fits */
+};
+
 struct log {
 	struct accessstats_log pub;
 	struct accesslog_format *fmt[ACCESSSTATS_MAX_FORMATS];
 	const struct ngx_access_log *dir[ACCESSSTATS_MAX_FORMATS];
 	/* each format's last line (accesslog_parse_into) */
 	struct accesslog_line line[ACCESSSTATS_MAX_FORMATS];
+	/* decided once per format, not per line (count_line): its escape,
+	 * whether its lines name their server ($server_name, $host), and
+	 * else the directive's server and that name's length */
+	enum ngx_log_escape esc[ACCESSSTATS_MAX_FORMATS];
+	bool named[ACCESSSTATS_MAX_FORMATS];
+	const char *server[ACCESSSTATS_MAX_FORMATS];
+	size_t server_len[ACCESSSTATS_MAX_FORMATS];
 	size_t nfmt;
 };
 
@@ -55,8 +83,9 @@ struct accessstats {
 	struct entity **peer;  /* m->npeers */
 	struct strmap extra;   /* peer key the model does not name -> struct entity * */
 	size_t nextra;
-	struct loc_slot *loc; /* LOC_SLOTS, made on first use */
-	char *loc_keys;	      /* the cached keys, one after the other */
+	struct front_slot *front; /* FRONT_SLOTS, made on first use */
+	struct loc_slot *loc;	  /* LOC_SLOTS, made on first use */
+	char *loc_keys;		  /* the cached keys, one after the other */
 	size_t loc_keys_len, loc_keys_cap;
 	size_t nloc, prefix_max;
 	size_t last_log; /* index + 1 of the log of the latest line; 0 none */
@@ -66,6 +95,8 @@ struct accessstats {
 	char stamp[32];
 	size_t stamp_len;
 	time_t stamp_time;
+	struct when when; /* the previous line's (a pure memo); valid when when_set */
+	bool when_set;
 	unsigned span;	     /* accessstats_set_span; 0: the 5 min ring */
 	char span_words[48]; /* "in the last 15 min" */
 };
@@ -81,10 +112,14 @@ struct path {
 
 /* The path unescaped, cut at the query (accessstats_loc.c). */
 const char *accessstats_path_text(struct path *p);
-/* The pass of server whose location fits the path best (nginx: exact, then
- * the longest prefix); a pass of the same server wins over any other. The
- * answer is cached per (server, path prefix). */
+/* The pass of server (slen bytes, NUL-terminated) whose location fits the
+ * path best (nginx: exact, then the longest prefix); a pass of the same
+ * server wins over any other. The answer is cached per (server, path
+ * prefix). server_fixed: server's text lives, unchanged, as long as s (a
+ * format's server, not one read from the line): its address may stand for
+ * it in the cache. */
 const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const char *server,
+						    size_t slen, bool server_fixed,
 						    struct path *path);
 /* Of the passes that reach peer p, the one whose location fits uri best
  * (same server first); NULL when no location of theirs matches. */
