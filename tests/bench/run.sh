@@ -63,4 +63,4 @@ grep -E '^status: ' "$out" | sed 's/^/hostile     /'
 
 echo
 echo "== summary (issue 17)"
-grep -E '^(wc -l \(access log\)|accesslog match|accessstats ingest)' "$out" | sed 's/^/in-process  /'
+grep -E '^(wc -l \(access log\)|accesslog parse|accessstats ingest)' "$out" | sed 's/^/in-process  /'
