@@ -3,8 +3,10 @@
 #   tests/bench/accesslog.sh BUILD_DIR [MB] [RUNS]
 # Generates MB (default 1200: about 10 M lines) of `combined` lines with
 # bench_accesslog, warms the page cache, runs `wc -l`, `bench_accesslog
-# run` (each line matched by accesslog_parse, its status, unescaped path and time read: the API explain uses, no placing or counting) and `bench_accesslog stats` (the daemon's ingest:
-# matched, placed on a location, counted) RUNS times each (default 3),
+# run` (each line through accesslog_parse, its status, unescaped path and
+# time read: no placing, no counting) and `bench_accesslog stats` (the
+# daemon's ingest: matched, placed on a location, counted) RUNS times each
+# (default 3),
 # alternating, and prints the best CPU time (user + sys) of each and each
 # as a fraction of wc -l.
 # With valgrind installed it also prints the instructions a line of the
