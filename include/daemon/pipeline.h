@@ -67,6 +67,11 @@ void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *mod
  * no access log (not looked up). */
 bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
 		   int64_t now_ms);
+/* One line of the access log at index log (accessstats_log_index of the
+ * pipeline's statistics, taken after the last pipeline_swap): no lookup by
+ * path. false when it is no access entry. */
+bool pipeline_access_line(struct pipeline *p, size_t log, const char *line, size_t len,
+			  int64_t now_ms);
 
 /* Rebuild the prober's targets from the plan (configured + learned peers). */
 void pipeline_set_targets(struct pipeline *p);

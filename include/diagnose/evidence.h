@@ -48,7 +48,9 @@ struct evidence {
 	int64_t last_event_ms;		       /* any line, for expiry */
 	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
 	int last_err;
-	unsigned queue_peak; /* the listener's fullest accept queue seen this episode */
+	unsigned queue_peak;   /* the listener's fullest accept queue seen this episode */
+	int64_t pool_asked_ms; /* pool_full's last look at the listener (0: none) */
+	bool pool_was_full;    /* and its answer */
 	/* error lines within EVIDENCE_BURST_MS of a burst's first: the most seen
 	 * this episode (how many requests failed at once) */
 	int64_t burst_start_ms;

@@ -16,6 +16,7 @@
  * caller needs as text (the URI). */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,14 +75,30 @@ struct accesslog_line {
  * the line is not one this format writes (or the step budget ran out). */
 int accesslog_parse(const struct accesslog_format *f, const char *line, size_t len,
 		    struct accesslog_line *ret);
+/* The same into l, which the caller keeps for f across lines (zeroed
+ * before the first): only the variables f writes are written, the others
+ * stay NULL, so a line costs no clearing and no copy of l (accessstats:
+ * 1,137 -> 1,075 instructions a `combined` line, callgrind). On
+ * -EINVAL l holds no line (some of f's variables may have been written). */
+int accesslog_parse_into(const struct accesslog_format *f, const char *line, size_t len,
+			 struct accesslog_line *l);
 
 /* Undo nginx's escaping of one value into out (NUL-terminated, cut at
  * outsize - 1). Returns the length written. */
 size_t accesslog_unescape(enum ngx_log_escape escape, const char *in, size_t len, char *out,
 			  size_t outsize);
 
-/* The HTTP status, or -EINVAL. */
-int accesslog_status(const struct accesslog_line *l);
+/* The HTTP status, or -EINVAL. Inline: 946 -> 941
+ * instructions a `combined` line through accessstats (callgrind). */
+static inline int accesslog_status(const struct accesslog_line *l)
+{
+	const struct accesslog_field *s = &l->v[ACCESSLOG_STATUS];
+	if (!s->p || s->len != 3)
+		return -EINVAL;
+	unsigned a = (unsigned)(s->p[0] - '0'), b = (unsigned)(s->p[1] - '0'),
+		 c = (unsigned)(s->p[2] - '0');
+	return a < 10 && b < 10 && c < 10 ? (int)(a * 100 + b * 10 + c) : -EINVAL;
+}
 /* The request path (no query string), unescaped, from $request_uri, $uri
  * or the target of $request, in that order. Returns its length, 0 when the
  * line has none. */

@@ -8,6 +8,6 @@
 
 /* p holds at least ERRLOG_TIME_LEN bytes. Returns 0 and sets *ret, or
  * -EINVAL when they are not a valid stamp. The UTC offset is looked up with
- * mktime() once per local hour and the last stamp is remembered; both caches
- * are per thread. */
+ * mktime() once per local hour, cached per thread (errlog.c remembers the
+ * last stamp's minute itself, inline). */
 int errlog_time_parse(const char *p, time_t *ret);

@@ -1,4 +1,4 @@
-/* strmap: open-addressing hash map with FNV-1a (see strmap.h). */
+/* strmap: open-addressing hash map over hash_str (see strmap.h). */
 #include "core/strmap.h"
 
 #include <stdint.h>

@@ -79,10 +79,12 @@ struct daemon {
 	char last_error[512];
 	struct problems problems;
 	char **log_paths; /* the logs handed to tail */
-	/* per log: may be an access log. An error log's lines then go to the
-	 * pipeline with no path to look up: that lookup by path was 10 % of a
-	 * storm's CPU (perf, tests/bench/daemon.py) */
-	bool *log_access;
+	/* per log: its index among the access logs + 1 (accessstats_log_index),
+	 * 0 for an error log, SIZE_MAX: look its lines up by path. Neither
+	 * kind is looked up by path per line: that was 10 % of a storm's CPU
+	 * (perf, tests/bench/daemon.py) and 20 of 1,036 instructions a
+	 * `combined` access line (callgrind) */
+	size_t *log_access;
 	size_t nlog_paths;
 	char metrics_error[256];
 	/* each failing call is logged when it starts failing, not every time */
@@ -107,12 +109,15 @@ static void set_logs(struct daemon *d)
 	size_t n = plan_logs(d->p->cfg, d->p->model, d->p->access, &paths);
 	/* before tail_set_files, which may deliver lines of the new logs */
 	d->log_access = xreallocarray(d->log_access, n + 1, sizeof(*d->log_access));
-	for (size_t i = 0; i < n; i++)
-		d->log_access[i] = d->p->access && accessstats_is_log(d->p->access, paths[i]);
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		d->log_access[i] =
+		    d->p->access && accessstats_log_index(d->p->access, paths[i], &k) ? k + 1 : 0;
+	}
 	int r = tail_set_files(d->tail, paths, n);
 	if (r == -EINVAL) /* the old set stays, with its old positions: look up every line */
 		for (size_t i = 0; i < n; i++)
-			d->log_access[i] = true;
+			d->log_access[i] = SIZE_MAX;
 	outcome(&d->tail_error, r, "following the error logs");
 	for (size_t i = 0; i < d->nlog_paths; i++)
 		free(d->log_paths[i]);
@@ -324,10 +329,12 @@ static bool on_log_line(void *userdata, const char *path, size_t index, const ch
 			size_t len)
 {
 	struct daemon *d = userdata;
-	bool access = index >= d->nlog_paths || d->log_access[index];
+	size_t access = index < d->nlog_paths ? d->log_access[index] : SIZE_MAX;
 	/* the loop's time: no clock call per line */
-	return pipeline_line(d->p, access ? path : NULL, line, len,
-			     (int64_t)(ev_now(d->loop) * 1000.0));
+	int64_t now_ms = (int64_t)(ev_now(d->loop) * 1000.0);
+	if (access && access != SIZE_MAX)
+		return pipeline_access_line(d->p, access - 1, line, len, now_ms);
+	return pipeline_line(d->p, access ? path : NULL, line, len, now_ms);
 }
 
 static void on_alert_change(void *userdata, const struct alert *a)

@@ -214,6 +214,13 @@ bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_
 	return true;
 }
 
+bool pipeline_access_line(struct pipeline *p, size_t log, const char *line, size_t len,
+			  int64_t now_ms)
+{
+	return p->access &&
+	       accessstats_line_at(p->access, log, line, len, (time_t)(now_ms / 1000)) == 0;
+}
+
 void pipeline_tick(struct pipeline *p, int64_t now_ms)
 {
 	diag_tick(p->diag, now_ms);

@@ -13,6 +13,8 @@
  * hold at once: the firing one keeps the story (see held_by_sibling). One
  * tick, so a path really changing state is told within a second. */
 #define DIAG_EXCLUSIVE_SETTLE_MS 1000
+#define DIAG_POOL_RECHECK_MS                                                                       \
+	1000 /* the host's tables are read at most once this (FACTS_SNAPSHOT_MS) */
 
 struct diag {
 	struct report_env env; /* what rendering reads */

@@ -154,6 +154,7 @@ void evidence_reset_episode(struct evidence *e)
 {
 	e->first_error_ms = e->last_error_ms = 0;
 	e->queue_peak = 0;
+	e->pool_asked_ms = 0;
 	free(e->unit); /* the next episode reads the journal from its own first error */
 	e->unit = NULL;
 	e->burst_start_ms = 0;

@@ -4,7 +4,8 @@
  * every call; a line costs about a tenth of that. Converting the date
  * arithmetically and asking mktime() only for the UTC offset of a new local
  * hour keeps the stamp cheap: tests/bench/errlog.sh (200 MB) ran at 4.9 % of
- * `wc -l` with mktime() per line, 18.8 % with these caches. */
+ * `wc -l` with mktime() per line, 18.8 % with these caches (the last
+ * stamp's minute, the other one, is errlog.c's). */
 #include "log/errlog_time.h"
 
 #include <errno.h>
@@ -33,15 +34,7 @@ struct tz_hour {
 	bool set;
 };
 
-/* The last stamp: a busy log repeats the same minute many times. */
-struct last_stamp {
-	char text[ERRLOG_TIME_LEN];
-	time_t minute; /* the epoch second of its minute's :00 */
-	bool set;
-};
-
 static _Thread_local struct tz_hour tz;
-static _Thread_local struct last_stamp last;
 
 static time_t local_to_epoch(int y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s)
 {
@@ -70,12 +63,7 @@ static unsigned dig2(const char *p)
 	return (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
 }
 
-/* A new minute: the whole stamp. Out of line, so that the same-minute path
- * taken by nearly every line saves no registers; with the minute's start
- * kept instead of the last stamp's time, errlog_time_parse went from 55 to
- * 41 instructions a line (callgrind, bench_errlog run, 20 MB of real lines:
- * 3.53 -> 2.64 M; whole run 107.2 -> 106.3 M, noise file 89.2 -> 87.6 M). */
-static __attribute__((noinline)) int parse_stamp(const char *p, time_t *ret)
+int errlog_time_parse(const char *p, time_t *ret)
 {
 	static const char shape[] = "dddd/dd/dd dd:dd:dd";
 	for (size_t i = 0; i < ERRLOG_TIME_LEN; i++) {
@@ -87,21 +75,6 @@ static __attribute__((noinline)) int parse_stamp(const char *p, time_t *ret)
 		 s = dig2(p + 17);
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
 		return -EINVAL;
-	last.minute = local_to_epoch(y, mo, d, h, mi, 0);
-	memcpy(last.text, p, ERRLOG_TIME_LEN);
-	last.set = true;
-	*ret = last.minute + (time_t)s;
+	*ret = local_to_epoch(y, mo, d, h, mi, s);
 	return 0;
-}
-
-int errlog_time_parse(const char *p, time_t *ret)
-{
-	if (last.set && memcmp(p, last.text, 17) == 0) {
-		/* same minute: only the seconds are new */
-		if (!is_digit(p[17]) || !is_digit(p[18]) || dig2(p + 17) > 60)
-			return -EINVAL;
-		*ret = last.minute + (time_t)dig2(p + 17);
-		return 0;
-	}
-	return parse_stamp(p, ret);
 }

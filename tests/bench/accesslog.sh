@@ -3,10 +3,15 @@
 #   tests/bench/accesslog.sh BUILD_DIR [MB] [RUNS]
 # Generates MB (default 1200: about 10 M lines) of `combined` lines with
 # bench_accesslog, warms the page cache, runs `wc -l`, `bench_accesslog
-# run` (the matcher alone) and `bench_accesslog stats` (the daemon's ingest:
-# matched, placed on a location, counted) RUNS times each (default 3),
+# run` (each line through accesslog_parse, its status, unescaped path and
+# time read: no placing, no counting) and `bench_accesslog stats` (the
+# daemon's ingest: matched, placed on a location, counted) RUNS times each
+# (default 3),
 # alternating, and prints the best CPU time (user + sys) of each and each
 # as a fraction of wc -l.
+# With valgrind installed it also prints the instructions a line of the
+# ingest (callgrind, on the first 167,000 lines: deterministic where the
+# timings are not).
 # Not part of the test suite: it prints figures, it asserts nothing.
 set -euo pipefail
 build=${1:?usage: accesslog.sh BUILD_DIR [MB] [RUNS]}
@@ -15,7 +20,8 @@ runs=${3:-3}
 bin="$build/tests/bench/bench_accesslog"
 [ -x "$bin" ] || { echo "accesslog.sh: $bin not built" >&2; exit 1; }
 file=$(mktemp "${TMPDIR:-/tmp}/accesslog-bench.XXXXXX")
-trap 'rm -f "$file"' EXIT
+sample=$(mktemp "${TMPDIR:-/tmp}/accesslog-sample.XXXXXX")
+trap 'rm -f "$file" "$sample"' EXIT
 "$bin" generate "$file" "$mb"
 cat "$file" >/dev/null
 lines=$(wc -l <"$file")
@@ -40,7 +46,14 @@ awk -v l="$lines" -v w="$best_wc" -v r="$best_run" -v s="$best_stats" -v mb="$mb
     if (r <= 0) r = 0.001
     if (s <= 0) s = 0.001
     printf "file: %d MB, %d lines, best cpu of runs\n", mb, l
-    printf "wc -l              cpu %7.3f s  %11.0f lines/s\n", w, l / w
-    printf "accesslog match    cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", r, l / r, 100 * w / r, r / w
+    printf "wc -l (access log) cpu %7.3f s  %11.0f lines/s\n", w, l / w
+    printf "accesslog parse    cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", r, l / r, 100 * w / r, r / w
     printf "accessstats ingest cpu %7.3f s  %11.0f lines/s  %5.1f%% of wc -l (%.1fx its time)\n", s, l / s, 100 * w / s, s / w
 }'
+if command -v valgrind >/dev/null; then
+    head -n 167000 "$file" >"$sample"
+    n=$(wc -l <"$sample")
+    ir=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" stats "$sample" 2>&1 >/dev/null |
+        awk '/Collected :/ { print $NF }')
+    awk -v ir="$ir" -v n="$n" 'BEGIN { printf "accessstats ingest callgrind %.0f instructions a line (%d lines)\n", ir / n, n }'
+fi

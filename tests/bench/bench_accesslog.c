@@ -14,6 +14,7 @@
  * tests/bench/accesslog.sh runs it next to `wc -l` on the same file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,19 +154,24 @@ static unsigned long long each_line(const char *path, void (*fn)(void *, const c
 
 struct stats_run {
 	struct accessstats *s;
-	const char *path;
+	size_t log; /* the daemon's way: the log's index, not its path */
 	unsigned long long counted;
 };
 
 static void stats_line(void *ud, const char *line, size_t len)
 {
 	struct stats_run *r = ud;
-	r->counted += accessstats_line(r->s, r->path, line, len, 1795989565) == 0;
+	r->counted += accessstats_line_at(r->s, r->log, line, len, 1795989565) == 0;
 }
 
-static int stats(const char *path)
+static int stats(const char *arg)
 {
-	char dir[] = "/tmp/bench_accesslog.XXXXXX", conf[64], text[2048];
+	/* the model's access_log names it: a relative path would be nginx's
+	 * prefix's, and no line would be counted */
+	char path[PATH_MAX];
+	if (!realpath(arg, path))
+		return -errno;
+	char dir[] = "/tmp/bench_accesslog.XXXXXX", conf[64], text[PATH_MAX + 1024];
 	if (!mkdtemp(dir))
 		return -errno;
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
@@ -193,8 +199,14 @@ static int stats(const char *path)
 		fprintf(stderr, "bench_accesslog: %s\n", err);
 		return r;
 	}
-	struct stats_run run = {.path = path};
+	struct stats_run run = {0};
 	accessstats_new(m, &run.s);
+	if (!accessstats_log_index(run.s, path, &run.log)) {
+		fprintf(stderr, "bench_accesslog: %s is not the model's access log\n", path);
+		accessstats_free(run.s);
+		ngxconf_free(m);
+		return -ENOENT;
+	}
 	double secs = 0;
 	unsigned long long lines = each_line(path, stats_line, &run, &secs);
 	printf("lines %llu counted %llu\n", lines, run.counted);

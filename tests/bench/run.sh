@@ -18,6 +18,8 @@ trap 'rm -f "$out"' EXIT
 echo "== errlog: in-process ingest as a fraction of wc -l (issue 16 target >= 25%)"
 if [ -n "$short" ]; then mb=20 runs=2; else mb=200 runs=3; fi
 "$here/errlog.sh" "$build" $mb $runs ${before:+"$before/tests/bench/bench_errlog"}
+echo "== accesslog: combined ingest next to wc -l (issue 17: 10 M lines, target <= 4x wc -l)"
+if [ -n "$short" ]; then "$here/accesslog.sh" "$build" 20 2; else "$here/accesslog.sh" "$build" 1200 3; fi
 echo "== diagnose: in-process storm, every line a failure of one of 50 configured peers"
 "$build/tests/bench/bench_diagnose" ${short:+200000}
 if [ -n "$before" ]; then
@@ -58,3 +60,7 @@ grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
 grep -E '^(before:)? +p50 .* ms +p99 .*target p99' "$out" | sed 's/^/latency     /'
 grep -E '^status: ' "$out" | sed 's/^/hostile     /'
+
+echo
+echo "== summary (issue 17)"
+grep -E '^(wc -l \(access log\)|accesslog parse|accessstats ingest)' "$out" | sed 's/^/in-process  /'

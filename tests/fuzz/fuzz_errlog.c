@@ -6,7 +6,7 @@
  * key, and parsing the same bytes again gives the same event (the caches
  * must not change results). The pre-filtered parse accepts the same lines
  * and gives the same kind and peer; errlog_peer_resolve_unix() keeps the
- * event valid. */
+ * event valid; errlog_entry_open() agrees with the full parse. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -75,7 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		check(&ev, b, size);
 	}
-	(void)errlog_entry_open(b, size);
+	/* an entry is open exactly when the whole line parses as a FastCGI
+	 * stderr message without a client context (and is not cut) */
+	bool open = size < 2047 && r == 0 && again.kind == EV_FASTCGI_STDERR && !again.client.p;
+	if (errlog_entry_open(b, size) != open)
+		abort();
 	(void)errlog_entry_start(b, size);
 	free(b);
 	return 0;

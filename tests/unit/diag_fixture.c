@@ -38,6 +38,7 @@ static bool fake_listener(void *ud, const struct peerkey *k, bool fresh, struct 
 		snprintf(ret->process, sizeof(ret->process), "%s", fake.near_process);
 		return true;
 	}
+	fake.listener_asks++;
 	*ret = fake.listener;
 	return fake.listener_known;
 }

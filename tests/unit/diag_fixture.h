@@ -23,6 +23,7 @@ struct diag_fake {
 	size_t nprobe;
 	struct host_listener listener;
 	bool listener_known;
+	int listener_asks; /* of the peer's listener (not a nearby port's) */
 	unsigned nearby[16];
 	int nnearby;
 	/* software: of the peer (port 8081 or the unix socket) and of every

@@ -130,6 +130,39 @@ static void test_unquoted_request_backs_off_to_the_status(void)
 	accesslog_format_free(f);
 }
 
+/* A line kept across lines of one format (accesslog_parse_into) reads as
+ * accesslog_parse's, after a line that matched part of the way too. */
+static void test_kept_line_reads_as_a_fresh_one(void)
+{
+	static const struct {
+		const char *fmt, *lines[4];
+	} cases[] = {
+	    {NGXCONF_COMBINED_FORMAT,
+	     {"127.0.0.1 - - [29/Nov/2026:21:59:25 +0000] \"GET /api/x HTTP/1.1\" 502 1 \"-\" "
+	      "\"-\"",
+	      "10.0.0.1 - - [29/Nov/2026:21:59:26 +0000] \"GET /a HTTP/1.1\" 5x2 1 \"-\" \"-\"",
+	      "10.0.0.2 - bob - \"GET / HTTP/1.1\" 200 1",
+	      "::1 - - [29/Nov/2026:21:59:27 +0000] \"POST /b HTTP/1.1\" 200 1 \"-\" \"-\""}},
+	    {"$request $status $upstream_addr $request_time",
+	     {"GET /x HTTP/1.1 504 127.0.0.1:9000, 127.0.0.1:9001 60.001", "GET /y HTTP/1.1 504 x",
+	      "GET /z HTTP/1.1 200 - 0.001", "GET / HTTP/1.0 200 a:1 0"}},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct accesslog_format *f = compile(cases[c].fmt, NGX_ESCAPE_DEFAULT);
+		struct accesslog_line kept, fresh;
+		memset(&kept, 0, sizeof(kept));
+		for (size_t i = 0; i < 4; i++) {
+			const char *line = cases[c].lines[i];
+			int r = parse(f, line, &fresh);
+			CHECK_INT(accesslog_parse_into(f, line, strlen(line), &kept), r);
+			if (r == 0)
+				CHECK(memcmp(&kept, &fresh, sizeof(kept)) == 0);
+		}
+		CHECK_STR(field(&kept, ACCESSLOG_TIME_ISO8601), "(none)");
+		accesslog_format_free(f);
+	}
+}
+
 static void test_json_format(void)
 {
 	struct accesslog_format *f = compile("{\"status\":$status,\"uri\":\"$request_uri\","
@@ -217,6 +250,7 @@ int main(void)
 	RUN(test_upstream_retries_and_redirects);
 	RUN(test_unquoted_lists_followed_by_spaces);
 	RUN(test_unquoted_request_backs_off_to_the_status);
+	RUN(test_kept_line_reads_as_a_fresh_one);
 	RUN(test_json_format);
 	RUN(test_compile_errors_and_adjacent_variables);
 	RUN(test_mismatch_and_bounded_work);

@@ -156,6 +156,91 @@ static void test_escaped_path_placed_as_unescaped(void)
 	ngxconf_free(m);
 }
 
+/* The (server, path prefix) -> location cache: one prefix answered per
+ * server, and the same answers after it filled up and started over. */
+static void test_location_cache_per_server_and_past_its_size(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	static const char *const pair[] = {
+	    "api.example [29/Nov/2026:21:59:20 +0000] \"GET /php/a HTTP/1.1\" 502 ua=\"-\" "
+	    "us=\"-\" urt=\"-\"",
+	    "plain.example [29/Nov/2026:21:59:20 +0000] \"GET /php/a HTTP/1.1\" 504 ua=\"-\" "
+	    "us=\"-\" urt=\"-\"",
+	};
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < 2; i++)
+			CHECK_INT(feed(s, UP, pair[i]), 0);
+		/* 5,000 prefixes no location of api.example but / takes */
+		for (unsigned i = 0; round == 0 && i < 5000; i++) {
+			char line[256];
+			snprintf(line, sizeof(line),
+				 "api.example [29/Nov/2026:21:59:20 +0000] \"GET /z%05u HTTP/1.1\" "
+				 "200 ua=\"-\" us=\"-\" urt=\"-\"",
+				 i);
+			CHECK_INT(feed(s, UP, line), 0);
+		}
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, pass_at(m, "/"), &c));
+	CHECK_INT(c.requests, 5002);
+	CHECK_INT(c.s502, 2);
+	CHECK_INT(c.s504, 0);
+	CHECK(accessstats_pass_total(s, pass_at(m, "/php/"), &c));
+	CHECK_INT(c.requests, 2);
+	CHECK_INT(c.s504, 2);
+	CHECK_INT(accessstats_log_at(s, 0)->unmatched, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
+/* combined names no server: its log's is the key of the cache's front,
+ * whose 256 slots many prefixes of 1 to 6 bytes share; every line is
+ * placed as without a cache. */
+static void test_location_front_shared_by_prefixes(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	/* "/php/123", "/ph123", "/ph\x70/123" (an escaped p: /php/) and
+	 * "/ph\x71/123" (/phq/: the same first six raw bytes, another answer),
+	 * "/php?x=123" (the path is /php), "/php/?123", "/123", then "/php",
+	 * "/p", "/" */
+	static const char *const shapes[] = {
+	    "/php/", "/ph", "/ph\\x70/", "/ph\\x71/", "/php?x=", "/php/?", "/", "/php", "/p", "/"};
+	static const bool in_php[] = {true, false, true,  false, false,
+				      true, false, false, false, false};
+	unsigned php = 0, n = 4000;
+	for (unsigned i = 0; i < n; i++) {
+		char path[32], line[256];
+		size_t k = i % 10;
+		if (k < 7)
+			snprintf(path, sizeof(path), "%s%u", shapes[k], i % 700);
+		else
+			snprintf(path, sizeof(path), "%s", shapes[k]);
+		php += in_php[k];
+		snprintf(line, sizeof(line),
+			 "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET %s HTTP/1.1\" 200 0 "
+			 "\"-\" \"curl/7.88.1\"",
+			 path);
+		CHECK_INT(feed(s, PL, line), 0);
+	}
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_total(s, pass_at(m, "/php/"), &c));
+	CHECK_INT(c.requests, php);
+	/* plain.example has no other location: api.example's / takes the rest */
+	CHECK(accessstats_pass_total(s, pass_at(m, "/"), &c));
+	CHECK_INT(c.requests, n - php);
+	CHECK_INT(accessstats_log_at(s, 1)->unmatched, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 static void test_windows_slide_by_line_time(void)
 {
 	struct ngx_model *m = load();
@@ -504,10 +589,42 @@ static void test_reload_carries_counts(void)
 	ngxconf_free(m2);
 }
 
+/* The daemon's way: a log's index looked up once, its lines by index. */
+static void test_line_by_log_index(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	struct accessstats *s = NULL;
+	CHECK_INT(accessstats_new(m, &s), 0);
+	size_t i = SIZE_MAX;
+	CHECK(accessstats_log_index(s, PL, &i));
+	CHECK_INT(i, 1);
+	CHECK(!accessstats_log_index(s, "/var/log/nginx/error.log", &i));
+	CHECK_INT(i, 1); /* untouched */
+	const char *l = "127.0.0.1 - - [29/Nov/2026:21:59:23 +0000] \"GET /php/a.php HTTP/1.1\" "
+			"504 0 \"-\" \"curl/7.88.1\"";
+	CHECK_INT(accessstats_line_at(s, 1, l, strlen(l), now), 0);
+	CHECK_INT(accessstats_line_at(s, 1, "garbage", 7, now), -EINVAL);
+	CHECK_INT(accessstats_line_at(s, 2, l, strlen(l), now), -ENOENT);
+	struct accessstats_counts c;
+	CHECK(accessstats_pass_window(s, pass_at(m, "/php/"), 60, now, &c));
+	CHECK_INT(c.requests, 1);
+	CHECK_INT(c.s504, 1);
+	CHECK_INT(accessstats_log_at(s, 1)->lines, 2);
+	CHECK_INT(accessstats_log_at(s, 1)->unparsed, 1);
+	CHECK_INT(accessstats_log_at(s, 0)->lines, 0);
+	accessstats_free(s);
+	ngxconf_free(m);
+}
+
 int main(void)
 {
 	RUN(test_counts_per_location_and_peer);
+	RUN(test_line_by_log_index);
 	RUN(test_escaped_path_placed_as_unescaped);
+	RUN(test_location_cache_per_server_and_past_its_size);
+	RUN(test_location_front_shared_by_prefixes);
 	RUN(test_windows_slide_by_line_time);
 	RUN(test_repeated_stamps_keep_their_own_time);
 	RUN(test_quantile_sketch_bounded);

@@ -839,6 +839,31 @@ static void test_timeouts_with_a_queue_are_an_exhausted_pool(void)
 	teardown();
 }
 
+/* A storm of timeouts looks at the listener once per host snapshot (a
+ * second), not once a line; a queue that fills is seen in the next second. */
+static void test_timeouts_look_at_the_listener_once_a_second(void)
+{
+	setup();
+	set_php_pool();
+	fake.listener_known = true;
+	fake.listener = (struct host_listener){.listening = true, .queue_known = true};
+	feed(T0, PHP_TIMEOUT, "/php");
+	int asks = fake.listener_asks; /* the timeout's look, and the new alert's */
+	for (int i = 1; i < 100; i++)
+		feed(T0 + i * 9, PHP_TIMEOUT, "/php");
+	CHECK_INT(fake.listener_asks, asks);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_SLOW, "unix:/run/php/fpm.sock") != NULL);
+	fake.listener.queue = 6;
+	fake.listener.backlog = 511;
+	feed(T0 + 999, PHP_TIMEOUT, "/php");
+	CHECK_INT(fake.listener_asks, asks);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/php/fpm.sock") == NULL);
+	feed(T0 + 1000, PHP_TIMEOUT, "/php");
+	CHECK(fake.listener_asks > asks);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_OVERLOADED, "unix:/run/php/fpm.sock") != NULL);
+	teardown();
+}
+
 static void test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol(void)
 {
 	setup();
@@ -1254,6 +1279,7 @@ int main(void)
 	RUN(test_nearby_ports_name_their_process_and_count_the_rest);
 	RUN(test_permission_on_a_php_pool_names_its_listen_lines);
 	RUN(test_timeouts_with_a_queue_are_an_exhausted_pool);
+	RUN(test_timeouts_look_at_the_listener_once_a_second);
 	RUN(test_a_uwsgi_socket_behind_proxy_pass_is_the_wrong_protocol);
 	RUN(test_a_sniffed_protocol_names_the_pass_to_use_without_any_config);
 

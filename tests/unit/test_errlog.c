@@ -773,6 +773,19 @@ static void test_minimal_and_debug_entries_parse(void)
 	CHECK_INT(ev.pid, 23817);
 	CHECK_INT(ev.tid, 23830);
 	CHECK_INT(ev.level, LOG_ALERT);
+	/* A tid that starts with the pid's digits, or is a prefix of them, is
+	 * its own number (the parser takes tid == pid from the bytes). */
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#238170: x", &ev), 0);
+	CHECK_INT(ev.tid, 238170);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#2381: x", &ev), 0);
+	CHECK_INT(ev.tid, 2381);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817: x", &ev), 0);
+	CHECK_INT(ev.tid, 23817);
+	CHECK_SPAN(ev.message, "x");
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817x x", &ev), -EINVAL);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 23817#23817", &ev), -EINVAL);
+	CHECK_INT(parse("2025/03/14 09:12:01 [error] 123456789#123456789: x", &ev), 0);
+	CHECK_INT(ev.tid, 123456789);
 }
 
 static void test_one_mebibyte_line(void)
@@ -1319,6 +1332,27 @@ static void test_multiline_entry_predicates(void)
 	CHECK_INT(ev.phase, PHASE_READING_HEADER);
 	CHECK_STR(ev.peer.key, "unix:/run/php/php8.2-fpm.sock");
 	CHECK(ev.detail.p && memmem(ev.detail.p, ev.detail.len, "Stack trace:", 12));
+
+	/* Where the message starts: every header shape opens, a message that
+	 * only holds the words later does not. */
+	static const char *const opens[] = {
+	    "2025/03/14 09:12:01 [error] 1#0: FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [warn] 1#1: *1 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [emerg] 4294967295#4294967295: *9999999999999999999 "
+	    "FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 23818#23818:FastCGI sent in stderr: \"x",
+	};
+	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++)
+		CHECK(errlog_entry_open(opens[i], strlen(opens[i])));
+	static const char *const not_open[] = {
+	    "2025/03/14 09:12:01 [error] 1#0: *1x FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0: *1 x FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [error] 1#0: *99999999999999999999 FastCGI sent in stderr: \"x",
+	    "2025/03/14 09:12:01 [bogus] 1#0: FastCGI sent in stderr: \"x",
+	};
+	for (size_t i = 0; i < sizeof(not_open) / sizeof(not_open[0]); i++)
+		CHECK(!errlog_entry_open(not_open[i], strlen(not_open[i])));
 }
 
 /* The pre-filter never changes what an upstream-related line gives: over the
