@@ -14,7 +14,6 @@
 #define URI_MAX	  1024
 #define LOC_MAX	  4096 /* cached (server, uri prefix) -> pass answers */
 #define LOC_SLOTS 8192 /* twice LOC_MAX: a probe meets an empty slot soon */
-#define HIST_LOG  1.1  /* ratio between histogram bins */
 
 struct bucket {
 	int64_t slot;

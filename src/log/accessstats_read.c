@@ -5,7 +5,6 @@
 #include "log/accessstats_internal.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,7 +91,9 @@ static int quantile_of(const uint64_t *bins, uint64_t total, double q, uint64_t 
 {
 	if (total == 0)
 		return -ENOENT;
-	uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+	double at = q * (double)total; /* the want-th answer: ceil(at) */
+	uint64_t want = (uint64_t)at, seen = 0;
+	want += (double)want < at;
 	for (unsigned b = 0; b < ACCESSSTATS_HIST_BINS; b++) {
 		seen += bins[b];
 		if (seen >= want) {

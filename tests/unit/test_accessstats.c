@@ -338,6 +338,45 @@ static void test_quantile_sketch_bounded(void)
 	ngxconf_free(m);
 }
 
+/* A lone response time's quantile is the upper bound of its bin: the
+ * first floor(1.1^b) at or above it (the powers taken here by
+ * multiplication, which gives the exact floors for all 160 bins), the last
+ * bin holding what is longer. */
+static void test_quantile_bins_are_the_powers_of_1_1(void)
+{
+	struct ngx_model *m = load();
+	if (!m)
+		return;
+	uint64_t upper[ACCESSSTATS_HIST_BINS];
+	double x = 1.0;
+	for (size_t b = 0; b < ACCESSSTATS_HIST_BINS; b++, x *= 1.1)
+		upper[b] = (uint64_t)(x + 1e-9);
+	CHECK_INT(upper[ACCESSSTATS_HIST_BINS - 1], 3814494);
+	const unsigned times[] = {1,	2,    3,    10,	   11,	    97,	    98,
+				  1000, 2048, 2049, 60000, 3814494, 3814495};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		struct accessstats *s = NULL;
+		accessstats_new(m, &s);
+		char line[512];
+		snprintf(line, sizeof(line),
+			 "api.example [29/Nov/2026:21:59:20 +0000] \"GET /api/ HTTP/1.1\" 200 "
+			 "ua=\"127.0.0.1:9000\" us=\"200\" urt=\"%u.%03u\"",
+			 times[i] / 1000, times[i] % 1000);
+		CHECK_INT(feed(s, UP, line), 0);
+		uint64_t want = upper[ACCESSSTATS_HIST_BINS - 1];
+		for (size_t b = 0; b < ACCESSSTATS_HIST_BINS; b++)
+			if (times[i] <= upper[b]) {
+				want = upper[b];
+				break;
+			}
+		uint64_t ms = 0;
+		CHECK_INT(accessstats_peer_quantile_ms(s, "127.0.0.1:9000", 0.5, 1, now, &ms), 0);
+		CHECK_INT(ms, want);
+		accessstats_free(s);
+	}
+	ngxconf_free(m);
+}
+
 static void test_impact_sentence(void)
 {
 	struct ngx_model *m = load();
@@ -628,6 +667,7 @@ int main(void)
 	RUN(test_windows_slide_by_line_time);
 	RUN(test_repeated_stamps_keep_their_own_time);
 	RUN(test_quantile_sketch_bounded);
+	RUN(test_quantile_bins_are_the_powers_of_1_1);
 	RUN(test_impact_sentence);
 	RUN(test_format_advice_at_the_access_log);
 	RUN(test_span_counts_every_line_read);
