@@ -331,7 +331,12 @@ def test_served_peer_failing_its_health_uri_is_a_warning(workdir):
         d = Daemon(workdir, config_text=conf, nginx_conf=ngx.conf)
         d.start()
         with Traffic(ngx.get, "/", pause=0.2, limit=200):
-            a = wait_alert(d, "peer_failing", key, timeout=20)
+            # a probe that fails before the first access line is read says
+            # "nginx has not hit it yet" (true then); the next probe words it
+            # anew once nginx is answered through the peer
+            a = wait_for(lambda: (x := find(d, "peer_failing", key)) and
+                         x["summary"].endswith(" while nginx is answered through it") and x,
+                         timeout=20, interval=0.1, what="the health warning's wording")
             assert a["severity"] == "warning"
             assert a["summary"] == (f"{key} fails its health check GET /healthz (http_status) "
                                     "while nginx is answered through it")
