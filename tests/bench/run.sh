@@ -58,7 +58,7 @@ grep -E '^(before: )?(storm|noise) \(' "$out" | sed 's/^/in-process  /'
 grep -E '^(before: )?storm per line' "$out" | sed 's/^/callgrind   /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
-grep -E '^(before:)? +p50 .* ms +p99 .*target p99' "$out" | sed 's/^/latency     /'
+grep -E '^(before:)? +p50 .* ms +p99 .*issue 16: p99' "$out" | sed 's/^/latency     /'
 grep -E '^status: ' "$out" | sed 's/^/hostile     /'
 
 echo
