@@ -201,31 +201,36 @@ void accessstats_loc_done(struct accessstats *s)
 	free(s->loc_keys);
 }
 
+/* nginx's choice among passes, one candidate at a time: a pass of the
+ * server the line names wins, then the longest location match; a
+ * server-level pass takes what no location does. */
+struct pick {
+	const struct ngx_pass *best;
+	size_t score;
+	bool same_server;
+};
+
+static void pick(struct pick *k, const struct ngx_pass *p, const char *server, const char *uri)
+{
+	bool same = server[0] && p->server_name && strcasecmp(p->server_name, server) == 0;
+	size_t score = ngx_location_match(p->location, uri);
+	if (p->location && !p->location[0])
+		score = 1;
+	if (score == 0)
+		return;
+	if (!k->best || (same && !k->same_server) || (same == k->same_server && score > k->score))
+		*k = (struct pick){p, score, same};
+}
+
 /* The pass by nginx's rules, without the cache. */
 static const struct ngx_pass *pass_of(const struct ngx_model *m, const char *server,
 				      const char *uri)
 {
-	const struct ngx_pass *best = NULL;
-	size_t best_score = 0;
-	bool best_server = false;
-	for (size_t i = 0; i < m->npasses; i++) {
-		const struct ngx_pass *p = &m->passes[i];
-		if (p->stream)
-			continue;
-		bool same = server[0] && p->server_name && strcasecmp(p->server_name, server) == 0;
-		size_t score = ngx_location_match(p->location, uri);
-		if (p->location && !p->location[0])
-			score = 1; /* a server-level pass takes what no location does */
-		if (score == 0)
-			continue;
-		if (!best || (same && !best_server) ||
-		    (same == best_server && score > best_score)) {
-			best = p;
-			best_score = score;
-			best_server = same;
-		}
-	}
-	return best;
+	struct pick k = {0};
+	for (size_t i = 0; i < m->npasses; i++)
+		if (!m->passes[i].stream)
+			pick(&k, &m->passes[i], server, uri);
+	return k.best;
 }
 
 /* The cached answer for k, else nginx's, cached. */
@@ -335,23 +340,8 @@ const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const
 const struct ngx_pass *accessstats_pass_by_peer(const struct ngx_model *m, const struct ngx_peer *p,
 						const char *server, const char *uri)
 {
-	const struct ngx_pass *best = NULL;
-	size_t best_score = 0;
-	bool best_server = false;
-	for (size_t j = 0; j < p->npasses; j++) {
-		const struct ngx_pass *c = &m->passes[p->passes[j]];
-		bool same = server[0] && c->server_name && strcasecmp(c->server_name, server) == 0;
-		size_t score = ngx_location_match(c->location, uri);
-		if (c->location && !c->location[0])
-			score = 1;
-		if (score == 0)
-			continue;
-		if (!best || (same && !best_server) ||
-		    (same == best_server && score > best_score)) {
-			best = c;
-			best_score = score;
-			best_server = same;
-		}
-	}
-	return best;
+	struct pick k = {0};
+	for (size_t j = 0; j < p->npasses; j++)
+		pick(&k, &m->passes[p->passes[j]], server, uri);
+	return k.best;
 }
