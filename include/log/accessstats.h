@@ -89,17 +89,14 @@ const struct accessstats_log *accessstats_log_at(const struct accessstats *s, si
  * for (size_t i = 0; accessstats_next_peer(s, &i, &key);) */
 bool accessstats_next_peer(const struct accessstats *s, size_t *iter, const char **ret_key);
 
-/* Is path one of the model's access logs? (Once per log, so that an error
- * log's lines need no lookup by path.) */
-bool accessstats_is_log(const struct accessstats *s, const char *path);
-
 /* One line of log path. -ENOENT: not an access log of the model (the line
  * belongs to someone else); -EINVAL: no format matched (counted as
  * unparsed); 0: counted. */
 int accessstats_line(struct accessstats *s, const char *path, const char *line, size_t len,
 		     time_t now);
-/* The index of log path (accessstats_log_at's) for accessstats_line_at:
- * looked up once per log, not per line. */
+/* Whether path is one of the model's access logs, and its index
+ * (accessstats_log_at's) for accessstats_line_at: looked up once per log,
+ * not per line (an error log's lines need no lookup by path at all). */
 bool accessstats_log_index(const struct accessstats *s, const char *path, size_t *ret);
 /* accessstats_line for the log at index i, without looking its path up (a
  * strcmp() of the path on every line was 20 of 1,036 instructions a

@@ -476,12 +476,6 @@ static inline __attribute__((always_inline)) void count_line(struct accessstats 
 	pe->log = (size_t)(lg - s->logs) + 1;
 }
 
-bool accessstats_is_log(const struct accessstats *s, const char *path)
-{
-	size_t i;
-	return strmap_get_index(&s->by_path, path, &i);
-}
-
 bool accessstats_log_index(const struct accessstats *s, const char *path, size_t *ret)
 {
 	return strmap_get_index(&s->by_path, path, ret);
