@@ -33,7 +33,7 @@ struct probe_identity {
 	size_t ngroups;
 	bool from_proc; /* read from running worker processes, not the config */
 	/* groups not looked up yet: probe_identity_groups() before they are
-	 * read (probe_identity_from_user_lazy) */
+	 * read (probe_identity_from_user) */
 	bool groups_pending;
 };
 

@@ -14,15 +14,13 @@
 void probe_unix_check(const struct probe_target *t, const struct probe_identity *id,
 		      struct probe_result *ret);
 
-/* Identity of a user name: getpwnam_r + getgrouplist (may consult NSS).
- * Returns 0, -ENOENT for an unknown user, or -errno. */
-int probe_identity_from_user(const char *user, struct probe_identity *ret);
-/* The same but the supplementary groups: groups_pending is set, and
- * probe_identity_groups() completes the identity when it is first needed.
- * getpwnam_r of a local user is answered from /etc/passwd; getgrouplist
+/* Identity of a user name (getpwnam_r), but the supplementary groups:
+ * groups_pending is set, and probe_identity_groups() (getgrouplist) completes
+ * the identity when it is first needed. Returns 0, -ENOENT for an unknown
+ * user, or -errno. getpwnam_r of a local user is answered from /etc/passwd; getgrouplist
  * asks every NSS module of the group database (systemd's: 240 KB of RSS),
  * which a daemon with no unix-socket peer never needs. */
-int probe_identity_from_user_lazy(const char *user, struct probe_identity *ret);
+int probe_identity_from_user(const char *user, struct probe_identity *ret);
 /* Look up id's supplementary groups if pending (none when that fails). */
 void probe_identity_groups(struct probe_identity *id);
 

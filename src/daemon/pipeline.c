@@ -144,8 +144,7 @@ static int identity_from_worker(const char *user, struct probe_identity *ret)
 	size_t n = ARRAY_SIZE(groups);
 	/* another nginx may run on the host: prefer the configured user's workers */
 	struct probe_identity conf;
-	uid_t prefer =
-	    user && probe_identity_from_user_lazy(user, &conf) == 0 ? conf.uid : (uid_t)-1;
+	uid_t prefer = user && probe_identity_from_user(user, &conf) == 0 ? conf.uid : (uid_t)-1;
 	int r = ngxworker_find_prefer(prefer, &uid, &gid, groups, &n);
 	if (r < 0)
 		return r;
@@ -157,7 +156,7 @@ static void set_identity(struct pipeline *p)
 {
 	struct probe_identity id;
 	if (identity_from_worker(p->model->user, &id) < 0 &&
-	    probe_identity_from_user_lazy(p->model->user ? p->model->user : "nobody", &id) < 0) {
+	    probe_identity_from_user(p->model->user ? p->model->user : "nobody", &id) < 0) {
 		memset(&id, 0, sizeof(id));
 		snprintf(id.user, sizeof(id.user), "%s",
 			 p->model->user ? p->model->user : "nobody");

@@ -285,7 +285,7 @@ done:
 
 /* ---- identities ---- */
 
-int probe_identity_from_user_lazy(const char *user, struct probe_identity *ret)
+int probe_identity_from_user(const char *user, struct probe_identity *ret)
 {
 	char buf[16384];
 	struct passwd pw, *res = NULL;
@@ -316,17 +316,6 @@ void probe_identity_groups(struct probe_identity *id)
 	memcpy(id->groups, groups, id->ngroups * sizeof(*groups));
 	free(groups);
 	id->groups_pending = false;
-}
-
-int probe_identity_from_user(const char *user, struct probe_identity *ret)
-{
-	struct probe_identity id;
-	int r = probe_identity_from_user_lazy(user, &id);
-	if (r < 0)
-		return r;
-	probe_identity_groups(&id);
-	*ret = id;
-	return 0;
 }
 
 void probe_identity_from_ids(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups,
