@@ -231,10 +231,16 @@ bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, i
 bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
 		     const char *subject, int64_t seen, unsigned occurrences)
 {
-	struct alert *a = ref->a;
-	if (!a || ref->epoch != s->epoch || !a->firing || a->cause != cause) {
-		a = firing(s, cause, subject);
-		*ref = (struct alert_ref){a, s->epoch};
+	if ((unsigned)cause >= CAUSE__COUNT)
+		return false;
+	if (ref->epoch != s->epoch) {
+		/* an alert was freed since: any of these may be it */
+		memset(ref->a, 0, sizeof(ref->a));
+		ref->epoch = s->epoch;
+	}
+	struct alert *a = ref->a[cause];
+	if (!a || !a->firing) {
+		a = ref->a[cause] = firing(s, cause, subject);
 		if (!a)
 			return false;
 	}
