@@ -170,11 +170,19 @@ static bool stream_subject(const struct errlog_event *ev, enum cause_subject *ki
 	return true;
 }
 
+/* name's record, through the memo (a strmap_get of the peer key a line
+ * was 134 instructions of diag_log_event's 577 a real line) */
+static struct evidence *subject_record(struct diag *d, enum cause_subject kind, const char *name)
+{
+	return evidence_lookup(&d->env.ev, kind, name, strlen(name));
+}
+
 /* What the event is about; false when nothing diagnosable. *ret_name is
  * the event's own peer key where it has one (no copy per line: a memcpy
- * here was 5 % of a storm, perf on tests/bench/daemon.py), else name. */
+ * here was 5 % of a storm, perf on tests/bench/daemon.py), else name;
+ * *ret_e its record, NULL when none yet. */
 static bool event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject *kind,
-			  char *name, size_t len, const char **ret_name)
+			  char *name, size_t len, const char **ret_name, struct evidence **ret_e)
 {
 	*ret_name = name;
 	switch (ev->kind) {
@@ -184,31 +192,37 @@ static bool event_subject(struct diag *d, const struct errlog_event *ev, enum ca
 			copy_str(name, len, ev->peer.host);
 		else
 			copy_span(name, len, ev->name);
-		return name[0] != '\0';
+		break;
 	case EV_WORKER_CONNECTIONS:
 	case EV_TOO_MANY_FILES:
 		*kind = CAUSE_SUBJECT_HOST;
 		name[0] = '\0';
+		*ret_e = subject_record(d, *kind, name);
 		return true;
 	case EV_RESOLVE_FAILED:
 	case EV_NO_RESOLVER:
 	case EV_HOST_NOT_FOUND:
 		*kind = CAUSE_SUBJECT_PEER;
 		dns_key(d, ev, name, len);
-		return name[0] != '\0';
+		break;
 	default:
-		if (!ev->has_peer)
-			return stream_subject(ev, kind, name, len);
-		/* proxy_pass http://block_name: nginx logs the block name as the peer
-		 * (a peer with evidence already is known not to be one) */
-		if (ev->peer.kind == PEERKEY_HOST && d->env.model &&
-		    !evidence_get(&d->env.ev, CAUSE_SUBJECT_PEER, ev->peer.key) &&
-		    ngxconf_upstream(d->env.model, ev->peer.host))
-			return false;
+		if (!ev->has_peer) {
+			if (!stream_subject(ev, kind, name, len))
+				return false;
+			break;
+		}
 		*kind = CAUSE_SUBJECT_PEER;
 		*ret_name = ev->peer.key;
-		return true;
+		*ret_e = subject_record(d, *kind, ev->peer.key);
+		/* proxy_pass http://block_name: nginx logs the block name as the peer
+		 * (a peer with evidence already is known not to be one) */
+		return *ret_e || ev->peer.kind != PEERKEY_HOST || !d->env.model ||
+		       !ngxconf_upstream(d->env.model, ev->peer.host);
 	}
+	if (name[0] == '\0')
+		return false;
+	*ret_e = subject_record(d, *kind, name);
+	return true;
 }
 
 bool diag_named_by_model(const struct diag *d, enum cause_subject kind, const char *name)
@@ -352,10 +366,9 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 		ev = &rekeyed;
 	}
 	d->kinds[ev->kind]++;
-	if (ev->kind == EV_OTHER || !event_subject(d, ev, &kind, buf, sizeof(buf), &name))
+	struct evidence *e;
+	if (ev->kind == EV_OTHER || !event_subject(d, ev, &kind, buf, sizeof(buf), &name, &e))
 		return;
-
-	struct evidence *e = evidence_get(&d->env.ev, kind, name);
 	if (!e) {
 		bool configured = diag_named_by_model(d, kind, name), created;
 		e = evidence_add(&d->env.ev, kind, name, configured, &created);

@@ -38,6 +38,50 @@ struct evidence *evidence_get(const struct evidence_table *t, enum cause_subject
 	return strmap_get(&t->subjects[kind], name);
 }
 
+/* Whether a[8, len - 8) equals b's: the first and last 8 bytes were compared
+ * already (len > 16), a word at a time, without a call. */
+static bool same_middle(const char *a, const char *b, size_t len)
+{
+	for (size_t off = 8; off + 8 < len; off += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + off, 8);
+		memcpy(&y, b + off, 8);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static bool memo_holds(const struct evidence_memo *m, enum cause_subject kind, const char *name,
+		       size_t len, uint64_t a, uint64_t b)
+{
+	return m->e && m->len == len && m->kind == kind && m->a == a && m->b == b &&
+	       (len <= 16 || same_middle(m->e->key, name, len));
+}
+
+struct evidence *evidence_lookup(struct evidence_table *t, enum cause_subject kind,
+				 const char *name, size_t len)
+{
+	if (len < 8)
+		return evidence_get(t, kind, name);
+	uint64_t a, b;
+	memcpy(&a, name, 8);
+	memcpy(&b, name + len - 8, 8);
+	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ len ^ ((uint64_t)kind << 32)) *
+		     0xff51afd7ed558ccdULL;
+	struct evidence_memo *set = t->memo[h >> (64 - EVIDENCE_MEMO_BITS)];
+	if (memo_holds(&set[0], kind, name, len, a, b))
+		return set[0].e;
+	if (memo_holds(&set[1], kind, name, len, a, b))
+		return set[1].e;
+	struct evidence *e = evidence_get(t, kind, name);
+	if (e) {
+		set[1] = set[0];
+		set[0] = (struct evidence_memo){a, b, (uint32_t)len, (uint8_t)kind, e};
+	}
+	return e;
+}
+
 struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind, const char *name,
 			      bool configured, bool *ret_new)
 {
@@ -70,6 +114,10 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 
 void evidence_remove(struct evidence_table *t, struct evidence *e)
 {
+	for (size_t i = 0; i < ARRAY_SIZE(t->memo); i++)
+		for (size_t w = 0; w < EVIDENCE_MEMO_WAYS; w++)
+			if (t->memo[i][w].e == e)
+				t->memo[i][w].e = NULL;
 	strmap_remove(&t->subjects[e->subject.kind], e->key);
 	if (!e->configured)
 		t->nlearned--;

@@ -16,6 +16,7 @@
 #include "diag_fixture.h"
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/evidence.h"
 #include "harness.h"
 #include "log/errlog.h"
 #include "nginx/ngxconf.h"
@@ -558,6 +559,103 @@ static void test_learned_peers_and_their_alerts_expire_when_quiet(void)
 	CHECK_INT(diag_learned_count(diag), 0);
 	const char **keys;
 	CHECK_INT(diag_learned_peers(diag, &keys), 0);
+	teardown();
+}
+
+#define LEARNED                                                                                    \
+	"2026/11/21 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while "    \
+	"connecting to upstream, client: 127.0.0.1, server: x, request: \"GET / HTTP/1.1\", "      \
+	"upstream: \"http://%s/\", host: \"x\""
+
+/* A learned peer that expired and comes back is a new record, learned
+ * again: never the freed one (the lookup memo forgets it). */
+static void test_a_peer_that_expired_and_comes_back_is_learned_again(void)
+{
+	setup();
+	feed(T0, LEARNED, "127.0.9.9:80");
+	feed(T0 + 1, LEARNED, "127.0.9.9:80");
+	CHECK_INT(fake.learned, 1);
+	diag_tick(diag, T0 + 15 * 60 * 1000 + 1);
+	CHECK_INT(fake.learned, 0);
+	CHECK_INT(diag_learned_count(diag), 0);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") == NULL);
+	feed(T0 + 15 * 60 * 1000 + 2, LEARNED, "127.0.9.9:80");
+	CHECK_INT(fake.learned, 1);
+	CHECK_INT(diag_learned_count(diag), 1);
+	const char **keys;
+	CHECK_INT(diag_learned_peers(diag, &keys), 1);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") != NULL);
+	teardown();
+}
+
+/* A peer whose record expired while others filled the cap is untracked
+ * when it comes back, whatever was looked up for it before. */
+static void test_a_peer_that_expired_is_untracked_once_the_cap_is_full(void)
+{
+	setup();
+	feed(T0, LEARNED, "127.0.9.9:80");
+	feed(T0 + 1, LEARNED, "127.0.9.9:80");
+	char peer[32];
+	for (int i = 0; i < EVIDENCE_LEARNED_MAX - 1; i++) {
+		snprintf(peer, sizeof(peer), "127.1.%d.%d:80", i / 250, i % 250 + 1);
+		feed(T0 + 10 * 60 * 1000, LEARNED, peer);
+	}
+	diag_tick(diag, T0 + 15 * 60 * 1000 + 1); /* only 127.0.9.9 was quiet that long */
+	CHECK_INT(diag_learned_count(diag), EVIDENCE_LEARNED_MAX - 1);
+	feed(T0 + 15 * 60 * 1000 + 2, LEARNED, "127.0.8.8:80");
+	CHECK_INT(diag_learned_count(diag), EVIDENCE_LEARNED_MAX);
+	CHECK_INT(diag_untracked_events(diag), 0);
+	feed(T0 + 15 * 60 * 1000 + 3, LEARNED, "127.0.9.9:80");
+	CHECK_INT(diag_untracked_events(diag), 1);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.9.9:80") == NULL);
+	CHECK_INT(diag_learned_count(diag), EVIDENCE_LEARNED_MAX);
+	teardown();
+}
+
+/* A reload swaps the model (the old one freed): a configured peer's lines
+ * keep counting in its alert. */
+static void test_lines_after_a_reload_count_in_the_same_alert(void)
+{
+	char err[512];
+	struct ngx_model *again;
+	if (ngxconf_load(conf_path, NULL, &again, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		CHECK(false);
+		return;
+	}
+	setup();
+	feed(T0, REFUSED, "/");
+	feed(T0 + 1, REFUSED, "/");
+	diag_set_model(diag, again, cfg);
+	feed(T0 + 2, REFUSED, "/");
+	feed(T0 + 3, REFUSED, "/");
+	const struct alert *a = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(a != NULL);
+	CHECK_INT(a ? a->count : 0, 4);
+	CHECK_INT(a ? a->last_seen : 0, T0 + 3);
+	diag_set_model(diag, model, cfg);
+	ngxconf_free(again);
+	feed(T0 + 4, REFUSED, "/");
+	CHECK_INT(a ? a->count : 0, 5);
+	teardown();
+}
+
+/* One peer's lines mixing causes: each line counts in its cause's alert. */
+static void test_a_peer_mixing_causes_counts_each_line_once_in_its_alert(void)
+{
+	setup();
+	for (int i = 0; i < 10; i++) {
+		feed(T0 + i, REFUSED, "/");
+		feed(T0 + i, SLOW_RESET);
+		if (i % 3 == 0)
+			feed(T0 + i, REFUSED, "/");
+	}
+	const struct alert *down = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	const struct alert *reset = alert_find(alerts, CAUSE_BACKEND_RESET, "127.0.0.1:8081");
+	CHECK(down && reset);
+	CHECK_INT(down ? down->count : 0, 14);
+	CHECK_INT(reset ? reset->count : 0, 10);
+	CHECK_INT(down ? down->last_seen : 0, T0 + 9);
 	teardown();
 }
 
@@ -1267,6 +1365,10 @@ int main(void)
 	RUN(test_one_path_is_missing_or_stale_never_both);
 	RUN(test_missing_and_stale_lines_together_keep_the_first_alert);
 	RUN(test_learned_peers_and_their_alerts_expire_when_quiet);
+	RUN(test_a_peer_that_expired_and_comes_back_is_learned_again);
+	RUN(test_a_peer_that_expired_is_untracked_once_the_cap_is_full);
+	RUN(test_lines_after_a_reload_count_in_the_same_alert);
+	RUN(test_a_peer_mixing_causes_counts_each_line_once_in_its_alert);
 	RUN(test_cannot_assign_address_is_local_ports_exhausted);
 	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
 	RUN(test_log_alone_never_prints_an_empty_reference);

@@ -1,0 +1,171 @@
+/* Unit tests for evidence: the table of subjects and the memo in front of it
+ * (evidence_lookup answers what evidence_get answers, after every change). */
+#include <stdio.h>
+
+#include "diagnose/evidence.h"
+#include "core/util.h"
+#include "harness.h"
+
+static struct evidence *lookup(struct evidence_table *t, enum cause_subject kind, const char *name)
+{
+	return evidence_lookup(t, kind, name, strlen(name));
+}
+
+static struct evidence *add(struct evidence_table *t, enum cause_subject kind, const char *name,
+			    bool configured)
+{
+	bool created;
+	return evidence_add(t, kind, name, configured, &created);
+}
+
+/* Every length class: short names (no memo), up to 16 bytes (the first and
+ * last 8 bytes are the whole name) and longer ones (the middle compared). */
+static void test_lookup_finds_what_get_finds(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	const char *names[] = {"",
+			       "a:1",
+			       "1.2.3.4:80",
+			       "127.0.0.1:8080",
+			       "127.203.113.250:443",
+			       "unix:/run/php/php8.2-fpm.sock"};
+	struct evidence *e[ARRAY_SIZE(names)];
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == NULL);
+		e[i] = add(&t, CAUSE_SUBJECT_PEER, names[i], true);
+	}
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == e[i]);
+			CHECK(evidence_get(&t, CAUSE_SUBJECT_PEER, names[i]) == e[i]);
+		}
+	evidence_table_done(&t);
+}
+
+/* Names that agree on their length and first and last 8 bytes differ in
+ * the middle: never one for the other. */
+static void test_lookup_tells_names_apart_by_their_middle(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *a = add(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-aaaa/x.sock", true);
+	struct evidence *b = add(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-bbbb/x.sock", true);
+	struct evidence *c = add(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-aaab/x.sock", true);
+	for (int i = 0; i < 4; i++) {
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-aaaa/x.sock") == a);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-bbbb/x.sock") == b);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-aaab/x.sock") == c);
+	}
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "unix:/run/app-cccc/x.sock") == NULL);
+	evidence_table_done(&t);
+}
+
+/* A block and a peer of one spelling are two subjects. */
+static void test_lookup_keeps_subject_kinds_apart(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *peer = add(&t, CAUSE_SUBJECT_PEER, "backend.example:80", true);
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "backend.example:80") == peer);
+	CHECK(lookup(&t, CAUSE_SUBJECT_UPSTREAM, "backend.example:80") == NULL);
+	struct evidence *block = add(&t, CAUSE_SUBJECT_UPSTREAM, "backend.example:80", true);
+	CHECK(block != peer);
+	for (int i = 0; i < 3; i++) {
+		CHECK(lookup(&t, CAUSE_SUBJECT_UPSTREAM, "backend.example:80") == block);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "backend.example:80") == peer);
+	}
+	evidence_table_done(&t);
+}
+
+/* More subjects than the memo holds, interleaved: every answer right. */
+static void test_lookup_under_more_names_than_slots(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	enum { N = 1000 };
+	static struct evidence *e[N];
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "10.0.%d.%d:8080", i / 250, i % 250);
+		e[i] = add(&t, CAUSE_SUBJECT_PEER, name, true);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < N; i++) {
+			int k = (i * 7 + round) % N;
+			snprintf(name, sizeof(name), "10.0.%d.%d:8080", k / 250, k % 250);
+			CHECK(lookup(&t, CAUSE_SUBJECT_PEER, name) == e[k]);
+		}
+	evidence_table_done(&t);
+}
+
+/* A record freed leaves the memo: the name is unknown until added again,
+ * then the new record is the answer (never the freed one; ASan). */
+static void test_lookup_forgets_a_removed_record(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	const char *names[] = {"127.0.0.1:8080", "unix:/run/php/php8.2-fpm.sock"};
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		struct evidence *old = add(&t, CAUSE_SUBJECT_PEER, names[i], false);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == old);
+		evidence_remove(&t, old);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == NULL);
+		CHECK_INT(t.nlearned, 0);
+		/* another record, likely where the freed one was */
+		struct evidence *other = add(&t, CAUSE_SUBJECT_PEER, "192.0.2.1:80", false);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == NULL);
+		struct evidence *fresh = add(&t, CAUSE_SUBJECT_PEER, names[i], false);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, names[i]) == fresh);
+		CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "192.0.2.1:80") == other);
+		evidence_remove(&t, fresh);
+		evidence_remove(&t, other);
+	}
+	evidence_table_done(&t);
+}
+
+/* The cap: a learned name beyond it has no record, whatever the memo
+ * held for it before its record expired. */
+static void test_lookup_past_the_cap_finds_nothing(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *x = add(&t, CAUSE_SUBJECT_PEER, "127.0.9.9:80", false);
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "127.0.9.9:80") == x);
+	evidence_remove(&t, x);
+	char name[32];
+	for (int i = 0; i < EVIDENCE_LEARNED_MAX; i++) {
+		snprintf(name, sizeof(name), "10.1.%d.%d:80", i / 250, i % 250);
+		CHECK(add(&t, CAUSE_SUBJECT_PEER, name, false) != NULL);
+	}
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "127.0.9.9:80") == NULL);
+	CHECK(add(&t, CAUSE_SUBJECT_PEER, "127.0.9.9:80", false) == NULL);
+	CHECK_INT(t.untracked, 1);
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "127.0.9.9:80") == NULL);
+	evidence_table_done(&t);
+}
+
+/* A table done and made again (diag_free, a new diagnosis) starts empty. */
+static void test_a_table_made_again_remembers_nothing(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	add(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080", true);
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080") != NULL);
+	evidence_table_done(&t);
+	evidence_table_init(&t);
+	CHECK(lookup(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080") == NULL);
+	evidence_table_done(&t);
+}
+
+int main(void)
+{
+	RUN(test_lookup_finds_what_get_finds);
+	RUN(test_lookup_tells_names_apart_by_their_middle);
+	RUN(test_lookup_keeps_subject_kinds_apart);
+	RUN(test_lookup_under_more_names_than_slots);
+	RUN(test_lookup_forgets_a_removed_record);
+	RUN(test_lookup_past_the_cap_finds_nothing);
+	RUN(test_a_table_made_again_remembers_nothing);
+	return harness_result();
+}
