@@ -228,8 +228,10 @@ bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, i
 	return true;
 }
 
-bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
-		     const char *subject, int64_t seen, unsigned occurrences)
+/* alert_touch_ref past its ref (out of line: the hit saves no registers) */
+static __attribute__((noinline)) bool touch_lookup(struct alert_store *s, struct alert_ref *ref,
+						   enum cause cause, const char *subject,
+						   int64_t seen, unsigned occurrences)
 {
 	if ((unsigned)cause >= CAUSE__COUNT)
 		return false;
@@ -238,12 +240,20 @@ bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause ca
 		memset(ref->a, 0, sizeof(ref->a));
 		ref->epoch = s->epoch;
 	}
-	struct alert *a = ref->a[cause];
-	if (!a || !a->firing) {
-		a = ref->a[cause] = firing(s, cause, subject);
-		if (!a)
-			return false;
-	}
+	struct alert *a = ref->a[cause] = firing(s, cause, subject);
+	if (!a)
+		return false;
+	a->last_seen = MAX(a->last_seen, seen);
+	a->count += occurrences;
+	return true;
+}
+
+bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
+		     const char *subject, int64_t seen, unsigned occurrences)
+{
+	struct alert *a = (unsigned)cause < CAUSE__COUNT ? ref->a[cause] : NULL;
+	if (!a || ref->epoch != s->epoch || !a->firing)
+		return touch_lookup(s, ref, cause, subject, seen, occurrences);
 	a->last_seen = MAX(a->last_seen, seen);
 	a->count += occurrences;
 	return true;

@@ -430,7 +430,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 	 * holds tells it); the words wait for the tick */
 	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1) ||
 	    held_by_sibling(d, e, c, now)) {
-		diag_mark_dirty(d, e);
+		if (!e->dirty)
+			diag_mark_dirty(d, e);
 		return;
 	}
 

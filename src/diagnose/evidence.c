@@ -38,47 +38,16 @@ struct evidence *evidence_get(const struct evidence_table *t, enum cause_subject
 	return strmap_get(&t->subjects[kind], name);
 }
 
-/* Whether a[8, len - 8) equals b's: the first and last 8 bytes were compared
- * already (len > 16), a word at a time, without a call. */
-static bool same_middle(const char *a, const char *b, size_t len)
+struct evidence *evidence_lookup_slow(struct evidence_table *t, enum cause_subject kind,
+				      const char *name, size_t len)
 {
-	for (size_t off = 8; off + 8 < len; off += 8) {
-		uint64_t x, y;
-		memcpy(&x, a + off, 8);
-		memcpy(&y, b + off, 8);
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
-static bool memo_holds(const struct evidence_memo *m, enum cause_subject kind, const char *name,
-		       size_t len, uint64_t a, uint64_t b)
-{
-	return m->e && m->len == len && m->kind == kind && m->a == a && m->b == b &&
-	       (len <= 16 || same_middle(m->e->key, name, len));
-}
-
-struct evidence *evidence_lookup(struct evidence_table *t, enum cause_subject kind,
-				 const char *name, size_t len)
-{
-	if (len < 8)
-		return evidence_get(t, kind, name);
-	uint64_t a, b;
-	memcpy(&a, name, 8);
-	memcpy(&b, name + len - 8, 8);
-	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ len ^ ((uint64_t)kind << 32)) *
-		     0xff51afd7ed558ccdULL;
-	struct evidence_memo *set = t->memo[h >> (64 - EVIDENCE_MEMO_BITS)];
-	if (memo_holds(&set[0], kind, name, len, a, b))
-		return set[0].e;
-	if (memo_holds(&set[1], kind, name, len, a, b))
-		return set[1].e;
 	struct evidence *e = evidence_get(t, kind, name);
-	if (e) {
-		set[1] = set[0];
-		set[0] = (struct evidence_memo){a, b, (uint32_t)len, (uint8_t)kind, e};
-	}
+	if (!e)
+		return e;
+	uint64_t a, b;
+	struct evidence_memo *set = evidence_memo_set(t, kind, name, len, &a, &b);
+	set[1] = set[0];
+	set[0] = (struct evidence_memo){a, b, (uint32_t)len, (uint8_t)kind, e};
 	return e;
 }
 
@@ -165,7 +134,7 @@ void evidence_copy_fields(struct evidence *e, const struct errlog_event *ev)
 	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri.p, ev->uri.len);
 }
 
-void evidence_remember(struct evidence *e, const char *line, size_t len)
+void evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 {
 	/* (most lines fit: no call then, diagnosis 496 -> 488 instructions a
 	 * storm line, tests/bench/storm_callgrind.py) */
@@ -178,8 +147,7 @@ void evidence_remember(struct evidence *e, const char *line, size_t len)
 	e->lines[e->next_line].len = (uint16_t)n;
 	e->lines[e->next_line].cut = len > n;
 	e->next_line = (e->next_line + 1) % EVIDENCE_LINES;
-	if (e->nlines < EVIDENCE_LINES)
-		e->nlines++;
+	e->nlines += e->nlines < EVIDENCE_LINES;
 }
 
 const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_t len)
