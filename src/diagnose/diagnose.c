@@ -181,8 +181,9 @@ static struct evidence *subject_record(struct diag *d, enum cause_subject kind, 
  * the event's own peer key where it has one (no copy per line: a memcpy
  * here was 5 % of a storm, perf on tests/bench/daemon.py), else name;
  * *ret_e its record, NULL when none yet. */
-static bool event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject *kind,
-			  char *name, size_t len, const char **ret_name, struct evidence **ret_e)
+static inline __attribute__((always_inline)) bool
+event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject *kind, char *name,
+	      size_t len, const char **ret_name, struct evidence **ret_e)
 {
 	*ret_name = name;
 	switch (ev->kind) {
@@ -337,7 +338,7 @@ static bool listener_queue_full(struct diag *d, struct evidence *e, bool fresh, 
  * time in an episode (the queue moves fast), from the cache after. */
 static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
 {
-	if (!e->addr_ok || !peerkey_is_local(&e->addr) || !d->env.host.listener)
+	if (!e->addr_local || !d->env.host.listener)
 		return false;
 	bool fresh = !e->by_cause[CAUSE_BACKEND_SLOW] && !e->by_cause[CAUSE_BACKEND_OVERLOADED];
 	/* The host's tables are read at most once a second (FACTS_SNAPSHOT_MS):
@@ -352,32 +353,65 @@ static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
 	return e->pool_was_full;
 }
 
-void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
-		    int64_t now)
+/* A subject first named by a log line: its record (NULL beyond the cap,
+ * counted in untracked), the host told of a learned peer. */
+static __attribute__((noinline)) struct evidence *
+subject_new(struct diag *d, enum cause_subject kind, const char *name)
+{
+	bool configured = diag_named_by_model(d, kind, name), created;
+	struct evidence *e = evidence_add(&d->env.ev, kind, name, configured, &created);
+	if (e && created && !configured && kind == CAUSE_SUBJECT_PEER && e->addr_ok &&
+	    d->env.host.learned)
+		d->env.host.learned(d->env.host.ud, e->key, true);
+	return e;
+}
+
+/* Whether something listens on the (local) peer: only connect timeouts ask. */
+static __attribute__((noinline)) bool listener_up(struct diag *d, struct evidence *e)
+{
+	struct host_listener l;
+	return d->env.host.listener && d->env.host.listener(d->env.host.ud, &e->addr, false, &l) &&
+	       l.listening;
+}
+
+/* A line of cause c whose alert does not fire (yet): the words now. ip: the
+ * learned address whose line moved to e (dns_stale), else NULL. */
+static __attribute__((noinline)) void event_opens(struct diag *d, struct evidence *e,
+						  struct evidence *ip, enum cause c,
+						  const char *line, size_t len, int64_t now)
+{
+	if (c == CAUSE_NO_LIVE_UPSTREAMS) {
+		block_first(d, e, line, len, now);
+		return;
+	}
+	/* nginx has now hit the peer: the prediction became a diagnosis */
+	if (e->subject.kind == CAUSE_SUBJECT_PEER)
+		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
+	struct report_extra x = {.implied = CAUSE_NONE, .occurrences = 1};
+	const struct alert *a = report_render(&d->env, e, c, &x, now);
+	if (e->unit_recheck)
+		diag_mark_dirty(d, e);
+	if (ip && a)
+		diag_stale_absorb(d, ip, a, now);
+	ask_probe(d, e);
+}
+
+/* diag_log_event once the peer is keyed. The rare paths (a new subject, a
+ * listener to ask, an alert to open) are calls: the common line keeps its
+ * registers (callgrind, daemon real-line run). */
+static inline __attribute__((always_inline)) void
+log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len, int64_t now)
 {
 	char buf[PEERKEY_MAX];
 	const char *name;
 	enum cause_subject kind;
-	struct errlog_event rekeyed;
 
-	if (ev->has_peer && ev->peer.kind == PEERKEY_UNIX && ev->peer_split != ERRLOG_SPLIT_EXACT) {
-		rekeyed = *ev;
-		rekey_unix(d, &rekeyed);
-		ev = &rekeyed;
-	}
 	d->kinds[ev->kind]++;
 	struct evidence *e;
 	if (ev->kind == EV_OTHER || !event_subject(d, ev, &kind, buf, sizeof(buf), &name, &e))
 		return;
-	if (!e) {
-		bool configured = diag_named_by_model(d, kind, name), created;
-		e = evidence_add(&d->env.ev, kind, name, configured, &created);
-		if (!e)
-			return; /* beyond the cap: counted in untracked */
-		if (created && !configured && kind == CAUSE_SUBJECT_PEER && e->addr_ok &&
-		    d->env.host.learned)
-			d->env.host.learned(d->env.host.ud, e->key, true);
-	}
+	if (!e && !(e = subject_new(d, kind, name)))
+		return; /* beyond the cap: counted in untracked */
 	e->kinds[ev->kind]++;
 	e->last_event_ms = now;
 	evidence_remember(e, line, len);
@@ -385,12 +419,8 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 		return; /* evidence for other causes, not a cause of its own */
 
 	bool is_unix = e->addr_ok && e->addr.kind == PEERKEY_UNIX;
-	bool listener_up = false;
-	struct host_listener l;
-	if (rules_event_needs_listener(ev) && e->addr_ok && peerkey_is_local(&e->addr) &&
-	    d->env.host.listener && d->env.host.listener(d->env.host.ud, &e->addr, false, &l))
-		listener_up = l.listening;
-	enum cause c = rules_event_cause(ev, is_unix, listener_up);
+	enum cause c = rules_event_cause(
+	    ev, is_unix, rules_event_needs_listener(ev) && e->addr_local && listener_up(d, e));
 	if (c == CAUSE_NONE)
 		return;
 	if (c == CAUSE_BACKEND_SLOW && pool_full(d, e, now))
@@ -434,21 +464,26 @@ void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *l
 			diag_mark_dirty(d, e);
 		return;
 	}
+	event_opens(d, e, ip, c, line, len, now);
+}
 
-	if (c == CAUSE_NO_LIVE_UPSTREAMS) {
-		block_first(d, e, line, len, now);
-		return;
-	}
-	/* nginx has now hit the peer: the prediction became a diagnosis */
-	if (kind == CAUSE_SUBJECT_PEER)
-		alert_supersede(d->env.alerts, CAUSE_PEER_FAILING, e->key, now);
-	struct report_extra x = {.implied = CAUSE_NONE, .occurrences = 1};
-	const struct alert *a = report_render(&d->env, e, c, &x, now);
-	if (e->unit_recheck)
-		diag_mark_dirty(d, e);
-	if (ip && a)
-		diag_stale_absorb(d, ip, a, now);
-	ask_probe(d, e);
+/* A unix peer logged without the ':' after its socket path: keyed anew. */
+static __attribute__((noinline)) void log_event_rekeyed(struct diag *d,
+							const struct errlog_event *ev,
+							const char *line, size_t len, int64_t now)
+{
+	struct errlog_event rekeyed = *ev;
+	rekey_unix(d, &rekeyed);
+	log_event(d, &rekeyed, line, len, now);
+}
+
+void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
+		    int64_t now)
+{
+	if (ev->has_peer && ev->peer.kind == PEERKEY_UNIX && ev->peer_split != ERRLOG_SPLIT_EXACT)
+		log_event_rekeyed(d, ev, line, len, now);
+	else
+		log_event(d, ev, line, len, now);
 }
 
 /* --- the tick --- */

@@ -117,7 +117,9 @@ def split(build, n, label):
     pl = children(tree, "pipeline_line")
     parser = pl.get("errlog_parse_upstream", 0)
     diag = pl.get("diag_log_event", 0)
-    opening = children(tree, "diag_log_event").get("report_render", 0)
+    # (the openings' render is called from event_opens, diagnose.c's rare path)
+    opening = sum(children(tree, fn).get("report_render", 0)
+                  for fn in ("diag_log_event", "event_opens"))
     feed = children(tree, "tailsrc_read").get("feed", 0)
     line = children(tree, "on_log_line").get("pipeline_line", 0)
     tail = feed - line
