@@ -41,6 +41,7 @@ struct evidence {
 	struct peerkey addr; /* peers: parsed key */
 	bool addr_ok;
 	bool addr_local; /* addr_ok and peerkey_is_local(&addr): asked on every timeout line */
+	bool addr_unix;	 /* addr_ok and a unix socket: asked on every line */
 	bool configured; /* the model names it: never expires */
 	bool dirty;	 /* counted since its alerts were last rendered */
 	uint64_t kinds[EV__COUNT]; /* lifetime event counts, for metrics */
@@ -193,6 +194,8 @@ static inline bool evidence_memo_holds(const struct evidence_memo *m, enum cause
 {
 	if (!m->e || m->len != len || m->kind != kind || m->a != a || m->b != b)
 		return false;
+	if (len <= 16)
+		return true;
 	for (size_t off = 8; off + 8 < len; off += 8) {
 		uint64_t x, y;
 		memcpy(&x, m->e->key + off, 8);
@@ -237,7 +240,8 @@ static inline void evidence_remember(struct evidence *e, const char *line, size_
 	l->len = (uint16_t)n;
 	l->cut = len > n;
 	e->next_line = (i + 1) % EVIDENCE_LINES;
-	e->nlines += e->nlines < EVIDENCE_LINES;
+	if (e->nlines < EVIDENCE_LINES)
+		e->nlines++;
 }
 
 /* Where span s lies in the kept bytes [line, line + kept); false when not

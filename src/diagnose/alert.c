@@ -13,6 +13,7 @@
 #define FLAP_HOLD_MAX_MS (10 * 60 * 1000)
 
 struct alert_store {
+	struct alert_store_head head; /* first: alert_touch_ref reads it inline */
 	uint64_t hold_ms;
 	alert_change_fn fn;
 	void *userdata;
@@ -21,7 +22,6 @@ struct alert_store {
 	size_t nresolved;
 	unsigned firing;
 	uint64_t raised, resolved, seq;
-	uint64_t epoch; /* alerts freed so far: an alert_ref from before is stale */
 };
 
 /* An alert's subject: its peer, its upstream block, or "" for the host. One
@@ -51,7 +51,7 @@ struct alert_store *alert_store_new(uint64_t hold_ms, alert_change_fn fn, void *
 
 static void alert_free(struct alert_store *s, struct alert *a)
 {
-	s->epoch++;
+	s->head.epoch++;
 	free(a->peer);
 	free(a->upstream);
 	free(a->summary);
@@ -228,32 +228,19 @@ bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, i
 	return true;
 }
 
-/* alert_touch_ref past its ref (out of line: the hit saves no registers) */
-static __attribute__((noinline)) bool touch_lookup(struct alert_store *s, struct alert_ref *ref,
-						   enum cause cause, const char *subject,
-						   int64_t seen, unsigned occurrences)
+bool alert_touch_ref_slow(struct alert_store *s, struct alert_ref *ref, enum cause cause,
+			  const char *subject, int64_t seen, unsigned occurrences)
 {
 	if ((unsigned)cause >= CAUSE__COUNT)
 		return false;
-	if (ref->epoch != s->epoch) {
+	if (ref->epoch != s->head.epoch) {
 		/* an alert was freed since: any of these may be it */
 		memset(ref->a, 0, sizeof(ref->a));
-		ref->epoch = s->epoch;
+		ref->epoch = s->head.epoch;
 	}
 	struct alert *a = ref->a[cause] = firing(s, cause, subject);
 	if (!a)
 		return false;
-	a->last_seen = MAX(a->last_seen, seen);
-	a->count += occurrences;
-	return true;
-}
-
-bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
-		     const char *subject, int64_t seen, unsigned occurrences)
-{
-	struct alert *a = (unsigned)cause < CAUSE__COUNT ? ref->a[cause] : NULL;
-	if (!a || ref->epoch != s->epoch || !a->firing)
-		return touch_lookup(s, ref, cause, subject, seen, occurrences);
 	a->last_seen = MAX(a->last_seen, seen);
 	a->count += occurrences;
 	return true;

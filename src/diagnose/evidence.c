@@ -71,6 +71,7 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 	if (kind == CAUSE_SUBJECT_PEER) {
 		e->addr_ok = peerkey_parse(name, strlen(name), 0, &e->addr) == 0;
 		e->addr_local = e->addr_ok && peerkey_is_local(&e->addr);
+		e->addr_unix = e->addr_ok && e->addr.kind == PEERKEY_UNIX;
 		if (!configured) {
 			t->learned = grow_array(t->learned, &t->learned_cap, t->nlearned_peers + 1,
 						sizeof(char *));
