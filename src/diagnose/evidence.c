@@ -120,11 +120,15 @@ void evidence_fields(struct evidence *e)
 {
 	if (!e->fields_at)
 		return;
-	const char *t = e->lines[e->fields_at - 1].text;
-	const struct evidence_span *s = e->pending;
-	copy_span(e->last_detail, sizeof(e->last_detail), t + s[0].off, s[0].len);
-	copy_span(e->last_server, sizeof(e->last_server), t + s[1].off, s[1].len);
-	copy_span(e->last_uri, sizeof(e->last_uri), t + s[2].off, s[2].len);
+	const struct evidence_line *l = &e->lines[e->fields_at - 1];
+	char *dst[3] = {e->last_detail, e->last_server, e->last_uri};
+	size_t cap[3] = {sizeof(e->last_detail), sizeof(e->last_server), sizeof(e->last_uri)};
+	for (int i = 0; i < 3; i++) {
+		const struct evidence_span *s = &e->pending[i];
+		/* (a span from outside the line it was checked against: nothing) */
+		bool in = s->off <= l->len && s->len <= l->len - s->off;
+		copy_span(dst[i], cap[i], l->text + (in ? s->off : 0), in ? s->len : 0);
+	}
 	e->fields_at = 0;
 }
 

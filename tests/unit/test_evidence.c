@@ -1,6 +1,7 @@
 /* Unit tests for evidence: the table of subjects and the memo in front of it
  * (evidence_lookup answers what evidence_get answers, after every change). */
 #include <stdio.h>
+#include <string.h>
 
 #include "diagnose/evidence.h"
 #include "core/util.h"
@@ -158,6 +159,87 @@ static void test_a_table_made_again_remembers_nothing(void)
 	evidence_table_done(&t);
 }
 
+static struct errlog_span span_of(const char *line, const char *word)
+{
+	const char *p = strstr(line, word);
+	return (struct errlog_span){.p = p, .len = p ? (uint32_t)strlen(word) : 0};
+}
+
+/* A cause line kept whole: its details stay where they lie in the ring
+ * until read, then read right. */
+static void test_fields_stay_in_the_ring_until_read(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *e = add(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080", true);
+	const char *line = "connect() failed, server: shop.test, request: \"GET /cart HTTP/1.1\"";
+	struct errlog_event ev = {.server = span_of(line, "shop.test"),
+				  .uri = span_of(line, "/cart")};
+	evidence_remember(e, line, strlen(line));
+	evidence_set_fields(e, line, &ev);
+	CHECK_INT(e->fields_at, 1);
+	evidence_fields(e);
+	CHECK_INT(e->fields_at, 0);
+	CHECK_STR(e->last_detail, "");
+	CHECK_STR(e->last_server, "shop.test");
+	CHECK_STR(e->last_uri, "/cart");
+	evidence_table_done(&t);
+}
+
+/* A cause line cut by the ring: details past the cut are copied at once,
+ * from the line itself. */
+static void test_fields_past_the_cut_are_copied_at_once(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *e = add(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080", true);
+	char line[600];
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "server: a.test, ", 16);
+	memcpy(line + 400, "/late/uri", 9);
+	struct errlog_event ev = {.server = {line + 8, 6}, .uri = {line + 400, 9}};
+	evidence_remember(e, line, sizeof(line));
+	CHECK_INT(e->lines[0].len, EVIDENCE_LINE_MAX);
+	evidence_set_fields(e, line, &ev);
+	CHECK_INT(e->fields_at, 0);
+	CHECK_STR(e->last_server, "a.test");
+	CHECK_STR(e->last_uri, "/late/uri");
+	/* one ending exactly at the cut stays in the ring */
+	struct errlog_event at = {.uri = {line + EVIDENCE_LINE_MAX - 4, 4}};
+	evidence_remember(e, line, sizeof(line));
+	evidence_set_fields(e, line, &at);
+	CHECK_INT(e->fields_at, 2);
+	evidence_fields(e);
+	CHECK_STR(e->last_uri, "xxxx");
+	CHECK_STR(e->last_server, "");
+	evidence_table_done(&t);
+}
+
+/* Spans from outside the line (against diag_log_event's contract) are
+ * never read outside the ring (ASan): copied when they end past it, else
+ * nothing or bytes of the kept line. */
+static void test_fields_from_outside_the_line_stay_in_the_ring(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *e = add(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080", true);
+	char buf[512];
+	memset(buf, 'y', sizeof(buf));
+	const char *line = buf + 256; /* 40 bytes of line; other bytes around it */
+	struct errlog_event before = {.detail = {buf, 200}, .uri = {buf + 10, 30}};
+	evidence_remember(e, line, 40);
+	evidence_set_fields(e, line, &before);
+	evidence_fields(e);
+	CHECK(strlen(e->last_detail) == 0 || strlen(e->last_detail) <= 40);
+	CHECK(strlen(e->last_uri) == 0 || strlen(e->last_uri) <= 40);
+	struct errlog_event after = {.detail = {buf + 400, 50}};
+	evidence_remember(e, line, 40);
+	evidence_set_fields(e, line, &after);
+	CHECK_INT(e->fields_at, 0); /* ends past the kept bytes: copied */
+	CHECK_INT(strlen(e->last_detail), 50);
+	evidence_table_done(&t);
+}
+
 int main(void)
 {
 	RUN(test_lookup_finds_what_get_finds);
@@ -167,5 +249,8 @@ int main(void)
 	RUN(test_lookup_forgets_a_removed_record);
 	RUN(test_lookup_past_the_cap_finds_nothing);
 	RUN(test_a_table_made_again_remembers_nothing);
+	RUN(test_fields_stay_in_the_ring_until_read);
+	RUN(test_fields_past_the_cut_are_copied_at_once);
+	RUN(test_fields_from_outside_the_line_stay_in_the_ring);
 	return harness_result();
 }
