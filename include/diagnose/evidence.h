@@ -109,11 +109,12 @@ struct evidence {
 #define EVIDENCE_MEMO_BITS 7 /* 128 sets */
 #define EVIDENCE_MEMO_WAYS 2
 struct evidence_memo {
-	uint64_t a, b; /* the name's first and last 8 bytes (see evidence_memo_set) */
-	uint32_t len;
-	uint8_t kind;
+	uint64_t a, b;	    /* the name's first and last 8 bytes (see evidence_memo_set) */
+	uint64_t lk;	    /* EVIDENCE_MEMO_LK(len, kind); 0: empty */
 	struct evidence *e; /* NULL: empty */
 };
+/* length and kind in one word, never 0 (one compare for both) */
+#define EVIDENCE_MEMO_LK(len, kind) ((uint64_t)(len) | (uint64_t)(kind) << 32 | 1ULL << 40)
 
 struct evidence_table {
 	struct strmap subjects[3]; /* by enum cause_subject: name -> struct evidence */
@@ -144,15 +145,16 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 /* Forget a learned record (expiry). */
 void evidence_remove(struct evidence_table *t, struct evidence *e);
 
-/* Keep a raw line (copied as is; cleaned when rendered). Inline: once a
- * line on the hot path. */
-static inline void evidence_remember(struct evidence *e, const char *line, size_t len);
+/* Keep a raw line (copied as is; cleaned when rendered); returns how many
+ * of its bytes the ring kept. Inline: once a line on the hot path. */
+static inline size_t evidence_remember(struct evidence *e, const char *line, size_t len);
 /* (evidence_remember's first line, or one whose slot holds the fields) */
-void evidence_remember_slow(struct evidence *e, const char *line, size_t len);
+size_t evidence_remember_slow(struct evidence *e, const char *line, size_t len);
 /* The last cause line's detail, server and URI (ev's spans into line, the
- * one just remembered): kept by reference to the ring, copied by
- * evidence_fields(). Spans outside what the ring kept are copied now. */
-static inline void evidence_set_fields(struct evidence *e, const char *line,
+ * one just remembered, of which the ring kept `kept` bytes): kept by
+ * reference to the ring, copied by evidence_fields(). Spans outside what
+ * the ring kept are copied now. */
+static inline void evidence_set_fields(struct evidence *e, const char *line, size_t kept,
 				       const struct errlog_event *ev);
 /* (evidence_set_fields' copy now) */
 void evidence_copy_fields(struct evidence *e, const struct errlog_event *ev);
@@ -192,7 +194,7 @@ static inline struct evidence_memo *evidence_memo_set(struct evidence_table *t,
 static inline bool evidence_memo_holds(const struct evidence_memo *m, enum cause_subject kind,
 				       const char *name, size_t len, uint64_t a, uint64_t b)
 {
-	if (!m->e || m->len != len || m->kind != kind || m->a != a || m->b != b)
+	if (m->lk != EVIDENCE_MEMO_LK(len, kind) || m->a != a || m->b != b)
 		return false;
 	if (len <= 16)
 		return true;
@@ -219,7 +221,7 @@ static inline struct evidence *evidence_lookup(struct evidence_table *t, enum ca
 	return evidence_lookup_slow(t, kind, name, len);
 }
 
-static inline void evidence_remember(struct evidence *e, const char *line, size_t len)
+static inline size_t evidence_remember(struct evidence *e, const char *line, size_t len)
 {
 	unsigned i = e->next_line;
 	/* cut where utf8_cut() cuts when the byte past the cut starts a
@@ -227,10 +229,8 @@ static inline void evidence_remember(struct evidence *e, const char *line, size_
 	 * holds the fields go out of line */
 	size_t n = len <= EVIDENCE_LINE_MAX ? len : EVIDENCE_LINE_MAX;
 	if (!e->lines || e->fields_at == i + 1 ||
-	    (len > n && ((unsigned char)line[n] & 0xc0) == 0x80)) {
-		evidence_remember_slow(e, line, len);
-		return;
-	}
+	    (len > n && ((unsigned char)line[n] & 0xc0) == 0x80))
+		return evidence_remember_slow(e, line, len);
 	struct evidence_line *l = &e->lines[i];
 	/* libc's memcpy (vector moves), not the `rep movsq` gcc inlines once it
 	 * knows n <= EVIDENCE_LINE_MAX: the barrier hides that (a fixed 300
@@ -242,6 +242,7 @@ static inline void evidence_remember(struct evidence *e, const char *line, size_
 	e->next_line = (i + 1) % EVIDENCE_LINES;
 	if (e->nlines < EVIDENCE_LINES)
 		e->nlines++;
+	return n;
 }
 
 /* Where span s lies in line (a NULL one: empty at 0), and whether it ends
@@ -263,11 +264,11 @@ static inline bool evidence_span_in(const char *line, const char *limit, struct 
 }
 
 /* Inline: once a line on the hot path (see fields_at). */
-static inline void evidence_set_fields(struct evidence *e, const char *line,
+static inline void evidence_set_fields(struct evidence *e, const char *line, size_t kept,
 				       const struct errlog_event *ev)
 {
 	unsigned slot = (e->next_line + EVIDENCE_LINES - 1) % EVIDENCE_LINES;
-	const char *limit = line + e->lines[slot].len;
+	const char *limit = line + kept;
 	if (evidence_span_in(line, limit, ev->detail, &e->pending[0]) &&
 	    evidence_span_in(line, limit, ev->server, &e->pending[1]) &&
 	    evidence_span_in(line, limit, ev->uri, &e->pending[2]))

@@ -437,7 +437,7 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 		return; /* beyond the cap: counted in untracked */
 	e->kinds[ev->kind]++;
 	e->last_event_ms = now;
-	evidence_remember(e, line, len);
+	size_t kept = evidence_remember(e, line, len);
 	if (ev->kind == EV_PEER_DISABLED || ev->kind == EV_FASTCGI_STDERR)
 		return; /* evidence for other causes, not a cause of its own */
 
@@ -450,7 +450,7 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 
 	e->last_err = ev->err;
 	e->last_phase = ev->phase;
-	evidence_set_fields(e, line, ev);
+	evidence_set_fields(e, line, kept, ev);
 	/* an old answer of a name that moved: the name's dns_stale (only with
 	 * probed host-name peers: asked here first, diagnosis went from 535 to
 	 * 494 instructions a storm line, callgrind on tests/bench/daemon.py's

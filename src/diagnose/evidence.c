@@ -47,7 +47,7 @@ struct evidence *evidence_lookup_slow(struct evidence_table *t, enum cause_subje
 	uint64_t a, b;
 	struct evidence_memo *set = evidence_memo_set(t, kind, name, len, &a, &b);
 	set[1] = set[0];
-	set[0] = (struct evidence_memo){a, b, (uint32_t)len, (uint8_t)kind, e};
+	set[0] = (struct evidence_memo){a, b, EVIDENCE_MEMO_LK(len, kind), e};
 	return e;
 }
 
@@ -88,7 +88,7 @@ void evidence_remove(struct evidence_table *t, struct evidence *e)
 	for (size_t i = 0; i < ARRAY_SIZE(t->memo); i++)
 		for (size_t w = 0; w < EVIDENCE_MEMO_WAYS; w++)
 			if (t->memo[i][w].e == e)
-				t->memo[i][w].e = NULL;
+				t->memo[i][w] = (struct evidence_memo){0};
 	strmap_remove(&t->subjects[e->subject.kind], e->key);
 	if (!e->configured)
 		t->nlearned--;
@@ -140,7 +140,7 @@ void evidence_copy_fields(struct evidence *e, const struct errlog_event *ev)
 	copy_span(e->last_uri, sizeof(e->last_uri), ev->uri.p, ev->uri.len);
 }
 
-void evidence_remember_slow(struct evidence *e, const char *line, size_t len)
+size_t evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 {
 	/* (most lines fit: no call then, diagnosis 496 -> 488 instructions a
 	 * storm line, tests/bench/storm_callgrind.py) */
@@ -154,6 +154,7 @@ void evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 	e->lines[e->next_line].cut = len > n;
 	e->next_line = (e->next_line + 1) % EVIDENCE_LINES;
 	e->nlines += e->nlines < EVIDENCE_LINES;
+	return n;
 }
 
 const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_t len)

@@ -175,8 +175,9 @@ static void test_fields_stay_in_the_ring_until_read(void)
 	const char *line = "connect() failed, server: shop.test, request: \"GET /cart HTTP/1.1\"";
 	struct errlog_event ev = {.server = span_of(line, "shop.test"),
 				  .uri = span_of(line, "/cart")};
-	evidence_remember(e, line, strlen(line));
-	evidence_set_fields(e, line, &ev);
+	size_t kept = evidence_remember(e, line, strlen(line));
+	CHECK_INT(kept, strlen(line));
+	evidence_set_fields(e, line, kept, &ev);
 	CHECK_INT(e->fields_at, 1);
 	evidence_fields(e);
 	CHECK_INT(e->fields_at, 0);
@@ -198,16 +199,17 @@ static void test_fields_past_the_cut_are_copied_at_once(void)
 	memcpy(line, "server: a.test, ", 16);
 	memcpy(line + 400, "/late/uri", 9);
 	struct errlog_event ev = {.server = {line + 8, 6}, .uri = {line + 400, 9}};
-	evidence_remember(e, line, sizeof(line));
+	size_t kept = evidence_remember(e, line, sizeof(line));
+	CHECK_INT(kept, EVIDENCE_LINE_MAX);
 	CHECK_INT(e->lines[0].len, EVIDENCE_LINE_MAX);
-	evidence_set_fields(e, line, &ev);
+	evidence_set_fields(e, line, kept, &ev);
 	CHECK_INT(e->fields_at, 0);
 	CHECK_STR(e->last_server, "a.test");
 	CHECK_STR(e->last_uri, "/late/uri");
 	/* one ending exactly at the cut stays in the ring */
 	struct errlog_event at = {.uri = {line + EVIDENCE_LINE_MAX - 4, 4}};
-	evidence_remember(e, line, sizeof(line));
-	evidence_set_fields(e, line, &at);
+	kept = evidence_remember(e, line, sizeof(line));
+	evidence_set_fields(e, line, kept, &at);
 	CHECK_INT(e->fields_at, 2);
 	evidence_fields(e);
 	CHECK_STR(e->last_uri, "xxxx");
@@ -227,14 +229,14 @@ static void test_fields_from_outside_the_line_stay_in_the_ring(void)
 	memset(buf, 'y', sizeof(buf));
 	const char *line = buf + 256; /* 40 bytes of line; other bytes around it */
 	struct errlog_event before = {.detail = {buf, 200}, .uri = {buf + 10, 30}};
-	evidence_remember(e, line, 40);
-	evidence_set_fields(e, line, &before);
+	size_t kept = evidence_remember(e, line, 40);
+	evidence_set_fields(e, line, kept, &before);
 	evidence_fields(e);
 	CHECK(strlen(e->last_detail) == 0 || strlen(e->last_detail) <= 40);
 	CHECK(strlen(e->last_uri) == 0 || strlen(e->last_uri) <= 40);
 	struct errlog_event after = {.detail = {buf + 400, 50}};
-	evidence_remember(e, line, 40);
-	evidence_set_fields(e, line, &after);
+	kept = evidence_remember(e, line, 40);
+	evidence_set_fields(e, line, kept, &after);
 	CHECK_INT(e->fields_at, 0); /* ends past the kept bytes: copied */
 	CHECK_INT(strlen(e->last_detail), 50);
 	evidence_table_done(&t);
