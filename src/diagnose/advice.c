@@ -55,6 +55,10 @@ void advice_write(const struct advice_in *in, struct advice *out)
 	strbuf_reserve(&w.summary, 256);
 	strbuf_reserve(&w.expl, 1024);
 	strbuf_reserve(&w.fix, 1024);
+	/* (and "" until written: words a cause does not write read empty) */
+	strbuf_reset(&w.summary);
+	strbuf_reset(&w.expl);
+	strbuf_reset(&w.fix);
 	if ((unsigned)in->cause < CAUSE__COUNT && writers[in->cause])
 		writers[in->cause](&w);
 	/* every primary of the block fails and a backup serves: degraded, not down */

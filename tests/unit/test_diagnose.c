@@ -14,6 +14,7 @@
 #include "conf/config.h"
 #include "core/util.h"
 #include "diag_fixture.h"
+#include "diagnose/advice.h"
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/evidence.h"
@@ -657,6 +658,20 @@ static void test_a_peer_mixing_causes_counts_each_line_once_in_its_alert(void)
 	CHECK_INT(reset ? reset->count : 0, 10);
 	CHECK_INT(down ? down->last_seen : 0, T0 + 9);
 	teardown();
+}
+
+/* Words a cause does not write read empty, never unset (advice_write
+ * reserves its buffers before writing). */
+static void test_words_a_cause_does_not_write_are_empty(void)
+{
+	struct advice_in in = {.cause = CAUSE_ERRORS_UNLOGGED, .implied = CAUSE_NONE};
+	struct advice a;
+	advice_write(&in, &a);
+	CHECK_STR(a.summary, "");
+	CHECK_STR(a.explanation, "");
+	CHECK_STR(a.fix, "");
+	CHECK_STR(a.config_ref, "");
+	advice_done(&a);
 }
 
 static void test_cannot_assign_address_is_local_ports_exhausted(void)
@@ -1369,6 +1384,7 @@ int main(void)
 	RUN(test_a_peer_that_expired_is_untracked_once_the_cap_is_full);
 	RUN(test_lines_after_a_reload_count_in_the_same_alert);
 	RUN(test_a_peer_mixing_causes_counts_each_line_once_in_its_alert);
+	RUN(test_words_a_cause_does_not_write_are_empty);
 	RUN(test_cannot_assign_address_is_local_ports_exhausted);
 	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
 	RUN(test_log_alone_never_prints_an_empty_reference);
