@@ -11,7 +11,8 @@
 #include "log/errlog.h"
 #include "probe/probe_result.h"
 
-/* The cause of a log event; CAUSE_NONE when it names none. listener_up:
+/* The cause of a log event; CAUSE_NONE when it names none (peer_disabled
+ * and fastcgi_stderr lines never do: diagnose.c relies on it). listener_up:
  * something listens on the (local) peer, which turns a connect timeout
  * into a full accept queue. Inline: once a line, its call was a fifth of
  * its cost. */

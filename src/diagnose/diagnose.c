@@ -438,13 +438,16 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 	e->kinds[ev->kind]++;
 	e->last_event_ms = now;
 	size_t kept = evidence_remember(e, line, len);
-	if (ev->kind == EV_PEER_DISABLED || ev->kind == EV_FASTCGI_STDERR)
-		return; /* evidence for other causes, not a cause of its own */
 
-	enum cause c = rules_event_cause(
-	    ev, e->addr_unix, rules_event_needs_listener(ev) && e->addr_local && listener_up(d, e));
+	/* (peer_disabled and fastcgi_stderr lines have none: evidence for other
+	 * causes, not a cause of their own). A listener turns a connect
+	 * timeout from unreachable into overloaded: asked only then */
+	enum cause c = rules_event_cause(ev, e->addr_unix, false);
 	if (c == CAUSE_NONE)
 		return;
+	if (c == CAUSE_BACKEND_UNREACHABLE && rules_event_needs_listener(ev) && e->addr_local &&
+	    listener_up(d, e))
+		c = rules_event_cause(ev, e->addr_unix, true);
 	if (c == CAUSE_BACKEND_SLOW && pool_full(d, e, now))
 		c = CAUSE_BACKEND_OVERLOADED;
 
@@ -471,12 +474,14 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 	if (!e->by_cause[c]++)
 		e->cause_first_ms[c] = now;
 	e->cause_last_ms[c] = now;
+	unsigned burst = e->burst_n + 1;
 	if (now - e->burst_start_ms >= EVIDENCE_BURST_MS) {
 		e->burst_start_ms = now;
-		e->burst_n = 0;
+		burst = 1;
 	}
-	e->burst_n++;
-	e->burst_peak = MAX(e->burst_peak, e->burst_n);
+	e->burst_n = burst;
+	if (burst > e->burst_peak)
+		e->burst_peak = burst;
 
 	/* the hot path: it fires already (or an exclusive sibling that still
 	 * holds tells it); the words wait for the tick */

@@ -18,6 +18,7 @@
 #include "diagnose/alert.h"
 #include "diagnose/diagnose.h"
 #include "diagnose/evidence.h"
+#include "diagnose/rules.h"
 #include "harness.h"
 #include "log/errlog.h"
 #include "nginx/ngxconf.h"
@@ -672,6 +673,33 @@ static void test_words_a_cause_does_not_write_are_empty(void)
 	CHECK_STR(a.fix, "");
 	CHECK_STR(a.config_ref, "");
 	advice_done(&a);
+}
+
+/* Lines that are evidence for other causes name none; a listener changes
+ * only the connect timeouts' cause. */
+static void test_rules_name_no_cause_for_evidence_lines(void)
+{
+	struct errlog_event ev = {.kind = EV_PEER_DISABLED};
+	CHECK_INT(rules_event_cause(&ev, false, false), CAUSE_NONE);
+	CHECK_INT(rules_event_cause(&ev, true, true), CAUSE_NONE);
+	ev.kind = EV_FASTCGI_STDERR;
+	CHECK_INT(rules_event_cause(&ev, false, false), CAUSE_NONE);
+	CHECK_INT(rules_event_cause(&ev, true, true), CAUSE_NONE);
+	for (int k = 0; k < EV__COUNT; k++)
+		for (int err = 0; err < 120; err++)
+			for (int ph = 0; ph <= PHASE_PROXYING_TO_UPSTREAM; ph++) {
+				ev = (struct errlog_event){.kind = (enum errlog_kind)k,
+							   .err = err,
+							   .phase = (enum errlog_phase)ph};
+				enum cause down = rules_event_cause(&ev, false, false);
+				enum cause up = rules_event_cause(&ev, false, true);
+				if (rules_event_needs_listener(&ev)) {
+					CHECK_INT(down, CAUSE_BACKEND_UNREACHABLE);
+					CHECK_INT(up, CAUSE_BACKEND_OVERLOADED);
+				} else {
+					CHECK_INT(up, down);
+				}
+			}
 }
 
 static void test_cannot_assign_address_is_local_ports_exhausted(void)
@@ -1385,6 +1413,7 @@ int main(void)
 	RUN(test_lines_after_a_reload_count_in_the_same_alert);
 	RUN(test_a_peer_mixing_causes_counts_each_line_once_in_its_alert);
 	RUN(test_words_a_cause_does_not_write_are_empty);
+	RUN(test_rules_name_no_cause_for_evidence_lines);
 	RUN(test_cannot_assign_address_is_local_ports_exhausted);
 	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
 	RUN(test_log_alone_never_prints_an_empty_reference);
