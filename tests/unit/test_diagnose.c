@@ -702,6 +702,33 @@ static void test_rules_name_no_cause_for_evidence_lines(void)
 			}
 }
 
+/* An alert resolved, and past the flap window a new one for the same
+ * peer and cause: the lines count in the new one, never the old. */
+static void test_lines_after_a_new_alert_of_the_same_peer_count_in_it(void)
+{
+	setup();
+	feed(T0, REFUSED, "/");
+	feed(T0 + 1, REFUSED, "/");
+	const struct alert *old = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(old != NULL);
+	CHECK_INT(old ? old->count : 0, 2);
+	diag_tick(diag, T0 + 2); /* the counts' words */
+	int64_t t = T0 + 10 * 60 * 1000;
+	diag_tick(diag, t);
+	CHECK(alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081") == NULL);
+	t += ALERT_FLAP_WINDOW_MS + 1;
+	feed(t, REFUSED, "/");
+	feed(t + 1, REFUSED, "/");
+	feed(t + 2, REFUSED, "/");
+	const struct alert *fresh = alert_find(alerts, CAUSE_BACKEND_DOWN, "127.0.0.1:8081");
+	CHECK(fresh != NULL && fresh != old);
+	CHECK_INT(fresh ? fresh->count : 0, 3);
+	CHECK_INT(fresh ? fresh->last_seen : 0, t + 2);
+	CHECK_INT(old ? old->count : 0, 2);
+	CHECK(old && !old->firing);
+	teardown();
+}
+
 static void test_cannot_assign_address_is_local_ports_exhausted(void)
 {
 	setup();
@@ -1414,6 +1441,7 @@ int main(void)
 	RUN(test_a_peer_mixing_causes_counts_each_line_once_in_its_alert);
 	RUN(test_words_a_cause_does_not_write_are_empty);
 	RUN(test_rules_name_no_cause_for_evidence_lines);
+	RUN(test_lines_after_a_new_alert_of_the_same_peer_count_in_it);
 	RUN(test_cannot_assign_address_is_local_ports_exhausted);
 	RUN(test_primaries_down_while_a_backup_serves_is_a_warning_naming_both);
 	RUN(test_log_alone_never_prints_an_empty_reference);
