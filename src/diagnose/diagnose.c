@@ -507,7 +507,8 @@ static __attribute__((noinline)) void log_event_rekeyed(struct diag *d,
 void diag_log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_t len,
 		    int64_t now)
 {
-	if (ev->has_peer && ev->peer.kind == PEERKEY_UNIX && ev->peer_split != ERRLOG_SPLIT_EXACT)
+	/* (peer_split first: only a unix peer's is not EXACT, 0, as parsed) */
+	if (ev->peer_split != ERRLOG_SPLIT_EXACT && ev->has_peer && ev->peer.kind == PEERKEY_UNIX)
 		log_event_rekeyed(d, ev, line, len, now);
 	else
 		log_event(d, ev, line, len, now);
