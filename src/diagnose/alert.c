@@ -1,6 +1,7 @@
 /* alert: (cause, peer) alerts with hold time, flap damping and history (see alert.h). */
 #include "diagnose/alert.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ struct alert_store {
 	unsigned firing;
 	uint64_t raised, resolved, seq;
 };
+_Static_assert(offsetof(struct alert_store, head) == 0, "alert_touch_ref reads the head");
 
 /* An alert's subject: its peer, its upstream block, or "" for the host. One
  * map per cause, so the subject itself is the key: nothing is formatted. */
