@@ -183,7 +183,10 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		uint64_t h = HASH_FNV1A64_INIT ^ (uint64_t)now ^ (++s->seq << 32);
 		h = hash_fnv1a64_update(h, &cause, 1);
 		h = hash_fnv1a64_update(h, key, strlen(key));
-		snprintf(a->id, sizeof(a->id), "%016llx", (unsigned long long)h);
+		/* "%016llx" without snprintf (~950 instructions an opening) */
+		for (int i = 15; i >= 0; i--, h >>= 4)
+			a->id[i] = "0123456789abcdef"[h & 15];
+		a->id[16] = '\0';
 		push_front(s, a);
 		strmap_put(map(s, r->cause), key, a);
 	}

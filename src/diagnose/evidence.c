@@ -45,7 +45,7 @@ struct evidence *evidence_lookup_slow(struct evidence_table *t, enum cause_subje
 	if (!e)
 		return e;
 	uint64_t a, b;
-	struct evidence_memo *set = evidence_memo_set(t, kind, name, len, &a, &b);
+	struct evidence_memo *set = evidence_memo_set(t, name, len, &a, &b);
 	set[1] = set[0];
 	set[0] = (struct evidence_memo){a, b, EVIDENCE_MEMO_LK(len, kind), e};
 	return e;

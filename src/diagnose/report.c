@@ -480,6 +480,11 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 
 	char lines[EVIDENCE_LINES][EVIDENCE_LINE_MAX + 4], probe_line[400], conns_line[200];
 	struct strbuf host_line = STRBUF_INIT, sw_line = STRBUF_INIT;
+	/* room at once: a strbuf that grows formats its text twice */
+	strbuf_reserve(&host_line, 256);
+	strbuf_reserve(&sw_line, 256);
+	strbuf_reset(&host_line);
+	strbuf_reset(&sw_line);
 	const char *evidence[EVIDENCE_LINES + 14]; /* the log lines and one of each fact */
 	size_t nev = 0;
 	for (unsigned i = 0; i < e->nlines; i++)

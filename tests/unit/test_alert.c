@@ -1,6 +1,7 @@
 /* Unit tests for alert: fire, refresh, resolve after hold, flap damping, history. */
 #include <cjson/cJSON.h>
 
+#include "core/hash.h"
 #include "diagnose/alert.h"
 #include "harness.h"
 #include "output/json.h"
@@ -228,6 +229,26 @@ static void test_touch_ref_follows_the_firing_alert(void)
 	alert_store_free(s);
 }
 
+/* An alert's id: the FNV-1a hash over its cause and subject, salted with
+ * the time and the store's sequence, as 16 lower-case hex digits. */
+static void test_id_is_the_salted_hash_in_hex(void)
+{
+	struct alert_store *s = alert_store_new(1000, on_change, NULL);
+	const char *peer = "127.0.0.1:1";
+	struct alert_report down = report(CAUSE_BACKEND_DOWN, peer, 1700000000123);
+	const struct alert *a = alert_report(s, &down, 1700000000123);
+	unsigned char cause = (unsigned char)CAUSE_BACKEND_DOWN;
+	uint64_t h = HASH_FNV1A64_INIT ^ (uint64_t)1700000000123 ^ (1ULL << 32);
+	h = hash_fnv1a64_update(h, &cause, 1);
+	h = hash_fnv1a64_update(h, peer, strlen(peer));
+	char want[17];
+	snprintf(want, sizeof(want), "%016llx", (unsigned long long)h);
+	CHECK_STR(a->id, want);
+	/* 16 digits whatever the value (leading zeros kept) */
+	CHECK_INT(strlen(a->id), 16);
+	alert_store_free(s);
+}
+
 /* One ref counts a peer whose lines mix causes into each cause's alert:
  * the ref of one cause is not the other's. */
 static void test_touch_ref_keeps_one_alert_per_cause(void)
@@ -368,6 +389,7 @@ int main(void)
 	RUN(test_flapping_keeps_the_id_and_doubles_the_hold);
 	RUN(test_history_is_bounded);
 	RUN(test_touch_counts_without_words_and_only_while_firing);
+	RUN(test_id_is_the_salted_hash_in_hex);
 	RUN(test_touch_ref_follows_the_firing_alert);
 	RUN(test_touch_ref_keeps_one_alert_per_cause);
 	RUN(test_touch_ref_moves_to_a_new_alert_of_the_same_subject);
