@@ -88,6 +88,26 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 	return fd;
 }
 
+/* A port on addr that surely refuses: bound and never listening, so that
+ * no other process (a bench's listeners on 127.0.0.2, say) can take it
+ * while fd is open. Returns the fd to close after the test. */
+static int refusing_inet(const char *addr, unsigned *ret_port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	socklen_t len = sizeof(s4);
+	inet_pton(AF_INET, addr, &s4.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&s4, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&s4, &len) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	*ret_port = ntohs(s4.sin_port);
+	return fd;
+}
+
 static int listen_unix(const char *path)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1260,11 +1280,13 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 
 static void test_set_targets_keeps_state_of_kept_keys(void)
 {
-	unsigned port;
+	unsigned port, refusing = 0;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	int rfd = refusing_inet("127.0.0.2", &refusing);
+	CHECK(rfd >= 0);
 	char a1[64], a2[64], a3[64];
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", port);
-	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
+	snprintf(a2, sizeof(a2), "127.0.0.2:%u", refusing);
 	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
@@ -1314,6 +1336,7 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	prober_free(p);
 	ev_loop_destroy(s.loop);
 	close(lfd);
+	close(rfd);
 }
 
 struct reentrant {
