@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/strmap.h"
 #include "probe/probe_target.h"
 
 struct probe_opts {
@@ -27,11 +26,15 @@ struct probe_opts {
 	uint64_t timeout_ms, connect_timeout_ms, read_timeout_ms;
 	char *health_uri, *tls_trusted, *read_timeout_ref; /* NULL: none */
 	unsigned refs;
-	char *id; /* the set's key for these options */
+	uint64_t hash;		 /* of the fields above */
+	struct probe_opts *next; /* in its bucket */
 };
 
+/* Sets hashed by their fields, equal by the same fields (one identity:
+ * the hash only picks the bucket). */
 struct probe_opts_set {
-	struct strmap map;	 /* id -> struct probe_opts */
+	struct probe_opts **buckets;
+	size_t nbuckets, len;	 /* nbuckets: 0 or a power of two >= len */
 	struct probe_opts *last; /* the set probe_opts_get returned last */
 };
 

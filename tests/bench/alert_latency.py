@@ -8,7 +8,6 @@ measures write() -> alert line received. Prints p50/p99. Target: p99 < 10 ms.
 
 usage: alert_latency.py BUILD_DIR [N]
 """
-import json
 import os
 import socket
 import statistics

@@ -25,7 +25,6 @@ usage: daemon.py BUILD_DIR [MB] [RUNS] [BEFORE_BUILD_DIR]
 With BEFORE_BUILD_DIR (an older build), its upwatchd runs beside in the same
 interleaved rounds, and every figure is printed for both ("before"/"after").
 """
-import json
 import os
 import resource
 import shutil
@@ -34,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import nginx_conf, peers50, stats, write_storm
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 mb = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -45,7 +46,6 @@ if before:
     BINS.append(("before", os.path.join(before, "src", "upwatchd")))
 bench_errlog = os.path.join(build, "tests", "bench", "bench_errlog")
 TICK = os.sysconf("SC_CLK_TCK")
-NPEERS = 50
 BIG = 10000
 
 
@@ -75,23 +75,6 @@ def proc_status(pid, key):
     return 0.0
 
 
-def nginx_conf(d, log, upstreams):
-    """upstreams: [(name, peer)]; one server block with a location per block."""
-    path = os.path.join(d, "nginx.conf")
-    with open(path, "w") as f:
-        f.write(f"pid {d}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n")
-        for name, peer in upstreams:
-            f.write(f"  upstream {name} {{ server {peer}; }}\n")
-        f.write("  server {\n    server_name bench.test;\n")
-        for name, _ in upstreams[:NPEERS]:
-            f.write(f"    location /{name}/ {{ proxy_pass http://{name}; }}\n")
-        f.write("  }\n")
-        for i, (name, _) in enumerate(upstreams[NPEERS:]):
-            f.write(f"  server {{ server_name s{i}.bench.test; "
-                    f"location / {{ proxy_pass http://{name}; }} }}\n")
-        f.write("}\n")
-    return path
-
 
 def stream_conf(d, log, peers):
     """A stream{} block per peer: the daemon probes them with a TCP connect."""
@@ -118,9 +101,6 @@ def listeners(n):
         socks.append(s)
     return socks
 
-
-def peers50():
-    return [(f"u{i}", f"127.0.0.1:{20000 + i}") for i in range(NPEERS)]
 
 
 def peers_big():
@@ -152,18 +132,7 @@ class Daemon:
         raise RuntimeError("upwatchd did not answer")
 
     def stats(self):
-        c = socket.socket(socket.AF_UNIX)
-        c.settimeout(10)
-        c.connect(self.sock)
-        c.sendall(b'{"cmd":"stats"}\n')
-        buf = b""
-        while b"\n" not in buf:
-            r = c.recv(65536)
-            if not r:
-                break
-            buf += r
-        c.close()
-        return json.loads(buf.split(b"\n", 1)[0])
+        return stats(self.sock)
 
     def log_stats(self):
         return self.stats()["logs"][0]
@@ -208,14 +177,6 @@ class Daemon:
         self.proc.wait()
 
 
-def storm_file(path, nlines):
-    line = ('2026/11/21 10:00:{s:02d} [error] 7#7: *{i} connect() failed (111: Connection '
-            'refused) while connecting to upstream, client: 127.0.0.1, server: bench.test, '
-            'request: "GET /u{p}/x HTTP/1.1", upstream: "http://127.0.0.1:{port}/u{p}/x", '
-            'host: "bench.test"\n')
-    with open(path, "w") as f:
-        f.writelines(line.format(s=i // 20000 % 60, i=i, p=i % NPEERS, port=20000 + i % NPEERS)
-                     for i in range(nlines))
 
 
 with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
@@ -224,7 +185,7 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-") as tmp:
                    check=True)
     nreal = sum(1 for _ in open(real, "rb"))
     storm = os.path.join(tmp, "storm.log")
-    storm_file(storm, nreal)
+    write_storm(storm, nreal)
     for p in (real, storm):
         subprocess.run(["cat", p], stdout=subprocess.DEVNULL, check=True)
     print(f"files: real {os.path.getsize(real) / 1e6:.0f} MB {nreal} lines, storm "

@@ -26,7 +26,7 @@ if [ -n "$before" ]; then
 	echo "before:"
 	"$before/tests/bench/bench_diagnose" ${short:+200000} | sed 's/^/before: /'
 fi
-echo "== storm per line in upwatchd, callgrind instructions: parser, diagnosis, tail"
+echo "== storm and real lines per line in upwatchd, callgrind instructions: parser, diagnosis, tail"
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
 	/usr/bin/python3 "$here/storm_callgrind.py" "$build" "$([ -n "$short" ] && echo 20000 || echo 100000)" ${before:+"$before"}
 else
@@ -55,7 +55,7 @@ echo "== summary (issue 16)"
 grep -E '^(errlog_parse_upstream |errlog_parse |tail ingest|wc -l  |noise: |before: bench_errlog)' "$out" |
 	sed 's/^/in-process  /'
 grep -E '^(before: )?(storm|noise) \(' "$out" | sed 's/^/in-process  /'
-grep -E '^(before: )?storm per line' "$out" | sed 's/^/callgrind   /'
+grep -E '^(before: )?(storm|real lines) per line' "$out" | sed 's/^/callgrind   /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
 grep -E '^(before:)? +p50 .* ms +p99 .*issue 16: p99' "$out" | sed 's/^/latency     /'

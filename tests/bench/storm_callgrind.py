@@ -1,76 +1,64 @@
 #!/usr/bin/python3
-"""Instructions per storm line in the real upwatchd, split by stage, under
-valgrind --tool=callgrind (deterministic: no clock, no other process's load;
-issue 16's storm, every line a failure of one of 50 configured peers).
+"""Instructions per line in the real upwatchd, split by stage, under
+valgrind --tool=callgrind (deterministic: no clock, no other process's load),
+for issue 16's storm (every line a failure of one of 50 configured peers) and
+for real error-log lines (bench_errlog generate: LINES / 5,000 MB).
 
-upwatchd starts with start_at beginning on a storm file of LINES lines and
-runs until `stats` shows every line read. Each stage is its inclusive cost
+upwatchd starts with start_at beginning on a file of LINES storm lines (or
+the real lines) and runs until `stats` shows every line read. Each stage is its inclusive cost
 as its caller sees it (inlined code counted where it runs):
   parser     errlog_parse_upstream, from pipeline_line
   diagnosis  diag_log_event, from pipeline_line, without report_render (the
              50 alerts' openings, once each: printed apart)
   tail       tailsrc.c's feed (split into lines, deliver, the callback)
              without pipeline_line
+On real lines the alerts' renders (openings and changes of cause as lines
+of many peers mix) stay in diagnosis and are also printed apart.
 The ticks' renders (once a second of valgrind's slow wall time) are left out:
 at the daemon's real speed a tick is ~1/200,000 of the lines.
 
 usage: storm_callgrind.py BUILD_DIR [LINES] [BEFORE_BUILD_DIR]
 Needs valgrind and callgrind_annotate; loopback and unix sockets only."""
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-NPEERS = 50
+from benchlib import nginx_conf, peers50, stats, write_storm
 
 
-def storm(d, n):
+def setup(build, d, kind, n):
+    """The log and configurations of a run; returns (conf, upwatch.conf,
+    lines). storm: n storm lines, the 50 peers configured; real: n MB of
+    real error-log lines (bench_errlog generate), no upstream configured."""
     log = os.path.join(d, "error.log")
-    line = ('2026/11/21 10:00:{s:02d} [error] 7#7: *{i} connect() failed (111: Connection '
-            'refused) while connecting to upstream, client: 127.0.0.1, server: bench.test, '
-            'request: "GET /u{p}/x HTTP/1.1", upstream: "http://127.0.0.1:{port}/u{p}/x", '
-            'host: "bench.test"\n')
-    with open(log, "w") as f:
-        f.writelines(line.format(s=i // 20000 % 60, i=i, p=i % NPEERS, port=20000 + i % NPEERS)
-                     for i in range(n))
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"pid {d}/nginx.pid;\nerror_log {log};\nevents {{}}\nhttp {{\n")
-        for i in range(NPEERS):
-            f.write(f"  upstream u{i} {{ server 127.0.0.1:{20000 + i}; }}\n")
-        f.write("  server {\n    server_name bench.test;\n")
-        for i in range(NPEERS):
-            f.write(f"    location /u{i}/ {{ proxy_pass http://u{i}; }}\n")
-        f.write("  }\n}\n")
+    if kind == "storm":
+        write_storm(log, n)
+        conf = nginx_conf(d, log, peers50())
+    else:
+        subprocess.run([os.path.join(build, "tests", "bench", "bench_errlog"), "generate", log,
+                        str(n)], stdout=subprocess.DEVNULL, check=True)
+        conf = nginx_conf(d, log, [])
+        with open(log, "rb") as f:
+            n = sum(1 for _ in f)
     up = os.path.join(d, "upwatch.conf")
     with open(up, "w") as f:
         f.write("start_at beginning;\nprobe off;\n")
-    return conf, up
+    return conf, up, n
 
 
 def lines_read(sock):
-    c = socket.socket(socket.AF_UNIX)
-    c.settimeout(30)
-    c.connect(sock)
-    c.sendall(b'{"cmd":"stats"}\n')
-    buf = b""
-    while b"\n" not in buf:
-        r = c.recv(65536)
-        if not r:
-            break
-        buf += r
-    c.close()
-    return json.loads(buf.split(b"\n", 1)[0])["logs"][0]["lines"]
+    return stats(sock, 30)["logs"][0]["lines"]
 
 
-def profile(build, n, out):
+def profile(build, kind, n, out):
+    """Runs upwatchd under callgrind until it read the whole log; returns
+    the number of lines."""
     d = tempfile.mkdtemp(prefix="upwatch-storm-cg-")
     try:
-        conf, up = storm(d, n)
+        conf, up, n = setup(build, d, kind, n)
         sock = os.path.join(d, "u.sock")
         p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                               os.path.join(build, "src", "upwatchd"), "--foreground",
@@ -92,6 +80,7 @@ def profile(build, n, out):
             p.wait()
     finally:
         shutil.rmtree(d, ignore_errors=True)
+    return n
 
 
 def children(tree, fn):
@@ -108,28 +97,37 @@ def children(tree, fn):
     return got
 
 
-def split(build, n, label):
+def split(build, kind, n, label):
     with tempfile.TemporaryDirectory() as t:
         out = os.path.join(t, "callgrind.out")
-        profile(build, n, out)
+        n = profile(build, kind, n, out)
         tree = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--tree=calling", out],
                               capture_output=True, text=True, check=True).stdout
     pl = children(tree, "pipeline_line")
     parser = pl.get("errlog_parse_upstream", 0)
     diag = pl.get("diag_log_event", 0)
     # (the openings' render is called from event_opens, diagnose.c's rare path)
-    opening = sum(children(tree, fn).get("report_render", 0)
-                  for fn in ("diag_log_event", "event_opens"))
+    render = sum(children(tree, fn).get("report_render", 0)
+                 for fn in ("diag_log_event", "event_opens"))
     feed = children(tree, "tailsrc_read").get("feed", 0)
     line = children(tree, "on_log_line").get("pipeline_line", 0)
     tail = feed - line
-    print(f"{label}storm per line (callgrind instructions, {n} lines): "
-          f"parser {parser / n:.0f}, diagnosis {(diag - opening) / n:.0f}, tail {tail / n:.0f}; "
-          f"sum {(parser + diag - opening + tail) / n:.0f} "
-          f"(+ {opening / n:.0f} a line for the 50 alerts' openings)", flush=True)
+    if kind == "storm":
+        print(f"{label}storm per line (callgrind instructions, {n} lines): "
+              f"parser {parser / n:.0f}, diagnosis {(diag - render) / n:.0f}, "
+              f"tail {tail / n:.0f}; sum {(parser + diag - render + tail) / n:.0f} "
+              f"(+ {render / n:.0f} a line for the 50 alerts' openings)", flush=True)
+    else:
+        print(f"{label}real lines per line (callgrind instructions, {n} lines): "
+              f"parser {parser / n:.0f}, diagnosis {diag / n:.0f} (of which alert renders "
+              f"{render / n:.0f}), tail {tail / n:.0f}; sum {(parser + diag + tail) / n:.0f}",
+              flush=True)
 
 
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
-split(sys.argv[1] if len(sys.argv) > 1 else "build", n, "")
+builds = [(sys.argv[1] if len(sys.argv) > 1 else "build", "")]
 if len(sys.argv) > 3:
-    split(sys.argv[3], n, "before: ")
+    builds.append((sys.argv[3], "before: "))
+for kind, size in (("storm", n), ("real", max(1, n // 5000))):
+    for build, label in builds:
+        split(build, kind, size, label)

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "harness.h"
+#include "probe_fixture.h"
 #include "core/peerkey.h"
 #include "probe/curl_lib.h"
 #include "probe/probe.h"
@@ -53,49 +54,15 @@ static void test_a_library_without_curl_is_refused(void)
 
 /* ---- a prober without libcurl ---- */
 
-struct one {
-	struct ev_loop *loop;
-	struct probe_result r;
-	int calls;
-};
-
-static void one_done(void *userdata, const char *key, const struct probe_result *r,
-		     enum peer_state state)
-{
-	struct one *o = userdata;
-	o->r = *r;
-	o->calls++;
-	ev_break(o->loop, EVBREAK_ALL);
-}
-
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static struct probe_target target(const char *addr, enum probe_proto proto)
-{
-	struct probe_target t = {0};
-	CHECK_INT(peerkey_parse(addr, strlen(addr), 0, &t.addr), 0);
-	snprintf(t.key, sizeof(t.key), "%s", t.addr.key);
-	t.proto = proto;
-	t.enabled = true;
-	t.probed = true;
-	t.interval_ms = 60000;
-	t.timeout_ms = 2000;
-	t.retry_ms = 1000;
-	return t;
-}
-
 /* Probe key now; bounded at 5 s. */
 static struct probe_result probe_key(struct prober *p, struct ev_loop *loop, const char *key)
 {
-	struct one o = {.loop = loop};
+	struct probe_wait o = {.loop = loop};
 	ev_timer deadline;
 
-	ev_timer_init(&deadline, deadline_cb, 5.0, 0);
+	ev_timer_init(&deadline, fixture_break, 5.0, 0);
 	ev_timer_start(loop, &deadline);
-	CHECK_INT(prober_probe_now(p, key, one_done, &o), 0);
+	CHECK_INT(prober_probe_now(p, key, probe_wait_done, &o), 0);
 	ev_run(loop, 0);
 	ev_timer_stop(loop, &deadline);
 	CHECK_INT(o.calls, 1);
@@ -114,8 +81,9 @@ static void test_without_libcurl_http_and_tls_are_local_errors_tcp_goes_on(void)
 	char a[3][64];
 	for (int i = 0; i < 3; i++)
 		snprintf(a[i], sizeof(a[i]), "127.0.0.%d:%u", 3 - i, port); /* TCP on .1 */
-	struct probe_target t[3] = {target(a[0], PROBE_PROTO_HTTP), target(a[1], PROBE_PROTO_TLS),
-				    target(a[2], PROBE_PROTO_TCP)};
+	struct probe_target t[3] = {fixture_target(a[0], PROBE_PROTO_HTTP),
+				    fixture_target(a[1], PROBE_PROTO_TLS),
+				    fixture_target(a[2], PROBE_PROTO_TCP)};
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct prober *p = NULL;
 	CHECK_INT(prober_new(loop, 4, NULL, NULL, &p), 0);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "probe_fixture.h"
 #include "core/peerkey.h"
 #include "output/json.h"
 #include "probe/probe.h"
@@ -85,6 +86,26 @@ static int listen_inet(int family, const char *addr, int backlog, unsigned *ret_
 	getsockname(fd, (struct sockaddr *)&ss, &len);
 	*ret_port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
 					     : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* A port on addr that surely refuses: bound and never listening, so that
+ * no other process (a bench's listeners on 127.0.0.2, say) can take it
+ * while fd is open. Returns the fd to close after the test. */
+static int refusing_inet(const char *addr, unsigned *ret_port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in s4 = {.sin_family = AF_INET};
+	socklen_t len = sizeof(s4);
+	inet_pton(AF_INET, addr, &s4.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&s4, len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&s4, &len) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	*ret_port = ntohs(s4.sin_port);
 	return fd;
 }
 
@@ -261,65 +282,17 @@ static struct probe_result last_of(const struct prober *p, const char *key)
 	return r;
 }
 
-static struct probe_target target(const char *addr, enum probe_proto proto)
-{
-	struct probe_target t = {0};
-	if (peerkey_parse(addr, strlen(addr), 0, &t.addr) < 0) {
-		fprintf(stderr, "bad test address %s\n", addr);
-		exit(2);
-	}
-	snprintf(t.key, sizeof(t.key), "%s", t.addr.key);
-	t.proto = proto;
-	t.enabled = true;
-	t.probed = true;
-	t.interval_ms = 60000;
-	t.timeout_ms = 2000;
-	t.retry_ms = 1000;
-	return t;
-}
-
-struct one {
-	struct ev_loop *loop;
-	struct probe_result r;
-	enum peer_state state;
-	int calls;
-};
-
-static void one_done(void *userdata, const char *key, const struct probe_result *r,
-		     enum peer_state state)
-{
-	struct one *o = userdata;
-	o->r = *r;
-	o->state = state;
-	o->calls++;
-	ev_break(o->loop, EVBREAK_ALL);
-}
-
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	ev_break(loop, EVBREAK_ALL);
-}
-
-static void run_for(struct ev_loop *loop, double seconds)
-{
-	ev_timer t;
-	ev_timer_init(&t, deadline_cb, seconds, 0);
-	ev_timer_start(loop, &t);
-	ev_run(loop, 0);
-	ev_timer_stop(loop, &t);
-}
-
 /* One on-demand probe of t in a fresh loop and prober; bounded at 10 s. */
 static struct probe_result probe_once(const struct probe_target *t)
 {
-	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct probe_wait o = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(o.loop, 16, NULL, NULL);
 	ev_timer deadline;
 
-	ev_timer_init(&deadline, deadline_cb, 10.0, 0);
+	ev_timer_init(&deadline, fixture_break, 10.0, 0);
 	ev_timer_start(o.loop, &deadline);
 	CHECK_INT(prober_set_targets(p, t, 1), 0);
-	CHECK_INT(prober_probe_now(p, t->key, one_done, &o), 0);
+	CHECK_INT(prober_probe_now(p, t->key, probe_wait_done, &o), 0);
 	ev_run(o.loop, 0);
 	CHECK_INT(o.calls, 1);
 	CHECK_INT(prober_state(p, t->key), o.r.result == PROBE_OK ? PEER_UP : PEER_DOWN);
@@ -337,7 +310,7 @@ static struct probe_result probe_mode(enum srv_mode mode, enum probe_proto proto
 	pid_t pid = serve(lfd, mode);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, proto);
+	struct probe_target t = fixture_target(addr, proto);
 	t.timeout_ms = timeout;
 	struct probe_result r = probe_once(&t);
 	stop(pid);
@@ -353,7 +326,7 @@ static void test_closed_port_is_refused(void)
 	close(fd);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "refused");
 	CHECK_INT(r.err, ECONNREFUSED);
@@ -371,7 +344,7 @@ static void test_tcp_listener_is_ok_and_json_has_fields(void)
 	int fd = listen_inet(AF_INET, "127.0.0.1", 4, &port);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	close(fd);
 	CHECK_STR(probe_result_name(r.result), "ok");
@@ -398,7 +371,7 @@ static void test_ipv6_loopback(void)
 	pid_t pid = serve(lfd, SRV_OK);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "[::1]:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	t.proto = PROBE_PROTO_HTTP;
@@ -411,7 +384,7 @@ static void test_ipv6_loopback(void)
 	lfd = listen_inet(AF_INET6, "::1", 1, &port);
 	close(lfd);
 	snprintf(addr, sizeof(addr), "[::1]:%u", port);
-	t = target(addr, PROBE_PROTO_TCP);
+	t = fixture_target(addr, PROBE_PROTO_TCP);
 	r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "refused");
 }
@@ -442,7 +415,7 @@ static void test_http_accepts_never_answers_is_timeout(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	t.timeout_ms = 300;
 	struct probe_result r = probe_once(&t);
 	close(lfd);
@@ -530,7 +503,7 @@ static void test_http_503_on_a_health_uri_is_http_status(void)
 	pid_t pid = serve(lfd, SRV_503);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	t.health_uri = "/healthz";
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "http_status");
@@ -546,7 +519,7 @@ static void test_http_expect_range_is_honoured(void)
 	pid_t pid = serve(lfd, SRV_503);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	t.expect_lo = 500;
 	t.expect_hi = 503;
 	t.health_uri = "/healthz";
@@ -572,7 +545,7 @@ static void test_http_over_unix_socket(void)
 	pid_t pid = serve(listen_unix(path), SRV_OK);
 	char addr[300];
 	snprintf(addr, sizeof(addr), "unix:%s", path);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK_INT(r.http_status, 200);
@@ -589,7 +562,7 @@ static void test_http_over_unix_socket(void)
 
 static void test_unresolvable_name_is_dns_error(void)
 {
-	struct probe_target t = target("does-not-exist.invalid:80", PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target("does-not-exist.invalid:80", PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "dns_error");
 	CHECK(startswith(r.detail, "cannot resolve does-not-exist.invalid: "));
@@ -604,7 +577,7 @@ static void test_localhost_name_resolves_then_connects(void)
 	char addr[64];
 	/* "localhost" comes from /etc/hosts: no query leaves the host. */
 	snprintf(addr, sizeof(addr), "localhost:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	CHECK(strstr(r.dns_answers, "127.0.0.1") != NULL);
@@ -646,8 +619,8 @@ static void test_resolver_cancel_and_free_with_jobs_out(void)
 		probe_dns_cancel(d, jobs[i]); /* queued, running or done: never answered */
 	int64_t end = now_mono_ms() + 5000;
 	while (c.answers + c.errors < 10 && now_mono_ms() < end)
-		run_for(loop, 0.02);
-	run_for(loop, 0.1);
+		fixture_run_for(loop, 0.02);
+	fixture_run_for(loop, 0.1);
 	CHECK_INT(c.answers + c.errors, 10);
 	CHECK_INT(c.errors, 2); /* jobs 5 and 15 (odd, .invalid) */
 
@@ -656,7 +629,7 @@ static void test_resolver_cancel_and_free_with_jobs_out(void)
 	for (int i = 0; i < 20; i++)
 		probe_dns_resolve(d, "localhost", 80, dns_count_cb, &c);
 	probe_dns_free(d);
-	run_for(loop, 0.2);
+	fixture_run_for(loop, 0.2);
 	CHECK_INT(c.answers + c.errors, 10);
 	ev_loop_destroy(loop);
 }
@@ -793,7 +766,7 @@ static struct probe_result probe_tls(const char *cert, bool verify, const char *
 	char addr[64], ca[400];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	snprintf(ca, sizeof(ca), "%s/%s", tls_dir, trusted ? trusted : "");
-	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTPS);
 	t.tls_verify = verify;
 	t.tls_trusted = trusted ? ca : NULL;
 	t.tls_name = tls_name;
@@ -825,7 +798,7 @@ static void test_tls_good_certificate_is_ok(void)
 	char addr[64], ca[400];
 	snprintf(addr, sizeof(addr), "localhost:%u", port);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTPS);
 	t.tls_verify = true;
 	t.tls_trusted = ca;
 	r = probe_once(&t);
@@ -889,7 +862,7 @@ static void test_tls_handshake_never_answered_is_timeout(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTPS);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTPS);
 	t.timeout_ms = 300;
 	struct probe_result r = probe_once(&t);
 	close(lfd);
@@ -908,7 +881,7 @@ static void test_tls_only_check_for_grpcs_and_suwsgi(void)
 	char addr[64], ca[400];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", tls_dir);
-	struct probe_target t = target(addr, PROBE_PROTO_TLS);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TLS);
 	t.tls_verify = true;
 	t.tls_trusted = ca;
 	struct probe_result r = probe_once(&t);
@@ -920,7 +893,7 @@ static void test_tls_only_check_for_grpcs_and_suwsgi(void)
 	pid = tls_server("expired", &port);
 	CHECK(pid > 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	t = target(addr, PROBE_PROTO_TLS);
+	t = fixture_target(addr, PROBE_PROTO_TLS);
 	t.tls_verify = true;
 	t.tls_trusted = ca;
 	r = probe_once(&t);
@@ -991,7 +964,7 @@ static void test_fastcgi_php_fpm_answers_get_values(void)
 
 	char addr[500];
 	snprintf(addr, sizeof(addr), "unix:%s", sock);
-	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_FASTCGI);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "ok");
 	/* php-fpm knows only this one of the three names asked for. */
@@ -1027,7 +1000,7 @@ static void test_fastcgi_garbage_and_close(void)
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never accepted */
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_FASTCGI);
 	t.timeout_ms = 300;
 	r = probe_once(&t);
 	close(lfd);
@@ -1068,7 +1041,7 @@ static void run_until(struct ev_loop *loop, const int *counter, int want, double
 {
 	int64_t end = now_mono_ms() + (int64_t)(max_s * 1000);
 	while (*counter < want && now_mono_ms() < end)
-		run_for(loop, 0.02);
+		fixture_run_for(loop, 0.02);
 }
 
 /* A clock the test moves by hand: scheduling decisions are checked as
@@ -1098,7 +1071,7 @@ static void test_runs_are_due_on_a_fixed_grid_of_intervals(void)
 	struct fakeclock fc = {.mono = 1000000, .wall = 1700000000000LL};
 	struct probe_clock clock = {fake_mono, fake_wall, &fc};
 	prober_set_clock(p, &clock);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 200;
 	prober_set_targets(p, &t, 1);
 	/* First run at a random offset within one interval, on a 10 ms slot. */
@@ -1137,7 +1110,7 @@ static void test_failing_peer_retries_then_falls_back_to_interval(void)
 	struct fakeclock fc = {.mono = 5000, .wall = 1700000000000LL};
 	struct probe_clock clock = {fake_mono, fake_wall, &fc};
 	prober_set_clock(p, &clock);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 10000;
 	t.retry_ms = 100;
 	t.retries = 3;
@@ -1205,7 +1178,7 @@ static void test_inflight_cap_is_respected(void)
 		char addr[64];
 		/* distinct keys, one listener: the HTTP probes all wait for it */
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, PROBE_PROTO_HTTP);
+		ts[i] = fixture_target(addr, PROBE_PROTO_HTTP);
 		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
 		ts[i].interval_ms = 100;
 		ts[i].timeout_ms = 300;
@@ -1236,7 +1209,7 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	prober_set_targets(p, &t, 1);
 	CHECK_INT(prober_probe_now(p, "no-such-peer:1", sched_once, &s), -ENOENT);
 	/* The second call joins the probe in flight. */
@@ -1260,16 +1233,19 @@ static void test_probe_now_is_limited_to_one_per_second(void)
 
 static void test_set_targets_keeps_state_of_kept_keys(void)
 {
-	unsigned port;
+	unsigned port, refusing = 0;
 	int lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port);
+	int rfd = refusing_inet("127.0.0.2", &refusing);
+	CHECK(rfd >= 0);
 	char a1[64], a2[64], a3[64];
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", port);
-	snprintf(a2, sizeof(a2), "127.0.0.2:%u", port); /* not listening there: refused */
+	snprintf(a2, sizeof(a2), "127.0.0.2:%u", refusing);
 	snprintf(a3, sizeof(a3), "127.0.0.3:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
-	struct probe_target ts[3] = {target(a1, PROBE_PROTO_TCP), target(a2, PROBE_PROTO_TCP),
-				     target(a3, PROBE_PROTO_TCP)};
+	struct probe_target ts[3] = {fixture_target(a1, PROBE_PROTO_TCP),
+				     fixture_target(a2, PROBE_PROTO_TCP),
+				     fixture_target(a3, PROBE_PROTO_TCP)};
 	CHECK_INT(prober_set_targets(p, ts, 2), 0);
 	prober_probe_now(p, ts[0].key, NULL, NULL);
 	prober_probe_now(p, ts[1].key, NULL, NULL);
@@ -1295,7 +1271,8 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	cJSON_Delete(st);
 
 	/* An invalid target is left out; the others still apply. */
-	struct probe_target three[3] = {target("127.0.0.9:1", PROBE_PROTO_TCP), next[0], next[1]};
+	struct probe_target three[3] = {fixture_target("127.0.0.9:1", PROBE_PROTO_TCP), next[0],
+					next[1]};
 	three[0].addr.port = 0;
 	CHECK_INT(prober_set_targets(p, three, 3), -EINVAL);
 	CHECK_INT(prober_state(p, ts[0].key), PEER_UP);
@@ -1309,11 +1286,12 @@ static void test_set_targets_keeps_state_of_kept_keys(void)
 	int before = s.calls;
 	prober_probe_now(p, ts[2].key, NULL, NULL);
 	CHECK_INT(prober_set_targets(p, &next[1], 1), 0);
-	run_for(s.loop, 0.1);
+	fixture_run_for(s.loop, 0.1);
 	CHECK_INT(s.calls, before);
 	prober_free(p);
 	ev_loop_destroy(s.loop);
 	close(lfd);
+	close(rfd);
 }
 
 struct reentrant {
@@ -1342,7 +1320,7 @@ static void test_callback_may_clear_the_target_set(void)
 	for (int i = 0; i < N; i++) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, i % 2 ? PROBE_PROTO_HTTP : PROBE_PROTO_TCP);
+		ts[i] = fixture_target(addr, i % 2 ? PROBE_PROTO_HTTP : PROBE_PROTO_TCP);
 		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%d", i);
 		ts[i].timeout_ms = 300;
 	}
@@ -1352,7 +1330,7 @@ static void test_callback_may_clear_the_target_set(void)
 	CHECK_INT(prober_set_targets(re.p, ts, N), 0);
 	for (int i = 0; i < N; i++)
 		prober_probe_now(re.p, ts[i].key, NULL, NULL);
-	run_for(loop, 0.5);
+	fixture_run_for(loop, 0.5);
 	CHECK_INT(re.calls, 1);
 	cJSON *st = cJSON_CreateObject();
 	json_prober_stats(re.p, st);
@@ -1376,7 +1354,8 @@ static void test_reused_socket_reports_each_peer(void)
 	snprintf(b, sizeof(b), "127.0.0.1:%u", down);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
-	struct probe_target ts[2] = {target(a, PROBE_PROTO_TCP), target(b, PROBE_PROTO_TCP)};
+	struct probe_target ts[2] = {fixture_target(a, PROBE_PROTO_TCP),
+				     fixture_target(b, PROBE_PROTO_TCP)};
 	prober_set_targets(p, ts, 2);
 	enum probe_result_kind want[4] = {PROBE_OK, PROBE_REFUSED, PROBE_OK, PROBE_REFUSED};
 	for (int i = 0; i < 4; i++) {
@@ -1406,7 +1385,7 @@ static void test_disabled_peer_is_not_scheduled(void)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
-	struct probe_target t = target(addr, PROBE_PROTO_TCP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_TCP);
 	t.interval_ms = 50;
 	t.enabled = false;
 	prober_set_targets(p, &t, 1);
@@ -1438,7 +1417,7 @@ static void test_probe_now_honours_max_inflight_and_coalesces(void)
 	for (int i = 0; i < N; i++) {
 		char addr[64];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, PROBE_PROTO_HTTP);
+		ts[i] = fixture_target(addr, PROBE_PROTO_HTTP);
 		snprintf(ts[i].key, sizeof(ts[i].key), "peer-%02d", i);
 		ts[i].interval_ms = 3600000; /* timer runs out of the way */
 		ts[i].timeout_ms = 300;
@@ -1485,7 +1464,8 @@ static void test_probe_off_and_unprobed_peers_are_never_connected(void)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	struct sched s = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(s.loop, 16, sched_done, &s);
-	struct probe_target ts[2] = {target(addr, PROBE_PROTO_TCP), target(addr, PROBE_PROTO_HTTP)};
+	struct probe_target ts[2] = {fixture_target(addr, PROBE_PROTO_TCP),
+				     fixture_target(addr, PROBE_PROTO_HTTP)};
 	ts[0].enabled = false; /* probe off */
 	snprintf(ts[0].key, sizeof(ts[0].key), "off");
 	ts[1].probed = false; /* e.g. `server ... down;` */
@@ -1530,11 +1510,11 @@ static void test_no_free_descriptor_is_local_error(void)
 	snprintf(uaddr, sizeof(uaddr), "unix:%s", path);
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
-		struct prober *p = new_prober(o.loop, 16, one_done, &o);
-		struct probe_target ts[3] = {target(addr, PROBE_PROTO_TCP),
-					     target(addr, PROBE_PROTO_HTTP),
-					     target(uaddr, PROBE_PROTO_TCP)};
+		struct probe_wait o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+		struct prober *p = new_prober(o.loop, 16, probe_wait_done, &o);
+		struct probe_target ts[3] = {fixture_target(addr, PROBE_PROTO_TCP),
+					     fixture_target(addr, PROBE_PROTO_HTTP),
+					     fixture_target(uaddr, PROBE_PROTO_TCP)};
 		snprintf(ts[1].key, sizeof(ts[1].key), "http");
 		prober_set_targets(p, ts, 3);
 		/* every descriptor below the limit in use: no new one can open */
@@ -1584,7 +1564,7 @@ static void test_http_judged_by_nginx_read_timeout(void)
 	pid_t pid = serve(lfd, SRV_SLOW);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
 	t.timeout_ms = SLOW_MS / 4;
 	t.connect_timeout_ms = 1000;
 	t.read_timeout_ms = 5000;
@@ -1596,7 +1576,7 @@ static void test_http_judged_by_nginx_read_timeout(void)
 	/* Past nginx's read timeout: a timeout naming where it is set. */
 	lfd = listen_inet(AF_INET, "127.0.0.1", 16, &port); /* never answers */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	t = target(addr, PROBE_PROTO_HTTP);
+	t = fixture_target(addr, PROBE_PROTO_HTTP);
 	t.connect_timeout_ms = 60000; /* nginx's default: the read timeout is timed on its own */
 	t.read_timeout_ms = 200;
 	t.read_timeout_ref = "/etc/nginx/sites-enabled/app:12";
@@ -1651,7 +1631,7 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 		fds[i] = listen_inet(AF_INET, "127.0.0.1", 64, &port); /* never accepts */
 		char addr[64];
 		snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-		ts[i] = target(addr, i % 4 == 0 ? PROBE_PROTO_FASTCGI : PROBE_PROTO_HTTP);
+		ts[i] = fixture_target(addr, i % 4 == 0 ? PROBE_PROTO_FASTCGI : PROBE_PROTO_HTTP);
 		ts[i].interval_ms = 500;
 		ts[i].timeout_ms = 1000;
 	}
@@ -1664,7 +1644,7 @@ static void test_200_hanging_peers_do_not_block_the_loop(void)
 	ev_timer_init(&c.t, capwatch_cb, 0.005, 0.005);
 	ev_timer_start(s.loop, &c.t);
 	CHECK_INT(prober_set_targets(p, ts, N), 0);
-	run_for(s.loop, 2.5);
+	fixture_run_for(s.loop, 2.5);
 	ev_timer_stop(s.loop, &tk.t);
 	ev_timer_stop(s.loop, &c.t);
 	printf("  200 hanging peers: %d probes done, max tick gap %.1f ms, %.1f ms without "
@@ -1723,7 +1703,7 @@ static void test_unix_socket_nobody_listens_is_stale(void)
 	close(listen_unix(path)); /* the file stays, the listener is gone */
 	char addr[300];
 	snprintf(addr, sizeof(addr), "unix:%s", path);
-	struct probe_target t = target(addr, PROBE_PROTO_FASTCGI);
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_FASTCGI);
 	struct probe_result r = probe_once(&t);
 	CHECK_STR(probe_result_name(r.result), "stale");
 	CHECK(r.unix_checked);
@@ -1756,8 +1736,8 @@ static void test_http_peer_speaking_uwsgi_is_sniffed_once(void)
 	pid_t pid = serve(lfd, SRV_UWSGI);
 	char addr[64];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	struct probe_target t = target(addr, PROBE_PROTO_HTTP);
-	struct one o = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	struct probe_target t = fixture_target(addr, PROBE_PROTO_HTTP);
+	struct probe_wait o = {.loop = ev_loop_new(EVFLAG_AUTO)};
 	struct prober *p = new_prober(o.loop, 4, NULL, NULL);
 	struct fakeclock fc = {.mono = 1000000, .wall = 1700000000000LL};
 	struct probe_clock clock = {fake_mono, fake_wall, &fc};
@@ -1765,7 +1745,7 @@ static void test_http_peer_speaking_uwsgi_is_sniffed_once(void)
 	CHECK_INT(prober_set_targets(p, &t, 1), 0);
 	for (int i = 0; i < 2; i++) {
 		o.calls = 0;
-		CHECK_INT(prober_probe_now(p, t.key, one_done, &o), 0);
+		CHECK_INT(prober_probe_now(p, t.key, probe_wait_done, &o), 0);
 		ev_run(o.loop, 0);
 		CHECK_INT(o.calls, 1);
 		CHECK_STR(probe_result_name(o.r.result), "reset");
@@ -1778,7 +1758,7 @@ static void test_http_peer_speaking_uwsgi_is_sniffed_once(void)
 	/* the answer is asked again once it is old */
 	fc.mono += 11 * 60 * 1000;
 	o.calls = 0;
-	CHECK_INT(prober_probe_now(p, t.key, one_done, &o), 0);
+	CHECK_INT(prober_probe_now(p, t.key, probe_wait_done, &o), 0);
 	ev_run(o.loop, 0);
 	CHECK_INT(o.r.speaks, PROBE_SPEAKS_UWSGI);
 	CHECK_INT(__atomic_load_n(srv_conns, __ATOMIC_SEQ_CST), 7);

@@ -1,4 +1,5 @@
 /* Unit tests for probe_opts: peers' option sets, shared when equal. */
+#include <stdio.h>
 #include <string.h>
 #include "harness.h"
 #include "conf/config.h"
@@ -27,13 +28,13 @@ static void test_equal_options_share_one_set_until_the_last_put(void)
 	struct probe_opts *a = probe_opts_get(&s, &t), *b = probe_opts_get(&s, &u);
 	CHECK(a == b);
 	CHECK_INT(a->refs, 2);
-	CHECK_INT(s.map.len, 1);
+	CHECK_INT(s.len, 1);
 	CHECK(a->read_timeout_ref != t.read_timeout_ref); /* a copy */
 	CHECK_STR(a->read_timeout_ref, "/etc/nginx/nginx.conf:12");
 	probe_opts_put(&s, a);
-	CHECK_INT(s.map.len, 1);
+	CHECK_INT(s.len, 1);
 	probe_opts_put(&s, b);
-	CHECK_INT(s.map.len, 0);
+	CHECK_INT(s.len, 0);
 	probe_opts_put(&s, NULL);
 	probe_opts_set_done(&s);
 }
@@ -59,16 +60,16 @@ static void test_any_difference_is_another_set(void)
 		CHECK(o[i] != base);
 		CHECK_INT(o[i]->refs, 1);
 	}
-	CHECK_INT(s.map.len, 6);
+	CHECK_INT(s.len, 6);
 	CHECK(o[4]->read_timeout_ref == NULL);
-	/* the first options again, after others: found by their id */
+	/* the first options again, after others: found by their fields */
 	CHECK(probe_opts_get(&s, &t) == base);
 	CHECK_INT(base->refs, 2);
 	probe_opts_put(&s, base);
 	for (int i = 0; i < 5; i++)
 		probe_opts_put(&s, o[i]);
 	probe_opts_put(&s, base);
-	CHECK_INT(s.map.len, 0);
+	CHECK_INT(s.len, 0);
 	probe_opts_set_done(&s);
 }
 
@@ -91,6 +92,47 @@ static void test_strings_with_separators_do_not_collide(void)
 	CHECK_STR(ob->tls_trusted, "xy");
 	probe_opts_put(&s, oa);
 	probe_opts_put(&s, ob);
+	probe_opts_set_done(&s);
+}
+
+/* Past the first buckets (the table grows) and out of order: every set is
+ * found again by its fields and leaves its chain when its last peer goes. */
+static void test_many_sets_are_found_and_freed_in_any_order(void)
+{
+	struct probe_opts_set s;
+	probe_opts_set_init(&s);
+	enum { N = 100 };
+	struct probe_opts *o[N];
+	char uri[N][16];
+	for (int i = 0; i < N; i++) {
+		struct probe_target t = opts_target();
+		snprintf(uri[i], sizeof(uri[i]), "/h%d", i % 10);
+		t.health_uri = uri[i];
+		t.timeout_ms = 1000 + (uint64_t)(i / 10);
+		o[i] = probe_opts_get(&s, &t);
+	}
+	CHECK_INT(s.len, N);
+	CHECK(s.nbuckets >= N);
+	for (int i = N - 1; i >= 0; i--) {
+		struct probe_target t = opts_target();
+		t.health_uri = uri[i];
+		t.timeout_ms = 1000 + (uint64_t)(i / 10);
+		CHECK(probe_opts_get(&s, &t) == o[i]);
+		CHECK_INT(o[i]->refs, 2);
+	}
+	for (int i = 0; i < N; i += 2) /* every other set goes, the rest stay */
+		for (int k = 0; k < 2; k++)
+			probe_opts_put(&s, o[i]);
+	CHECK_INT(s.len, N / 2);
+	for (int i = 1; i < N; i += 2) {
+		struct probe_target t = opts_target();
+		t.health_uri = uri[i];
+		t.timeout_ms = 1000 + (uint64_t)(i / 10);
+		CHECK(probe_opts_get(&s, &t) == o[i]);
+		for (int k = 0; k < 3; k++)
+			probe_opts_put(&s, o[i]);
+	}
+	CHECK_INT(s.len, 0);
 	probe_opts_set_done(&s);
 }
 
@@ -144,7 +186,7 @@ static void test_tls_settings_count_only_for_tls_protocols(void)
 	probe_opts_put(&s, ob);
 	probe_opts_put(&s, ta);
 	probe_opts_put(&s, tb);
-	CHECK_INT(s.map.len, 0);
+	CHECK_INT(s.len, 0);
 	probe_opts_set_done(&s);
 }
 
@@ -153,6 +195,7 @@ int main(void)
 	RUN(test_equal_options_share_one_set_until_the_last_put);
 	RUN(test_any_difference_is_another_set);
 	RUN(test_strings_with_separators_do_not_collide);
+	RUN(test_many_sets_are_found_and_freed_in_any_order);
 	RUN(test_defaults_applied_and_empty_strings_are_null);
 	RUN(test_tls_settings_count_only_for_tls_protocols);
 	return harness_result();
