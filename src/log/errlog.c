@@ -577,19 +577,23 @@ static struct errlog_span msg_at(struct msg_span s, uintptr_t p)
 	return (struct errlog_span){(const char *)((p + s.at - 1) & present), s.len};
 }
 
-/* a == b for n >= 16 bytes, 16 a load, the last one overlapping */
+/* a == b for n >= 16 bytes, 32 a round, the last round overlapping (16 a
+ * round was 0.4 M instructions more in the daemon on /tmp/rcg/real.log) */
 static inline bool same16(const char *a, const char *b, size_t n)
 {
 #ifdef __SSE2__
-	const char *ae = a + n - 16, *be = b + n - 16;
-	for (; a < ae; a += 16, b += 16)
-		if (_mm_movemask_epi8(_mm_cmpeq_epi8(
-			_mm_loadu_si128((const __m128i *)(const void *)a),
-			_mm_loadu_si128((const __m128i *)(const void *)b))) != 0xffff)
+#define EQ16(x, y)                                                                                 \
+	_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(x)),                        \
+		       _mm_loadu_si128((const __m128i *)(const void *)(y)))
+	if (n < 32)
+		return _mm_movemask_epi8(_mm_and_si128(EQ16(a, b), EQ16(a + n - 16, b + n - 16))) ==
+		       0xffff;
+	const char *ae = a + n - 32, *be = b + n - 32;
+	for (; a < ae; a += 32, b += 32)
+		if (_mm_movemask_epi8(_mm_and_si128(EQ16(a, b), EQ16(a + 16, b + 16))) != 0xffff)
 			return false;
-	return _mm_movemask_epi8(
-		   _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)ae),
-				  _mm_loadu_si128((const __m128i *)(const void *)be))) == 0xffff;
+	return _mm_movemask_epi8(_mm_and_si128(EQ16(ae, be), EQ16(ae + 16, be + 16))) == 0xffff;
+#undef EQ16
 #else
 	return memcmp(a, b, n) == 0;
 #endif
