@@ -627,8 +627,11 @@ static bool analyse_cached(const char *p, const char *me, const char *e, struct 
 			ev->action = msg_at(s->action, (uintptr_t)p);
 			ev->errtext = msg_at(s->errtext, (uintptr_t)p);
 			ev->detail = msg_at(s->detail, (uintptr_t)p);
-			ev->message = msg_at(s->message, (uintptr_t)p);
-			ev->name = msg_at(s->name, (uintptr_t)p);
+			/* the message starts at p; few messages have a name (and
+			 * zero_event() cleared it) */
+			ev->message = (struct errlog_span){p, s->message.len};
+			if (s->name.at)
+				ev->name = msg_at(s->name, (uintptr_t)p);
 			return s->stderr_msg;
 		}
 	}
