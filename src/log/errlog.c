@@ -26,6 +26,7 @@
 #include "log/errlog_ctx.h"
 #include "log/errlog_header.h"
 #include "log/errlog_kindmap.h"
+#include "log/errlog_memo.h"
 #include "log/errlog_time.h"
 
 #define LIT	   TEXTSCAN_LIT
@@ -468,108 +469,15 @@ static bool surely_upstream(const char *p, const char *e, const char **from)
 	return c - p >= 8 && same(c - 8, "upstream", 8);
 }
 
-/* ---- entry point --------------------------------------------------------- */
+/* ---- the message --------------------------------------------------------- */
 
-/* memset(ev, 0, offsetof(peer)): gcc emits "rep stos" for this size, whose
- * start-up cost shows in time, not in instructions (tests/bench/errlog.sh:
- * 0.198 s -> 0.183 s CPU for errlog_parse_upstream on 200 MB, same run;
- * callgrind 1894 -> 1867 instructions a line). The pragma keeps gcc from turning the loop back into
- * that memset. */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-#endif
-static void
-zero_event(struct errlog_event *ev)
+/* What [p, me) says, me being where the context starts: action and phase,
+ * errno, SSL reason, message, detail, name and kind (before the pre-filter
+ * and the errno have their say: see parse()). Reads nothing outside
+ * [p, me) but for bounds (e: where the line ends) and ev->upstream.p.
+ * Returns whether it is a FastCGI stderr message. */
+static inline bool analyse(const char *p, const char *me, const char *e, struct errlog_event *ev)
 {
-	size_t n = offsetof(struct errlog_event, peer), i = 0;
-#ifdef __SSE2__
-	__m128i z = _mm_setzero_si128();
-#pragma GCC unroll 32
-	for (; i + 16 <= n; i += 16)
-		_mm_storeu_si128((__m128i *)(void *)((char *)ev + i), z);
-#endif
-	memset((char *)ev + i, 0, n - i);
-}
-
-/* What parse() is asked for. */
-enum mode {
-	FULL,	  /* errlog_parse() */
-	UPSTREAM, /* errlog_parse_upstream(): the pre-filter first */
-	ENTRY,	  /* errlog_entry_open(): 1 when the line is a FastCGI stderr
-		   * message without a client context, else 0; nothing after the
-		   * context is parsed (the full parse: 12.4 -> 9.4 M
-		   * instructions in the daemon on 20 MB of real lines, callgrind) */
-};
-
-static int parse(const char *line, size_t len, struct errlog_event *ret, enum mode mode)
-{
-	const char *e = line + len, *p;
-	time_t t;
-	uint64_t pid, tid, conn = 0;
-
-	/* Header: everything that can reject the line is checked before *ret is
-	 * touched. */
-	if (len < 29 || len > UINT32_MAX || line[19] != ' ' || line[20] != '[' ||
-	    parse_stamp(line, &t) < 0)
-		return -EINVAL;
-	const char *lb = line + 21;
-	/* len >= 29: lb[4..6] are inside the line */
-	const char *le = lb[4] == ']'	? lb + 4
-			 : lb[5] == ']' ? lb + 5
-			 : lb[6] == ']' ? lb + 6
-					: NULL;
-	int level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
-	if (level < 0 || e - le < 4 || le[1] != ' ')
-		return -EINVAL;
-	p = scan_uint(le + 2, e, 10, &pid);
-	if (!p || pid > UINT32_MAX || p == e || *p != '#')
-		return -EINVAL;
-	if (same_number(le + 2, p, e)) {
-		tid = pid;
-		p += 1 + (p - le - 2);
-	} else {
-		p = scan_uint(p + 1, e, 10, &tid);
-	}
-	if (!p || tid > UINT32_MAX || p == e || *p != ':')
-		return -EINVAL;
-	p++;
-	if (p < e && *p == ' ')
-		p++;
-	if (p < e && *p == '*') {
-		const char *q = scan_uint(p + 1, e, 19, &conn);
-		if (q && (q == e || *q == ' '))
-			p = q < e ? q + 1 : q;
-		else
-			conn = 0;
-	}
-
-	struct errlog_event *ev = ret;
-	/* everything but the peer, which is written only when there is one */
-	zero_event(ev);
-	ev->peer.key[0] = '\0';
-	ev->time = t;
-	ev->level = (uint8_t)level;
-	ev->pid = (uint32_t)pid;
-	ev->tid = (uint32_t)tid;
-	ev->conn = conn;
-
-	/* -1: not looked yet; the scan is done at most once per line */
-	int maybe = -1;
-	const char *from = p; /* no ',' in [p, from): where the context search starts */
-	if (mode == UPSTREAM && len < NGX_MAX_ERROR_STR - 8) {
-		maybe = surely_upstream(p, e, &from) || may_be_upstream(line, p, e);
-		if (!maybe) {
-			ev->message = span(p, e);
-			ev->kind = EV_OTHER;
-			return 0;
-		}
-	}
-
-	if (mode == ENTRY && !has_prefix(p, (size_t)(e - p), LIT("FastCGI sent in stderr: \"")))
-		return 0;
-
-	/* The context first: the message may contain anything. */
-	const char *me = errlog_ctx_find(p, from, e, ev);
 	me = strip_lua_context(p, me, e);
 
 	/* " while ACTION": the last " while " before the context. An action is
@@ -579,8 +487,6 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, enum mo
 	 * quote directly, so that a cut stderr containing " while " is not
 	 * split. */
 	bool stderr_msg = has_prefix(p, (size_t)(me - p), LIT("FastCGI sent in stderr: \""));
-	if (mode == ENTRY)
-		return stderr_msg && !ev->client.p;
 	const char *ae = me;
 	const char *a = known_action(p, me, &ev->phase);
 	if (a && (!stderr_msg || (a - p >= 8 && a[-8] == '"'))) {
@@ -618,6 +524,156 @@ static int parse(const char *line, size_t len, struct errlog_event *ret, enum mo
 		ev->message = span(p, mend);
 		ev->kind = errlog_kind_of(p, (size_t)(mend - p), ev,
 					  upstream_phase(ev->phase, ev->upstream.p != NULL));
+	}
+	return stderr_msg;
+}
+
+/* analyse(), through the message memo of errlog_memo.h */
+static bool analyse_cached(const char *p, const char *me, const char *e, struct errlog_event *ev)
+{
+	size_t n = (size_t)(me - p);
+	bool has_up = ev->upstream.p != NULL;
+	if (n < 16 || n > MSG_TEXT_MAX)
+		return analyse(p, me, e, ev);
+	struct msg_slot *slot;
+	const struct msg_slot *hit = msg_find(p, n, has_up, &slot);
+	if (hit)
+		return msg_apply(hit, p, ev);
+	bool stderr_msg = analyse(p, me, e, ev);
+	msg_keep(slot, p, n, has_up, stderr_msg, ev);
+	return stderr_msg;
+}
+
+/* ---- entry point --------------------------------------------------------- */
+
+/* memset(ev, 0, offsetof(peer)): gcc emits "rep stos" for this size, whose
+ * start-up cost shows in time, not in instructions (tests/bench/errlog.sh:
+ * 0.198 s -> 0.183 s CPU for errlog_parse_upstream on 200 MB, same run;
+ * callgrind 1894 -> 1867 instructions a line). The pragma keeps gcc from turning the loop back into
+ * that memset. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static void
+zero_event(struct errlog_event *ev)
+{
+	size_t n = offsetof(struct errlog_event, peer), i = 0;
+#ifdef __SSE2__
+	__m128i z = _mm_setzero_si128();
+#pragma GCC unroll 32
+	for (; i + 16 <= n; i += 16)
+		_mm_storeu_si128((__m128i *)(void *)((char *)ev + i), z);
+#endif
+	memset((char *)ev + i, 0, n - i);
+}
+
+/* What parse() is asked for. */
+enum mode {
+	FULL,	  /* errlog_parse() */
+	UPSTREAM, /* errlog_parse_upstream(): the pre-filter first */
+};
+
+/* The header's values; p: where the message starts. */
+struct header {
+	time_t t;
+	int level;
+	uint64_t pid, tid, conn;
+};
+
+/* "YYYY/MM/DD HH:MM:SS [level] PID#TID: [*CONN ]": returns where the
+ * message starts, or NULL when the line is not an entry. */
+__attribute__((always_inline)) static inline const char *parse_header(const char *line, size_t len,
+								      struct header *h)
+{
+	const char *e = line + len, *p;
+	h->conn = 0;
+	if (len < 29 || len > UINT32_MAX || line[19] != ' ' || line[20] != '[' ||
+	    parse_stamp(line, &h->t) < 0)
+		return NULL;
+	struct level_pid *lp = NULL;
+	if (len >= 19 + 32) {
+		lp = level_pid_slot(line);
+		if (level_pid_same(lp, line)) {
+			h->level = lp->level;
+			h->pid = lp->pid;
+			h->tid = lp->tid;
+			p = line + 19 + lp->len;
+			goto conn;
+		}
+	}
+	const char *lb = line + 21;
+	/* len >= 29: lb[4..6] are inside the line */
+	const char *le = lb[4] == ']'	? lb + 4
+			 : lb[5] == ']' ? lb + 5
+			 : lb[6] == ']' ? lb + 6
+					: NULL;
+	h->level = le ? parse_level(lb, (size_t)(le - lb)) : -1;
+	if (h->level < 0 || e - le < 4 || le[1] != ' ')
+		return NULL;
+	p = scan_uint(le + 2, e, 10, &h->pid);
+	if (!p || h->pid > UINT32_MAX || p == e || *p != '#')
+		return NULL;
+	if (same_number(le + 2, p, e)) {
+		h->tid = h->pid;
+		p += 1 + (p - le - 2);
+	} else {
+		p = scan_uint(p + 1, e, 10, &h->tid);
+	}
+	if (!p || h->tid > UINT32_MAX || p == e || *p != ':')
+		return NULL;
+	p++;
+	if (lp)
+		level_pid_keep(lp, line, (size_t)(p - line - 19), h->level, h->pid, h->tid);
+conn:
+	if (p < e && *p == ' ')
+		p++;
+	if (p < e && *p == '*') {
+		const char *q = scan_uint(p + 1, e, 19, &h->conn);
+		if (q && (q == e || *q == ' '))
+			p = q < e ? q + 1 : q;
+		else
+			h->conn = 0;
+	}
+	return p;
+}
+
+static int parse(const char *line, size_t len, struct errlog_event *ret, enum mode mode)
+{
+	const char *e = line + len;
+	struct header h;
+
+	/* Header: everything that can reject the line is checked before *ret is
+	 * touched. */
+	const char *p = parse_header(line, len, &h);
+	if (!p)
+		return -EINVAL;
+
+	struct errlog_event *ev = ret;
+	/* everything but the peer, which is written only when there is one */
+	zero_event(ev);
+	ev->peer.key[0] = '\0';
+	ev->time = h.t;
+	ev->level = (uint8_t)h.level;
+	ev->pid = (uint32_t)h.pid;
+	ev->tid = (uint32_t)h.tid;
+	ev->conn = h.conn;
+
+	/* -1: not looked yet; the scan is done at most once per line */
+	int maybe = -1;
+	const char *from = p; /* no ',' in [p, from): where the context search starts */
+	if (mode == UPSTREAM && len < NGX_MAX_ERROR_STR - 8) {
+		maybe = surely_upstream(p, e, &from) || may_be_upstream(line, p, e);
+		if (!maybe) {
+			ev->message = span(p, e);
+			ev->kind = EV_OTHER;
+			return 0;
+		}
+	}
+
+	/* The context first: the message may contain anything. */
+	const char *me = errlog_ctx_find(p, from, e, ev);
+	bool stderr_msg = analyse_cached(p, me, e, ev);
+	if (!stderr_msg) {
 		/* What the pre-filter of errlog_parse_upstream() calls other is
 		 * other here too, so both entry points agree: nginx's own upstream
 		 * lines always carry one of its words, and one without them is
@@ -672,17 +728,36 @@ bool errlog_entry_start(const char *line, size_t len)
 	return len >= 21 && line[19] == ' ' && line[20] == '[' && errlog_time_parse(line, &t) == 0;
 }
 
-bool errlog_entry_open(const char *line, size_t len)
+/* Can [29, 74) hold the start of "FastCGI "? The message starts there (see
+ * errlog_entry_open()); an 'F' with a 'G' five bytes on, three 16-byte
+ * loads each: most lines are out after these, where finding the message's
+ * start took 60 instructions a line. Reads line[29..82). */
+static bool may_be_fastcgi(const char *line)
 {
-	/* Called for every line read: before parsing anything, compare the
-	 * prefix where the message starts, after the tid's ':' (within
-	 * [28, 51): "[emerg] " and two 10-digit numbers) and "[*CONN ]"; both
-	 * ends are found by textscan_chr() with the line's start as lower
-	 * bound, one load each. A search for an 'F' in the first 120 bytes
-	 * instead was 78 instructions a line (the daemon on 20 MB of real
-	 * lines: 9.4 -> 8.2 M, callgrind). Only a filter: parse() decides. */
+#ifdef __SSE2__
+	unsigned m = 0;
+	for (int i = 29; i < 74; i += 16) {
+		__m128i f = _mm_loadu_si128((const __m128i *)(const void *)(line + i));
+		__m128i g = _mm_loadu_si128((const __m128i *)(const void *)(line + i + 5));
+		m |= (unsigned)_mm_movemask_epi8(_mm_and_si128(
+		    _mm_cmpeq_epi8(f, _mm_set1_epi8('F')), _mm_cmpeq_epi8(g, _mm_set1_epi8('G'))));
+	}
+	return m != 0;
+#else
+	(void)line;
+	return true;
+#endif
+}
+
+/* errlog_entry_open() past its filter: kept out of line, so that the
+ * filter alone, what nearly every line costs, saves no registers. */
+static __attribute__((noinline)) bool entry_open(const char *line, size_t len)
+{
+	/* the prefix where the message starts, after the tid's ':' (within
+	 * [28, 51): "[emerg] " and two 10-digit numbers) and "[*CONN ]": a
+	 * filter kept as it was, so that the answer is the same */
 	const char *e = line + len, *f;
-	if (len < 29 || !(f = textscan_chr(line + 28, line + (len < 51 ? len : 51), ':', line)))
+	if (!(f = textscan_chr(line + 28, line + (len < 51 ? len : 51), ':', line)))
 		return false;
 	f++;
 	if (f < e && *f == ' ')
@@ -693,6 +768,22 @@ bool errlog_entry_open(const char *line, size_t len)
 	}
 	if (!has_prefix(f, (size_t)(e - f), LIT("FastCGI sent in stderr: \"")))
 		return false;
-	struct errlog_event ev;
-	return len < NGX_MAX_ERROR_STR - 1 && parse(line, len, &ev, ENTRY) == 1;
+	struct header h;
+	const char *p = parse_header(line, len, &h);
+	return p && has_prefix(p, (size_t)(e - p), LIT("FastCGI sent in stderr: \"")) &&
+	       !errlog_ctx_has_client(p, e);
+}
+
+bool errlog_entry_open(const char *line, size_t len)
+{
+	/* Called for every line read. An entry is open when the line parses
+	 * with a FastCGI stderr message and errlog_parse() would find no client
+	 * context in it (and it is not cut at nginx's 2048 bytes); a closed one
+	 * is parsed in full right after, by the line's reader. Whether a
+	 * context holds a client is errlog_ctx_has_client()'s question, not a
+	 * parse of every context field: the daemon on 20 MB of real lines,
+	 * errlog_entry_open 8.2 -> 4.4 M instructions (callgrind). */
+	if (len < 29 || len >= NGX_MAX_ERROR_STR - 1 || (len >= 82 && !may_be_fastcgi(line)))
+		return false;
+	return entry_open(line, len);
 }

@@ -40,10 +40,12 @@ static struct errlog_span span(const char *b, const char *e)
  * 0.174 -> 0.167 s; callgrind 1673 -> 1636 instructions a line). Most
  * values end within 16 bytes, which one load decides before the 32-byte
  * rounds of textscan_chr(): 92.8 -> 92.3 M instructions on 20 MB of real
- * lines (callgrind, bench_errlog run). */
-static const char *find_space(const char *p, const char *e)
+ * lines (callgrind, bench_errlog run). lo <= p is where the readable text
+ * starts (the client value): a last value shorter than 16 bytes is then
+ * one overlapping load, not a byte loop (the daemon on /tmp/rcg/real.log:
+ * errlog_parse_upstream 71.2 -> 70.7 M instructions, callgrind). */
+static const char *find_space(const char *p, const char *e, const char *lo)
 {
-	const char *lo = p;
 #ifdef __SSE2__
 	if (e - p >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -59,6 +61,14 @@ static const char *find_space(const char *p, const char *e)
 /* In nginx's order; F_BYTES (stream) is unquoted and ends the line. */
 enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F_BYTES, F__COUNT };
 
+/* The first four bytes of s as one word (a constant for a literal). */
+static inline uint32_t word4(const char *s)
+{
+	uint32_t w;
+	memcpy(&w, s, 4);
+	return w;
+}
+
 /* At p (just after ", "): is this `KEY: "` of a field that may follow field
  * `after` in nginx's order? Returns the field and sets *ret_len to the key's
  * length, or -1. Forced inline: called for the server and at every `", `
@@ -67,33 +77,36 @@ enum field { F_REQUEST, F_SUBREQUEST, F_UPSTREAM, F_HOST, F_REFERRER, F_BYTES, F
 __attribute__((always_inline)) static inline int match_key(const char *p, const char *e, int after,
 							   size_t *ret_len)
 {
-	/* one candidate by the first byte, each compared against its literal:
-	 * a loop over the keys was 23 instructions a line more (callgrind,
-	 * bench_errlog run: 1834 -> 1811) */
+	/* one candidate by the first four bytes, each compared against its
+	 * literal: a loop over the keys was 23 instructions a line more
+	 * (callgrind, bench_errlog run: 1834 -> 1811). Compares, not a switch
+	 * on the first byte, whose one indirect jump, seeing request, upstream
+	 * and host in turn, was mispredicted 1.7 times a line (cachegrind
+	 * --branch-sim, bench_errlog run on /tmp/rcg/real.log: 117 k indirect
+	 * mispredictions -> 0.4 k, 848 k -> 695 k in all; the daemon's
+	 * errlog_parse_upstream 70.7 -> 70.3 M instructions, callgrind). */
 	size_t n = (size_t)(e - p), len;
 	int f;
 #define KEY(field, lit)                                                                            \
 	(f = (field), len = sizeof(lit) - 1, textscan_prefix(p, n, TEXTSCAN_LIT(lit)))
-	bool hit;
-	switch (n ? *p : 0) {
-	case 'r':
-		hit = KEY(F_REQUEST, "request: \"") || KEY(F_REFERRER, "referrer: \"");
-		break;
-	case 's':
-		hit = KEY(F_SUBREQUEST, "subrequest: \"");
-		break;
-	case 'u':
-		hit = KEY(F_UPSTREAM, "upstream: \"");
-		break;
-	case 'h':
-		hit = KEY(F_HOST, "host: \"");
-		break;
-	case 'b':
-		hit = KEY(F_BYTES, "bytes from/to client:");
-		break;
-	default:
+	if (n < 4)
 		return -1;
-	}
+	uint32_t w = word4(p);
+	bool hit;
+	if (w == word4("upst"))
+		hit = KEY(F_UPSTREAM, "upstream: \"");
+	else if (w == word4("host"))
+		hit = KEY(F_HOST, "host: \"");
+	else if (w == word4("requ"))
+		hit = KEY(F_REQUEST, "request: \"");
+	else if (w == word4("refe"))
+		hit = KEY(F_REFERRER, "referrer: \"");
+	else if (w == word4("subr"))
+		hit = KEY(F_SUBREQUEST, "subrequest: \"");
+	else if (w == word4("byte"))
+		hit = KEY(F_BYTES, "bytes from/to client:");
+	else
+		return -1;
 #undef KEY
 	if (!hit || f <= after)
 		return -1;
@@ -101,20 +114,19 @@ __attribute__((always_inline)) static inline int match_key(const char *p, const 
 	return f;
 }
 
+/* By a table, not a switch: one load (the daemon on /tmp/rcg/real.log:
+ * errlog_parse_upstream 70.5 -> 69.7 M instructions, callgrind). */
 static struct errlog_span *field(struct errlog_event *ev, int f)
 {
-	switch (f) {
-	case F_REQUEST:
-		return &ev->request;
-	case F_SUBREQUEST:
-		return &ev->subrequest;
-	case F_UPSTREAM:
-		return &ev->upstream;
-	case F_HOST:
-		return &ev->host;
-	default:
-		return &ev->referrer;
-	}
+	static const uint16_t at[] = {
+	    [F_REQUEST] = offsetof(struct errlog_event, request),
+	    [F_SUBREQUEST] = offsetof(struct errlog_event, subrequest),
+	    [F_UPSTREAM] = offsetof(struct errlog_event, upstream),
+	    [F_HOST] = offsetof(struct errlog_event, host),
+	    [F_REFERRER] = offsetof(struct errlog_event, referrer),
+	    [F_BYTES] = offsetof(struct errlog_event, referrer),
+	};
+	return (struct errlog_span *)(void *)((char *)ev + at[f]);
 }
 
 static void clear_context(struct errlog_event *ev)
@@ -172,7 +184,7 @@ static bool parse_bytes(const char *p, const char *e, struct errlog_event *ev)
  * fake `", host: "` (§1.3), stays inside it. */
 static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 {
-	const char *sp = find_space(p, e);
+	const char *lo = p, *sp = find_space(p, e, lo);
 	if (!sp) {
 		ev->client = span(p, e);
 		return false;
@@ -183,7 +195,7 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 	ev->client = span(p, sp - 1);
 	p = sp + 1 + 8;
 
-	sp = find_space(p, e);
+	sp = find_space(p, e, lo);
 	if (!sp) {
 		ev->server = span(p, e); /* "server: NAME" ends the line: no request */
 		return true;
@@ -209,7 +221,7 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 		int next = -1;
 		size_t nklen = 0;
 		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
-		for (sp = find_space(v, e); sp; sp = find_space(sp + 1, e)) {
+		for (sp = find_space(v, e, lo); sp; sp = find_space(sp + 1, e, lo)) {
 			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
 			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
 				break;
@@ -251,7 +263,7 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 {
 	/* p: no ',' before it (errlog_ctx_find's from) */
 	const char *first = NULL;
-	bool dirty = false;
+	bool dirty = false, last = false;
 	size_t klen = 0, first_klen = 0;
 	/* memchr(), not scan(): this search crosses the whole message, where
 	 * libc's AVX2 loop takes fewer instructions (1741 -> 1733 a line,
@@ -259,31 +271,69 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 	 * stopped at the first comma: 101.4 -> 100.9 M instructions on 20 MB of
 	 * real lines (callgrind, bench_errlog run). */
 	const char *q = p < e && *p == ',' ? p : memchr(p, ',', (size_t)(e - p));
-	for (; q; q = memchr(q + 1, ',', (size_t)(e - q - 1))) {
-		if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", client: ")))
-			klen = 10;
-		else if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", udp client: ")))
-			klen = 14; /* the stream module's UDP sessions */
-		else
-			continue;
+	/* one call of parse_context(), which gcc then inlines: the first
+	 * candidate's second parse is the loop's last round (the daemon on
+	 * /tmp/rcg/real.log: errlog_parse_upstream 71.4 -> 71.2 M
+	 * instructions, callgrind; always_inline was 72.9 M) */
+	for (;;) {
+		for (; q; q = memchr(q + 1, ',', (size_t)(e - q - 1))) {
+			if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", client: "))) {
+				klen = 10;
+				break;
+			}
+			if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", udp client: "))) {
+				klen = 14; /* the stream module's UDP sessions */
+				break;
+			}
+		}
+		if (!q) {
+			if (dirty)
+				clear_context(ev);
+			if (!first)
+				return NULL;
+			dirty = false;
+			q = first;
+			klen = first_klen;
+			last = true;
+		}
 		if (dirty)
 			clear_context(ev);
 		dirty = true;
 		ev->udp = klen == 14;
-		if (parse_context(q + klen, e, ev))
+		if (parse_context(q + klen, e, ev) || last)
 			return q;
 		if (!first && ev->client.p) {
 			first = q;
 			first_klen = klen;
 		}
+		q = memchr(q + 1, ',', (size_t)(e - q - 1));
 	}
-	if (dirty)
-		clear_context(ev);
-	if (first) {
-		ev->udp = first_klen == 14;
-		parse_context(first + first_klen, e, ev);
+}
+
+/* Would errlog_ctx_find(p, p, e, ev) set ev->client? It does when one
+ * ", client: " (or ", udp client: ") anchor holds a client value: one
+ * running to the end of the line, or ending in ',' before "server: " (the
+ * part of parse_context() that sets it). No field after it matters, so
+ * errlog_entry_open() asks this instead of parsing the context of every
+ * FastCGI stderr line (see there). */
+static bool errlog_ctx_has_client(const char *p, const char *e)
+{
+	for (const char *q = memchr(p, ',', (size_t)(e - p)); q;
+	     q = memchr(q + 1, ',', (size_t)(e - q - 1))) {
+		size_t klen;
+		if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", client: ")))
+			klen = 10;
+		else if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", udp client: ")))
+			klen = 14;
+		else
+			continue;
+		const char *c = q + klen, *sp = find_space(c, e, p);
+		if (!sp ||
+		    (sp[-1] == ',' && sp - 1 != c &&
+		     textscan_prefix(sp + 1, (size_t)(e - sp - 1), TEXTSCAN_LIT("server: "))))
+			return true;
 	}
-	return first;
+	return false;
 }
 
 /* Find the real context in [p, e) and fill ev's context fields (which must

@@ -1355,6 +1355,102 @@ static void test_multiline_entry_predicates(void)
 		CHECK(!errlog_entry_open(not_open[i], strlen(not_open[i])));
 }
 
+/* A FastCGI stderr entry is open until a ", client: " anchor holds a
+ * client value: one ending in ',' before "server: ", or running to the end
+ * of the line. An anchor with anything else is part of the stderr text. */
+static void test_entry_open_asks_only_for_the_client(void)
+{
+	static const char *const opens[] = {
+	    HDR "FastCGI sent in stderr: \"a, client: b c",
+	    HDR "FastCGI sent in stderr: \"a, client: b, c",
+	    HDR "FastCGI sent in stderr: \"a, client: , server: x",
+	    HDR "FastCGI sent in stderr: \"a,client: b, server: x",
+	    HDR "FastCGI sent in stderr: \"a, resolver: 127.0.0.1:53",
+	};
+	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++)
+		CHECK(errlog_entry_open(opens[i], strlen(opens[i])));
+	static const char *const closed[] = {
+	    HDR "FastCGI sent in stderr: \"a\", client: 127.0.0.1, server: ",
+	    HDR "FastCGI sent in stderr: \"a\", client: 127.0.0.1",
+	    HDR "FastCGI sent in stderr: \"a\", udp client: 127.0.0.1, server: x",
+	    HDR "FastCGI sent in stderr: \"a, client: b c, client: 1, server: x",
+	};
+	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++) {
+		struct errlog_event ev;
+		CHECK(!errlog_entry_open(closed[i], strlen(closed[i])));
+		/* what errlog_parse() says of the same line */
+		CHECK_INT(parse(closed[i], &ev), 0);
+		CHECK(ev.client.p != NULL);
+	}
+}
+
+/* The same message on lines with other headers and contexts: each line's
+ * event has its own spans, and a kind that depends on the context (an I/O
+ * failure without an action counts only with an upstream field) follows
+ * the line, however often the message repeats. */
+static void test_repeated_message_follows_its_line(void)
+{
+	const char *with = HDR "recv() failed (104: Connection reset by peer), client: 127.0.0.1, "
+			       "server: x, request: \"GET / HTTP/1.1\", upstream: "
+			       "\"http://127.0.0.1:8080/\"";
+	const char *without = "2025/03/14 09:12:02 [crit] 7#7: recv() failed (104: Connection "
+			      "reset by peer), client: 127.0.0.1, server: x";
+	for (int round = 0; round < 3; round++) {
+		struct errlog_event ev;
+		CHECK_INT(parse(with, &ev), 0);
+		CHECK_STR(errlog_kind_name(ev.kind), "recv_failed");
+		CHECK_INT(ev.err, 104);
+		CHECK_SPAN(ev.message, "recv() failed");
+		CHECK_SPAN(ev.errtext, "Connection reset by peer");
+		CHECK_INT(ev.phase, PHASE_NONE);
+		CHECK_STR(ev.peer.key, "127.0.0.1:8080");
+		CHECK_INT(parse(without, &ev), 0);
+		CHECK_STR(errlog_kind_name(ev.kind), "other");
+		CHECK_INT(ev.err, 104);
+		CHECK_SPAN(ev.message, "recv() failed");
+		CHECK_SPAN(ev.errtext, "Connection reset by peer");
+		CHECK_INT(ev.level, LOG_CRIT);
+		CHECK_INT(ev.pid, 7);
+		CHECK_INT(ev.conn, 0);
+	}
+}
+
+/* Workers interleave; each line's level, pid, tid and connection are its
+ * own, also when its header repeats another's up to the tid. */
+static void test_interleaved_workers_keep_their_numbers(void)
+{
+	static const struct {
+		const char *line;
+		int level;
+		uint32_t pid, tid;
+		uint64_t conn;
+	} cases[] = {
+	    {"2025/03/14 09:12:01 [error] 23818#23818: *12 upstream timed out", LOG_ERR, 23818,
+	     23818, 12},
+	    {"2025/03/14 09:12:01 [crit] 23819#23820: *13 upstream timed out", LOG_CRIT, 23819,
+	     23820, 13},
+	    {"2025/03/14 09:12:01 [error] 23818#238180: *14 upstream timed out", LOG_ERR, 23818,
+	     238180, 14},
+	    {"2025/03/14 09:12:01 [error] 23818#23818:*15 upstream timed out", LOG_ERR, 23818,
+	     23818, 15},
+	    {"2025/03/14 09:12:01 [notice] 4294967295#4294967294: *16 upstream timed out",
+	     LOG_NOTICE, 4294967295u, 4294967294u, 16},
+	    {"2025/03/14 09:12:01 [error] 23818#23818: upstream timed out (110: Connection timed "
+	     "out)",
+	     LOG_ERR, 23818, 23818, 0},
+	};
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			struct errlog_event ev;
+			CHECK_INT(parse(cases[i].line, &ev), 0);
+			CHECK_INT(ev.level, cases[i].level);
+			CHECK_INT(ev.pid, cases[i].pid);
+			CHECK_INT(ev.tid, cases[i].tid);
+			CHECK_INT(ev.conn, cases[i].conn);
+			CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+		}
+}
+
 /* The pre-filter never changes what an upstream-related line gives: over the
  * sample corpus, errlog_parse_upstream() agrees with errlog_parse() on
  * acceptance, kind, errno and peer, and differs only by leaving the context
@@ -1489,6 +1585,9 @@ int main(void)
 	RUN(test_errno_99_is_connect_failed);
 	RUN(test_lua_context_ends_the_message);
 	RUN(test_multiline_entry_predicates);
+	RUN(test_entry_open_asks_only_for_the_client);
+	RUN(test_repeated_message_follows_its_line);
+	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
 	RUN(test_issue_corpus);
 	RUN(test_local_time_follows_dst);
