@@ -14,10 +14,14 @@
 #include "log/tailstate.h"
 #include "log/tailwatch.h"
 
-#define TAIL_CHUNK	      (64 * 1024) /* read per source per wakeup */
-#define TAIL_HISTORY	      8		  /* closed sources remembered per path */
-#define TAIL_MAX_RETIRED      8		  /* rotated files drained at once per path */
-#define TAIL_FINISH_MAX	      (1u << 20)  /* bytes read from a source closed early */
+/* read per source per wakeup: a quarter of the reads and turns of the loop
+ * of 64 KB (the daemon ingesting 200 MB of real lines, 12 runs each: CPU
+ * median 0.224 -> 0.198 s, best 0.178 -> 0.173 s); untouched until a
+ * backlog fills it */
+#define TAIL_CHUNK	      (256 * 1024)
+#define TAIL_HISTORY	      8		 /* closed sources remembered per path */
+#define TAIL_MAX_RETIRED      8		 /* rotated files drained at once per path */
+#define TAIL_FINISH_MAX	      (1u << 20) /* bytes read from a source closed early */
 #define TAIL_GRACE_MS_DEFAULT 2000
 #define TAIL_STATE_FILE	      "tail.state"
 

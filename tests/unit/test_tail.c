@@ -1776,16 +1776,18 @@ static void test_copytruncate_unread_backlog_counts_a_loss(void)
 	append_lines(path, 0, 100);
 	solo_wait(&s, UNIQUE(100));
 	copy_path(path, copy);
-	append_lines(path, 100, 5000); /* ~170 KB: more than one read chunk */
-	ev_run(s.loop, EVRUN_NOWAIT);  /* exactly one chunk is read */
-	CHECK(s.rec.unique > 100 && s.rec.unique < 5000);
+	/* ~1.4 MB: more than one turn of the loop reads (a chunk of TAIL_CHUNK,
+	 * 256 KB, for the file's event and one for its path's check) */
+	append_lines(path, 100, 40000);
+	ev_run(s.loop, EVRUN_NOWAIT); /* a part of the backlog is read */
+	CHECK(s.rec.unique > 100 && s.rec.unique < 40000);
 	CHECK_INT(truncate(path, 0), 0);
-	append_lines(path, 5000, 5010);
-	solo_wait(&s, LINE(5009));
+	append_lines(path, 40000, 40010);
+	solo_wait(&s, LINE(40009));
 	const struct tail_stats *st = tail_stats(s.tail, path);
 	CHECK_INT(st->lines_lost, 1);
-	CHECK(rec_missing(&s.rec, 5010) >= 1);
-	CHECK_INT(count_range(&s.rec, 5000, 5010, 1), 10);
+	CHECK(rec_missing(&s.rec, 40010) >= 1);
+	CHECK_INT(count_range(&s.rec, 40000, 40010, 1), 10);
 	CHECK_INT(s.rec.dups + s.rec.malformed, 0);
 	solo_free(&s);
 	free(path);
