@@ -19,6 +19,7 @@
 
 #include "daemon/daemon.h"
 #include "diagnose/alert.h"
+#include "log/tail.h"
 
 struct accessstats;
 struct config;
@@ -62,11 +63,13 @@ void pipeline_free(struct pipeline *p);
 void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *model);
 
 /* One line of the log at path: an access log's line goes to the access
- * statistics, an error log's to diagnosis; false when it is neither an
- * access entry nor an upstream line. path NULL: an error log, known to be
- * no access log (not looked up). */
-bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
-		   int64_t now_ms);
+ * statistics, an error log's to diagnosis; TAIL_UNPARSED when it is neither
+ * an access entry nor an upstream line. path NULL: an error log, known to
+ * be no access log (not looked up). may_open: a FastCGI stderr entry that
+ * goes on over the next lines is TAIL_OPEN, not diagnosed (tail gives it
+ * again, joined); false to take whatever the line is. */
+enum tail_take pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+			     int64_t now_ms, bool may_open);
 /* One line of the access log at index log (accessstats_log_index of the
  * pipeline's statistics, taken after the last pipeline_swap): no lookup by
  * path. false when it is no access entry. */

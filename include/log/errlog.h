@@ -146,13 +146,21 @@ int errlog_peer_resolve_unix(struct errlog_event *ev, const char *const *known, 
 
 /* Multi-line entries. nginx writes a FastCGI stderr text as is, so a PHP
  * stack trace continues on the following physical lines and only the last
- * carries the closing quote and the context. A line opens an entry when it
- * is a FastCGI stderr entry whose context is missing (and it is shorter
- * than nginx's 2048-byte cut); a line continues one when it does not start
- * with an nginx time stamp. tail uses these to deliver such an entry as one
- * line, its physical lines joined by '\n'. */
-bool errlog_entry_open(const char *line, size_t len);
+ * carries the closing quote and the context. The line of len bytes just
+ * parsed into ev opens an entry when it is a FastCGI stderr entry whose
+ * context is missing (and it is shorter than nginx's 2048-byte cut); either
+ * parse tells (errlog_parse_upstream keeps such lines whole). A line
+ * continues an entry when it does not start with an nginx time stamp. The
+ * daemon answers tail with these (TAIL_OPEN), which delivers such an entry
+ * as one line, its physical lines joined by '\n'. */
+bool errlog_event_open(const struct errlog_event *ev, size_t len);
 bool errlog_entry_start(const char *line, size_t len);
+/* An open entry of entry_len bytes, with a next physical line of len bytes
+ * joined to it: is it surely still open, so that it need not be parsed
+ * again? Only a line that holds "client: " can bring the context (nginx's
+ * anchor holds no newline, and one before would have closed the entry
+ * already), and only below nginx's cut. */
+bool errlog_entry_stays_open(size_t entry_len, const char *line, size_t len);
 
 const char *errlog_kind_name(enum errlog_kind kind);
 const char *errlog_phase_name(enum errlog_phase phase);

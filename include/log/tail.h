@@ -38,13 +38,26 @@ struct tail_stats {
 
 struct tail;
 
+/* What the callback made of a line. */
+enum tail_take {
+	TAIL_TAKEN,    /* a line of the log's kind, acted on */
+	TAIL_UNPARSED, /* not a line of the log's kind: counted as lines_unparsed */
+	TAIL_OPEN,     /* (only when may_open) the start of an entry that goes on
+			* over the next physical lines (a FastCGI stderr text):
+			* not acted on; tail holds it and gives it again joined
+			* with each next line that does not start an entry */
+};
+
 /* A complete line from log `path`, which was paths[index] of the last
  * tail_set_files call (so the caller can keep facts about each log in an
- * array, not look them up by path for every line). The callback returns
- * false when the line was not an nginx error-log line, which tail counts as
- * lines_unparsed. */
-typedef bool (*tail_line_fn)(void *userdata, const char *path, size_t index, const char *line,
-			     size_t len);
+ * array, not look them up by path for every line). may_open is false when
+ * the line or entry is given for the last time (the next entry started, it
+ * reached TAIL_LINE_MAX, the file has nothing more for now, or the line was
+ * cut): it must be taken as it is. The one parse of the line decides
+ * whether it opens an entry (nginx writes an entry with one write(), so a
+ * quiet file ends it). */
+typedef enum tail_take (*tail_line_fn)(void *userdata, const char *path, size_t index,
+				       const char *line, size_t len, bool may_open);
 
 /* state_dir may be NULL (no offsets saved); the offsets file is
  * STATE_DIR/tail.state. Returns 0 and sets *ret, or -errno when no inotify

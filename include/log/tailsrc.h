@@ -42,7 +42,7 @@ struct tailsrc {
 	size_t last_len;
 	char *line; /* TAIL_LINE_MAX bytes: the partial line held */
 	size_t line_len;
-	char *entry;	     /* an open multi-line entry (errlog_entry_open), or NULL */
+	char *entry;	     /* an open multi-line entry (TAIL_OPEN), or NULL */
 	size_t entry_len;    /* its bytes, physical lines joined by '\n' */
 	uint64_t entry_file; /* its bytes in the file, newlines included */
 	bool skipping;	     /* inside a cut line, dropping bytes up to its newline */

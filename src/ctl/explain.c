@@ -49,7 +49,9 @@ struct explain {
 static void feed(struct explain *x, const char *line, size_t len)
 {
 	x->lines++;
-	x->upstream_lines += pipeline_line(x->p, x->path, line, len, now_wall_ms());
+	/* an entry paste joined: taken whole */
+	x->upstream_lines +=
+	    pipeline_line(x->p, x->path, line, len, now_wall_ms(), false) == TAIL_TAKEN;
 }
 
 static void paste_emit(void *ud, const char *line, size_t len)

@@ -325,16 +325,17 @@ static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 
 /* --- module callbacks --- */
 
-static bool on_log_line(void *userdata, const char *path, size_t index, const char *line,
-			size_t len)
+static enum tail_take on_log_line(void *userdata, const char *path, size_t index, const char *line,
+				  size_t len, bool may_open)
 {
 	struct daemon *d = userdata;
 	size_t access = index < d->nlog_paths ? d->log_access[index] : SIZE_MAX;
 	/* the loop's time: no clock call per line */
 	int64_t now_ms = (int64_t)(ev_now(d->loop) * 1000.0);
 	if (access && access != SIZE_MAX)
-		return pipeline_access_line(d->p, access - 1, line, len, now_ms);
-	return pipeline_line(d->p, access ? path : NULL, line, len, now_ms);
+		return pipeline_access_line(d->p, access - 1, line, len, now_ms) ? TAIL_TAKEN
+										 : TAIL_UNPARSED;
+	return pipeline_line(d->p, access ? path : NULL, line, len, now_ms, may_open);
 }
 
 static void on_alert_change(void *userdata, const struct alert *a)

@@ -198,19 +198,21 @@ void pipeline_swap(struct pipeline *p, struct config *cfg, struct ngx_model *mod
 	ngxconf_free(old_model);
 }
 
-bool pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
-		   int64_t now_ms)
+enum tail_take pipeline_line(struct pipeline *p, const char *path, const char *line, size_t len,
+			     int64_t now_ms, bool may_open)
 {
 	struct errlog_event ev;
 	if (p->access && path) {
 		int r = accessstats_line(p->access, path, line, len, (time_t)(now_ms / 1000));
 		if (r != -ENOENT)
-			return r == 0;
+			return r == 0 ? TAIL_TAKEN : TAIL_UNPARSED;
 	}
 	if (errlog_parse_upstream(line, len, &ev) < 0)
-		return false;
+		return TAIL_UNPARSED;
+	if (may_open && errlog_event_open(&ev, len))
+		return TAIL_OPEN;
 	diag_log_event(p->diag, &ev, line, len, now_ms);
-	return true;
+	return TAIL_TAKEN;
 }
 
 bool pipeline_access_line(struct pipeline *p, size_t log, const char *line, size_t len,

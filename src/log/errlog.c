@@ -728,62 +728,12 @@ bool errlog_entry_start(const char *line, size_t len)
 	return len >= 21 && line[19] == ' ' && line[20] == '[' && errlog_time_parse(line, &t) == 0;
 }
 
-/* Can [29, 74) hold the start of "FastCGI "? The message starts there (see
- * errlog_entry_open()); an 'F' with a 'G' five bytes on, three 16-byte
- * loads each: most lines are out after these, where finding the message's
- * start took 60 instructions a line. Reads line[29..82). */
-static bool may_be_fastcgi(const char *line)
+bool errlog_event_open(const struct errlog_event *ev, size_t len)
 {
-#ifdef __SSE2__
-	unsigned m = 0;
-	for (int i = 29; i < 74; i += 16) {
-		__m128i f = _mm_loadu_si128((const __m128i *)(const void *)(line + i));
-		__m128i g = _mm_loadu_si128((const __m128i *)(const void *)(line + i + 5));
-		m |= (unsigned)_mm_movemask_epi8(_mm_and_si128(
-		    _mm_cmpeq_epi8(f, _mm_set1_epi8('F')), _mm_cmpeq_epi8(g, _mm_set1_epi8('G'))));
-	}
-	return m != 0;
-#else
-	(void)line;
-	return true;
-#endif
+	return ev->kind == EV_FASTCGI_STDERR && !ev->client.p && len < NGX_MAX_ERROR_STR - 1;
 }
 
-/* errlog_entry_open() past its filter: kept out of line, so that the
- * filter alone, what nearly every line costs, saves no registers. */
-static __attribute__((noinline)) bool entry_open(const char *line, size_t len)
+bool errlog_entry_stays_open(size_t entry_len, const char *line, size_t len)
 {
-	/* the prefix where the message starts, after the tid's ':' (within
-	 * [28, 51): "[emerg] " and two 10-digit numbers) and "[*CONN ]": a
-	 * filter kept as it was, so that the answer is the same */
-	const char *e = line + len, *f;
-	if (!(f = textscan_chr(line + 28, line + (len < 51 ? len : 51), ':', line)))
-		return false;
-	f++;
-	if (f < e && *f == ' ')
-		f++;
-	if (f < e && *f == '*') {
-		const char *sp = textscan_chr(f, e - f > 21 ? f + 21 : e, ' ', line);
-		f = sp ? sp + 1 : e;
-	}
-	if (!has_prefix(f, (size_t)(e - f), LIT("FastCGI sent in stderr: \"")))
-		return false;
-	struct header h;
-	const char *p = parse_header(line, len, &h);
-	return p && has_prefix(p, (size_t)(e - p), LIT("FastCGI sent in stderr: \"")) &&
-	       !errlog_ctx_has_client(p, e);
-}
-
-bool errlog_entry_open(const char *line, size_t len)
-{
-	/* Called for every line read. An entry is open when the line parses
-	 * with a FastCGI stderr message and errlog_parse() would find no client
-	 * context in it (and it is not cut at nginx's 2048 bytes); a closed one
-	 * is parsed in full right after, by the line's reader. Whether a
-	 * context holds a client is errlog_ctx_has_client()'s question, not a
-	 * parse of every context field: the daemon on 20 MB of real lines,
-	 * errlog_entry_open 8.2 -> 4.4 M instructions (callgrind). */
-	if (len < 29 || len >= NGX_MAX_ERROR_STR - 1 || (len >= 82 && !may_be_fastcgi(line)))
-		return false;
-	return entry_open(line, len);
+	return entry_len < NGX_MAX_ERROR_STR - 1 && !memmem(line, len, "client: ", 8);
 }

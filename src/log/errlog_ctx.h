@@ -310,32 +310,6 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 	}
 }
 
-/* Would errlog_ctx_find(p, p, e, ev) set ev->client? It does when one
- * ", client: " (or ", udp client: ") anchor holds a client value: one
- * running to the end of the line, or ending in ',' before "server: " (the
- * part of parse_context() that sets it). No field after it matters, so
- * errlog_entry_open() asks this instead of parsing the context of every
- * FastCGI stderr line (see there). */
-static bool errlog_ctx_has_client(const char *p, const char *e)
-{
-	for (const char *q = memchr(p, ',', (size_t)(e - p)); q;
-	     q = memchr(q + 1, ',', (size_t)(e - q - 1))) {
-		size_t klen;
-		if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", client: ")))
-			klen = 10;
-		else if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", udp client: ")))
-			klen = 14;
-		else
-			continue;
-		const char *c = q + klen, *sp = find_space(c, e, p);
-		if (!sp ||
-		    (sp[-1] == ',' && sp - 1 != c &&
-		     textscan_prefix(sp + 1, (size_t)(e - sp - 1), TEXTSCAN_LIT("server: "))))
-			return true;
-	}
-	return false;
-}
-
 /* Find the real context in [p, e) and fill ev's context fields (which must
  * be clear). Returns where the context starts (the message and action end
  * there), or e when the line has none. from (p <= from <= e) is where the

@@ -23,30 +23,41 @@
 #define TAILSRC_OPEN_MAX 64	    /* siblings opened and compared */
 #define TAILSRC_COPY_MAX (2u << 20) /* bytes read from a copytruncate copy */
 
-static void emit(struct tailsrc *s, const char *line, size_t len)
+static enum tail_take emit(struct tailsrc *s, const char *line, size_t len, bool may_open)
 {
 	const struct tailsrc_sink *k = s->sink;
-	if (!k->fn(k->userdata, k->path, k->index, line, len))
+	enum tail_take r = k->fn(k->userdata, k->path, k->index, line, len, may_open);
+	if (r == TAIL_UNPARSED)
 		k->stats->lines_unparsed++;
+	return r;
 }
 
-static void entry_flush(struct tailsrc *s)
+static void entry_drop(struct tailsrc *s)
 {
-	if (!s->entry)
-		return;
-	emit(s, s->entry, s->entry_len);
 	free(s->entry);
 	s->entry = NULL;
 	s->entry_len = 0;
 	s->entry_file = 0;
 }
 
+/* The held entry, given for the last time. */
+static void entry_flush(struct tailsrc *s)
+{
+	if (!s->entry)
+		return;
+	emit(s, s->entry, s->entry_len, false);
+	entry_drop(s);
+}
+
 /* One complete physical line (raw: its bytes in the file). A FastCGI
  * stderr entry whose text runs on over the next lines (a PHP stack trace)
- * is held and delivered as one line, joined by '\n', once its last line
- * (the one with the context) arrives, the next entry starts, it reaches
- * TAIL_LINE_MAX, or the file has nothing more for now (nginx writes an
- * entry with one write()). lines counts physical lines. */
+ * is held while the callback calls it open, and given again joined by '\n'
+ * with each next line, until its last line (the one with the context)
+ * closes it, the next entry starts, it would pass TAIL_LINE_MAX, or the
+ * file has nothing more for now. The callback's one parse of a line
+ * decides: asking errlog_entry_open() first was 123 of the daemon's 2,110
+ * instructions a real line (callgrind, 200 MB). lines counts physical
+ * lines. */
 static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t raw)
 {
 	s->sink->stats->lines++;
@@ -56,20 +67,23 @@ static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t ra
 			memcpy(s->entry + s->entry_len, line, len);
 			s->entry_len += len;
 			s->entry_file += raw;
-			if (!errlog_entry_open(s->entry, s->entry_len))
-				entry_flush(s);
+			/* a stack trace's lines without the context: no parse of the
+			 * entry at each (2.4 M of 114 M instructions on 20 MB of real
+			 * lines, callgrind) */
+			if (errlog_entry_stays_open(s->entry_len, line, len))
+				return;
+			if (emit(s, s->entry, s->entry_len, true) != TAIL_OPEN)
+				entry_drop(s);
 			return;
 		}
 		entry_flush(s);
 	}
-	if (errlog_entry_open(line, len)) {
+	if (emit(s, line, len, true) == TAIL_OPEN) {
 		s->entry = xmalloc(TAIL_LINE_MAX);
 		memcpy(s->entry, line, len);
 		s->entry_len = len;
 		s->entry_file = raw;
-		return;
 	}
-	emit(s, line, len);
 }
 
 /* The first byte of [p, end) that is not NUL, or end: eight bytes a step,
@@ -117,7 +131,7 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 			s->sink->stats->lines_cut++;
 			entry_flush(s);
 			s->sink->stats->lines++;
-			emit(s, s->line, TAIL_LINE_MAX);
+			emit(s, s->line, TAIL_LINE_MAX, false);
 			s->line_len = 0;
 			s->skipping = !nl;
 		} else if (nl && s->line_len == 0) {

@@ -43,7 +43,8 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static bool on_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
+static enum tail_take on_line(void *userdata, const char *path, size_t index, const char *line,
+			      size_t len, bool may_open)
 {
 	struct bench *b = userdata;
 	uint64_t now = mono_ns(), stamp = strtoull(line, NULL, 10);
@@ -52,7 +53,7 @@ static bool on_line(void *userdata, const char *path, size_t index, const char *
 		b->lat_ns[b->n++] = now - stamp;
 	if (b->n == b->want)
 		ev_break(EV_DEFAULT, EVBREAK_ALL);
-	return true;
+	return TAIL_TAKEN;
 }
 
 struct ingest {
@@ -62,15 +63,21 @@ struct ingest {
 	ev_idle done;
 };
 
-static bool on_entry(void *userdata, const char *path, size_t index, const char *line, size_t len)
+/* As the daemon answers tail (without diagnosis). */
+static enum tail_take on_entry(void *userdata, const char *path, size_t index, const char *line,
+			       size_t len, bool may_open)
 {
 	struct ingest *in = userdata;
 	struct errlog_event ev;
+	if (errlog_parse_upstream(line, len, &ev) < 0) {
+		in->entries++;
+		return TAIL_UNPARSED;
+	}
+	if (may_open && errlog_event_open(&ev, len))
+		return TAIL_OPEN;
 	in->entries++;
-	if (errlog_parse_upstream(line, len, &ev) < 0)
-		return false;
 	in->upstream += ev.kind != EV_OTHER;
-	return true;
+	return TAIL_TAKEN;
 }
 
 /* Stop once the whole file went through. */

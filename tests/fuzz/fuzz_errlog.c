@@ -6,7 +6,7 @@
  * key, and parsing the same bytes again gives the same event (the caches
  * must not change results). The pre-filtered parse accepts the same lines
  * and gives the same kind and peer; errlog_peer_resolve_unix() keeps the
- * event valid; errlog_entry_open() agrees with the full parse. */
+ * event valid; errlog_event_open() agrees for both parses. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,9 +76,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(&ev, b, size);
 	}
 	/* an entry is open exactly when the whole line parses as a FastCGI
-	 * stderr message without a client context (and is not cut) */
+	 * stderr message without a client context (and is not cut), whichever
+	 * parse the reader used */
 	bool open = size < 2047 && r == 0 && again.kind == EV_FASTCGI_STDERR && !again.client.p;
-	if (errlog_entry_open(b, size) != open)
+	struct errlog_event up2;
+	if (r == 0 &&
+	    (errlog_event_open(&again, size) != open ||
+	     (errlog_parse_upstream(b, size, &up2) == 0 && errlog_event_open(&up2, size) != open)))
 		abort();
 	(void)errlog_entry_start(b, size);
 	free(b);

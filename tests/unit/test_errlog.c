@@ -1302,6 +1302,17 @@ static void test_errno_99_is_connect_failed(void)
 	CHECK_STR(ev.peer.key, "[::1]:8080");
 }
 
+/* Does line open a multi-line entry? Asked of its parsed event, as the
+ * daemon asks; both parses agree. */
+static bool entry_opens(const char *line)
+{
+	struct errlog_event up, full;
+	size_t len = strlen(line);
+	bool open = errlog_parse_upstream(line, len, &up) == 0 && errlog_event_open(&up, len);
+	CHECK_INT(errlog_parse(line, len, &full) == 0 && errlog_event_open(&full, len), open);
+	return open;
+}
+
 static void test_multiline_entry_predicates(void)
 {
 	const char *open = HDR "FastCGI sent in stderr: \"PHP message: PHP Fatal error:  Uncaught "
@@ -1311,8 +1322,8 @@ static void test_multiline_entry_predicates(void)
 		"reading response header from upstream, client: 127.0.0.1, "
 		"server: _, request: \"GET / HTTP/1.1\", upstream: "
 		"\"fastcgi://unix:/run/php/php8.2-fpm.sock:\", host: \"localhost\"";
-	CHECK(errlog_entry_open(open, strlen(open)));
-	CHECK(!errlog_entry_open(closed, strlen(closed)));
+	CHECK(entry_opens(open));
+	CHECK(!entry_opens(closed));
 	CHECK(errlog_entry_start(closed, strlen(closed)));
 	CHECK(!errlog_entry_start("Stack trace:", 12));
 	CHECK(!errlog_entry_start("#0 {main}", 9));
@@ -1326,7 +1337,7 @@ static void test_multiline_entry_predicates(void)
 		 "host: \"localhost\"",
 		 open);
 	struct errlog_event ev;
-	CHECK(!errlog_entry_open(joined, strlen(joined)));
+	CHECK(!entry_opens(joined));
 	CHECK_INT(parse(joined, &ev), 0);
 	CHECK_STR(errlog_kind_name(ev.kind), "fastcgi_stderr");
 	CHECK_INT(ev.phase, PHASE_READING_HEADER);
@@ -1343,7 +1354,7 @@ static void test_multiline_entry_predicates(void)
 	    "2025/03/14 09:12:01 [error] 23818#23818:FastCGI sent in stderr: \"x",
 	};
 	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++)
-		CHECK(errlog_entry_open(opens[i], strlen(opens[i])));
+		CHECK(entry_opens(opens[i]));
 	static const char *const not_open[] = {
 	    "2025/03/14 09:12:01 [error] 1#0: *1x FastCGI sent in stderr: \"x",
 	    "2025/03/14 09:12:01 [error] 1#0: *1 x FastCGI sent in stderr: \"x",
@@ -1352,13 +1363,23 @@ static void test_multiline_entry_predicates(void)
 	    "2025/03/14 09:12:01 [bogus] 1#0: FastCGI sent in stderr: \"x",
 	};
 	for (size_t i = 0; i < sizeof(not_open) / sizeof(not_open[0]); i++)
-		CHECK(!errlog_entry_open(not_open[i], strlen(not_open[i])));
+		CHECK(!entry_opens(not_open[i]));
+
+	/* cut by nginx at 2048 bytes (newline included): complete as it is */
+	char cut[2048];
+	snprintf(cut, sizeof(cut), "%s", open);
+	size_t n = strlen(cut);
+	memset(cut + n, 'x', sizeof(cut) - 1 - n);
+	cut[sizeof(cut) - 1] = '\0';
+	CHECK(!entry_opens(cut));
+	cut[sizeof(cut) - 2] = '\0';
+	CHECK(entry_opens(cut));
 }
 
 /* A FastCGI stderr entry is open until a ", client: " anchor holds a
  * client value: one ending in ',' before "server: ", or running to the end
  * of the line. An anchor with anything else is part of the stderr text. */
-static void test_entry_open_asks_only_for_the_client(void)
+static void test_entry_opens_until_a_client_context(void)
 {
 	static const char *const opens[] = {
 	    HDR "FastCGI sent in stderr: \"a, client: b c",
@@ -1368,7 +1389,7 @@ static void test_entry_open_asks_only_for_the_client(void)
 	    HDR "FastCGI sent in stderr: \"a, resolver: 127.0.0.1:53",
 	};
 	for (size_t i = 0; i < sizeof(opens) / sizeof(opens[0]); i++)
-		CHECK(errlog_entry_open(opens[i], strlen(opens[i])));
+		CHECK(entry_opens(opens[i]));
 	static const char *const closed[] = {
 	    HDR "FastCGI sent in stderr: \"a\", client: 127.0.0.1, server: ",
 	    HDR "FastCGI sent in stderr: \"a\", client: 127.0.0.1",
@@ -1377,7 +1398,7 @@ static void test_entry_open_asks_only_for_the_client(void)
 	};
 	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++) {
 		struct errlog_event ev;
-		CHECK(!errlog_entry_open(closed[i], strlen(closed[i])));
+		CHECK(!entry_opens(closed[i]));
 		/* what errlog_parse() says of the same line */
 		CHECK_INT(parse(closed[i], &ev), 0);
 		CHECK(ev.client.p != NULL);
@@ -1585,7 +1606,7 @@ int main(void)
 	RUN(test_errno_99_is_connect_failed);
 	RUN(test_lua_context_ends_the_message);
 	RUN(test_multiline_entry_predicates);
-	RUN(test_entry_open_asks_only_for_the_client);
+	RUN(test_entry_opens_until_a_client_context);
 	RUN(test_repeated_message_follows_its_line);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);

@@ -106,7 +106,8 @@ static void rec_ack(struct rec *r)
 	}
 }
 
-static bool on_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
+static enum tail_take on_line(void *userdata, const char *path, size_t index, const char *line,
+			      size_t len, bool may_open)
 {
 	struct rec *r = userdata;
 	unsigned n = 0;
@@ -115,7 +116,7 @@ static bool on_line(void *userdata, const char *path, size_t index, const char *
 	r->last_len = len;
 	r->at_max += len == TAIL_LINE_MAX;
 	if (len > 0 && line[0] == '#')
-		return false;
+		return TAIL_UNPARSED;
 	if (len < 9 || line[8] != ' ')
 		goto bad;
 	for (int i = 0; i < 8; i++) {
@@ -130,10 +131,10 @@ static bool on_line(void *userdata, const char *path, size_t index, const char *
 	else
 		r->dups++;
 	rec_ack(r);
-	return true;
+	return TAIL_TAKEN;
 bad:
 	r->malformed++;
-	return true;
+	return TAIL_TAKEN;
 }
 
 static unsigned rec_missing(const struct rec *r, unsigned total)
@@ -1240,14 +1241,15 @@ struct fair {
 	bool b_seen;
 };
 
-static bool fair_line(void *userdata, const char *path, size_t index, const char *line, size_t len)
+static enum tail_take fair_line(void *userdata, const char *path, size_t index, const char *line,
+				size_t len, bool may_open)
 {
 	struct fair *f = userdata;
 	if (!f->b_seen && strstr(path, "b.log")) {
 		f->b_seen = true;
 		f->a_seen_when_b = f->rec.unique;
 	}
-	return on_line(&f->rec, path, index, line, len);
+	return on_line(&f->rec, path, index, line, len, may_open);
 }
 
 static void test_big_backlog_does_not_starve_other_files(void)
@@ -1289,8 +1291,8 @@ struct indexed {
 	unsigned wrong;
 };
 
-static bool indexed_line(void *userdata, const char *path, size_t index, const char *line,
-			 size_t len)
+static enum tail_take indexed_line(void *userdata, const char *path, size_t index, const char *line,
+				   size_t len, bool may_open)
 {
 	struct indexed *x = userdata;
 	const char *const *want = x->lines[0] + x->lines[1] < 4
@@ -1300,7 +1302,7 @@ static bool indexed_line(void *userdata, const char *path, size_t index, const c
 		x->wrong++;
 	else
 		x->lines[index]++;
-	return true;
+	return TAIL_TAKEN;
 }
 
 static void test_index_is_the_position_in_the_last_set_files(void)
@@ -1657,19 +1659,27 @@ static void test_unreadable_log_is_a_reported_fault(void)
 /* A PHP stack trace in a FastCGI stderr entry spans physical lines; the
  * callback gets it as one line joined by '\n'. */
 struct entries {
-	unsigned n;
+	unsigned n, open; /* entries taken; answers TAIL_OPEN */
 	char last[TAIL_LINE_MAX + 1];
 	size_t last_len;
 };
 
-static bool on_entry(void *userdata, const char *path, size_t index, const char *line, size_t len)
+/* As the daemon answers: a FastCGI stderr entry without its context is
+ * open (not taken) while it may be. */
+static enum tail_take on_entry(void *userdata, const char *path, size_t index, const char *line,
+			       size_t len, bool may_open)
 {
 	struct entries *e = userdata;
+	struct errlog_event ev;
+	if (errlog_parse_upstream(line, len, &ev) == 0 && may_open && errlog_event_open(&ev, len)) {
+		e->open++;
+		return TAIL_OPEN;
+	}
 	e->n++;
 	memcpy(e->last, line, len);
 	e->last[len] = '\0';
 	e->last_len = len;
-	return true;
+	return TAIL_TAKEN;
 }
 
 static void test_multiline_fastcgi_entry_is_one_line(void)
