@@ -1379,6 +1379,27 @@ static void test_multiline_entry_predicates(void)
 /* A FastCGI stderr entry is open until a ", client: " anchor holds a
  * client value: one ending in ',' before "server: ", or running to the end
  * of the line. An anchor with anything else is part of the stderr text. */
+/* A held entry need not be parsed again for a next line that cannot bring
+ * the context: what the parse would say of the joined entry. */
+static void test_entry_stays_open_without_a_client_anchor(void)
+{
+	const char *open = HDR "FastCGI sent in stderr: \"PHP message: boom";
+	static const char *const next[] = {"Stack trace:", "#0 /var/www/a.php(3): f()",
+					   "  thrown in /var/www/a.php on line 3\", client: 1"};
+	char joined[2048];
+	size_t n = (size_t)snprintf(joined, sizeof(joined), "%s", open);
+	for (size_t i = 0; i < 3; i++) {
+		bool stays = errlog_entry_stays_open(n, next[i], strlen(next[i]));
+		n += (size_t)snprintf(joined + n, sizeof(joined) - n, "\n%s", next[i]);
+		CHECK_INT(stays, i < 2);
+		CHECK_INT(entry_opens(joined), i < 2); /* the parse agrees */
+	}
+	/* a line that names a client may close it, and one past nginx's cut is whole */
+	CHECK(!errlog_entry_stays_open(100, "x, client: 1, server: y", 23));
+	CHECK(errlog_entry_stays_open(2046, "#1 {main}", 9));
+	CHECK(!errlog_entry_stays_open(2047, "#1 {main}", 9));
+}
+
 static void test_entry_opens_until_a_client_context(void)
 {
 	static const char *const opens[] = {
@@ -1607,6 +1628,7 @@ int main(void)
 	RUN(test_lua_context_ends_the_message);
 	RUN(test_multiline_entry_predicates);
 	RUN(test_entry_opens_until_a_client_context);
+	RUN(test_entry_stays_open_without_a_client_anchor);
 	RUN(test_repeated_message_follows_its_line);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
