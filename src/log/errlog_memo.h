@@ -234,6 +234,11 @@ struct level_pid {
 	uint8_t len; /* 0: empty */
 	int8_t level;
 	uint32_t pid, tid;
+	/* bit i for text[i], i < len: the bits the compare asks for, kept
+	 * rather than made from len at each line (the daemon on
+	 * /tmp/rcg/real.log: errlog_parse_upstream 66.83 -> 66.29 M instructions,
+	 * callgrind) */
+	uint32_t want;
 	char text[32];
 };
 
@@ -252,8 +257,6 @@ static inline struct level_pid *level_pid_slot(const char *line)
 
 static inline bool level_pid_same(const struct level_pid *lp, const char *line)
 {
-	if (!lp->len)
-		return false;
 #ifdef __SSE2__
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(line + 19));
 	__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(line + 35));
@@ -263,10 +266,9 @@ static inline bool level_pid_same(const struct level_pid *lp, const char *line)
 	    (unsigned)_mm_movemask_epi8(
 		_mm_cmpeq_epi8(y, _mm_loadu_si128((const __m128i *)(const void *)(lp->text + 16))))
 		<< 16;
-	uint32_t want = lp->len == 32 ? ~0u : (1u << lp->len) - 1;
-	return (~m & want) == 0;
+	return lp->want && (~m & lp->want) == 0;
 #else
-	return memcmp(lp->text, line + 19, lp->len) == 0;
+	return lp->len && memcmp(lp->text, line + 19, lp->len) == 0;
 #endif
 }
 
@@ -278,6 +280,7 @@ static inline void level_pid_keep(struct level_pid *lp, const char *line, size_t
 	if (n > 32)
 		return;
 	lp->len = (uint8_t)n;
+	lp->want = n == 32 ? ~0u : (1u << n) - 1;
 	lp->level = (int8_t)level;
 	lp->pid = (uint32_t)pid;
 	lp->tid = (uint32_t)tid;
