@@ -261,7 +261,7 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
  * ambiguous (§1.3). */
 static const char *find_client(const char *p, const char *e, struct errlog_event *ev)
 {
-	/* p: no ',' before it (errlog_ctx_find's from) */
+	/* p: no anchor starts before it (errlog_ctx_find's from) */
 	const char *first = NULL;
 	bool dirty = false, last = false;
 	size_t klen = 0, first_klen = 0;
@@ -313,7 +313,8 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 /* Find the real context in [p, e) and fill ev's context fields (which must
  * be clear). Returns where the context starts (the message and action end
  * there), or e when the line has none. from (p <= from <= e) is where the
- * search for its anchor may start: no ',' lies in [p, from). */
+ * search for its anchor may start: no ", client: " or ", udp client: "
+ * starts in [p, from). */
 static const char *errlog_ctx_find(const char *p, const char *from, const char *e,
 				   struct errlog_event *ev)
 {

@@ -27,15 +27,22 @@
  * change. analyse()'s results are kept by the message's text (and whether
  * the line has an upstream field, its one other input), as offsets from
  * its start; a hit costs the compare of the text, not the searches for the
- * action, the errno and the SSL reason and the kind's prefixes. Two ways a
- * set; a miss only costs the analysis. The daemon on /tmp/rcg/real.log
- * (20 MB, 66 messages; callgrind): errlog_parse_upstream 79.9 -> 76.8 M
- * instructions with 256 sets (64 direct-mapped slots missed on a line in
- * three: 80.6 M), 73.0 -> 71.4 M with the index from a product and the
- * compare 16 bytes a load; texts up to 160 bytes (most messages are
- * 60..160) rather than 192: 70.6 -> 70.5 M. 96 KB a parsing thread, made
- * on first use; 256 slots were 1.6 M instructions more. */
-#define MSG_SLOTS    512
+ * action, the errno and the SSL reason and the kind's prefixes. The daemon
+ * on /tmp/rcg/real.log (20 MB, 66 messages; callgrind): errlog_parse_upstream
+ * 79.9 -> 76.8 M instructions with 256 two-way sets, 73.0 -> 71.4 M with the
+ * compare 16 bytes a load; texts up to 160 bytes (most messages are 60..160).
+ *
+ * A slot is found by the text's first MSG_KEY bytes, not by its length, so
+ * that a line can be asked before its context is found (msg_pre()): the
+ * text is then where the message ends, and neither the pre-filter's search
+ * for the first comma nor the context's search for ", client: " cross it.
+ * Texts sharing their first bytes ("upstream timed out (110: Connection
+ * timed out) while ..." with six actions) share a set: eight ways, each
+ * told apart by its length and last eight bytes before the whole compare.
+ * 130 KB a parsing thread, made on first use. */
+#define MSG_SETS     64
+#define MSG_WAYS     8
+#define MSG_KEY	     32
 #define MSG_TEXT_MAX 160
 
 struct msg_span {
@@ -43,18 +50,35 @@ struct msg_span {
 	uint16_t len;
 };
 
-struct msg_slot {
-	uint16_t len; /* 0: empty */
-	bool has_up, stderr_msg;
-	bool old; /* the way of its set to replace next */
+/* analyse()'s results for a line with (has_up) or without an upstream field */
+struct msg_res {
+	bool set;
+	bool stderr_msg;
 	uint8_t phase, kind;
 	int err;
 	struct msg_span action, errtext, detail, message, name;
+};
+
+struct msg_slot {
+	uint16_t len; /* 0: empty */
+	/* may msg_pre() answer with it: the text holds no ", client: " or
+	 * ", udp client: " (see there) */
+	bool pre;
+	/* surely_upstream() of a line whose message starts with the text and
+	 * has a ',' right after it */
+	bool surely;
+	uint64_t tail; /* the text's last 8 bytes */
+	struct msg_res res[2];
 	char text[MSG_TEXT_MAX];
 };
 
-/* MSG_SLOTS, made by the first message kept (as peer_cache) */
-static _Thread_local struct msg_slot *msg_cache;
+struct msg_set {
+	uint8_t next; /* the way to fill next */
+	struct msg_slot way[MSG_WAYS];
+};
+
+/* MSG_SETS, made by the first message looked up (as peer_cache) */
+static _Thread_local struct msg_set *msg_cache;
 
 static struct msg_span msg_off(struct errlog_span s, const char *p)
 {
@@ -94,72 +118,107 @@ static inline bool same16(const char *a, const char *b, size_t n)
 #endif
 }
 
-/* The slot holding the message [p, p + n) (16 <= n <= MSG_TEXT_MAX) of a
- * line with (has_up) or without an upstream field, or NULL and in
- * *victim the slot msg_keep() is to fill. */
-static inline const struct msg_slot *msg_find(const char *p, size_t n, bool has_up,
-					      struct msg_slot **victim)
+static inline uint64_t load8(const char *p)
 {
-	uint64_t a, b;
-	memcpy(&a, p, 8);
-	memcpy(&b, p + n - 8, 8);
-	/* the top bits of a product: every input bit reaches them */
-	uint64_t h = ((a ^ (b * 0x9e3779b97f4a7c15ull) ^ n ^ ((uint64_t)has_up << 32)) *
-		      0xff51afd7ed558ccdull) >>
-		     56;
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The set of a text by its first MSG_KEY bytes (p holds that many). */
+static inline struct msg_set *msg_set_of(const char *p)
+{
+	uint64_t h =
+	    (load8(p) ^ (load8(p + 8) * 0x9e3779b97f4a7c15ull) ^
+	     (load8(p + 16) * 0xc2b2ae3d27d4eb4full) ^ (load8(p + 24) * 0x165667b19e3779f9ull)) *
+	    0xff51afd7ed558ccdull;
 	if (!msg_cache)
-		msg_cache = xcalloc(MSG_SLOTS, sizeof(*msg_cache));
-	/* two ways a set, the older one replaced */
-	struct msg_slot *set = &msg_cache[h * 2];
-	for (int w = 0; w < 2; w++) {
-		struct msg_slot *s = &set[w];
-		if (s->len == n && s->has_up == has_up && same16(s->text, p, n)) {
-			set[0].old = w == 0;
-			set[1].old = w == 1;
+		msg_cache = xcalloc(MSG_SETS, sizeof(*msg_cache));
+	return &msg_cache[h >> 58];
+}
+
+/* Does the message of the line [p, e) start with a kept text that holds
+ * no context anchor, followed by a ','? Returns its slot (whose len is
+ * where the context search may start), or NULL. e - p > MSG_KEY. Why the
+ * search may start there: no ", client: " or ", udp client: " starts in the
+ * text (msg_keep() checked), nor can one start in it and run past its end,
+ * as the ',' that follows is at an anchor's second to fourteenth byte,
+ * where neither has one. */
+static inline struct msg_slot *msg_pre(const char *p, const char *e)
+{
+	struct msg_set *set = msg_set_of(p);
+	size_t avail = (size_t)(e - p);
+	for (int w = 0; w < MSG_WAYS; w++) {
+		struct msg_slot *s = &set->way[w];
+		size_t n = s->len;
+		if (!n)
+			break;
+		if (s->pre && n < avail && p[n] == ',' && load8(p + n - 8) == s->tail &&
+		    same16(s->text, p, n))
 			return s;
-		}
 	}
-	struct msg_slot *slot = set[1].old ? &set[1] : &set[0];
-	set[0].old = slot != &set[0];
-	set[1].old = slot != &set[1];
-	*victim = slot;
 	return NULL;
 }
 
-/* Write what s holds into ev (cleared by zero_event()) for the message at
- * p; returns whether it is a FastCGI stderr message. */
-static inline bool msg_apply(const struct msg_slot *s, const char *p, struct errlog_event *ev)
+/* The slot holding the text [p, p + n) (MSG_KEY <= n <= MSG_TEXT_MAX), or
+ * a fresh one for it, emptied. */
+static inline struct msg_slot *msg_find(const char *p, size_t n)
 {
-	ev->phase = s->phase;
-	ev->kind = s->kind;
-	ev->err = s->err;
-	ev->action = msg_at(s->action, (uintptr_t)p);
-	ev->errtext = msg_at(s->errtext, (uintptr_t)p);
-	ev->detail = msg_at(s->detail, (uintptr_t)p);
-	/* the message starts at p; few messages have a name (and zero_event()
-	 * cleared it) */
-	ev->message = (struct errlog_span){p, s->message.len};
-	if (s->name.at)
-		ev->name = msg_at(s->name, (uintptr_t)p);
-	return s->stderr_msg;
+	struct msg_set *set = msg_set_of(p);
+	uint64_t tail = load8(p + n - 8);
+	for (int w = 0; w < MSG_WAYS; w++) {
+		struct msg_slot *s = &set->way[w];
+		if (!s->len)
+			break;
+		if (s->len == n && s->tail == tail && same16(s->text, p, n))
+			return s;
+	}
+	struct msg_slot *s = &set->way[set->next];
+	set->next = (uint8_t)((set->next + 1) % MSG_WAYS);
+	s->len = (uint16_t)n;
+	s->tail = tail;
+	s->res[0].set = s->res[1].set = false;
+	memcpy(s->text, p, n);
+	s->pre = !memmem(p, n, ", client: ", 10) && !memmem(p, n, ", udp client: ", 14);
+	const char *c = memchr(p, ',', n);
+	size_t first = c ? (size_t)(c - p) : n;
+	s->surely = memcmp(p, "upstream", 8) == 0 ||
+		    (first >= 8 && memcmp(p + first - 8, "upstream", 8) == 0);
+	return s;
 }
 
-/* Keep in slot what analyse() made of the message [p, p + n). */
-static inline void msg_keep(struct msg_slot *slot, const char *p, size_t n, bool has_up,
-			    bool stderr_msg, const struct errlog_event *ev)
+/* Write what r holds into ev (cleared by zero_event()) for the message at
+ * p; returns whether it is a FastCGI stderr message. */
+static inline bool msg_apply(const struct msg_res *r, const char *p, struct errlog_event *ev)
 {
-	slot->len = (uint16_t)n;
-	slot->has_up = has_up;
-	slot->stderr_msg = stderr_msg;
-	slot->phase = (uint8_t)ev->phase;
-	slot->kind = (uint8_t)ev->kind;
-	slot->err = ev->err;
-	slot->action = msg_off(ev->action, p);
-	slot->errtext = msg_off(ev->errtext, p);
-	slot->detail = msg_off(ev->detail, p);
-	slot->message = msg_off(ev->message, p);
-	slot->name = msg_off(ev->name, p);
-	memcpy(slot->text, p, n);
+	ev->phase = r->phase;
+	ev->kind = r->kind;
+	ev->err = r->err;
+	ev->action = msg_at(r->action, (uintptr_t)p);
+	ev->errtext = msg_at(r->errtext, (uintptr_t)p);
+	ev->detail = msg_at(r->detail, (uintptr_t)p);
+	/* the message starts at p; few messages have a name (and zero_event()
+	 * cleared it) */
+	ev->message = (struct errlog_span){p, r->message.len};
+	if (r->name.at)
+		ev->name = msg_at(r->name, (uintptr_t)p);
+	return r->stderr_msg;
+}
+
+/* Keep in r what analyse() made of the message at p. */
+static inline void msg_keep(struct msg_res *r, const char *p, bool stderr_msg,
+			    const struct errlog_event *ev)
+{
+	r->set = true;
+	r->stderr_msg = stderr_msg;
+	r->phase = (uint8_t)ev->phase;
+	r->kind = (uint8_t)ev->kind;
+	r->err = ev->err;
+	r->action = msg_off(ev->action, p);
+	r->errtext = msg_off(ev->errtext, p);
+	r->detail = msg_off(ev->detail, p);
+	r->message = msg_off(ev->message, p);
+	r->name = msg_off(ev->name, p);
 }
 
 /* ---- the header's level and numbers -------------------------------------- */
@@ -175,6 +234,11 @@ struct level_pid {
 	uint8_t len; /* 0: empty */
 	int8_t level;
 	uint32_t pid, tid;
+	/* bit i for text[i], i < len: the bits the compare asks for, kept
+	 * rather than made from len at each line (the daemon on
+	 * /tmp/rcg/real.log: errlog_parse_upstream 66.83 -> 66.29 M instructions,
+	 * callgrind) */
+	uint32_t want;
 	char text[32];
 };
 
@@ -193,8 +257,6 @@ static inline struct level_pid *level_pid_slot(const char *line)
 
 static inline bool level_pid_same(const struct level_pid *lp, const char *line)
 {
-	if (!lp->len)
-		return false;
 #ifdef __SSE2__
 	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(line + 19));
 	__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(line + 35));
@@ -204,10 +266,9 @@ static inline bool level_pid_same(const struct level_pid *lp, const char *line)
 	    (unsigned)_mm_movemask_epi8(
 		_mm_cmpeq_epi8(y, _mm_loadu_si128((const __m128i *)(const void *)(lp->text + 16))))
 		<< 16;
-	uint32_t want = lp->len == 32 ? ~0u : (1u << lp->len) - 1;
-	return (~m & want) == 0;
+	return lp->want && (~m & lp->want) == 0;
 #else
-	return memcmp(lp->text, line + 19, lp->len) == 0;
+	return lp->len && memcmp(lp->text, line + 19, lp->len) == 0;
 #endif
 }
 
@@ -219,6 +280,7 @@ static inline void level_pid_keep(struct level_pid *lp, const char *line, size_t
 	if (n > 32)
 		return;
 	lp->len = (uint8_t)n;
+	lp->want = n == 32 ? ~0u : (1u << n) - 1;
 	lp->level = (int8_t)level;
 	lp->pid = (uint32_t)pid;
 	lp->tid = (uint32_t)tid;

@@ -1457,6 +1457,55 @@ static void test_repeated_message_follows_its_line(void)
 	}
 }
 
+/* A known message tells where a later line's message ends only when the
+ * context starts right there: a line that continues the same text past
+ * that comma, or whose known text holds a context anchor that was not the
+ * context, parses as if the message were new. Both entry points. */
+static void test_known_message_is_a_prefix_only(void)
+{
+	const char *known =
+	    HDR "upstream timed out (110: Connection timed out) while reading "
+		"response header from upstream, client: 10.0.0.1, server: a, request: "
+		"\"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:8080/\"";
+	/* the known text, then ", clientele: ..." and a later real context */
+	const char *longer = HDR "upstream timed out (110: Connection timed out) while reading "
+				 "response header from upstream, clientele: 7, client: 10.0.0.2, "
+				 "server: b";
+	/* a fake anchor inside the message, before the real context */
+	const char *fake =
+	    HDR "upstream sent invalid header: \"X, client: y\" while reading "
+		"response header from upstream, client: 10.0.0.3, server: c, request: "
+		"\"GET / HTTP/1.1\", upstream: \"http://127.0.0.1:8081/\"";
+	for (int round = 0; round < 3; round++) {
+		for (int up = 0; up < 2; up++) {
+			struct errlog_event ev;
+			int (*fn)(const char *, size_t, struct errlog_event *) =
+			    up ? errlog_parse_upstream : errlog_parse;
+			CHECK_INT(fn(known, strlen(known), &ev), 0);
+			CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+			CHECK_SPAN(ev.client, "10.0.0.1");
+			CHECK_SPAN(ev.action, "reading response header from upstream");
+			CHECK_STR(ev.peer.key, "127.0.0.1:8080");
+
+			CHECK_INT(fn(longer, strlen(longer), &ev), 0);
+			CHECK_SPAN(ev.message, "upstream timed out");
+			CHECK_SPAN(ev.client, "10.0.0.2");
+			CHECK_SPAN(ev.server, "b");
+			CHECK_INT(ev.phase, PHASE_OTHER);
+			CHECK_SPAN(ev.action,
+				   "reading response header from upstream, clientele: 7");
+			CHECK_INT(ev.has_peer, 0);
+
+			CHECK_INT(fn(fake, strlen(fake), &ev), 0);
+			CHECK_STR(errlog_kind_name(ev.kind), "invalid_header");
+			CHECK_SPAN(ev.client, "10.0.0.3");
+			CHECK_SPAN(ev.server, "c");
+			CHECK_SPAN(ev.detail, "X, client: y");
+			CHECK_STR(ev.peer.key, "127.0.0.1:8081");
+		}
+	}
+}
+
 /* Workers interleave; each line's level, pid, tid and connection are its
  * own, also when its header repeats another's up to the tid. */
 static void test_interleaved_workers_keep_their_numbers(void)
@@ -1630,6 +1679,7 @@ int main(void)
 	RUN(test_entry_opens_until_a_client_context);
 	RUN(test_entry_stays_open_without_a_client_anchor);
 	RUN(test_repeated_message_follows_its_line);
+	RUN(test_known_message_is_a_prefix_only);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
 	RUN(test_issue_corpus);
