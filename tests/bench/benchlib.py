@@ -6,6 +6,7 @@ import os
 import socket
 
 NPEERS = 50
+BIG = 10000  # upstreams of the big configuration
 
 STORM_LINE = ('2026/11/21 10:00:{s:02d} [error] 7#7: *{i} connect() failed (111: Connection '
               'refused) while connecting to upstream, client: 127.0.0.1, server: bench.test, '
@@ -24,6 +25,13 @@ def write_storm(path, nlines):
 def peers50():
     """[(upstream name, peer)] of the storm's peers."""
     return [(f"u{i}", f"127.0.0.1:{20000 + i}") for i in range(NPEERS)]
+
+
+def peers_big():
+    """The storm's peers and BIG more upstreams, each its own server block:
+    the configuration whose size must not change the cost of a line."""
+    return peers50() + [(f"big{n}", f"127.{n // 250 % 250 + 1}.{n % 250 + 1}.1:8080")
+                        for n in range(BIG)]
 
 
 def nginx_conf(d, log, upstreams):

@@ -7,6 +7,10 @@ same run (issue 16):
             upwatchd starts with start_at beginning on an empty log, the file
             is appended, and the daemon's CPU (/proc/PID/schedstat, in ns) is
             counted until `stats` shows every byte read.
+            Each round measures wc -l right before each feed; the figures
+            are printed as the best of each over the rounds and as the
+            median of the rounds' own ratios (the machine's speed drifts
+            between rounds).
   ratio     the same storm lines with an nginx configuration of 10,000 server
             blocks and 10,000 upstreams (plus the 50 peers): per-line CPU
             divided by the 50-peer figure. Probing is off in the ingest runs,
@@ -32,9 +36,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import statistics
 import time
 
-from benchlib import nginx_conf, peers50, stats, write_storm
+from benchlib import BIG, nginx_conf, peers50, peers_big, stats, write_storm
 
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 mb = int(sys.argv[2]) if len(sys.argv) > 2 else 200
@@ -46,7 +51,10 @@ if before:
     BINS.append(("before", os.path.join(before, "src", "upwatchd")))
 bench_errlog = os.path.join(build, "tests", "bench", "bench_errlog")
 TICK = os.sysconf("SC_CLK_TCK")
-BIG = 10000
+
+
+def median(xs):
+    return statistics.median(xs)
 
 
 def figure(name, value, label=""):
@@ -109,11 +117,6 @@ def listeners(n):
         socks.append(s)
     return socks
 
-
-
-def peers_big():
-    return peers50() + [(f"big{n}", f"127.{n // 250 % 250 + 1}.{n % 250 + 1}.1:8080")
-                        for n in range(BIG)]
 
 
 class Daemon:
@@ -240,16 +243,20 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-", dir=scratch_dir()) as 
         runs_of[(label, "big")] = (storm, new(peers_big()))
     cpu = {}
     wc = {}
+    pairs = {}  # key: [(wc -l CPU, daemon CPU)], one pair a round
     n_storm = {}
     rss_after = {}
     try:
         for _ in range(runs):
-            for p in (real, storm):
-                wc[p] = min(wc.get(p, 1e9), child_cpu(["wc", "-l", p]))
             for key, (path, dm) in runs_of.items():
+                # wc -l right before each feed: a pair measured at the same
+                # moment, whatever the machine's speed then
+                w = child_cpu(["wc", "-l", path])
+                wc[path] = min(wc.get(path, 1e9), w)
                 c, n = dm.feed(path)
                 dm.rotate()
                 cpu[key] = min(cpu.get(key, 1e9), c)
+                pairs.setdefault(key, []).append((w, c))
                 if key[1] == "storm":
                     n_storm[key[0]] = n_storm.get(key[0], 0) + n
         for label, _ in BINS:
@@ -271,6 +278,17 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-", dir=scratch_dir()) as 
         figure("upwatchd storm ingest (50 peers)", pct(wc[storm], c_storm), label)
         figure(f"per-line ratio {BIG} upstreams / 50 peers (storm)",
                f"{c_big / max(c_storm, 1e-3):.2f}", label)
+        # The same figures from each round's own pair (wc -l just before the
+        # feed; the big and the 50-peer storm of one round), their median:
+        # the machine's speed drifts between rounds, which the best of
+        # each, taken from different rounds, does not see.
+        for kind, name in (("real", "real-line ingest"), ("storm", "storm ingest (50 peers)")):
+            figure(f"upwatchd {name}, median of the rounds' own ratios",
+                   f"{median([100 * w / max(c, 1e-3) for w, c in pairs[(label, kind)]]):.1f}% "
+                   f"of wc -l", label)
+        figure(f"per-line ratio {BIG} upstreams / 50 peers (storm), median of the rounds' own",
+               f"{median([b[1] / max(s[1], 1e-3) for b, s in zip(pairs[(label, 'big')], pairs[(label, 'storm')])]):.2f}",
+               label)
         figure(f"rss after {n_storm[label]} storm lines (MB)",
                f"{rss_after[label][0]} (peak VmHWM {rss_after[label][1]:.1f})", label)
 

@@ -33,7 +33,8 @@ else
 	echo "(valgrind not installed: skipped)"
 fi
 echo "== upwatchd end to end: ingest, config-size ratio, RSS, probing 10k peers"
-/usr/bin/python3 "$here/daemon.py" "$build" $mb $runs ${before:+"$before"}
+# two rounds more than the in-process runs: each is a pair (wc -l, feed)
+/usr/bin/python3 "$here/daemon.py" "$build" $mb $((runs + 2)) ${before:+"$before"}
 echo "== probe (in-process): 10k TCP peers at 1 s against a bare connect loop"
 "$build/tests/bench/bench_probe" --duration "$([ -n "$short" ] && echo 5 || echo 20)" --skip-http
 echo "== alerts: log line -> alert on the socket (target p99 <= 1 ms)"
@@ -55,7 +56,7 @@ echo "== summary (issue 16)"
 grep -E '^(errlog_parse_upstream |errlog_parse |tail ingest|wc -l  |noise: |before: bench_errlog)' "$out" |
 	sed 's/^/in-process  /'
 grep -E '^(before: )?(storm|noise) \(' "$out" | sed 's/^/in-process  /'
-grep -E '^(before: )?(storm|real lines) per line' "$out" | sed 's/^/callgrind   /'
+grep -E '^(before: )?(storm|real lines)( with [0-9]+ upstreams)? per line' "$out" | sed 's/^/callgrind   /'
 grep '^FIGURE ' "$out" | sed 's/^FIGURE /upwatchd    /'
 grep -E '^  (CPU|VmRSS|reference)' "$out" | sed 's/^  /bench_probe /'
 grep -E '^(before:)? +p50 .* ms +p99 .*issue 16: p99' "$out" | sed 's/^/latency     /'

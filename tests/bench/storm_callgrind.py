@@ -2,7 +2,9 @@
 """Instructions per line in the real upwatchd, split by stage, under
 valgrind --tool=callgrind (deterministic: no clock, no other process's load),
 for issue 16's storm (every line a failure of one of 50 configured peers) and
-for real error-log lines (bench_errlog generate: LINES / 5,000 MB).
+for the same storm with 10,000 more upstreams configured (the
+configuration-size ratio, deterministic), and for real error-log lines
+(bench_errlog generate: LINES / 5,000 MB).
 
 upwatchd starts with start_at beginning on a file of LINES storm lines (or
 the real lines) and runs until `stats` shows every line read. Each stage is its inclusive cost
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import nginx_conf, peers50, stats, write_storm
+from benchlib import BIG, nginx_conf, peers50, peers_big, stats, write_storm
 
 
 def setup(build, d, kind, n):
@@ -34,9 +36,9 @@ def setup(build, d, kind, n):
     lines). storm: n storm lines, the 50 peers configured; real: n MB of
     real error-log lines (bench_errlog generate), no upstream configured."""
     log = os.path.join(d, "error.log")
-    if kind == "storm":
+    if kind in ("storm", "big"):
         write_storm(log, n)
-        conf = nginx_conf(d, log, peers50())
+        conf = nginx_conf(d, log, peers50() if kind == "storm" else peers_big())
     else:
         subprocess.run([os.path.join(build, "tests", "bench", "bench_errlog"), "generate", log,
                         str(n)], stdout=subprocess.DEVNULL, check=True)
@@ -112,11 +114,12 @@ def split(build, kind, n, label):
     feed = children(tree, "tailsrc_read").get("feed", 0)
     line = children(tree, "on_log_line").get("pipeline_line", 0)
     tail = feed - line
-    if kind == "storm":
-        print(f"{label}storm per line (callgrind instructions, {n} lines): "
+    if kind in ("storm", "big"):
+        print(f"{label}storm{' with %d upstreams' % BIG if kind == 'big' else ''} per line (callgrind instructions, {n} lines): "
               f"parser {parser / n:.0f}, diagnosis {(diag - render) / n:.0f}, "
               f"tail {tail / n:.0f}; sum {(parser + diag - render + tail) / n:.0f} "
               f"(+ {render / n:.0f} a line for the 50 alerts' openings)", flush=True)
+        return (parser + diag - render + tail) / n
     else:
         print(f"{label}real lines per line (callgrind instructions, {n} lines): "
               f"parser {parser / n:.0f}, diagnosis {diag / n:.0f} (of which alert renders "
@@ -128,6 +131,10 @@ n = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
 builds = [(sys.argv[1] if len(sys.argv) > 1 else "build", "")]
 if len(sys.argv) > 3:
     builds.append((sys.argv[3], "before: "))
-for kind, size in (("storm", n), ("real", max(1, n // 5000))):
-    for build, label in builds:
-        split(build, kind, size, label)
+for build, label in builds:
+    small = split(build, "storm", n, label)
+    big = split(build, "big", n, label)
+    print(f"{label}storm per line, {BIG} upstreams / 50 peers (callgrind): {big / small:.2f}",
+          flush=True)
+for build, label in builds:
+    split(build, "real", max(1, n // 5000), label)
