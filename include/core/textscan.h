@@ -59,6 +59,32 @@ static inline bool textscan_suffix(const char *p, size_t n, const char *lit, siz
 	return n >= litlen && textscan_same(p + n - litlen, lit, litlen);
 }
 
+/* The n bytes at p as two words for a memo's key: with n, they name all
+ * n bytes when n <= 16 (a longer text's middle is compared apart). The
+ * first and the last 8 bytes (the loads overlap as in hash_bytes()); under
+ * 8, two overlapping 4-byte loads, or the first, middle and last of 1 to 3
+ * bytes, in w0, and w1 0. One definition for the caches of errlog's peers,
+ * diagnosis's subjects and accessstats' locations. */
+static inline void textscan_words(const char *p, size_t n, uint64_t *w0, uint64_t *w1)
+{
+	uint32_t a, b;
+	if (n >= 8) {
+		memcpy(w0, p, 8);
+		memcpy(w1, p + n - 8, 8);
+		return;
+	}
+	if (n >= 4) {
+		memcpy(&a, p, 4);
+		memcpy(&b, p + n - 4, 4);
+		*w0 = a | (uint64_t)b << 32;
+	} else {
+		*w0 = n ? (unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
+			      (uint64_t)(unsigned char)p[n - 1] << 16
+			: 0;
+	}
+	*w1 = 0;
+}
+
 /* memchr(p, c, e - p), 16 bytes at a time with SSE2. lo <= p is where the
  * readable buffer starts: when it holds 16 bytes before e, the last partial
  * block is one overlapping load instead of a byte loop. */

@@ -17,6 +17,7 @@
 
 #include "core/peerkey.h"
 #include "core/strmap.h"
+#include "core/textscan.h"
 #include "diagnose/alert.h"
 #include "diagnose/cause.h"
 #include "log/errlog.h"
@@ -100,16 +101,15 @@ struct evidence {
 };
 
 /* The subjects last looked up by evidence_lookup, by the name's length and
- * first and last 8 bytes (as the log parser's peer cache; a name shorter
- * than 8 bytes by its bytes): a log names few
- * peers, interleaved. Two ways a set: direct-mapped, 64 slots, two of a real
- * log's 28 peers shared a slot and missed on 11 k of its 60 k lines
- * (callgrind, daemon ingesting 67 k real lines). A slot is cleared when its
- * record is freed; a collision only costs a miss. */
+ * textscan_words() (its first and last 8 bytes, as the log parser's peer
+ * cache): a log names few peers, interleaved. Two ways a set: direct-mapped, 64 slots, two of a
+ * real log's 28 peers shared a slot and missed on 11 k of its 60 k lines (callgrind, daemon
+ * ingesting 67 k real lines). A slot is cleared when its record is freed; a collision only costs a
+ * miss. */
 #define EVIDENCE_MEMO_BITS 7 /* 128 sets */
 #define EVIDENCE_MEMO_WAYS 2
 struct evidence_memo {
-	uint64_t a, b;	    /* the name's first and last 8 bytes (see evidence_memo_set) */
+	uint64_t a, b;	    /* textscan_words() of the name */
 	uint64_t lk;	    /* EVIDENCE_MEMO_LK(len, kind); 0: empty */
 	struct evidence *e; /* NULL: empty */
 };
@@ -167,22 +167,13 @@ const char *evidence_line(const struct evidence *e, unsigned i, char *buf, size_
 /* The episode is over: counters by cause and error times start again. */
 void evidence_reset_episode(struct evidence *e);
 
-/* The memo's key of a name: its first and last 8 bytes (a short one's
- * bytes, twice), and the set they pick. */
+/* The memo's key of a name: textscan_words() (the host's "" and short
+ * block names too: 2,437 of the real log's lines are the host's, a
+ * strmap_get each without the memo), and the set they pick. */
 static inline struct evidence_memo *evidence_memo_set(struct evidence_table *t, const char *name,
 						      size_t len, uint64_t *ret_a, uint64_t *ret_b)
 {
-	if (len >= 8) {
-		memcpy(ret_a, name, 8);
-		memcpy(ret_b, name + len - 8, 8);
-	} else {
-		/* the host's "" and short block names: 2,437 of the real log's
-		 * lines are the host's, a strmap_get each without this */
-		uint64_t a = 0;
-		for (size_t i = 0; i < len; i++)
-			a |= (uint64_t)(unsigned char)name[i] << (8 * i);
-		*ret_a = *ret_b = a;
-	}
+	textscan_words(name, len, ret_a, ret_b);
 	/* (length and kind are compared, not hashed: 2 instructions a line) */
 	uint64_t h = (*ret_a ^ (*ret_b * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
 	return t->memo[h >> (64 - EVIDENCE_MEMO_BITS)];

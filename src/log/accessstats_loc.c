@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/hash.h"
+#include "core/textscan.h"
 #include "core/util.h"
 #include "log/accesslog.h"
 #include "nginx/location.h"
@@ -260,28 +261,6 @@ static const struct ngx_pass *lookup(struct accessstats *s, struct loc_key *k, s
 	return best;
 }
 
-/* The n <= 16 bytes at p as two words: with n, they name the bytes (the
- * loads overlap as in hash_bytes()). */
-static inline void key_words(const char *p, size_t n, uint64_t *w0, uint64_t *w1)
-{
-	uint32_t a, b;
-	if (n >= 8) {
-		memcpy(w0, p, 8);
-		memcpy(w1, p + n - 8, 8);
-		return;
-	}
-	if (n >= 4) {
-		memcpy(&a, p, 4);
-		memcpy(&b, p + n - 4, 4);
-		*w0 = a | (uint64_t)b << 32;
-	} else {
-		*w0 = n ? (unsigned char)p[0] | (uint64_t)(unsigned char)p[n / 2] << 8 |
-			      (uint64_t)(unsigned char)p[n - 1] << 16
-			: 0;
-	}
-	*w1 = 0;
-}
-
 /* The answer through the table, from the raw path at s[0, len). */
 static const struct ngx_pass *by_table(struct accessstats *s, const char *server, size_t slen,
 				       struct path *path, const char *raw, size_t len,
@@ -320,7 +299,7 @@ const struct ngx_pass *accessstats_pass_by_location(struct accessstats *s, const
 		s->front = xcalloc(FRONT_SLOTS, sizeof(*s->front));
 	size_t n = MIN(len, want);
 	uint64_t w0, w1;
-	key_words(raw, n, &w0, &w1);
+	textscan_words(raw, n, &w0, &w1);
 	uint64_t h =
 	    (w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ (uintptr_t)server ^ n) * 0xff51afd7ed558ccdull;
 	struct front_slot *f = &s->front[h >> (64 - FRONT_BITS)];
