@@ -35,24 +35,45 @@ static struct errlog_span span(const char *b, const char *e)
 	return (struct errlog_span){b, (uint32_t)(e - b)};
 }
 
+#ifdef __SSE2__
+/* The spaces of the 32 bytes at p, bit i for p[i]. */
+static inline unsigned spaces32(const char *p)
+{
+	__m128i s = _mm_set1_epi8(' ');
+	__m128i a = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), s);
+	__m128i b = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), s);
+	return (unsigned)_mm_movemask_epi8(a) | (unsigned)_mm_movemask_epi8(b) << 16;
+}
+#endif
+
 /* Inline: a field value is short, where a libc memchr() call per space
  * costs more than the search (bench_errlog run, 200 MB, best of 9:
- * 0.174 -> 0.167 s; callgrind 1673 -> 1636 instructions a line). Most
- * values end within 16 bytes, which one load decides before the 32-byte
- * rounds of textscan_chr(): 92.8 -> 92.3 M instructions on 20 MB of real
- * lines (callgrind, bench_errlog run). lo <= p is where the readable text
- * starts (the client value): a last value shorter than 16 bytes is then
- * one overlapping load, not a byte loop (the daemon on /tmp/rcg/real.log:
- * errlog_parse_upstream 71.2 -> 70.7 M instructions, callgrind). */
-static const char *find_space(const char *p, const char *e, const char *lo)
+ * 0.174 -> 0.167 s; callgrind 1673 -> 1636 instructions a line). lo <= p is
+ * where the readable text starts (the client value).
+ *
+ * One 32-byte window decides nearly every value (client, server, method,
+ * URI, protocol, most upstreams), and the last value, shorter than 32 bytes,
+ * is one window ending at e: no branch on whether the space fell in the
+ * first 16 bytes, whose outcome followed the value lengths (server names of
+ * 15 and 16 bytes, URIs) and was mispredicted 1.4 times a line, nor the
+ * search's byte-wise tail. Forced inline: gcc kept a call otherwise. The
+ * daemon on /tmp/rcg/real.log (callgrind, runall.sh), feed per real line:
+ * Ir 1566 -> 1567, Bcm + Bim 13.87 -> 12.10, D1mr 11.87 -> 11.91, D1mw
+ * 5.14 -> 5.16 (errlog_parse_upstream: Bcm 7.85 -> 6.46). */
+static inline __attribute__((always_inline)) const char *find_space(const char *p, const char *e,
+								    const char *lo)
 {
 #ifdef __SSE2__
-	if (e - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')));
+	if (e - p >= 32) {
+		unsigned m = spaces32(p);
 		if (m)
 			return p + __builtin_ctz(m);
-		p += 16;
+		p += 32;
+	} else if (e - lo >= 32) {
+		/* the 32 bytes ending at e, of which the last e - p are ours
+		 * (none when p == e: a 64-bit shift, by 32 at most) */
+		unsigned m = (unsigned)((uint64_t)spaces32(e - 32) >> (32 - (e - p)));
+		return m ? p + __builtin_ctz(m) : NULL;
 	}
 #endif
 	return textscan_chr(p, e, ' ', lo);
