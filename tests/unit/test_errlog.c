@@ -822,6 +822,43 @@ static void test_one_mebibyte_line(void)
 	free(b);
 }
 
+/* The request line's two spaces and its end, whatever precedes each space:
+ * the usual "METHOD URI PROTO" and the shapes around it (errlog_ctx.h takes
+ * the first from one 64-byte mask, the rest from its loop). */
+static void test_request_line_spaces_and_separators(void)
+{
+	static const struct {
+		const char *request, *method, *uri;
+	} cases[] = {
+	    {"GET /x HTTP/1.1", "GET", "/x"},
+	    /* no protocol: the second space is the field's end */
+	    {"GET /x", "GET", "/x"},
+	    /* an old nginx's space in the URI */
+	    {"GET /a b HTTP/1.1", "GET", "/a"},
+	    /* `", ` inside, not followed by a key */
+	    {"GET /a\", b HTTP/1.1", "GET", "/a\","},
+	    {"GET /a HTTP/1.1\", zzz: \"q", "GET", "/a"},
+	    /* no method */
+	    {" /x HTTP/1.1", "", "/x"},
+	    {"GET", "GET", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char line[512];
+		struct errlog_event ev;
+		snprintf(line, sizeof(line),
+			 HDR "connect() failed (111: Connection refused) while connecting to "
+			     "upstream, client: 10.0.0.1, server: a, request: \"%s\", upstream: "
+			     "\"http://127.0.0.1:8080/x\", host: \"a-long-enough-host.example\"",
+			 cases[i].request);
+		CHECK_INT(parse(line, &ev), 0);
+		CHECK_SPAN(ev.request, cases[i].request);
+		CHECK_SPAN(ev.method, cases[i].method);
+		CHECK_SPAN(ev.uri, cases[i].uri);
+		CHECK_SPAN(ev.upstream, "http://127.0.0.1:8080/x");
+		CHECK_SPAN(ev.host, "a-long-enough-host.example");
+	}
+}
+
 static void test_ipv6_client_and_upstream(void)
 {
 	struct errlog_event ev;
@@ -1663,6 +1700,7 @@ int main(void)
 	RUN(test_garbage_lines_are_rejected);
 	RUN(test_minimal_and_debug_entries_parse);
 	RUN(test_one_mebibyte_line);
+	RUN(test_request_line_spaces_and_separators);
 	RUN(test_ipv6_client_and_upstream);
 	RUN(test_unix_upstreams);
 	RUN(test_schemes_and_default_ports);
