@@ -206,6 +206,28 @@ static bool parse_bytes(const char *p, const char *e, struct errlog_event *ev)
 	return true;
 }
 
+/* Where the value of field f at v ends: the first `", ` after its first two
+ * bytes followed by the key of a later field, whose field and key length go
+ * to *next and *nklen; NULL when it runs to the end of the line. *s1 and *s2
+ * (NULL on entry) get the value's first two other spaces. */
+__attribute__((always_inline)) static inline const char *field_end(const char *v, const char *e,
+								   const char *lo, int f, int *next,
+								   size_t *nklen, const char **s1,
+								   const char **s2)
+{
+	const char *sp;
+	for (sp = find_space(v, e, lo); sp; sp = find_space(sp + 1, e, lo)) {
+		if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
+		    (*next = match_key(sp + 1, e, f, nklen)) >= 0)
+			break;
+		if (!*s1)
+			*s1 = sp;
+		else if (!*s2)
+			*s2 = sp;
+	}
+	return sp;
+}
+
 /* Parse the context after ", client: " at p into ev, whose context fields
  * are clear. Returns true when it is complete: every field well-formed and
  * the line ends exactly where the last field does. A line cut at 2047 bytes
@@ -219,7 +241,8 @@ static bool parse_bytes(const char *p, const char *e, struct errlog_event *ev)
  * rule finds its end unless it spoofs a later key. The referrer is last and
  * taken greedily to the end of the line: whatever it contains, including a
  * fake `", host: "` (§1.3), stays inside it. */
-static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
+__attribute__((always_inline)) static inline bool parse_context(const char *p, const char *e,
+								struct errlog_event *ev)
 {
 	const char *lo = p, *sp = find_space(p, e, lo);
 	if (!sp) {
@@ -246,22 +269,23 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 	/* does the line end in a quote? Once, not per field: 92.3 -> 91.4 M
 	 * instructions on 20 MB of real lines (callgrind, bench_errlog run) */
 	bool quoted_end = e[-1] == '"';
-	for (;;) {
+	if (f == F_REQUEST) {
+		/* first when present: taken apart here, so that the loop on the
+		 * fields after it tests nothing about the request, whose tests
+		 * of f there were data-dependent branches (the daemon on
+		 * /tmp/rcg/real.log, callgrind, runall.sh, errlog_parse_upstream
+		 * per real line: Ir 945.3 -> 957.8, Bcm + Bim 6.85 -> 5.78, D1mr
+		 * 3.28 -> 3.32, D1mw 0.06 -> 0.06: est. cycles 1081 -> 1078;
+		 * parse_context() forced inline, gcc kept a call otherwise) */
 		const char *v = sp + 1 + klen;
 		bool closed = quoted_end && e > v;
-		if (f == F_REFERRER) {
-			ev->referrer = span(v, closed ? e - 1 : e);
-			return closed;
-		}
-		if (f == F_BYTES)
-			return parse_bytes(v, e, ev);
 		int next = -1;
 		size_t nklen = 0;
 #ifdef __SSE2__
-		if (f == F_REQUEST && e - v >= 64) {
+		if (e - v >= 64) {
 			/* "METHOD URI PROTO", the first three spaces of 64
 			 * bytes: when the first two are not `, ` and the third
-			 * ends the field, that is what the loop below finds,
+			 * ends the field, that is what field_end() finds,
 			 * without its three searches and its branch per space
 			 * on what precedes it. The daemon on /tmp/rcg/real.log
 			 * (callgrind, runall.sh), errlog_parse_upstream per
@@ -278,39 +302,49 @@ static bool parse_context(const char *p, const char *e, struct errlog_event *ev)
 				uint16_t qc;
 				memcpy(&qc, s3 - 2, 2);
 				if (((s1[-1] != ',') & (s2[-1] != ',') & (qc == word2("\","))) &&
-				    (next = match_key(s3 + 1, e, f, &nklen)) >= 0) {
+				    (next = match_key(s3 + 1, e, F_REQUEST, &nklen)) >= 0) {
 					ev->method = span(v, s1);
 					ev->uri = span(s1 + 1, s2);
 					ev->request = span(v, s3 - 2);
 					sp = s3;
-					f = next;
-					klen = nklen;
-					continue;
+					goto fields;
 				}
 			}
 		}
 #endif
-		const char *s1 = NULL, *s2 = NULL; /* the request line's spaces */
-		for (sp = find_space(v, e, lo); sp; sp = find_space(sp + 1, e, lo)) {
-			if (sp - v >= 2 && sp[-1] == ',' && sp[-2] == '"' &&
-			    (next = match_key(sp + 1, e, f, &nklen)) >= 0)
-				break;
-			if (!s1)
-				s1 = sp;
-			else if (!s2)
-				s2 = sp;
+		/* "METHOD URI[ PROTO]", maybe cut anywhere */
+		const char *s1 = NULL, *s2 = NULL;
+		sp = field_end(v, e, lo, F_REQUEST, &next, &nklen, &s1, &s2);
+		const char *re = sp ? sp - 2 : closed ? e - 1 : e;
+		if (s1 && s1 >= re)
+			s1 = s2 = NULL;
+		if (s2 && s2 >= re)
+			s2 = NULL;
+		ev->method = span(v, s1 ? s1 : re);
+		if (s1)
+			ev->uri = span(s1 + 1, s2 ? s2 : re);
+		ev->request = span(v, re);
+		if (!sp)
+			return closed;
+#ifdef __SSE2__
+	fields:
+#endif
+		f = next;
+		klen = nklen;
+	}
+	for (;;) {
+		const char *v = sp + 1 + klen;
+		bool closed = quoted_end && e > v;
+		if (f == F_REFERRER) {
+			ev->referrer = span(v, closed ? e - 1 : e);
+			return closed;
 		}
-		if (f == F_REQUEST) {
-			/* "METHOD URI[ PROTO]", maybe cut anywhere */
-			const char *re = sp ? sp - 2 : closed ? e - 1 : e;
-			if (s1 && s1 >= re)
-				s1 = s2 = NULL;
-			if (s2 && s2 >= re)
-				s2 = NULL;
-			ev->method = span(v, s1 ? s1 : re);
-			if (s1)
-				ev->uri = span(s1 + 1, s2 ? s2 : re);
-		}
+		if (f == F_BYTES)
+			return parse_bytes(v, e, ev);
+		int next = -1;
+		size_t nklen = 0;
+		const char *s1 = NULL, *s2 = NULL;
+		sp = field_end(v, e, lo, f, &next, &nklen, &s1, &s2);
 		if (!sp) {
 			*field(ev, f) = span(v, closed ? e - 1 : e);
 			return closed;
@@ -341,10 +375,11 @@ static const char *find_client(const char *p, const char *e, struct errlog_event
 	 * stopped at the first comma: 101.4 -> 100.9 M instructions on 20 MB of
 	 * real lines (callgrind, bench_errlog run). */
 	const char *q = p < e && *p == ',' ? p : memchr(p, ',', (size_t)(e - p));
-	/* one call of parse_context(), which gcc then inlines: the first
-	 * candidate's second parse is the loop's last round (the daemon on
+	/* one call of parse_context(), inlined here: the first candidate's
+	 * second parse is the loop's last round (the daemon on
 	 * /tmp/rcg/real.log: errlog_parse_upstream 71.4 -> 71.2 M
-	 * instructions, callgrind; always_inline was 72.9 M) */
+	 * instructions, callgrind; forcing the inline of two calls was
+	 * 72.9 M) */
 	for (;;) {
 		for (; q; q = memchr(q + 1, ',', (size_t)(e - q - 1))) {
 			if (textscan_prefix(q, (size_t)(e - q), TEXTSCAN_LIT(", client: "))) {
