@@ -1516,6 +1516,54 @@ static void test_repeated_message_follows_its_line(void)
 	}
 }
 
+/* Messages sharing their first words, as many as fill the memo's set and
+ * more, interleaved: each line parses to its own action, kind and errno,
+ * whichever of them were kept before. */
+static void test_messages_sharing_their_start_stay_apart(void)
+{
+	static const struct {
+		const char *action;
+		enum errlog_phase phase;
+	} actions[] = {
+	    {"reading response header from upstream", PHASE_READING_HEADER},
+	    {"connecting to upstream", PHASE_CONNECTING},
+	    {"SSL handshaking to upstream", PHASE_SSL_HANDSHAKE},
+	    {"sending request to upstream", PHASE_SENDING_REQUEST},
+	    {"reading upstream", PHASE_READING_UPSTREAM},
+	    {"proxying and reading from upstream", PHASE_PROXYING_FROM_UPSTREAM},
+	    {"proxying and sending to upstream", PHASE_PROXYING_TO_UPSTREAM},
+	    {"proxying upgraded connection", PHASE_UPGRADED},
+	    {"resolving", PHASE_RESOLVING},
+	    {"sending to client", PHASE_SENDING_TO_CLIENT},
+	};
+	const size_t n = sizeof(actions) / sizeof(actions[0]);
+	for (int round = 0; round < 4; round++) {
+		for (size_t k = 0; k < n; k++) {
+			/* a different order each round */
+			size_t i = (k * (size_t)(2 * round + 1) + (size_t)round) % n;
+			char line[512];
+			snprintf(line, sizeof(line),
+				 HDR "upstream timed out (110: Connection timed out) while %s, "
+				     "client: 10.0.0.%zu, server: a, request: \"GET / HTTP/1.1\", "
+				     "upstream: \"http://127.0.0.1:%zu/\"",
+				 actions[i].action, i, 8080 + i);
+			char key[32];
+			snprintf(key, sizeof(key), "127.0.0.1:%zu", 8080 + i);
+			char client[32];
+			snprintf(client, sizeof(client), "10.0.0.%zu", i);
+			struct errlog_event ev;
+			CHECK_INT(errlog_parse_upstream(line, strlen(line), &ev), 0);
+			CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+			CHECK_INT(ev.phase, actions[i].phase);
+			CHECK_SPAN(ev.action, actions[i].action);
+			CHECK_SPAN(ev.message, "upstream timed out");
+			CHECK_INT(ev.err, 110);
+			CHECK_SPAN(ev.client, client);
+			CHECK_STR(ev.peer.key, key);
+		}
+	}
+}
+
 /* A known message tells where a later line's message ends only when the
  * context starts right there: a line that continues the same text past
  * that comma, or whose known text holds a context anchor that was not the
@@ -1739,6 +1787,7 @@ int main(void)
 	RUN(test_entry_opens_until_a_client_context);
 	RUN(test_entry_stays_open_without_a_client_anchor);
 	RUN(test_repeated_message_follows_its_line);
+	RUN(test_messages_sharing_their_start_stay_apart);
 	RUN(test_known_message_is_a_prefix_only);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
