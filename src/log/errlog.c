@@ -208,34 +208,110 @@ static void strip_ssl(const char *m, const char **e, struct errlog_event *ev)
  * clears a 564-byte struct: half of a whole line's parse. A log names few
  * peers, so the last results are kept by their raw spelling (failures too).
  * tests/bench/errlog.sh, 200 MB: 21 % of `wc -l` with 256 slots, 15 % with
- * 64, 8 % without. Direct-mapped; a collision only costs a miss. */
-#define PEER_SLOTS   256
-#define PEER_RAW_MAX 64
-/* A hit copies key and host as PEER_STR_COPY bytes each, a copy the
- * compiler inlines, when they fit (every address does): two strcpy() calls
- * cost 27 instructions a line more (callgrind, bench_errlog run: 1921 -> 1894
- * per line). */
-#define PEER_STR_COPY 64
+ * 64, 8 % without. Direct-mapped; a collision only costs a miss.
+ *
+ * A slot is one cache line: the compare words and what a hit copies out,
+ * the key (whose first bytes are the raw text: "127.0.0.1:8080", "app"
+ * with its default port, a failure's raw text) and the host as a part of
+ * it. Before, a slot held a whole struct peerkey (650 bytes; the 256 of
+ * them 166 KB, more than L1): a hit read five cache lines, 1.2 D1 misses a
+ * real line (the daemon on /tmp/rcg/real.log, callgrind --cache-sim); one
+ * line a slot, 16 KB: errlog_parse_upstream 224.5 -> 162.3 k D1 read
+ * misses, 66.44 -> 66.27 M instructions. A compare of the whole text
+ * without a branch (three 16-byte loads) was 0.9 M instructions more for
+ * no fewer mispredictions. A
+ * text that does not fit so (a longer key, a raw text that is not the
+ * key's start: "LOCALHOST:80", a non-canonical address) is kept apart, in
+ * PEER_LONG_SLOTS slots of the old shape, made on first use. */
+#define PEER_SLOTS	256
+#define PEER_RAW_MAX	64
+#define PEER_KEY_IN	40 /* the key and its NUL in a slot */
+#define PEER_LONG_SLOTS 32
+#define PEER_FAILED	0xff /* kind of a failure's slot */
 
 struct peer_slot {
+	uint64_t a, b;	/* the raw text's words, as textscan_words() gives them */
+	uint8_t rawlen; /* 0: empty */
+	uint8_t kind;	/* enum peerkey_kind, or PEER_FAILED */
+	uint8_t hoff;	/* the host is key[hoff, hoff + hlen) */
+	uint8_t hlen;
+	uint16_t defport;
+	uint16_t port;
+	char key[PEER_KEY_IN]; /* failed: the raw text */
+};
+
+_Static_assert(sizeof(struct peer_slot) == 64, "a peer slot is one cache line");
+
+struct peer_long {
 	uint16_t rawlen; /* 0: empty */
 	uint16_t defport;
 	int rc;
-	/* key and host each fit in 32 bytes (the copy is 32 each), in
-	 * PEER_STR_COPY (64 each), or neither (0: strcpy): 32 rather than 64
-	 * for an IPv4 address, with the compare of a and b in peer_parse():
-	 * 91.0 -> 89.9 M instructions on 20 MB of real lines
-	 * (callgrind, bench_errlog run) */
-	uint8_t copy;
-	uint64_t a, b; /* the raw text's first and last 8 bytes, as hashed */
 	char raw[PEER_RAW_MAX];
 	struct peerkey key;
 };
 
-/* PEER_SLOTS, made by the first peer parsed: a static array's 160 KB of
- * thread-local storage were zeroed, so resident, at every start (4 % of an
- * idle daemon's RSS, tests/bench/daemon.py) */
+/* made by the first peer parsed (peer_long by the first long one): a
+ * static array's thread-local storage is zeroed, so resident, at every
+ * start (4 % of an idle daemon's RSS, tests/bench/daemon.py) */
 static _Thread_local struct peer_slot *peer_cache;
+static _Thread_local struct peer_long *peer_long;
+
+/* A text that does not fit in a slot: the slot of the old shape, keyed by
+ * the whole raw text. */
+static int peer_parse_long(const char *s, size_t len, unsigned defport, uint64_t h,
+			   struct peerkey *ret)
+{
+	if (!peer_long)
+		peer_long = xcalloc(PEER_LONG_SLOTS, sizeof(*peer_long));
+	struct peer_long *l = &peer_long[(h >> 8) % PEER_LONG_SLOTS];
+	if (l->rawlen != len || l->defport != defport || memcmp(l->raw, s, len) != 0) {
+		l->rc = peerkey_parse(s, len, defport, &l->key);
+		l->rawlen = (uint16_t)len;
+		l->defport = (uint16_t)defport;
+		memcpy(l->raw, s, len);
+	}
+	if (l->rc == 0) {
+		ret->kind = l->key.kind;
+		ret->port = l->key.port;
+		strcpy(ret->key, l->key.key);
+		strcpy(ret->host, l->key.host);
+	}
+	return l->rc;
+}
+
+/* Fill slot for [s, s + len) from peerkey_parse(): in the slot when it
+ * fits, else (false) the text is a long one. */
+static bool peer_fill(struct peer_slot *slot, const char *s, size_t len, unsigned defport,
+		      uint64_t a, uint64_t b)
+{
+	struct peerkey k;
+	int rc = peerkey_parse(s, len, defport, &k);
+	slot->rawlen = 0;
+	memset(slot->key, 0, sizeof(slot->key));
+	if (rc < 0) {
+		if (len >= PEER_KEY_IN)
+			return false;
+		slot->kind = PEER_FAILED;
+		memcpy(slot->key, s, len);
+	} else {
+		size_t kl = strlen(k.key), hl = strlen(k.host);
+		/* where the host is in the key: "[host]:port", "unix:host", "host:port" */
+		size_t hoff = k.kind == PEERKEY_IPV6 ? 1 : k.kind == PEERKEY_UNIX ? 5 : 0;
+		if (kl >= PEER_KEY_IN || len > kl || memcmp(k.key, s, len) != 0 || hoff + hl > kl ||
+		    memcmp(k.key + hoff, k.host, hl) != 0 || k.port > 65535)
+			return false;
+		slot->kind = (uint8_t)k.kind;
+		slot->hoff = (uint8_t)hoff;
+		slot->hlen = (uint8_t)hl;
+		slot->port = (uint16_t)k.port;
+		memcpy(slot->key, k.key, kl);
+	}
+	slot->a = a;
+	slot->b = b;
+	slot->defport = (uint16_t)defport;
+	slot->rawlen = (uint8_t)len;
+	return true;
+}
 
 static int peer_parse(const char *s, size_t len, unsigned defport, struct peerkey *ret)
 {
@@ -253,39 +329,23 @@ static int peer_parse(const char *s, size_t len, unsigned defport, struct peerke
 	if (!peer_cache)
 		peer_cache = xcalloc(PEER_SLOTS, sizeof(*peer_cache));
 	struct peer_slot *slot = &peer_cache[h % PEER_SLOTS];
-	/* the inline compare, not a libc memcmp() call, for these few bytes:
-	 * 106.3 -> 105.8 M instructions (callgrind, bench_errlog run, 20 MB);
-	 * up to 16 bytes a and b hold them all (see copy above) */
+	/* up to 16 bytes a and b hold them all; a longer text's middle is the
+	 * key's (or a failure's raw text) */
 	if (slot->rawlen != len || slot->defport != defport || slot->a != a || slot->b != b ||
-	    (len > 16 && !same(slot->raw + 8, s + 8, len - 16))) {
-		slot->rc = peerkey_parse(s, len, defport, &slot->key);
-		size_t kl = slot->rc == 0 ? strlen(slot->key.key) : SIZE_MAX;
-		size_t hl = slot->rc == 0 ? strlen(slot->key.host) : SIZE_MAX;
-		slot->copy = kl < 32 && hl < 32				? 32
-			     : kl < PEER_STR_COPY && hl < PEER_STR_COPY ? PEER_STR_COPY
-									: 0;
-		slot->rawlen = (uint16_t)len;
-		slot->defport = (uint16_t)defport;
-		slot->a = a;
-		slot->b = b;
-		memcpy(slot->raw, s, len);
+	    (len > 16 && !same(slot->key + 8, s + 8, len - 16))) {
+		if (!peer_fill(slot, s, len, defport, a, b))
+			return peer_parse_long(s, len, defport, h, ret);
 	}
-	if (slot->rc == 0) {
-		/* only the used part: the strings are short */
-		ret->kind = slot->key.kind;
-		ret->port = slot->key.port;
-		if (slot->copy == 32) {
-			memcpy(ret->key, slot->key.key, 32);
-			memcpy(ret->host, slot->key.host, 32);
-		} else if (slot->copy == PEER_STR_COPY) {
-			memcpy(ret->key, slot->key.key, PEER_STR_COPY);
-			memcpy(ret->host, slot->key.host, PEER_STR_COPY);
-		} else {
-			strcpy(ret->key, slot->key.key);
-			strcpy(ret->host, slot->key.host);
-		}
-	}
-	return slot->rc;
+	if (slot->kind == PEER_FAILED)
+		return -EINVAL;
+	ret->kind = slot->kind;
+	ret->port = slot->port;
+	/* fixed sizes, which the compiler inlines; the host from the key
+	 * just copied, which holds it */
+	memcpy(ret->key, slot->key, PEER_KEY_IN);
+	memcpy(ret->host, ret->key + slot->hoff, PEER_KEY_IN);
+	ret->host[slot->hlen] = '\0';
+	return 0;
 }
 
 /* ---- header -------------------------------------------------------------- */

@@ -912,6 +912,65 @@ static void test_unix_upstreams(void)
 	CHECK_SPAN(ev.upstream_uri, "/app/");
 }
 
+/* The peer of a line repeated is the peer of its first parse, whatever the
+ * spelling: the parser keeps results by the raw text, in a compact slot
+ * when the raw text is where the key starts and the key is short, apart
+ * otherwise (long names, spellings the key normalises), failures too. */
+static void test_repeated_peers_parse_the_same(void)
+{
+	static const struct {
+		const char *up, *key, *host;
+		int kind;
+		unsigned port;
+	} cases[] = {
+	    {"http://127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1", PEERKEY_IPV4, 8080},
+	    {"http://192.168.100.200:18080", "192.168.100.200:18080", "192.168.100.200",
+	     PEERKEY_IPV4, 18080},
+	    {"http://LOCALHOST:8080", "localhost:8080", "localhost", PEERKEY_HOST, 8080},
+	    {"https://app", "app:443", "app", PEERKEY_HOST, 443},
+	    {"http://Backend.Example:81", "backend.example:81", "backend.example", PEERKEY_HOST,
+	     81},
+	    {"http://orders-api.production.svc.cluster.local:8443",
+	     "orders-api.production.svc.cluster.local:8443",
+	     "orders-api.production.svc.cluster.local", PEERKEY_HOST, 8443},
+	    {"http://[::1]:8080", "[::1]:8080", "::1", PEERKEY_IPV6, 8080},
+	    {"http://[2001:db8:85a3::8a2e:370:7334]:8080", "[2001:db8:85a3::8a2e:370:7334]:8080",
+	     "2001:db8:85a3::8a2e:370:7334", PEERKEY_IPV6, 8080},
+	    {"http://[2001:DB8:0::10]:8443", "[2001:db8::10]:8443", "2001:db8::10", PEERKEY_IPV6,
+	     8443},
+	    {"http://unix:/run/php/php8.2-fpm.sock:", "unix:/run/php/php8.2-fpm.sock",
+	     "/run/php/php8.2-fpm.sock", PEERKEY_UNIX, 0},
+	    {"http://unix:/var/lib/some/rather/long/path/to/the/app.sock:",
+	     "unix:/var/lib/some/rather/long/path/to/the/app.sock",
+	     "/var/lib/some/rather/long/path/to/the/app.sock", PEERKEY_UNIX, 0},
+	    {"fastcgi://php-fpm", NULL, NULL, 0, 0},
+	    {"fastcgi://a-rather-long-name-without-any-port.example", NULL, NULL, 0, 0},
+	};
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			char line[512];
+			snprintf(line, sizeof(line),
+				 HDR
+				 "upstream prematurely closed connection while reading upstream, "
+				 "client: 10.0.0.1, server: a, request: \"GET / HTTP/1.1\", "
+				 "upstream: \"%s/\"",
+				 cases[i].up);
+			struct errlog_event ev;
+			memset(&ev, 0x5a, sizeof(ev));
+			CHECK_INT(parse(line, &ev), 0);
+			CHECK_INT(ev.has_peer, cases[i].key != NULL);
+			if (!cases[i].key) {
+				CHECK_STR(ev.peer.key, "");
+				continue;
+			}
+			CHECK_STR(ev.peer.key, cases[i].key);
+			CHECK_STR(ev.peer.host, cases[i].host);
+			CHECK_INT(ev.peer.kind, cases[i].kind);
+			CHECK_INT(ev.peer.port, cases[i].port);
+		}
+	}
+}
+
 static void test_schemes_and_default_ports(void)
 {
 	static const struct {
@@ -1494,6 +1553,54 @@ static void test_repeated_message_follows_its_line(void)
 	}
 }
 
+/* Messages sharing their first words, as many as fill the memo's set and
+ * more, interleaved: each line parses to its own action, kind and errno,
+ * whichever of them were kept before. */
+static void test_messages_sharing_their_start_stay_apart(void)
+{
+	static const struct {
+		const char *action;
+		enum errlog_phase phase;
+	} actions[] = {
+	    {"reading response header from upstream", PHASE_READING_HEADER},
+	    {"connecting to upstream", PHASE_CONNECTING},
+	    {"SSL handshaking to upstream", PHASE_SSL_HANDSHAKE},
+	    {"sending request to upstream", PHASE_SENDING_REQUEST},
+	    {"reading upstream", PHASE_READING_UPSTREAM},
+	    {"proxying and reading from upstream", PHASE_PROXYING_FROM_UPSTREAM},
+	    {"proxying and sending to upstream", PHASE_PROXYING_TO_UPSTREAM},
+	    {"proxying upgraded connection", PHASE_UPGRADED},
+	    {"resolving", PHASE_RESOLVING},
+	    {"sending to client", PHASE_SENDING_TO_CLIENT},
+	};
+	const size_t n = sizeof(actions) / sizeof(actions[0]);
+	for (int round = 0; round < 4; round++) {
+		for (size_t k = 0; k < n; k++) {
+			/* a different order each round */
+			size_t i = (k * (size_t)(2 * round + 1) + (size_t)round) % n;
+			char line[512];
+			snprintf(line, sizeof(line),
+				 HDR "upstream timed out (110: Connection timed out) while %s, "
+				     "client: 10.0.0.%zu, server: a, request: \"GET / HTTP/1.1\", "
+				     "upstream: \"http://127.0.0.1:%zu/\"",
+				 actions[i].action, i, 8080 + i);
+			char key[32];
+			snprintf(key, sizeof(key), "127.0.0.1:%zu", 8080 + i);
+			char client[32];
+			snprintf(client, sizeof(client), "10.0.0.%zu", i);
+			struct errlog_event ev;
+			CHECK_INT(errlog_parse_upstream(line, strlen(line), &ev), 0);
+			CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+			CHECK_INT(ev.phase, actions[i].phase);
+			CHECK_SPAN(ev.action, actions[i].action);
+			CHECK_SPAN(ev.message, "upstream timed out");
+			CHECK_INT(ev.err, 110);
+			CHECK_SPAN(ev.client, client);
+			CHECK_STR(ev.peer.key, key);
+		}
+	}
+}
+
 /* A known message tells where a later line's message ends only when the
  * context starts right there: a line that continues the same text past
  * that comma, or whose known text holds a context anchor that was not the
@@ -1703,6 +1810,7 @@ int main(void)
 	RUN(test_request_line_spaces_and_separators);
 	RUN(test_ipv6_client_and_upstream);
 	RUN(test_unix_upstreams);
+	RUN(test_repeated_peers_parse_the_same);
 	RUN(test_schemes_and_default_ports);
 	RUN(test_missing_fields);
 	RUN(test_catalog_messages_map_to_kinds);
@@ -1717,6 +1825,7 @@ int main(void)
 	RUN(test_entry_opens_until_a_client_context);
 	RUN(test_entry_stays_open_without_a_client_anchor);
 	RUN(test_repeated_message_follows_its_line);
+	RUN(test_messages_sharing_their_start_stay_apart);
 	RUN(test_known_message_is_a_prefix_only);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
