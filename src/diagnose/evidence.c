@@ -6,6 +6,7 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "diagnose/cacheline.h"
 
 void evidence_table_init(struct evidence_table *t)
 {
@@ -64,7 +65,7 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 		return NULL;
 	}
 	t->nlearned += !configured;
-	e = xcalloc(1, sizeof(*e));
+	e = diag_calloc_lines(sizeof(*e));
 	e->key = xstrdup(name);
 	e->subject = (struct diag_subject){kind, e->key};
 	e->configured = configured;
@@ -146,7 +147,7 @@ size_t evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 	 * storm line, tests/bench/storm_callgrind.py) */
 	size_t n = len <= EVIDENCE_LINE_MAX ? len : utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	if (!e->lines)
-		e->lines = xcalloc(EVIDENCE_LINES, sizeof(*e->lines));
+		e->lines = diag_calloc_lines(EVIDENCE_LINES * sizeof(*e->lines));
 	if (e->fields_at == e->next_line + 1)
 		evidence_fields(e); /* the line they lie in leaves the ring */
 	memcpy(e->lines[e->next_line].text, line, n);
@@ -182,7 +183,10 @@ void evidence_reset_episode(struct evidence *e)
 	e->unit = NULL;
 	e->burst_start_ms = 0;
 	e->burst_n = e->burst_peak = 0;
-	memset(e->by_cause, 0, sizeof(e->by_cause));
+	for (int c = 0; c < CAUSE__COUNT; c++) {
+		/* (where they counted stays: alert_touch_ref checks it) */
+		e->cause[c].n = 0;
+		e->cause[c].last_ms = 0;
+	}
 	memset(e->cause_first_ms, 0, sizeof(e->cause_first_ms));
-	memset(e->cause_last_ms, 0, sizeof(e->cause_last_ms));
 }
