@@ -241,26 +241,28 @@ static inline struct evidence *evidence_lookup(struct evidence_table *t, enum ca
 	return evidence_lookup_slow(t, kind, name, len);
 }
 
-/* 128 bytes, 16 at a time (SSE2: a load and a store each; loaded into an
- * array first, gcc kept it on the stack). */
-static inline void evidence_copy128(char *dst, const char *src)
+/* k * 16 bytes, 16 at a time (SSE2: a load and a store each; loaded into
+ * an array first, gcc kept it on the stack). */
+static inline void evidence_copy16s(char *dst, const char *src, int k)
 {
 #ifdef __SSE2__
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < k; i++)
 		_mm_storeu_si128((__m128i *)(void *)(dst + 16 * i),
 				 _mm_loadu_si128((const __m128i *)(const void *)(src + 16 * i)));
 #else
-	memcpy(dst, src, 128);
+	memcpy(dst, src, (size_t)k * 16);
 #endif
 }
 
 /* n <= EVIDENCE_LINE_MAX bytes of a line into a ring slot. From 128 bytes
  * (92 % of the real lines) three fixed blocks that overlap as n needs,
- * [0, 128), [min(n - 128, 128), +128) and [n - 128, n): no branch on n. libc's
- * memcpy branched on the size class, 1.1 mispredicts a copy (callgrind,
- * daemon ingesting real.log). */
+ * [0, 128), [min(n - 128, 128), +128) and [n - 64, n): no branch on n.
+ * libc's memcpy branched on the size class, 1.1 mispredicts a copy
+ * (callgrind, daemon ingesting real.log); a last block of 128 bytes was 8
+ * instructions a line more. */
 static inline void evidence_copy_text(char *dst, const char *src, size_t n)
 {
+	_Static_assert(EVIDENCE_LINE_MAX <= 128 + 128 + 64, "three blocks cover a kept line");
 	if (n < 128) {
 		/* libc's memcpy (vector moves), not the `rep movsq` gcc inlines
 		 * once it knows n is small: the barrier hides that */
@@ -269,9 +271,9 @@ static inline void evidence_copy_text(char *dst, const char *src, size_t n)
 		return;
 	}
 	size_t mid = n - 128 < 128 ? n - 128 : 128;
-	evidence_copy128(dst, src);
-	evidence_copy128(dst + mid, src + mid);
-	evidence_copy128(dst + n - 128, src + n - 128);
+	evidence_copy16s(dst, src, 8);
+	evidence_copy16s(dst + mid, src + mid, 8);
+	evidence_copy16s(dst + n - 64, src + n - 64, 4);
 }
 
 static inline size_t evidence_remember(struct evidence *e, const char *line, size_t len)
