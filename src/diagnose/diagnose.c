@@ -266,7 +266,7 @@ bool diag_named_by_model(const struct diag *d, enum cause_subject kind, const ch
  * socket_missing and socket_stale on one path, both kinds of line still
  * coming): both causes hold, so neither is resolved by the other. The firing
  * alert keeps the story and counts the line (the line is in the evidence
- * ring, its cause in by_cause); only when the sibling's lines stop for the
+ * ring, its cause in cause[].n); only when the sibling's lines stop for the
  * window does the newest observation win (report_render). Before, each flip
  * rendered the words and published twice: 27 % of the bench's real-line
  * instructions, and a journal/subscriber storm on a real host. */
