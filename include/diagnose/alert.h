@@ -45,13 +45,16 @@ struct alert_report {
 };
 
 struct alert {
+	/* what alert_touch_ref reads and writes on every line, first: one cache
+	 * line (alerts are allocated on one) */
+	bool firing;
+	int64_t last_seen;
+	uint64_t count;
 	char id[17];
 	enum cause cause;
 	enum alert_severity severity;
-	bool firing;
 	char *peer, *upstream;
-	int64_t first_seen, last_seen, resolved_at;
-	uint64_t count;
+	int64_t first_seen, resolved_at;
 	char *summary, *explanation, *fix, *config_ref;
 	char *evidence[ALERT_EVIDENCE_MAX];
 	size_t nevidence;
@@ -76,14 +79,16 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
  * last_seen only, no text. False (nothing done) when it does not fire. */
 bool alert_touch(struct alert_store *s, enum cause cause, const char *subject, int64_t seen,
 		 unsigned occurrences);
-/* Where alert_touch_ref of one subject last landed for each cause, kept by
- * the caller (zeroed to start). Valid while no alert was freed since (the
- * store's epoch): a stale one only costs the lookup. One per cause, not one
- * for the last cause: a peer's lines mix causes (refused, reset, timed out),
- * and a ref of the last cause missed on 19 k of 55 k real lines, each miss
- * a lookup by subject (callgrind, daemon ingesting 67 k real lines). */
+/* Where alert_touch_ref of one (cause, subject) last landed, kept by the
+ * caller (zeroed to start). Valid while no alert was freed since (the
+ * store's epoch): a stale one only costs the lookup. A subject keeps one a
+ * cause, not one for the last cause: a peer's lines mix causes (refused,
+ * reset, timed out), and a ref of the last cause missed on 19 k of 55 k
+ * real lines, each miss a lookup by subject (callgrind, daemon ingesting
+ * 67 k real lines). One a cause, not an array with one epoch: the caller
+ * keeps each next to what else it counts by cause (evidence.h). */
 struct alert_ref {
-	struct alert *a[CAUSE__COUNT];
+	struct alert *a;
 	uint64_t epoch;
 };
 /* What alert_touch_ref reads inline: the head of every store (the rest is
@@ -102,8 +107,9 @@ bool alert_touch_ref_slow(struct alert_store *s, struct alert_ref *ref, enum cau
 static inline bool alert_touch_ref(struct alert_store *s, struct alert_ref *ref, enum cause cause,
 				   const char *subject, int64_t seen, unsigned occurrences)
 {
-	struct alert *a = (unsigned)cause < CAUSE__COUNT ? ref->a[cause] : NULL;
-	if (!a || ref->epoch != ((const struct alert_store_head *)s)->epoch || !a->firing)
+	struct alert *a = ref->a;
+	if (!a || ref->epoch != ((const struct alert_store_head *)s)->epoch || !a->firing ||
+	    a->cause != cause)
 		return alert_touch_ref_slow(s, ref, cause, subject, seen, occurrences);
 	if (a->last_seen < seen)
 		a->last_seen = seen;

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/peerkey.h"
 #include "core/strmap.h"
@@ -36,29 +39,64 @@ struct diag_subject {
 
 #define EVIDENCE_BURST_MS 1000
 
+/* What a line of one cause reads and writes, together: two causes a cache
+ * line (three arrays by cause were three lines a line). */
+struct evidence_cause {
+	uint32_t n;		  /* lines of this cause this episode */
+	int64_t last_ms;	  /* the last one's time (0: none this episode) */
+	struct alert_ref touched; /* the alert they last counted in */
+};
+_Static_assert(sizeof(struct evidence_cause) == 32, "two causes a cache line");
+
+/* Fields in the order diag_log_event touches them: the first two cache lines
+ * hold what every line reads and writes, with the counts of the commonest
+ * kinds (connect, timeout, recv, send, premature close); then the causes;
+ * the rest is read when an alert is rendered, probed or expired. Before,
+ * the hot fields lay in eight lines among the cold ones (callgrind, daemon
+ * ingesting real.log: 3.5 D1 read and 5.0 write misses a line in
+ * diag_log_event). Allocated on a cache line (evidence_add). */
 struct evidence {
-	struct diag_subject subject; /* name points at key */
-	char *key;
-	struct peerkey addr; /* peers: parsed key */
-	bool addr_ok;
-	bool addr_local; /* addr_ok and peerkey_is_local(&addr): asked on every timeout line */
-	bool addr_unix;	 /* addr_ok and a unix socket: asked on every line */
-	bool configured; /* the model names it: never expires */
-	bool dirty;	 /* counted since its alerts were last rendered */
-	uint64_t kinds[EV__COUNT]; /* lifetime event counts, for metrics */
-	uint32_t by_cause[CAUSE__COUNT];
-	int64_t cause_first_ms[CAUSE__COUNT], cause_last_ms[CAUSE__COUNT];
-	int64_t first_error_ms, last_error_ms; /* this episode; 0 = none */
+	/* line 0 */
+	/* the ring of raw lines, allocated with the first line: a peer only
+	 * probes found failing keeps less (massif, 10,000 failing probed
+	 * peers: evidence_add 29 -> 17.4 MB) */
+	struct evidence_line *lines;
 	int64_t last_event_ms;		       /* any line, for expiry */
+	int64_t first_error_ms, last_error_ms; /* this episode; 0 = none */
 	int64_t last_logged_ms; /* nginx's last error ever (episodes reset the above) */
-	int last_err;
-	unsigned queue_peak;   /* the listener's fullest accept queue seen this episode */
-	int64_t pool_asked_ms; /* pool_full's last look at the listener (0: none) */
-	bool pool_was_full;    /* and its answer */
 	/* error lines within EVIDENCE_BURST_MS of a burst's first: the most seen
 	 * this episode (how many requests failed at once) */
 	int64_t burst_start_ms;
 	unsigned burst_n, burst_peak;
+	int last_err;
+	enum errlog_phase last_phase;
+	/* line 1 */
+	/* the last cause line's details: read only after evidence_fields(). On
+	 * the hot path they stay where they lie in that line's ring slot
+	 * (fields_at = 1 + the slot; 0: copied to last_detail, last_server and
+	 * last_uri): diagnosis went from 568 to 535 instructions a storm line
+	 * (callgrind on tests/bench/daemon.py's storm of 100 k lines; 551 with
+	 * evidence_set_fields out of line) */
+	struct evidence_span {
+		uint16_t off, len;
+	} pending[3]; /* detail, server, URI in slot fields_at - 1 */
+	uint8_t fields_at;
+	uint8_t nlines, next_line;
+	bool addr_local; /* addr_ok and peerkey_is_local(&addr): asked on every timeout line */
+	bool addr_unix;	 /* addr_ok and a unix socket: asked on every line */
+	bool dirty;	 /* counted since its alerts were last rendered */
+	uint64_t kinds[EV__COUNT]; /* lifetime event counts, for metrics */
+	/* line 5 on */
+	_Alignas(64) struct evidence_cause cause[CAUSE__COUNT];
+	/* cold */
+	int64_t cause_first_ms[CAUSE__COUNT];
+	struct diag_subject subject; /* name points at key */
+	char *key;
+	bool addr_ok;
+	bool configured;       /* the model names it: never expires */
+	bool pool_was_full;    /* pool_full's last answer */
+	int64_t pool_asked_ms; /* pool_full's last look at the listener (0: none) */
+	unsigned queue_peak;   /* the listener's fullest accept queue seen this episode */
 	/* the unit's journal said nothing yet, so soon after the first error that
 	 * the backend may still be writing why (set by report.c): look again at
 	 * the next tick */
@@ -67,21 +105,6 @@ struct evidence {
 	 * alert opens, at the ticks of the first seconds, then at most once a
 	 * minute); NULL until the first read and again from each episode */
 	struct evidence_unit *unit;
-	enum errlog_phase last_phase;
-	/* the last cause line's details: read only after evidence_fields(). On
-	 * the hot path they stay where they lie in that line's ring slot
-	 * (fields_at = 1 + the slot; 0: copied here), copied out when read or
-	 * when that line leaves the ring: diagnosis went from 568 to 535
-	 * instructions a storm line (callgrind on tests/bench/daemon.py's storm
-	 * of 100 k lines; 551 with evidence_set_fields out of line) */
-	char last_detail[160];
-	char last_server[128];
-	char last_uri[256];
-	uint8_t fields_at;
-	struct evidence_span {
-		uint16_t off, len;
-	} pending[3];		  /* detail, server, URI in slot fields_at - 1 */
-	struct alert_ref touched; /* the alert the last log event counted in */
 	/* dns_stale. On a learned IP peer: the host-name peer whose old answer
 	 * it is (NULL: none), as judged at stale_ms. On that host-name peer: the
 	 * old address nginx connects to. Heap strings, NULL mostly. */
@@ -89,16 +112,23 @@ struct evidence {
 	int64_t stale_ms;
 	enum probe_result_kind probe; /* the last verdict probe diagnosis saw */
 	int64_t probe_ms;	      /* 0 = none */
-	/* the ring of raw lines, allocated with the first line: a peer only
-	 * probes found failing keeps 1.7 KB instead of 2.9 KB (massif, 10,000
-	 * failing probed peers: evidence_add 29 -> 17.4 MB) */
-	struct evidence_line {
-		char text[EVIDENCE_LINE_MAX];
-		uint16_t len;
-		bool cut;
-	} * lines;
-	unsigned nlines, next_line;
+	char last_detail[160];
+	char last_server[128];
+	char last_uri[256];
+	struct peerkey addr; /* peers: parsed key */
 };
+_Static_assert(offsetof(struct evidence, pending) == 64 && offsetof(struct evidence, kinds) <= 88,
+	       "diag_log_event's fields and the commonest kinds' counts in two cache lines");
+
+/* A ring slot: on its own cache lines, its length where its text starts (a
+ * line of n bytes writes ceil((n + 3) / 64) lines of it; the text on 16
+ * bytes measured no better). */
+struct evidence_line {
+	_Alignas(64) uint16_t len;
+	bool cut;
+	char text[EVIDENCE_LINE_MAX];
+};
+_Static_assert(sizeof(struct evidence_line) == 320, "five cache lines a slot");
 
 /* The subjects last looked up by evidence_lookup, by the name's length and
  * textscan_words() (its first and last 8 bytes, as the log parser's peer
@@ -211,25 +241,78 @@ static inline struct evidence *evidence_lookup(struct evidence_table *t, enum ca
 	return evidence_lookup_slow(t, kind, name, len);
 }
 
+/* k * 16 bytes, 16 at a time (SSE2: a load and a store each; loaded into
+ * an array first, gcc kept it on the stack). */
+static inline void evidence_copy16s(char *dst, const char *src, int k)
+{
+#ifdef __SSE2__
+	for (int i = 0; i < k; i++)
+		_mm_storeu_si128((__m128i *)(void *)(dst + 16 * i),
+				 _mm_loadu_si128((const __m128i *)(const void *)(src + 16 * i)));
+#else
+	memcpy(dst, src, (size_t)k * 16);
+#endif
+}
+
+#ifdef __x86_64__
+/* evidence_copy_text's blocks from 128 bytes, 32 at a time (AVX: half the
+ * moves of SSE2; out of line, as gcc inlines no AVX code into code built
+ * for any x86-64) */
+void evidence_copy_text_avx(char *dst, const char *src, size_t n);
+#endif
+
+/* n <= EVIDENCE_LINE_MAX bytes of a line into a ring slot. From 128 bytes
+ * (92 % of the real lines) three fixed blocks that overlap as n needs,
+ * [0, 128), [min(n - 128, 128), +128) and [n - 64, n): no branch on n.
+ * libc's memcpy branched on the size class, 1.1 mispredicts a copy
+ * (callgrind, daemon ingesting real.log); a last block of 128 bytes was 8
+ * instructions a line more. With AVX the blocks take 20 moves, not 40. The
+ * storm's lines, all of one length, never mispredicted in libc's memcpy:
+ * there the blocks cost instructions (tests/bench/storm_callgrind.py,
+ * diagnosis: 261 instructions a line with memcpy, 283 with SSE2's blocks,
+ * 275 with AVX's and the layout of struct evidence) and save cache misses
+ * (bench_diagnose's 100 k storm lines under callgrind, diag_log_event: Ir
+ * 30.1 -> 31.6 M, D1mr 722 -> 349 k, D1mw 919 -> 586 k). */
+static inline void evidence_copy_text(char *dst, const char *src, size_t n)
+{
+	_Static_assert(EVIDENCE_LINE_MAX <= 128 + 128 + 64, "three blocks cover a kept line");
+	if (n < 128) {
+		/* libc's memcpy (vector moves), not the `rep movsq` gcc inlines
+		 * once it knows n is small: the barrier hides that */
+		__asm__("" : "+r"(n));
+		memcpy(dst, src, n);
+		return;
+	}
+#ifdef __x86_64__
+	if (__builtin_cpu_supports("avx")) {
+		evidence_copy_text_avx(dst, src, n);
+		return;
+	}
+#endif
+	size_t mid = n - 128 < 128 ? n - 128 : 128;
+	evidence_copy16s(dst, src, 8);
+	evidence_copy16s(dst + mid, src + mid, 8);
+	evidence_copy16s(dst + n - 64, src + n - 64, 4);
+}
+
 static inline size_t evidence_remember(struct evidence *e, const char *line, size_t len)
 {
 	unsigned i = e->next_line;
 	/* cut where utf8_cut() cuts when the byte past the cut starts a
 	 * character; the rare other lines, a first line and one whose slot
-	 * holds the fields go out of line */
+	 * holds the fields go out of line. (The byte past the cut is read
+	 * through a select, not a branch on len: 55 % of the real lines are
+	 * longer, a mispredict in three.) */
+	static const unsigned char none = 0;
 	size_t n = len <= EVIDENCE_LINE_MAX ? len : EVIDENCE_LINE_MAX;
-	if (!e->lines || e->fields_at == i + 1 ||
-	    (len > n && ((unsigned char)line[n] & 0xc0) == 0x80))
+	const unsigned char *past = len > n ? (const unsigned char *)line + n : &none;
+	if (!e->lines || e->fields_at == i + 1 || (*past & 0xc0) == 0x80)
 		return evidence_remember_slow(e, line, len);
 	struct evidence_line *l = &e->lines[i];
-	/* libc's memcpy (vector moves), not the `rep movsq` gcc inlines once it
-	 * knows n <= EVIDENCE_LINE_MAX: the barrier hides that (a fixed 300
-	 * bytes for the many cut lines measured no better) */
-	__asm__("" : "+r"(n));
-	memcpy(l->text, line, n);
+	evidence_copy_text(l->text, line, n);
 	l->len = (uint16_t)n;
 	l->cut = len > n;
-	e->next_line = (i + 1) % EVIDENCE_LINES;
+	e->next_line = (uint8_t)((i + 1) % EVIDENCE_LINES);
 	if (e->nlines < EVIDENCE_LINES)
 		e->nlines++;
 	return n;

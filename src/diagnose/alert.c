@@ -10,6 +10,7 @@
 #include "core/list.h"
 #include "core/strmap.h"
 #include "core/util.h"
+#include "diagnose/cacheline.h"
 
 #define FLAP_HOLD_MAX_MS (10 * 60 * 1000)
 
@@ -173,7 +174,7 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		unlink_alert(s, a);
 		push_front(s, a);
 	} else {
-		a = xcalloc(1, sizeof(*a));
+		a = diag_calloc_lines(sizeof(*a));
 		a->cause = r->cause;
 		a->peer = r->peer ? xstrdup(r->peer) : NULL;
 		a->first_seen = seen;
@@ -238,12 +239,9 @@ bool alert_touch_ref_slow(struct alert_store *s, struct alert_ref *ref, enum cau
 {
 	if ((unsigned)cause >= CAUSE__COUNT)
 		return false;
-	if (ref->epoch != s->head.epoch) {
-		/* an alert was freed since: any of these may be it */
-		memset(ref->a, 0, sizeof(ref->a));
-		ref->epoch = s->head.epoch;
-	}
-	struct alert *a = ref->a[cause] = firing(s, cause, subject);
+	/* (an alert freed since may have been ref's: it is looked up anew) */
+	ref->epoch = s->head.epoch;
+	struct alert *a = ref->a = firing(s, cause, subject);
 	if (!a)
 		return false;
 	a->last_seen = MAX(a->last_seen, seen);

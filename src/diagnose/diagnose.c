@@ -266,17 +266,17 @@ bool diag_named_by_model(const struct diag *d, enum cause_subject kind, const ch
  * socket_missing and socket_stale on one path, both kinds of line still
  * coming): both causes hold, so neither is resolved by the other. The firing
  * alert keeps the story and counts the line (the line is in the evidence
- * ring, its cause in by_cause); only when the sibling's lines stop for the
+ * ring, its cause in cause[].n); only when the sibling's lines stop for the
  * window does the newest observation win (report_render). Before, each flip
  * rendered the words and published twice: 27 % of the bench's real-line
  * instructions, and a journal/subscriber storm on a real host. */
 static bool held_by_sibling(struct diag *d, struct evidence *e, enum cause c, int64_t now)
 {
 	for (int o = 0; o < CAUSE__COUNT; o++)
-		if (rules_exclusive(c, (enum cause)o) && e->by_cause[o] &&
-		    now - e->cause_last_ms[o] < DIAG_EXCLUSIVE_SETTLE_MS &&
-		    alert_touch_ref(d->env.alerts, &e->touched, (enum cause)o, e->subject.name, now,
-				    1))
+		if (rules_exclusive(c, (enum cause)o) && e->cause[o].n &&
+		    now - e->cause[o].last_ms < DIAG_EXCLUSIVE_SETTLE_MS &&
+		    alert_touch_ref(d->env.alerts, &e->cause[o].touched, (enum cause)o,
+				    e->subject.name, now, 1))
 			return true;
 	return false;
 }
@@ -363,7 +363,7 @@ static bool pool_full(struct diag *d, struct evidence *e, int64_t now)
 {
 	if (!e->addr_local || !d->env.host.listener)
 		return false;
-	bool fresh = !e->by_cause[CAUSE_BACKEND_SLOW] && !e->by_cause[CAUSE_BACKEND_OVERLOADED];
+	bool fresh = !e->cause[CAUSE_BACKEND_SLOW].n && !e->cause[CAUSE_BACKEND_OVERLOADED].n;
 	/* The host's tables are read at most once a second (FACTS_SNAPSHOT_MS):
 	 * within one, the answer of the last look stands. Asking on every
 	 * timeout line was 5.2 M of pipeline_line's 123 M instructions on the
@@ -471,9 +471,9 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 	if (!e->first_error_ms)
 		e->first_error_ms = now;
 	e->last_error_ms = e->last_logged_ms = now;
-	if (!e->by_cause[c]++)
+	if (!e->cause[c].n++)
 		e->cause_first_ms[c] = now;
-	e->cause_last_ms[c] = now;
+	e->cause[c].last_ms = now;
 	unsigned burst = e->burst_n + 1;
 	if (now - e->burst_start_ms >= EVIDENCE_BURST_MS) {
 		e->burst_start_ms = now;
@@ -485,7 +485,7 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 
 	/* the hot path: it fires already (or an exclusive sibling that still
 	 * holds tells it); the words wait for the tick */
-	if (alert_touch_ref(d->env.alerts, &e->touched, c, e->subject.name, now, 1) ||
+	if (alert_touch_ref(d->env.alerts, &e->cause[c].touched, c, e->subject.name, now, 1) ||
 	    held_by_sibling(d, e, c, now)) {
 		if (!e->dirty)
 			diag_mark_dirty(d, e);

@@ -22,15 +22,15 @@ static unsigned outage_window(const struct evidence *e, char *buf, size_t len)
 	size_t n = (size_t)snprintf(buf, len, "outage:");
 	unsigned total = 0;
 	for (int c = 0; c < CAUSE__COUNT && n < len; c++) {
-		if (!rules_restart_chapter((enum cause)c) || !e->by_cause[c])
+		if (!rules_restart_chapter((enum cause)c) || !e->cause[c].n)
 			continue;
 		char a[32], b[32];
 		format_time_ms(e->cause_first_ms[c], a);
-		format_time_ms(e->cause_last_ms[c], b);
+		format_time_ms(e->cause[c].last_ms, b);
 		n += (size_t)snprintf(buf + n, len - n, "%s %s %s to %s (%u event%s)",
 				      total ? ";" : "", cause_name((enum cause)c), a, b,
-				      e->by_cause[c], e->by_cause[c] == 1 ? "" : "s");
-		total += e->by_cause[c];
+				      e->cause[c].n, e->cause[c].n == 1 ? "" : "s");
+		total += e->cause[c].n;
 	}
 	return total;
 }
@@ -46,7 +46,7 @@ static bool listener_new(const struct evidence *e, const struct host_listener *l
 	if (host_listener_new_since(l, since))
 		return true;
 	for (int c = 0; c < CAUSE__COUNT; c++)
-		if (rules_absence_chapter((enum cause)c) && e->by_cause[c] && l->since_ms &&
+		if (rules_absence_chapter((enum cause)c) && e->cause[c].n && l->since_ms &&
 		    l->since_ms > e->cause_first_ms[c])
 			return true;
 	return l->started_ms && l->started_ms >= since;

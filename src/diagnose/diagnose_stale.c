@@ -186,11 +186,11 @@ void diag_stale_recheck(struct diag *d, const char *key, const struct probe_resu
 		if (!owner->first_error_ms)
 			owner->first_error_ms = ip->first_error_ms;
 		owner->last_error_ms = owner->last_logged_ms = ip->last_error_ms;
-		if (!owner->by_cause[CAUSE_DNS_STALE])
+		if (!owner->cause[CAUSE_DNS_STALE].n)
 			owner->cause_first_ms[CAUSE_DNS_STALE] = ip->cause_first_ms[fired];
-		owner->by_cause[CAUSE_DNS_STALE] += ip->by_cause[fired];
-		owner->cause_last_ms[CAUSE_DNS_STALE] = ip->cause_last_ms[fired];
-		struct report_extra x = {.implied = CAUSE_NONE, .occurrences = ip->by_cause[fired]};
+		owner->cause[CAUSE_DNS_STALE].n += ip->cause[fired].n;
+		owner->cause[CAUSE_DNS_STALE].last_ms = ip->cause[fired].last_ms;
+		struct report_extra x = {.implied = CAUSE_NONE, .occurrences = ip->cause[fired].n};
 		const struct alert *a = report_render(&d->env, owner, CAUSE_DNS_STALE, &x, now);
 		if (a)
 			diag_stale_absorb(d, ip, a, now);

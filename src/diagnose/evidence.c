@@ -3,9 +3,31 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 
 #include "core/utf8.h"
 #include "core/util.h"
+#include "diagnose/cacheline.h"
+
+#ifdef __x86_64__
+__attribute__((target("avx"))) static inline void copy32s(char *dst, const char *src, int k)
+{
+	for (int i = 0; i < k; i++)
+		_mm256_storeu_si256(
+		    (__m256i *)(void *)(dst + 32 * i),
+		    _mm256_loadu_si256((const __m256i *)(const void *)(src + 32 * i)));
+}
+
+__attribute__((target("avx"))) void evidence_copy_text_avx(char *dst, const char *src, size_t n)
+{
+	size_t mid = n - 128 < 128 ? n - 128 : 128;
+	copy32s(dst, src, 4);
+	copy32s(dst + mid, src + mid, 4);
+	copy32s(dst + n - 64, src + n - 64, 2);
+}
+#endif
 
 void evidence_table_init(struct evidence_table *t)
 {
@@ -64,7 +86,7 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 		return NULL;
 	}
 	t->nlearned += !configured;
-	e = xcalloc(1, sizeof(*e));
+	e = diag_calloc_lines(sizeof(*e));
 	e->key = xstrdup(name);
 	e->subject = (struct diag_subject){kind, e->key};
 	e->configured = configured;
@@ -146,7 +168,7 @@ size_t evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 	 * storm line, tests/bench/storm_callgrind.py) */
 	size_t n = len <= EVIDENCE_LINE_MAX ? len : utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	if (!e->lines)
-		e->lines = xcalloc(EVIDENCE_LINES, sizeof(*e->lines));
+		e->lines = diag_calloc_lines(EVIDENCE_LINES * sizeof(*e->lines));
 	if (e->fields_at == e->next_line + 1)
 		evidence_fields(e); /* the line they lie in leaves the ring */
 	memcpy(e->lines[e->next_line].text, line, n);
@@ -182,7 +204,10 @@ void evidence_reset_episode(struct evidence *e)
 	e->unit = NULL;
 	e->burst_start_ms = 0;
 	e->burst_n = e->burst_peak = 0;
-	memset(e->by_cause, 0, sizeof(e->by_cause));
+	for (int c = 0; c < CAUSE__COUNT; c++) {
+		/* (where they counted stays: alert_touch_ref checks it) */
+		e->cause[c].n = 0;
+		e->cause[c].last_ms = 0;
+	}
 	memset(e->cause_first_ms, 0, sizeof(e->cause_first_ms));
-	memset(e->cause_last_ms, 0, sizeof(e->cause_last_ms));
 }

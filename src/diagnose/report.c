@@ -450,7 +450,7 @@ const struct alert *report_render(struct report_env *d, struct evidence *e, enum
 	    .err = e->last_err,
 	    .phase = e->last_phase,
 	    .detail = e->last_detail,
-	    .events = c == CAUSE_BACKEND_RESTARTED ? 0 : e->by_cause[c],
+	    .events = c == CAUSE_BACKEND_RESTARTED ? 0 : e->cause[c].n,
 	    .first_error_ms = e->first_error_ms,
 	    .probe = f.probed ? &f.probe : NULL,
 	    .listener = f.listener_known ? &f.listener : NULL,

@@ -188,7 +188,8 @@ static void test_touch_counts_without_words_and_only_while_firing(void)
 }
 
 /* A kept ref counts into the alert that fires now for its cause: never into
- * one resolved, of another cause, or freed (absorbed) since. */
+ * one resolved, of another cause (one ref handed every cause here), or
+ * freed (absorbed) since. */
 static void test_touch_ref_follows_the_firing_alert(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
@@ -249,29 +250,31 @@ static void test_id_is_the_salted_hash_in_hex(void)
 	alert_store_free(s);
 }
 
-/* One ref counts a peer whose lines mix causes into each cause's alert:
- * the ref of one cause is not the other's. */
+/* One ref a cause counts a peer whose lines mix causes into each cause's
+ * alert: the ref of one cause is not the other's. */
 static void test_touch_ref_keeps_one_alert_per_cause(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
-	struct alert_ref ref = {0};
+	struct alert_ref ref[CAUSE__COUNT] = {{0}};
 	const char *peer = "127.0.0.1:1";
 	struct alert_report down = report(CAUSE_BACKEND_DOWN, peer, 1);
 	struct alert_report reset = report(CAUSE_BACKEND_RESET, peer, 1);
 	const struct alert *a = alert_report(s, &down, 1);
 	const struct alert *b = alert_report(s, &reset, 1);
 	for (int i = 0; i < 10; i++) {
-		CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2 + i, 1));
-		CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 2 + i, 2));
+		CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_DOWN], CAUSE_BACKEND_DOWN, peer, 2 + i,
+				      1));
+		CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_RESET], CAUSE_BACKEND_RESET, peer,
+				      2 + i, 2));
 	}
 	CHECK_INT(a->count, 11);
 	CHECK_INT(b->count, 21);
-	CHECK(ref.a[CAUSE_BACKEND_DOWN] == a);
-	CHECK(ref.a[CAUSE_BACKEND_RESET] == b);
+	CHECK(ref[CAUSE_BACKEND_DOWN].a == a);
+	CHECK(ref[CAUSE_BACKEND_RESET].a == b);
 	/* a cause with no alert: nothing counted, nothing kept */
-	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_SLOW, peer, 20, 1));
-	CHECK(ref.a[CAUSE_BACKEND_SLOW] == NULL);
-	CHECK(!alert_touch_ref(s, &ref, CAUSE_NONE, peer, 20, 1));
+	CHECK(!alert_touch_ref(s, &ref[CAUSE_BACKEND_SLOW], CAUSE_BACKEND_SLOW, peer, 20, 1));
+	CHECK(ref[CAUSE_BACKEND_SLOW].a == NULL);
+	CHECK(!alert_touch_ref(s, &ref[0], CAUSE_NONE, peer, 20, 1));
 	alert_store_free(s);
 }
 
@@ -281,11 +284,11 @@ static void test_touch_ref_keeps_one_alert_per_cause(void)
 static void test_touch_ref_moves_to_a_new_alert_of_the_same_subject(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
-	struct alert_ref ref = {0};
+	struct alert_ref ref[CAUSE__COUNT] = {{0}};
 	const char *peer = "127.0.0.1:1";
 	struct alert_report down = report(CAUSE_BACKEND_DOWN, peer, 1);
 	const struct alert *old = alert_report(s, &down, 1);
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_DOWN], CAUSE_BACKEND_DOWN, peer, 2, 1));
 	alert_tick(s, 2000);
 	CHECK(!old->firing);
 	int64_t later = 2000 + ALERT_FLAP_WINDOW_MS + 1;
@@ -293,7 +296,7 @@ static void test_touch_ref_moves_to_a_new_alert_of_the_same_subject(void)
 	const struct alert *fresh = alert_report(s, &down, later);
 	CHECK(fresh != old);
 	CHECK(old == alert_first(s) || alert_next(s, fresh) == old); /* still in the history */
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, later + 1, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_DOWN], CAUSE_BACKEND_DOWN, peer, later + 1, 1));
 	CHECK_INT(old->count, 2);
 	CHECK_INT(fresh->count, 2);
 	CHECK_INT(fresh->last_seen, later + 1);
@@ -305,27 +308,27 @@ static void test_touch_ref_moves_to_a_new_alert_of_the_same_subject(void)
 static void test_touch_ref_forgets_every_cause_when_an_alert_is_freed(void)
 {
 	struct alert_store *s = alert_store_new(1000, on_change, NULL);
-	struct alert_ref ref = {0};
+	struct alert_ref ref[CAUSE__COUNT] = {{0}};
 	const char *peer = "127.0.0.1:1";
 	struct alert_report down = report(CAUSE_BACKEND_DOWN, peer, 1);
 	struct alert_report reset = report(CAUSE_BACKEND_RESET, peer, 1);
 	struct alert_report back = report(CAUSE_BACKEND_RESTARTED, peer, 1);
 	alert_report(s, &down, 1);
 	alert_report(s, &reset, 1);
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 2, 1));
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 2, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_DOWN], CAUSE_BACKEND_DOWN, peer, 2, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_RESET], CAUSE_BACKEND_RESET, peer, 2, 1));
 	const struct alert *story = alert_report(s, &back, 3);
 	alert_absorb(s, CAUSE_BACKEND_RESET, peer, story, 4);
 	/* another alert, likely where the freed one was (ASan: the freed one
 	 * is never read) */
 	struct alert_report slow = report(CAUSE_BACKEND_SLOW, "127.0.0.1:2", 4);
 	const struct alert *other = alert_report(s, &slow, 4);
-	CHECK(!alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 5, 1));
+	CHECK(!alert_touch_ref(s, &ref[CAUSE_BACKEND_RESET], CAUSE_BACKEND_RESET, peer, 5, 1));
 	CHECK_INT(other->count, 1);
 	const struct alert *again = alert_report(s, &reset, 6);
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_RESET, peer, 7, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_RESET], CAUSE_BACKEND_RESET, peer, 7, 1));
 	CHECK_INT(again->count, 2);
-	CHECK(alert_touch_ref(s, &ref, CAUSE_BACKEND_DOWN, peer, 8, 1));
+	CHECK(alert_touch_ref(s, &ref[CAUSE_BACKEND_DOWN], CAUSE_BACKEND_DOWN, peer, 8, 1));
 	CHECK_INT(alert_find(s, CAUSE_BACKEND_DOWN, peer)->count, 3);
 	alert_store_free(s);
 }

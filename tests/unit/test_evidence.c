@@ -187,6 +187,30 @@ static void test_fields_stay_in_the_ring_until_read(void)
 	evidence_table_done(&t);
 }
 
+/* The ring keeps a line of any length byte for byte, up to the cut, and
+ * nothing of its slot's last line past it (the copy's blocks overlap as the
+ * length needs: every length of the fixed blocks' range checked). */
+static void test_ring_keeps_every_length_exactly(void)
+{
+	struct evidence_table t;
+	evidence_table_init(&t);
+	struct evidence *e = add(&t, CAUSE_SUBJECT_PEER, "127.0.0.1:8080", true);
+	char line[EVIDENCE_LINE_MAX + 40], buf[EVIDENCE_LINE_MAX + 4];
+	unsigned wrong = 0;
+	for (size_t len = 1; len <= sizeof(line); len++) {
+		/* printable ASCII, other bytes than the slot's last line had */
+		for (size_t i = 0; i < sizeof(line); i++)
+			line[i] = (char)('!' + (i * 7 + len) % 90);
+		size_t kept = evidence_remember(e, line, len);
+		size_t want = len < EVIDENCE_LINE_MAX ? len : EVIDENCE_LINE_MAX;
+		const char *got = evidence_line(e, e->nlines - 1, buf, sizeof(buf));
+		wrong += kept != want || strncmp(got, line, want) != 0 ||
+			 strcmp(got + want, len > want ? "..." : "") != 0;
+	}
+	CHECK_INT(wrong, 0);
+	evidence_table_done(&t);
+}
+
 /* A cause line cut by the ring: details past the cut are copied at once,
  * from the line itself. */
 static void test_fields_past_the_cut_are_copied_at_once(void)
@@ -252,6 +276,7 @@ int main(void)
 	RUN(test_lookup_past_the_cap_finds_nothing);
 	RUN(test_a_table_made_again_remembers_nothing);
 	RUN(test_fields_stay_in_the_ring_until_read);
+	RUN(test_ring_keeps_every_length_exactly);
 	RUN(test_fields_past_the_cut_are_copied_at_once);
 	RUN(test_fields_from_outside_the_line_stay_in_the_ring);
 	return harness_result();
