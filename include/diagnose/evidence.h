@@ -254,25 +254,17 @@ static inline void evidence_copy16s(char *dst, const char *src, int k)
 #endif
 }
 
-#ifdef __x86_64__
-/* evidence_copy_text's blocks from 128 bytes, 32 at a time (AVX: half the
- * moves of SSE2; out of line, as gcc inlines no AVX code into code built
- * for any x86-64) */
-void evidence_copy_text_avx(char *dst, const char *src, size_t n);
-#endif
-
 /* n <= EVIDENCE_LINE_MAX bytes of a line into a ring slot. From 128 bytes
  * (92 % of the real lines) three fixed blocks that overlap as n needs,
  * [0, 128), [min(n - 128, 128), +128) and [n - 64, n): no branch on n.
  * libc's memcpy branched on the size class, 1.1 mispredicts a copy
  * (callgrind, daemon ingesting real.log); a last block of 128 bytes was 8
- * instructions a line more. With AVX the blocks take 20 moves, not 40. The
- * storm's lines, all of one length, never mispredicted in libc's memcpy:
- * there the blocks cost instructions (tests/bench/storm_callgrind.py,
- * diagnosis: 261 instructions a line with memcpy, 283 with SSE2's blocks,
- * 275 with AVX's and the layout of struct evidence) and save cache misses
- * (bench_diagnose's 100 k storm lines under callgrind, diag_log_event: Ir
- * 30.1 -> 31.6 M, D1mr 722 -> 349 k, D1mw 919 -> 586 k). */
+ * instructions a line more. The storm's lines, all of one length, never
+ * mispredicted in libc's memcpy: there the blocks cost instructions
+ * (tests/bench/storm_callgrind.py, diagnosis: 261 instructions a line with
+ * memcpy, 283 with the blocks) and save cache misses (bench_diagnose's 100 k
+ * storm lines under callgrind, diag_log_event: D1mr 722 -> 349 k, D1mw
+ * 919 -> 586 k, with the layout of struct evidence). */
 static inline void evidence_copy_text(char *dst, const char *src, size_t n)
 {
 	_Static_assert(EVIDENCE_LINE_MAX <= 128 + 128 + 64, "three blocks cover a kept line");
@@ -283,12 +275,6 @@ static inline void evidence_copy_text(char *dst, const char *src, size_t n)
 		memcpy(dst, src, n);
 		return;
 	}
-#ifdef __x86_64__
-	if (__builtin_cpu_supports("avx")) {
-		evidence_copy_text_avx(dst, src, n);
-		return;
-	}
-#endif
 	size_t mid = n - 128 < 128 ? n - 128 : 128;
 	evidence_copy16s(dst, src, 8);
 	evidence_copy16s(dst + mid, src + mid, 8);

@@ -3,31 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#ifdef __x86_64__
-#include <immintrin.h>
-#endif
 
 #include "core/utf8.h"
 #include "core/util.h"
 #include "diagnose/cacheline.h"
-
-#ifdef __x86_64__
-__attribute__((target("avx"))) static inline void copy32s(char *dst, const char *src, int k)
-{
-	for (int i = 0; i < k; i++)
-		_mm256_storeu_si256(
-		    (__m256i *)(void *)(dst + 32 * i),
-		    _mm256_loadu_si256((const __m256i *)(const void *)(src + 32 * i)));
-}
-
-__attribute__((target("avx"))) void evidence_copy_text_avx(char *dst, const char *src, size_t n)
-{
-	size_t mid = n - 128 < 128 ? n - 128 : 128;
-	copy32s(dst, src, 4);
-	copy32s(dst + mid, src + mid, 4);
-	copy32s(dst + n - 64, src + n - 64, 2);
-}
-#endif
 
 void evidence_table_init(struct evidence_table *t)
 {
