@@ -18,6 +18,9 @@
  * before they reach here. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* size bytes, zeroed, starting on a cache line (64 bytes), for records laid
+ * out by cache line; free() frees them. */
+void *xcalloc_lines(size_t size);
 void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);

@@ -10,7 +10,6 @@
 #include "core/list.h"
 #include "core/strmap.h"
 #include "core/util.h"
-#include "diagnose/cacheline.h"
 
 #define FLAP_HOLD_MAX_MS (10 * 60 * 1000)
 
@@ -174,7 +173,7 @@ const struct alert *alert_report(struct alert_store *s, const struct alert_repor
 		unlink_alert(s, a);
 		push_front(s, a);
 	} else {
-		a = diag_calloc_lines(sizeof(*a));
+		a = xcalloc_lines(sizeof(*a));
 		a->cause = r->cause;
 		a->peer = r->peer ? xstrdup(r->peer) : NULL;
 		a->first_seen = seen;

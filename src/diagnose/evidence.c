@@ -6,7 +6,6 @@
 
 #include "core/utf8.h"
 #include "core/util.h"
-#include "diagnose/cacheline.h"
 
 void evidence_table_init(struct evidence_table *t)
 {
@@ -65,7 +64,7 @@ struct evidence *evidence_add(struct evidence_table *t, enum cause_subject kind,
 		return NULL;
 	}
 	t->nlearned += !configured;
-	e = diag_calloc_lines(sizeof(*e));
+	e = xcalloc_lines(sizeof(*e));
 	e->key = xstrdup(name);
 	e->subject = (struct diag_subject){kind, e->key};
 	e->configured = configured;
@@ -147,7 +146,7 @@ size_t evidence_remember_slow(struct evidence *e, const char *line, size_t len)
 	 * storm line, tests/bench/storm_callgrind.py) */
 	size_t n = len <= EVIDENCE_LINE_MAX ? len : utf8_cut(line, len, EVIDENCE_LINE_MAX);
 	if (!e->lines)
-		e->lines = diag_calloc_lines(EVIDENCE_LINES * sizeof(*e->lines));
+		e->lines = xcalloc_lines(EVIDENCE_LINES * sizeof(*e->lines));
 	if (e->fields_at == e->next_line + 1)
 		evidence_fields(e); /* the line they lie in leaves the ring */
 	memcpy(e->lines[e->next_line].text, line, n);

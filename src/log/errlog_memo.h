@@ -153,14 +153,6 @@ static inline uint32_t load4(const char *p)
 	return v;
 }
 
-/* n zeroed bytes at a cache line's start, kept for the thread's life
- * (xcalloc() aligns to 16) */
-static inline void *memo_alloc64(size_t n)
-{
-	uintptr_t a = (uintptr_t)xcalloc(1, n + 63);
-	return (void *)((a + 63) & ~(uintptr_t)63);
-}
-
 /* The set of a text by its first MSG_KEY bytes (p holds that many). */
 static inline struct msg_set *msg_set_of(const char *p)
 {
@@ -169,7 +161,7 @@ static inline struct msg_set *msg_set_of(const char *p)
 	     (load8(p + 16) * 0xc2b2ae3d27d4eb4full) ^ (load8(p + 24) * 0x165667b19e3779f9ull)) *
 	    0xff51afd7ed558ccdull;
 	if (!msg_cache)
-		msg_cache = memo_alloc64(MSG_SETS * sizeof(*msg_cache));
+		msg_cache = xcalloc_lines(MSG_SETS * sizeof(*msg_cache));
 	return &msg_cache[h >> 58];
 }
 

@@ -72,11 +72,26 @@ static void test_read_regular_file_refuses_a_fifo_without_blocking(void)
 	free(data);
 }
 
+static void test_xcalloc_lines_gives_zeroed_memory_on_a_cache_line(void)
+{
+	size_t sizes[] = {0, 1, 63, 64, 65, 2304, 135000};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned char *p = xcalloc_lines(sizes[i]);
+		CHECK_INT((uintptr_t)p % 64, 0);
+		size_t nonzero = 0;
+		for (size_t k = 0; k < sizes[i]; k++)
+			nonzero += p[k] != 0;
+		CHECK_INT(nonzero, 0);
+		free(p);
+	}
+}
+
 int main(void)
 {
 	RUN(test_write_file_atomic_does_not_follow_a_planted_tmp_symlink);
 	RUN(test_write_file_atomic_replaces_a_stale_tmp_file);
 	RUN(test_write_file_atomic_reports_a_missing_directory);
 	RUN(test_read_regular_file_refuses_a_fifo_without_blocking);
+	RUN(test_xcalloc_lines_gives_zeroed_memory_on_a_cache_line);
 	return harness_result();
 }
