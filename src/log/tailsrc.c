@@ -58,6 +58,14 @@ static void entry_flush(struct tailsrc *s)
  * decides: asking errlog_entry_open() first was 123 of the daemon's 2,110
  * instructions a real line (callgrind, 200 MB). lines counts physical
  * lines. */
+static void entry_hold(struct tailsrc *s, const char *line, size_t len, uint64_t raw)
+{
+	s->entry = xmalloc(TAIL_LINE_MAX);
+	memcpy(s->entry, line, len);
+	s->entry_len = len;
+	s->entry_file = raw;
+}
+
 static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t raw)
 {
 	s->sink->stats->lines++;
@@ -78,12 +86,8 @@ static void deliver(struct tailsrc *s, const char *line, size_t len, uint64_t ra
 		}
 		entry_flush(s);
 	}
-	if (emit(s, line, len, true) == TAIL_OPEN) {
-		s->entry = xmalloc(TAIL_LINE_MAX);
-		memcpy(s->entry, line, len);
-		s->entry_len = len;
-		s->entry_file = raw;
-	}
+	if (emit(s, line, len, true) == TAIL_OPEN)
+		entry_hold(s, line, len, raw);
 }
 
 /* The first byte of [p, end) that is not NUL, or end: eight bytes a step,
@@ -105,37 +109,53 @@ static const char *skip_nul(const char *p, const char *end)
 
 /* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
  * and the rest dropped up to its newline, so the buffer never grows. NULs at
- * a line start are skipped and counted. */
+ * a line start are skipped and counted.
+ *
+ * The common case (a whole line in the chunk, no entry held) calls the sink
+ * here, its counts kept in locals and added once a chunk (lines_unparsed
+ * without a branch: unparsed lines come at random). feed and deliver were
+ * 67 instructions a real line, now 44; the feed's inclusive Ir, Bcm, Bim,
+ * D1mr, D1mw 102.5 M, 629 k, 69 k, 575 k, 237 k -> 101.4 M, 635 k, 70 k,
+ * 576 k, 238 k (callgrind, real.log, 67,496 lines; estimate 119.4 -> 118.5 M). */
 static void feed(struct tailsrc *s, const char *data, size_t len)
 {
+	const struct tailsrc_sink *k = s->sink;
 	const char *p = data, *end = data + len;
+	uint64_t lines = 0, unparsed = 0;
 
+	s->in_nul = false; /* until a run of NULs reaches the end */
 	while (p < end) {
 		if (*p == '\0' && s->line_len == 0 && !s->skipping) {
 			const char *q = skip_nul(p, end);
-			s->sink->stats->nul_bytes += (uint64_t)(q - p);
+			k->stats->nul_bytes += (uint64_t)(q - p);
 			s->in_nul = q == end;
 			p = q;
 			continue;
 		}
-		s->in_nul = false;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t seg = (size_t)((nl ? nl : end) - p);
 
-		if (s->skipping) {
+		if (nl && s->line_len == 0 && !s->skipping && !s->entry && seg <= TAIL_LINE_MAX) {
+			/* the common case: no copy, nothing held */
+			lines++;
+			enum tail_take r = k->fn(k->userdata, k->path, k->index, p, seg, true);
+			unparsed += r == TAIL_UNPARSED; /* no branch: mixed at random */
+			if (r == TAIL_OPEN)
+				entry_hold(s, p, seg, seg + 1);
+		} else if (s->skipping) {
 			if (nl)
 				s->skipping = false;
 		} else if (s->line_len + seg > TAIL_LINE_MAX) {
 			size_t room = TAIL_LINE_MAX - s->line_len;
 			memcpy(s->line + s->line_len, p, room);
-			s->sink->stats->lines_cut++;
+			k->stats->lines_cut++;
 			entry_flush(s);
-			s->sink->stats->lines++;
+			k->stats->lines++;
 			emit(s, s->line, TAIL_LINE_MAX, false);
 			s->line_len = 0;
 			s->skipping = !nl;
 		} else if (nl && s->line_len == 0) {
-			deliver(s, p, seg, seg + 1); /* the common case: no copy */
+			deliver(s, p, seg, seg + 1); /* a line after a held entry */
 		} else {
 			memcpy(s->line + s->line_len, p, seg);
 			s->line_len += seg;
@@ -146,6 +166,8 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 		}
 		p += seg + (nl ? 1 : 0);
 	}
+	k->stats->lines += lines;
+	k->stats->lines_unparsed += unparsed;
 }
 
 /* Bytes just read at [at, at + n): keep the head (fingerprint) and the
