@@ -44,6 +44,13 @@ struct pipeline {
 	bool targets_stale;	    /* diagnosis learned or expired a peer */
 	int prober_error;	    /* last prober_set_targets outcome, logged on change */
 	uid_t worker_uid;	    /* nginx's workers (running ones, else the configured user) */
+	/* per log of pipeline_set_logs: its index among the access logs + 1
+	 * (accessstats_log_index), 0 for an error log, SIZE_MAX: look its
+	 * lines up by path. Neither kind is looked up by path per line: that
+	 * was 10 % of a storm's CPU (perf, tests/bench/daemon.py) and 20 of
+	 * 1,036 instructions a `combined` access line (callgrind) */
+	size_t *log_access;
+	size_t nlogs;
 };
 
 /* upwatch.conf with the command line applied on top, then the nginx model
@@ -75,6 +82,17 @@ enum tail_take pipeline_line(struct pipeline *p, const char *path, const char *l
  * path. false when it is no access entry. */
 bool pipeline_access_line(struct pipeline *p, size_t log, const char *line, size_t len,
 			  int64_t now_ms);
+
+/* The logs handed to tail_set_files (paths[i] is its index i), after the
+ * last pipeline_swap: call before tail_set_files, which may deliver lines
+ * of the new logs. pipeline_logs_by_path: the tail kept its old set (its
+ * indexes are not these): every line is looked up by path. */
+void pipeline_set_logs(struct pipeline *p, const char *const *paths, size_t n);
+void pipeline_logs_by_path(struct pipeline *p);
+/* The tail's tail_line_fn, userdata the pipeline: an access log's line by
+ * its index, an error log's to pipeline_line at the loop's time. */
+enum tail_take pipeline_tail_line(void *userdata, const char *path, size_t index, const char *line,
+				  size_t len, bool may_open);
 
 /* Rebuild the prober's targets from the plan (configured + learned peers). */
 void pipeline_set_targets(struct pipeline *p);

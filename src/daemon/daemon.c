@@ -79,12 +79,6 @@ struct daemon {
 	char last_error[512];
 	struct problems problems;
 	char **log_paths; /* the logs handed to tail */
-	/* per log: its index among the access logs + 1 (accessstats_log_index),
-	 * 0 for an error log, SIZE_MAX: look its lines up by path. Neither
-	 * kind is looked up by path per line: that was 10 % of a storm's CPU
-	 * (perf, tests/bench/daemon.py) and 20 of 1,036 instructions a
-	 * `combined` access line (callgrind) */
-	size_t *log_access;
 	size_t nlog_paths;
 	char metrics_error[256];
 	/* each failing call is logged when it starts failing, not every time */
@@ -108,16 +102,10 @@ static void set_logs(struct daemon *d)
 	const char **paths;
 	size_t n = plan_logs(d->p->cfg, d->p->model, d->p->access, &paths);
 	/* before tail_set_files, which may deliver lines of the new logs */
-	d->log_access = xreallocarray(d->log_access, n + 1, sizeof(*d->log_access));
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-		d->log_access[i] =
-		    d->p->access && accessstats_log_index(d->p->access, paths[i], &k) ? k + 1 : 0;
-	}
+	pipeline_set_logs(d->p, paths, n);
 	int r = tail_set_files(d->tail, paths, n);
 	if (r == -EINVAL) /* the old set stays, with its old positions: look up every line */
-		for (size_t i = 0; i < n; i++)
-			d->log_access[i] = SIZE_MAX;
+		pipeline_logs_by_path(d->p);
 	outcome(&d->tail_error, r, "following the error logs");
 	for (size_t i = 0; i < d->nlog_paths; i++)
 		free(d->log_paths[i]);
@@ -325,19 +313,6 @@ static void request_reload(void *ud, commands_reload_fn done, void *userdata)
 
 /* --- module callbacks --- */
 
-static enum tail_take on_log_line(void *userdata, const char *path, size_t index, const char *line,
-				  size_t len, bool may_open)
-{
-	struct daemon *d = userdata;
-	size_t access = index < d->nlog_paths ? d->log_access[index] : SIZE_MAX;
-	/* the loop's time: no clock call per line */
-	int64_t now_ms = (int64_t)(ev_now(d->loop) * 1000.0);
-	if (access && access != SIZE_MAX)
-		return pipeline_access_line(d->p, access - 1, line, len, now_ms) ? TAIL_TAKEN
-										 : TAIL_UNPARSED;
-	return pipeline_line(d->p, access ? path : NULL, line, len, now_ms, may_open);
-}
-
 static void on_alert_change(void *userdata, const struct alert *a)
 {
 	struct daemon *d = userdata;
@@ -515,7 +490,8 @@ int daemon_run(const struct daemon_flags *flags)
 		log_debug("cannot create state directory %s: %m", d.p->cfg->state_dir);
 
 	ev_timer_init(&d.reload_timer, reload_cb, 0, 0);
-	r = tail_new(d.loop, d.p->cfg->state_dir, d.p->cfg->start_at, on_log_line, &d, &d.tail);
+	r = tail_new(d.loop, d.p->cfg->state_dir, d.p->cfg->start_at, pipeline_tail_line, d.p,
+		     &d.tail);
 	if (r < 0) {
 		log_error("cannot watch error logs (inotify): %s", strerror(-r));
 		goto stop;
@@ -558,7 +534,6 @@ stop:
 	for (size_t i = 0; i < d.nlog_paths; i++)
 		free(d.log_paths[i]);
 	free(d.log_paths);
-	free(d.log_access);
 	if (status == 0)
 		log_notice("stopped");
 out:
