@@ -6,6 +6,7 @@
 #include "log/tailsrc.h"
 
 #include <dirent.h>
+#include <immintrin.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -107,6 +108,47 @@ static const char *skip_nul(const char *p, const char *end)
 	return p;
 }
 
+/* The newline search. With AVX2, a 64-byte window's newlines are kept as a
+ * bit mask, so a line that ends in the window of the one before costs a
+ * shift; the others scan 64 bytes a step (the last < 64 bytes of the data:
+ * memchr; without AVX2: memchr). Measured (callgrind, real.log, 67,496
+ * lines): libc's __memchr_avx2 5.80 M Ir, 94.6 k Bcm -> this 4.95 M Ir,
+ * 47 k Bcm, the same 327 k D1mr (the first touch of each line's bytes);
+ * the feed without diagnosis (feed incl. - diag_log_event incl.) Ir, Bcm,
+ * Bim, D1mr, D1mw 76.89 M, 492 k, 3.2 k, 442 k, 9.2 k -> 76.39 M, 449 k,
+ * 4.0 k, 444 k, 9.8 k (estimate -1.1 M). */
+struct nlscan {
+	const char *at; /* the window [at, at + 64) */
+	uint64_t mask;	/* its newlines, bit i: at[i] */
+};
+
+static bool have_avx2;
+
+__attribute__((target("avx2"))) static const char *find_nl_avx2(struct nlscan *sc, const char *p,
+								const char *end)
+{
+	size_t off = (size_t)(p - sc->at);
+	if (off < 64) {
+		uint64_t m = sc->mask >> off;
+		if (m)
+			return p + __builtin_ctzll(m);
+		p = sc->at + 64;
+	}
+	const __m256i nl = _mm256_set1_epi8('\n');
+	for (; end - p >= 64; p += 64) {
+		__m256i lo = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)p), nl);
+		__m256i hi = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + 32)), nl);
+		__m256i any = _mm256_or_si256(lo, hi);
+		if (_mm256_testz_si256(any, any))
+			continue;
+		sc->at = p;
+		sc->mask = (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32 |
+			   (uint32_t)_mm256_movemask_epi8(lo);
+		return p + __builtin_ctzll(sc->mask);
+	}
+	return memchr(p, '\n', (size_t)(end - p));
+}
+
 /* Split data into lines. A line longer than TAIL_LINE_MAX is delivered cut
  * and the rest dropped up to its newline, so the buffer never grows. NULs at
  * a line start are skipped and counted.
@@ -122,6 +164,7 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 	const struct tailsrc_sink *k = s->sink;
 	const char *p = data, *end = data + len;
 	uint64_t lines = 0, unparsed = 0;
+	struct nlscan sc = {.at = end};
 
 	s->in_nul = false; /* until a run of NULs reaches the end */
 	while (p < end) {
@@ -132,7 +175,8 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 			p = q;
 			continue;
 		}
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl =
+		    have_avx2 ? find_nl_avx2(&sc, p, end) : memchr(p, '\n', (size_t)(end - p));
 		size_t seg = (size_t)((nl ? nl : end) - p);
 
 		if (nl && s->line_len == 0 && !s->skipping && !s->entry && seg <= TAIL_LINE_MAX) {
@@ -219,6 +263,7 @@ uint64_t tailsrc_resume_offset(const struct tailsrc *s)
 void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, const struct stat *st,
 		  uint64_t offset, bool skipping)
 {
+	have_avx2 = __builtin_cpu_supports("avx2");
 	*s = (struct tailsrc){
 	    .sink = sink,
 	    .fd = fd,

@@ -26,6 +26,7 @@
 #include "harness.h"
 #include "log/errlog.h"
 #include "log/tail.h"
+#include "log/tailsrc.h"
 #include "log/tailstate.h"
 #include "core/hash.h"
 #include "core/util.h"
@@ -1971,11 +1972,81 @@ static void test_state_file_round_trip_and_garbage(void)
 			RUN(fn);                                                                   \
 	} while (0)
 
+/* --- tailsrc alone: the newline search --- */
+
+struct seq {
+	unsigned next, bad; /* the next line length expected; lines not as expected */
+};
+
+static char seq_byte(unsigned len, unsigned i)
+{
+	return (char)('a' + (len + i) % 26);
+}
+
+static enum tail_take seq_line(void *userdata, const char *path, size_t index, const char *line,
+			       size_t len, bool may_open)
+{
+	struct seq *q = userdata;
+	(void)path, (void)index, (void)may_open;
+	bool ok = len == q->next;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = line[i] == seq_byte(q->next, (unsigned)i);
+	q->bad += !ok;
+	q->next++;
+	return TAIL_TAKEN;
+}
+
+/* Lines of every length from 0 to 399, read in chunks of sizes that put
+ * their newlines at every place of the search's 64-byte windows and at a
+ * chunk's last bytes: each line is given once, whole, in order. */
+static void test_lines_of_every_length_split_exactly(void)
+{
+	char path[] = "/tmp/upwatch-test-tailsrc-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	unlink(path);
+	unsigned n = 400;
+	for (unsigned len = 0; len < n; len++) {
+		char line[512];
+		for (unsigned i = 0; i < len; i++)
+			line[i] = seq_byte(len, i);
+		line[len] = '\n';
+		xwrite(fd, line, len + 1);
+	}
+	static const size_t sizes[] = {1, 63, 64, 65, 127, 200, 4096, 1 << 17};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct seq q = {0};
+		struct tail_stats stats = {0};
+		struct tailsrc_sink sink = {
+		    .path = path, .index = 0, .stats = &stats, .fn = seq_line, .userdata = &q};
+		struct tailsrc src;
+		struct stat st;
+		char *buf = xmalloc(sizes[k]);
+		int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* the source closes its own */
+		CHECK(dup_fd >= 0 && fstat(dup_fd, &st) == 0);
+		tailsrc_init(&src, &sink, dup_fd, &st, 0, false);
+		for (unsigned guard = 0; guard < 1000000; guard++) {
+			int64_t r = tailsrc_read(&src, buf, sizes[k]);
+			CHECK(r >= 0);
+			if (r <= 0 && !src.more)
+				break;
+		}
+		tailsrc_done(&src, true);
+		free(buf);
+		CHECK_INT(q.next, n);
+		CHECK_INT(q.bad, 0);
+		CHECK_INT(stats.lines, n);
+		CHECK_INT(stats.lines_unparsed, 0);
+	}
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	const char *filter = argc > 1 ? argv[1] : NULL;
 
 	signal(SIGPIPE, SIG_IGN);
+	RUN_IF(test_lines_of_every_length_split_exactly);
 	RUN_IF(test_partial_line_is_held_until_newline);
 	RUN_IF(test_long_line_is_cut_and_counted);
 	RUN_IF(test_unparsed_lines_are_counted);
