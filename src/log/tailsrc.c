@@ -6,7 +6,6 @@
 #include "log/tailsrc.h"
 
 #include <dirent.h>
-#include <immintrin.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __x86_64__
+#include <immintrin.h>
+#endif
 
 #include "log/errlog.h"
 #include "log/tailstate.h"
@@ -122,6 +124,7 @@ struct nlscan {
 	uint64_t mask;	/* its newlines, bit i: at[i] */
 };
 
+#ifdef __x86_64__
 static bool have_avx2;
 
 __attribute__((target("avx2"))) static const char *find_nl_avx2(struct nlscan *sc, const char *p,
@@ -146,6 +149,17 @@ __attribute__((target("avx2"))) static const char *find_nl_avx2(struct nlscan *s
 			   (uint32_t)_mm256_movemask_epi8(lo);
 		return p + __builtin_ctzll(sc->mask);
 	}
+	return memchr(p, '\n', (size_t)(end - p));
+}
+#endif
+
+static inline const char *find_nl(struct nlscan *sc, const char *p, const char *end)
+{
+#ifdef __x86_64__
+	if (have_avx2)
+		return find_nl_avx2(sc, p, end);
+#endif
+	(void)sc;
 	return memchr(p, '\n', (size_t)(end - p));
 }
 
@@ -175,8 +189,7 @@ static void feed(struct tailsrc *s, const char *data, size_t len)
 			p = q;
 			continue;
 		}
-		const char *nl =
-		    have_avx2 ? find_nl_avx2(&sc, p, end) : memchr(p, '\n', (size_t)(end - p));
+		const char *nl = find_nl(&sc, p, end);
 		size_t seg = (size_t)((nl ? nl : end) - p);
 
 		if (nl && s->line_len == 0 && !s->skipping && !s->entry && seg <= TAIL_LINE_MAX) {
@@ -263,7 +276,9 @@ uint64_t tailsrc_resume_offset(const struct tailsrc *s)
 void tailsrc_init(struct tailsrc *s, const struct tailsrc_sink *sink, int fd, const struct stat *st,
 		  uint64_t offset, bool skipping)
 {
+#ifdef __x86_64__
 	have_avx2 = __builtin_cpu_supports("avx2");
+#endif
 	*s = (struct tailsrc){
 	    .sink = sink,
 	    .fd = fd,
