@@ -87,8 +87,9 @@ struct msg_tags {
 struct msg_slot {
 	struct msg_res res[2];
 	uint8_t len;
-	/* surely_upstream() of a line whose message starts with the text and
-	 * has a ',' right after it */
+	/* the pre-filter's answer is yes for a line whose message starts with
+	 * the text and a ',': surely_upstream() says so, or (set by errlog.c
+	 * when the slot is filled) may_be_upstream() finds it in the text */
 	bool surely;
 	char text[MSG_TEXT_MAX];
 };
@@ -231,16 +232,18 @@ static inline struct msg_slot *msg_pre(const char *p, const char *e)
 }
 
 /* The slot holding the text [p, p + n) (MSG_KEY <= n <= MSG_TEXT_MAX), or
- * a fresh one for it, emptied. */
-static inline struct msg_slot *msg_find(const char *p, size_t n)
+ * a fresh one for it, emptied (*ret_fresh). */
+static inline struct msg_slot *msg_find(const char *p, size_t n, bool *ret_fresh)
 {
 	struct msg_set *set = msg_set_of(p);
 	struct msg_tags *t = &set->tags;
 	/* the text's end as msg_pre() reads it, whatever follows it here */
 	uint32_t end = (load4(p + n - 4) >> 8) | (uint32_t)',' << 24;
 	for (unsigned w = 0; w < MSG_WAYS; w++)
-		if (t->len[w] == n && t->end[w] == end && same16(set->way[w].text, p, n))
+		if (t->len[w] == n && t->end[w] == end && same16(set->way[w].text, p, n)) {
+			*ret_fresh = false;
 			return &set->way[w];
+		}
 	unsigned w = t->next;
 	struct msg_slot *s = &set->way[w];
 	t->next = (uint8_t)((w + 1) % MSG_WAYS);
@@ -255,6 +258,7 @@ static inline struct msg_slot *msg_find(const char *p, size_t n)
 	t->len[w] = (uint8_t)n;
 	t->prelen[w] = pre ? (uint8_t)n : 0;
 	t->end[w] = end;
+	*ret_fresh = true;
 	return s;
 }
 
