@@ -1650,6 +1650,86 @@ static void test_known_message_is_a_prefix_only(void)
 	}
 }
 
+/* errlog_parse_upstream() of s from an exact-size heap copy (as parse()) */
+static int parse_upstream(const char *s, struct errlog_event *ev)
+{
+	static char *copy;
+	size_t len = strlen(s);
+	free(copy);
+	copy = malloc(len ? len : 1);
+	memcpy(copy, s, len);
+	return errlog_parse_upstream(copy, len, ev);
+}
+
+/* The pre-filter of a line whose message is known looks for its words in
+ * the known text (remembered) and after it, not across it: a word in the
+ * text, one in the context, or none, line after line. */
+static void test_prefilter_word_in_known_text_or_after(void)
+{
+	for (int round = 0; round < 3; round++) {
+		struct errlog_event ev;
+		/* "resolv" in the text */
+		CHECK_INT(parse_upstream(HDR
+					 "no resolver defined to resolve backend.example.internal, "
+					 "client: 10.0.0.1, server: a, request: \"GET / HTTP/1.1\"",
+					 &ev),
+			  0);
+		CHECK_STR(errlog_kind_name(ev.kind), "no_resolver");
+		CHECK_SPAN(ev.client, "10.0.0.1");
+		/* no word in the text; "upstream" in the context */
+		CHECK_INT(
+		    parse_upstream(HDR "recv() failed (104: Connection reset by peer), client: "
+				       "10.0.0.2, server: a, upstream: \"http://127.0.0.1:8080/\"",
+				   &ev),
+		    0);
+		CHECK_STR(errlog_kind_name(ev.kind), "recv_failed");
+		CHECK_SPAN(ev.client, "10.0.0.2");
+		CHECK_STR(ev.peer.key, "127.0.0.1:8080");
+		/* no word at all: the pre-filter's other */
+		CHECK_INT(parse_upstream(HDR
+					 "recv() failed (104: Connection reset by peer), client: "
+					 "10.0.0.3, server: a",
+					 &ev),
+			  0);
+		CHECK_STR(errlog_kind_name(ev.kind), "other");
+		CHECK_SPAN(ev.message, "recv() failed (104: Connection reset by peer), client: "
+				       "10.0.0.3, server: a");
+		CHECK(ev.client.p == NULL);
+	}
+}
+
+/* A known message on a line too short to read 64 bytes from its start, or
+ * ending with the text: the memo answers only where the line has the text
+ * and a ',' after it. */
+static void test_known_message_on_short_lines(void)
+{
+	for (int round = 0; round < 3; round++) {
+		struct errlog_event ev;
+		CHECK_INT(
+		    parse_upstream(HDR "upstream timed out (110: Connection timed out), client: "
+				       "10.0.0.1, server: a, upstream: \"http://127.0.0.1:8080/\"",
+				   &ev),
+		    0);
+		CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+		CHECK_SPAN(ev.client, "10.0.0.1");
+		/* 57 bytes from the message's start */
+		CHECK_INT(parse_upstream(
+			      HDR "upstream timed out (110: Connection timed out), client: 1", &ev),
+			  0);
+		CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+		CHECK_SPAN(ev.message, "upstream timed out");
+		CHECK_INT(ev.err, 110);
+		CHECK_SPAN(ev.client, "1");
+		/* the text alone */
+		CHECK_INT(parse_upstream(HDR "upstream timed out (110: Connection timed out)", &ev),
+			  0);
+		CHECK_STR(errlog_kind_name(ev.kind), "timed_out");
+		CHECK_SPAN(ev.message, "upstream timed out");
+		CHECK_INT(ev.err, 110);
+		CHECK(ev.client.p == NULL);
+	}
+}
+
 /* Workers interleave; each line's level, pid, tid and connection are its
  * own, also when its header repeats another's up to the tid. */
 static void test_interleaved_workers_keep_their_numbers(void)
@@ -1827,6 +1907,8 @@ int main(void)
 	RUN(test_repeated_message_follows_its_line);
 	RUN(test_messages_sharing_their_start_stay_apart);
 	RUN(test_known_message_is_a_prefix_only);
+	RUN(test_prefilter_word_in_known_text_or_after);
+	RUN(test_known_message_on_short_lines);
 	RUN(test_interleaved_workers_keep_their_numbers);
 	RUN(test_prefilter_agrees_with_full_parse);
 	RUN(test_issue_corpus);
