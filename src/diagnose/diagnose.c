@@ -397,6 +397,14 @@ static __attribute__((noinline)) bool listener_up(struct diag *d, struct evidenc
 	       l.listening;
 }
 
+/* alert_touch_ref past its ref: e's name (in a cold line) read only here */
+static __attribute__((noinline)) bool touch_by_subject(struct diag *d, struct evidence *e,
+						       enum cause c, int64_t now)
+{
+	return alert_touch_ref_slow(d->env.alerts, &e->cause[c].touched, c, e->subject.name, now,
+				    1);
+}
+
 /* A line of cause c whose alert does not fire (yet): the words now. ip: the
  * learned address whose line moved to e (dns_stale), else NULL. */
 static __attribute__((noinline)) void event_opens(struct diag *d, struct evidence *e,
@@ -485,8 +493,8 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 
 	/* the hot path: it fires already (or an exclusive sibling that still
 	 * holds tells it); the words wait for the tick */
-	if (alert_touch_ref(d->env.alerts, &e->cause[c].touched, c, e->subject.name, now, 1) ||
-	    held_by_sibling(d, e, c, now)) {
+	if (alert_touch_ref_hit(d->env.alerts, &e->cause[c].touched, c, now, 1) ||
+	    touch_by_subject(d, e, c, now) || held_by_sibling(d, e, c, now)) {
 		if (!e->dirty)
 			diag_mark_dirty(d, e);
 		return;
