@@ -199,6 +199,12 @@ static inline size_t peer_key_len(const char key[PEERKEY_MAX])
 	return strlen(key);
 }
 
+/* The kinds whose subject is not the event's peer. */
+#define EVENT_SUBJECT_OWN                                                                          \
+	(1u << EV_NO_LIVE_UPSTREAMS | 1u << EV_WORKER_CONNECTIONS | 1u << EV_TOO_MANY_FILES |      \
+	 1u << EV_RESOLVE_FAILED | 1u << EV_NO_RESOLVER | 1u << EV_HOST_NOT_FOUND)
+_Static_assert(EV__COUNT <= 32, "EVENT_SUBJECT_OWN holds every kind");
+
 /* What the event is about; false when nothing diagnosable. *ret_name is
  * the event's own peer key where it has one (no copy per line: a memcpy
  * here was 5 % of a storm, perf on tests/bench/daemon.py), else name;
@@ -208,6 +214,18 @@ event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject 
 	      size_t len, const char **ret_name, struct evidence **ret_e)
 {
 	*ret_name = name;
+	/* the common line first, one test of the kind (a bit mask), not the
+	 * switch's tree of compares */
+	if (!((EVENT_SUBJECT_OWN >> ev->kind) & 1) && ev->has_peer) {
+		*kind = CAUSE_SUBJECT_PEER;
+		*ret_name = ev->peer.key;
+		*ret_e =
+		    evidence_lookup(&d->env.ev, *kind, ev->peer.key, peer_key_len(ev->peer.key));
+		/* proxy_pass http://block_name: nginx logs the block name as the peer
+		 * (a peer with evidence already is known not to be one) */
+		return *ret_e || ev->peer.kind != PEERKEY_HOST || !d->env.model ||
+		       !ngxconf_upstream(d->env.model, ev->peer.host);
+	}
 	switch (ev->kind) {
 	case EV_NO_LIVE_UPSTREAMS:
 		*kind = CAUSE_SUBJECT_UPSTREAM;
@@ -228,20 +246,10 @@ event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject 
 		*kind = CAUSE_SUBJECT_PEER;
 		dns_key(d, ev, name, len);
 		break;
-	default:
-		if (!ev->has_peer) {
-			if (!stream_subject(ev, kind, name, len))
-				return false;
-			break;
-		}
-		*kind = CAUSE_SUBJECT_PEER;
-		*ret_name = ev->peer.key;
-		*ret_e =
-		    evidence_lookup(&d->env.ev, *kind, ev->peer.key, peer_key_len(ev->peer.key));
-		/* proxy_pass http://block_name: nginx logs the block name as the peer
-		 * (a peer with evidence already is known not to be one) */
-		return *ret_e || ev->peer.kind != PEERKEY_HOST || !d->env.model ||
-		       !ngxconf_upstream(d->env.model, ev->peer.host);
+	default: /* (no peer: the one above took those with one) */
+		if (!stream_subject(ev, kind, name, len))
+			return false;
+		break;
 	}
 	if (name[0] == '\0')
 		return false;
