@@ -313,10 +313,9 @@ static inline size_t evidence_remember(struct evidence *e, const char *line, siz
 static inline bool evidence_span_in(const char *line, const char *limit, struct errlog_span s,
 				    struct evidence_span *ret)
 {
-	if (!s.p) {
-		*ret = (struct evidence_span){0, 0};
-		return true;
-	}
+	/* an absent span ({NULL, 0}, errlog.h) is kept at whatever offset: of
+	 * no length, evidence_fields() reads it as "" wherever it lies (a test
+	 * of s.p mispredicted on 12 k of 64.5 k real lines) */
 	*ret =
 	    (struct evidence_span){(uint16_t)((uintptr_t)s.p - (uintptr_t)line), (uint16_t)s.len};
 	return (uintptr_t)s.p + s.len <= (uintptr_t)limit;

@@ -199,6 +199,12 @@ static inline size_t peer_key_len(const char key[PEERKEY_MAX])
 	return strlen(key);
 }
 
+/* The kinds whose subject is not the event's peer. */
+#define EVENT_SUBJECT_OWN                                                                          \
+	(1u << EV_NO_LIVE_UPSTREAMS | 1u << EV_WORKER_CONNECTIONS | 1u << EV_TOO_MANY_FILES |      \
+	 1u << EV_RESOLVE_FAILED | 1u << EV_NO_RESOLVER | 1u << EV_HOST_NOT_FOUND)
+_Static_assert(EV__COUNT <= 32, "EVENT_SUBJECT_OWN holds every kind");
+
 /* What the event is about; false when nothing diagnosable. *ret_name is
  * the event's own peer key where it has one (no copy per line: a memcpy
  * here was 5 % of a storm, perf on tests/bench/daemon.py), else name;
@@ -208,6 +214,18 @@ event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject 
 	      size_t len, const char **ret_name, struct evidence **ret_e)
 {
 	*ret_name = name;
+	/* the common line first, one test of the kind (a bit mask), not the
+	 * switch's tree of compares */
+	if (!((EVENT_SUBJECT_OWN >> ev->kind) & 1) && ev->has_peer) {
+		*kind = CAUSE_SUBJECT_PEER;
+		*ret_name = ev->peer.key;
+		*ret_e =
+		    evidence_lookup(&d->env.ev, *kind, ev->peer.key, peer_key_len(ev->peer.key));
+		/* proxy_pass http://block_name: nginx logs the block name as the peer
+		 * (a peer with evidence already is known not to be one) */
+		return *ret_e || ev->peer.kind != PEERKEY_HOST || !d->env.model ||
+		       !ngxconf_upstream(d->env.model, ev->peer.host);
+	}
 	switch (ev->kind) {
 	case EV_NO_LIVE_UPSTREAMS:
 		*kind = CAUSE_SUBJECT_UPSTREAM;
@@ -228,20 +246,10 @@ event_subject(struct diag *d, const struct errlog_event *ev, enum cause_subject 
 		*kind = CAUSE_SUBJECT_PEER;
 		dns_key(d, ev, name, len);
 		break;
-	default:
-		if (!ev->has_peer) {
-			if (!stream_subject(ev, kind, name, len))
-				return false;
-			break;
-		}
-		*kind = CAUSE_SUBJECT_PEER;
-		*ret_name = ev->peer.key;
-		*ret_e =
-		    evidence_lookup(&d->env.ev, *kind, ev->peer.key, peer_key_len(ev->peer.key));
-		/* proxy_pass http://block_name: nginx logs the block name as the peer
-		 * (a peer with evidence already is known not to be one) */
-		return *ret_e || ev->peer.kind != PEERKEY_HOST || !d->env.model ||
-		       !ngxconf_upstream(d->env.model, ev->peer.host);
+	default: /* (no peer: the one above took those with one) */
+		if (!stream_subject(ev, kind, name, len))
+			return false;
+		break;
 	}
 	if (name[0] == '\0')
 		return false;
@@ -397,6 +405,14 @@ static __attribute__((noinline)) bool listener_up(struct diag *d, struct evidenc
 	       l.listening;
 }
 
+/* alert_touch_ref past its ref: e's name (in a cold line) read only here */
+static __attribute__((noinline)) bool touch_by_subject(struct diag *d, struct evidence *e,
+						       enum cause c, int64_t now)
+{
+	return alert_touch_ref_slow(d->env.alerts, &e->cause[c].touched, c, e->subject.name, now,
+				    1);
+}
+
 /* A line of cause c whose alert does not fire (yet): the words now. ip: the
  * learned address whose line moved to e (dns_stale), else NULL. */
 static __attribute__((noinline)) void event_opens(struct diag *d, struct evidence *e,
@@ -485,8 +501,8 @@ log_event(struct diag *d, const struct errlog_event *ev, const char *line, size_
 
 	/* the hot path: it fires already (or an exclusive sibling that still
 	 * holds tells it); the words wait for the tick */
-	if (alert_touch_ref(d->env.alerts, &e->cause[c].touched, c, e->subject.name, now, 1) ||
-	    held_by_sibling(d, e, c, now)) {
+	if (alert_touch_ref_hit(d->env.alerts, &e->cause[c].touched, c, now, 1) ||
+	    touch_by_subject(d, e, c, now) || held_by_sibling(d, e, c, now)) {
 		if (!e->dirty)
 			diag_mark_dirty(d, e);
 		return;
