@@ -697,13 +697,10 @@ conn:
 		p++;
 	if (p < e && *p == '*') {
 		const char *q = scan_uint(p + 1, e, 19, &h->conn);
-		/* the number ends the line or a ' ' does (q: NULL, or <= e);
-		 * selects, not branches */
-		const char *s = q ? q : p;
-		const char *c = s < e ? s : " ";
-		bool ok = *c == ' ';
-		h->conn = ok ? h->conn : 0;
-		p = ok ? s + (s < e) : p;
+		if (q && (q == e || *q == ' '))
+			p = q < e ? q + 1 : q;
+		else
+			h->conn = 0;
 	}
 	return p;
 }
