@@ -62,16 +62,23 @@ static bool has_prefix_str(struct errlog_span s, const char *prefix)
 	return s.p && s.len >= n && memcmp(s.p, prefix, n) == 0;
 }
 
-/* Parse s from an exact-size heap copy, so that ASan catches any read past
- * len (no NUL follows). The copy lives until the next call: spans stay
+/* s in an exact-size heap copy, so that ASan catches any read past its
+ * length (no NUL follows). The copy lives until the next call: spans stay
  * readable in between. */
-static int parse(const char *s, struct errlog_event *ev)
+static const char *heap_copy(const char *s, size_t len)
 {
 	static char *copy;
-	size_t len = strlen(s);
 	free(copy);
 	copy = malloc(len ? len : 1);
 	memcpy(copy, s, len);
+	return copy;
+}
+
+/* Parse s from heap_copy(), every span checked to lie in it. */
+static int parse(const char *s, struct errlog_event *ev)
+{
+	size_t len = strlen(s);
+	const char *copy = heap_copy(s, len);
 	int r = errlog_parse(copy, len, ev);
 	if (r == 0 && !spans_inside(ev, copy, len)) {
 		fprintf(stderr, "span outside the line: %s\n", s);
@@ -1653,12 +1660,8 @@ static void test_known_message_is_a_prefix_only(void)
 /* errlog_parse_upstream() of s from an exact-size heap copy (as parse()) */
 static int parse_upstream(const char *s, struct errlog_event *ev)
 {
-	static char *copy;
 	size_t len = strlen(s);
-	free(copy);
-	copy = malloc(len ? len : 1);
-	memcpy(copy, s, len);
-	return errlog_parse_upstream(copy, len, ev);
+	return errlog_parse_upstream(heap_copy(s, len), len, ev);
 }
 
 /* The pre-filter of a line whose message is known looks for its words in
