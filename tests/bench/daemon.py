@@ -283,9 +283,14 @@ with tempfile.TemporaryDirectory(prefix="upwatch-bench-", dir=scratch_dir()) as 
         # the machine's speed drifts between rounds, which the best of
         # each, taken from different rounds, does not see.
         for kind, name in (("real", "real-line ingest"), ("storm", "storm ingest (50 peers)")):
+            own = [100 * w / max(c, 1e-3) for w, c in pairs[(label, kind)]]
+            spread = ""
+            if len(own) >= 4:
+                q1, _, q3 = statistics.quantiles(own, n=4)
+                spread = (f" (quartiles {q1:.1f}-{q3:.1f}; {sum(x >= 25 for x in own)} of "
+                          f"{len(own)} rounds >= 25%)")
             figure(f"upwatchd {name}, median of the rounds' own ratios",
-                   f"{median([100 * w / max(c, 1e-3) for w, c in pairs[(label, kind)]]):.1f}% "
-                   f"of wc -l", label)
+                   f"{median(own):.1f}% of wc -l{spread}", label)
         figure(f"per-line ratio {BIG} upstreams / 50 peers (storm), median of the rounds' own",
                f"{median([b[1] / max(s[1], 1e-3) for b, s in zip(pairs[(label, 'big')], pairs[(label, 'storm')])]):.2f}",
                label)
