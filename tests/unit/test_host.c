@@ -258,17 +258,28 @@ static void test_nobody_listens_and_nearby_port_is_named(void)
 	unsigned ports[256];
 	int n = host_tcp_ports_nearby(H, &k, ports, ARRAY_SIZE(ports));
 	CHECK(n >= 1);
-	CHECK(contains(ports, n, listening_port));
-	CHECK(!contains(ports, n, idle_port));
-	CHECK(!contains(ports, n, other_addr_port)); /* another address entirely */
-	for (int i = 1; i < n; i++)
+	/* n counts every listener of the address; at most 256 are named (a
+	 * busy host, or benchmarks' 10,000 listeners beside the tests, has
+	 * more: reading n of them read past the array) */
+	int named = n < (int)ARRAY_SIZE(ports) ? n : (int)ARRAY_SIZE(ports);
+	bool ours = contains(ports, named, listening_port);
+	CHECK(ours || n > (int)ARRAY_SIZE(ports));
+	if (!ours) {
+		/* left out: then every named one is at least as near */
+		unsigned d = (unsigned)abs((int)listening_port - (int)idle_port);
+		for (int i = 0; i < named; i++)
+			CHECK((unsigned)abs((int)ports[i] - (int)idle_port) <= d);
+	}
+	CHECK(!contains(ports, named, idle_port));
+	CHECK(!contains(ports, named, other_addr_port)); /* another address entirely */
+	for (int i = 1; i < named; i++)
 		CHECK(ports[i - 1] < ports[i]);
 	/* The cap is honoured, and the count says how many were left out. */
 	CHECK_INT(host_tcp_ports_nearby(H, &k, ports, 0), n);
 	unsigned first = 0;
 	CHECK_INT(host_tcp_ports_nearby(H, &k, &first, 1), n);
-	CHECK(contains(ports, n, first)); /* the nearest one: none is nearer */
-	for (int i = 0; i < n; i++)
+	CHECK(contains(ports, named, first)); /* the nearest one: none is nearer */
+	for (int i = 0; i < named; i++)
 		CHECK(abs((int)ports[i] - (int)idle_port) >= abs((int)first - (int)idle_port));
 	close(lfd);
 	close(idle);
