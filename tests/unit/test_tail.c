@@ -2001,10 +2001,9 @@ static enum tail_take seq_line(void *userdata, const char *path, size_t index, c
  * chunk's last bytes: each line is given once, whole, in order. */
 static void test_lines_of_every_length_split_exactly(void)
 {
-	char path[] = "/tmp/upwatch-test-tailsrc-XXXXXX";
-	int fd = mkstemp(path);
+	char *path = xasprintf("%s/every-length.log", harness_tmpdir());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	CHECK(fd >= 0);
-	unlink(path);
 	unsigned n = 400;
 	for (unsigned len = 0; len < n; len++) {
 		char line[512];
@@ -2039,6 +2038,7 @@ static void test_lines_of_every_length_split_exactly(void)
 		CHECK_INT(stats.lines_unparsed, 0);
 	}
 	close(fd);
+	free(path);
 }
 
 int main(int argc, char **argv)
